@@ -1,0 +1,126 @@
+//! Why a packet was dropped: the one table of drop reasons.
+//!
+//! Every drop in the pipeline carries one of these; each is a per-worker
+//! counter, exported as `gateway_drops_total{reason="<label>"}`. Labels are
+//! stable: dashboards and alerts rely on them.
+
+macro_rules! drop_reasons {
+    ($( $(#[doc = $doc:literal])* $name:ident => $label:literal, )*) => {
+        /// The reason a packet was dropped.
+        #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum DropReason {
+            $( $(#[doc = $doc])* $name, )*
+        }
+
+        impl DropReason {
+            /// Every reason, in counter order.
+            pub const ALL: &'static [DropReason] = &[$(DropReason::$name,)*];
+            /// Number of reasons (the size of a counter array).
+            pub const COUNT: usize = DropReason::ALL.len();
+
+            /// The stable metric label.
+            pub const fn label(self) -> &'static str {
+                match self { $(DropReason::$name => $label,)* }
+            }
+
+            /// The index of this reason's counter.
+            pub const fn index(self) -> usize {
+                self as usize
+            }
+        }
+    };
+}
+
+drop_reasons! {
+    /// Frame shorter than an Ethernet header.
+    EthTruncated => "eth_truncated",
+    /// Destination MAC is neither ours, broadcast nor multicast.
+    EthNotForUs => "eth_not_for_us",
+    /// Source MAC is a multicast/broadcast address (invalid, IEEE 802.3).
+    EthBadSource => "eth_bad_source",
+    /// EtherType the gateway does not handle.
+    EthUnknownType => "eth_unknown_type",
+    /// 802.1Q-tagged frame on a port with no VLAN configured.
+    VlanNotConfigured => "vlan_not_configured",
+    /// IPv6 frame; IPv6 is not enabled on the interface.
+    Ipv6Disabled => "ipv6_disabled",
+    /// Frame arrived on a port with no interface configured.
+    NoInterface => "no_interface",
+    /// ARP packet too short, or not Ethernet/IPv4 ARP (RFC 826).
+    ArpMalformed => "arp_malformed",
+    /// ARP packet about addresses that are not ours; ignored (RFC 826).
+    ArpNotForUs => "arp_not_for_us",
+    /// IPv4 packet shorter than its header (RFC 1812 §5.2.2).
+    Ipv4Truncated => "ipv4_truncated",
+    /// IP version field is not 4 (RFC 1812 §5.2.2).
+    Ipv4BadVersion => "ipv4_bad_version",
+    /// IHL below 5 or beyond the packet (RFC 1812 §5.2.2).
+    Ipv4BadHeaderLength => "ipv4_bad_header_length",
+    /// Total length below the header or beyond the frame (RFC 1812 §5.2.2).
+    Ipv4BadTotalLength => "ipv4_bad_total_length",
+    /// Header checksum does not verify (RFC 1812 §5.2.2).
+    Ipv4BadChecksum => "ipv4_bad_checksum",
+    /// Malformed IPv4 options (RFC 1812 §5.2.5); answered by Parameter Problem.
+    Ipv4BadOptions => "ipv4_bad_options",
+    /// Martian source: broadcast, multicast, loopback or class E (RFC 1812 §5.3.7).
+    Ipv4MartianSource => "ipv4_martian_source",
+    /// Martian destination: 0/8, loopback or class E (RFC 1812 §5.3.7).
+    Ipv4MartianDestination => "ipv4_martian_destination",
+    /// IP unicast received as link-layer broadcast; never forwarded (RFC 1812 §5.3.4).
+    Ipv4L2Broadcast => "ipv4_l2_broadcast",
+    /// Broadcast or multicast destination: not forwarded, nothing local listens.
+    Ipv4Broadcast => "ipv4_broadcast",
+    /// TTL reached zero; answered by Time Exceeded (RFC 1812 §5.3.1).
+    TtlExpired => "ttl_expired",
+    /// No route to the destination; answered by Net Unreachable (RFC 1812 §5.2.7.1).
+    NoRoute => "no_route",
+    /// Route of type unreachable; answered by Host Unreachable.
+    RouteUnreachable => "route_unreachable",
+    /// Route of type blackhole: dropped silently.
+    RouteBlackhole => "route_blackhole",
+    /// Larger than the egress MTU with DF set; answered by Fragmentation Needed (RFC 1191).
+    FragmentationNeeded => "fragmentation_needed",
+    /// Larger than the egress MTU without DF: in-transit fragmentation is not built yet.
+    FragmentationUnsupported => "fragmentation_unsupported",
+    /// Fragment addressed to the gateway: reassembly is not built yet.
+    LocalFragment => "local_fragment",
+    /// Local packet for a protocol we do not serve; answered by Protocol Unreachable.
+    LocalProtocolUnreachable => "local_protocol_unreachable",
+    /// Local UDP packet to a closed port; answered by Port Unreachable.
+    LocalPortUnreachable => "local_port_unreachable",
+    /// Local TCP segment to a closed port; answered by RST (RFC 9293 §3.10.7.1).
+    LocalTcpClosed => "local_tcp_closed",
+    /// Local ICMP message that is malformed or fails its checksum.
+    IcmpMalformed => "icmp_malformed",
+    /// Local ICMP message of a type we do not act on (e.g. an error or a reply).
+    IcmpIgnored => "icmp_ignored",
+    /// Neighbor resolution failed after all retries; answered by Host Unreachable.
+    NeighborUnresolved => "neighbor_unresolved",
+    /// Too many packets already wait for this neighbor's resolution.
+    NeighborQueueFull => "neighbor_queue_full",
+    /// Neighbor table full of entries that cannot be evicted.
+    NeighborTableFull => "neighbor_table_full",
+    /// No buffer left in the pool for a generated packet.
+    BufferExhausted => "buffer_exhausted",
+    /// Not enough headroom to build a reply in place.
+    NoHeadroom => "no_headroom",
+    /// The TX queue stayed full; the frame could not be sent.
+    TxFull => "tx_full",
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_unique_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(r.index(), i);
+            let l = r.label();
+            assert!(l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'), "{l}");
+            assert!(seen.insert(l), "duplicate label {l}");
+        }
+    }
+}

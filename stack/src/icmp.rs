@@ -1,0 +1,187 @@
+//! ICMP errors the router originates (RFC 1812 §4.3.2) and their rate limit.
+//!
+//! An error is built in place: the offending frame gets 28 bytes prepended
+//! (new IPv4 + ICMP headers), which leaves the original IP datagram exactly
+//! where the error's payload must start, then is cut to 576 bytes of IP
+//! (RFC 1812 §4.3.2.3: as much of the original as fits).
+
+use crate::buf::PacketBuf;
+use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
+use crate::wire::icmpv4::{Icmpv4Packet, Icmpv4Repr, Message};
+use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr, Protocol};
+use std::net::Ipv4Addr;
+
+/// Most bytes of IP an error may carry (RFC 1812 §4.3.2.3).
+pub const MAX_ERROR_LEN: usize = 576;
+const ADDED: usize = ipv4::HEADER_LEN + crate::wire::icmpv4::HEADER_LEN;
+
+/// Whether RFC 1812 §4.3.2.7 allows an ICMP error about this frame: not
+/// about an ICMP error, a non-initial fragment, a link-layer or IP
+/// broadcast/multicast, or a source that is not a unique host.
+/// `ip` is a validated IPv4 packet.
+pub fn error_allowed(l2_multicast: bool, ip: &Ipv4Packet<&[u8]>) -> bool {
+    if l2_multicast || ip.frag_offset() != 0 {
+        return false;
+    }
+    let (src, dst) = (ip.src(), ip.dst());
+    if dst.is_broadcast() || dst.is_multicast() || src.is_unspecified() || ipv4::is_martian_source(src) {
+        return false;
+    }
+    if ip.protocol() == Protocol::Icmp {
+        // An error about an error is forbidden; so is one about a message
+        // too short to tell.
+        return match ip.payload().first() {
+            Some(&t) => !Message::from(t).is_error(),
+            None => false,
+        };
+    }
+    true
+}
+
+/// Turns `pkt` (an Ethernet frame holding a validated IPv4 datagram,
+/// trimmed to its total length) into an ICMP error from `src`, leaving the
+/// Ethernet header for the caller to fill. False if the headroom is short.
+pub fn build_error<B: PacketBuf>(pkt: &mut B, src: Ipv4Addr, ident: u16, repr: Icmpv4Repr) -> bool {
+    let orig_len = pkt.len().saturating_sub(ETH_LEN);
+    let Some(orig_src) = pkt.data().get(ETH_LEN + 12..ETH_LEN + 16).map(|b| Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+    else {
+        return false;
+    };
+    if !pkt.prepend(ADDED) {
+        return false;
+    }
+    let keep = orig_len.min(MAX_ERROR_LEN - ADDED);
+    pkt.truncate(ETH_LEN + ADDED + keep);
+    let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return false };
+    Ipv4Repr {
+        src,
+        dst: orig_src,
+        protocol: Protocol::Icmp,
+        payload_len: crate::wire::icmpv4::HEADER_LEN + keep,
+        ttl: 64,
+        tos: 0xc0, // internetwork control, as Linux sends its errors
+        ident,
+        dont_frag: false,
+    }
+    .emit(&mut Ipv4Packet::new_unchecked(&mut *ip));
+    match Icmpv4Packet::new_checked(&mut ip[ipv4::HEADER_LEN..]) {
+        Ok(mut icmp) => repr.emit(&mut icmp),
+        Err(_) => return false,
+    }
+    true
+}
+
+/// A token bucket for ICMP errors, per worker (RFC 1812 §4.3.2.8).
+#[derive(Clone, Debug)]
+pub struct RateLimiter {
+    /// Tokens per second.
+    rate: u64,
+    /// Bucket depth, in tokens.
+    burst: u64,
+    /// Current tokens, in units of 1/rate_ns (so refills are exact).
+    tokens: u64,
+    last: u64,
+}
+
+const NS: u64 = 1_000_000_000;
+
+impl RateLimiter {
+    /// `rate` errors per second with bursts of `burst`; rate 0 disables errors.
+    pub fn new(rate: u32, burst: u32) -> Self {
+        let (rate, burst) = (u64::from(rate), u64::from(burst.max(1)));
+        RateLimiter { rate, burst, tokens: burst * NS, last: 0 }
+    }
+
+    /// Takes a token if one is there.
+    pub fn allow(&mut self, now: u64) -> bool {
+        let elapsed = now.saturating_sub(self.last);
+        self.last = now;
+        let cap = self.burst * NS;
+        self.tokens = self.tokens.saturating_add(elapsed.saturating_mul(self.rate)).min(cap);
+        if self.rate > 0 && self.tokens >= NS {
+            self.tokens -= NS;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf::VecBuf;
+    use crate::wire::checksum;
+
+    #[test]
+    fn bucket_allows_burst_then_rate() {
+        let mut r = RateLimiter::new(10, 3);
+        assert!(r.allow(0) && r.allow(0) && r.allow(0));
+        assert!(!r.allow(0));
+        assert!(!r.allow(NS / 20), "half a token");
+        assert!(r.allow(NS / 10));
+        assert!(!r.allow(NS / 10));
+        assert!(r.allow(10 * NS) && r.allow(10 * NS) && r.allow(10 * NS) && !r.allow(10 * NS));
+        let mut off = RateLimiter::new(0, 5);
+        assert!(!off.allow(NS));
+    }
+
+    fn udp_frame(payload: usize) -> VecBuf {
+        let mut f = vec![0u8; 14 + 20 + 8 + payload];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        Ipv4Repr {
+            src: "10.0.1.2".parse().unwrap(),
+            dst: "198.51.100.1".parse().unwrap(),
+            protocol: Protocol::Udp,
+            payload_len: 8 + payload,
+            ttl: 1,
+            tos: 0,
+            ident: 7,
+            dont_frag: false,
+        }
+        .emit(&mut Ipv4Packet::new_unchecked(&mut f[14..]));
+        VecBuf::from_frame(0, &f)
+    }
+
+    #[test]
+    fn error_quotes_original_and_caps_at_576_rfc1812_4_3_2_3() {
+        for (payload, want_ip_len) in [(10usize, 28 + 38), (1400, 576)] {
+            let mut b = udp_frame(payload);
+            let orig = b.data()[14..].to_vec();
+            let repr = Icmpv4Repr::Error { msg: Message::TimeExceeded, code: 0, rest: 0 };
+            assert!(build_error(&mut b, "10.0.1.1".parse().unwrap(), 1, repr));
+            let ip = Ipv4Packet::new_checked(&b.data()[14..]).unwrap();
+            let r = Ipv4Repr::parse(&ip).unwrap();
+            assert_eq!(usize::from(ip.total_len()), want_ip_len);
+            assert_eq!(r.dst, "10.0.1.2".parse::<Ipv4Addr>().unwrap());
+            assert_eq!(r.protocol, Protocol::Icmp);
+            let icmp = ip.payload();
+            assert_eq!(checksum::checksum(icmp), 0);
+            assert_eq!(icmp[0], 11);
+            assert_eq!(&icmp[8..], &orig[..want_ip_len - 28]);
+        }
+    }
+
+    #[test]
+    fn no_error_about_errors_fragments_or_broadcasts_rfc1812_4_3_2_7() {
+        let b = udp_frame(4);
+        let ok = Ipv4Packet::new_checked(&b.data()[14..]).unwrap();
+        assert!(error_allowed(false, &ok));
+        assert!(!error_allowed(true, &ok), "link-layer broadcast");
+        let mut d = b.data()[14..].to_vec();
+        d[6..8].copy_from_slice(&[0x00, 0x10]); // offset 128
+        assert!(!error_allowed(false, &Ipv4Packet::new_checked(&d[..]).unwrap()));
+        let mut e = b.data()[14..].to_vec();
+        e[9] = 1;
+        e[20] = 3; // an ICMP Destination Unreachable
+        assert!(!error_allowed(false, &Ipv4Packet::new_checked(&e[..]).unwrap()));
+        e[20] = 8; // an echo request is fine
+        assert!(error_allowed(false, &Ipv4Packet::new_checked(&e[..]).unwrap()));
+        let mut m = b.data()[14..].to_vec();
+        m[16..20].copy_from_slice(&[224, 0, 0, 1]);
+        assert!(!error_allowed(false, &Ipv4Packet::new_checked(&m[..]).unwrap()));
+        let mut s = b.data()[14..].to_vec();
+        s[12..16].copy_from_slice(&[0, 0, 0, 0]);
+        assert!(!error_allowed(false, &Ipv4Packet::new_checked(&s[..]).unwrap()));
+    }
+}

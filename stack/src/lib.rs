@@ -1,0 +1,20 @@
+//! The gateway's protocol stack: wire formats, ARP, the IPv4 FIB and the
+//! IPv4 router pipeline.
+//!
+//! Plain Rust with no I/O, threads or DPDK types, so every stage runs in unit
+//! tests and fuzzers on a `Vec`-backed buffer ([`VecBuf`]) exactly as it runs
+//! in a worker on an mbuf. Nothing on the per-packet path allocates or
+//! panics; tables are sized when a [`Router`] or [`Tables`] is built.
+#![deny(unsafe_code)]
+
+pub mod buf;
+pub mod drop;
+pub mod fib;
+pub mod icmp;
+pub mod iface;
+pub mod neigh;
+pub mod router;
+pub mod wire;
+
+pub use buf::{PacketBuf, VecBuf};
+pub use drop::DropReason;

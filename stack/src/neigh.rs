@@ -1,0 +1,596 @@
+//! The ARP neighbor cache (RFC 826, with the reachability states of
+//! RFC 1122 §2.3.2.1 and Linux's neighbor subsystem).
+//!
+//! One cache per worker, sized at construction: a fixed slot array with
+//! linear probing, a fixed queue of waiting packets per entry, and nothing
+//! that allocates, locks or panics afterwards. Time is injected (`now`, in
+//! nanoseconds) so every timeout is testable.
+//!
+//! States:
+//! - `Incomplete`: a request is out; packets wait in the entry's queue. The
+//!   request is retried every `retry_interval`, `max_probes` times in all,
+//!   then the entry is removed and its packets are handed back so the
+//!   router can answer them with Host Unreachable.
+//! - `Reachable`: confirmed by a reply within `reachable_time`.
+//! - `Stale`: the MAC is still used, but the first use sends a unicast
+//!   probe (`Probe` state); no reply after `max_probes` removes the entry.
+//! - `Static`: from the config; never ages.
+//!
+//! Learning (RFC 826's "merge" step, narrowed): a reply to our request
+//! completes or refreshes an entry; a request aimed at one of our
+//! addresses creates a `Stale` entry for its sender (the answer will need
+//! it); any other ARP only updates an entry we already have, never
+//! creates one. Entries unused for `gc_time` are removed. When the table is
+//! full, the next entry that is neither static nor waiting for a reply is
+//! evicted; if none can be, the new neighbor is refused.
+
+use crate::wire::MacAddr;
+use std::net::Ipv4Addr;
+
+/// Tunables of the cache, all times in nanoseconds.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct NeighborConfig {
+    /// Most entries the cache holds.
+    pub capacity: usize,
+    /// Most packets waiting for one neighbor's resolution.
+    pub queue_len: usize,
+    /// Requests sent before a neighbor is declared unreachable.
+    pub max_probes: u8,
+    /// Time between requests.
+    pub retry_interval: u64,
+    /// How long a reply keeps an entry `Reachable`.
+    pub reachable_time: u64,
+    /// Entries unused for this long are removed.
+    pub gc_time: u64,
+}
+
+impl Default for NeighborConfig {
+    fn default() -> Self {
+        NeighborConfig {
+            capacity: 4096,
+            queue_len: 8,
+            max_probes: 3,
+            retry_interval: 1_000_000_000,
+            reachable_time: 30_000_000_000,
+            gc_time: 600_000_000_000,
+        }
+    }
+}
+
+/// Reachability state of an entry.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    Incomplete,
+    Reachable,
+    Stale,
+    Probe,
+    Static,
+}
+
+/// What a lookup found.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// Use this MAC; if `probe`, also send a unicast request to it.
+    Hit { mac: MacAddr, probe: bool },
+    /// Unknown or still incomplete: enqueue the packet.
+    Miss,
+}
+
+/// How an ARP packet relates to us, for learning.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Learn {
+    /// A reply to one of our addresses.
+    Reply,
+    /// A request for one of our addresses.
+    RequestToUs,
+    /// Any other ARP (gratuitous, for someone else), or a learning passed
+    /// on by another worker: updates only.
+    Other,
+}
+
+/// Timer work the cache hands back to the router.
+#[derive(Debug)]
+pub enum Event<B> {
+    /// Send a request for `ip` on `ifindex`: broadcast, or unicast to `mac`.
+    Probe { ifindex: u16, ip: Ipv4Addr, mac: Option<MacAddr> },
+    /// Resolution failed; this packet was waiting for it.
+    Unresolved(B),
+}
+
+struct Slot<B> {
+    /// 0: empty; else `(ifindex + 1) << 32 | ip`.
+    key: u64,
+    mac: MacAddr,
+    state: State,
+    probes: u8,
+    next_probe: u64,
+    confirmed: u64,
+    used: u64,
+    queue: Box<[Option<B>]>,
+    queued: usize,
+}
+
+impl<B> Slot<B> {
+    fn empty(queue_len: usize) -> Self {
+        Slot {
+            key: 0,
+            mac: MacAddr::ZERO,
+            state: State::Incomplete,
+            probes: 0,
+            next_probe: 0,
+            confirmed: 0,
+            used: 0,
+            queue: (0..queue_len).map(|_| None).collect(),
+            queued: 0,
+        }
+    }
+}
+
+/// A neighbor as the control plane lists it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct NeighborInfo {
+    pub ifindex: u16,
+    pub ip: Ipv4Addr,
+    pub mac: MacAddr,
+    pub state: State,
+}
+
+/// The per-worker neighbor cache.
+pub struct NeighborCache<B> {
+    cfg: NeighborConfig,
+    slots: Box<[Slot<B>]>,
+    mask: usize,
+    len: usize,
+    evict_cursor: usize,
+}
+
+#[inline(always)]
+fn key(ifindex: u16, ip: Ipv4Addr) -> u64 {
+    (u64::from(ifindex) + 1) << 32 | u64::from(u32::from(ip))
+}
+
+impl<B> NeighborCache<B> {
+    /// A cache of `cfg.capacity` entries (all memory allocated here).
+    pub fn new(cfg: NeighborConfig) -> Self {
+        let nslots = (cfg.capacity.max(1) * 2).next_power_of_two();
+        let slots = (0..nslots).map(|_| Slot::empty(cfg.queue_len)).collect();
+        NeighborCache { cfg, slots, mask: nslots - 1, len: 0, evict_cursor: 0 }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn config(&self) -> &NeighborConfig {
+        &self.cfg
+    }
+
+    #[inline(always)]
+    fn home(&self, k: u64) -> usize {
+        (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask
+    }
+
+    #[inline(always)]
+    fn find(&self, k: u64) -> Option<usize> {
+        let mut i = self.home(k);
+        loop {
+            let s = self.slots.get(i)?;
+            if s.key == k {
+                return Some(i);
+            }
+            if s.key == 0 {
+                return None;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Claims a slot for `k` (absent), evicting if full. `None`: full of
+    /// entries that cannot be evicted.
+    fn insert(&mut self, k: u64, state: State, now: u64) -> Option<usize> {
+        if self.len >= self.cfg.capacity && !self.evict_one() {
+            return None;
+        }
+        let mut i = self.home(k);
+        while self.slots.get(i)?.key != 0 {
+            i = (i + 1) & self.mask;
+        }
+        let s = self.slots.get_mut(i)?;
+        s.key = k;
+        s.mac = MacAddr::ZERO;
+        s.state = state;
+        s.probes = 0;
+        s.next_probe = now;
+        s.confirmed = now;
+        s.used = now;
+        s.queued = 0;
+        self.len += 1;
+        Some(i)
+    }
+
+    /// Evicts the next entry that is neither static nor resolving.
+    fn evict_one(&mut self) -> bool {
+        for _ in 0..self.slots.len() {
+            self.evict_cursor = (self.evict_cursor + 1) & self.mask;
+            let c = self.evict_cursor;
+            if let Some(s) = self.slots.get(c) {
+                if s.key != 0 && matches!(s.state, State::Reachable | State::Stale) {
+                    self.remove_at(c);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Empties slot `i` by backward-shift deletion, so probes stay intact.
+    /// Queued packets must have been taken out already.
+    fn remove_at(&mut self, mut i: usize) {
+        let Some(s) = self.slots.get_mut(i) else { return };
+        s.key = 0;
+        self.len -= 1;
+        let mut j = i;
+        loop {
+            j = (j + 1) & self.mask;
+            let k = match self.slots.get(j) {
+                Some(s) if s.key != 0 => s.key,
+                _ => return,
+            };
+            let h = self.home(k);
+            // Move j back to i unless its home lies cyclically in (i, j].
+            let in_range = if i <= j { i < h && h <= j } else { i < h || h <= j };
+            if !in_range {
+                self.slots.swap(i, j);
+                i = j;
+            }
+        }
+    }
+
+    /// Looks a neighbor up for sending, noting the use.
+    #[inline]
+    pub fn lookup(&mut self, ifindex: u16, ip: Ipv4Addr, now: u64) -> Lookup {
+        let Some(i) = self.find(key(ifindex, ip)) else { return Lookup::Miss };
+        let (retry, reachable) = (self.cfg.retry_interval, self.cfg.reachable_time);
+        let Some(s) = self.slots.get_mut(i) else { return Lookup::Miss };
+        s.used = now;
+        match s.state {
+            State::Incomplete => Lookup::Miss,
+            State::Static | State::Probe => Lookup::Hit { mac: s.mac, probe: false },
+            State::Reachable if now.saturating_sub(s.confirmed) < reachable => Lookup::Hit { mac: s.mac, probe: false },
+            State::Reachable | State::Stale => {
+                s.state = State::Probe;
+                s.probes = 1;
+                s.next_probe = now + retry;
+                Lookup::Hit { mac: s.mac, probe: true }
+            }
+        }
+    }
+
+    /// Queues a packet for a neighbor that is unknown or incomplete.
+    /// `Ok(true)`: a new entry was made and a broadcast request must go out.
+    /// `Err`: the packet comes back with the reason it cannot wait.
+    pub fn enqueue(&mut self, ifindex: u16, ip: Ipv4Addr, pkt: B, now: u64) -> Result<bool, (crate::DropReason, B)> {
+        use crate::DropReason;
+        let k = key(ifindex, ip);
+        let (i, new) = match self.find(k) {
+            Some(i) => (i, false),
+            None => match self.insert(k, State::Incomplete, now) {
+                Some(i) => (i, true),
+                None => return Err((DropReason::NeighborTableFull, pkt)),
+            },
+        };
+        let retry = self.cfg.retry_interval;
+        let Some(s) = self.slots.get_mut(i) else { return Err((DropReason::NeighborTableFull, pkt)) };
+        if new {
+            s.probes = 1;
+            s.next_probe = now + retry;
+        }
+        match s.queue.get_mut(s.queued) {
+            Some(q) if s.state == State::Incomplete => {
+                *q = Some(pkt);
+                s.queued += 1;
+                Ok(new)
+            }
+            _ => Err((DropReason::NeighborQueueFull, pkt)),
+        }
+    }
+
+    /// Learns `mac` for `ip` from an ARP packet (see the module doc for
+    /// what each `how` may do). Waiting packets are passed to `release`
+    /// with the MAC to send them to. Returns true if an entry was created
+    /// or changed, so other workers can be told.
+    pub fn learn(
+        &mut self,
+        ifindex: u16,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+        how: Learn,
+        now: u64,
+        mut release: impl FnMut(B, MacAddr),
+    ) -> bool {
+        let k = key(ifindex, ip);
+        let i = match (self.find(k), how) {
+            (Some(i), _) => i,
+            (None, Learn::RequestToUs) => match self.insert(k, State::Stale, now) {
+                Some(i) => {
+                    if let Some(s) = self.slots.get_mut(i) {
+                        s.mac = mac;
+                    }
+                    return true;
+                }
+                None => return false,
+            },
+            (None, _) => return false,
+        };
+        let Some(s) = self.slots.get_mut(i) else { return false };
+        if s.state == State::Static {
+            return false;
+        }
+        let changed = s.mac != mac || s.state == State::Incomplete;
+        match how {
+            Learn::Reply => {
+                s.state = State::Reachable;
+                s.confirmed = now;
+            }
+            _ if changed => s.state = State::Stale,
+            _ => {}
+        }
+        s.mac = mac;
+        for q in s.queue.iter_mut().take(s.queued) {
+            if let Some(p) = q.take() {
+                release(p, mac);
+            }
+        }
+        s.queued = 0;
+        changed || how == Learn::Reply
+    }
+
+    /// Sets (or replaces) a static entry.
+    pub fn set_static(
+        &mut self,
+        ifindex: u16,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+        now: u64,
+        release: impl FnMut(B, MacAddr),
+    ) -> bool {
+        let k = key(ifindex, ip);
+        if self.find(k).is_none() && self.insert(k, State::Static, now).is_none() {
+            return false;
+        }
+        self.learn(ifindex, ip, mac, Learn::Reply, now, release);
+        if let Some(s) = self.find(k).and_then(|i| self.slots.get_mut(i)) {
+            s.state = State::Static;
+            s.mac = mac;
+        }
+        true
+    }
+
+    /// Removes every static entry not in `keep` (after a config change).
+    pub fn retain_static(&mut self, keep: impl Fn(u16, Ipv4Addr) -> bool) {
+        let mut i = 0;
+        while i < self.slots.len() {
+            let drop_it = match self.slots.get(i) {
+                Some(s) if s.key != 0 && s.state == State::Static => {
+                    !keep(((s.key >> 32) - 1) as u16, Ipv4Addr::from(s.key as u32))
+                }
+                _ => false,
+            };
+            if drop_it {
+                self.remove_at(i); // a later entry may shift into i: look again
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Runs the timers: retries, failures and aging. Emits at most
+    /// `budget` events (never splitting one entry's); returns false if it
+    /// stopped early, so the caller drains what it got and calls again.
+    pub fn poll(&mut self, now: u64, budget: usize, mut event: impl FnMut(Event<B>)) -> bool {
+        let (retry, max, gc) = (self.cfg.retry_interval, self.cfg.max_probes, self.cfg.gc_time);
+        let mut emitted = 0;
+        let mut i = 0;
+        while i < self.slots.len() {
+            let Some(s) = self.slots.get_mut(i) else { break };
+            if s.key == 0 {
+                i += 1;
+                continue;
+            }
+            if emitted + 1 + s.queued > budget.max(1 + s.queue.len()) {
+                return false;
+            }
+            let ifindex = ((s.key >> 32) - 1) as u16;
+            let ip = Ipv4Addr::from(s.key as u32);
+            let remove = match s.state {
+                State::Static => false,
+                State::Incomplete | State::Probe if now >= s.next_probe => {
+                    if s.probes < max {
+                        s.probes += 1;
+                        s.next_probe = now + retry;
+                        let mac = (s.state == State::Probe).then_some(s.mac);
+                        event(Event::Probe { ifindex, ip, mac });
+                        emitted += 1;
+                        false
+                    } else {
+                        for q in s.queue.iter_mut().take(s.queued) {
+                            if let Some(p) = q.take() {
+                                event(Event::Unresolved(p));
+                                emitted += 1;
+                            }
+                        }
+                        s.queued = 0;
+                        true
+                    }
+                }
+                State::Reachable | State::Stale => now.saturating_sub(s.used.max(s.confirmed)) >= gc,
+                _ => false,
+            };
+            if remove {
+                self.remove_at(i); // re-examine i: an entry may have moved in
+            } else {
+                i += 1;
+            }
+        }
+        true
+    }
+
+    /// Every entry, for the control plane and tests.
+    pub fn entries(&self) -> impl Iterator<Item = NeighborInfo> + '_ {
+        self.slots.iter().filter(|s| s.key != 0).map(|s| NeighborInfo {
+            ifindex: ((s.key >> 32) - 1) as u16,
+            ip: Ipv4Addr::from(s.key as u32),
+            mac: s.mac,
+            state: s.state,
+        })
+    }
+
+    /// The entry for a neighbor, if any.
+    pub fn get(&self, ifindex: u16, ip: Ipv4Addr) -> Option<NeighborInfo> {
+        let s = self.slots.get(self.find(key(ifindex, ip))?)?;
+        Some(NeighborInfo { ifindex, ip, mac: s.mac, state: s.state })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DropReason;
+
+    const SEC: u64 = 1_000_000_000;
+    const MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 9]);
+
+    fn ip(n: u32) -> Ipv4Addr {
+        Ipv4Addr::from(0x0a00_0000 + n)
+    }
+
+    fn cache(capacity: usize) -> NeighborCache<u32> {
+        NeighborCache::new(NeighborConfig { capacity, queue_len: 2, ..Default::default() })
+    }
+
+    #[test]
+    fn miss_queues_then_reply_releases_in_order() {
+        let mut c = cache(4);
+        assert_eq!(c.lookup(0, ip(1), 0), Lookup::Miss);
+        assert_eq!(c.enqueue(0, ip(1), 10, 0), Ok(true));
+        assert_eq!(c.enqueue(0, ip(1), 11, 0), Ok(false));
+        assert_eq!(c.enqueue(0, ip(1), 12, 0), Err((DropReason::NeighborQueueFull, 12)));
+        let mut out = vec![];
+        assert!(c.learn(0, ip(1), MAC, Learn::Reply, 5, |p, m| out.push((p, m))));
+        assert_eq!(out, vec![(10, MAC), (11, MAC)]);
+        assert_eq!(c.lookup(0, ip(1), 6), Lookup::Hit { mac: MAC, probe: false });
+    }
+
+    #[test]
+    fn retries_then_fails_with_packets_returned() {
+        let mut c = cache(4);
+        c.enqueue(0, ip(1), 7, 0).unwrap();
+        let mut ev = vec![];
+        c.poll(SEC / 2, 64, |e| ev.push(format!("{e:?}")));
+        assert!(ev.is_empty(), "no retry before the interval");
+        c.poll(SEC, 64, |e| ev.push(format!("{e:?}")));
+        c.poll(2 * SEC, 64, |e| ev.push(format!("{e:?}")));
+        assert_eq!(ev.len(), 2, "{ev:?}");
+        assert!(ev.iter().all(|e| e.contains("Probe") && e.contains("mac: None")));
+        c.poll(3 * SEC, 64, |e| ev.push(format!("{e:?}")));
+        assert_eq!(ev.last().unwrap(), "Unresolved(7)");
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn unsolicited_reply_never_creates_but_updates() {
+        let mut c = cache(4);
+        assert!(!c.learn(0, ip(1), MAC, Learn::Reply, 0, |_, _| ()));
+        assert!(!c.learn(0, ip(1), MAC, Learn::Other, 0, |_, _| ()));
+        assert!(c.is_empty());
+        assert!(c.learn(0, ip(1), MAC, Learn::RequestToUs, 0, |_, _| ()));
+        assert_eq!(c.get(0, ip(1)).unwrap().state, State::Stale);
+        let other = MacAddr([2, 0, 0, 0, 0, 8]);
+        assert!(c.learn(0, ip(1), other, Learn::Other, 1, |_, _| ()));
+        assert_eq!(c.get(0, ip(1)).unwrap().mac, other);
+    }
+
+    #[test]
+    fn stale_use_probes_unicast_and_unanswered_probe_removes() {
+        let mut c = cache(4);
+        c.enqueue(0, ip(1), 1, 0).unwrap();
+        c.learn(0, ip(1), MAC, Learn::Reply, 0, |_, _| ());
+        let t = 31 * SEC; // past reachable_time
+        assert_eq!(c.lookup(0, ip(1), t), Lookup::Hit { mac: MAC, probe: true });
+        assert_eq!(c.lookup(0, ip(1), t), Lookup::Hit { mac: MAC, probe: false });
+        let mut ev = vec![];
+        c.poll(t + SEC, 64, |e| ev.push(format!("{e:?}")));
+        c.poll(t + 2 * SEC, 64, |e| ev.push(format!("{e:?}")));
+        assert!(ev.iter().all(|e| e.contains("Some(02:00:00:00:00:09)")), "{ev:?}");
+        c.poll(t + 3 * SEC, 64, |e| ev.push(format!("{e:?}")));
+        assert!(c.get(0, ip(1)).is_none());
+    }
+
+    #[test]
+    fn probe_answered_becomes_reachable() {
+        let mut c = cache(4);
+        c.learn(0, ip(1), MAC, Learn::RequestToUs, 0, |_, _| ());
+        assert_eq!(c.lookup(0, ip(1), 1), Lookup::Hit { mac: MAC, probe: true });
+        c.learn(0, ip(1), MAC, Learn::Reply, 2, |_, _| ());
+        assert_eq!(c.get(0, ip(1)).unwrap().state, State::Reachable);
+    }
+
+    #[test]
+    fn aging_removes_unused_entries() {
+        let mut c = cache(4);
+        c.learn(0, ip(1), MAC, Learn::RequestToUs, 0, |_, _| ());
+        c.poll(599 * SEC, 64, |_| ());
+        assert_eq!(c.len(), 1);
+        c.poll(600 * SEC, 64, |_| ());
+        assert_eq!(c.len(), 0);
+    }
+
+    #[test]
+    fn full_table_evicts_but_never_static_or_incomplete() {
+        let mut c = cache(2);
+        assert!(c.set_static(0, ip(1), MAC, 0, |_, _| ()));
+        c.enqueue(0, ip(2), 1, 0).unwrap();
+        // Full of a static and an incomplete entry: refuse.
+        assert_eq!(c.enqueue(0, ip(3), 2, 0), Err((DropReason::NeighborTableFull, 2)));
+        c.learn(0, ip(2), MAC, Learn::Reply, 0, |_, _| ());
+        // Now the resolved entry may go.
+        assert_eq!(c.enqueue(0, ip(3), 3, 0), Ok(true));
+        assert!(c.get(0, ip(1)).is_some());
+        assert!(c.get(0, ip(2)).is_none());
+        c.poll(10_000 * SEC, 64, |_| ());
+        assert_eq!(c.get(0, ip(1)).unwrap().state, State::Static, "static never ages");
+    }
+
+    #[test]
+    fn static_entries_ignore_learning_and_can_be_retired() {
+        let mut c = cache(8);
+        c.set_static(1, ip(1), MAC, 0, |_, _| ());
+        assert!(!c.learn(1, ip(1), MacAddr([2, 0, 0, 0, 0, 1]), Learn::Reply, 1, |_, _| ()));
+        assert_eq!(c.get(1, ip(1)).unwrap().mac, MAC);
+        c.retain_static(|_, _| false);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn many_inserts_and_removals_keep_every_entry_findable() {
+        let mut c = cache(64);
+        for n in 0..64 {
+            c.learn(0, ip(n), MAC, Learn::RequestToUs, 0, |_, _| ());
+        }
+        assert_eq!(c.len(), 64);
+        // Age half of them out, then check the rest are all still found.
+        for n in (0..64).step_by(2) {
+            c.lookup(0, ip(n), 500 * SEC);
+        }
+        c.poll(600 * SEC, 64, |_| ());
+        assert_eq!(c.len(), 32);
+        for n in 0..64 {
+            assert_eq!(c.get(0, ip(n)).is_some(), n % 2 == 0, "{n}");
+        }
+    }
+}

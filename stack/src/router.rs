@@ -1,0 +1,652 @@
+//! The per-worker IPv4 router: Ethernet in, verdicts out.
+//!
+//! [`Router::process`] takes one received frame and carries it to the end:
+//! sent (forwarded, or answered locally), queued for ARP, or dropped with a
+//! counted [`DropReason`]. [`Router::poll`] runs the timers. Everything the
+//! router needs from the outside (buffers, transmission, telling other
+//! workers about neighbors) goes through [`Io`], which the dataplane
+//! implements over DPDK and tests implement over `Vec`s.
+//!
+//! Behaviour follows RFC 1812: header validation with silent drops
+//! (§5.2.2), TTL (§5.3.1), the ICMP errors of §5.2.7 with the limits of
+//! §4.3.2.7, source and destination checks (§5.3.7), no forwarding of
+//! link-layer broadcasts (§5.3.4). Nothing here allocates or panics.
+
+use crate::buf::PacketBuf;
+use crate::drop::DropReason;
+use crate::fib::RouteTarget;
+use crate::icmp::{self, RateLimiter};
+use crate::iface::{Interface, Tables};
+use crate::neigh::{Event, Learn, Lookup, NeighborCache, NeighborConfig};
+use crate::wire::arp::{self, ArpPacket, ArpRepr, Operation};
+use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_LEN};
+use crate::wire::icmpv4::{self, Icmpv4Packet, Icmpv4Repr, Message};
+use crate::wire::ipv4::{self, Ipv4Packet, Protocol};
+use crate::wire::tcp::{self, TcpPacket};
+use crate::wire::{be16, be32, MacAddr};
+use std::net::Ipv4Addr;
+
+/// What the router needs from the worker around it.
+pub trait Io<B: PacketBuf> {
+    /// A fresh, empty buffer (for ARP requests), if the pool has one.
+    fn alloc(&mut self) -> Option<B>;
+    /// Sends `pkt` on port `pkt.port()`.
+    fn send(&mut self, pkt: B);
+    /// A neighbor was learned from the wire; other workers may want it.
+    fn neighbor_learned(&mut self, _ifindex: u16, _ip: Ipv4Addr, _mac: MacAddr) {}
+}
+
+/// How often [`Router::poll`] scans the neighbor table, in nanoseconds.
+pub const POLL_INTERVAL: u64 = 10_000_000;
+/// Most timer events handled per scan step (bounds the stack arrays).
+const POLL_BUDGET: usize = 32;
+/// Largest per-neighbor queue the router supports (fits [`POLL_BUDGET`]).
+pub const MAX_NEIGHBOR_QUEUE: usize = 16;
+
+/// Router settings.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RouterConfig {
+    pub neighbor: NeighborConfig,
+    /// ICMP errors per second per worker (0: never send errors).
+    pub icmp_rate: u32,
+    /// ICMP error burst.
+    pub icmp_burst: u32,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig { neighbor: NeighborConfig::default(), icmp_rate: 1000, icmp_burst: 50 }
+    }
+}
+
+/// Per-worker counters. Written by the owning worker only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counters {
+    /// Frames handed to `process`.
+    pub rx: u64,
+    /// Packets that passed the forwarding checks and went to output (sent,
+    /// or queued for ARP and sent when it resolves).
+    pub forwarded: u64,
+    /// Packets for our own addresses that we answered or consumed.
+    pub local: u64,
+    /// ICMP errors sent.
+    pub icmp_errors: u64,
+    /// ICMP errors suppressed by the rate limit.
+    pub icmp_rate_limited: u64,
+    /// ARP requests sent (broadcast and unicast probes).
+    pub arp_requests: u64,
+    /// ARP replies sent.
+    pub arp_replies: u64,
+    /// Drops, indexed by [`DropReason::index`].
+    pub drops: [u64; DropReason::COUNT],
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            rx: 0,
+            forwarded: 0,
+            local: 0,
+            icmp_errors: 0,
+            icmp_rate_limited: 0,
+            arp_requests: 0,
+            arp_replies: 0,
+            drops: [0; DropReason::COUNT],
+        }
+    }
+}
+
+impl Counters {
+    /// The drop count for one reason.
+    pub fn dropped(&self, r: DropReason) -> u64 {
+        self.drops.get(r.index()).copied().unwrap_or(0)
+    }
+}
+
+/// One worker's router: its neighbor cache, rate limiter and counters.
+pub struct Router<B> {
+    neigh: NeighborCache<B>,
+    icmp_limit: RateLimiter,
+    ident: u16,
+    static_generation: u64,
+    next_poll: u64,
+    pub counters: Counters,
+}
+
+impl<B: PacketBuf> Router<B> {
+    pub fn new(cfg: RouterConfig) -> Self {
+        Router {
+            neigh: NeighborCache::new(cfg.neighbor),
+            icmp_limit: RateLimiter::new(cfg.icmp_rate, cfg.icmp_burst),
+            ident: 0,
+            static_generation: u64::MAX,
+            next_poll: 0,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The neighbor cache (for the control plane's view and tests).
+    pub fn neighbors(&self) -> &NeighborCache<B> {
+        &self.neigh
+    }
+
+    #[inline(always)]
+    fn drop(&mut self, r: DropReason) {
+        if let Some(c) = self.counters.drops.get_mut(r.index()) {
+            *c += 1;
+        }
+    }
+
+    /// Brings static neighbors in line with a new snapshot. Cheap when the
+    /// generation has not changed; call once per burst.
+    pub fn sync(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
+        if t.generation == self.static_generation {
+            return;
+        }
+        self.static_generation = t.generation;
+        let statics = &t.static_neighbors;
+        self.neigh.retain_static(|i, ip| statics.iter().any(|s| s.ifindex == i && s.ip == ip));
+        for s in statics {
+            let Some(ifc) = t.iface(s.ifindex) else { continue };
+            self.neigh.set_static(s.ifindex, s.ip, s.mac, now, |p, mac| send_resolved(ifc, p, mac, io));
+        }
+    }
+
+    /// Runs timers: ARP retries, resolution failures, aging. Cheap to call
+    /// every loop: the table is scanned at most every [`POLL_INTERVAL`].
+    pub fn poll(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
+        if now < self.next_poll {
+            return;
+        }
+        self.next_poll = now + POLL_INTERVAL;
+        loop {
+            // The cache hands events to a closure that cannot also borrow
+            // the router, so they land in fixed arrays first.
+            let mut probes = [(0u16, Ipv4Addr::UNSPECIFIED, None::<MacAddr>); POLL_BUDGET];
+            let mut failed: [Option<B>; POLL_BUDGET] = std::array::from_fn(|_| None);
+            let (mut np, mut nf) = (0, 0);
+            let complete = self.neigh.poll(now, POLL_BUDGET, |e| match e {
+                Event::Probe { ifindex, ip, mac } => {
+                    if let Some(p) = probes.get_mut(np) {
+                        *p = (ifindex, ip, mac);
+                        np += 1;
+                    }
+                }
+                Event::Unresolved(pkt) => {
+                    if let Some(f) = failed.get_mut(nf) {
+                        *f = Some(pkt);
+                        nf += 1;
+                    }
+                }
+            });
+            for &(ifindex, ip, mac) in probes.iter().take(np) {
+                self.send_arp_request(t, ifindex, ip, mac, io);
+            }
+            for pkt in failed.iter_mut().take(nf).filter_map(Option::take) {
+                // Already forwarded once (TTL decremented); RFC 1812
+                // §5.2.7.1 still asks for Host Unreachable.
+                let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::HOST);
+                self.icmp_error(t, pkt, DropReason::NeighborUnresolved, m, c, 0, now, io);
+            }
+            if complete {
+                return;
+            }
+        }
+    }
+
+    /// Learns a neighbor another worker saw (update only, never create).
+    pub fn learn_remote(
+        &mut self,
+        t: &Tables,
+        ifindex: u16,
+        ip: Ipv4Addr,
+        mac: MacAddr,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
+        let Some(ifc) = t.iface(ifindex) else { return };
+        self.neigh.learn(ifindex, ip, mac, Learn::Other, now, |p, m| send_resolved(ifc, p, m, io));
+    }
+
+    /// Processes one received frame to the end.
+    #[inline]
+    pub fn process(&mut self, t: &Tables, pkt: B, now: u64, io: &mut impl Io<B>) {
+        self.counters.rx += 1;
+        let Ok(eth) = EthernetFrame::new_checked(pkt.data()) else {
+            return self.drop(DropReason::EthTruncated);
+        };
+        let Some(ifindex) = t.iface_of_port(pkt.port()) else {
+            return self.drop(DropReason::NoInterface);
+        };
+        let Some(ifc) = t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
+        let dst = eth.dst();
+        if dst != ifc.mac && !dst.is_multicast() {
+            return self.drop(DropReason::EthNotForUs);
+        }
+        if eth.src().is_multicast() {
+            return self.drop(DropReason::EthBadSource);
+        }
+        match eth.ethertype() {
+            EtherType::Ipv4 => self.ipv4_input(t, pkt, dst.is_multicast(), now, io),
+            EtherType::Arp => self.arp_input(ifindex, ifc, pkt, now, io),
+            EtherType::Vlan | EtherType::QinQ => self.drop(DropReason::VlanNotConfigured),
+            EtherType::Ipv6 => self.drop(DropReason::Ipv6Disabled),
+            EtherType::Unknown(_) => self.drop(DropReason::EthUnknownType),
+        }
+    }
+
+    fn arp_input(&mut self, ifindex: u16, ifc: &Interface, mut pkt: B, now: u64, io: &mut impl Io<B>) {
+        let Some(repr) = pkt
+            .data()
+            .get(ETH_LEN..)
+            .and_then(|b| ArpPacket::new_checked(b).ok())
+            .and_then(|p| ArpRepr::parse(&p).ok())
+        else {
+            return self.drop(DropReason::ArpMalformed);
+        };
+        let for_us = ifc.has_addr(repr.target_ip);
+        let mut learned = false;
+        // A sender of 0.0.0.0 is an address probe (RFC 5227): answer, learn nothing.
+        if !repr.sender_ip.is_unspecified() && repr.sender_hw.is_unicast() && !ifc.has_addr(repr.sender_ip) {
+            let how = match (repr.operation, for_us) {
+                (Operation::Reply, true) => Learn::Reply,
+                (Operation::Request, true) => Learn::RequestToUs,
+                _ => Learn::Other,
+            };
+            learned = self
+                .neigh
+                .learn(ifindex, repr.sender_ip, repr.sender_hw, how, now, |p, mac| send_resolved(ifc, p, mac, io));
+            if learned {
+                io.neighbor_learned(ifindex, repr.sender_ip, repr.sender_hw);
+            }
+        }
+        if repr.operation == Operation::Request && for_us {
+            // Answer in place (RFC 826: swap, fill in our hardware address).
+            pkt.truncate(ETH_LEN + arp::PACKET_LEN);
+            let data = pkt.data_mut();
+            if let Ok(mut eth) = EthernetFrame::new_checked(&mut *data) {
+                eth.set_dst(repr.sender_hw);
+                eth.set_src(ifc.mac);
+            }
+            let reply = ArpRepr {
+                operation: Operation::Reply,
+                sender_hw: ifc.mac,
+                sender_ip: repr.target_ip,
+                target_hw: repr.sender_hw,
+                target_ip: repr.sender_ip,
+            };
+            if let Some(Ok(mut a)) = data.get_mut(ETH_LEN..).map(ArpPacket::new_checked) {
+                reply.emit(&mut a);
+            }
+            pkt.set_port(ifc.port);
+            self.counters.arp_replies += 1;
+            self.counters.local += 1;
+            io.send(pkt);
+        } else if for_us || learned {
+            self.counters.local += 1;
+        } else {
+            self.drop(DropReason::ArpNotForUs);
+        }
+    }
+
+    #[inline]
+    fn ipv4_input(&mut self, t: &Tables, mut pkt: B, l2_multicast: bool, now: u64, io: &mut impl Io<B>) {
+        // RFC 1812 §5.2.2, each failure its own counter.
+        let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
+        if ip.len() < ipv4::HEADER_LEN {
+            return self.drop(DropReason::Ipv4Truncated);
+        }
+        let p = Ipv4Packet::new_unchecked(ip);
+        if p.version() != 4 {
+            return self.drop(DropReason::Ipv4BadVersion);
+        }
+        let hl = p.header_len();
+        if hl < ipv4::HEADER_LEN || hl > ip.len() {
+            return self.drop(DropReason::Ipv4BadHeaderLength);
+        }
+        let tl = usize::from(p.total_len());
+        if tl < hl || tl > ip.len() {
+            return self.drop(DropReason::Ipv4BadTotalLength);
+        }
+        if !p.verify_checksum() {
+            return self.drop(DropReason::Ipv4BadChecksum);
+        }
+        let (src, dst) = (p.src(), p.dst());
+        if ipv4::is_martian_source(src) {
+            return self.drop(DropReason::Ipv4MartianSource);
+        }
+        let bad_option = if hl > ipv4::HEADER_LEN { ipv4::check_options(p.options()).err() } else { None };
+        pkt.truncate(ETH_LEN + tl); // drop Ethernet padding
+        if let Some(pointer) = bad_option {
+            // RFC 1812 §5.2.5 / RFC 792: Parameter Problem pointing at the byte.
+            let rest = u32::from(pointer) << 24;
+            return self.icmp_error(t, pkt, DropReason::Ipv4BadOptions, Message::ParamProblem, 0, rest, now, io);
+        }
+        if dst.is_broadcast() || dst.is_multicast() {
+            return self.drop(DropReason::Ipv4Broadcast);
+        }
+        if ipv4::is_martian_destination(dst) {
+            return self.drop(DropReason::Ipv4MartianDestination);
+        }
+        match t.fib.lookup(dst) {
+            Some(&RouteTarget::Local { .. }) => self.local_input(t, pkt, now, io),
+            Some(&RouteTarget::Connected { ifindex: out }) => self.forward(t, pkt, out, dst, l2_multicast, now, io),
+            Some(&RouteTarget::Via { first, count }) => {
+                let hash = pkt.data().get(ETH_LEN..).map(flow_hash).unwrap_or(0);
+                match t.fib.nexthop(first, count, hash) {
+                    Some(nh) => self.forward(t, pkt, nh.ifindex, nh.gateway, l2_multicast, now, io),
+                    None => self.drop(DropReason::NoRoute),
+                }
+            }
+            Some(&RouteTarget::Broadcast { .. }) => self.drop(DropReason::Ipv4Broadcast),
+            Some(&RouteTarget::Blackhole) => self.drop(DropReason::RouteBlackhole),
+            Some(&RouteTarget::Unreachable) if !l2_multicast => {
+                let code = icmpv4::unreachable::HOST;
+                self.icmp_error(t, pkt, DropReason::RouteUnreachable, Message::DstUnreachable, code, 0, now, io)
+            }
+            None if !l2_multicast => {
+                let code = icmpv4::unreachable::NET;
+                self.icmp_error(t, pkt, DropReason::NoRoute, Message::DstUnreachable, code, 0, now, io)
+            }
+            Some(&RouteTarget::Unreachable) | None => self.drop(DropReason::Ipv4L2Broadcast),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn forward(
+        &mut self,
+        t: &Tables,
+        mut pkt: B,
+        out: u16,
+        nh: Ipv4Addr,
+        l2_multicast: bool,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
+        if l2_multicast {
+            return self.drop(DropReason::Ipv4L2Broadcast);
+        }
+        let Some(egress) = t.iface(out) else { return self.drop(DropReason::NoRoute) };
+        let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
+        let mut p = Ipv4Packet::new_unchecked(ip);
+        if p.ttl() <= 1 {
+            let (m, c) = (Message::TimeExceeded, 0);
+            return self.icmp_error(t, pkt, DropReason::TtlExpired, m, c, 0, now, io);
+        }
+        if p.total_len() > egress.mtu {
+            if p.dont_frag() {
+                let (m, c, mtu) = (Message::DstUnreachable, icmpv4::unreachable::FRAG_NEEDED, u32::from(egress.mtu));
+                return self.icmp_error(t, pkt, DropReason::FragmentationNeeded, m, c, mtu, now, io);
+            }
+            return self.drop(DropReason::FragmentationUnsupported);
+        }
+        p.decrement_ttl();
+        self.counters.forwarded += 1;
+        self.output(t, egress, out, nh, pkt, now, io);
+    }
+
+    /// Sends an IPv4 packet (Ethernet header still to write) to neighbor
+    /// `nh` on `egress`, resolving it first if needed.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn output(
+        &mut self,
+        t: &Tables,
+        egress: &Interface,
+        out: u16,
+        nh: Ipv4Addr,
+        mut pkt: B,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
+        pkt.set_port(egress.port);
+        match self.neigh.lookup(out, nh, now) {
+            Lookup::Hit { mac, probe } => {
+                send_resolved(egress, pkt, mac, io);
+                if probe {
+                    self.send_arp_request(t, out, nh, Some(mac), io);
+                }
+            }
+            Lookup::Miss => match self.neigh.enqueue(out, nh, pkt, now) {
+                Ok(true) => self.send_arp_request(t, out, nh, None, io),
+                Ok(false) => {}
+                Err((reason, _pkt)) => self.drop(reason),
+            },
+        }
+    }
+
+    /// Routes a packet the router itself originates (echo reply, ICMP
+    /// error, RST) towards `dst`; no TTL decrement.
+    fn route_own(&mut self, t: &Tables, pkt: B, dst: Ipv4Addr, now: u64, io: &mut impl Io<B>) {
+        let (out, nh) = match t.fib.lookup(dst) {
+            Some(&RouteTarget::Connected { ifindex }) => (ifindex, dst),
+            Some(&RouteTarget::Via { first, count }) => {
+                let hash = pkt.data().get(ETH_LEN..).map(flow_hash).unwrap_or(0);
+                match t.fib.nexthop(first, count, hash) {
+                    Some(h) => (h.ifindex, h.gateway),
+                    None => return self.drop(DropReason::NoRoute),
+                }
+            }
+            _ => return self.drop(DropReason::NoRoute),
+        };
+        match t.iface(out) {
+            Some(egress) => self.output(t, egress, out, nh, pkt, now, io),
+            None => self.drop(DropReason::NoRoute),
+        }
+    }
+
+    fn local_input(&mut self, t: &Tables, mut pkt: B, now: u64, io: &mut impl Io<B>) {
+        let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
+        let p = Ipv4Packet::new_unchecked(ip);
+        if p.is_fragment() {
+            return self.drop(DropReason::LocalFragment);
+        }
+        let (src, dst, hl) = (p.src(), p.dst(), p.header_len());
+        match p.protocol() {
+            Protocol::Icmp => {
+                let Some(Ok(icmp)) = ip.get(hl..).map(Icmpv4Packet::new_checked) else {
+                    return self.drop(DropReason::IcmpMalformed);
+                };
+                match Icmpv4Repr::parse(&icmp) {
+                    Ok(Icmpv4Repr::EchoRequest { .. }) => {}
+                    Ok(_) => return self.drop(DropReason::IcmpIgnored),
+                    Err(_) => return self.drop(DropReason::IcmpMalformed),
+                }
+                // Echo reply in place (RFC 792): swap addresses, type 0.
+                let ident = self.next_ident();
+                let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return };
+                let mut p = Ipv4Packet::new_unchecked(&mut *ip);
+                p.set_src(dst);
+                p.set_dst(src);
+                p.set_ttl(64);
+                p.set_ident(ident);
+                p.set_flags_offset(false, false, 0);
+                p.fill_checksum();
+                if let Some(Ok(mut icmp)) = ip.get_mut(hl..).map(Icmpv4Packet::new_checked) {
+                    let c = crate::wire::checksum::update16(icmp.checksum(), 0x0800, 0x0000);
+                    icmp.set_msg_type(Message::EchoReply);
+                    icmp.set_checksum(c);
+                }
+                self.counters.local += 1;
+                self.route_own(t, pkt, src, now, io);
+            }
+            Protocol::Udp => {
+                let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PORT);
+                self.icmp_error(t, pkt, DropReason::LocalPortUnreachable, m, c, 0, now, io)
+            }
+            Protocol::Tcp => self.tcp_reset(t, pkt, now, io),
+            Protocol::Unknown(_) => {
+                let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PROTOCOL);
+                self.icmp_error(t, pkt, DropReason::LocalProtocolUnreachable, m, c, 0, now, io)
+            }
+        }
+    }
+
+    /// Answers a segment to a closed port with RST (RFC 9293 §3.10.7.1).
+    fn tcp_reset(&mut self, t: &Tables, mut pkt: B, now: u64, io: &mut impl Io<B>) {
+        self.drop(DropReason::LocalTcpClosed);
+        let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
+        let p = Ipv4Packet::new_unchecked(ip);
+        let (src, dst, hl) = (p.src(), p.dst(), p.header_len());
+        let Some(Ok(seg)) = ip.get(hl..usize::from(p.total_len())).map(TcpPacket::new_checked) else { return };
+        if !seg.verify_checksum(src, dst) {
+            return;
+        }
+        let Some((seq, ack, flags)) = tcp::rst_for(&seg) else { return };
+        let (sport, dport) = (seg.src_port(), seg.dst_port());
+        let ident = self.next_ident();
+        pkt.truncate(ETH_LEN + hl + tcp::HEADER_LEN);
+        let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return };
+        if let Some(Ok(mut s)) = ip.get_mut(hl..).map(TcpPacket::new_checked) {
+            s.set_ports(dport, sport);
+            s.set_seq(seq);
+            s.set_ack(ack);
+            s.set_header_len_flags(tcp::HEADER_LEN, flags);
+            s.set_window(0);
+            s.set_urgent(0);
+            s.fill_checksum(dst, src);
+        }
+        let mut p = Ipv4Packet::new_unchecked(&mut *ip);
+        p.set_total_len((hl + tcp::HEADER_LEN) as u16);
+        p.set_src(dst);
+        p.set_dst(src);
+        p.set_ttl(64);
+        p.set_ident(ident);
+        p.set_flags_offset(true, false, 0);
+        p.fill_checksum();
+        self.route_own(t, pkt, src, now, io);
+    }
+
+    fn next_ident(&mut self) -> u16 {
+        self.ident = self.ident.wrapping_add(1);
+        self.ident
+    }
+
+    /// Counts `reason`, then answers with an ICMP error if RFC 1812
+    /// §4.3.2.7 and the rate limit allow.
+    #[allow(clippy::too_many_arguments)]
+    fn icmp_error(
+        &mut self,
+        t: &Tables,
+        pkt: B,
+        reason: DropReason,
+        msg: Message,
+        code: u8,
+        rest: u32,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
+        self.drop(reason);
+        if let Some((pkt, dst)) = self.build_icmp_error(t, pkt, msg, code, rest, now) {
+            self.route_own(t, pkt, dst, now, io);
+        }
+    }
+
+    /// Builds the error if allowed, returning it with its destination, or
+    /// `None` when it is suppressed (the packet is then dropped).
+    fn build_icmp_error(
+        &mut self,
+        t: &Tables,
+        mut pkt: B,
+        msg: Message,
+        code: u8,
+        rest: u32,
+        now: u64,
+    ) -> Option<(B, Ipv4Addr)> {
+        let data = pkt.data();
+        let l2_multicast = data.first().is_some_and(|b| b & 1 != 0);
+        let ip = Ipv4Packet::new_checked(data.get(ETH_LEN..)?).ok()?;
+        if !icmp::error_allowed(l2_multicast, &ip) {
+            return None;
+        }
+        let orig_src = ip.src();
+        // RFC 1812 §4.3.2.4: the source is an address of the interface the
+        // error leaves by.
+        let out = match t.fib.lookup(orig_src)? {
+            RouteTarget::Connected { ifindex } => *ifindex,
+            RouteTarget::Via { first, count } => t.fib.nexthop(*first, *count, 0)?.ifindex,
+            _ => return None,
+        };
+        let src = t.iface(out)?.source_for(orig_src)?;
+        if !self.icmp_limit.allow(now) {
+            self.counters.icmp_rate_limited += 1;
+            return None;
+        }
+        let ident = self.next_ident();
+        if !icmp::build_error(&mut pkt, src, ident, Icmpv4Repr::Error { msg, code, rest }) {
+            self.drop(DropReason::NoHeadroom);
+            return None;
+        }
+        self.counters.icmp_errors += 1;
+        Some((pkt, orig_src))
+    }
+
+    fn send_arp_request(
+        &mut self,
+        t: &Tables,
+        ifindex: u16,
+        target: Ipv4Addr,
+        unicast: Option<MacAddr>,
+        io: &mut impl Io<B>,
+    ) {
+        let Some(ifc) = t.iface(ifindex) else { return };
+        let Some(src_ip) = ifc.source_for(target) else { return };
+        let Some(mut pkt) = io.alloc() else { return self.drop(DropReason::BufferExhausted) };
+        if !pkt.append(ETH_LEN + arp::PACKET_LEN) {
+            return self.drop(DropReason::BufferExhausted);
+        }
+        let data = pkt.data_mut();
+        if let Ok(mut eth) = EthernetFrame::new_checked(&mut *data) {
+            eth.set_dst(unicast.unwrap_or(MacAddr::BROADCAST));
+            eth.set_src(ifc.mac);
+            eth.set_ethertype(EtherType::Arp);
+        }
+        let req = ArpRepr {
+            operation: Operation::Request,
+            sender_hw: ifc.mac,
+            sender_ip: src_ip,
+            target_hw: MacAddr::ZERO,
+            target_ip: target,
+        };
+        if let Some(Ok(mut a)) = data.get_mut(ETH_LEN..).map(ArpPacket::new_checked) {
+            req.emit(&mut a);
+        }
+        pkt.set_port(ifc.port);
+        self.counters.arp_requests += 1;
+        io.send(pkt);
+    }
+}
+
+/// Writes the Ethernet header for a resolved next hop and sends.
+#[inline(always)]
+fn send_resolved<B: PacketBuf>(egress: &Interface, mut pkt: B, mac: MacAddr, io: &mut impl Io<B>) {
+    if let Ok(mut eth) = EthernetFrame::new_checked(pkt.data_mut()) {
+        eth.set_dst(mac);
+        eth.set_src(egress.mac);
+        eth.set_ethertype(EtherType::Ipv4);
+    }
+    pkt.set_port(egress.port);
+    io.send(pkt);
+}
+
+/// Flow hash for ECMP: addresses, protocol and, for the first fragment of
+/// TCP/UDP, the ports, so one flow keeps one path.
+#[inline(always)]
+fn flow_hash(ip: &[u8]) -> u32 {
+    if ip.len() < ipv4::HEADER_LEN {
+        return 0;
+    }
+    let hl = usize::from(ip[0] & 0x0f) * 4;
+    let mut h = u64::from(be32(ip, 12)) << 32 | u64::from(be32(ip, 16));
+    h ^= u64::from(ip[9]);
+    let first_frag = be16(ip, 6) & 0x1fff == 0;
+    if first_frag && (ip[9] == 6 || ip[9] == 17) && ip.len() >= hl + 4 {
+        h ^= u64::from(be32(ip, hl)) << 8;
+    }
+    let h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 32) as u32 ^ h as u32
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,102 @@
+//! The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
+
+use std::net::Ipv4Addr;
+
+/// One's-complement sum of `data` added to `acc`, not yet folded.
+#[inline]
+pub fn sum(mut acc: u32, data: &[u8]) -> u32 {
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        acc = acc.wrapping_add(u32::from(u16::from_be_bytes([c[0], c[1]])));
+        // Fold early enough that a 64 KiB datagram never overflows.
+        if acc > 0xFFFF_0000 {
+            acc = (acc & 0xFFFF) + (acc >> 16);
+        }
+    }
+    if let [last] = chunks.remainder() {
+        acc = acc.wrapping_add(u32::from(*last) << 8);
+    }
+    acc
+}
+
+/// Folds a 32-bit accumulator to 16 bits.
+#[inline]
+pub fn fold(mut acc: u32) -> u16 {
+    while acc > 0xFFFF {
+        acc = (acc & 0xFFFF) + (acc >> 16);
+    }
+    acc as u16
+}
+
+/// The checksum of `data`: complement of the folded sum.
+#[inline]
+pub fn checksum(data: &[u8]) -> u16 {
+    !fold(sum(0, data))
+}
+
+/// Sum of the IPv4 pseudo-header for TCP/UDP (RFC 768, RFC 9293 §3.1).
+#[inline]
+pub fn pseudo_header_v4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: u16) -> u32 {
+    let mut acc = sum(0, &src.octets());
+    acc = sum(acc, &dst.octets());
+    acc + u32::from(protocol) + u32::from(length)
+}
+
+/// Updates checksum `hc` after a 16-bit field changed from `old` to `new`:
+/// HC' = ~(~HC + ~m + m') (RFC 1624 eqn. 3), which never yields the -0
+/// ambiguity of eqn. 2.
+#[inline(always)]
+pub fn update16(hc: u16, old: u16, new: u16) -> u16 {
+    let acc = u32::from(!hc) + u32::from(!old) + u32::from(new);
+    !fold(acc)
+}
+
+/// Updates checksum `hc` after a 32-bit field changed (two 16-bit words).
+#[inline(always)]
+pub fn update32(hc: u16, old: u32, new: u32) -> u16 {
+    let acc = u32::from(!hc) + u32::from(!(old >> 16) as u16) + u32::from(!(old as u16)) + (new >> 16) + (new & 0xFFFF);
+    !fold(acc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 1071 §3 worked example: the words 0001 f203 f4f5 f6f7 sum to ddf2.
+    #[test]
+    fn rfc1071_example() {
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold(sum(0, &data)), 0xddf2);
+        assert_eq!(checksum(&data), !0xddf2);
+    }
+
+    #[test]
+    fn odd_length_pads_with_zero() {
+        assert_eq!(checksum(&[0x12, 0x34, 0x56]), checksum(&[0x12, 0x34, 0x56, 0x00]));
+    }
+
+    #[test]
+    fn incremental_update_matches_recompute_rfc1624() {
+        let mut hdr = [
+            0x45, 0x00, 0x00, 0x54, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x01, 0x00, 0x00, 0x0a, 0x00, 0x01, 0x02, 0xcb, 0x00,
+            0x71, 0x02,
+        ];
+        let c = checksum(&hdr);
+        hdr[10..12].copy_from_slice(&c.to_be_bytes());
+        for ttl in (1..=64u8).rev() {
+            let old = u16::from_be_bytes([hdr[8], hdr[9]]);
+            hdr[8] = ttl - 1;
+            let new = u16::from_be_bytes([hdr[8], hdr[9]]);
+            let hc = u16::from_be_bytes([hdr[10], hdr[11]]);
+            let upd = update16(hc, old, new);
+            hdr[10..12].copy_from_slice(&upd.to_be_bytes());
+            assert_eq!(checksum(&hdr), 0, "ttl {ttl}");
+        }
+        let old = u32::from_be_bytes([hdr[12], hdr[13], hdr[14], hdr[15]]);
+        hdr[12..16].copy_from_slice(&[192, 0, 2, 77]);
+        let hc = u16::from_be_bytes([hdr[10], hdr[11]]);
+        let upd = update32(hc, old, u32::from_be_bytes([192, 0, 2, 77]));
+        hdr[10..12].copy_from_slice(&upd.to_be_bytes());
+        assert_eq!(checksum(&hdr), 0);
+    }
+}

@@ -1,0 +1,193 @@
+//! TCP segment headers (RFC 9293 §3.1). Only what the router needs so far:
+//! reading ports and flags, and building a RST for a closed port.
+
+use super::checksum;
+use super::{be16, be32, put16, put32, Error, Result};
+use std::net::Ipv4Addr;
+
+mod field {
+    pub const SRC_PORT: usize = 0;
+    pub const DST_PORT: usize = 2;
+    pub const SEQ: usize = 4;
+    pub const ACK: usize = 8;
+    pub const OFF_FLAGS: usize = 12;
+    pub const WINDOW: usize = 14;
+    pub const CHECKSUM: usize = 16;
+    pub const URGENT: usize = 18;
+}
+
+/// Length of a header without options.
+pub const HEADER_LEN: usize = 20;
+
+/// TCP control bits.
+pub mod flags {
+    pub const FIN: u16 = 0x01;
+    pub const SYN: u16 = 0x02;
+    pub const RST: u16 = 0x04;
+    pub const PSH: u16 = 0x08;
+    pub const ACK: u16 = 0x10;
+    pub const URG: u16 = 0x20;
+}
+
+/// A view of a TCP segment.
+#[derive(Debug)]
+pub struct TcpPacket<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> TcpPacket<T> {
+    /// Checks the header, options included, fits the buffer.
+    pub fn new_checked(buffer: T) -> Result<Self> {
+        let b = buffer.as_ref();
+        if b.len() < HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        let p = TcpPacket { buffer };
+        let hl = p.header_len();
+        if hl < HEADER_LEN {
+            return Err(Error::Malformed);
+        }
+        if hl > p.buffer.as_ref().len() {
+            return Err(Error::Truncated);
+        }
+        Ok(p)
+    }
+    pub fn src_port(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::SRC_PORT)
+    }
+    pub fn dst_port(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::DST_PORT)
+    }
+    pub fn seq(&self) -> u32 {
+        be32(self.buffer.as_ref(), field::SEQ)
+    }
+    pub fn ack(&self) -> u32 {
+        be32(self.buffer.as_ref(), field::ACK)
+    }
+    pub fn header_len(&self) -> usize {
+        usize::from(self.buffer.as_ref()[field::OFF_FLAGS] >> 4) * 4
+    }
+    pub fn flags(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::OFF_FLAGS) & 0x01ff
+    }
+    pub fn window(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::WINDOW)
+    }
+    pub fn checksum(&self) -> u16 {
+        be16(self.buffer.as_ref(), field::CHECKSUM)
+    }
+    /// Segment length in sequence space: payload plus SYN and FIN.
+    pub fn seq_len(&self) -> u32 {
+        let f = self.flags();
+        (self.buffer.as_ref().len() - self.header_len()) as u32
+            + u32::from(f & flags::SYN != 0)
+            + u32::from(f & flags::FIN != 0)
+    }
+    pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+        let b = self.buffer.as_ref();
+        let acc = checksum::pseudo_header_v4(src, dst, 6, b.len() as u16);
+        checksum::fold(checksum::sum(acc, b)) == 0xffff
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
+    pub fn set_ports(&mut self, src: u16, dst: u16) {
+        put16(self.buffer.as_mut(), field::SRC_PORT, src);
+        put16(self.buffer.as_mut(), field::DST_PORT, dst);
+    }
+    pub fn set_seq(&mut self, v: u32) {
+        put32(self.buffer.as_mut(), field::SEQ, v);
+    }
+    pub fn set_ack(&mut self, v: u32) {
+        put32(self.buffer.as_mut(), field::ACK, v);
+    }
+    /// Sets the data offset (header length in bytes) and the flags.
+    pub fn set_header_len_flags(&mut self, header_len: usize, f: u16) {
+        let v = ((header_len as u16 / 4) << 12) | (f & 0x01ff);
+        put16(self.buffer.as_mut(), field::OFF_FLAGS, v);
+    }
+    pub fn set_window(&mut self, v: u16) {
+        put16(self.buffer.as_mut(), field::WINDOW, v);
+    }
+    pub fn set_urgent(&mut self, v: u16) {
+        put16(self.buffer.as_mut(), field::URGENT, v);
+    }
+    pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
+        put16(self.buffer.as_mut(), field::CHECKSUM, 0);
+        let b = self.buffer.as_ref();
+        let acc = checksum::pseudo_header_v4(src, dst, 6, b.len() as u16);
+        let c = !checksum::fold(checksum::sum(acc, b));
+        put16(self.buffer.as_mut(), field::CHECKSUM, c);
+    }
+}
+
+/// The RST answering a segment that reached no connection, as RFC 9293
+/// §3.10.7.1 prescribes: if the segment carried ACK, `<SEQ=SEG.ACK><CTL=RST>`;
+/// otherwise `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. `None` for an
+/// incoming RST, which is never answered.
+pub fn rst_for<T: AsRef<[u8]>>(seg: &TcpPacket<T>) -> Option<(u32, u32, u16)> {
+    let f = seg.flags();
+    if f & flags::RST != 0 {
+        return None;
+    }
+    Some(if f & flags::ACK != 0 {
+        (seg.ack(), 0, flags::RST)
+    } else {
+        (0, seg.seq().wrapping_add(seg.seq_len()), flags::RST | flags::ACK)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
+    const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
+
+    // A SYN from Linux curl, options trimmed to MSS 1460.
+    fn syn() -> Vec<u8> {
+        let mut b = vec![
+            0xa4, 0x10, 0x00, 0x50, 0x11, 0x22, 0x33, 0x44, 0, 0, 0, 0, 0x60, 0x02, 0xfa, 0xf0, 0, 0, 0, 0, 0x02, 0x04,
+            0x05, 0xb4,
+        ];
+        TcpPacket::new_checked(&mut b[..]).unwrap().fill_checksum(SRC, DST);
+        b
+    }
+
+    #[test]
+    fn parse_syn() {
+        let b = syn();
+        let p = TcpPacket::new_checked(&b[..]).unwrap();
+        assert_eq!((p.src_port(), p.dst_port()), (0xa410, 80));
+        assert_eq!(p.seq(), 0x11223344);
+        assert_eq!(p.header_len(), 24);
+        assert_eq!(p.flags(), flags::SYN);
+        assert_eq!(p.seq_len(), 1);
+        assert!(p.verify_checksum(SRC, DST));
+        assert!(!p.verify_checksum(DST, Ipv4Addr::new(1, 2, 3, 4)));
+    }
+
+    #[test]
+    fn truncated_and_bad_offset() {
+        let b = syn();
+        assert_eq!(TcpPacket::new_checked(&b[..19]).unwrap_err(), Error::Truncated);
+        assert_eq!(TcpPacket::new_checked(&b[..22]).unwrap_err(), Error::Truncated);
+        let mut bad = b.clone();
+        bad[12] = 0x40;
+        assert_eq!(TcpPacket::new_checked(&bad[..]).unwrap_err(), Error::Malformed);
+    }
+
+    #[test]
+    fn rst_rules_rfc9293_3_10_7_1() {
+        let b = syn();
+        let p = TcpPacket::new_checked(&b[..]).unwrap();
+        assert_eq!(rst_for(&p), Some((0, 0x11223345, flags::RST | flags::ACK)));
+        let mut ack = b.clone();
+        ack[8..12].copy_from_slice(&7u32.to_be_bytes());
+        ack[13] = flags::ACK as u8;
+        assert_eq!(rst_for(&TcpPacket::new_checked(&ack[..]).unwrap()), Some((7, 0, flags::RST)));
+        let mut rst = b.clone();
+        rst[13] = flags::RST as u8;
+        assert_eq!(rst_for(&TcpPacket::new_checked(&rst[..]).unwrap()), None);
+    }
+}

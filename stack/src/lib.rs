@@ -18,3 +18,7 @@ pub mod wire;
 
 pub use buf::{PacketBuf, VecBuf};
 pub use drop::DropReason;
+pub use fib::{Fib, FibBuilder, NextHop, RouteTarget};
+pub use iface::{Interface, Ipv4Cidr, StaticNeighbor, StaticRoute, Tables};
+pub use neigh::{NeighborCache, NeighborConfig};
+pub use router::{Counters, Io, Router, RouterConfig};

@@ -1,0 +1,190 @@
+//! Packet buffers: [`Mempool`] of mbufs and the owning [`Mbuf`] handle.
+
+use dpdk_sys as ffi;
+use stack::PacketBuf;
+use std::ffi::CString;
+use std::ptr::NonNull;
+
+/// A pool of packet mbufs (`rte_pktmbuf_pool_create`).
+#[derive(Debug)]
+pub struct Mempool {
+    raw: NonNull<ffi::rte_mempool>,
+}
+
+// SAFETY: DPDK mempools are multi-producer/multi-consumer safe; per-lcore
+// caches are used only by registered threads.
+unsafe impl Send for Mempool {}
+// SAFETY: as above.
+unsafe impl Sync for Mempool {}
+
+impl Mempool {
+    /// Creates a pool of `n` mbufs with the default data room.
+    pub fn new(name: &str, n: u32, cache: u32) -> Result<Mempool, String> {
+        let cname = CString::new(name).map_err(|_| format!("pool name {name:?} has a NUL byte"))?;
+        let room = ffi::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
+        // SAFETY: valid name; SOCKET_ID_ANY is -1.
+        let raw = unsafe { ffi::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, 0, room, -1) };
+        NonNull::new(raw)
+            .map(|raw| Mempool { raw })
+            .ok_or_else(|| format!("mempool {name} ({n} mbufs): {}", crate::rte_error(crate::rte_errno())))
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut ffi::rte_mempool {
+        self.raw.as_ptr()
+    }
+
+    /// Takes one mbuf.
+    #[inline]
+    pub fn alloc(&self) -> Option<Mbuf> {
+        // SAFETY: the pool is valid for self's lifetime.
+        let m = unsafe { ffi::rte_pktmbuf_alloc(self.raw.as_ptr()) };
+        NonNull::new(m).map(Mbuf)
+    }
+
+    /// Mbufs currently in the pool.
+    pub fn available(&self) -> u32 {
+        // SAFETY: the pool is valid.
+        unsafe { ffi::rte_mempool_avail_count(self.raw.as_ptr()) }
+    }
+}
+
+impl Drop for Mempool {
+    fn drop(&mut self) {
+        // SAFETY: every port using the pool is closed before the pool goes.
+        unsafe { ffi::rte_mempool_free(self.raw.as_ptr()) };
+    }
+}
+
+/// One single-segment packet buffer, freed when dropped.
+#[derive(Debug)]
+#[repr(transparent)]
+pub struct Mbuf(NonNull<ffi::rte_mbuf>);
+
+// SAFETY: an Mbuf is owned by one thread at a time; DPDK frees into the
+// pool from any registered thread.
+unsafe impl Send for Mbuf {}
+
+impl Mbuf {
+    /// Takes ownership of a raw mbuf from an RX burst.
+    ///
+    /// # Safety
+    /// `raw` must be a valid mbuf nobody else owns.
+    #[inline(always)]
+    pub unsafe fn from_raw(raw: NonNull<ffi::rte_mbuf>) -> Mbuf {
+        Mbuf(raw)
+    }
+
+    /// Gives up ownership (to a TX burst).
+    #[inline(always)]
+    pub fn into_raw(self) -> *mut ffi::rte_mbuf {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    #[inline(always)]
+    fn m(&self) -> &ffi::rte_mbuf {
+        // SAFETY: self owns a valid mbuf.
+        unsafe { self.0.as_ref() }
+    }
+
+    #[inline(always)]
+    fn m_mut(&mut self) -> &mut ffi::rte_mbuf {
+        // SAFETY: self owns a valid mbuf exclusively.
+        unsafe { self.0.as_mut() }
+    }
+
+    #[inline(always)]
+    fn tailroom(&self) -> usize {
+        let m = self.m();
+        usize::from(m.buf_len) - usize::from(m.data_off) - usize::from(m.data_len)
+    }
+
+    /// Prefetches the first data cache line.
+    #[inline(always)]
+    pub fn prefetch(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let m = self.m();
+            let p = (m.buf_addr as *const i8).wrapping_add(usize::from(m.data_off));
+            // SAFETY: a prefetch never faults, whatever the address.
+            unsafe { core::arch::x86_64::_mm_prefetch(p, core::arch::x86_64::_MM_HINT_T0) };
+        }
+    }
+}
+
+impl Drop for Mbuf {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: self owns the mbuf; it is not used again.
+        unsafe { ffi::rte_pktmbuf_free(self.0.as_ptr()) };
+    }
+}
+
+impl PacketBuf for Mbuf {
+    #[inline(always)]
+    fn data(&self) -> &[u8] {
+        let m = self.m();
+        // SAFETY: [data_off, data_off + data_len) lies inside the buffer
+        // of a single-segment mbuf, which self owns.
+        unsafe {
+            std::slice::from_raw_parts((m.buf_addr as *const u8).add(usize::from(m.data_off)), usize::from(m.data_len))
+        }
+    }
+    #[inline(always)]
+    fn data_mut(&mut self) -> &mut [u8] {
+        let m = self.m_mut();
+        // SAFETY: as in data(), and self is borrowed mutably.
+        unsafe {
+            std::slice::from_raw_parts_mut((m.buf_addr as *mut u8).add(usize::from(m.data_off)), usize::from(m.data_len))
+        }
+    }
+    #[inline(always)]
+    fn prepend(&mut self, n: usize) -> bool {
+        let m = self.m_mut();
+        if n > usize::from(m.data_off) {
+            return false;
+        }
+        m.data_off -= n as u16;
+        m.data_len += n as u16;
+        m.pkt_len += n as u32;
+        true
+    }
+    #[inline(always)]
+    fn adj(&mut self, n: usize) -> bool {
+        let m = self.m_mut();
+        if n > usize::from(m.data_len) {
+            return false;
+        }
+        m.data_off += n as u16;
+        m.data_len -= n as u16;
+        m.pkt_len -= n as u32;
+        true
+    }
+    #[inline(always)]
+    fn append(&mut self, n: usize) -> bool {
+        if n > self.tailroom() {
+            return false;
+        }
+        let m = self.m_mut();
+        m.data_len += n as u16;
+        m.pkt_len += n as u32;
+        true
+    }
+    #[inline(always)]
+    fn truncate(&mut self, len: usize) {
+        let m = self.m_mut();
+        if len < usize::from(m.data_len) {
+            m.data_len = len as u16;
+            m.pkt_len = len as u32;
+        }
+    }
+    #[inline(always)]
+    fn port(&self) -> u16 {
+        self.m().port
+    }
+    #[inline(always)]
+    fn set_port(&mut self, port: u16) {
+        self.m_mut().port = port;
+    }
+}

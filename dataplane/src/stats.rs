@@ -1,0 +1,68 @@
+//! Per-worker counters shared with the control plane.
+//!
+//! Each worker keeps its router's counters in its own memory and copies
+//! them here once per busy loop with relaxed stores: one writer per
+//! counter, so no atomic read-modify-write, and a scrape never stalls a
+//! worker. Readers sum over workers.
+
+use stack::{Counters, DropReason};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// One worker's published counters.
+#[derive(Debug)]
+#[repr(align(64))]
+pub struct WorkerStats {
+    pub packets: AtomicU64,
+    pub busy_cycles: AtomicU64,
+    pub idle_cycles: AtomicU64,
+    pub forwarded: AtomicU64,
+    pub local: AtomicU64,
+    pub icmp_errors: AtomicU64,
+    pub icmp_rate_limited: AtomicU64,
+    pub arp_requests: AtomicU64,
+    pub arp_replies: AtomicU64,
+    pub neighbors: AtomicU64,
+    pub neighbor_events_lost: AtomicU64,
+    pub drops: [AtomicU64; DropReason::COUNT],
+}
+
+impl Default for WorkerStats {
+    fn default() -> Self {
+        WorkerStats {
+            packets: AtomicU64::new(0),
+            busy_cycles: AtomicU64::new(0),
+            idle_cycles: AtomicU64::new(0),
+            forwarded: AtomicU64::new(0),
+            local: AtomicU64::new(0),
+            icmp_errors: AtomicU64::new(0),
+            icmp_rate_limited: AtomicU64::new(0),
+            arp_requests: AtomicU64::new(0),
+            arp_replies: AtomicU64::new(0),
+            neighbors: AtomicU64::new(0),
+            neighbor_events_lost: AtomicU64::new(0),
+            drops: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl WorkerStats {
+    /// Publishes the router's counters (single writer).
+    #[inline]
+    pub fn publish(&self, c: &Counters, extra_drops: &[u64; DropReason::COUNT]) {
+        self.packets.store(c.rx, Relaxed);
+        self.forwarded.store(c.forwarded, Relaxed);
+        self.local.store(c.local, Relaxed);
+        self.icmp_errors.store(c.icmp_errors, Relaxed);
+        self.icmp_rate_limited.store(c.icmp_rate_limited, Relaxed);
+        self.arp_requests.store(c.arp_requests, Relaxed);
+        self.arp_replies.store(c.arp_replies, Relaxed);
+        for ((slot, &a), &b) in self.drops.iter().zip(c.drops.iter()).zip(extra_drops.iter()) {
+            slot.store(a + b, Relaxed);
+        }
+    }
+
+    /// Drops for one reason.
+    pub fn dropped(&self, r: DropReason) -> u64 {
+        self.drops.get(r.index()).map_or(0, |d| d.load(Relaxed))
+    }
+}

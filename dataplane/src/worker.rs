@@ -1,0 +1,306 @@
+//! Workers: one pinned thread per core, each running the burst loop.
+//!
+//! Per loop (DESIGN.md §3): load the current [`Tables`] snapshot, apply
+//! neighbor learnings from other workers, receive a burst of up to
+//! [`BURST`] frames from this worker's queue on every port and run each
+//! through the router to completion, flush the TX buffers, run the
+//! router's timers, publish counters. Unsent frames are freed and counted
+//! as `tx_full`. Nothing in the loop allocates, locks or panics.
+
+use crate::eal::rdtsc;
+use crate::mbuf::{Mbuf, Mempool};
+use crate::stats::WorkerStats;
+use arc_swap::ArcSwap;
+use crossbeam_queue::ArrayQueue;
+use dpdk_sys as ffi;
+use stack::iface::MAX_PORTS;
+use stack::wire::MacAddr;
+use stack::{DropReason, Io, PacketBuf, Router, RouterConfig, Tables};
+use std::net::Ipv4Addr;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Frames received per RX call, as l3fwd's `MAX_PKT_BURST`.
+pub const BURST: usize = 32;
+/// Frames buffered per port before a TX call.
+const TX_BUFFER: usize = 2 * BURST;
+/// Neighbor learnings waiting per worker before new ones are lost.
+const NEIGHBOR_INBOX: usize = 1024;
+
+/// How the workers run.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// CPU cores, one worker each; worker i uses queue i on every port.
+    pub cores: Vec<usize>,
+    /// DPDK port ids to poll.
+    pub ports: Vec<u16>,
+    pub router: RouterConfig,
+    /// After this many empty polls in a row, sleep `idle_sleep` (0: spin).
+    pub idle_polls_before_sleep: u32,
+    pub idle_sleep: Duration,
+}
+
+/// A neighbor learned by one worker, for the others.
+#[derive(Copy, Clone, Debug)]
+struct NeighborEvent {
+    ifindex: u16,
+    ip: Ipv4Addr,
+    mac: MacAddr,
+}
+
+/// The running workers.
+pub struct Dataplane {
+    stop: Arc<AtomicBool>,
+    handles: Vec<JoinHandle<Result<(), String>>>,
+    stats: Vec<Arc<WorkerStats>>,
+}
+
+impl Dataplane {
+    /// Starts one worker per core. `tables` is re-read every loop.
+    pub fn start(cfg: WorkerConfig, pool: Arc<Mempool>, tables: Arc<ArcSwap<Tables>>, tsc_hz: u64) -> Result<Dataplane, String> {
+        if cfg.ports.iter().any(|&p| usize::from(p) >= MAX_PORTS) {
+            return Err(format!("port ids must be below {MAX_PORTS}"));
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let inboxes: Vec<Arc<ArrayQueue<NeighborEvent>>> =
+            cfg.cores.iter().map(|_| Arc::new(ArrayQueue::new(NEIGHBOR_INBOX))).collect();
+        let stats: Vec<Arc<WorkerStats>> = cfg.cores.iter().map(|_| Arc::new(WorkerStats::default())).collect();
+        let mut handles = Vec::new();
+        for (w, &core) in cfg.cores.iter().enumerate() {
+            let ctx = WorkerContext {
+                index: w,
+                core,
+                queue: w as u16,
+                ports: cfg.ports.clone(),
+                router: cfg.router,
+                idle_polls: cfg.idle_polls_before_sleep,
+                idle_sleep: cfg.idle_sleep,
+                pool: pool.clone(),
+                tables: tables.clone(),
+                stop: stop.clone(),
+                stats: stats[w].clone(),
+                inbox: inboxes[w].clone(),
+                peers: inboxes.iter().enumerate().filter(|(i, _)| *i != w).map(|(_, q)| q.clone()).collect(),
+                tsc_hz,
+            };
+            let h = std::thread::Builder::new()
+                .name(format!("worker{w}"))
+                .spawn(move || ctx.run())
+                .map_err(|e| format!("spawning worker {w}: {e}"))?;
+            handles.push(h);
+        }
+        Ok(Dataplane { stop, handles, stats })
+    }
+
+    /// Published counters, one entry per worker.
+    pub fn stats(&self) -> &[Arc<WorkerStats>] {
+        &self.stats
+    }
+
+    /// Stops and joins every worker; returns the first worker error.
+    pub fn stop(self) -> Result<(), String> {
+        self.stop.store(true, Relaxed);
+        let mut first = Ok(());
+        for h in self.handles {
+            let r = h.join().unwrap_or_else(|_| Err("worker panicked".into()));
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        first
+    }
+}
+
+struct WorkerContext {
+    index: usize,
+    core: usize,
+    queue: u16,
+    ports: Vec<u16>,
+    router: RouterConfig,
+    idle_polls: u32,
+    idle_sleep: Duration,
+    pool: Arc<Mempool>,
+    tables: Arc<ArcSwap<Tables>>,
+    stop: Arc<AtomicBool>,
+    stats: Arc<WorkerStats>,
+    inbox: Arc<ArrayQueue<NeighborEvent>>,
+    peers: Vec<Arc<ArrayQueue<NeighborEvent>>>,
+    tsc_hz: u64,
+}
+
+/// Buffered frames for one port.
+struct TxQueue {
+    len: usize,
+    pkts: [*mut ffi::rte_mbuf; TX_BUFFER],
+}
+
+/// The router's view of this worker: buffers, TX and peers.
+struct WorkerIo {
+    pool: Arc<Mempool>,
+    queue: u16,
+    tx: Box<[TxQueue; MAX_PORTS]>,
+    pending: u64, // bit per port with buffered frames
+    tx_full: u64,
+    peers: Vec<Arc<ArrayQueue<NeighborEvent>>>,
+    events_lost: u64,
+}
+
+impl WorkerIo {
+    #[inline]
+    fn flush(&mut self, port: usize) {
+        let Some(q) = self.tx.get_mut(port) else { return };
+        if q.len == 0 {
+            return;
+        }
+        // SAFETY: the first q.len pointers are owned mbufs; the queue was
+        // set up for this worker at start. tx_burst takes ownership of the
+        // first `sent` of them.
+        let sent = usize::from(unsafe { ffi::rte_eth_tx_burst(port as u16, self.queue, q.pkts.as_mut_ptr(), q.len as u16) });
+        if sent < q.len {
+            let rest = &mut q.pkts[sent..q.len];
+            self.tx_full += rest.len() as u64;
+            // SAFETY: the unsent mbufs are still ours; free them in bulk.
+            unsafe { ffi::rte_pktmbuf_free_bulk(rest.as_mut_ptr(), rest.len() as u32) };
+        }
+        q.len = 0;
+        self.pending &= !(1 << port);
+    }
+
+    #[inline]
+    fn flush_all(&mut self) {
+        while self.pending != 0 {
+            let port = self.pending.trailing_zeros() as usize;
+            self.flush(port);
+        }
+    }
+}
+
+impl Io<Mbuf> for WorkerIo {
+    #[inline]
+    fn alloc(&mut self) -> Option<Mbuf> {
+        self.pool.alloc()
+    }
+
+    #[inline]
+    fn send(&mut self, pkt: Mbuf) {
+        let port = usize::from(pkt.port());
+        let full = match self.tx.get(port) {
+            Some(q) => q.len == TX_BUFFER,
+            None => {
+                self.tx_full += 1;
+                return; // dropping pkt frees it
+            }
+        };
+        if full {
+            self.flush(port);
+        }
+        if let Some(q) = self.tx.get_mut(port) {
+            if let Some(slot) = q.pkts.get_mut(q.len) {
+                *slot = pkt.into_raw();
+                q.len += 1;
+                self.pending |= 1 << port;
+            }
+        }
+    }
+
+    fn neighbor_learned(&mut self, ifindex: u16, ip: Ipv4Addr, mac: MacAddr) {
+        for p in &self.peers {
+            if p.push(NeighborEvent { ifindex, ip, mac }).is_err() {
+                self.events_lost += 1;
+            }
+        }
+    }
+}
+
+impl WorkerContext {
+    fn run(self) -> Result<(), String> {
+        if !core_affinity::set_for_current(core_affinity::CoreId { id: self.core }) {
+            return Err(format!("worker {}: cannot pin to core {}", self.index, self.core));
+        }
+        // SAFETY: registers this non-EAL thread with DPDK (gives it an
+        // lcore id, so mempool caches work); EAL is initialised.
+        if unsafe { ffi::rte_thread_register() } != 0 {
+            return Err(format!("worker {}: rte_thread_register: {}", self.index, crate::rte_error(crate::rte_errno())));
+        }
+        self.poll_loop();
+        // SAFETY: registered above, unregistered once.
+        unsafe { ffi::rte_thread_unregister() };
+        Ok(())
+    }
+
+    fn poll_loop(&self) {
+        let mut router: Router<Mbuf> = Router::new(self.router);
+        let mut io = WorkerIo {
+            pool: self.pool.clone(),
+            queue: self.queue,
+            tx: Box::new(std::array::from_fn(|_| TxQueue { len: 0, pkts: [std::ptr::null_mut(); TX_BUFFER] })),
+            pending: 0,
+            tx_full: 0,
+            peers: self.peers.clone(),
+            events_lost: 0,
+        };
+        let ns_mult = ((1_000_000_000u128) << 32) / u128::from(self.tsc_hz.max(1));
+        let to_ns = |tsc: u64| ((u128::from(tsc) * ns_mult) >> 32) as u64;
+        let mut rx: [*mut ffi::rte_mbuf; BURST] = [std::ptr::null_mut(); BURST];
+        let mut extra = [0u64; DropReason::COUNT];
+        let (mut busy, mut idle, mut empty_polls, mut iteration) = (0u64, 0u64, 0u32, 0u64);
+        while !self.stop.load(Relaxed) {
+            let t0 = rdtsc();
+            let now = to_ns(t0);
+            let tables = self.tables.load();
+            router.sync(&tables, now, &mut io);
+            while let Some(e) = self.inbox.pop() {
+                router.learn_remote(&tables, e.ifindex, e.ip, e.mac, now, &mut io);
+            }
+            let mut received = 0;
+            for &port in &self.ports {
+                // SAFETY: rx has room for BURST pointers; the queue exists.
+                let n = usize::from(unsafe { ffi::rte_eth_rx_burst(port, self.queue, rx.as_mut_ptr(), BURST as u16) });
+                received += n;
+                for i in 0..n.min(BURST) {
+                    let Some(raw) = NonNull::new(rx[i]) else { continue };
+                    // SAFETY: rx_burst handed us ownership of the first n.
+                    let mut m = unsafe { Mbuf::from_raw(raw) };
+                    if let Some(next) = rx.get(i + 2).and_then(|p| NonNull::new(*p)) {
+                        // SAFETY: a valid mbuf we own; only prefetched.
+                        std::mem::ManuallyDrop::new(unsafe { Mbuf::from_raw(next) }).prefetch();
+                    }
+                    m.set_port(port);
+                    router.process(&tables, m, now, &mut io);
+                }
+            }
+            io.flush_all();
+            router.poll(&tables, now, &mut io);
+            io.flush_all();
+            let dt = rdtsc().wrapping_sub(t0);
+            iteration += 1;
+            if received > 0 {
+                busy += dt;
+                empty_polls = 0;
+            } else {
+                idle += dt;
+                empty_polls = empty_polls.saturating_add(1);
+            }
+            if received > 0 || iteration % 1024 == 0 {
+                if let Some(d) = extra.get_mut(DropReason::TxFull.index()) {
+                    *d = io.tx_full;
+                }
+                self.stats.publish(&router.counters, &extra);
+                self.stats.busy_cycles.store(busy, Relaxed);
+                self.stats.idle_cycles.store(idle, Relaxed);
+                self.stats.neighbors.store(router.neighbors().len() as u64, Relaxed);
+                self.stats.neighbor_events_lost.store(io.events_lost, Relaxed);
+            }
+            if self.idle_polls > 0 && empty_polls >= self.idle_polls {
+                std::thread::sleep(self.idle_sleep);
+            }
+        }
+        self.stats.publish(&router.counters, &extra);
+        // Frames still waiting for ARP are freed with the router.
+        drop(router);
+        io.flush_all();
+    }
+}

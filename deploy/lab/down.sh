@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Stops gatewayd and removes everything up.sh made.
+set -u
+run=/run/gatewayd-lab
+for f in forwarder gatewayd; do
+  if [ -f "$run/$f.pid" ]; then
+    pid=$(cat "$run/$f.pid")
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    rm -f "$run/$f.pid"
+  fi
+done
+pkill -f 'socat TCP-LISTEN:8080,bind=127.0.0.1' 2>/dev/null
+for ns in lab-lan lab-wan lab-gw; do ip netns del "$ns" 2>/dev/null; done
+rm -rf /var/run/dpdk/gateway-lab
+echo "lab down"

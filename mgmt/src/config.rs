@@ -1,0 +1,623 @@
+//! The gateway's configuration: one YAML file (DESIGN.md §4).
+//!
+//! Every struct rejects unknown fields; [`Config::validate`] returns every
+//! problem at once, each naming its field by path (`interfaces[1].ipv4[0]`).
+
+use serde::Deserialize;
+use stack::wire::MacAddr;
+use stack::Ipv4Cidr;
+use std::collections::HashSet;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// DPDK environment settings.
+    #[serde(default)]
+    pub dpdk: Dpdk,
+    /// Worker threads.
+    #[serde(default)]
+    pub workers: Workers,
+    /// Network ports, by PCI address or DPDK virtual device.
+    pub ports: Vec<PortConf>,
+    /// Layer-3 interfaces, one per port.
+    #[serde(default)]
+    pub interfaces: Vec<InterfaceConf>,
+    /// Static routes.
+    #[serde(default)]
+    pub routes: Vec<RouteConf>,
+    /// Static ARP entries.
+    #[serde(default)]
+    pub neighbors: Vec<NeighborConf>,
+    /// ARP neighbor cache tunables.
+    #[serde(default)]
+    pub arp: ArpConf,
+    /// ICMP error generation.
+    #[serde(default)]
+    pub icmp: IcmpConf,
+    /// Management listener (`/healthz`, `/metrics`).
+    #[serde(default)]
+    pub management: Management,
+}
+
+/// DPDK environment settings.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Dpdk {
+    /// Extra EAL arguments, e.g. `["--no-huge", "-m", "512"]`. The gateway
+    /// adds `--vdev`/`-a` for each port, and `-l 0` unless a core list is given.
+    #[serde(default)]
+    pub eal_args: Vec<String>,
+    /// Mbufs in the packet pool (2^n - 1 is most memory-efficient).
+    #[serde(default = "default_mbufs")]
+    pub mbufs: u32,
+}
+
+fn default_mbufs() -> u32 {
+    16383
+}
+
+impl Default for Dpdk {
+    fn default() -> Self {
+        Dpdk { eal_args: vec![], mbufs: default_mbufs() }
+    }
+}
+
+/// Worker threads.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Workers {
+    /// CPU cores to run workers on, one worker per core.
+    #[serde(default = "default_cores")]
+    pub cores: Vec<usize>,
+    /// Microseconds a worker sleeps after 1024 empty polls in a row; 0
+    /// (the default) polls without pause, as a production gateway should.
+    #[serde(default)]
+    pub idle_sleep_us: u32,
+}
+
+fn default_cores() -> Vec<usize> {
+    vec![1]
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        Workers { cores: default_cores(), idle_sleep_us: 0 }
+    }
+}
+
+/// A network port.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PortConf {
+    /// Name that interfaces refer to.
+    pub name: String,
+    /// PCI address of a DPDK-bound NIC, e.g. `0000:01:00.0`.
+    #[serde(default)]
+    pub pci: Option<String>,
+    /// DPDK virtual device string, e.g. `net_af_packet0,iface=veth0`.
+    #[serde(default)]
+    pub vdev: Option<String>,
+    /// MAC address to use instead of the device's.
+    #[serde(default)]
+    pub mac: Option<String>,
+    /// Receive frames for any MAC (the gateway still only routes its own).
+    #[serde(default)]
+    pub promiscuous: bool,
+    /// RX descriptors per queue.
+    #[serde(default = "default_desc")]
+    pub rx_desc: u16,
+    /// TX descriptors per queue.
+    #[serde(default = "default_desc")]
+    pub tx_desc: u16,
+}
+
+fn default_desc() -> u16 {
+    1024
+}
+
+impl PortConf {
+    /// The DPDK device name: the PCI address, or the vdev string up to its first comma.
+    pub fn device(&self) -> String {
+        match (&self.pci, &self.vdev) {
+            (Some(p), _) => p.clone(),
+            (None, Some(v)) => v.split(',').next().unwrap_or_default().to_string(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// A layer-3 interface on a port.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InterfaceConf {
+    /// Name for logs and the API.
+    pub name: String,
+    /// The port's name.
+    pub port: String,
+    /// IP MTU in bytes (68..=9000).
+    #[serde(default = "default_mtu")]
+    pub mtu: u16,
+    /// IPv4 addresses as `ADDRESS/LENGTH`; the first is the primary.
+    #[serde(default)]
+    pub ipv4: Vec<String>,
+}
+
+fn default_mtu() -> u16 {
+    1500
+}
+
+/// What a route does.
+#[derive(Copy, Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RouteType {
+    /// Forward via the gateways in `via`.
+    #[default]
+    Unicast,
+    /// Answer ICMP Host Unreachable.
+    Unreachable,
+    /// Drop silently.
+    Blackhole,
+}
+
+/// A static route.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConf {
+    /// Destination prefix, `ADDRESS/LENGTH`.
+    pub dst: String,
+    /// Gateways; more than one makes an ECMP route.
+    #[serde(default)]
+    pub via: Vec<String>,
+    /// Route type (default `unicast`).
+    #[serde(default, rename = "type")]
+    pub kind: RouteType,
+}
+
+/// A static ARP entry.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NeighborConf {
+    /// The interface's name.
+    pub interface: String,
+    /// Neighbor IPv4 address.
+    pub ip: String,
+    /// Its MAC address.
+    pub mac: String,
+}
+
+/// ARP neighbor cache tunables (per worker).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ArpConf {
+    /// Most entries per worker; when full, idle entries are evicted.
+    #[serde(default = "default_arp_capacity")]
+    pub capacity: usize,
+    /// Packets held per unresolved neighbor (1..=16).
+    #[serde(default = "default_queue")]
+    pub queue_len: usize,
+    /// Requests before a neighbor is declared unreachable.
+    #[serde(default = "default_probes")]
+    pub max_probes: u8,
+    /// Milliseconds between requests.
+    #[serde(default = "default_retry")]
+    pub retry_ms: u64,
+    /// Seconds a reply keeps an entry reachable before it is re-probed on use.
+    #[serde(default = "default_reachable")]
+    pub reachable_s: u64,
+    /// Seconds an unused entry lives.
+    #[serde(default = "default_gc")]
+    pub gc_s: u64,
+}
+
+fn default_arp_capacity() -> usize {
+    4096
+}
+fn default_queue() -> usize {
+    8
+}
+fn default_probes() -> u8 {
+    3
+}
+fn default_retry() -> u64 {
+    1000
+}
+fn default_reachable() -> u64 {
+    30
+}
+fn default_gc() -> u64 {
+    600
+}
+
+impl Default for ArpConf {
+    fn default() -> Self {
+        ArpConf {
+            capacity: default_arp_capacity(),
+            queue_len: default_queue(),
+            max_probes: default_probes(),
+            retry_ms: default_retry(),
+            reachable_s: default_reachable(),
+            gc_s: default_gc(),
+        }
+    }
+}
+
+/// ICMP error generation (per worker token bucket).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IcmpConf {
+    /// Errors per second per worker; 0 sends none.
+    #[serde(default = "default_icmp_rate")]
+    pub rate: u32,
+    /// Burst size.
+    #[serde(default = "default_icmp_burst")]
+    pub burst: u32,
+}
+
+fn default_icmp_rate() -> u32 {
+    1000
+}
+fn default_icmp_burst() -> u32 {
+    50
+}
+
+impl Default for IcmpConf {
+    fn default() -> Self {
+        IcmpConf { rate: default_icmp_rate(), burst: default_icmp_burst() }
+    }
+}
+
+/// The management listener.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Management {
+    /// `ADDRESS:PORT` for `/healthz` and `/metrics`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+impl Default for Management {
+    fn default() -> Self {
+        Management { listen: default_listen() }
+    }
+}
+
+/// One problem with a config.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ConfigError {
+    /// Path of the offending field, e.g. `routes[2].via[0]`.
+    pub field: String,
+    pub message: String,
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError { field: field.into(), message: message.into() }
+}
+
+/// Most ports, as the dataplane's port table.
+pub const MAX_PORTS: usize = stack::iface::MAX_PORTS;
+
+impl Config {
+    /// Parses YAML text (syntax and unknown fields only).
+    pub fn parse(text: &str) -> Result<Config, Vec<ConfigError>> {
+        serde_yaml::from_str(text).map_err(|e| {
+            let field = e.location().map(|l| format!("line {} column {}", l.line(), l.column())).unwrap_or_default();
+            vec![err(field, e.to_string())]
+        })
+    }
+
+    /// Reads, parses and validates a file.
+    pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| vec![err(path.display().to_string(), e.to_string())])?;
+        let c = Config::parse(&text)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks meaning; returns every problem found.
+    pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
+        let mut errs = Vec::new();
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if self.workers.cores.is_empty() {
+            errs.push(err("workers.cores", "at least one core is needed"));
+        }
+        let mut seen_cores = HashSet::new();
+        for (i, &c) in self.workers.cores.iter().enumerate() {
+            if c >= cpus {
+                errs.push(err(format!("workers.cores[{i}]"), format!("core {c} does not exist (this machine has {cpus})")));
+            }
+            if !seen_cores.insert(c) {
+                errs.push(err(format!("workers.cores[{i}]"), format!("core {c} is listed twice")));
+            }
+        }
+        if self.dpdk.mbufs < 1023 {
+            errs.push(err("dpdk.mbufs", "at least 1023 mbufs are needed"));
+        }
+        if self.ports.is_empty() {
+            errs.push(err("ports", "at least one port is needed"));
+        }
+        if self.ports.len() > MAX_PORTS {
+            errs.push(err("ports", format!("at most {MAX_PORTS} ports")));
+        }
+        let mut port_names = HashSet::new();
+        let mut devices = HashSet::new();
+        for (i, p) in self.ports.iter().enumerate() {
+            let f = |s: &str| format!("ports[{i}].{s}");
+            if p.name.is_empty() {
+                errs.push(err(f("name"), "must not be empty"));
+            } else if !port_names.insert(p.name.as_str()) {
+                errs.push(err(f("name"), format!("port name '{}' is used twice", p.name)));
+            }
+            match (&p.pci, &p.vdev) {
+                (Some(_), Some(_)) => errs.push(err(f("pci"), "give either pci or vdev, not both")),
+                (None, None) => errs.push(err(f("vdev"), "give either pci (a NIC) or vdev (a virtual device)")),
+                (Some(pci), None) if !is_pci_address(pci) => {
+                    errs.push(err(f("pci"), format!("'{pci}' is not a PCI address like 0000:01:00.0")))
+                }
+                (None, Some(v)) if v.is_empty() || v.starts_with(',') => {
+                    errs.push(err(f("vdev"), "must start with a driver name, e.g. net_af_packet0,iface=veth0"))
+                }
+                _ => {}
+            }
+            if !p.device().is_empty() && !devices.insert(p.device()) {
+                errs.push(err(f("vdev"), format!("device '{}' is used by two ports", p.device())));
+            }
+            if let Some(m) = &p.mac {
+                match m.parse::<MacAddr>() {
+                    Ok(mac) if mac.is_multicast() || mac == MacAddr::ZERO => {
+                        errs.push(err(f("mac"), format!("'{m}' is not a unicast MAC address")))
+                    }
+                    Ok(_) => {}
+                    Err(_) => errs.push(err(f("mac"), format!("'{m}' is not a MAC address like 02:00:00:00:00:01"))),
+                }
+            }
+            for (name, v) in [("rx_desc", p.rx_desc), ("tx_desc", p.tx_desc)] {
+                if !(64..=16384).contains(&v) {
+                    errs.push(err(f(name), format!("{v} is outside 64..=16384")));
+                }
+            }
+        }
+        let mut if_names = HashSet::new();
+        let mut if_ports = HashSet::new();
+        let mut subnets: Vec<(usize, Ipv4Cidr)> = Vec::new();
+        let mut addrs = HashSet::new();
+        for (i, ifc) in self.interfaces.iter().enumerate() {
+            let f = |s: &str| format!("interfaces[{i}].{s}");
+            if ifc.name.is_empty() {
+                errs.push(err(f("name"), "must not be empty"));
+            } else if !if_names.insert(ifc.name.as_str()) {
+                errs.push(err(f("name"), format!("interface name '{}' is used twice", ifc.name)));
+            }
+            if !port_names.contains(ifc.port.as_str()) {
+                errs.push(err(f("port"), format!("no port is named '{}'", ifc.port)));
+            } else if !if_ports.insert(ifc.port.as_str()) {
+                errs.push(err(f("port"), format!("port '{}' already has an interface (VLANs come later)", ifc.port)));
+            }
+            if !(68..=9000).contains(&ifc.mtu) {
+                errs.push(err(f("mtu"), format!("{} is outside 68..=9000 (RFC 791 minimum 68)", ifc.mtu)));
+            }
+            for (j, a) in ifc.ipv4.iter().enumerate() {
+                let field = format!("interfaces[{i}].ipv4[{j}]");
+                match a.parse::<Ipv4Cidr>() {
+                    Ok(c) => {
+                        if c.addr.is_unspecified()
+                            || c.addr.is_multicast()
+                            || c.addr.is_broadcast()
+                            || c.addr.is_loopback()
+                            || c.broadcast() == Some(c.addr)
+                            || (c.len < 31 && c.addr == c.network())
+                        {
+                            errs.push(err(field.clone(), format!("{a} is not a usable host address")));
+                        }
+                        if !addrs.insert(c.addr) {
+                            errs.push(err(field.clone(), format!("{} is configured twice", c.addr)));
+                        }
+                        if let Some((other, _)) =
+                            subnets.iter().find(|(k, s)| *k != i && (s.contains(c.addr) || c.contains(s.addr)))
+                        {
+                            errs.push(err(field, format!("{a} overlaps a subnet of interfaces[{other}]")));
+                        }
+                        subnets.push((i, c));
+                    }
+                    Err(m) => errs.push(err(field, m)),
+                }
+            }
+        }
+        for (i, r) in self.routes.iter().enumerate() {
+            let f = |s: &str| format!("routes[{i}].{s}");
+            if let Err(m) = r.dst.parse::<Ipv4Cidr>() {
+                errs.push(err(f("dst"), m));
+            }
+            match r.kind {
+                RouteType::Unicast if r.via.is_empty() => {
+                    errs.push(err(f("via"), "a unicast route needs at least one gateway"))
+                }
+                RouteType::Unreachable | RouteType::Blackhole if !r.via.is_empty() => {
+                    errs.push(err(f("via"), "unreachable and blackhole routes take no gateway"))
+                }
+                _ => {}
+            }
+            for (j, g) in r.via.iter().enumerate() {
+                let field = format!("routes[{i}].via[{j}]");
+                match g.parse::<Ipv4Addr>() {
+                    Ok(a) if addrs.contains(&a) => errs.push(err(field, format!("{a} is one of our own addresses"))),
+                    Ok(a) if !subnets.iter().any(|(_, s)| s.contains(a)) => {
+                        errs.push(err(field, format!("{a} is not in a connected subnet of any interface")))
+                    }
+                    Ok(_) => {}
+                    Err(_) => errs.push(err(field, format!("'{g}' is not an IPv4 address"))),
+                }
+            }
+        }
+        for (i, n) in self.neighbors.iter().enumerate() {
+            let f = |s: &str| format!("neighbors[{i}].{s}");
+            if !if_names.contains(n.interface.as_str()) {
+                errs.push(err(f("interface"), format!("no interface is named '{}'", n.interface)));
+            }
+            if n.ip.parse::<Ipv4Addr>().is_err() {
+                errs.push(err(f("ip"), format!("'{}' is not an IPv4 address", n.ip)));
+            }
+            match n.mac.parse::<MacAddr>() {
+                Ok(m) if m.is_unicast() && m != MacAddr::ZERO => {}
+                _ => errs.push(err(f("mac"), format!("'{}' is not a unicast MAC address", n.mac))),
+            }
+        }
+        let a = &self.arp;
+        if !(1..=16_000_000).contains(&a.capacity) {
+            errs.push(err("arp.capacity", format!("{} is outside 1..=16000000", a.capacity)));
+        }
+        if !(1..=stack::router::MAX_NEIGHBOR_QUEUE).contains(&a.queue_len) {
+            errs.push(err("arp.queue_len", format!("{} is outside 1..={}", a.queue_len, stack::router::MAX_NEIGHBOR_QUEUE)));
+        }
+        if a.max_probes == 0 {
+            errs.push(err("arp.max_probes", "at least one request must be sent"));
+        }
+        if a.retry_ms == 0 {
+            errs.push(err("arp.retry_ms", "must be above 0"));
+        }
+        if a.reachable_s == 0 {
+            errs.push(err("arp.reachable_s", "must be above 0"));
+        }
+        if a.gc_s < a.reachable_s {
+            errs.push(err("arp.gc_s", "must be at least arp.reachable_s"));
+        }
+        if self.management.listen.parse::<SocketAddr>().is_err() {
+            errs.push(err("management.listen", format!("'{}' is not ADDRESS:PORT", self.management.listen)));
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(errs)
+        }
+    }
+
+    /// EAL arguments: the configured ones, a core list if none is given
+    /// (the main thread on core 0; workers are registered threads), and
+    /// one device argument per port.
+    pub fn eal_args(&self) -> Vec<String> {
+        let mut args = self.dpdk.eal_args.clone();
+        if !args.iter().any(|a| a == "-l" || a == "-c" || a == "--lcores" || a.starts_with("--lcores=")) {
+            args.extend(["-l".to_string(), "0".to_string()]);
+        }
+        for p in &self.ports {
+            match (&p.pci, &p.vdev) {
+                (Some(pci), _) => args.extend(["-a".to_string(), pci.clone()]),
+                (None, Some(v)) => args.extend(["--vdev".to_string(), v.clone()]),
+                _ => {}
+            }
+        }
+        args
+    }
+}
+
+fn is_pci_address(s: &str) -> bool {
+    let hex = |p: &str, n: usize| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit());
+    let mut parts = s.split(':');
+    let (Some(d), Some(b), Some(rest), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let Some((dev, func)) = rest.split_once('.') else { return false };
+    hex(d, 4) && hex(b, 2) && hex(dev, 2) && func.len() == 1 && func.chars().all(|c| ('0'..='7').contains(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAB: &str = include_str!("../../deploy/lab/gateway.yaml");
+
+    fn fields(text: &str) -> Vec<String> {
+        match Config::parse(text) {
+            Ok(c) => c.validate().err().unwrap_or_default().into_iter().map(|e| e.field).collect(),
+            Err(e) => e.into_iter().map(|e| e.message).collect(),
+        }
+    }
+
+    #[test]
+    fn lab_config_is_valid() {
+        let c = Config::parse(LAB).unwrap();
+        c.validate().unwrap();
+        let args = c.eal_args();
+        assert!(args.windows(2).any(|w| w[0] == "--vdev" && w[1].starts_with("net_af_packet0,iface=")));
+        assert_eq!(c.ports[0].device(), "net_af_packet0");
+    }
+
+    #[test]
+    fn unknown_fields_are_errors() {
+        let e = fields("ports: []\nbogus: 1\n");
+        assert!(e[0].contains("unknown field `bogus`"), "{e:?}");
+        let e = fields("ports:\n  - name: a\n    vdev: net_null0\n    speed: 10\n");
+        assert!(e[0].contains("unknown field `speed`"), "{e:?}");
+    }
+
+    #[test]
+    fn every_error_is_reported_at_once_with_its_field() {
+        let text = r#"
+workers: { cores: [0, 0, 999] }
+ports:
+  - { name: lan, vdev: "net_null0" }
+  - { name: lan, pci: "01:00.0", mac: "ff:ff:ff:ff:ff:ff" }
+  - { name: x }
+interfaces:
+  - { name: a, port: lan, ipv4: ["10.0.0.1/24", "10.0.0.0/8"], mtu: 20 }
+  - { name: a, port: nope, ipv4: ["10.0.0.300/24"] }
+routes:
+  - { dst: "0.0.0.0/0", via: ["192.0.2.1"] }
+  - { dst: "10.9.0.0/33" }
+  - { dst: "10.8.0.0/16", type: blackhole, via: ["10.0.0.2"] }
+neighbors:
+  - { interface: zz, ip: "1.2.3", mac: "01:00:5e:00:00:01" }
+arp: { queue_len: 99 }
+management: { listen: "localhost" }
+"#;
+        let got = fields(text);
+        for want in [
+            "workers.cores[1]",
+            "workers.cores[2]",
+            "ports[1].name",
+            "ports[1].pci",
+            "ports[1].mac",
+            "ports[2].vdev",
+            "interfaces[0].mtu",
+            "interfaces[0].ipv4[1]",
+            "interfaces[1].name",
+            "interfaces[1].port",
+            "interfaces[1].ipv4[0]",
+            "routes[0].via[0]",
+            "routes[1].dst",
+            "routes[1].via",
+            "routes[2].via",
+            "neighbors[0].interface",
+            "neighbors[0].ip",
+            "neighbors[0].mac",
+            "arp.queue_len",
+            "management.listen",
+        ] {
+            assert!(got.iter().any(|g| g == want), "missing {want} in {got:?}");
+        }
+    }
+
+    #[test]
+    fn pci_addresses() {
+        assert!(is_pci_address("0000:01:00.0"));
+        assert!(is_pci_address("0000:af:1f.7"));
+        for bad in ["01:00.0", "0000:01:00.8", "0000:01:00", "0000:1:00.0", "0000:01:00.0:1"] {
+            assert!(!is_pci_address(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn eal_core_list_only_added_when_missing() {
+        let mut c = Config::parse(LAB).unwrap();
+        c.dpdk.eal_args = vec!["--lcores=0@0".into()];
+        assert!(!c.eal_args().contains(&"-l".to_string()));
+    }
+}

@@ -1,0 +1,124 @@
+//! `/metrics` in the Prometheus text format (DESIGN.md §4).
+//!
+//! Everything is read at scrape time: NIC counters through
+//! `rte_eth_stats_get`, and the workers' published counters summed over
+//! workers. A scrape reads atomics and never waits for a worker. Labels
+//! stay bounded: port, worker and drop reason, never addresses.
+
+use dataplane::port::port_stats;
+use dataplane::WorkerStats;
+use prometheus::core::Collector;
+use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use stack::DropReason;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+/// What a scrape reads.
+pub struct Sources {
+    /// (port name, DPDK port id).
+    pub ports: Vec<(String, u16)>,
+    pub workers: Vec<Arc<WorkerStats>>,
+    /// Generation of the running config snapshot.
+    pub generation: u64,
+}
+
+fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    register(reg, Box::new(c.clone()));
+    c
+}
+
+fn gauge(reg: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).unwrap_or_else(|e| panic!("metric {name}: {e}"));
+    register(reg, Box::new(g.clone()));
+    g
+}
+
+fn register(reg: &Registry, c: Box<dyn Collector>) {
+    // Names are fixed in this file and registered once per fresh registry.
+    reg.register(c).unwrap_or_else(|e| panic!("registering a metric: {e}"));
+}
+
+/// Renders every metric family as Prometheus text.
+pub fn render(src: &Sources) -> String {
+    let reg = Registry::new();
+    let port_families = [
+        ("gateway_port_rx_packets_total", "Packets received by the port (NIC counter)."),
+        ("gateway_port_tx_packets_total", "Packets sent by the port (NIC counter)."),
+        ("gateway_port_rx_bytes_total", "Bytes received by the port."),
+        ("gateway_port_tx_bytes_total", "Bytes sent by the port."),
+        ("gateway_port_rx_errors_total", "Erroneous frames received."),
+        ("gateway_port_tx_errors_total", "Frames the port failed to send."),
+        ("gateway_port_rx_missed_total", "Frames dropped by the NIC because RX queues were full."),
+        ("gateway_port_rx_nombuf_total", "RX failures for lack of mbufs."),
+    ];
+    let pc: Vec<IntCounterVec> = port_families.iter().map(|(n, h)| counter(&reg, n, h, &["port"])).collect();
+    for (name, id) in &src.ports {
+        let s = port_stats(*id);
+        let values =
+            [s.rx_packets, s.tx_packets, s.rx_bytes, s.tx_bytes, s.rx_errors, s.tx_errors, s.rx_missed, s.rx_nombuf];
+        for (c, v) in pc.iter().zip(values) {
+            c.with_label_values(&[name]).inc_by(v);
+        }
+    }
+    let wp = counter(&reg, "gateway_worker_packets_total", "Frames the worker received.", &["worker"]);
+    let wb = counter(&reg, "gateway_worker_busy_cycles_total", "TSC cycles spent in loops that received frames.", &["worker"]);
+    let wi = counter(&reg, "gateway_worker_idle_cycles_total", "TSC cycles spent in empty polls.", &["worker"]);
+    for (i, w) in src.workers.iter().enumerate() {
+        let l = i.to_string();
+        wp.with_label_values(&[&l]).inc_by(w.packets.load(Relaxed));
+        wb.with_label_values(&[&l]).inc_by(w.busy_cycles.load(Relaxed));
+        wi.with_label_values(&[&l]).inc_by(w.idle_cycles.load(Relaxed));
+    }
+    let drops = counter(&reg, "gateway_drops_total", "Packets dropped, by reason.", &["reason"]);
+    for r in DropReason::ALL {
+        let n: u64 = src.workers.iter().map(|w| w.dropped(*r)).sum();
+        drops.with_label_values(&[r.label()]).inc_by(n);
+    }
+    let sum = |f: fn(&WorkerStats) -> u64| src.workers.iter().map(|w| f(w)).sum::<u64>();
+    let simple = [
+        ("gateway_forwarded_total", "Packets forwarded to another host.", sum(|w| w.forwarded.load(Relaxed))),
+        ("gateway_local_total", "Packets for the gateway's own addresses that it answered.", sum(|w| w.local.load(Relaxed))),
+        ("gateway_icmp_errors_sent_total", "ICMP errors sent.", sum(|w| w.icmp_errors.load(Relaxed))),
+        ("gateway_icmp_errors_rate_limited_total", "ICMP errors suppressed by the rate limit.", sum(|w| w.icmp_rate_limited.load(Relaxed))),
+        ("gateway_arp_requests_sent_total", "ARP requests sent.", sum(|w| w.arp_requests.load(Relaxed))),
+        ("gateway_arp_replies_sent_total", "ARP replies sent.", sum(|w| w.arp_replies.load(Relaxed))),
+        ("gateway_neighbor_events_lost_total", "Neighbor learnings not passed to other workers (inbox full).", sum(|w| w.neighbor_events_lost.load(Relaxed))),
+    ];
+    for (n, h, v) in simple {
+        let c = counter(&reg, n, h, &[]);
+        c.with_label_values(&[] as &[&str]).inc_by(v);
+    }
+    gauge(&reg, "gateway_neighbors", "Neighbor cache entries (summed over workers' caches).")
+        .set(sum(|w| w.neighbors.load(Relaxed)) as i64);
+    gauge(&reg, "gateway_nat_sessions", "NAT sessions (NAT is not built yet: always 0).").set(0);
+    gauge(&reg, "gateway_config_generation", "Generation of the running config snapshot.").set(src.generation as i64);
+    let info = IntGaugeVec::new(Opts::new("gateway_build_info", "Build information."), &["version"])
+        .unwrap_or_else(|e| panic!("gateway_build_info: {e}"));
+    register(&reg, Box::new(info.clone()));
+    info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+    let mut out = Vec::new();
+    if let Err(e) = TextEncoder::new().encode(&reg.gather(), &mut out) {
+        return format!("# encoding failed: {e}\n");
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_and_drop_reasons_are_rendered() {
+        let w = Arc::new(WorkerStats::default());
+        w.drops[DropReason::Ipv4BadChecksum.index()].store(3, Relaxed);
+        w.packets.store(10, Relaxed);
+        let text = render(&Sources { ports: vec![], workers: vec![w.clone(), w], generation: 4 });
+        assert!(text.contains("gateway_drops_total{reason=\"ipv4_bad_checksum\"} 6"), "{text}");
+        assert!(text.contains("gateway_drops_total{reason=\"ttl_expired\"} 0"));
+        assert!(text.contains("gateway_worker_packets_total{worker=\"1\"} 10"));
+        assert!(text.contains("gateway_config_generation 4"));
+        assert!(text.contains("gateway_build_info{version="));
+        assert!(text.contains("# TYPE gateway_drops_total counter"));
+    }
+}

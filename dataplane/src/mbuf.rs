@@ -136,7 +136,10 @@ impl PacketBuf for Mbuf {
         let m = self.m_mut();
         // SAFETY: as in data(), and self is borrowed mutably.
         unsafe {
-            std::slice::from_raw_parts_mut((m.buf_addr as *mut u8).add(usize::from(m.data_off)), usize::from(m.data_len))
+            std::slice::from_raw_parts_mut(
+                (m.buf_addr as *mut u8).add(usize::from(m.data_off)),
+                usize::from(m.data_len),
+            )
         }
     }
     #[inline(always)]

@@ -60,7 +60,12 @@ pub struct Dataplane {
 
 impl Dataplane {
     /// Starts one worker per core. `tables` is re-read every loop.
-    pub fn start(cfg: WorkerConfig, pool: Arc<Mempool>, tables: Arc<ArcSwap<Tables>>, tsc_hz: u64) -> Result<Dataplane, String> {
+    pub fn start(
+        cfg: WorkerConfig,
+        pool: Arc<Mempool>,
+        tables: Arc<ArcSwap<Tables>>,
+        tsc_hz: u64,
+    ) -> Result<Dataplane, String> {
         if cfg.ports.iter().any(|&p| usize::from(p) >= MAX_PORTS) {
             return Err(format!("port ids must be below {MAX_PORTS}"));
         }
@@ -158,7 +163,8 @@ impl WorkerIo {
         // SAFETY: the first q.len pointers are owned mbufs; the queue was
         // set up for this worker at start. tx_burst takes ownership of the
         // first `sent` of them.
-        let sent = usize::from(unsafe { ffi::rte_eth_tx_burst(port as u16, self.queue, q.pkts.as_mut_ptr(), q.len as u16) });
+        let sent =
+            usize::from(unsafe { ffi::rte_eth_tx_burst(port as u16, self.queue, q.pkts.as_mut_ptr(), q.len as u16) });
         if sent < q.len {
             let rest = &mut q.pkts[sent..q.len];
             self.tx_full += rest.len() as u64;
@@ -223,7 +229,11 @@ impl WorkerContext {
         // SAFETY: registers this non-EAL thread with DPDK (gives it an
         // lcore id, so mempool caches work); EAL is initialised.
         if unsafe { ffi::rte_thread_register() } != 0 {
-            return Err(format!("worker {}: rte_thread_register: {}", self.index, crate::rte_error(crate::rte_errno())));
+            return Err(format!(
+                "worker {}: rte_thread_register: {}",
+                self.index,
+                crate::rte_error(crate::rte_errno())
+            ));
         }
         self.poll_loop();
         // SAFETY: registered above, unregistered once.

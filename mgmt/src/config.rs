@@ -315,8 +315,7 @@ impl Config {
 
     /// Reads, parses and validates a file.
     pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| vec![err(path.display().to_string(), e.to_string())])?;
+        let text = std::fs::read_to_string(path).map_err(|e| vec![err(path.display().to_string(), e.to_string())])?;
         let c = Config::parse(&text)?;
         c.validate()?;
         Ok(c)
@@ -332,7 +331,10 @@ impl Config {
         let mut seen_cores = HashSet::new();
         for (i, &c) in self.workers.cores.iter().enumerate() {
             if c >= cpus {
-                errs.push(err(format!("workers.cores[{i}]"), format!("core {c} does not exist (this machine has {cpus})")));
+                errs.push(err(
+                    format!("workers.cores[{i}]"),
+                    format!("core {c} does not exist (this machine has {cpus})"),
+                ));
             }
             if !seen_cores.insert(c) {
                 errs.push(err(format!("workers.cores[{i}]"), format!("core {c} is listed twice")));
@@ -475,7 +477,10 @@ impl Config {
             errs.push(err("arp.capacity", format!("{} is outside 1..=16000000", a.capacity)));
         }
         if !(1..=stack::router::MAX_NEIGHBOR_QUEUE).contains(&a.queue_len) {
-            errs.push(err("arp.queue_len", format!("{} is outside 1..={}", a.queue_len, stack::router::MAX_NEIGHBOR_QUEUE)));
+            errs.push(err(
+                "arp.queue_len",
+                format!("{} is outside 1..={}", a.queue_len, stack::router::MAX_NEIGHBOR_QUEUE),
+            ));
         }
         if a.max_probes == 0 {
             errs.push(err("arp.max_probes", "at least one request must be sent"));

@@ -62,7 +62,12 @@ pub fn render(src: &Sources) -> String {
         }
     }
     let wp = counter(&reg, "gateway_worker_packets_total", "Frames the worker received.", &["worker"]);
-    let wb = counter(&reg, "gateway_worker_busy_cycles_total", "TSC cycles spent in loops that received frames.", &["worker"]);
+    let wb = counter(
+        &reg,
+        "gateway_worker_busy_cycles_total",
+        "TSC cycles spent in loops that received frames.",
+        &["worker"],
+    );
     let wi = counter(&reg, "gateway_worker_idle_cycles_total", "TSC cycles spent in empty polls.", &["worker"]);
     for (i, w) in src.workers.iter().enumerate() {
         let l = i.to_string();
@@ -78,12 +83,24 @@ pub fn render(src: &Sources) -> String {
     let sum = |f: fn(&WorkerStats) -> u64| src.workers.iter().map(|w| f(w)).sum::<u64>();
     let simple = [
         ("gateway_forwarded_total", "Packets forwarded to another host.", sum(|w| w.forwarded.load(Relaxed))),
-        ("gateway_local_total", "Packets for the gateway's own addresses that it answered.", sum(|w| w.local.load(Relaxed))),
+        (
+            "gateway_local_total",
+            "Packets for the gateway's own addresses that it answered.",
+            sum(|w| w.local.load(Relaxed)),
+        ),
         ("gateway_icmp_errors_sent_total", "ICMP errors sent.", sum(|w| w.icmp_errors.load(Relaxed))),
-        ("gateway_icmp_errors_rate_limited_total", "ICMP errors suppressed by the rate limit.", sum(|w| w.icmp_rate_limited.load(Relaxed))),
+        (
+            "gateway_icmp_errors_rate_limited_total",
+            "ICMP errors suppressed by the rate limit.",
+            sum(|w| w.icmp_rate_limited.load(Relaxed)),
+        ),
         ("gateway_arp_requests_sent_total", "ARP requests sent.", sum(|w| w.arp_requests.load(Relaxed))),
         ("gateway_arp_replies_sent_total", "ARP replies sent.", sum(|w| w.arp_replies.load(Relaxed))),
-        ("gateway_neighbor_events_lost_total", "Neighbor learnings not passed to other workers (inbox full).", sum(|w| w.neighbor_events_lost.load(Relaxed))),
+        (
+            "gateway_neighbor_events_lost_total",
+            "Neighbor learnings not passed to other workers (inbox full).",
+            sum(|w| w.neighbor_events_lost.load(Relaxed)),
+        ),
     ];
     for (n, h, v) in simple {
         let c = counter(&reg, n, h, &[]);

@@ -102,12 +102,13 @@ fn run(cfg: Config) -> Result<(), String> {
     let listen: SocketAddr = cfg.management.listen.parse().map_err(|e| format!("management.listen: {e}"))?;
     let served = serve(listen, sources);
     // Shut down in dependency order: workers, ports, pool, EAL.
+    let t0 = std::time::Instant::now();
     let stopped = dp.stop();
     drop(ports);
     drop(snapshot);
     drop(pool);
     drop(eal);
-    eprintln!("gatewayd: stopped");
+    eprintln!("gatewayd: stopped in {:?}", t0.elapsed());
     served.and(stopped)
 }
 

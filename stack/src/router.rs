@@ -332,7 +332,7 @@ impl<B: PacketBuf> Router<B> {
             Some(&RouteTarget::Local { .. }) => self.local_input(t, pkt, now, io),
             Some(&RouteTarget::Connected { ifindex: out }) => self.forward(t, pkt, out, dst, l2_multicast, now, io),
             Some(&RouteTarget::Via { first, count }) => {
-                let hash = pkt.data().get(ETH_LEN..).map(flow_hash).unwrap_or(0);
+                let hash = if count > 1 { pkt.data().get(ETH_LEN..).map_or(0, flow_hash) } else { 0 };
                 match t.fib.nexthop(first, count, hash) {
                     Some(nh) => self.forward(t, pkt, nh.ifindex, nh.gateway, l2_multicast, now, io),
                     None => self.drop(DropReason::NoRoute),

@@ -1,0 +1,41 @@
+# The two commands of the README, and a few helpers.
+.PHONY: demo test deps build bench lab-up lab-down fmt lint
+
+APT_PACKAGES = libdpdk-dev dpdk dpdk-doc clang libclang-dev pkg-config iproute2 ethtool \
+               iperf3 socat curl netcat-openbsd iputils-ping traceroute python3 make gcc
+
+# Installs what is missing (Debian 12), once.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v cargo >/dev/null || { echo "cargo is needed: install Rust with rustup" >&2; exit 1; }
+
+build: deps
+	cargo build --release -p mgmt --bin gatewayd
+
+# Brings up the lab, sends traffic through the gateway, leaves the lab up.
+demo: build
+	deploy/lab/demo.sh
+
+# Every test: unit, pipeline, config, and end to end in the lab.
+test: deps
+	cargo test --workspace -- --test-threads=2
+
+bench: build
+	benches/run.sh
+
+lab-up: build
+	deploy/lab/up.sh
+
+lab-down:
+	deploy/lab/down.sh
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The pcap-replay harness of DESIGN.md §7: gatewayd and DPDK's l3fwd, one
+# worker each on the same core, fed the same frames from a pcap
+# (net_pcap, infinite_rx) and sending to a null sink (net_null), measured
+# in one invocation by the shared anchors.
+#
+#   benches/run.sh [ipv4_route] [--seconds S]
+#
+# Prints: ipv4_route gatewayd_mpps=X l3fwd_mpps=Y ratio=Z
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+anchors="${ANCHORS:-$root/../shared/anchors}"
+scenario=ipv4_route; seconds=5; core=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    ipv4_route) scenario=$1; shift ;;
+    --seconds) seconds="$2"; shift 2 ;;
+    *) echo "unknown argument $1 (scenarios: ipv4_route)" >&2; exit 2 ;;
+  esac
+done
+[ -d "$anchors" ] || { echo "run.sh: anchors not found at $anchors (set ANCHORS)" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "run.sh: needs root (DPDK)" >&2; exit 1; }
+out="$here/out"; mkdir -p "$out"
+(cd "$root" && cargo build --release -q -p mgmt --bin gatewayd)
+
+pcap="$out/ipv4-64b-1024flows.pcap"
+/usr/bin/python3 "$anchors/gen_pcap.py" "$pcap" --flows 1024 --size 64 --dst-port-index 1
+
+# The frames go to 02:00:00:00:00:01 and 198.18.1.0/24, as l3fwd routes them.
+prefix="gw-bench-$$"
+cat >"$out/gateway.yaml" <<YAML
+dpdk:
+  eal_args: ["--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "$prefix", "-l", "0"]
+  mbufs: 16383
+workers:
+  cores: [$core]
+ports:
+  - name: in
+    vdev: "net_pcap0,rx_pcap=$pcap,infinite_rx=1"
+    mac: "02:00:00:00:00:01"
+  - name: out
+    vdev: "net_null0,no-rx=1"
+interfaces:
+  - { name: in, port: in, ipv4: ["192.0.2.1/24"] }
+  - { name: out, port: out, ipv4: ["203.0.113.1/24"] }
+routes:
+  - { dst: "198.18.0.0/15", via: ["203.0.113.2"] }
+neighbors:
+  - { interface: out, ip: "203.0.113.2", mac: "02:00:00:00:00:02" }
+management:
+  listen: "127.0.0.1:18080"
+YAML
+
+"$root/target/release/gatewayd" --config "$out/gateway.yaml" >"$out/gatewayd.log" 2>&1 &
+gw=$!
+trap 'kill -TERM $gw 2>/dev/null || true; wait $gw 2>/dev/null || true; rm -rf /var/run/dpdk/$prefix' EXIT
+rates="$(/usr/bin/python3 "$anchors/dpdk_rate.py" "$prefix" --warmup 2 --seconds "$seconds")" || { cat "$out/gatewayd.log" >&2; exit 1; }
+kill -TERM $gw; wait $gw || true
+trap - EXIT
+rm -rf "/var/run/dpdk/$prefix"
+gw_mpps=$(echo "$rates" | awk '/^port 1 /{print $6}')
+drops=$(grep -c . "$out/gatewayd.log" >/dev/null; echo "$rates" | awk '/^port 0 /{print $4}')
+
+l3="$(bash "$anchors/l3fwd.sh" --seconds "$seconds" --core "$core" --pcap "$pcap")"
+l3_mpps=$(echo "$l3" | awk '/^l3fwd_mpps/{print $2}')
+ratio=$(awk -v a="$gw_mpps" -v b="$l3_mpps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')
+echo "# gatewayd rx $drops Mpps on port 0; see $out/gatewayd.log"
+echo "$scenario gatewayd_mpps=$gw_mpps l3fwd_mpps=$l3_mpps ratio=$ratio"

@@ -274,9 +274,14 @@ impl WorkerContext {
                     let Some(raw) = NonNull::new(rx[i]) else { continue };
                     // SAFETY: rx_burst handed us ownership of the first n.
                     let mut m = unsafe { Mbuf::from_raw(raw) };
-                    if let Some(next) = rx.get(i + 2).and_then(|p| NonNull::new(*p)) {
-                        // SAFETY: a valid mbuf we own; only prefetched.
-                        std::mem::ManuallyDrop::new(unsafe { Mbuf::from_raw(next) }).prefetch();
+                    // Only the first n entries are this burst's; the rest
+                    // are stale pointers from earlier bursts.
+                    if i + 2 < n {
+                        if let Some(next) = rx.get(i + 2).and_then(|p| NonNull::new(*p)) {
+                            // SAFETY: one of this burst's mbufs, owned by us
+                            // and not yet handed on.
+                            unsafe { Mbuf::prefetch_raw(next) };
+                        }
                     }
                     m.set_port(port);
                     router.process(&tables, m, now, &mut io);

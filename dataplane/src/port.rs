@@ -157,11 +157,16 @@ impl Port {
 
     /// Reads the link state without waiting.
     pub fn link(&self) -> LinkStatus {
-        let mut l = ffi::rte_eth_link::default();
-        // SAFETY: valid port and out-pointer.
-        unsafe { ffi::rte_eth_link_get_nowait(self.id, &mut l) };
-        LinkStatus { up: l.link_status() != 0, speed_mbps: l.link_speed, full_duplex: l.link_duplex() != 0 }
+        port_link(self.id)
     }
+}
+
+/// Reads a port's link state by id without waiting (safe from any thread).
+pub fn port_link(id: u16) -> LinkStatus {
+    let mut l = ffi::rte_eth_link::default();
+    // SAFETY: out-pointer valid; an invalid id returns an error, leaving "down".
+    unsafe { ffi::rte_eth_link_get_nowait(id, &mut l) };
+    LinkStatus { up: l.link_status() != 0, speed_mbps: l.link_speed, full_duplex: l.link_duplex() != 0 }
 }
 
 /// Reads a port's counters by id (safe from any thread).

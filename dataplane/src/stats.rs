@@ -5,8 +5,10 @@
 //! counter, so no atomic read-modify-write, and a scrape never stalls a
 //! worker. Readers sum over workers.
 
+use stack::neigh::NeighborInfo;
 use stack::{Counters, DropReason};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 
 /// One worker's published counters.
 #[derive(Debug)]
@@ -23,6 +25,10 @@ pub struct WorkerStats {
     pub arp_replies: AtomicU64,
     pub neighbors: AtomicU64,
     pub neighbor_events_lost: AtomicU64,
+    /// Generation of the newest [`stack::Tables`] snapshot this worker has
+    /// started using; once every worker shows `n`, no worker holds an
+    /// older snapshot and the control plane may free it.
+    pub generation: AtomicU64,
     pub drops: [AtomicU64; DropReason::COUNT],
 }
 
@@ -40,6 +46,7 @@ impl Default for WorkerStats {
             arp_replies: AtomicU64::new(0),
             neighbors: AtomicU64::new(0),
             neighbor_events_lost: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
@@ -65,4 +72,18 @@ impl WorkerStats {
     pub fn dropped(&self, r: DropReason) -> u64 {
         self.drops.get(r.index()).map_or(0, |d| d.load(Relaxed))
     }
+}
+
+/// A worker's neighbor cache, copied out on request.
+///
+/// The control plane raises `requested`; the worker, between bursts,
+/// copies its entries into `entries` if it gets the lock at once
+/// (`try_lock`: a worker never waits), and sets `served` to the request it
+/// answered. The vector keeps its capacity, so after the first dump the
+/// worker does not allocate.
+#[derive(Debug, Default)]
+pub struct NeighborDump {
+    pub requested: AtomicU64,
+    pub served: AtomicU64,
+    pub entries: Mutex<Vec<NeighborInfo>>,
 }

@@ -9,7 +9,7 @@
 
 use crate::eal::rdtsc;
 use crate::mbuf::{Mbuf, Mempool};
-use crate::stats::WorkerStats;
+use crate::stats::{NeighborDump, WorkerStats};
 use arc_swap::ArcSwap;
 use crossbeam_queue::ArrayQueue;
 use dpdk_sys as ffi;
@@ -56,6 +56,7 @@ pub struct Dataplane {
     stop: Arc<AtomicBool>,
     handles: Vec<JoinHandle<Result<(), String>>>,
     stats: Vec<Arc<WorkerStats>>,
+    dumps: Vec<Arc<NeighborDump>>,
 }
 
 impl Dataplane {
@@ -73,6 +74,7 @@ impl Dataplane {
         let inboxes: Vec<Arc<ArrayQueue<NeighborEvent>>> =
             cfg.cores.iter().map(|_| Arc::new(ArrayQueue::new(NEIGHBOR_INBOX))).collect();
         let stats: Vec<Arc<WorkerStats>> = cfg.cores.iter().map(|_| Arc::new(WorkerStats::default())).collect();
+        let dumps: Vec<Arc<NeighborDump>> = cfg.cores.iter().map(|_| Arc::new(NeighborDump::default())).collect();
         let mut handles = Vec::new();
         for (w, &core) in cfg.cores.iter().enumerate() {
             let ctx = WorkerContext {
@@ -87,6 +89,7 @@ impl Dataplane {
                 tables: tables.clone(),
                 stop: stop.clone(),
                 stats: stats[w].clone(),
+                dump: dumps[w].clone(),
                 inbox: inboxes[w].clone(),
                 peers: inboxes.iter().enumerate().filter(|(i, _)| *i != w).map(|(_, q)| q.clone()).collect(),
                 tsc_hz,
@@ -97,12 +100,17 @@ impl Dataplane {
                 .map_err(|e| format!("spawning worker {w}: {e}"))?;
             handles.push(h);
         }
-        Ok(Dataplane { stop, handles, stats })
+        Ok(Dataplane { stop, handles, stats, dumps })
     }
 
     /// Published counters, one entry per worker.
     pub fn stats(&self) -> &[Arc<WorkerStats>] {
         &self.stats
+    }
+
+    /// Neighbor cache dumps, one per worker.
+    pub fn neighbor_dumps(&self) -> &[Arc<NeighborDump>] {
+        &self.dumps
     }
 
     /// Stops and joins every worker; returns the first worker error.
@@ -131,6 +139,7 @@ struct WorkerContext {
     tables: Arc<ArcSwap<Tables>>,
     stop: Arc<AtomicBool>,
     stats: Arc<WorkerStats>,
+    dump: Arc<NeighborDump>,
     inbox: Arc<ArrayQueue<NeighborEvent>>,
     peers: Vec<Arc<ArrayQueue<NeighborEvent>>>,
     tsc_hz: u64,
@@ -222,6 +231,21 @@ impl Io<Mbuf> for WorkerIo {
 }
 
 impl WorkerContext {
+    /// Answers a pending neighbor dump request, if the control plane is
+    /// not reading the previous answer right now.
+    #[inline]
+    fn serve_neighbor_dump(&self, router: &Router<Mbuf>) {
+        let want = self.dump.requested.load(Relaxed);
+        if want == self.dump.served.load(Relaxed) {
+            return;
+        }
+        if let Ok(mut v) = self.dump.entries.try_lock() {
+            v.clear();
+            v.extend(router.neighbors().entries());
+            self.dump.served.store(want, std::sync::atomic::Ordering::Release);
+        }
+    }
+
     fn run(self) -> Result<(), String> {
         if !core_affinity::set_for_current(core_affinity::CoreId { id: self.core }) {
             return Err(format!("worker {}: cannot pin to core {}", self.index, self.core));
@@ -257,11 +281,16 @@ impl WorkerContext {
         let mut rx: [*mut ffi::rte_mbuf; BURST] = [std::ptr::null_mut(); BURST];
         let mut extra = [0u64; DropReason::COUNT];
         let (mut busy, mut idle, mut empty_polls, mut iteration) = (0u64, 0u64, 0u32, 0u64);
+        let mut seen_generation = u64::MAX;
         while !self.stop.load(Relaxed) {
             let t0 = rdtsc();
             let now = to_ns(t0);
             let tables = self.tables.load();
             router.sync(&tables, now, &mut io);
+            if tables.generation != seen_generation {
+                seen_generation = tables.generation;
+                self.stats.generation.store(seen_generation, Relaxed);
+            }
             while let Some(e) = self.inbox.pop() {
                 router.learn_remote(&tables, e.ifindex, e.ip, e.mac, now, &mut io);
             }
@@ -290,6 +319,7 @@ impl WorkerContext {
             io.flush_all();
             router.poll(&tables, now, &mut io);
             io.flush_all();
+            self.serve_neighbor_dump(&router);
             let dt = rdtsc().wrapping_sub(t0);
             iteration += 1;
             if received > 0 {
@@ -314,7 +344,8 @@ impl WorkerContext {
             }
         }
         self.stats.publish(&router.counters, &extra);
-        // Frames still waiting for ARP are freed with the router.
+        self.stats.generation.store(u64::MAX, Relaxed); // holds no snapshot
+                                                        // Frames still waiting for ARP are freed with the router.
         drop(router);
         io.flush_all();
     }

@@ -6,7 +6,10 @@
 #   lab-wan (203.0.113.2/24) ═veth═ gw-wan ┘
 #
 # The management API and /metrics are forwarded to 127.0.0.1:8080 on the
-# host. Environment: GATEWAYD (binary; default: build target/release),
+# host. gatewayd runs on a copy of the config in /run/gatewayd-lab (the API
+# saves every commit there), with two API tokens whose secrets are in
+# /run/gatewayd-lab/admin.token and readonly.token.
+# Environment: GATEWAYD (binary; default: build target/release),
 # GATEWAY_CONFIG (default: deploy/lab/gateway.yaml).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -23,6 +26,12 @@ fi
 
 "$here/down.sh" >/dev/null 2>&1 || true
 mkdir -p "$run"
+# The running config: a copy with an admin and a read-only API token.
+install -m 600 "$config" "$run/gateway.yaml"
+rm -f "$run/gatewayd-audit.jsonl"
+(umask 077
+ "$GATEWAYD" token add "$run/gateway.yaml" admin admin >"$run/admin.token"
+ "$GATEWAYD" token add "$run/gateway.yaml" readonly readonly >"$run/readonly.token")
 
 for ns in lab-gw lab-lan lab-wan; do ip netns add "$ns"; done
 # The gateway namespace's kernel must stay silent on the ports: no
@@ -49,7 +58,7 @@ wire() { # wire SIDE PEER_ADDR GATEWAY_ADDR
 wire lan 10.0.1.2/24 10.0.1.1
 wire wan 203.0.113.2/24 203.0.113.1
 
-ip netns exec lab-gw "$GATEWAYD" --config "$config" >"$run/gatewayd.log" 2>&1 &
+ip netns exec lab-gw "$GATEWAYD" --config "$run/gateway.yaml" >"$run/gatewayd.log" 2>&1 &
 echo $! >"$run/gatewayd.pid"
 
 # Forward the management listener to the host.
@@ -59,7 +68,8 @@ echo $! >"$run/forwarder.pid"
 
 for _ in $(seq 1 100); do
   if ip netns exec lab-gw curl -sf http://127.0.0.1:8080/healthz >/dev/null 2>&1; then
-    echo "lab up: gatewayd pid $(cat "$run/gatewayd.pid"), log $run/gatewayd.log, metrics http://127.0.0.1:8080/metrics"
+    echo "lab up: gatewayd pid $(cat "$run/gatewayd.pid"), log $run/gatewayd.log, API http://127.0.0.1:8080/api/v1"
+    echo "        tokens: $run/admin.token (admin), $run/readonly.token (read-only)"
     exit 0
   fi
   if ! kill -0 "$(cat "$run/gatewayd.pid")" 2>/dev/null; then break; fi

@@ -3,15 +3,16 @@
 //! Every struct rejects unknown fields; [`Config::validate`] returns every
 //! problem at once, each naming its field by path (`interfaces[1].ipv4[0]`).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use stack::wire::MacAddr;
 use stack::Ipv4Cidr;
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
+use utoipa::ToSchema;
 
 /// The whole configuration.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// DPDK environment settings.
@@ -43,7 +44,7 @@ pub struct Config {
 }
 
 /// DPDK environment settings.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dpdk {
     /// Extra EAL arguments, e.g. `["--no-huge", "-m", "512"]`. The gateway
@@ -66,7 +67,7 @@ impl Default for Dpdk {
 }
 
 /// Worker threads.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Workers {
     /// CPU cores to run workers on, one worker per core.
@@ -89,19 +90,19 @@ impl Default for Workers {
 }
 
 /// A network port.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortConf {
     /// Name that interfaces refer to.
     pub name: String,
     /// PCI address of a DPDK-bound NIC, e.g. `0000:01:00.0`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pci: Option<String>,
     /// DPDK virtual device string, e.g. `net_af_packet0,iface=veth0`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vdev: Option<String>,
     /// MAC address to use instead of the device's.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
     /// Receive frames for any MAC (the gateway still only routes its own).
     #[serde(default)]
@@ -130,7 +131,7 @@ impl PortConf {
 }
 
 /// A layer-3 interface on a port.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterfaceConf {
     /// Name for logs and the API.
@@ -150,7 +151,7 @@ fn default_mtu() -> u16 {
 }
 
 /// What a route does.
-#[derive(Copy, Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RouteType {
     /// Forward via the gateways in `via`.
@@ -163,7 +164,7 @@ pub enum RouteType {
 }
 
 /// A static route.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConf {
     /// Destination prefix, `ADDRESS/LENGTH`.
@@ -177,7 +178,7 @@ pub struct RouteConf {
 }
 
 /// A static ARP entry.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NeighborConf {
     /// The interface's name.
@@ -189,7 +190,7 @@ pub struct NeighborConf {
 }
 
 /// ARP neighbor cache tunables (per worker).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArpConf {
     /// Most entries per worker; when full, idle entries are evicted.
@@ -245,7 +246,7 @@ impl Default for ArpConf {
 }
 
 /// ICMP error generation (per worker token bucket).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IcmpConf {
     /// Errors per second per worker; 0 sends none.
@@ -269,35 +270,80 @@ impl Default for IcmpConf {
     }
 }
 
-/// The management listener.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+/// The management listener: the REST API, `/metrics` and `/healthz`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Management {
-    /// `ADDRESS:PORT` for `/healthz` and `/metrics`.
+    /// `ADDRESS:PORT` to listen on. Default `127.0.0.1:8080`: only local
+    /// processes reach the API unless you say otherwise.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// API tokens. Every endpoint but `/healthz` needs one, sent as
+    /// `Authorization: Bearer TOKEN`; with no tokens, nothing but
+    /// `/healthz` answers. `gatewayd token add` creates one.
+    #[serde(default)]
+    pub tokens: Vec<TokenConf>,
+    /// Append-only audit log of every change (JSON lines). Default: empty,
+    /// meaning `gatewayd-audit.jsonl` beside the config file.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub audit_log: String,
+    /// Largest request body the API accepts, in bytes (1024..=67108864).
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
 }
 
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
+fn default_max_body() -> usize {
+    1 << 20
+}
 
 impl Default for Management {
     fn default() -> Self {
-        Management { listen: default_listen() }
+        Management {
+            listen: default_listen(),
+            tokens: vec![],
+            audit_log: String::new(),
+            max_body_bytes: default_max_body(),
+        }
     }
 }
 
+/// What a token may do.
+#[derive(Copy, Clone, Debug, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Read everything: GET endpoints and `/metrics`.
+    Readonly,
+    /// Read and change everything.
+    Admin,
+}
+
+/// An API token. Only the token's SHA-256 is stored: the token itself is
+/// 32 random bytes shown once, when it is made.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConf {
+    /// Name recorded in the audit log.
+    pub name: String,
+    pub role: Role,
+    /// Lower-case hex SHA-256 of the token (64 characters).
+    pub sha256: String,
+}
+
 /// One problem with a config.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, ToSchema)]
 #[error("{field}: {message}")]
 pub struct ConfigError {
     /// Path of the offending field, e.g. `routes[2].via[0]`.
     pub field: String,
+    /// What is wrong with it.
     pub message: String,
 }
 
-fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+/// Makes a [`ConfigError`].
+pub fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError { field: field.into(), message: message.into() }
 }
 
@@ -324,7 +370,10 @@ impl Config {
     /// Checks meaning; returns every problem found.
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut errs = Vec::new();
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Online CPUs, not this thread's affinity: once EAL runs, the main
+        // thread is pinned to one core, and changes are validated there.
+        // SAFETY: sysconf has no preconditions.
+        let cpus = usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).unwrap_or(1).max(1);
         if self.workers.cores.is_empty() {
             errs.push(err("workers.cores", "at least one core is needed"));
         }
@@ -497,11 +546,58 @@ impl Config {
         if self.management.listen.parse::<SocketAddr>().is_err() {
             errs.push(err("management.listen", format!("'{}' is not ADDRESS:PORT", self.management.listen)));
         }
+        let mut token_names = HashSet::new();
+        let mut hashes = HashSet::new();
+        for (i, t) in self.management.tokens.iter().enumerate() {
+            let f = |s: &str| format!("management.tokens[{i}].{s}");
+            if t.name.is_empty() || !t.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                errs.push(err(f("name"), "must be non-empty letters, digits, '-', '_' or '.'"));
+            } else if !token_names.insert(t.name.as_str()) {
+                errs.push(err(f("name"), format!("token name '{}' is used twice", t.name)));
+            }
+            if t.sha256.len() != 64 || !t.sha256.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+                errs.push(err(f("sha256"), "must be 64 lower-case hex digits (a SHA-256)"));
+            } else if !hashes.insert(t.sha256.as_str()) {
+                errs.push(err(f("sha256"), "two tokens have the same hash"));
+            }
+        }
+        if !(1024..=64 << 20).contains(&self.management.max_body_bytes) {
+            errs.push(err(
+                "management.max_body_bytes",
+                format!("{} is outside 1024..=67108864", self.management.max_body_bytes),
+            ));
+        }
         if errs.is_empty() {
             Ok(())
         } else {
             Err(errs)
         }
+    }
+
+    /// The fields that differ between `self` (running) and `new` but can
+    /// only change with a restart. Live: interfaces, routes, neighbors and
+    /// tokens; everything that sizes or binds resources is not.
+    pub fn restart_only_changes(&self, new: &Config) -> Vec<ConfigError> {
+        let mut errs = Vec::new();
+        let mut check = |field: &str, same: bool| {
+            if !same {
+                errs.push(err(field, "cannot change while running: edit the config file and restart gatewayd"));
+            }
+        };
+        check("dpdk", self.dpdk == new.dpdk);
+        check("workers", self.workers == new.workers);
+        check("ports", self.ports == new.ports);
+        check("arp", self.arp == new.arp);
+        check("icmp", self.icmp == new.icmp);
+        check("management.listen", self.management.listen == new.management.listen);
+        check("management.audit_log", self.management.audit_log == new.management.audit_log);
+        check("management.max_body_bytes", self.management.max_body_bytes == new.management.max_body_bytes);
+        errs
+    }
+
+    /// YAML text of this config (comments are not kept).
+    pub fn to_yaml(&self) -> String {
+        serde_yaml::to_string(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
 
     /// EAL arguments: the configured ones, a core list if none is given

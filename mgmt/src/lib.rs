@@ -1,9 +1,18 @@
 //! The management side of the gateway: the YAML config model and its
-//! validation, translation into the dataplane's tables, and the metrics
-//! endpoint. Ordinary Rust; nothing here touches packets.
+//! validation, translation into the dataplane's tables, the controller
+//! that applies changes live, the REST API with its OpenAPI document,
+//! tokens, the audit log, metrics, and the `gatewayd ctl` client.
+//! Ordinary Rust; nothing here touches packets.
 
+pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod config;
+pub mod control;
+pub mod ctl;
 pub mod metrics;
+pub mod persist;
+pub mod problem;
 pub mod tables;
 
 pub use config::{Config, ConfigError};

@@ -5,8 +5,7 @@
 //! workers. A scrape reads atomics and never waits for a worker. Labels
 //! stay bounded: port, worker and drop reason, never addresses.
 
-use dataplane::port::port_stats;
-use dataplane::WorkerStats;
+use dataplane::{PortStats, WorkerStats};
 use prometheus::core::Collector;
 use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use stack::DropReason;
@@ -17,9 +16,19 @@ use std::sync::Arc;
 pub struct Sources {
     /// (port name, DPDK port id).
     pub ports: Vec<(String, u16)>,
+    /// Reads a port's NIC counters (`dataplane::port::port_stats`).
+    pub port_stats: fn(u16) -> PortStats,
+    /// Reads whether a port's link is up.
+    pub port_link: fn(u16) -> bool,
     pub workers: Vec<Arc<WorkerStats>>,
     /// Generation of the running config snapshot.
     pub generation: u64,
+    /// Unix time of the last applied change, in ms.
+    pub last_apply_ms: u64,
+    /// Table sizes from the running config.
+    pub routes: usize,
+    pub interfaces: usize,
+    pub static_neighbors: usize,
 }
 
 fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -53,8 +62,12 @@ pub fn render(src: &Sources) -> String {
         ("gateway_port_rx_nombuf_total", "RX failures for lack of mbufs."),
     ];
     let pc: Vec<IntCounterVec> = port_families.iter().map(|(n, h)| counter(&reg, n, h, &["port"])).collect();
+    let link = IntGaugeVec::new(Opts::new("gateway_port_link_up", "1 if the port's link is up."), &["port"])
+        .unwrap_or_else(|e| panic!("gateway_port_link_up: {e}"));
+    register(&reg, Box::new(link.clone()));
     for (name, id) in &src.ports {
-        let s = port_stats(*id);
+        link.with_label_values(&[name]).set(i64::from((src.port_link)(*id)));
+        let s = (src.port_stats)(*id);
         let values =
             [s.rx_packets, s.tx_packets, s.rx_bytes, s.tx_bytes, s.rx_errors, s.tx_errors, s.rx_missed, s.rx_nombuf];
         for (c, v) in pc.iter().zip(values) {
@@ -110,6 +123,27 @@ pub fn render(src: &Sources) -> String {
         .set(sum(|w| w.neighbors.load(Relaxed)) as i64);
     gauge(&reg, "gateway_nat_sessions", "NAT sessions (NAT is not built yet: always 0).").set(0);
     gauge(&reg, "gateway_config_generation", "Generation of the running config snapshot.").set(src.generation as i64);
+    let last = prometheus::Gauge::new(
+        "gateway_config_last_apply_timestamp_seconds",
+        "Unix time of the last applied config change (or of the start).",
+    )
+    .unwrap_or_else(|e| panic!("gateway_config_last_apply_timestamp_seconds: {e}"));
+    register(&reg, Box::new(last.clone()));
+    last.set(src.last_apply_ms as f64 / 1000.0);
+    gauge(&reg, "gateway_routes", "Static routes in the running config.").set(src.routes as i64);
+    gauge(&reg, "gateway_interfaces", "Interfaces in the running config.").set(src.interfaces as i64);
+    gauge(&reg, "gateway_static_neighbors", "Static neighbor entries in the running config.")
+        .set(src.static_neighbors as i64);
+    let wg = IntGaugeVec::new(
+        Opts::new("gateway_worker_config_generation", "Config generation each worker routes with."),
+        &["worker"],
+    )
+    .unwrap_or_else(|e| panic!("gateway_worker_config_generation: {e}"));
+    register(&reg, Box::new(wg.clone()));
+    for (i, w) in src.workers.iter().enumerate() {
+        let g = w.generation.load(Relaxed);
+        wg.with_label_values(&[&i.to_string()]).set(if g == u64::MAX { -1 } else { g as i64 });
+    }
     let info = IntGaugeVec::new(Opts::new("gateway_build_info", "Build information."), &["version"])
         .unwrap_or_else(|e| panic!("gateway_build_info: {e}"));
     register(&reg, Box::new(info.clone()));
@@ -130,7 +164,21 @@ mod tests {
         let w = Arc::new(WorkerStats::default());
         w.drops[DropReason::Ipv4BadChecksum.index()].store(3, Relaxed);
         w.packets.store(10, Relaxed);
-        let text = render(&Sources { ports: vec![], workers: vec![w.clone(), w], generation: 4 });
+        let text = render(&Sources {
+            ports: vec![("lan".into(), 0)],
+            port_stats: |_| PortStats { rx_packets: 7, ..Default::default() },
+            port_link: |_| true,
+            workers: vec![w.clone(), w],
+            generation: 4,
+            last_apply_ms: 1_500,
+            routes: 2,
+            interfaces: 1,
+            static_neighbors: 0,
+        });
+        assert!(text.contains("gateway_port_rx_packets_total{port=\"lan\"} 7"), "{text}");
+        assert!(text.contains("gateway_port_link_up{port=\"lan\"} 1"));
+        assert!(text.contains("gateway_config_last_apply_timestamp_seconds 1.5"));
+        assert!(text.contains("gateway_routes 2"));
         assert!(text.contains("gateway_drops_total{reason=\"ipv4_bad_checksum\"} 6"), "{text}");
         assert!(text.contains("gateway_drops_total{reason=\"ttl_expired\"} 0"));
         assert!(text.contains("gateway_worker_packets_total{worker=\"1\"} 10"));

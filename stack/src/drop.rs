@@ -101,6 +101,8 @@ drop_reasons! {
     NeighborQueueFull => "neighbor_queue_full",
     /// Neighbor table full of entries that cannot be evicted.
     NeighborTableFull => "neighbor_table_full",
+    /// Waiting for resolution when the neighbor table was flushed.
+    NeighborFlushed => "neighbor_flushed",
     /// No buffer left in the pool for a generated packet.
     BufferExhausted => "buffer_exhausted",
     /// Not enough headroom to build a reply in place.

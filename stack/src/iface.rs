@@ -115,6 +115,10 @@ pub struct Tables {
     pub static_neighbors: Vec<StaticNeighbor>,
     /// Increases with every published snapshot.
     pub generation: u64,
+    /// When this differs from the previous snapshot's, workers flush their
+    /// learned (non-static) neighbors: interfaces were renumbered, or an
+    /// operator asked for a flush.
+    pub neighbor_epoch: u64,
 }
 
 impl Tables {
@@ -155,7 +159,7 @@ impl Tables {
                 b.add(c.addr, 32, RouteTarget::Local { ifindex: i as u16 });
             }
         }
-        Ok(Tables { ifaces, port_iface, fib: b.build()?, static_neighbors, generation })
+        Ok(Tables { ifaces, port_iface, fib: b.build()?, static_neighbors, generation, neighbor_epoch: 0 })
     }
 
     /// The interface index for a port, if one is configured.

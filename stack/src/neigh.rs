@@ -373,15 +373,35 @@ impl<B> NeighborCache<B> {
 
     /// Removes every static entry not in `keep` (after a config change).
     pub fn retain_static(&mut self, keep: impl Fn(u16, Ipv4Addr) -> bool) {
+        self.remove_where(|s| s.state == State::Static && !keep(s.ifindex, s.ip));
+    }
+
+    /// Removes every learned (non-static) entry, dropping the packets that
+    /// waited for resolution; returns how many were dropped.
+    pub fn flush_dynamic(&mut self) -> usize {
+        let before: usize = self.slots.iter().filter(|s| s.key != 0).map(|s| s.queued).sum();
+        self.remove_where(|s| s.state != State::Static);
+        let after: usize = self.slots.iter().filter(|s| s.key != 0).map(|s| s.queued).sum();
+        before - after
+    }
+
+    fn remove_where(&mut self, remove: impl Fn(&NeighborInfo) -> bool) {
         let mut i = 0;
         while i < self.slots.len() {
             let drop_it = match self.slots.get(i) {
-                Some(s) if s.key != 0 && s.state == State::Static => {
-                    !keep(((s.key >> 32) - 1) as u16, Ipv4Addr::from(s.key as u32))
-                }
+                Some(s) if s.key != 0 => remove(&NeighborInfo {
+                    ifindex: ((s.key >> 32) - 1) as u16,
+                    ip: Ipv4Addr::from(s.key as u32),
+                    mac: s.mac,
+                    state: s.state,
+                }),
                 _ => false,
             };
             if drop_it {
+                if let Some(s) = self.slots.get_mut(i) {
+                    s.queue.iter_mut().for_each(|q| *q = None);
+                    s.queued = 0;
+                }
                 self.remove_at(i); // a later entry may shift into i: look again
             } else {
                 i += 1;

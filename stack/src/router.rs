@@ -109,6 +109,7 @@ pub struct Router<B> {
     icmp_limit: RateLimiter,
     ident: u16,
     static_generation: u64,
+    neighbor_epoch: u64,
     next_poll: u64,
     pub counters: Counters,
 }
@@ -120,6 +121,7 @@ impl<B: PacketBuf> Router<B> {
             icmp_limit: RateLimiter::new(cfg.icmp_rate, cfg.icmp_burst),
             ident: 0,
             static_generation: u64::MAX,
+            neighbor_epoch: 0,
             next_poll: 0,
             counters: Counters::default(),
         }
@@ -144,6 +146,13 @@ impl<B: PacketBuf> Router<B> {
             return;
         }
         self.static_generation = t.generation;
+        if t.neighbor_epoch != self.neighbor_epoch {
+            self.neighbor_epoch = t.neighbor_epoch;
+            let lost = self.neigh.flush_dynamic() as u64;
+            if let Some(c) = self.counters.drops.get_mut(DropReason::NeighborFlushed.index()) {
+                *c += lost;
+            }
+        }
         let statics = &t.static_neighbors;
         self.neigh.retain_static(|i, ip| statics.iter().any(|s| s.ifindex == i && s.ip == ip));
         for s in statics {

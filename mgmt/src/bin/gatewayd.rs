@@ -1,8 +1,11 @@
-//! `gatewayd`: the gateway daemon.
+//! `gatewayd`: the gateway daemon, and its command-line client.
 //!
 //! ```text
-//! gatewayd --config FILE        run the gateway
-//! gatewayd --check-config FILE  validate FILE, print every problem, exit
+//! gatewayd --config FILE                 run the gateway
+//! gatewayd --check-config FILE           validate FILE, print every problem, exit
+//! gatewayd token add FILE NAME ROLE      add an API token (ROLE: admin|readonly)
+//!                                        to FILE; prints the token once
+//! gatewayd ctl ...                       talk to a running gatewayd (see `gatewayd ctl --help`)
 //! gatewayd --version
 //! ```
 //!
@@ -10,22 +13,34 @@
 //! usage or config.
 
 use arc_swap::ArcSwap;
-use axum::http::header::CONTENT_TYPE;
-use axum::routing::get;
 use dataplane::{Dataplane, Eal, Mempool, Port, PortConfig, WorkerConfig};
-use mgmt::config::Config;
-use mgmt::metrics::{self, Sources};
-use mgmt::tables;
+use mgmt::audit::AuditLog;
+use mgmt::config::{Config, Role, TokenConf};
+use mgmt::control::{Controller, Hooks, PortHandle};
+use mgmt::{api, auth, ctl, persist, tables};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-const USAGE: &str = "usage: gatewayd --config FILE | --check-config FILE | --version";
+const USAGE: &str = "usage: gatewayd --config FILE | --check-config FILE | token add FILE NAME admin|readonly
+       | ctl [--help] ... | --version";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("ctl") {
+        return match ctl::run(&args[1..]) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(f) => {
+                eprintln!("{}", f.message);
+                ExitCode::from(f.code)
+            }
+        };
+    }
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["--version"] => {
             println!("gatewayd {}", env!("CARGO_PKG_VERSION"));
@@ -38,8 +53,9 @@ fn main() -> ExitCode {
             }
             Err(errs) => report(file, &errs),
         },
+        ["token", "add", file, name, role] => token_add(file, name, role),
         ["--config", file] => match Config::load(&PathBuf::from(file)) {
-            Ok(cfg) => match run(cfg) {
+            Ok(cfg) => match run(cfg, Path::new(file)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("gatewayd: {e}");
@@ -63,7 +79,52 @@ fn report(file: &str, errs: &[mgmt::ConfigError]) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn run(cfg: Config) -> Result<(), String> {
+/// Adds a new random token's hash to the config file (saved atomically)
+/// and prints the token: the only time it is shown.
+fn token_add(file: &str, name: &str, role: &str) -> ExitCode {
+    let role = match role {
+        "admin" => Role::Admin,
+        "readonly" => Role::Readonly,
+        other => {
+            eprintln!("gatewayd: role '{other}' is not admin or readonly");
+            return ExitCode::from(2);
+        }
+    };
+    let mut cfg = match Config::load(Path::new(file)) {
+        Ok(c) => c,
+        Err(errs) => return report(file, &errs),
+    };
+    let token = match auth::new_token() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("gatewayd: reading /dev/urandom: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    cfg.management.tokens.retain(|t| t.name != name);
+    cfg.management.tokens.push(TokenConf { name: name.into(), role, sha256: auth::hash_token(&token) });
+    if let Err(errs) = cfg.validate() {
+        return report(file, &errs);
+    }
+    if let Err(e) = persist::save_atomic(Path::new(file), cfg.to_yaml().as_bytes()) {
+        eprintln!("gatewayd: saving {file}: {e}");
+        return ExitCode::from(1);
+    }
+    println!("{token}");
+    ExitCode::SUCCESS
+}
+
+fn audit_path(cfg: &Config, config_file: &Path) -> PathBuf {
+    if !cfg.management.audit_log.is_empty() {
+        return PathBuf::from(&cfg.management.audit_log);
+    }
+    config_file.parent().unwrap_or(Path::new(".")).join("gatewayd-audit.jsonl")
+}
+
+fn run(cfg: Config, config_file: &Path) -> Result<(), String> {
+    let audit = audit_path(&cfg, config_file);
+    let audit = AuditLog::open(&audit).map_err(|e| format!("audit log {}: {e}", audit.display()))?;
+    let listen: SocketAddr = cfg.management.listen.parse().map_err(|e| format!("management.listen: {e}"))?;
     let eal = Eal::init(&cfg.eal_args()).map_err(|e| e.to_string())?;
     let pool = Arc::new(Mempool::new("gw_pkt", cfg.dpdk.mbufs, 256)?);
     let mut ports = Vec::new();
@@ -83,7 +144,6 @@ fn run(cfg: Config) -> Result<(), String> {
     let ids: Vec<u16> = ports.iter().map(Port::id).collect();
     let macs: Vec<_> = ports.iter().map(Port::mac).collect();
     let t = tables::build(&cfg, &ids, &macs, 1).map_err(|e| format!("routes: {e}"))?;
-    let generation = t.generation;
     let snapshot = Arc::new(ArcSwap::from_pointee(t));
     let wc = WorkerConfig {
         cores: cfg.workers.cores.clone(),
@@ -94,13 +154,17 @@ fn run(cfg: Config) -> Result<(), String> {
     };
     let dp = Dataplane::start(wc, pool.clone(), snapshot.clone(), eal.tsc_hz())?;
     eprintln!("gatewayd: {} worker(s) on cores {:?}", cfg.workers.cores.len(), cfg.workers.cores);
-    let sources = Arc::new(Sources {
-        ports: cfg.ports.iter().map(|p| p.name.clone()).zip(ids.iter().copied()).collect(),
-        workers: dp.stats().to_vec(),
-        generation,
-    });
-    let listen: SocketAddr = cfg.management.listen.parse().map_err(|e| format!("management.listen: {e}"))?;
-    let served = serve(listen, sources);
+    if cfg.management.tokens.is_empty() {
+        eprintln!("gatewayd: no API tokens configured: only /healthz answers (add one: gatewayd token add)");
+    }
+    let handles = cfg
+        .ports
+        .iter()
+        .zip(ids.iter().zip(&macs))
+        .map(|(p, (&id, &mac))| PortHandle { name: p.name.clone(), id, mac })
+        .collect();
+    let hooks = Hooks { snapshot: snapshot.clone(), workers: dp.stats().to_vec(), dumps: dp.neighbor_dumps().to_vec() };
+    let served = serve(listen, cfg, config_file.to_owned(), handles, hooks, audit);
     // Shut down in dependency order: workers, ports, pool, EAL.
     let t0 = std::time::Instant::now();
     let stopped = dp.stop();
@@ -112,21 +176,26 @@ fn run(cfg: Config) -> Result<(), String> {
     served.and(stopped)
 }
 
-/// Serves `/healthz` and `/metrics` until SIGINT or SIGTERM.
-fn serve(listen: SocketAddr, sources: Arc<Sources>) -> Result<(), String> {
+/// Serves the API, `/metrics` and `/healthz` until SIGINT or SIGTERM.
+fn serve(
+    listen: SocketAddr,
+    cfg: Config,
+    path: PathBuf,
+    ports: Vec<PortHandle>,
+    hooks: Hooks,
+    audit: AuditLog,
+) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async move {
-        let app = axum::Router::new().route("/healthz", get(|| async { "ok\n" })).route(
-            "/metrics",
-            get(move || {
-                let s = sources.clone();
-                async move { ([(CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render(&s)) }
-            }),
-        );
+        let ctl = Controller::new(cfg, path, ports, hooks, audit);
+        let app = api::router(ctl);
         let listener =
             tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("management.listen {listen}: {e}"))?;
         eprintln!("gatewayd: management on http://{listen}");
-        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| e.to_string())
     })
 }
 

@@ -532,3 +532,31 @@ fn static_neighbors_follow_the_snapshot() {
     r.sync(&t2, 0, &mut io);
     assert_eq!(r.neighbors().len(), 0);
 }
+
+#[test]
+fn a_new_neighbor_epoch_flushes_learned_entries_but_keeps_static_ones() {
+    let t = tables(true, 1500);
+    let (mut r, mut io) = router(&t);
+    // Learn 10.0.1.9 from its request, and queue a packet for an unknown
+    // WAN host (an incomplete entry).
+    run(
+        &mut r,
+        &t,
+        &mut io,
+        0,
+        &arp_frame(Operation::Request, LAN_HOST, "10.0.1.9", "10.0.1.1", MacAddr::BROADCAST),
+        0,
+    );
+    run(&mut r, &t, &mut io, 0, &ipv4_frame("10.0.1.2", "203.0.113.77", 64, Protocol::Udp, &[0; 8], false), 0);
+    assert_eq!(r.neighbors().len(), 5);
+    let mut t2 = tables(true, 1500);
+    t2.generation = 2;
+    r.sync(&t2, 0, &mut io);
+    assert_eq!(r.neighbors().len(), 5, "same epoch: nothing flushed");
+    t2.generation = 3;
+    t2.neighbor_epoch = 1;
+    r.sync(&t2, 0, &mut io);
+    assert_eq!(r.neighbors().len(), 3);
+    assert!(r.neighbors().entries().all(|e| e.state == crate::neigh::State::Static));
+    assert_eq!(r.counters.dropped(DropReason::NeighborFlushed), 1);
+}

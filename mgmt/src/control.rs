@@ -1,0 +1,504 @@
+//! The control plane's state and the one way to change it.
+//!
+//! Every change, whatever endpoint it comes from, goes through
+//! [`Controller::apply`]: validate the whole candidate config, refuse
+//! fields that need a restart, build a new [`Tables`] snapshot, save the
+//! file atomically (for commits), publish the snapshot, wait until every
+//! worker has moved to it, then free the old one here, so no worker ever
+//! frees a snapshot (DESIGN.md §3). Changes are serialised by one lock;
+//! readers never take it. Every attempt is written to the audit log.
+
+use crate::audit::{AuditEntry, AuditLog};
+use crate::config::{err, Config, ConfigError};
+use crate::persist::save_atomic;
+use crate::tables;
+use arc_swap::ArcSwap;
+use dataplane::{NeighborDump, WorkerStats};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use stack::neigh::{NeighborInfo, State as NeighState};
+use stack::wire::MacAddr;
+use stack::Tables;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long a change waits for the workers to pick up its snapshot.
+const ACK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Who asked for a change, for the audit log.
+#[derive(Clone, Debug, Default)]
+pub struct Who {
+    pub token: String,
+    pub remote: String,
+    /// `METHOD /path`.
+    pub request: String,
+}
+
+/// Why a change was not applied.
+#[derive(Debug)]
+pub enum ApplyError {
+    /// The candidate config is wrong; nothing changed.
+    Invalid(Vec<ConfigError>),
+    /// The thing to change does not exist.
+    NotFound(String),
+    /// The change conflicts with the current state (a pending confirmed
+    /// commit, a stale ETag).
+    Conflict(String),
+    /// `If-Match` did not match the running config's ETag.
+    PreconditionFailed(String),
+    /// Saving or publishing failed; nothing changed.
+    Failed(String),
+}
+
+impl ApplyError {
+    fn summary(&self) -> String {
+        match self {
+            ApplyError::Invalid(errs) => errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            ApplyError::NotFound(m)
+            | ApplyError::Conflict(m)
+            | ApplyError::PreconditionFailed(m)
+            | ApplyError::Failed(m) => m.clone(),
+        }
+    }
+}
+
+/// What an applied change did.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Applied {
+    /// Config generation now running.
+    pub generation: u64,
+    /// ETag of the running config.
+    pub etag: String,
+    /// The fields that changed, `path: old -> new`.
+    pub changes: Vec<String>,
+    /// Set for a confirmed commit: when it is rolled back unless confirmed
+    /// (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback_at: Option<String>,
+}
+
+/// A neighbor as the API lists it: merged over workers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neighbor {
+    pub info: NeighborInfo,
+    /// Workers whose cache holds it.
+    pub workers: usize,
+}
+
+/// A port the gateway started.
+#[derive(Clone, Debug)]
+pub struct PortHandle {
+    pub name: String,
+    pub id: u16,
+    pub mac: MacAddr,
+}
+
+/// The dataplane as the controller sees it.
+pub struct Hooks {
+    pub snapshot: Arc<ArcSwap<Tables>>,
+    pub workers: Vec<Arc<WorkerStats>>,
+    pub dumps: Vec<Arc<NeighborDump>>,
+}
+
+struct Pending {
+    id: u64,
+    previous: Config,
+    deadline: SystemTime,
+}
+
+struct State {
+    /// The last config saved to the file.
+    committed: Config,
+    pending: Option<Pending>,
+    neighbor_epoch: u64,
+    next_pending: u64,
+}
+
+/// The control plane.
+pub struct Controller {
+    state: tokio::sync::Mutex<State>,
+    running: ArcSwap<Config>,
+    hooks: Hooks,
+    pub ports: Vec<PortHandle>,
+    path: PathBuf,
+    audit: AuditLog,
+    generation: AtomicU64,
+    last_apply_ms: AtomicU64,
+    dump_seq: AtomicU64,
+}
+
+/// The ETag of a config: a hash of its canonical JSON.
+pub fn etag(cfg: &Config) -> String {
+    let json = serde_json::to_vec(cfg).unwrap_or_default();
+    format!("\"{}\"", &crate::auth::hex(&Sha256::digest(&json))[..16])
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn flatten(v: &Value, path: String, out: &mut BTreeMap<String, String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                flatten(v, if path.is_empty() { k.clone() } else { format!("{path}.{k}") }, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                flatten(v, format!("{path}[{i}]"), out);
+            }
+        }
+        other => {
+            out.insert(path, other.to_string());
+        }
+    }
+}
+
+/// The fields that differ, `path: old -> new` (at most 100).
+pub fn diff(old: &Config, new: &Config) -> Vec<String> {
+    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+    flatten(&serde_json::to_value(old).unwrap_or_default(), String::new(), &mut a);
+    flatten(&serde_json::to_value(new).unwrap_or_default(), String::new(), &mut b);
+    let mut out = Vec::new();
+    for (k, v) in &a {
+        match b.get(k) {
+            Some(w) if w == v => {}
+            Some(w) => out.push(format!("{k}: {v} -> {w}")),
+            None => out.push(format!("{k}: {v} -> (removed)")),
+        }
+    }
+    for (k, w) in &b {
+        if !a.contains_key(k) {
+            out.push(format!("{k}: (none) -> {w}"));
+        }
+    }
+    if out.len() > 100 {
+        let n = out.len();
+        out.truncate(100);
+        out.push(format!("... and {} more", n - 100));
+    }
+    out
+}
+
+/// Interfaces in the order that gives them their index; a change here
+/// renumbers interfaces, so learned neighbors are flushed.
+fn iface_layout(c: &Config) -> Vec<(&str, &str)> {
+    c.interfaces.iter().map(|i| (i.name.as_str(), i.port.as_str())).collect()
+}
+
+impl Controller {
+    /// Takes over a running dataplane whose snapshot (generation 1) was
+    /// built from `cfg`, loaded from `path`.
+    pub fn new(cfg: Config, path: PathBuf, ports: Vec<PortHandle>, hooks: Hooks, audit: AuditLog) -> Arc<Controller> {
+        let generation = hooks.snapshot.load().generation;
+        Arc::new(Controller {
+            state: tokio::sync::Mutex::new(State {
+                committed: cfg.clone(),
+                pending: None,
+                neighbor_epoch: 0,
+                next_pending: 1,
+            }),
+            running: ArcSwap::from_pointee(cfg),
+            hooks,
+            ports,
+            path,
+            audit,
+            generation: AtomicU64::new(generation),
+            last_apply_ms: AtomicU64::new(now_ms()),
+            dump_seq: AtomicU64::new(0),
+        })
+    }
+
+    /// The running config.
+    pub fn running(&self) -> Arc<Config> {
+        self.running.load_full()
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Relaxed)
+    }
+
+    /// Unix time of the last applied change (or of the start), in ms.
+    pub fn last_apply_ms(&self) -> u64 {
+        self.last_apply_ms.load(Relaxed)
+    }
+
+    pub fn snapshot(&self) -> arc_swap::Guard<Arc<Tables>> {
+        self.hooks.snapshot.load()
+    }
+
+    pub fn workers(&self) -> &[Arc<WorkerStats>] {
+        &self.hooks.workers
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// The deadline of a pending confirmed commit, if one is pending.
+    pub async fn pending(&self) -> Option<SystemTime> {
+        self.state.lock().await.pending.as_ref().map(|p| p.deadline)
+    }
+
+    /// Changes the running config with `edit` and commits the result
+    /// (applied and saved). `edit` may refuse with NotFound/Invalid.
+    pub async fn change(
+        &self,
+        who: &Who,
+        action: &str,
+        edit: impl FnOnce(&mut Config) -> Result<(), ApplyError>,
+    ) -> Result<Applied, ApplyError> {
+        let mut st = self.state.lock().await;
+        let result = match Self::refuse_if_pending(&st) {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let mut candidate = (*self.running()).clone();
+                match edit(&mut candidate) {
+                    Ok(()) => self.apply(&mut st, candidate, true).await,
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        self.record(who, action, &result);
+        result
+    }
+
+    /// Replaces the whole config; `if_match` must be the running ETag.
+    pub async fn replace(&self, who: &Who, candidate: Config, if_match: &str) -> Result<Applied, ApplyError> {
+        let mut st = self.state.lock().await;
+        let current = etag(&self.running());
+        let result = if if_match != current && if_match != "*" {
+            Err(ApplyError::PreconditionFailed(format!(
+                "If-Match {if_match} does not match the running config's ETag {current}: read it again and redo the change"
+            )))
+        } else {
+            match Self::refuse_if_pending(&st) {
+                Err(e) => Err(e),
+                Ok(()) => self.apply(&mut st, candidate, true).await,
+            }
+        };
+        self.record(who, "replace the config", &result);
+        result
+    }
+
+    /// Applies `candidate`; with `confirm`, rolls it back after that long
+    /// unless [`confirm`](Self::confirm) is called, and saves it only on
+    /// confirmation (a restart meanwhile comes back to the last committed
+    /// config).
+    pub async fn commit(
+        self: &Arc<Self>,
+        who: &Who,
+        candidate: Config,
+        confirm: Option<Duration>,
+    ) -> Result<Applied, ApplyError> {
+        let mut st = self.state.lock().await;
+        let action = match confirm {
+            Some(d) => format!("commit, rolled back unless confirmed within {} s", d.as_secs()),
+            None => "commit".to_string(),
+        };
+        let result = match Self::refuse_if_pending(&st) {
+            Err(e) => Err(e),
+            Ok(()) => match confirm {
+                None => self.apply(&mut st, candidate, true).await,
+                Some(d) => {
+                    let previous = st.committed.clone();
+                    match self.apply(&mut st, candidate, false).await {
+                        Ok(mut a) => {
+                            let id = st.next_pending;
+                            st.next_pending += 1;
+                            let deadline = SystemTime::now() + d;
+                            st.pending = Some(Pending { id, previous, deadline });
+                            a.rollback_at = Some(humantime::format_rfc3339_seconds(deadline).to_string());
+                            let me = self.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(d).await;
+                                me.expire(id).await;
+                            });
+                            Ok(a)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            },
+        };
+        self.record(who, &action, &result);
+        result
+    }
+
+    /// Keeps a pending confirmed commit: saves it.
+    pub async fn confirm(&self, who: &Who) -> Result<Applied, ApplyError> {
+        let mut st = self.state.lock().await;
+        let result = match st.pending.take() {
+            None => Err(ApplyError::Conflict("no confirmed commit is pending".into())),
+            Some(p) => {
+                let running = self.running();
+                match save_atomic(&self.path, running.to_yaml().as_bytes()) {
+                    Ok(()) => {
+                        let changes = diff(&st.committed, &running);
+                        st.committed = (*running).clone();
+                        Ok(Applied { generation: self.generation(), etag: etag(&running), changes, rollback_at: None })
+                    }
+                    Err(e) => {
+                        st.pending = Some(p);
+                        Err(ApplyError::Failed(format!("saving {}: {e}", self.path.display())))
+                    }
+                }
+            }
+        };
+        self.record(who, "confirm the pending commit", &result);
+        result
+    }
+
+    /// Rolls a pending confirmed commit back now.
+    pub async fn cancel(&self, who: &Who) -> Result<Applied, ApplyError> {
+        let mut st = self.state.lock().await;
+        let result = match st.pending.take() {
+            None => Err(ApplyError::Conflict("no confirmed commit is pending".into())),
+            Some(p) => self.apply(&mut st, p.previous, false).await,
+        };
+        self.record(who, "cancel the pending commit (roll back)", &result);
+        result
+    }
+
+    async fn expire(&self, id: u64) {
+        let mut st = self.state.lock().await;
+        if st.pending.as_ref().map(|p| p.id) != Some(id) {
+            return; // confirmed or cancelled meanwhile
+        }
+        let Some(p) = st.pending.take() else { return };
+        let result = self.apply(&mut st, p.previous, false).await;
+        let who = Who { token: "-".into(), remote: "-".into(), request: "timer".into() };
+        self.record(&who, "roll back: the commit was not confirmed in time", &result);
+    }
+
+    /// Flushes every worker's learned neighbors (static ones stay).
+    pub async fn flush_neighbors(&self, who: &Who) -> Result<Applied, ApplyError> {
+        let mut st = self.state.lock().await;
+        st.neighbor_epoch += 1;
+        let result = self.apply(&mut st, (*self.running()).clone(), false).await;
+        self.record(who, "flush learned neighbors", &result);
+        result
+    }
+
+    fn refuse_if_pending(st: &State) -> Result<(), ApplyError> {
+        match &st.pending {
+            Some(p) => Err(ApplyError::Conflict(format!(
+                "a confirmed commit is pending until {}: confirm or cancel it first",
+                humantime::format_rfc3339_seconds(p.deadline)
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The one path a config takes to the workers (state lock held).
+    async fn apply(&self, st: &mut State, candidate: Config, save: bool) -> Result<Applied, ApplyError> {
+        candidate.validate().map_err(ApplyError::Invalid)?;
+        let running = self.running();
+        let restart = running.restart_only_changes(&candidate);
+        if !restart.is_empty() {
+            return Err(ApplyError::Invalid(restart));
+        }
+        let epoch = st.neighbor_epoch + u64::from(iface_layout(&running) != iface_layout(&candidate));
+        let generation = self.generation() + 1;
+        let ids: Vec<u16> = self.ports.iter().map(|p| p.id).collect();
+        let macs: Vec<MacAddr> = self.ports.iter().map(|p| p.mac).collect();
+        let mut t = tables::build(&candidate, &ids, &macs, generation)
+            .map_err(|e| ApplyError::Invalid(vec![err("routes", e.to_string())]))?;
+        t.neighbor_epoch = epoch;
+        if save {
+            save_atomic(&self.path, candidate.to_yaml().as_bytes())
+                .map_err(|e| ApplyError::Failed(format!("saving {}: {e}", self.path.display())))?;
+        }
+        let old = self.hooks.snapshot.swap(Arc::new(t));
+        self.wait_for_workers(generation).await;
+        drop(old); // the last reference: freed here, not in a worker
+        st.neighbor_epoch = epoch;
+        let changes = diff(&running, &candidate);
+        let tag = etag(&candidate);
+        if save {
+            st.committed = candidate.clone();
+        }
+        self.running.store(Arc::new(candidate));
+        self.generation.store(generation, Relaxed);
+        self.last_apply_ms.store(now_ms(), Relaxed);
+        Ok(Applied { generation, etag: tag, changes, rollback_at: None })
+    }
+
+    async fn wait_for_workers(&self, generation: u64) {
+        let t0 = Instant::now();
+        while t0.elapsed() < ACK_TIMEOUT {
+            // u64::MAX: a stopped worker, which holds no snapshot.
+            if self.hooks.workers.iter().all(|w| w.generation.load(Acquire) >= generation) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        eprintln!("gatewayd: a worker did not take generation {generation} within {ACK_TIMEOUT:?}");
+    }
+
+    fn record(&self, who: &Who, action: &str, result: &Result<Applied, ApplyError>) {
+        let (outcome, detail, changes) = match result {
+            Ok(a) => ("applied", String::new(), a.changes.clone()),
+            Err(ApplyError::Failed(m)) => ("failed", m.clone(), vec![]),
+            Err(e) => ("rejected", e.summary(), vec![]),
+        };
+        let e = AuditEntry {
+            seq: 0,
+            time: String::new(),
+            token: who.token.clone(),
+            remote: who.remote.clone(),
+            request: who.request.clone(),
+            action: action.to_string(),
+            changes,
+            outcome: outcome.into(),
+            detail,
+            generation: self.generation(),
+        };
+        if let Err(err) = self.audit.append(e) {
+            eprintln!("gatewayd: writing the audit log {}: {err}", self.audit.path().display());
+        }
+    }
+
+    /// Every worker's neighbors, merged: one entry per (interface, IP),
+    /// with the most confident state any worker has.
+    pub async fn neighbors(&self) -> Vec<Neighbor> {
+        let seq = self.dump_seq.fetch_add(1, Relaxed) + 1;
+        for d in &self.hooks.dumps {
+            d.requested.store(seq, Relaxed);
+        }
+        let t0 = Instant::now();
+        let stopped = |i: usize| self.hooks.workers.get(i).is_none_or(|w| w.generation.load(Relaxed) == u64::MAX);
+        while t0.elapsed() < ACK_TIMEOUT {
+            if self.hooks.dumps.iter().enumerate().all(|(i, d)| d.served.load(Acquire) >= seq || stopped(i)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        let rank = |s: NeighState| match s {
+            NeighState::Static => 4,
+            NeighState::Reachable => 3,
+            NeighState::Stale => 2,
+            NeighState::Probe => 1,
+            NeighState::Incomplete => 0,
+        };
+        let mut merged: BTreeMap<(u16, u32), Neighbor> = BTreeMap::new();
+        for d in &self.hooks.dumps {
+            let v = d.entries.lock().unwrap_or_else(|p| p.into_inner());
+            for e in v.iter() {
+                let n = merged.entry((e.ifindex, u32::from(e.ip))).or_insert(Neighbor { info: *e, workers: 0 });
+                n.workers += 1;
+                if rank(e.state) > rank(n.info.state) {
+                    n.info = *e;
+                }
+            }
+        }
+        merged.into_values().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,182 @@
+//! The controller without DPDK: a snapshot nobody polls, real files.
+
+use super::*;
+use crate::config::RouteConf;
+
+const LAB: &str = include_str!("../../../deploy/lab/gateway.yaml");
+
+struct Fixture {
+    ctl: Arc<Controller>,
+    dir: PathBuf,
+    worker: Arc<WorkerStats>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn fixture(name: &str) -> Fixture {
+    let dir = std::env::temp_dir().join(format!("gw-ctl-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = Config::parse(LAB).unwrap();
+    let path = dir.join("gateway.yaml");
+    std::fs::write(&path, LAB).unwrap();
+    let ports = vec![
+        PortHandle { name: "lan".into(), id: 0, mac: MacAddr([2, 0, 0, 0, 0, 1]) },
+        PortHandle { name: "wan".into(), id: 1, mac: MacAddr([2, 0, 0, 0, 0, 2]) },
+    ];
+    let t = tables::build(&cfg, &[0, 1], &[ports[0].mac, ports[1].mac], 1).unwrap();
+    // A worker that has stopped: it holds no snapshot, so changes do not wait.
+    let worker = Arc::new(WorkerStats::default());
+    worker.generation.store(u64::MAX, Relaxed);
+    let hooks = Hooks {
+        snapshot: Arc::new(ArcSwap::from_pointee(t)),
+        workers: vec![worker.clone()],
+        dumps: vec![Arc::new(NeighborDump::default())],
+    };
+    let audit = AuditLog::open(&dir.join("audit.jsonl")).unwrap();
+    Fixture { ctl: Controller::new(cfg, path, ports, hooks, audit), dir, worker }
+}
+
+fn who() -> Who {
+    Who { token: "test".into(), remote: "127.0.0.1:1".into(), request: "TEST".into() }
+}
+
+fn route(dst: &str, via: &str) -> RouteConf {
+    RouteConf { dst: dst.into(), via: vec![via.into()], kind: Default::default() }
+}
+
+fn saved(f: &Fixture) -> Config {
+    Config::load(&f.dir.join("gateway.yaml")).unwrap()
+}
+
+#[tokio::test]
+async fn a_change_reaches_the_snapshot_the_file_and_the_audit_log() {
+    let f = fixture("change");
+    let a = f
+        .ctl
+        .change(&who(), "add route", |c| {
+            c.routes.push(route("198.51.100.0/24", "203.0.113.2"));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(a.generation, 2);
+    assert_eq!(
+        a.changes,
+        [
+            "routes[0].dst: (none) -> \"198.51.100.0/24\"",
+            "routes[0].type: (none) -> \"unicast\"",
+            "routes[0].via[0]: (none) -> \"203.0.113.2\""
+        ]
+    );
+    let t = f.ctl.snapshot();
+    assert_eq!(t.generation, 2);
+    assert!(matches!(t.fib.lookup("198.51.100.9".parse().unwrap()), Some(stack::RouteTarget::Via { .. })));
+    assert_eq!(saved(&f), *f.ctl.running(), "the file holds the running config");
+    let (n, log) = f.ctl.audit().read(0, 10).unwrap();
+    assert_eq!(n, 1);
+    assert_eq!((log[0].token.as_str(), log[0].outcome.as_str(), log[0].generation), ("test", "applied", 2));
+}
+
+#[tokio::test]
+async fn a_bad_change_is_refused_with_its_field_and_changes_nothing() {
+    let f = fixture("bad");
+    let before = f.ctl.running();
+    let e = f
+        .ctl
+        .change(&who(), "add route", |c| {
+            c.routes.push(route("198.51.100.0/24", "192.0.2.1"));
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    let ApplyError::Invalid(errs) = e else { panic!("{e:?}") };
+    assert_eq!(errs[0].field, "routes[0].via[0]");
+    assert_eq!(*f.ctl.running(), *before);
+    assert_eq!(f.ctl.snapshot().generation, 1);
+    assert_eq!(saved(&f), *before);
+    let (_, log) = f.ctl.audit().read(0, 1).unwrap();
+    assert_eq!(log[0].outcome, "rejected");
+    assert!(log[0].detail.contains("routes[0].via[0]"), "{}", log[0].detail);
+}
+
+#[tokio::test]
+async fn fields_that_need_a_restart_are_refused() {
+    let f = fixture("restart");
+    let mut c = (*f.ctl.running()).clone();
+    c.workers.cores = vec![0];
+    c.management.listen = "127.0.0.1:9999".into();
+    let tag = etag(&f.ctl.running());
+    let ApplyError::Invalid(errs) = f.ctl.replace(&who(), c, &tag).await.unwrap_err() else { panic!() };
+    let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["workers", "management.listen"]);
+}
+
+#[tokio::test]
+async fn a_stale_etag_is_a_failed_precondition() {
+    let f = fixture("etag");
+    let old = etag(&f.ctl.running());
+    let mut c = (*f.ctl.running()).clone();
+    c.routes.push(route("198.51.100.0/24", "203.0.113.2"));
+    f.ctl.replace(&who(), c.clone(), &old).await.unwrap();
+    c.routes.push(route("198.51.101.0/24", "203.0.113.2"));
+    assert!(matches!(f.ctl.replace(&who(), c, &old).await, Err(ApplyError::PreconditionFailed(_))));
+}
+
+#[tokio::test]
+async fn an_unconfirmed_commit_rolls_back_and_a_confirmed_one_stays() {
+    let f = fixture("confirm");
+    let base = (*f.ctl.running()).clone();
+    let mut c = base.clone();
+    c.routes.push(route("198.51.100.0/24", "203.0.113.2"));
+    let a = f.ctl.commit(&who(), c.clone(), Some(Duration::from_millis(300))).await.unwrap();
+    assert!(a.rollback_at.is_some());
+    assert_eq!(f.ctl.running().routes.len(), 1);
+    assert_eq!(saved(&f), base, "not saved before confirmation");
+    // Other changes wait for the decision.
+    assert!(matches!(f.ctl.change(&who(), "x", |_| Ok(())).await, Err(ApplyError::Conflict(_))));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(*f.ctl.running(), base, "rolled back");
+    assert_eq!(f.ctl.snapshot().generation, 3);
+    assert!(f.ctl.confirm(&who()).await.is_err(), "nothing left to confirm");
+
+    f.ctl.commit(&who(), c.clone(), Some(Duration::from_millis(300))).await.unwrap();
+    f.ctl.confirm(&who()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(*f.ctl.running(), c, "kept");
+    assert_eq!(saved(&f), c, "saved on confirmation");
+    let (_, log) = f.ctl.audit().read(0, 10).unwrap();
+    assert!(log.iter().any(|e| e.token == "-" && e.action.starts_with("roll back")));
+}
+
+#[tokio::test]
+async fn changes_wait_for_the_workers_to_take_the_snapshot() {
+    let f = fixture("ack");
+    f.worker.generation.store(1, Relaxed); // a live worker on generation 1
+    let w = f.worker.clone();
+    let acker = std::thread::spawn(move || {
+        while w.generation.load(Relaxed) == 1 {
+            std::thread::sleep(Duration::from_millis(50));
+            w.generation.store(2, Relaxed);
+        }
+    });
+    let t0 = Instant::now();
+    f.ctl.flush_neighbors(&who()).await.unwrap();
+    assert!(t0.elapsed() >= Duration::from_millis(40), "returned before the worker moved");
+    assert_eq!(f.ctl.snapshot().neighbor_epoch, 1);
+    acker.join().unwrap();
+}
+
+#[test]
+fn diff_names_paths() {
+    let a = Config::parse(LAB).unwrap();
+    let mut b = a.clone();
+    b.interfaces[0].mtu = 1400;
+    assert_eq!(diff(&a, &b), ["interfaces[0].mtu: 1500 -> 1400"]);
+    assert_ne!(etag(&a), etag(&b));
+    assert_eq!(etag(&a), etag(&a.clone()));
+}

@@ -1,0 +1,86 @@
+//! Saving the config so that a crash never leaves half a file.
+//!
+//! Write a temporary file in the same directory, fsync it, rename it over
+//! the target (atomic on POSIX file systems), then fsync the directory so
+//! the rename itself is durable. A reader sees the old file or the new
+//! one, never a mix or a truncation.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// Replaces `path` with `contents` atomically and durably.
+pub fn save_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("config");
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+    use std::time::Duration;
+
+    fn version(n: usize) -> Vec<u8> {
+        // Big enough that a write takes more than one syscall's worth.
+        let mut v = format!("version: {n}\n").into_bytes();
+        v.extend(std::iter::repeat_n(b'x', 4 << 20));
+        v.extend(format!("\nend: {n}\n").into_bytes());
+        v
+    }
+
+    fn check_whole(path: &Path) {
+        let text = std::fs::read(path).unwrap();
+        let head = String::from_utf8_lossy(&text[..20.min(text.len())]).to_string();
+        let n: usize = head.trim_start_matches("version: ").split('\n').next().unwrap().parse().unwrap();
+        assert_eq!(text, version(n), "file is not exactly version {n}");
+    }
+
+    /// Run by `a_killed_save_leaves_the_old_or_the_new_file` in a child
+    /// process: saves versions in a loop until killed.
+    #[test]
+    fn persist_child_saver() {
+        let Ok(path) = std::env::var("GW_PERSIST_CHILD") else { return };
+        for n in 1.. {
+            save_atomic(Path::new(&path), &version(n)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_killed_save_leaves_the_old_or_the_new_file() {
+        let dir = std::env::temp_dir().join(format!("gw-persist-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gateway.yaml");
+        save_atomic(&path, &version(0)).unwrap();
+        for round in 0..8u64 {
+            let mut child = Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "persist::tests::persist_child_saver", "--nocapture"])
+                .env("GW_PERSIST_CHILD", &path)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(40 + 17 * round));
+            child.kill().unwrap(); // SIGKILL, mid-write more often than not
+            child.wait().unwrap();
+            check_whole(&path);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

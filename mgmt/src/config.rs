@@ -438,7 +438,7 @@ impl Config {
         }
         let mut if_names = HashSet::new();
         let mut if_ports = HashSet::new();
-        let mut subnets: Vec<(usize, Ipv4Cidr)> = Vec::new();
+        let mut subnets: Vec<(usize, usize, Ipv4Cidr)> = Vec::new();
         let mut addrs = HashSet::new();
         for (i, ifc) in self.interfaces.iter().enumerate() {
             let f = |s: &str| format!("interfaces[{i}].{s}");
@@ -471,12 +471,17 @@ impl Config {
                         if !addrs.insert(c.addr) {
                             errs.push(err(field.clone(), format!("{} is configured twice", c.addr)));
                         }
-                        if let Some((other, _)) =
-                            subnets.iter().find(|(k, s)| *k != i && (s.contains(c.addr) || c.contains(s.addr)))
+                        // Named on both sides, so the field a change added is named too.
+                        if let Some((other, j2, s)) =
+                            subnets.iter().find(|(k, _, s)| *k != i && (s.contains(c.addr) || c.contains(s.addr)))
                         {
+                            errs.push(err(
+                                format!("interfaces[{other}].ipv4[{j2}]"),
+                                format!("{}/{} overlaps {a} of interfaces[{i}]", s.addr, s.len),
+                            ));
                             errs.push(err(field, format!("{a} overlaps a subnet of interfaces[{other}]")));
                         }
-                        subnets.push((i, c));
+                        subnets.push((i, j, c));
                     }
                     Err(m) => errs.push(err(field, m)),
                 }
@@ -500,7 +505,7 @@ impl Config {
                 let field = format!("routes[{i}].via[{j}]");
                 match g.parse::<Ipv4Addr>() {
                     Ok(a) if addrs.contains(&a) => errs.push(err(field, format!("{a} is one of our own addresses"))),
-                    Ok(a) if !subnets.iter().any(|(_, s)| s.contains(a)) => {
+                    Ok(a) if !subnets.iter().any(|(_, _, s)| s.contains(a)) => {
                         errs.push(err(field, format!("{a} is not in a connected subnet of any interface")))
                     }
                     Ok(_) => {}

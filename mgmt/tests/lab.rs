@@ -5,98 +5,11 @@
 //! skips. The lab is global (fixed namespace names), so the tests take a
 //! lock and each brings up a fresh lab.
 
-use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-static LAB: Mutex<()> = Mutex::new(());
-
-fn root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn sh(cmd: &str) -> Output {
-    Command::new("bash").arg("-c").arg(cmd).output().expect("bash runs")
-}
-
-fn ok(cmd: &str) -> String {
-    let o = sh(cmd);
-    assert!(
-        o.status.success(),
-        "`{cmd}` failed:\n{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Why the lab cannot run here, if it cannot.
-fn missing_capability() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root: network namespaces need CAP_SYS_ADMIN".into());
-    }
-    for tool in ["ip", "iperf3", "socat", "curl", "nc", "python3", "ethtool"] {
-        if !sh(&format!("command -v {tool}")).status.success() {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    if !sh("ip netns add lab-probe && ip netns del lab-probe").status.success() {
-        return Some("cannot create network namespaces here".into());
-    }
-    None
-}
-
-struct Lab {
-    _guard: std::sync::MutexGuard<'static, ()>,
-}
-
-impl Lab {
-    fn up() -> Option<Lab> {
-        let guard = LAB.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(why) = missing_capability() {
-            eprintln!("SKIP: lab test needs the namespace lab: {why}");
-            return None;
-        }
-        let up = root().join("deploy/lab/up.sh");
-        let o = Command::new(up).env("GATEWAYD", env!("CARGO_BIN_EXE_gatewayd")).output().expect("up.sh runs");
-        assert!(
-            o.status.success(),
-            "lab up failed:\n{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-        Some(Lab { _guard: guard })
-    }
-
-    fn metric(&self, line_prefix: &str) -> u64 {
-        let text = ok("curl -sf http://127.0.0.1:8080/metrics");
-        text.lines()
-            .find_map(|l| l.strip_prefix(line_prefix).and_then(|v| v.trim().parse().ok()))
-            .unwrap_or_else(|| panic!("metric {line_prefix} not in:\n{text}"))
-    }
-
-    fn drops(&self, reason: &str) -> u64 {
-        self.metric(&format!("gateway_drops_total{{reason=\"{reason}\"}}"))
-    }
-
-    fn pid(&self) -> i32 {
-        ok("cat /run/gatewayd-lab/gatewayd.pid").trim().parse().expect("pid")
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("gatewayd log:\n{}", String::from_utf8_lossy(&sh("cat /run/gatewayd-lab/gatewayd.log").stdout));
-        }
-        sh(&format!("{}", root().join("deploy/lab/down.sh").display()));
-    }
-}
-
-fn ping(ns: &str, dst: &str) -> String {
-    ok(&format!("ip netns exec {ns} ping -c 3 -i 0.2 -W 2 {dst}"))
-}
 
 #[test]
 fn lan_and_wan_ping_each_other_and_both_gateway_addresses() {
@@ -238,7 +151,7 @@ for frame in [eth + ip(ihl_byte=0x44) + udp,      # IHL 4
 fn metrics_export_the_core_families() {
     let Some(lab) = Lab::up() else { return };
     ping("lab-lan", "203.0.113.2");
-    let text = ok("curl -sf http://127.0.0.1:8080/metrics");
+    let text = lab.metrics();
     for name in [
         "gateway_port_rx_packets_total{port=\"lan\"}",
         "gateway_port_tx_packets_total{port=\"wan\"}",

@@ -1,0 +1,157 @@
+//! The namespace lab for end-to-end tests (DESIGN.md §5): bring it up,
+//! run commands in it, read metrics and call the API. The lab is global
+//! (fixed namespace names), so tests take a lock and each brings up a
+//! fresh lab.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+static LAB: Mutex<()> = Mutex::new(());
+
+pub fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub fn sh(cmd: &str) -> Output {
+    Command::new("bash").arg("-c").arg(cmd).output().expect("bash runs")
+}
+
+pub fn ok(cmd: &str) -> String {
+    let o = sh(cmd);
+    assert!(
+        o.status.success(),
+        "`{cmd}` failed:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Why the lab cannot run here, if it cannot.
+pub fn missing_capability() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root: network namespaces need CAP_SYS_ADMIN".into());
+    }
+    for tool in ["ip", "iperf3", "socat", "curl", "nc", "python3", "ethtool"] {
+        if !sh(&format!("command -v {tool}")).status.success() {
+            return Some(format!("{tool} is not installed"));
+        }
+    }
+    if !sh("ip netns add lab-probe && ip netns del lab-probe").status.success() {
+        return Some("cannot create network namespaces here".into());
+    }
+    None
+}
+
+pub struct Lab {
+    _guard: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Lab {
+    pub fn up() -> Option<Lab> {
+        let guard = LAB.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(why) = missing_capability() {
+            eprintln!("SKIP: lab test needs the namespace lab: {why}");
+            return None;
+        }
+        let up = root().join("deploy/lab/up.sh");
+        let o = Command::new(up).env("GATEWAYD", env!("CARGO_BIN_EXE_gatewayd")).output().expect("up.sh runs");
+        assert!(
+            o.status.success(),
+            "lab up failed:\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        Some(Lab { _guard: guard })
+    }
+
+    pub fn metric(&self, line_prefix: &str) -> u64 {
+        let text = self.metrics();
+        text.lines()
+            .find_map(|l| l.strip_prefix(line_prefix).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("metric {line_prefix} not in:\n{text}"))
+    }
+
+    /// Starts gatewayd again in the lab (after it was killed), on the
+    /// lab's running config, and waits for its API.
+    pub fn start_gatewayd(&self) {
+        ok(&format!(
+            "ip netns exec lab-gw {} --config /run/gatewayd-lab/gateway.yaml >>/run/gatewayd-lab/gatewayd.log 2>&1 & echo $! >/run/gatewayd-lab/gatewayd.pid",
+            env!("CARGO_BIN_EXE_gatewayd")
+        ));
+        for _ in 0..100 {
+            if sh("curl -sf http://127.0.0.1:8080/healthz").status.success() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("gatewayd did not come back:\n{}", ok("cat /run/gatewayd-lab/gatewayd.log"));
+    }
+
+    /// `/metrics`, read with the read-only token.
+    pub fn metrics(&self) -> String {
+        ok("curl -sf -H \"Authorization: Bearer $(cat /run/gatewayd-lab/readonly.token)\" http://127.0.0.1:8080/metrics")
+    }
+
+    pub fn drops(&self, reason: &str) -> u64 {
+        self.metric(&format!("gateway_drops_total{{reason=\"{reason}\"}}"))
+    }
+
+    pub fn pid(&self) -> i32 {
+        ok("cat /run/gatewayd-lab/gatewayd.pid").trim().parse().expect("pid")
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("gatewayd log:\n{}", String::from_utf8_lossy(&sh("cat /run/gatewayd-lab/gatewayd.log").stdout));
+        }
+        sh(&format!("{}", root().join("deploy/lab/down.sh").display()));
+    }
+}
+
+pub fn ping(ns: &str, dst: &str) -> String {
+    ok(&format!("ip netns exec {ns} ping -c 3 -i 0.2 -W 2 {dst}"))
+}
+
+pub fn token(role: &str) -> String {
+    std::fs::read_to_string(format!("/run/gatewayd-lab/{role}.token")).expect("lab token").trim().to_string()
+}
+
+/// An API response: status, body as JSON (Null if not JSON), raw text, ETag.
+pub struct Resp {
+    pub status: u16,
+    pub json: serde_json::Value,
+    pub text: String,
+    pub content_type: String,
+    pub etag: String,
+}
+
+/// Calls the lab's API. `token` is a role (`admin`, `readonly`) or `""`
+/// for none.
+pub fn api(method: &str, path: &str, role: &str, body: Option<serde_json::Value>, headers: &[(&str, &str)]) -> Resp {
+    let mut req = ureq::request(method, &format!("http://127.0.0.1:8080{path}"));
+    if !role.is_empty() {
+        req = req.set("Authorization", &format!("Bearer {}", token(role)));
+    }
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let r = match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    };
+    let r = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {path}: {e}"),
+    };
+    let status = r.status();
+    let content_type = r.header("content-type").unwrap_or_default().to_string();
+    let etag = r.header("etag").unwrap_or_default().to_string();
+    let text = r.into_string().unwrap_or_default();
+    Resp { status, json: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null), text, content_type, etag }
+}

@@ -1,0 +1,175 @@
+//! The OpenAPI document: well formed, every operation described, every
+//! schema reference resolved, and every route the router serves in it
+//! (and every documented route served).
+
+use arc_swap::ArcSwap;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use dataplane::{NeighborDump, WorkerStats};
+use mgmt::audit::AuditLog;
+use mgmt::auth;
+use mgmt::config::{Config, Role, TokenConf};
+use mgmt::control::{Controller, Hooks, PortHandle};
+use serde_json::Value;
+use stack::wire::MacAddr;
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+fn doc() -> Value {
+    serde_json::to_value(mgmt::api::openapi()).unwrap()
+}
+
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => refs(v, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
+
+#[test]
+fn the_document_is_complete_and_consistent() {
+    let d = doc();
+    assert!(d["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert_eq!(d["info"]["title"], "gatewayd");
+    assert!(d["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer");
+    let paths = d["paths"].as_object().unwrap();
+    assert!(paths.len() >= 20, "{} paths", paths.len());
+    for (path, item) in paths {
+        assert!(path == "/metrics" || path == "/healthz" || path.starts_with("/api/v1/"), "{path}");
+        for (method, op) in item.as_object().unwrap() {
+            if !METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            let what = format!("{method} {path}");
+            let described = op["summary"].as_str().or(op["description"].as_str()).unwrap_or("");
+            assert!(described.len() > 10, "{what} is not described");
+            assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{what} has no tag");
+            let responses = op["responses"].as_object().unwrap();
+            assert!(!responses.is_empty(), "{what} has no responses");
+            for (code, r) in responses {
+                assert!(r["description"].is_string(), "{what} {code} has no description");
+            }
+            // Every {param} in the path is declared.
+            for seg in path.split('/').filter(|s| s.starts_with('{')) {
+                let name = seg.trim_matches(|c| c == '{' || c == '}');
+                let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                assert!(params.iter().any(|p| p["name"] == name && p["in"] == "path"), "{what}: {name} undeclared");
+            }
+        }
+    }
+    let schemas = d["components"]["schemas"].as_object().unwrap();
+    for name in ["Config", "RouteConf", "Problem", "Applied", "PortInfo", "AuditEntry", "TokenConf"] {
+        assert!(schemas.contains_key(name), "schema {name} missing");
+    }
+    for (name, s) in schemas {
+        assert!(s.is_object(), "schema {name}");
+    }
+    let mut all = Vec::new();
+    refs(&d, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("odd $ref {r}"));
+        assert!(schemas.contains_key(name), "$ref {r} does not resolve");
+    }
+    // Config fields carry their doc comments.
+    assert!(schemas["Management"]["properties"]["tokens"]["description"].as_str().unwrap().contains("Bearer"));
+}
+
+/// Every handler registered in the router source has an OpenAPI path.
+#[test]
+fn every_registered_handler_is_documented() {
+    let src = include_str!("../src/api.rs");
+    let mut handlers = BTreeSet::new();
+    for chunk in src.split("routes!(").skip(1) {
+        let list = chunk.split(')').next().unwrap();
+        handlers.extend(list.split(',').map(|h| h.trim().to_string()).filter(|h| !h.is_empty()));
+    }
+    assert!(handlers.len() >= 25, "{handlers:?}");
+    for h in &handlers {
+        let at = src.find(&format!("async fn {h}(")).unwrap_or_else(|| panic!("no handler {h}"));
+        let before = &src[..at];
+        let attr = before.rfind("#[utoipa::path(").unwrap_or_else(|| panic!("{h} has no #[utoipa::path]"));
+        assert!(!before[attr..].contains("async fn "), "{h}'s nearest #[utoipa::path] belongs to another handler");
+    }
+    // Routes added outside routes!() must be documented paths too.
+    let d = doc();
+    for chunk in src.split(".route(\"").skip(1) {
+        let path = chunk.split('"').next().unwrap();
+        assert!(d["paths"].get(path).is_some(), "{path} is served but not documented");
+    }
+}
+
+fn controller(dir: &std::path::Path, token: &str) -> Arc<Controller> {
+    let mut cfg = Config::parse(include_str!("../../deploy/lab/gateway.yaml")).unwrap();
+    cfg.management.tokens = vec![TokenConf { name: "t".into(), role: Role::Admin, sha256: auth::hash_token(token) }];
+    let path = dir.join("gateway.yaml");
+    std::fs::write(&path, cfg.to_yaml()).unwrap();
+    let macs = [MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2])];
+    let t = mgmt::tables::build(&cfg, &[0, 1], &macs, 1).unwrap();
+    let w = Arc::new(WorkerStats::default());
+    w.generation.store(u64::MAX, Relaxed);
+    let hooks = Hooks {
+        snapshot: Arc::new(ArcSwap::from_pointee(t)),
+        workers: vec![w],
+        dumps: vec![Arc::new(NeighborDump::default())],
+    };
+    let ports = vec![
+        PortHandle { name: "lan".into(), id: 60, mac: macs[0] },
+        PortHandle { name: "wan".into(), id: 61, mac: macs[1] },
+    ];
+    Controller::new(cfg, path, ports, hooks, AuditLog::open(&dir.join("audit.jsonl")).unwrap())
+}
+
+/// Every documented operation is served: none falls through to "no such
+/// endpoint" or gets 405.
+#[tokio::test]
+async fn every_documented_operation_is_served() {
+    let dir = std::env::temp_dir().join(format!("gw-openapi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = auth::new_token().unwrap();
+    let app = mgmt::api::router(controller(&dir, &token));
+    let d = doc();
+    let mut n = 0;
+    for (path, item) in d["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys().filter(|m| METHODS.contains(&m.as_str())) {
+            let concrete = path
+                .replace("{name}", "lan")
+                .replace("{interface}", "lan")
+                .replace("{addr}", "10.0.1.1")
+                .replace("{len}", "24")
+                .replace("{ip}", "10.0.1.9");
+            let req = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(&concrete)
+                .header("Authorization", format!("Bearer {token}"))
+                .header("Content-Type", "application/json")
+                .body(Body::from("{}"))
+                .unwrap();
+            let resp = app.clone().oneshot(req).await.unwrap();
+            let status = resp.status();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            let text = String::from_utf8_lossy(&body);
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert!(!text.contains("no such endpoint"), "{method} {path} is documented but not served");
+            n += 1;
+        }
+    }
+    assert!(n >= 28, "{n} operations");
+    // And something undocumented is not served.
+    let req = Request::builder().uri("/api/v1/nope").header("Authorization", format!("Bearer {token}"));
+    let resp = app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -5,8 +5,11 @@
 # in one invocation by the shared anchors.
 #
 #   benches/run.sh [ipv4_route] [--seconds S]
+#   benches/run.sh scrape
 #
 # Prints: ipv4_route gatewayd_mpps=X l3fwd_mpps=Y ratio=Z
+#     or: scrape workers=16 ports=32 mean_ms=X target_ms=10 (criterion,
+#         mgmt/benches/scrape.rs: one /metrics render)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -14,11 +17,25 @@ anchors="${ANCHORS:-$root/../shared/anchors}"
 scenario=ipv4_route; seconds=5; core=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    ipv4_route) scenario=$1; shift ;;
+    ipv4_route|scrape) scenario=$1; shift ;;
     --seconds) seconds="$2"; shift 2 ;;
-    *) echo "unknown argument $1 (scenarios: ipv4_route)" >&2; exit 2 ;;
+    *) echo "unknown argument $1 (scenarios: ipv4_route, scrape)" >&2; exit 2 ;;
   esac
 done
+if [ "$scenario" = scrape ]; then
+  mkdir -p "$here/out"
+  if ! (cd "$root" && cargo bench -q -p mgmt --bench scrape -- --warm-up-time 1 --measurement-time 3) \
+      >"$here/out/scrape.log" 2>&1; then
+    cat "$here/out/scrape.log" >&2; exit 1
+  fi
+  est="$root/target/criterion/scrape_16_workers_32_ports/new/estimates.json"
+  /usr/bin/python3 - "$est" <<'PY'
+import json, sys
+mean = json.load(open(sys.argv[1]))["mean"]["point_estimate"] / 1e6
+print(f"scrape workers=16 ports=32 mean_ms={mean:.3f} target_ms=10 {'ok' if mean < 10 else 'OVER TARGET'}")
+PY
+  exit 0
+fi
 [ -d "$anchors" ] || { echo "run.sh: anchors not found at $anchors (set ANCHORS)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (DPDK)" >&2; exit 1; }
 out="$here/out"; mkdir -p "$out"

@@ -3,7 +3,10 @@
 # and leave the lab up with the next commands to try.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
 "$here/up.sh"
+gw="$root/target/release/gatewayd"
+export GATEWAYD_TOKEN_FILE=/run/gatewayd-lab/admin.token
 lan() { ip netns exec lab-lan "$@"; }
 echo
 echo "== ping: lab-lan (10.0.1.2) -> gateway (10.0.1.1) and -> lab-wan (203.0.113.2)"
@@ -23,14 +26,33 @@ ip netns exec lab-wan iperf3 -s -D -1 -p 5202
 sleep 0.5
 lan iperf3 -c 203.0.113.2 -p 5202 -u -b 100M -t 3 | grep -E 'receiver'
 echo
-echo "== metrics excerpt (http://127.0.0.1:8080/metrics)"
-curl -s http://127.0.0.1:8080/metrics | grep -E '^gateway_(port_(rx|tx)_packets_total|forwarded_total|neighbors|drops_total\{reason="(ttl_expired|no_route)"\})'
-cat <<'MSG'
+echo "== a route added live through the API: 198.51.100.0/24 via lab-wan"
+ip netns exec lab-wan ip addr add 198.51.100.1/32 dev lo
+"$gw" ctl route add 198.51.100.0/24 via 203.0.113.2
+lan ping -c 2 -i 0.2 198.51.100.1 | tail -2
+echo
+echo "== gatewayd ctl ports / neighbors / stats"
+"$gw" ctl ports
+"$gw" ctl neighbors
+"$gw" ctl stats
+echo
+echo "== metrics excerpt (http://127.0.0.1:8080/metrics, read-only token)"
+curl -s -H "Authorization: Bearer $(cat /run/gatewayd-lab/readonly.token)" http://127.0.0.1:8080/metrics |
+  grep -E '^gateway_(port_(rx|tx)_packets_total|forwarded_total|neighbors|config_generation|drops_total\{reason="(ttl_expired|no_route)"\})'
+cat <<MSG
 
 The lab is up. Try:
   ip netns exec lab-lan ping 203.0.113.2
-  ip netns exec lab-lan traceroute -n 203.0.113.2
-  curl -s http://127.0.0.1:8080/metrics | grep gateway_drops_total
+  export GATEWAYD_TOKEN_FILE=/run/gatewayd-lab/admin.token
+  $gw ctl routes
+  $gw ctl route del 198.51.100.0/24
+  $gw ctl audit
+  curl -s -H "Authorization: Bearer \$(cat /run/gatewayd-lab/readonly.token)" http://127.0.0.1:8080/api/v1/openapi.json
   tail -f /run/gatewayd-lab/gatewayd.log
   make lab-down          # remove the lab
+
+Prometheus and Grafana on the lab:
+  prometheus --config.file=$root/deploy/prometheus/prometheus.yml   # scrapes 127.0.0.1:8080 with the read-only token
+  Grafana: add a Prometheus data source at http://localhost:9090, then
+           Dashboards > Import > $root/deploy/grafana/gateway.json
 MSG

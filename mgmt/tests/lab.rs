@@ -167,6 +167,13 @@ fn metrics_export_the_core_families() {
         "gateway_nat_sessions",
         "gateway_neighbors",
         "gateway_build_info{version=",
+        "gateway_port_link_up{port=\"wan\"} 1",
+        "gateway_config_generation 1",
+        "gateway_config_last_apply_timestamp_seconds ",
+        "gateway_worker_config_generation{worker=\"0\"} 1",
+        "gateway_routes 0",
+        "gateway_interfaces 2",
+        "gateway_static_neighbors 0",
     ] {
         assert!(text.contains(name), "{name} missing from /metrics");
     }
@@ -207,4 +214,47 @@ fn sigterm_during_traffic_stops_gatewayd_within_a_second() {
     assert!(took < Duration::from_secs(1), "gatewayd took {took:?} to stop");
     let log = ok("cat /run/gatewayd-lab/gatewayd.log");
     assert!(log.contains("gatewayd: stopped"), "no clean stop in the log:\n{log}");
+}
+
+fn exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("expr" | "query" | "definition", serde_json::Value::String(s)) => out.push(s.clone()),
+                    _ => exprs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| exprs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_metric_the_dashboard_queries_is_exported() {
+    let Some(lab) = Lab::up() else { return };
+    let dash: serde_json::Value = serde_json::from_str(include_str!("../../deploy/grafana/gateway.json")).unwrap();
+    let mut all = Vec::new();
+    exprs(&dash, &mut all);
+    let mut names = std::collections::BTreeSet::new();
+    for e in &all {
+        for part in e.split("gateway_").skip(1) {
+            let n: String = part.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            names.insert(format!("gateway_{n}"));
+        }
+    }
+    assert!(names.len() >= 20, "{names:?}");
+    ping("lab-lan", "203.0.113.2");
+    let text = lab.metrics();
+    for n in &names {
+        assert!(text.contains(&format!("# TYPE {n} ")), "the dashboard queries {n}, which /metrics does not export");
+    }
+    // The panels the issue asks for are there.
+    let titles: Vec<&str> = dash["panels"].as_array().unwrap().iter().filter_map(|p| p["title"].as_str()).collect();
+    for t in ["Throughput per port", "Packet rate per port", "Drops by reason", "Worker load", "Table sizes"] {
+        assert!(titles.contains(&t), "no panel {t}");
+    }
+    let prom = include_str!("../../deploy/prometheus/prometheus.yml");
+    assert!(prom.contains("credentials_file: /run/gatewayd-lab/readonly.token") && prom.contains("127.0.0.1:8080"));
 }

@@ -308,3 +308,48 @@ fn a_restart_after_kill_9_comes_back_to_the_committed_config() {
 fn api_up() -> bool {
     ureq::get("http://127.0.0.1:8080/healthz").timeout(Duration::from_millis(300)).call().is_ok()
 }
+
+fn ctl(args: &str) -> std::process::Output {
+    sh(&format!("GATEWAYD_TOKEN_FILE=/run/gatewayd-lab/admin.token {} ctl {args}", env!("CARGO_BIN_EXE_gatewayd")))
+}
+
+#[test]
+fn gatewayd_ctl_shows_tables_changes_routes_and_commits() {
+    let Some(_lab) = Lab::up() else { return };
+    ping("lab-lan", "203.0.113.2");
+    let out = |o: std::process::Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let ports = out(ctl("ports"));
+    assert!(ports.starts_with("NAME") && ports.contains("lan") && ports.contains(" up "), "{ports}");
+    assert!(out(ctl("neighbors")).contains("203.0.113.2"));
+    assert!(out(ctl("interfaces")).contains("10.0.1.1/24"));
+    assert!(out(ctl("stats")).contains("WORKER"));
+    assert!(out(ctl("route add 198.51.100.0/24 via 203.0.113.2")).starts_with("applied: generation"));
+    assert!(out(ctl("route add 10.70.0.0/16 blackhole")).contains("routes[1].type"));
+    let routes: Value = serde_json::from_str(&out(ctl("--json routes 198.51.0.0/16"))).unwrap();
+    assert_eq!(routes, json!([{"dst": "198.51.100.0/24", "via": ["203.0.113.2"], "type": "unicast"}]));
+    out(ctl("route del 10.70.0.0/16"));
+    // A refused change: exit 1, the field on stderr.
+    let o = ctl("route add 10.71.0.0/16 via 8.8.8.8");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("via[0]: 8.8.8.8 is not in a connected subnet"));
+    // Read-only tokens can look, not touch.
+    let o = sh(&format!(
+        "{} ctl --token-file /run/gatewayd-lab/readonly.token route del 198.51.100.0/24",
+        env!("CARGO_BIN_EXE_gatewayd")
+    ));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Forbidden (403)"));
+    // Commit a file with confirmation, then confirm.
+    let yaml = out(ctl("config show --yaml"));
+    let file = "/run/gatewayd-lab/candidate.yaml";
+    std::fs::write(file, yaml.replace("198.51.100.0/24", "198.51.101.0/24")).unwrap();
+    assert!(out(ctl(&format!("config validate {file}"))).contains("routes[0].dst"));
+    assert!(out(ctl(&format!("config commit {file} --confirm 30"))).contains("unless confirmed"));
+    out(ctl("config confirm"));
+    assert_eq!(route_dsts(), ["198.51.101.0/24"]);
+    assert!(out(ctl("audit")).contains("confirm the pending commit"));
+    assert_eq!(ctl("bogus").status.code(), Some(2));
+}

@@ -122,6 +122,7 @@ fn audit_path(cfg: &Config, config_file: &Path) -> PathBuf {
 }
 
 fn run(cfg: Config, config_file: &Path) -> Result<(), String> {
+    persist::remove_leftovers(config_file);
     let audit = audit_path(&cfg, config_file);
     let audit = AuditLog::open(&audit).map_err(|e| format!("audit log {}: {e}", audit.display()))?;
     let listen: SocketAddr = cfg.management.listen.parse().map_err(|e| format!("management.listen: {e}"))?;

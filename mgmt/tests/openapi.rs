@@ -38,6 +38,32 @@ fn refs(v: &Value, out: &mut Vec<String>) {
 
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];
 
+/// The served document parses as OpenAPI 3.1 with an independent
+/// implementation (the `oas3` crate), and every operation and schema
+/// reference in it resolves there.
+#[test]
+fn the_document_is_valid_openapi_3_1() {
+    let text = mgmt::api::openapi().to_pretty_json().unwrap();
+    let spec = oas3::from_json(&text).expect("a valid OpenAPI 3.1 document");
+    assert!(spec.openapi.starts_with("3.1"));
+    let mut ops = 0;
+    for (path, method, op) in spec.operations() {
+        ops += 1;
+        assert!(op.responses.as_ref().is_some_and(|r| !r.is_empty()), "{method} {path}");
+        for p in &op.parameters {
+            p.resolve(&spec).unwrap_or_else(|e| panic!("{method} {path}: parameter: {e}"));
+        }
+        if let Some(b) = &op.request_body {
+            b.resolve(&spec).unwrap_or_else(|e| panic!("{method} {path}: body: {e}"));
+        }
+    }
+    assert!(ops >= 28, "{ops} operations");
+    let schemas = &spec.components.as_ref().unwrap().schemas;
+    for (name, s) in schemas {
+        s.resolve(&spec).unwrap_or_else(|e| panic!("schema {name}: {e}"));
+    }
+}
+
 #[test]
 fn the_document_is_complete_and_consistent() {
     let d = doc();

@@ -581,7 +581,8 @@ impl Config {
 
     /// The fields that differ between `self` (running) and `new` but can
     /// only change with a restart. Live: interfaces, routes, neighbors and
-    /// tokens; everything that sizes or binds resources is not.
+    /// tokens, ICMP rate limits and ARP timers; everything that sizes or
+    /// binds resources is not.
     pub fn restart_only_changes(&self, new: &Config) -> Vec<ConfigError> {
         let mut errs = Vec::new();
         let mut check = |field: &str, same: bool| {
@@ -592,8 +593,8 @@ impl Config {
         check("dpdk", self.dpdk == new.dpdk);
         check("workers", self.workers == new.workers);
         check("ports", self.ports == new.ports);
-        check("arp", self.arp == new.arp);
-        check("icmp", self.icmp == new.icmp);
+        check("arp.capacity", self.arp.capacity == new.arp.capacity);
+        check("arp.queue_len", self.arp.queue_len == new.arp.queue_len);
         check("management.listen", self.management.listen == new.management.listen);
         check("management.audit_log", self.management.audit_log == new.management.audit_log);
         check("management.max_body_bytes", self.management.max_body_bytes == new.management.max_body_bytes);

@@ -58,7 +58,9 @@ pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: 
             })
         })
         .collect();
-    Tables::build(ifaces, &routes, neighbors, generation)
+    let mut t = Tables::build(ifaces, &routes, neighbors, generation)?;
+    t.settings = router_config(cfg);
+    Ok(t)
 }
 
 /// The router settings the config asks for.

@@ -92,6 +92,14 @@ impl RateLimiter {
         RateLimiter { rate, burst, tokens: burst * NS, last: 0 }
     }
 
+    /// Changes rate and burst (a config change), keeping the tokens saved
+    /// up to the new burst.
+    pub fn set(&mut self, rate: u32, burst: u32) {
+        self.rate = u64::from(rate);
+        self.burst = u64::from(burst.max(1));
+        self.tokens = self.tokens.min(self.burst * NS);
+    }
+
     /// Takes a token if one is there.
     pub fn allow(&mut self, now: u64) -> bool {
         let elapsed = now.saturating_sub(self.last);

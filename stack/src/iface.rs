@@ -119,6 +119,9 @@ pub struct Tables {
     /// learned (non-static) neighbors: interfaces were renumbered, or an
     /// operator asked for a flush.
     pub neighbor_epoch: u64,
+    /// Router settings workers take on a new generation: the ICMP rate
+    /// limit and the neighbor timers (the cache's sizes stay as started).
+    pub settings: crate::router::RouterConfig,
 }
 
 impl Tables {
@@ -159,7 +162,15 @@ impl Tables {
                 b.add(c.addr, 32, RouteTarget::Local { ifindex: i as u16 });
             }
         }
-        Ok(Tables { ifaces, port_iface, fib: b.build()?, static_neighbors, generation, neighbor_epoch: 0 })
+        Ok(Tables {
+            ifaces,
+            port_iface,
+            fib: b.build()?,
+            static_neighbors,
+            generation,
+            neighbor_epoch: 0,
+            settings: Default::default(),
+        })
     }
 
     /// The interface index for a port, if one is configured.

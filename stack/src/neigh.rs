@@ -170,6 +170,16 @@ impl<B> NeighborCache<B> {
         &self.cfg
     }
 
+    /// Takes new timers (probes, retry, reachable and GC times) from a
+    /// config change. `capacity` and `queue_len` size memory allocated at
+    /// start and are kept.
+    pub fn set_timers(&mut self, cfg: &NeighborConfig) {
+        self.cfg.max_probes = cfg.max_probes;
+        self.cfg.retry_interval = cfg.retry_interval;
+        self.cfg.reachable_time = cfg.reachable_time;
+        self.cfg.gc_time = cfg.gc_time;
+    }
+
     #[inline(always)]
     fn home(&self, k: u64) -> usize {
         (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask

@@ -146,6 +146,8 @@ impl<B: PacketBuf> Router<B> {
             return;
         }
         self.static_generation = t.generation;
+        self.icmp_limit.set(t.settings.icmp_rate, t.settings.icmp_burst);
+        self.neigh.set_timers(&t.settings.neighbor);
         if t.neighbor_epoch != self.neighbor_epoch {
             self.neighbor_epoch = t.neighbor_epoch;
             let lost = self.neigh.flush_dynamic() as u64;

@@ -180,3 +180,25 @@ fn diff_names_paths() {
     assert_ne!(etag(&a), etag(&b));
     assert_eq!(etag(&a), etag(&a.clone()));
 }
+
+#[tokio::test]
+async fn icmp_limits_and_arp_timers_change_live_but_arp_sizes_do_not() {
+    let f = fixture("settings");
+    f.ctl
+        .change(&who(), "icmp", |c| {
+            c.icmp.rate = 10;
+            c.arp.retry_ms = 250;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let s = f.ctl.snapshot().settings;
+    assert_eq!((s.icmp_rate, s.neighbor.retry_interval), (10, 250_000_000));
+    let w = who();
+    let e = f.ctl.change(&w, "arp", |c| {
+        c.arp.capacity = 10;
+        Ok(())
+    });
+    let ApplyError::Invalid(errs) = e.await.unwrap_err() else { panic!() };
+    assert_eq!(errs[0].field, "arp.capacity");
+}

@@ -560,3 +560,19 @@ fn a_new_neighbor_epoch_flushes_learned_entries_but_keeps_static_ones() {
     assert!(r.neighbors().entries().all(|e| e.state == crate::neigh::State::Static));
     assert_eq!(r.counters.dropped(DropReason::NeighborFlushed), 1);
 }
+
+#[test]
+fn a_new_snapshot_brings_new_icmp_limits_and_neighbor_timers() {
+    let t = tables(true, 1500);
+    let (mut r, mut io) = router(&t);
+    let mut t2 = tables(true, 1500);
+    t2.generation = 2;
+    t2.settings.icmp_rate = 0; // no ICMP errors at all
+    t2.settings.neighbor.max_probes = 7;
+    t2.settings.neighbor.capacity = 1; // a size: kept as started
+    r.sync(&t2, 0, &mut io);
+    run(&mut r, &t2, &mut io, 0, &udp_frame("8.8.8.8", 64), SEC);
+    assert_eq!((r.counters.icmp_errors, r.counters.icmp_rate_limited), (0, 1));
+    assert_eq!(r.neighbors().config().max_probes, 7);
+    assert_eq!(r.neighbors().config().capacity, RouterConfig::default().neighbor.capacity);
+}

@@ -16,7 +16,8 @@ use crate::control::{etag, Applied, ApplyError, Controller, Who};
 use crate::metrics::{self, Sources};
 use crate::problem::Problem;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -212,6 +213,39 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], yaml: bool) -> Result<T, Problem> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         serde_path_to_error::deserialize(&mut de)
             .map_err(|e| Problem::bad_request(&field(e.path()), e.inner().to_string()))
+    }
+}
+
+/// Query parameters whose decoding errors are problems, not plain text.
+struct Query<T>(T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(q) => Ok(Query(q.0)),
+            Err(e) => {
+                let text = e.body_text();
+                let msg = text.trim_start_matches("Failed to deserialize query string: ");
+                let (field, why) = msg.split_once(": ").unwrap_or(("query", msg));
+                Err(Problem::bad_request(field, why))
+            }
+        }
+    }
+}
+
+/// Path parameters whose decoding errors are problems, not plain text.
+struct Path<T>(T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(p) => Ok(Path(p.0)),
+            Err(e) => Err(Problem::bad_request("path", e.body_text())),
+        }
     }
 }
 

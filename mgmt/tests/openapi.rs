@@ -199,3 +199,34 @@ async fn every_documented_operation_is_served() {
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Bad query and path parameters are problems naming what is wrong, like
+/// every other error.
+#[tokio::test]
+async fn bad_parameters_are_problem_details() {
+    let dir = std::env::temp_dir().join(format!("gw-openapi-params-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = auth::new_token().unwrap();
+    let app = mgmt::api::router(controller(&dir, &token));
+    for (uri, field) in [
+        ("/api/v1/routes?limit=abc", "limit"),
+        ("/api/v1/routes?prefix=10.0.0.0/40", "prefix"),
+        ("/api/v1/routes/10.0.0.0/abc", "path"),
+        ("/api/v1/config/commit?confirm=-1", "confirm"),
+    ] {
+        let method = if uri.contains("commit") { "POST" } else { "GET" };
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("Authorization", format!("Bearer {token}"))
+            .body(Body::from("{}"))
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json", "{uri}");
+        let body: Value =
+            serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap()).unwrap();
+        assert_eq!(body["errors"][0]["field"], field, "{uri}: {body}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

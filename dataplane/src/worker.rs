@@ -49,6 +49,8 @@ struct NeighborEvent {
     ifindex: u16,
     ip: Ipv4Addr,
     mac: MacAddr,
+    /// A reply to us: peers may mark their entry reachable.
+    confirmed: bool,
 }
 
 /// The running workers.
@@ -221,9 +223,9 @@ impl Io<Mbuf> for WorkerIo {
         }
     }
 
-    fn neighbor_learned(&mut self, ifindex: u16, ip: Ipv4Addr, mac: MacAddr) {
+    fn neighbor_learned(&mut self, ifindex: u16, ip: Ipv4Addr, mac: MacAddr, confirmed: bool) {
         for p in &self.peers {
-            if p.push(NeighborEvent { ifindex, ip, mac }).is_err() {
+            if p.push(NeighborEvent { ifindex, ip, mac, confirmed }).is_err() {
                 self.events_lost += 1;
             }
         }
@@ -292,7 +294,7 @@ impl WorkerContext {
                 self.stats.generation.store(seen_generation, Relaxed);
             }
             while let Some(e) = self.inbox.pop() {
-                router.learn_remote(&tables, e.ifindex, e.ip, e.mac, now, &mut io);
+                router.learn_remote(&tables, e.ifindex, e.ip, e.mac, e.confirmed, now, &mut io);
             }
             let mut received = 0;
             for &port in &self.ports {

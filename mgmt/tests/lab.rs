@@ -258,3 +258,51 @@ fn every_metric_the_dashboard_queries_is_exported() {
     let prom = include_str!("../../deploy/prometheus/prometheus.yml");
     assert!(prom.contains("credentials_file: /run/gatewayd-lab/readonly.token") && prom.contains("127.0.0.1:8080"));
 }
+
+/// Two workers, each with its own queue on both ports (af_packet
+/// `qpairs=2` spreads flows by hash): both carry traffic, changes wait for
+/// both, and neighbors learned by one worker's probe stay resolved in both
+/// even though replies land on whichever queue their hash picks.
+#[test]
+fn two_workers_share_traffic_changes_and_neighbors() {
+    let cfg = std::env::temp_dir().join(format!("gw-two-workers-{}.yaml", std::process::id()));
+    let text = include_str!("../../deploy/lab/gateway.yaml")
+        .replace("cores: [1]", "cores: [0, 1]")
+        .replace("iface=gw-lan\"", "iface=gw-lan,qpairs=2\"")
+        .replace("iface=gw-wan\"", "iface=gw-wan,qpairs=2\"");
+    std::fs::write(&cfg, text).unwrap();
+    let Some(lab) = Lab::up_with(Some(&cfg)) else { return };
+    ok("ip netns exec lab-wan iperf3 -s -D -1 -p 5204");
+    std::thread::sleep(Duration::from_millis(300));
+    // 16 TCP flows: the chance that all hash to one queue is 2^-15.
+    let out = ok("ip netns exec lab-lan iperf3 -c 203.0.113.2 -p 5204 -t 2 -P 16 -J");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("iperf3 JSON");
+    let bps = report["end"]["sum_received"]["bits_per_second"].as_f64().unwrap();
+    assert!(bps > 10e6, "{bps} bit/s");
+    for w in ["0", "1"] {
+        let n = lab.metric(&format!("gateway_worker_packets_total{{worker=\"{w}\"}}"));
+        assert!(n > 1000, "worker {w} carried only {n} packets");
+    }
+    let r = api(
+        "POST",
+        "/api/v1/routes",
+        "admin",
+        Some(serde_json::json!({"dst": "198.51.100.0/24", "type": "blackhole"})),
+        &[],
+    );
+    assert_eq!(r.status, 201);
+    let text = lab.metrics();
+    for w in ["0", "1"] {
+        assert!(text.contains(&format!("gateway_worker_config_generation{{worker=\"{w}\"}} 2")), "worker {w}:\n{text}");
+    }
+    // Long enough for a stale entry's probes to have failed (3 × 1 s) if
+    // replies were not shared.
+    std::thread::sleep(Duration::from_secs(4));
+    ping("lab-lan", "203.0.113.2");
+    let r = api("GET", "/api/v1/neighbors", "readonly", None, &[]);
+    for n in r.json["items"].as_array().unwrap() {
+        assert_eq!(n["state"], "reachable", "{}", r.text);
+    }
+    assert_eq!(lab.metric("gateway_drops_total{reason=\"neighbor_unresolved\"}"), 0);
+    std::fs::remove_file(&cfg).unwrap();
+}

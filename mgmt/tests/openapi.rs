@@ -230,3 +230,24 @@ async fn bad_parameters_are_problem_details() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A body over `management.max_body_bytes` gets 413 before it is parsed.
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let dir = std::env::temp_dir().join(format!("gw-openapi-body-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = auth::new_token().unwrap();
+    let app = mgmt::api::router(controller(&dir, &token));
+    let big = format!("{{\"dst\": \"{}\"}}", "x".repeat(2 << 20));
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/routes")
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .body(Body::from(big))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -33,7 +33,11 @@ pub trait Io<B: PacketBuf> {
     /// Sends `pkt` on port `pkt.port()`.
     fn send(&mut self, pkt: B);
     /// A neighbor was learned from the wire; other workers may want it.
-    fn neighbor_learned(&mut self, _ifindex: u16, _ip: Ipv4Addr, _mac: MacAddr) {}
+    /// `confirmed`: it was a reply to us, which proves reachability (RFC
+    /// 4861 §7.3.1's rule, applied to ARP), so peers may confirm their
+    /// entries with it too: replies to one worker's probe often arrive on
+    /// another worker's queue.
+    fn neighbor_learned(&mut self, _ifindex: u16, _ip: Ipv4Addr, _mac: MacAddr, _confirmed: bool) {}
 }
 
 /// How often [`Router::poll`] scans the neighbor table, in nanoseconds.
@@ -205,18 +209,22 @@ impl<B: PacketBuf> Router<B> {
         }
     }
 
-    /// Learns a neighbor another worker saw (update only, never create).
+    /// Learns a neighbor another worker saw (update only, never create);
+    /// a `confirmed` one (a reply to us) makes the entry reachable.
+    #[allow(clippy::too_many_arguments)]
     pub fn learn_remote(
         &mut self,
         t: &Tables,
         ifindex: u16,
         ip: Ipv4Addr,
         mac: MacAddr,
+        confirmed: bool,
         now: u64,
         io: &mut impl Io<B>,
     ) {
         let Some(ifc) = t.iface(ifindex) else { return };
-        self.neigh.learn(ifindex, ip, mac, Learn::Other, now, |p, m| send_resolved(ifc, p, m, io));
+        let how = if confirmed { Learn::Reply } else { Learn::Other };
+        self.neigh.learn(ifindex, ip, mac, how, now, |p, m| send_resolved(ifc, p, m, io));
     }
 
     /// Processes one received frame to the end.
@@ -267,8 +275,11 @@ impl<B: PacketBuf> Router<B> {
             learned = self
                 .neigh
                 .learn(ifindex, repr.sender_ip, repr.sender_hw, how, now, |p, mac| send_resolved(ifc, p, mac, io));
-            if learned {
-                io.neighbor_learned(ifindex, repr.sender_ip, repr.sender_hw);
+            // A reply to us is passed on even when this worker has no entry:
+            // the request may have come from another worker, whose queue the
+            // reply did not land on. Peers only update, never create.
+            if learned || how == Learn::Reply {
+                io.neighbor_learned(ifindex, repr.sender_ip, repr.sender_hw, how == Learn::Reply);
             }
         }
         if repr.operation == Operation::Request && for_us {

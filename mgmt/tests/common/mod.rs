@@ -51,13 +51,23 @@ pub struct Lab {
 
 impl Lab {
     pub fn up() -> Option<Lab> {
+        Lab::up_with(None)
+    }
+
+    /// The lab with another config file for gatewayd.
+    pub fn up_with(config: Option<&std::path::Path>) -> Option<Lab> {
         let guard = LAB.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(why) = missing_capability() {
             eprintln!("SKIP: lab test needs the namespace lab: {why}");
             return None;
         }
         let up = root().join("deploy/lab/up.sh");
-        let o = Command::new(up).env("GATEWAYD", env!("CARGO_BIN_EXE_gatewayd")).output().expect("up.sh runs");
+        let mut cmd = Command::new(up);
+        cmd.env("GATEWAYD", env!("CARGO_BIN_EXE_gatewayd"));
+        if let Some(c) = config {
+            cmd.env("GATEWAY_CONFIG", c);
+        }
+        let o = cmd.output().expect("up.sh runs");
         assert!(
             o.status.success(),
             "lab up failed:\n{}{}",

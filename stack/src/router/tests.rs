@@ -23,7 +23,7 @@ fn ip(s: &str) -> Ipv4Addr {
 #[derive(Default)]
 struct TestIo {
     sent: Vec<VecBuf>,
-    learned: Vec<(u16, Ipv4Addr, MacAddr)>,
+    learned: Vec<(u16, Ipv4Addr, MacAddr, bool)>,
     no_buffers: bool,
 }
 
@@ -34,8 +34,8 @@ impl Io<VecBuf> for TestIo {
     fn send(&mut self, pkt: VecBuf) {
         self.sent.push(pkt);
     }
-    fn neighbor_learned(&mut self, i: u16, a: Ipv4Addr, m: MacAddr) {
-        self.learned.push((i, a, m));
+    fn neighbor_learned(&mut self, i: u16, a: Ipv4Addr, m: MacAddr, confirmed: bool) {
+        self.learned.push((i, a, m, confirmed));
     }
 }
 
@@ -227,7 +227,7 @@ fn forward_resolves_next_hop_then_sends_with_ttl_decremented() {
     // The reply releases it.
     run(&mut r, &t, &mut io, 1, &arp_frame(Operation::Reply, WAN_HOST, "203.0.113.2", "203.0.113.1", GW_WAN), 1);
     assert_eq!(io.sent.len(), 2);
-    assert_eq!(io.learned, vec![(1, ip("203.0.113.2"), WAN_HOST)]);
+    assert_eq!(io.learned, vec![(1, ip("203.0.113.2"), WAN_HOST, true)]);
     // A second packet goes straight through.
     run(&mut r, &t, &mut io, 0, &frame, 2);
     assert_eq!(io.sent.len(), 3);
@@ -575,4 +575,50 @@ fn a_new_snapshot_brings_new_icmp_limits_and_neighbor_timers() {
     assert_eq!((r.counters.icmp_errors, r.counters.icmp_rate_limited), (0, 1));
     assert_eq!(r.neighbors().config().max_probes, 7);
     assert_eq!(r.neighbors().config().capacity, RouterConfig::default().neighbor.capacity);
+}
+
+/// Two workers: one probes a stale neighbor, the reply lands on the other,
+/// which passes it on as confirmed; the first worker's entry is reachable
+/// again instead of timing out.
+#[test]
+fn a_reply_seen_by_another_worker_confirms_this_workers_probe() {
+    let t = tables(false, 1500);
+    let (mut a, mut io_a) = router(&t);
+    let (mut b, mut io_b) = router(&t);
+    // Both learn the WAN host from its request (stale entries).
+    let req = arp_frame(Operation::Request, WAN_HOST, "203.0.113.2", "203.0.113.1", MacAddr::BROADCAST);
+    run(&mut a, &t, &mut io_a, 1, &req, 0);
+    run(&mut b, &t, &mut io_b, 1, &req, 0);
+    // Worker a sends to it: stale entry in use, so it probes.
+    run(&mut a, &t, &mut io_a, 0, &ipv4_frame("10.0.1.2", "203.0.113.2", 64, Protocol::Udp, &[0; 8], false), SEC);
+    assert_eq!(a.neighbors().get(1, ip("203.0.113.2")).unwrap().state, crate::neigh::State::Probe);
+    // The reply arrives on worker b, which tells a.
+    let reply = arp_frame(Operation::Reply, WAN_HOST, "203.0.113.2", "203.0.113.1", GW_WAN);
+    io_b.learned.clear();
+    run(&mut b, &t, &mut io_b, 1, &reply, SEC);
+    let &(ifindex, addr, mac, confirmed) = io_b.learned.last().unwrap();
+    assert!(confirmed);
+    a.learn_remote(&t, ifindex, addr, mac, confirmed, SEC, &mut io_a);
+    assert_eq!(a.neighbors().get(1, ip("203.0.113.2")).unwrap().state, crate::neigh::State::Reachable);
+    // An unconfirmed learning of an unknown neighbor creates nothing.
+    a.learn_remote(&t, 1, ip("203.0.113.50"), WAN_HOST, true, SEC, &mut io_a);
+    assert!(a.neighbors().get(1, ip("203.0.113.50")).is_none());
+}
+
+/// The reply to worker a's request lands on worker b, which has no entry
+/// for the neighbor: b still passes it on, and a's waiting packet goes out.
+#[test]
+fn a_reply_to_another_workers_request_is_passed_on() {
+    let t = tables(false, 1500);
+    let (mut a, mut io_a) = router(&t);
+    let (mut b, mut io_b) = router(&t);
+    run(&mut a, &t, &mut io_a, 0, &ipv4_frame("10.0.1.2", "203.0.113.2", 64, Protocol::Udp, &[0; 8], false), 0);
+    assert_eq!(io_a.sent.len(), 1, "a's ARP request");
+    let reply = arp_frame(Operation::Reply, WAN_HOST, "203.0.113.2", "203.0.113.1", GW_WAN);
+    run(&mut b, &t, &mut io_b, 1, &reply, 1);
+    assert!(b.neighbors().get(1, ip("203.0.113.2")).is_none(), "b creates nothing");
+    assert_eq!(io_b.learned, vec![(1, ip("203.0.113.2"), WAN_HOST, true)]);
+    a.learn_remote(&t, 1, ip("203.0.113.2"), WAN_HOST, true, 1, &mut io_a);
+    assert_eq!(io_a.sent.len(), 2, "the waiting packet is sent");
+    assert_eq!(EthernetFrame::new_checked(io_a.sent[1].data()).unwrap().dst(), WAN_HOST);
 }

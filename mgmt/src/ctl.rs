@@ -256,6 +256,7 @@ pub fn run(args: &[String]) -> Result<String, Failure> {
             let v = c.send("POST", "/api/v1/routes", Some(json!({"dst": dst, "type": kind})))?;
             Ok(out(v.clone(), &applied_text))
         }
+        ["route", "del", dst] if !dst.contains('/') => Err(usage("route del takes a prefix, e.g. 198.51.100.0/24")),
         ["route", "del", dst] => {
             let v = c.send("DELETE", &format!("/api/v1/routes/{dst}"), None)?;
             Ok(out(v.clone(), &applied_text))

@@ -79,11 +79,18 @@ impl WorkerStats {
 /// The control plane raises `requested`; the worker, between bursts,
 /// copies its entries into `entries` if it gets the lock at once
 /// (`try_lock`: a worker never waits), and sets `served` to the request it
-/// answered. The vector keeps its capacity, so after the first dump the
-/// worker does not allocate.
+/// answered. The vector is made with room for a full cache, so the
+/// worker never allocates.
 #[derive(Debug, Default)]
 pub struct NeighborDump {
     pub requested: AtomicU64,
     pub served: AtomicU64,
     pub entries: Mutex<Vec<NeighborInfo>>,
+}
+
+impl NeighborDump {
+    /// A dump with room for `capacity` entries (the cache's bound).
+    pub fn with_capacity(capacity: usize) -> NeighborDump {
+        NeighborDump { entries: Mutex::new(Vec::with_capacity(capacity)), ..NeighborDump::default() }
+    }
 }

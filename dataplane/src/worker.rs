@@ -76,7 +76,9 @@ impl Dataplane {
         let inboxes: Vec<Arc<ArrayQueue<NeighborEvent>>> =
             cfg.cores.iter().map(|_| Arc::new(ArrayQueue::new(NEIGHBOR_INBOX))).collect();
         let stats: Vec<Arc<WorkerStats>> = cfg.cores.iter().map(|_| Arc::new(WorkerStats::default())).collect();
-        let dumps: Vec<Arc<NeighborDump>> = cfg.cores.iter().map(|_| Arc::new(NeighborDump::default())).collect();
+        // Room for a full cache up front: answering a dump never allocates.
+        let dumps: Vec<Arc<NeighborDump>> =
+            cfg.cores.iter().map(|_| Arc::new(NeighborDump::with_capacity(cfg.router.neighbor.capacity))).collect();
         let mut handles = Vec::new();
         for (w, &core) in cfg.cores.iter().enumerate() {
             let ctx = WorkerContext {
@@ -243,7 +245,10 @@ impl WorkerContext {
         }
         if let Ok(mut v) = self.dump.entries.try_lock() {
             v.clear();
-            v.extend(router.neighbors().entries());
+            // The cache holds at most its capacity, which `v` has room for;
+            // `take` keeps that true even if it did not.
+            let room = v.capacity();
+            v.extend(router.neighbors().entries().take(room));
             self.dump.served.store(want, std::sync::atomic::Ordering::Release);
         }
     }

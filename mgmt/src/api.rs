@@ -486,12 +486,8 @@ async fn delete_interface(
     let r = api
         .ctl
         .change(&w, &format!("remove interface {name}"), |cfg| {
-            let n = cfg.interfaces.len();
-            cfg.interfaces.retain(|i| i.name != name);
-            if cfg.interfaces.len() == n {
-                return Err(ApplyError::NotFound(format!("no interface is named '{name}'")));
-            }
-            Ok(())
+            let removed = remove_all(&mut cfg.interfaces, |i| i.name == name);
+            found(removed, || format!("no interface is named '{name}'"))
         })
         .await;
     Ok(Json(r?))
@@ -551,12 +547,7 @@ async fn delete_address(
         .change(&w, &format!("remove address {want} from {name}"), |cfg| {
             let i = cfg.interfaces.iter_mut().find(|i| i.name == name);
             let i = i.ok_or_else(|| ApplyError::NotFound(format!("no interface is named '{name}'")))?;
-            let n = i.ipv4.len();
-            i.ipv4.retain(|a| *a != want);
-            if i.ipv4.len() == n {
-                return Err(ApplyError::NotFound(format!("{want} is not on {name}")));
-            }
-            Ok(())
+            found(remove_all(&mut i.ipv4, |a| *a == want), || format!("{want} is not on {name}"))
         })
         .await;
     Ok(Json(r?))
@@ -666,9 +657,23 @@ fn describe(r: &RouteConf) -> String {
 }
 
 fn remove_route(cfg: &mut Config, dst: &Ipv4Cidr) -> bool {
-    let n = cfg.routes.len();
-    cfg.routes.retain(|r| !same_prefix(&r.dst, dst));
-    cfg.routes.len() != n
+    remove_all(&mut cfg.routes, |r| same_prefix(&r.dst, dst))
+}
+
+/// Removes every item `gone` picks; true if there was one.
+fn remove_all<T>(items: &mut Vec<T>, gone: impl Fn(&T) -> bool) -> bool {
+    let n = items.len();
+    items.retain(|x| !gone(x));
+    items.len() != n
+}
+
+/// NotFound (with `what`) unless something was removed.
+fn found(removed: bool, what: impl FnOnce() -> String) -> Result<(), ApplyError> {
+    if removed {
+        Ok(())
+    } else {
+        Err(ApplyError::NotFound(what()))
+    }
 }
 
 /// Remove a static route.
@@ -685,11 +690,7 @@ async fn delete_route(
     let r = api
         .ctl
         .change(&w, &format!("remove route {addr}/{len}"), |cfg| {
-            if remove_route(cfg, &dst) {
-                Ok(())
-            } else {
-                Err(ApplyError::NotFound(format!("no route to {addr}/{len}")))
-            }
+            found(remove_route(cfg, &dst), || format!("no route to {addr}/{len}"))
         })
         .await;
     Ok(Json(r?))
@@ -842,12 +843,8 @@ async fn delete_static_neighbor(
     let r = api
         .ctl
         .change(&w, &format!("remove static neighbor {ip} on {interface}"), |cfg| {
-            let n = cfg.neighbors.len();
-            cfg.neighbors.retain(|x| !(x.interface == interface && x.ip == ip));
-            if cfg.neighbors.len() == n {
-                return Err(ApplyError::NotFound(format!("no static neighbor {ip} on {interface}")));
-            }
-            Ok(())
+            let removed = remove_all(&mut cfg.neighbors, |x| x.interface == interface && x.ip == ip);
+            found(removed, || format!("no static neighbor {ip} on {interface}"))
         })
         .await;
     Ok(Json(r?))

@@ -158,14 +158,54 @@ fn controller(dir: &std::path::Path, token: &str) -> Arc<Controller> {
     Controller::new(cfg, path, ports, hooks, AuditLog::open(&dir.join("audit.jsonl")).unwrap())
 }
 
+/// The API router on a controller without DPDK, with an admin token; its
+/// files live in a directory removed on drop.
+struct TestApi {
+    app: axum::Router,
+    token: String,
+    dir: std::path::PathBuf,
+}
+
+impl TestApi {
+    fn new(name: &str) -> TestApi {
+        let dir = std::env::temp_dir().join(format!("gw-openapi-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let token = auth::new_token().unwrap();
+        TestApi { app: mgmt::api::router(controller(&dir, &token)), token, dir }
+    }
+
+    /// Sends a request with the token and a JSON body; status, headers, body.
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        body: impl Into<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("Authorization", format!("Bearer {}", self.token))
+            .header("Content-Type", "application/json")
+            .body(body.into())
+            .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        (status, headers, body.to_vec())
+    }
+}
+
+impl Drop for TestApi {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Every documented operation is served: none falls through to "no such
 /// endpoint" or gets 405.
 #[tokio::test]
 async fn every_documented_operation_is_served() {
-    let dir = std::env::temp_dir().join(format!("gw-openapi-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token = auth::new_token().unwrap();
-    let app = mgmt::api::router(controller(&dir, &token));
+    let api = TestApi::new("served");
     let d = doc();
     let mut n = 0;
     for (path, item) in d["paths"].as_object().unwrap() {
@@ -176,16 +216,7 @@ async fn every_documented_operation_is_served() {
                 .replace("{addr}", "10.0.1.1")
                 .replace("{len}", "24")
                 .replace("{ip}", "10.0.1.9");
-            let req = Request::builder()
-                .method(method.to_uppercase().as_str())
-                .uri(&concrete)
-                .header("Authorization", format!("Bearer {token}"))
-                .header("Content-Type", "application/json")
-                .body(Body::from("{}"))
-                .unwrap();
-            let resp = app.clone().oneshot(req).await.unwrap();
-            let status = resp.status();
-            let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            let (status, _, body) = api.call(&method.to_uppercase(), &concrete, "{}").await;
             let text = String::from_utf8_lossy(&body);
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
             assert!(!text.contains("no such endpoint"), "{method} {path} is documented but not served");
@@ -194,20 +225,14 @@ async fn every_documented_operation_is_served() {
     }
     assert!(n >= 28, "{n} operations");
     // And something undocumented is not served.
-    let req = Request::builder().uri("/api/v1/nope").header("Authorization", format!("Bearer {token}"));
-    let resp = app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(api.call("GET", "/api/v1/nope", Body::empty()).await.0, StatusCode::NOT_FOUND);
 }
 
 /// Bad query and path parameters are problems naming what is wrong, like
 /// every other error.
 #[tokio::test]
 async fn bad_parameters_are_problem_details() {
-    let dir = std::env::temp_dir().join(format!("gw-openapi-params-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token = auth::new_token().unwrap();
-    let app = mgmt::api::router(controller(&dir, &token));
+    let api = TestApi::new("params");
     for (uri, field) in [
         ("/api/v1/routes?limit=abc", "limit"),
         ("/api/v1/routes?prefix=10.0.0.0/40", "prefix"),
@@ -215,39 +240,20 @@ async fn bad_parameters_are_problem_details() {
         ("/api/v1/config/commit?confirm=-1", "confirm"),
     ] {
         let method = if uri.contains("commit") { "POST" } else { "GET" };
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("Authorization", format!("Bearer {token}"))
-            .body(Body::from("{}"))
-            .unwrap();
-        let resp = app.clone().oneshot(req).await.unwrap();
-        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{uri}");
-        assert_eq!(resp.headers()["content-type"], "application/problem+json", "{uri}");
-        let body: Value =
-            serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap()).unwrap();
+        let (status, headers, body) = api.call(method, uri, "{}").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(headers["content-type"], "application/problem+json", "{uri}");
+        let body: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["errors"][0]["field"], field, "{uri}: {body}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A body over `management.max_body_bytes` gets 413 before it is parsed.
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
-    let dir = std::env::temp_dir().join(format!("gw-openapi-body-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let token = auth::new_token().unwrap();
-    let app = mgmt::api::router(controller(&dir, &token));
+    let api = TestApi::new("body");
     let big = format!("{{\"dst\": \"{}\"}}", "x".repeat(2 << 20));
-    let req = Request::builder()
-        .method("POST")
-        .uri("/api/v1/routes")
-        .header("Authorization", format!("Bearer {token}"))
-        .header("Content-Type", "application/json")
-        .body(Body::from(big))
-        .unwrap();
-    let resp = app.clone().oneshot(req).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(resp.headers()["content-type"], "application/problem+json");
-    std::fs::remove_dir_all(&dir).unwrap();
+    let (status, headers, _) = api.call("POST", "/api/v1/routes", big).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(headers["content-type"], "application/problem+json");
 }

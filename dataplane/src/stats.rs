@@ -23,6 +23,12 @@ pub struct WorkerStats {
     pub icmp_rate_limited: AtomicU64,
     pub arp_requests: AtomicU64,
     pub arp_replies: AtomicU64,
+    pub forwarded6: AtomicU64,
+    pub local6: AtomicU64,
+    pub icmp6_errors: AtomicU64,
+    pub nd_solicits: AtomicU64,
+    pub nd_adverts: AtomicU64,
+    pub router_adverts: AtomicU64,
     pub neighbors: AtomicU64,
     pub neighbor_events_lost: AtomicU64,
     /// Generation of the newest [`stack::Tables`] snapshot this worker has
@@ -44,6 +50,12 @@ impl Default for WorkerStats {
             icmp_rate_limited: AtomicU64::new(0),
             arp_requests: AtomicU64::new(0),
             arp_replies: AtomicU64::new(0),
+            forwarded6: AtomicU64::new(0),
+            local6: AtomicU64::new(0),
+            icmp6_errors: AtomicU64::new(0),
+            nd_solicits: AtomicU64::new(0),
+            nd_adverts: AtomicU64::new(0),
+            router_adverts: AtomicU64::new(0),
             neighbors: AtomicU64::new(0),
             neighbor_events_lost: AtomicU64::new(0),
             generation: AtomicU64::new(0),
@@ -63,6 +75,12 @@ impl WorkerStats {
         self.icmp_rate_limited.store(c.icmp_rate_limited, Relaxed);
         self.arp_requests.store(c.arp_requests, Relaxed);
         self.arp_replies.store(c.arp_replies, Relaxed);
+        self.forwarded6.store(c.forwarded6, Relaxed);
+        self.local6.store(c.local6, Relaxed);
+        self.icmp6_errors.store(c.icmp6_errors, Relaxed);
+        self.nd_solicits.store(c.nd_solicits, Relaxed);
+        self.nd_adverts.store(c.nd_adverts, Relaxed);
+        self.router_adverts.store(c.router_adverts, Relaxed);
         for ((slot, &a), &b) in self.drops.iter().zip(c.drops.iter()).zip(extra_drops.iter()) {
             slot.store(a + b, Relaxed);
         }

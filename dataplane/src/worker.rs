@@ -16,7 +16,7 @@ use dpdk_sys as ffi;
 use stack::iface::MAX_PORTS;
 use stack::wire::MacAddr;
 use stack::{DropReason, Io, PacketBuf, Router, RouterConfig, Tables};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -47,7 +47,7 @@ pub struct WorkerConfig {
 #[derive(Copy, Clone, Debug)]
 struct NeighborEvent {
     ifindex: u16,
-    ip: Ipv4Addr,
+    ip: IpAddr,
     mac: MacAddr,
     /// A reply to us: peers may mark their entry reachable.
     confirmed: bool,
@@ -225,7 +225,7 @@ impl Io<Mbuf> for WorkerIo {
         }
     }
 
-    fn neighbor_learned(&mut self, ifindex: u16, ip: Ipv4Addr, mac: MacAddr, confirmed: bool) {
+    fn neighbor_learned(&mut self, ifindex: u16, ip: IpAddr, mac: MacAddr, confirmed: bool) {
         for p in &self.peers {
             if p.push(NeighborEvent { ifindex, ip, mac, confirmed }).is_err() {
                 self.events_lost += 1;
@@ -274,6 +274,8 @@ impl WorkerContext {
 
     fn poll_loop(&self) {
         let mut router: Router<Mbuf> = Router::new(self.router);
+        // One worker sends the periodic Router Advertisements.
+        router.set_announcer(self.index == 0);
         let mut io = WorkerIo {
             pool: self.pool.clone(),
             queue: self.queue,

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Brings up the lab of DESIGN.md §5 and starts gatewayd in it.
 #
-#   lab-lan (10.0.1.2/24) ═veth═ gw-lan ┐
-#                                        gatewayd in namespace lab-gw
-#   lab-wan (203.0.113.2/24) ═veth═ gw-wan ┘
+#   lab-lan (10.0.1.2/24, fd00:1::2/64) ═veth═ gw-lan ┐
+#                                                      gatewayd in namespace lab-gw
+#   lab-wan (203.0.113.2/24, 2001:db8:1::2/64) ═veth═ gw-wan ┘
+#
+# lab-lan has no static IPv6 default route: it takes one (and a SLAAC
+# address in fd00:1::/64) from the gateway's Router Advertisements.
 #
 # The management API and /metrics are forwarded to 127.0.0.1:8080 on the
 # host. gatewayd runs on a copy of the config in /run/gatewayd-lab (the API
@@ -40,8 +43,8 @@ ip netns exec lab-gw sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.d
 ip netns exec lab-gw sysctl -qw net.ipv4.ip_forward=0
 ip netns exec lab-gw ip link set lo up
 
-wire() { # wire SIDE PEER_ADDR GATEWAY_ADDR
-  local side=$1 addr=$2 gw=$3
+wire() { # wire SIDE PEER_ADDR GATEWAY_ADDR PEER_ADDR6 [GATEWAY_ADDR6]
+  local side=$1 addr=$2 gw=$3 addr6=$4 gw6=${5:-}
   ip link add "gw-$side" type veth peer name eth0 netns "lab-$side"
   ip link set "gw-$side" netns lab-gw
   ip netns exec lab-gw ip link set "gw-$side" up
@@ -49,14 +52,20 @@ wire() { # wire SIDE PEER_ADDR GATEWAY_ADDR
   ip netns exec "lab-$side" ip link set eth0 up
   ip netns exec "lab-$side" ip addr add "$addr" dev eth0
   ip netns exec "lab-$side" ip route add default via "$gw"
+  # nodad: usable at once (the gateway answers DAD probes for its own
+  # addresses only, so DAD would pass, a second later).
+  ip netns exec "lab-$side" ip -6 addr add "$addr6" dev eth0 nodad
+  if [ -n "$gw6" ]; then ip netns exec "lab-$side" ip -6 route add default via "$gw6"; fi
   # Offloads off: af_packet must see whole frames with finished checksums.
   for ns_if in "lab-gw gw-$side" "lab-$side eth0"; do
     set -- $ns_if
     ip netns exec "$1" ethtool -K "$2" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
   done
 }
-wire lan 10.0.1.2/24 10.0.1.1
-wire wan 203.0.113.2/24 203.0.113.1
+# Accept Router Advertisements on the LAN side (a host's default).
+ip netns exec lab-lan sysctl -qw net.ipv6.conf.default.accept_ra=1 net.ipv6.conf.default.autoconf=1
+wire lan 10.0.1.2/24 10.0.1.1 fd00:1::2/64
+wire wan 203.0.113.2/24 203.0.113.1 2001:db8:1::2/64 2001:db8:1::1
 
 ip netns exec lab-gw "$GATEWAYD" --config "$run/gateway.yaml" >"$run/gatewayd.log" 2>&1 &
 echo $! >"$run/gatewayd.pid"

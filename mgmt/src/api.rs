@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use stack::Ipv4Cidr;
+use stack::IpCidr;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -497,11 +497,20 @@ async fn delete_interface(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressBody {
-    /// `ADDRESS/LENGTH`, e.g. `10.0.2.1/24`.
+    /// `ADDRESS/LENGTH`, e.g. `10.0.2.1/24` or `2001:db8:5::1/64`.
     pub address: String,
 }
 
-/// Add an IPv4 address to an interface.
+/// The list an address belongs in: `ipv6` if it has a colon, else `ipv4`.
+fn address_list<'a>(i: &'a mut InterfaceConf, address: &str) -> (&'a mut Vec<String>, &'static str) {
+    if address.contains(':') {
+        (&mut i.ipv6, "ipv6")
+    } else {
+        (&mut i.ipv4, "ipv4")
+    }
+}
+
+/// Add an IPv4 or IPv6 address to an interface.
 #[utoipa::path(post, path = "/api/v1/interfaces/{name}/addresses", tag = "interfaces", request_body = AddressBody,
     params(("name" = String, Path, description = "Interface name")),
     responses((status = 201, body = Applied), (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -518,11 +527,11 @@ async fn add_address(
         .change(&w, &format!("add address {} to {name}", b.address), |cfg| {
             let i = cfg.interfaces.iter().position(|i| i.name == name);
             let i = i.ok_or_else(|| ApplyError::NotFound(format!("no interface is named '{name}'")))?;
-            let list = &mut cfg.interfaces[i].ipv4;
+            let (list, family) = address_list(&mut cfg.interfaces[i], &b.address);
             if list.contains(&b.address) {
                 return Err(invalid("address", format!("{} is already on {name}", b.address)));
             }
-            at = format!("interfaces[{i}].ipv4[{}]", list.len());
+            at = format!("interfaces[{i}].{family}[{}]", list.len());
             list.push(b.address.clone());
             Ok(())
         })
@@ -530,9 +539,9 @@ async fn add_address(
     Ok(created(r.map_err(|e| rebase(e, &at, "address"))?))
 }
 
-/// Remove an IPv4 address from an interface.
+/// Remove an IPv4 or IPv6 address from an interface.
 #[utoipa::path(delete, path = "/api/v1/interfaces/{name}/addresses/{addr}/{len}", tag = "interfaces",
-    params(("name" = String, Path, description = "Interface name"), ("addr" = String, Path, description = "IPv4 address"),
+    params(("name" = String, Path, description = "Interface name"), ("addr" = String, Path, description = "IPv4 or IPv6 address"),
            ("len" = u8, Path, description = "Prefix length")),
     responses((status = 200, body = Applied), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn delete_address(
@@ -547,7 +556,8 @@ async fn delete_address(
         .change(&w, &format!("remove address {want} from {name}"), |cfg| {
             let i = cfg.interfaces.iter_mut().find(|i| i.name == name);
             let i = i.ok_or_else(|| ApplyError::NotFound(format!("no interface is named '{name}'")))?;
-            found(remove_all(&mut i.ipv4, |a| *a == want), || format!("{want} is not on {name}"))
+            let (list, _) = address_list(i, &want);
+            found(remove_all(list, |a| *a == want), || format!("{want} is not on {name}"))
         })
         .await;
     Ok(Json(r?))
@@ -559,16 +569,17 @@ async fn delete_address(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct RouteFilter {
-    /// Only routes inside this prefix (equal or more specific), e.g. `10.0.0.0/8`.
+    /// Only routes inside this prefix (equal or more specific), e.g.
+    /// `10.0.0.0/8` or `2001:db8::/32`.
     prefix: Option<String>,
 }
 
-fn same_prefix(a: &str, b: &Ipv4Cidr) -> bool {
-    a.parse::<Ipv4Cidr>().is_ok_and(|c| c.len == b.len && c.network() == b.network())
+fn same_prefix(a: &str, b: &IpCidr) -> bool {
+    a.parse::<IpCidr>().is_ok_and(|c| c.same_prefix(b))
 }
 
-fn parse_prefix(field: &str, s: &str) -> Result<Ipv4Cidr, Problem> {
-    s.parse::<Ipv4Cidr>().map_err(|m| Problem::bad_request(field, m))
+fn parse_prefix(field: &str, s: &str) -> Result<IpCidr, Problem> {
+    s.parse::<IpCidr>().map_err(|m| Problem::bad_request(field, m))
 }
 
 /// List static routes, optionally only those inside a prefix.
@@ -581,9 +592,9 @@ async fn list_routes(
 ) -> ApiResult<Json<Page<RouteConf>>> {
     let within = f.prefix.as_deref().map(|s| parse_prefix("prefix", s)).transpose()?;
     let routes = api.ctl.running().routes.clone();
-    let keep = |r: &RouteConf| match (&within, r.dst.parse::<Ipv4Cidr>()) {
+    let keep = |r: &RouteConf| match (&within, r.dst.parse::<IpCidr>()) {
         (None, _) => true,
-        (Some(w), Ok(d)) => d.len >= w.len && w.contains(d.network()),
+        (Some(w), Ok(d)) => d.prefix_len() >= w.prefix_len() && w.contains(d.network()),
         (Some(_), Err(_)) => false,
     };
     page(routes.into_iter().filter(keep).collect(), &p)
@@ -602,8 +613,8 @@ async fn get_route(State(api): St, Path((addr, len)): Path<(String, u8)>) -> Api
 
 /// `dst` in `network/len` form.
 fn normalise(mut r: RouteConf) -> RouteConf {
-    if let Ok(c) = r.dst.parse::<Ipv4Cidr>() {
-        r.dst = format!("{}/{}", c.network(), c.len);
+    if let Ok(c) = r.dst.parse::<IpCidr>() {
+        r.dst = format!("{}/{}", c.network(), c.prefix_len());
     }
     r
 }
@@ -613,7 +624,7 @@ fn add_routes(cfg: &mut Config, add: Vec<RouteConf>, body: &str) -> Result<(), A
     for (i, r) in add.into_iter().enumerate() {
         let f = if body.is_empty() { "dst".to_string() } else { format!("{body}[{i}].dst") };
         let r = normalise(r);
-        match r.dst.parse::<Ipv4Cidr>() {
+        match r.dst.parse::<IpCidr>() {
             Ok(d) if cfg.routes.iter().any(|x| same_prefix(&x.dst, &d)) => {
                 errs.push(err(f, format!("a route to {} exists; remove it first", r.dst)))
             }
@@ -656,7 +667,7 @@ fn describe(r: &RouteConf) -> String {
     }
 }
 
-fn remove_route(cfg: &mut Config, dst: &Ipv4Cidr) -> bool {
+fn remove_route(cfg: &mut Config, dst: &IpCidr) -> bool {
     remove_all(&mut cfg.routes, |r| same_prefix(&r.dst, dst))
 }
 
@@ -724,7 +735,7 @@ async fn batch_routes(
         .change(&w, &action, |cfg| {
             let mut errs = Vec::new();
             for (i, d) in b.remove.iter().enumerate() {
-                match d.parse::<Ipv4Cidr>() {
+                match d.parse::<IpCidr>() {
                     Ok(p) if remove_route(cfg, &p) => {}
                     Ok(_) => errs.push(err(format!("remove[{i}]"), format!("no route to {d}"))),
                     Err(m) => errs.push(err(format!("remove[{i}]"), m)),
@@ -767,7 +778,7 @@ pub struct NeighborEntry {
     pub ip: String,
     /// `00:00:00:00:00:00` while incomplete.
     pub mac: String,
-    /// `incomplete`, `reachable`, `stale`, `probe` or `static`.
+    /// `incomplete`, `reachable`, `stale`, `delay` (IPv6), `probe` or `static`.
     pub state: String,
     /// Workers whose cache holds the entry.
     pub workers: usize,

@@ -4,10 +4,11 @@
 //! problem at once, each naming its field by path (`interfaces[1].ipv4[0]`).
 
 use serde::{Deserialize, Serialize};
+use stack::wire::ipv6::is_link_local;
 use stack::wire::MacAddr;
-use stack::Ipv4Cidr;
+use stack::{IpCidr, Ipv4Cidr, Ipv6Cidr};
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use utoipa::ToSchema;
 
@@ -26,13 +27,13 @@ pub struct Config {
     /// Layer-3 interfaces, one per port.
     #[serde(default)]
     pub interfaces: Vec<InterfaceConf>,
-    /// Static routes.
+    /// Static routes, IPv4 and IPv6.
     #[serde(default)]
     pub routes: Vec<RouteConf>,
-    /// Static ARP entries.
+    /// Static neighbor entries (ARP for IPv4, NDP for IPv6).
     #[serde(default)]
     pub neighbors: Vec<NeighborConf>,
-    /// ARP neighbor cache tunables.
+    /// Neighbor cache tunables, for ARP and NDP entries alike.
     #[serde(default)]
     pub arp: ArpConf,
     /// ICMP error generation.
@@ -144,6 +145,101 @@ pub struct InterfaceConf {
     /// IPv4 addresses as `ADDRESS/LENGTH`; the first is the primary.
     #[serde(default)]
     pub ipv4: Vec<String>,
+    /// IPv6 addresses as `ADDRESS/LENGTH` (global or unique-local, e.g.
+    /// `fd00:1::1/64`). Any IPv6 address turns IPv6 on here; the interface
+    /// then also gets a link-local address, fe80::/64 from the port's MAC
+    /// by modified EUI-64 (RFC 4291 §2.5.6), which neighbors use as their
+    /// next hop when they learn routes from our advertisements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ipv6: Vec<String>,
+    /// Send Router Advertisements here (RFC 4861 §6), so hosts configure
+    /// an address (SLAAC) and a default route from them. Needs IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ra: Option<RaConf>,
+}
+
+/// Router Advertisement settings (RFC 4861 §6.2.1).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RaConf {
+    /// Seconds between unsolicited advertisements (MaxRtrAdvInterval,
+    /// 4..=1800). The first three after start come at most 16 s apart;
+    /// solicitations are answered at once (at most one every 3 s).
+    #[serde(default = "default_ra_interval")]
+    pub interval_s: u32,
+    /// Seconds hosts may use the gateway as default router (0..=9000,
+    /// at least `interval_s` unless 0; 0: not a default router).
+    #[serde(default = "default_ra_lifetime")]
+    pub router_lifetime_s: u32,
+    /// Hop limit hosts should use for their packets (0: unspecified).
+    #[serde(default = "default_ra_hop_limit")]
+    pub hop_limit: u8,
+    /// Managed flag: addresses come from DHCPv6.
+    #[serde(default)]
+    pub managed: bool,
+    /// Other-configuration flag: other settings come from DHCPv6.
+    #[serde(default)]
+    pub other: bool,
+    /// Advertise the interface's MTU in an MTU option.
+    #[serde(default = "default_true")]
+    pub advertise_mtu: bool,
+    /// Prefixes to advertise. Empty (the default): the prefix of every
+    /// IPv6 address of the interface, autonomous if it is a /64.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefixes: Vec<RaPrefixConf>,
+}
+
+/// One advertised prefix (RFC 4861 §4.6.2).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RaPrefixConf {
+    /// `PREFIX/LENGTH`, e.g. `fd00:1::/64`.
+    pub prefix: String,
+    /// Seconds addresses from it stay valid (default 2592000, 30 days).
+    #[serde(default = "default_valid_lifetime")]
+    pub valid_lifetime_s: u32,
+    /// Seconds they stay preferred (default 604800, 7 days; at most the valid lifetime).
+    #[serde(default = "default_preferred_lifetime")]
+    pub preferred_lifetime_s: u32,
+    /// Hosts may form addresses in it by SLAAC (RFC 4862; needs a /64).
+    #[serde(default = "default_true")]
+    pub autonomous: bool,
+    /// The prefix is on this link: hosts reach its addresses directly.
+    #[serde(default = "default_true")]
+    pub on_link: bool,
+}
+
+fn default_ra_interval() -> u32 {
+    600
+}
+fn default_ra_lifetime() -> u32 {
+    1800
+}
+fn default_ra_hop_limit() -> u8 {
+    64
+}
+fn default_true() -> bool {
+    true
+}
+fn default_valid_lifetime() -> u32 {
+    2_592_000
+}
+fn default_preferred_lifetime() -> u32 {
+    604_800
+}
+
+impl Default for RaConf {
+    fn default() -> Self {
+        RaConf {
+            interval_s: default_ra_interval(),
+            router_lifetime_s: default_ra_lifetime(),
+            hop_limit: default_ra_hop_limit(),
+            managed: false,
+            other: false,
+            advertise_mtu: true,
+            prefixes: vec![],
+        }
+    }
 }
 
 fn default_mtu() -> u16 {
@@ -163,13 +259,15 @@ pub enum RouteType {
     Blackhole,
 }
 
-/// A static route.
+/// A static route, IPv4 or IPv6.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConf {
-    /// Destination prefix, `ADDRESS/LENGTH`.
+    /// Destination prefix, `ADDRESS/LENGTH` (`10.9.0.0/16`, `2001:db8:2::/48`).
     pub dst: String,
-    /// Gateways; more than one makes an ECMP route.
+    /// Gateways of the destination's family; more than one makes an ECMP
+    /// route. An IPv4 or global IPv6 gateway must be in a connected subnet;
+    /// a link-local IPv6 gateway names its interface: `fe80::1%wan`.
     #[serde(default)]
     pub via: Vec<String>,
     /// Route type (default `unicast`).
@@ -177,29 +275,35 @@ pub struct RouteConf {
     pub kind: RouteType,
 }
 
-/// A static ARP entry.
+/// A static neighbor entry (ARP or NDP).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NeighborConf {
     /// The interface's name.
     pub interface: String,
-    /// Neighbor IPv4 address.
+    /// Neighbor IPv4 or IPv6 address.
     pub ip: String,
     /// Its MAC address.
     pub mac: String,
 }
 
-/// ARP neighbor cache tunables (per worker).
+/// Neighbor cache tunables (per worker), for ARP and NDP entries alike:
+/// one table holds both, so `capacity` bounds them together. IPv6
+/// entries also wait 5 s in DELAY before their first unicast probe
+/// (RFC 4861 §7.3.3).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArpConf {
-    /// Most entries per worker; when full, idle entries are evicted.
+    /// Most entries per worker; when full, idle entries are evicted, and
+    /// if none can be, packets to a new neighbor are dropped and counted
+    /// (`neighbor_table_full`).
     #[serde(default = "default_arp_capacity")]
     pub capacity: usize,
     /// Packets held per unresolved neighbor (1..=16).
     #[serde(default = "default_queue")]
     pub queue_len: usize,
-    /// Requests before a neighbor is declared unreachable.
+    /// Requests (ARP) or solicitations (NDP, MAX_MULTICAST_SOLICIT)
+    /// before a neighbor is declared unreachable.
     #[serde(default = "default_probes")]
     pub max_probes: u8,
     /// Milliseconds between requests.
@@ -440,6 +544,8 @@ impl Config {
         let mut if_ports = HashSet::new();
         let mut subnets: Vec<(usize, usize, Ipv4Cidr)> = Vec::new();
         let mut addrs = HashSet::new();
+        let mut subnets6: Vec<(usize, usize, Ipv6Cidr)> = Vec::new();
+        let mut addrs6 = HashSet::new();
         for (i, ifc) in self.interfaces.iter().enumerate() {
             let f = |s: &str| format!("interfaces[{i}].{s}");
             if ifc.name.is_empty() {
@@ -486,12 +592,54 @@ impl Config {
                     Err(m) => errs.push(err(field, m)),
                 }
             }
+            for (j, a) in ifc.ipv6.iter().enumerate() {
+                let field = format!("interfaces[{i}].ipv6[{j}]");
+                match a.parse::<Ipv6Cidr>() {
+                    Ok(c) => {
+                        if c.addr.is_unspecified()
+                            || c.addr.is_multicast()
+                            || c.addr.is_loopback()
+                            || is_link_local(&c.addr)
+                            || c.len == 0
+                        {
+                            errs.push(err(
+                                field.clone(),
+                                format!("{a} is not a usable global or unique-local address (link-local ones are made from the MAC)"),
+                            ));
+                        }
+                        if !addrs6.insert(c.addr) {
+                            errs.push(err(field.clone(), format!("{} is configured twice", c.addr)));
+                        }
+                        if let Some((other, j2, s)) =
+                            subnets6.iter().find(|(k, _, s)| *k != i && (s.contains(&c.addr) || c.contains(&s.addr)))
+                        {
+                            errs.push(err(
+                                format!("interfaces[{other}].ipv6[{j2}]"),
+                                format!("{s} overlaps {a} of interfaces[{i}]"),
+                            ));
+                            errs.push(err(field, format!("{a} overlaps a prefix of interfaces[{other}]")));
+                        }
+                        subnets6.push((i, j, c));
+                    }
+                    Err(m) => errs.push(err(field, m)),
+                }
+            }
+            if !ifc.ipv6.is_empty() && ifc.mtu < 1280 {
+                errs.push(err(f("mtu"), format!("{} is below 1280, the least IPv6 allows (RFC 8200 §5)", ifc.mtu)));
+            }
+            if let Some(ra) = &ifc.ra {
+                validate_ra(ra, &format!("interfaces[{i}].ra"), !ifc.ipv6.is_empty(), &mut errs);
+            }
         }
         for (i, r) in self.routes.iter().enumerate() {
             let f = |s: &str| format!("routes[{i}].{s}");
-            if let Err(m) = r.dst.parse::<Ipv4Cidr>() {
-                errs.push(err(f("dst"), m));
-            }
+            let v6 = match r.dst.parse::<IpCidr>() {
+                Ok(c) => matches!(c, IpCidr::V6(_)),
+                Err(m) => {
+                    errs.push(err(f("dst"), m));
+                    r.dst.contains(':')
+                }
+            };
             match r.kind {
                 RouteType::Unicast if r.via.is_empty() => {
                     errs.push(err(f("via"), "a unicast route needs at least one gateway"))
@@ -503,12 +651,21 @@ impl Config {
             }
             for (j, g) in r.via.iter().enumerate() {
                 let field = format!("routes[{i}].via[{j}]");
+                if v6 {
+                    if let Err(m) = self.ipv6_gateway(g, &subnets6, &addrs6) {
+                        errs.push(err(field, m));
+                    }
+                    continue;
+                }
                 match g.parse::<Ipv4Addr>() {
                     Ok(a) if addrs.contains(&a) => errs.push(err(field, format!("{a} is one of our own addresses"))),
                     Ok(a) if !subnets.iter().any(|(_, _, s)| s.contains(a)) => {
                         errs.push(err(field, format!("{a} is not in a connected subnet of any interface")))
                     }
                     Ok(_) => {}
+                    Err(_) if g.contains(':') => {
+                        errs.push(err(field, format!("'{g}' is IPv6: an IPv4 route needs IPv4 gateways")))
+                    }
                     Err(_) => errs.push(err(field, format!("'{g}' is not an IPv4 address"))),
                 }
             }
@@ -518,8 +675,15 @@ impl Config {
             if !if_names.contains(n.interface.as_str()) {
                 errs.push(err(f("interface"), format!("no interface is named '{}'", n.interface)));
             }
-            if n.ip.parse::<Ipv4Addr>().is_err() {
-                errs.push(err(f("ip"), format!("'{}' is not an IPv4 address", n.ip)));
+            match n.ip.parse::<IpAddr>() {
+                Ok(IpAddr::V6(a)) if a.is_multicast() || a.is_unspecified() => {
+                    errs.push(err(f("ip"), format!("{a} is not a unicast address")))
+                }
+                Ok(IpAddr::V6(_)) if !self.interfaces.iter().any(|i| i.name == n.interface && !i.ipv6.is_empty()) => {
+                    errs.push(err(f("ip"), format!("interface '{}' has no IPv6", n.interface)))
+                }
+                Ok(_) => {}
+                Err(_) => errs.push(err(f("ip"), format!("'{}' is not an IPv4 or IPv6 address", n.ip))),
             }
             match n.mac.parse::<MacAddr>() {
                 Ok(m) if m.is_unicast() && m != MacAddr::ZERO => {}
@@ -622,6 +786,82 @@ impl Config {
             }
         }
         args
+    }
+}
+
+impl Config {
+    /// Checks an IPv6 gateway: global in a connected prefix, or
+    /// link-local with `%interface` naming an IPv6 interface.
+    fn ipv6_gateway(
+        &self,
+        g: &str,
+        subnets6: &[(usize, usize, Ipv6Cidr)],
+        own: &HashSet<Ipv6Addr>,
+    ) -> Result<(), String> {
+        let (a, scope) = match g.split_once('%') {
+            Some((a, s)) => (a, Some(s)),
+            None => (g, None),
+        };
+        let a: Ipv6Addr = a.parse().map_err(|_| match g.parse::<Ipv4Addr>() {
+            Ok(_) => format!("'{g}' is IPv4: an IPv6 route needs IPv6 gateways"),
+            Err(_) => format!("'{g}' is not an IPv6 address"),
+        })?;
+        if own.contains(&a) {
+            return Err(format!("{a} is one of our own addresses"));
+        }
+        if is_link_local(&a) {
+            let Some(name) = scope else {
+                return Err(format!("link-local gateway {a} needs its interface: {a}%NAME"));
+            };
+            return match self.interfaces.iter().find(|i| i.name == name) {
+                Some(i) if !i.ipv6.is_empty() => Ok(()),
+                Some(_) => Err(format!("interface '{name}' has no IPv6")),
+                None => Err(format!("no interface is named '{name}'")),
+            };
+        }
+        if scope.is_some() {
+            return Err(format!("only link-local gateways take %INTERFACE; {a} is global"));
+        }
+        if !subnets6.iter().any(|(_, _, s)| s.contains(&a)) {
+            return Err(format!("{a} is not in a connected prefix of any interface"));
+        }
+        Ok(())
+    }
+}
+
+fn validate_ra(ra: &RaConf, at: &str, has_ipv6: bool, errs: &mut Vec<ConfigError>) {
+    if !has_ipv6 {
+        errs.push(err(at, "Router Advertisements need IPv6 on the interface: give it an ipv6 address"));
+    }
+    if !(4..=1800).contains(&ra.interval_s) {
+        errs.push(err(format!("{at}.interval_s"), format!("{} is outside 4..=1800 (RFC 4861 §6.2.1)", ra.interval_s)));
+    }
+    let l = ra.router_lifetime_s;
+    if l != 0 && !(ra.interval_s..=9000).contains(&l) {
+        errs.push(err(
+            format!("{at}.router_lifetime_s"),
+            format!("{l} must be 0 or between interval_s ({}) and 9000 (RFC 4861 §6.2.1)", ra.interval_s),
+        ));
+    }
+    if ra.prefixes.len() > stack::router::MAX_RA_PREFIXES {
+        errs.push(err(format!("{at}.prefixes"), format!("at most {} prefixes", stack::router::MAX_RA_PREFIXES)));
+    }
+    for (k, p) in ra.prefixes.iter().enumerate() {
+        let f = |s: &str| format!("{at}.prefixes[{k}].{s}");
+        match p.prefix.parse::<Ipv6Cidr>() {
+            Ok(c) if p.autonomous && c.len != 64 => errs.push(err(
+                f("autonomous"),
+                format!("SLAAC needs a /64 prefix (RFC 4862 §5.5.3); {} is /{}", p.prefix, c.len),
+            )),
+            Ok(c) if is_link_local(&c.addr) || c.addr.is_multicast() => {
+                errs.push(err(f("prefix"), format!("{} is not advertisable (link-local or multicast)", p.prefix)))
+            }
+            Ok(_) => {}
+            Err(m) => errs.push(err(f("prefix"), m)),
+        }
+        if p.preferred_lifetime_s > p.valid_lifetime_s {
+            errs.push(err(f("preferred_lifetime_s"), "must not exceed valid_lifetime_s (RFC 4861 §4.6.2)"));
+        }
     }
 }
 

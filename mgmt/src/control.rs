@@ -481,15 +481,15 @@ impl Controller {
         let rank = |s: NeighState| match s {
             NeighState::Static => 4,
             NeighState::Reachable => 3,
-            NeighState::Stale => 2,
+            NeighState::Stale | NeighState::Delay => 2,
             NeighState::Probe => 1,
             NeighState::Incomplete => 0,
         };
-        let mut merged: BTreeMap<(u16, u32), Neighbor> = BTreeMap::new();
+        let mut merged: BTreeMap<(u16, std::net::IpAddr), Neighbor> = BTreeMap::new();
         for d in &self.hooks.dumps {
             let v = d.entries.lock().unwrap_or_else(|p| p.into_inner());
             for e in v.iter() {
-                let n = merged.entry((e.ifindex, u32::from(e.ip))).or_insert(Neighbor { info: *e, workers: 0 });
+                let n = merged.entry((e.ifindex, e.ip)).or_insert(Neighbor { info: *e, workers: 0 });
                 n.workers += 1;
                 if rank(e.state) > rank(n.info.state) {
                     n.info = *e;

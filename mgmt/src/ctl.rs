@@ -223,11 +223,14 @@ pub fn run(args: &[String]) -> Result<String, Failure> {
                 let rows: Vec<Vec<String>> = items
                     .iter()
                     .map(|i| {
-                        let addrs: Vec<String> = i["ipv4"].as_array().into_iter().flatten().map(s).collect();
+                        let addrs: Vec<String> = ["ipv4", "ipv6"]
+                            .iter()
+                            .flat_map(|f| i[*f].as_array().into_iter().flatten().map(s))
+                            .collect();
                         vec![s(&i["name"]), s(&i["port"]), s(&i["mac"]), s(&i["mtu"]), addrs.join(" ")]
                     })
                     .collect();
-                table(&["NAME", "PORT", "MAC", "MTU", "IPV4"], &rows)
+                table(&["NAME", "PORT", "MAC", "MTU", "ADDRESSES"], &rows)
             }))
         }
         ["routes"] | ["routes", _] => {

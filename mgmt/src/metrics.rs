@@ -110,6 +110,28 @@ pub fn render(src: &Sources) -> String {
         ("gateway_arp_requests_sent_total", "ARP requests sent.", sum(|w| w.arp_requests.load(Relaxed))),
         ("gateway_arp_replies_sent_total", "ARP replies sent.", sum(|w| w.arp_replies.load(Relaxed))),
         (
+            "gateway_ipv6_forwarded_total",
+            "IPv6 packets forwarded (included in gateway_forwarded_total).",
+            sum(|w| w.forwarded6.load(Relaxed)),
+        ),
+        (
+            "gateway_ipv6_local_total",
+            "IPv6 packets for the gateway's own addresses (included in gateway_local_total).",
+            sum(|w| w.local6.load(Relaxed)),
+        ),
+        (
+            "gateway_icmpv6_errors_sent_total",
+            "ICMPv6 errors sent (included in gateway_icmp_errors_sent_total).",
+            sum(|w| w.icmp6_errors.load(Relaxed)),
+        ),
+        ("gateway_nd_solicitations_sent_total", "Neighbor Solicitations sent.", sum(|w| w.nd_solicits.load(Relaxed))),
+        ("gateway_nd_advertisements_sent_total", "Neighbor Advertisements sent.", sum(|w| w.nd_adverts.load(Relaxed))),
+        (
+            "gateway_router_advertisements_sent_total",
+            "Router Advertisements sent.",
+            sum(|w| w.router_adverts.load(Relaxed)),
+        ),
+        (
             "gateway_neighbor_events_lost_total",
             "Neighbor learnings not passed to other workers (inbox full).",
             sum(|w| w.neighbor_events_lost.load(Relaxed)),
@@ -119,7 +141,7 @@ pub fn render(src: &Sources) -> String {
         let c = counter(&reg, n, h, &[]);
         c.with_label_values(&[] as &[&str]).inc_by(v);
     }
-    gauge(&reg, "gateway_neighbors", "Neighbor cache entries (summed over workers' caches).")
+    gauge(&reg, "gateway_neighbors", "Neighbor cache entries, ARP and NDP (summed over workers' caches).")
         .set(sum(|w| w.neighbors.load(Relaxed)) as i64);
     gauge(&reg, "gateway_nat_sessions", "NAT sessions (NAT is not built yet: always 0).").set(0);
     gauge(&reg, "gateway_config_generation", "Generation of the running config snapshot.").set(src.generation as i64);

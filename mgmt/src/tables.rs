@@ -1,11 +1,15 @@
 //! Turns a validated [`Config`] into the dataplane's [`Tables`] snapshot
 //! and its router settings.
 
-use crate::config::{Config, RouteType};
+use crate::config::{Config, InterfaceConf, RaConf, RouteType};
 use stack::fib::FibError;
+use stack::wire::icmpv6::PrefixInfo;
 use stack::wire::MacAddr;
-use stack::{Interface, Ipv4Cidr, NeighborConfig, NextHop, RouterConfig, StaticNeighbor, StaticRoute, Tables};
-use std::net::Ipv4Addr;
+use stack::{
+    Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, NeighborConfig, NextHop, NextHop6, RaSettings, RouterConfig, StaticNeighbor,
+    StaticRoute, StaticRoute6, Tables,
+};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Builds the snapshot. `port_ids[i]` and `port_macs[i]` belong to
 /// `cfg.ports[i]`. The config must have passed `validate`.
@@ -21,15 +25,40 @@ pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: 
                 mac: *port_macs.get(p)?,
                 mtu: i.mtu,
                 addrs: i.ipv4.iter().filter_map(|a| a.parse::<Ipv4Cidr>().ok()).collect(),
+                addrs6: i.ipv6.iter().filter_map(|a| a.parse::<Ipv6Cidr>().ok()).collect(),
+                link_local: None, // Tables::build sets it
+                ra: i.ra.as_ref().map(|ra| ra_settings(i, ra)),
             })
         })
         .collect();
     let ifindex_for = |gw: Ipv4Addr| ifaces.iter().position(|i| i.addrs.iter().any(|c| c.contains(gw)));
+    // `fe80::1%wan` names its interface; a global gateway is found by prefix.
+    let hop6 = |g: &str| -> Option<NextHop6> {
+        let (a, scope) = g.split_once('%').map_or((g, None), |(a, s)| (a, Some(s)));
+        let gateway: Ipv6Addr = a.parse().ok()?;
+        let ifindex = match scope {
+            Some(name) => ifaces.iter().position(|i| i.name == name)?,
+            None => ifaces.iter().position(|i| i.addrs6.iter().any(|c| c.contains(&gateway)))?,
+        };
+        Some(NextHop6 { ifindex: ifindex as u16, gateway })
+    };
+    let routes6: Vec<StaticRoute6> = cfg
+        .routes
+        .iter()
+        .filter_map(|r| {
+            let IpCidr::V6(dst) = r.dst.parse::<IpCidr>().ok()? else { return None };
+            Some(match r.kind {
+                RouteType::Unreachable => StaticRoute::Unreachable { dst },
+                RouteType::Blackhole => StaticRoute::Blackhole { dst },
+                RouteType::Unicast => StaticRoute::Via { dst, hops: r.via.iter().filter_map(|g| hop6(g)).collect() },
+            })
+        })
+        .collect();
     let routes: Vec<StaticRoute> = cfg
         .routes
         .iter()
         .filter_map(|r| {
-            let dst = r.dst.parse::<Ipv4Cidr>().ok()?;
+            let IpCidr::V4(dst) = r.dst.parse::<IpCidr>().ok()? else { return None };
             Some(match r.kind {
                 RouteType::Unreachable => StaticRoute::Unreachable { dst },
                 RouteType::Blackhole => StaticRoute::Blackhole { dst },
@@ -58,9 +87,52 @@ pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: 
             })
         })
         .collect();
-    let mut t = Tables::build(ifaces, &routes, neighbors, generation)?;
+    let mut t = Tables::build(ifaces, &routes, &routes6, neighbors, generation)?;
     t.settings = router_config(cfg);
     Ok(t)
+}
+
+/// An interface's Router Advertisement settings; without configured
+/// prefixes, the prefix of each of its IPv6 addresses.
+fn ra_settings(i: &InterfaceConf, ra: &RaConf) -> RaSettings {
+    let prefixes = if ra.prefixes.is_empty() {
+        i.ipv6
+            .iter()
+            .filter_map(|a| a.parse::<Ipv6Cidr>().ok())
+            .map(|c| PrefixInfo {
+                prefix: c.network(),
+                len: c.len,
+                on_link: true,
+                autonomous: c.len == 64,
+                valid_lifetime: 2_592_000,
+                preferred_lifetime: 604_800,
+            })
+            .collect()
+    } else {
+        ra.prefixes
+            .iter()
+            .filter_map(|p| {
+                let c = p.prefix.parse::<Ipv6Cidr>().ok()?;
+                Some(PrefixInfo {
+                    prefix: c.network(),
+                    len: c.len,
+                    on_link: p.on_link,
+                    autonomous: p.autonomous,
+                    valid_lifetime: p.valid_lifetime_s,
+                    preferred_lifetime: p.preferred_lifetime_s,
+                })
+            })
+            .collect()
+    };
+    RaSettings {
+        interval: u64::from(ra.interval_s) * 1_000_000_000,
+        router_lifetime: ra.router_lifetime_s.min(9000) as u16,
+        hop_limit: ra.hop_limit,
+        managed: ra.managed,
+        other: ra.other,
+        mtu: ra.advertise_mtu.then_some(u32::from(i.mtu)),
+        prefixes,
+    }
 }
 
 /// The router settings the config asks for.
@@ -75,6 +147,7 @@ pub fn router_config(cfg: &Config) -> RouterConfig {
             retry_interval: cfg.arp.retry_ms * MS,
             reachable_time: cfg.arp.reachable_s * S,
             gc_time: cfg.arp.gc_s * S,
+            ..NeighborConfig::default()
         },
         icmp_rate: cfg.icmp.rate,
         icmp_burst: cfg.icmp.burst,

@@ -95,6 +95,45 @@ drop_reasons! {
     IcmpMalformed => "icmp_malformed",
     /// Local ICMP message of a type we do not act on (e.g. an error or a reply).
     IcmpIgnored => "icmp_ignored",
+    /// IPv6 packet shorter than its fixed header (RFC 8200 §3).
+    Ipv6Truncated => "ipv6_truncated",
+    /// IPv6 frame whose version field is not 6.
+    Ipv6BadVersion => "ipv6_bad_version",
+    /// Payload length beyond the frame.
+    Ipv6BadPayloadLength => "ipv6_bad_payload_length",
+    /// An extension header runs past the packet (RFC 8200 §4).
+    Ipv6ExtTruncated => "ipv6_ext_truncated",
+    /// More than 8 extension headers, or 8 options in one header: a
+    /// looping or abusive chain (Linux's limits).
+    Ipv6ExtTooLong => "ipv6_ext_too_long",
+    /// An unrecognized option whose action says discard (RFC 8200 §4.2).
+    Ipv6BadOption => "ipv6_bad_option",
+    /// A header field RFC 8200 §4 rejects; answered by Parameter Problem.
+    Ipv6ParamProblem => "ipv6_parameter_problem",
+    /// Multicast or loopback source (RFC 4291 §2.5.3, §2.7).
+    Ipv6MartianSource => "ipv6_martian_source",
+    /// Unspecified or loopback destination.
+    Ipv6MartianDestination => "ipv6_martian_destination",
+    /// Multicast destination we do not listen to: no multicast routing.
+    Ipv6Multicast => "ipv6_multicast",
+    /// IPv6 unicast received as link-layer multicast; never forwarded.
+    Ipv6L2Multicast => "ipv6_l2_multicast",
+    /// Link-local destination that is not ours: never forwarded (RFC 4291 §2.5.6).
+    Ipv6LinkLocal => "ipv6_link_local",
+    /// Link-local source on a packet to forward; answered by Destination
+    /// Unreachable, beyond scope of source (RFC 4443 §3.1).
+    Ipv6BeyondScope => "ipv6_beyond_scope",
+    /// Hop limit reached zero; answered by Time Exceeded (RFC 4443 §3.3).
+    HopLimitExpired => "hop_limit_expired",
+    /// Larger than the egress MTU; answered by Packet Too Big (RFC 4443 §3.2).
+    PacketTooBig => "packet_too_big",
+    /// ND message with a hop limit other than 255 (RFC 4861 §6.1, §7.1).
+    NdpBadHopLimit => "ndp_bad_hop_limit",
+    /// ND message failing RFC 4861's validity checks (code, length, options).
+    NdpMalformed => "ndp_malformed",
+    /// ND message for an address that is not ours, or a Router
+    /// Solicitation on an interface that sends no advertisements.
+    NdpNotForUs => "ndp_not_for_us",
     /// Neighbor resolution failed after all retries; answered by Host Unreachable.
     NeighborUnresolved => "neighbor_unresolved",
     /// Too many packets already wait for this neighbor's resolution.

@@ -1,12 +1,15 @@
 //! Interfaces and the read-only tables a worker routes with.
 //!
 //! [`Tables`] is the snapshot the control plane publishes (DESIGN.md §3):
-//! interfaces, the FIB and static neighbors. Workers load it once per
-//! burst and never change it.
+//! interfaces, the IPv4 and IPv6 FIBs and static neighbors. Workers load
+//! it once per burst and never change it.
 
 use crate::fib::{mask, Fib, FibBuilder, FibError, NextHop, RouteTarget};
+use crate::fib6::{mask6, Fib6, Fib6Builder, NextHop6};
+use crate::wire::icmpv6::PrefixInfo;
+use crate::wire::ipv6;
 use crate::wire::MacAddr;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// An address with its prefix length, as configured on an interface.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -52,8 +55,122 @@ impl std::str::FromStr for Ipv4Cidr {
     }
 }
 
-/// A layer-3 interface: one per port for now (VLANs come later).
+/// An IPv6 address with its prefix length.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Ipv6Cidr {
+    pub addr: Ipv6Addr,
+    pub len: u8,
+}
+
+impl Ipv6Cidr {
+    pub fn new(addr: Ipv6Addr, len: u8) -> Self {
+        Ipv6Cidr { addr, len }
+    }
+    /// The prefix (host bits cleared).
+    pub fn network(&self) -> Ipv6Addr {
+        mask6(self.addr, self.len)
+    }
+    /// True when `a` is inside this prefix.
+    pub fn contains(&self, a: &Ipv6Addr) -> bool {
+        mask6(*a, self.len) == self.network()
+    }
+}
+
+impl std::fmt::Display for Ipv6Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+impl std::str::FromStr for Ipv6Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, l) = s.split_once('/').ok_or_else(|| format!("'{s}' is not ADDRESS/LENGTH"))?;
+        let addr: Ipv6Addr = a.parse().map_err(|_| format!("'{a}' is not an IPv6 address"))?;
+        let len: u8 = l.parse().map_err(|_| format!("'{l}' is not a prefix length"))?;
+        if len > 128 {
+            return Err(format!("prefix length {len} is above 128"));
+        }
+        Ok(Ipv6Cidr { addr, len })
+    }
+}
+
+/// An IPv4 or IPv6 prefix, as routes and the API name them.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum IpCidr {
+    V4(Ipv4Cidr),
+    V6(Ipv6Cidr),
+}
+
+impl IpCidr {
+    /// The prefix length.
+    pub fn prefix_len(&self) -> u8 {
+        match self {
+            IpCidr::V4(c) => c.len,
+            IpCidr::V6(c) => c.len,
+        }
+    }
+    /// The network address (host bits cleared).
+    pub fn network(&self) -> IpAddr {
+        match self {
+            IpCidr::V4(c) => IpAddr::V4(c.network()),
+            IpCidr::V6(c) => IpAddr::V6(c.network()),
+        }
+    }
+    /// True when `a` (of the same family) is inside this prefix.
+    pub fn contains(&self, a: IpAddr) -> bool {
+        match (self, a) {
+            (IpCidr::V4(c), IpAddr::V4(a)) => c.contains(a),
+            (IpCidr::V6(c), IpAddr::V6(a)) => c.contains(&a),
+            _ => false,
+        }
+    }
+    /// True when both name the same prefix (host bits ignored).
+    pub fn same_prefix(&self, o: &IpCidr) -> bool {
+        self.prefix_len() == o.prefix_len() && self.network() == o.network()
+    }
+}
+
+impl std::fmt::Display for IpCidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IpCidr::V4(c) => c.fmt(f),
+            IpCidr::V6(c) => c.fmt(f),
+        }
+    }
+}
+
+impl std::str::FromStr for IpCidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.contains(':') {
+            s.parse().map(IpCidr::V6)
+        } else {
+            s.parse().map(IpCidr::V4)
+        }
+    }
+}
+
+/// Router Advertisement settings of an interface (RFC 4861 §6.2.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaSettings {
+    /// Time between unsolicited advertisements (MaxRtrAdvInterval), ns.
+    pub interval: u64,
+    /// AdvDefaultLifetime in seconds (0: not a default router).
+    pub router_lifetime: u16,
+    /// AdvCurHopLimit.
+    pub hop_limit: u8,
+    /// AdvManagedFlag and AdvOtherConfigFlag.
+    pub managed: bool,
+    pub other: bool,
+    /// AdvLinkMTU, sent as an MTU option when set.
+    pub mtu: Option<u32>,
+    /// AdvPrefixList.
+    pub prefixes: Vec<PrefixInfo>,
+}
+
+/// A layer-3 interface: one per port for now (VLANs come later).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Interface {
     /// Name from the config, for logs and the API.
     pub name: String,
@@ -65,6 +182,14 @@ pub struct Interface {
     pub mtu: u16,
     /// IPv4 addresses; the first is the primary (source of ICMP errors).
     pub addrs: Vec<Ipv4Cidr>,
+    /// IPv6 addresses (global or unique-local). IPv6 is on for an
+    /// interface with at least one; it then also has `link_local`.
+    pub addrs6: Vec<Ipv6Cidr>,
+    /// The link-local address, fe80::/64 from the MAC by modified EUI-64;
+    /// set by [`Tables::build`] on every IPv6 interface.
+    pub link_local: Option<Ipv6Addr>,
+    /// Send Router Advertisements here (None: do not).
+    pub ra: Option<RaSettings>,
 }
 
 impl Interface {
@@ -81,24 +206,56 @@ impl Interface {
     pub fn source_for(&self, dst: Ipv4Addr) -> Option<Ipv4Addr> {
         self.addrs.iter().find(|c| c.contains(dst)).map(|c| c.addr).or_else(|| self.primary())
     }
+
+    /// True when IPv6 is enabled here.
+    #[inline(always)]
+    pub fn ipv6(&self) -> bool {
+        self.link_local.is_some()
+    }
+    /// True when `a` is one of this interface's IPv6 addresses (link-local
+    /// included).
+    pub fn has_addr6(&self, a: &Ipv6Addr) -> bool {
+        self.link_local.as_ref() == Some(a) || self.addrs6.iter().any(|c| c.addr == *a)
+    }
+    /// True when `a` is a multicast group this interface listens to:
+    /// all-nodes, all-routers, or the solicited-node group of one of its
+    /// addresses (RFC 4291 §2.8).
+    pub fn listens6(&self, a: &Ipv6Addr) -> bool {
+        *a == ipv6::ALL_NODES
+            || *a == ipv6::ALL_ROUTERS
+            || self.link_local.iter().chain(self.addrs6.iter().map(|c| &c.addr)).any(|x| ipv6::solicited_node(x) == *a)
+    }
+    /// The source towards `dst` (RFC 6724 in short): link-local for a
+    /// link-local destination, else the address whose prefix holds `dst`,
+    /// else the first global address, else link-local.
+    pub fn source_for6(&self, dst: &Ipv6Addr) -> Option<Ipv6Addr> {
+        if ipv6::is_link_local(dst) {
+            return self.link_local;
+        }
+        self.addrs6.iter().find(|c| c.contains(dst)).or_else(|| self.addrs6.first()).map(|c| c.addr).or(self.link_local)
+    }
 }
 
-/// A static route as the tables take it.
+/// A static route as the tables take it: IPv4 by default, IPv6 as
+/// [`StaticRoute6`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StaticRoute {
+pub enum StaticRoute<C = Ipv4Cidr, H = NextHop> {
     /// Via one or more equal-cost gateways.
-    Via { dst: Ipv4Cidr, hops: Vec<NextHop> },
-    /// Answer Host Unreachable.
-    Unreachable { dst: Ipv4Cidr },
+    Via { dst: C, hops: Vec<H> },
+    /// Answer Host (IPv6: Address) Unreachable.
+    Unreachable { dst: C },
     /// Drop silently.
-    Blackhole { dst: Ipv4Cidr },
+    Blackhole { dst: C },
 }
 
-/// A neighbor entry fixed by configuration.
+/// An IPv6 static route.
+pub type StaticRoute6 = StaticRoute<Ipv6Cidr, NextHop6>;
+
+/// A neighbor entry fixed by configuration (ARP or NDP).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct StaticNeighbor {
     pub ifindex: u16,
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub mac: MacAddr,
 }
 
@@ -112,6 +269,7 @@ pub struct Tables {
     pub ifaces: Vec<Interface>,
     port_iface: [u16; MAX_PORTS],
     pub fib: Fib,
+    pub fib6: Fib6,
     pub static_neighbors: Vec<StaticNeighbor>,
     /// Increases with every published snapshot.
     pub generation: u64,
@@ -126,13 +284,19 @@ pub struct Tables {
 
 impl Tables {
     /// Builds the tables: connected and local routes from the interfaces'
-    /// addresses, then the static routes.
+    /// addresses, then the static routes; link-local addresses for every
+    /// IPv6 interface.
     pub fn build(
-        ifaces: Vec<Interface>,
+        mut ifaces: Vec<Interface>,
         routes: &[StaticRoute],
+        routes6: &[StaticRoute6],
         static_neighbors: Vec<StaticNeighbor>,
         generation: u64,
     ) -> Result<Tables, FibError> {
+        for ifc in &mut ifaces {
+            ifc.link_local = (!ifc.addrs6.is_empty()).then(|| ipv6::link_local_from_mac(ifc.mac.0));
+        }
+        let fib6 = build_fib6(&ifaces, routes6)?;
         let mut port_iface = [NO_IFACE; MAX_PORTS];
         let mut b = FibBuilder::new();
         for (i, ifc) in ifaces.iter().enumerate() {
@@ -166,6 +330,7 @@ impl Tables {
             ifaces,
             port_iface,
             fib: b.build()?,
+            fib6,
             static_neighbors,
             generation,
             neighbor_epoch: 0,
@@ -189,6 +354,34 @@ impl Tables {
     }
 }
 
+/// The IPv6 FIB: connected prefixes, static routes, then our own
+/// addresses (link-local ones included) as /128 local routes, so no static
+/// route hides them. fe80::/64 is not routed: link-local destinations
+/// are never forwarded (RFC 4291 §2.5.6).
+fn build_fib6(ifaces: &[Interface], routes6: &[StaticRoute6]) -> Result<Fib6, FibError> {
+    let mut b = Fib6Builder::new();
+    for (i, ifc) in ifaces.iter().enumerate() {
+        for c in &ifc.addrs6 {
+            if c.len < 128 {
+                b.add(c.network(), c.len, RouteTarget::Connected { ifindex: i as u16 });
+            }
+        }
+    }
+    for r in routes6 {
+        match r {
+            StaticRoute::Via { dst, hops } => b.add_via(dst.network(), dst.len, hops),
+            StaticRoute::Unreachable { dst } => b.add(dst.network(), dst.len, RouteTarget::Unreachable),
+            StaticRoute::Blackhole { dst } => b.add(dst.network(), dst.len, RouteTarget::Blackhole),
+        };
+    }
+    for (i, ifc) in ifaces.iter().enumerate() {
+        for a in ifc.addrs6.iter().map(|c| c.addr).chain(ifc.link_local) {
+            b.add(a, 128, RouteTarget::Local { ifindex: i as u16 });
+        }
+    }
+    b.build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +394,8 @@ mod tests {
                 mac: MacAddr([2, 0, 0, 0, 0, 1]),
                 mtu: 1500,
                 addrs: vec!["10.0.1.1/24".parse().unwrap()],
+                addrs6: vec!["fd00:1::1/64".parse().unwrap()],
+                ..Default::default()
             },
             Interface {
                 name: "wan".into(),
@@ -208,13 +403,45 @@ mod tests {
                 mac: MacAddr([2, 0, 0, 0, 0, 2]),
                 mtu: 1500,
                 addrs: vec!["203.0.113.1/24".parse().unwrap()],
+                ..Default::default()
             },
         ];
         let routes = vec![StaticRoute::Via {
             dst: "0.0.0.0/0".parse().unwrap(),
             hops: vec![NextHop { ifindex: 1, gateway: "203.0.113.254".parse().unwrap() }],
         }];
-        Tables::build(ifaces, &routes, vec![], 1).unwrap()
+        let routes6 = vec![StaticRoute::Via {
+            dst: "::/0".parse().unwrap(),
+            hops: vec![NextHop6 { ifindex: 0, gateway: "fe80::9".parse().unwrap() }],
+        }];
+        Tables::build(ifaces, &routes, &routes6, vec![], 1).unwrap()
+    }
+
+    #[test]
+    fn ipv6_connected_local_link_local_and_static() {
+        let t = lab();
+        let ip = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+        let lan = t.iface(0).unwrap();
+        assert_eq!(lan.link_local, Some(ip("fe80::ff:fe00:1")));
+        assert!(!t.iface(1).unwrap().ipv6(), "no IPv6 address, no IPv6");
+        assert_eq!(t.fib6.lookup(&ip("fd00:1::1")), Some(&RouteTarget::Local { ifindex: 0 }));
+        assert_eq!(t.fib6.lookup(&ip("fe80::ff:fe00:1")), Some(&RouteTarget::Local { ifindex: 0 }));
+        assert_eq!(t.fib6.lookup(&ip("fd00:1::77")), Some(&RouteTarget::Connected { ifindex: 0 }));
+        assert!(matches!(t.fib6.lookup(&ip("2001:db8::1")), Some(RouteTarget::Via { .. })));
+        assert!(lan.listens6(&ip("ff02::1:ff00:1")), "solicited-node of fd00:1::1 and the link-local");
+        assert!(!lan.listens6(&ip("ff02::1:ff00:2")));
+        assert_eq!(lan.source_for6(&ip("fe80::5")), Some(ip("fe80::ff:fe00:1")));
+        assert_eq!(lan.source_for6(&ip("2001:db8::5")), Some(ip("fd00:1::1")));
+    }
+
+    #[test]
+    fn ipv6_cidr_parse() {
+        let c: Ipv6Cidr = "fd00:1::1/64".parse().unwrap();
+        assert_eq!(c.network(), "fd00:1::".parse::<Ipv6Addr>().unwrap());
+        assert!(c.contains(&"fd00:1::ffff".parse().unwrap()));
+        for bad in ["fd00::1", "fd00::1/129", "10.0.0.1/8", "x/64"] {
+            assert!(bad.parse::<Ipv6Cidr>().is_err(), "{bad}");
+        }
     }
 
     #[test]

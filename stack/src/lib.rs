@@ -1,5 +1,5 @@
-//! The gateway's protocol stack: wire formats, ARP, the IPv4 FIB and the
-//! IPv4 router pipeline.
+//! The gateway's protocol stack: wire formats, ARP and Neighbor Discovery,
+//! the IPv4 and IPv6 FIBs and the dual-stack router pipeline.
 //!
 //! Plain Rust with no I/O, threads or DPDK types, so every stage runs in unit
 //! tests and fuzzers on a `Vec`-backed buffer ([`VecBuf`]) exactly as it runs
@@ -10,7 +10,9 @@
 pub mod buf;
 pub mod drop;
 pub mod fib;
+pub mod fib6;
 pub mod icmp;
+pub mod icmp6;
 pub mod iface;
 pub mod neigh;
 pub mod router;
@@ -19,6 +21,7 @@ pub mod wire;
 pub use buf::{PacketBuf, VecBuf};
 pub use drop::DropReason;
 pub use fib::{Fib, FibBuilder, NextHop, RouteTarget};
-pub use iface::{Interface, Ipv4Cidr, StaticNeighbor, StaticRoute, Tables};
+pub use fib6::{Fib6, Fib6Builder, NextHop6};
+pub use iface::{Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, RaSettings, StaticNeighbor, StaticRoute, StaticRoute6, Tables};
 pub use neigh::{NeighborCache, NeighborConfig};
 pub use router::{Counters, Io, Router, RouterConfig};

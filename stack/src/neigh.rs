@@ -1,5 +1,7 @@
-//! The ARP neighbor cache (RFC 826, with the reachability states of
-//! RFC 1122 §2.3.2.1 and Linux's neighbor subsystem).
+//! The neighbor cache for ARP (RFC 826, with the reachability states of
+//! RFC 1122 §2.3.2.1 and Linux's neighbor subsystem) and IPv6 Neighbor
+//! Discovery (RFC 4861 §7.3). One table holds both families, so one bound
+//! covers them and one dump lists them.
 //!
 //! One cache per worker, sized at construction: a fixed slot array with
 //! linear probing, a fixed queue of waiting packets per entry, and nothing
@@ -14,6 +16,9 @@
 //! - `Reachable`: confirmed by a reply within `reachable_time`.
 //! - `Stale`: the MAC is still used, but the first use sends a unicast
 //!   probe (`Probe` state); no reply after `max_probes` removes the entry.
+//!   IPv6 entries first wait in `Delay` for `delay_first_probe` (RFC 4861
+//!   §7.3.3: DELAY_FIRST_PROBE_TIME, 5 s) before probing, as upper layers
+//!   may confirm reachability meanwhile.
 //! - `Static`: from the config; never ages.
 //!
 //! Learning (RFC 826's "merge" step, narrowed): a reply to our request
@@ -25,7 +30,7 @@
 //! evicted; if none can be, the new neighbor is refused.
 
 use crate::wire::MacAddr;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Tunables of the cache, all times in nanoseconds.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -42,6 +47,9 @@ pub struct NeighborConfig {
     pub reachable_time: u64,
     /// Entries unused for this long are removed.
     pub gc_time: u64,
+    /// How long a stale IPv6 entry waits in `Delay` before its first
+    /// unicast probe (RFC 4861 §10: DELAY_FIRST_PROBE_TIME).
+    pub delay_first_probe: u64,
 }
 
 impl Default for NeighborConfig {
@@ -53,6 +61,7 @@ impl Default for NeighborConfig {
             retry_interval: 1_000_000_000,
             reachable_time: 30_000_000_000,
             gc_time: 600_000_000_000,
+            delay_first_probe: 5_000_000_000,
         }
     }
 }
@@ -63,6 +72,7 @@ pub enum State {
     Incomplete,
     Reachable,
     Stale,
+    Delay,
     Probe,
     Static,
 }
@@ -92,14 +102,17 @@ pub enum Learn {
 #[derive(Debug)]
 pub enum Event<B> {
     /// Send a request for `ip` on `ifindex`: broadcast, or unicast to `mac`.
-    Probe { ifindex: u16, ip: Ipv4Addr, mac: Option<MacAddr> },
+    Probe { ifindex: u16, ip: IpAddr, mac: Option<MacAddr> },
     /// Resolution failed; this packet was waiting for it.
     Unresolved(B),
 }
 
+/// A neighbor's identity: the interface and its address.
+type Key = (u16, IpAddr);
+
 struct Slot<B> {
-    /// 0: empty; else `(ifindex + 1) << 32 | ip`.
-    key: u64,
+    /// `None`: empty.
+    key: Option<Key>,
     mac: MacAddr,
     state: State,
     probes: u8,
@@ -113,7 +126,7 @@ struct Slot<B> {
 impl<B> Slot<B> {
     fn empty(queue_len: usize) -> Self {
         Slot {
-            key: 0,
+            key: None,
             mac: MacAddr::ZERO,
             state: State::Incomplete,
             probes: 0,
@@ -130,7 +143,7 @@ impl<B> Slot<B> {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct NeighborInfo {
     pub ifindex: u16,
-    pub ip: Ipv4Addr,
+    pub ip: IpAddr,
     pub mac: MacAddr,
     pub state: State,
 }
@@ -145,8 +158,22 @@ pub struct NeighborCache<B> {
 }
 
 #[inline(always)]
-fn key(ifindex: u16, ip: Ipv4Addr) -> u64 {
-    (u64::from(ifindex) + 1) << 32 | u64::from(u32::from(ip))
+fn fold(k: &Key) -> u64 {
+    let a = match k.1 {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            let v = u128::from(a);
+            (v as u64) ^ ((v >> 64) as u64).rotate_left(17) ^ 1 << 63
+        }
+    };
+    a ^ u64::from(k.0) << 40
+}
+
+impl<B> Slot<B> {
+    fn info(&self) -> Option<NeighborInfo> {
+        let (ifindex, ip) = self.key?;
+        Some(NeighborInfo { ifindex, ip, mac: self.mac, state: self.state })
+    }
 }
 
 impl<B> NeighborCache<B> {
@@ -178,23 +205,23 @@ impl<B> NeighborCache<B> {
         self.cfg.retry_interval = cfg.retry_interval;
         self.cfg.reachable_time = cfg.reachable_time;
         self.cfg.gc_time = cfg.gc_time;
+        self.cfg.delay_first_probe = cfg.delay_first_probe;
     }
 
     #[inline(always)]
-    fn home(&self, k: u64) -> usize {
-        (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask
+    fn home(&self, k: &Key) -> usize {
+        (fold(k).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask
     }
 
     #[inline(always)]
-    fn find(&self, k: u64) -> Option<usize> {
-        let mut i = self.home(k);
+    fn find(&self, k: Key) -> Option<usize> {
+        let mut i = self.home(&k);
         loop {
             let s = self.slots.get(i)?;
-            if s.key == k {
-                return Some(i);
-            }
-            if s.key == 0 {
-                return None;
+            match s.key {
+                Some(sk) if sk == k => return Some(i),
+                None => return None,
+                _ => {}
             }
             i = (i + 1) & self.mask;
         }
@@ -202,16 +229,16 @@ impl<B> NeighborCache<B> {
 
     /// Claims a slot for `k` (absent), evicting if full. `None`: full of
     /// entries that cannot be evicted.
-    fn insert(&mut self, k: u64, state: State, now: u64) -> Option<usize> {
+    fn insert(&mut self, k: Key, state: State, now: u64) -> Option<usize> {
         if self.len >= self.cfg.capacity && !self.evict_one() {
             return None;
         }
-        let mut i = self.home(k);
-        while self.slots.get(i)?.key != 0 {
+        let mut i = self.home(&k);
+        while self.slots.get(i)?.key.is_some() {
             i = (i + 1) & self.mask;
         }
         let s = self.slots.get_mut(i)?;
-        s.key = k;
+        s.key = Some(k);
         s.mac = MacAddr::ZERO;
         s.state = state;
         s.probes = 0;
@@ -229,7 +256,7 @@ impl<B> NeighborCache<B> {
             self.evict_cursor = (self.evict_cursor + 1) & self.mask;
             let c = self.evict_cursor;
             if let Some(s) = self.slots.get(c) {
-                if s.key != 0 && matches!(s.state, State::Reachable | State::Stale) {
+                if s.key.is_some() && matches!(s.state, State::Reachable | State::Stale) {
                     self.remove_at(c);
                     return true;
                 }
@@ -242,16 +269,16 @@ impl<B> NeighborCache<B> {
     /// Queued packets must have been taken out already.
     fn remove_at(&mut self, mut i: usize) {
         let Some(s) = self.slots.get_mut(i) else { return };
-        s.key = 0;
+        s.key = None;
         self.len -= 1;
         let mut j = i;
         loop {
             j = (j + 1) & self.mask;
             let k = match self.slots.get(j) {
-                Some(s) if s.key != 0 => s.key,
+                Some(Slot { key: Some(k), .. }) => *k,
                 _ => return,
             };
-            let h = self.home(k);
+            let h = self.home(&k);
             // Move j back to i unless its home lies cyclically in (i, j].
             let in_range = if i <= j { i < h && h <= j } else { i < h || h <= j };
             if !in_range {
@@ -263,15 +290,21 @@ impl<B> NeighborCache<B> {
 
     /// Looks a neighbor up for sending, noting the use.
     #[inline]
-    pub fn lookup(&mut self, ifindex: u16, ip: Ipv4Addr, now: u64) -> Lookup {
-        let Some(i) = self.find(key(ifindex, ip)) else { return Lookup::Miss };
-        let (retry, reachable) = (self.cfg.retry_interval, self.cfg.reachable_time);
+    pub fn lookup(&mut self, ifindex: u16, ip: IpAddr, now: u64) -> Lookup {
+        let Some(i) = self.find((ifindex, ip)) else { return Lookup::Miss };
+        let (retry, reachable, delay) = (self.cfg.retry_interval, self.cfg.reachable_time, self.cfg.delay_first_probe);
         let Some(s) = self.slots.get_mut(i) else { return Lookup::Miss };
         s.used = now;
         match s.state {
             State::Incomplete => Lookup::Miss,
-            State::Static | State::Probe => Lookup::Hit { mac: s.mac, probe: false },
+            State::Static | State::Probe | State::Delay => Lookup::Hit { mac: s.mac, probe: false },
             State::Reachable if now.saturating_sub(s.confirmed) < reachable => Lookup::Hit { mac: s.mac, probe: false },
+            State::Reachable | State::Stale if ip.is_ipv6() => {
+                // RFC 4861 §7.3.3: first use of a stale entry starts the delay.
+                s.state = State::Delay;
+                s.next_probe = now + delay;
+                Lookup::Hit { mac: s.mac, probe: false }
+            }
             State::Reachable | State::Stale => {
                 s.state = State::Probe;
                 s.probes = 1;
@@ -284,9 +317,9 @@ impl<B> NeighborCache<B> {
     /// Queues a packet for a neighbor that is unknown or incomplete.
     /// `Ok(true)`: a new entry was made and a broadcast request must go out.
     /// `Err`: the packet comes back with the reason it cannot wait.
-    pub fn enqueue(&mut self, ifindex: u16, ip: Ipv4Addr, pkt: B, now: u64) -> Result<bool, (crate::DropReason, B)> {
+    pub fn enqueue(&mut self, ifindex: u16, ip: IpAddr, pkt: B, now: u64) -> Result<bool, (crate::DropReason, B)> {
         use crate::DropReason;
-        let k = key(ifindex, ip);
+        let k = (ifindex, ip);
         let (i, new) = match self.find(k) {
             Some(i) => (i, false),
             None => match self.insert(k, State::Incomplete, now) {
@@ -317,13 +350,13 @@ impl<B> NeighborCache<B> {
     pub fn learn(
         &mut self,
         ifindex: u16,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         mac: MacAddr,
         how: Learn,
         now: u64,
         mut release: impl FnMut(B, MacAddr),
     ) -> bool {
-        let k = key(ifindex, ip);
+        let k = (ifindex, ip);
         let i = match (self.find(k), how) {
             (Some(i), _) => i,
             (None, Learn::RequestToUs) => match self.insert(k, State::Stale, now) {
@@ -364,12 +397,12 @@ impl<B> NeighborCache<B> {
     pub fn set_static(
         &mut self,
         ifindex: u16,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         mac: MacAddr,
         now: u64,
         release: impl FnMut(B, MacAddr),
     ) -> bool {
-        let k = key(ifindex, ip);
+        let k = (ifindex, ip);
         if self.find(k).is_none() && self.insert(k, State::Static, now).is_none() {
             return false;
         }
@@ -382,31 +415,23 @@ impl<B> NeighborCache<B> {
     }
 
     /// Removes every static entry not in `keep` (after a config change).
-    pub fn retain_static(&mut self, keep: impl Fn(u16, Ipv4Addr) -> bool) {
+    pub fn retain_static(&mut self, keep: impl Fn(u16, IpAddr) -> bool) {
         self.remove_where(|s| s.state == State::Static && !keep(s.ifindex, s.ip));
     }
 
     /// Removes every learned (non-static) entry, dropping the packets that
     /// waited for resolution; returns how many were dropped.
     pub fn flush_dynamic(&mut self) -> usize {
-        let before: usize = self.slots.iter().filter(|s| s.key != 0).map(|s| s.queued).sum();
+        let before: usize = self.slots.iter().filter(|s| s.key.is_some()).map(|s| s.queued).sum();
         self.remove_where(|s| s.state != State::Static);
-        let after: usize = self.slots.iter().filter(|s| s.key != 0).map(|s| s.queued).sum();
+        let after: usize = self.slots.iter().filter(|s| s.key.is_some()).map(|s| s.queued).sum();
         before - after
     }
 
     fn remove_where(&mut self, remove: impl Fn(&NeighborInfo) -> bool) {
         let mut i = 0;
         while i < self.slots.len() {
-            let drop_it = match self.slots.get(i) {
-                Some(s) if s.key != 0 => remove(&NeighborInfo {
-                    ifindex: ((s.key >> 32) - 1) as u16,
-                    ip: Ipv4Addr::from(s.key as u32),
-                    mac: s.mac,
-                    state: s.state,
-                }),
-                _ => false,
-            };
+            let drop_it = self.slots.get(i).and_then(Slot::info).is_some_and(|n| remove(&n));
             if drop_it {
                 if let Some(s) = self.slots.get_mut(i) {
                     s.queue.iter_mut().for_each(|q| *q = None);
@@ -428,17 +453,24 @@ impl<B> NeighborCache<B> {
         let mut i = 0;
         while i < self.slots.len() {
             let Some(s) = self.slots.get_mut(i) else { break };
-            if s.key == 0 {
+            let Some((ifindex, ip)) = s.key else {
                 i += 1;
                 continue;
-            }
+            };
             if emitted + 1 + s.queued > budget.max(1 + s.queue.len()) {
                 return false;
             }
-            let ifindex = ((s.key >> 32) - 1) as u16;
-            let ip = Ipv4Addr::from(s.key as u32);
             let remove = match s.state {
                 State::Static => false,
+                State::Delay if now >= s.next_probe => {
+                    // RFC 4861 §7.3.3: DELAY expired without confirmation.
+                    s.state = State::Probe;
+                    s.probes = 1;
+                    s.next_probe = now + retry;
+                    event(Event::Probe { ifindex, ip, mac: Some(s.mac) });
+                    emitted += 1;
+                    false
+                }
                 State::Incomplete | State::Probe if now >= s.next_probe => {
                     if s.probes < max {
                         s.probes += 1;
@@ -458,7 +490,7 @@ impl<B> NeighborCache<B> {
                         true
                     }
                 }
-                State::Reachable | State::Stale => now.saturating_sub(s.used.max(s.confirmed)) >= gc,
+                State::Reachable | State::Stale | State::Delay => now.saturating_sub(s.used.max(s.confirmed)) >= gc,
                 _ => false,
             };
             if remove {
@@ -472,18 +504,12 @@ impl<B> NeighborCache<B> {
 
     /// Every entry, for the control plane and tests.
     pub fn entries(&self) -> impl Iterator<Item = NeighborInfo> + '_ {
-        self.slots.iter().filter(|s| s.key != 0).map(|s| NeighborInfo {
-            ifindex: ((s.key >> 32) - 1) as u16,
-            ip: Ipv4Addr::from(s.key as u32),
-            mac: s.mac,
-            state: s.state,
-        })
+        self.slots.iter().filter_map(Slot::info)
     }
 
     /// The entry for a neighbor, if any.
-    pub fn get(&self, ifindex: u16, ip: Ipv4Addr) -> Option<NeighborInfo> {
-        let s = self.slots.get(self.find(key(ifindex, ip))?)?;
-        Some(NeighborInfo { ifindex, ip, mac: s.mac, state: s.state })
+    pub fn get(&self, ifindex: u16, ip: impl Into<IpAddr>) -> Option<NeighborInfo> {
+        self.slots.get(self.find((ifindex, ip.into()))?)?.info()
     }
 }
 
@@ -495,8 +521,8 @@ mod tests {
     const SEC: u64 = 1_000_000_000;
     const MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 9]);
 
-    fn ip(n: u32) -> Ipv4Addr {
-        Ipv4Addr::from(0x0a00_0000 + n)
+    fn ip(n: u32) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + n))
     }
 
     fn cache(capacity: usize) -> NeighborCache<u32> {
@@ -622,5 +648,40 @@ mod tests {
         for n in 0..64 {
             assert_eq!(c.get(0, ip(n)).is_some(), n % 2 == 0, "{n}");
         }
+    }
+
+    fn ip6(n: u16) -> IpAddr {
+        IpAddr::V6(std::net::Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, n))
+    }
+
+    #[test]
+    fn stale_ipv6_entry_delays_then_probes_rfc4861_7_3_3() {
+        let mut c = cache(4);
+        c.learn(0, ip6(2), MAC, Learn::RequestToUs, 0, |_, _| ());
+        assert_eq!(c.lookup(0, ip6(2), SEC), Lookup::Hit { mac: MAC, probe: false });
+        assert_eq!(c.get(0, ip6(2)).unwrap().state, State::Delay);
+        let mut ev = vec![];
+        c.poll(5 * SEC, 64, |e| ev.push(format!("{e:?}")));
+        assert!(ev.is_empty(), "still delaying: {ev:?}");
+        c.poll(6 * SEC, 64, |e| ev.push(format!("{e:?}")));
+        assert_eq!(ev.len(), 1);
+        assert!(ev[0].contains("fd00:1::2") && ev[0].contains("Some(02:00:00:00:00:09)"), "{ev:?}");
+        assert_eq!(c.get(0, ip6(2)).unwrap().state, State::Probe);
+        // A solicited advertisement confirms it.
+        c.learn(0, ip6(2), MAC, Learn::Reply, 6 * SEC, |_, _| ());
+        assert_eq!(c.get(0, ip6(2)).unwrap().state, State::Reachable);
+    }
+
+    #[test]
+    fn ipv4_and_ipv6_entries_share_one_bounded_table() {
+        let mut c = cache(2);
+        c.enqueue(0, ip(1), 1, 0).unwrap();
+        c.enqueue(0, ip6(1), 2, 0).unwrap();
+        assert_eq!(c.enqueue(0, ip6(3), 3, 0), Err((DropReason::NeighborTableFull, 3)));
+        let mut out = vec![];
+        c.learn(0, ip6(1), MAC, Learn::Reply, 1, |p, _| out.push(p));
+        assert_eq!(out, vec![2]);
+        assert!(c.get(0, ip(1)).is_some() && c.get(0, ip6(1)).is_some());
+        assert!(c.get(1, ip6(1)).is_none(), "keyed by interface too");
     }
 }

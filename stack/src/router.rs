@@ -1,4 +1,4 @@
-//! The per-worker IPv4 router: Ethernet in, verdicts out.
+//! The per-worker dual-stack router: Ethernet in, verdicts out.
 //!
 //! [`Router::process`] takes one received frame and carries it to the end:
 //! sent (forwarded, or answered locally), queued for ARP, or dropped with a
@@ -10,7 +10,8 @@
 //! Behaviour follows RFC 1812: header validation with silent drops
 //! (§5.2.2), TTL (§5.3.1), the ICMP errors of §5.2.7 with the limits of
 //! §4.3.2.7, source and destination checks (§5.3.7), no forwarding of
-//! link-layer broadcasts (§5.3.4). Nothing here allocates or panics.
+//! link-layer broadcasts (§5.3.4). IPv6 (RFC 8200, 4443, 4861) lives in
+//! [`ip6`]. Nothing here allocates or panics.
 
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -24,7 +25,10 @@ use crate::wire::icmpv4::{self, Icmpv4Packet, Icmpv4Repr, Message};
 use crate::wire::ipv4::{self, Ipv4Packet, Protocol};
 use crate::wire::tcp::{self, TcpPacket};
 use crate::wire::{be16, be32, MacAddr};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
+
+mod ip6;
+pub use ip6::MAX_RA_PREFIXES;
 
 /// What the router needs from the worker around it.
 pub trait Io<B: PacketBuf> {
@@ -37,7 +41,7 @@ pub trait Io<B: PacketBuf> {
     /// 4861 §7.3.1's rule, applied to ARP), so peers may confirm their
     /// entries with it too: replies to one worker's probe often arrive on
     /// another worker's queue.
-    fn neighbor_learned(&mut self, _ifindex: u16, _ip: Ipv4Addr, _mac: MacAddr, _confirmed: bool) {}
+    fn neighbor_learned(&mut self, _ifindex: u16, _ip: IpAddr, _mac: MacAddr, _confirmed: bool) {}
 }
 
 /// How often [`Router::poll`] scans the neighbor table, in nanoseconds.
@@ -81,6 +85,18 @@ pub struct Counters {
     pub arp_requests: u64,
     /// ARP replies sent.
     pub arp_replies: u64,
+    /// IPv6 packets forwarded (a subset of `forwarded`).
+    pub forwarded6: u64,
+    /// IPv6 packets for our addresses answered or consumed (a subset of `local`).
+    pub local6: u64,
+    /// ICMPv6 errors sent (a subset of `icmp_errors`).
+    pub icmp6_errors: u64,
+    /// Neighbor Solicitations sent.
+    pub nd_solicits: u64,
+    /// Neighbor Advertisements sent.
+    pub nd_adverts: u64,
+    /// Router Advertisements sent.
+    pub router_adverts: u64,
     /// Drops, indexed by [`DropReason::index`].
     pub drops: [u64; DropReason::COUNT],
 }
@@ -95,6 +111,12 @@ impl Default for Counters {
             icmp_rate_limited: 0,
             arp_requests: 0,
             arp_replies: 0,
+            forwarded6: 0,
+            local6: 0,
+            icmp6_errors: 0,
+            nd_solicits: 0,
+            nd_adverts: 0,
+            router_adverts: 0,
             drops: [0; DropReason::COUNT],
         }
     }
@@ -107,10 +129,13 @@ impl Counters {
     }
 }
 
-/// One worker's router: its neighbor cache, rate limiter and counters.
+/// One worker's router: its neighbor cache, rate limiters, Router
+/// Advertisement timers and counters.
 pub struct Router<B> {
     neigh: NeighborCache<B>,
     icmp_limit: RateLimiter,
+    icmp6_limit: RateLimiter,
+    ra: ip6::RaTimers,
     ident: u16,
     static_generation: u64,
     neighbor_epoch: u64,
@@ -123,12 +148,21 @@ impl<B: PacketBuf> Router<B> {
         Router {
             neigh: NeighborCache::new(cfg.neighbor),
             icmp_limit: RateLimiter::new(cfg.icmp_rate, cfg.icmp_burst),
+            icmp6_limit: RateLimiter::new(cfg.icmp_rate, cfg.icmp_burst),
+            ra: ip6::RaTimers::default(),
             ident: 0,
             static_generation: u64::MAX,
             neighbor_epoch: 0,
             next_poll: 0,
             counters: Counters::default(),
         }
+    }
+
+    /// Makes this router send the periodic Router Advertisements (one
+    /// worker per gateway does: the first). Every router still answers
+    /// the Router Solicitations it receives.
+    pub fn set_announcer(&mut self, on: bool) {
+        self.ra.announcer = on;
     }
 
     /// The neighbor cache (for the control plane's view and tests).
@@ -151,6 +185,7 @@ impl<B: PacketBuf> Router<B> {
         }
         self.static_generation = t.generation;
         self.icmp_limit.set(t.settings.icmp_rate, t.settings.icmp_burst);
+        self.icmp6_limit.set(t.settings.icmp_rate, t.settings.icmp_burst);
         self.neigh.set_timers(&t.settings.neighbor);
         if t.neighbor_epoch != self.neighbor_epoch {
             self.neighbor_epoch = t.neighbor_epoch;
@@ -167,17 +202,19 @@ impl<B: PacketBuf> Router<B> {
         }
     }
 
-    /// Runs timers: ARP retries, resolution failures, aging. Cheap to call
-    /// every loop: the table is scanned at most every [`POLL_INTERVAL`].
+    /// Runs timers: ARP and ND retries, resolution failures, aging, Router
+    /// Advertisements. Cheap to call every loop: the table is scanned at
+    /// most every [`POLL_INTERVAL`].
     pub fn poll(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
         if now < self.next_poll {
             return;
         }
         self.next_poll = now + POLL_INTERVAL;
+        self.router_adverts_due(t, now, io);
         loop {
             // The cache hands events to a closure that cannot also borrow
             // the router, so they land in fixed arrays first.
-            let mut probes = [(0u16, Ipv4Addr::UNSPECIFIED, None::<MacAddr>); POLL_BUDGET];
+            let mut probes = [(0u16, IpAddr::V4(Ipv4Addr::UNSPECIFIED), None::<MacAddr>); POLL_BUDGET];
             let mut failed: [Option<B>; POLL_BUDGET] = std::array::from_fn(|_| None);
             let (mut np, mut nf) = (0, 0);
             let complete = self.neigh.poll(now, POLL_BUDGET, |e| match e {
@@ -195,9 +232,14 @@ impl<B: PacketBuf> Router<B> {
                 }
             });
             for &(ifindex, ip, mac) in probes.iter().take(np) {
-                self.send_arp_request(t, ifindex, ip, mac, io);
+                self.solicit(t, ifindex, ip, mac, io);
             }
             for pkt in failed.iter_mut().take(nf).filter_map(Option::take) {
+                if ip_version(&pkt) == 6 {
+                    // RFC 4861 §7.2.2: Address Unreachable for each.
+                    self.unresolved6(t, pkt, now, io);
+                    continue;
+                }
                 // Already forwarded once (TTL decremented); RFC 1812
                 // §5.2.7.1 still asks for Host Unreachable.
                 let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::HOST);
@@ -216,7 +258,7 @@ impl<B: PacketBuf> Router<B> {
         &mut self,
         t: &Tables,
         ifindex: u16,
-        ip: Ipv4Addr,
+        ip: IpAddr,
         mac: MacAddr,
         confirmed: bool,
         now: u64,
@@ -248,6 +290,7 @@ impl<B: PacketBuf> Router<B> {
         match eth.ethertype() {
             EtherType::Ipv4 => self.ipv4_input(t, pkt, dst.is_multicast(), now, io),
             EtherType::Arp => self.arp_input(ifindex, ifc, pkt, now, io),
+            EtherType::Ipv6 if ifc.ipv6() => self.ipv6_input(t, ifindex, pkt, dst.is_multicast(), now, io),
             EtherType::Vlan | EtherType::QinQ => self.drop(DropReason::VlanNotConfigured),
             EtherType::Ipv6 => self.drop(DropReason::Ipv6Disabled),
             EtherType::Unknown(_) => self.drop(DropReason::EthUnknownType),
@@ -272,14 +315,14 @@ impl<B: PacketBuf> Router<B> {
                 (Operation::Request, true) => Learn::RequestToUs,
                 _ => Learn::Other,
             };
-            learned = self
-                .neigh
-                .learn(ifindex, repr.sender_ip, repr.sender_hw, how, now, |p, mac| send_resolved(ifc, p, mac, io));
+            let sender = IpAddr::V4(repr.sender_ip);
+            learned =
+                self.neigh.learn(ifindex, sender, repr.sender_hw, how, now, |p, mac| send_resolved(ifc, p, mac, io));
             // A reply to us is passed on even when this worker has no entry:
             // the request may have come from another worker, whose queue the
             // reply did not land on. Peers only update, never create.
             if learned || how == Learn::Reply {
-                io.neighbor_learned(ifindex, repr.sender_ip, repr.sender_hw, how == Learn::Reply);
+                io.neighbor_learned(ifindex, sender, repr.sender_hw, how == Learn::Reply);
             }
         }
         if repr.operation == Operation::Request && for_us {
@@ -405,11 +448,11 @@ impl<B: PacketBuf> Router<B> {
         }
         p.decrement_ttl();
         self.counters.forwarded += 1;
-        self.output(t, egress, out, nh, pkt, now, io);
+        self.output(t, egress, out, IpAddr::V4(nh), pkt, now, io);
     }
 
-    /// Sends an IPv4 packet (Ethernet header still to write) to neighbor
-    /// `nh` on `egress`, resolving it first if needed.
+    /// Sends an IP packet (Ethernet header still to write) to neighbor
+    /// `nh` on `egress`, resolving it first (ARP or NDP) if needed.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     fn output(
@@ -417,7 +460,7 @@ impl<B: PacketBuf> Router<B> {
         t: &Tables,
         egress: &Interface,
         out: u16,
-        nh: Ipv4Addr,
+        nh: IpAddr,
         mut pkt: B,
         now: u64,
         io: &mut impl Io<B>,
@@ -427,14 +470,23 @@ impl<B: PacketBuf> Router<B> {
             Lookup::Hit { mac, probe } => {
                 send_resolved(egress, pkt, mac, io);
                 if probe {
-                    self.send_arp_request(t, out, nh, Some(mac), io);
+                    self.solicit(t, out, nh, Some(mac), io);
                 }
             }
             Lookup::Miss => match self.neigh.enqueue(out, nh, pkt, now) {
-                Ok(true) => self.send_arp_request(t, out, nh, None, io),
+                Ok(true) => self.solicit(t, out, nh, None, io),
                 Ok(false) => {}
                 Err((reason, _pkt)) => self.drop(reason),
             },
+        }
+    }
+
+    /// Asks for a neighbor's MAC: an ARP request or a Neighbor
+    /// Solicitation, broadcast/multicast or unicast to `unicast`.
+    fn solicit(&mut self, t: &Tables, ifindex: u16, ip: IpAddr, unicast: Option<MacAddr>, io: &mut impl Io<B>) {
+        match ip {
+            IpAddr::V4(a) => self.send_arp_request(t, ifindex, a, unicast, io),
+            IpAddr::V6(a) => self.send_neighbor_solicit(t, ifindex, &a, unicast, io),
         }
     }
 
@@ -453,7 +505,7 @@ impl<B: PacketBuf> Router<B> {
             _ => return self.drop(DropReason::NoRoute),
         };
         match t.iface(out) {
-            Some(egress) => self.output(t, egress, out, nh, pkt, now, io),
+            Some(egress) => self.output(t, egress, out, IpAddr::V4(nh), pkt, now, io),
             None => self.drop(DropReason::NoRoute),
         }
     }
@@ -640,13 +692,22 @@ impl<B: PacketBuf> Router<B> {
     }
 }
 
-/// Writes the Ethernet header for a resolved next hop and sends.
+/// The IP version of the datagram behind the Ethernet header (0 if none).
+#[inline(always)]
+fn ip_version<B: PacketBuf>(pkt: &B) -> u8 {
+    pkt.data().get(ETH_LEN).map_or(0, |b| b >> 4)
+}
+
+/// Writes the Ethernet header for a resolved next hop and sends. The
+/// EtherType follows the datagram's version, so packets of both families
+/// can wait in one neighbor queue.
 #[inline(always)]
 fn send_resolved<B: PacketBuf>(egress: &Interface, mut pkt: B, mac: MacAddr, io: &mut impl Io<B>) {
+    let ethertype = if ip_version(&pkt) == 6 { EtherType::Ipv6 } else { EtherType::Ipv4 };
     if let Ok(mut eth) = EthernetFrame::new_checked(pkt.data_mut()) {
         eth.set_dst(mac);
         eth.set_src(egress.mac);
-        eth.set_ethertype(EtherType::Ipv4);
+        eth.set_ethertype(ethertype);
     }
     pkt.set_port(egress.port);
     io.send(pkt);

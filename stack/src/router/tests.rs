@@ -23,7 +23,7 @@ fn ip(s: &str) -> Ipv4Addr {
 #[derive(Default)]
 struct TestIo {
     sent: Vec<VecBuf>,
-    learned: Vec<(u16, Ipv4Addr, MacAddr, bool)>,
+    learned: Vec<(u16, IpAddr, MacAddr, bool)>,
     no_buffers: bool,
 }
 
@@ -34,13 +34,20 @@ impl Io<VecBuf> for TestIo {
     fn send(&mut self, pkt: VecBuf) {
         self.sent.push(pkt);
     }
-    fn neighbor_learned(&mut self, i: u16, a: Ipv4Addr, m: MacAddr, confirmed: bool) {
+    fn neighbor_learned(&mut self, i: u16, a: IpAddr, m: MacAddr, confirmed: bool) {
         self.learned.push((i, a, m, confirmed));
     }
 }
 
 fn iface(name: &str, port: u16, mac: MacAddr, addr: &str, mtu: u16) -> Interface {
-    Interface { name: name.into(), port, mac, mtu, addrs: vec![addr.parse::<Ipv4Cidr>().unwrap()] }
+    Interface {
+        name: name.into(),
+        port,
+        mac,
+        mtu,
+        addrs: vec![addr.parse::<Ipv4Cidr>().unwrap()],
+        ..Default::default()
+    }
 }
 
 /// The lab: lan 10.0.1.1/24 on port 0, wan 203.0.113.1/24 on port 1, and
@@ -64,14 +71,14 @@ fn tables(statics: bool, wan_mtu: u16) -> Tables {
     ];
     let neighbors = if statics {
         vec![
-            StaticNeighbor { ifindex: 0, ip: ip("10.0.1.2"), mac: LAN_HOST },
-            StaticNeighbor { ifindex: 1, ip: ip("203.0.113.2"), mac: WAN_HOST },
-            StaticNeighbor { ifindex: 1, ip: ip("203.0.113.3"), mac: MacAddr([2, 0, 0, 0, 2, 3]) },
+            StaticNeighbor { ifindex: 0, ip: ip("10.0.1.2").into(), mac: LAN_HOST },
+            StaticNeighbor { ifindex: 1, ip: ip("203.0.113.2").into(), mac: WAN_HOST },
+            StaticNeighbor { ifindex: 1, ip: ip("203.0.113.3").into(), mac: MacAddr([2, 0, 0, 0, 2, 3]) },
         ]
     } else {
         vec![]
     };
-    Tables::build(ifaces, &routes, neighbors, 1).unwrap()
+    Tables::build(ifaces, &routes, &[], neighbors, 1).unwrap()
 }
 
 fn router(t: &Tables) -> (Router<VecBuf>, TestIo) {
@@ -227,7 +234,7 @@ fn forward_resolves_next_hop_then_sends_with_ttl_decremented() {
     // The reply releases it.
     run(&mut r, &t, &mut io, 1, &arp_frame(Operation::Reply, WAN_HOST, "203.0.113.2", "203.0.113.1", GW_WAN), 1);
     assert_eq!(io.sent.len(), 2);
-    assert_eq!(io.learned, vec![(1, ip("203.0.113.2"), WAN_HOST, true)]);
+    assert_eq!(io.learned, vec![(1, ip("203.0.113.2").into(), WAN_HOST, true)]);
     // A second packet goes straight through.
     run(&mut r, &t, &mut io, 0, &frame, 2);
     assert_eq!(io.sent.len(), 3);
@@ -601,7 +608,7 @@ fn a_reply_seen_by_another_worker_confirms_this_workers_probe() {
     a.learn_remote(&t, ifindex, addr, mac, confirmed, SEC, &mut io_a);
     assert_eq!(a.neighbors().get(1, ip("203.0.113.2")).unwrap().state, crate::neigh::State::Reachable);
     // An unconfirmed learning of an unknown neighbor creates nothing.
-    a.learn_remote(&t, 1, ip("203.0.113.50"), WAN_HOST, true, SEC, &mut io_a);
+    a.learn_remote(&t, 1, ip("203.0.113.50").into(), WAN_HOST, true, SEC, &mut io_a);
     assert!(a.neighbors().get(1, ip("203.0.113.50")).is_none());
 }
 
@@ -617,8 +624,11 @@ fn a_reply_to_another_workers_request_is_passed_on() {
     let reply = arp_frame(Operation::Reply, WAN_HOST, "203.0.113.2", "203.0.113.1", GW_WAN);
     run(&mut b, &t, &mut io_b, 1, &reply, 1);
     assert!(b.neighbors().get(1, ip("203.0.113.2")).is_none(), "b creates nothing");
-    assert_eq!(io_b.learned, vec![(1, ip("203.0.113.2"), WAN_HOST, true)]);
-    a.learn_remote(&t, 1, ip("203.0.113.2"), WAN_HOST, true, 1, &mut io_a);
+    assert_eq!(io_b.learned, vec![(1, ip("203.0.113.2").into(), WAN_HOST, true)]);
+    a.learn_remote(&t, 1, ip("203.0.113.2").into(), WAN_HOST, true, 1, &mut io_a);
     assert_eq!(io_a.sent.len(), 2, "the waiting packet is sent");
     assert_eq!(EthernetFrame::new_checked(io_a.sent[1].data()).unwrap().dst(), WAN_HOST);
 }
+
+#[path = "tests6.rs"]
+mod tests6;

@@ -1,0 +1,289 @@
+//! IPv6 forwarding table: longest-prefix match by one hash table per
+//! prefix length, searched longest first (the scheme of VPP's
+//! `ip6_fib` "bihash per length").
+//!
+//! A lookup costs one probe per distinct prefix length in the table
+//! (a gateway typically has three to six: /128 for its addresses, /64 for
+//! connected subnets, a few aggregates and the default route), each a
+//! multiply, a mask and usually one cache line. Like [`crate::Fib`], a
+//! `Fib6` is immutable: the control plane builds a new one and publishes
+//! it. Lookups never allocate or panic; building allocates.
+
+use crate::fib::{FibError, RouteTarget};
+use std::net::Ipv6Addr;
+
+/// An IPv6 gateway next hop. Link-local gateways (the usual case: routers
+/// advertise their link-local address) are only meaningful with the
+/// interface, which is why it is part of the next hop.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct NextHop6 {
+    pub ifindex: u16,
+    pub gateway: Ipv6Addr,
+}
+
+/// A route as the builder takes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route6 {
+    pub prefix: Ipv6Addr,
+    pub len: u8,
+    pub target: RouteTarget,
+}
+
+/// The routes of one prefix length.
+struct Level {
+    len: u8,
+    mask: u128,
+    /// Open addressing; `(prefix, target index + 1)`, 0 marks empty.
+    slots: Box<[(u128, u32)]>,
+    shift: u32,
+}
+
+impl Level {
+    #[inline(always)]
+    fn home(&self, key: u128) -> usize {
+        let h = (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> self.shift) as usize
+    }
+
+    #[inline(always)]
+    fn get(&self, key: u128) -> Option<u32> {
+        let m = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let &(k, v) = self.slots.get(i)?;
+            if v == 0 {
+                return None;
+            }
+            if k == key {
+                return Some(v);
+            }
+            i = (i + 1) & m;
+        }
+    }
+}
+
+/// An immutable IPv6 LPM table.
+pub struct Fib6 {
+    /// Longest prefix first.
+    levels: Vec<Level>,
+    targets: Vec<RouteTarget>,
+    nexthops: Vec<NextHop6>,
+    routes: Vec<Route6>,
+}
+
+impl Fib6 {
+    /// An empty table.
+    pub fn empty() -> Fib6 {
+        Fib6 { levels: Vec::new(), targets: Vec::new(), nexthops: Vec::new(), routes: Vec::new() }
+    }
+
+    /// Longest-prefix match for `dst`.
+    #[inline]
+    pub fn lookup(&self, dst: &Ipv6Addr) -> Option<&RouteTarget> {
+        let a = u128::from(*dst);
+        for l in &self.levels {
+            if let Some(v) = l.get(a & l.mask) {
+                return self.targets.get(v as usize - 1);
+            }
+        }
+        None
+    }
+
+    /// The `Via` next hop a flow hash selects among `count` from `first`.
+    #[inline(always)]
+    pub fn nexthop(&self, first: u32, count: u16, hash: u32) -> Option<&NextHop6> {
+        let pick = if count > 1 { hash % u32::from(count) } else { 0 };
+        self.nexthops.get((first + pick) as usize)
+    }
+
+    /// Next hops of a `Via` target.
+    pub fn nexthops_of(&self, first: u32, count: u16) -> &[NextHop6] {
+        self.nexthops.get(first as usize..first as usize + usize::from(count)).unwrap_or(&[])
+    }
+
+    /// The routes this table was built from, in insertion order.
+    pub fn routes(&self) -> &[Route6] {
+        &self.routes
+    }
+}
+
+impl std::fmt::Debug for Fib6 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fib6").field("routes", &self.routes.len()).field("lengths", &self.levels.len()).finish()
+    }
+}
+
+/// Collects routes, then builds a [`Fib6`].
+#[derive(Default, Debug)]
+pub struct Fib6Builder {
+    routes: Vec<Route6>,
+    nexthops: Vec<NextHop6>,
+}
+
+impl Fib6Builder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a route to a non-gateway target.
+    pub fn add(&mut self, prefix: Ipv6Addr, len: u8, target: RouteTarget) -> &mut Self {
+        self.routes.push(Route6 { prefix: mask6(prefix, len), len, target });
+        self
+    }
+
+    /// Adds a route via one or more equal-cost gateways.
+    pub fn add_via(&mut self, prefix: Ipv6Addr, len: u8, hops: &[NextHop6]) -> &mut Self {
+        let first = self.nexthops.len() as u32;
+        self.nexthops.extend_from_slice(hops);
+        self.add(prefix, len, RouteTarget::Via { first, count: hops.len() as u16 })
+    }
+
+    /// Builds the table. Same-prefix duplicates: the last one added wins.
+    pub fn build(self) -> Result<Fib6, FibError> {
+        let Fib6Builder { routes, nexthops } = self;
+        if let Some(r) = routes.iter().find(|r| r.len > 128) {
+            return Err(FibError::BadLength(r.len));
+        }
+        if routes.len() >= u32::MAX as usize - 1 {
+            return Err(FibError::TooManyTargets);
+        }
+        let mut lens: Vec<u8> = routes.iter().map(|r| r.len).collect();
+        lens.sort_unstable_by(|a, b| b.cmp(a));
+        lens.dedup();
+        let mut levels = Vec::with_capacity(lens.len());
+        let mut targets = Vec::with_capacity(routes.len());
+        for len in lens {
+            let n = routes.iter().filter(|r| r.len == len).count();
+            // At most half full, so probes stay short.
+            let size = (n * 2).next_power_of_two().max(2);
+            let mut level = Level {
+                len,
+                mask: mask_bits(len),
+                slots: vec![(0u128, 0u32); size].into_boxed_slice(),
+                shift: 64 - size.trailing_zeros(),
+            };
+            for r in routes.iter().filter(|r| r.len == len) {
+                let key = u128::from(r.prefix);
+                let m = size - 1;
+                let mut i = level.home(key);
+                loop {
+                    let slot = &mut level.slots[i];
+                    if slot.1 == 0 {
+                        targets.push(r.target);
+                        *slot = (key, targets.len() as u32);
+                        break;
+                    }
+                    if slot.0 == key {
+                        // A later duplicate replaces the earlier target.
+                        if let Some(t) = targets.get_mut(slot.1 as usize - 1) {
+                            *t = r.target;
+                        }
+                        break;
+                    }
+                    i = (i + 1) & m;
+                }
+            }
+            levels.push(level);
+        }
+        debug_assert!(levels.windows(2).all(|w| w[0].len > w[1].len));
+        Ok(Fib6 { levels, targets, nexthops, routes })
+    }
+}
+
+fn mask_bits(len: u8) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len.min(128)))
+    }
+}
+
+/// `a` with the host bits beyond `len` cleared.
+pub fn mask6(a: Ipv6Addr, len: u8) -> Ipv6Addr {
+    Ipv6Addr::from(u128::from(a) & mask_bits(len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn longest_prefix_wins() {
+        let mut b = Fib6Builder::new();
+        b.add(ip("::"), 0, RouteTarget::Blackhole);
+        b.add(ip("2001:db8::"), 32, RouteTarget::Unreachable);
+        b.add(ip("2001:db8:1::"), 64, RouteTarget::Connected { ifindex: 1 });
+        b.add(ip("2001:db8:1::1"), 128, RouteTarget::Local { ifindex: 1 });
+        let f = b.build().unwrap();
+        assert_eq!(f.lookup(&ip("2001:db8:1::1")), Some(&RouteTarget::Local { ifindex: 1 }));
+        assert_eq!(f.lookup(&ip("2001:db8:1::7")), Some(&RouteTarget::Connected { ifindex: 1 }));
+        assert_eq!(f.lookup(&ip("2001:db8:2::7")), Some(&RouteTarget::Unreachable));
+        assert_eq!(f.lookup(&ip("3fff::1")), Some(&RouteTarget::Blackhole));
+        assert_eq!(Fib6::empty().lookup(&ip("::1")), None);
+    }
+
+    #[test]
+    fn later_duplicate_wins_and_masks_host_bits() {
+        let mut b = Fib6Builder::new();
+        b.add(ip("fd00:1::5"), 64, RouteTarget::Unreachable);
+        b.add(ip("fd00:1::"), 64, RouteTarget::Connected { ifindex: 0 });
+        let f = b.build().unwrap();
+        assert_eq!(f.lookup(&ip("fd00:1::9")), Some(&RouteTarget::Connected { ifindex: 0 }));
+        assert_eq!(f.routes()[0].prefix, ip("fd00:1::"));
+    }
+
+    #[test]
+    fn ecmp_next_hops() {
+        let hops = [NextHop6 { ifindex: 1, gateway: ip("fe80::1") }, NextHop6 { ifindex: 2, gateway: ip("fe80::2") }];
+        let mut b = Fib6Builder::new();
+        b.add_via(ip("::"), 0, &hops);
+        let f = b.build().unwrap();
+        let Some(&RouteTarget::Via { first, count }) = f.lookup(&ip("2001:db8::1")) else { panic!() };
+        assert_eq!(f.nexthops_of(first, count), &hops);
+        assert_eq!(f.nexthop(first, count, 1).unwrap().ifindex, 2);
+        assert_eq!(f.nexthop(first, count, 2).unwrap().ifindex, 1);
+    }
+
+    #[test]
+    fn bad_length_is_refused() {
+        let mut b = Fib6Builder::new();
+        b.add(ip("::"), 129, RouteTarget::Blackhole);
+        assert_eq!(b.build().unwrap_err(), FibError::BadLength(129));
+    }
+
+    #[test]
+    fn matches_a_linear_reference_on_random_tables() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut b = Fib6Builder::new();
+        let mut reference: Vec<(u128, u8, u16)> = Vec::new();
+        for i in 0..2000u16 {
+            // Few distinct top bits, so prefixes nest and overlap.
+            let a = u128::from(rnd() & 0xffff_0000_0000_00ff) << 64 | u128::from(rnd() & 0xff);
+            let len = [0u8, 16, 32, 48, 56, 64, 100, 128][(rnd() % 8) as usize];
+            let a = Ipv6Addr::from(a);
+            b.add(a, len, RouteTarget::Connected { ifindex: i });
+            reference.retain(|&(p, l, _)| !(l == len && p == u128::from(mask6(a, len))));
+            reference.push((u128::from(mask6(a, len)), len, i));
+        }
+        let f = b.build().unwrap();
+        for _ in 0..20000 {
+            let probe = u128::from(rnd() & 0xffff_0000_0000_00ff) << 64 | u128::from(rnd() & 0xff);
+            let want = reference
+                .iter()
+                .filter(|&&(p, l, _)| probe & mask_bits(l) == p)
+                .max_by_key(|&&(_, l, _)| l)
+                .map(|&(_, _, i)| RouteTarget::Connected { ifindex: i });
+            assert_eq!(f.lookup(&Ipv6Addr::from(probe)).copied(), want);
+        }
+    }
+}

@@ -4,10 +4,11 @@
 # (net_pcap, infinite_rx) and sending to a null sink (net_null), measured
 # in one invocation by the shared anchors.
 #
-#   benches/run.sh [ipv4_route] [--seconds S]
+#   benches/run.sh [ipv4_route|ipv6_route] [--seconds S]
 #   benches/run.sh scrape
 #
 # Prints: ipv4_route gatewayd_mpps=X l3fwd_mpps=Y ratio=Z
+#     or: ipv6_route ... (against l3fwd --v6, 2001:200:0:1::/64 frames)
 #     or: scrape workers=16 ports=32 mean_ms=X target_ms=10 (criterion,
 #         mgmt/benches/scrape.rs: one /metrics render)
 set -euo pipefail
@@ -17,9 +18,9 @@ anchors="${ANCHORS:-$root/../shared/anchors}"
 scenario=ipv4_route; seconds=5; core=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    ipv4_route|scrape) scenario=$1; shift ;;
+    ipv4_route|ipv6_route|scrape) scenario=$1; shift ;;
     --seconds) seconds="$2"; shift 2 ;;
-    *) echo "unknown argument $1 (scenarios: ipv4_route, scrape)" >&2; exit 2 ;;
+    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, scrape)" >&2; exit 2 ;;
   esac
 done
 if [ "$scenario" = scrape ]; then
@@ -41,10 +42,13 @@ fi
 out="$here/out"; mkdir -p "$out"
 (cd "$root" && cargo build --release -q -p mgmt --bin gatewayd)
 
-pcap="$out/ipv4-64b-1024flows.pcap"
-/usr/bin/python3 "$anchors/gen_pcap.py" "$pcap" --flows 1024 --size 64 --dst-port-index 1
+v6=""
+if [ "$scenario" = ipv6_route ]; then v6=--v6; fi
+pcap="$out/ip${v6:+v6}-64b-1024flows.pcap"
+/usr/bin/python3 "$anchors/gen_pcap.py" "$pcap" $v6 --flows 1024 --size 64 --dst-port-index 1
 
-# The frames go to 02:00:00:00:00:01 and 198.18.1.0/24, as l3fwd routes them.
+# IPv4 frames go to 02:00:00:00:00:01 and 198.18.1.0/24, IPv6 frames to
+# 2001:200:0:1::/64, as l3fwd routes them.
 prefix="gw-bench-$$"
 cat >"$out/gateway.yaml" <<YAML
 dpdk:
@@ -59,12 +63,14 @@ ports:
   - name: out
     vdev: "net_null0,no-rx=1"
 interfaces:
-  - { name: in, port: in, ipv4: ["192.0.2.1/24"] }
-  - { name: out, port: out, ipv4: ["203.0.113.1/24"] }
+  - { name: in, port: in, ipv4: ["192.0.2.1/24"], ipv6: ["2001:db8:0:1::1/64"] }
+  - { name: out, port: out, ipv4: ["203.0.113.1/24"], ipv6: ["2001:db8:0:2::1/64"] }
 routes:
   - { dst: "198.18.0.0/15", via: ["203.0.113.2"] }
+  - { dst: "2001:200::/48", via: ["2001:db8:0:2::2"] }
 neighbors:
   - { interface: out, ip: "203.0.113.2", mac: "02:00:00:00:00:02" }
+  - { interface: out, ip: "2001:db8:0:2::2", mac: "02:00:00:00:00:02" }
 management:
   listen: "127.0.0.1:18080"
 YAML
@@ -79,7 +85,7 @@ rm -rf "/var/run/dpdk/$prefix"
 gw_mpps=$(echo "$rates" | awk '/^port 1 /{print $6}')
 rx_mpps=$(echo "$rates" | awk '/^port 0 /{print $4}')
 
-l3="$(bash "$anchors/l3fwd.sh" --seconds "$seconds" --core "$core" --pcap "$pcap")"
+l3="$(bash "$anchors/l3fwd.sh" $v6 --seconds "$seconds" --core "$core" --pcap "$pcap")"
 l3_mpps=$(echo "$l3" | awk '/^l3fwd_mpps/{print $2}')
 ratio=$(awk -v a="$gw_mpps" -v b="$l3_mpps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')
 echo "# gatewayd received $rx_mpps Mpps on port 0; log: $out/gatewayd.log"

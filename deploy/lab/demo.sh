@@ -16,6 +16,10 @@ echo
 echo "== TTL 1: the gateway answers Time Exceeded"
 lan ping -c 1 -t 1 -W 1 203.0.113.2 | sed -n 2p || true
 echo
+echo "== IPv6: lab-lan's default route from our Router Advertisement, and ping6 to lab-wan (2001:db8:1::2)"
+for _ in $(seq 1 50); do ip netns exec lab-lan ip -6 route show default | grep -q 'proto ra' && break; sleep 0.2; done
+ip netns exec lab-lan ip -6 route show default
+lan ping -6 -c 3 -i 0.2 2001:db8:1::2 | tail -2
 echo "== iperf3 TCP, lab-lan -> lab-wan, 3 s"
 ip netns exec lab-wan iperf3 -s -D -1 -p 5201
 sleep 0.5

@@ -624,7 +624,7 @@ impl Config {
                     Err(m) => errs.push(err(field, m)),
                 }
             }
-            if !ifc.ipv6.is_empty() && ifc.mtu < 1280 {
+            if !ifc.ipv6.is_empty() && (68..1280).contains(&ifc.mtu) {
                 errs.push(err(f("mtu"), format!("{} is below 1280, the least IPv6 allows (RFC 8200 §5)", ifc.mtu)));
             }
             if let Some(ra) = &ifc.ra {
@@ -950,6 +950,55 @@ management: { listen: "localhost" }
         ] {
             assert!(got.iter().any(|g| g == want), "missing {want} in {got:?}");
         }
+    }
+
+    #[test]
+    fn ipv6_fields_are_validated_by_name() {
+        let text = r#"
+ports:
+  - { name: lan, vdev: "net_null0" }
+  - { name: wan, vdev: "net_null1" }
+interfaces:
+  - { name: lan, port: lan, ipv6: ["fd00:1::1/64", "fe80::1/64", "fd00:1::1/64"], mtu: 1000,
+      ra: { interval_s: 2, router_lifetime_s: 1, prefixes: [{ prefix: "fd00:2::/48" }] } }
+  - { name: wan, port: wan, ipv4: ["203.0.113.1/24"], ra: {} }
+routes:
+  - { dst: "2001:db8::/32", via: ["203.0.113.2"] }
+  - { dst: "2001:db9::/32", via: ["fe80::1"] }
+  - { dst: "2001:dba::/32", via: ["fe80::1%wan"] }
+  - { dst: "2001:dbb::/32", via: ["2001:db8:9::1"] }
+  - { dst: "10.0.0.0/8", via: ["fd00:1::2"] }
+  - { dst: "2001:dbc::/129", type: blackhole }
+neighbors:
+  - { interface: wan, ip: "2001:db8:1::2", mac: "02:00:00:00:00:01" }
+"#;
+        let got = fields(text);
+        for want in [
+            "interfaces[0].ipv6[1]",
+            "interfaces[0].ipv6[2]",
+            "interfaces[0].mtu",
+            "interfaces[0].ra.interval_s",
+            "interfaces[0].ra.router_lifetime_s",
+            "interfaces[0].ra.prefixes[0].autonomous",
+            "interfaces[1].ra",
+            "routes[0].via[0]",
+            "routes[1].via[0]",
+            "routes[2].via[0]",
+            "routes[3].via[0]",
+            "routes[4].via[0]",
+            "routes[5].dst",
+            "neighbors[0].ip",
+        ] {
+            assert!(got.iter().any(|g| g == want), "missing {want} in {got:?}");
+        }
+        // The lab's dual-stack config, a link-local gateway with its interface.
+        let mut c = Config::parse(LAB).unwrap();
+        c.routes.push(RouteConf {
+            dst: "2001:db8:2::/48".into(),
+            via: vec!["fe80::1%wan".into()],
+            kind: RouteType::Unicast,
+        });
+        c.validate().unwrap();
     }
 
     #[test]

@@ -300,7 +300,10 @@ fn two_workers_share_traffic_changes_and_neighbors() {
     std::thread::sleep(Duration::from_secs(4));
     ping("lab-lan", "203.0.113.2");
     let r = api("GET", "/api/v1/neighbors", "readonly", None, &[]);
-    for n in r.json["items"].as_array().unwrap() {
+    // The IPv4 neighbors that carried the traffic; lab-lan's IPv6
+    // link-local entry (learned from its Router Solicitation) stays stale
+    // until something is sent to it.
+    for n in r.json["items"].as_array().unwrap().iter().filter(|n| !n["ip"].as_str().unwrap_or("").contains(':')) {
         assert_eq!(n["state"], "reachable", "{}", r.text);
     }
     assert_eq!(lab.metric("gateway_drops_total{reason=\"neighbor_unresolved\"}"), 0);

@@ -54,8 +54,9 @@ fn slaac_and_default_route_from_our_router_advertisements() {
     }
     // The gateway's link-local address answers too.
     assert!(ping6("lab-lan", &format!("{ll}%eth0")).contains("3 received"));
+    // lab-lan may be learned from its own solicitations, so whether the
+    // gateway had to send one is timing: only the RA count is asserted.
     assert!(lab.metric("gateway_router_advertisements_sent_total") >= 1);
-    assert!(lab.metric("gateway_nd_solicitations_sent_total") >= 1, "it resolved lab-lan to answer");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! counter, so no atomic read-modify-write, and a scrape never stalls a
 //! worker. Readers sum over workers.
 
+use stack::l2::MacInfo;
 use stack::neigh::NeighborInfo;
 use stack::{Counters, DropReason};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -29,6 +30,14 @@ pub struct WorkerStats {
     pub nd_solicits: AtomicU64,
     pub nd_adverts: AtomicU64,
     pub router_adverts: AtomicU64,
+    pub l2_forwarded: AtomicU64,
+    pub l2_flooded: AtomicU64,
+    pub mac_learned: AtomicU64,
+    pub mac_moves: AtomicU64,
+    pub mac_learn_full: AtomicU64,
+    pub mac_aged: AtomicU64,
+    /// Entries in the worker's MAC table (all bridges).
+    pub macs: AtomicU64,
     pub neighbors: AtomicU64,
     pub neighbor_events_lost: AtomicU64,
     /// Generation of the newest [`stack::Tables`] snapshot this worker has
@@ -56,6 +65,13 @@ impl Default for WorkerStats {
             nd_solicits: AtomicU64::new(0),
             nd_adverts: AtomicU64::new(0),
             router_adverts: AtomicU64::new(0),
+            l2_forwarded: AtomicU64::new(0),
+            l2_flooded: AtomicU64::new(0),
+            mac_learned: AtomicU64::new(0),
+            mac_moves: AtomicU64::new(0),
+            mac_learn_full: AtomicU64::new(0),
+            mac_aged: AtomicU64::new(0),
+            macs: AtomicU64::new(0),
             neighbors: AtomicU64::new(0),
             neighbor_events_lost: AtomicU64::new(0),
             generation: AtomicU64::new(0),
@@ -81,6 +97,12 @@ impl WorkerStats {
         self.nd_solicits.store(c.nd_solicits, Relaxed);
         self.nd_adverts.store(c.nd_adverts, Relaxed);
         self.router_adverts.store(c.router_adverts, Relaxed);
+        self.l2_forwarded.store(c.l2_forwarded, Relaxed);
+        self.l2_flooded.store(c.l2_flooded, Relaxed);
+        self.mac_learned.store(c.mac_learned, Relaxed);
+        self.mac_moves.store(c.mac_moves, Relaxed);
+        self.mac_learn_full.store(c.mac_learn_full, Relaxed);
+        self.mac_aged.store(c.mac_aged, Relaxed);
         for ((slot, &a), &b) in self.drops.iter().zip(c.drops.iter()).zip(extra_drops.iter()) {
             slot.store(a + b, Relaxed);
         }
@@ -92,23 +114,29 @@ impl WorkerStats {
     }
 }
 
-/// A worker's neighbor cache, copied out on request.
+/// A worker's neighbor cache and MAC table, copied out on request.
 ///
 /// The control plane raises `requested`; the worker, between bursts,
-/// copies its entries into `entries` if it gets the lock at once
-/// (`try_lock`: a worker never waits), and sets `served` to the request it
-/// answered. The vector is made with room for a full cache, so the
-/// worker never allocates.
+/// copies its entries into `entries` and `macs` if it gets the locks at
+/// once (`try_lock`: a worker never waits), and sets `served` to the
+/// request it answered. The vectors are made with room for full tables,
+/// so the worker never allocates.
 #[derive(Debug, Default)]
-pub struct NeighborDump {
+pub struct TableDump {
     pub requested: AtomicU64,
     pub served: AtomicU64,
     pub entries: Mutex<Vec<NeighborInfo>>,
+    /// MAC entries, `seen` turned into the age in nanoseconds.
+    pub macs: Mutex<Vec<MacInfo>>,
 }
 
-impl NeighborDump {
-    /// A dump with room for `capacity` entries (the cache's bound).
-    pub fn with_capacity(capacity: usize) -> NeighborDump {
-        NeighborDump { entries: Mutex::new(Vec::with_capacity(capacity)), ..NeighborDump::default() }
+impl TableDump {
+    /// A dump with room for `neighbors` and `macs` entries (the tables' bounds).
+    pub fn with_capacity(neighbors: usize, macs: usize) -> TableDump {
+        TableDump {
+            entries: Mutex::new(Vec::with_capacity(neighbors)),
+            macs: Mutex::new(Vec::with_capacity(macs)),
+            ..TableDump::default()
+        }
     }
 }

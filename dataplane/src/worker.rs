@@ -9,7 +9,7 @@
 
 use crate::eal::rdtsc;
 use crate::mbuf::{Mbuf, Mempool};
-use crate::stats::{NeighborDump, WorkerStats};
+use crate::stats::{TableDump, WorkerStats};
 use arc_swap::ArcSwap;
 use crossbeam_queue::ArrayQueue;
 use dpdk_sys as ffi;
@@ -58,7 +58,7 @@ pub struct Dataplane {
     stop: Arc<AtomicBool>,
     handles: Vec<JoinHandle<Result<(), String>>>,
     stats: Vec<Arc<WorkerStats>>,
-    dumps: Vec<Arc<NeighborDump>>,
+    dumps: Vec<Arc<TableDump>>,
 }
 
 impl Dataplane {
@@ -77,8 +77,11 @@ impl Dataplane {
             cfg.cores.iter().map(|_| Arc::new(ArrayQueue::new(NEIGHBOR_INBOX))).collect();
         let stats: Vec<Arc<WorkerStats>> = cfg.cores.iter().map(|_| Arc::new(WorkerStats::default())).collect();
         // Room for a full cache up front: answering a dump never allocates.
-        let dumps: Vec<Arc<NeighborDump>> =
-            cfg.cores.iter().map(|_| Arc::new(NeighborDump::with_capacity(cfg.router.neighbor.capacity))).collect();
+        let dumps: Vec<Arc<TableDump>> = cfg
+            .cores
+            .iter()
+            .map(|_| Arc::new(TableDump::with_capacity(cfg.router.neighbor.capacity, cfg.router.mac_capacity)))
+            .collect();
         let mut handles = Vec::new();
         for (w, &core) in cfg.cores.iter().enumerate() {
             let ctx = WorkerContext {
@@ -113,7 +116,7 @@ impl Dataplane {
     }
 
     /// Neighbor cache dumps, one per worker.
-    pub fn neighbor_dumps(&self) -> &[Arc<NeighborDump>] {
+    pub fn neighbor_dumps(&self) -> &[Arc<TableDump>] {
         &self.dumps
     }
 
@@ -143,7 +146,7 @@ struct WorkerContext {
     tables: Arc<ArcSwap<Tables>>,
     stop: Arc<AtomicBool>,
     stats: Arc<WorkerStats>,
-    dump: Arc<NeighborDump>,
+    dump: Arc<TableDump>,
     inbox: Arc<ArrayQueue<NeighborEvent>>,
     peers: Vec<Arc<ArrayQueue<NeighborEvent>>>,
     tsc_hz: u64,
@@ -235,22 +238,27 @@ impl Io<Mbuf> for WorkerIo {
 }
 
 impl WorkerContext {
-    /// Answers a pending neighbor dump request, if the control plane is
-    /// not reading the previous answer right now.
+    /// Answers a pending dump request, if the control plane is not
+    /// reading the previous answer right now.
     #[inline]
-    fn serve_neighbor_dump(&self, router: &Router<Mbuf>) {
+    fn serve_dump(&self, router: &Router<Mbuf>, now: u64) {
         let want = self.dump.requested.load(Relaxed);
         if want == self.dump.served.load(Relaxed) {
             return;
         }
-        if let Ok(mut v) = self.dump.entries.try_lock() {
-            v.clear();
-            // The cache holds at most its capacity, which `v` has room for;
-            // `take` keeps that true even if it did not.
-            let room = v.capacity();
-            v.extend(router.neighbors().entries().take(room));
-            self.dump.served.store(want, std::sync::atomic::Ordering::Release);
-        }
+        let (Ok(mut v), Ok(mut m)) = (self.dump.entries.try_lock(), self.dump.macs.try_lock()) else { return };
+        v.clear();
+        // The tables hold at most their capacity, which the vectors have
+        // room for; `take` keeps that true even if they did not.
+        let room = v.capacity();
+        v.extend(router.neighbors().entries().take(room));
+        m.clear();
+        let room = m.capacity();
+        m.extend(router.macs().entries().take(room).map(|mut e| {
+            e.seen = now.saturating_sub(e.seen);
+            e
+        }));
+        self.dump.served.store(want, std::sync::atomic::Ordering::Release);
     }
 
     fn run(self) -> Result<(), String> {
@@ -328,7 +336,7 @@ impl WorkerContext {
             io.flush_all();
             router.poll(&tables, now, &mut io);
             io.flush_all();
-            self.serve_neighbor_dump(&router);
+            self.serve_dump(&router, now);
             let dt = rdtsc().wrapping_sub(t0);
             iteration += 1;
             if received > 0 {
@@ -346,6 +354,7 @@ impl WorkerContext {
                 self.stats.busy_cycles.store(busy, Relaxed);
                 self.stats.idle_cycles.store(idle, Relaxed);
                 self.stats.neighbors.store(router.neighbors().len() as u64, Relaxed);
+                self.stats.macs.store(router.macs().len() as u64, Relaxed);
                 self.stats.neighbor_events_lost.store(io.events_lost, Relaxed);
             }
             if self.idle_polls > 0 && empty_polls >= self.idle_polls {

@@ -11,7 +11,9 @@
 
 use crate::audit::AuditEntry;
 use crate::auth;
-use crate::config::{err, Config, ConfigError, InterfaceConf, NeighborConf, PortConf, Role, RouteConf, RouteType};
+use crate::config::{
+    err, BridgeConf, Config, ConfigError, InterfaceConf, MemberConf, NeighborConf, PortConf, Role, RouteConf, RouteType,
+};
 use crate::control::{etag, Applied, ApplyError, Controller, Who};
 use crate::metrics::{self, Sources};
 use crate::problem::Problem;
@@ -56,7 +58,8 @@ type ApiResult<T> = Result<T, Problem>;
     security(("bearer" = [])),
     tags(
         (name = "ports", description = "Network ports: config, NIC counters, link state."),
-        (name = "interfaces", description = "Layer-3 interfaces and their addresses."),
+        (name = "interfaces", description = "Layer-3 interfaces (on ports, VLAN sub-interfaces, bridges) and their addresses."),
+        (name = "bridges", description = "Bridge domains, their members and MAC tables."),
         (name = "routes", description = "Static routes."),
         (name = "neighbors", description = "The ARP neighbor caches and static entries."),
         (name = "config", description = "The running config as a whole; commit-confirm."),
@@ -108,6 +111,11 @@ fn api_routes() -> OpenApiRouter<Arc<Api>> {
         .routes(routes!(get_port))
         .routes(routes!(list_interfaces, add_interface))
         .routes(routes!(get_interface, put_interface, delete_interface))
+        .routes(routes!(list_bridges, add_bridge))
+        .routes(routes!(get_bridge, put_bridge, delete_bridge))
+        .routes(routes!(add_member))
+        .routes(routes!(delete_member))
+        .routes(routes!(list_macs, flush_macs))
         .routes(routes!(add_address))
         .routes(routes!(delete_address))
         .routes(routes!(list_routes, add_route))
@@ -395,12 +403,14 @@ async fn get_port(State(api): St, Path(name): Path<String>) -> ApiResult<Json<Po
 pub struct InterfaceInfo {
     #[serde(flatten)]
     pub config: InterfaceConf,
-    /// The port's MAC address.
+    /// The MAC address it answers on: its port's, or for a bridge's
+    /// interface the first member port's.
     pub mac: String,
 }
 
 fn iface_info(api: &Api, c: &InterfaceConf) -> InterfaceInfo {
-    let mac = api.ctl.ports.iter().find(|p| p.name == c.port).map(|p| p.mac.to_string()).unwrap_or_default();
+    let t = api.ctl.snapshot();
+    let mac = t.ifaces.iter().find(|i| i.name == c.name).map(|i| i.mac.to_string()).unwrap_or_default();
     InterfaceInfo { config: c.clone(), mac }
 }
 
@@ -421,7 +431,9 @@ async fn get_interface(State(api): St, Path(name): Path<String>) -> ApiResult<Js
     c.map(|c| Json(iface_info(&api, c))).ok_or_else(|| Problem::not_found(format!("no interface is named '{name}'")))
 }
 
-/// Add an interface on a port that has none.
+/// Add an interface: on a port's untagged frames, on a VLAN of a port
+/// (`{"name": "trunk.200", "port": "trunk", "vlan": 200}`), or on a bridge
+/// (`{"name": "br0", "bridge": "br0"}`).
 #[utoipa::path(post, path = "/api/v1/interfaces", tag = "interfaces", request_body = InterfaceConf,
     responses((status = 201, body = Applied), (status = 422, body = Problem), (status = 409, body = Problem)))]
 async fn add_interface(
@@ -491,6 +503,230 @@ async fn delete_interface(
         })
         .await;
     Ok(Json(r?))
+}
+
+// ---------------------------------------------------------------- bridges
+
+/// A bridge: its config and its routed interface.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BridgeInfo {
+    #[serde(flatten)]
+    pub config: BridgeConf,
+    /// The interface routing for it (`bridge:` names it), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+}
+
+fn bridge_info(cfg: &Config, b: &BridgeConf) -> BridgeInfo {
+    let interface = cfg.interfaces.iter().find(|i| i.bridge.as_deref() == Some(&b.name)).map(|i| i.name.clone());
+    BridgeInfo { config: b.clone(), interface }
+}
+
+fn no_bridge(name: &str) -> ApplyError {
+    ApplyError::NotFound(format!("no bridge is named '{name}'"))
+}
+
+/// List bridges.
+#[utoipa::path(get, path = "/api/v1/bridges", tag = "bridges", params(Paging),
+    responses((status = 200, body = Page<BridgeInfo>)))]
+async fn list_bridges(State(api): St, Query(p): Query<Paging>) -> ApiResult<Json<Page<BridgeInfo>>> {
+    let running = api.ctl.running();
+    page(running.bridges.iter().map(|b| bridge_info(&running, b)).collect(), &p)
+}
+
+/// One bridge.
+#[utoipa::path(get, path = "/api/v1/bridges/{name}", tag = "bridges",
+    params(("name" = String, Path, description = "Bridge name")),
+    responses((status = 200, body = BridgeInfo), (status = 404, body = Problem)))]
+async fn get_bridge(State(api): St, Path(name): Path<String>) -> ApiResult<Json<BridgeInfo>> {
+    let running = api.ctl.running();
+    let b = running.bridges.iter().find(|b| b.name == name);
+    b.map(|b| Json(bridge_info(&running, b))).ok_or_else(|| Problem::not_found(format!("no bridge is named '{name}'")))
+}
+
+/// Add a bridge. Its members' ports must be `promiscuous: true`; route
+/// for it by adding an interface with `"bridge": NAME`.
+#[utoipa::path(post, path = "/api/v1/bridges", tag = "bridges", request_body = BridgeConf,
+    responses((status = 201, body = Applied), (status = 422, body = Problem), (status = 409, body = Problem)))]
+async fn add_bridge(
+    State(api): St,
+    axum::Extension(c): axum::Extension<Caller>,
+    Body(b): Body<BridgeConf>,
+) -> ApiResult<impl IntoResponse> {
+    let w = who(&c, "POST", "/api/v1/bridges");
+    let mut at = String::new();
+    let r = api
+        .ctl
+        .change(&w, &format!("add bridge {}", b.name), |cfg| {
+            if cfg.bridges.iter().any(|x| x.name == b.name) {
+                return Err(invalid("name", format!("bridge '{}' exists", b.name)));
+            }
+            at = format!("bridges[{}]", cfg.bridges.len());
+            cfg.bridges.push(b);
+            Ok(())
+        })
+        .await;
+    Ok(created(r.map_err(|e| rebase(e, &at, ""))?))
+}
+
+/// Replace a bridge's settings and members. Learned MAC addresses are
+/// flushed when the members change.
+#[utoipa::path(put, path = "/api/v1/bridges/{name}", tag = "bridges", request_body = BridgeConf,
+    params(("name" = String, Path, description = "Bridge name")),
+    responses((status = 200, body = Applied), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn put_bridge(
+    State(api): St,
+    axum::Extension(c): axum::Extension<Caller>,
+    Path(name): Path<String>,
+    Body(b): Body<BridgeConf>,
+) -> ApiResult<Json<Applied>> {
+    let w = who(&c, "PUT", &format!("/api/v1/bridges/{name}"));
+    let mut at = String::new();
+    let r = api
+        .ctl
+        .change(&w, &format!("replace bridge {name}"), |cfg| {
+            if b.name != name {
+                return Err(invalid("name", format!("must be '{name}', the bridge in the path")));
+            }
+            let i = cfg.bridges.iter().position(|x| x.name == name).ok_or_else(|| no_bridge(&name))?;
+            at = format!("bridges[{i}]");
+            cfg.bridges[i] = b;
+            Ok(())
+        })
+        .await;
+    Ok(Json(r.map_err(|e| rebase(e, &at, ""))?))
+}
+
+/// Remove a bridge (its routed interface must go first).
+#[utoipa::path(delete, path = "/api/v1/bridges/{name}", tag = "bridges",
+    params(("name" = String, Path, description = "Bridge name")),
+    responses((status = 200, body = Applied), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn delete_bridge(
+    State(api): St,
+    axum::Extension(c): axum::Extension<Caller>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Applied>> {
+    let w = who(&c, "DELETE", &format!("/api/v1/bridges/{name}"));
+    let r = api
+        .ctl
+        .change(&w, &format!("remove bridge {name}"), |cfg| {
+            found(remove_all(&mut cfg.bridges, |b| b.name == name), || format!("no bridge is named '{name}'"))
+        })
+        .await;
+    Ok(Json(r?))
+}
+
+/// Add a member to a bridge: a port (access) or a VLAN of a port (trunk).
+#[utoipa::path(post, path = "/api/v1/bridges/{name}/members", tag = "bridges", request_body = MemberConf,
+    params(("name" = String, Path, description = "Bridge name")),
+    responses((status = 201, body = Applied), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn add_member(
+    State(api): St,
+    axum::Extension(c): axum::Extension<Caller>,
+    Path(name): Path<String>,
+    Body(m): Body<MemberConf>,
+) -> ApiResult<impl IntoResponse> {
+    let w = who(&c, "POST", &format!("/api/v1/bridges/{name}/members"));
+    let what = m.vlan.map_or(m.port.clone(), |v| format!("{} VLAN {v}", m.port));
+    let mut at = String::new();
+    let r = api
+        .ctl
+        .change(&w, &format!("add {what} to bridge {name}"), |cfg| {
+            let i = cfg.bridges.iter().position(|x| x.name == name).ok_or_else(|| no_bridge(&name))?;
+            at = format!("bridges[{i}].members[{}]", cfg.bridges[i].members.len());
+            cfg.bridges[i].members.push(m);
+            Ok(())
+        })
+        .await;
+    Ok(created(r.map_err(|e| rebase(e, &at, ""))?))
+}
+
+/// Which member to remove.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct MemberQuery {
+    /// The member's VLAN (none: the port's untagged member).
+    vlan: Option<u16>,
+}
+
+/// Remove a member from a bridge.
+#[utoipa::path(delete, path = "/api/v1/bridges/{name}/members/{port}", tag = "bridges",
+    params(("name" = String, Path, description = "Bridge name"), ("port" = String, Path, description = "Port name"), MemberQuery),
+    responses((status = 200, body = Applied), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn delete_member(
+    State(api): St,
+    axum::Extension(c): axum::Extension<Caller>,
+    Path((name, port)): Path<(String, String)>,
+    Query(q): Query<MemberQuery>,
+) -> ApiResult<Json<Applied>> {
+    let w = who(&c, "DELETE", &format!("/api/v1/bridges/{name}/members/{port}"));
+    let what = q.vlan.map_or(port.clone(), |v| format!("{port} VLAN {v}"));
+    let r = api
+        .ctl
+        .change(&w, &format!("remove {what} from bridge {name}"), |cfg| {
+            let b = cfg.bridges.iter_mut().find(|x| x.name == name).ok_or_else(|| no_bridge(&name))?;
+            let removed = remove_all(&mut b.members, |m| m.port == port && m.vlan == q.vlan);
+            found(removed, || format!("{what} is not a member of {name}"))
+        })
+        .await;
+    Ok(Json(r?))
+}
+
+/// A learned MAC address, merged over workers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MacTableEntry {
+    pub mac: String,
+    /// The member it was learned on: its port and VLAN.
+    pub port: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
+    /// Seconds since a frame from it was last seen.
+    pub age_s: f64,
+    /// Workers whose table holds it (each worker learns on its own).
+    pub workers: usize,
+}
+
+/// List a bridge's MAC table.
+#[utoipa::path(get, path = "/api/v1/bridges/{name}/macs", tag = "bridges",
+    params(("name" = String, Path, description = "Bridge name"), Paging),
+    responses((status = 200, body = Page<MacTableEntry>), (status = 404, body = Problem)))]
+async fn list_macs(
+    State(api): St,
+    Path(name): Path<String>,
+    Query(p): Query<Paging>,
+) -> ApiResult<Json<Page<MacTableEntry>>> {
+    let all = api.ctl.macs().await;
+    let t = api.ctl.snapshot();
+    let b = t.bridges.iter().position(|b| b.name == name);
+    let b = b.ok_or_else(|| Problem::not_found(format!("no bridge is named '{name}'")))?;
+    let port_name = |id: u16| api.ctl.ports.iter().find(|p| p.id == id).map(|p| p.name.clone()).unwrap_or_default();
+    let items = all
+        .into_iter()
+        .filter(|e| usize::from(e.info.bridge) == b)
+        .filter_map(|e| {
+            let m = t.members.get(usize::from(e.info.member))?;
+            Some(MacTableEntry {
+                mac: e.info.mac.to_string(),
+                port: port_name(m.port),
+                vlan: m.vlan,
+                age_s: e.info.seen as f64 / 1e9,
+                workers: e.workers,
+            })
+        })
+        .collect();
+    page(items, &p)
+}
+
+/// Flush a bridge's learned MAC addresses on every worker.
+#[utoipa::path(delete, path = "/api/v1/bridges/{name}/macs", tag = "bridges",
+    params(("name" = String, Path, description = "Bridge name")),
+    responses((status = 200, body = Applied), (status = 404, body = Problem)))]
+async fn flush_macs(
+    State(api): St,
+    axum::Extension(c): axum::Extension<Caller>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Applied>> {
+    Ok(Json(api.ctl.flush_macs(&who(&c, "DELETE", &format!("/api/v1/bridges/{name}/macs")), &name).await?))
 }
 
 /// An address to add.

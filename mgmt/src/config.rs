@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use stack::wire::ipv6::is_link_local;
 use stack::wire::MacAddr;
 use stack::{IpCidr, Ipv4Cidr, Ipv6Cidr};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use utoipa::ToSchema;
@@ -24,9 +24,13 @@ pub struct Config {
     pub workers: Workers,
     /// Network ports, by PCI address or DPDK virtual device.
     pub ports: Vec<PortConf>,
-    /// Layer-3 interfaces, one per port.
+    /// Layer-3 interfaces: on a port (untagged), on one VLAN of a port,
+    /// or on a bridge (its routed interface).
     #[serde(default)]
     pub interfaces: Vec<InterfaceConf>,
+    /// Bridge domains: ports and VLANs switched together.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bridges: Vec<BridgeConf>,
     /// Static routes, IPv4 and IPv6.
     #[serde(default)]
     pub routes: Vec<RouteConf>,
@@ -39,6 +43,9 @@ pub struct Config {
     /// ICMP error generation.
     #[serde(default)]
     pub icmp: IcmpConf,
+    /// MAC table sizing, for all bridges.
+    #[serde(default)]
+    pub l2: L2Conf,
     /// Management listener (`/healthz`, `/metrics`).
     #[serde(default)]
     pub management: Management,
@@ -131,14 +138,27 @@ impl PortConf {
     }
 }
 
-/// A layer-3 interface on a port.
+/// A layer-3 interface: on a port, on a VLAN of a port (a sub-interface,
+/// conventionally named `PORT.VID`), or on a bridge (`bridge:` instead of
+/// `port:`; the gateway's address then lives on the bridge, and hosts on
+/// any member reach it).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterfaceConf {
     /// Name for logs and the API.
     pub name: String,
-    /// The port's name.
+    /// The port's name (give this or `bridge`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub port: String,
+    /// 802.1Q VLAN id (1..=4094): the interface takes the frames tagged
+    /// with it on `port` and tags what it sends. Without it, the
+    /// interface takes the port's untagged frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
+    /// The bridge this interface is the routed interface (BVI) of (give
+    /// this or `port`). Its MAC is the first member port's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
     /// IP MTU in bytes (68..=9000).
     #[serde(default = "default_mtu")]
     pub mtu: u16,
@@ -156,6 +176,68 @@ pub struct InterfaceConf {
     /// an address (SLAAC) and a default route from them. Needs IPv6.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ra: Option<RaConf>,
+}
+
+/// A bridge domain (IEEE 802.1Q transparent bridging, without spanning
+/// tree: do not close loops between members).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeConf {
+    /// Name for the API; an interface with `bridge: NAME` routes for it.
+    pub name: String,
+    /// Member ports and VLANs. Each (port, VLAN) belongs to one bridge
+    /// or one interface.
+    #[serde(default)]
+    pub members: Vec<MemberConf>,
+    /// Most MAC addresses learned on this bridge, per worker
+    /// (1..=1000000). At the bound, new stations are not learned: frames
+    /// to them are flooded, and `gateway_mac_learn_full_total` counts it.
+    #[serde(default = "default_mac_limit")]
+    pub mac_limit: u32,
+    /// Seconds a learned address lives without a frame from it (10..=1000000;
+    /// IEEE 802.1Q's default is 300).
+    #[serde(default = "default_aging")]
+    pub aging_s: u32,
+}
+
+/// A bridge member: a port's untagged frames (access), or one VLAN of a
+/// port (trunk: the tag is popped on the way in and pushed on the way out).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberConf {
+    /// The port's name. It must be `promiscuous: true`: a bridge receives
+    /// frames for every station.
+    pub port: String,
+    /// 802.1Q VLAN id (1..=4094) for a trunk member; none for access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
+}
+
+fn default_mac_limit() -> u32 {
+    4096
+}
+fn default_aging() -> u32 {
+    300
+}
+
+/// MAC table sizing.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct L2Conf {
+    /// Most MAC addresses per worker over all bridges (1..=16000000); the
+    /// memory is taken at start. When it is full, no bridge learns more.
+    #[serde(default = "default_mac_capacity")]
+    pub mac_capacity: usize,
+}
+
+fn default_mac_capacity() -> usize {
+    65536
+}
+
+impl Default for L2Conf {
+    fn default() -> Self {
+        L2Conf { mac_capacity: default_mac_capacity() }
+    }
 }
 
 /// Router Advertisement settings (RFC 4861 §6.2.1).
@@ -453,6 +535,8 @@ pub fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError 
 
 /// Most ports, as the dataplane's port table.
 pub const MAX_PORTS: usize = stack::iface::MAX_PORTS;
+/// Most members of one bridge (a flood makes one copy per member).
+pub const MAX_MEMBERS: usize = 64;
 
 impl Config {
     /// Parses YAML text (syntax and unknown fields only).
@@ -540,8 +624,14 @@ impl Config {
                 }
             }
         }
+        if self.interfaces.len() > stack::iface::MAX_IFACES {
+            errs.push(err("interfaces", format!("at most {} interfaces", stack::iface::MAX_IFACES)));
+        }
         let mut if_names = HashSet::new();
-        let mut if_ports = HashSet::new();
+        let mut bvis = HashSet::new();
+        // Each (port, VLAN) has one user: an interface or a bridge member.
+        let mut attached: HashMap<(String, Option<u16>), String> = HashMap::new();
+        self.validate_bridges(&mut attached, &mut errs);
         let mut subnets: Vec<(usize, usize, Ipv4Cidr)> = Vec::new();
         let mut addrs = HashSet::new();
         let mut subnets6: Vec<(usize, usize, Ipv6Cidr)> = Vec::new();
@@ -553,10 +643,35 @@ impl Config {
             } else if !if_names.insert(ifc.name.as_str()) {
                 errs.push(err(f("name"), format!("interface name '{}' is used twice", ifc.name)));
             }
-            if !port_names.contains(ifc.port.as_str()) {
-                errs.push(err(f("port"), format!("no port is named '{}'", ifc.port)));
-            } else if !if_ports.insert(ifc.port.as_str()) {
-                errs.push(err(f("port"), format!("port '{}' already has an interface (VLANs come later)", ifc.port)));
+            match (&ifc.bridge, ifc.port.is_empty()) {
+                (Some(_), false) => errs.push(err(f("bridge"), "give either port or bridge, not both")),
+                (None, true) => errs.push(err(f("port"), "give the port (or the bridge) this interface is on")),
+                (Some(b), true) => {
+                    if !self.bridges.iter().any(|x| x.name == *b) {
+                        errs.push(err(f("bridge"), format!("no bridge is named '{b}'")));
+                    } else if !bvis.insert(b.as_str()) {
+                        errs.push(err(f("bridge"), format!("bridge '{b}' already has an interface")));
+                    }
+                    if ifc.vlan.is_some() {
+                        errs.push(err(f("vlan"), "a bridge's interface takes no VLAN (put VLANs on the members)"));
+                    }
+                }
+                (None, false) => {
+                    if !port_names.contains(ifc.port.as_str()) {
+                        errs.push(err(f("port"), format!("no port is named '{}'", ifc.port)));
+                    } else {
+                        claim(
+                            &mut attached,
+                            &ifc.port,
+                            ifc.vlan,
+                            f(if ifc.vlan.is_some() { "vlan" } else { "port" }),
+                            &mut errs,
+                        );
+                    }
+                }
+            }
+            if let Some(v) = ifc.vlan.filter(|v| !(1..=4094).contains(v)) {
+                errs.push(err(f("vlan"), format!("{v} is outside 1..=4094")));
             }
             if !(68..=9000).contains(&ifc.mtu) {
                 errs.push(err(f("mtu"), format!("{} is outside 68..=9000 (RFC 791 minimum 68)", ifc.mtu)));
@@ -712,6 +827,9 @@ impl Config {
         if a.gc_s < a.reachable_s {
             errs.push(err("arp.gc_s", "must be at least arp.reachable_s"));
         }
+        if !(1..=16_000_000).contains(&self.l2.mac_capacity) {
+            errs.push(err("l2.mac_capacity", format!("{} is outside 1..=16000000", self.l2.mac_capacity)));
+        }
         if self.management.listen.parse::<SocketAddr>().is_err() {
             errs.push(err("management.listen", format!("'{}' is not ADDRESS:PORT", self.management.listen)));
         }
@@ -759,6 +877,7 @@ impl Config {
         check("ports", self.ports == new.ports);
         check("arp.capacity", self.arp.capacity == new.arp.capacity);
         check("arp.queue_len", self.arp.queue_len == new.arp.queue_len);
+        check("l2.mac_capacity", self.l2.mac_capacity == new.l2.mac_capacity);
         check("management.listen", self.management.listen == new.management.listen);
         check("management.audit_log", self.management.audit_log == new.management.audit_log);
         check("management.max_body_bytes", self.management.max_body_bytes == new.management.max_body_bytes);
@@ -789,7 +908,66 @@ impl Config {
     }
 }
 
+/// Records that `field` uses (port, vlan); a second user is an error.
+fn claim(
+    attached: &mut HashMap<(String, Option<u16>), String>,
+    port: &str,
+    vlan: Option<u16>,
+    field: String,
+    errs: &mut Vec<ConfigError>,
+) {
+    let what = vlan.map_or(format!("port '{port}' (untagged)"), |v| format!("VLAN {v} of port '{port}'"));
+    match attached.get(&(port.to_string(), vlan)) {
+        Some(other) => errs.push(err(field, format!("{what} is already used by {other}"))),
+        None => {
+            attached.insert((port.to_string(), vlan), field);
+        }
+    }
+}
+
 impl Config {
+    /// Checks the bridges and claims their members' (port, VLAN)s.
+    fn validate_bridges(&self, attached: &mut HashMap<(String, Option<u16>), String>, errs: &mut Vec<ConfigError>) {
+        if self.bridges.len() > stack::l2::MAX_BRIDGES {
+            errs.push(err("bridges", format!("at most {} bridges", stack::l2::MAX_BRIDGES)));
+        }
+        let mut names = HashSet::new();
+        for (i, b) in self.bridges.iter().enumerate() {
+            let f = |s: &str| format!("bridges[{i}].{s}");
+            if b.name.is_empty() {
+                errs.push(err(f("name"), "must not be empty"));
+            } else if !names.insert(b.name.as_str()) {
+                errs.push(err(f("name"), format!("bridge name '{}' is used twice", b.name)));
+            }
+            if b.members.len() > MAX_MEMBERS {
+                errs.push(err(f("members"), format!("at most {MAX_MEMBERS} members")));
+            }
+            if !(1..=1_000_000).contains(&b.mac_limit) {
+                errs.push(err(f("mac_limit"), format!("{} is outside 1..=1000000", b.mac_limit)));
+            }
+            if !(10..=1_000_000).contains(&b.aging_s) {
+                errs.push(err(f("aging_s"), format!("{} is outside 10..=1000000", b.aging_s)));
+            }
+            for (j, m) in b.members.iter().enumerate() {
+                let g = |s: &str| format!("bridges[{i}].members[{j}].{s}");
+                match self.ports.iter().find(|p| p.name == m.port) {
+                    None => errs.push(err(g("port"), format!("no port is named '{}'", m.port))),
+                    Some(p) if !p.promiscuous => errs.push(err(
+                        g("port"),
+                        format!("port '{}' must be promiscuous: true to be a bridge member", m.port),
+                    )),
+                    Some(_) => {}
+                }
+                match m.vlan {
+                    Some(v) if !(1..=4094).contains(&v) => {
+                        errs.push(err(g("vlan"), format!("{v} is outside 1..=4094")))
+                    }
+                    _ => claim(attached, &m.port, m.vlan, g(if m.vlan.is_some() { "vlan" } else { "port" }), errs),
+                }
+            }
+        }
+    }
+
     /// Checks an IPv6 gateway: global in a connected prefix, or
     /// link-local with `%interface` naming an IPv6 interface.
     fn ipv6_gateway(
@@ -950,6 +1128,47 @@ management: { listen: "localhost" }
         ] {
             assert!(got.iter().any(|g| g == want), "missing {want} in {got:?}");
         }
+    }
+
+    #[test]
+    fn bridge_and_vlan_fields_are_validated_by_name() {
+        let text = r#"
+ports:
+  - { name: p1, vdev: "net_null0", promiscuous: true }
+  - { name: p2, vdev: "net_null1" }
+  - { name: trunk, vdev: "net_null2", promiscuous: true }
+bridges:
+  - { name: br0, members: [{ port: p1 }, { port: p2 }, { port: trunk, vlan: 100 }, { port: nope }], mac_limit: 0 }
+  - { name: br0, members: [{ port: trunk, vlan: 100 }, { port: trunk, vlan: 5000 }], aging_s: 1 }
+interfaces:
+  - { name: br0, bridge: br0, ipv4: ["10.0.10.1/24"] }
+  - { name: again, bridge: br0, port: p1, vlan: 7 }
+  - { name: trunk.200, port: trunk, vlan: 200, ipv4: ["10.0.200.1/24"] }
+  - { name: dup, port: trunk, vlan: 200 }
+  - { name: p1, port: p1 }
+  - { name: nowhere }
+  - { name: ghost, bridge: br9 }
+  - { name: zero, port: trunk, vlan: 0 }
+"#;
+        let got = fields(text);
+        for want in [
+            "bridges[0].members[1].port",
+            "bridges[0].members[3].port",
+            "bridges[0].mac_limit",
+            "bridges[1].name",
+            "bridges[1].members[0].vlan",
+            "bridges[1].members[1].vlan",
+            "bridges[1].aging_s",
+            "interfaces[1].bridge",
+            "interfaces[3].vlan",
+            "interfaces[4].port",
+            "interfaces[5].port",
+            "interfaces[6].bridge",
+            "interfaces[7].vlan",
+        ] {
+            assert!(got.iter().any(|g| g == want), "missing {want} in {got:?}");
+        }
+        assert!(!got.iter().any(|g| g == "interfaces[0].bridge" || g == "interfaces[2].vlan"), "{got:?}");
     }
 
     #[test]

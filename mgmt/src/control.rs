@@ -13,7 +13,7 @@ use crate::config::{err, Config, ConfigError};
 use crate::persist::save_atomic;
 use crate::tables;
 use arc_swap::ArcSwap;
-use dataplane::{NeighborDump, WorkerStats};
+use dataplane::{TableDump, WorkerStats};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use stack::neigh::{NeighborInfo, State as NeighState};
@@ -88,6 +88,15 @@ pub struct Neighbor {
     pub workers: usize,
 }
 
+/// A MAC table entry as the API lists it: merged over workers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MacEntry {
+    /// `seen` holds the age in nanoseconds.
+    pub info: stack::l2::MacInfo,
+    /// Workers whose table holds it.
+    pub workers: usize,
+}
+
 /// A port the gateway started.
 #[derive(Clone, Debug)]
 pub struct PortHandle {
@@ -100,7 +109,7 @@ pub struct PortHandle {
 pub struct Hooks {
     pub snapshot: Arc<ArcSwap<Tables>>,
     pub workers: Vec<Arc<WorkerStats>>,
-    pub dumps: Vec<Arc<NeighborDump>>,
+    pub dumps: Vec<Arc<TableDump>>,
 }
 
 struct Pending {
@@ -114,6 +123,8 @@ struct State {
     committed: Config,
     pending: Option<Pending>,
     neighbor_epoch: u64,
+    /// Flushes asked for per bridge name (each bridge's `flush_epoch`).
+    mac_flushes: BTreeMap<String, u64>,
     next_pending: u64,
 }
 
@@ -186,8 +197,8 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
 
 /// Interfaces in the order that gives them their index; a change here
 /// renumbers interfaces, so learned neighbors are flushed.
-fn iface_layout(c: &Config) -> Vec<(&str, &str)> {
-    c.interfaces.iter().map(|i| (i.name.as_str(), i.port.as_str())).collect()
+fn iface_layout(c: &Config) -> Vec<(&str, &str, Option<u16>, Option<&str>)> {
+    c.interfaces.iter().map(|i| (i.name.as_str(), i.port.as_str(), i.vlan, i.bridge.as_deref())).collect()
 }
 
 impl Controller {
@@ -200,6 +211,7 @@ impl Controller {
                 committed: cfg.clone(),
                 pending: None,
                 neighbor_epoch: 0,
+                mac_flushes: BTreeMap::new(),
                 next_pending: 1,
             }),
             running: ArcSwap::from_pointee(cfg),
@@ -384,6 +396,19 @@ impl Controller {
         result
     }
 
+    /// Flushes every worker's learned MAC addresses on one bridge.
+    pub async fn flush_macs(&self, who: &Who, bridge: &str) -> Result<Applied, ApplyError> {
+        let mut st = self.state.lock().await;
+        let result = if self.running().bridges.iter().any(|b| b.name == bridge) {
+            *st.mac_flushes.entry(bridge.to_string()).or_insert(0) += 1;
+            self.apply(&mut st, (*self.running()).clone(), false).await
+        } else {
+            Err(ApplyError::NotFound(format!("no bridge is named '{bridge}'")))
+        };
+        self.record(who, &format!("flush MAC table of {bridge}"), &result);
+        result
+    }
+
     fn refuse_if_pending(st: &State) -> Result<(), ApplyError> {
         match &st.pending {
             Some(p) => Err(ApplyError::Conflict(format!(
@@ -409,6 +434,9 @@ impl Controller {
         let mut t = tables::build(&candidate, &ids, &macs, generation)
             .map_err(|e| ApplyError::Invalid(vec![err("routes", e.to_string())]))?;
         t.neighbor_epoch = epoch;
+        for b in &mut t.bridges {
+            b.flush_epoch = st.mac_flushes.get(&b.name).copied().unwrap_or(0);
+        }
         if save {
             save_atomic(&self.path, candidate.to_yaml().as_bytes())
                 .map_err(|e| ApplyError::Failed(format!("saving {}: {e}", self.path.display())))?;
@@ -463,9 +491,27 @@ impl Controller {
         }
     }
 
-    /// Every worker's neighbors, merged: one entry per (interface, IP),
-    /// with the most confident state any worker has.
-    pub async fn neighbors(&self) -> Vec<Neighbor> {
+    /// Every worker's MAC entries, merged: one per (bridge, MAC), the
+    /// most recently seen one (its member and age) winning.
+    pub async fn macs(&self) -> Vec<MacEntry> {
+        self.dump().await;
+        let mut merged: BTreeMap<(u16, [u8; 6]), MacEntry> = BTreeMap::new();
+        for d in &self.hooks.dumps {
+            let v = d.macs.lock().unwrap_or_else(|p| p.into_inner());
+            for e in v.iter() {
+                let m = merged.entry((e.bridge, e.mac.0)).or_insert(MacEntry { info: *e, workers: 0 });
+                m.workers += 1;
+                if e.seen < m.info.seen {
+                    m.info = *e;
+                }
+            }
+        }
+        merged.into_values().collect()
+    }
+
+    /// Asks every worker for a dump and waits for the answers (or for
+    /// `ACK_TIMEOUT`).
+    async fn dump(&self) {
         let seq = self.dump_seq.fetch_add(1, Relaxed) + 1;
         for d in &self.hooks.dumps {
             d.requested.store(seq, Relaxed);
@@ -478,6 +524,12 @@ impl Controller {
             }
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
+    }
+
+    /// Every worker's neighbors, merged: one entry per (interface, IP),
+    /// with the most confident state any worker has.
+    pub async fn neighbors(&self) -> Vec<Neighbor> {
+        self.dump().await;
         let rank = |s: NeighState| match s {
             NeighState::Static => 4,
             NeighState::Reachable => 3,

@@ -132,6 +132,28 @@ pub fn render(src: &Sources) -> String {
             sum(|w| w.router_adverts.load(Relaxed)),
         ),
         (
+            "gateway_l2_forwarded_total",
+            "Bridged frames sent to the one member their destination was learned on.",
+            sum(|w| w.l2_forwarded.load(Relaxed)),
+        ),
+        (
+            "gateway_l2_flooded_total",
+            "Bridged frames flooded to every member (broadcast, multicast, unknown unicast).",
+            sum(|w| w.l2_flooded.load(Relaxed)),
+        ),
+        ("gateway_mac_learned_total", "MAC addresses learned.", sum(|w| w.mac_learned.load(Relaxed))),
+        (
+            "gateway_mac_moves_total",
+            "Learned MAC addresses seen on another member (station moves).",
+            sum(|w| w.mac_moves.load(Relaxed)),
+        ),
+        (
+            "gateway_mac_learn_full_total",
+            "Source MAC addresses not learned because the bridge's MAC table was full (frames to them are flooded).",
+            sum(|w| w.mac_learn_full.load(Relaxed)),
+        ),
+        ("gateway_mac_aged_total", "MAC entries removed by aging.", sum(|w| w.mac_aged.load(Relaxed))),
+        (
             "gateway_neighbor_events_lost_total",
             "Neighbor learnings not passed to other workers (inbox full).",
             sum(|w| w.neighbor_events_lost.load(Relaxed)),
@@ -143,6 +165,8 @@ pub fn render(src: &Sources) -> String {
     }
     gauge(&reg, "gateway_neighbors", "Neighbor cache entries, ARP and NDP (summed over workers' caches).")
         .set(sum(|w| w.neighbors.load(Relaxed)) as i64);
+    gauge(&reg, "gateway_mac_entries", "MAC table entries, all bridges (summed over workers' tables).")
+        .set(sum(|w| w.macs.load(Relaxed)) as i64);
     gauge(&reg, "gateway_nat_sessions", "NAT sessions (NAT is not built yet: always 0).").set(0);
     gauge(&reg, "gateway_config_generation", "Generation of the running config snapshot.").set(src.generation as i64);
     let last = prometheus::Gauge::new(

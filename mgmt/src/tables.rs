@@ -6,8 +6,8 @@ use stack::fib::FibError;
 use stack::wire::icmpv6::PrefixInfo;
 use stack::wire::MacAddr;
 use stack::{
-    Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, NeighborConfig, NextHop, NextHop6, RaSettings, RouterConfig, StaticNeighbor,
-    StaticRoute, StaticRoute6, Tables,
+    Bridge, Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, Member, NeighborConfig, NextHop, NextHop6, RaSettings, RouterConfig,
+    StaticNeighbor, StaticRoute, StaticRoute6, Tables,
 };
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -18,10 +18,18 @@ pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: 
         .interfaces
         .iter()
         .filter_map(|i| {
-            let p = cfg.ports.iter().position(|p| p.name == i.port)?;
+            // A bridge's interface takes the MAC of its first member's port.
+            let bridge = i.bridge.as_ref().and_then(|b| cfg.bridges.iter().position(|x| x.name == *b));
+            let port_name = match bridge.and_then(|b| cfg.bridges.get(b)) {
+                Some(b) => &b.members.first()?.port,
+                None => &i.port,
+            };
+            let p = cfg.ports.iter().position(|p| p.name == *port_name)?;
             Some(Interface {
                 name: i.name.clone(),
                 port: *port_ids.get(p)?,
+                vlan: i.vlan,
+                bridge: bridge.map(|b| b as u16),
                 mac: *port_macs.get(p)?,
                 mtu: i.mtu,
                 addrs: i.ipv4.iter().filter_map(|a| a.parse::<Ipv4Cidr>().ok()).collect(),
@@ -88,8 +96,36 @@ pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: 
         })
         .collect();
     let mut t = Tables::build(ifaces, &routes, &routes6, neighbors, generation)?;
+    let (bridges, members) = bridges(cfg, port_ids);
+    t.set_bridges(bridges, members)?;
     t.settings = router_config(cfg);
     Ok(t)
+}
+
+/// The bridges and their members, flattened (flush epochs 0: the
+/// controller sets them).
+fn bridges(cfg: &Config, port_ids: &[u16]) -> (Vec<Bridge>, Vec<Member>) {
+    let mut members = Vec::new();
+    let mut bridges = Vec::new();
+    for (b, bc) in cfg.bridges.iter().enumerate() {
+        let mut mine = Vec::new();
+        for m in &bc.members {
+            let Some(&port) = cfg.ports.iter().position(|p| p.name == m.port).and_then(|p| port_ids.get(p)) else {
+                continue;
+            };
+            mine.push(members.len() as u16);
+            members.push(Member { bridge: b as u16, port, vlan: m.vlan });
+        }
+        bridges.push(Bridge {
+            name: bc.name.clone(),
+            members: mine,
+            bvi: None, // set_bridges finds it
+            mac_limit: bc.mac_limit,
+            aging: u64::from(bc.aging_s) * 1_000_000_000,
+            flush_epoch: 0,
+        });
+    }
+    (bridges, members)
 }
 
 /// An interface's Router Advertisement settings; without configured
@@ -151,6 +187,7 @@ pub fn router_config(cfg: &Config) -> RouterConfig {
         },
         icmp_rate: cfg.icmp.rate,
         icmp_burst: cfg.icmp.burst,
+        mac_capacity: cfg.l2.mac_capacity,
     }
 }
 

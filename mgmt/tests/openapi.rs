@@ -5,7 +5,7 @@
 use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use dataplane::{NeighborDump, WorkerStats};
+use dataplane::{TableDump, WorkerStats};
 use mgmt::audit::AuditLog;
 use mgmt::auth;
 use mgmt::config::{Config, Role, TokenConf};
@@ -149,7 +149,7 @@ fn controller(dir: &std::path::Path, token: &str) -> Arc<Controller> {
     let hooks = Hooks {
         snapshot: Arc::new(ArcSwap::from_pointee(t)),
         workers: vec![w],
-        dumps: vec![Arc::new(NeighborDump::default())],
+        dumps: vec![Arc::new(TableDump::default())],
     };
     let ports = vec![
         PortHandle { name: "lan".into(), id: 60, mac: macs[0] },

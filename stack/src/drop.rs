@@ -41,8 +41,14 @@ drop_reasons! {
     EthBadSource => "eth_bad_source",
     /// EtherType the gateway does not handle.
     EthUnknownType => "eth_unknown_type",
-    /// 802.1Q-tagged frame on a port with no VLAN configured.
+    /// 802.1Q-tagged frame whose VLAN has no interface or bridge member
+    /// on its port, or a QinQ (802.1ad) frame.
     VlanNotConfigured => "vlan_not_configured",
+    /// 802.1Q tag cut short.
+    VlanTruncated => "vlan_truncated",
+    /// Bridged frame with nowhere to go: its destination was learned on
+    /// the member it came in on, or the bridge has no other member.
+    L2Filtered => "l2_filtered",
     /// IPv6 frame; IPv6 is not enabled on the interface.
     Ipv6Disabled => "ipv6_disabled",
     /// Frame arrived on a port with no interface configured.

@@ -64,6 +64,9 @@ pub enum FibError {
     TooManyGroups,
     /// Too many distinct targets (2^31).
     TooManyTargets,
+    /// Two interfaces or bridge members claim one port and VLAN (0:
+    /// untagged), or the port id is beyond [`crate::iface::MAX_PORTS`].
+    Attach(u16, u16),
 }
 
 impl std::fmt::Display for FibError {
@@ -72,6 +75,8 @@ impl std::fmt::Display for FibError {
             FibError::BadLength(l) => write!(f, "prefix length {l} is above 32"),
             FibError::TooManyGroups => write!(f, "more than {MAX_TBL8_GROUPS} /24s hold longer prefixes"),
             FibError::TooManyTargets => write!(f, "too many distinct route targets"),
+            FibError::Attach(p, 0) => write!(f, "port {p} has two untagged users, or is out of range"),
+            FibError::Attach(p, v) => write!(f, "VLAN {v} of port {p} has two users"),
         }
     }
 }

@@ -169,13 +169,20 @@ pub struct RaSettings {
     pub prefixes: Vec<PrefixInfo>,
 }
 
-/// A layer-3 interface: one per port for now (VLANs come later).
+/// A layer-3 interface: on a port (untagged), on one VLAN of a port (an
+/// 802.1Q sub-interface), or on a bridge (its BVI).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Interface {
     /// Name from the config, for logs and the API.
     pub name: String,
-    /// The DPDK port this interface sends and receives on.
+    /// The DPDK port this interface sends and receives on (unused for a BVI).
     pub port: u16,
+    /// The 802.1Q VLAN id of a sub-interface: frames tagged with it on
+    /// `port` are this interface's; frames it sends get the tag.
+    pub vlan: Option<u16>,
+    /// The bridge (index in [`Tables::bridges`]) this interface is the
+    /// routed interface of: it sends and receives through the bridge.
+    pub bridge: Option<u16>,
     /// The MAC address the gateway uses on this interface.
     pub mac: MacAddr,
     /// IP MTU: the largest IPv4 packet sent on this interface.
@@ -261,13 +268,59 @@ pub struct StaticNeighbor {
 
 /// Most ports a gateway handles (the port → interface map's size).
 pub const MAX_PORTS: usize = 64;
-const NO_IFACE: u16 = u16::MAX;
+/// Most interfaces (ports, VLAN sub-interfaces and bridge interfaces).
+pub const MAX_IFACES: usize = 1024;
+
+/// A bridge port: a DPDK port, untagged (access) or one VLAN of it (trunk).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Index in [`Tables::bridges`].
+    pub bridge: u16,
+    pub port: u16,
+    /// None: untagged frames (access). Some(vid): frames tagged vid; the
+    /// tag is popped on the way in and pushed on the way out.
+    pub vlan: Option<u16>,
+}
+
+/// A bridge domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bridge {
+    pub name: String,
+    /// Indices in [`Tables::members`].
+    pub members: Vec<u16>,
+    /// The routed interface on this bridge (ifindex), if any.
+    pub bvi: Option<u16>,
+    /// Most MAC addresses learned on this bridge (per worker).
+    pub mac_limit: u32,
+    /// Entries not seen for this long are removed (ns).
+    pub aging: u64,
+    /// A change makes workers flush this bridge's MAC table (API flush, or
+    /// the members changed).
+    pub flush_epoch: u64,
+}
+
+/// What a frame's (port, VLAN) belongs to.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Attach {
+    /// Nothing: the frame is dropped.
+    #[default]
+    None,
+    /// A layer-3 interface (ifindex).
+    Iface(u16),
+    /// A bridge member (index in [`Tables::members`]).
+    Member(u16),
+}
 
 /// The read-only snapshot workers route with.
 #[derive(Debug)]
 pub struct Tables {
     pub ifaces: Vec<Interface>,
-    port_iface: [u16; MAX_PORTS],
+    pub bridges: Vec<Bridge>,
+    pub members: Vec<Member>,
+    /// Untagged frames, by port.
+    untagged: [Attach; MAX_PORTS],
+    /// Tagged frames, sorted by `port << 12 | vid`.
+    tagged: Vec<(u32, Attach)>,
     pub fib: Fib,
     pub fib6: Fib6,
     pub static_neighbors: Vec<StaticNeighbor>,
@@ -297,12 +350,8 @@ impl Tables {
             ifc.link_local = (!ifc.addrs6.is_empty()).then(|| ipv6::link_local_from_mac(ifc.mac.0));
         }
         let fib6 = build_fib6(&ifaces, routes6)?;
-        let mut port_iface = [NO_IFACE; MAX_PORTS];
         let mut b = FibBuilder::new();
         for (i, ifc) in ifaces.iter().enumerate() {
-            if let Some(slot) = port_iface.get_mut(usize::from(ifc.port)) {
-                *slot = i as u16;
-            }
             let ifindex = i as u16;
             for c in &ifc.addrs {
                 if c.len < 32 {
@@ -326,23 +375,90 @@ impl Tables {
                 b.add(c.addr, 32, RouteTarget::Local { ifindex: i as u16 });
             }
         }
-        Ok(Tables {
+        let mut t = Tables {
             ifaces,
-            port_iface,
+            bridges: Vec::new(),
+            members: Vec::new(),
+            untagged: [Attach::None; MAX_PORTS],
+            tagged: Vec::new(),
             fib: b.build()?,
             fib6,
             static_neighbors,
             generation,
             neighbor_epoch: 0,
             settings: Default::default(),
-        })
+        };
+        t.attach()?;
+        Ok(t)
     }
 
-    /// The interface index for a port, if one is configured.
+    /// Adds the bridges and their members, then maps every (port, VLAN)
+    /// again. A BVI names its bridge in [`Interface::bridge`].
+    pub fn set_bridges(&mut self, bridges: Vec<Bridge>, members: Vec<Member>) -> Result<(), FibError> {
+        self.bridges = bridges;
+        self.members = members;
+        for br in &mut self.bridges {
+            br.bvi = None;
+        }
+        for (i, ifc) in self.ifaces.iter().enumerate() {
+            if let Some(br) = ifc.bridge.and_then(|b| self.bridges.get_mut(usize::from(b))) {
+                br.bvi = Some(i as u16);
+            }
+        }
+        self.attach()
+    }
+
+    /// Builds the ingress maps from the interfaces and members. Two users
+    /// of one (port, VLAN) are an error (validation reports them first).
+    fn attach(&mut self) -> Result<(), FibError> {
+        let mut untagged = [Attach::None; MAX_PORTS];
+        let mut tagged = Vec::new();
+        let ifaces = self.ifaces.iter().enumerate().filter(|(_, i)| i.bridge.is_none());
+        let users = ifaces
+            .map(|(i, ifc)| (ifc.port, ifc.vlan, Attach::Iface(i as u16)))
+            .chain(self.members.iter().enumerate().map(|(i, m)| (m.port, m.vlan, Attach::Member(i as u16))));
+        for (port, vlan, a) in users {
+            match vlan {
+                None => {
+                    let slot = untagged.get_mut(usize::from(port)).ok_or(FibError::Attach(port, 0))?;
+                    if *slot != Attach::None {
+                        return Err(FibError::Attach(port, 0));
+                    }
+                    *slot = a;
+                }
+                Some(vid) => tagged.push((u32::from(port) << 12 | u32::from(vid & 0xfff), a)),
+            }
+        }
+        tagged.sort_unstable_by_key(|e| e.0);
+        if let Some(w) = tagged.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(FibError::Attach((w[0].0 >> 12) as u16, (w[0].0 & 0xfff) as u16));
+        }
+        self.untagged = untagged;
+        self.tagged = tagged;
+        Ok(())
+    }
+
+    /// What untagged (or priority-tagged) frames on `port` belong to.
+    #[inline(always)]
+    pub fn ingress(&self, port: u16) -> Attach {
+        self.untagged.get(usize::from(port)).copied().unwrap_or_default()
+    }
+
+    /// What frames tagged `vid` on `port` belong to.
+    #[inline]
+    pub fn ingress_tagged(&self, port: u16, vid: u16) -> Attach {
+        let k = u32::from(port) << 12 | u32::from(vid & 0xfff);
+        match self.tagged.binary_search_by_key(&k, |e| e.0) {
+            Ok(i) => self.tagged.get(i).map_or(Attach::None, |e| e.1),
+            Err(_) => Attach::None,
+        }
+    }
+
+    /// The interface for untagged frames on a port, if one is configured.
     #[inline(always)]
     pub fn iface_of_port(&self, port: u16) -> Option<u16> {
-        match self.port_iface.get(usize::from(port)) {
-            Some(&i) if i != NO_IFACE => Some(i),
+        match self.ingress(port) {
+            Attach::Iface(i) => Some(i),
             _ => None,
         }
     }

@@ -1,5 +1,6 @@
 //! The gateway's protocol stack: wire formats, ARP and Neighbor Discovery,
-//! the IPv4 and IPv6 FIBs and the dual-stack router pipeline.
+//! the IPv4 and IPv6 FIBs, bridges and VLANs, and the dual-stack router
+//! pipeline.
 //!
 //! Plain Rust with no I/O, threads or DPDK types, so every stage runs in unit
 //! tests and fuzzers on a `Vec`-backed buffer ([`VecBuf`]) exactly as it runs
@@ -14,6 +15,7 @@ pub mod fib6;
 pub mod icmp;
 pub mod icmp6;
 pub mod iface;
+pub mod l2;
 pub mod neigh;
 pub mod router;
 pub mod wire;
@@ -22,6 +24,9 @@ pub use buf::{PacketBuf, VecBuf};
 pub use drop::DropReason;
 pub use fib::{Fib, FibBuilder, NextHop, RouteTarget};
 pub use fib6::{Fib6, Fib6Builder, NextHop6};
-pub use iface::{Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, RaSettings, StaticNeighbor, StaticRoute, StaticRoute6, Tables};
+pub use iface::{
+    Attach, Bridge, Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, Member, RaSettings, StaticNeighbor, StaticRoute,
+    StaticRoute6, Tables,
+};
 pub use neigh::{NeighborCache, NeighborConfig};
 pub use router::{Counters, Io, Router, RouterConfig};

@@ -18,6 +18,7 @@ use crate::drop::DropReason;
 use crate::fib::RouteTarget;
 use crate::icmp::{self, RateLimiter};
 use crate::iface::{Interface, Tables};
+use crate::l2::{MacTable, MAX_BRIDGES};
 use crate::neigh::{Event, Learn, Lookup, NeighborCache, NeighborConfig};
 use crate::wire::arp::{self, ArpPacket, ArpRepr, Operation};
 use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_LEN};
@@ -28,7 +29,9 @@ use crate::wire::{be16, be32, MacAddr};
 use std::net::{IpAddr, Ipv4Addr};
 
 mod ip6;
+mod l2;
 pub use ip6::MAX_RA_PREFIXES;
+use l2::transmit;
 
 /// What the router needs from the worker around it.
 pub trait Io<B: PacketBuf> {
@@ -59,11 +62,14 @@ pub struct RouterConfig {
     pub icmp_rate: u32,
     /// ICMP error burst.
     pub icmp_burst: u32,
+    /// Most MAC addresses the worker's MAC table holds over all bridges
+    /// (each bridge also has its own bound).
+    pub mac_capacity: usize,
 }
 
 impl Default for RouterConfig {
     fn default() -> Self {
-        RouterConfig { neighbor: NeighborConfig::default(), icmp_rate: 1000, icmp_burst: 50 }
+        RouterConfig { neighbor: NeighborConfig::default(), icmp_rate: 1000, icmp_burst: 50, mac_capacity: 16384 }
     }
 }
 
@@ -97,6 +103,20 @@ pub struct Counters {
     pub nd_adverts: u64,
     /// Router Advertisements sent.
     pub router_adverts: u64,
+    /// Bridged frames sent to the one member their destination was
+    /// learned on.
+    pub l2_forwarded: u64,
+    /// Bridged frames flooded (broadcast, multicast, unknown unicast).
+    pub l2_flooded: u64,
+    /// MAC addresses learned.
+    pub mac_learned: u64,
+    /// Learned addresses seen on another member (station moves).
+    pub mac_moves: u64,
+    /// Source addresses not learned because the bridge's table was full
+    /// (frames towards them are flooded).
+    pub mac_learn_full: u64,
+    /// MAC entries removed by aging.
+    pub mac_aged: u64,
     /// Drops, indexed by [`DropReason::index`].
     pub drops: [u64; DropReason::COUNT],
 }
@@ -117,6 +137,12 @@ impl Default for Counters {
             nd_solicits: 0,
             nd_adverts: 0,
             router_adverts: 0,
+            l2_forwarded: 0,
+            l2_flooded: 0,
+            mac_learned: 0,
+            mac_moves: 0,
+            mac_learn_full: 0,
+            mac_aged: 0,
             drops: [0; DropReason::COUNT],
         }
     }
@@ -129,10 +155,14 @@ impl Counters {
     }
 }
 
-/// One worker's router: its neighbor cache, rate limiters, Router
-/// Advertisement timers and counters.
+/// One worker's router: its neighbor cache, MAC table, rate limiters,
+/// Router Advertisement timers and counters.
 pub struct Router<B> {
     neigh: NeighborCache<B>,
+    macs: MacTable,
+    /// Each bridge's `flush_epoch` as last seen.
+    mac_epochs: Box<[u64; MAX_BRIDGES]>,
+    bridge_layout: u64,
     icmp_limit: RateLimiter,
     icmp6_limit: RateLimiter,
     ra: ip6::RaTimers,
@@ -147,6 +177,9 @@ impl<B: PacketBuf> Router<B> {
     pub fn new(cfg: RouterConfig) -> Self {
         Router {
             neigh: NeighborCache::new(cfg.neighbor),
+            macs: MacTable::new(cfg.mac_capacity),
+            mac_epochs: Box::new([0; MAX_BRIDGES]),
+            bridge_layout: 0,
             icmp_limit: RateLimiter::new(cfg.icmp_rate, cfg.icmp_burst),
             icmp6_limit: RateLimiter::new(cfg.icmp_rate, cfg.icmp_burst),
             ra: ip6::RaTimers::default(),
@@ -187,6 +220,7 @@ impl<B: PacketBuf> Router<B> {
         self.icmp_limit.set(t.settings.icmp_rate, t.settings.icmp_burst);
         self.icmp6_limit.set(t.settings.icmp_rate, t.settings.icmp_burst);
         self.neigh.set_timers(&t.settings.neighbor);
+        self.sync_bridges(t);
         if t.neighbor_epoch != self.neighbor_epoch {
             self.neighbor_epoch = t.neighbor_epoch;
             let lost = self.neigh.flush_dynamic() as u64;
@@ -198,7 +232,8 @@ impl<B: PacketBuf> Router<B> {
         self.neigh.retain_static(|i, ip| statics.iter().any(|s| s.ifindex == i && s.ip == ip));
         for s in statics {
             let Some(ifc) = t.iface(s.ifindex) else { continue };
-            self.neigh.set_static(s.ifindex, s.ip, s.mac, now, |p, mac| send_resolved(ifc, p, mac, io));
+            let (macs, c) = (&self.macs, &mut self.counters);
+            self.neigh.set_static(s.ifindex, s.ip, s.mac, now, |p, mac| send_resolved(t, macs, c, ifc, p, mac, io));
         }
     }
 
@@ -211,6 +246,7 @@ impl<B: PacketBuf> Router<B> {
         }
         self.next_poll = now + POLL_INTERVAL;
         self.router_adverts_due(t, now, io);
+        self.age_macs(t, now);
         loop {
             // The cache hands events to a closure that cannot also borrow
             // the router, so they land in fixed arrays first.
@@ -266,18 +302,62 @@ impl<B: PacketBuf> Router<B> {
     ) {
         let Some(ifc) = t.iface(ifindex) else { return };
         let how = if confirmed { Learn::Reply } else { Learn::Other };
-        self.neigh.learn(ifindex, ip, mac, how, now, |p, m| send_resolved(ifc, p, m, io));
+        self.learn_neighbor(t, ifc, ifindex, ip, mac, how, now, io);
+    }
+
+    /// Learns (or refreshes) a neighbor; packets waiting for it leave.
+    /// Returns true if the cache took it.
+    #[allow(clippy::too_many_arguments)]
+    fn learn_neighbor(
+        &mut self,
+        t: &Tables,
+        ifc: &Interface,
+        ifindex: u16,
+        ip: IpAddr,
+        mac: MacAddr,
+        how: Learn,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) -> bool {
+        let (macs, c) = (&self.macs, &mut self.counters);
+        self.neigh.learn(ifindex, ip, mac, how, now, |p, m| send_resolved(t, macs, c, ifc, p, m, io))
+    }
+
+    /// Learns a neighbor from a packet it sent, and tells the other
+    /// workers when this cache took it, or when it was a reply to us:
+    /// the request may have come from another worker, whose queue the
+    /// reply did not land on (peers only update, never create).
+    #[allow(clippy::too_many_arguments)]
+    fn learn_and_share(
+        &mut self,
+        t: &Tables,
+        ifc: &Interface,
+        ifindex: u16,
+        ip: IpAddr,
+        mac: MacAddr,
+        how: Learn,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) -> bool {
+        let learned = self.learn_neighbor(t, ifc, ifindex, ip, mac, how, now, io);
+        if learned || how == Learn::Reply {
+            io.neighbor_learned(ifindex, ip, mac, how == Learn::Reply);
+        }
+        learned
     }
 
     /// Processes one received frame to the end.
     #[inline]
     pub fn process(&mut self, t: &Tables, pkt: B, now: u64, io: &mut impl Io<B>) {
         self.counters.rx += 1;
+        self.l2_input(t, pkt, now, io);
+    }
+
+    /// Layer-3 input on interface `ifindex` (the frame is untagged).
+    #[inline]
+    fn l3_input(&mut self, t: &Tables, ifindex: u16, pkt: B, now: u64, io: &mut impl Io<B>) {
         let Ok(eth) = EthernetFrame::new_checked(pkt.data()) else {
             return self.drop(DropReason::EthTruncated);
-        };
-        let Some(ifindex) = t.iface_of_port(pkt.port()) else {
-            return self.drop(DropReason::NoInterface);
         };
         let Some(ifc) = t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
         let dst = eth.dst();
@@ -289,7 +369,7 @@ impl<B: PacketBuf> Router<B> {
         }
         match eth.ethertype() {
             EtherType::Ipv4 => self.ipv4_input(t, pkt, dst.is_multicast(), now, io),
-            EtherType::Arp => self.arp_input(ifindex, ifc, pkt, now, io),
+            EtherType::Arp => self.arp_input(t, ifindex, ifc, pkt, now, io),
             EtherType::Ipv6 if ifc.ipv6() => self.ipv6_input(t, ifindex, pkt, dst.is_multicast(), now, io),
             EtherType::Vlan | EtherType::QinQ => self.drop(DropReason::VlanNotConfigured),
             EtherType::Ipv6 => self.drop(DropReason::Ipv6Disabled),
@@ -297,7 +377,7 @@ impl<B: PacketBuf> Router<B> {
         }
     }
 
-    fn arp_input(&mut self, ifindex: u16, ifc: &Interface, mut pkt: B, now: u64, io: &mut impl Io<B>) {
+    fn arp_input(&mut self, t: &Tables, ifindex: u16, ifc: &Interface, mut pkt: B, now: u64, io: &mut impl Io<B>) {
         let Some(repr) = pkt
             .data()
             .get(ETH_LEN..)
@@ -316,14 +396,7 @@ impl<B: PacketBuf> Router<B> {
                 _ => Learn::Other,
             };
             let sender = IpAddr::V4(repr.sender_ip);
-            learned =
-                self.neigh.learn(ifindex, sender, repr.sender_hw, how, now, |p, mac| send_resolved(ifc, p, mac, io));
-            // A reply to us is passed on even when this worker has no entry:
-            // the request may have come from another worker, whose queue the
-            // reply did not land on. Peers only update, never create.
-            if learned || how == Learn::Reply {
-                io.neighbor_learned(ifindex, sender, repr.sender_hw, how == Learn::Reply);
-            }
+            learned = self.learn_and_share(t, ifc, ifindex, sender, repr.sender_hw, how, now, io);
         }
         if repr.operation == Operation::Request && for_us {
             // Answer in place (RFC 826: swap, fill in our hardware address).
@@ -343,10 +416,9 @@ impl<B: PacketBuf> Router<B> {
             if let Some(Ok(mut a)) = data.get_mut(ETH_LEN..).map(ArpPacket::new_checked) {
                 reply.emit(&mut a);
             }
-            pkt.set_port(ifc.port);
             self.counters.arp_replies += 1;
             self.counters.local += 1;
-            io.send(pkt);
+            transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
         } else if for_us || learned {
             self.counters.local += 1;
         } else {
@@ -455,20 +527,10 @@ impl<B: PacketBuf> Router<B> {
     /// `nh` on `egress`, resolving it first (ARP or NDP) if needed.
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn output(
-        &mut self,
-        t: &Tables,
-        egress: &Interface,
-        out: u16,
-        nh: IpAddr,
-        mut pkt: B,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) {
-        pkt.set_port(egress.port);
+    fn output(&mut self, t: &Tables, egress: &Interface, out: u16, nh: IpAddr, pkt: B, now: u64, io: &mut impl Io<B>) {
         match self.neigh.lookup(out, nh, now) {
             Lookup::Hit { mac, probe } => {
-                send_resolved(egress, pkt, mac, io);
+                send_resolved(t, &self.macs, &mut self.counters, egress, pkt, mac, io);
                 if probe {
                     self.solicit(t, out, nh, Some(mac), io);
                 }
@@ -686,9 +748,8 @@ impl<B: PacketBuf> Router<B> {
         if let Some(Ok(mut a)) = data.get_mut(ETH_LEN..).map(ArpPacket::new_checked) {
             req.emit(&mut a);
         }
-        pkt.set_port(ifc.port);
         self.counters.arp_requests += 1;
-        io.send(pkt);
+        transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
     }
 }
 
@@ -702,15 +763,22 @@ fn ip_version<B: PacketBuf>(pkt: &B) -> u8 {
 /// EtherType follows the datagram's version, so packets of both families
 /// can wait in one neighbor queue.
 #[inline(always)]
-fn send_resolved<B: PacketBuf>(egress: &Interface, mut pkt: B, mac: MacAddr, io: &mut impl Io<B>) {
+fn send_resolved<B: PacketBuf>(
+    t: &Tables,
+    macs: &MacTable,
+    c: &mut Counters,
+    egress: &Interface,
+    mut pkt: B,
+    mac: MacAddr,
+    io: &mut impl Io<B>,
+) {
     let ethertype = if ip_version(&pkt) == 6 { EtherType::Ipv6 } else { EtherType::Ipv4 };
     if let Ok(mut eth) = EthernetFrame::new_checked(pkt.data_mut()) {
         eth.set_dst(mac);
         eth.set_src(egress.mac);
         eth.set_ethertype(ethertype);
     }
-    pkt.set_port(egress.port);
-    io.send(pkt);
+    transmit(t, macs, c, egress, pkt, io);
 }
 
 /// Flow hash for ECMP: addresses, protocol and, for the first fragment of

@@ -35,7 +35,7 @@ fn fixture(name: &str) -> Fixture {
     let hooks = Hooks {
         snapshot: Arc::new(ArcSwap::from_pointee(t)),
         workers: vec![worker.clone()],
-        dumps: vec![Arc::new(NeighborDump::default())],
+        dumps: vec![Arc::new(TableDump::default())],
     };
     let audit = AuditLog::open(&dir.join("audit.jsonl")).unwrap();
     Fixture { ctl: Controller::new(cfg, path, ports, hooks, audit), dir, worker }

@@ -9,7 +9,7 @@
 
 use super::*;
 use crate::icmp6;
-use crate::iface::MAX_PORTS;
+use crate::iface::MAX_IFACES;
 use crate::wire::icmpv6::{self as icmpv6w, na_flags, Message as Msg6, RaHeader};
 use crate::wire::ipv6::{self, nh, ChainError, Ipv6Packet, Ipv6Repr};
 use std::net::Ipv6Addr;
@@ -31,20 +31,20 @@ const NEIGHBOR_MSG_LEN: usize = icmpv6w::NS_LEN + icmpv6w::LLADDR_OPT_LEN;
 pub(super) struct RaTimers {
     /// Sends the periodic advertisements (one worker per gateway).
     pub(super) announcer: bool,
-    periodic: [u64; MAX_PORTS],
-    solicited: [Option<u64>; MAX_PORTS],
-    last: [Option<u64>; MAX_PORTS],
-    sent: [u8; MAX_PORTS],
+    periodic: [u64; MAX_IFACES],
+    solicited: [Option<u64>; MAX_IFACES],
+    last: [Option<u64>; MAX_IFACES],
+    sent: [u8; MAX_IFACES],
 }
 
 impl Default for RaTimers {
     fn default() -> Self {
         RaTimers {
             announcer: true,
-            periodic: [0; MAX_PORTS],
-            solicited: [None; MAX_PORTS],
-            last: [None; MAX_PORTS],
-            sent: [0; MAX_PORTS],
+            periodic: [0; MAX_IFACES],
+            solicited: [None; MAX_IFACES],
+            last: [None; MAX_IFACES],
+            sent: [0; MAX_IFACES],
         }
     }
 }
@@ -317,11 +317,7 @@ impl<B: PacketBuf> Router<B> {
         let eth_src = EthernetFrame::new_checked(data).map_or(MacAddr::ZERO, |e| e.src());
         if let (false, Some(sll)) = (dad, opts.source_lladdr) {
             // §7.2.3: create or update the sender's entry (STALE).
-            let sender = IpAddr::V6(src);
-            if self.neigh.learn(ifindex, sender, sll, Learn::RequestToUs, now, |p, mac| send_resolved(ifc, p, mac, io))
-            {
-                io.neighbor_learned(ifindex, sender, sll, false);
-            }
+            self.learn_and_share(t, ifc, ifindex, IpAddr::V6(src), sll, Learn::RequestToUs, now, io);
         }
         // §7.2.4: to the solicitor, or to all-nodes for a DAD probe.
         let (ip_dst, mac_dst, solicited) = if dad {
@@ -336,11 +332,10 @@ impl<B: PacketBuf> Router<B> {
         pkt.truncate(want);
         let flags = na_flags::ROUTER | na_flags::OVERRIDE | solicited;
         write_nd(&mut pkt, ifc.mac, mac_dst, &target, &ip_dst, Msg6::NeighborAdvert, flags, &target);
-        pkt.set_port(ifc.port);
         self.counters.nd_adverts += 1;
         self.counters.local += 1;
         self.counters.local6 += 1;
-        io.send(pkt);
+        transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
     }
 
     /// Learns from a Neighbor Advertisement (RFC 4861 §7.1.2, §7.2.5):
@@ -365,11 +360,7 @@ impl<B: PacketBuf> Router<B> {
             return;
         };
         let how = if solicited { Learn::Reply } else { Learn::Other };
-        let addr = IpAddr::V6(target);
-        let learned = self.neigh.learn(ifindex, addr, tll, how, now, |p, mac| send_resolved(ifc, p, mac, io));
-        if learned || how == Learn::Reply {
-            io.neighbor_learned(ifindex, addr, tll, how == Learn::Reply);
-        }
+        self.learn_and_share(t, ifc, ifindex, IpAddr::V6(target), tll, how, now, io);
         self.counters.local += 1;
         self.counters.local6 += 1;
     }
@@ -390,11 +381,7 @@ impl<B: PacketBuf> Router<B> {
             return self.drop(DropReason::NdpNotForUs);
         }
         if let (false, Some(sll)) = (src.is_unspecified(), opts.source_lladdr) {
-            let sender = IpAddr::V6(src);
-            if self.neigh.learn(ifindex, sender, sll, Learn::RequestToUs, now, |p, mac| send_resolved(ifc, p, mac, io))
-            {
-                io.neighbor_learned(ifindex, sender, sll, false);
-            }
+            self.learn_and_share(t, ifc, ifindex, IpAddr::V6(src), sll, Learn::RequestToUs, now, io);
         }
         let i = usize::from(ifindex);
         let earliest = self.ra.last.get(i).copied().flatten().map_or(now, |l| now.max(l + MIN_DELAY_BETWEEN_RAS));
@@ -409,14 +396,14 @@ impl<B: PacketBuf> Router<B> {
     /// announcer only; faster at first, RFC 4861 §6.2.4) and answers to
     /// solicitations.
     pub(super) fn router_adverts_due(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
-        for (i, ifc) in t.ifaces.iter().enumerate().take(MAX_PORTS) {
+        for (i, ifc) in t.ifaces.iter().enumerate().take(MAX_IFACES) {
             let Some(ra) = &ifc.ra else { continue };
             let periodic = self.ra.announcer && self.ra.periodic.get(i).is_some_and(|&n| now >= n);
             let solicited = self.ra.solicited.get(i).copied().flatten().is_some_and(|s| now >= s);
             if !periodic && !solicited {
                 continue;
             }
-            self.send_router_advert(ifc, io);
+            self.send_router_advert(t, ifc, io);
             if let Some(l) = self.ra.last.get_mut(i) {
                 *l = Some(now);
             }
@@ -437,7 +424,7 @@ impl<B: PacketBuf> Router<B> {
 
     /// A Router Advertisement to all-nodes from the link-local address
     /// (RFC 4861 §4.2, §6.2.3), with our MAC, the MTU and the prefixes.
-    fn send_router_advert(&mut self, ifc: &Interface, io: &mut impl Io<B>) {
+    fn send_router_advert(&mut self, t: &Tables, ifc: &Interface, io: &mut impl Io<B>) {
         let (Some(ra), Some(ll)) = (&ifc.ra, ifc.link_local) else { return };
         let prefixes = &ra.prefixes[..ra.prefixes.len().min(MAX_RA_PREFIXES)];
         let mtu_len = if ra.mtu.is_some() { icmpv6w::MTU_OPT_LEN } else { 0 };
@@ -474,9 +461,8 @@ impl<B: PacketBuf> Router<B> {
         if let Ok(mut icmp) = icmpv6w::Icmpv6Packet::new_checked(&mut msg[..len]) {
             icmp.fill_checksum(&ll, &dst);
         }
-        pkt.set_port(ifc.port);
         self.counters.router_adverts += 1;
-        io.send(pkt);
+        transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
     }
 
     /// A Neighbor Solicitation for `target`: to its solicited-node group,
@@ -503,9 +489,8 @@ impl<B: PacketBuf> Router<B> {
             }
         };
         write_nd(&mut pkt, ifc.mac, mac, &src, &dst, Msg6::NeighborSolicit, 0, target);
-        pkt.set_port(ifc.port);
         self.counters.nd_solicits += 1;
-        io.send(pkt);
+        transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
     }
 
     /// Answers a segment to a closed port with RST (RFC 9293 §3.10.7.1).

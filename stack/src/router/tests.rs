@@ -382,7 +382,9 @@ fn malformed_headers_are_dropped_silently_by_reason_rfc1812_5_2_2() {
         (ipv4_frame("10.0.1.2", "0.1.2.3", 64, Protocol::Udp, &[0; 8], false), DropReason::Ipv4MartianDestination),
         (ipv4_frame("10.0.1.2", "224.0.0.5", 64, Protocol::Udp, &[0; 8], false), DropReason::Ipv4Broadcast),
         (ipv4_frame("10.0.1.2", "10.0.1.255", 64, Protocol::Udp, &[0; 8], false), DropReason::Ipv4Broadcast),
-        ([eth(GW_LAN, LAN_HOST, 0x8100), vec![0; 30]].concat(), DropReason::VlanNotConfigured),
+        ([eth(GW_LAN, LAN_HOST, 0x8100), vec![0, 5], vec![0; 28]].concat(), DropReason::VlanNotConfigured),
+        ([eth(GW_LAN, LAN_HOST, 0x88a8), vec![0, 5], vec![0; 28]].concat(), DropReason::VlanNotConfigured),
+        (eth(GW_LAN, LAN_HOST, 0x8100), DropReason::VlanTruncated),
         ([eth(GW_LAN, LAN_HOST, 0x86dd), vec![0; 60]].concat(), DropReason::Ipv6Disabled),
         ([eth(GW_LAN, LAN_HOST, 0x88b5), vec![0; 30]].concat(), DropReason::EthUnknownType),
         ([eth(MacAddr([2, 9, 9, 9, 9, 9]), LAN_HOST, 0x0800), good[14..].to_vec()].concat(), DropReason::EthNotForUs),
@@ -632,3 +634,6 @@ fn a_reply_to_another_workers_request_is_passed_on() {
 
 #[path = "tests6.rs"]
 mod tests6;
+
+#[path = "tests_l2.rs"]
+mod tests_l2;

@@ -1,0 +1,293 @@
+//! Layer 2: 802.1Q tags, bridge domains and the way every frame leaves.
+//!
+//! A frame's (port, VLAN) decides where it goes ([`Attach`]): to a layer-3
+//! interface, or into a bridge as one of its members. Inside the gateway
+//! frames are untagged: a tag is popped on the way in and pushed on the
+//! way out (IEEE 802.1Q §6.9), so every later stage sees the IP header at
+//! [`ETH_LEN`].
+//!
+//! A bridge (IEEE 802.1Q §8, a transparent bridge without spanning tree)
+//! learns source addresses per member, forwards known unicast to its
+//! member, and floods broadcast, multicast and unknown unicast to every
+//! member but the ingress one. Its routed interface (BVI) gets frames
+//! addressed to its MAC, plus a copy of each flooded one, and sends
+//! through the bridge like any station.
+
+use super::{Counters, Io, Router};
+use crate::buf::PacketBuf;
+use crate::drop::DropReason;
+use crate::iface::{Attach, Interface, Member, Tables};
+use crate::l2::{Learned, MacTable};
+use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_LEN};
+use crate::wire::vlan::TAG_LEN;
+use crate::wire::MacAddr;
+
+/// MAC table slots aged per [`Router::poll`] call.
+pub(super) const AGING_BUDGET: usize = 1024;
+
+/// Where the EtherType (or the tag) sits: after the two addresses.
+const ADDRS_LEN: usize = 12;
+
+#[inline(always)]
+fn count(c: &mut Counters, r: DropReason) {
+    if let Some(d) = c.drops.get_mut(r.index()) {
+        *d += 1;
+    }
+}
+
+impl<B: PacketBuf> Router<B> {
+    /// Classifies a received frame by (port, VLAN), pops its tag, and
+    /// hands it on: to layer 3, or into its bridge.
+    #[inline]
+    pub(super) fn l2_input(&mut self, t: &Tables, mut pkt: B, now: u64, io: &mut impl Io<B>) {
+        let Ok(eth) = EthernetFrame::new_checked(pkt.data()) else {
+            return self.drop(DropReason::EthTruncated);
+        };
+        let port = pkt.port();
+        let attach = match eth.ethertype() {
+            EtherType::Vlan => {
+                let Some(tci) = pkt.data().get(ETH_LEN..ETH_LEN + 2) else {
+                    return self.drop(DropReason::VlanTruncated);
+                };
+                // VID 0: priority-tagged, belongs to the untagged set.
+                let vid = u16::from_be_bytes([tci[0], tci[1]]) & 0x0fff;
+                let a = if vid == 0 { t.ingress(port) } else { t.ingress_tagged(port, vid) };
+                if a == Attach::None {
+                    return self.drop(DropReason::VlanNotConfigured);
+                }
+                if pkt.len() < ETH_LEN + TAG_LEN || !pop_tag(&mut pkt) {
+                    return self.drop(DropReason::VlanTruncated);
+                }
+                a
+            }
+            EtherType::QinQ => return self.drop(DropReason::VlanNotConfigured),
+            _ => t.ingress(port),
+        };
+        match attach {
+            Attach::Iface(ifindex) => self.l3_input(t, ifindex, pkt, now, io),
+            Attach::Member(m) => self.bridge_input(t, m, pkt, now, io),
+            Attach::None => self.drop(DropReason::NoInterface),
+        }
+    }
+
+    /// Switches a frame that came in on bridge member `m`.
+    fn bridge_input(&mut self, t: &Tables, m: u16, pkt: B, now: u64, io: &mut impl Io<B>) {
+        let Some(member) = t.members.get(usize::from(m)) else { return self.drop(DropReason::NoInterface) };
+        let Some(br) = t.bridges.get(usize::from(member.bridge)) else {
+            return self.drop(DropReason::NoInterface);
+        };
+        let Ok(eth) = EthernetFrame::new_checked(pkt.data()) else { return self.drop(DropReason::EthTruncated) };
+        let (src, dst) = (eth.src(), eth.dst());
+        if src.is_multicast() || src == MacAddr::ZERO {
+            return self.drop(DropReason::EthBadSource);
+        }
+        match self.macs.learn(member.bridge, src, m, br.mac_limit, now) {
+            Learned::Refreshed => {}
+            Learned::New => self.counters.mac_learned += 1,
+            Learned::Moved => self.counters.mac_moves += 1,
+            Learned::Full => self.counters.mac_learn_full += 1,
+        }
+        let bvi = br.bvi.and_then(|i| Some((i, t.iface(i)?)));
+        if let Some((ifindex, ifc)) = bvi {
+            if dst == ifc.mac {
+                return self.l3_input(t, ifindex, pkt, now, io);
+            }
+        }
+        if dst.is_multicast() {
+            // Every other member gets it; so does the BVI, which takes the
+            // original (ARP requests and NDP multicast are often for it).
+            self.counters.l2_flooded += 1;
+            return match bvi {
+                Some((ifindex, _)) => {
+                    flood(t, &mut self.counters, &br.members, Some(m), Some(&pkt), io);
+                    self.l3_input(t, ifindex, pkt, now, io)
+                }
+                None => flood_owned(t, &mut self.counters, &br.members, Some(m), pkt, io),
+            };
+        }
+        match self.macs.lookup(member.bridge, dst) {
+            Some(out) if out == m => self.drop(DropReason::L2Filtered),
+            Some(out) => {
+                self.counters.l2_forwarded += 1;
+                send_member(t, &mut self.counters, out, pkt, io);
+            }
+            None => {
+                self.counters.l2_flooded += 1;
+                flood_owned(t, &mut self.counters, &br.members, Some(m), pkt, io);
+            }
+        }
+    }
+
+    /// Ages the MAC table a slice at a time.
+    pub(super) fn age_macs(&mut self, t: &Tables, now: u64) {
+        let removed = self.macs.age(now, AGING_BUDGET, |b| t.bridges.get(usize::from(b)).map_or(0, |br| br.aging));
+        self.counters.mac_aged += removed as u64;
+    }
+
+    /// Takes bridge changes from a new snapshot: a different member layout
+    /// empties the MAC table (member indices changed meaning); a bridge
+    /// whose `flush_epoch` moved loses its entries.
+    pub(super) fn sync_bridges(&mut self, t: &Tables) {
+        let layout = layout_hash(t);
+        if layout != self.bridge_layout {
+            self.bridge_layout = layout;
+            self.macs.clear();
+        }
+        for (i, br) in t.bridges.iter().enumerate() {
+            if let Some(e) = self.mac_epochs.get_mut(i) {
+                if *e != br.flush_epoch {
+                    *e = br.flush_epoch;
+                    self.macs.flush_bridge(i as u16);
+                }
+            }
+        }
+    }
+
+    /// The MAC table (for the control plane's view and tests).
+    pub fn macs(&self) -> &MacTable {
+        &self.macs
+    }
+}
+
+/// A fingerprint of the bridges' members, to notice a change.
+fn layout_hash(t: &Tables) -> u64 {
+    let mut h: u64 = t.bridges.len() as u64;
+    for m in &t.members {
+        let v = u64::from(m.bridge) << 32 | u64::from(m.port) << 16 | u64::from(m.vlan.map_or(0xffff, |v| v));
+        h = (h ^ v).wrapping_mul(0x0100_0000_01b3).rotate_left(5);
+    }
+    h
+}
+
+/// Sends a frame whose Ethernet header is written out of interface `ifc`:
+/// on its port (tagged for a VLAN sub-interface), or through its bridge.
+/// Every frame the router sends leaves here.
+#[inline(always)]
+pub(super) fn transmit<B: PacketBuf>(
+    t: &Tables,
+    macs: &MacTable,
+    c: &mut Counters,
+    ifc: &Interface,
+    mut pkt: B,
+    io: &mut impl Io<B>,
+) {
+    if let Some(b) = ifc.bridge {
+        return bridge_output(t, macs, c, b, pkt, io);
+    }
+    if let Some(vid) = ifc.vlan {
+        if !push_tag(&mut pkt, vid) {
+            return count(c, DropReason::NoHeadroom);
+        }
+    }
+    pkt.set_port(ifc.port);
+    io.send(pkt);
+}
+
+/// A frame from a BVI: to the member its destination was learned on, else
+/// to every member.
+fn bridge_output<B: PacketBuf>(t: &Tables, macs: &MacTable, c: &mut Counters, b: u16, pkt: B, io: &mut impl Io<B>) {
+    let Some(br) = t.bridges.get(usize::from(b)) else { return count(c, DropReason::NoInterface) };
+    let dst = EthernetFrame::new_checked(pkt.data()).map_or(MacAddr::BROADCAST, |e| e.dst());
+    match (!dst.is_multicast()).then(|| macs.lookup(b, dst)).flatten() {
+        Some(out) => {
+            c.l2_forwarded += 1;
+            send_member(t, c, out, pkt, io)
+        }
+        None => {
+            c.l2_flooded += 1;
+            flood_owned(t, c, &br.members, None, pkt, io)
+        }
+    }
+}
+
+/// Sends on one member, pushing its tag.
+#[inline]
+fn send_member<B: PacketBuf>(t: &Tables, c: &mut Counters, m: u16, mut pkt: B, io: &mut impl Io<B>) {
+    let Some(&Member { port, vlan, .. }) = t.members.get(usize::from(m)) else {
+        return count(c, DropReason::NoInterface);
+    };
+    if let Some(vid) = vlan {
+        if !push_tag(&mut pkt, vid) {
+            return count(c, DropReason::NoHeadroom);
+        }
+    }
+    pkt.set_port(port);
+    io.send(pkt);
+}
+
+/// Floods copies of `pkt` to every member but `except`.
+fn flood<B: PacketBuf>(
+    t: &Tables,
+    c: &mut Counters,
+    members: &[u16],
+    except: Option<u16>,
+    pkt: Option<&B>,
+    io: &mut impl Io<B>,
+) {
+    let Some(pkt) = pkt else { return };
+    for &m in members.iter().filter(|&&m| Some(m) != except) {
+        match copy(pkt, io) {
+            Some(p) => send_member(t, c, m, p, io),
+            None => count(c, DropReason::BufferExhausted),
+        }
+    }
+}
+
+/// Floods `pkt` to every member but `except`: copies to all but the last,
+/// which gets the original.
+fn flood_owned<B: PacketBuf>(
+    t: &Tables,
+    c: &mut Counters,
+    members: &[u16],
+    except: Option<u16>,
+    pkt: B,
+    io: &mut impl Io<B>,
+) {
+    let Some(&last) = members.iter().rev().find(|&&m| Some(m) != except) else {
+        return count(c, DropReason::L2Filtered);
+    };
+    for &m in members.iter().filter(|&&m| Some(m) != except && m != last) {
+        match copy(&pkt, io) {
+            Some(p) => send_member(t, c, m, p, io),
+            None => count(c, DropReason::BufferExhausted),
+        }
+    }
+    send_member(t, c, last, pkt, io);
+}
+
+/// A fresh buffer holding the same frame.
+#[inline]
+fn copy<B: PacketBuf>(pkt: &B, io: &mut impl Io<B>) -> Option<B> {
+    let mut p = io.alloc()?;
+    if !p.append(pkt.len()) {
+        return None;
+    }
+    p.data_mut().copy_from_slice(pkt.data());
+    p.set_port(pkt.port());
+    Some(p)
+}
+
+/// Removes the 802.1Q tag after the addresses.
+#[inline]
+fn pop_tag<B: PacketBuf>(pkt: &mut B) -> bool {
+    let d = pkt.data_mut();
+    if d.len() < ETH_LEN + TAG_LEN {
+        return false;
+    }
+    d.copy_within(0..ADDRS_LEN, TAG_LEN);
+    pkt.adj(TAG_LEN)
+}
+
+/// Inserts an 802.1Q tag with `vid` (priority 0) after the addresses.
+#[inline]
+fn push_tag<B: PacketBuf>(pkt: &mut B, vid: u16) -> bool {
+    if !pkt.prepend(TAG_LEN) {
+        return false;
+    }
+    let d = pkt.data_mut();
+    let Some(tag) = d.get_mut(..ETH_LEN + TAG_LEN) else { return false };
+    tag.copy_within(TAG_LEN..TAG_LEN + ADDRS_LEN, 0);
+    tag[ADDRS_LEN..ADDRS_LEN + 2].copy_from_slice(&u16::from(EtherType::Vlan).to_be_bytes());
+    tag[ADDRS_LEN + 2..ADDRS_LEN + 4].copy_from_slice(&(vid & 0x0fff).to_be_bytes());
+    true
+}

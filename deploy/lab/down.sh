@@ -2,7 +2,7 @@
 # Stops gatewayd and removes everything up.sh made.
 set -u
 run=/run/gatewayd-lab
-for f in forwarder gatewayd; do
+for f in forwarder gatewayd vlan_trunk; do
   if [ -f "$run/$f.pid" ]; then
     pid=$(cat "$run/$f.pid")
     kill -TERM "$pid" 2>/dev/null
@@ -12,6 +12,6 @@ for f in forwarder gatewayd; do
   fi
 done
 pkill -f 'socat TCP-LISTEN:8080,bind=127.0.0.1' 2>/dev/null
-for ns in lab-lan lab-wan lab-gw; do ip netns del "$ns" 2>/dev/null; done
+for ns in lab-lan lab-wan lab-h1 lab-h2 lab-h3 lab-h4 lab-gw; do ip netns del "$ns" 2>/dev/null; done
 rm -rf /var/run/dpdk/gateway-lab
 echo "lab down"

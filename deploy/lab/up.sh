@@ -12,13 +12,27 @@
 # host. gatewayd runs on a copy of the config in /run/gatewayd-lab (the API
 # saves every commit there), with two API tokens whose secrets are in
 # /run/gatewayd-lab/admin.token and readonly.token.
+# LAB=bridge brings up the bridge lab instead (deploy/lab/bridge.yaml):
+#
+#   lab-h1 (10.0.10.2/24) ═ gw-h1 ┐
+#   lab-h2 (10.0.10.3/24) ═ gw-h2 ├ bridge br0 (BVI 10.0.10.1/24)
+#   lab-h3 (10.0.10.4/24) ═ gw-h3 ┘     │
+#   lab-h4 ═ gw-trunk (802.1Q trunk) ───┘ VLAN 100: vlan100 10.0.10.5/24
+#                                       VLAN 200: vlan200 10.0.200.2/24,
+#                                                 routed by sub-interface trunk.200
+#
 # Environment: GATEWAYD (binary; default: build target/release),
-# GATEWAY_CONFIG (default: deploy/lab/gateway.yaml).
+# GATEWAY_CONFIG (default: deploy/lab/gateway.yaml, or bridge.yaml), LAB.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 run=/run/gatewayd-lab
-config="${GATEWAY_CONFIG:-$here/gateway.yaml}"
+kind="${LAB:-router}"
+case "$kind" in
+  router) config="${GATEWAY_CONFIG:-$here/gateway.yaml}"; hosts="lab-lan lab-wan" ;;
+  bridge) config="${GATEWAY_CONFIG:-$here/bridge.yaml}"; hosts="lab-h1 lab-h2 lab-h3 lab-h4" ;;
+  *) echo "up.sh: LAB must be router or bridge, not '$kind'" >&2; exit 1 ;;
+esac
 
 [ "$(id -u)" = 0 ] || { echo "up.sh: needs root (network namespaces)" >&2; exit 1; }
 if [ -z "${GATEWAYD:-}" ]; then
@@ -36,7 +50,7 @@ rm -f "$run/gatewayd-audit.jsonl"
  "$GATEWAYD" token add "$run/gateway.yaml" admin admin >"$run/admin.token"
  "$GATEWAYD" token add "$run/gateway.yaml" readonly readonly >"$run/readonly.token")
 
-for ns in lab-gw lab-lan lab-wan; do ip netns add "$ns"; done
+for ns in lab-gw $hosts; do ip netns add "$ns"; done
 # The gateway namespace's kernel must stay silent on the ports: no
 # addresses, no IPv6 (no RS/DAD), no forwarding.
 ip netns exec lab-gw sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
@@ -62,10 +76,62 @@ wire() { # wire SIDE PEER_ADDR GATEWAY_ADDR PEER_ADDR6 [GATEWAY_ADDR6]
     ip netns exec "$1" ethtool -K "$2" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
   done
 }
-# Accept Router Advertisements on the LAN side (a host's default).
-ip netns exec lab-lan sysctl -qw net.ipv6.conf.default.accept_ra=1 net.ipv6.conf.default.autoconf=1
-wire lan 10.0.1.2/24 10.0.1.1 fd00:1::2/64
-wire wan 203.0.113.2/24 203.0.113.1 2001:db8:1::2/64 2001:db8:1::1
+offload_off() { # offload_off NS IF
+  # Offloads off: af_packet must see whole frames with finished checksums.
+  ip netns exec "$1" ethtool -K "$2" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true
+}
+host() { # host NS GW_IF: a veth from the gateway namespace into NS
+  ip link add "$2" type veth peer name eth0 netns "$1"
+  ip link set "$2" netns lab-gw
+  ip netns exec lab-gw ip link set "$2" up
+  ip netns exec "$1" ip link set lo up
+  ip netns exec "$1" ip link set eth0 up
+  # IPv4 only: no IPv6 chatter on the bridge.
+  ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  offload_off lab-gw "$2"
+  offload_off "$1" eth0
+}
+if [ "$kind" = router ]; then
+  # Accept Router Advertisements on the LAN side (a host's default).
+  ip netns exec lab-lan sysctl -qw net.ipv6.conf.default.accept_ra=1 net.ipv6.conf.default.autoconf=1
+  wire lan 10.0.1.2/24 10.0.1.1 fd00:1::2/64
+  wire wan 203.0.113.2/24 203.0.113.1 2001:db8:1::2/64 2001:db8:1::1
+else
+  n=2
+  for h in 1 2 3; do
+    host "lab-h$h" "gw-h$h"
+    ip netns exec "lab-h$h" ip addr add "10.0.10.$n/24" dev eth0
+    ip netns exec "lab-h$h" ip route add default via 10.0.10.1
+    n=$((n + 1))
+  done
+  host lab-h4 gw-trunk
+  h4() { ip netns exec lab-h4 "$@"; }
+  # lab-h4's interfaces vlan100, vlan200, vlan300 carry VLANs 100, 200
+  # and 300 of its trunk eth0: Linux VLAN devices where the kernel has
+  # them, else veth pairs joined to eth0 by vlan_trunk.py.
+  vlan_devices=yes
+  for v in 100 200 300; do
+    if [ "$vlan_devices" = yes ] && h4 ip link add link eth0 name "vlan$v" type vlan id "$v" 2>/dev/null; then
+      continue
+    fi
+    vlan_devices=no
+    h4 ip link add "vlan$v" type veth peer name "tr$v"
+    h4 ip link set "tr$v" up
+    offload_off lab-h4 "tr$v"
+    offload_off lab-h4 "vlan$v"
+  done
+  if [ "$vlan_devices" = no ]; then
+    ip netns exec lab-h4 python3 "$here/vlan_trunk.py" eth0 100=tr100 200=tr200 300=tr300 \
+      >"$run/vlan_trunk.log" 2>&1 &
+    echo $! >"$run/vlan_trunk.pid"
+  fi
+  for v in 100 200 300; do h4 ip link set "vlan$v" up; done
+  h4 ip addr add 10.0.10.5/24 dev vlan100
+  h4 ip addr add 10.0.200.2/24 dev vlan200
+  h4 ip route add default via 10.0.200.1
+  # VLAN 300 is on no bridge and no interface of the gateway.
+  h4 ip addr add 10.0.30.2/24 dev vlan300
+fi
 
 ip netns exec lab-gw "$GATEWAYD" --config "$run/gateway.yaml" >"$run/gatewayd.log" 2>&1 &
 echo $! >"$run/gatewayd.pid"

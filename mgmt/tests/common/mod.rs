@@ -54,8 +54,18 @@ impl Lab {
         Lab::up_with(None)
     }
 
+    /// The bridge lab (`LAB=bridge`): lab-h1..h3 on bridge br0, lab-h4 on
+    /// a trunk (VLAN 100 in br0, VLAN 200 routed, VLAN 300 nowhere).
+    pub fn up_bridge() -> Option<Lab> {
+        Lab::up_kind("bridge", None)
+    }
+
     /// The lab with another config file for gatewayd.
     pub fn up_with(config: Option<&std::path::Path>) -> Option<Lab> {
+        Lab::up_kind("router", config)
+    }
+
+    fn up_kind(kind: &str, config: Option<&std::path::Path>) -> Option<Lab> {
         let guard = LAB.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(why) = missing_capability() {
             eprintln!("SKIP: lab test needs the namespace lab: {why}");
@@ -63,7 +73,7 @@ impl Lab {
         }
         let up = root().join("deploy/lab/up.sh");
         let mut cmd = Command::new(up);
-        cmd.env("GATEWAYD", env!("CARGO_BIN_EXE_gatewayd"));
+        cmd.env("GATEWAYD", env!("CARGO_BIN_EXE_gatewayd")).env("LAB", kind);
         if let Some(c) = config {
             cmd.env("GATEWAY_CONFIG", c);
         }

@@ -4,11 +4,16 @@
 # (net_pcap, infinite_rx) and sending to a null sink (net_null), measured
 # in one invocation by the shared anchors.
 #
-#   benches/run.sh [ipv4_route|ipv6_route] [--seconds S]
+#   benches/run.sh [ipv4_route|ipv6_route|l2_bridge] [--seconds S]
 #   benches/run.sh scrape
 #
 # Prints: ipv4_route gatewayd_mpps=X l3fwd_mpps=Y ratio=Z
 #     or: ipv6_route ... (against l3fwd --v6, 2001:200:0:1::/64 frames)
+#     or: l2_bridge ... (both ports in one bridge; against l3fwd's IPv4
+#         rate on the same frames). The sink never sends, so the
+#         destination MAC is never learned: each frame is unknown unicast,
+#         flooded to the one other member (one send, no copy), after its
+#         source is learned (refreshed).
 #     or: scrape workers=16 ports=32 mean_ms=X target_ms=10 (criterion,
 #         mgmt/benches/scrape.rs: one /metrics render)
 set -euo pipefail
@@ -18,9 +23,9 @@ anchors="${ANCHORS:-$root/../shared/anchors}"
 scenario=ipv4_route; seconds=5; core=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    ipv4_route|ipv6_route|scrape) scenario=$1; shift ;;
+    ipv4_route|ipv6_route|l2_bridge|scrape) scenario=$1; shift ;;
     --seconds) seconds="$2"; shift 2 ;;
-    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, scrape)" >&2; exit 2 ;;
+    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, scrape)" >&2; exit 2 ;;
   esac
 done
 if [ "$scenario" = scrape ]; then
@@ -50,6 +55,22 @@ pcap="$out/ip${v6:+v6}-64b-1024flows.pcap"
 # IPv4 frames go to 02:00:00:00:00:01 and 198.18.1.0/24, IPv6 frames to
 # 2001:200:0:1::/64, as l3fwd routes them.
 prefix="gw-bench-$$"
+if [ "$scenario" = l2_bridge ]; then
+cat >"$out/gateway.yaml" <<YAML
+dpdk:
+  eal_args: ["--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "$prefix", "-l", "0"]
+  mbufs: 16383
+workers:
+  cores: [$core]
+ports:
+  - { name: in, vdev: "net_pcap0,rx_pcap=$pcap,infinite_rx=1", promiscuous: true }
+  - { name: out, vdev: "net_null0,no-rx=1", promiscuous: true }
+bridges:
+  - { name: br0, members: [{ port: in }, { port: out }] }
+management:
+  listen: "127.0.0.1:18080"
+YAML
+else
 cat >"$out/gateway.yaml" <<YAML
 dpdk:
   eal_args: ["--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "$prefix", "-l", "0"]
@@ -74,6 +95,7 @@ neighbors:
 management:
   listen: "127.0.0.1:18080"
 YAML
+fi
 
 "$root/target/release/gatewayd" --config "$out/gateway.yaml" >"$out/gatewayd.log" 2>&1 &
 gw=$!

@@ -206,7 +206,7 @@ impl Io<Mbuf> for WorkerIo {
         self.pool.alloc()
     }
 
-    #[inline]
+    #[inline(always)]
     fn send(&mut self, pkt: Mbuf) {
         let port = usize::from(pkt.port());
         let full = match self.tx.get(port) {

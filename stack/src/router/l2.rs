@@ -201,7 +201,7 @@ fn bridge_output<B: PacketBuf>(t: &Tables, macs: &MacTable, c: &mut Counters, b:
 }
 
 /// Sends on one member, pushing its tag.
-#[inline]
+#[inline(always)]
 fn send_member<B: PacketBuf>(t: &Tables, c: &mut Counters, m: u16, mut pkt: B, io: &mut impl Io<B>) {
     let Some(&Member { port, vlan, .. }) = t.members.get(usize::from(m)) else {
         return count(c, DropReason::NoInterface);
@@ -235,6 +235,7 @@ fn flood<B: PacketBuf>(
 
 /// Floods `pkt` to every member but `except`: copies to all but the last,
 /// which gets the original.
+#[inline]
 fn flood_owned<B: PacketBuf>(
     t: &Tables,
     c: &mut Counters,

@@ -6,6 +6,7 @@
 #
 #   benches/run.sh [ipv4_route|ipv6_route|l2_bridge] [--seconds S]
 #   benches/run.sh scrape
+#   benches/run.sh stages
 #
 # Prints: ipv4_route gatewayd_mpps=X l3fwd_mpps=Y ratio=Z
 #     or: ipv6_route ... (against l3fwd --v6, 2001:200:0:1::/64 frames)
@@ -16,6 +17,8 @@
 #         source is learned (refreshed).
 #     or: scrape workers=16 ports=32 mean_ms=X target_ms=10 (criterion,
 #         mgmt/benches/scrape.rs: one /metrics render)
+#     or: stage NAME ns_per_packet=X, one line per pipeline stage
+#         (criterion, stack/benches/pipeline.rs, on recycled VecBufs)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -23,9 +26,9 @@ anchors="${ANCHORS:-$root/../shared/anchors}"
 scenario=ipv4_route; seconds=5; core=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    ipv4_route|ipv6_route|l2_bridge|scrape) scenario=$1; shift ;;
+    ipv4_route|ipv6_route|l2_bridge|scrape|stages) scenario=$1; shift ;;
     --seconds) seconds="$2"; shift 2 ;;
-    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, scrape)" >&2; exit 2 ;;
+    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, scrape, stages)" >&2; exit 2 ;;
   esac
 done
 if [ "$scenario" = scrape ]; then
@@ -40,6 +43,19 @@ import json, sys
 mean = json.load(open(sys.argv[1]))["mean"]["point_estimate"] / 1e6
 print(f"scrape workers=16 ports=32 mean_ms={mean:.3f} target_ms=10 {'ok' if mean < 10 else 'OVER TARGET'}")
 PY
+  exit 0
+fi
+if [ "$scenario" = stages ]; then
+  mkdir -p "$here/out"
+  if ! (cd "$root" && cargo bench -q -p stack --bench pipeline -- --warm-up-time 1 --measurement-time 3) \
+      >"$here/out/stages.log" 2>&1; then
+    cat "$here/out/stages.log" >&2; exit 1
+  fi
+  for est in "$root"/target/criterion/pipeline/*/new/estimates.json; do
+    name="$(basename "$(dirname "$(dirname "$est")")")"
+    ns=$(/usr/bin/python3 -c 'import json,sys; print("%.1f" % json.load(open(sys.argv[1]))["mean"]["point_estimate"])' "$est")
+    echo "stage $name ns_per_packet=$ns"
+  done
   exit 0
 fi
 [ -d "$anchors" ] || { echo "run.sh: anchors not found at $anchors (set ANCHORS)" >&2; exit 1; }

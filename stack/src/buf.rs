@@ -56,10 +56,18 @@ impl VecBuf {
     /// A buffer holding `frame`, received on `port`.
     pub fn from_frame(port: u16, frame: &[u8]) -> Self {
         let mut b = VecBuf::new(port);
-        let len = frame.len().min(BUF_SIZE - HEADROOM);
-        b.mem[HEADROOM..HEADROOM + len].copy_from_slice(&frame[..len]);
-        b.end = HEADROOM + len;
+        b.reset(port, frame);
         b
+    }
+
+    /// Makes this buffer hold `frame`, received on `port`, with the
+    /// standard headroom again (benchmarks recycle buffers with it).
+    pub fn reset(&mut self, port: u16, frame: &[u8]) {
+        let len = frame.len().min(BUF_SIZE - HEADROOM);
+        self.mem[HEADROOM..HEADROOM + len].copy_from_slice(&frame[..len]);
+        self.start = HEADROOM;
+        self.end = HEADROOM + len;
+        self.port = port;
     }
 }
 

@@ -1,0 +1,162 @@
+//! Per-stage cost of the pipeline, in ns per packet (DESIGN.md §7), on
+//! `VecBuf`s recycled through a pool, so no allocation is measured: a
+//! 64-byte IPv4 and IPv6 frame routed to a static neighbor, a frame
+//! switched between two learned stations, flooded in a two-member
+//! bridge, and switched from a trunk (tag popped) to an access port and
+//! back (tag pushed).
+//!
+//!   cargo bench -p stack --bench pipeline
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use stack::fib::NextHop;
+use stack::fib6::NextHop6;
+use stack::iface::{Bridge, Member, StaticNeighbor, StaticRoute};
+use stack::wire::ipv4::{Ipv4Packet, Ipv4Repr, Protocol};
+use stack::wire::ipv6::{Ipv6Packet, Ipv6Repr};
+use stack::wire::MacAddr;
+use stack::{Interface, Io, PacketBuf, Router, RouterConfig, Tables, VecBuf};
+use std::hint::black_box;
+
+const GW_IN: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+const HOST_A: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xaa]);
+const HOST_B: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xbb]);
+
+/// Buffers go out through `send` and come back for the next packet.
+struct Pool {
+    free: Vec<VecBuf>,
+}
+
+impl Io<VecBuf> for Pool {
+    fn alloc(&mut self) -> Option<VecBuf> {
+        self.free.pop()
+    }
+    fn send(&mut self, pkt: VecBuf) {
+        black_box(pkt.len());
+        self.free.push(pkt);
+    }
+}
+
+fn eth(dst: MacAddr, src: MacAddr, ethertype: u16) -> Vec<u8> {
+    [&dst.0[..], &src.0[..], &ethertype.to_be_bytes()[..]].concat()
+}
+
+fn ipv4_frame() -> Vec<u8> {
+    let mut ip = vec![0u8; 46];
+    let repr = Ipv4Repr {
+        src: [10, 0, 0, 1].into(),
+        dst: [198, 18, 1, 7].into(),
+        protocol: Protocol::Udp,
+        payload_len: 26,
+        ttl: 64,
+        tos: 0,
+        ident: 1,
+        dont_frag: false,
+    };
+    let mut p = Ipv4Packet::new_unchecked(&mut ip[..]);
+    repr.emit(&mut p);
+    p.fill_checksum();
+    [eth(GW_IN, HOST_A, 0x0800), ip].concat()
+}
+
+fn ipv6_frame() -> Vec<u8> {
+    let mut ip = vec![0u8; 40 + 8];
+    let repr = Ipv6Repr {
+        src: "2001:db8::1".parse().unwrap(),
+        dst: "2001:200:0:1::7".parse().unwrap(),
+        next_header: 59, // no next header: nothing to checksum
+        payload_len: 8,
+        hop_limit: 64,
+    };
+    repr.emit(&mut Ipv6Packet::new_unchecked(&mut ip[..]));
+    [eth(GW_IN, HOST_A, 0x86dd), ip].concat()
+}
+
+fn routed() -> Tables {
+    let ifc = |name: &str, port, mac, v4: &str, v6: &str| Interface {
+        name: name.into(),
+        port,
+        mac,
+        mtu: 1500,
+        addrs: vec![v4.parse().unwrap()],
+        addrs6: vec![v6.parse().unwrap()],
+        ..Default::default()
+    };
+    let ifaces = vec![
+        ifc("in", 0, GW_IN, "192.0.2.1/24", "2001:db8:0:1::1/64"),
+        ifc("out", 1, MacAddr([2, 0, 0, 0, 0, 2]), "203.0.113.1/24", "2001:db8:0:2::1/64"),
+    ];
+    let routes = vec![StaticRoute::Via {
+        dst: "198.18.0.0/15".parse().unwrap(),
+        hops: vec![NextHop { ifindex: 1, gateway: "203.0.113.2".parse().unwrap() }],
+    }];
+    let routes6 = vec![StaticRoute::Via {
+        dst: "2001:200::/48".parse().unwrap(),
+        hops: vec![NextHop6 { ifindex: 1, gateway: "2001:db8:0:2::2".parse().unwrap() }],
+    }];
+    let neighbors = vec![
+        StaticNeighbor { ifindex: 1, ip: "203.0.113.2".parse().unwrap(), mac: HOST_B },
+        StaticNeighbor { ifindex: 1, ip: "2001:db8:0:2::2".parse().unwrap(), mac: HOST_B },
+    ];
+    Tables::build(ifaces, &routes, &routes6, neighbors, 1).unwrap()
+}
+
+/// Ports 0 and 1 in one bridge; with `trunk`, port 1's member is VLAN 100.
+fn bridged(trunk: bool) -> Tables {
+    let mut t = Tables::build(vec![], &[], &[], vec![], 1).unwrap();
+    let members =
+        vec![Member { bridge: 0, port: 0, vlan: None }, Member { bridge: 0, port: 1, vlan: trunk.then_some(100) }];
+    let br =
+        Bridge { name: "br0".into(), members: vec![0, 1], bvi: None, mac_limit: 1024, aging: u64::MAX, flush_epoch: 0 };
+    t.set_bridges(vec![br], members).unwrap();
+    t
+}
+
+fn setup(t: &Tables) -> (Router<VecBuf>, Pool) {
+    let mut r = Router::new(RouterConfig { mac_capacity: 4096, ..RouterConfig::default() });
+    let mut pool = Pool { free: (0..64).map(|_| VecBuf::new(0)).collect() };
+    r.sync(t, 0, &mut pool);
+    (r, pool)
+}
+
+/// Measures `frames` run through `process` in turn, cycling.
+fn bench_frames(c: &mut Criterion, name: &str, t: &Tables, frames: &[(u16, Vec<u8>)]) {
+    let (mut r, mut pool) = setup(t);
+    // Let the bridge learn every source first.
+    for (port, f) in frames {
+        let mut b = pool.alloc().unwrap();
+        b.reset(*port, f);
+        r.process(t, b, 1, &mut pool);
+    }
+    let mut g = c.benchmark_group("pipeline");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            let (port, f) = &frames[i % frames.len()];
+            i += 1;
+            let mut buf = pool.free.pop().unwrap_or_else(|| VecBuf::new(0));
+            buf.reset(*port, f);
+            r.process(t, buf, 2, &mut pool);
+        })
+    });
+    g.finish();
+    assert!(r.counters.drops.iter().all(|&d| d == 0), "{name}: drops {:?}", r.counters);
+}
+
+fn pipeline(c: &mut Criterion) {
+    let t = routed();
+    bench_frames(c, "ipv4_forward", &t, &[(0, ipv4_frame())]);
+    bench_frames(c, "ipv6_forward", &t, &[(0, ipv6_frame())]);
+    let a_to_b = [eth(HOST_B, HOST_A, 0x88b5), vec![0; 50]].concat();
+    let b_to_a = [eth(HOST_A, HOST_B, 0x88b5), vec![0; 50]].concat();
+    let t = bridged(false);
+    bench_frames(c, "l2_switch_learned", &t, &[(0, a_to_b.clone()), (1, b_to_a.clone())]);
+    let unknown = [eth(MacAddr([2, 9, 9, 9, 9, 9]), HOST_A, 0x88b5), vec![0; 50]].concat();
+    bench_frames(c, "l2_flood_two_members", &t, &[(0, unknown)]);
+    let t = bridged(true);
+    let tagged = [&b_to_a[..12], &[0x81, 0, 0, 100][..], &b_to_a[12..]].concat();
+    bench_frames(c, "l2_trunk_pop_and_push", &t, &[(0, a_to_b), (1, tagged)]);
+}
+
+criterion_group!(benches, pipeline);
+criterion_main!(benches);

@@ -4,7 +4,8 @@
 //! ```text
 //! gatewayd ctl [--url URL] [--token TOKEN | --token-file FILE] [--json] COMMAND
 //!
-//!   ports | interfaces | neighbors | stats | audit
+//!   ports | interfaces | neighbors | bridges | stats | audit
+//!   macs BRIDGE | macs BRIDGE flush
 //!   routes [PREFIX]
 //!   route add DST via GW[,GW...] | route add DST unreachable|blackhole
 //!   route del DST
@@ -23,7 +24,8 @@ use std::fmt::Write as _;
 
 pub const USAGE: &str = "usage: gatewayd ctl [--url URL] [--token TOKEN | --token-file FILE] [--json] COMMAND
 commands:
-  ports | interfaces | neighbors | stats | audit
+  ports | interfaces | neighbors | bridges | stats | audit
+  macs BRIDGE                       macs BRIDGE flush
   routes [PREFIX]
   route add DST via GW[,GW...]      route add DST unreachable|blackhole
   route del DST
@@ -227,10 +229,16 @@ pub fn run(args: &[String]) -> Result<String, Failure> {
                             .iter()
                             .flat_map(|f| i[*f].as_array().into_iter().flatten().map(s))
                             .collect();
-                        vec![s(&i["name"]), s(&i["port"]), s(&i["mac"]), s(&i["mtu"]), addrs.join(" ")]
+                        // A port (with its VLAN), or `bridge br0` for a bridge's interface.
+                        let on = match (i["bridge"].as_str(), i["vlan"].as_u64()) {
+                            (Some(b), _) => format!("bridge {b}"),
+                            (None, Some(v)) => format!("{} vlan {v}", s(&i["port"])),
+                            (None, None) => s(&i["port"]),
+                        };
+                        vec![s(&i["name"]), on, s(&i["mac"]), s(&i["mtu"]), addrs.join(" ")]
                     })
                     .collect();
-                table(&["NAME", "PORT", "MAC", "MTU", "ADDRESSES"], &rows)
+                table(&["NAME", "ON", "MAC", "MTU", "ADDRESSES"], &rows)
             }))
         }
         ["routes"] | ["routes", _] => {
@@ -275,6 +283,43 @@ pub fn run(args: &[String]) -> Result<String, Failure> {
             }))
         }
         ["neighbors", "flush"] => Ok(out(c.send("DELETE", "/api/v1/neighbors", None)?, &applied_text)),
+        ["bridges"] => {
+            let items = c.get_all("/api/v1/bridges")?;
+            Ok(out(Value::from(items.clone()), &|_| {
+                let rows: Vec<Vec<String>> = items
+                    .iter()
+                    .map(|b| {
+                        let members: Vec<String> = b["members"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|m| match m["vlan"].as_u64() {
+                                Some(v) => format!("{}.{v}", s(&m["port"])),
+                                None => s(&m["port"]),
+                            })
+                            .collect();
+                        vec![s(&b["name"]), s(&b["interface"]), s(&b["mac_limit"]), s(&b["aging_s"]), members.join(",")]
+                    })
+                    .collect();
+                table(&["NAME", "INTERFACE", "MAC_LIMIT", "AGING_S", "MEMBERS"], &rows)
+            }))
+        }
+        ["macs", bridge] => {
+            let items = c.get_all(&format!("/api/v1/bridges/{bridge}/macs"))?;
+            Ok(out(Value::from(items.clone()), &|_| {
+                let rows: Vec<Vec<String>> = items
+                    .iter()
+                    .map(|m| {
+                        let age = m["age_s"].as_f64().map_or("-".into(), |a| format!("{a:.1}"));
+                        vec![s(&m["mac"]), s(&m["port"]), s(&m["vlan"]), age, s(&m["workers"])]
+                    })
+                    .collect();
+                table(&["MAC", "PORT", "VLAN", "AGE_S", "WORKERS"], &rows)
+            }))
+        }
+        ["macs", bridge, "flush"] => {
+            Ok(out(c.send("DELETE", &format!("/api/v1/bridges/{bridge}/macs"), None)?, &applied_text))
+        }
         ["stats"] => {
             let v = c.get("/api/v1/stats")?;
             Ok(out(v.clone(), &|v| {

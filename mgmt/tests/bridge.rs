@@ -49,12 +49,22 @@ fn three_hosts_on_one_bridge_reach_each_other_and_the_bridge_address() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(lab.metric("gateway_l2_forwarded_total") >= 20);
     assert!(lab.metric("gateway_mac_learned_total") >= 3);
-    // The MAC table names each host's port.
+    // The MAC table names each host's port, through the API and ctl.
     let table = macs();
+    let ctl = ok(&format!(
+        "GATEWAYD_TOKEN_FILE=/run/gatewayd-lab/readonly.token {} ctl macs br0",
+        env!("CARGO_BIN_EXE_gatewayd")
+    ));
     for (ns, port) in [("lab-h1", "h1"), ("lab-h2", "h2"), ("lab-h3", "h3")] {
         let mac = mac_of(ns, "eth0");
         assert!(table.iter().any(|(m, p, v)| *m == mac && p == port && v.is_none()), "{ns} {mac} on {port}: {table:?}");
+        assert!(ctl.lines().any(|l| l.starts_with(&mac) && l.contains(port)), "{mac} {port} in:\n{ctl}");
     }
+    let bridges = ok(&format!(
+        "GATEWAYD_TOKEN_FILE=/run/gatewayd-lab/readonly.token {} ctl bridges",
+        env!("CARGO_BIN_EXE_gatewayd")
+    ));
+    assert!(bridges.contains("h1,h2,h3,trunk.100"), "{bridges}");
 }
 
 #[test]

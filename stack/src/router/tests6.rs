@@ -8,7 +8,7 @@ use crate::wire::icmpv6::{self as icmpv6w, na_flags, PrefixInfo, RaHeader};
 use crate::wire::ipv6::{self, nh, Ipv6Packet, Ipv6Repr};
 use std::net::Ipv6Addr;
 
-fn ip6(s: &str) -> Ipv6Addr {
+pub(super) fn ip6(s: &str) -> Ipv6Addr {
     s.parse().unwrap()
 }
 
@@ -73,7 +73,7 @@ fn echo6(src: &str, dst: &str, hop: u8) -> Vec<u8> {
     ipv6_frame(GW_LAN, src, dst, hop, nh::ICMPV6, &msg)
 }
 
-fn ns_frame(src: &str, dst: &str, target: &str, sll: Option<MacAddr>, hop: u8) -> Vec<u8> {
+pub(super) fn ns_frame(src: &str, dst: &str, target: &str, sll: Option<MacAddr>, hop: u8) -> Vec<u8> {
     let mut m = vec![135, 0, 0, 0, 0, 0, 0, 0];
     m.extend_from_slice(&ip6(target).octets());
     if let Some(mac) = sll {

@@ -201,3 +201,20 @@ fn unconfigured_vlans_and_conflicting_users_are_refused() {
     members.push(Member { bridge: 0, port: 3, vlan: Some(200) });
     assert_eq!(bad.set_bridges(bad.bridges.clone(), members), Err(crate::fib::FibError::Attach(3, 200)));
 }
+
+#[test]
+fn neighbor_discovery_works_across_the_bridge_to_its_interface() {
+    let mut t = bridged(100);
+    t.ifaces[0].addrs6 = vec!["fd00:10::1/64".parse().unwrap()];
+    let t = Tables::build(t.ifaces.clone(), &[], &[], vec![], 2)
+        .and_then(|mut n| n.set_bridges(t.bridges.clone(), t.members.clone()).map(|_| n))
+        .unwrap();
+    let (mut r, mut io) = router(&t);
+    // LAN_HOST on port 1 solicits the bridge interface's address.
+    let ns = super::tests6::ns_frame("fd00:10::2", "ff02::1:ff00:1", "fd00:10::1", Some(LAN_HOST), 255);
+    run(&mut r, &t, &mut io, 1, &ns, 0);
+    let na = io.sent.last().map(|p| (p.port(), p.data()[14 + 40])).unwrap();
+    assert_eq!(na, (1, 136), "the advertisement goes to the member the host was learned on");
+    assert_eq!(outs(&mut io), vec![(0, None), (2, None), (3, Some(100)), (1, None)], "the NS is flooded too");
+    assert_eq!(r.counters.nd_adverts, 1);
+}

@@ -71,28 +71,27 @@ pcap="$out/ip${v6:+v6}-64b-1024flows.pcap"
 # IPv4 frames go to 02:00:00:00:00:01 and 198.18.1.0/24, IPv6 frames to
 # 2001:200:0:1::/64, as l3fwd routes them.
 prefix="gw-bench-$$"
-if [ "$scenario" = l2_bridge ]; then
+# One worker, both ports polled, the API off the lab's port; then the
+# scenario's ports and tables.
 cat >"$out/gateway.yaml" <<YAML
 dpdk:
   eal_args: ["--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "$prefix", "-l", "0"]
   mbufs: 16383
 workers:
   cores: [$core]
+management:
+  listen: "127.0.0.1:18080"
+YAML
+if [ "$scenario" = l2_bridge ]; then
+cat >>"$out/gateway.yaml" <<YAML
 ports:
   - { name: in, vdev: "net_pcap0,rx_pcap=$pcap,infinite_rx=1", promiscuous: true }
   - { name: out, vdev: "net_null0,no-rx=1", promiscuous: true }
 bridges:
   - { name: br0, members: [{ port: in }, { port: out }] }
-management:
-  listen: "127.0.0.1:18080"
 YAML
 else
-cat >"$out/gateway.yaml" <<YAML
-dpdk:
-  eal_args: ["--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "$prefix", "-l", "0"]
-  mbufs: 16383
-workers:
-  cores: [$core]
+cat >>"$out/gateway.yaml" <<YAML
 ports:
   - name: in
     vdev: "net_pcap0,rx_pcap=$pcap,infinite_rx=1"
@@ -108,8 +107,6 @@ routes:
 neighbors:
   - { interface: out, ip: "203.0.113.2", mac: "02:00:00:00:00:02" }
   - { interface: out, ip: "2001:db8:0:2::2", mac: "02:00:00:00:00:02" }
-management:
-  listen: "127.0.0.1:18080"
 YAML
 fi
 

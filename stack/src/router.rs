@@ -302,29 +302,13 @@ impl<B: PacketBuf> Router<B> {
     ) {
         let Some(ifc) = t.iface(ifindex) else { return };
         let how = if confirmed { Learn::Reply } else { Learn::Other };
-        self.learn_neighbor(t, ifc, ifindex, ip, mac, how, now, io);
-    }
-
-    /// Learns (or refreshes) a neighbor; packets waiting for it leave.
-    /// Returns true if the cache took it.
-    #[allow(clippy::too_many_arguments)]
-    fn learn_neighbor(
-        &mut self,
-        t: &Tables,
-        ifc: &Interface,
-        ifindex: u16,
-        ip: IpAddr,
-        mac: MacAddr,
-        how: Learn,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) -> bool {
         let (macs, c) = (&self.macs, &mut self.counters);
-        self.neigh.learn(ifindex, ip, mac, how, now, |p, m| send_resolved(t, macs, c, ifc, p, m, io))
+        self.neigh.learn(ifindex, ip, mac, how, now, |p, m| send_resolved(t, macs, c, ifc, p, m, io));
     }
 
-    /// Learns a neighbor from a packet it sent, and tells the other
-    /// workers when this cache took it, or when it was a reply to us:
+    /// Learns a neighbor from a packet it sent (packets waiting for it
+    /// leave), and tells the other workers when this cache took it, or
+    /// when it was a reply to us:
     /// the request may have come from another worker, whose queue the
     /// reply did not land on (peers only update, never create).
     #[allow(clippy::too_many_arguments)]
@@ -339,7 +323,8 @@ impl<B: PacketBuf> Router<B> {
         now: u64,
         io: &mut impl Io<B>,
     ) -> bool {
-        let learned = self.learn_neighbor(t, ifc, ifindex, ip, mac, how, now, io);
+        let (macs, c) = (&self.macs, &mut self.counters);
+        let learned = self.neigh.learn(ifindex, ip, mac, how, now, |p, m| send_resolved(t, macs, c, ifc, p, m, io));
         if learned || how == Learn::Reply {
             io.neighbor_learned(ifindex, ip, mac, how == Learn::Reply);
         }

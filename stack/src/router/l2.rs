@@ -99,7 +99,7 @@ impl<B: PacketBuf> Router<B> {
             self.counters.l2_flooded += 1;
             return match bvi {
                 Some((ifindex, _)) => {
-                    flood(t, &mut self.counters, &br.members, Some(m), Some(&pkt), io);
+                    flood(t, &mut self.counters, &br.members, Some(m), &pkt, io);
                     self.l3_input(t, ifindex, pkt, now, io)
                 }
                 None => flood_owned(t, &mut self.counters, &br.members, Some(m), pkt, io),
@@ -221,10 +221,9 @@ fn flood<B: PacketBuf>(
     c: &mut Counters,
     members: &[u16],
     except: Option<u16>,
-    pkt: Option<&B>,
+    pkt: &B,
     io: &mut impl Io<B>,
 ) {
-    let Some(pkt) = pkt else { return };
     for &m in members.iter().filter(|&&m| Some(m) != except) {
         match copy(pkt, io) {
             Some(p) => send_member(t, c, m, p, io),

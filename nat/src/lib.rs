@@ -1,1 +1,25 @@
-//! placeholder
+//! NAT44 for the gateway: endpoint-independent mappings with paired
+//! address pooling and port preservation, endpoint-independent or
+//! address-dependent filtering, hairpinning, TCP state tracking, ICMP
+//! echo and ICMP error translation, per-subscriber bounds, and expiry on
+//! a timer wheel; after RFC 4787 (UDP), RFC 5382 (TCP), RFC 5508 (ICMP),
+//! RFC 6888 (carrier-grade NAT) and RFC 7857 (updates).
+//!
+//! [`Nat`] is one worker's NAT. It joins the router's IPv4 path through
+//! [`stack::Translator`]: inbound translation before the FIB lookup,
+//! outbound translation once the egress interface is known. Plain Rust,
+//! no I/O; time is injected (nanoseconds), so every timeout is tested in
+//! milliseconds.
+#![deny(unsafe_code)]
+
+mod index;
+pub mod nat;
+pub mod packet;
+pub mod rules;
+mod wheel;
+
+pub use nat::{Nat, NatConfig, NatCounters, SessionInfo, PROTOCOLS};
+pub use rules::{Filtering, Rule, Rules, Timeouts};
+
+#[cfg(test)]
+mod tests;

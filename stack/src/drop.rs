@@ -148,6 +148,25 @@ drop_reasons! {
     NeighborTableFull => "neighbor_table_full",
     /// Waiting for resolution when the neighbor table was flushed.
     NeighborFlushed => "neighbor_flushed",
+    /// NAT: inbound packet to a pool address (or unsolicited TCP SYN to an
+    /// outside address) with no mapping. Never answered (RFC 5382 REQ-4).
+    NatNoMapping => "nat_no_mapping",
+    /// NAT: inbound packet refused by address-dependent filtering (RFC 4787 REQ-8).
+    NatFiltered => "nat_filtered",
+    /// NAT: no session could be created, the table or the subscriber's
+    /// session bound is full (RFC 6888 REQ-4); answered by ICMP 3/13.
+    NatSessionLimit => "nat_session_limit",
+    /// NAT: no outside port free for a new mapping, in the range or within
+    /// the subscriber's port bound (RFC 6888 REQ-5); answered by ICMP 3/13.
+    NatPortsExhausted => "nat_ports_exhausted",
+    /// NAT: ICMP error about no mapped flow, or failing its checksum (RFC 5508 REQ-3).
+    NatIcmpUnmapped => "nat_icmp_unmapped",
+    /// NAT: a protocol or ICMP type the NAT does not translate.
+    NatUnsupported => "nat_unsupported",
+    /// NAT: an IPv4 fragment; fragment translation is not built yet.
+    NatFragment => "nat_fragment",
+    /// NAT: transport header cut short.
+    NatTruncated => "nat_truncated",
     /// No buffer left in the pool for a generated packet.
     BufferExhausted => "buffer_exhausted",
     /// Not enough headroom to build a reply in place.

@@ -18,6 +18,7 @@ pub mod iface;
 pub mod l2;
 pub mod neigh;
 pub mod router;
+pub mod translate;
 pub mod wire;
 
 pub use buf::{PacketBuf, VecBuf};
@@ -30,3 +31,4 @@ pub use iface::{
 };
 pub use neigh::{NeighborCache, NeighborConfig};
 pub use router::{Counters, Io, Router, RouterConfig};
+pub use translate::{NoNat, Translator, Verdict};

@@ -20,6 +20,7 @@ use crate::icmp::{self, RateLimiter};
 use crate::iface::{Interface, Tables};
 use crate::l2::{MacTable, MAX_BRIDGES};
 use crate::neigh::{Event, Learn, Lookup, NeighborCache, NeighborConfig};
+use crate::translate::{NoNat, Translator, Verdict};
 use crate::wire::arp::{self, ArpPacket, ArpRepr, Operation};
 use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_LEN};
 use crate::wire::icmpv4::{self, Icmpv4Packet, Icmpv4Repr, Message};
@@ -157,7 +158,9 @@ impl Counters {
 
 /// One worker's router: its neighbor cache, MAC table, rate limiters,
 /// Router Advertisement timers and counters.
-pub struct Router<B> {
+pub struct Router<B, N = NoNat> {
+    /// Address translation (NAT44), or [`NoNat`].
+    nat: N,
     neigh: NeighborCache<B>,
     macs: MacTable,
     /// Each bridge's `flush_epoch` as last seen.
@@ -173,9 +176,18 @@ pub struct Router<B> {
     pub counters: Counters,
 }
 
-impl<B: PacketBuf> Router<B> {
+impl<B: PacketBuf> Router<B, NoNat> {
+    /// A router without address translation.
     pub fn new(cfg: RouterConfig) -> Self {
+        Router::with_translator(cfg, NoNat)
+    }
+}
+
+impl<B: PacketBuf, N: Translator> Router<B, N> {
+    /// A router that translates addresses with `nat`.
+    pub fn with_translator(cfg: RouterConfig, nat: N) -> Self {
         Router {
+            nat,
             neigh: NeighborCache::new(cfg.neighbor),
             macs: MacTable::new(cfg.mac_capacity),
             mac_epochs: Box::new([0; MAX_BRIDGES]),
@@ -196,6 +208,16 @@ impl<B: PacketBuf> Router<B> {
     /// the Router Solicitations it receives.
     pub fn set_announcer(&mut self, on: bool) {
         self.ra.announcer = on;
+    }
+
+    /// The translator (its sessions and counters).
+    pub fn translator(&self) -> &N {
+        &self.nat
+    }
+
+    /// The translator, to run its timers and take new rules.
+    pub fn translator_mut(&mut self) -> &mut N {
+        &mut self.nat
     }
 
     /// The neighbor cache (for the control plane's view and tests).
@@ -450,6 +472,15 @@ impl<B: PacketBuf> Router<B> {
         if ipv4::is_martian_destination(dst) {
             return self.drop(DropReason::Ipv4MartianDestination);
         }
+        // Inbound translation may rewrite the destination: route that one.
+        let dst = match pkt.data_mut().get_mut(ETH_LEN..) {
+            Some(ip) => match self.nat.prerouting(t, ip, now) {
+                Verdict::Pass => Ipv4Packet::new_unchecked(&*ip).dst(),
+                Verdict::Drop(r) => return self.drop(r),
+                Verdict::Refuse(r) => return self.refuse(t, pkt, r, now, io),
+            },
+            None => return self.drop(DropReason::Ipv4Truncated),
+        };
         match t.fib.lookup(dst) {
             Some(&RouteTarget::Local { .. }) => self.local_input(t, pkt, now, io),
             Some(&RouteTarget::Connected { ifindex: out }) => self.forward(t, pkt, out, dst, l2_multicast, now, io),
@@ -491,7 +522,7 @@ impl<B: PacketBuf> Router<B> {
         }
         let Some(egress) = t.iface(out) else { return self.drop(DropReason::NoRoute) };
         let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
-        let mut p = Ipv4Packet::new_unchecked(ip);
+        let p = Ipv4Packet::new_unchecked(&mut *ip);
         if p.ttl() <= 1 {
             let (m, c) = (Message::TimeExceeded, 0);
             return self.icmp_error(t, pkt, DropReason::TtlExpired, m, c, 0, now, io);
@@ -503,7 +534,12 @@ impl<B: PacketBuf> Router<B> {
             }
             return self.drop(DropReason::FragmentationUnsupported);
         }
-        p.decrement_ttl();
+        match self.nat.postrouting(t, out, &mut *ip, now) {
+            Verdict::Pass => {}
+            Verdict::Drop(r) => return self.drop(r),
+            Verdict::Refuse(r) => return self.refuse(t, pkt, r, now, io),
+        }
+        Ipv4Packet::new_unchecked(ip).decrement_ttl();
         self.counters.forwarded += 1;
         self.output(t, egress, out, IpAddr::V4(nh), pkt, now, io);
     }
@@ -637,6 +673,14 @@ impl<B: PacketBuf> Router<B> {
         p.set_flags_offset(true, false, 0);
         p.fill_checksum();
         self.route_own(t, pkt, src, now, io);
+    }
+
+    /// A packet translation refused for lack of resources: counted, and
+    /// answered with Destination Unreachable, communication
+    /// administratively prohibited (RFC 5508 REQ-8).
+    fn refuse(&mut self, t: &Tables, pkt: B, reason: DropReason, now: u64, io: &mut impl Io<B>) {
+        let code = icmpv4::unreachable::ADMIN_PROHIBITED;
+        self.icmp_error(t, pkt, reason, Message::DstUnreachable, code, 0, now, io)
     }
 
     fn next_ident(&mut self) -> u16 {

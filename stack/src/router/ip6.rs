@@ -60,7 +60,7 @@ fn is_solicited_node(a: &Ipv6Addr) -> bool {
     s[0] == 0xff02 && s[1..5] == [0, 0, 0, 0] && s[5] == 1 && s[6] & 0xff00 == 0xff00
 }
 
-impl<B: PacketBuf> Router<B> {
+impl<B: PacketBuf, N: Translator> Router<B, N> {
     #[inline]
     pub(super) fn ipv6_input(
         &mut self,

@@ -13,7 +13,7 @@
 //! addressed to its MAC, plus a copy of each flooded one, and sends
 //! through the bridge like any station.
 
-use super::{Counters, Io, Router};
+use super::{Counters, Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::iface::{Attach, Interface, Member, Tables};
@@ -35,7 +35,7 @@ fn count(c: &mut Counters, r: DropReason) {
     }
 }
 
-impl<B: PacketBuf> Router<B> {
+impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Classifies a received frame by (port, VLAN), pops its tag, and
     /// hands it on: to layer 3, or into its bridge.
     #[inline]

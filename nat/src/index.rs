@@ -1,0 +1,133 @@
+//! An open-addressing hash index from a key's hash to an entry number
+//! (the entry itself, and its key, live in an arena): 8 bytes a slot,
+//! linear probing, backward-shift deletion. Sized once; never grows.
+
+const EMPTY: u64 = 0;
+
+/// A seeded hash of a packed key (multiply-xorshift; the seed is drawn
+/// when the table is built, so outside hosts cannot aim at one chain).
+#[inline(always)]
+pub fn hash(key: u128, seed: u64) -> u32 {
+    let lo = (key as u64) ^ seed;
+    let hi = ((key >> 64) as u64).wrapping_add(seed.rotate_left(17));
+    let mut h = lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    h ^= h >> 29;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    (h ^ (h >> 32)) as u32
+}
+
+pub struct Index {
+    /// `hash << 32 | (entry + 1)`; 0 is empty.
+    slots: Box<[u64]>,
+    mask: usize,
+}
+
+impl Index {
+    /// Room for `entries` at a load of at most one half.
+    pub fn new(entries: usize) -> Index {
+        let n = (entries.max(8) * 2).next_power_of_two();
+        Index { slots: vec![EMPTY; n].into_boxed_slice(), mask: n - 1 }
+    }
+
+    /// Bytes this index holds.
+    pub fn bytes(&self) -> usize {
+        self.slots.len() * 8
+    }
+
+    /// The entry with hash `h` for which `is` says yes.
+    #[inline]
+    pub fn find(&self, h: u32, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
+        let mut i = h as usize & self.mask;
+        loop {
+            let s = *self.slots.get(i)?;
+            if s == EMPTY {
+                return None;
+            }
+            if (s >> 32) as u32 == h {
+                let e = (s as u32).wrapping_sub(1);
+                if is(e) {
+                    return Some(e);
+                }
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Adds `entry` under hash `h`. The arena's bound keeps the index at
+    /// most half full, so a free slot is always found.
+    #[inline]
+    pub fn insert(&mut self, h: u32, entry: u32) {
+        let mut i = h as usize & self.mask;
+        for _ in 0..self.slots.len() {
+            match self.slots.get_mut(i) {
+                Some(s) if *s == EMPTY => {
+                    *s = u64::from(h) << 32 | u64::from(entry + 1);
+                    return;
+                }
+                _ => i = (i + 1) & self.mask,
+            }
+        }
+    }
+
+    /// Removes `entry` (filed under hash `h`), shifting later members of
+    /// its run back so every lookup still finds them.
+    pub fn remove(&mut self, h: u32, entry: u32) {
+        let want = u64::from(h) << 32 | u64::from(entry + 1);
+        let mut i = h as usize & self.mask;
+        loop {
+            match self.slots.get(i) {
+                Some(&s) if s == want => break,
+                Some(&EMPTY) | None => return,
+                Some(_) => i = (i + 1) & self.mask,
+            }
+        }
+        let mut j = i;
+        loop {
+            j = (j + 1) & self.mask;
+            let s = self.slots.get(j).copied().unwrap_or(EMPTY);
+            if s == EMPTY {
+                break;
+            }
+            let home = (s >> 32) as usize & self.mask;
+            // Move s back into the hole at i unless its home lies in (i, j].
+            if (j.wrapping_sub(home) & self.mask) >= (j.wrapping_sub(i) & self.mask) {
+                if let Some(d) = self.slots.get_mut(i) {
+                    *d = s;
+                }
+                i = j;
+            }
+        }
+        if let Some(d) = self.slots.get_mut(i) {
+            *d = EMPTY;
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.slots.fill(EMPTY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inserts_and_removals_in_colliding_runs_stay_findable() {
+        let mut ix = Index::new(64);
+        let mut live = std::collections::HashMap::new();
+        // Few distinct hashes: long runs that wrap around the table.
+        for round in 0..2000u32 {
+            let e = round % 64;
+            let h = (e % 7).wrapping_mul(0x1000_0001) | 0x7f;
+            if live.remove(&e).is_some() {
+                ix.remove(h, e);
+            } else {
+                ix.insert(h, e);
+                live.insert(e, h);
+            }
+            for (&e, &h) in &live {
+                assert_eq!(ix.find(h, |x| x == e), Some(e), "round {round}");
+            }
+        }
+    }
+}

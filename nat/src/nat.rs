@@ -1,0 +1,833 @@
+//! One worker's NAT44: sessions, mappings, subscribers, outside ports,
+//! the expiry wheel, and the translation of each packet.
+//!
+//! - A **mapping** ties an inside endpoint (protocol, address, port or
+//!   ICMP identifier) to an outside one. It is endpoint-independent (RFC
+//!   4787 REQ-1, RFC 5382 REQ-1): every remote host sees the same outside
+//!   endpoint.
+//! - A **session** is one conversation through a mapping with one remote
+//!   endpoint: the unit of state (TCP flags), of filtering and of expiry.
+//!   A mapping lives as long as it has sessions.
+//! - A **subscriber** is an inside address under one rule. It keeps one
+//!   outside address for all its mappings ("paired" pooling, RFC 4787
+//!   REQ-2) and has its own bounds on sessions and ports (RFC 6888
+//!   REQ-4/5).
+//!
+//! Every table is sized when the worker starts (`max_sessions`) and
+//! never grows. Nothing on the packet path allocates, locks or panics.
+
+use crate::index::{hash, Index};
+use crate::packet::{self, End, Flow, Kind, SYN, TCP, UDP};
+use crate::rules::{Filtering, Rule, Rules};
+use crate::wheel::Wheel;
+use stack::{DropReason, RouteTarget, Tables, Translator, Verdict};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+const NIL: u32 = u32::MAX;
+/// Sessions expired per [`Nat::poll`] at most.
+const EXPIRY_BUDGET: usize = 4096;
+/// Timer wheel slots.
+const WHEEL_SLOTS: usize = 65536;
+
+/// TCP state bits (RFC 5382 §5, RFC 7857 §2.2).
+const SYN_OUT: u8 = 1;
+const SYN_IN: u8 = 2;
+const FIN_OUT: u8 = 4;
+const FIN_IN: u8 = 8;
+const RST_SEEN: u8 = 16;
+
+/// Sizes a worker's NAT.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct NatConfig {
+    /// Most sessions (and so mappings and subscribers) the worker holds.
+    pub max_sessions: usize,
+    /// Expiry resolution in ns: sessions expire at most one tick late.
+    pub tick_ns: u64,
+    /// Hash seed (draw one per worker at start).
+    pub seed: u64,
+}
+
+impl Default for NatConfig {
+    fn default() -> Self {
+        NatConfig { max_sessions: 65536, tick_ns: 100_000_000, seed: 0x5eed }
+    }
+}
+
+/// Protocols, in counter order.
+pub const PROTOCOLS: [&str; 3] = ["tcp", "udp", "icmp"];
+
+#[inline(always)]
+fn proto_index(p: u8) -> usize {
+    match p {
+        TCP => 0,
+        UDP => 1,
+        _ => 2,
+    }
+}
+
+/// Per-worker NAT counters (drops are the router's, by reason).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NatCounters {
+    /// Sessions created, by protocol ([`PROTOCOLS`] order).
+    pub created: [u64; 3],
+    /// Sessions ended by their idle timeout, by protocol.
+    pub expired: [u64; 3],
+    /// New mappings refused: no outside port free, or the subscriber's
+    /// port bound reached.
+    pub port_alloc_failures: u64,
+    /// Packets from the inside to an outside address, translated both
+    /// ways (RFC 4787 REQ-9, RFC 5382 REQ-8).
+    pub hairpins: u64,
+    /// Packets translated (either direction).
+    pub translated: u64,
+}
+
+/// A session as the control plane lists it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub proto: u8,
+    pub inside: (Ipv4Addr, u16),
+    pub outside: (Ipv4Addr, u16),
+    pub remote: (Ipv4Addr, u16),
+    /// TCP state bits (0 for UDP and ICMP).
+    pub tcp: u8,
+    /// When it expires if idle (ns, the worker's clock).
+    pub expires: u64,
+}
+
+#[derive(Copy, Clone, Default)]
+struct Session {
+    inside: u32,
+    outside: u32,
+    remote: u32,
+    in_port: u16,
+    out_port: u16,
+    rem_port: u16,
+    /// 0: free.
+    proto: u8,
+    tcp: u8,
+    mapping: u32,
+    /// Next session of the same mapping (or the next free one).
+    next: u32,
+    expires: u64,
+}
+
+#[derive(Copy, Clone, Default)]
+struct Mapping {
+    inside: u32,
+    outside: u32,
+    in_port: u16,
+    out_port: u16,
+    proto: u8,
+    addr: u16,
+    subscriber: u32,
+    sessions: u32,
+    first: u32,
+}
+
+#[derive(Copy, Clone, Default)]
+struct Subscriber {
+    inside: u32,
+    rule: u16,
+    addr: u16,
+    sessions: u32,
+    ports: u32,
+}
+
+/// One outside address: its ports in use, per protocol.
+struct Outside {
+    addr: u32,
+    used: [Box<[u64]>; 3],
+    free: [u32; 3],
+    cursor: [u16; 3],
+}
+
+impl Outside {
+    fn new(addr: u32, (lo, hi): (u16, u16)) -> Outside {
+        let n = u32::from(hi.saturating_sub(lo)) + 1;
+        let words = || vec![0u64; 1024].into_boxed_slice();
+        Outside { addr, used: [words(), words(), words()], free: [n; 3], cursor: [lo; 3] }
+    }
+
+    #[inline]
+    fn taken(&self, p: usize, port: u16) -> bool {
+        self.used[p].get(usize::from(port) / 64).is_some_and(|w| w >> (port % 64) & 1 == 1)
+    }
+
+    #[inline]
+    fn set(&mut self, p: usize, port: u16, on: bool) {
+        if let Some(w) = self.used[p].get_mut(usize::from(port) / 64) {
+            if on {
+                *w |= 1 << (port % 64);
+                self.free[p] = self.free[p].saturating_sub(1);
+            } else {
+                *w &= !(1 << (port % 64));
+                self.free[p] += 1;
+            }
+        }
+    }
+
+    /// A free port in `lo..=hi`: `want` if free there (port
+    /// preservation), else the next free one after the cursor.
+    fn alloc(&mut self, p: usize, want: u16, (lo, hi): (u16, u16)) -> Option<u16> {
+        if self.free[p] == 0 {
+            return None;
+        }
+        if (lo..=hi).contains(&want) && !self.taken(p, want) {
+            self.set(p, want, true);
+            return Some(want);
+        }
+        let span = u32::from(hi - lo) + 1;
+        let start = u32::from(self.cursor[p].clamp(lo, hi) - lo);
+        let mut off = 0u32;
+        while off < span {
+            let port = (lo as u32 + (start + off) % span) as u16;
+            let word = self.used[p].get(usize::from(port) / 64).copied().unwrap_or(u64::MAX);
+            let free = !word >> (port % 64);
+            if free == 0 {
+                // Nothing free in the rest of this word: skip to the next.
+                off += 64 - u32::from(port % 64);
+                continue;
+            }
+            let cand = u32::from(port) + free.trailing_zeros();
+            if cand <= u32::from(hi) {
+                let cand = cand as u16;
+                self.set(p, cand, true);
+                self.cursor[p] = cand.wrapping_add(1);
+                return Some(cand);
+            }
+            off += u32::from(hi - port) + 1; // wrap to lo
+        }
+        None
+    }
+}
+
+#[inline(always)]
+fn key5(proto: u8, a: u32, ap: u16, b: u32, bp: u16) -> u128 {
+    u128::from(proto) << 96 | u128::from(a) << 64 | u128::from(ap) << 48 | u128::from(b) << 16 | u128::from(bp)
+}
+
+#[inline(always)]
+fn key3(proto: u8, a: u32, ap: u16) -> u128 {
+    1 << 120 | u128::from(proto) << 96 | u128::from(a) << 64 | u128::from(ap) << 48
+}
+
+/// Why a new session could not be made.
+type Refusal = Verdict;
+
+/// One worker's NAT44.
+pub struct Nat {
+    rules: Arc<Rules>,
+    addrs: Vec<Outside>,
+    sessions: Box<[Session]>,
+    free_session: u32,
+    live: usize,
+    by_inside: Index,
+    by_outside: Index,
+    mappings: Box<[Mapping]>,
+    free_mapping: Vec<u32>,
+    map_in: Index,
+    map_out: Index,
+    subs: Box<[Subscriber]>,
+    free_sub: Vec<u32>,
+    sub_ix: Index,
+    wheel: Wheel,
+    seed: u64,
+    started: bool,
+    pub counters: NatCounters,
+}
+
+impl Nat {
+    pub fn new(cfg: NatConfig) -> Nat {
+        let n = cfg.max_sessions.clamp(1, u32::MAX as usize / 2);
+        let mut sessions = vec![Session::default(); n].into_boxed_slice();
+        for (i, s) in sessions.iter_mut().enumerate() {
+            s.next = if i + 1 < n { i as u32 + 1 } else { NIL };
+        }
+        Nat {
+            rules: Arc::new(Rules::default()),
+            addrs: Vec::new(),
+            sessions,
+            free_session: 0,
+            live: 0,
+            by_inside: Index::new(n),
+            by_outside: Index::new(n),
+            mappings: vec![Mapping::default(); n].into_boxed_slice(),
+            free_mapping: (0..n as u32).rev().collect(),
+            map_in: Index::new(n),
+            map_out: Index::new(n),
+            subs: vec![Subscriber::default(); n].into_boxed_slice(),
+            free_sub: (0..n as u32).rev().collect(),
+            sub_ix: Index::new(n),
+            wheel: Wheel::new(WHEEL_SLOTS, cfg.tick_ns, n),
+            seed: cfg.seed,
+            started: false,
+            counters: NatCounters::default(),
+        }
+    }
+
+    /// Bytes the tables hold, over all sessions (for sizing).
+    pub fn bytes(&self) -> usize {
+        let n = self.sessions.len();
+        n * (std::mem::size_of::<Session>() + std::mem::size_of::<Mapping>() + std::mem::size_of::<Subscriber>() + 8)
+            + self.by_inside.bytes() * 5
+            + self.wheel.bytes()
+    }
+
+    /// Sessions alive.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Most sessions this worker holds.
+    pub fn capacity(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Takes a new snapshot of the rules. A changed rule list (prefixes,
+    /// interfaces, pools, port range) ends every session, since mappings
+    /// may no longer be valid; new timeouts, filtering and bounds apply
+    /// to existing sessions as they are next refreshed.
+    pub fn set_rules(&mut self, rules: Arc<Rules>) {
+        if Arc::ptr_eq(&rules, &self.rules) {
+            return;
+        }
+        let reset = rules.rules != self.rules.rules || rules.ports != self.rules.ports;
+        self.rules = rules;
+        if reset {
+            self.clear();
+            self.addrs = self.rules.addresses().into_iter().map(|a| Outside::new(a.into(), self.rules.ports)).collect();
+        }
+    }
+
+    /// Ends every session.
+    pub fn clear(&mut self) {
+        let n = self.sessions.len();
+        for (i, s) in self.sessions.iter_mut().enumerate() {
+            *s = Session { next: if i + 1 < n { i as u32 + 1 } else { NIL }, ..Session::default() };
+        }
+        self.free_session = 0;
+        self.live = 0;
+        self.free_mapping = (0..n as u32).rev().collect();
+        self.free_sub = (0..n as u32).rev().collect();
+        for ix in [&mut self.by_inside, &mut self.by_outside, &mut self.map_in, &mut self.map_out, &mut self.sub_ix] {
+            ix.clear();
+        }
+        self.wheel.clear();
+        let ports = self.rules.ports;
+        for a in &mut self.addrs {
+            *a = Outside::new(a.addr, ports);
+        }
+    }
+
+    /// Expires idle sessions (at most a fixed budget per call); call
+    /// every loop.
+    pub fn poll(&mut self, now: u64) {
+        if !self.started || self.live == 0 {
+            self.started = true;
+            self.wheel.start(now);
+            return;
+        }
+        let mut left = EXPIRY_BUDGET;
+        while left > 0 {
+            let mut batch = [NIL; 64];
+            let mut n = 0;
+            let sessions = &self.sessions;
+            self.wheel.advance(
+                now,
+                batch.len().min(left),
+                |e| sessions.get(e as usize).map_or(0, |s| s.expires),
+                |e| {
+                    if let Some(b) = batch.get_mut(n) {
+                        *b = e;
+                        n += 1;
+                    }
+                },
+            );
+            for &e in batch.iter().take(n) {
+                if let Some(p) = self.sessions.get(e as usize).map(|s| proto_index(s.proto)) {
+                    self.counters.expired[p] += 1;
+                }
+                self.remove_session(e, false);
+            }
+            left = left.saturating_sub(batch.len());
+            if n < batch.len() {
+                break;
+            }
+        }
+    }
+
+    /// The sessions, for the control plane.
+    pub fn sessions(&self) -> impl Iterator<Item = SessionInfo> + '_ {
+        self.sessions.iter().filter(|s| s.proto != 0).map(|s| SessionInfo {
+            proto: s.proto,
+            inside: (s.inside.into(), s.in_port),
+            outside: (s.outside.into(), s.out_port),
+            remote: (s.remote.into(), s.rem_port),
+            tcp: s.tcp,
+            expires: s.expires,
+        })
+    }
+
+    /// Ends the session with this outside endpoint and remote (an
+    /// operator's delete). True when there was one.
+    pub fn delete(&mut self, proto: u8, outside: (Ipv4Addr, u16), remote: (Ipv4Addr, u16)) -> bool {
+        let k = key5(proto, outside.0.into(), outside.1, remote.0.into(), remote.1);
+        match self.find_out(k) {
+            Some(e) => {
+                self.remove_session(e, true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[inline]
+    fn h(&self, k: u128) -> u32 {
+        hash(k, self.seed)
+    }
+
+    #[inline]
+    fn find_in(&self, k: u128) -> Option<u32> {
+        let s = &self.sessions;
+        self.by_inside.find(self.h(k), |e| {
+            s.get(e as usize).is_some_and(|x| key5(x.proto, x.inside, x.in_port, x.remote, x.rem_port) == k)
+        })
+    }
+
+    #[inline]
+    fn find_out(&self, k: u128) -> Option<u32> {
+        let s = &self.sessions;
+        self.by_outside.find(self.h(k), |e| {
+            s.get(e as usize).is_some_and(|x| key5(x.proto, x.outside, x.out_port, x.remote, x.rem_port) == k)
+        })
+    }
+
+    fn find_map_in(&self, proto: u8, a: u32, p: u16) -> Option<u32> {
+        let (k, m) = (key3(proto, a, p), &self.mappings);
+        self.map_in.find(self.h(k), |e| m.get(e as usize).is_some_and(|x| key3(x.proto, x.inside, x.in_port) == k))
+    }
+
+    fn find_map_out(&self, proto: u8, a: u32, p: u16) -> Option<u32> {
+        let (k, m) = (key3(proto, a, p), &self.mappings);
+        self.map_out.find(self.h(k), |e| m.get(e as usize).is_some_and(|x| key3(x.proto, x.outside, x.out_port) == k))
+    }
+
+    fn timeout(&self, proto: u8, tcp: u8) -> u64 {
+        let t = &self.rules.timeouts;
+        match proto {
+            TCP if tcp & RST_SEEN != 0 => t.tcp_transitory,
+            TCP if tcp & (FIN_OUT | FIN_IN) == FIN_OUT | FIN_IN => t.tcp_transitory,
+            TCP if tcp & (SYN_OUT | SYN_IN) == SYN_OUT | SYN_IN => t.tcp_established,
+            TCP => t.tcp_transitory,
+            UDP => t.udp,
+            _ => t.icmp,
+        }
+    }
+
+    /// Follows a TCP segment's flags (RFC 7857 §2.2: a RST holds the
+    /// state for the transitory time; a SYN after it starts afresh) and
+    /// refreshes the session.
+    #[inline]
+    fn touch(&mut self, e: u32, kind: Kind, outbound: bool, now: u64) {
+        let Some(s) = self.sessions.get_mut(e as usize) else { return };
+        if let Kind::Tcp(f) = kind {
+            if f & SYN != 0 && s.tcp & RST_SEEN != 0 {
+                s.tcp = 0;
+            }
+            let (syn, fin) = if outbound { (SYN_OUT, FIN_OUT) } else { (SYN_IN, FIN_IN) };
+            if f & SYN != 0 {
+                s.tcp |= syn;
+            }
+            if f & packet::FIN != 0 {
+                s.tcp |= fin;
+            }
+            if f & packet::RST != 0 {
+                s.tcp |= RST_SEEN;
+            }
+        } else if !outbound {
+            // UDP and ICMP refresh on outbound traffic only (RFC 4787 REQ-6).
+            return;
+        }
+        let (proto, tcp) = (s.proto, s.tcp);
+        let expires = now + self.timeout(proto, tcp);
+        if let Some(s) = self.sessions.get_mut(e as usize) {
+            s.expires = expires;
+        }
+        self.wheel.reschedule(e, expires);
+    }
+
+    /// The outbound session for flow `f` under rule `r`: found, or made
+    /// (with its mapping and subscriber if needed).
+    fn outbound(&mut self, ri: usize, f: &Flow, now: u64) -> Result<u32, Refusal> {
+        if let Some(e) = self.find_in(key5(f.proto, f.src, f.sport, f.dst, f.dport)) {
+            self.touch(e, f.kind, true, now);
+            return Ok(e);
+        }
+        let m = match self.find_map_in(f.proto, f.src, f.sport) {
+            Some(m) => m,
+            None => self.new_mapping(ri, f)?,
+        };
+        let e = self.new_session(m, f.dst, f.dport, now)?;
+        self.touch(e, f.kind, true, now);
+        Ok(e)
+    }
+
+    fn subscriber(&mut self, ri: usize, inside: u32) -> Result<u32, Refusal> {
+        let k = 2u128 << 120 | u128::from(inside) << 64 | ri as u128;
+        let subs = &self.subs;
+        let found = self.sub_ix.find(hash(k, self.seed), |e| {
+            subs.get(e as usize).is_some_and(|s| s.inside == inside && usize::from(s.rule) == ri)
+        });
+        if let Some(s) = found {
+            return Ok(s);
+        }
+        let rule: &Rule = self.rules.rules.get(ri).ok_or(Verdict::Drop(DropReason::NatNoMapping))?;
+        // Paired pooling: one address for all of this subscriber's
+        // mappings, spread over the pool by a hash of its address.
+        let n = rule.pool.len();
+        let start = hash(u128::from(inside), self.seed) as usize;
+        let addr = (0..n)
+            .filter_map(|i| rule.pool.get((start + i) % n))
+            .find_map(|a| self.addrs.iter().position(|o| o.addr == u32::from(*a) && o.free.iter().all(|&f| f > 0)))
+            .or_else(|| {
+                rule.pool.get(start % n.max(1)).and_then(|a| self.addrs.iter().position(|o| o.addr == u32::from(*a)))
+            });
+        let Some(addr) = addr else {
+            self.counters.port_alloc_failures += 1;
+            return Err(Verdict::Refuse(DropReason::NatPortsExhausted));
+        };
+        let Some(s) = self.free_sub.pop() else { return Err(Verdict::Refuse(DropReason::NatSessionLimit)) };
+        if let Some(x) = self.subs.get_mut(s as usize) {
+            *x = Subscriber { inside, rule: ri as u16, addr: addr as u16, sessions: 0, ports: 0 };
+        }
+        self.sub_ix.insert(hash(k, self.seed), s);
+        Ok(s)
+    }
+
+    fn new_mapping(&mut self, ri: usize, f: &Flow) -> Result<u32, Refusal> {
+        if self.free_session == NIL {
+            return Err(Verdict::Refuse(DropReason::NatSessionLimit));
+        }
+        let sub = self.subscriber(ri, f.src)?;
+        let Some(&Subscriber { addr, ports, sessions, .. }) = self.subs.get(sub as usize) else {
+            return Err(Verdict::Drop(DropReason::NatNoMapping));
+        };
+        if sessions >= self.rules.subscriber_sessions {
+            self.release_subscriber(sub);
+            return Err(Verdict::Refuse(DropReason::NatSessionLimit));
+        }
+        let range = self.rules.ports;
+        let port = if ports >= self.rules.subscriber_ports {
+            None
+        } else {
+            self.addrs.get_mut(usize::from(addr)).and_then(|o| o.alloc(proto_index(f.proto), f.sport, range))
+        };
+        let (Some(port), Some(m)) = (port, self.free_mapping.pop()) else {
+            self.counters.port_alloc_failures += 1;
+            self.release_subscriber(sub);
+            return Err(Verdict::Refuse(DropReason::NatPortsExhausted));
+        };
+        let outside = self.addrs.get(usize::from(addr)).map_or(0, |o| o.addr);
+        if let Some(x) = self.mappings.get_mut(m as usize) {
+            *x = Mapping {
+                inside: f.src,
+                outside,
+                in_port: f.sport,
+                out_port: port,
+                proto: f.proto,
+                addr,
+                subscriber: sub,
+                sessions: 0,
+                first: NIL,
+            };
+        }
+        if let Some(s) = self.subs.get_mut(sub as usize) {
+            s.ports += 1;
+        }
+        self.map_in.insert(self.h(key3(f.proto, f.src, f.sport)), m);
+        self.map_out.insert(self.h(key3(f.proto, outside, port)), m);
+        Ok(m)
+    }
+
+    /// A subscriber with nothing left is forgotten.
+    fn release_subscriber(&mut self, sub: u32) {
+        let Some(&s) = self.subs.get(sub as usize) else { return };
+        if s.sessions == 0 && s.ports == 0 {
+            let k = 2u128 << 120 | u128::from(s.inside) << 64 | u128::from(s.rule);
+            self.sub_ix.remove(hash(k, self.seed), sub);
+            self.free_sub.push(sub);
+        }
+    }
+
+    fn new_session(&mut self, m: u32, remote: u32, rem_port: u16, now: u64) -> Result<u32, Refusal> {
+        let Some(map) = self.mappings.get(m as usize).copied() else {
+            return Err(Verdict::Drop(DropReason::NatNoMapping));
+        };
+        let sub_sessions = self.subs.get(map.subscriber as usize).map_or(0, |s| s.sessions);
+        let e = self.free_session;
+        if e == NIL || sub_sessions >= self.rules.subscriber_sessions {
+            if map.sessions == 0 {
+                self.remove_mapping(m);
+            }
+            return Err(Verdict::Refuse(DropReason::NatSessionLimit));
+        }
+        let expires = now + self.timeout(map.proto, 0);
+        let Some(s) = self.sessions.get_mut(e as usize) else { return Err(Verdict::Drop(DropReason::NatNoMapping)) };
+        self.free_session = s.next;
+        *s = Session {
+            inside: map.inside,
+            outside: map.outside,
+            remote,
+            in_port: map.in_port,
+            out_port: map.out_port,
+            rem_port,
+            proto: map.proto,
+            tcp: 0,
+            mapping: m,
+            next: map.first,
+            expires,
+        };
+        if let Some(x) = self.mappings.get_mut(m as usize) {
+            x.first = e;
+            x.sessions += 1;
+        }
+        if let Some(x) = self.subs.get_mut(map.subscriber as usize) {
+            x.sessions += 1;
+        }
+        self.by_inside.insert(self.h(key5(map.proto, map.inside, map.in_port, remote, rem_port)), e);
+        self.by_outside.insert(self.h(key5(map.proto, map.outside, map.out_port, remote, rem_port)), e);
+        self.wheel.insert(e, expires);
+        self.live += 1;
+        self.counters.created[proto_index(map.proto)] += 1;
+        Ok(e)
+    }
+
+    fn remove_mapping(&mut self, m: u32) {
+        let Some(map) = self.mappings.get(m as usize).copied() else { return };
+        self.map_in.remove(self.h(key3(map.proto, map.inside, map.in_port)), m);
+        self.map_out.remove(self.h(key3(map.proto, map.outside, map.out_port)), m);
+        if let Some(o) = self.addrs.get_mut(usize::from(map.addr)) {
+            o.set(proto_index(map.proto), map.out_port, false);
+        }
+        if let Some(s) = self.subs.get_mut(map.subscriber as usize) {
+            s.ports = s.ports.saturating_sub(1);
+        }
+        self.free_mapping.push(m);
+        self.release_subscriber(map.subscriber);
+    }
+
+    fn remove_session(&mut self, e: u32, on_wheel: bool) {
+        let Some(s) = self.sessions.get(e as usize).copied() else { return };
+        if s.proto == 0 {
+            return;
+        }
+        if on_wheel {
+            self.wheel.remove(e);
+        }
+        self.by_inside.remove(self.h(key5(s.proto, s.inside, s.in_port, s.remote, s.rem_port)), e);
+        self.by_outside.remove(self.h(key5(s.proto, s.outside, s.out_port, s.remote, s.rem_port)), e);
+        // Unlink from the mapping's list.
+        let m = s.mapping;
+        let first = self.mappings.get(m as usize).map_or(NIL, |x| x.first);
+        if first == e {
+            if let Some(x) = self.mappings.get_mut(m as usize) {
+                x.first = s.next;
+            }
+        } else {
+            let mut i = first;
+            while let Some(x) = self.sessions.get(i as usize) {
+                if x.next == e {
+                    if let Some(x) = self.sessions.get_mut(i as usize) {
+                        x.next = s.next;
+                    }
+                    break;
+                }
+                i = x.next;
+            }
+        }
+        let (left, sub) = match self.mappings.get_mut(m as usize) {
+            Some(x) => {
+                x.sessions = x.sessions.saturating_sub(1);
+                (x.sessions, x.subscriber)
+            }
+            None => (1, NIL),
+        };
+        if let Some(x) = self.subs.get_mut(sub as usize) {
+            x.sessions = x.sessions.saturating_sub(1);
+        }
+        if let Some(x) = self.sessions.get_mut(e as usize) {
+            *x = Session { next: self.free_session, ..Session::default() };
+        }
+        self.free_session = e;
+        self.live = self.live.saturating_sub(1);
+        if left == 0 {
+            self.remove_mapping(m);
+        } else {
+            self.release_subscriber(sub);
+        }
+    }
+
+    /// Address-dependent filtering: has the mapping's inside endpoint
+    /// sent to `remote` (any port)?
+    fn has_sent_to(&self, m: u32, remote: u32) -> bool {
+        let mut i = self.mappings.get(m as usize).map_or(NIL, |x| x.first);
+        while let Some(s) = self.sessions.get(i as usize) {
+            if s.remote == remote {
+                return true;
+            }
+            i = s.next;
+        }
+        false
+    }
+
+    #[inline]
+    fn outside_addr(&self, a: u32) -> Option<usize> {
+        self.addrs.iter().position(|o| o.addr == a)
+    }
+
+    /// The inbound session for flow `f` to one of our outside addresses:
+    /// found, or made under an existing mapping if filtering lets it in.
+    /// `Ok(None)`: no mapping at all.
+    fn inbound(&mut self, f: &Flow, now: u64) -> Result<Option<u32>, Verdict> {
+        if let Some(e) = self.find_out(key5(f.proto, f.dst, f.dport, f.src, f.sport)) {
+            self.touch(e, f.kind, false, now);
+            return Ok(Some(e));
+        }
+        let Some(m) = self.find_map_out(f.proto, f.dst, f.dport) else { return Ok(None) };
+        if self.rules.filtering == Filtering::AddressDependent && !self.has_sent_to(m, f.src) {
+            return Err(Verdict::Drop(DropReason::NatFiltered));
+        }
+        // A new TCP conversation from outside must open with a SYN.
+        if matches!(f.kind, Kind::Tcp(fl) if fl & SYN == 0) || f.kind == Kind::Echo(false) {
+            return Err(Verdict::Drop(DropReason::NatNoMapping));
+        }
+        let e = self.new_session(m, f.src, f.sport, now).map_err(|_| Verdict::Drop(DropReason::NatSessionLimit))?;
+        self.touch(e, f.kind, false, now);
+        Ok(Some(e))
+    }
+
+    fn session(&self, e: u32) -> Option<Session> {
+        self.sessions.get(e as usize).copied()
+    }
+
+    /// A hairpinned packet's rule: the first whose inside prefix holds
+    /// the source and whose pool holds the destination.
+    fn hairpin_rule(&self, src: u32, dst: u32) -> Option<usize> {
+        self.rules.rules.iter().position(|r| r.matches(src) && r.pool.iter().any(|a| u32::from(*a) == dst))
+    }
+}
+
+fn is_local(t: &Tables, a: u32) -> bool {
+    matches!(t.fib.lookup(Ipv4Addr::from(a)), Some(RouteTarget::Local { .. }))
+}
+
+impl Translator for Nat {
+    fn prerouting(&mut self, t: &Tables, ip: &mut [u8], now: u64) -> Verdict {
+        let Some(dst) = ip.get(16..20).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]])) else {
+            return Verdict::Pass;
+        };
+        if self.outside_addr(dst).is_none() {
+            return Verdict::Pass;
+        }
+        let f = match packet::flow(ip) {
+            Ok(f) => f,
+            Err(_) if is_local(t, dst) => return Verdict::Pass,
+            Err(r) => return Verdict::Drop(r),
+        };
+        if f.kind == Kind::IcmpError {
+            // RFC 5508 REQ-3: about one of our sessions, with a good
+            // checksum, or dropped. The quoted packet left through us:
+            // its source is the outside endpoint.
+            let Some(e) = self.find_out(key5(f.proto, f.src, f.sport, f.dst, f.dport)) else {
+                return Verdict::Drop(DropReason::NatIcmpUnmapped);
+            };
+            if !packet::icmp_checksum_ok(ip) {
+                return Verdict::Drop(DropReason::NatIcmpUnmapped);
+            }
+            let Some(s) = self.session(e) else { return Verdict::Drop(DropReason::NatIcmpUnmapped) };
+            packet::rewrite_icmp_error(ip, End::Dst, s.inside, s.inside, s.in_port);
+            self.counters.translated += 1;
+            return Verdict::Pass;
+        }
+        // Hairpinning: from the inside to an outside address. The source
+        // is translated as if it had left, then the packet comes back in.
+        let mut f = f;
+        let hairpin = match self.hairpin_rule(f.src, dst) {
+            Some(ri) if self.find_map_out(f.proto, f.dst, f.dport).is_some() => {
+                let e = match self.outbound(ri, &f, now) {
+                    Ok(e) => e,
+                    Err(v) => return v,
+                };
+                let Some(s) = self.session(e) else { return Verdict::Drop(DropReason::NatNoMapping) };
+                f.src = s.outside;
+                f.sport = s.out_port;
+                true
+            }
+            _ => false,
+        };
+        match self.inbound(&f, now) {
+            Ok(Some(e)) => {
+                let Some(s) = self.session(e) else { return Verdict::Drop(DropReason::NatNoMapping) };
+                if hairpin {
+                    packet::rewrite(ip, End::Src, f.src, f.sport);
+                    self.counters.hairpins += 1;
+                }
+                packet::rewrite(ip, End::Dst, s.inside, s.in_port);
+                self.counters.translated += 1;
+                Verdict::Pass
+            }
+            // No mapping: the gateway's own address answers for itself
+            // (ping, port unreachable), except that an unsolicited SYN is
+            // never answered (RFC 5382 REQ-4).
+            Ok(None) if is_local(t, dst) && !matches!(f.kind, Kind::Tcp(fl) if fl & SYN != 0) => Verdict::Pass,
+            Ok(None) => Verdict::Drop(DropReason::NatNoMapping),
+            Err(v) => v,
+        }
+    }
+
+    fn postrouting(&mut self, _t: &Tables, out: u16, ip: &mut [u8], now: u64) -> Verdict {
+        let Some(src) = ip.get(12..16).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]])) else {
+            return Verdict::Pass;
+        };
+        let Some(ri) = self.rules.rules.iter().position(|r| r.outside == out && r.matches(src)) else {
+            return Verdict::Pass;
+        };
+        let f = match packet::flow(ip) {
+            Ok(f) => f,
+            Err(r) => return Verdict::Drop(r),
+        };
+        if f.kind == Kind::IcmpError {
+            // An inside host's error about a packet that came in through
+            // us: the quoted packet's destination is the inside endpoint.
+            let Some(e) = self.find_in(key5(f.proto, f.dst, f.dport, f.src, f.sport)) else {
+                return Verdict::Drop(DropReason::NatIcmpUnmapped);
+            };
+            if !packet::icmp_checksum_ok(ip) {
+                return Verdict::Drop(DropReason::NatIcmpUnmapped);
+            }
+            let Some(s) = self.session(e) else { return Verdict::Drop(DropReason::NatIcmpUnmapped) };
+            packet::rewrite_icmp_error(ip, End::Src, s.outside, s.outside, s.out_port);
+            self.counters.translated += 1;
+            return Verdict::Pass;
+        }
+        match self.outbound(ri, &f, now) {
+            Ok(e) => {
+                let Some(s) = self.session(e) else { return Verdict::Drop(DropReason::NatNoMapping) };
+                packet::rewrite(ip, End::Src, s.outside, s.out_port);
+                self.counters.translated += 1;
+                Verdict::Pass
+            }
+            Err(v) => v,
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The NAT's configuration as workers see it: a read-only snapshot the
+//! control plane publishes (DESIGN.md §3), like [`stack::Tables`].
+
+use std::net::Ipv4Addr;
+
+const SECOND: u64 = 1_000_000_000;
+
+/// Which inbound packets an existing mapping lets in (RFC 4787 §5).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum Filtering {
+    /// Any outside host may send to a mapping (RFC 4787 REQ-8's
+    /// recommendation for transparency).
+    #[default]
+    EndpointIndependent,
+    /// Only hosts the inside endpoint has sent to (any of their ports).
+    AddressDependent,
+}
+
+/// Idle timeouts, in nanoseconds.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// UDP mappings (RFC 4787 REQ-5: at least 2 minutes; default 5).
+    pub udp: u64,
+    /// Established TCP (RFC 5382 REQ-5: at least 2 h 4 min).
+    pub tcp_established: u64,
+    /// TCP opening, closing, or reset (RFC 5382 REQ-5, RFC 7857 §2.2:
+    /// at least 4 min).
+    pub tcp_transitory: u64,
+    /// ICMP query (RFC 5508 REQ-1: at least 60 s).
+    pub icmp: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts { udp: 300 * SECOND, tcp_established: 7440 * SECOND, tcp_transitory: 240 * SECOND, icmp: 60 * SECOND }
+    }
+}
+
+/// One source NAT rule: packets from `inside` leaving through interface
+/// `outside` get a source from `pool`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// Inside prefix (address, length).
+    pub inside: (Ipv4Addr, u8),
+    /// Outside interface index in [`stack::Tables::ifaces`].
+    pub outside: u16,
+    /// Outside addresses; the control plane puts the interface's primary
+    /// address here when the config names none.
+    pub pool: Vec<Ipv4Addr>,
+}
+
+impl Rule {
+    #[inline]
+    pub fn matches(&self, src: u32) -> bool {
+        let (net, len) = self.inside;
+        let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
+        src & mask == u32::from(net) & mask
+    }
+}
+
+/// Everything the NAT translates by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rules {
+    /// First match wins.
+    pub rules: Vec<Rule>,
+    pub filtering: Filtering,
+    pub timeouts: Timeouts,
+    /// Outside ports handed out (inclusive); ICMP identifiers too.
+    pub ports: (u16, u16),
+    /// Sessions one inside address may hold (RFC 6888 REQ-4).
+    pub subscriber_sessions: u32,
+    /// Outside ports one inside address may hold (RFC 6888 REQ-5).
+    pub subscriber_ports: u32,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            rules: Vec::new(),
+            filtering: Filtering::default(),
+            timeouts: Timeouts::default(),
+            ports: (1024, 65535),
+            subscriber_sessions: 16384,
+            subscriber_ports: 8192,
+        }
+    }
+}
+
+impl Rules {
+    /// Every pool address, in rule order, each once.
+    pub fn addresses(&self) -> Vec<Ipv4Addr> {
+        let mut v: Vec<Ipv4Addr> = Vec::new();
+        for a in self.rules.iter().flat_map(|r| r.pool.iter()) {
+            if !v.contains(a) {
+                v.push(*a);
+            }
+        }
+        v
+    }
+}

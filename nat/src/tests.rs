@@ -1,0 +1,545 @@
+//! RFC conformance, one test per requirement: frames through the whole
+//! router pipeline (`Router<VecBuf, Nat>`), the clock injected, timeouts
+//! in milliseconds.
+
+use crate::packet::{ICMP, TCP, UDP};
+use crate::*;
+use stack::fib::NextHop;
+use stack::iface::StaticRoute;
+use stack::wire::checksum;
+use stack::wire::MacAddr;
+use stack::{DropReason, Interface, Io, PacketBuf, Router, RouterConfig, StaticNeighbor, Tables, VecBuf};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+const MS: u64 = 1_000_000;
+const GW_LAN: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+const GW_WAN: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
+const PEER: MacAddr = MacAddr([2, 0, 0, 0, 9, 9]);
+const LAN: u16 = 0;
+const WAN: u16 = 1;
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+#[derive(Default)]
+struct TestIo {
+    sent: Vec<VecBuf>,
+}
+
+impl Io<VecBuf> for TestIo {
+    fn alloc(&mut self) -> Option<VecBuf> {
+        Some(VecBuf::new(0))
+    }
+    fn send(&mut self, pkt: VecBuf) {
+        self.sent.push(pkt);
+    }
+}
+
+/// lan 10.0.1.1/24 (port 0), wan 203.0.113.1/24 (port 1); the world
+/// (198.51.100.0/24, 192.0.2.0/24) via 203.0.113.2; every neighbor static.
+fn tables() -> Tables {
+    let iface = |name: &str, port, mac, addr: &str| Interface {
+        name: name.into(),
+        port,
+        mac,
+        mtu: 1500,
+        addrs: vec![addr.parse().unwrap()],
+        ..Default::default()
+    };
+    let via = |dst: &str| StaticRoute::Via {
+        dst: dst.parse().unwrap(),
+        hops: vec![NextHop { ifindex: 1, gateway: ip("203.0.113.2") }],
+    };
+    let mut neighbors: Vec<StaticNeighbor> =
+        (2..8).map(|h| StaticNeighbor { ifindex: 0, ip: Ipv4Addr::new(10, 0, 1, h).into(), mac: PEER }).collect();
+    neighbors.push(StaticNeighbor { ifindex: 1, ip: ip("203.0.113.2").into(), mac: PEER });
+    let ifaces = vec![iface("lan", LAN, GW_LAN, "10.0.1.1/24"), iface("wan", WAN, GW_WAN, "203.0.113.1/24")];
+    Tables::build(ifaces, &[via("198.51.100.0/24"), via("192.0.2.0/24")], &[], neighbors, 1).unwrap()
+}
+
+fn rules(pool: &[&str]) -> Rules {
+    Rules {
+        rules: vec![Rule { inside: (ip("10.0.1.0"), 24), outside: 1, pool: pool.iter().map(|a| ip(a)).collect() }],
+        timeouts: Timeouts { udp: 300 * MS, tcp_established: 7440 * MS, tcp_transitory: 240 * MS, icmp: 60 * MS },
+        ..Rules::default()
+    }
+}
+
+struct Lab {
+    t: Tables,
+    r: Router<VecBuf, Nat>,
+    io: TestIo,
+    now: u64,
+}
+
+impl Lab {
+    fn new(rules: Rules) -> Lab {
+        Lab::sized(rules, 1024)
+    }
+
+    fn sized(rules: Rules, max_sessions: usize) -> Lab {
+        let t = tables();
+        let mut nat = Nat::new(NatConfig { max_sessions, tick_ns: MS, seed: 7 });
+        nat.set_rules(Arc::new(rules));
+        let mut r = Router::with_translator(RouterConfig::default(), nat);
+        let mut io = TestIo::default();
+        r.sync(&t, 0, &mut io);
+        r.translator_mut().poll(0);
+        Lab { t, r, io, now: 0 }
+    }
+
+    fn nat(&self) -> &Nat {
+        self.r.translator()
+    }
+
+    /// Sends an IPv4 packet into `port`; returns what left (IP packets
+    /// and their ports).
+    fn send(&mut self, port: u16, ip: Vec<u8>) -> Vec<(u16, Vec<u8>)> {
+        let mut f = Vec::new();
+        f.extend_from_slice(&(if port == LAN { GW_LAN } else { GW_WAN }).0);
+        f.extend_from_slice(&PEER.0);
+        f.extend_from_slice(&0x0800u16.to_be_bytes());
+        f.extend_from_slice(&ip);
+        self.r.process(&self.t, VecBuf::from_frame(port, &f), self.now, &mut self.io);
+        self.io.sent.drain(..).map(|b| (b.port(), b.data()[14..].to_vec())).collect()
+    }
+
+    /// Sends and expects exactly one packet out of `port`, every checksum valid.
+    fn pass(&mut self, port: u16, ip: Vec<u8>, out: u16) -> Vec<u8> {
+        let mut sent = self.send(port, ip);
+        assert_eq!(sent.len(), 1, "expected one packet out; drops: {:?}", self.drops());
+        let (p, pkt) = sent.remove(0);
+        assert_eq!(p, out);
+        assert_checksums(&pkt);
+        pkt
+    }
+
+    fn advance(&mut self, ms: u64) {
+        self.now += ms * MS;
+        self.r.translator_mut().poll(self.now);
+    }
+
+    fn dropped(&self, r: DropReason) -> u64 {
+        self.r.counters.dropped(r)
+    }
+
+    fn drops(&self) -> Vec<(&'static str, u64)> {
+        DropReason::ALL.iter().map(|r| (r.label(), self.dropped(*r))).filter(|x| x.1 > 0).collect()
+    }
+}
+
+fn ipv4(proto: u8, src: &str, dst: &str, l4: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x45, 0, 0, 0, 0x1c, 0x46, 0x40, 0, 64, proto, 0, 0];
+    p.extend_from_slice(&ip(src).octets());
+    p.extend_from_slice(&ip(dst).octets());
+    p.extend_from_slice(l4);
+    let len = p.len() as u16;
+    p[2..4].copy_from_slice(&len.to_be_bytes());
+    let c = checksum::checksum(&p[..20]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+fn with_l4_checksum(mut p: Vec<u8>, at: usize) -> Vec<u8> {
+    let (src, dst) = (Ipv4Addr::new(p[12], p[13], p[14], p[15]), Ipv4Addr::new(p[16], p[17], p[18], p[19]));
+    let pseudo = checksum::pseudo_header_v4(src, dst, p[9], (p.len() - 20) as u16);
+    let c = !checksum::fold(checksum::sum(pseudo, &p[20..]));
+    p[20 + at..22 + at].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend_from_slice(&sport.to_be_bytes());
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&13u16.to_be_bytes());
+    u.extend_from_slice(&[0, 0, b'h', b'e', b'l', b'l', b'o']);
+    with_l4_checksum(ipv4(UDP, src, dst, &u), 6)
+}
+
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+const SYNACK: u8 = 0x12;
+const FIN: u8 = 0x01;
+const RST: u8 = 0x04;
+
+fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> Vec<u8> {
+    let mut s = vec![0u8; 20];
+    s[0..2].copy_from_slice(&sport.to_be_bytes());
+    s[2..4].copy_from_slice(&dport.to_be_bytes());
+    s[4..8].copy_from_slice(&1000u32.to_be_bytes());
+    s[12] = 5 << 4;
+    s[13] = flags;
+    s[14..16].copy_from_slice(&65535u16.to_be_bytes());
+    with_l4_checksum(ipv4(TCP, src, dst, &s), 16)
+}
+
+fn echo(src: &str, dst: &str, ty: u8, id: u16) -> Vec<u8> {
+    let mut m = vec![ty, 0, 0, 0];
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&[0, 1, b'p', b'i', b'n', b'g']);
+    let c = checksum::checksum(&m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    ipv4(ICMP, src, dst, &m)
+}
+
+/// An ICMP error from `from` to `to` quoting `about` (header + 8 bytes).
+fn icmp_error(from: &str, to: &str, ty: u8, code: u8, about: &[u8]) -> Vec<u8> {
+    let mut m = vec![ty, code, 0, 0, 0, 0, 0, 0];
+    m.extend_from_slice(&about[..28.min(about.len())]);
+    let c = checksum::checksum(&m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    ipv4(ICMP, from, to, &m)
+}
+
+fn src(p: &[u8]) -> (Ipv4Addr, u16) {
+    (Ipv4Addr::new(p[12], p[13], p[14], p[15]), u16::from_be_bytes([p[20], p[21]]))
+}
+
+fn dst(p: &[u8]) -> (Ipv4Addr, u16) {
+    (Ipv4Addr::new(p[16], p[17], p[18], p[19]), u16::from_be_bytes([p[22], p[23]]))
+}
+
+fn echo_id(p: &[u8]) -> u16 {
+    u16::from_be_bytes([p[24], p[25]])
+}
+
+fn assert_checksums(p: &[u8]) {
+    assert_eq!(checksum::checksum(&p[..20]), 0, "IP header checksum");
+    let (s, d) = (Ipv4Addr::new(p[12], p[13], p[14], p[15]), Ipv4Addr::new(p[16], p[17], p[18], p[19]));
+    let l4 = &p[20..];
+    match p[9] {
+        TCP | UDP => {
+            let pseudo = checksum::pseudo_header_v4(s, d, p[9], l4.len() as u16);
+            assert_eq!(!checksum::fold(checksum::sum(pseudo, l4)), 0, "transport checksum");
+        }
+        ICMP => assert_eq!(checksum::checksum(l4), 0, "ICMP checksum"),
+        _ => {}
+    }
+}
+
+const WAN_IP: &str = "203.0.113.1";
+const A: &str = "10.0.1.2";
+const B: &str = "10.0.1.3";
+const R1: &str = "198.51.100.7";
+const R2: &str = "192.0.2.9";
+
+#[test]
+fn session_entry_is_at_most_128_bytes_with_its_index_share() {
+    let nat = Nat::new(NatConfig { max_sessions: 1 << 16, ..NatConfig::default() });
+    let per_session = nat.bytes() / nat.capacity();
+    assert!(per_session <= 128 + 64, "{per_session} bytes per session (mappings and subscribers included)");
+}
+
+#[test]
+fn rfc4787_req1_endpoint_independent_mapping_with_port_preservation() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    let out1 = l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    let out2 = l.pass(LAN, udp(A, 5000, R2, 123), WAN);
+    assert_eq!(src(&out1), (ip(WAN_IP), 5000), "port preserved");
+    assert_eq!(src(&out1), src(&out2), "one outside endpoint for every remote");
+    assert_eq!(dst(&out2), (ip(R2), 123));
+    assert_eq!(l.nat().len(), 2);
+    assert_eq!(l.nat().counters.created[1], 2);
+}
+
+#[test]
+fn rfc4787_req3_no_port_overloading() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    let a = l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    let b = l.pass(LAN, udp(B, 5000, R1, 53), WAN);
+    assert_eq!(src(&a).1, 5000);
+    assert_ne!(src(&b).1, 5000, "a second inside host never shares an outside port");
+    // Each reply reaches its own host.
+    let back = l.pass(WAN, udp(R1, 53, WAN_IP, src(&b).1), LAN);
+    assert_eq!(dst(&back), (ip(B), 5000));
+    let back = l.pass(WAN, udp(R1, 53, WAN_IP, 5000), LAN);
+    assert_eq!(dst(&back), (ip(A), 5000));
+}
+
+#[test]
+fn rfc4787_req2_paired_pooling_keeps_one_outside_address_per_host() {
+    let pool = ["203.0.113.10", "203.0.113.11", "203.0.113.12"];
+    let mut l = Lab::new(rules(&pool));
+    for h in 2..7 {
+        let host = format!("10.0.1.{h}");
+        let first = src(&l.pass(LAN, udp(&host, 1000, R1, 53), WAN)).0;
+        for p in 1..20 {
+            let out = l.pass(LAN, udp(&host, 1000 + p, R2, 53), WAN);
+            assert_eq!(src(&out).0, first, "host {host} changed outside address");
+        }
+        let t = l.pass(LAN, tcp(&host, 4000, R1, 80, SYN), WAN);
+        assert_eq!(src(&t).0, first);
+    }
+    // Replies to a pool address that is not the gateway's own are routed in.
+    let out = l.pass(LAN, udp(A, 7777, R1, 53), WAN);
+    let back = l.pass(WAN, udp(R1, 53, &src(&out).0.to_string(), src(&out).1), LAN);
+    assert_eq!(dst(&back), (ip(A), 7777));
+}
+
+#[test]
+fn rfc4787_req8_endpoint_independent_filtering_lets_any_remote_in() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    let back = l.pass(WAN, udp(R2, 9999, WAN_IP, 5000), LAN);
+    assert_eq!(dst(&back), (ip(A), 5000));
+    assert_eq!(src(&back), (ip(R2), 9999));
+}
+
+#[test]
+fn rfc4787_req8_address_dependent_filtering_admits_only_addresses_sent_to() {
+    let mut l = Lab::new(Rules { filtering: Filtering::AddressDependent, ..rules(&[WAN_IP]) });
+    l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    assert!(l.send(WAN, udp(R2, 53, WAN_IP, 5000)).is_empty());
+    assert_eq!(l.dropped(DropReason::NatFiltered), 1);
+    // Another port of an address A sent to is let in.
+    let back = l.pass(WAN, udp(R1, 4444, WAN_IP, 5000), LAN);
+    assert_eq!(dst(&back), (ip(A), 5000));
+}
+
+#[test]
+fn rfc4787_req9_udp_hairpinning_shows_the_outside_source() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    // B has a mapping (it talked out first).
+    let b_out = src(&l.pass(LAN, udp(B, 6000, R1, 53), WAN));
+    let a_out = l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    // A sends to B's outside endpoint: B sees A's outside endpoint.
+    let to_b = l.pass(LAN, udp(A, 5000, WAN_IP, b_out.1), LAN);
+    assert_eq!(dst(&to_b), (ip(B), 6000));
+    assert_eq!(src(&to_b), src(&a_out));
+    // And B's answer comes back to A the same way.
+    let to_a = l.pass(LAN, udp(B, 6000, WAN_IP, src(&a_out).1), LAN);
+    assert_eq!(dst(&to_a), (ip(A), 5000));
+    assert_eq!(src(&to_a), b_out);
+    assert_eq!(l.nat().counters.hairpins, 2);
+}
+
+#[test]
+fn rfc5382_req8_tcp_hairpinning() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    let b_out = src(&l.pass(LAN, tcp(B, 6000, R1, 80, SYN), WAN));
+    let syn = l.pass(LAN, tcp(A, 5000, WAN_IP, b_out.1, SYN), LAN);
+    assert_eq!(dst(&syn), (ip(B), 6000));
+    assert_eq!(src(&syn).0, ip(WAN_IP));
+    let synack = l.pass(LAN, tcp(B, 6000, WAN_IP, src(&syn).1, SYNACK), LAN);
+    assert_eq!(dst(&synack), (ip(A), 5000));
+}
+
+#[test]
+fn rfc4787_req5_udp_timeout_and_req6_outbound_refresh_only() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    // Inbound traffic does not refresh the mapping...
+    for _ in 0..5 {
+        l.advance(50);
+        l.pass(WAN, udp(R1, 53, WAN_IP, 5000), LAN);
+    }
+    l.advance(60); // 310 ms after the last outbound packet
+    assert!(l.nat().is_empty(), "inbound packets must not keep a UDP mapping alive");
+    assert_eq!(l.nat().counters.expired[1], 1);
+    // To the gateway's own address with no mapping: its port unreachable.
+    let unreach = l.pass(WAN, udp(R1, 53, WAN_IP, 5000), WAN);
+    assert_eq!((unreach[20], unreach[21]), (3, 3));
+    // ...outbound traffic does.
+    l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    for _ in 0..5 {
+        l.advance(200);
+        l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    }
+    assert_eq!(l.nat().len(), 1);
+}
+
+#[test]
+fn rfc5382_req5_tcp_established_and_transitory_timeouts() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    let out = src(&l.pass(LAN, tcp(A, 5000, R1, 80, SYN), WAN));
+    // Half open: transitory (240 ms here).
+    l.advance(250);
+    assert!(l.nat().is_empty(), "a SYN never answered times out as transitory");
+    let out2 = src(&l.pass(LAN, tcp(A, 5000, R1, 80, SYN), WAN));
+    assert_eq!(out, out2);
+    l.pass(WAN, tcp(R1, 80, WAN_IP, out.1, SYNACK), LAN);
+    l.pass(LAN, tcp(A, 5000, R1, 80, ACK), WAN);
+    // Established: lives past the transitory time (2 h 4 min scaled).
+    l.advance(1000);
+    assert_eq!(l.nat().len(), 1);
+    l.advance(7000);
+    assert!(l.nat().is_empty());
+}
+
+#[test]
+fn rfc7857_rst_holds_the_session_for_the_transitory_time() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    let out = src(&l.pass(LAN, tcp(A, 5000, R1, 80, SYN), WAN));
+    l.pass(WAN, tcp(R1, 80, WAN_IP, out.1, SYNACK), LAN);
+    l.pass(LAN, tcp(A, 5000, R1, 80, ACK), WAN);
+    l.pass(WAN, tcp(R1, 80, WAN_IP, out.1, RST | ACK), LAN);
+    l.advance(200);
+    assert_eq!(l.nat().len(), 1, "held after RST");
+    l.advance(50);
+    assert!(l.nat().is_empty(), "gone 4 min (scaled) after RST, not 2 h");
+    // Both FINs: transitory too.
+    let out = src(&l.pass(LAN, tcp(A, 5001, R1, 80, SYN), WAN));
+    l.pass(WAN, tcp(R1, 80, WAN_IP, out.1, SYNACK), LAN);
+    l.pass(LAN, tcp(A, 5001, R1, 80, FIN | ACK), WAN);
+    l.pass(WAN, tcp(R1, 80, WAN_IP, out.1, FIN | ACK), LAN);
+    l.advance(250);
+    assert!(l.nat().is_empty());
+}
+
+#[test]
+fn rfc5382_req4_unsolicited_syn_is_never_answered() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    assert!(l.send(WAN, tcp(R1, 4444, WAN_IP, 22, SYN)).is_empty(), "no RST, no ICMP");
+    assert_eq!(l.dropped(DropReason::NatNoMapping), 1);
+    assert_eq!(l.dropped(DropReason::LocalTcpClosed), 0);
+    // A non-SYN segment to a mapping with no session is not let in either.
+    let out = src(&l.pass(LAN, tcp(A, 5000, R1, 80, SYN), WAN));
+    assert!(l.send(WAN, tcp(R2, 80, WAN_IP, out.1, ACK)).is_empty());
+    // With endpoint-independent filtering a SYN to the mapping opens a
+    // session (simultaneous open, RFC 5382 §4.2).
+    let syn = l.pass(WAN, tcp(R2, 80, WAN_IP, out.1, SYN), LAN);
+    assert_eq!(dst(&syn), (ip(A), 5000));
+}
+
+#[test]
+fn rfc5508_req1_echo_identifier_translated_and_timed_out() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    let a = l.pass(LAN, echo(A, R1, 8, 7777), WAN);
+    let b = l.pass(LAN, echo(B, R1, 8, 7777), WAN);
+    assert_eq!(src(&a).0, ip(WAN_IP));
+    assert_eq!(echo_id(&a), 7777, "identifier preserved where free");
+    assert_ne!(echo_id(&b), 7777, "and never shared");
+    let reply = l.pass(WAN, echo(R1, WAN_IP, 0, echo_id(&b)), LAN);
+    assert_eq!(dst(&reply).0, ip(B));
+    assert_eq!(echo_id(&reply), 7777);
+    // Pings to the gateway's own address are still answered by it.
+    let pong = l.pass(WAN, echo(R1, WAN_IP, 8, 999), WAN);
+    assert_eq!(dst(&pong).0, ip(R1));
+    l.advance(70);
+    assert!(l.nat().is_empty(), "ICMP query timeout (60 s scaled)");
+    assert_eq!(l.nat().counters.expired[2], 2);
+}
+
+#[test]
+fn rfc5508_req3_icmp_errors_translated_both_ways_and_bad_ones_dropped() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    let out = l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    let out_tcp = l.pass(LAN, tcp(B, 6000, R1, 80, SYN), WAN);
+    // Time exceeded from a router beyond, about the translated packet.
+    let err = l.pass(WAN, icmp_error("192.0.2.254", WAN_IP, 11, 0, &out), LAN);
+    assert_eq!(dst(&err).0, ip(A));
+    let inner = &err[28..];
+    assert_eq!(checksum::checksum(&inner[..20]), 0, "quoted header checksum");
+    assert_eq!(
+        (Ipv4Addr::new(inner[12], inner[13], inner[14], inner[15]), u16::from_be_bytes([inner[20], inner[21]])),
+        (ip(A), 5000)
+    );
+    // The quoted UDP checksum was updated too: it verifies over the quote.
+    let mut quoted = inner[..28].to_vec();
+    quoted[2..4].copy_from_slice(&28u16.to_be_bytes());
+    let original = &udp(A, 5000, R1, 53)[26..28];
+    assert_eq!(&quoted[26..28], original);
+    let err = l.pass(WAN, icmp_error(R1, WAN_IP, 3, 3, &out_tcp), LAN);
+    assert_eq!(dst(&err).0, ip(B));
+    // Unmapped, and bad checksum: dropped.
+    let stray = udp(WAN_IP, 1234, R1, 53);
+    assert!(l.send(WAN, icmp_error(R1, WAN_IP, 3, 3, &stray)).is_empty());
+    let mut bad = icmp_error(R1, WAN_IP, 3, 3, &out);
+    bad[30] ^= 0xff;
+    assert!(l.send(WAN, bad).is_empty());
+    assert_eq!(l.dropped(DropReason::NatIcmpUnmapped), 2);
+    // No ICMP error ends a mapping (RFC 4787 REQ-12, RFC 5508 §3.1).
+    assert_eq!(l.nat().len(), 2);
+    // An inside host's port unreachable about an inbound packet goes out
+    // translated.
+    let inbound = l.pass(WAN, udp(R1, 53, WAN_IP, 5000), LAN);
+    let err = l.pass(LAN, icmp_error(A, R1, 3, 3, &inbound), WAN);
+    assert_eq!(src(&err).0, ip(WAN_IP));
+    let inner = &err[28..];
+    assert_eq!(Ipv4Addr::new(inner[16], inner[17], inner[18], inner[19]), ip(WAN_IP));
+    assert_eq!(u16::from_be_bytes([inner[22], inner[23]]), src(&out).1);
+}
+
+#[test]
+fn rfc6888_req4_subscriber_bound_refuses_new_flows_keeps_old_and_others() {
+    let mut l = Lab::new(Rules { subscriber_sessions: 3, ..rules(&[WAN_IP]) });
+    let outs: Vec<_> = (0..3).map(|i| src(&l.pass(LAN, udp(A, 5000 + i, R1, 53), WAN))).collect();
+    // The fourth flow is refused: ICMP 3/13 back to the subscriber.
+    let refused = l.pass(LAN, udp(A, 6000, R1, 53), LAN);
+    assert_eq!((refused[9], refused[20], refused[21]), (ICMP, 3, 13));
+    assert_eq!(dst(&refused).0, ip(A));
+    assert_eq!(l.dropped(DropReason::NatSessionLimit), 1);
+    // Existing flows work both ways; another subscriber is unaffected.
+    for (i, o) in outs.iter().enumerate() {
+        l.pass(LAN, udp(A, 5000 + i as u16, R1, 53), WAN);
+        let back = l.pass(WAN, udp(R1, 53, WAN_IP, o.1), LAN);
+        assert_eq!(dst(&back), (ip(A), 5000 + i as u16));
+    }
+    l.pass(LAN, udp(B, 5000, R1, 53), WAN);
+}
+
+#[test]
+fn rfc6888_req5_port_bound_and_a_full_table() {
+    let mut l = Lab::sized(Rules { subscriber_ports: 2, ..rules(&[WAN_IP]) }, 4);
+    l.pass(LAN, udp(A, 1, R1, 53), WAN);
+    l.pass(LAN, udp(A, 2, R1, 53), WAN);
+    // Same mapping, new remote: no new port needed.
+    l.pass(LAN, udp(A, 2, R2, 53), WAN);
+    l.pass(LAN, udp(A, 3, R1, 53), LAN); // ICMP 3/13
+    assert_eq!(l.dropped(DropReason::NatPortsExhausted), 1);
+    assert_eq!(l.nat().counters.port_alloc_failures, 1);
+    // The table (4 sessions) fills: the next flow of anyone is refused.
+    l.pass(LAN, udp(B, 1, R1, 53), WAN);
+    l.pass(LAN, udp(B, 2, R1, 53), LAN);
+    assert_eq!(l.dropped(DropReason::NatSessionLimit), 1);
+    assert_eq!(l.nat().len(), 4);
+    // Expiry frees room for new flows.
+    l.advance(400);
+    assert!(l.nat().is_empty());
+    l.pass(LAN, udp(B, 2, R1, 53), WAN);
+}
+
+#[test]
+fn traffic_not_matching_a_rule_is_routed_untouched() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    // From outside to an inside host directly (not to an outside address).
+    let p = udp(R1, 53, A, 5000);
+    let out = l.pass(WAN, p.clone(), LAN);
+    assert_eq!(&out[12..20], &p[12..20]);
+    // From a source outside the inside prefix.
+    let out = l.pass(LAN, udp("10.0.2.9", 1, R1, 53), WAN);
+    assert_eq!(src(&out).0, ip("10.0.2.9"));
+    // Fragments of translated flows are refused for now, and counted.
+    let mut frag = udp(A, 5000, R1, 53);
+    frag[6] = 0x20;
+    frag[10..12].copy_from_slice(&[0, 0]);
+    let c = checksum::checksum(&frag[..20]);
+    frag[10..12].copy_from_slice(&c.to_be_bytes());
+    assert!(l.send(LAN, frag).is_empty());
+    assert_eq!(l.dropped(DropReason::NatFragment), 1);
+    assert!(l.nat().is_empty());
+}
+
+#[test]
+fn many_flows_come_and_go_and_every_table_stays_consistent() {
+    let mut l = Lab::sized(rules(&[WAN_IP]), 512);
+    for round in 0..20u16 {
+        for i in 0..300u16 {
+            let host = format!("10.0.1.{}", 2 + i % 5);
+            let out = l.send(LAN, udp(&host, 1024 + i * 7 + round, R1, 53 + (i % 3)));
+            if let Some((WAN, o)) = out.first() {
+                let back = l.pass(WAN, udp(R1, 53 + (i % 3), WAN_IP, src(o).1), LAN);
+                assert_eq!(dst(&back).0, ip(&host));
+            }
+        }
+        l.advance(170);
+        assert!(l.nat().len() <= 512);
+    }
+    l.advance(400);
+    assert!(l.nat().is_empty());
+    let c = &l.nat().counters;
+    assert_eq!(c.created[1], c.expired[1]);
+}

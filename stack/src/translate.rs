@@ -1,0 +1,55 @@
+//! The hook through which address translation (the `nat` crate) joins the
+//! IPv4 pipeline (DESIGN.md §1: input checks, NAT, FIB lookup, ...).
+//!
+//! The router calls [`Translator::prerouting`] on every IPv4 packet that
+//! passed the RFC 1812 input checks, before the FIB lookup, so a
+//! translated destination is routed as such; and
+//! [`Translator::postrouting`] on every packet it forwards, once the
+//! egress interface is known and the TTL and MTU checks passed, so a
+//! source is translated only on its way out of the outside interface.
+//! Packets the router originates itself (echo replies, ICMP errors) are
+//! not translated. [`NoNat`] is the router without translation.
+
+use crate::drop::DropReason;
+use crate::iface::Tables;
+
+/// What translation decided about a packet.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Go on (the packet may have been rewritten).
+    Pass,
+    /// Drop silently, counted under the reason.
+    Drop(DropReason),
+    /// Drop, counted, and answer the source with ICMP Destination
+    /// Unreachable, communication administratively prohibited (type 3
+    /// code 13), as RFC 5508 REQ-8 asks when resources run out.
+    Refuse(DropReason),
+}
+
+/// Address translation in the router's IPv4 path. Implementations work
+/// on the IPv4 packet (`ip`: header checked, trimmed to its total
+/// length), update every checksum they touch, and never allocate, lock
+/// or panic.
+pub trait Translator {
+    /// Before the FIB lookup: translate the destination of inbound
+    /// traffic (and, for hairpinned traffic, the source too).
+    fn prerouting(&mut self, t: &Tables, ip: &mut [u8], now: u64) -> Verdict;
+    /// After routing chose egress interface `out`: translate the source of
+    /// outbound traffic.
+    fn postrouting(&mut self, t: &Tables, out: u16, ip: &mut [u8], now: u64) -> Verdict;
+}
+
+/// No translation: every packet passes untouched.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct NoNat;
+
+impl Translator for NoNat {
+    #[inline(always)]
+    fn prerouting(&mut self, _: &Tables, _: &mut [u8], _: u64) -> Verdict {
+        Verdict::Pass
+    }
+    #[inline(always)]
+    fn postrouting(&mut self, _: &Tables, _: u16, _: &mut [u8], _: u64) -> Verdict {
+        Verdict::Pass
+    }
+}

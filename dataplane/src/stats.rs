@@ -40,6 +40,14 @@ pub struct WorkerStats {
     pub macs: AtomicU64,
     pub neighbors: AtomicU64,
     pub neighbor_events_lost: AtomicU64,
+    /// NAT sessions alive on this worker.
+    pub nat_sessions: AtomicU64,
+    /// NAT sessions created and expired, by protocol ([`nat::PROTOCOLS`]).
+    pub nat_created: [AtomicU64; 3],
+    pub nat_expired: [AtomicU64; 3],
+    pub nat_port_alloc_failures: AtomicU64,
+    pub nat_hairpins: AtomicU64,
+    pub nat_translated: AtomicU64,
     /// Generation of the newest [`stack::Tables`] snapshot this worker has
     /// started using; once every worker shows `n`, no worker holds an
     /// older snapshot and the control plane may free it.
@@ -74,6 +82,12 @@ impl Default for WorkerStats {
             macs: AtomicU64::new(0),
             neighbors: AtomicU64::new(0),
             neighbor_events_lost: AtomicU64::new(0),
+            nat_sessions: AtomicU64::new(0),
+            nat_created: std::array::from_fn(|_| AtomicU64::new(0)),
+            nat_expired: std::array::from_fn(|_| AtomicU64::new(0)),
+            nat_port_alloc_failures: AtomicU64::new(0),
+            nat_hairpins: AtomicU64::new(0),
+            nat_translated: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
         }
@@ -106,6 +120,22 @@ impl WorkerStats {
         for ((slot, &a), &b) in self.drops.iter().zip(c.drops.iter()).zip(extra_drops.iter()) {
             slot.store(a + b, Relaxed);
         }
+    }
+
+    /// Publishes the NAT's counters (single writer).
+    #[inline]
+    pub fn publish_nat(&self, n: &nat::Nat) {
+        let c = &n.counters;
+        self.nat_sessions.store(n.len() as u64, Relaxed);
+        for (slot, &v) in self.nat_created.iter().zip(c.created.iter()) {
+            slot.store(v, Relaxed);
+        }
+        for (slot, &v) in self.nat_expired.iter().zip(c.expired.iter()) {
+            slot.store(v, Relaxed);
+        }
+        self.nat_port_alloc_failures.store(c.port_alloc_failures, Relaxed);
+        self.nat_hairpins.store(c.hairpins, Relaxed);
+        self.nat_translated.store(c.translated, Relaxed);
     }
 
     /// Drops for one reason.

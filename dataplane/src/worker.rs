@@ -14,6 +14,7 @@ use crate::stats::{TableDump, WorkerStats};
 use arc_swap::ArcSwap;
 use crossbeam_queue::ArrayQueue;
 use dpdk_sys as ffi;
+use nat::Nat;
 use stack::iface::MAX_PORTS;
 use stack::wire::MacAddr;
 use stack::{DropReason, Io, PacketBuf, Router, RouterConfig, Tables};
@@ -41,6 +42,8 @@ pub struct WorkerConfig {
     /// DPDK port ids to poll.
     pub ports: Vec<u16>,
     pub router: RouterConfig,
+    /// NAT table sizes per worker.
+    pub nat: nat::NatConfig,
     /// After this many empty polls in a row, sleep `idle_sleep` (0: spin).
     pub idle_polls_before_sleep: u32,
     pub idle_sleep: Duration,
@@ -70,6 +73,7 @@ impl Dataplane {
         cfg: WorkerConfig,
         pool: Arc<Mempool>,
         tables: Arc<ArcSwap<Tables>>,
+        nat_rules: Arc<ArcSwap<nat::Rules>>,
         tsc_hz: u64,
     ) -> Result<Dataplane, String> {
         if cfg.ports.iter().any(|&p| usize::from(p) >= MAX_PORTS) {
@@ -93,6 +97,10 @@ impl Dataplane {
                 queue: w as u16,
                 ports: cfg.ports.clone(),
                 router: cfg.router,
+                // A hash seed per worker and run: outside hosts cannot aim
+                // at one chain of the session index.
+                nat: nat::NatConfig { seed: cfg.nat.seed ^ tsc_hz ^ rdtsc() ^ (w as u64) << 48, ..cfg.nat },
+                nat_rules: nat_rules.clone(),
                 idle_polls: cfg.idle_polls_before_sleep,
                 idle_sleep: cfg.idle_sleep,
                 pool: pool.clone(),
@@ -143,6 +151,8 @@ struct WorkerContext {
     queue: u16,
     ports: Vec<u16>,
     router: RouterConfig,
+    nat: nat::NatConfig,
+    nat_rules: Arc<ArcSwap<nat::Rules>>,
     idle_polls: u32,
     idle_sleep: Duration,
     pool: Arc<Mempool>,
@@ -154,6 +164,9 @@ struct WorkerContext {
     peers: Vec<Arc<ArrayQueue<NeighborEvent>>>,
     tsc_hz: u64,
 }
+
+/// A worker's router: with NAT44.
+type WorkerRouter = Router<Mbuf, Nat>;
 
 /// Buffered frames for one port.
 struct TxQueue {
@@ -244,7 +257,7 @@ impl WorkerContext {
     /// Answers a pending dump request, if the control plane is not
     /// reading the previous answer right now.
     #[inline]
-    fn serve_dump(&self, router: &Router<Mbuf>, now: u64) {
+    fn serve_dump(&self, router: &WorkerRouter, now: u64) {
         let want = self.dump.requested.load(Relaxed);
         if want == self.dump.served.load(Relaxed) {
             return;
@@ -284,7 +297,7 @@ impl WorkerContext {
     }
 
     fn poll_loop(&self) {
-        let mut router: Router<Mbuf> = Router::new(self.router);
+        let mut router: WorkerRouter = Router::with_translator(self.router, Nat::new(self.nat));
         // One worker sends the periodic Router Advertisements.
         router.set_announcer(self.index == 0);
         let mut io = WorkerIo {
@@ -309,6 +322,12 @@ impl WorkerContext {
             let now = to_ns(t0);
             let tables = self.tables.load();
             router.sync(&tables, now, &mut io);
+            // NAT rules after the tables: a worker that acknowledges a
+            // generation also has the rules published before it.
+            let rules = self.nat_rules.load();
+            if !router.translator().has_rules(&rules) {
+                router.translator_mut().set_rules(Arc::clone(&rules));
+            }
             if tables.generation != seen_generation {
                 seen_generation = tables.generation;
                 self.stats.generation.store(seen_generation, Relaxed);
@@ -340,6 +359,7 @@ impl WorkerContext {
             }
             io.flush_all();
             router.poll(&tables, now, &mut io);
+            router.translator_mut().poll(now);
             io.flush_all();
             self.serve_dump(&router, now);
             let dt = rdtsc().wrapping_sub(t0);
@@ -363,6 +383,7 @@ impl WorkerContext {
                     *d = io.tx_full;
                 }
                 self.stats.publish(&router.counters, &extra);
+                self.stats.publish_nat(router.translator());
                 self.stats.busy_cycles.store(busy, Relaxed);
                 self.stats.idle_cycles.store(idle, Relaxed);
                 self.stats.neighbors.store(router.neighbors().len() as u64, Relaxed);

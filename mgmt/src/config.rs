@@ -46,6 +46,9 @@ pub struct Config {
     /// MAC table sizing, for all bridges.
     #[serde(default)]
     pub l2: L2Conf,
+    /// Source NAT (NAT44): rules, filtering, timeouts and bounds.
+    #[serde(default, skip_serializing_if = "NatConf::is_default")]
+    pub nat: NatConf,
     /// Management listener (`/healthz`, `/metrics`).
     #[serde(default)]
     pub management: Management,
@@ -237,6 +240,131 @@ fn default_mac_capacity() -> usize {
 impl Default for L2Conf {
     fn default() -> Self {
         L2Conf { mac_capacity: default_mac_capacity() }
+    }
+}
+
+/// NAT44 (crate `nat`): source NAT of inside prefixes leaving through an
+/// outside interface, after RFC 4787, 5382, 5508, 6888 and 7857.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NatConf {
+    /// Source NAT rules, first match wins.
+    #[serde(default)]
+    pub rules: Vec<NatRuleConf>,
+    /// Which inbound packets a mapping lets in: `endpoint-independent`
+    /// (any outside host, the default, RFC 4787 REQ-8) or
+    /// `address-dependent` (only hosts the inside endpoint sent to).
+    #[serde(default = "default_filtering")]
+    pub filtering: String,
+    /// Outside ports (and ICMP identifiers) handed out, `[low, high]`
+    /// (1..=65535). An inside port inside the range is kept if free.
+    #[serde(default = "default_nat_ports")]
+    pub port_range: [u16; 2],
+    /// Idle timeouts.
+    #[serde(default)]
+    pub timeouts: NatTimeoutsConf,
+    /// Most sessions per worker (1..=16000000; default 262144); the
+    /// memory is taken at start (about 190 bytes a session, mapping and
+    /// subscriber room included). Restart-only.
+    #[serde(default = "default_nat_sessions")]
+    pub max_sessions: usize,
+    /// Most sessions one inside address holds (RFC 6888 REQ-4).
+    #[serde(default = "default_subscriber_sessions")]
+    pub subscriber_sessions: u32,
+    /// Most outside ports one inside address holds (RFC 6888 REQ-5).
+    #[serde(default = "default_subscriber_ports")]
+    pub subscriber_ports: u32,
+}
+
+/// One source NAT rule.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NatRuleConf {
+    /// Inside prefix, e.g. `10.0.1.0/24`: sources translated.
+    pub inside: String,
+    /// The interface (by name) whose outbound packets are translated.
+    pub outside_interface: String,
+    /// Outside addresses. Empty: the outside interface's first IPv4
+    /// address (masquerade). Each inside address keeps one of them
+    /// ("paired" pooling, RFC 4787 REQ-2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pool: Vec<String>,
+}
+
+/// NAT idle timeouts, in seconds; each at least its RFC's minimum.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NatTimeoutsConf {
+    /// UDP (RFC 4787 REQ-5: at least 120; default 300).
+    #[serde(default = "default_udp_timeout")]
+    pub udp_s: u32,
+    /// Established TCP (RFC 5382 REQ-5: at least 7440).
+    #[serde(default = "default_tcp_established")]
+    pub tcp_established_s: u32,
+    /// TCP opening, closing or reset (RFC 5382 REQ-5, RFC 7857: at least 240).
+    #[serde(default = "default_tcp_transitory")]
+    pub tcp_transitory_s: u32,
+    /// ICMP query (RFC 5508 REQ-1: at least 60).
+    #[serde(default = "default_icmp_timeout")]
+    pub icmp_s: u32,
+}
+
+fn default_filtering() -> String {
+    "endpoint-independent".into()
+}
+fn default_nat_ports() -> [u16; 2] {
+    [1024, 65535]
+}
+fn default_nat_sessions() -> usize {
+    1 << 18
+}
+fn default_subscriber_sessions() -> u32 {
+    16384
+}
+fn default_subscriber_ports() -> u32 {
+    8192
+}
+fn default_udp_timeout() -> u32 {
+    300
+}
+fn default_tcp_established() -> u32 {
+    7440
+}
+fn default_tcp_transitory() -> u32 {
+    240
+}
+fn default_icmp_timeout() -> u32 {
+    60
+}
+
+impl Default for NatTimeoutsConf {
+    fn default() -> Self {
+        NatTimeoutsConf {
+            udp_s: default_udp_timeout(),
+            tcp_established_s: default_tcp_established(),
+            tcp_transitory_s: default_tcp_transitory(),
+            icmp_s: default_icmp_timeout(),
+        }
+    }
+}
+
+impl Default for NatConf {
+    fn default() -> Self {
+        NatConf {
+            rules: Vec::new(),
+            filtering: default_filtering(),
+            port_range: default_nat_ports(),
+            timeouts: NatTimeoutsConf::default(),
+            max_sessions: default_nat_sessions(),
+            subscriber_sessions: default_subscriber_sessions(),
+            subscriber_ports: default_subscriber_ports(),
+        }
+    }
+}
+
+impl NatConf {
+    fn is_default(&self) -> bool {
+        *self == NatConf::default()
     }
 }
 
@@ -848,6 +976,7 @@ impl Config {
                 errs.push(err(f("sha256"), "two tokens have the same hash"));
             }
         }
+        self.validate_nat(&mut errs);
         if !(1024..=64 << 20).contains(&self.management.max_body_bytes) {
             errs.push(err(
                 "management.max_body_bytes",
@@ -878,6 +1007,7 @@ impl Config {
         check("arp.capacity", self.arp.capacity == new.arp.capacity);
         check("arp.queue_len", self.arp.queue_len == new.arp.queue_len);
         check("l2.mac_capacity", self.l2.mac_capacity == new.l2.mac_capacity);
+        check("nat.max_sessions", self.nat.max_sessions == new.nat.max_sessions);
         check("management.listen", self.management.listen == new.management.listen);
         check("management.audit_log", self.management.audit_log == new.management.audit_log);
         check("management.max_body_bytes", self.management.max_body_bytes == new.management.max_body_bytes);
@@ -1004,6 +1134,66 @@ impl Config {
             return Err(format!("{a} is not in a connected prefix of any interface"));
         }
         Ok(())
+    }
+}
+
+impl Config {
+    fn validate_nat(&self, errs: &mut Vec<ConfigError>) {
+        let n = &self.nat;
+        if !matches!(n.filtering.as_str(), "endpoint-independent" | "address-dependent") {
+            errs.push(err("nat.filtering", "must be endpoint-independent or address-dependent"));
+        }
+        let [lo, hi] = n.port_range;
+        if lo == 0 || lo > hi {
+            errs.push(err("nat.port_range", format!("[{lo}, {hi}] is not a range within 1..=65535")));
+        }
+        if !(1..=16_000_000).contains(&n.max_sessions) {
+            errs.push(err("nat.max_sessions", format!("{} is outside 1..=16000000", n.max_sessions)));
+        }
+        if n.subscriber_sessions == 0 {
+            errs.push(err("nat.subscriber_sessions", "must be at least 1"));
+        }
+        if n.subscriber_ports == 0 {
+            errs.push(err("nat.subscriber_ports", "must be at least 1"));
+        }
+        let t = &n.timeouts;
+        for (field, v, min, rfc) in [
+            ("udp_s", t.udp_s, 120, "RFC 4787 REQ-5"),
+            ("tcp_established_s", t.tcp_established_s, 7440, "RFC 5382 REQ-5"),
+            ("tcp_transitory_s", t.tcp_transitory_s, 240, "RFC 5382 REQ-5"),
+            ("icmp_s", t.icmp_s, 60, "RFC 5508 REQ-1"),
+        ] {
+            if v < min || v > 86400 {
+                errs.push(err(format!("nat.timeouts.{field}"), format!("{v} is outside {min}..=86400 ({rfc})")));
+            }
+        }
+        if !n.rules.is_empty() && self.workers.cores.len() > 1 {
+            errs.push(err(
+                "nat.rules",
+                "NAT runs on one worker for now (return traffic is not yet handed between workers): list one core in workers.cores",
+            ));
+        }
+        for (i, r) in n.rules.iter().enumerate() {
+            let f = |s: &str| format!("nat.rules[{i}].{s}");
+            if r.inside.parse::<Ipv4Cidr>().is_err() {
+                errs.push(err(f("inside"), format!("'{}' is not an IPv4 prefix (a.b.c.d/len)", r.inside)));
+            }
+            match self.interfaces.iter().find(|x| x.name == r.outside_interface) {
+                None => errs.push(err(f("outside_interface"), format!("no interface named '{}'", r.outside_interface))),
+                Some(x) if r.pool.is_empty() && !x.ipv4.iter().any(|a| a.parse::<Ipv4Cidr>().is_ok()) => {
+                    errs.push(err(
+                        f("pool"),
+                        format!("empty, and interface '{}' has no IPv4 address to masquerade as", r.outside_interface),
+                    ))
+                }
+                Some(_) => {}
+            }
+            for (j, a) in r.pool.iter().enumerate() {
+                if a.parse::<Ipv4Addr>().is_err() {
+                    errs.push(err(format!("nat.rules[{i}].pool[{j}]"), format!("'{a}' is not an IPv4 address")));
+                }
+            }
+        }
     }
 }
 
@@ -1169,6 +1359,49 @@ interfaces:
             assert!(got.iter().any(|g| g == want), "missing {want} in {got:?}");
         }
         assert!(!got.iter().any(|g| g == "interfaces[0].bridge" || g == "interfaces[2].vlan"), "{got:?}");
+    }
+
+    #[test]
+    fn nat_fields_are_validated_by_name() {
+        let text = r#"
+workers: { cores: [0, 1] }
+ports:
+  - { name: lan, vdev: "net_null0" }
+  - { name: wan, vdev: "net_null1" }
+interfaces:
+  - { name: lan, port: lan, ipv4: ["10.0.1.1/24"] }
+  - { name: wan, port: wan }
+nat:
+  filtering: symmetric
+  port_range: [2000, 1000]
+  max_sessions: 0
+  subscriber_sessions: 0
+  timeouts: { udp_s: 30, tcp_established_s: 600, tcp_transitory_s: 10, icmp_s: 1 }
+  rules:
+    - { inside: "10.0.1.0/33", outside_interface: nope }
+    - { inside: "10.0.1.0/24", outside_interface: wan }
+    - { inside: "10.0.1.0/24", outside_interface: lan, pool: ["203.0.113.300"] }
+"#;
+        let got = fields(text);
+        for want in [
+            "nat.filtering",
+            "nat.port_range",
+            "nat.max_sessions",
+            "nat.subscriber_sessions",
+            "nat.timeouts.udp_s",
+            "nat.timeouts.tcp_established_s",
+            "nat.timeouts.tcp_transitory_s",
+            "nat.timeouts.icmp_s",
+            "nat.rules",
+            "nat.rules[0].inside",
+            "nat.rules[0].outside_interface",
+            "nat.rules[1].pool",
+            "nat.rules[2].pool[0]",
+        ] {
+            assert!(got.iter().any(|g| g == want), "missing {want} in {got:?}");
+        }
+        let lab = Config::parse(include_str!("../../deploy/lab/nat.yaml")).unwrap();
+        lab.validate().unwrap();
     }
 
     #[test]

@@ -108,6 +108,8 @@ pub struct PortHandle {
 /// The dataplane as the controller sees it.
 pub struct Hooks {
     pub snapshot: Arc<ArcSwap<Tables>>,
+    /// The NAT rules, published just before each snapshot.
+    pub nat: Arc<ArcSwap<nat::Rules>>,
     pub workers: Vec<Arc<WorkerStats>>,
     pub dumps: Vec<Arc<TableDump>>,
 }
@@ -440,6 +442,10 @@ impl Controller {
         if save {
             save_atomic(&self.path, candidate.to_yaml().as_bytes())
                 .map_err(|e| ApplyError::Failed(format!("saving {}: {e}", self.path.display())))?;
+        }
+        let nat_rules = tables::nat_rules(&candidate, &t);
+        if **self.hooks.nat.load() != nat_rules {
+            self.hooks.nat.store(Arc::new(nat_rules));
         }
         let old = self.hooks.snapshot.swap(Arc::new(t));
         self.wait_for_workers(generation).await;

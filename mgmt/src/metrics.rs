@@ -9,7 +9,7 @@ use dataplane::{PortStats, WorkerStats};
 use prometheus::core::Collector;
 use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use stack::DropReason;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// What a scrape reads.
@@ -154,6 +154,21 @@ pub fn render(src: &Sources) -> String {
         ),
         ("gateway_mac_aged_total", "MAC entries removed by aging.", sum(|w| w.mac_aged.load(Relaxed))),
         (
+            "gateway_nat_port_alloc_failures_total",
+            "New NAT mappings refused: no outside port free, or the subscriber's port bound reached.",
+            sum(|w| w.nat_port_alloc_failures.load(Relaxed)),
+        ),
+        (
+            "gateway_nat_hairpins_total",
+            "Packets from the inside to an outside address, translated both ways (hairpinning).",
+            sum(|w| w.nat_hairpins.load(Relaxed)),
+        ),
+        (
+            "gateway_nat_translated_total",
+            "Packets NAT translated, both directions.",
+            sum(|w| w.nat_translated.load(Relaxed)),
+        ),
+        (
             "gateway_neighbor_events_lost_total",
             "Neighbor learnings not passed to other workers (inbox full).",
             sum(|w| w.neighbor_events_lost.load(Relaxed)),
@@ -167,7 +182,22 @@ pub fn render(src: &Sources) -> String {
         .set(sum(|w| w.neighbors.load(Relaxed)) as i64);
     gauge(&reg, "gateway_mac_entries", "MAC table entries, all bridges (summed over workers' tables).")
         .set(sum(|w| w.macs.load(Relaxed)) as i64);
-    gauge(&reg, "gateway_nat_sessions", "NAT sessions (NAT is not built yet: always 0).").set(0);
+    gauge(&reg, "gateway_nat_sessions", "NAT sessions (summed over workers).")
+        .set(sum(|w| w.nat_sessions.load(Relaxed)) as i64);
+    let created = counter(&reg, "gateway_nat_sessions_created_total", "NAT sessions created, by protocol.", &["proto"]);
+    let expired = counter(
+        &reg,
+        "gateway_nat_sessions_expired_total",
+        "NAT sessions ended by idle timeout, by protocol.",
+        &["proto"],
+    );
+    for (i, p) in nat::PROTOCOLS.iter().enumerate() {
+        let of = |a: fn(&WorkerStats) -> &[AtomicU64; 3]| {
+            src.workers.iter().map(|w| a(w).get(i).map_or(0, |c| c.load(Relaxed))).sum::<u64>()
+        };
+        created.with_label_values(&[p]).inc_by(of(|w| &w.nat_created));
+        expired.with_label_values(&[p]).inc_by(of(|w| &w.nat_expired));
+    }
     gauge(&reg, "gateway_config_generation", "Generation of the running config snapshot.").set(src.generation as i64);
     let last = prometheus::Gauge::new(
         "gateway_config_last_apply_timestamp_seconds",

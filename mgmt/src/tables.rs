@@ -191,6 +191,46 @@ pub fn router_config(cfg: &Config) -> RouterConfig {
     }
 }
 
+/// The NAT's rules from the config, against tables built from the same
+/// config (for the outside interfaces' indices and addresses). Rules on
+/// an interface the tables lack are left out (validation prevents that).
+pub fn nat_rules(cfg: &Config, t: &Tables) -> nat::Rules {
+    const S: u64 = 1_000_000_000;
+    let n = &cfg.nat;
+    let rules = n
+        .rules
+        .iter()
+        .filter_map(|r| {
+            let inside: stack::Ipv4Cidr = r.inside.parse().ok()?;
+            let outside = t.ifaces.iter().position(|i| i.name == r.outside_interface)?;
+            let pool = if r.pool.is_empty() {
+                t.ifaces.get(outside)?.primary().into_iter().collect()
+            } else {
+                r.pool.iter().filter_map(|a| a.parse().ok()).collect()
+            };
+            Some(nat::Rule { inside: (inside.network(), inside.len), outside: outside as u16, pool })
+        })
+        .collect();
+    let t = &n.timeouts;
+    nat::Rules {
+        rules,
+        filtering: if n.filtering == "address-dependent" {
+            nat::Filtering::AddressDependent
+        } else {
+            nat::Filtering::EndpointIndependent
+        },
+        timeouts: nat::Timeouts {
+            udp: u64::from(t.udp_s) * S,
+            tcp_established: u64::from(t.tcp_established_s) * S,
+            tcp_transitory: u64::from(t.tcp_transitory_s) * S,
+            icmp: u64::from(t.icmp_s) * S,
+        },
+        ports: (n.port_range[0], n.port_range[1]),
+        subscriber_sessions: n.subscriber_sessions,
+        subscriber_ports: n.subscriber_ports,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

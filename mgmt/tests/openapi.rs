@@ -148,6 +148,7 @@ fn controller(dir: &std::path::Path, token: &str) -> Arc<Controller> {
     w.generation.store(u64::MAX, Relaxed);
     let hooks = Hooks {
         snapshot: Arc::new(ArcSwap::from_pointee(t)),
+        nat: Arc::new(ArcSwap::from_pointee(nat::Rules::default())),
         workers: vec![w],
         dumps: vec![Arc::new(TableDump::default())],
     };

@@ -293,6 +293,12 @@ impl Nat {
         &self.rules
     }
 
+    /// True when `rules` is the snapshot this NAT already works with.
+    #[inline]
+    pub fn has_rules(&self, rules: &Arc<Rules>) -> bool {
+        Arc::ptr_eq(rules, &self.rules)
+    }
+
     /// Takes a new snapshot of the rules. A changed rule list (prefixes,
     /// interfaces, pools, port range) ends every session, since mappings
     /// may no longer be valid; new timeouts, filtering and bounds apply

@@ -145,15 +145,17 @@ fn run(cfg: Config, config_file: &Path) -> Result<(), String> {
     let ids: Vec<u16> = ports.iter().map(Port::id).collect();
     let macs: Vec<_> = ports.iter().map(Port::mac).collect();
     let t = tables::build(&cfg, &ids, &macs, 1).map_err(|e| format!("routes: {e}"))?;
+    let nat_rules = Arc::new(ArcSwap::from_pointee(tables::nat_rules(&cfg, &t)));
     let snapshot = Arc::new(ArcSwap::from_pointee(t));
     let wc = WorkerConfig {
         cores: cfg.workers.cores.clone(),
         ports: ids.clone(),
         router: tables::router_config(&cfg),
+        nat: nat::NatConfig { max_sessions: cfg.nat.max_sessions, ..nat::NatConfig::default() },
         idle_polls_before_sleep: if cfg.workers.idle_sleep_us > 0 { 1024 } else { 0 },
         idle_sleep: Duration::from_micros(u64::from(cfg.workers.idle_sleep_us)),
     };
-    let dp = Dataplane::start(wc, pool.clone(), snapshot.clone(), eal.tsc_hz())?;
+    let dp = Dataplane::start(wc, pool.clone(), snapshot.clone(), nat_rules.clone(), eal.tsc_hz())?;
     eprintln!("gatewayd: {} worker(s) on cores {:?}", cfg.workers.cores.len(), cfg.workers.cores);
     if cfg.management.tokens.is_empty() {
         eprintln!("gatewayd: no API tokens configured: only /healthz answers (add one: gatewayd token add)");
@@ -164,7 +166,12 @@ fn run(cfg: Config, config_file: &Path) -> Result<(), String> {
         .zip(ids.iter().zip(&macs))
         .map(|(p, (&id, &mac))| PortHandle { name: p.name.clone(), id, mac })
         .collect();
-    let hooks = Hooks { snapshot: snapshot.clone(), workers: dp.stats().to_vec(), dumps: dp.neighbor_dumps().to_vec() };
+    let hooks = Hooks {
+        snapshot: snapshot.clone(),
+        nat: nat_rules,
+        workers: dp.stats().to_vec(),
+        dumps: dp.neighbor_dumps().to_vec(),
+    };
     let served = serve(listen, cfg, config_file.to_owned(), handles, hooks, audit);
     // Shut down in dependency order: workers, ports, pool, EAL.
     let t0 = std::time::Instant::now();

@@ -34,6 +34,7 @@ fn fixture(name: &str) -> Fixture {
     worker.generation.store(u64::MAX, Relaxed);
     let hooks = Hooks {
         snapshot: Arc::new(ArcSwap::from_pointee(t)),
+        nat: Arc::new(ArcSwap::from_pointee(nat::Rules::default())),
         workers: vec![worker.clone()],
         dumps: vec![Arc::new(TableDump::default())],
     };

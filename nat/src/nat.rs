@@ -722,6 +722,20 @@ impl Nat {
         Ok(Some(e))
     }
 
+    /// Translates an ICMP error about session `e` (RFC 5508 REQ-3):
+    /// towards the inside (`End::Dst`) or out of it (`End::Src`). Errors
+    /// about no session, or failing their checksum, are dropped.
+    fn translate_error(&mut self, ip: &mut [u8], e: Option<u32>, outer: End) -> Verdict {
+        let Some(s) = e.and_then(|e| self.session(e)) else { return Verdict::Drop(DropReason::NatIcmpUnmapped) };
+        if !packet::icmp_checksum_ok(ip) {
+            return Verdict::Drop(DropReason::NatIcmpUnmapped);
+        }
+        let (addr, port) = if outer == End::Dst { (s.inside, s.in_port) } else { (s.outside, s.out_port) };
+        packet::rewrite_icmp_error(ip, outer, addr, addr, port);
+        self.counters.translated += 1;
+        Verdict::Pass
+    }
+
     fn session(&self, e: u32) -> Option<Session> {
         self.sessions.get(e as usize).copied()
     }
@@ -754,16 +768,8 @@ impl Translator for Nat {
             // RFC 5508 REQ-3: about one of our sessions, with a good
             // checksum, or dropped. The quoted packet left through us:
             // its source is the outside endpoint.
-            let Some(e) = self.find_out(key5(f.proto, f.src, f.sport, f.dst, f.dport)) else {
-                return Verdict::Drop(DropReason::NatIcmpUnmapped);
-            };
-            if !packet::icmp_checksum_ok(ip) {
-                return Verdict::Drop(DropReason::NatIcmpUnmapped);
-            }
-            let Some(s) = self.session(e) else { return Verdict::Drop(DropReason::NatIcmpUnmapped) };
-            packet::rewrite_icmp_error(ip, End::Dst, s.inside, s.inside, s.in_port);
-            self.counters.translated += 1;
-            return Verdict::Pass;
+            let e = self.find_out(key5(f.proto, f.src, f.sport, f.dst, f.dport));
+            return self.translate_error(ip, e, End::Dst);
         }
         // Hairpinning: from the inside to an outside address. The source
         // is translated as if it had left, then the packet comes back in.
@@ -815,16 +821,8 @@ impl Translator for Nat {
         if f.kind == Kind::IcmpError {
             // An inside host's error about a packet that came in through
             // us: the quoted packet's destination is the inside endpoint.
-            let Some(e) = self.find_in(key5(f.proto, f.dst, f.dport, f.src, f.sport)) else {
-                return Verdict::Drop(DropReason::NatIcmpUnmapped);
-            };
-            if !packet::icmp_checksum_ok(ip) {
-                return Verdict::Drop(DropReason::NatIcmpUnmapped);
-            }
-            let Some(s) = self.session(e) else { return Verdict::Drop(DropReason::NatIcmpUnmapped) };
-            packet::rewrite_icmp_error(ip, End::Src, s.outside, s.outside, s.out_port);
-            self.counters.translated += 1;
-            return Verdict::Pass;
+            let e = self.find_in(key5(f.proto, f.dst, f.dport, f.src, f.sport));
+            return self.translate_error(ip, e, End::Src);
         }
         match self.outbound(ri, &f, now) {
             Ok(e) => {

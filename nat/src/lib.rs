@@ -1,7 +1,8 @@
 //! NAT44 for the gateway: endpoint-independent mappings with paired
 //! address pooling and port preservation, endpoint-independent or
 //! address-dependent filtering, hairpinning, TCP state tracking, ICMP
-//! echo and ICMP error translation, per-subscriber bounds, and expiry on
+//! echo and ICMP error translation, port forwards and static 1:1
+//! mappings, per-subscriber bounds, and expiry on
 //! a timer wheel; after RFC 4787 (UDP), RFC 5382 (TCP), RFC 5508 (ICMP),
 //! RFC 6888 (carrier-grade NAT) and RFC 7857 (updates).
 //!
@@ -15,11 +16,13 @@
 mod index;
 pub mod nat;
 pub mod packet;
+pub mod query;
 pub mod rules;
 mod wheel;
 
-pub use nat::{Nat, NatConfig, NatCounters, SessionInfo, PROTOCOLS};
-pub use rules::{Filtering, Rule, Rules, Timeouts};
+pub use nat::{Nat, NatConfig, NatCounters, SessionInfo, SubscriberInfo, PROTOCOLS};
+pub use query::{Answer, Query, Request};
+pub use rules::{Filtering, Forward, Rule, Rules, Static, Timeouts};
 
 #[cfg(test)]
 mod tests;

@@ -13,12 +13,18 @@
 //!   REQ-2) and has its own bounds on sessions and ports (RFC 6888
 //!   REQ-4/5).
 //!
+//! - A **port forward** is a fixed mapping the rules install: it needs
+//!   no outbound packet to exist, admits any remote (filtering does not
+//!   apply) and never expires; its sessions do.
+//! - A **static 1:1 mapping** is stateless: addresses are swapped, ports
+//!   kept, nothing is remembered.
+//!
 //! Every table is sized when the worker starts (`max_sessions`) and
 //! never grows. Nothing on the packet path allocates, locks or panics.
 
 use crate::index::{hash, Index};
-use crate::packet::{self, End, Flow, Kind, SYN, TCP, UDP};
-use crate::rules::{Filtering, Rule, Rules};
+use crate::packet::{self, End, Flow, Kind, ICMP, SYN, TCP, UDP};
+use crate::rules::{Filtering, Forward, Rule, Rules, Static};
 use crate::wheel::Wheel;
 use stack::{DropReason, RouteTarget, Tables, Translator, Verdict};
 use std::net::Ipv4Addr;
@@ -96,6 +102,33 @@ pub struct SessionInfo {
     pub expires: u64,
 }
 
+/// A subscriber's usage, as the control plane lists it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct SubscriberInfo {
+    pub inside: Ipv4Addr,
+    /// Its outside address (paired pooling: one for all its mappings).
+    pub outside: Ipv4Addr,
+    pub sessions: u32,
+    /// Outside ports it holds (its mappings).
+    pub ports: u32,
+}
+
+impl SessionInfo {
+    /// The state by name: for TCP `opening` (a SYN one way), `established`
+    /// (both ways), `closing` (a FIN one way), `closed` (both ways) or
+    /// `reset`; `active` for UDP and ICMP.
+    pub fn state(&self) -> &'static str {
+        match self.tcp {
+            _ if self.proto != TCP => "active",
+            t if t & RST_SEEN != 0 => "reset",
+            t if t & (FIN_OUT | FIN_IN) == FIN_OUT | FIN_IN => "closed",
+            t if t & (FIN_OUT | FIN_IN) != 0 => "closing",
+            t if t & (SYN_OUT | SYN_IN) == SYN_OUT | SYN_IN => "established",
+            _ => "opening",
+        }
+    }
+}
+
 #[derive(Copy, Clone, Default)]
 struct Session {
     inside: u32,
@@ -124,6 +157,8 @@ struct Mapping {
     subscriber: u32,
     sessions: u32,
     first: u32,
+    /// A port forward's: installed by the rules, not by traffic.
+    fixed: bool,
 }
 
 #[derive(Copy, Clone, Default)]
@@ -203,6 +238,11 @@ impl Outside {
     }
 }
 
+/// The port forward a fixed mapping installs.
+fn forward_of(m: &Mapping) -> Forward {
+    Forward { proto: m.proto, outside: (m.outside.into(), m.out_port), inside: (m.inside.into(), m.in_port) }
+}
+
 #[inline(always)]
 fn key5(proto: u8, a: u32, ap: u16, b: u32, bp: u16) -> u128 {
     u128::from(proto) << 96 | u128::from(a) << 64 | u128::from(ap) << 48 | u128::from(b) << 16 | u128::from(bp)
@@ -215,6 +255,15 @@ fn key3(proto: u8, a: u32, ap: u16) -> u128 {
 
 /// Why a new session could not be made.
 type Refusal = Verdict;
+
+/// What an outside address is to the NAT.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Target {
+    /// A pool or port-forward address: index in `Nat::addrs`.
+    Pool(u16),
+    /// A static 1:1 mapping's: index in `Rules::statics`.
+    Static(u16),
+}
 
 /// One worker's NAT44.
 pub struct Nat {
@@ -235,6 +284,14 @@ pub struct Nat {
     wheel: Wheel,
     seed: u64,
     started: bool,
+    /// Outside addresses, sorted, for the per-packet lookup.
+    targets: Vec<(u32, Target)>,
+    /// Static mappings by inside address, sorted.
+    static_in: Vec<(u32, u16)>,
+    /// Port forwards' inside addresses, sorted.
+    forward_in: Vec<u32>,
+    /// Installed port forwards' mappings.
+    forwards: Vec<u32>,
     pub counters: NatCounters,
 }
 
@@ -263,6 +320,10 @@ impl Nat {
             wheel: Wheel::new(WHEEL_SLOTS, cfg.tick_ns, n),
             seed: cfg.seed,
             started: false,
+            targets: Vec::new(),
+            static_in: Vec::new(),
+            forward_in: Vec::new(),
+            forwards: Vec::new(),
             counters: NatCounters::default(),
         }
     }
@@ -300,22 +361,107 @@ impl Nat {
     }
 
     /// Takes a new snapshot of the rules. A changed rule list (prefixes,
-    /// interfaces, pools, port range) ends every session, since mappings
-    /// may no longer be valid; new timeouts, filtering and bounds apply
-    /// to existing sessions as they are next refreshed.
+    /// interfaces, pools), port range or set of outside addresses ends
+    /// every session, since mappings may no longer be valid. A port
+    /// forward added or removed on known addresses ends only the
+    /// sessions it displaces (a dynamic mapping on its port, its own
+    /// sessions when it goes). Static mappings hold no state. New
+    /// timeouts, filtering and bounds apply to existing sessions as they
+    /// are next refreshed.
     pub fn set_rules(&mut self, rules: Arc<Rules>) {
         if Arc::ptr_eq(&rules, &self.rules) {
             return;
         }
-        let reset = rules.rules != self.rules.rules || rules.ports != self.rules.ports;
+        let reset = rules.rules != self.rules.rules
+            || rules.ports != self.rules.ports
+            || rules.addresses() != self.rules.addresses();
+        let forwards_changed = rules.forwards != self.rules.forwards;
         self.rules = rules;
         if reset {
-            self.clear();
             self.addrs = self.rules.addresses().into_iter().map(|a| Outside::new(a.into(), self.rules.ports)).collect();
+            self.clear();
+        } else if forwards_changed {
+            let installed = std::mem::take(&mut self.forwards);
+            for m in installed {
+                let keep = self.mappings.get(m as usize).is_some_and(|x| self.rules.forwards.contains(&forward_of(x)));
+                if keep {
+                    self.forwards.push(m);
+                } else {
+                    self.evict(m);
+                }
+            }
+            self.install_forwards();
+        }
+        self.targets = self.addrs.iter().enumerate().map(|(i, o)| (o.addr, Target::Pool(i as u16))).collect();
+        self.targets.extend(
+            self.rules.statics.iter().enumerate().map(|(i, st)| (u32::from(st.outside), Target::Static(i as u16))),
+        );
+        self.targets.sort_unstable_by_key(|t| t.0);
+        self.static_in =
+            self.rules.statics.iter().enumerate().map(|(i, st)| (u32::from(st.inside), i as u16)).collect();
+        self.static_in.sort_unstable();
+        self.forward_in = self.rules.forwards.iter().map(|f| u32::from(f.inside.0)).collect();
+        self.forward_in.sort_unstable();
+        self.forward_in.dedup();
+    }
+
+    /// Installs every port forward of the rules not installed yet. The
+    /// forward wins over a dynamic mapping on its outside port or inside
+    /// endpoint: that mapping's sessions end.
+    fn install_forwards(&mut self) {
+        let rules = Arc::clone(&self.rules);
+        for fw in &rules.forwards {
+            let have =
+                self.forwards.iter().any(|&m| self.mappings.get(m as usize).is_some_and(|x| forward_of(x) == *fw));
+            if have {
+                continue;
+            }
+            let (outside, inside) = (u32::from(fw.outside.0), u32::from(fw.inside.0));
+            let Some(addr) = self.addrs.iter().position(|o| o.addr == outside) else { continue };
+            for m in
+                [self.find_map_out(fw.proto, outside, fw.outside.1), self.find_map_in(fw.proto, inside, fw.inside.1)]
+                    .into_iter()
+                    .flatten()
+            {
+                self.evict(m);
+            }
+            let Some(m) = self.free_mapping.pop() else { continue };
+            if let Some(o) = self.addrs.get_mut(addr) {
+                o.set(proto_index(fw.proto), fw.outside.1, true);
+            }
+            if let Some(x) = self.mappings.get_mut(m as usize) {
+                *x = Mapping {
+                    inside,
+                    outside,
+                    in_port: fw.inside.1,
+                    out_port: fw.outside.1,
+                    proto: fw.proto,
+                    addr: addr as u16,
+                    subscriber: NIL,
+                    sessions: 0,
+                    first: NIL,
+                    fixed: true,
+                };
+            }
+            self.map_in.insert(self.h(key3(fw.proto, inside, fw.inside.1)), m);
+            self.map_out.insert(self.h(key3(fw.proto, outside, fw.outside.1)), m);
+            self.forwards.push(m);
         }
     }
 
-    /// Ends every session.
+    /// Ends a mapping and all its sessions.
+    fn evict(&mut self, m: u32) {
+        let Some(&Mapping { sessions, fixed, .. }) = self.mappings.get(m as usize) else { return };
+        for _ in 0..sessions {
+            let first = self.mappings.get(m as usize).map_or(NIL, |x| x.first);
+            self.remove_session(first, true);
+        }
+        if fixed {
+            self.remove_mapping(m);
+        }
+    }
+
+    /// Ends every session (port forwards stay).
     pub fn clear(&mut self) {
         let n = self.sessions.len();
         for (i, s) in self.sessions.iter_mut().enumerate() {
@@ -333,6 +479,8 @@ impl Nat {
         for a in &mut self.addrs {
             *a = Outside::new(a.addr, ports);
         }
+        self.forwards.clear();
+        self.install_forwards();
     }
 
     /// Expires idle sessions (at most a fixed budget per call); call
@@ -374,13 +522,39 @@ impl Nat {
 
     /// The sessions, for the control plane.
     pub fn sessions(&self) -> impl Iterator<Item = SessionInfo> + '_ {
-        self.sessions.iter().filter(|s| s.proto != 0).map(|s| SessionInfo {
+        (0..self.session_slots()).filter_map(|i| self.session_info(i))
+    }
+
+    /// Session table slots (live or free).
+    pub(crate) fn session_slots(&self) -> u32 {
+        self.sessions.len() as u32
+    }
+
+    /// The session in slot `i`, if it is live.
+    pub(crate) fn session_info(&self, i: u32) -> Option<SessionInfo> {
+        self.sessions.get(i as usize).filter(|s| s.proto != 0).map(|s| SessionInfo {
             proto: s.proto,
             inside: (s.inside.into(), s.in_port),
             outside: (s.outside.into(), s.out_port),
             remote: (s.remote.into(), s.rem_port),
             tcp: s.tcp,
             expires: s.expires,
+        })
+    }
+
+    /// Subscriber table slots (live or free).
+    pub(crate) fn subscriber_slots(&self) -> u32 {
+        self.subs.len() as u32
+    }
+
+    /// The subscriber in slot `i`, if it holds anything.
+    pub(crate) fn subscriber_info(&self, i: u32) -> Option<SubscriberInfo> {
+        let s = self.subs.get(i as usize).filter(|s| s.sessions > 0 || s.ports > 0)?;
+        Some(SubscriberInfo {
+            inside: s.inside.into(),
+            outside: self.addrs.get(usize::from(s.addr)).map_or(0, |o| o.addr).into(),
+            sessions: s.sessions,
+            ports: s.ports,
         })
     }
 
@@ -472,20 +646,22 @@ impl Nat {
         self.wheel.reschedule(e, expires);
     }
 
-    /// The outbound session for flow `f` under rule `r`: found, or made
-    /// (with its mapping and subscriber if needed).
-    fn outbound(&mut self, ri: usize, f: &Flow, now: u64) -> Result<u32, Refusal> {
+    /// The outbound session for flow `f`: found, or made under the
+    /// source's mapping (a port forward's, or a dynamic one), or under a
+    /// new mapping by rule `ri`. `Ok(None)`: none of these.
+    fn outbound(&mut self, ri: Option<usize>, f: &Flow, now: u64) -> Result<Option<u32>, Refusal> {
         if let Some(e) = self.find_in(key5(f.proto, f.src, f.sport, f.dst, f.dport)) {
             self.touch(e, f.kind, true, now);
-            return Ok(e);
+            return Ok(Some(e));
         }
-        let m = match self.find_map_in(f.proto, f.src, f.sport) {
-            Some(m) => m,
-            None => self.new_mapping(ri, f)?,
+        let m = match (self.find_map_in(f.proto, f.src, f.sport), ri) {
+            (Some(m), _) => m,
+            (None, Some(ri)) => self.new_mapping(ri, f)?,
+            (None, None) => return Ok(None),
         };
         let e = self.new_session(m, f.dst, f.dport, now)?;
         self.touch(e, f.kind, true, now);
-        Ok(e)
+        Ok(Some(e))
     }
 
     fn subscriber(&mut self, ri: usize, inside: u32) -> Result<u32, Refusal> {
@@ -555,6 +731,7 @@ impl Nat {
                 subscriber: sub,
                 sessions: 0,
                 first: NIL,
+                fixed: false,
             };
         }
         if let Some(s) = self.subs.get_mut(sub as usize) {
@@ -662,6 +839,11 @@ impl Nat {
             }
         }
         let (left, sub) = match self.mappings.get_mut(m as usize) {
+            // A port forward outlives its sessions.
+            Some(x) if x.fixed => {
+                x.sessions = x.sessions.saturating_sub(1);
+                (1, NIL)
+            }
             Some(x) => {
                 x.sessions = x.sessions.saturating_sub(1);
                 (x.sessions, x.subscriber)
@@ -696,9 +878,17 @@ impl Nat {
         false
     }
 
+    /// What outside address `a` is to us, if anything.
     #[inline]
-    fn outside_addr(&self, a: u32) -> Option<usize> {
-        self.addrs.iter().position(|o| o.addr == a)
+    fn target(&self, a: u32) -> Option<Target> {
+        self.targets.binary_search_by_key(&a, |t| t.0).ok().and_then(|i| self.targets.get(i)).map(|t| t.1)
+    }
+
+    /// The static mapping whose inside address is `a`.
+    #[inline]
+    fn static_by_inside(&self, a: u32) -> Option<Static> {
+        let i = self.static_in.binary_search_by_key(&a, |s| s.0).ok()?;
+        self.static_in.get(i).and_then(|s| self.rules.statics.get(usize::from(s.1))).copied()
     }
 
     /// The inbound session for flow `f` to one of our outside addresses:
@@ -710,7 +900,8 @@ impl Nat {
             return Ok(Some(e));
         }
         let Some(m) = self.find_map_out(f.proto, f.dst, f.dport) else { return Ok(None) };
-        if self.rules.filtering == Filtering::AddressDependent && !self.has_sent_to(m, f.src) {
+        let fixed = self.mappings.get(m as usize).is_some_and(|x| x.fixed);
+        if self.rules.filtering == Filtering::AddressDependent && !fixed && !self.has_sent_to(m, f.src) {
             return Err(Verdict::Drop(DropReason::NatFiltered));
         }
         // A new TCP conversation from outside must open with a SYN.
@@ -740,10 +931,79 @@ impl Nat {
         self.sessions.get(e as usize).copied()
     }
 
-    /// A hairpinned packet's rule: the first whose inside prefix holds
-    /// the source and whose pool holds the destination.
-    fn hairpin_rule(&self, src: u32, dst: u32) -> Option<usize> {
-        self.rules.rules.iter().position(|r| r.matches(src) && r.pool.iter().any(|a| u32::from(*a) == dst))
+    /// Hairpinning (RFC 4787 REQ-9, RFC 5382 REQ-8): a packet from the
+    /// inside to an outside address gets its source translated as if it
+    /// had left, before its destination is. The outside source, or
+    /// `None` when the source is not an inside one.
+    fn hairpin_source(&mut self, f: &Flow, now: u64) -> Result<Option<(u32, u16)>, Verdict> {
+        if let Some(st) = self.static_by_inside(f.src) {
+            return Ok(Some((st.outside.into(), f.sport)));
+        }
+        let ri = self.rules.rules.iter().position(|r| r.matches(f.src));
+        if ri.is_none() && self.forward_in.binary_search(&f.src).is_err() {
+            return Ok(None);
+        }
+        let e = self.outbound(ri, f, now)?;
+        Ok(e.and_then(|e| self.session(e)).map(|s| (s.outside, s.out_port)))
+    }
+
+    /// Inbound through a static mapping: the destination becomes the
+    /// inside address, ports kept (and the source translated first if it
+    /// is an inside one).
+    fn static_inbound(&mut self, st: Static, ip: &mut [u8], now: u64) -> Verdict {
+        let inside = u32::from(st.inside);
+        match packet::flow(ip) {
+            Ok(f) if f.kind == Kind::IcmpError => {
+                // About a packet the inside host sent: its source is ours.
+                if f.src != u32::from(st.outside) || !packet::icmp_checksum_ok(ip) {
+                    return Verdict::Drop(DropReason::NatIcmpUnmapped);
+                }
+                packet::rewrite_icmp_error(ip, End::Dst, inside, inside, kept_port(&f, End::Src));
+            }
+            Ok(f) => {
+                match self.hairpin_source(&f, now) {
+                    Ok(Some((a, p))) => {
+                        packet::rewrite(ip, End::Src, a, p);
+                        self.counters.hairpins += 1;
+                    }
+                    Ok(None) => {}
+                    Err(v) => return v,
+                }
+                packet::rewrite_addr(ip, End::Dst, inside);
+            }
+            // Later fragments, other protocols: the address alone.
+            Err(_) => packet::rewrite_addr(ip, End::Dst, inside),
+        }
+        self.counters.translated += 1;
+        Verdict::Pass
+    }
+
+    /// Outbound through a static mapping: the source becomes the outside
+    /// address, ports kept.
+    fn static_outbound(&mut self, st: Static, ip: &mut [u8]) -> Verdict {
+        let outside = u32::from(st.outside);
+        match packet::flow(ip) {
+            Ok(f) if f.kind == Kind::IcmpError => {
+                // About a packet that came in to the inside host.
+                if f.dst != u32::from(st.inside) || !packet::icmp_checksum_ok(ip) {
+                    return Verdict::Drop(DropReason::NatIcmpUnmapped);
+                }
+                packet::rewrite_icmp_error(ip, End::Src, outside, outside, kept_port(&f, End::Dst));
+            }
+            _ => packet::rewrite_addr(ip, End::Src, outside),
+        }
+        self.counters.translated += 1;
+        Verdict::Pass
+    }
+}
+
+/// The port a static mapping keeps at `end` of a quoted flow: for an
+/// echo, its identifier, whichever end it names.
+fn kept_port(f: &Flow, end: End) -> u16 {
+    match (f.proto, end) {
+        (ICMP, _) => f.sport | f.dport,
+        (_, End::Src) => f.sport,
+        (_, End::Dst) => f.dport,
     }
 }
 
@@ -756,8 +1016,15 @@ impl Translator for Nat {
         let Some(dst) = ip.get(16..20).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]])) else {
             return Verdict::Pass;
         };
-        if self.outside_addr(dst).is_none() {
-            return Verdict::Pass;
+        match self.target(dst) {
+            None => return Verdict::Pass,
+            Some(Target::Static(i)) => {
+                return match self.rules.statics.get(usize::from(i)).copied() {
+                    Some(st) => self.static_inbound(st, ip, now),
+                    None => Verdict::Pass,
+                };
+            }
+            Some(Target::Pool(_)) => {}
         }
         let f = match packet::flow(ip) {
             Ok(f) => f,
@@ -771,22 +1038,20 @@ impl Translator for Nat {
             let e = self.find_out(key5(f.proto, f.src, f.sport, f.dst, f.dport));
             return self.translate_error(ip, e, End::Dst);
         }
-        // Hairpinning: from the inside to an outside address. The source
-        // is translated as if it had left, then the packet comes back in.
+        // Hairpinning, when there is a mapping to reach (traffic from the
+        // inside to the gateway's own address is not translated).
         let mut f = f;
-        let hairpin = match self.hairpin_rule(f.src, dst) {
-            Some(ri) if self.find_map_out(f.proto, f.dst, f.dport).is_some() => {
-                let e = match self.outbound(ri, &f, now) {
-                    Ok(e) => e,
-                    Err(v) => return v,
-                };
-                let Some(s) = self.session(e) else { return Verdict::Drop(DropReason::NatNoMapping) };
-                f.src = s.outside;
-                f.sport = s.out_port;
-                true
+        let mut hairpin = false;
+        if self.find_map_out(f.proto, f.dst, f.dport).is_some() {
+            match self.hairpin_source(&f, now) {
+                Ok(Some((a, p))) => {
+                    (f.src, f.sport) = (a, p);
+                    hairpin = true;
+                }
+                Ok(None) => {}
+                Err(v) => return v,
             }
-            _ => false,
-        };
+        }
         match self.inbound(&f, now) {
             Ok(Some(e)) => {
                 let Some(s) = self.session(e) else { return Verdict::Drop(DropReason::NatNoMapping) };
@@ -811,26 +1076,38 @@ impl Translator for Nat {
         let Some(src) = ip.get(12..16).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]])) else {
             return Verdict::Pass;
         };
-        let Some(ri) = self.rules.rules.iter().position(|r| r.outside == out && r.matches(src)) else {
+        if let Some(st) = self.static_by_inside(src) {
+            if st.interface == out {
+                return self.static_outbound(st, ip);
+            }
+        }
+        let ri = self.rules.rules.iter().position(|r| r.outside == out && r.matches(src));
+        // Not under a rule: only a port forward's server has sessions.
+        if ri.is_none() && self.forward_in.binary_search(&src).is_err() {
             return Verdict::Pass;
-        };
+        }
         let f = match packet::flow(ip) {
             Ok(f) => f,
+            Err(_) if ri.is_none() => return Verdict::Pass,
             Err(r) => return Verdict::Drop(r),
         };
         if f.kind == Kind::IcmpError {
             // An inside host's error about a packet that came in through
             // us: the quoted packet's destination is the inside endpoint.
             let e = self.find_in(key5(f.proto, f.dst, f.dport, f.src, f.sport));
+            if e.is_none() && ri.is_none() {
+                return Verdict::Pass;
+            }
             return self.translate_error(ip, e, End::Src);
         }
         match self.outbound(ri, &f, now) {
-            Ok(e) => {
+            Ok(Some(e)) => {
                 let Some(s) = self.session(e) else { return Verdict::Drop(DropReason::NatNoMapping) };
                 packet::rewrite(ip, End::Src, s.outside, s.out_port);
                 self.counters.translated += 1;
                 Verdict::Pass
             }
+            Ok(None) => Verdict::Pass,
             Err(v) => v,
         }
     }

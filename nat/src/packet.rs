@@ -176,6 +176,41 @@ pub fn rewrite(ip: &mut [u8], end: End, addr: u32, port: u16) {
     rewrite_l4(l4, proto, end, old_addr, addr, port);
 }
 
+/// The port (or echo identifier) at `end` of a packet whose transport
+/// header is here: TCP, UDP or ICMP, unfragmented or the first
+/// fragment. `None` for anything else.
+#[inline]
+pub fn port_of(ip: &[u8], end: End) -> Option<u16> {
+    if be16(ip, 6)? & 0x1fff != 0 {
+        return None;
+    }
+    let l4 = ip.get(ihl(ip)..)?;
+    match *ip.get(9)? {
+        TCP | UDP => be16(l4, if end == End::Src { 0 } else { 2 }),
+        ICMP => be16(l4, 4),
+        _ => None,
+    }
+}
+
+/// Rewrites one end's address and keeps its port: through the transport
+/// header where the packet has one ([`port_of`]), else (a later
+/// fragment, another protocol) in the IP header alone, which is all such
+/// a packet carries of it.
+#[inline]
+pub fn rewrite_addr(ip: &mut [u8], end: End, addr: u32) {
+    match port_of(ip, end) {
+        Some(port) => rewrite(ip, end, addr, port),
+        None => {
+            let at = if end == End::Src { 12 } else { 16 };
+            let Some(old) = be32(ip, at) else { return };
+            put32(ip, at, addr);
+            if let Some(c) = be16(ip, 10) {
+                put16(ip, 10, update32(c, old, addr));
+            }
+        }
+    }
+}
+
 /// The transport half of [`rewrite`]: the port (or echo identifier) and
 /// the checksum, which for TCP and UDP covers the address too.
 fn rewrite_l4(l4: &mut [u8], proto: u8, end: End, old_addr: u32, addr: u32, port: u16) {

@@ -58,11 +58,39 @@ impl Rule {
     }
 }
 
+/// A port forward (destination NAT): `proto` packets to `outside` go to
+/// `inside`, and the inside server's replies leave from `outside`. The
+/// outside port is reserved: no dynamic mapping takes it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Forward {
+    /// TCP or UDP.
+    pub proto: u8,
+    pub outside: (Ipv4Addr, u16),
+    pub inside: (Ipv4Addr, u16),
+}
+
+/// A static 1:1 mapping: every packet to `outside` goes to `inside`,
+/// and every packet from `inside` leaving through interface `interface`
+/// comes from `outside`; ports and identifiers are kept. Stateless, so
+/// it holds no sessions, admits every protocol, and translates
+/// fragments as they come.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Static {
+    pub outside: Ipv4Addr,
+    pub inside: Ipv4Addr,
+    /// Outside interface index in [`stack::Tables::ifaces`].
+    pub interface: u16,
+}
+
 /// Everything the NAT translates by.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rules {
     /// First match wins.
     pub rules: Vec<Rule>,
+    /// Port forwards.
+    pub forwards: Vec<Forward>,
+    /// Static 1:1 mappings; their addresses are in no pool.
+    pub statics: Vec<Static>,
     pub filtering: Filtering,
     pub timeouts: Timeouts,
     /// Outside ports handed out (inclusive); ICMP identifiers too.
@@ -77,6 +105,8 @@ impl Default for Rules {
     fn default() -> Self {
         Rules {
             rules: Vec::new(),
+            forwards: Vec::new(),
+            statics: Vec::new(),
             filtering: Filtering::default(),
             timeouts: Timeouts::default(),
             ports: (1024, 65535),
@@ -87,10 +117,11 @@ impl Default for Rules {
 }
 
 impl Rules {
-    /// Every pool address, in rule order, each once.
+    /// Every pool address, in rule order, then every port forward's
+    /// outside address; each once.
     pub fn addresses(&self) -> Vec<Ipv4Addr> {
         let mut v: Vec<Ipv4Addr> = Vec::new();
-        for a in self.rules.iter().flat_map(|r| r.pool.iter()) {
+        for a in self.rules.iter().flat_map(|r| r.pool.iter()).chain(self.forwards.iter().map(|f| &f.outside.0)) {
             if !v.contains(a) {
                 v.push(*a);
             }

@@ -17,7 +17,7 @@ pub mod worker;
 pub use eal::{Eal, EalError};
 pub use mbuf::{Mbuf, Mempool};
 pub use port::{LinkStatus, Port, PortConfig, PortStats};
-pub use stats::{TableDump, WorkerStats};
+pub use stats::{NatMailbox, NatSlot, TableDump, WorkerStats};
 pub use worker::{Dataplane, WorkerConfig};
 
 /// The last DPDK error on this thread, as text.

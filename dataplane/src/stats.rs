@@ -170,3 +170,28 @@ impl TableDump {
         }
     }
 }
+
+/// One worker's NAT mailbox: a question from the control plane and its
+/// answer (`nat::query`).
+///
+/// The control plane puts a request and an answer with room for it in
+/// `slot`, then raises `requested`. The worker, between bursts, takes the
+/// lock if it is free at once, works on the request for a bounded number
+/// of table slots, and sets `served` when the answer is complete; a long
+/// scan spreads over several loops.
+#[derive(Debug, Default)]
+pub struct NatMailbox {
+    pub requested: AtomicU64,
+    pub served: AtomicU64,
+    pub slot: Mutex<NatSlot>,
+}
+
+/// The request in a [`NatMailbox`] and its answer.
+#[derive(Debug, Default)]
+pub struct NatSlot {
+    pub request: Option<nat::Request>,
+    pub answer: nat::Answer,
+    /// The worker's clock (ns) when it answered: session expiry times
+    /// are on it.
+    pub now: u64,
+}

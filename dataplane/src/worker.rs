@@ -10,7 +10,7 @@
 
 use crate::eal::rdtsc;
 use crate::mbuf::{Mbuf, Mempool};
-use crate::stats::{TableDump, WorkerStats};
+use crate::stats::{NatMailbox, TableDump, WorkerStats};
 use arc_swap::ArcSwap;
 use crossbeam_queue::ArrayQueue;
 use dpdk_sys as ffi;
@@ -33,6 +33,9 @@ const TX_BUFFER: usize = 2 * BURST;
 const PUBLISH_INTERVAL_US: u64 = 100;
 /// Neighbor learnings waiting per worker before new ones are lost.
 const NEIGHBOR_INBOX: usize = 1024;
+/// NAT table slots a worker scans per loop for a control-plane listing
+/// (tens of microseconds; a long scan spreads over loops).
+const NAT_SCAN_BUDGET: usize = 16384;
 
 /// How the workers run.
 #[derive(Clone, Debug)]
@@ -65,6 +68,7 @@ pub struct Dataplane {
     handles: Vec<JoinHandle<Result<(), String>>>,
     stats: Vec<Arc<WorkerStats>>,
     dumps: Vec<Arc<TableDump>>,
+    nat_mailboxes: Vec<Arc<NatMailbox>>,
 }
 
 impl Dataplane {
@@ -89,6 +93,7 @@ impl Dataplane {
             .iter()
             .map(|_| Arc::new(TableDump::with_capacity(cfg.router.neighbor.capacity, cfg.router.mac_capacity)))
             .collect();
+        let nat_mailboxes: Vec<Arc<NatMailbox>> = cfg.cores.iter().map(|_| Arc::new(NatMailbox::default())).collect();
         let mut handles = Vec::new();
         for (w, &core) in cfg.cores.iter().enumerate() {
             let ctx = WorkerContext {
@@ -108,6 +113,7 @@ impl Dataplane {
                 stop: stop.clone(),
                 stats: stats[w].clone(),
                 dump: dumps[w].clone(),
+                nat_mailbox: nat_mailboxes[w].clone(),
                 inbox: inboxes[w].clone(),
                 peers: inboxes.iter().enumerate().filter(|(i, _)| *i != w).map(|(_, q)| q.clone()).collect(),
                 tsc_hz,
@@ -118,12 +124,17 @@ impl Dataplane {
                 .map_err(|e| format!("spawning worker {w}: {e}"))?;
             handles.push(h);
         }
-        Ok(Dataplane { stop, handles, stats, dumps })
+        Ok(Dataplane { stop, handles, stats, dumps, nat_mailboxes })
     }
 
     /// Published counters, one entry per worker.
     pub fn stats(&self) -> &[Arc<WorkerStats>] {
         &self.stats
+    }
+
+    /// NAT mailboxes, one per worker.
+    pub fn nat_mailboxes(&self) -> &[Arc<NatMailbox>] {
+        &self.nat_mailboxes
     }
 
     /// Neighbor cache dumps, one per worker.
@@ -160,6 +171,7 @@ struct WorkerContext {
     stop: Arc<AtomicBool>,
     stats: Arc<WorkerStats>,
     dump: Arc<TableDump>,
+    nat_mailbox: Arc<NatMailbox>,
     inbox: Arc<ArrayQueue<NeighborEvent>>,
     peers: Vec<Arc<ArrayQueue<NeighborEvent>>>,
     tsc_hz: u64,
@@ -277,6 +289,26 @@ impl WorkerContext {
         self.dump.served.store(want, std::sync::atomic::Ordering::Release);
     }
 
+    /// Works on a pending NAT question, if the control plane is not
+    /// using the mailbox right now.
+    #[inline]
+    fn serve_nat(&self, router: &mut WorkerRouter, now: u64) {
+        let want = self.nat_mailbox.requested.load(Relaxed);
+        if want == self.nat_mailbox.served.load(Relaxed) {
+            return;
+        }
+        let Ok(mut slot) = self.nat_mailbox.slot.try_lock() else { return };
+        let slot = &mut *slot;
+        let done = match slot.request.as_mut() {
+            Some(req) => router.translator_mut().serve(req, &mut slot.answer, NAT_SCAN_BUDGET),
+            None => true,
+        };
+        slot.now = now;
+        if done {
+            self.nat_mailbox.served.store(want, std::sync::atomic::Ordering::Release);
+        }
+    }
+
     fn run(self) -> Result<(), String> {
         if !core_affinity::set_for_current(core_affinity::CoreId { id: self.core }) {
             return Err(format!("worker {}: cannot pin to core {}", self.index, self.core));
@@ -362,6 +394,7 @@ impl WorkerContext {
             router.translator_mut().poll(now);
             io.flush_all();
             self.serve_dump(&router, now);
+            self.serve_nat(&mut router, now);
             let dt = rdtsc().wrapping_sub(t0);
             iteration += 1;
             if received > 0 {

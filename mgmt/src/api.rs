@@ -36,6 +36,8 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+mod nat44;
+
 /// Shared by every handler.
 pub struct Api {
     pub ctl: Arc<Controller>,
@@ -62,6 +64,7 @@ type ApiResult<T> = Result<T, Problem>;
         (name = "bridges", description = "Bridge domains, their members and MAC tables."),
         (name = "routes", description = "Static routes."),
         (name = "neighbors", description = "The ARP neighbor caches and static entries."),
+        (name = "nat", description = "NAT44: rules, pools, port forwards, static mappings, settings; live sessions and subscribers."),
         (name = "config", description = "The running config as a whole; commit-confirm."),
         (name = "observe", description = "Stats, audit log, metrics, health, this document.")
     )
@@ -106,7 +109,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 fn api_routes() -> OpenApiRouter<Arc<Api>> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let r = OpenApiRouter::with_openapi(ApiDoc::openapi());
+    nat44::routes(r)
         .routes(routes!(list_ports))
         .routes(routes!(get_port))
         .routes(routes!(list_interfaces, add_interface))

@@ -244,13 +244,22 @@ impl Default for L2Conf {
 }
 
 /// NAT44 (crate `nat`): source NAT of inside prefixes leaving through an
-/// outside interface, after RFC 4787, 5382, 5508, 6888 and 7857.
+/// outside interface, port forwards and static 1:1 mappings, after RFC
+/// 4787, 5382, 5508, 6888 and 7857.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NatConf {
     /// Source NAT rules, first match wins.
     #[serde(default)]
     pub rules: Vec<NatRuleConf>,
+    /// Port forwards (destination NAT), with hairpinning: inside hosts
+    /// reach a forwarded service by its outside address too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwards: Vec<NatForwardConf>,
+    /// Static 1:1 mappings: one outside address stands for one inside
+    /// host, every port and protocol, both ways, statelessly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statics: Vec<NatStaticConf>,
     /// Which inbound packets a mapping lets in: `endpoint-independent`
     /// (any outside host, the default, RFC 4787 REQ-8) or
     /// `address-dependent` (only hosts the inside endpoint sent to).
@@ -289,6 +298,39 @@ pub struct NatRuleConf {
     /// ("paired" pooling, RFC 4787 REQ-2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pool: Vec<String>,
+}
+
+/// A port forward: `protocol` packets to `outside` go to `inside`; the
+/// inside server's replies leave from `outside`. Admits any remote
+/// (filtering does not apply); the outside port is never handed out to
+/// a dynamic mapping. A forward added or removed ends no other session,
+/// unless it brings a new outside address.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NatForwardConf {
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    /// Outside endpoint, `ADDRESS:PORT` (`203.0.113.1:8080`). The address
+    /// is the gateway's (an interface or pool address) or routed to it.
+    pub outside: String,
+    /// Inside endpoint, `ADDRESS:PORT` (`10.0.1.2:80`).
+    pub inside: String,
+}
+
+/// A static 1:1 mapping: packets to `outside` go to `inside` (ports kept),
+/// and packets from `inside` leaving through `outside_interface` come
+/// from `outside`. Every protocol, fragments included; no state.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NatStaticConf {
+    /// Outside address, routed to the gateway (not an interface's own
+    /// address, a pool address or a forward's).
+    pub outside: String,
+    /// Inside host's address.
+    pub inside: String,
+    /// The interface (by name) whose outbound packets from `inside` are
+    /// translated.
+    pub outside_interface: String,
 }
 
 /// NAT idle timeouts, in seconds; each at least its RFC's minimum.
@@ -352,6 +394,8 @@ impl Default for NatConf {
     fn default() -> Self {
         NatConf {
             rules: Vec::new(),
+            forwards: Vec::new(),
+            statics: Vec::new(),
             filtering: default_filtering(),
             port_range: default_nat_ports(),
             timeouts: NatTimeoutsConf::default(),
@@ -1167,7 +1211,7 @@ impl Config {
                 errs.push(err(format!("nat.timeouts.{field}"), format!("{v} is outside {min}..=86400 ({rfc})")));
             }
         }
-        if !n.rules.is_empty() && self.workers.cores.len() > 1 {
+        if !(n.rules.is_empty() && n.forwards.is_empty() && n.statics.is_empty()) && self.workers.cores.len() > 1 {
             errs.push(err(
                 "nat.rules",
                 "NAT runs on one worker for now (return traffic is not yet handed between workers): list one core in workers.cores",
@@ -1192,6 +1236,59 @@ impl Config {
                 if a.parse::<Ipv4Addr>().is_err() {
                     errs.push(err(format!("nat.rules[{i}].pool[{j}]"), format!("'{a}' is not an IPv4 address")));
                 }
+            }
+        }
+        let endpoint = |s: &str| s.parse::<std::net::SocketAddrV4>().ok().filter(|e| e.port() != 0);
+        let mut outside_seen = Vec::new();
+        let mut inside_seen = Vec::new();
+        for (i, fw) in n.forwards.iter().enumerate() {
+            let f = |s: &str| format!("nat.forwards[{i}].{s}");
+            if !matches!(fw.protocol.as_str(), "tcp" | "udp") {
+                errs.push(err(f("protocol"), format!("'{}' is not tcp or udp", fw.protocol)));
+            }
+            for (field, text, seen) in
+                [("outside", &fw.outside, &mut outside_seen), ("inside", &fw.inside, &mut inside_seen)]
+            {
+                match endpoint(text) {
+                    None => errs.push(err(f(field), format!("'{text}' is not ADDRESS:PORT (IPv4, port 1..=65535)"))),
+                    Some(e) if seen.contains(&(fw.protocol.clone(), e)) => {
+                        errs.push(err(f(field), format!("{} {e} is already in another forward", fw.protocol)))
+                    }
+                    Some(e) => seen.push((fw.protocol.clone(), e)),
+                }
+            }
+        }
+        let own: Vec<Ipv4Addr> = self
+            .interfaces
+            .iter()
+            .flat_map(|x| x.ipv4.iter().filter_map(|a| a.parse::<Ipv4Cidr>().ok().map(|c| c.addr)))
+            .collect();
+        let pools: Vec<Ipv4Addr> = n.rules.iter().flat_map(|r| r.pool.iter().filter_map(|a| a.parse().ok())).collect();
+        let mut statics_seen: Vec<Ipv4Addr> = Vec::new();
+        for (i, st) in n.statics.iter().enumerate() {
+            let f = |s: &str| format!("nat.statics[{i}].{s}");
+            match st.outside.parse::<Ipv4Addr>() {
+                Err(_) => errs.push(err(f("outside"), format!("'{}' is not an IPv4 address", st.outside))),
+                Ok(a) if own.contains(&a) => {
+                    errs.push(err(f("outside"), format!("{a} is an interface's own address; use a forward")))
+                }
+                Ok(a) if pools.contains(&a) || outside_seen.iter().any(|(_, e)| *e.ip() == a) => {
+                    errs.push(err(f("outside"), format!("{a} is already a pool or forward address")))
+                }
+                Ok(a) if statics_seen.contains(&a) => {
+                    errs.push(err(f("outside"), format!("{a} is already in another static mapping")))
+                }
+                Ok(a) => statics_seen.push(a),
+            }
+            match st.inside.parse::<Ipv4Addr>() {
+                Err(_) => errs.push(err(f("inside"), format!("'{}' is not an IPv4 address", st.inside))),
+                Ok(a) if n.statics.iter().take(i).any(|o| o.inside.parse() == Ok(a)) => {
+                    errs.push(err(f("inside"), format!("{a} is already in another static mapping")))
+                }
+                Ok(_) => {}
+            }
+            if !self.interfaces.iter().any(|x| x.name == st.outside_interface) {
+                errs.push(err(f("outside_interface"), format!("no interface named '{}'", st.outside_interface)));
             }
         }
     }
@@ -1380,7 +1477,15 @@ nat:
   rules:
     - { inside: "10.0.1.0/33", outside_interface: nope }
     - { inside: "10.0.1.0/24", outside_interface: wan }
-    - { inside: "10.0.1.0/24", outside_interface: lan, pool: ["203.0.113.300"] }
+    - { inside: "10.0.1.0/24", outside_interface: lan, pool: ["203.0.113.300", "203.0.113.7"] }
+  forwards:
+    - { protocol: sctp, outside: "203.0.113.1:0", inside: "10.0.1.2" }
+    - { protocol: tcp, outside: "203.0.113.1:80", inside: "10.0.1.2:80" }
+    - { protocol: tcp, outside: "203.0.113.1:80", inside: "10.0.1.2:80" }
+  statics:
+    - { outside: "10.0.1.1", inside: "10.0.1.9", outside_interface: wan }
+    - { outside: "203.0.113.7", inside: "10.0.1.9", outside_interface: wan }
+    - { outside: "203.0.113.8", inside: "10.0.1.x", outside_interface: nope }
 "#;
         let got = fields(text);
         for want in [
@@ -1397,6 +1502,16 @@ nat:
             "nat.rules[0].outside_interface",
             "nat.rules[1].pool",
             "nat.rules[2].pool[0]",
+            "nat.forwards[0].protocol",
+            "nat.forwards[0].outside",
+            "nat.forwards[0].inside",
+            "nat.forwards[2].outside",
+            "nat.forwards[2].inside",
+            "nat.statics[0].outside",
+            "nat.statics[1].outside",
+            "nat.statics[1].inside",
+            "nat.statics[2].inside",
+            "nat.statics[2].outside_interface",
         ] {
             assert!(got.iter().any(|g| g == want), "missing {want} in {got:?}");
         }

@@ -13,7 +13,7 @@ use crate::config::{err, Config, ConfigError};
 use crate::persist::save_atomic;
 use crate::tables;
 use arc_swap::ArcSwap;
-use dataplane::{TableDump, WorkerStats};
+use dataplane::{NatMailbox, TableDump, WorkerStats};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use stack::neigh::{NeighborInfo, State as NeighState};
@@ -27,6 +27,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long a change waits for the workers to pick up its snapshot.
 const ACK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a NAT question waits for its worker (a filtered listing of a
+/// large table takes a few hundred loops).
+const NAT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Who asked for a change, for the audit log.
 #[derive(Clone, Debug, Default)]
@@ -112,6 +115,8 @@ pub struct Hooks {
     pub nat: Arc<ArcSwap<nat::Rules>>,
     pub workers: Vec<Arc<WorkerStats>>,
     pub dumps: Vec<Arc<TableDump>>,
+    /// NAT mailboxes, one per worker.
+    pub nat_queries: Vec<Arc<NatMailbox>>,
 }
 
 struct Pending {
@@ -141,6 +146,8 @@ pub struct Controller {
     generation: AtomicU64,
     last_apply_ms: AtomicU64,
     dump_seq: AtomicU64,
+    /// One NAT question at a time.
+    nat_lock: tokio::sync::Mutex<()>,
 }
 
 /// The ETag of a config: a hash of its canonical JSON.
@@ -224,6 +231,7 @@ impl Controller {
             generation: AtomicU64::new(generation),
             last_apply_ms: AtomicU64::new(now_ms()),
             dump_seq: AtomicU64::new(0),
+            nat_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -530,6 +538,84 @@ impl Controller {
             }
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
+    }
+
+    /// Workers (NAT tables) there are.
+    pub fn nat_workers(&self) -> usize {
+        self.hooks.nat_queries.len()
+    }
+
+    /// Asks worker `w`'s NAT: the answer, and the worker's clock when it
+    /// answered. `None` if the worker does not answer in time (stopped).
+    pub async fn nat_ask(&self, w: usize, req: nat::Request) -> Option<(nat::Answer, u64)> {
+        let mb = self.hooks.nat_queries.get(w)?;
+        let stopped = || self.hooks.workers.get(w).is_none_or(|s| s.generation.load(Relaxed) == u64::MAX);
+        let _one = self.nat_lock.lock().await;
+        let seq = {
+            let mut slot = mb.slot.lock().unwrap_or_else(|p| p.into_inner());
+            slot.request = Some(req);
+            slot.answer = nat::Answer::with_capacity(req.limit);
+            let seq = mb.requested.load(Relaxed) + 1;
+            mb.requested.store(seq, Relaxed);
+            seq
+        };
+        let t0 = Instant::now();
+        while mb.served.load(Acquire) < seq {
+            if t0.elapsed() > NAT_TIMEOUT || stopped() {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        let mut slot = mb.slot.lock().unwrap_or_else(|p| p.into_inner());
+        slot.request = None;
+        Some((std::mem::take(&mut slot.answer), slot.now))
+    }
+
+    /// Ends the NAT session with this outside endpoint and remote, on
+    /// whichever worker holds it; audited.
+    pub async fn delete_nat_session(
+        &self,
+        who: &Who,
+        proto: u8,
+        outside: (std::net::Ipv4Addr, u16),
+        remote: (std::net::Ipv4Addr, u16),
+    ) -> Result<Applied, ApplyError> {
+        let name = nat::PROTOCOLS.get(match proto {
+            6 => 0,
+            17 => 1,
+            _ => 2,
+        });
+        let what = format!(
+            "end NAT session {} {}:{} <-> {}:{}",
+            name.unwrap_or(&"?"),
+            outside.0,
+            outside.1,
+            remote.0,
+            remote.1
+        );
+        let query = nat::Query::Delete { proto, outside, remote };
+        let mut result =
+            Err(ApplyError::NotFound(format!("no NAT session {}", what.trim_start_matches("end NAT session "))));
+        for w in 0..self.nat_workers() {
+            match self.nat_ask(w, nat::Request::new(query, 0, 1)).await {
+                Some((a, _)) if a.deleted => {
+                    result = Ok(Applied {
+                        generation: self.generation(),
+                        etag: etag(&self.running()),
+                        changes: vec![format!("{what}: ended on worker {w}")],
+                        rollback_at: None,
+                    });
+                    break;
+                }
+                Some(_) => {}
+                None => {
+                    result = Err(ApplyError::Failed(format!("worker {w} did not answer within {NAT_TIMEOUT:?}")));
+                    break;
+                }
+            }
+        }
+        self.record(who, &what, &result);
+        result
     }
 
     /// Every worker's neighbors, merged: one entry per (interface, IP),

@@ -211,9 +211,35 @@ pub fn nat_rules(cfg: &Config, t: &Tables) -> nat::Rules {
             Some(nat::Rule { inside: (inside.network(), inside.len), outside: outside as u16, pool })
         })
         .collect();
+    let forwards = n
+        .forwards
+        .iter()
+        .filter_map(|f| {
+            let outside: std::net::SocketAddrV4 = f.outside.parse().ok()?;
+            let inside: std::net::SocketAddrV4 = f.inside.parse().ok()?;
+            Some(nat::Forward {
+                proto: if f.protocol == "udp" { 17 } else { 6 },
+                outside: (*outside.ip(), outside.port()),
+                inside: (*inside.ip(), inside.port()),
+            })
+        })
+        .collect();
+    let statics = n
+        .statics
+        .iter()
+        .filter_map(|s| {
+            Some(nat::Static {
+                outside: s.outside.parse().ok()?,
+                inside: s.inside.parse().ok()?,
+                interface: t.ifaces.iter().position(|i| i.name == s.outside_interface)? as u16,
+            })
+        })
+        .collect();
     let t = &n.timeouts;
     nat::Rules {
         rules,
+        forwards,
+        statics,
         filtering: if n.filtering == "address-dependent" {
             nat::Filtering::AddressDependent
         } else {

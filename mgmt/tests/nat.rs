@@ -96,3 +96,137 @@ fn unsolicited_inbound_gets_nothing_and_icmp_errors_from_beyond_come_back_transl
     assert!(text.contains("Time to live exceeded"), "lab-lan did not get the translated Time Exceeded:\n{text}");
     assert!(text.contains("From 203.0.113.2"), "{text}");
 }
+
+/// A TCP server in `ns` on `port` that answers each connection with the
+/// peer's address and closes it; runs until the lab goes down.
+fn whoami_server(ns: &str, port: u16) {
+    ok(&format!(
+        "ip netns exec {ns} python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((\"0.0.0.0\", {port})); s.listen(16)
+while True:
+    c, peer = s.accept(); c.sendall(peer[0].encode()); c.close()
+' >/dev/null 2>&1 &"
+    ));
+    std::thread::sleep(Duration::from_millis(400));
+}
+
+/// Connects from `ns` (from `bind` if given) and returns what the server said.
+fn whoami(ns: &str, to: &str, bind: Option<&str>) -> String {
+    let bind = bind.map(|b| format!(",bind={b}")).unwrap_or_default();
+    ok(&format!("ip netns exec {ns} timeout 5 socat -u TCP:{to},connect-timeout=3{bind} STDOUT"))
+}
+
+#[test]
+fn port_forward_from_wan_and_hairpin_from_lan_to_its_own_forwarded_port() {
+    let Some(lab) = nat_lab() else { return };
+    whoami_server("lab-lan", 8000);
+    // nat.yaml forwards 203.0.113.1:8080 to 10.0.1.2:8000.
+    assert_eq!(whoami("lab-wan", "203.0.113.1:8080", None), "203.0.113.2", "a forward keeps the remote source");
+    // Hairpin: lab-lan dials its own service by the outside address and
+    // is seen as the outside address (RFC 5382 REQ-8).
+    assert_eq!(whoami("lab-lan", "203.0.113.1:8080", None), "203.0.113.1");
+    assert!(lab.metric("gateway_nat_hairpins_total") >= 2);
+    // The sessions, through the API: the forward's, listed by inside address.
+    let r = api("GET", "/api/v1/nat/sessions?inside=10.0.1.2&limit=1000", "readonly", None, &[]);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let items = r.json["items"].as_array().unwrap().clone();
+    let fwd: Vec<_> = items.iter().filter(|s| s["outside"] == "203.0.113.1:8080").collect();
+    assert_eq!(fwd.len(), 2, "one session per client of the forward: {items:?}");
+    assert!(fwd.iter().any(|s| s["remote"].as_str().unwrap().starts_with("203.0.113.2:")));
+    assert!(items.iter().all(|s| s["inside"].as_str().unwrap().starts_with("10.0.1.2:")));
+    // Delete one; a second delete finds nothing.
+    let s = fwd[0];
+    let path = format!("/api/v1/nat/sessions/tcp/{}/{}", s["outside"].as_str().unwrap(), s["remote"].as_str().unwrap());
+    assert_eq!(api("DELETE", &path, "admin", None, &[]).status, 200);
+    assert_eq!(api("DELETE", &path, "admin", None, &[]).status, 404);
+    assert_eq!(api("DELETE", &path, "readonly", None, &[]).status, 403);
+    // The subscriber's usage.
+    let r = api("GET", "/api/v1/nat/subscribers?inside=10.0.1.2", "readonly", None, &[]);
+    let subs = r.json["items"].as_array().unwrap();
+    assert_eq!(subs.len(), 1, "{}", r.text);
+    assert_eq!(subs[0]["outside"], "203.0.113.1");
+    assert!(subs[0]["sessions"].as_u64().unwrap() >= 1);
+    // The forward goes through the API: then nothing answers on 8080.
+    assert_eq!(api("DELETE", "/api/v1/nat/forwards/tcp/203.0.113.1:8080", "admin", None, &[]).status, 200);
+    let o = sh("ip netns exec lab-wan timeout 4 socat -u TCP:203.0.113.1:8080,connect-timeout=2 STDOUT");
+    assert!(!o.status.success(), "the removed forward still answers");
+    // And comes back.
+    let body = serde_json::json!({"protocol": "tcp", "outside": "203.0.113.1:8080", "inside": "10.0.1.2:8000"});
+    assert_eq!(api("POST", "/api/v1/nat/forwards", "admin", Some(body), &[]).status, 201);
+    assert_eq!(whoami("lab-wan", "203.0.113.1:8080", None), "203.0.113.2");
+}
+
+#[test]
+fn static_one_to_one_mapping_added_through_the_api_works_both_ways() {
+    let Some(_lab) = nat_lab() else { return };
+    ok("ip netns exec lab-lan ip addr add 10.0.1.3/24 dev eth0");
+    // 203.0.113.10 is routed to the gateway (no proxy ARP for NAT addresses).
+    ok("ip netns exec lab-wan ip route add 203.0.113.10/32 via 203.0.113.1");
+    let body = serde_json::json!({"outside": "203.0.113.10", "inside": "10.0.1.3", "outside_interface": "wan"});
+    let r = api("POST", "/api/v1/nat/statics", "admin", Some(body), &[]);
+    assert_eq!(r.status, 201, "{}", r.text);
+    // A bad one names its field.
+    let bad = serde_json::json!({"outside": "203.0.113.1", "inside": "10.0.1.3", "outside_interface": "wan"});
+    let r = api("POST", "/api/v1/nat/statics", "admin", Some(bad), &[]);
+    assert_eq!((r.status, r.json["errors"][0]["field"].as_str()), (422, Some("outside")), "{}", r.text);
+    whoami_server("lab-lan", 8001);
+    whoami_server("lab-wan", 9001);
+    // In: to the outside address, any port, the remote kept.
+    assert_eq!(whoami("lab-wan", "203.0.113.10:8001", None), "203.0.113.2");
+    // Out: from the inside host, seen as the outside address.
+    assert_eq!(whoami("lab-lan", "203.0.113.2:9001", Some("10.0.1.3")), "203.0.113.10");
+    // The rest of lab-lan still goes out masqueraded.
+    assert_eq!(whoami("lab-lan", "203.0.113.2:9001", Some("10.0.1.2")), "203.0.113.1");
+    assert_eq!(api("DELETE", "/api/v1/nat/statics/203.0.113.10", "admin", None, &[]).status, 200);
+    let o = sh("ip netns exec lab-wan timeout 4 socat -u TCP:203.0.113.10:8001,connect-timeout=2 STDOUT");
+    assert!(!o.status.success(), "the removed static mapping still answers");
+}
+
+#[test]
+fn exhaustion_a_subscriber_past_its_limit_is_refused_while_old_flows_and_others_go_on() {
+    let Some(lab) = nat_lab() else { return };
+    ok("ip netns exec lab-lan ip addr add 10.0.1.4/24 dev eth0");
+    ok("ip netns exec lab-lan ip addr add 10.0.1.5/24 dev eth0");
+    // Three sessions per subscriber, through the API.
+    let mut n = api("GET", "/api/v1/nat", "readonly", None, &[]).json;
+    n["subscriber_sessions"] = 3.into();
+    let r = api("PUT", "/api/v1/nat", "admin", Some(n), &[]);
+    assert_eq!(r.status, 200, "{}", r.text);
+    // An echo server on lab-wan holding many connections.
+    ok("ip netns exec lab-wan python3 -c '
+import socket, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((\"0.0.0.0\", 9100)); s.listen(64)
+def serve(c):
+    while True:
+        b = c.recv(100)
+        if not b: break
+        c.sendall(b)
+while True:
+    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+' >/dev/null 2>&1 &");
+    std::thread::sleep(Duration::from_millis(400));
+    let out = ok("ip netns exec lab-lan python3 -c '
+import socket, errno
+def conn(src):
+    c = socket.socket(); c.settimeout(3); c.bind((src, 0)); c.connect((\"203.0.113.2\", 9100)); return c
+def echo(c):
+    c.sendall(b\"ping\"); return c.recv(100) == b\"ping\"
+held = [conn(\"10.0.1.5\") for _ in range(3)]
+try:
+    conn(\"10.0.1.5\"); refused = \"connected\"
+except OSError as e:
+    refused = errno.errorcode.get(e.errno, str(e))
+old = all(echo(c) for c in held)
+other = echo(conn(\"10.0.1.4\"))
+print(refused, old, other)
+'");
+    let words: Vec<&str> = out.split_whitespace().collect();
+    // ICMP 3/13 from the gateway: Linux reports EHOSTUNREACH at once.
+    assert_eq!(words, ["EHOSTUNREACH", "True", "True"], "{out}");
+    assert!(lab.drops("nat_session_limit") >= 1);
+    let r = api("GET", "/api/v1/nat/subscribers?inside=10.0.1.5", "readonly", None, &[]);
+    assert_eq!(r.json["items"][0]["sessions"], 3, "{}", r.text);
+}

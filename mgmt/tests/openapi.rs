@@ -151,6 +151,7 @@ fn controller(dir: &std::path::Path, token: &str) -> Arc<Controller> {
         nat: Arc::new(ArcSwap::from_pointee(nat::Rules::default())),
         workers: vec![w],
         dumps: vec![Arc::new(TableDump::default())],
+        nat_queries: vec![],
     };
     let ports = vec![
         PortHandle { name: "lan".into(), id: 60, mac: macs[0] },

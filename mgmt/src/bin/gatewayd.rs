@@ -171,6 +171,7 @@ fn run(cfg: Config, config_file: &Path) -> Result<(), String> {
         nat: nat_rules,
         workers: dp.stats().to_vec(),
         dumps: dp.neighbor_dumps().to_vec(),
+        nat_queries: dp.nat_mailboxes().to_vec(),
     };
     let served = serve(listen, cfg, config_file.to_owned(), handles, hooks, audit);
     // Shut down in dependency order: workers, ports, pool, EAL.

@@ -37,6 +37,7 @@ fn fixture(name: &str) -> Fixture {
         nat: Arc::new(ArcSwap::from_pointee(nat::Rules::default())),
         workers: vec![worker.clone()],
         dumps: vec![Arc::new(TableDump::default())],
+        nat_queries: vec![],
     };
     let audit = AuditLog::open(&dir.join("audit.jsonl")).unwrap();
     Fixture { ctl: Controller::new(cfg, path, ports, hooks, audit), dir, worker }

@@ -4,7 +4,7 @@
 # (net_pcap, infinite_rx) and sending to a null sink (net_null), measured
 # in one invocation by the shared anchors.
 #
-#   benches/run.sh [ipv4_route|ipv6_route|l2_bridge] [--seconds S]
+#   benches/run.sh [ipv4_route|ipv6_route|l2_bridge|nat44] [--seconds S]
 #   benches/run.sh scrape
 #   benches/run.sh stages
 #
@@ -15,6 +15,16 @@
 #         destination MAC is never learned: each frame is unknown unicast,
 #         flooded to the one other member (one send, no copy), after its
 #         source is learned (refreshed).
+#     or: nat44_steady gatewayd_mpps=X l3fwd_mpps=Y ratio=Z sessions=N
+#         (source NAT of the same frames to a pool of 64 addresses, with
+#         a million sessions live: a third port plays a pcap of 1,000,000
+#         flows once, which include the replayed 1024, before the
+#         measurement starts; against l3fwd's IPv4 rate)
+#         and nat44_new_sessions sessions_per_s=N (criterion,
+#         nat/benches/nat44.rs: one core opening sessions through the
+#         whole pipeline), nat44_translate_1m_flows ns_per_packet=X (every
+#         packet a different one of 1,048,576 sessions), and
+#         nat44_memory bytes_per_session=X
 #     or: scrape workers=16 ports=32 mean_ms=X target_ms=10 (criterion,
 #         mgmt/benches/scrape.rs: one /metrics render)
 #     or: stage NAME ns_per_packet=X, one line per pipeline stage
@@ -26,9 +36,9 @@ anchors="${ANCHORS:-$root/../shared/anchors}"
 scenario=ipv4_route; seconds=5; core=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    ipv4_route|ipv6_route|l2_bridge|scrape|stages) scenario=$1; shift ;;
+    ipv4_route|ipv6_route|l2_bridge|nat44|scrape|stages) scenario=$1; shift ;;
     --seconds) seconds="$2"; shift 2 ;;
-    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, scrape, stages)" >&2; exit 2 ;;
+    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, nat44, scrape, stages)" >&2; exit 2 ;;
   esac
 done
 if [ "$scenario" = scrape ]; then
@@ -82,6 +92,10 @@ workers:
 management:
   listen: "127.0.0.1:18080"
 YAML
+if [ "$scenario" = nat44 ]; then
+  fill="$out/ip-64b-1000000flows.pcap"
+  [ -s "$fill" ] || /usr/bin/python3 "$anchors/gen_pcap.py" "$fill" --flows 1000000 --size 64 --dst-port-index 1
+fi
 if [ "$scenario" = l2_bridge ]; then
 cat >>"$out/gateway.yaml" <<YAML
 ports:
@@ -109,10 +123,52 @@ neighbors:
   - { interface: out, ip: "2001:db8:0:2::2", mac: "02:00:00:00:00:02" }
 YAML
 fi
+if [ "$scenario" = nat44 ]; then
+# As ipv4_route, plus a fill port that plays its pcap once (streamed from
+# the file, no mbufs held) on an interface of its own, and source NAT of
+# everything from 10/8 leaving "out".
+cat >"$out/gateway.yaml" <<YAML
+dpdk:
+  eal_args: ["--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "$prefix", "-l", "0"]
+  mbufs: 16383
+workers:
+  cores: [$core]
+management:
+  listen: "127.0.0.1:18080"
+ports:
+  - { name: in, vdev: "net_pcap0,rx_pcap=$pcap,infinite_rx=1", mac: "02:00:00:00:00:01" }
+  - { name: out, vdev: "net_null0,no-rx=1" }
+  - { name: fill, vdev: "net_pcap1,rx_pcap=$fill", mac: "02:00:00:00:00:01" }
+interfaces:
+  - { name: in, port: in, ipv4: ["192.0.2.1/24"] }
+  - { name: out, port: out, ipv4: ["203.0.113.1/24"] }
+  - { name: fill, port: fill, ipv4: ["192.0.3.1/24"] }
+routes:
+  - { dst: "198.18.0.0/15", via: ["203.0.113.2"] }
+neighbors:
+  - { interface: out, ip: "203.0.113.2", mac: "02:00:00:00:00:02" }
+nat:
+  rules:
+    - { inside: "10.0.0.0/8", outside_interface: out, pool: ["100.64.0.0/26"] }
+  max_sessions: 1100000
+YAML
+token="$("$root/target/release/gatewayd" token add "$out/gateway.yaml" bench readonly)"
+fi
 
 "$root/target/release/gatewayd" --config "$out/gateway.yaml" >"$out/gatewayd.log" 2>&1 &
 gw=$!
 trap 'kill -TERM $gw 2>/dev/null || true; wait $gw 2>/dev/null || true; rm -rf /var/run/dpdk/$prefix' EXIT
+sessions=""
+if [ "$scenario" = nat44 ]; then
+  # Measure only once the million sessions are in.
+  for _ in $(seq 1 120); do
+    sessions=$(curl -sf -H "Authorization: Bearer $token" http://127.0.0.1:18080/metrics 2>/dev/null \
+      | awk '/^gateway_nat_sessions[ {]/{s += $NF} END {print s + 0}' || true)
+    [ "${sessions:-0}" -ge 1000000 ] && break
+    sleep 0.5
+  done
+  [ "${sessions:-0}" -ge 1000000 ] || { echo "run.sh: only ${sessions:-0} NAT sessions after 60 s" >&2; cat "$out/gatewayd.log" >&2; exit 1; }
+fi
 rates="$(/usr/bin/python3 "$anchors/dpdk_rate.py" "$prefix" --warmup 2 --seconds "$seconds")" || { cat "$out/gatewayd.log" >&2; exit 1; }
 kill -TERM $gw; wait $gw || true
 trap - EXIT
@@ -124,4 +180,17 @@ l3="$(bash "$anchors/l3fwd.sh" $v6 --seconds "$seconds" --core "$core" --pcap "$
 l3_mpps=$(echo "$l3" | awk '/^l3fwd_mpps/{print $2}')
 ratio=$(awk -v a="$gw_mpps" -v b="$l3_mpps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')
 echo "# gatewayd received $rx_mpps Mpps on port 0; log: $out/gatewayd.log"
-echo "$scenario gatewayd_mpps=$gw_mpps l3fwd_mpps=$l3_mpps ratio=$ratio"
+if [ "$scenario" = nat44 ]; then
+  echo "nat44_steady gatewayd_mpps=$gw_mpps l3fwd_mpps=$l3_mpps ratio=$ratio sessions=$sessions"
+  if ! (cd "$root" && cargo bench -q -p nat --bench nat44 -- --warm-up-time 1 --measurement-time 3) \
+      >"$out/nat44.log" 2>&1; then
+    cat "$out/nat44.log" >&2; exit 1
+  fi
+  mean() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mean"]["point_estimate"])' \
+    "$root/target/criterion/nat44/$1/new/estimates.json"; }
+  awk -v ns="$(mean new_session)" 'BEGIN { printf "nat44_new_sessions sessions_per_s=%.0f\n", 1e9 / ns }'
+  awk -v ns="$(mean translate_1m_sessions)" 'BEGIN { printf "nat44_translate_1m_flows ns_per_packet=%.1f\n", ns }'
+  grep -o 'bytes_per_session=[0-9]*' "$out/nat44.log" | head -1 | sed 's/^/nat44_memory /'
+else
+  echo "$scenario gatewayd_mpps=$gw_mpps l3fwd_mpps=$l3_mpps ratio=$ratio"
+fi

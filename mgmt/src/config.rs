@@ -293,9 +293,11 @@ pub struct NatRuleConf {
     pub inside: String,
     /// The interface (by name) whose outbound packets are translated.
     pub outside_interface: String,
-    /// Outside addresses. Empty: the outside interface's first IPv4
-    /// address (masquerade). Each inside address keeps one of them
-    /// ("paired" pooling, RFC 4787 REQ-2).
+    /// Outside addresses, each an address or a prefix (`100.64.0.0/26`
+    /// stands for its 64 addresses); at most 1024 over all rules. Empty:
+    /// the outside interface's first IPv4 address (masquerade). Each
+    /// inside address keeps one of them ("paired" pooling, RFC 4787
+    /// REQ-2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pool: Vec<String>,
 }
@@ -1233,10 +1235,18 @@ impl Config {
                 Some(_) => {}
             }
             for (j, a) in r.pool.iter().enumerate() {
-                if a.parse::<Ipv4Addr>().is_err() {
-                    errs.push(err(format!("nat.rules[{i}].pool[{j}]"), format!("'{a}' is not an IPv4 address")));
+                if pool_addresses(a).is_none() {
+                    errs.push(err(
+                        format!("nat.rules[{i}].pool[{j}]"),
+                        format!("'{a}' is not an IPv4 address or prefix (a.b.c.d or a.b.c.d/len, len 22..=32)"),
+                    ));
                 }
             }
+        }
+        let total: usize =
+            n.rules.iter().flat_map(|r| r.pool.iter()).filter_map(|a| pool_addresses(a)).map(|v| v.len()).sum();
+        if total > MAX_POOL_ADDRESSES {
+            errs.push(err("nat.rules", format!("the pools hold {total} addresses; at most {MAX_POOL_ADDRESSES}")));
         }
         let endpoint = |s: &str| s.parse::<std::net::SocketAddrV4>().ok().filter(|e| e.port() != 0);
         let mut outside_seen = Vec::new();
@@ -1263,7 +1273,8 @@ impl Config {
             .iter()
             .flat_map(|x| x.ipv4.iter().filter_map(|a| a.parse::<Ipv4Cidr>().ok().map(|c| c.addr)))
             .collect();
-        let pools: Vec<Ipv4Addr> = n.rules.iter().flat_map(|r| r.pool.iter().filter_map(|a| a.parse().ok())).collect();
+        let pools: Vec<Ipv4Addr> =
+            n.rules.iter().flat_map(|r| r.pool.iter().filter_map(|a| pool_addresses(a))).flatten().collect();
         let mut statics_seen: Vec<Ipv4Addr> = Vec::new();
         for (i, st) in n.statics.iter().enumerate() {
             let f = |s: &str| format!("nat.statics[{i}].{s}");
@@ -1292,6 +1303,24 @@ impl Config {
             }
         }
     }
+}
+
+/// Most NAT pool addresses over all rules (each costs 24 KiB of port
+/// bitmaps per worker).
+pub const MAX_POOL_ADDRESSES: usize = 1024;
+
+/// The addresses a pool entry stands for: one address, or every address
+/// of a prefix of length 22..=32. `None` if it is neither.
+pub fn pool_addresses(entry: &str) -> Option<Vec<Ipv4Addr>> {
+    if let Ok(a) = entry.parse::<Ipv4Addr>() {
+        return Some(vec![a]);
+    }
+    let c: Ipv4Cidr = entry.parse().ok()?;
+    if c.len < 22 {
+        return None;
+    }
+    let base = u32::from(c.addr) & (u32::MAX << (32 - u32::from(c.len)));
+    Some((0..1u32 << (32 - u32::from(c.len))).map(|i| Ipv4Addr::from(base + i)).collect())
 }
 
 fn validate_ra(ra: &RaConf, at: &str, has_ipv6: bool, errs: &mut Vec<ConfigError>) {
@@ -1517,6 +1546,25 @@ nat:
         }
         let lab = Config::parse(include_str!("../../deploy/lab/nat.yaml")).unwrap();
         lab.validate().unwrap();
+    }
+
+    #[test]
+    fn nat_pools_take_addresses_and_prefixes_within_a_bound() {
+        let n = |s: &str| pool_addresses(s).map(|v| (v.len(), v.first().copied(), v.last().copied()));
+        let a = |s: &str| Some(s.parse::<Ipv4Addr>().unwrap());
+        assert_eq!(n("203.0.113.9"), Some((1, a("203.0.113.9"), a("203.0.113.9"))));
+        assert_eq!(n("100.64.0.70/26"), Some((64, a("100.64.0.64"), a("100.64.0.127"))));
+        assert_eq!(n("100.64.0.0/22").map(|x| x.0), Some(1024));
+        assert_eq!(n("100.64.0.0/21"), None);
+        assert_eq!(n("100.64.0.0/33"), None);
+        let text = r#"
+ports: [{ name: wan, vdev: "net_null0" }]
+interfaces: [{ name: wan, port: wan, ipv4: ["203.0.113.1/24"] }]
+nat:
+  rules:
+    - { inside: "10.0.0.0/8", outside_interface: wan, pool: ["100.64.0.0/22", "100.65.0.1"] }
+"#;
+        assert_eq!(fields(text), ["nat.rules"]);
     }
 
     #[test]

@@ -206,7 +206,7 @@ pub fn nat_rules(cfg: &Config, t: &Tables) -> nat::Rules {
             let pool = if r.pool.is_empty() {
                 t.ifaces.get(outside)?.primary().into_iter().collect()
             } else {
-                r.pool.iter().filter_map(|a| a.parse().ok()).collect()
+                r.pool.iter().filter_map(|a| crate::config::pool_addresses(a)).flatten().collect()
             };
             Some(nat::Rule { inside: (inside.network(), inside.len), outside: outside as u16, pool })
         })

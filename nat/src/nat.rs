@@ -24,7 +24,7 @@
 
 use crate::index::{hash, Index};
 use crate::packet::{self, End, Flow, Kind, ICMP, SYN, TCP, UDP};
-use crate::rules::{Filtering, Forward, Rule, Rules, Static};
+use crate::rules::{Filtering, Forward, Rules, Static};
 use crate::wheel::Wheel;
 use stack::{DropReason, RouteTarget, Tables, Translator, Verdict};
 use std::net::Ipv4Addr;
@@ -292,6 +292,8 @@ pub struct Nat {
     forward_in: Vec<u32>,
     /// Installed port forwards' mappings.
     forwards: Vec<u32>,
+    /// Each rule's pool, as indices in `addrs`.
+    pools: Vec<Vec<u16>>,
     pub counters: NatCounters,
 }
 
@@ -324,6 +326,7 @@ impl Nat {
             static_in: Vec::new(),
             forward_in: Vec::new(),
             forwards: Vec::new(),
+            pools: Vec::new(),
             counters: NatCounters::default(),
         }
     }
@@ -392,6 +395,8 @@ impl Nat {
             }
             self.install_forwards();
         }
+        let index = |a: &Ipv4Addr| self.addrs.iter().position(|o| o.addr == u32::from(*a)).map(|i| i as u16);
+        self.pools = self.rules.rules.iter().map(|r| r.pool.iter().filter_map(index).collect()).collect();
         self.targets = self.addrs.iter().enumerate().map(|(i, o)| (o.addr, Target::Pool(i as u16))).collect();
         self.targets.extend(
             self.rules.statics.iter().enumerate().map(|(i, st)| (u32::from(st.outside), Target::Static(i as u16))),
@@ -638,12 +643,17 @@ impl Nat {
             // UDP and ICMP refresh on outbound traffic only (RFC 4787 REQ-6).
             return;
         }
-        let (proto, tcp) = (s.proto, s.tcp);
+        let (proto, tcp, old) = (s.proto, s.tcp, s.expires);
         let expires = now + self.timeout(proto, tcp);
         if let Some(s) = self.sessions.get_mut(e as usize) {
             s.expires = expires;
         }
-        self.wheel.reschedule(e, expires);
+        // A later deadline waits where it is filed (the wheel re-files it
+        // when that tick comes), so the common refresh touches nothing
+        // but the session; only an earlier one (a RST, both FINs) moves.
+        if expires < old {
+            self.wheel.reschedule(e, expires);
+        }
     }
 
     /// The outbound session for flow `f`: found, or made under the
@@ -673,17 +683,18 @@ impl Nat {
         if let Some(s) = found {
             return Ok(s);
         }
-        let rule: &Rule = self.rules.rules.get(ri).ok_or(Verdict::Drop(DropReason::NatNoMapping))?;
+        let pool: &[u16] = self.pools.get(ri).map_or(&[], |p| p.as_slice());
         // Paired pooling: one address for all of this subscriber's
-        // mappings, spread over the pool by a hash of its address.
-        let n = rule.pool.len();
+        // mappings, spread over the pool by a hash of its address; the
+        // first from there with ports free in every protocol.
+        let n = pool.len();
         let start = hash(u128::from(inside), self.seed) as usize;
+        let has_room = |a: u16| self.addrs.get(usize::from(a)).is_some_and(|o| o.free.iter().all(|&f| f > 0));
         let addr = (0..n)
-            .filter_map(|i| rule.pool.get((start + i) % n))
-            .find_map(|a| self.addrs.iter().position(|o| o.addr == u32::from(*a) && o.free.iter().all(|&f| f > 0)))
-            .or_else(|| {
-                rule.pool.get(start % n.max(1)).and_then(|a| self.addrs.iter().position(|o| o.addr == u32::from(*a)))
-            });
+            .filter_map(|i| pool.get((start + i) % n).copied())
+            .find(|&a| has_room(a))
+            .or_else(|| pool.get(start % n.max(1)).copied())
+            .map(usize::from);
         let Some(addr) = addr else {
             self.counters.port_alloc_failures += 1;
             return Err(Verdict::Refuse(DropReason::NatPortsExhausted));

@@ -1,0 +1,151 @@
+//! NAT44 per packet, in ns, through the whole router pipeline
+//! (`Router<VecBuf, Nat>`, buffers recycled, so no allocation is
+//! measured): 64-byte UDP frames from 16384 subscribers of 64 flows each,
+//! routed to the outside and source-translated to a pool of 64 addresses.
+//!
+//! - `nat44/new_session`: every frame opens a session (the table is
+//!   cleared, outside the timing, when all flows have one).
+//! - `nat44/translate_1m_sessions`: every frame hits one of 1,048,576
+//!   live sessions, in turn, so the index and session reads miss the
+//!   cache as they would in a busy carrier-grade NAT.
+//!
+//! Prints `nat44 memory bytes_per_session=X` for the tables sized for
+//! the flows.
+//!
+//!   cargo bench -p nat --bench nat44
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use nat::{Nat, NatConfig, Rule, Rules};
+use stack::fib::NextHop;
+use stack::iface::{StaticNeighbor, StaticRoute};
+use stack::wire::checksum;
+use stack::wire::MacAddr;
+use stack::{Interface, Io, PacketBuf, Router, RouterConfig, Tables, VecBuf};
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const FLOWS: usize = 1 << 20;
+const FRAME: usize = 60;
+const GW_IN: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+
+struct Pool {
+    free: Vec<VecBuf>,
+}
+
+impl Io<VecBuf> for Pool {
+    fn alloc(&mut self) -> Option<VecBuf> {
+        self.free.pop()
+    }
+    fn send(&mut self, pkt: VecBuf) {
+        black_box(pkt.len());
+        self.free.push(pkt);
+    }
+}
+
+fn tables() -> Tables {
+    let ifc = |name: &str, port, mac, v4: &str| Interface {
+        name: name.into(),
+        port,
+        mac,
+        mtu: 1500,
+        addrs: vec![v4.parse().unwrap()],
+        ..Default::default()
+    };
+    let ifaces =
+        vec![ifc("in", 0, GW_IN, "192.0.2.1/24"), ifc("out", 1, MacAddr([2, 0, 0, 0, 0, 2]), "203.0.113.1/24")];
+    let routes = vec![StaticRoute::Via {
+        dst: "198.18.0.0/15".parse().unwrap(),
+        hops: vec![NextHop { ifindex: 1, gateway: "203.0.113.2".parse().unwrap() }],
+    }];
+    let neighbors =
+        vec![StaticNeighbor { ifindex: 1, ip: "203.0.113.2".parse().unwrap(), mac: MacAddr([2, 0, 0, 0, 0, 0xbb]) }];
+    Tables::build(ifaces, &routes, &[], neighbors, 1).unwrap()
+}
+
+/// Flow `i`: subscriber 10.0.0.0 + i/64 + 1, port 1024 + i%64, to 198.18.1.x:9.
+fn frame(i: usize) -> [u8; FRAME] {
+    let mut f = [0u8; FRAME];
+    f[..6].copy_from_slice(&GW_IN.0);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 0xaa]);
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let ip = &mut f[14..];
+    ip[..12].copy_from_slice(&[0x45, 0, 0, 46, 0, 1, 0, 0, 64, 17, 0, 0]);
+    let src = Ipv4Addr::from(0x0a00_0000 + (i / 64) as u32 + 1);
+    ip[12..16].copy_from_slice(&src.octets());
+    ip[16..20].copy_from_slice(&[198, 18, 1, (i % 200) as u8 + 1]);
+    let c = checksum::checksum(&ip[..20]);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    ip[20..22].copy_from_slice(&(1024 + (i % 64) as u16).to_be_bytes());
+    ip[22..24].copy_from_slice(&9u16.to_be_bytes());
+    ip[24..26].copy_from_slice(&26u16.to_be_bytes());
+    f
+}
+
+fn router(t: &Tables) -> (Router<VecBuf, Nat>, Pool) {
+    let mut nat = Nat::new(NatConfig { max_sessions: FLOWS, ..NatConfig::default() });
+    let pool = (0..64).map(|i| Ipv4Addr::new(100, 64, 0, i)).collect();
+    nat.set_rules(Arc::new(Rules {
+        rules: vec![Rule { inside: (Ipv4Addr::new(10, 0, 0, 0), 8), outside: 1, pool }],
+        ..Rules::default()
+    }));
+    let mut r = Router::with_translator(RouterConfig::default(), nat);
+    let mut io = Pool { free: (0..64).map(|_| VecBuf::new(0)).collect() };
+    r.sync(t, 0, &mut io);
+    (r, io)
+}
+
+fn run(r: &mut Router<VecBuf, Nat>, t: &Tables, io: &mut Pool, f: &[u8]) {
+    let mut b = io.free.pop().unwrap_or_else(|| VecBuf::new(0));
+    b.reset(0, f);
+    r.process(t, b, 1, io);
+}
+
+fn nat44(c: &mut Criterion) {
+    let t = tables();
+    let frames: Vec<[u8; FRAME]> = (0..FLOWS).map(frame).collect();
+    let mut g = c.benchmark_group("nat44");
+    g.throughput(Throughput::Elements(1));
+
+    let (mut r, mut io) = router(&t);
+    let mut k = 0;
+    g.bench_function("new_session", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            let mut t0 = Instant::now();
+            for _ in 0..iters {
+                if k == FLOWS {
+                    spent += t0.elapsed();
+                    r.translator_mut().clear();
+                    k = 0;
+                    t0 = Instant::now();
+                }
+                run(&mut r, &t, &mut io, &frames[k]);
+                k += 1;
+            }
+            spent + t0.elapsed()
+        })
+    });
+    let created: u64 = r.translator().counters.created.iter().sum();
+    assert!(created > 0 && r.counters.drops.iter().all(|&d| d == 0), "drops: {:?}", r.counters.drops);
+
+    r.translator_mut().clear();
+    for f in &frames {
+        run(&mut r, &t, &mut io, f);
+    }
+    assert_eq!(r.translator().len(), FLOWS);
+    eprintln!("nat44 memory bytes_per_session={:.0}", r.translator().bytes() as f64 / FLOWS as f64);
+    let mut k = 0;
+    g.bench_function("translate_1m_sessions", |b| {
+        b.iter(|| {
+            run(&mut r, &t, &mut io, &frames[k]);
+            k = (k + 1) % FLOWS;
+        })
+    });
+    assert_eq!(r.translator().len(), FLOWS, "no session made or lost while translating");
+    g.finish();
+}
+
+criterion_group!(benches, nat44);
+criterion_main!(benches);

@@ -92,10 +92,6 @@ workers:
 management:
   listen: "127.0.0.1:18080"
 YAML
-if [ "$scenario" = nat44 ]; then
-  fill="$out/ip-64b-1000000flows.pcap"
-  [ -s "$fill" ] || /usr/bin/python3 "$anchors/gen_pcap.py" "$fill" --flows 1000000 --size 64 --dst-port-index 1
-fi
 if [ "$scenario" = l2_bridge ]; then
 cat >>"$out/gateway.yaml" <<YAML
 ports:
@@ -104,37 +100,13 @@ ports:
 bridges:
   - { name: br0, members: [{ port: in }, { port: out }] }
 YAML
-else
-cat >>"$out/gateway.yaml" <<YAML
-ports:
-  - name: in
-    vdev: "net_pcap0,rx_pcap=$pcap,infinite_rx=1"
-    mac: "02:00:00:00:00:01"
-  - name: out
-    vdev: "net_null0,no-rx=1"
-interfaces:
-  - { name: in, port: in, ipv4: ["192.0.2.1/24"], ipv6: ["2001:db8:0:1::1/64"] }
-  - { name: out, port: out, ipv4: ["203.0.113.1/24"], ipv6: ["2001:db8:0:2::1/64"] }
-routes:
-  - { dst: "198.18.0.0/15", via: ["203.0.113.2"] }
-  - { dst: "2001:200::/48", via: ["2001:db8:0:2::2"] }
-neighbors:
-  - { interface: out, ip: "203.0.113.2", mac: "02:00:00:00:00:02" }
-  - { interface: out, ip: "2001:db8:0:2::2", mac: "02:00:00:00:00:02" }
-YAML
-fi
-if [ "$scenario" = nat44 ]; then
+elif [ "$scenario" = nat44 ]; then
 # As ipv4_route, plus a fill port that plays its pcap once (streamed from
 # the file, no mbufs held) on an interface of its own, and source NAT of
 # everything from 10/8 leaving "out".
-cat >"$out/gateway.yaml" <<YAML
-dpdk:
-  eal_args: ["--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "$prefix", "-l", "0"]
-  mbufs: 16383
-workers:
-  cores: [$core]
-management:
-  listen: "127.0.0.1:18080"
+fill="$out/ip-64b-1000000flows.pcap"
+[ -s "$fill" ] || /usr/bin/python3 "$anchors/gen_pcap.py" "$fill" --flows 1000000 --size 64 --dst-port-index 1
+cat >>"$out/gateway.yaml" <<YAML
 ports:
   - { name: in, vdev: "net_pcap0,rx_pcap=$pcap,infinite_rx=1", mac: "02:00:00:00:00:01" }
   - { name: out, vdev: "net_null0,no-rx=1" }
@@ -153,6 +125,24 @@ nat:
   max_sessions: 1100000
 YAML
 token="$("$root/target/release/gatewayd" token add "$out/gateway.yaml" bench readonly)"
+else
+cat >>"$out/gateway.yaml" <<YAML
+ports:
+  - name: in
+    vdev: "net_pcap0,rx_pcap=$pcap,infinite_rx=1"
+    mac: "02:00:00:00:00:01"
+  - name: out
+    vdev: "net_null0,no-rx=1"
+interfaces:
+  - { name: in, port: in, ipv4: ["192.0.2.1/24"], ipv6: ["2001:db8:0:1::1/64"] }
+  - { name: out, port: out, ipv4: ["203.0.113.1/24"], ipv6: ["2001:db8:0:2::1/64"] }
+routes:
+  - { dst: "198.18.0.0/15", via: ["203.0.113.2"] }
+  - { dst: "2001:200::/48", via: ["2001:db8:0:2::2"] }
+neighbors:
+  - { interface: out, ip: "203.0.113.2", mac: "02:00:00:00:00:02" }
+  - { interface: out, ip: "2001:db8:0:2::2", mac: "02:00:00:00:00:02" }
+YAML
 fi
 
 "$root/target/release/gatewayd" --config "$out/gateway.yaml" >"$out/gatewayd.log" 2>&1 &

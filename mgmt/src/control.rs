@@ -580,14 +580,9 @@ impl Controller {
         outside: (std::net::Ipv4Addr, u16),
         remote: (std::net::Ipv4Addr, u16),
     ) -> Result<Applied, ApplyError> {
-        let name = nat::PROTOCOLS.get(match proto {
-            6 => 0,
-            17 => 1,
-            _ => 2,
-        });
         let what = format!(
             "end NAT session {} {}:{} <-> {}:{}",
-            name.unwrap_or(&"?"),
+            nat::protocol_name(proto),
             outside.0,
             outside.1,
             remote.0,

@@ -20,7 +20,7 @@ pub mod query;
 pub mod rules;
 mod wheel;
 
-pub use nat::{Nat, NatConfig, NatCounters, SessionInfo, SubscriberInfo, PROTOCOLS};
+pub use nat::{protocol_name, Nat, NatConfig, NatCounters, SessionInfo, SubscriberInfo, PROTOCOLS};
 pub use query::{Answer, Query, Request};
 pub use rules::{Filtering, Forward, Rule, Rules, Static, Timeouts};
 

@@ -63,6 +63,11 @@ impl Default for NatConfig {
 /// Protocols, in counter order.
 pub const PROTOCOLS: [&str; 3] = ["tcp", "udp", "icmp"];
 
+/// A protocol's name, as counters and the API show it.
+pub fn protocol_name(p: u8) -> &'static str {
+    PROTOCOLS.get(proto_index(p)).copied().unwrap_or("icmp")
+}
+
 #[inline(always)]
 fn proto_index(p: u8) -> usize {
     match p {

@@ -564,6 +564,10 @@ fn port_forward_admits_any_remote_even_under_address_dependent_filtering() {
     assert_eq!(src(&synack), (ip(WAN_IP), 8080));
     // A second remote too.
     assert_eq!(dst(&l.pass(WAN, tcp(R2, 1234, WAN_IP, 8080, SYN), LAN)), (ip(B), 80));
+    // The server opening a flow of its own from the forwarded endpoint
+    // leaves from the forward's outside endpoint (one mapping, RFC 4787 REQ-1).
+    let own = l.pass(LAN, tcp(B, 80, R2, 5555, SYN), WAN);
+    assert_eq!(src(&own), (ip(WAN_IP), 8080));
     // The forwarded port is reserved: an inside host asking for it gets another.
     let out = l.pass(LAN, udp(A, 8080, R1, 53), WAN);
     assert_eq!(src(&out).0, ip(WAN_IP));

@@ -396,14 +396,6 @@ async fn ask_pages<T>(
     Ok(Json(CursorPage { items, next }))
 }
 
-fn proto_name(p: u8) -> &'static str {
-    match p {
-        6 => "tcp",
-        17 => "udp",
-        _ => "icmp",
-    }
-}
-
 /// List NAT sessions, optionally of one inside or outside address.
 /// Paged by cursor: each worker scans its table a slice per loop, so a
 /// listing never stalls forwarding.
@@ -413,7 +405,7 @@ async fn list_sessions(State(api): St, Query(c): Query<Cursor>) -> ApiResult<Jso
     let query = nat::Query::Sessions { inside: ipv4("inside", &c.inside)?, outside: ipv4("outside", &c.outside)? };
     ask_pages(&api, query, &c, |a, now, worker, items| {
         items.extend(a.sessions.into_iter().map(|s| NatSession {
-            protocol: proto_name(s.proto).into(),
+            protocol: nat::protocol_name(s.proto).into(),
             inside: format!("{}:{}", s.inside.0, s.inside.1),
             outside: format!("{}:{}", s.outside.0, s.outside.1),
             remote: format!("{}:{}", s.remote.0, s.remote.1),

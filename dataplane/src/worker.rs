@@ -33,6 +33,9 @@ const TX_BUFFER: usize = 2 * BURST;
 const PUBLISH_INTERVAL_US: u64 = 100;
 /// Neighbor learnings waiting per worker before new ones are lost.
 const NEIGHBOR_INBOX: usize = 1024;
+/// NAT log records waiting per worker (about 2 MB). New blocks or
+/// mappings are refused while it is three quarters full.
+pub const NAT_LOG_QUEUE: usize = 65536;
 /// NAT table slots a worker scans per loop for a control-plane listing
 /// (tens of microseconds; a long scan spreads over loops).
 const NAT_SCAN_BUDGET: usize = 16384;
@@ -69,6 +72,30 @@ pub struct Dataplane {
     stats: Vec<Arc<WorkerStats>>,
     dumps: Vec<Arc<TableDump>>,
     nat_mailboxes: Vec<Arc<NatMailbox>>,
+    nat_logs: Vec<Arc<nat::LogQueue>>,
+    clock: Clock,
+}
+
+/// The workers' clock: nanoseconds from the TSC.
+#[derive(Copy, Clone, Debug)]
+pub struct Clock {
+    mult: u128,
+}
+
+impl Clock {
+    pub fn new(tsc_hz: u64) -> Clock {
+        Clock { mult: ((1_000_000_000u128) << 32) / u128::from(tsc_hz.max(1)) }
+    }
+
+    #[inline(always)]
+    pub fn ns(&self, tsc: u64) -> u64 {
+        ((u128::from(tsc) * self.mult) >> 32) as u64
+    }
+
+    /// Now, on the workers' clock.
+    pub fn now(&self) -> u64 {
+        self.ns(rdtsc())
+    }
 }
 
 impl Dataplane {
@@ -94,6 +121,8 @@ impl Dataplane {
             .map(|_| Arc::new(TableDump::with_capacity(cfg.router.neighbor.capacity, cfg.router.mac_capacity)))
             .collect();
         let nat_mailboxes: Vec<Arc<NatMailbox>> = cfg.cores.iter().map(|_| Arc::new(NatMailbox::default())).collect();
+        let nat_logs: Vec<Arc<nat::LogQueue>> =
+            cfg.cores.iter().map(|_| Arc::new(nat::LogQueue::new(NAT_LOG_QUEUE))).collect();
         let mut handles = Vec::new();
         for (w, &core) in cfg.cores.iter().enumerate() {
             let ctx = WorkerContext {
@@ -114,6 +143,7 @@ impl Dataplane {
                 stats: stats[w].clone(),
                 dump: dumps[w].clone(),
                 nat_mailbox: nat_mailboxes[w].clone(),
+                nat_log: nat_logs[w].clone(),
                 inbox: inboxes[w].clone(),
                 peers: inboxes.iter().enumerate().filter(|(i, _)| *i != w).map(|(_, q)| q.clone()).collect(),
                 tsc_hz,
@@ -124,7 +154,7 @@ impl Dataplane {
                 .map_err(|e| format!("spawning worker {w}: {e}"))?;
             handles.push(h);
         }
-        Ok(Dataplane { stop, handles, stats, dumps, nat_mailboxes })
+        Ok(Dataplane { stop, handles, stats, dumps, nat_mailboxes, nat_logs, clock: Clock::new(tsc_hz) })
     }
 
     /// Published counters, one entry per worker.
@@ -135,6 +165,16 @@ impl Dataplane {
     /// NAT mailboxes, one per worker.
     pub fn nat_mailboxes(&self) -> &[Arc<NatMailbox>] {
         &self.nat_mailboxes
+    }
+
+    /// NAT log queues, one per worker: the control plane drains them.
+    pub fn nat_logs(&self) -> &[Arc<nat::LogQueue>] {
+        &self.nat_logs
+    }
+
+    /// The workers' clock (log records carry its time).
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// Neighbor cache dumps, one per worker.
@@ -172,6 +212,7 @@ struct WorkerContext {
     stats: Arc<WorkerStats>,
     dump: Arc<TableDump>,
     nat_mailbox: Arc<NatMailbox>,
+    nat_log: Arc<nat::LogQueue>,
     inbox: Arc<ArrayQueue<NeighborEvent>>,
     peers: Vec<Arc<ArrayQueue<NeighborEvent>>>,
     tsc_hz: u64,
@@ -329,7 +370,9 @@ impl WorkerContext {
     }
 
     fn poll_loop(&self) {
-        let mut router: WorkerRouter = Router::with_translator(self.router, Nat::new(self.nat));
+        let mut nat = Nat::new(self.nat);
+        nat.set_log(self.nat_log.clone());
+        let mut router: WorkerRouter = Router::with_translator(self.router, nat);
         // One worker sends the periodic Router Advertisements.
         router.set_announcer(self.index == 0);
         let mut io = WorkerIo {
@@ -341,8 +384,8 @@ impl WorkerContext {
             peers: self.peers.clone(),
             events_lost: 0,
         };
-        let ns_mult = ((1_000_000_000u128) << 32) / u128::from(self.tsc_hz.max(1));
-        let to_ns = |tsc: u64| ((u128::from(tsc) * ns_mult) >> 32) as u64;
+        let clock = Clock::new(self.tsc_hz);
+        let to_ns = |tsc: u64| clock.ns(tsc);
         let mut rx: [*mut ffi::rte_mbuf; BURST] = [std::ptr::null_mut(); BURST];
         let mut extra = [0u64; DropReason::COUNT];
         let (mut busy, mut idle, mut empty_polls, mut iteration) = (0u64, 0u64, 0u32, 0u64);

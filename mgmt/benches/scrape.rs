@@ -42,6 +42,7 @@ fn sources(workers: usize, ports: usize) -> Sources {
         routes: 100_000,
         interfaces: 32,
         static_neighbors: 10,
+        nat_log: (0, 0),
     }
 }
 

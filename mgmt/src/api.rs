@@ -1355,6 +1355,7 @@ async fn get_metrics(State(api): St) -> Response {
         routes: running.routes.len(),
         interfaces: running.interfaces.len(),
         static_neighbors: running.neighbors.len(),
+        nat_log: ctl.nat_log().map_or((0, 0), |l| (l.written.load(Relaxed), l.errors.load(Relaxed))),
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render(&src)).into_response()
 }

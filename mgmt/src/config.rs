@@ -281,8 +281,45 @@ pub struct NatConf {
     #[serde(default = "default_subscriber_sessions")]
     pub subscriber_sessions: u32,
     /// Most outside ports one inside address holds (RFC 6888 REQ-5).
+    /// With port blocks, rounded up to whole blocks.
     #[serde(default = "default_subscriber_ports")]
     pub subscriber_ports: u32,
+    /// Port-block allocation: each subscriber is given blocks of this
+    /// many consecutive outside ports (every protocol) and its mappings
+    /// take ports from them, so the log has one record per block instead
+    /// of one per mapping. 0 (the default): ports one at a time. Else
+    /// 8..=4096, and at most the port range's size. A block left empty
+    /// goes back, except the subscriber's last, which goes with it.
+    /// Changing it ends every session.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub port_block: u16,
+    /// Where port-block (or, without blocks, mapping) records go. Absent:
+    /// nothing is logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<NatLogConf>,
+}
+
+/// The NAT log: one line per port block given or taken back (or per
+/// mapping made or ended, without blocks), with the subscriber, the
+/// outside address, the ports and the time; never a destination (RFC
+/// 6888 REQ-12). At least one of `file` and `syslog`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NatLogConf {
+    /// Appended to (absolute path); reopened when it is moved or removed
+    /// (log rotation needs no signal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// A syslog receiver: a Unix datagram socket's absolute path
+    /// (`/dev/log`) or `ADDRESS:PORT` over UDP (`192.0.2.10:514`). RFC 5424
+    /// messages, facility local0, severity info, app name `gatewayd`,
+    /// message id `nat44`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syslog: Option<String>,
+}
+
+fn is_zero(v: &u16) -> bool {
+    *v == 0
 }
 
 /// One source NAT rule.
@@ -404,6 +441,8 @@ impl Default for NatConf {
             max_sessions: default_nat_sessions(),
             subscriber_sessions: default_subscriber_sessions(),
             subscriber_ports: default_subscriber_ports(),
+            port_block: 0,
+            log: None,
         }
     }
 }
@@ -1202,6 +1241,31 @@ impl Config {
         if n.subscriber_ports == 0 {
             errs.push(err("nat.subscriber_ports", "must be at least 1"));
         }
+        let span = u32::from(hi.saturating_sub(lo)) + 1;
+        if n.port_block != 0 && !(8..=4096).contains(&n.port_block) {
+            errs.push(err("nat.port_block", format!("{} is neither 0 nor within 8..=4096", n.port_block)));
+        } else if u32::from(n.port_block) > span {
+            errs.push(err(
+                "nat.port_block",
+                format!("{} is more than the {span} ports of nat.port_range", n.port_block),
+            ));
+        }
+        if let Some(log) = &n.log {
+            if log.file.is_none() && log.syslog.is_none() {
+                errs.push(err("nat.log", "names neither a file nor a syslog receiver"));
+            }
+            if log.file.as_ref().is_some_and(|f| !f.starts_with('/')) {
+                errs.push(err("nat.log.file", "must be an absolute path"));
+            }
+            if let Some(s) = &log.syslog {
+                if !s.starts_with('/') && s.parse::<std::net::SocketAddr>().is_err() {
+                    errs.push(err(
+                        "nat.log.syslog",
+                        format!("'{s}' is neither an absolute socket path nor ADDRESS:PORT"),
+                    ));
+                }
+            }
+        }
         let t = &n.timeouts;
         for (field, v, min, rfc) in [
             ("udp_s", t.udp_s, 120, "RFC 4787 REQ-5"),
@@ -1565,6 +1629,27 @@ nat:
     - { inside: "10.0.0.0/8", outside_interface: wan, pool: ["100.64.0.0/22", "100.65.0.1"] }
 "#;
         assert_eq!(fields(text), ["nat.rules"]);
+    }
+
+    #[test]
+    fn nat_port_blocks_and_the_log_are_validated_by_name() {
+        let base = r#"
+ports: [{ name: wan, vdev: "net_null0" }]
+interfaces: [{ name: wan, port: wan, ipv4: ["203.0.113.1/24"] }]
+nat:
+"#;
+        let with = |extra: &str| fields(&format!("{base}{extra}"));
+        assert_eq!(with("  port_block: 4\n"), ["nat.port_block"]);
+        assert_eq!(with("  port_block: 5000\n"), ["nat.port_block"]);
+        assert_eq!(with("  port_block: 128\n  port_range: [1000, 1063]\n"), ["nat.port_block"]);
+        assert_eq!(with("  log: {}\n"), ["nat.log"]);
+        assert_eq!(with("  log: { file: nat.log }\n"), ["nat.log.file"]);
+        assert_eq!(with("  log: { syslog: \"loghost:514\" }\n"), ["nat.log.syslog"]);
+        let ok = "  port_block: 64\n  log: { file: /var/log/nat.log, syslog: \"192.0.2.10:514\" }\n";
+        assert!(with(ok).is_empty());
+        let cfg = Config::parse(&format!("{base}{ok}")).unwrap();
+        assert_eq!(cfg.nat.port_block, 64);
+        assert_eq!(cfg.nat.log.as_ref().and_then(|l| l.syslog.as_deref()), Some("192.0.2.10:514"));
     }
 
     #[test]

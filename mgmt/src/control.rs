@@ -117,6 +117,8 @@ pub struct Hooks {
     pub dumps: Vec<Arc<TableDump>>,
     /// NAT mailboxes, one per worker.
     pub nat_queries: Vec<Arc<NatMailbox>>,
+    /// The NAT log writer (none in tests without workers).
+    pub nat_log: Option<Arc<crate::natlog::NatLog>>,
 }
 
 struct Pending {
@@ -233,6 +235,11 @@ impl Controller {
             dump_seq: AtomicU64::new(0),
             nat_lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// The NAT log writer, if the gateway runs one.
+    pub fn nat_log(&self) -> Option<&Arc<crate::natlog::NatLog>> {
+        self.hooks.nat_log.as_ref()
     }
 
     /// The running config.
@@ -452,6 +459,10 @@ impl Controller {
                 .map_err(|e| ApplyError::Failed(format!("saving {}: {e}", self.path.display())))?;
         }
         let nat_rules = tables::nat_rules(&candidate, &t);
+        // The writer knows where records go before workers make them.
+        if let Some(log) = &self.hooks.nat_log {
+            log.configure(candidate.nat.log.clone());
+        }
         if **self.hooks.nat.load() != nat_rules {
             self.hooks.nat.store(Arc::new(nat_rules));
         }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod control;
 pub mod ctl;
 pub mod metrics;
+pub mod natlog;
 pub mod persist;
 pub mod problem;
 pub mod tables;

@@ -29,6 +29,8 @@ pub struct Sources {
     pub routes: usize,
     pub interfaces: usize,
     pub static_neighbors: usize,
+    /// NAT log records written, and writes that failed.
+    pub nat_log: (u64, u64),
 }
 
 fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -169,12 +171,25 @@ pub fn render(src: &Sources) -> String {
             sum(|w| w.nat_translated.load(Relaxed)),
         ),
         (
+            "gateway_nat_log_lost_total",
+            "NAT log records lost: a block or mapping release found the log queue full.",
+            sum(|w| w.nat_log_lost.load(Relaxed)),
+        ),
+        (
             "gateway_neighbor_events_lost_total",
             "Neighbor learnings not passed to other workers (inbox full).",
             sum(|w| w.neighbor_events_lost.load(Relaxed)),
         ),
     ];
-    for (n, h, v) in simple {
+    let more = [
+        ("gateway_nat_log_records_total", "NAT log records written.", src.nat_log.0),
+        (
+            "gateway_nat_log_errors_total",
+            "NAT log writes that failed (opening the file, writing it, or sending to syslog).",
+            src.nat_log.1,
+        ),
+    ];
+    for (n, h, v) in simple.into_iter().chain(more) {
         let c = counter(&reg, n, h, &[]);
         c.with_label_values(&[] as &[&str]).inc_by(v);
     }
@@ -250,6 +265,7 @@ mod tests {
             routes: 2,
             interfaces: 1,
             static_neighbors: 0,
+            nat_log: (0, 0),
         });
         assert!(text.contains("gateway_port_rx_packets_total{port=\"lan\"} 7"), "{text}");
         assert!(text.contains("gateway_port_link_up{port=\"lan\"} 1"));

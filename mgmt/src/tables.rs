@@ -254,6 +254,8 @@ pub fn nat_rules(cfg: &Config, t: &Tables) -> nat::Rules {
         ports: (n.port_range[0], n.port_range[1]),
         subscriber_sessions: n.subscriber_sessions,
         subscriber_ports: n.subscriber_ports,
+        port_block: n.port_block,
+        log: n.log.is_some(),
     }
 }
 

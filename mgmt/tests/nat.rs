@@ -230,3 +230,71 @@ print(refused, old, other)
     let r = api("GET", "/api/v1/nat/subscribers?inside=10.0.1.5", "readonly", None, &[]);
     assert_eq!(r.json["items"][0]["sessions"], 3, "{}", r.text);
 }
+
+#[test]
+fn port_blocks_are_logged_to_a_file_once_per_block_and_given_back() {
+    let Some(lab) = nat_lab() else { return };
+    let log = format!("/tmp/gateway-nat-{}.log", std::process::id());
+    let _ = std::fs::remove_file(&log);
+    // Blocks of 64 ports and a log file, through the API.
+    let mut n = api("GET", "/api/v1/nat", "readonly", None, &[]).json;
+    n["port_block"] = 64.into();
+    n["log"] = serde_json::json!({ "file": log });
+    let r = api("PUT", "/api/v1/nat", "admin", Some(n), &[]);
+    assert_eq!(r.status, 200, "{}", r.text);
+    // A server on lab-wan that answers with the peer's address and port.
+    ok("ip netns exec lab-wan python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((\"0.0.0.0\", 9300)); s.listen(16)
+while True:
+    c, peer = s.accept(); c.sendall((peer[0] + \" \" + str(peer[1])).encode()); c.close()
+' >/dev/null 2>&1 &");
+    std::thread::sleep(Duration::from_millis(400));
+    let seen: Vec<u16> = (0..3)
+        .map(|_| {
+            let s = whoami("lab-lan", "203.0.113.2:9300", None);
+            let (addr, port) = s.split_once(' ').unwrap_or_else(|| panic!("{s}"));
+            assert_eq!(addr, "203.0.113.1");
+            port.parse().unwrap()
+        })
+        .collect();
+    let lines = |what: &str| -> Vec<String> {
+        let t0 = std::time::Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let v: Vec<String> = text.lines().filter(|l| l.contains(what)).map(String::from).collect();
+            if !v.is_empty() || t0.elapsed() > Duration::from_secs(3) {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // One record for the block, whose range holds every port the server saw.
+    let alloc = lines("event=block-alloc inside=10.0.1.2 ");
+    assert_eq!(alloc.len(), 1, "{alloc:?}");
+    let range = alloc[0].rsplit_once("ports=").unwrap().1.to_string();
+    let (lo, hi) = range.split_once('-').unwrap();
+    let (lo, hi): (u16, u16) = (lo.parse().unwrap(), hi.parse().unwrap());
+    assert_eq!(hi - lo, 63);
+    assert!(seen.iter().all(|p| (lo..=hi).contains(p)), "{seen:?} not in {range}");
+    assert!(alloc[0].contains(" outside=203.0.113.1 "));
+    let time = alloc[0].split(' ').next().unwrap();
+    assert!(time.ends_with('Z') && time.starts_with("20"), "{time}");
+    let r = api("GET", "/api/v1/nat/subscribers?inside=10.0.1.2", "readonly", None, &[]);
+    assert_eq!(r.json["items"][0]["blocks"], 1, "{}", r.text);
+    assert!(lab.metric("gateway_nat_log_records_total") >= 1);
+    assert_eq!(lab.metric("gateway_nat_log_errors_total"), 0);
+    // Every session of the subscriber deleted: it gives the block back.
+    let r = api("GET", "/api/v1/nat/sessions?inside=10.0.1.2&limit=1000", "readonly", None, &[]);
+    for s in r.json["items"].as_array().unwrap() {
+        let (p, o, rem) =
+            (s["protocol"].as_str().unwrap(), s["outside"].as_str().unwrap(), s["remote"].as_str().unwrap());
+        let path = format!("/api/v1/nat/sessions/{p}/{o}/{rem}");
+        assert_eq!(api("DELETE", &path, "admin", None, &[]).status, 200, "{path}");
+    }
+    let release = lines("event=block-release inside=10.0.1.2 ");
+    assert_eq!(release.len(), 1, "{release:?}");
+    assert!(release[0].ends_with(&format!("outside=203.0.113.1 ports={range}")), "{release:?}");
+    let _ = std::fs::remove_file(&log);
+}

@@ -152,6 +152,7 @@ fn controller(dir: &std::path::Path, token: &str) -> Arc<Controller> {
         workers: vec![w],
         dumps: vec![Arc::new(TableDump::default())],
         nat_queries: vec![],
+        nat_log: None,
     };
     let ports = vec![
         PortHandle { name: "lan".into(), id: 60, mac: macs[0] },

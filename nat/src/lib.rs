@@ -14,12 +14,14 @@
 #![deny(unsafe_code)]
 
 mod index;
+pub mod log;
 pub mod nat;
 pub mod packet;
 pub mod query;
 pub mod rules;
 mod wheel;
 
+pub use log::{LogEvent, LogQueue, LogRecord};
 pub use nat::{protocol_name, Nat, NatConfig, NatCounters, SessionInfo, SubscriberInfo, PROTOCOLS};
 pub use query::{Answer, Query, Request};
 pub use rules::{Filtering, Forward, Rule, Rules, Static, Timeouts};

@@ -23,6 +23,7 @@
 //! never grows. Nothing on the packet path allocates, locks or panics.
 
 use crate::index::{hash, Index};
+use crate::log::{LogEvent, LogQueue, LogRecord};
 use crate::packet::{self, End, Flow, Kind, ICMP, SYN, TCP, UDP};
 use crate::rules::{Filtering, Forward, Rules, Static};
 use crate::wheel::Wheel;
@@ -92,6 +93,8 @@ pub struct NatCounters {
     pub hairpins: u64,
     /// Packets translated (either direction).
     pub translated: u64,
+    /// Log records lost: a release found the log queue full.
+    pub log_lost: u64,
 }
 
 /// A session as the control plane lists it.
@@ -116,6 +119,8 @@ pub struct SubscriberInfo {
     pub sessions: u32,
     /// Outside ports it holds (its mappings).
     pub ports: u32,
+    /// Port blocks it holds (0 without blocks).
+    pub blocks: u32,
 }
 
 impl SessionInfo {
@@ -166,28 +171,77 @@ struct Mapping {
     fixed: bool,
 }
 
-#[derive(Copy, Clone, Default)]
+#[derive(Copy, Clone)]
 struct Subscriber {
     inside: u32,
     rule: u16,
     addr: u16,
     sessions: u32,
     ports: u32,
+    /// Its port blocks, chained through `Outside::chain`.
+    first_block: u16,
+    blocks: u16,
 }
 
-/// One outside address: its ports in use, per protocol.
+impl Default for Subscriber {
+    fn default() -> Self {
+        Subscriber { inside: 0, rule: 0, addr: 0, sessions: 0, ports: 0, first_block: NO_BLOCK, blocks: 0 }
+    }
+}
+
+/// No block (end of a chain).
+const NO_BLOCK: u16 = u16::MAX;
+
+/// One outside address: its ports in use, per protocol, and, with port
+/// blocks, which subscriber holds each block.
 struct Outside {
     addr: u32,
     used: [Box<[u64]>; 3],
     free: [u32; 3],
     cursor: [u16; 3],
+    /// The port range handed out.
+    range: (u16, u16),
+    /// Ports per block (0: no blocks, ports are handed out one by one).
+    block: u16,
+    /// Per block: the subscriber holding it (`NIL`: free).
+    owner: Box<[u32]>,
+    /// Per block: ports held in it, over every protocol.
+    held: Box<[u16]>,
+    /// Per block: the next block of the same subscriber.
+    chain: Box<[u16]>,
+    free_blocks: u32,
+    block_cursor: u16,
 }
 
 impl Outside {
-    fn new(addr: u32, (lo, hi): (u16, u16)) -> Outside {
+    fn new(addr: u32, range: (u16, u16), block: u16) -> Outside {
+        let (lo, hi) = range;
         let n = u32::from(hi.saturating_sub(lo)) + 1;
         let words = || vec![0u64; 1024].into_boxed_slice();
-        Outside { addr, used: [words(), words(), words()], free: [n; 3], cursor: [lo; 3] }
+        let blocks = if block == 0 { 0 } else { n.div_ceil(u32::from(block)) as usize };
+        Outside {
+            addr,
+            used: [words(), words(), words()],
+            free: [n; 3],
+            cursor: [lo; 3],
+            range,
+            block,
+            owner: vec![NIL; blocks].into_boxed_slice(),
+            held: vec![0; blocks].into_boxed_slice(),
+            chain: vec![NO_BLOCK; blocks].into_boxed_slice(),
+            free_blocks: blocks as u32,
+            block_cursor: 0,
+        }
+    }
+
+    /// Room for a new subscriber: a free block, or with no blocks a free
+    /// port in every protocol.
+    fn has_room(&self) -> bool {
+        if self.block == 0 {
+            self.free.iter().all(|&f| f > 0)
+        } else {
+            self.free_blocks > 0
+        }
     }
 
     #[inline]
@@ -208,18 +262,28 @@ impl Outside {
         }
     }
 
-    /// A free port in `lo..=hi`: `want` if free there (port
+    /// A free port in the range: `want` if free there (port
     /// preservation), else the next free one after the cursor.
-    fn alloc(&mut self, p: usize, want: u16, (lo, hi): (u16, u16)) -> Option<u16> {
+    fn alloc(&mut self, p: usize, want: u16) -> Option<u16> {
         if self.free[p] == 0 {
             return None;
         }
+        let (lo, hi) = self.range;
         if (lo..=hi).contains(&want) && !self.taken(p, want) {
             self.set(p, want, true);
             return Some(want);
         }
+        let port = self.first_free(p, self.cursor[p], (lo, hi))?;
+        self.set(p, port, true);
+        self.cursor[p] = port.wrapping_add(1);
+        Some(port)
+    }
+
+    /// The first free port at or after `from` in `lo..=hi`, wrapping
+    /// around; a word of the bitmap at a time.
+    fn first_free(&self, p: usize, from: u16, (lo, hi): (u16, u16)) -> Option<u16> {
         let span = u32::from(hi - lo) + 1;
-        let start = u32::from(self.cursor[p].clamp(lo, hi) - lo);
+        let start = u32::from(from.clamp(lo, hi) - lo);
         let mut off = 0u32;
         while off < span {
             let port = (lo as u32 + (start + off) % span) as u16;
@@ -232,14 +296,85 @@ impl Outside {
             }
             let cand = u32::from(port) + free.trailing_zeros();
             if cand <= u32::from(hi) {
-                let cand = cand as u16;
-                self.set(p, cand, true);
-                self.cursor[p] = cand.wrapping_add(1);
-                return Some(cand);
+                return Some(cand as u16);
             }
             off += u32::from(hi - port) + 1; // wrap to lo
         }
         None
+    }
+
+    /// The block holding `port`, if blocks are on and it is in range.
+    #[inline]
+    fn block_of(&self, port: u16) -> Option<usize> {
+        let (lo, hi) = self.range;
+        if self.block == 0 || port < lo || port > hi {
+            return None;
+        }
+        Some(usize::from((port - lo) / self.block))
+    }
+
+    /// Block `b`'s ports, inclusive.
+    fn block_range(&self, b: usize) -> (u16, u16) {
+        let (lo, hi) = self.range;
+        let first = u32::from(lo) + b as u32 * u32::from(self.block);
+        let last = (first + u32::from(self.block) - 1).min(u32::from(hi));
+        (first as u16, last as u16)
+    }
+
+    /// Gives a free block to subscriber `sub`: the one holding `want` if
+    /// free (port preservation), else the next free one after the cursor.
+    fn take_block(&mut self, sub: u32, want: u16) -> Option<usize> {
+        let n = self.owner.len();
+        let b = match self.block_of(want) {
+            Some(b) if self.owner.get(b) == Some(&NIL) => b,
+            _ => {
+                let start = usize::from(self.block_cursor);
+                let b = (0..n).map(|i| (start + i) % n).find(|&b| self.owner.get(b) == Some(&NIL))?;
+                self.block_cursor = ((b + 1) % n) as u16;
+                b
+            }
+        };
+        *self.owner.get_mut(b)? = sub;
+        self.free_blocks = self.free_blocks.saturating_sub(1);
+        Some(b)
+    }
+
+    /// Takes `port` in block `b` for protocol `p`.
+    fn take_in_block(&mut self, p: usize, port: u16, b: usize) -> u16 {
+        self.set(p, port, true);
+        if let Some(h) = self.held.get_mut(b) {
+            *h += 1;
+        }
+        port
+    }
+
+    /// A free port for protocol `p` in the blocks subscriber `sub` holds
+    /// (chained from `first`): `want` if free in one of them, else the
+    /// first free one.
+    fn alloc_in_own(&mut self, sub: u32, first: u16, p: usize, want: u16) -> Option<u16> {
+        if let Some(b) = self.block_of(want) {
+            if self.owner.get(b) == Some(&sub) && !self.taken(p, want) {
+                return Some(self.take_in_block(p, want, b));
+            }
+        }
+        let mut b = first;
+        while b != NO_BLOCK {
+            let (lo, hi) = self.block_range(usize::from(b));
+            if let Some(port) = self.first_free(p, lo, (lo, hi)) {
+                return Some(self.take_in_block(p, port, usize::from(b)));
+            }
+            b = self.chain.get(usize::from(b)).copied().unwrap_or(NO_BLOCK);
+        }
+        None
+    }
+
+    /// Block `b` is free again.
+    fn free_block(&mut self, b: usize) {
+        if let (Some(o), Some(c)) = (self.owner.get_mut(b), self.chain.get_mut(b)) {
+            *o = NIL;
+            *c = NO_BLOCK;
+            self.free_blocks += 1;
+        }
     }
 }
 
@@ -299,6 +434,10 @@ pub struct Nat {
     forwards: Vec<u32>,
     /// Each rule's pool, as indices in `addrs`.
     pools: Vec<Vec<u16>>,
+    /// Where log records go (none: not recorded).
+    log: Option<Arc<LogQueue>>,
+    /// The latest clock reading, for the records of removals.
+    now: u64,
     pub counters: NatCounters,
 }
 
@@ -332,8 +471,43 @@ impl Nat {
             forward_in: Vec::new(),
             forwards: Vec::new(),
             pools: Vec::new(),
+            log: None,
+            now: 0,
             counters: NatCounters::default(),
         }
+    }
+
+    /// Sends log records (port blocks, or mappings) to `queue`, when the
+    /// rules ask for them (`Rules::log`).
+    pub fn set_log(&mut self, queue: Arc<LogQueue>) {
+        self.log = Some(queue);
+    }
+
+    /// Writes a record, if the rules ask for them; counted as lost when
+    /// the queue is full.
+    fn record(&mut self, event: LogEvent, proto: u8, inside: (u32, u16), outside: u32, ports: (u16, u16)) {
+        if self.rules.log {
+            let (inside, inside_port, outside) = (inside.0.into(), inside.1, outside.into());
+            self.push(LogRecord { time: self.now, event, proto, inside, inside_port, outside, ports });
+        }
+    }
+
+    fn push(&mut self, r: LogRecord) {
+        if self.log.as_ref().is_some_and(|q| q.push(r).is_err()) {
+            self.counters.log_lost += 1;
+        }
+    }
+
+    /// True when some subscriber holds outside ports (dynamic mappings).
+    fn holds_ports(&self) -> bool {
+        self.free_sub.len() < self.subs.len()
+    }
+
+    /// Room to record a new block or mapping: the queue is at most three
+    /// quarters full, keeping the rest for releases.
+    #[inline]
+    fn log_room(&self) -> bool {
+        !self.rules.log || self.log.as_ref().is_none_or(|q| q.len() < q.capacity() - q.capacity() / 4)
     }
 
     /// Bytes the tables hold, over all sessions (for sizing).
@@ -382,12 +556,20 @@ impl Nat {
         }
         let reset = rules.rules != self.rules.rules
             || rules.ports != self.rules.ports
+            || rules.port_block != self.rules.port_block
             || rules.addresses() != self.rules.addresses();
         let forwards_changed = rules.forwards != self.rules.forwards;
+        // The reset is recorded if logging was on before or is now.
+        let record_reset = reset && (self.rules.log || rules.log) && self.holds_ports();
         self.rules = rules;
         if reset {
-            self.addrs = self.rules.addresses().into_iter().map(|a| Outside::new(a.into(), self.rules.ports)).collect();
+            let (ports, block) = (self.rules.ports, self.rules.port_block);
+            self.addrs = self.rules.addresses().into_iter().map(|a| Outside::new(a.into(), ports, block)).collect();
             self.clear();
+            if record_reset {
+                let now = self.now;
+                self.push(LogRecord { time: now, event: LogEvent::Reset, ..LogRecord::default() });
+            }
         } else if forwards_changed {
             let installed = std::mem::take(&mut self.forwards);
             for m in installed {
@@ -485,9 +667,9 @@ impl Nat {
             ix.clear();
         }
         self.wheel.clear();
-        let ports = self.rules.ports;
+        let (ports, block) = (self.rules.ports, self.rules.port_block);
         for a in &mut self.addrs {
-            *a = Outside::new(a.addr, ports);
+            *a = Outside::new(a.addr, ports, block);
         }
         self.forwards.clear();
         self.install_forwards();
@@ -496,6 +678,7 @@ impl Nat {
     /// Expires idle sessions (at most a fixed budget per call); call
     /// every loop.
     pub fn poll(&mut self, now: u64) {
+        self.now = now;
         if !self.started || self.live == 0 {
             self.started = true;
             self.wheel.start(now);
@@ -565,6 +748,7 @@ impl Nat {
             outside: self.addrs.get(usize::from(s.addr)).map_or(0, |o| o.addr).into(),
             sessions: s.sessions,
             ports: s.ports,
+            blocks: u32::from(s.blocks),
         })
     }
 
@@ -694,7 +878,7 @@ impl Nat {
         // first from there with ports free in every protocol.
         let n = pool.len();
         let start = hash(u128::from(inside), self.seed) as usize;
-        let has_room = |a: u16| self.addrs.get(usize::from(a)).is_some_and(|o| o.free.iter().all(|&f| f > 0));
+        let has_room = |a: u16| self.addrs.get(usize::from(a)).is_some_and(Outside::has_room);
         let addr = (0..n)
             .filter_map(|i| pool.get((start + i) % n).copied())
             .find(|&a| has_room(a))
@@ -706,7 +890,7 @@ impl Nat {
         };
         let Some(s) = self.free_sub.pop() else { return Err(Verdict::Refuse(DropReason::NatSessionLimit)) };
         if let Some(x) = self.subs.get_mut(s as usize) {
-            *x = Subscriber { inside, rule: ri as u16, addr: addr as u16, sessions: 0, ports: 0 };
+            *x = Subscriber { inside, rule: ri as u16, addr: addr as u16, ..Subscriber::default() };
         }
         self.sub_ix.insert(hash(k, self.seed), s);
         Ok(s)
@@ -724,18 +908,27 @@ impl Nat {
             self.release_subscriber(sub);
             return Err(Verdict::Refuse(DropReason::NatSessionLimit));
         }
-        let range = self.rules.ports;
-        let port = if ports >= self.rules.subscriber_ports {
-            None
-        } else {
-            self.addrs.get_mut(usize::from(addr)).and_then(|o| o.alloc(proto_index(f.proto), f.sport, range))
-        };
-        let (Some(port), Some(m)) = (port, self.free_mapping.pop()) else {
-            self.counters.port_alloc_failures += 1;
+        let blocks = self.rules.port_block != 0;
+        if !blocks && !self.log_room() {
             self.release_subscriber(sub);
-            return Err(Verdict::Refuse(DropReason::NatPortsExhausted));
+            return Err(Verdict::Refuse(DropReason::NatLogFull));
+        }
+        let port = if ports >= self.rules.subscriber_ports || self.free_mapping.is_empty() {
+            Ok(None)
+        } else if blocks {
+            self.alloc_in_blocks(sub, proto_index(f.proto), f.sport)
+        } else {
+            Ok(self.addrs.get_mut(usize::from(addr)).and_then(|o| o.alloc(proto_index(f.proto), f.sport)))
+        };
+        let (Ok(Some(port)), Some(m)) = (port, self.free_mapping.pop()) else {
+            self.counters.port_alloc_failures += u64::from(port.is_ok());
+            self.release_subscriber(sub);
+            return Err(port.err().unwrap_or(Verdict::Refuse(DropReason::NatPortsExhausted)));
         };
         let outside = self.addrs.get(usize::from(addr)).map_or(0, |o| o.addr);
+        if !blocks {
+            self.record(LogEvent::MappingCreate, f.proto, (f.src, f.sport), outside, (port, port));
+        }
         if let Some(x) = self.mappings.get_mut(m as usize) {
             *x = Mapping {
                 inside: f.src,
@@ -758,10 +951,103 @@ impl Nat {
         Ok(m)
     }
 
-    /// A subscriber with nothing left is forgotten.
+    /// A port for subscriber `sub` in protocol `p` from its blocks: `want`
+    /// if it is free in one of them (port preservation), else the first
+    /// free one in them, else from a new block (the block holding `want`
+    /// if free) while the subscriber is under its bound
+    /// (`subscriber_ports` rounded up to whole blocks). `Ok(None)`: no
+    /// port.
+    fn alloc_in_blocks(&mut self, sub: u32, p: usize, want: u16) -> Result<Option<u16>, Refusal> {
+        let Some(&(mut s)) = self.subs.get(sub as usize) else { return Ok(None) };
+        let a = usize::from(s.addr);
+        if let Some(port) = self.addrs.get_mut(a).and_then(|o| o.alloc_in_own(sub, s.first_block, p, want)) {
+            return Ok(Some(port));
+        }
+        let max_blocks = self.rules.subscriber_ports.div_ceil(u32::from(self.rules.port_block).max(1));
+        while u32::from(s.blocks) < max_blocks {
+            if !self.log_room() {
+                return Err(Verdict::Refuse(DropReason::NatLogFull));
+            }
+            let Some(o) = self.addrs.get_mut(a) else { break };
+            let Some(b) = o.take_block(sub, want) else { break };
+            if let Some(c) = o.chain.get_mut(b) {
+                *c = s.first_block;
+            }
+            (s.first_block, s.blocks) = (b as u16, s.blocks + 1);
+            let (lo, hi) = o.block_range(b);
+            // Forwarded ports may fill a block; then another is taken.
+            let from = if (lo..=hi).contains(&want) { want } else { lo };
+            let found = o.first_free(p, from, (lo, hi)).map(|port| o.take_in_block(p, port, b));
+            let outside = o.addr;
+            if let Some(x) = self.subs.get_mut(sub as usize) {
+                (x.first_block, x.blocks) = (s.first_block, s.blocks);
+            }
+            self.record(LogEvent::BlockAlloc, 0, (s.inside, 0), outside, (lo, hi));
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Frees block `b` of subscriber `s` (its chain is the caller's to
+    /// mend) and records it; the next block in the chain.
+    fn release_block(&mut self, s: Subscriber, b: u16) -> u16 {
+        let Some(o) = self.addrs.get_mut(usize::from(s.addr)) else { return NO_BLOCK };
+        let next = o.chain.get(usize::from(b)).copied().unwrap_or(NO_BLOCK);
+        let (range, outside) = (o.block_range(usize::from(b)), o.addr);
+        o.free_block(usize::from(b));
+        self.record(LogEvent::BlockRelease, 0, (s.inside, 0), outside, range);
+        next
+    }
+
+    /// Port `port` of protocol `p` on address `a`, held by subscriber
+    /// `sub`, is free again. With blocks, a block left empty goes back
+    /// unless it is the subscriber's last (that one goes with the
+    /// subscriber, which saves a pair of records per sporadic flow).
+    fn free_port(&mut self, a: u16, p: usize, port: u16, sub: u32) {
+        let Some(o) = self.addrs.get_mut(usize::from(a)) else { return };
+        o.set(p, port, false);
+        let Some(b) = o.block_of(port) else { return };
+        let Some(h) = o.held.get_mut(b) else { return };
+        *h = h.saturating_sub(1);
+        let Some(&s) = self.subs.get(sub as usize) else { return };
+        if *h > 0 || s.blocks <= 1 || o.owner.get(b) != Some(&sub) {
+            return;
+        }
+        // Unlink b from the subscriber's chain.
+        let b = b as u16;
+        let next = o.chain.get(usize::from(b)).copied().unwrap_or(NO_BLOCK);
+        let mut first = s.first_block;
+        if first == b {
+            first = next;
+        } else {
+            let mut i = first;
+            while let Some(c) = o.chain.get_mut(usize::from(i)) {
+                if *c == b {
+                    *c = next;
+                    break;
+                }
+                i = *c;
+            }
+        }
+        if let Some(x) = self.subs.get_mut(sub as usize) {
+            (x.first_block, x.blocks) = (first, x.blocks - 1);
+        }
+        self.release_block(s, b);
+    }
+
+    /// A subscriber with nothing left is forgotten, and its blocks freed.
     fn release_subscriber(&mut self, sub: u32) {
         let Some(&s) = self.subs.get(sub as usize) else { return };
         if s.sessions == 0 && s.ports == 0 {
+            let mut b = s.first_block;
+            while b != NO_BLOCK {
+                b = self.release_block(s, b);
+            }
+            if let Some(x) = self.subs.get_mut(sub as usize) {
+                (x.first_block, x.blocks) = (NO_BLOCK, 0);
+            }
             let k = 2u128 << 120 | u128::from(s.inside) << 64 | u128::from(s.rule);
             self.sub_ix.remove(hash(k, self.seed), sub);
             self.free_sub.push(sub);
@@ -815,8 +1101,16 @@ impl Nat {
         let Some(map) = self.mappings.get(m as usize).copied() else { return };
         self.map_in.remove(self.h(key3(map.proto, map.inside, map.in_port)), m);
         self.map_out.remove(self.h(key3(map.proto, map.outside, map.out_port)), m);
-        if let Some(o) = self.addrs.get_mut(usize::from(map.addr)) {
-            o.set(proto_index(map.proto), map.out_port, false);
+        if map.fixed {
+            if let Some(o) = self.addrs.get_mut(usize::from(map.addr)) {
+                o.set(proto_index(map.proto), map.out_port, false);
+            }
+        } else {
+            self.free_port(map.addr, proto_index(map.proto), map.out_port, map.subscriber);
+            if self.rules.port_block == 0 {
+                let (inside, port) = ((map.inside, map.in_port), map.out_port);
+                self.record(LogEvent::MappingDelete, map.proto, inside, map.outside, (port, port));
+            }
         }
         if let Some(s) = self.subs.get_mut(map.subscriber as usize) {
             s.ports = s.ports.saturating_sub(1);
@@ -1029,6 +1323,7 @@ fn is_local(t: &Tables, a: u32) -> bool {
 
 impl Translator for Nat {
     fn prerouting(&mut self, t: &Tables, ip: &mut [u8], now: u64) -> Verdict {
+        self.now = now;
         let Some(dst) = ip.get(16..20).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]])) else {
             return Verdict::Pass;
         };
@@ -1089,6 +1384,7 @@ impl Translator for Nat {
     }
 
     fn postrouting(&mut self, _t: &Tables, out: u16, ip: &mut [u8], now: u64) -> Verdict {
+        self.now = now;
         let Some(src) = ip.get(12..16).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]])) else {
             return Verdict::Pass;
         };

@@ -99,6 +99,15 @@ pub struct Rules {
     pub subscriber_sessions: u32,
     /// Outside ports one inside address may hold (RFC 6888 REQ-5).
     pub subscriber_ports: u32,
+    /// Ports per block (0: no blocks). With blocks, each subscriber is
+    /// given whole blocks of its outside address's port range (every
+    /// protocol) and takes its ports from them: one log record per block
+    /// instead of one per mapping. Its bound is `subscriber_ports`
+    /// rounded up to whole blocks.
+    pub port_block: u16,
+    /// Write log records ([`crate::log`]) into the queue the NAT was
+    /// given.
+    pub log: bool,
 }
 
 impl Default for Rules {
@@ -112,6 +121,8 @@ impl Default for Rules {
             ports: (1024, 65535),
             subscriber_sessions: 16384,
             subscriber_ports: 8192,
+            port_block: 0,
+            log: false,
         }
     }
 }

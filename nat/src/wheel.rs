@@ -14,8 +14,10 @@ pub struct Wheel {
     heads: Box<[u32]>,
     next: Box<[u32]>,
     prev: Box<[u32]>,
-    /// The tick each entry is filed under.
-    tick: Box<[u64]>,
+    /// The tick each entry is filed under, modulo 2^32 (enough for the
+    /// slot and for comparing with a nearby deadline: 2^32 ticks are
+    /// years at any sensible tick).
+    tick: Box<[u32]>,
     mask: u64,
     tick_ns: u64,
     /// The next tick to process: every tick before it is done.
@@ -40,7 +42,7 @@ impl Wheel {
 
     /// Bytes this wheel holds.
     pub fn bytes(&self) -> usize {
-        self.heads.len() * 4 + self.next.len() * 16
+        self.heads.len() * 4 + self.next.len() * 12
     }
 
     /// Starts the wheel at time `now` (nothing before it is due).
@@ -57,7 +59,7 @@ impl Wheel {
         if let (Some(n), Some(p), Some(tk)) = (self.next.get_mut(i), self.prev.get_mut(i), self.tick.get_mut(i)) {
             *n = head;
             *p = NIL;
-            *tk = t;
+            *tk = t as u32;
         }
         if let Some(hp) = self.prev.get_mut(head as usize) {
             *hp = e;
@@ -79,7 +81,7 @@ impl Wheel {
         let i = e as usize;
         let (n, p) = (self.next.get(i).copied().unwrap_or(NIL), self.prev.get(i).copied().unwrap_or(NIL));
         if p == NIL {
-            let slot = (self.tick.get(i).copied().unwrap_or(0) & self.mask) as usize;
+            let slot = (u64::from(self.tick.get(i).copied().unwrap_or(0)) & self.mask) as usize;
             if let Some(h) = self.heads.get_mut(slot) {
                 if *h == e {
                     *h = n;
@@ -98,7 +100,7 @@ impl Wheel {
     #[inline]
     pub fn reschedule(&mut self, e: u32, deadline: u64) {
         let filed = self.tick.get(e as usize).copied().unwrap_or(0);
-        if deadline / self.tick_ns < filed {
+        if (((deadline / self.tick_ns) as u32).wrapping_sub(filed) as i32) < 0 {
             self.remove(e);
             self.insert(e, deadline);
         }

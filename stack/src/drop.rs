@@ -159,6 +159,10 @@ drop_reasons! {
     /// NAT: no outside port free for a new mapping, in the range or within
     /// the subscriber's port bound (RFC 6888 REQ-5); answered by ICMP 3/13.
     NatPortsExhausted => "nat_ports_exhausted",
+    /// NAT: the log queue is three quarters full (its writer is behind);
+    /// a new port block or mapping is refused so that none goes
+    /// unrecorded; answered by ICMP 3/13.
+    NatLogFull => "nat_log_full",
     /// NAT: ICMP error about no mapped flow, or failing its checksum (RFC 5508 REQ-3).
     NatIcmpUnmapped => "nat_icmp_unmapped",
     /// NAT: a protocol or ICMP type the NAT does not translate.

@@ -350,6 +350,8 @@ pub struct NatSubscriber {
     pub sessions: u32,
     /// Outside ports it holds.
     pub ports: u32,
+    /// Port blocks it holds (`nat.port_block`; 0 without blocks).
+    pub blocks: u32,
     pub worker: usize,
 }
 
@@ -456,6 +458,7 @@ async fn list_subscribers(State(api): St, Query(c): Query<Cursor>) -> ApiResult<
             outside: s.outside.to_string(),
             sessions: s.sessions,
             ports: s.ports,
+            blocks: s.blocks,
             worker,
         }))
     })

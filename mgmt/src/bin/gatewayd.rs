@@ -166,17 +166,21 @@ fn run(cfg: Config, config_file: &Path) -> Result<(), String> {
         .zip(ids.iter().zip(&macs))
         .map(|(p, (&id, &mac))| PortHandle { name: p.name.clone(), id, mac })
         .collect();
+    let clock = dp.clock();
+    let nat_log = mgmt::natlog::NatLog::start(dp.nat_logs().to_vec(), move || clock.now(), cfg.nat.log.clone());
     let hooks = Hooks {
         snapshot: snapshot.clone(),
         nat: nat_rules,
         workers: dp.stats().to_vec(),
         dumps: dp.neighbor_dumps().to_vec(),
         nat_queries: dp.nat_mailboxes().to_vec(),
+        nat_log: Some(nat_log.clone()),
     };
     let served = serve(listen, cfg, config_file.to_owned(), handles, hooks, audit);
     // Shut down in dependency order: workers, ports, pool, EAL.
     let t0 = std::time::Instant::now();
     let stopped = dp.stop();
+    nat_log.stop();
     drop(ports);
     drop(snapshot);
     drop(pool);

@@ -38,6 +38,7 @@ fn fixture(name: &str) -> Fixture {
         workers: vec![worker.clone()],
         dumps: vec![Arc::new(TableDump::default())],
         nat_queries: vec![],
+        nat_log: None,
     };
     let audit = AuditLog::open(&dir.join("audit.jsonl")).unwrap();
     Fixture { ctl: Controller::new(cfg, path, ports, hooks, audit), dir, worker }

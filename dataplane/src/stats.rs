@@ -49,6 +49,7 @@ pub struct WorkerStats {
     pub nat_hairpins: AtomicU64,
     pub nat_translated: AtomicU64,
     pub nat_log_lost: AtomicU64,
+    pub nat_fragments: AtomicU64,
     /// Generation of the newest [`stack::Tables`] snapshot this worker has
     /// started using; once every worker shows `n`, no worker holds an
     /// older snapshot and the control plane may free it.
@@ -90,6 +91,7 @@ impl Default for WorkerStats {
             nat_hairpins: AtomicU64::new(0),
             nat_translated: AtomicU64::new(0),
             nat_log_lost: AtomicU64::new(0),
+            nat_fragments: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
         }
@@ -139,6 +141,7 @@ impl WorkerStats {
         self.nat_hairpins.store(c.hairpins, Relaxed);
         self.nat_translated.store(c.translated, Relaxed);
         self.nat_log_lost.store(c.log_lost, Relaxed);
+        self.nat_fragments.store(c.fragments, Relaxed);
     }
 
     /// Drops for one reason.

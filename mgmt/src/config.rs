@@ -277,6 +277,18 @@ pub struct NatConf {
     /// subscriber room included). Restart-only.
     #[serde(default = "default_nat_sessions")]
     pub max_sessions: usize,
+    /// Fragmented datagrams in flight whose translation each worker
+    /// remembers from the first fragment, for the later ones (RFC 4787
+    /// REQ-14; 16..=1048576, rounded up to a power of two; default 1024;
+    /// 32 bytes each). Restart-only.
+    #[serde(default = "default_fragment_records")]
+    pub fragment_records: usize,
+    /// Later fragments each worker holds while their first fragment has
+    /// not come (out of order; 0..=4096, default 64, 1 s at most each;
+    /// past it they are dropped and counted, so fragments never crowd
+    /// out whole packets, RFC 4787 REQ-14a). Restart-only.
+    #[serde(default = "default_fragment_hold")]
+    pub fragment_hold: usize,
     /// Most sessions one inside address holds (RFC 6888 REQ-4).
     #[serde(default = "default_subscriber_sessions")]
     pub subscriber_sessions: u32,
@@ -399,6 +411,12 @@ fn default_nat_ports() -> [u16; 2] {
 fn default_nat_sessions() -> usize {
     1 << 18
 }
+fn default_fragment_records() -> usize {
+    1024
+}
+fn default_fragment_hold() -> usize {
+    64
+}
 fn default_subscriber_sessions() -> u32 {
     16384
 }
@@ -439,6 +457,8 @@ impl Default for NatConf {
             port_range: default_nat_ports(),
             timeouts: NatTimeoutsConf::default(),
             max_sessions: default_nat_sessions(),
+            fragment_records: default_fragment_records(),
+            fragment_hold: default_fragment_hold(),
             subscriber_sessions: default_subscriber_sessions(),
             subscriber_ports: default_subscriber_ports(),
             port_block: 0,
@@ -1093,6 +1113,8 @@ impl Config {
         check("arp.queue_len", self.arp.queue_len == new.arp.queue_len);
         check("l2.mac_capacity", self.l2.mac_capacity == new.l2.mac_capacity);
         check("nat.max_sessions", self.nat.max_sessions == new.nat.max_sessions);
+        check("nat.fragment_records", self.nat.fragment_records == new.nat.fragment_records);
+        check("nat.fragment_hold", self.nat.fragment_hold == new.nat.fragment_hold);
         check("management.listen", self.management.listen == new.management.listen);
         check("management.audit_log", self.management.audit_log == new.management.audit_log);
         check("management.max_body_bytes", self.management.max_body_bytes == new.management.max_body_bytes);
@@ -1234,6 +1256,12 @@ impl Config {
         }
         if !(1..=16_000_000).contains(&n.max_sessions) {
             errs.push(err("nat.max_sessions", format!("{} is outside 1..=16000000", n.max_sessions)));
+        }
+        if !(16..=1 << 20).contains(&n.fragment_records) {
+            errs.push(err("nat.fragment_records", format!("{} is outside 16..=1048576", n.fragment_records)));
+        }
+        if n.fragment_hold > 4096 {
+            errs.push(err("nat.fragment_hold", format!("{} is more than 4096", n.fragment_hold)));
         }
         if n.subscriber_sessions == 0 {
             errs.push(err("nat.subscriber_sessions", "must be at least 1"));
@@ -1565,6 +1593,8 @@ nat:
   filtering: symmetric
   port_range: [2000, 1000]
   max_sessions: 0
+  fragment_records: 8
+  fragment_hold: 5000
   subscriber_sessions: 0
   timeouts: { udp_s: 30, tcp_established_s: 600, tcp_transitory_s: 10, icmp_s: 1 }
   rules:
@@ -1585,6 +1615,8 @@ nat:
             "nat.filtering",
             "nat.port_range",
             "nat.max_sessions",
+            "nat.fragment_records",
+            "nat.fragment_hold",
             "nat.subscriber_sessions",
             "nat.timeouts.udp_s",
             "nat.timeouts.tcp_established_s",

@@ -171,6 +171,11 @@ pub fn render(src: &Sources) -> String {
             sum(|w| w.nat_translated.load(Relaxed)),
         ),
         (
+            "gateway_nat_fragments_total",
+            "Later fragments NAT translated by their first fragment's record (in order or held for it).",
+            sum(|w| w.nat_fragments.load(Relaxed)),
+        ),
+        (
             "gateway_nat_log_lost_total",
             "NAT log records lost: a block or mapping release found the log queue full.",
             sum(|w| w.nat_log_lost.load(Relaxed)),

@@ -188,6 +188,7 @@ pub fn router_config(cfg: &Config) -> RouterConfig {
         icmp_rate: cfg.icmp.rate,
         icmp_burst: cfg.icmp.burst,
         mac_capacity: cfg.l2.mac_capacity,
+        nat_hold: cfg.nat.fragment_hold,
     }
 }
 

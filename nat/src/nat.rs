@@ -24,7 +24,7 @@
 
 use crate::index::{hash, Index};
 use crate::log::{LogEvent, LogQueue, LogRecord};
-use crate::packet::{self, End, Flow, Kind, ICMP, SYN, TCP, UDP};
+use crate::packet::{self, End, Flow, Frag, Kind, ICMP, SYN, TCP, UDP};
 use crate::rules::{Filtering, Forward, Rules, Static};
 use crate::wheel::Wheel;
 use stack::{DropReason, RouteTarget, Tables, Translator, Verdict};
@@ -36,6 +36,12 @@ const NIL: u32 = u32::MAX;
 const EXPIRY_BUDGET: usize = 4096;
 /// Timer wheel slots.
 const WHEEL_SLOTS: usize = 65536;
+/// How long a fragment record lasts after its datagram's last fragment
+/// seen (ns).
+const FRAGMENT_TTL: u64 = 2_000_000_000;
+/// Fragment record directions.
+const IN: u8 = 1;
+const OUT: u8 = 2;
 
 /// TCP state bits (RFC 5382 §5, RFC 7857 §2.2).
 const SYN_OUT: u8 = 1;
@@ -53,11 +59,15 @@ pub struct NatConfig {
     pub tick_ns: u64,
     /// Hash seed (draw one per worker at start).
     pub seed: u64,
+    /// Fragmented datagrams in flight the worker remembers the
+    /// translation of (rounded up to a power of two; a newer datagram
+    /// takes an older one's place when their slots collide).
+    pub fragments: usize,
 }
 
 impl Default for NatConfig {
     fn default() -> Self {
-        NatConfig { max_sessions: 65536, tick_ns: 100_000_000, seed: 0x5eed }
+        NatConfig { max_sessions: 65536, tick_ns: 100_000_000, seed: 0x5eed, fragments: 1024 }
     }
 }
 
@@ -93,6 +103,9 @@ pub struct NatCounters {
     pub hairpins: u64,
     /// Packets translated (either direction).
     pub translated: u64,
+    /// Later fragments translated by their first fragment's record
+    /// (RFC 4787 REQ-14; also counted in `translated`).
+    pub fragments: u64,
     /// Log records lost: a release found the log queue full.
     pub log_lost: u64,
 }
@@ -378,6 +391,23 @@ impl Outside {
     }
 }
 
+/// How the first fragment of a datagram was translated: the later ones
+/// get the same addresses (they have no ports to look up).
+#[derive(Copy, Clone, Default)]
+struct FragRecord {
+    /// The datagram as it arrived: `IN` (prerouting) or `OUT`
+    /// (postrouting), 0 for a free slot.
+    dir: u8,
+    proto: u8,
+    id: u16,
+    src: u32,
+    dst: u32,
+    /// Its addresses once translated.
+    to_src: u32,
+    to_dst: u32,
+    expires: u64,
+}
+
 /// The port forward a fixed mapping installs.
 fn forward_of(m: &Mapping) -> Forward {
     Forward { proto: m.proto, outside: (m.outside.into(), m.out_port), inside: (m.inside.into(), m.in_port) }
@@ -438,6 +468,10 @@ pub struct Nat {
     log: Option<Arc<LogQueue>>,
     /// The latest clock reading, for the records of removals.
     now: u64,
+    /// Fragmented datagrams' translations, direct-mapped by hash.
+    frags: Box<[FragRecord]>,
+    /// A first fragment was translated: held later fragments may pass.
+    release: bool,
     pub counters: NatCounters,
 }
 
@@ -473,6 +507,8 @@ impl Nat {
             pools: Vec::new(),
             log: None,
             now: 0,
+            frags: vec![FragRecord::default(); cfg.fragments.clamp(1, 1 << 20).next_power_of_two()].into_boxed_slice(),
+            release: false,
             counters: NatCounters::default(),
         }
     }
@@ -1328,15 +1364,60 @@ impl Translator for Nat {
             return Verdict::Pass;
         };
         match self.target(dst) {
-            None => return Verdict::Pass,
-            Some(Target::Static(i)) => {
-                return match self.rules.statics.get(usize::from(i)).copied() {
-                    Some(st) => self.static_inbound(st, ip, now),
-                    None => Verdict::Pass,
-                };
-            }
-            Some(Target::Pool(_)) => {}
+            None => Verdict::Pass,
+            Some(Target::Static(i)) => match self.rules.statics.get(usize::from(i)).copied() {
+                Some(st) => self.static_inbound(st, ip, now),
+                None => Verdict::Pass,
+            },
+            Some(Target::Pool(_)) => match packet::frag(ip) {
+                Frag::Whole => self.inbound_to_pool(t, ip, dst, now),
+                Frag::First => {
+                    let datagram = packet::datagram(ip);
+                    let v = self.inbound_to_pool(t, ip, dst, now);
+                    self.remember(IN, datagram, ip, v, now);
+                    v
+                }
+                Frag::Later { offset } => self.later_fragment(IN, ip, offset, now),
+            },
         }
+    }
+
+    fn postrouting(&mut self, _t: &Tables, out: u16, ip: &mut [u8], now: u64) -> Verdict {
+        self.now = now;
+        let Some(src) = ip.get(12..16).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]])) else {
+            return Verdict::Pass;
+        };
+        if let Some(st) = self.static_by_inside(src) {
+            if st.interface == out {
+                return self.static_outbound(st, ip);
+            }
+        }
+        let ri = self.rules.rules.iter().position(|r| r.outside == out && r.matches(src));
+        // Not under a rule: only a port forward's server has sessions.
+        if ri.is_none() && self.forward_in.binary_search(&src).is_err() {
+            return Verdict::Pass;
+        }
+        match packet::frag(ip) {
+            Frag::Whole => self.outbound_from_inside(ri, ip, now),
+            Frag::First => {
+                let datagram = packet::datagram(ip);
+                let v = self.outbound_from_inside(ri, ip, now);
+                self.remember(OUT, datagram, ip, v, now);
+                v
+            }
+            Frag::Later { offset } => self.later_fragment(OUT, ip, offset, now),
+        }
+    }
+
+    #[inline(always)]
+    fn take_release(&mut self) -> bool {
+        std::mem::take(&mut self.release)
+    }
+}
+
+impl Nat {
+    /// Inbound to one of the pool's (or forwards') addresses.
+    fn inbound_to_pool(&mut self, t: &Tables, ip: &mut [u8], dst: u32, now: u64) -> Verdict {
         let f = match packet::flow(ip) {
             Ok(f) => f,
             Err(_) if is_local(t, dst) => return Verdict::Pass,
@@ -1383,21 +1464,9 @@ impl Translator for Nat {
         }
     }
 
-    fn postrouting(&mut self, _t: &Tables, out: u16, ip: &mut [u8], now: u64) -> Verdict {
-        self.now = now;
-        let Some(src) = ip.get(12..16).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]])) else {
-            return Verdict::Pass;
-        };
-        if let Some(st) = self.static_by_inside(src) {
-            if st.interface == out {
-                return self.static_outbound(st, ip);
-            }
-        }
-        let ri = self.rules.rules.iter().position(|r| r.outside == out && r.matches(src));
-        // Not under a rule: only a port forward's server has sessions.
-        if ri.is_none() && self.forward_in.binary_search(&src).is_err() {
-            return Verdict::Pass;
-        }
+    /// Outbound from an inside host under rule `ri` (or a forward's
+    /// server, `None`).
+    fn outbound_from_inside(&mut self, ri: Option<usize>, ip: &mut [u8], now: u64) -> Verdict {
         let f = match packet::flow(ip) {
             Ok(f) => f,
             Err(_) if ri.is_none() => return Verdict::Pass,
@@ -1422,5 +1491,56 @@ impl Translator for Nat {
             Ok(None) => Verdict::Pass,
             Err(v) => v,
         }
+    }
+
+    /// The record slot of a datagram.
+    #[inline]
+    fn frag_slot(&self, dir: u8, (src, dst, proto, id): (u32, u32, u8, u16)) -> usize {
+        let k = 3u128 << 120 | u128::from(dir) << 112 | u128::from(proto) << 96 | u128::from(src) << 64;
+        let k = k | u128::from(dst) << 32 | u128::from(id);
+        hash(k, self.seed) as usize & (self.frags.len() - 1)
+    }
+
+    /// A first fragment went through with verdict `v`: if it passes, its
+    /// datagram's later fragments get the same addresses (RFC 4787
+    /// REQ-14), and any held for it may go.
+    fn remember(&mut self, dir: u8, datagram: (u32, u32, u8, u16), ip: &[u8], v: Verdict, now: u64) {
+        if v != Verdict::Pass {
+            return;
+        }
+        let (to_src, to_dst, _, _) = packet::datagram(ip);
+        let (src, dst, proto, id) = datagram;
+        let i = self.frag_slot(dir, datagram);
+        if let Some(r) = self.frags.get_mut(i) {
+            *r = FragRecord { dir, proto, id, src, dst, to_src, to_dst, expires: now + FRAGMENT_TTL };
+            self.release = true;
+        }
+    }
+
+    /// A later fragment: translated as its first fragment was, or held
+    /// until that one comes (out of order, RFC 4787 REQ-14).
+    fn later_fragment(&mut self, dir: u8, ip: &mut [u8], offset: u16, now: u64) -> Verdict {
+        let datagram @ (src, dst, proto, id) = packet::datagram(ip);
+        // RFC 1858 §3.2: a fragment at offset 8 bytes can only serve to
+        // overwrite the TCP header's flags.
+        if proto == TCP && offset == 1 {
+            return Verdict::Drop(DropReason::NatFragment);
+        }
+        let i = self.frag_slot(dir, datagram);
+        let Some(r) = self.frags.get_mut(i) else { return Verdict::Hold };
+        if r.dir != dir || r.src != src || r.dst != dst || r.proto != proto || r.id != id || r.expires <= now {
+            return Verdict::Hold;
+        }
+        r.expires = now + FRAGMENT_TTL;
+        let (to_src, to_dst) = (r.to_src, r.to_dst);
+        if to_src != src {
+            packet::rewrite_addr(ip, End::Src, to_src);
+        }
+        if to_dst != dst {
+            packet::rewrite_addr(ip, End::Dst, to_dst);
+        }
+        self.counters.translated += 1;
+        self.counters.fragments += 1;
+        Verdict::Pass
     }
 }

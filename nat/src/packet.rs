@@ -81,18 +81,54 @@ pub fn is_fragment(ip: &[u8]) -> bool {
     be16(ip, 6).is_some_and(|f| f & 0x3fff != 0)
 }
 
-/// The flow of an IPv4 packet whose header the router already checked.
-/// For an ICMP error the flow is the quoted packet's (which must be a
-/// TCP, UDP or echo packet with its ports).
-pub fn flow(ip: &[u8]) -> Result<Flow, DropReason> {
-    if is_fragment(ip) {
-        return Err(DropReason::NatFragment);
+/// Where a packet stands in its datagram.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Frag {
+    /// Not fragmented.
+    Whole,
+    /// The first fragment (offset 0, more to come): it has the ports.
+    First,
+    /// A later fragment, `offset` in 8-byte units: no transport header.
+    Later { offset: u16 },
+}
+
+#[inline(always)]
+pub fn frag(ip: &[u8]) -> Frag {
+    let f = be16(ip, 6).unwrap_or(0);
+    match (f & 0x1fff, f & 0x2000 != 0) {
+        (0, false) => Frag::Whole,
+        (0, true) => Frag::First,
+        (offset, _) => Frag::Later { offset },
     }
+}
+
+/// The fields that name a fragment's datagram (RFC 791): source,
+/// destination, protocol and identification.
+#[inline(always)]
+pub fn datagram(ip: &[u8]) -> (u32, u32, u8, u16) {
+    (be32(ip, 12).unwrap_or(0), be32(ip, 16).unwrap_or(0), ip.get(9).copied().unwrap_or(0), be16(ip, 4).unwrap_or(0))
+}
+
+/// The flow of an IPv4 packet whose header the router already checked:
+/// whole, or the first fragment. For an ICMP error the flow is the
+/// quoted packet's (which must be a TCP, UDP or echo packet with its
+/// ports).
+pub fn flow(ip: &[u8]) -> Result<Flow, DropReason> {
+    let first = match frag(ip) {
+        Frag::Whole => false,
+        Frag::First => true,
+        Frag::Later { .. } => return Err(DropReason::NatFragment),
+    };
     let hl = ihl(ip);
     let proto = ip.get(9).copied().unwrap_or(0);
     let src = be32(ip, 12).ok_or(DropReason::NatTruncated)?;
     let dst = be32(ip, 16).ok_or(DropReason::NatTruncated)?;
     let l4 = ip.get(hl..).ok_or(DropReason::NatTruncated)?;
+    // A first fragment must hold the whole transport header, checksum
+    // included, or it cannot be translated (RFC 1858 §3.1: tiny fragments).
+    if first && l4.len() < if proto == TCP { 20 } else { 8 } {
+        return Err(DropReason::NatFragment);
+    }
     match proto {
         TCP => {
             let flags = *l4.get(13).ok_or(DropReason::NatTruncated)?;
@@ -113,6 +149,9 @@ pub fn flow(ip: &[u8]) -> Result<Flow, DropReason> {
             }
             match ty {
                 ECHO_REQUEST | ECHO_REPLY => Ok(echo_flow(src, dst, ty, be16(l4, 4).unwrap_or(0))),
+                // An error's checksum is recomputed over the whole message,
+                // which a fragment does not have.
+                t if ERRORS.contains(&t) && first => Err(DropReason::NatFragment),
                 t if ERRORS.contains(&t) => {
                     let inner = l4.get(8..).ok_or(DropReason::NatTruncated)?;
                     let q = quoted(inner).ok_or(DropReason::NatIcmpUnmapped)?;
@@ -357,9 +396,13 @@ mod tests {
         let echo = ipv4(ICMP, [10, 0, 1, 2], [1, 1, 1, 1], &[8, 0, 0, 0, 0x12, 0x34, 0, 1]);
         assert_eq!(flow(&echo).unwrap().kind, Kind::Echo(true));
         assert_eq!((flow(&echo).unwrap().sport, flow(&echo).unwrap().dport), (0x1234, 0));
+        // A first fragment has its ports; a later one has none.
         let mut frag = p.clone();
         frag[6] = 0x20; // MF
+        assert_eq!(flow(&frag), Ok(f));
+        frag[7] = 3; // offset 24
         assert_eq!(flow(&frag), Err(DropReason::NatFragment));
+        assert_eq!(super::frag(&frag), Frag::Later { offset: 3 });
         let gre = ipv4(47, [10, 0, 1, 2], [1, 1, 1, 1], &[0; 8]);
         assert_eq!(flow(&gre), Err(DropReason::NatUnsupported));
         let short = ipv4(TCP, [10, 0, 1, 2], [1, 1, 1, 1], &[0; 10]);

@@ -81,7 +81,7 @@ impl Lab {
 
     fn sized(rules: Rules, max_sessions: usize) -> Lab {
         let t = tables();
-        let mut nat = Nat::new(NatConfig { max_sessions, tick_ns: MS, seed: 7 });
+        let mut nat = Nat::new(NatConfig { max_sessions, tick_ns: MS, seed: 7, fragments: 64 });
         nat.set_rules(Arc::new(rules));
         let mut r = Router::with_translator(RouterConfig::default(), nat);
         let mut io = TestIo::default();
@@ -512,15 +512,6 @@ fn traffic_not_matching_a_rule_is_routed_untouched() {
     // From a source outside the inside prefix.
     let out = l.pass(LAN, udp("10.0.2.9", 1, R1, 53), WAN);
     assert_eq!(src(&out).0, ip("10.0.2.9"));
-    // Fragments of translated flows are refused for now, and counted.
-    let mut frag = udp(A, 5000, R1, 53);
-    frag[6] = 0x20;
-    frag[10..12].copy_from_slice(&[0, 0]);
-    let c = checksum::checksum(&frag[..20]);
-    frag[10..12].copy_from_slice(&c.to_be_bytes());
-    assert!(l.send(LAN, frag).is_empty());
-    assert_eq!(l.dropped(DropReason::NatFragment), 1);
-    assert!(l.nat().is_empty());
 }
 
 #[test]
@@ -862,4 +853,151 @@ fn a_log_queue_past_three_quarters_refuses_new_blocks_and_keeps_existing_flows()
     l.advance(301);
     assert!(l.nat().is_empty());
     assert_eq!(l.nat().counters.log_lost, 4);
+}
+
+/// A UDP packet with `n` bytes of payload.
+fn udp_big(src: &str, sport: u16, dst: &str, dport: u16, n: usize) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend_from_slice(&sport.to_be_bytes());
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&(8 + n as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend((0..n).map(|i| (i * 7) as u8));
+    with_l4_checksum(ipv4(UDP, src, dst, &u), 6)
+}
+
+/// Splits an IPv4 packet into fragments of datagram `id`, the payload
+/// cut at `cuts` (byte offsets, multiples of 8).
+fn fragments(p: &[u8], id: u16, cuts: &[usize]) -> Vec<Vec<u8>> {
+    let payload = &p[20..];
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(payload.len());
+    bounds
+        .windows(2)
+        .map(|w| {
+            let mut f = p[..20].to_vec();
+            f.extend_from_slice(&payload[w[0]..w[1]]);
+            let len = f.len() as u16;
+            f[2..4].copy_from_slice(&len.to_be_bytes());
+            f[4..6].copy_from_slice(&id.to_be_bytes());
+            let more = if w[1] < payload.len() { 0x2000 } else { 0 };
+            f[6..8].copy_from_slice(&((w[0] / 8) as u16 | more).to_be_bytes());
+            f[10..12].copy_from_slice(&[0, 0]);
+            let c = checksum::checksum(&f[..20]);
+            f[10..12].copy_from_slice(&c.to_be_bytes());
+            f
+        })
+        .collect()
+}
+
+/// The datagram the fragments (in any order) make, its header from the
+/// first; every fragment's IP checksum checked.
+fn reassemble(frags: &[Vec<u8>]) -> Vec<u8> {
+    let mut parts: Vec<(usize, &[u8])> = frags
+        .iter()
+        .map(|f| {
+            assert_eq!(checksum::checksum(&f[..20]), 0, "IP header checksum");
+            assert_eq!(&f[4..6], &frags[0][4..6], "one datagram");
+            ((u16::from_be_bytes([f[6], f[7]]) & 0x1fff) as usize * 8, &f[20..])
+        })
+        .collect();
+    parts.sort_by_key(|p| p.0);
+    let mut p =
+        parts.iter().find(|x| x.0 == 0).map(|_| frags.iter().find(|f| f[6] & 0x1f == 0 && f[7] == 0)).unwrap().unwrap()
+            [..20]
+            .to_vec();
+    for (off, data) in parts {
+        assert_eq!(p.len() - 20, off, "fragments contiguous");
+        p.extend_from_slice(data);
+    }
+    let len = p.len() as u16;
+    p[2..4].copy_from_slice(&len.to_be_bytes());
+    p[6..8].copy_from_slice(&[0, 0]);
+    p[10..12].copy_from_slice(&[0, 0]);
+    let c = checksum::checksum(&p[..20]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+fn poll_router(l: &mut Lab) {
+    let now = l.now;
+    l.r.poll(&l.t, now, &mut l.io);
+}
+
+#[test]
+fn rfc4787_req14_fragments_in_order_and_out_of_order_both_ways() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    // In order, outbound: every fragment leaves from the outside address,
+    // and the datagram they make has a good UDP checksum.
+    let d = udp_big(A, 5000, R1, 53, 100);
+    let mut out = Vec::new();
+    for f in fragments(&d, 0x1111, &[32, 64]) {
+        out.extend(l.send(LAN, f).into_iter().map(|(p, x)| (assert_eq!(p, WAN), x).1));
+    }
+    assert_eq!(out.len(), 3);
+    assert!(out.iter().all(|f| f[12..16] == ip(WAN_IP).octets()));
+    let whole = reassemble(&out);
+    assert_checksums(&whole);
+    assert_eq!(src(&whole), (ip(WAN_IP), 5000));
+    assert_eq!(&whole[28..], &d[28..], "payload intact");
+    // Out of order, inbound (the answer): the later fragments wait for
+    // the first, then all go to the inside host.
+    let answer = fragments(&udp_big(R1, 53, WAN_IP, 5000, 100), 0x2222, &[32, 64]);
+    assert!(l.send(WAN, answer[2].clone()).is_empty());
+    assert!(l.send(WAN, answer[1].clone()).is_empty());
+    let out: Vec<Vec<u8>> =
+        l.send(WAN, answer[0].clone()).into_iter().map(|(p, x)| (assert_eq!(p, LAN), x).1).collect();
+    assert_eq!(out.len(), 3, "the first and the two held; drops: {:?}", l.drops());
+    assert!(out.iter().all(|f| f[16..20] == ip(A).octets()));
+    let whole = reassemble(&out);
+    assert_checksums(&whole);
+    assert_eq!(dst(&whole), (ip(A), 5000));
+    // Out of order, outbound, a new flow: its first fragment makes the
+    // mapping, the held ones follow it.
+    let d = fragments(&udp_big(A, 6000, R1, 53, 60), 0x3333, &[40]);
+    assert!(l.send(LAN, d[1].clone()).is_empty());
+    let out: Vec<Vec<u8>> = l.send(LAN, d[0].clone()).into_iter().map(|x| x.1).collect();
+    assert_eq!(out.len(), 2);
+    assert_checksums(&reassemble(&out));
+    assert_eq!(l.nat().counters.fragments, 2 + 2 + 1);
+    // A fragmented ping: the identifier is translated in the first
+    // fragment, the checksum over the whole message stays right.
+    let mut m = vec![8, 0, 0, 0, 0, 77, 0, 1];
+    m.extend((0..100).map(|i| i as u8));
+    let c = checksum::checksum(&m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    let ping = fragments(&ipv4(ICMP, B, R1, &m), 0x4444, &[56]);
+    let out: Vec<Vec<u8>> = ping.into_iter().flat_map(|f| l.send(LAN, f)).map(|x| x.1).collect();
+    assert_checksums(&reassemble(&out));
+    assert_eq!(l.dropped(DropReason::NatFragment), 0);
+}
+
+#[test]
+fn rfc4787_req14a_held_fragments_are_bounded_in_number_and_time() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    // Later fragments whose first never comes: 64 are held, more dropped.
+    for id in 0..70u16 {
+        let f = fragments(&udp_big(R1, 53, WAN_IP, 5000, 64), id, &[32]);
+        assert!(l.send(WAN, f[1].clone()).is_empty());
+    }
+    assert_eq!(l.dropped(DropReason::NatFragmentHoldFull), 6);
+    // Whole packets go on meanwhile.
+    l.pass(WAN, udp(R1, 53, WAN_IP, 5000), LAN);
+    // After the hold time they are dropped as such.
+    l.now += 1_000 * MS;
+    poll_router(&mut l);
+    assert_eq!(l.dropped(DropReason::NatFragmentTimeout), 64);
+    // Tiny and overlapping fragments (RFC 1858) are refused.
+    let t = tcp(A, 5000, R1, 80, SYN);
+    let tiny = fragments(&t, 9, &[8]);
+    assert!(l.send(LAN, tiny[0].clone()).is_empty());
+    let mut overlap = tiny[1].clone();
+    overlap[6..8].copy_from_slice(&1u16.to_be_bytes());
+    overlap[10..12].copy_from_slice(&[0, 0]);
+    let c = checksum::checksum(&overlap[..20]);
+    overlap[10..12].copy_from_slice(&c.to_be_bytes());
+    assert!(l.send(LAN, overlap).is_empty());
+    assert_eq!(l.dropped(DropReason::NatFragment), 2);
 }

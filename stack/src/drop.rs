@@ -167,8 +167,17 @@ drop_reasons! {
     NatIcmpUnmapped => "nat_icmp_unmapped",
     /// NAT: a protocol or ICMP type the NAT does not translate.
     NatUnsupported => "nat_unsupported",
-    /// NAT: an IPv4 fragment; fragment translation is not built yet.
+    /// NAT: a fragment that cannot be translated: a first fragment too
+    /// short to hold its ports, a later one overlapping the TCP header
+    /// (RFC 1858), or a fragmented ICMP error.
     NatFragment => "nat_fragment",
+    /// NAT: a later fragment held for its first fragment, which did not
+    /// come within the hold time (1 s).
+    NatFragmentTimeout => "nat_fragment_timeout",
+    /// NAT: a later fragment came before its first and the worker's hold
+    /// queue (`nat.fragment_hold`) was full (RFC 4787 REQ-14a: fragments
+    /// never crowd out whole packets).
+    NatFragmentHoldFull => "nat_fragment_hold_full",
     /// NAT: transport header cut short.
     NatTruncated => "nat_truncated",
     /// No buffer left in the pool for a generated packet.

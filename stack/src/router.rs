@@ -54,6 +54,9 @@ pub const POLL_INTERVAL: u64 = 10_000_000;
 const POLL_BUDGET: usize = 32;
 /// Largest per-neighbor queue the router supports (fits [`POLL_BUDGET`]).
 pub const MAX_NEIGHBOR_QUEUE: usize = 16;
+/// How long a packet the translator asked to hold ([`Verdict::Hold`])
+/// waits, in nanoseconds.
+pub const HOLD_NS: u64 = 1_000_000_000;
 
 /// Router settings.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -66,12 +69,36 @@ pub struct RouterConfig {
     /// Most MAC addresses the worker's MAC table holds over all bridges
     /// (each bridge also has its own bound).
     pub mac_capacity: usize,
+    /// Most packets held for the translator ([`Verdict::Hold`]: NAT
+    /// fragments that came before their first).
+    pub nat_hold: usize,
 }
 
 impl Default for RouterConfig {
     fn default() -> Self {
-        RouterConfig { neighbor: NeighborConfig::default(), icmp_rate: 1000, icmp_burst: 50, mac_capacity: 16384 }
+        RouterConfig {
+            neighbor: NeighborConfig::default(),
+            icmp_rate: 1000,
+            icmp_burst: 50,
+            mac_capacity: 16384,
+            nat_hold: 64,
+        }
     }
+}
+
+/// Where a held packet goes on: back into the translator's stage.
+#[derive(Copy, Clone, Debug)]
+enum Stage {
+    /// Inbound translation, then routing.
+    Pre { l2_multicast: bool },
+    /// Outbound translation towards `out` and next hop `nh`, then output.
+    Post { out: u16, nh: Ipv4Addr },
+}
+
+struct Held<B> {
+    pkt: B,
+    stage: Stage,
+    since: u64,
 }
 
 /// Per-worker counters. Written by the owning worker only.
@@ -173,6 +200,12 @@ pub struct Router<B, N = NoNat> {
     static_generation: u64,
     neighbor_epoch: u64,
     next_poll: u64,
+    /// Packets held for the translator, and a spare of the same room to
+    /// replay them from (neither ever grows).
+    held: Vec<Held<B>>,
+    replay: Vec<Held<B>>,
+    hold_cap: usize,
+    replaying: bool,
     pub counters: Counters,
 }
 
@@ -199,6 +232,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             static_generation: u64::MAX,
             neighbor_epoch: 0,
             next_poll: 0,
+            held: Vec::with_capacity(cfg.nat_hold),
+            replay: Vec::with_capacity(cfg.nat_hold),
+            hold_cap: cfg.nat_hold,
+            replaying: false,
             counters: Counters::default(),
         }
     }
@@ -267,6 +304,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return;
         }
         self.next_poll = now + POLL_INTERVAL;
+        self.expire_held(now);
         self.router_adverts_due(t, now, io);
         self.age_macs(t, now);
         loop {
@@ -472,15 +510,31 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if ipv4::is_martian_destination(dst) {
             return self.drop(DropReason::Ipv4MartianDestination);
         }
-        // Inbound translation may rewrite the destination: route that one.
+        self.translate_in(t, pkt, l2_multicast, now, io);
+    }
+
+    /// Inbound translation, which may rewrite the destination; then
+    /// routing of that one.
+    #[inline]
+    fn translate_in(&mut self, t: &Tables, mut pkt: B, l2_multicast: bool, now: u64, io: &mut impl Io<B>) {
         let dst = match pkt.data_mut().get_mut(ETH_LEN..) {
             Some(ip) => match self.nat.prerouting(t, ip, now) {
                 Verdict::Pass => Ipv4Packet::new_unchecked(&*ip).dst(),
                 Verdict::Drop(r) => return self.drop(r),
                 Verdict::Refuse(r) => return self.refuse(t, pkt, r, now, io),
+                Verdict::Hold => return self.hold(pkt, Stage::Pre { l2_multicast }, now),
             },
             None => return self.drop(DropReason::Ipv4Truncated),
         };
+        let release = self.nat.take_release();
+        self.route4(t, pkt, dst, l2_multicast, now, io);
+        if release {
+            self.release_held(t, now, io);
+        }
+    }
+
+    #[inline]
+    fn route4(&mut self, t: &Tables, pkt: B, dst: Ipv4Addr, l2_multicast: bool, now: u64, io: &mut impl Io<B>) {
         match t.fib.lookup(dst) {
             Some(&RouteTarget::Local { .. }) => self.local_input(t, pkt, now, io),
             Some(&RouteTarget::Connected { ifindex: out }) => self.forward(t, pkt, out, dst, l2_multicast, now, io),
@@ -534,14 +588,87 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
             return self.drop(DropReason::FragmentationUnsupported);
         }
+        self.translate_out(t, egress, pkt, out, nh, now, io);
+    }
+
+    /// Outbound translation, then the TTL and output: the last steps of
+    /// forwarding, where a held packet comes back.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn translate_out(
+        &mut self,
+        t: &Tables,
+        egress: &Interface,
+        mut pkt: B,
+        out: u16,
+        nh: Ipv4Addr,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
+        let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
         match self.nat.postrouting(t, out, &mut *ip, now) {
             Verdict::Pass => {}
             Verdict::Drop(r) => return self.drop(r),
             Verdict::Refuse(r) => return self.refuse(t, pkt, r, now, io),
+            Verdict::Hold => return self.hold(pkt, Stage::Post { out, nh }, now),
         }
+        let release = self.nat.take_release();
         Ipv4Packet::new_unchecked(ip).decrement_ttl();
         self.counters.forwarded += 1;
         self.output(t, egress, out, IpAddr::V4(nh), pkt, now, io);
+        if release {
+            self.release_held(t, now, io);
+        }
+    }
+
+    /// Holds a packet for the translator (bounded: a full queue drops).
+    fn hold(&mut self, pkt: B, stage: Stage, now: u64) {
+        if self.held.len() >= self.hold_cap.min(self.held.capacity()) {
+            drop(pkt);
+            return self.drop(DropReason::NatFragmentHoldFull);
+        }
+        self.held.push(Held { pkt, stage, since: now });
+    }
+
+    /// Asks the translator again about every held packet; those it still
+    /// holds keep their original time.
+    fn release_held(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
+        if self.replaying || self.held.is_empty() {
+            return; // the outer replay goes on
+        }
+        self.replaying = true;
+        std::mem::swap(&mut self.held, &mut self.replay);
+        let mut replay = std::mem::take(&mut self.replay);
+        for h in replay.drain(..) {
+            let before = self.held.len();
+            match h.stage {
+                Stage::Pre { l2_multicast } => self.translate_in(t, h.pkt, l2_multicast, now, io),
+                Stage::Post { out, nh } => match t.iface(out) {
+                    Some(egress) => self.translate_out(t, egress, h.pkt, out, nh, now, io),
+                    None => self.drop(DropReason::NoRoute),
+                },
+            }
+            if self.held.len() > before {
+                if let Some(again) = self.held.last_mut() {
+                    again.since = h.since;
+                }
+            }
+        }
+        self.replay = replay;
+        self.replaying = false;
+    }
+
+    /// Drops held packets older than [`HOLD_NS`].
+    fn expire_held(&mut self, now: u64) {
+        let mut i = 0;
+        while let Some(h) = self.held.get(i) {
+            if now.saturating_sub(h.since) >= HOLD_NS {
+                drop(self.held.swap_remove(i));
+                self.drop(DropReason::NatFragmentTimeout);
+            } else {
+                i += 1;
+            }
+        }
     }
 
     /// Sends an IP packet (Ethernet header still to write) to neighbor

@@ -24,6 +24,13 @@ pub enum Verdict {
     /// Unreachable, communication administratively prohibited (type 3
     /// code 13), as RFC 5508 REQ-8 asks when resources run out.
     Refuse(DropReason),
+    /// Keep the packet and ask again once [`Translator::take_release`]
+    /// says so: a later fragment that came before its first, whose
+    /// translation only the first fragment's ports decide (RFC 4787
+    /// REQ-14). The router holds at most `RouterConfig::nat_hold`
+    /// packets for at most [`crate::router::HOLD_NS`]; past either they
+    /// are dropped (`nat_fragment_hold_full`, `nat_fragment_timeout`).
+    Hold,
 }
 
 /// Address translation in the router's IPv4 path. Implementations work
@@ -37,6 +44,13 @@ pub trait Translator {
     /// After routing chose egress interface `out`: translate the source of
     /// outbound traffic.
     fn postrouting(&mut self, t: &Tables, out: u16, ip: &mut [u8], now: u64) -> Verdict;
+    /// True (once) when packets answered [`Verdict::Hold`] may pass now:
+    /// a first fragment was translated. The router then asks again
+    /// about every packet it holds.
+    #[inline(always)]
+    fn take_release(&mut self) -> bool {
+        false
+    }
 }
 
 /// No translation: every packet passes untouched.

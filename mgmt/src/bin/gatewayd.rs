@@ -151,7 +151,11 @@ fn run(cfg: Config, config_file: &Path) -> Result<(), String> {
         cores: cfg.workers.cores.clone(),
         ports: ids.clone(),
         router: tables::router_config(&cfg),
-        nat: nat::NatConfig { max_sessions: cfg.nat.max_sessions, ..nat::NatConfig::default() },
+        nat: nat::NatConfig {
+            max_sessions: cfg.nat.max_sessions,
+            fragments: cfg.nat.fragment_records,
+            ..nat::NatConfig::default()
+        },
         idle_polls_before_sleep: if cfg.workers.idle_sleep_us > 0 { 1024 } else { 0 },
         idle_sleep: Duration::from_micros(u64::from(cfg.workers.idle_sleep_us)),
     };

@@ -273,10 +273,17 @@ pub struct NatConf {
     #[serde(default)]
     pub timeouts: NatTimeoutsConf,
     /// Most sessions per worker (1..=16000000; default 262144); the
-    /// memory is taken at start (about 190 bytes a session, mapping and
-    /// subscriber room included). Restart-only.
+    /// memory is taken at start (at most 128 bytes a session, its mapping,
+    /// index and timer room and a quarter of a subscriber's included).
+    /// Restart-only.
     #[serde(default = "default_nat_sessions")]
     pub max_sessions: usize,
+    /// Most subscribers (inside addresses holding mappings) per worker;
+    /// 0 (the default): a quarter of `max_sessions`. Past it a new
+    /// subscriber's flow is refused like a full table (`nat_session_limit`,
+    /// ICMP 3/13). At most `max_sessions`. Restart-only.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub max_subscribers: usize,
     /// Fragmented datagrams in flight whose translation each worker
     /// remembers from the first fragment, for the later ones (RFC 4787
     /// REQ-14; 16..=1048576, rounded up to a power of two; default 1024;
@@ -331,6 +338,10 @@ pub struct NatLogConf {
 }
 
 fn is_zero(v: &u16) -> bool {
+    *v == 0
+}
+
+fn is_zero_usize(v: &usize) -> bool {
     *v == 0
 }
 
@@ -457,6 +468,7 @@ impl Default for NatConf {
             port_range: default_nat_ports(),
             timeouts: NatTimeoutsConf::default(),
             max_sessions: default_nat_sessions(),
+            max_subscribers: 0,
             fragment_records: default_fragment_records(),
             fragment_hold: default_fragment_hold(),
             subscriber_sessions: default_subscriber_sessions(),
@@ -1113,6 +1125,7 @@ impl Config {
         check("arp.queue_len", self.arp.queue_len == new.arp.queue_len);
         check("l2.mac_capacity", self.l2.mac_capacity == new.l2.mac_capacity);
         check("nat.max_sessions", self.nat.max_sessions == new.nat.max_sessions);
+        check("nat.max_subscribers", self.nat.max_subscribers == new.nat.max_subscribers);
         check("nat.fragment_records", self.nat.fragment_records == new.nat.fragment_records);
         check("nat.fragment_hold", self.nat.fragment_hold == new.nat.fragment_hold);
         check("management.listen", self.management.listen == new.management.listen);
@@ -1256,6 +1269,9 @@ impl Config {
         }
         if !(1..=16_000_000).contains(&n.max_sessions) {
             errs.push(err("nat.max_sessions", format!("{} is outside 1..=16000000", n.max_sessions)));
+        }
+        if n.max_subscribers > n.max_sessions {
+            errs.push(err("nat.max_subscribers", format!("{} is more than max_sessions", n.max_subscribers)));
         }
         if !(16..=1 << 20).contains(&n.fragment_records) {
             errs.push(err("nat.fragment_records", format!("{} is outside 16..=1048576", n.fragment_records)));
@@ -1594,6 +1610,7 @@ nat:
   port_range: [2000, 1000]
   max_sessions: 0
   fragment_records: 8
+  max_subscribers: 7
   fragment_hold: 5000
   subscriber_sessions: 0
   timeouts: { udp_s: 30, tcp_established_s: 600, tcp_transitory_s: 10, icmp_s: 1 }
@@ -1616,6 +1633,7 @@ nat:
             "nat.port_range",
             "nat.max_sessions",
             "nat.fragment_records",
+            "nat.max_subscribers",
             "nat.fragment_hold",
             "nat.subscriber_sessions",
             "nat.timeouts.udp_s",

@@ -296,6 +296,11 @@ while True:
     let release = lines("event=block-release inside=10.0.1.2 ");
     assert_eq!(release.len(), 1, "{release:?}");
     assert!(release[0].ends_with(&format!("outside=203.0.113.1 ports={range}")), "{release:?}");
+    // Logging off, then the file goes (a running writer would reopen it).
+    let mut n = api("GET", "/api/v1/nat", "readonly", None, &[]).json;
+    n.as_object_mut().unwrap().remove("log");
+    assert_eq!(api("PUT", "/api/v1/nat", "admin", Some(n), &[]).status, 200);
+    std::thread::sleep(Duration::from_millis(200));
     let _ = std::fs::remove_file(&log);
 }
 

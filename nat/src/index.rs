@@ -1,6 +1,9 @@
 //! An open-addressing hash index from a key's hash to an entry number
 //! (the entry itself, and its key, live in an arena): 8 bytes a slot,
-//! linear probing, backward-shift deletion. Sized once; never grows.
+//! linear probing, backward-shift deletion. Sized once for a load of at
+//! most three quarters (about 10.7 bytes an entry), any number of slots:
+//! a hash's home slot is `hash × slots / 2^32` (Lemire's multiply-shift
+//! range reduction), not a power-of-two mask. Never grows.
 
 const EMPTY: u64 = 0;
 
@@ -19,14 +22,39 @@ pub fn hash(key: u128, seed: u64) -> u32 {
 pub struct Index {
     /// `hash << 32 | (entry + 1)`; 0 is empty.
     slots: Box<[u64]>,
-    mask: usize,
+    len: usize,
 }
 
 impl Index {
-    /// Room for `entries` at a load of at most one half.
+    /// Room for `entries` at a load of at most three quarters.
     pub fn new(entries: usize) -> Index {
-        let n = (entries.max(8) * 2).next_power_of_two();
-        Index { slots: vec![EMPTY; n].into_boxed_slice(), mask: n - 1 }
+        let n = (entries.max(8) * 4).div_ceil(3) + 1;
+        Index { slots: vec![EMPTY; n].into_boxed_slice(), len: n }
+    }
+
+    /// The slot a hash belongs in.
+    #[inline(always)]
+    fn home(&self, h: u32) -> usize {
+        ((u64::from(h) * self.len as u64) >> 32) as usize
+    }
+
+    #[inline(always)]
+    fn next(&self, i: usize) -> usize {
+        if i + 1 >= self.len {
+            0
+        } else {
+            i + 1
+        }
+    }
+
+    /// How far forward `to` lies from `from`, wrapping.
+    #[inline(always)]
+    fn dist(&self, from: usize, to: usize) -> usize {
+        if to >= from {
+            to - from
+        } else {
+            to + self.len - from
+        }
     }
 
     /// Bytes this index holds.
@@ -37,7 +65,7 @@ impl Index {
     /// The entry with hash `h` for which `is` says yes.
     #[inline]
     pub fn find(&self, h: u32, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
-        let mut i = h as usize & self.mask;
+        let mut i = self.home(h);
         loop {
             let s = *self.slots.get(i)?;
             if s == EMPTY {
@@ -49,22 +77,22 @@ impl Index {
                     return Some(e);
                 }
             }
-            i = (i + 1) & self.mask;
+            i = self.next(i);
         }
     }
 
     /// Adds `entry` under hash `h`. The arena's bound keeps the index at
-    /// most half full, so a free slot is always found.
+    /// most three quarters full, so a free slot is always found.
     #[inline]
     pub fn insert(&mut self, h: u32, entry: u32) {
-        let mut i = h as usize & self.mask;
-        for _ in 0..self.slots.len() {
+        let mut i = self.home(h);
+        for _ in 0..self.len {
             match self.slots.get_mut(i) {
                 Some(s) if *s == EMPTY => {
                     *s = u64::from(h) << 32 | u64::from(entry + 1);
                     return;
                 }
-                _ => i = (i + 1) & self.mask,
+                _ => i = self.next(i),
             }
         }
     }
@@ -73,24 +101,24 @@ impl Index {
     /// its run back so every lookup still finds them.
     pub fn remove(&mut self, h: u32, entry: u32) {
         let want = u64::from(h) << 32 | u64::from(entry + 1);
-        let mut i = h as usize & self.mask;
+        let mut i = self.home(h);
         loop {
             match self.slots.get(i) {
                 Some(&s) if s == want => break,
                 Some(&EMPTY) | None => return,
-                Some(_) => i = (i + 1) & self.mask,
+                Some(_) => i = self.next(i),
             }
         }
         let mut j = i;
         loop {
-            j = (j + 1) & self.mask;
+            j = self.next(j);
             let s = self.slots.get(j).copied().unwrap_or(EMPTY);
             if s == EMPTY {
                 break;
             }
-            let home = (s >> 32) as usize & self.mask;
+            let home = self.home((s >> 32) as u32);
             // Move s back into the hole at i unless its home lies in (i, j].
-            if (j.wrapping_sub(home) & self.mask) >= (j.wrapping_sub(i) & self.mask) {
+            if self.dist(home, j) >= self.dist(i, j) {
                 if let Some(d) = self.slots.get_mut(i) {
                     *d = s;
                 }
@@ -113,12 +141,19 @@ mod tests {
 
     #[test]
     fn inserts_and_removals_in_colliding_runs_stay_findable() {
+        // Few distinct hashes: long runs; then hashes whose home is the
+        // last slots, so runs wrap around the table.
+        colliding_runs(|e| (e % 7).wrapping_mul(0x1000_0001) | 0x7f);
+        colliding_runs(|e| u32::MAX - (e % 5) * 0x0100_0000);
+    }
+
+    fn colliding_runs(hash_of: impl Fn(u32) -> u32) {
         let mut ix = Index::new(64);
+        assert!(ix.len * 3 >= 64 * 4, "load at most three quarters");
         let mut live = std::collections::HashMap::new();
-        // Few distinct hashes: long runs that wrap around the table.
         for round in 0..2000u32 {
             let e = round % 64;
-            let h = (e % 7).wrapping_mul(0x1000_0001) | 0x7f;
+            let h = hash_of(e);
             if live.remove(&e).is_some() {
                 ix.remove(h, e);
             } else {

@@ -53,8 +53,11 @@ const RST_SEEN: u8 = 16;
 /// Sizes a worker's NAT.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct NatConfig {
-    /// Most sessions (and so mappings and subscribers) the worker holds.
+    /// Most sessions (and so mappings) the worker holds.
     pub max_sessions: usize,
+    /// Most subscribers (inside addresses with mappings) the worker
+    /// holds; 0: a quarter of `max_sessions`.
+    pub max_subscribers: usize,
     /// Expiry resolution in ns: sessions expire at most one tick late.
     pub tick_ns: u64,
     /// Hash seed (draw one per worker at start).
@@ -67,7 +70,7 @@ pub struct NatConfig {
 
 impl Default for NatConfig {
     fn default() -> Self {
-        NatConfig { max_sessions: 65536, tick_ns: 100_000_000, seed: 0x5eed, fragments: 1024 }
+        NatConfig { max_sessions: 65536, max_subscribers: 0, tick_ns: 100_000_000, seed: 0x5eed, fragments: 1024 }
     }
 }
 
@@ -172,13 +175,13 @@ struct Session {
 #[derive(Copy, Clone, Default)]
 struct Mapping {
     inside: u32,
-    outside: u32,
     in_port: u16,
     out_port: u16,
     proto: u8,
     addr: u16,
     subscriber: u32,
     sessions: u32,
+    /// Its first session; for a free mapping, the next free one.
     first: u32,
     /// A port forward's: installed by the rules, not by traffic.
     fixed: bool,
@@ -408,9 +411,14 @@ struct FragRecord {
     expires: u64,
 }
 
-/// The port forward a fixed mapping installs.
-fn forward_of(m: &Mapping) -> Forward {
-    Forward { proto: m.proto, outside: (m.outside.into(), m.out_port), inside: (m.inside.into(), m.in_port) }
+/// The port forward a fixed mapping on outside address `outside` installs.
+fn forward_of(m: &Mapping, outside: u32) -> Forward {
+    Forward { proto: m.proto, outside: (outside.into(), m.out_port), inside: (m.inside.into(), m.in_port) }
+}
+
+/// `n` free mappings, chained through `first`.
+fn free_mappings(n: usize) -> Box<[Mapping]> {
+    (0..n).map(|i| Mapping { first: if i + 1 < n { i as u32 + 1 } else { NIL }, ..Mapping::default() }).collect()
 }
 
 #[inline(always)]
@@ -445,7 +453,8 @@ pub struct Nat {
     by_inside: Index,
     by_outside: Index,
     mappings: Box<[Mapping]>,
-    free_mapping: Vec<u32>,
+    /// Head of the free mappings' chain.
+    free_mapping: u32,
     map_in: Index,
     map_out: Index,
     subs: Box<[Subscriber]>,
@@ -478,6 +487,7 @@ pub struct Nat {
 impl Nat {
     pub fn new(cfg: NatConfig) -> Nat {
         let n = cfg.max_sessions.clamp(1, u32::MAX as usize / 2);
+        let subs = if cfg.max_subscribers == 0 { n / 4 } else { cfg.max_subscribers }.clamp(1, n);
         let mut sessions = vec![Session::default(); n].into_boxed_slice();
         for (i, s) in sessions.iter_mut().enumerate() {
             s.next = if i + 1 < n { i as u32 + 1 } else { NIL };
@@ -490,13 +500,13 @@ impl Nat {
             live: 0,
             by_inside: Index::new(n),
             by_outside: Index::new(n),
-            mappings: vec![Mapping::default(); n].into_boxed_slice(),
-            free_mapping: (0..n as u32).rev().collect(),
+            mappings: free_mappings(n),
+            free_mapping: 0,
             map_in: Index::new(n),
             map_out: Index::new(n),
-            subs: vec![Subscriber::default(); n].into_boxed_slice(),
-            free_sub: (0..n as u32).rev().collect(),
-            sub_ix: Index::new(n),
+            subs: vec![Subscriber::default(); subs].into_boxed_slice(),
+            free_sub: (0..subs as u32).rev().collect(),
+            sub_ix: Index::new(subs),
             wheel: Wheel::new(WHEEL_SLOTS, cfg.tick_ns, n),
             seed: cfg.seed,
             started: false,
@@ -548,10 +558,16 @@ impl Nat {
 
     /// Bytes the tables hold, over all sessions (for sizing).
     pub fn bytes(&self) -> usize {
-        let n = self.sessions.len();
-        n * (std::mem::size_of::<Session>() + std::mem::size_of::<Mapping>() + std::mem::size_of::<Subscriber>() + 8)
-            + self.by_inside.bytes() * 5
+        use std::mem::size_of;
+        let (n, subs) = (self.sessions.len(), self.subs.len());
+        n * (size_of::<Session>() + size_of::<Mapping>())
+            + subs * (size_of::<Subscriber>() + size_of::<u32>())
+            + [&self.by_inside, &self.by_outside, &self.map_in, &self.map_out, &self.sub_ix]
+                .iter()
+                .map(|ix| ix.bytes())
+                .sum::<usize>()
             + self.wheel.bytes()
+            + self.frags.len() * size_of::<FragRecord>()
     }
 
     /// Sessions alive.
@@ -609,7 +625,10 @@ impl Nat {
         } else if forwards_changed {
             let installed = std::mem::take(&mut self.forwards);
             for m in installed {
-                let keep = self.mappings.get(m as usize).is_some_and(|x| self.rules.forwards.contains(&forward_of(x)));
+                let keep = self
+                    .mappings
+                    .get(m as usize)
+                    .is_some_and(|x| self.rules.forwards.contains(&forward_of(x, self.outside_of(x))));
                 if keep {
                     self.forwards.push(m);
                 } else {
@@ -639,8 +658,10 @@ impl Nat {
     fn install_forwards(&mut self) {
         let rules = Arc::clone(&self.rules);
         for fw in &rules.forwards {
-            let have =
-                self.forwards.iter().any(|&m| self.mappings.get(m as usize).is_some_and(|x| forward_of(x) == *fw));
+            let have = self
+                .forwards
+                .iter()
+                .any(|&m| self.mappings.get(m as usize).is_some_and(|x| forward_of(x, self.outside_of(x)) == *fw));
             if have {
                 continue;
             }
@@ -653,14 +674,13 @@ impl Nat {
             {
                 self.evict(m);
             }
-            let Some(m) = self.free_mapping.pop() else { continue };
+            let Some(m) = self.pop_mapping() else { continue };
             if let Some(o) = self.addrs.get_mut(addr) {
                 o.set(proto_index(fw.proto), fw.outside.1, true);
             }
             if let Some(x) = self.mappings.get_mut(m as usize) {
                 *x = Mapping {
                     inside,
-                    outside,
                     in_port: fw.inside.1,
                     out_port: fw.outside.1,
                     proto: fw.proto,
@@ -697,8 +717,9 @@ impl Nat {
         }
         self.free_session = 0;
         self.live = 0;
-        self.free_mapping = (0..n as u32).rev().collect();
-        self.free_sub = (0..n as u32).rev().collect();
+        self.mappings = free_mappings(n);
+        self.free_mapping = 0;
+        self.free_sub = (0..self.subs.len() as u32).rev().collect();
         for ix in [&mut self.by_inside, &mut self.by_outside, &mut self.map_in, &mut self.map_out, &mut self.sub_ix] {
             ix.clear();
         }
@@ -828,8 +849,12 @@ impl Nat {
     }
 
     fn find_map_out(&self, proto: u8, a: u32, p: u16) -> Option<u32> {
-        let (k, m) = (key3(proto, a, p), &self.mappings);
-        self.map_out.find(self.h(k), |e| m.get(e as usize).is_some_and(|x| key3(x.proto, x.outside, x.out_port) == k))
+        let (k, m, addrs) = (key3(proto, a, p), &self.mappings, &self.addrs);
+        self.map_out.find(self.h(k), |e| {
+            m.get(e as usize).is_some_and(|x| {
+                x.out_port == p && x.proto == proto && addrs.get(usize::from(x.addr)).is_some_and(|o| o.addr == a)
+            })
+        })
     }
 
     fn timeout(&self, proto: u8, tcp: u8) -> u64 {
@@ -949,14 +974,14 @@ impl Nat {
             self.release_subscriber(sub);
             return Err(Verdict::Refuse(DropReason::NatLogFull));
         }
-        let port = if ports >= self.rules.subscriber_ports || self.free_mapping.is_empty() {
+        let port = if ports >= self.rules.subscriber_ports || self.free_mapping == NIL {
             Ok(None)
         } else if blocks {
             self.alloc_in_blocks(sub, proto_index(f.proto), f.sport)
         } else {
             Ok(self.addrs.get_mut(usize::from(addr)).and_then(|o| o.alloc(proto_index(f.proto), f.sport)))
         };
-        let (Ok(Some(port)), Some(m)) = (port, self.free_mapping.pop()) else {
+        let (Ok(Some(port)), Some(m)) = (port, self.pop_mapping()) else {
             self.counters.port_alloc_failures += u64::from(port.is_ok());
             self.release_subscriber(sub);
             return Err(port.err().unwrap_or(Verdict::Refuse(DropReason::NatPortsExhausted)));
@@ -968,7 +993,6 @@ impl Nat {
         if let Some(x) = self.mappings.get_mut(m as usize) {
             *x = Mapping {
                 inside: f.src,
-                outside,
                 in_port: f.sport,
                 out_port: port,
                 proto: f.proto,
@@ -1073,6 +1097,21 @@ impl Nat {
         self.release_block(s, b);
     }
 
+    /// A free mapping, off the free chain.
+    fn pop_mapping(&mut self) -> Option<u32> {
+        let m = self.free_mapping;
+        let x = self.mappings.get_mut(m as usize)?;
+        self.free_mapping = x.first;
+        x.first = NIL;
+        Some(m)
+    }
+
+    /// A mapping's outside address.
+    #[inline]
+    fn outside_of(&self, m: &Mapping) -> u32 {
+        self.addrs.get(usize::from(m.addr)).map_or(0, |o| o.addr)
+    }
+
     /// A subscriber with nothing left is forgotten, and its blocks freed.
     fn release_subscriber(&mut self, sub: u32) {
         let Some(&s) = self.subs.get(sub as usize) else { return };
@@ -1103,11 +1142,12 @@ impl Nat {
             return Err(Verdict::Refuse(DropReason::NatSessionLimit));
         }
         let expires = now + self.timeout(map.proto, 0);
+        let outside = self.outside_of(&map);
         let Some(s) = self.sessions.get_mut(e as usize) else { return Err(Verdict::Drop(DropReason::NatNoMapping)) };
         self.free_session = s.next;
         *s = Session {
             inside: map.inside,
-            outside: map.outside,
+            outside,
             remote,
             in_port: map.in_port,
             out_port: map.out_port,
@@ -1126,7 +1166,7 @@ impl Nat {
             x.sessions += 1;
         }
         self.by_inside.insert(self.h(key5(map.proto, map.inside, map.in_port, remote, rem_port)), e);
-        self.by_outside.insert(self.h(key5(map.proto, map.outside, map.out_port, remote, rem_port)), e);
+        self.by_outside.insert(self.h(key5(map.proto, outside, map.out_port, remote, rem_port)), e);
         self.wheel.insert(e, expires);
         self.live += 1;
         self.counters.created[proto_index(map.proto)] += 1;
@@ -1136,7 +1176,8 @@ impl Nat {
     fn remove_mapping(&mut self, m: u32) {
         let Some(map) = self.mappings.get(m as usize).copied() else { return };
         self.map_in.remove(self.h(key3(map.proto, map.inside, map.in_port)), m);
-        self.map_out.remove(self.h(key3(map.proto, map.outside, map.out_port)), m);
+        let outside = self.outside_of(&map);
+        self.map_out.remove(self.h(key3(map.proto, outside, map.out_port)), m);
         if map.fixed {
             if let Some(o) = self.addrs.get_mut(usize::from(map.addr)) {
                 o.set(proto_index(map.proto), map.out_port, false);
@@ -1145,13 +1186,16 @@ impl Nat {
             self.free_port(map.addr, proto_index(map.proto), map.out_port, map.subscriber);
             if self.rules.port_block == 0 {
                 let (inside, port) = ((map.inside, map.in_port), map.out_port);
-                self.record(LogEvent::MappingDelete, map.proto, inside, map.outside, (port, port));
+                self.record(LogEvent::MappingDelete, map.proto, inside, outside, (port, port));
             }
         }
         if let Some(s) = self.subs.get_mut(map.subscriber as usize) {
             s.ports = s.ports.saturating_sub(1);
         }
-        self.free_mapping.push(m);
+        if let Some(x) = self.mappings.get_mut(m as usize) {
+            x.first = self.free_mapping;
+            self.free_mapping = m;
+        }
         self.release_subscriber(map.subscriber);
     }
 

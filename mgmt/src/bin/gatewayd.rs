@@ -153,6 +153,7 @@ fn run(cfg: Config, config_file: &Path) -> Result<(), String> {
         router: tables::router_config(&cfg),
         nat: nat::NatConfig {
             max_sessions: cfg.nat.max_sessions,
+            max_subscribers: cfg.nat.max_subscribers,
             fragments: cfg.nat.fragment_records,
             ..nat::NatConfig::default()
         },

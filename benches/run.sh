@@ -123,6 +123,8 @@ nat:
   rules:
     - { inside: "10.0.0.0/8", outside_interface: out, pool: ["100.64.0.0/26"] }
   max_sessions: 1100000
+  # The fill pcap has one flow per inside address: a subscriber each.
+  max_subscribers: 1100000
 YAML
 token="$("$root/target/release/gatewayd" token add "$out/gateway.yaml" bench readonly)"
 else

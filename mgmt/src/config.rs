@@ -385,8 +385,9 @@ pub struct NatForwardConf {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NatStaticConf {
-    /// Outside address, routed to the gateway (not an interface's own
-    /// address, a pool address or a forward's).
+    /// Outside address (not an interface's own address, a pool address or
+    /// a forward's). In an interface's subnet the gateway answers ARP for
+    /// it there (proxy ARP); otherwise route it to the gateway upstream.
     pub outside: String,
     /// Inside host's address.
     pub inside: String,

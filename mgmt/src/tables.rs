@@ -36,9 +36,12 @@ pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: 
                 addrs6: i.ipv6.iter().filter_map(|a| a.parse::<Ipv6Cidr>().ok()).collect(),
                 link_local: None, // Tables::build sets it
                 ra: i.ra.as_ref().map(|ra| ra_settings(i, ra)),
+                proxy_arp: Vec::new(),
             })
         })
         .collect();
+    let mut ifaces = ifaces;
+    add_proxy_arp(cfg, &mut ifaces);
     let ifindex_for = |gw: Ipv4Addr| ifaces.iter().position(|i| i.addrs.iter().any(|c| c.contains(gw)));
     // `fe80::1%wan` names its interface; a global gateway is found by prefix.
     let hop6 = |g: &str| -> Option<NextHop6> {
@@ -192,6 +195,27 @@ pub fn router_config(cfg: &Config) -> RouterConfig {
     }
 }
 
+/// Proxy ARP for NAT: every pool, static or forward address that lies in
+/// an interface's subnet (and is not the interface's own) is answered for
+/// there, so hosts on that subnet reach it without a route.
+fn add_proxy_arp(cfg: &Config, ifaces: &mut [Interface]) {
+    let n = &cfg.nat;
+    let pools = n.rules.iter().flat_map(|r| r.pool.iter()).filter_map(|a| crate::config::pool_addresses(a)).flatten();
+    let statics = n.statics.iter().filter_map(|s| s.outside.parse::<Ipv4Addr>().ok());
+    let forwards = n.forwards.iter().filter_map(|f| f.outside.parse::<std::net::SocketAddrV4>().ok()).map(|s| *s.ip());
+    for a in pools.chain(statics).chain(forwards) {
+        for i in ifaces.iter_mut() {
+            if !i.has_addr(a) && i.addrs.iter().any(|c| c.contains(a)) {
+                i.proxy_arp.push(a);
+            }
+        }
+    }
+    for i in ifaces {
+        i.proxy_arp.sort_unstable();
+        i.proxy_arp.dedup();
+    }
+}
+
 /// The NAT's rules from the config, against tables built from the same
 /// config (for the outside interfaces' indices and addresses). Rules on
 /// an interface the tables lack are left out (validation prevents that).
@@ -282,5 +306,26 @@ mod tests {
         };
         assert_eq!(t.fib.nexthops_of(first, count)[0].ifindex, 1);
         assert_eq!(t.iface(1).unwrap().mac, macs[1]);
+    }
+
+    #[test]
+    fn nat_addresses_in_an_interfaces_subnet_get_proxy_arp_there() {
+        let mut cfg = Config::parse(include_str!("../../deploy/lab/nat.yaml")).unwrap();
+        let pool = vec!["203.0.113.8/30".into(), "192.0.2.77".into()];
+        cfg.nat.rules[0].pool = pool;
+        cfg.nat.statics.push(crate::config::NatStaticConf {
+            outside: "203.0.113.20".into(),
+            inside: "10.0.1.3".into(),
+            outside_interface: "wan".into(),
+        });
+        let macs = [MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2])];
+        let t = build(&cfg, &[0, 1], &macs, 1).unwrap();
+        let want: Vec<Ipv4Addr> = ["203.0.113.8", "203.0.113.9", "203.0.113.10", "203.0.113.11", "203.0.113.20"]
+            .map(|a| a.parse().unwrap())
+            .into();
+        // The forward's 203.0.113.1 is the interface's own; 192.0.2.77 is
+        // in no subnet: routed to the gateway upstream.
+        assert_eq!(t.iface(1).unwrap().proxy_arp, want);
+        assert!(t.iface(0).unwrap().proxy_arp.is_empty());
     }
 }

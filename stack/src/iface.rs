@@ -197,6 +197,10 @@ pub struct Interface {
     pub link_local: Option<Ipv6Addr>,
     /// Send Router Advertisements here (None: do not).
     pub ra: Option<RaSettings>,
+    /// Addresses the gateway answers ARP requests for here without
+    /// owning them (proxy ARP, RFC 1027): NAT pool, static and forward
+    /// addresses within this interface's subnets. Sorted.
+    pub proxy_arp: Vec<Ipv4Addr>,
 }
 
 impl Interface {
@@ -207,6 +211,10 @@ impl Interface {
     /// True when `a` is one of this interface's addresses.
     pub fn has_addr(&self, a: Ipv4Addr) -> bool {
         self.addrs.iter().any(|c| c.addr == a)
+    }
+    /// True when the gateway answers ARP for `a` here on behalf of NAT.
+    pub fn proxies(&self, a: Ipv4Addr) -> bool {
+        self.proxy_arp.binary_search(&a).is_ok()
     }
     /// The address to use as source towards `dst`: the one whose subnet
     /// holds it, or the primary.

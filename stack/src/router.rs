@@ -431,7 +431,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         else {
             return self.drop(DropReason::ArpMalformed);
         };
-        let for_us = ifc.has_addr(repr.target_ip);
+        // Our own address, or one NAT answers for (proxy ARP).
+        let for_us = ifc.has_addr(repr.target_ip) || ifc.proxies(repr.target_ip);
         let mut learned = false;
         // A sender of 0.0.0.0 is an address probe (RFC 5227): answer, learn nothing.
         if !repr.sender_ip.is_unspecified() && repr.sender_hw.is_unicast() && !ifc.has_addr(repr.sender_ip) {

@@ -210,6 +210,28 @@ fn arp_for_the_other_interfaces_address_is_not_answered() {
 }
 
 #[test]
+fn proxy_arp_answers_for_nat_addresses_on_their_interface_only() {
+    let mut ifaces =
+        vec![iface("lan", 0, GW_LAN, "10.0.1.1/24", 1500), iface("wan", 1, GW_WAN, "203.0.113.1/24", 1500)];
+    ifaces[1].proxy_arp = vec![ip("203.0.113.10")];
+    let t = Tables::build(ifaces, &[], &[], vec![], 1).unwrap();
+    let (mut r, mut io) = router(&t);
+    let ask = |target| arp_frame(Operation::Request, WAN_HOST, "203.0.113.2", target, MacAddr::BROADCAST);
+    run(&mut r, &t, &mut io, 1, &ask("203.0.113.10"), 0);
+    assert_eq!(io.sent.len(), 1);
+    let e = EthernetFrame::new_checked(io.sent[0].data()).unwrap();
+    let a = ArpRepr::parse(&ArpPacket::new_checked(e.payload()).unwrap()).unwrap();
+    assert_eq!((a.operation, a.sender_hw, a.sender_ip), (Operation::Reply, GW_WAN, ip("203.0.113.10")));
+    // Not for other addresses, nor on the other interface.
+    io.sent.clear();
+    run(&mut r, &t, &mut io, 1, &ask("203.0.113.11"), 0);
+    let lan = arp_frame(Operation::Request, LAN_HOST, "10.0.1.2", "203.0.113.10", MacAddr::BROADCAST);
+    run(&mut r, &t, &mut io, 0, &lan, 0);
+    assert!(io.sent.is_empty());
+    assert_eq!(r.counters.dropped(DropReason::ArpNotForUs), 2);
+}
+
+#[test]
 fn unsolicited_arp_reply_creates_nothing() {
     let t = tables(false, 1500);
     let (mut r, mut io) = router(&t);

@@ -8,6 +8,8 @@
 //! - `nat44/translate_1m_sessions`: every frame hits one of 1,048,576
 //!   live sessions, in turn, so the index and session reads miss the
 //!   cache as they would in a busy carrier-grade NAT.
+//! - `nat44/translate_1k_sessions`: the same over 1024 sessions, all in
+//!   cache: the NAT's own work per packet.
 //!
 //! Prints `nat44 memory bytes_per_session=X` for the tables sized for
 //! the flows.
@@ -127,8 +129,8 @@ fn nat44(c: &mut Criterion) {
             spent + t0.elapsed()
         })
     });
-    let created: u64 = r.translator().counters.created.iter().sum();
-    assert!(created > 0 && r.counters.drops.iter().all(|&d| d == 0), "drops: {:?}", r.counters.drops);
+    // (Nothing was created if a filter skipped the bench above.)
+    assert!(r.counters.drops.iter().all(|&d| d == 0), "drops: {:?}", r.counters.drops);
 
     r.translator_mut().clear();
     for f in &frames {
@@ -144,6 +146,16 @@ fn nat44(c: &mut Criterion) {
         })
     });
     assert_eq!(r.translator().len(), FLOWS, "no session made or lost while translating");
+    // The same over 1024 of them: every table read hits the cache, so
+    // this is the NAT's own work per packet (parse, hash, compare,
+    // refresh, rewrite) on top of routing.
+    let mut k = 0;
+    g.bench_function("translate_1k_sessions", |b| {
+        b.iter(|| {
+            run(&mut r, &t, &mut io, &frames[k]);
+            k = (k + 1) % 1024;
+        })
+    });
     g.finish();
 }
 

@@ -434,6 +434,37 @@ fn key3(proto: u8, a: u32, ap: u16) -> u128 {
 /// Why a new session could not be made.
 type Refusal = Verdict;
 
+/// A set of addresses as 8192 bits: a quick "surely not" before a search,
+/// which on the common path (traffic to no NAT address) saves a binary
+/// search's chain of dependent loads.
+#[derive(Clone)]
+struct AddrFilter(Box<[u64; 128]>);
+
+impl AddrFilter {
+    fn new(addrs: impl Iterator<Item = u32>) -> AddrFilter {
+        let mut f = AddrFilter(Box::new([0; 128]));
+        for a in addrs {
+            let b = AddrFilter::bit(a);
+            if let Some(w) = f.0.get_mut(b / 64) {
+                *w |= 1 << (b % 64);
+            }
+        }
+        f
+    }
+
+    #[inline(always)]
+    fn bit(a: u32) -> usize {
+        (a.wrapping_mul(0x9e37_79b1) >> 19) as usize
+    }
+
+    /// False: `a` is not in the set. True: it may be.
+    #[inline(always)]
+    fn may_hold(&self, a: u32) -> bool {
+        let b = AddrFilter::bit(a);
+        self.0.get(b / 64).is_some_and(|w| w >> (b % 64) & 1 == 1)
+    }
+}
+
 /// What an outside address is to the NAT.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Target {
@@ -465,8 +496,10 @@ pub struct Nat {
     started: bool,
     /// Outside addresses, sorted, for the per-packet lookup.
     targets: Vec<(u32, Target)>,
+    targets_filter: AddrFilter,
     /// Static mappings by inside address, sorted.
     static_in: Vec<(u32, u16)>,
+    static_filter: AddrFilter,
     /// Port forwards' inside addresses, sorted.
     forward_in: Vec<u32>,
     /// Installed port forwards' mappings.
@@ -511,7 +544,9 @@ impl Nat {
             seed: cfg.seed,
             started: false,
             targets: Vec::new(),
+            targets_filter: AddrFilter::new(std::iter::empty()),
             static_in: Vec::new(),
+            static_filter: AddrFilter::new(std::iter::empty()),
             forward_in: Vec::new(),
             forwards: Vec::new(),
             pools: Vec::new(),
@@ -647,6 +682,8 @@ impl Nat {
         self.static_in =
             self.rules.statics.iter().enumerate().map(|(i, st)| (u32::from(st.inside), i as u16)).collect();
         self.static_in.sort_unstable();
+        self.targets_filter = AddrFilter::new(self.targets.iter().map(|t| t.0));
+        self.static_filter = AddrFilter::new(self.static_in.iter().map(|t| t.0));
         self.forward_in = self.rules.forwards.iter().map(|f| u32::from(f.inside.0)).collect();
         self.forward_in.sort_unstable();
         self.forward_in.dedup();
@@ -1271,12 +1308,18 @@ impl Nat {
     /// What outside address `a` is to us, if anything.
     #[inline]
     fn target(&self, a: u32) -> Option<Target> {
+        if !self.targets_filter.may_hold(a) {
+            return None;
+        }
         self.targets.binary_search_by_key(&a, |t| t.0).ok().and_then(|i| self.targets.get(i)).map(|t| t.1)
     }
 
     /// The static mapping whose inside address is `a`.
     #[inline]
     fn static_by_inside(&self, a: u32) -> Option<Static> {
+        if !self.static_filter.may_hold(a) {
+            return None;
+        }
         let i = self.static_in.binary_search_by_key(&a, |s| s.0).ok()?;
         self.static_in.get(i).and_then(|s| self.rules.statics.get(usize::from(s.1))).copied()
     }

@@ -62,6 +62,15 @@ impl Index {
         self.slots.len() * 8
     }
 
+    /// Reads the slot hash `h` starts at and returns it, for nothing but
+    /// to have its cache line on the way: issued together, the first
+    /// probes of several indexes miss the cache at the same time instead
+    /// of one after the other (a safe stand-in for a prefetch).
+    #[inline(always)]
+    pub fn touch(&self, h: u32) -> u64 {
+        self.slots.get(self.home(h)).copied().unwrap_or(EMPTY)
+    }
+
     /// The entry with hash `h` for which `is` says yes.
     #[inline]
     pub fn find(&self, h: u32, mut is: impl FnMut(u32) -> bool) -> Option<u32> {

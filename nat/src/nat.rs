@@ -1024,6 +1024,10 @@ impl Nat {
             return Err(port.err().unwrap_or(Verdict::Refuse(DropReason::NatPortsExhausted)));
         };
         let outside = self.addrs.get(usize::from(addr)).map_or(0, |o| o.addr);
+        // The two outside-keyed indexes this flow goes into: both inserts'
+        // first probes miss together.
+        let (hm, hs) = (self.h(key3(f.proto, outside, port)), self.h(key5(f.proto, outside, port, f.dst, f.dport)));
+        std::hint::black_box((self.map_out.touch(hm), self.by_outside.touch(hs)));
         if !blocks {
             self.record(LogEvent::MappingCreate, f.proto, (f.src, f.sport), outside, (port, port));
         }

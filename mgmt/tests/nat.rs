@@ -407,3 +407,27 @@ s.sendto(b\"open\", (\"203.0.113.2\", 7005))
 fn ping_sized(ns: &str, dst: &str, size: usize) -> String {
     ok(&format!("ip netns exec {ns} ping -c 3 -i 0.2 -W 2 -s {size} {dst}"))
 }
+
+#[test]
+fn a_spent_ttl_through_a_forward_is_answered_quoting_the_outside_address() {
+    let Some(_lab) = nat_lab() else { return };
+    // A SYN with TTL 1 to the forward 203.0.113.1:8080 (to 10.0.1.2:8000):
+    // the Time Exceeded quotes what lab-wan sent, not the inside server.
+    let out = ok("ip netns exec lab-wan python3 -c '
+import socket, struct
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); r.settimeout(5)
+c = socket.socket(); c.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 1); c.settimeout(1)
+try:
+    c.connect((\"203.0.113.1\", 8080))
+except OSError:
+    pass
+while True:
+    b, a = r.recvfrom(2000)
+    ihl = (b[0] & 15) * 4
+    if b[ihl] == 11:
+        q = b[ihl + 8:]
+        print(a[0], socket.inet_ntoa(q[16:20]), struct.unpack(\"!H\", q[22:24])[0])
+        break
+'");
+    assert_eq!(out.trim(), "203.0.113.1 203.0.113.1 8080");
+}

@@ -1388,6 +1388,10 @@ impl Nat {
     /// inside address, ports kept (and the source translated first if it
     /// is an inside one).
     fn static_inbound(&mut self, st: Static, ip: &mut [u8], now: u64) -> Verdict {
+        // Forwarded to the inside host: a spent TTL is answered untranslated.
+        if packet::ttl(ip) <= 1 {
+            return Verdict::Expire;
+        }
         let inside = u32::from(st.inside);
         match packet::flow(ip) {
             Ok(f) if f.kind == Kind::IcmpError => {
@@ -1536,6 +1540,7 @@ impl Nat {
             }
         }
         match self.inbound(&f, now) {
+            Ok(Some(_)) if packet::ttl(ip) <= 1 => Verdict::Expire,
             Ok(Some(e)) => {
                 let Some(s) = self.session(e) else { return Verdict::Drop(DropReason::NatNoMapping) };
                 if hairpin {
@@ -1621,6 +1626,9 @@ impl Nat {
         let Some(r) = self.frags.get_mut(i) else { return Verdict::Hold };
         if r.dir != dir || r.src != src || r.dst != dst || r.proto != proto || r.id != id || r.expires <= now {
             return Verdict::Hold;
+        }
+        if dir == IN && r.to_dst != dst && packet::ttl(ip) <= 1 {
+            return Verdict::Expire; // dropped: no error about a later fragment
         }
         r.expires = now + FRAGMENT_TTL;
         let (to_src, to_dst) = (r.to_src, r.to_dst);

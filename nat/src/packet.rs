@@ -81,6 +81,12 @@ pub fn is_fragment(ip: &[u8]) -> bool {
     be16(ip, 6).is_some_and(|f| f & 0x3fff != 0)
 }
 
+/// The packet's TTL.
+#[inline(always)]
+pub fn ttl(ip: &[u8]) -> u8 {
+    ip.get(8).copied().unwrap_or(0)
+}
+
 /// Where a packet stands in its datagram.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Frag {

@@ -1008,3 +1008,26 @@ fn rfc4787_req14a_held_fragments_are_bounded_in_number_and_time() {
     assert!(l.send(LAN, overlap).is_empty());
     assert_eq!(l.dropped(DropReason::NatFragment), 2);
 }
+
+#[test]
+fn a_spent_ttl_on_a_translated_inbound_packet_is_answered_untranslated() {
+    let mut l = Lab::new(with_static(rules(&[WAN_IP])));
+    l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    // The answer arrives with TTL 1: it would be forwarded to A. The Time
+    // Exceeded goes back to R1 quoting WAN_IP:5000, never A.
+    for to in [WAN_IP, STATIC_IP] {
+        let mut p = udp(R1, 53, to, 5000);
+        p[8] = 1;
+        p[10..12].copy_from_slice(&[0, 0]);
+        let c = checksum::checksum(&p[..20]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        let out = l.pass(WAN, p, WAN);
+        assert_eq!((out[20], out[21]), (11, 0), "Time Exceeded");
+        assert_eq!(dst(&out).0, ip(R1));
+        let quoted = &out[28..];
+        assert_eq!(Ipv4Addr::new(quoted[16], quoted[17], quoted[18], quoted[19]), ip(to), "quoted as sent");
+    }
+    assert_eq!(l.dropped(DropReason::TtlExpired), 2);
+    // The session is still there: the next answer goes through.
+    l.pass(WAN, udp(R1, 53, WAN_IP, 5000), LAN);
+}

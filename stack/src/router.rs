@@ -524,6 +524,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 Verdict::Drop(r) => return self.drop(r),
                 Verdict::Refuse(r) => return self.refuse(t, pkt, r, now, io),
                 Verdict::Hold => return self.hold(pkt, Stage::Pre { l2_multicast }, now),
+                Verdict::Expire => {
+                    let (m, c) = (Message::TimeExceeded, 0);
+                    return self.icmp_error(t, pkt, DropReason::TtlExpired, m, c, 0, now, io);
+                }
             },
             None => return self.drop(DropReason::Ipv4Truncated),
         };
@@ -612,6 +616,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Verdict::Drop(r) => return self.drop(r),
             Verdict::Refuse(r) => return self.refuse(t, pkt, r, now, io),
             Verdict::Hold => return self.hold(pkt, Stage::Post { out, nh }, now),
+            // The TTL was checked before: nothing expires here.
+            Verdict::Expire => return self.drop(DropReason::TtlExpired),
         }
         let release = self.nat.take_release();
         Ipv4Packet::new_unchecked(ip).decrement_ttl();

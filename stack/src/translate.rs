@@ -31,6 +31,12 @@ pub enum Verdict {
     /// packets for at most [`crate::router::HOLD_NS`]; past either they
     /// are dropped (`nat_fragment_hold_full`, `nat_fragment_timeout`).
     Hold,
+    /// The packet would be translated and forwarded with its TTL run
+    /// out: answer ICMP Time Exceeded about it as it arrived, before
+    /// translation, so the error quotes what its sender sent and no inside
+    /// address leaks (RFC 5508 §3: errors about a translated flow must be
+    /// recognisable by the host that sent it).
+    Expire,
 }
 
 /// Address translation in the router's IPv4 path. Implementations work

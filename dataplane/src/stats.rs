@@ -50,6 +50,8 @@ pub struct WorkerStats {
     pub nat_translated: AtomicU64,
     pub nat_log_lost: AtomicU64,
     pub nat_fragments: AtomicU64,
+    /// Packets handed to the worker owning their NAT state.
+    pub nat_handoffs: AtomicU64,
     /// Generation of the newest [`stack::Tables`] snapshot this worker has
     /// started using; once every worker shows `n`, no worker holds an
     /// older snapshot and the control plane may free it.
@@ -92,6 +94,7 @@ impl Default for WorkerStats {
             nat_translated: AtomicU64::new(0),
             nat_log_lost: AtomicU64::new(0),
             nat_fragments: AtomicU64::new(0),
+            nat_handoffs: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             drops: std::array::from_fn(|_| AtomicU64::new(0)),
         }
@@ -121,6 +124,7 @@ impl WorkerStats {
         self.mac_moves.store(c.mac_moves, Relaxed);
         self.mac_learn_full.store(c.mac_learn_full, Relaxed);
         self.mac_aged.store(c.mac_aged, Relaxed);
+        self.nat_handoffs.store(c.handed_off, Relaxed);
         for ((slot, &a), &b) in self.drops.iter().zip(c.drops.iter()).zip(extra_drops.iter()) {
             slot.store(a + b, Relaxed);
         }

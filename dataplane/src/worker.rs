@@ -33,6 +33,14 @@ const TX_BUFFER: usize = 2 * BURST;
 const PUBLISH_INTERVAL_US: u64 = 100;
 /// Neighbor learnings waiting per worker before new ones are lost.
 const NEIGHBOR_INBOX: usize = 1024;
+/// Frames waiting per worker for it to take over their NAT state
+/// (handed over by other workers); a full queue drops and counts.
+const HANDOFF_QUEUE: usize = 4096;
+/// Handed-over frames a worker runs per loop, at most.
+const HANDOFF_BUDGET: usize = 2 * BURST;
+/// Fragment records waiting per worker (from other workers' first
+/// fragments).
+const FRAGMENT_QUEUE: usize = 1024;
 /// NAT log records waiting per worker (about 2 MB). New blocks or
 /// mappings are refused while it is three quarters full.
 pub const NAT_LOG_QUEUE: usize = 65536;
@@ -63,6 +71,25 @@ struct NeighborEvent {
     mac: MacAddr,
     /// A reply to us: peers may mark their entry reachable.
     confirmed: bool,
+}
+
+/// A frame handed from one worker to another, and its tag for the
+/// receiver's translator.
+struct Handed {
+    mbuf: NonNull<ffi::rte_mbuf>,
+    tag: u8,
+}
+
+// SAFETY: the mbuf is owned by whoever holds the `Handed`: the sender gave
+// it up when pushing, the receiver takes it when popping; mbufs may be
+// freed from any registered thread.
+unsafe impl Send for Handed {}
+
+impl Drop for Handed {
+    fn drop(&mut self) {
+        // SAFETY: this `Handed` owns the mbuf (left in a queue at stop).
+        drop(unsafe { Mbuf::from_raw(self.mbuf) });
+    }
 }
 
 /// The running workers.
@@ -123,6 +150,11 @@ impl Dataplane {
         let nat_mailboxes: Vec<Arc<NatMailbox>> = cfg.cores.iter().map(|_| Arc::new(NatMailbox::default())).collect();
         let nat_logs: Vec<Arc<nat::LogQueue>> =
             cfg.cores.iter().map(|_| Arc::new(nat::LogQueue::new(NAT_LOG_QUEUE))).collect();
+        let handoffs: Vec<Arc<ArrayQueue<Handed>>> =
+            cfg.cores.iter().map(|_| Arc::new(ArrayQueue::new(HANDOFF_QUEUE))).collect();
+        let fragments: Vec<Arc<nat::FragmentQueue>> =
+            cfg.cores.iter().map(|_| Arc::new(nat::FragmentQueue::new(FRAGMENT_QUEUE))).collect();
+        let workers = cfg.cores.len() as u16;
         let mut handles = Vec::new();
         for (w, &core) in cfg.cores.iter().enumerate() {
             let ctx = WorkerContext {
@@ -133,7 +165,14 @@ impl Dataplane {
                 router: cfg.router,
                 // A hash seed per worker and run: outside hosts cannot aim
                 // at one chain of the session index.
-                nat: nat::NatConfig { seed: cfg.nat.seed ^ tsc_hz ^ rdtsc() ^ (w as u64) << 48, ..cfg.nat },
+                nat: nat::NatConfig {
+                    seed: cfg.nat.seed ^ tsc_hz ^ rdtsc() ^ (w as u64) << 48,
+                    worker: w as u16,
+                    workers,
+                    ..cfg.nat
+                },
+                handoffs: handoffs.clone(),
+                fragments: fragments.clone(),
                 nat_rules: nat_rules.clone(),
                 idle_polls: cfg.idle_polls_before_sleep,
                 idle_sleep: cfg.idle_sleep,
@@ -213,6 +252,9 @@ struct WorkerContext {
     dump: Arc<TableDump>,
     nat_mailbox: Arc<NatMailbox>,
     nat_log: Arc<nat::LogQueue>,
+    /// Every worker's handoff and fragment-record queues, by worker.
+    handoffs: Vec<Arc<ArrayQueue<Handed>>>,
+    fragments: Vec<Arc<nat::FragmentQueue>>,
     inbox: Arc<ArrayQueue<NeighborEvent>>,
     peers: Vec<Arc<ArrayQueue<NeighborEvent>>>,
     tsc_hz: u64,
@@ -236,6 +278,7 @@ struct WorkerIo {
     tx_full: u64,
     peers: Vec<Arc<ArrayQueue<NeighborEvent>>>,
     events_lost: u64,
+    handoffs: Vec<Arc<ArrayQueue<Handed>>>,
 }
 
 impl WorkerIo {
@@ -295,6 +338,17 @@ impl Io<Mbuf> for WorkerIo {
                 self.pending |= 1 << port;
             }
         }
+    }
+
+    fn handoff(&mut self, pkt: Mbuf, worker: u16, tag: u8) -> Result<(), Mbuf> {
+        let Some(q) = self.handoffs.get(usize::from(worker)) else { return Err(pkt) };
+        let Some(mbuf) = NonNull::new(pkt.into_raw()) else { return Ok(()) };
+        q.push(Handed { mbuf, tag }).map_err(|h| {
+            let raw = h.mbuf;
+            std::mem::forget(h);
+            // SAFETY: the queue refused it: ownership came back with `h`.
+            unsafe { Mbuf::from_raw(raw) }
+        })
     }
 
     fn neighbor_learned(&mut self, ifindex: u16, ip: IpAddr, mac: MacAddr, confirmed: bool) {
@@ -372,6 +426,9 @@ impl WorkerContext {
     fn poll_loop(&self) {
         let mut nat = Nat::new(self.nat);
         nat.set_log(self.nat_log.clone());
+        if let Some(own) = self.fragments.get(self.index) {
+            nat.set_fragment_queues(own.clone(), self.fragments.clone());
+        }
         let mut router: WorkerRouter = Router::with_translator(self.router, nat);
         // One worker sends the periodic Router Advertisements.
         router.set_announcer(self.index == 0);
@@ -383,6 +440,7 @@ impl WorkerContext {
             tx_full: 0,
             peers: self.peers.clone(),
             events_lost: 0,
+            handoffs: self.handoffs.clone(),
         };
         let clock = Clock::new(self.tsc_hz);
         let to_ns = |tsc: u64| clock.ns(tsc);
@@ -432,6 +490,21 @@ impl WorkerContext {
                     router.process(&tables, m, now, &mut io);
                 }
             }
+            // Frames other workers handed over, and what their first
+            // fragments taught.
+            if let Some(q) = self.handoffs.get(self.index) {
+                for _ in 0..HANDOFF_BUDGET {
+                    let Some(h) = q.pop() else { break };
+                    let (raw, tag) = (h.mbuf, h.tag);
+                    std::mem::forget(h);
+                    // SAFETY: popped: this worker owns the mbuf now.
+                    let m = unsafe { Mbuf::from_raw(raw) };
+                    router.process_handed(&tables, m, tag, now, &mut io);
+                    received += 1;
+                }
+            }
+            router.translator_mut().import_fragments();
+            router.release_translated(&tables, now, &mut io);
             io.flush_all();
             router.poll(&tables, now, &mut io);
             router.translator_mut().poll(now);

@@ -1322,10 +1322,16 @@ impl Config {
                 errs.push(err(format!("nat.timeouts.{field}"), format!("{v} is outside {min}..=86400 ({rfc})")));
             }
         }
-        if !(n.rules.is_empty() && n.forwards.is_empty() && n.statics.is_empty()) && self.workers.cores.len() > 1 {
+        // Each worker hands out its own slice of the port range.
+        let workers = self.workers.cores.len().max(1) as u32;
+        let per_worker = (u32::from(hi.saturating_sub(lo)) + 1) / workers;
+        if lo != 0 && lo <= hi && per_worker < u32::from(n.port_block).max(64) {
             errs.push(err(
-                "nat.rules",
-                "NAT runs on one worker for now (return traffic is not yet handed between workers): list one core in workers.cores",
+                "nat.port_range",
+                format!(
+                    "gives each of the {workers} workers {per_worker} ports; each needs at least {}",
+                    u32::from(n.port_block).max(64)
+                ),
             ));
         }
         for (i, r) in n.rules.iter().enumerate() {
@@ -1641,7 +1647,6 @@ nat:
             "nat.timeouts.tcp_established_s",
             "nat.timeouts.tcp_transitory_s",
             "nat.timeouts.icmp_s",
-            "nat.rules",
             "nat.rules[0].inside",
             "nat.rules[0].outside_interface",
             "nat.rules[1].pool",
@@ -1692,7 +1697,11 @@ nat:
         let with = |extra: &str| fields(&format!("{base}{extra}"));
         assert_eq!(with("  port_block: 4\n"), ["nat.port_block"]);
         assert_eq!(with("  port_block: 5000\n"), ["nat.port_block"]);
-        assert_eq!(with("  port_block: 128\n  port_range: [1000, 1063]\n"), ["nat.port_block"]);
+        assert_eq!(with("  port_block: 128\n  port_range: [1000, 1063]\n"), ["nat.port_block", "nat.port_range"]);
+        // Every worker needs its own slice of at least 64 ports.
+        let two = "workers: { cores: [0, 1] }\n";
+        assert_eq!(fields(&format!("{two}{base}  port_range: [1000, 1100]\n")), ["nat.port_range"]);
+        assert!(fields(&format!("{two}{base}  port_range: [1000, 1127]\n")).is_empty());
         assert_eq!(with("  log: {}\n"), ["nat.log"]);
         assert_eq!(with("  log: { file: nat.log }\n"), ["nat.log.file"]);
         assert_eq!(with("  log: { syslog: \"loghost:514\" }\n"), ["nat.log.syslog"]);

@@ -176,6 +176,11 @@ pub fn render(src: &Sources) -> String {
             sum(|w| w.nat_fragments.load(Relaxed)),
         ),
         (
+            "gateway_nat_handoffs_total",
+            "Packets handed to the worker that owns their NAT state (a subscriber's, or an outside port's).",
+            sum(|w| w.nat_handoffs.load(Relaxed)),
+        ),
+        (
             "gateway_nat_log_lost_total",
             "NAT log records lost: a block or mapping release found the log queue full.",
             sum(|w| w.nat_log_lost.load(Relaxed)),

@@ -431,3 +431,70 @@ while True:
 '");
     assert_eq!(out.trim(), "203.0.113.1 203.0.113.1 8080");
 }
+
+/// The NAT lab on two workers: each port has two queue pairs, so the
+/// kernel spreads flows over both workers and return traffic often lands
+/// on the worker that does not hold its session.
+fn nat_lab_two_workers() -> Option<Lab> {
+    let text = std::fs::read_to_string(root().join("deploy/lab/nat.yaml")).unwrap();
+    let text = text.replace("  cores: [1]", "  cores: [0, 1]");
+    let text = text.replace("net_af_packet0,iface=gw-lan", "net_af_packet0,iface=gw-lan,qpairs=2");
+    let text = text.replace("net_af_packet1,iface=gw-wan", "net_af_packet1,iface=gw-wan,qpairs=2");
+    assert!(text.contains("cores: [0, 1]") && text.contains("gw-wan,qpairs=2"), "nat.yaml's layout changed");
+    let path = std::env::temp_dir().join(format!("gateway-nat-2w-{}.yaml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    Lab::up_with(Some(&path))
+}
+
+#[test]
+fn two_workers_masquerade_forward_and_hairpin_with_return_traffic_handed_over() {
+    let Some(lab) = nat_lab_two_workers() else { return };
+    // Many connections out: every one is seen from 203.0.113.1, and each
+    // inside endpoint keeps one outside port.
+    whoami_server("lab-wan", 9400);
+    for _ in 0..12 {
+        assert_eq!(whoami("lab-lan", "203.0.113.2:9400", None), "203.0.113.1");
+    }
+    // UDP both ways from one socket to two remote ports: one mapping.
+    let out = ok("ip netns exec lab-wan sh -c 'timeout 5 python3 -c \"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((\\\"0.0.0.0\\\", 9401)); s.settimeout(4)
+t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); t.bind((\\\"0.0.0.0\\\", 9402)); t.settimeout(4)
+a = s.recvfrom(100)[1]; b = t.recvfrom(100)[1]
+s.sendto(b\\\"pong\\\", a)
+print(a[0], a[1], b[1])
+\" & sleep 0.3; ip netns exec lab-lan python3 -c \"
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((\\\"10.0.1.2\\\", 9500)); u.settimeout(4)
+u.sendto(b\\\"ping\\\", (\\\"203.0.113.2\\\", 9401)); u.sendto(b\\\"ping\\\", (\\\"203.0.113.2\\\", 9402))
+print(u.recvfrom(100)[0].decode())
+\"; wait'");
+    // (The two sides print to one pipe: find lab-wan's three words.)
+    assert!(out.contains("pong"), "lab-lan got the answer: {out}");
+    let text = out.replace("pong", " ");
+    let words: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(words.len(), 3, "{out}");
+    assert_eq!(words[0], "203.0.113.1");
+    assert_eq!(words[1], words[2], "one outside port for the inside endpoint (RFC 4787 REQ-1): {out}");
+    // The port forward from outside and the hairpin from inside.
+    whoami_server("lab-lan", 8000);
+    for _ in 0..4 {
+        assert_eq!(whoami("lab-wan", "203.0.113.1:8080", None), "203.0.113.2");
+        assert_eq!(whoami("lab-lan", "203.0.113.1:8080", None), "203.0.113.1");
+    }
+    // A transfer through it, byte for byte.
+    let got = format!("/tmp/gateway-2w-sink-{}", std::process::id());
+    sink(9403, &got);
+    ok("head -c 5000000 /dev/urandom > /tmp/gateway-2w-data");
+    ok("ip netns exec lab-lan sh -c 'socat -u FILE:/tmp/gateway-2w-data TCP:203.0.113.2:9403'");
+    let want = ok("sha256sum /tmp/gateway-2w-data");
+    let t0 = std::time::Instant::now();
+    while std::fs::read_to_string(&got).unwrap_or_default().is_empty() && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let line = std::fs::read_to_string(&got).unwrap_or_default();
+    assert_eq!(line, format!("203.0.113.1 {}", want.split_whitespace().next().unwrap()));
+    let _ = std::fs::remove_file(&got);
+    assert!(lab.metric("gateway_nat_handoffs_total") > 0, "no packet was handed between workers");
+    assert_eq!(lab.drops("nat_handoff_full"), 0);
+}

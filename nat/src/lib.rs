@@ -22,7 +22,9 @@ pub mod rules;
 mod wheel;
 
 pub use log::{LogEvent, LogQueue, LogRecord};
-pub use nat::{protocol_name, Nat, NatConfig, NatCounters, SessionInfo, SubscriberInfo, PROTOCOLS};
+pub use nat::{
+    protocol_name, FragRecord, FragmentQueue, Nat, NatConfig, NatCounters, SessionInfo, SubscriberInfo, PROTOCOLS,
+};
 pub use query::{Answer, Query, Request};
 pub use rules::{Filtering, Forward, Rule, Rules, Static, Timeouts};
 

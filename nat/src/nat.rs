@@ -42,6 +42,21 @@ const FRAGMENT_TTL: u64 = 2_000_000_000;
 /// Fragment record directions.
 const IN: u8 = 1;
 const OUT: u8 = 2;
+/// Handoff tags ([`Verdict::Handoff`]): the receiver owns the packet's
+/// state; the destination's owner found a hairpin and asks the source's
+/// owner to translate the source; the source's owner did, and asks the
+/// destination's owner for the destination alone.
+pub const HANDED_OWNED: u8 = 0;
+pub const HANDED_HAIRPIN_SOURCE: u8 = 1;
+pub const HANDED_DEST_ONLY: u8 = 2;
+/// The seed of the hash that picks a subscriber's worker: the same on
+/// every worker, so all agree.
+const OWNER_SEED: u64 = 0x6f77_6e65_7273_0001;
+/// Fragment records imported from other workers per call, at most.
+const IMPORT_BUDGET: usize = 256;
+
+/// Fragment records one worker sends the others.
+pub type FragmentQueue = crossbeam_queue::ArrayQueue<FragRecord>;
 
 /// TCP state bits (RFC 5382 §5, RFC 7857 §2.2).
 const SYN_OUT: u8 = 1;
@@ -66,11 +81,24 @@ pub struct NatConfig {
     /// translation of (rounded up to a power of two; a newer datagram
     /// takes an older one's place when their slots collide).
     pub fragments: usize,
+    /// This worker, of `workers`. Each owns the subscribers whose address
+    /// hashes to it and a slice of every outside address's ports; packets
+    /// about another's state are handed to it (DESIGN.md §3).
+    pub worker: u16,
+    pub workers: u16,
 }
 
 impl Default for NatConfig {
     fn default() -> Self {
-        NatConfig { max_sessions: 65536, max_subscribers: 0, tick_ns: 100_000_000, seed: 0x5eed, fragments: 1024 }
+        NatConfig {
+            max_sessions: 65536,
+            max_subscribers: 0,
+            tick_ns: 100_000_000,
+            seed: 0x5eed,
+            fragments: 1024,
+            worker: 0,
+            workers: 1,
+        }
     }
 }
 
@@ -396,8 +424,8 @@ impl Outside {
 
 /// How the first fragment of a datagram was translated: the later ones
 /// get the same addresses (they have no ports to look up).
-#[derive(Copy, Clone, Default)]
-struct FragRecord {
+#[derive(Copy, Clone, Default, Debug)]
+pub struct FragRecord {
     /// The datagram as it arrived: `IN` (prerouting) or `OUT`
     /// (postrouting), 0 for a free slot.
     dir: u8,
@@ -514,6 +542,13 @@ pub struct Nat {
     frags: Box<[FragRecord]>,
     /// A first fragment was translated: held later fragments may pass.
     release: bool,
+    worker: u16,
+    workers: u16,
+    /// The tag of the packet being handled, if another worker handed it.
+    handed: Option<u8>,
+    /// Fragment records: this worker's inbox, and every worker's.
+    frag_inbox: Option<Arc<FragmentQueue>>,
+    frag_peers: Vec<Arc<FragmentQueue>>,
     pub counters: NatCounters,
 }
 
@@ -554,8 +589,88 @@ impl Nat {
             now: 0,
             frags: vec![FragRecord::default(); cfg.fragments.clamp(1, 1 << 20).next_power_of_two()].into_boxed_slice(),
             release: false,
+            worker: cfg.worker.min(cfg.workers.max(1) - 1),
+            workers: cfg.workers.max(1),
+            handed: None,
+            frag_inbox: None,
+            frag_peers: Vec::new(),
             counters: NatCounters::default(),
         }
+    }
+
+    /// Where this worker's fragment records come in (`own`), and every
+    /// worker's inbox, by worker: a first fragment's translation goes to
+    /// all, since a later fragment of an inbound datagram has no port to
+    /// tell its owner by and may arrive anywhere.
+    pub fn set_fragment_queues(&mut self, own: Arc<FragmentQueue>, all: Vec<Arc<FragmentQueue>>) {
+        self.frag_inbox = Some(own);
+        self.frag_peers = all;
+    }
+
+    /// Takes in the fragment records other workers sent; held fragments
+    /// may then go (the router's `release_translated`).
+    pub fn import_fragments(&mut self) {
+        let Some(q) = self.frag_inbox.clone() else { return };
+        for _ in 0..IMPORT_BUDGET {
+            let Some(r) = q.pop() else { break };
+            let i = self.frag_slot(r.dir, (r.src, r.dst, r.proto, r.id));
+            if let Some(x) = self.frags.get_mut(i) {
+                *x = r;
+                self.release = true;
+            }
+        }
+    }
+
+    /// This worker's slice of the port range: the ports whose owner it is.
+    fn port_slice(&self) -> (u16, u16) {
+        let (lo, hi) = self.rules.ports;
+        let (w, n) = (u32::from(self.worker), u32::from(self.workers));
+        let span = u32::from(hi.saturating_sub(lo)) + 1;
+        let first = (w * span).div_ceil(n);
+        let end = ((w + 1) * span).div_ceil(n).max(first + 1);
+        (lo.saturating_add(first as u16), lo.saturating_add((end - 1) as u16).min(hi))
+    }
+
+    /// The worker owning subscriber `a` (its mappings and sessions).
+    #[inline]
+    fn owner_in(&self, a: u32) -> u16 {
+        ((u64::from(hash(u128::from(a), OWNER_SEED)) * u64::from(self.workers)) >> 32) as u16
+    }
+
+    /// The worker owning outside endpoint `addr:port`: a port forward's
+    /// server's, else the one whose port slice holds `port`; this one for
+    /// a port outside the range (nothing maps it).
+    #[inline]
+    fn owner_out(&self, proto: u8, addr: u32, port: u16) -> u16 {
+        if let Some(m) = self.find_map_out(proto, addr, port) {
+            if let Some(x) = self.mappings.get(m as usize).filter(|x| x.fixed) {
+                return self.owner_in(x.inside);
+            }
+        }
+        let (lo, hi) = self.rules.ports;
+        if port < lo || port > hi {
+            return self.worker;
+        }
+        let span = u32::from(hi - lo) + 1;
+        ((u32::from(port - lo) * u32::from(self.workers)) / span) as u16
+    }
+
+    /// The worker that holds subscriber `a`'s mappings and sessions.
+    pub fn owner_of(&self, a: Ipv4Addr) -> u16 {
+        self.owner_in(a.into())
+    }
+
+    /// Can `a` be the source of an outbound mapping (under a rule, or a
+    /// port forward's server)?
+    fn is_inside_source(&self, a: u32) -> bool {
+        self.rules.rules.iter().any(|r| r.matches(a)) || self.forward_in.binary_search(&a).is_ok()
+    }
+
+    /// `Some(handoff)` when worker `w` is another one and this packet may
+    /// still move.
+    #[inline]
+    fn hand_to(&self, w: u16) -> Option<Verdict> {
+        (w != self.worker && self.handed.is_none()).then_some(Verdict::Handoff { worker: w, tag: HANDED_OWNED })
     }
 
     /// Sends log records (port blocks, or mappings) to `queue`, when the
@@ -650,7 +765,7 @@ impl Nat {
         let record_reset = reset && (self.rules.log || rules.log) && self.holds_ports();
         self.rules = rules;
         if reset {
-            let (ports, block) = (self.rules.ports, self.rules.port_block);
+            let (ports, block) = (self.port_slice(), self.rules.port_block);
             self.addrs = self.rules.addresses().into_iter().map(|a| Outside::new(a.into(), ports, block)).collect();
             self.clear();
             if record_reset {
@@ -761,7 +876,7 @@ impl Nat {
             ix.clear();
         }
         self.wheel.clear();
-        let (ports, block) = (self.rules.ports, self.rules.port_block);
+        let (ports, block) = (self.port_slice(), self.rules.port_block);
         for a in &mut self.addrs {
             *a = Outside::new(a.addr, ports, block);
         }
@@ -1492,6 +1607,12 @@ impl Translator for Nat {
         if ri.is_none() && self.forward_in.binary_search(&src).is_err() {
             return Verdict::Pass;
         }
+        // The subscriber's worker holds its mappings (and its fragments').
+        if self.workers > 1 {
+            if let Some(v) = self.hand_to(self.owner_in(src)) {
+                return v;
+            }
+        }
         match packet::frag(ip) {
             Frag::Whole => self.outbound_from_inside(ri, ip, now),
             Frag::First => {
@@ -1508,6 +1629,11 @@ impl Translator for Nat {
     fn take_release(&mut self) -> bool {
         std::mem::take(&mut self.release)
     }
+
+    #[inline(always)]
+    fn set_handed(&mut self, tag: Option<u8>) {
+        self.handed = tag;
+    }
 }
 
 impl Nat {
@@ -1518,26 +1644,65 @@ impl Nat {
             Err(_) if is_local(t, dst) => return Verdict::Pass,
             Err(r) => return Verdict::Drop(r),
         };
+        let many = self.workers > 1;
         if f.kind == Kind::IcmpError {
             // RFC 5508 REQ-3: about one of our sessions, with a good
             // checksum, or dropped. The quoted packet left through us:
             // its source is the outside endpoint.
+            if let Some(v) = self.hand_to(if many { self.owner_out(f.proto, f.src, f.sport) } else { self.worker }) {
+                return v;
+            }
             let e = self.find_out(key5(f.proto, f.src, f.sport, f.dst, f.dport));
             return self.translate_error(ip, e, End::Dst);
         }
-        // Hairpinning, when there is a mapping to reach (traffic from the
-        // inside to the gateway's own address is not translated).
+        if many {
+            if let Some(v) = self.hand_to(self.owner_out(f.proto, f.dst, f.dport)) {
+                return v;
+            }
+        }
         let mut f = f;
         let mut hairpin = false;
-        if self.find_map_out(f.proto, f.dst, f.dport).is_some() {
-            match self.hairpin_source(&f, now) {
-                Ok(Some((a, p))) => {
-                    (f.src, f.sport) = (a, p);
-                    hairpin = true;
+        match self.handed {
+            // The destination's owner found a hairpin whose source this
+            // worker owns: translate the source, then hand it back.
+            Some(HANDED_HAIRPIN_SOURCE) => {
+                if packet::ttl(ip) <= 1 {
+                    return Verdict::Expire;
                 }
-                Ok(None) => {}
-                Err(v) => return v,
+                match self.hairpin_source(&f, now) {
+                    Ok(Some((a, p))) => {
+                        packet::rewrite(ip, End::Src, a, p);
+                        self.counters.hairpins += 1;
+                        (f.src, f.sport) = (a, p);
+                    }
+                    Ok(None) => {}
+                    Err(v) => return v,
+                }
+                let d = self.owner_out(f.proto, f.dst, f.dport);
+                if d != self.worker {
+                    return Verdict::Handoff { worker: d, tag: HANDED_DEST_ONLY };
+                }
             }
+            Some(HANDED_DEST_ONLY) => {}
+            // Hairpinning, when there is a mapping to reach (traffic from
+            // the inside to the gateway's own address is not translated).
+            _ if self.find_map_out(f.proto, f.dst, f.dport).is_some() => {
+                if many && self.static_by_inside(f.src).is_none() && self.is_inside_source(f.src) {
+                    let s = self.owner_in(f.src);
+                    if s != self.worker {
+                        return Verdict::Handoff { worker: s, tag: HANDED_HAIRPIN_SOURCE };
+                    }
+                }
+                match self.hairpin_source(&f, now) {
+                    Ok(Some((a, p))) => {
+                        (f.src, f.sport) = (a, p);
+                        hairpin = true;
+                    }
+                    Ok(None) => {}
+                    Err(v) => return v,
+                }
+            }
+            _ => {}
         }
         match self.inbound(&f, now) {
             Ok(Some(_)) if packet::ttl(ip) <= 1 => Verdict::Expire,
@@ -1607,9 +1772,18 @@ impl Nat {
         let (to_src, to_dst, _, _) = packet::datagram(ip);
         let (src, dst, proto, id) = datagram;
         let i = self.frag_slot(dir, datagram);
-        if let Some(r) = self.frags.get_mut(i) {
-            *r = FragRecord { dir, proto, id, src, dst, to_src, to_dst, expires: now + FRAGMENT_TTL };
+        let r = FragRecord { dir, proto, id, src, dst, to_src, to_dst, expires: now + FRAGMENT_TTL };
+        if let Some(x) = self.frags.get_mut(i) {
+            *x = r;
             self.release = true;
+        }
+        // Later fragments of an inbound datagram may reach any worker.
+        if dir == IN {
+            for (w, q) in self.frag_peers.iter().enumerate() {
+                if w != usize::from(self.worker) {
+                    let _ = q.push(r); // a full inbox: that worker holds, then drops
+                }
+            }
         }
     }
 

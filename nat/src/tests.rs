@@ -81,7 +81,14 @@ impl Lab {
 
     fn sized(rules: Rules, max_sessions: usize) -> Lab {
         let t = tables();
-        let cfg = NatConfig { max_sessions, max_subscribers: max_sessions, tick_ns: MS, seed: 7, fragments: 64 };
+        let cfg = NatConfig {
+            max_sessions,
+            max_subscribers: max_sessions,
+            tick_ns: MS,
+            seed: 7,
+            fragments: 64,
+            ..NatConfig::default()
+        };
         let mut nat = Nat::new(cfg);
         nat.set_rules(Arc::new(rules));
         let mut r = Router::with_translator(RouterConfig::default(), nat);
@@ -1030,4 +1037,181 @@ fn a_spent_ttl_on_a_translated_inbound_packet_is_answered_untranslated() {
     assert_eq!(l.dropped(DropReason::TtlExpired), 2);
     // The session is still there: the next answer goes through.
     l.pass(WAN, udp(R1, 53, WAN_IP, 5000), LAN);
+}
+
+/// Two workers' routers over the same tables, handing packets and
+/// fragment records to each other as the dataplane does.
+struct Pair {
+    t: Tables,
+    r: [Router<VecBuf, Nat>; 2],
+    io: [PairIo; 2],
+    now: u64,
+}
+
+#[derive(Default)]
+struct PairIo {
+    sent: Vec<VecBuf>,
+    handed: Vec<(u16, u8, VecBuf)>,
+}
+
+impl Io<VecBuf> for PairIo {
+    fn alloc(&mut self) -> Option<VecBuf> {
+        Some(VecBuf::new(0))
+    }
+    fn send(&mut self, pkt: VecBuf) {
+        self.sent.push(pkt);
+    }
+    fn handoff(&mut self, pkt: VecBuf, worker: u16, tag: u8) -> Result<(), VecBuf> {
+        self.handed.push((worker, tag, pkt));
+        Ok(())
+    }
+}
+
+impl Pair {
+    fn new(rules: Rules) -> Pair {
+        let t = tables();
+        let rules = Arc::new(rules);
+        let queues: Vec<Arc<FragmentQueue>> = (0..2).map(|_| Arc::new(FragmentQueue::new(64))).collect();
+        let r = [0u16, 1].map(|w| {
+            let cfg = NatConfig {
+                max_sessions: 1024,
+                tick_ns: MS,
+                seed: 7 + u64::from(w),
+                worker: w,
+                workers: 2,
+                ..NatConfig::default()
+            };
+            let mut nat = Nat::new(cfg);
+            nat.set_rules(rules.clone());
+            nat.set_fragment_queues(queues[usize::from(w)].clone(), queues.clone());
+            let mut r = Router::with_translator(RouterConfig::default(), nat);
+            r.sync(&t, 0, &mut PairIo::default());
+            r.translator_mut().poll(0);
+            r
+        });
+        Pair { t, r, io: [PairIo::default(), PairIo::default()], now: 0 }
+    }
+
+    fn nat(&self, w: usize) -> &Nat {
+        self.r[w].translator()
+    }
+
+    /// A packet into `port` of worker `w`; runs every handoff to the end
+    /// and returns what left, anywhere.
+    fn send(&mut self, w: usize, port: u16, ip: Vec<u8>) -> Vec<(u16, Vec<u8>)> {
+        let mut f = Vec::new();
+        f.extend_from_slice(&(if port == LAN { GW_LAN } else { GW_WAN }).0);
+        f.extend_from_slice(&PEER.0);
+        f.extend_from_slice(&0x0800u16.to_be_bytes());
+        f.extend_from_slice(&ip);
+        let now = self.now;
+        self.r[w].process(&self.t, VecBuf::from_frame(port, &f), now, &mut self.io[w]);
+        for _ in 0..8 {
+            for i in 0..2 {
+                self.r[i].translator_mut().import_fragments();
+                self.r[i].release_translated(&self.t, now, &mut self.io[i]);
+            }
+            let handed: Vec<_> = self.io.iter_mut().flat_map(|io| io.handed.drain(..)).collect();
+            if handed.is_empty() {
+                break;
+            }
+            for (to, tag, pkt) in handed {
+                let to = usize::from(to);
+                self.r[to].process_handed(&self.t, pkt, tag, now, &mut self.io[to]);
+            }
+        }
+        self.io.iter_mut().flat_map(|io| io.sent.drain(..)).map(|b| (b.port(), b.data()[14..].to_vec())).collect()
+    }
+
+    fn pass(&mut self, w: usize, port: u16, ip: Vec<u8>, out: u16) -> Vec<u8> {
+        let mut sent = self.send(w, port, ip);
+        assert_eq!(sent.len(), 1, "expected one packet out");
+        let (p, pkt) = sent.remove(0);
+        assert_eq!(p, out);
+        assert_checksums(&pkt);
+        pkt
+    }
+
+    fn handed(&self) -> u64 {
+        self.r[0].counters.handed_off + self.r[1].counters.handed_off
+    }
+}
+
+/// Two inside hosts of the lab's, held by different workers.
+fn split_hosts(p: &Pair) -> (&'static str, &'static str) {
+    let hosts = ["10.0.1.2", "10.0.1.3", "10.0.1.4", "10.0.1.5", "10.0.1.6", "10.0.1.7"];
+    let first = hosts[0];
+    let other = hosts.iter().find(|h| p.nat(0).owner_of(ip(h)) != p.nat(0).owner_of(ip(first))).unwrap();
+    (first, other)
+}
+
+#[test]
+fn two_workers_keep_one_mapping_per_endpoint_and_hand_return_traffic_to_its_owner() {
+    let mut p = Pair::new(rules(&[WAN_IP]));
+    let (a, _) = split_hosts(&p);
+    let owner = usize::from(p.nat(0).owner_of(ip(a)));
+    let other = 1 - owner;
+    // The same inside endpoint to two remotes, entering on both workers:
+    // one mapping, on the owner, from its half of the ports (RFC 4787 REQ-1).
+    let out1 = p.pass(other, LAN, udp(a, 5000, R1, 53), WAN);
+    let out2 = p.pass(owner, LAN, udp(a, 5000, R2, 53), WAN);
+    assert_eq!(src(&out1), src(&out2));
+    let port = src(&out1).1;
+    let half = if owner == 0 { 1024..=33279 } else { 33280..=65535 };
+    assert!(half.contains(&port), "{port} in worker {owner}'s slice");
+    assert_eq!((p.nat(owner).len(), p.nat(other).len()), (2, 0));
+    // Answers entering on the other worker reach the inside host.
+    let back = p.pass(other, WAN, udp(R1, 53, WAN_IP, port), LAN);
+    assert_eq!(dst(&back), (ip(a), 5000));
+    assert!(p.handed() >= 2);
+    // An ICMP error about the flow, on the wrong worker, is translated too.
+    let err = p.pass(other, WAN, icmp_error(R1, WAN_IP, 3, 3, &out1), LAN);
+    assert_eq!(Ipv4Addr::new(err[16], err[17], err[18], err[19]), ip(a));
+}
+
+#[test]
+fn two_workers_hairpin_between_subscribers_each_holds() {
+    let mut p = Pair::new(rules(&[WAN_IP]));
+    let (a, b) = split_hosts(&p);
+    let out = p.pass(0, LAN, udp(a, 5000, R1, 53), WAN);
+    let a_out = src(&out);
+    let out = p.pass(1, LAN, udp(b, 6000, R1, 53), WAN);
+    let b_out = src(&out);
+    // b reaches a by a's outside endpoint, entering on either worker: a
+    // sees b's outside endpoint (RFC 4787 REQ-9), b's mapping kept.
+    for w in 0..2 {
+        let got = p.pass(w, LAN, udp(b, 6000, WAN_IP, a_out.1), LAN);
+        assert_eq!((src(&got), dst(&got)), (b_out, (ip(a), 5000)));
+    }
+    // And a answers b the same way.
+    let got = p.pass(0, LAN, udp(a, 5000, WAN_IP, b_out.1), LAN);
+    assert_eq!((src(&got), dst(&got)), (a_out, (ip(b), 6000)));
+    assert_eq!(p.nat(0).counters.hairpins + p.nat(1).counters.hairpins, 3);
+}
+
+#[test]
+fn two_workers_port_forward_and_inbound_fragments_on_any_worker() {
+    let mut p = Pair::new(with_forward(rules(&[WAN_IP]), TCP, 8080, (A, 80)));
+    let server = usize::from(p.nat(0).owner_of(ip(A)));
+    // A connection to the forward entering on the worker not holding the
+    // server: the server's worker has it, and the answer leaves from the
+    // forwarded endpoint, whichever worker it enters.
+    let got = p.pass(1 - server, WAN, tcp(R1, 4444, WAN_IP, 8080, SYN), LAN);
+    assert_eq!(dst(&got), (ip(A), 80));
+    let back = p.pass(1 - server, LAN, tcp(A, 80, R1, 4444, SYNACK), WAN);
+    assert_eq!(src(&back), (ip(WAN_IP), 8080));
+    assert_eq!(p.nat(server).len(), 1);
+    // A fragmented answer to a mapping: the later fragments enter the
+    // worker that does not hold it, before and after the first.
+    let out = p.pass(server, LAN, udp(A, 7000, R1, 53), WAN);
+    let port = src(&out).1;
+    let frags = fragments(&udp_big(R1, 53, WAN_IP, port, 100), 0x5151, &[32, 64]);
+    let mut got: Vec<Vec<u8>> = p.send(1 - server, WAN, frags[2].clone()).into_iter().map(|x| x.1).collect();
+    assert!(got.is_empty(), "held for its first fragment");
+    got.extend(p.send(server, WAN, frags[0].clone()).into_iter().map(|x| x.1));
+    got.extend(p.send(1 - server, WAN, frags[1].clone()).into_iter().map(|x| x.1));
+    assert_eq!(got.len(), 3);
+    let whole = reassemble(&got);
+    assert_checksums(&whole);
+    assert_eq!(dst(&whole), (ip(A), 7000));
 }

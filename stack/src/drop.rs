@@ -178,6 +178,9 @@ drop_reasons! {
     /// queue (`nat.fragment_hold`) was full (RFC 4787 REQ-14a: fragments
     /// never crowd out whole packets).
     NatFragmentHoldFull => "nat_fragment_hold_full",
+    /// NAT: the packet belongs to another worker's sessions and that
+    /// worker's handoff queue was full.
+    NatHandoffFull => "nat_handoff_full",
     /// NAT: transport header cut short.
     NatTruncated => "nat_truncated",
     /// No buffer left in the pool for a generated packet.

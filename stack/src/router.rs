@@ -46,6 +46,11 @@ pub trait Io<B: PacketBuf> {
     /// entries with it too: replies to one worker's probe often arrive on
     /// another worker's queue.
     fn neighbor_learned(&mut self, _ifindex: u16, _ip: IpAddr, _mac: MacAddr, _confirmed: bool) {}
+    /// Hands `pkt` to worker `worker`, which owns its NAT state
+    /// ([`Verdict::Handoff`]); gives it back if that cannot be done.
+    fn handoff(&mut self, pkt: B, _worker: u16, _tag: u8) -> Result<(), B> {
+        Err(pkt)
+    }
 }
 
 /// How often [`Router::poll`] scans the neighbor table, in nanoseconds.
@@ -145,6 +150,8 @@ pub struct Counters {
     pub mac_learn_full: u64,
     /// MAC entries removed by aging.
     pub mac_aged: u64,
+    /// Packets handed to the worker that owns their NAT state.
+    pub handed_off: u64,
     /// Drops, indexed by [`DropReason::index`].
     pub drops: [u64; DropReason::COUNT],
 }
@@ -171,6 +178,7 @@ impl Default for Counters {
             mac_moves: 0,
             mac_learn_full: 0,
             mac_aged: 0,
+            handed_off: 0,
             drops: [0; DropReason::COUNT],
         }
     }
@@ -398,6 +406,33 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.l2_input(t, pkt, now, io);
     }
 
+    /// Runs a frame another worker handed over ([`Verdict::Handoff`])
+    /// through the router, as [`Router::process`] but not counted as
+    /// received again; the translator is told `tag`.
+    pub fn process_handed(&mut self, t: &Tables, pkt: B, tag: u8, now: u64, io: &mut impl Io<B>) {
+        self.nat.set_handed(Some(tag));
+        self.l2_input(t, pkt, now, io);
+        self.nat.set_handed(None);
+    }
+
+    /// Lets held packets go if the translator says they may (it learned
+    /// a fragment's translation from another worker); call between bursts.
+    pub fn release_translated(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
+        if self.nat.take_release() {
+            self.release_held(t, now, io);
+        }
+    }
+
+    fn handoff(&mut self, pkt: B, worker: u16, tag: u8, io: &mut impl Io<B>) {
+        match io.handoff(pkt, worker, tag) {
+            Ok(()) => self.counters.handed_off += 1,
+            Err(pkt) => {
+                drop(pkt);
+                self.drop(DropReason::NatHandoffFull);
+            }
+        }
+    }
+
     /// Layer-3 input on interface `ifindex` (the frame is untagged).
     #[inline]
     fn l3_input(&mut self, t: &Tables, ifindex: u16, pkt: B, now: u64, io: &mut impl Io<B>) {
@@ -524,6 +559,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 Verdict::Drop(r) => return self.drop(r),
                 Verdict::Refuse(r) => return self.refuse(t, pkt, r, now, io),
                 Verdict::Hold => return self.hold(pkt, Stage::Pre { l2_multicast }, now),
+                Verdict::Handoff { worker, tag } => return self.handoff(pkt, worker, tag, io),
                 Verdict::Expire => {
                     let (m, c) = (Message::TimeExceeded, 0);
                     return self.icmp_error(t, pkt, DropReason::TtlExpired, m, c, 0, now, io);
@@ -616,6 +652,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Verdict::Drop(r) => return self.drop(r),
             Verdict::Refuse(r) => return self.refuse(t, pkt, r, now, io),
             Verdict::Hold => return self.hold(pkt, Stage::Post { out, nh }, now),
+            Verdict::Handoff { worker, tag } => return self.handoff(pkt, worker, tag, io),
             // The TTL was checked before: nothing expires here.
             Verdict::Expire => return self.drop(DropReason::TtlExpired),
         }

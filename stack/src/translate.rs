@@ -37,6 +37,11 @@ pub enum Verdict {
     /// address leaks (RFC 5508 §3: errors about a translated flow must be
     /// recognisable by the host that sent it).
     Expire,
+    /// Another worker owns this packet's translation state (DESIGN.md
+    /// §3): hand the packet to `worker` ([`crate::Io::handoff`]), which
+    /// runs it through its router from the start, telling its translator
+    /// `tag` ([`Translator::set_handed`]).
+    Handoff { worker: u16, tag: u8 },
 }
 
 /// Address translation in the router's IPv4 path. Implementations work
@@ -57,6 +62,10 @@ pub trait Translator {
     fn take_release(&mut self) -> bool {
         false
     }
+    /// The packets that follow were handed over by another worker with
+    /// `tag` (`Some`), or are this worker's own again (`None`).
+    #[inline(always)]
+    fn set_handed(&mut self, _tag: Option<u8>) {}
 }
 
 /// No translation: every packet passes untouched.

@@ -917,10 +917,8 @@ fn reassemble(frags: &[Vec<u8>]) -> Vec<u8> {
         })
         .collect();
     parts.sort_by_key(|p| p.0);
-    let mut p =
-        parts.iter().find(|x| x.0 == 0).map(|_| frags.iter().find(|f| f[6] & 0x1f == 0 && f[7] == 0)).unwrap().unwrap()
-            [..20]
-            .to_vec();
+    let first = frags.iter().find(|f| u16::from_be_bytes([f[6], f[7]]) & 0x1fff == 0).expect("a first fragment");
+    let mut p = first[..20].to_vec();
     for (off, data) in parts {
         assert_eq!(p.len() - 20, off, "fragments contiguous");
         p.extend_from_slice(data);

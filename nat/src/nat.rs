@@ -437,6 +437,9 @@ pub struct FragRecord {
     to_src: u32,
     to_dst: u32,
     expires: u64,
+    /// The source step of a hairpin between workers: the destination's
+    /// step is the record of the datagram as it left this one.
+    partial: bool,
 }
 
 /// The port forward a fixed mapping on outside address `outside` installs.
@@ -1766,13 +1769,16 @@ impl Nat {
     /// datagram's later fragments get the same addresses (RFC 4787
     /// REQ-14), and any held for it may go.
     fn remember(&mut self, dir: u8, datagram: (u32, u32, u8, u16), ip: &[u8], v: Verdict, now: u64) {
-        if v != Verdict::Pass {
-            return;
-        }
+        let partial = match v {
+            Verdict::Pass => false,
+            // A hairpin's source translated here, its destination next.
+            Verdict::Handoff { tag: HANDED_DEST_ONLY, .. } => true,
+            _ => return,
+        };
         let (to_src, to_dst, _, _) = packet::datagram(ip);
         let (src, dst, proto, id) = datagram;
         let i = self.frag_slot(dir, datagram);
-        let r = FragRecord { dir, proto, id, src, dst, to_src, to_dst, expires: now + FRAGMENT_TTL };
+        let r = FragRecord { dir, proto, id, src, dst, to_src, to_dst, expires: now + FRAGMENT_TTL, partial };
         if let Some(x) = self.frags.get_mut(i) {
             *x = r;
             self.release = true;
@@ -1787,6 +1793,14 @@ impl Nat {
         }
     }
 
+    /// The slot of a live record for this datagram, if there is one.
+    fn frag_find(&self, dir: u8, datagram: (u32, u32, u8, u16), now: u64) -> Option<usize> {
+        let (src, dst, proto, id) = datagram;
+        let i = self.frag_slot(dir, datagram);
+        let r = self.frags.get(i)?;
+        (r.dir == dir && r.src == src && r.dst == dst && r.proto == proto && r.id == id && r.expires > now).then_some(i)
+    }
+
     /// A later fragment: translated as its first fragment was, or held
     /// until that one comes (out of order, RFC 4787 REQ-14).
     fn later_fragment(&mut self, dir: u8, ip: &mut [u8], offset: u16, now: u64) -> Verdict {
@@ -1796,16 +1810,25 @@ impl Nat {
         if proto == TCP && offset == 1 {
             return Verdict::Drop(DropReason::NatFragment);
         }
-        let i = self.frag_slot(dir, datagram);
-        let Some(r) = self.frags.get_mut(i) else { return Verdict::Hold };
-        if r.dir != dir || r.src != src || r.dst != dst || r.proto != proto || r.id != id || r.expires <= now {
-            return Verdict::Hold;
-        }
-        if dir == IN && r.to_dst != dst && packet::ttl(ip) <= 1 {
+        let Some(i) = self.frag_find(dir, datagram, now) else { return Verdict::Hold };
+        let Some(&r) = self.frags.get(i) else { return Verdict::Hold };
+        // A hairpin between workers took two steps: both must be known.
+        let last = if r.partial {
+            let Some(j) = self.frag_find(dir, (r.to_src, r.to_dst, proto, id), now) else { return Verdict::Hold };
+            j
+        } else {
+            i
+        };
+        let Some(&end) = self.frags.get(last) else { return Verdict::Hold };
+        let (to_src, to_dst) = (end.to_src, end.to_dst);
+        if dir == IN && to_dst != dst && packet::ttl(ip) <= 1 {
             return Verdict::Expire; // dropped: no error about a later fragment
         }
-        r.expires = now + FRAGMENT_TTL;
-        let (to_src, to_dst) = (r.to_src, r.to_dst);
+        for k in [i, last] {
+            if let Some(x) = self.frags.get_mut(k) {
+                x.expires = now + FRAGMENT_TTL;
+            }
+        }
         if to_src != src {
             packet::rewrite_addr(ip, End::Src, to_src);
         }

@@ -1213,3 +1213,23 @@ fn two_workers_port_forward_and_inbound_fragments_on_any_worker() {
     assert_checksums(&whole);
     assert_eq!(dst(&whole), (ip(A), 7000));
 }
+
+#[test]
+fn two_workers_hairpin_a_fragmented_datagram_between_their_subscribers() {
+    let mut p = Pair::new(rules(&[WAN_IP]));
+    let (a, b) = split_hosts(&p);
+    let a_out = src(&p.pass(0, LAN, udp(a, 5000, R1, 53), WAN));
+    let b_out = src(&p.pass(1, LAN, udp(b, 6000, R1, 53), WAN));
+    // b sends a fragmented datagram to a's outside endpoint; its later
+    // fragments enter each worker, one before its first fragment.
+    for (w, id) in [(0usize, 0x7001u16), (1, 0x7002)] {
+        let frags = fragments(&udp_big(b, 6000, WAN_IP, a_out.1, 100), id, &[32, 64]);
+        let mut got: Vec<Vec<u8>> = p.send(1 - w, LAN, frags[2].clone()).into_iter().map(|x| x.1).collect();
+        got.extend(p.send(w, LAN, frags[0].clone()).into_iter().map(|x| x.1));
+        got.extend(p.send(1 - w, LAN, frags[1].clone()).into_iter().map(|x| x.1));
+        assert_eq!(got.len(), 3, "entering worker {w}");
+        let whole = reassemble(&got);
+        assert_checksums(&whole);
+        assert_eq!((src(&whole), dst(&whole)), (b_out, (ip(a), 5000)));
+    }
+}

@@ -85,6 +85,17 @@ struct Handed {
 // freed from any registered thread.
 unsafe impl Send for Handed {}
 
+impl Handed {
+    /// The mbuf, owned again (and the tag).
+    fn into_parts(self) -> (Mbuf, u8) {
+        let (raw, tag) = (self.mbuf, self.tag);
+        std::mem::forget(self);
+        // SAFETY: this `Handed` owned the mbuf; forgetting it hands that
+        // ownership over exactly once.
+        (unsafe { Mbuf::from_raw(raw) }, tag)
+    }
+}
+
 impl Drop for Handed {
     fn drop(&mut self) {
         // SAFETY: this `Handed` owns the mbuf (left in a queue at stop).
@@ -343,12 +354,8 @@ impl Io<Mbuf> for WorkerIo {
     fn handoff(&mut self, pkt: Mbuf, worker: u16, tag: u8) -> Result<(), Mbuf> {
         let Some(q) = self.handoffs.get(usize::from(worker)) else { return Err(pkt) };
         let Some(mbuf) = NonNull::new(pkt.into_raw()) else { return Ok(()) };
-        q.push(Handed { mbuf, tag }).map_err(|h| {
-            let raw = h.mbuf;
-            std::mem::forget(h);
-            // SAFETY: the queue refused it: ownership came back with `h`.
-            unsafe { Mbuf::from_raw(raw) }
-        })
+        // A full queue gives the frame back.
+        q.push(Handed { mbuf, tag }).map_err(|h| h.into_parts().0)
     }
 
     fn neighbor_learned(&mut self, ifindex: u16, ip: IpAddr, mac: MacAddr, confirmed: bool) {
@@ -495,10 +502,7 @@ impl WorkerContext {
             if let Some(q) = self.handoffs.get(self.index) {
                 for _ in 0..HANDOFF_BUDGET {
                     let Some(h) = q.pop() else { break };
-                    let (raw, tag) = (h.mbuf, h.tag);
-                    std::mem::forget(h);
-                    // SAFETY: popped: this worker owns the mbuf now.
-                    let m = unsafe { Mbuf::from_raw(raw) };
+                    let (m, tag) = h.into_parts();
                     router.process_handed(&tables, m, tag, now, &mut io);
                     received += 1;
                 }

@@ -282,7 +282,7 @@ pub struct NatConf {
     /// 0 (the default): a quarter of `max_sessions`. Past it a new
     /// subscriber's flow is refused like a full table (`nat_session_limit`,
     /// ICMP 3/13). At most `max_sessions`. Restart-only.
-    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub max_subscribers: usize,
     /// Fragmented datagrams in flight whose translation each worker
     /// remembers from the first fragment, for the later ones (RFC 4787
@@ -310,7 +310,7 @@ pub struct NatConf {
     /// 8..=4096, and at most the port range's size. A block left empty
     /// goes back, except the subscriber's last, which goes with it.
     /// Changing it ends every session.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub port_block: u16,
     /// Where port-block (or, without blocks, mapping) records go. Absent:
     /// nothing is logged.
@@ -337,12 +337,9 @@ pub struct NatLogConf {
     pub syslog: Option<String>,
 }
 
-fn is_zero(v: &u16) -> bool {
-    *v == 0
-}
-
-fn is_zero_usize(v: &usize) -> bool {
-    *v == 0
+/// For `skip_serializing_if`: the field holds its default (0, off).
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// One source NAT rule.

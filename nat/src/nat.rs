@@ -46,9 +46,9 @@ const OUT: u8 = 2;
 /// state; the destination's owner found a hairpin and asks the source's
 /// owner to translate the source; the source's owner did, and asks the
 /// destination's owner for the destination alone.
-pub const HANDED_OWNED: u8 = 0;
-pub const HANDED_HAIRPIN_SOURCE: u8 = 1;
-pub const HANDED_DEST_ONLY: u8 = 2;
+const HANDED_OWNED: u8 = 0;
+const HANDED_HAIRPIN_SOURCE: u8 = 1;
+const HANDED_DEST_ONLY: u8 = 2;
 /// The seed of the hash that picks a subscriber's worker: the same on
 /// every worker, so all agree.
 const OWNER_SEED: u64 = 0x6f77_6e65_7273_0001;
@@ -1652,8 +1652,10 @@ impl Nat {
             // RFC 5508 REQ-3: about one of our sessions, with a good
             // checksum, or dropped. The quoted packet left through us:
             // its source is the outside endpoint.
-            if let Some(v) = self.hand_to(if many { self.owner_out(f.proto, f.src, f.sport) } else { self.worker }) {
-                return v;
+            if many {
+                if let Some(v) = self.hand_to(self.owner_out(f.proto, f.src, f.sport)) {
+                    return v;
+                }
             }
             let e = self.find_out(key5(f.proto, f.src, f.sport, f.dst, f.dport));
             return self.translate_error(ip, e, End::Dst);

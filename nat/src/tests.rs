@@ -105,12 +105,7 @@ impl Lab {
     /// Sends an IPv4 packet into `port`; returns what left (IP packets
     /// and their ports).
     fn send(&mut self, port: u16, ip: Vec<u8>) -> Vec<(u16, Vec<u8>)> {
-        let mut f = Vec::new();
-        f.extend_from_slice(&(if port == LAN { GW_LAN } else { GW_WAN }).0);
-        f.extend_from_slice(&PEER.0);
-        f.extend_from_slice(&0x0800u16.to_be_bytes());
-        f.extend_from_slice(&ip);
-        self.r.process(&self.t, VecBuf::from_frame(port, &f), self.now, &mut self.io);
+        self.r.process(&self.t, frame_in(port, &ip), self.now, &mut self.io);
         self.io.sent.drain(..).map(|b| (b.port(), b.data()[14..].to_vec())).collect()
     }
 
@@ -136,6 +131,12 @@ impl Lab {
     fn drops(&self) -> Vec<(&'static str, u64)> {
         DropReason::ALL.iter().map(|r| (r.label(), self.dropped(*r))).filter(|x| x.1 > 0).collect()
     }
+}
+
+/// IPv4 packet `ip` as a frame from the peer to the gateway on `port`.
+fn frame_in(port: u16, ip: &[u8]) -> VecBuf {
+    let gw = if port == LAN { GW_LAN } else { GW_WAN };
+    VecBuf::from_frame(port, &[&gw.0[..], &PEER.0[..], &0x0800u16.to_be_bytes()[..], ip].concat())
 }
 
 fn ipv4(proto: u8, src: &str, dst: &str, l4: &[u8]) -> Vec<u8> {
@@ -1097,13 +1098,8 @@ impl Pair {
     /// A packet into `port` of worker `w`; runs every handoff to the end
     /// and returns what left, anywhere.
     fn send(&mut self, w: usize, port: u16, ip: Vec<u8>) -> Vec<(u16, Vec<u8>)> {
-        let mut f = Vec::new();
-        f.extend_from_slice(&(if port == LAN { GW_LAN } else { GW_WAN }).0);
-        f.extend_from_slice(&PEER.0);
-        f.extend_from_slice(&0x0800u16.to_be_bytes());
-        f.extend_from_slice(&ip);
         let now = self.now;
-        self.r[w].process(&self.t, VecBuf::from_frame(port, &f), now, &mut self.io[w]);
+        self.r[w].process(&self.t, frame_in(port, &ip), now, &mut self.io[w]);
         for _ in 0..8 {
             for i in 0..2 {
                 self.r[i].translator_mut().import_fragments();

@@ -25,6 +25,7 @@ pub struct WorkerStats {
     pub arp_requests: AtomicU64,
     pub arp_replies: AtomicU64,
     pub forwarded6: AtomicU64,
+    pub fast_path: AtomicU64,
     pub local6: AtomicU64,
     pub icmp6_errors: AtomicU64,
     pub nd_solicits: AtomicU64,
@@ -72,6 +73,7 @@ impl Default for WorkerStats {
             arp_requests: AtomicU64::new(0),
             arp_replies: AtomicU64::new(0),
             forwarded6: AtomicU64::new(0),
+            fast_path: AtomicU64::new(0),
             local6: AtomicU64::new(0),
             icmp6_errors: AtomicU64::new(0),
             nd_solicits: AtomicU64::new(0),
@@ -113,6 +115,7 @@ impl WorkerStats {
         self.arp_requests.store(c.arp_requests, Relaxed);
         self.arp_replies.store(c.arp_replies, Relaxed);
         self.forwarded6.store(c.forwarded6, Relaxed);
+        self.fast_path.store(c.fast_path, Relaxed);
         self.local6.store(c.local6, Relaxed);
         self.icmp6_errors.store(c.icmp6_errors, Relaxed);
         self.nd_solicits.store(c.nd_solicits, Relaxed);

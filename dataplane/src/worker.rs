@@ -452,50 +452,59 @@ impl WorkerContext {
         let clock = Clock::new(self.tsc_hz);
         let to_ns = |tsc: u64| clock.ns(tsc);
         let mut rx: [*mut ffi::rte_mbuf; BURST] = [std::ptr::null_mut(); BURST];
+        let mut burst: [Option<Mbuf>; BURST] = std::array::from_fn(|_| None);
         let mut extra = [0u64; DropReason::COUNT];
         let (mut busy, mut idle, mut empty_polls, mut iteration) = (0u64, 0u64, 0u32, 0u64);
         let publish_every = self.tsc_hz / 1_000_000 * PUBLISH_INTERVAL_US;
         let (mut dirty, mut next_publish) = (false, 0u64);
+        let (mut last_t0, mut last_busy) = (rdtsc(), false);
+        let mut tables_cache = arc_swap::Cache::new(Arc::clone(&self.tables));
+        let mut rules_cache = arc_swap::Cache::new(Arc::clone(&self.nat_rules));
         let mut seen_generation = u64::MAX;
         while !self.stop.load(Relaxed) {
             let t0 = rdtsc();
+            // The previous loop ends where this one starts: one TSC read a loop.
+            let dt = t0.wrapping_sub(last_t0);
+            last_t0 = t0;
+            if last_busy {
+                busy += dt;
+            } else {
+                idle += dt;
+            }
             let now = to_ns(t0);
-            let tables = self.tables.load();
-            router.sync(&tables, now, &mut io);
+            // Cached: a pointer comparison unless a new snapshot was published.
+            let tables = tables_cache.load();
+            router.sync(tables, now, &mut io);
             // NAT rules after the tables: a worker that acknowledges a
             // generation also has the rules published before it.
-            let rules = self.nat_rules.load();
-            if !router.translator().has_rules(&rules) {
-                router.translator_mut().set_rules(Arc::clone(&rules));
+            let rules = rules_cache.load();
+            if !router.translator().has_rules(rules) {
+                router.translator_mut().set_rules(Arc::clone(rules));
             }
             if tables.generation != seen_generation {
                 seen_generation = tables.generation;
                 self.stats.generation.store(seen_generation, Relaxed);
             }
             while let Some(e) = self.inbox.pop() {
-                router.learn_remote(&tables, e.ifindex, e.ip, e.mac, e.confirmed, now, &mut io);
+                router.learn_remote(tables, e.ifindex, e.ip, e.mac, e.confirmed, now, &mut io);
             }
             let mut received = 0;
             for &port in &self.ports {
                 // SAFETY: rx has room for BURST pointers; the queue exists.
                 let n = usize::from(unsafe { ffi::rte_eth_rx_burst(port, self.queue, rx.as_mut_ptr(), BURST as u16) });
                 received += n;
-                for i in 0..n.min(BURST) {
-                    let Some(raw) = NonNull::new(rx[i]) else { continue };
+                // Only the first n entries are this burst's; the rest are
+                // stale pointers from earlier bursts.
+                for (raw, slot) in rx.iter().zip(burst.iter_mut()).take(n) {
+                    let Some(raw) = NonNull::new(*raw) else { continue };
+                    // SAFETY: one of this burst's mbufs, owned by us.
+                    unsafe { Mbuf::prefetch_raw(raw) };
                     // SAFETY: rx_burst handed us ownership of the first n.
                     let mut m = unsafe { Mbuf::from_raw(raw) };
-                    // Only the first n entries are this burst's; the rest
-                    // are stale pointers from earlier bursts.
-                    if i + 2 < n {
-                        if let Some(next) = rx.get(i + 2).and_then(|p| NonNull::new(*p)) {
-                            // SAFETY: one of this burst's mbufs, owned by us
-                            // and not yet handed on.
-                            unsafe { Mbuf::prefetch_raw(next) };
-                        }
-                    }
                     m.set_port(port);
-                    router.process(&tables, m, now, &mut io);
+                    *slot = Some(m);
                 }
+                router.process_burst(tables, &mut burst[..n.min(BURST)], now, &mut io);
             }
             // Frames other workers handed over, and what their first
             // fragments taught.
@@ -503,25 +512,23 @@ impl WorkerContext {
                 for _ in 0..HANDOFF_BUDGET {
                     let Some(h) = q.pop() else { break };
                     let (m, tag) = h.into_parts();
-                    router.process_handed(&tables, m, tag, now, &mut io);
+                    router.process_handed(tables, m, tag, now, &mut io);
                     received += 1;
                 }
             }
             router.translator_mut().import_fragments();
-            router.release_translated(&tables, now, &mut io);
+            router.release_translated(tables, now, &mut io);
             io.flush_all();
-            router.poll(&tables, now, &mut io);
+            router.poll(tables, now, &mut io);
             router.translator_mut().poll(now);
             io.flush_all();
             self.serve_dump(&router, now);
             self.serve_nat(&mut router, now);
-            let dt = rdtsc().wrapping_sub(t0);
             iteration += 1;
+            last_busy = received > 0;
             if received > 0 {
-                busy += dt;
                 empty_polls = 0;
             } else {
-                idle += dt;
                 empty_polls = empty_polls.saturating_add(1);
             }
             // Counters go out at most every PUBLISH_INTERVAL while busy (a

@@ -117,6 +117,12 @@ pub fn render(src: &Sources) -> String {
             sum(|w| w.forwarded6.load(Relaxed)),
         ),
         (
+            "gateway_fast_path_total",
+            "Packets the fast path carried: plain transit packets with a known next hop (included in the \
+             forwarded and switched totals).",
+            sum(|w| w.fast_path.load(Relaxed)),
+        ),
+        (
             "gateway_ipv6_local_total",
             "IPv6 packets for the gateway's own addresses (included in gateway_local_total).",
             sum(|w| w.local6.load(Relaxed)),

@@ -63,6 +63,8 @@ fn iperf3_tcp_and_udp_through_the_gateway() {
     assert!(lost < 1.0, "UDP at 50 Mbit/s lost {lost}%");
     sh("pkill -f 'iperf3 -s -D -p 5201'");
     assert!(lab.metric("gateway_forwarded_total") > 10_000);
+    let fast = lab.metric("gateway_fast_path_total");
+    assert!(fast > 10_000, "only {fast} packets took the fast path");
 }
 
 fn json_number(json: &str, key: &str) -> f64 {

@@ -613,7 +613,7 @@ impl Nat {
     /// Takes in the fragment records other workers sent; held fragments
     /// may then go (the router's `release_translated`).
     pub fn import_fragments(&mut self) {
-        let Some(q) = self.frag_inbox.clone() else { return };
+        let Some(q) = self.frag_inbox.as_ref().filter(|q| !q.is_empty()).cloned() else { return };
         for _ in 0..IMPORT_BUDGET {
             let Some(r) = q.pop() else { break };
             let i = self.frag_slot(r.dir, (r.src, r.dst, r.proto, r.id));
@@ -1626,6 +1626,13 @@ impl Translator for Nat {
             }
             Frag::Later { offset } => self.later_fragment(OUT, ip, offset, now),
         }
+    }
+
+    /// No rules, forwards or static mappings: nothing to translate, and
+    /// every session went with the last rule.
+    #[inline(always)]
+    fn is_idle(&self) -> bool {
+        self.rules.rules.is_empty() && self.rules.forwards.is_empty() && self.rules.statics.is_empty()
     }
 
     #[inline(always)]

@@ -113,7 +113,7 @@ fn bridged(trunk: bool) -> Tables {
 
 fn setup(t: &Tables) -> (Router<VecBuf>, Pool) {
     let mut r = Router::new(RouterConfig { mac_capacity: 4096, ..RouterConfig::default() });
-    let mut pool = Pool { free: (0..64).map(|_| VecBuf::new(0)).collect() };
+    let mut pool = Pool { free: (0..96).map(|_| VecBuf::new(0)).collect() };
     r.sync(t, 0, &mut pool);
     (r, pool)
 }
@@ -143,10 +143,34 @@ fn bench_frames(c: &mut Criterion, name: &str, t: &Tables, frames: &[(u16, Vec<u
     assert!(r.counters.drops.iter().all(|&d| d == 0), "{name}: drops {:?}", r.counters);
 }
 
+/// Measures bursts of 32 copies of `frame` run through `process_burst`
+/// (the fast path), per packet.
+fn bench_burst(c: &mut Criterion, name: &str, t: &Tables, port: u16, frame: &[u8]) {
+    const N: usize = 32;
+    let (mut r, mut pool) = setup(t);
+    let mut burst: [Option<VecBuf>; N] = std::array::from_fn(|_| None);
+    let mut g = c.benchmark_group("pipeline");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            for slot in burst.iter_mut() {
+                let mut buf = pool.free.pop().unwrap_or_else(|| VecBuf::new(0));
+                buf.reset(port, frame);
+                *slot = Some(buf);
+            }
+            r.process_burst(t, &mut burst, 2, &mut pool);
+        })
+    });
+    g.finish();
+    assert!(r.counters.drops.iter().all(|&d| d == 0), "{name}: drops {:?}", r.counters);
+}
+
 fn pipeline(c: &mut Criterion) {
     let t = routed();
     bench_frames(c, "ipv4_forward", &t, &[(0, ipv4_frame())]);
     bench_frames(c, "ipv6_forward", &t, &[(0, ipv6_frame())]);
+    bench_burst(c, "ipv4_forward_burst", &t, 0, &ipv4_frame());
+    bench_burst(c, "ipv6_forward_burst", &t, 0, &ipv6_frame());
     let a_to_b = [eth(HOST_B, HOST_A, 0x88b5), vec![0; 50]].concat();
     let b_to_a = [eth(HOST_A, HOST_B, 0x88b5), vec![0; 50]].concat();
     let t = bridged(false);

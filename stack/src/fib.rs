@@ -118,6 +118,12 @@ impl Fib {
         &self.routes
     }
 
+    /// The next hop at index `i` (as [`RouteTarget::Via`] numbers them).
+    #[inline]
+    pub fn nexthop_at(&self, i: u32) -> Option<&NextHop> {
+        self.nexthops.get(i as usize)
+    }
+
     /// Next hops of a `Via` target.
     pub fn nexthops_of(&self, first: u32, count: u16) -> &[NextHop] {
         self.nexthops.get(first as usize..first as usize + usize::from(count)).unwrap_or(&[])

@@ -80,7 +80,12 @@ impl Fib6 {
     /// Longest-prefix match for `dst`.
     #[inline]
     pub fn lookup(&self, dst: &Ipv6Addr) -> Option<&RouteTarget> {
-        let a = u128::from(*dst);
+        self.lookup_bits(u128::from(*dst))
+    }
+
+    /// [`Fib6::lookup`] of an address given as its 128 bits.
+    #[inline]
+    pub fn lookup_bits(&self, a: u128) -> Option<&RouteTarget> {
         for l in &self.levels {
             if let Some(v) = l.get(a & l.mask) {
                 return self.targets.get(v as usize - 1);
@@ -94,6 +99,12 @@ impl Fib6 {
     pub fn nexthop(&self, first: u32, count: u16, hash: u32) -> Option<&NextHop6> {
         let pick = if count > 1 { hash % u32::from(count) } else { 0 };
         self.nexthops.get((first + pick) as usize)
+    }
+
+    /// The next hop at index `i` (as [`RouteTarget::Via`] numbers them).
+    #[inline]
+    pub fn nexthop_at(&self, i: u32) -> Option<&NextHop6> {
+        self.nexthops.get(i as usize)
     }
 
     /// Next hops of a `Via` target.

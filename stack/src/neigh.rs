@@ -148,6 +148,20 @@ pub struct NeighborInfo {
     pub state: State,
 }
 
+/// A usable neighbor as the router's fast path caches it
+/// ([`NeighborCache::resolved`]): valid while the cache's
+/// [`NeighborCache::generation`] is unchanged and the time is before
+/// `until`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// The entry, for [`NeighborCache::touch`].
+    pub slot: u32,
+    pub mac: MacAddr,
+    /// When a lookup would first do more than note the use (a reachable
+    /// entry turns stale then); `u64::MAX` for states only a change ends.
+    pub until: u64,
+}
+
 /// The per-worker neighbor cache.
 pub struct NeighborCache<B> {
     cfg: NeighborConfig,
@@ -155,6 +169,10 @@ pub struct NeighborCache<B> {
     mask: usize,
     len: usize,
     evict_cursor: usize,
+    /// Bumped by every change a [`Resolved`] could depend on: an entry
+    /// made, moved or removed, a MAC, state or confirmation changed, new
+    /// timers.
+    generation: u64,
 }
 
 #[inline(always)]
@@ -181,7 +199,7 @@ impl<B> NeighborCache<B> {
     pub fn new(cfg: NeighborConfig) -> Self {
         let nslots = (cfg.capacity.max(1) * 2).next_power_of_two();
         let slots = (0..nslots).map(|_| Slot::empty(cfg.queue_len)).collect();
-        NeighborCache { cfg, slots, mask: nslots - 1, len: 0, evict_cursor: 0 }
+        NeighborCache { cfg, slots, mask: nslots - 1, len: 0, evict_cursor: 0, generation: 0 }
     }
 
     /// Number of entries.
@@ -201,6 +219,7 @@ impl<B> NeighborCache<B> {
     /// config change. `capacity` and `queue_len` size memory allocated at
     /// start and are kept.
     pub fn set_timers(&mut self, cfg: &NeighborConfig) {
+        self.generation += 1;
         self.cfg.max_probes = cfg.max_probes;
         self.cfg.retry_interval = cfg.retry_interval;
         self.cfg.reachable_time = cfg.reachable_time;
@@ -238,6 +257,7 @@ impl<B> NeighborCache<B> {
             i = (i + 1) & self.mask;
         }
         let s = self.slots.get_mut(i)?;
+        self.generation += 1;
         s.key = Some(k);
         s.mac = MacAddr::ZERO;
         s.state = state;
@@ -271,6 +291,7 @@ impl<B> NeighborCache<B> {
         let Some(s) = self.slots.get_mut(i) else { return };
         s.key = None;
         self.len -= 1;
+        self.generation += 1;
         let mut j = i;
         loop {
             j = (j + 1) & self.mask;
@@ -301,17 +322,50 @@ impl<B> NeighborCache<B> {
             State::Reachable if now.saturating_sub(s.confirmed) < reachable => Lookup::Hit { mac: s.mac, probe: false },
             State::Reachable | State::Stale if ip.is_ipv6() => {
                 // RFC 4861 §7.3.3: first use of a stale entry starts the delay.
+                self.generation += 1;
                 s.state = State::Delay;
                 s.next_probe = now + delay;
                 Lookup::Hit { mac: s.mac, probe: false }
             }
             State::Reachable | State::Stale => {
+                self.generation += 1;
                 s.state = State::Probe;
                 s.probes = 1;
                 s.next_probe = now + retry;
                 Lookup::Hit { mac: s.mac, probe: true }
             }
         }
+    }
+
+    /// The entry for a neighbor a lookup would answer with a plain hit
+    /// (no state change, no probe), and until when it would; `None` for
+    /// any other (absent, incomplete, stale, or reachable no longer).
+    pub fn resolved(&self, ifindex: u16, ip: IpAddr, now: u64) -> Option<Resolved> {
+        let i = self.find((ifindex, ip))?;
+        let s = self.slots.get(i)?;
+        let until = match s.state {
+            State::Static | State::Probe | State::Delay => u64::MAX,
+            State::Reachable if now.saturating_sub(s.confirmed) < self.cfg.reachable_time => {
+                s.confirmed.saturating_add(self.cfg.reachable_time)
+            }
+            _ => return None,
+        };
+        Some(Resolved { slot: i as u32, mac: s.mac, until })
+    }
+
+    /// Notes a use of the entry a [`Resolved`] named, as a lookup that
+    /// hit it would (the caller checked it is still valid).
+    #[inline(always)]
+    pub fn touch(&mut self, slot: u32, now: u64) {
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            s.used = now;
+        }
+    }
+
+    /// Changes whenever a [`Resolved`] may have become wrong.
+    #[inline(always)]
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Queues a packet for a neighbor that is unknown or incomplete.
@@ -374,6 +428,7 @@ impl<B> NeighborCache<B> {
         if s.state == State::Static {
             return false;
         }
+        self.generation += 1;
         let changed = s.mac != mac || s.state == State::Incomplete;
         match how {
             Learn::Reply => {
@@ -411,6 +466,7 @@ impl<B> NeighborCache<B> {
             s.state = State::Static;
             s.mac = mac;
         }
+        self.generation += 1;
         true
     }
 
@@ -464,6 +520,7 @@ impl<B> NeighborCache<B> {
                 State::Static => false,
                 State::Delay if now >= s.next_probe => {
                     // RFC 4861 §7.3.3: DELAY expired without confirmation.
+                    self.generation += 1;
                     s.state = State::Probe;
                     s.probes = 1;
                     s.next_probe = now + retry;

@@ -29,6 +29,7 @@ use crate::wire::tcp::{self, TcpPacket};
 use crate::wire::{be16, be32, MacAddr};
 use std::net::{IpAddr, Ipv4Addr};
 
+mod fast;
 mod ip6;
 mod l2;
 pub use ip6::MAX_RA_PREFIXES;
@@ -152,6 +153,9 @@ pub struct Counters {
     pub mac_aged: u64,
     /// Packets handed to the worker that owns their NAT state.
     pub handed_off: u64,
+    /// Packets the fast path carried ([`Router::process_burst`]; also
+    /// counted as received and forwarded or switched).
+    pub fast_path: u64,
     /// Drops, indexed by [`DropReason::index`].
     pub drops: [u64; DropReason::COUNT],
 }
@@ -179,6 +183,7 @@ impl Default for Counters {
             mac_learn_full: 0,
             mac_aged: 0,
             handed_off: 0,
+            fast_path: 0,
             drops: [0; DropReason::COUNT],
         }
     }
@@ -214,6 +219,14 @@ pub struct Router<B, N = NoNat> {
     replay: Vec<Held<B>>,
     hold_cap: usize,
     replaying: bool,
+    /// The fast path's next-hop rewrites ([`fast`]).
+    adj: Box<[fast::Adjacency; fast::ADJ_SLOTS]>,
+    /// Each port's layer-3 interface as the fast path needs it, for
+    /// tables generation `fast_generation`.
+    ingress: Box<[fast::Ingress; crate::iface::MAX_PORTS]>,
+    fast_generation: u64,
+    /// Adjacency entries made so far (a batch notices its own).
+    adj_fills: u64,
     pub counters: Counters,
 }
 
@@ -244,6 +257,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             replay: Vec::with_capacity(cfg.nat_hold),
             hold_cap: cfg.nat_hold,
             replaying: false,
+            adj: Box::new([fast::Adjacency::EMPTY; fast::ADJ_SLOTS]),
+            ingress: Box::new([fast::Ingress::default(); crate::iface::MAX_PORTS]),
+            fast_generation: u64::MAX,
+            adj_fills: 0,
             counters: Counters::default(),
         }
     }

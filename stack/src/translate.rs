@@ -55,6 +55,13 @@ pub trait Translator {
     /// After routing chose egress interface `out`: translate the source of
     /// outbound traffic.
     fn postrouting(&mut self, t: &Tables, out: u16, ip: &mut [u8], now: u64) -> Verdict;
+    /// True when neither hook could change or stop any packet now (no
+    /// rules at all): the router's fast path then skips them for the
+    /// burst. `false` is always safe.
+    #[inline(always)]
+    fn is_idle(&self) -> bool {
+        false
+    }
     /// True (once) when packets answered [`Verdict::Hold`] may pass now:
     /// a first fragment was translated. The router then asks again
     /// about every packet it holds.
@@ -73,6 +80,10 @@ pub trait Translator {
 pub struct NoNat;
 
 impl Translator for NoNat {
+    #[inline(always)]
+    fn is_idle(&self) -> bool {
+        true
+    }
     #[inline(always)]
     fn prerouting(&mut self, _: &Tables, _: &mut [u8], _: u64) -> Verdict {
         Verdict::Pass

@@ -639,7 +639,7 @@ fn write_nd<B: PacketBuf>(
 /// Flow hash for IPv6 ECMP: addresses, flow label, next header and, when
 /// TCP or UDP follows the fixed header, the ports.
 #[inline(always)]
-fn flow_hash6(ip: &[u8]) -> u32 {
+pub(super) fn flow_hash6(ip: &[u8]) -> u32 {
     if ip.len() < ipv6::HEADER_LEN {
         return 0;
     }

@@ -659,3 +659,6 @@ mod tests6;
 
 #[path = "tests_l2.rs"]
 mod tests_l2;
+
+#[path = "tests_fast.rs"]
+mod tests_fast;

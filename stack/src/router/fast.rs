@@ -1,0 +1,389 @@
+//! The fast path: the common case of each family carried in one tight
+//! pass, as VPP's `ip4-input → ip4-lookup → ip4-rewrite` and DPDK's
+//! l3fwd do.
+//!
+//! [`Router::process_burst`] runs a received burst in order. Each frame
+//! that is plainly a transit packet (unicast to our MAC, an IPv4 header
+//! without options or an IPv6 header without extension headers, valid,
+//! not for us, routed through a next hop whose MAC this worker knows)
+//! is checked, rewritten and sent here; every other frame, and every
+//! frame whose packet any check doubts, goes the full way
+//! ([`Router::process`]) untouched, so it meets exactly the rules and
+//! counters it would have met anyway. The fast path only ever takes a
+//! packet the full path would have forwarded the same way: all checks
+//! come before the first write.
+//!
+//! Two things make it fast besides the straight line. The next hop's
+//! rewrite (MACs, port, MTU) comes from an adjacency cache (VPP's
+//! adjacency, l3fwd's per-port destination MAC) filled from the
+//! neighbor cache and valid while neither the tables' generation nor
+//! the neighbor cache's changed, and while the neighbor would stay
+//! reachable ([`crate::neigh::Resolved`]). And the translator is asked
+//! once per burst whether it could touch any packet at all
+//! ([`Translator::is_idle`]); if it could, IPv4 goes the full way.
+
+use super::{Io, Router, Translator};
+use crate::buf::PacketBuf;
+use crate::fib::RouteTarget;
+use crate::iface::{Attach, Tables};
+use crate::wire::{be16, be32};
+use crate::wire::{checksum, ipv6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Adjacency cache entries (direct-mapped by next hop).
+pub(super) const ADJ_SLOTS: usize = 256;
+
+/// Ethernet + IPv4 header without options.
+const V4_HEAD: usize = 14 + 20;
+/// Ethernet + IPv6 header.
+const V6_HEAD: usize = 14 + 40;
+
+/// How to send to one next hop: what the full path's `output` would
+/// write, cached.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct Adjacency {
+    /// The next hop, as [`NextHop::parts`] (tag 0 marks an empty entry).
+    tag: u8,
+    ifindex: u16,
+    ip: u128,
+    /// Valid for this tables generation, this neighbor-cache generation,
+    /// and before this time.
+    tables: u64,
+    neighbors: u64,
+    until: u64,
+    /// The neighbor entry, for noting its use.
+    slot: u32,
+    port: u16,
+    mtu: u16,
+    /// Destination and source MAC.
+    macs: [u8; 12],
+}
+
+impl Adjacency {
+    pub(super) const EMPTY: Adjacency = Adjacency {
+        tag: 0,
+        ifindex: 0,
+        ip: 0,
+        tables: 0,
+        neighbors: 0,
+        until: 0,
+        slot: 0,
+        port: 0,
+        mtu: 0,
+        macs: [0; 12],
+    };
+}
+
+/// A next hop as the adjacency cache knows it.
+#[derive(Copy, Clone, Debug)]
+enum NextHop {
+    /// A gateway: the index of a route's next hop in the family's FIB
+    /// (4 or 6), which names it in this tables generation.
+    Route(u8, u32),
+    /// A host on a connected subnet: family, interface and address
+    /// (IPv4 in the low 32 bits).
+    Host(u8, u16, u128),
+}
+
+impl NextHop {
+    /// The cache key: tag (family, plus 0x80 for a route's), interface,
+    /// address or next-hop index.
+    #[inline(always)]
+    fn parts(self) -> (u8, u16, u128) {
+        match self {
+            NextHop::Route(f, n) => (f | 0x80, 0, u128::from(n)),
+            NextHop::Host(f, i, ip) => (f, i, ip),
+        }
+    }
+}
+
+/// The next hop a flow hash picks among `count` from `first` (as
+/// `Fib::nexthop`).
+#[inline(always)]
+fn pick(first: u32, count: u16, hash: u32) -> u32 {
+    first + if count > 1 { hash % u32::from(count) } else { 0 }
+}
+
+#[inline(always)]
+fn adj_index(tag: u8, ifindex: u16, ip: u128) -> usize {
+    let k = (ip as u64 ^ (ip >> 64) as u64 ^ u64::from(ifindex) << 48 ^ u64::from(tag) << 40)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (k >> 56) as usize % ADJ_SLOTS
+}
+
+/// The IPv6 address at `at` in `h`, as a number.
+#[inline(always)]
+fn addr6(h: &[u8; 40], at: usize) -> u128 {
+    let mut a = [0u8; 16];
+    if let Some(b) = h.get(at..at + 16) {
+        a.copy_from_slice(b);
+    }
+    u128::from_be_bytes(a)
+}
+
+/// True when the 20-byte header sums to 0xffff (RFC 1071).
+#[inline(always)]
+fn header_checksum_ok(h: &[u8; 20]) -> bool {
+    let mut a = 0u64;
+    for w in h.chunks_exact(4) {
+        a += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    a = (a & 0xffff_ffff) + (a >> 32);
+    a = (a & 0xffff) + (a >> 16);
+    a = (a & 0xffff) + (a >> 16);
+    a = (a & 0xffff) + (a >> 16);
+    a == 0xffff
+}
+
+/// What the fast path knows about a port for untagged frames (from the
+/// tables, refreshed when their generation changes).
+#[derive(Copy, Clone, Debug, Default)]
+pub(super) struct Ingress {
+    /// A layer-3 interface takes the port's untagged frames.
+    l3: bool,
+    /// It has IPv6.
+    v6: bool,
+    mac: [u8; 6],
+}
+
+/// Frames decided together, then acted on in order.
+const BATCH: usize = 32;
+
+/// What the decision pass found for one frame (small: no copies of the
+/// rewrite, which stays in the adjacency cache).
+#[derive(Copy, Clone)]
+struct Plan {
+    /// 4 or 6: forward through adjacency `adj`; 0: the full path.
+    family: u8,
+    /// Frame length to keep (Ethernet padding goes).
+    len: u16,
+    adj: u16,
+}
+
+impl Plan {
+    const SLOW: Plan = Plan { family: 0, len: 0, adj: 0 };
+}
+
+impl<B: PacketBuf, N: Translator> Router<B, N> {
+    /// Processes a received burst, in order: each frame by the fast path
+    /// if it can carry it, otherwise by [`Router::process`]. Every slot
+    /// is emptied.
+    ///
+    /// Frames go in batches of 32 through two passes: the first decides
+    /// (checks, FIB, adjacency) for every frame of the batch and writes
+    /// nothing, so the loads of different frames overlap; the second
+    /// rewrites and sends the fast ones and runs the others through the
+    /// full path, in their order. A frame of the full path may change
+    /// the neighbor cache under a later frame's decision; the later
+    /// frame then asks the adjacency cache again.
+    pub fn process_burst(&mut self, t: &Tables, burst: &mut [Option<B>], now: u64, io: &mut impl Io<B>) {
+        if self.fast_generation != t.generation {
+            self.refresh_ingress(t);
+        }
+        let v4 = self.nat.is_idle();
+        for batch in burst.chunks_mut(BATCH) {
+            let mut plans = [Plan::SLOW; BATCH];
+            for (pkt, plan) in batch.iter().zip(plans.iter_mut()) {
+                if let Some(pkt) = pkt {
+                    *plan = self.decide(t, pkt, v4, now);
+                }
+            }
+            let (neighbors, fills) = (self.neigh.generation(), self.adj_fills);
+            for (slot, plan) in batch.iter_mut().zip(plans.iter()) {
+                let Some(pkt) = slot.take() else { continue };
+                if plan.family == 0 {
+                    self.process(t, pkt, now, io);
+                    continue;
+                }
+                let mut plan = *plan;
+                if self.neigh.generation() != neighbors || self.adj_fills != fills {
+                    // The full path changed neighbors since, or a later
+                    // decision may have taken this one's cache entry:
+                    // decide again.
+                    plan = self.decide(t, &pkt, v4, now);
+                    if plan.family == 0 {
+                        self.process(t, pkt, now, io);
+                        continue;
+                    }
+                }
+                self.send_fast(t, pkt, plan, now, io);
+            }
+        }
+    }
+
+    fn refresh_ingress(&mut self, t: &Tables) {
+        self.fast_generation = t.generation;
+        for (port, e) in self.ingress.iter_mut().enumerate() {
+            *e = match t.ingress(port as u16) {
+                Attach::Iface(i) => match t.iface(i) {
+                    Some(ifc) => Ingress { l3: true, v6: ifc.ipv6(), mac: ifc.mac.0 },
+                    None => Ingress::default(),
+                },
+                _ => Ingress::default(),
+            };
+        }
+    }
+
+    /// The fast path's plan for a frame: forward it (how), or leave it
+    /// to the full path.
+    #[inline(always)]
+    fn decide(&mut self, t: &Tables, pkt: &B, v4: bool, now: u64) -> Plan {
+        let Some(ing) = self.ingress.get(usize::from(pkt.port())).copied() else { return Plan::SLOW };
+        let d = pkt.data();
+        let Some(eth) = d.get(..14) else { return Plan::SLOW };
+        // Unicast to us from a unicast source.
+        if !ing.l3 || eth[..6] != ing.mac || eth[6] & 1 != 0 {
+            return Plan::SLOW;
+        }
+        match (eth[12], eth[13]) {
+            (0x08, 0x00) if v4 => self.decide4(t, d, now),
+            (0x86, 0xdd) if ing.v6 => self.decide6(t, d, now),
+            _ => Plan::SLOW,
+        }
+    }
+
+    /// IPv4: the checks of `ipv4_input`, `route4` and `forward` (RFC 1812
+    /// §5.2.2, §5.3.1, §5.3.7) for a header without options.
+    #[inline(always)]
+    fn decide4(&mut self, t: &Tables, d: &[u8], now: u64) -> Plan {
+        let Some(h) = d.get(14..V4_HEAD).and_then(|h| <&[u8; 20]>::try_from(h).ok()) else { return Plan::SLOW };
+        let tl = usize::from(be16(h, 2));
+        if h[0] != 0x45 || tl < 20 || tl > d.len() - 14 || h[8] <= 1 || !header_checksum_ok(h) {
+            return Plan::SLOW;
+        }
+        let (src, dst) = (Ipv4Addr::from(be32(h, 12)), Ipv4Addr::from(be32(h, 16)));
+        // Martian sources and destinations, broadcast and multicast.
+        let (s0, d0) = (src.octets()[0], dst.octets()[0]);
+        if (s0 == 0 && !src.is_unspecified()) || s0 == 127 || s0 >= 224 || d0 == 0 || d0 == 127 || d0 >= 224 {
+            return Plan::SLOW;
+        }
+        let key = match t.fib.lookup(dst) {
+            Some(&RouteTarget::Connected { ifindex }) => NextHop::Host(4, ifindex, u128::from(u32::from(dst))),
+            Some(&RouteTarget::Via { first, count }) => {
+                let hash = if count > 1 { d.get(14..).map_or(0, super::flow_hash) } else { 0 };
+                NextHop::Route(4, pick(first, count, hash))
+            }
+            _ => return Plan::SLOW,
+        };
+        match self.adjacency(t, key, now) {
+            Some((adj, mtu)) if tl <= usize::from(mtu) => Plan { family: 4, len: (14 + tl) as u16, adj },
+            _ => Plan::SLOW,
+        }
+    }
+
+    /// IPv6: the checks of `ipv6_input` and `forward6` (RFC 8200, RFC
+    /// 4291 §2.5.6) for a packet without extension headers.
+    #[inline(always)]
+    fn decide6(&mut self, t: &Tables, d: &[u8], now: u64) -> Plan {
+        let Some(h) = d.get(14..V6_HEAD).and_then(|h| <&[u8; 40]>::try_from(h).ok()) else { return Plan::SLOW };
+        let len = 40 + usize::from(be16(h, 4));
+        if h[0] >> 4 != 6 || len > d.len() - 14 || ipv6::is_extension(h[6]) || h[7] <= 1 {
+            return Plan::SLOW;
+        }
+        let (src, dst) = (addr6(h, 8), addr6(h, 24));
+        // Multicast, loopback and link-local sources (RFC 4291 §2.5.6);
+        // multicast, unspecified, loopback and link-local destinations.
+        let (s16, d16) = ((src >> 112) as u16, (dst >> 112) as u16);
+        if s16 >= 0xff00 || s16 & 0xffc0 == 0xfe80 || src == 1 || d16 >= 0xff00 || d16 & 0xffc0 == 0xfe80 || dst <= 1 {
+            return Plan::SLOW;
+        }
+        let key = match t.fib6.lookup_bits(dst) {
+            Some(&RouteTarget::Connected { ifindex }) => NextHop::Host(6, ifindex, dst),
+            Some(&RouteTarget::Via { first, count }) => {
+                let hash = if count > 1 { d.get(14..).map_or(0, super::ip6::flow_hash6) } else { 0 };
+                NextHop::Route(6, pick(first, count, hash))
+            }
+            _ => return Plan::SLOW,
+        };
+        match self.adjacency(t, key, now) {
+            Some((adj, mtu)) if len <= usize::from(mtu) => Plan { family: 6, len: (14 + len) as u16, adj },
+            _ => Plan::SLOW,
+        }
+    }
+
+    /// Forwards a frame as planned: trims it, writes the MACs,
+    /// decrements the TTL or hop limit, sends it.
+    #[inline(always)]
+    fn send_fast(&mut self, t: &Tables, mut pkt: B, plan: Plan, now: u64, io: &mut impl Io<B>) {
+        let Some(rw) = self.adj.get(usize::from(plan.adj)) else { return self.process(t, pkt, now, io) };
+        pkt.truncate(usize::from(plan.len));
+        let d = pkt.data_mut();
+        if plan.family == 4 {
+            if let Some(h) = d.get_mut(..V4_HEAD).and_then(|h| <&mut [u8; V4_HEAD]>::try_from(h).ok()) {
+                h[..12].copy_from_slice(&rw.macs);
+                // TTL - 1 and the checksum updated for it (RFC 1624, as
+                // RFC 1812 §5.3.1 allows).
+                let ttl = h[22];
+                h[22] = ttl.wrapping_sub(1);
+                let c = checksum::update16(be16(h, 24), u16::from(ttl) << 8, u16::from(h[22]) << 8);
+                h[24..26].copy_from_slice(&c.to_be_bytes());
+            }
+        } else {
+            if let Some(h) = d.get_mut(..V6_HEAD).and_then(|h| <&mut [u8; V6_HEAD]>::try_from(h).ok()) {
+                h[..12].copy_from_slice(&rw.macs);
+                h[21] = h[21].wrapping_sub(1);
+            }
+            self.counters.forwarded6 += 1;
+        }
+        pkt.set_port(rw.port);
+        self.neigh.touch(rw.slot, now);
+        self.counters.rx += 1;
+        self.counters.forwarded += 1;
+        self.counters.fast_path += 1;
+        io.send(pkt);
+    }
+
+    /// The adjacency-cache entry towards a next hop, and its MTU: found
+    /// valid, or made from the neighbor cache; `None` if the full path
+    /// must decide (unresolved, stale, a VLAN or bridge interface).
+    #[inline(always)]
+    fn adjacency(&mut self, t: &Tables, key: NextHop, now: u64) -> Option<(u16, u16)> {
+        let (tag, ifindex, ip) = key.parts();
+        let i = adj_index(tag, ifindex, ip);
+        let neighbors = self.neigh.generation();
+        let a = self.adj.get(i)?;
+        if a.tag == tag
+            && a.ip == ip
+            && a.ifindex == ifindex
+            && a.tables == t.generation
+            && a.neighbors == neighbors
+            && now < a.until
+        {
+            return Some((i as u16, a.mtu));
+        }
+        self.fill_adjacency(t, i, key, now)
+    }
+
+    #[cold]
+    fn fill_adjacency(&mut self, t: &Tables, i: usize, key: NextHop, now: u64) -> Option<(u16, u16)> {
+        let (out, addr) = match key {
+            NextHop::Host(4, ifindex, ip) => (ifindex, IpAddr::V4(Ipv4Addr::from(ip as u32))),
+            NextHop::Host(_, ifindex, ip) => (ifindex, IpAddr::V6(Ipv6Addr::from(ip))),
+            NextHop::Route(4, n) => t.fib.nexthop_at(n).map(|h| (h.ifindex, IpAddr::V4(h.gateway)))?,
+            NextHop::Route(_, n) => t.fib6.nexthop_at(n).map(|h| (h.ifindex, IpAddr::V6(h.gateway)))?,
+        };
+        let egress = t.iface(out)?;
+        if egress.bridge.is_some() || egress.vlan.is_some() {
+            return None;
+        }
+        let r = self.neigh.resolved(out, addr, now)?;
+        let mut macs = [0u8; 12];
+        macs[..6].copy_from_slice(&r.mac.0);
+        macs[6..].copy_from_slice(&egress.mac.0);
+        let (tag, ifindex, ip) = key.parts();
+        *self.adj.get_mut(i)? = Adjacency {
+            tag,
+            ifindex,
+            ip,
+            tables: t.generation,
+            neighbors: self.neigh.generation(),
+            until: r.until,
+            slot: r.slot,
+            port: egress.port,
+            mtu: egress.mtu,
+            macs,
+        };
+        self.adj_fills += 1;
+        Some((i as u16, egress.mtu))
+    }
+}

@@ -27,6 +27,9 @@ use std::time::Duration;
 
 /// Frames received per RX call, as l3fwd's `MAX_PKT_BURST`.
 pub const BURST: usize = 32;
+
+// RX bursts land in `[Option<Mbuf>; BURST]` directly.
+const _: () = assert!(std::mem::size_of::<Option<Mbuf>>() == std::mem::size_of::<*mut ffi::rte_mbuf>());
 /// Frames buffered per port before a TX call.
 const TX_BUFFER: usize = 2 * BURST;
 /// Microseconds between counter publications while a worker is busy.
@@ -451,7 +454,6 @@ impl WorkerContext {
         };
         let clock = Clock::new(self.tsc_hz);
         let to_ns = |tsc: u64| clock.ns(tsc);
-        let mut rx: [*mut ffi::rte_mbuf; BURST] = [std::ptr::null_mut(); BURST];
         let mut burst: [Option<Mbuf>; BURST] = std::array::from_fn(|_| None);
         let mut extra = [0u64; DropReason::COUNT];
         let (mut busy, mut idle, mut empty_polls, mut iteration) = (0u64, 0u64, 0u32, 0u64);
@@ -485,30 +487,30 @@ impl WorkerContext {
                 seen_generation = tables.generation;
                 self.stats.generation.store(seen_generation, Relaxed);
             }
-            while let Some(e) = self.inbox.pop() {
+            // Queues are looked at before popping: a pop that finds one empty
+            // costs a full fence.
+            while let Some(e) = if self.inbox.is_empty() { None } else { self.inbox.pop() } {
                 router.learn_remote(tables, e.ifindex, e.ip, e.mac, e.confirmed, now, &mut io);
             }
             let mut received = 0;
             for &port in &self.ports {
-                // SAFETY: rx has room for BURST pointers; the queue exists.
-                let n = usize::from(unsafe { ffi::rte_eth_rx_burst(port, self.queue, rx.as_mut_ptr(), BURST as u16) });
+                // SAFETY: `burst` has room for BURST pointers and the
+                // layout of an array of nullable mbuf pointers (Option of a
+                // repr(transparent) NonNull); every slot is None (the
+                // router empties each slot it is given), so nothing is
+                // overwritten; the queue exists. rx_burst hands us
+                // ownership of the first n.
+                let n = usize::from(unsafe {
+                    ffi::rte_eth_rx_burst(port, self.queue, burst.as_mut_ptr().cast(), BURST as u16)
+                });
                 received += n;
-                // Only the first n entries are this burst's; the rest are
-                // stale pointers from earlier bursts.
-                for (raw, slot) in rx.iter().zip(burst.iter_mut()).take(n) {
-                    let Some(raw) = NonNull::new(*raw) else { continue };
-                    // SAFETY: one of this burst's mbufs, owned by us.
-                    unsafe { Mbuf::prefetch_raw(raw) };
-                    // SAFETY: rx_burst handed us ownership of the first n.
-                    let mut m = unsafe { Mbuf::from_raw(raw) };
-                    m.set_port(port);
-                    *slot = Some(m);
+                if let Some(got) = burst.get_mut(..n) {
+                    router.process_burst(tables, port, got, now, &mut io);
                 }
-                router.process_burst(tables, &mut burst[..n.min(BURST)], now, &mut io);
             }
             // Frames other workers handed over, and what their first
             // fragments taught.
-            if let Some(q) = self.handoffs.get(self.index) {
+            if let Some(q) = self.handoffs.get(self.index).filter(|q| !q.is_empty()) {
                 for _ in 0..HANDOFF_BUDGET {
                     let Some(h) = q.pop() else { break };
                     let (m, tag) = h.into_parts();

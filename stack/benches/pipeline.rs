@@ -158,7 +158,7 @@ fn bench_burst(c: &mut Criterion, name: &str, t: &Tables, port: u16, frame: &[u8
                 buf.reset(port, frame);
                 *slot = Some(buf);
             }
-            r.process_burst(t, &mut burst, 2, &mut pool);
+            r.process_burst(t, port, &mut burst, 2, &mut pool);
         })
     });
     g.finish();

@@ -81,6 +81,9 @@ pub struct MacTable {
     per_bridge: Box<[u32; MAX_BRIDGES]>,
     /// Where the incremental aging scan goes on.
     cursor: usize,
+    /// Bumped by every change but a refresh: an entry made, moved or
+    /// removed (so a slot found earlier may now hold another).
+    generation: u64,
 }
 
 impl MacTable {
@@ -95,6 +98,7 @@ impl MacTable {
             capacity,
             per_bridge: Box::new([0; MAX_BRIDGES]),
             cursor: 0,
+            generation: 0,
         }
     }
 
@@ -143,6 +147,31 @@ impl MacTable {
         self.find(key(bridge, mac)).and_then(|i| self.slots.get(i)).map(|s| s.member)
     }
 
+    /// The slot holding `mac` in `bridge`, and its member: for the fast
+    /// path, which refreshes it later ([`MacTable::refresh`]) if
+    /// [`MacTable::generation`] has not changed meanwhile.
+    #[inline]
+    pub fn entry(&self, bridge: u16, mac: MacAddr) -> Option<(u32, u16)> {
+        let i = self.find(key(bridge, mac))?;
+        self.slots.get(i).map(|s| (i as u32, s.member))
+    }
+
+    /// What learning an address already known on its member does: notes
+    /// it was seen now.
+    #[inline(always)]
+    pub fn refresh(&mut self, slot: u32, now: u64) {
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            s.seen = now;
+        }
+    }
+
+    /// Changes whenever an [`MacTable::entry`] answer may have become
+    /// wrong.
+    #[inline(always)]
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// Learns that `mac` (a unicast source) sits behind `member` of
     /// `bridge`, which holds at most `limit` entries.
     #[inline]
@@ -154,6 +183,7 @@ impl MacTable {
                 return Learned::Refreshed;
             }
             s.member = member;
+            self.generation += 1;
             return Learned::Moved;
         }
         let Some(&count) = self.per_bridge.get(usize::from(bridge)) else { return Learned::Full };
@@ -165,6 +195,7 @@ impl MacTable {
             match self.slots.get_mut(i) {
                 Some(s) if s.key == EMPTY => {
                     *s = Slot { key: k, member, seen: now };
+                    self.generation += 1;
                     break;
                 }
                 Some(_) => i = (i + 1) & self.mask,
@@ -184,6 +215,7 @@ impl MacTable {
         let (bridge, _) = unkey(s.key);
         s.key = EMPTY;
         self.len -= 1;
+        self.generation += 1;
         if let Some(c) = self.per_bridge.get_mut(usize::from(bridge)) {
             *c = c.saturating_sub(1);
         }
@@ -230,6 +262,7 @@ impl MacTable {
 
     /// Removes every entry.
     pub fn clear(&mut self) {
+        self.generation += 1;
         self.slots.iter_mut().for_each(|s| s.key = EMPTY);
         self.per_bridge.iter_mut().for_each(|c| *c = 0);
         self.len = 0;

@@ -258,7 +258,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             hold_cap: cfg.nat_hold,
             replaying: false,
             adj: Box::new([fast::Adjacency::EMPTY; fast::ADJ_SLOTS]),
-            ingress: Box::new([fast::Ingress::default(); crate::iface::MAX_PORTS]),
+            ingress: Box::new([fast::Ingress::OFF; crate::iface::MAX_PORTS]),
             fast_generation: u64::MAX,
             adj_fills: 0,
             counters: Counters::default(),

@@ -26,7 +26,7 @@ use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::fib::RouteTarget;
 use crate::iface::{Attach, Tables};
-use crate::wire::{be16, be32};
+use crate::wire::{be16, be32, MacAddr};
 use crate::wire::{checksum, ipv6};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -137,13 +137,28 @@ fn header_checksum_ok(h: &[u8; 20]) -> bool {
 
 /// What the fast path knows about a port for untagged frames (from the
 /// tables, refreshed when their generation changes).
-#[derive(Copy, Clone, Debug, Default)]
+#[derive(Copy, Clone, Debug)]
 pub(super) struct Ingress {
     /// A layer-3 interface takes the port's untagged frames.
     l3: bool,
     /// It has IPv6.
     v6: bool,
+    /// The interface's MAC, or the bridge's BVI MAC (none: zero, which
+    /// no frame is sent to).
     mac: [u8; 6],
+    /// The bridge member the port's untagged frames belong to (`NONE`:
+    /// not a member), its bridge and the bridge's per-bridge bound.
+    member: u16,
+    bridge: u16,
+    /// The one other member of a two-member bridge, where unknown
+    /// unicast is flooded without a copy (`NONE`: more members).
+    flood_to: u16,
+}
+
+impl Ingress {
+    pub(super) const NONE: u16 = u16::MAX;
+    pub(super) const OFF: Ingress =
+        Ingress { l3: false, v6: false, mac: [0; 6], member: Self::NONE, bridge: 0, flood_to: Self::NONE };
 }
 
 /// Frames decided together, then acted on in order.
@@ -153,62 +168,106 @@ const BATCH: usize = 32;
 /// rewrite, which stays in the adjacency cache).
 #[derive(Copy, Clone)]
 struct Plan {
-    /// 4 or 6: forward through adjacency `adj`; 0: the full path.
-    family: u8,
-    /// Frame length to keep (Ethernet padding goes).
+    /// What to do: [`SLOW`], [`ROUTE4`], [`ROUTE6`], [`SWITCH`], [`FLOOD`].
+    kind: u8,
+    /// Routed: the frame length to keep (Ethernet padding goes).
     len: u16,
-    adj: u16,
+    /// Routed: the adjacency; switched: the member to send on.
+    to: u16,
+    /// Switched: the MAC table slot of the source, to refresh.
+    slot: u32,
 }
 
+/// The full path.
+const SLOW: u8 = 0;
+const ROUTE4: u8 = 4;
+const ROUTE6: u8 = 6;
+/// Switched to the member the destination was learned on.
+const SWITCH: u8 = 1;
+/// Unknown unicast, flooded to the one other member.
+const FLOOD: u8 = 2;
+
 impl Plan {
-    const SLOW: Plan = Plan { family: 0, len: 0, adj: 0 };
+    const SLOW: Plan = Plan { kind: SLOW, len: 0, to: 0, slot: 0 };
+}
+
+/// What a batch's fast frames add to the counters.
+#[derive(Default)]
+struct Tally {
+    routed: u64,
+    routed6: u64,
+    switched: u64,
+    flooded: u64,
 }
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
-    /// Processes a received burst, in order: each frame by the fast path
-    /// if it can carry it, otherwise by [`Router::process`]. Every slot
-    /// is emptied.
+    /// Processes a burst received on `port`, in order: each frame by the
+    /// fast path if it can carry it, otherwise by [`Router::process`].
+    /// Every slot is emptied.
     ///
     /// Frames go in batches of 32 through two passes: the first decides
-    /// (checks, FIB, adjacency) for every frame of the batch and writes
-    /// nothing, so the loads of different frames overlap; the second
-    /// rewrites and sends the fast ones and runs the others through the
-    /// full path, in their order. A frame of the full path may change
-    /// the neighbor cache under a later frame's decision; the later
-    /// frame then asks the adjacency cache again.
-    pub fn process_burst(&mut self, t: &Tables, burst: &mut [Option<B>], now: u64, io: &mut impl Io<B>) {
+    /// (checks, FIB, adjacency or MAC table) for every frame of the batch
+    /// and writes nothing, so the loads of different frames overlap; the
+    /// second rewrites and sends the fast ones and runs the others through
+    /// the full path, in their order. A frame of the full path may change
+    /// the neighbor cache or the MAC table under a later frame's decision
+    /// (and a decision may take an adjacency entry an earlier one found);
+    /// the later frames are then decided again.
+    pub fn process_burst(&mut self, t: &Tables, port: u16, burst: &mut [Option<B>], now: u64, io: &mut impl Io<B>) {
         if self.fast_generation != t.generation {
             self.refresh_ingress(t);
         }
+        let Some(ing) = self.ingress.get(usize::from(port)).copied() else {
+            for pkt in burst.iter_mut().filter_map(Option::take) {
+                self.process(t, pkt, now, io);
+            }
+            return;
+        };
         let v4 = self.nat.is_idle();
         for batch in burst.chunks_mut(BATCH) {
+            for pkt in batch.iter().flatten() {
+                pkt.prefetch();
+            }
+            let epoch = self.epoch();
             let mut plans = [Plan::SLOW; BATCH];
             for (pkt, plan) in batch.iter().zip(plans.iter_mut()) {
                 if let Some(pkt) = pkt {
-                    *plan = self.decide(t, pkt, v4, now);
+                    *plan = self.decide(t, ing, pkt, v4, now);
                 }
             }
-            let (neighbors, fills) = (self.neigh.generation(), self.adj_fills);
+            let mut stale = self.epoch() != epoch;
+            let mut tally = Tally::default();
             for (slot, plan) in batch.iter_mut().zip(plans.iter()) {
-                let Some(pkt) = slot.take() else { continue };
-                if plan.family == 0 {
-                    self.process(t, pkt, now, io);
-                    continue;
-                }
+                let Some(mut pkt) = slot.take() else { continue };
                 let mut plan = *plan;
-                if self.neigh.generation() != neighbors || self.adj_fills != fills {
-                    // The full path changed neighbors since, or a later
-                    // decision may have taken this one's cache entry:
-                    // decide again.
-                    plan = self.decide(t, &pkt, v4, now);
-                    if plan.family == 0 {
-                        self.process(t, pkt, now, io);
-                        continue;
-                    }
+                if plan.kind != SLOW && stale {
+                    plan = self.decide(t, ing, &pkt, v4, now);
                 }
-                self.send_fast(t, pkt, plan, now, io);
+                match plan.kind {
+                    SLOW => {
+                        pkt.set_port(port);
+                        self.process(t, pkt, now, io);
+                        stale = stale || self.epoch() != epoch;
+                    }
+                    ROUTE4 | ROUTE6 => self.send_routed(pkt, plan, &mut tally, now, io),
+                    _ => self.send_switched(t, pkt, plan, &mut tally, now, io),
+                }
             }
+            let c = &mut self.counters;
+            let fast = tally.routed + tally.switched + tally.flooded;
+            c.rx += fast;
+            c.fast_path += fast;
+            c.forwarded += tally.routed;
+            c.forwarded6 += tally.routed6;
+            c.l2_forwarded += tally.switched;
+            c.l2_flooded += tally.flooded;
         }
+    }
+
+    /// Moves whenever a plan may have become wrong.
+    #[inline(always)]
+    fn epoch(&self) -> u64 {
+        self.neigh.generation().wrapping_add(self.macs.generation()).wrapping_add(self.adj_fills)
     }
 
     fn refresh_ingress(&mut self, t: &Tables) {
@@ -216,10 +275,25 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         for (port, e) in self.ingress.iter_mut().enumerate() {
             *e = match t.ingress(port as u16) {
                 Attach::Iface(i) => match t.iface(i) {
-                    Some(ifc) => Ingress { l3: true, v6: ifc.ipv6(), mac: ifc.mac.0 },
-                    None => Ingress::default(),
+                    Some(ifc) => Ingress { l3: true, v6: ifc.ipv6(), mac: ifc.mac.0, ..Ingress::OFF },
+                    None => Ingress::OFF,
                 },
-                _ => Ingress::default(),
+                Attach::Member(m) => {
+                    let bridge = t.members.get(usize::from(m)).map(|x| x.bridge);
+                    match bridge.and_then(|b| Some((b, t.bridges.get(usize::from(b))?))) {
+                        Some((b, br)) => {
+                            let mac = br.bvi.and_then(|i| t.iface(i)).map_or([0; 6], |ifc| ifc.mac.0);
+                            let mut others = br.members.iter().filter(|&&x| x != m);
+                            let flood_to = match (others.next(), others.next()) {
+                                (Some(&o), None) => o,
+                                _ => Ingress::NONE,
+                            };
+                            Ingress { mac, member: m, bridge: b, flood_to, ..Ingress::OFF }
+                        }
+                        None => Ingress::OFF,
+                    }
+                }
+                Attach::None => Ingress::OFF,
             };
         }
     }
@@ -227,10 +301,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// The fast path's plan for a frame: forward it (how), or leave it
     /// to the full path.
     #[inline(always)]
-    fn decide(&mut self, t: &Tables, pkt: &B, v4: bool, now: u64) -> Plan {
-        let Some(ing) = self.ingress.get(usize::from(pkt.port())).copied() else { return Plan::SLOW };
+    fn decide(&mut self, t: &Tables, ing: Ingress, pkt: &B, v4: bool, now: u64) -> Plan {
         let d = pkt.data();
-        let Some(eth) = d.get(..14) else { return Plan::SLOW };
+        let Some(eth) = d.get(..14).and_then(|e| <&[u8; 14]>::try_from(e).ok()) else { return Plan::SLOW };
+        if ing.member != Ingress::NONE {
+            return self.decide_l2(ing, eth);
+        }
         // Unicast to us from a unicast source.
         if !ing.l3 || eth[..6] != ing.mac || eth[6] & 1 != 0 {
             return Plan::SLOW;
@@ -238,6 +314,30 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         match (eth[12], eth[13]) {
             (0x08, 0x00) if v4 => self.decide4(t, d, now),
             (0x86, 0xdd) if ing.v6 => self.decide6(t, d, now),
+            _ => Plan::SLOW,
+        }
+    }
+
+    /// A bridge member's untagged frame: the checks and lookups of
+    /// `bridge_input` for a known source on its member (a refresh) and a
+    /// unicast destination that is not the BVI: learned on another
+    /// member, or unknown in a two-member bridge.
+    #[inline(always)]
+    fn decide_l2(&self, ing: Ingress, eth: &[u8; 14]) -> Plan {
+        let (mut dst, mut src) = ([0u8; 6], [0u8; 6]);
+        dst.copy_from_slice(&eth[..6]);
+        src.copy_from_slice(&eth[6..12]);
+        let tagged = matches!((eth[12], eth[13]), (0x81, 0x00) | (0x88, 0xa8));
+        if tagged || src[0] & 1 != 0 || dst[0] & 1 != 0 || dst == ing.mac {
+            return Plan::SLOW;
+        }
+        let Some((slot, member)) = self.macs.entry(ing.bridge, MacAddr(src)) else { return Plan::SLOW };
+        if member != ing.member {
+            return Plan::SLOW;
+        }
+        match self.macs.lookup(ing.bridge, MacAddr(dst)) {
+            Some(out) if out != ing.member => Plan { kind: SWITCH, len: 0, to: out, slot },
+            None if ing.flood_to != Ingress::NONE => Plan { kind: FLOOD, len: 0, to: ing.flood_to, slot },
             _ => Plan::SLOW,
         }
     }
@@ -266,7 +366,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             _ => return Plan::SLOW,
         };
         match self.adjacency(t, key, now) {
-            Some((adj, mtu)) if tl <= usize::from(mtu) => Plan { family: 4, len: (14 + tl) as u16, adj },
+            Some((adj, mtu)) if tl <= usize::from(mtu) => {
+                Plan { kind: ROUTE4, len: (14 + tl) as u16, to: adj, slot: 0 }
+            }
             _ => Plan::SLOW,
         }
     }
@@ -296,7 +398,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             _ => return Plan::SLOW,
         };
         match self.adjacency(t, key, now) {
-            Some((adj, mtu)) if len <= usize::from(mtu) => Plan { family: 6, len: (14 + len) as u16, adj },
+            Some((adj, mtu)) if len <= usize::from(mtu) => {
+                Plan { kind: ROUTE6, len: (14 + len) as u16, to: adj, slot: 0 }
+            }
             _ => Plan::SLOW,
         }
     }
@@ -304,11 +408,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Forwards a frame as planned: trims it, writes the MACs,
     /// decrements the TTL or hop limit, sends it.
     #[inline(always)]
-    fn send_fast(&mut self, t: &Tables, mut pkt: B, plan: Plan, now: u64, io: &mut impl Io<B>) {
-        let Some(rw) = self.adj.get(usize::from(plan.adj)) else { return self.process(t, pkt, now, io) };
+    fn send_routed(&mut self, mut pkt: B, plan: Plan, tally: &mut Tally, now: u64, io: &mut impl Io<B>) {
+        // Always in range: plans name entries of the cache.
+        let rw = &self.adj[usize::from(plan.to) % ADJ_SLOTS];
         pkt.truncate(usize::from(plan.len));
         let d = pkt.data_mut();
-        if plan.family == 4 {
+        if plan.kind == ROUTE4 {
             if let Some(h) = d.get_mut(..V4_HEAD).and_then(|h| <&mut [u8; V4_HEAD]>::try_from(h).ok()) {
                 h[..12].copy_from_slice(&rw.macs);
                 // TTL - 1 and the checksum updated for it (RFC 1624, as
@@ -323,14 +428,25 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 h[..12].copy_from_slice(&rw.macs);
                 h[21] = h[21].wrapping_sub(1);
             }
-            self.counters.forwarded6 += 1;
+            tally.routed6 += 1;
         }
         pkt.set_port(rw.port);
         self.neigh.touch(rw.slot, now);
-        self.counters.rx += 1;
-        self.counters.forwarded += 1;
-        self.counters.fast_path += 1;
+        tally.routed += 1;
         io.send(pkt);
+    }
+
+    /// Switches a frame as planned: refreshes its source's entry, sends
+    /// it on the member (with its tag, if the member is tagged).
+    #[inline(always)]
+    fn send_switched(&mut self, t: &Tables, pkt: B, plan: Plan, tally: &mut Tally, now: u64, io: &mut impl Io<B>) {
+        self.macs.refresh(plan.slot, now);
+        if plan.kind == SWITCH {
+            tally.switched += 1;
+        } else {
+            tally.flooded += 1;
+        }
+        super::l2::send_member(t, &mut self.counters, plan.to, pkt, io);
     }
 
     /// The adjacency-cache entry towards a next hop, and its MTU: found

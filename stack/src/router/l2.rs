@@ -202,7 +202,7 @@ fn bridge_output<B: PacketBuf>(t: &Tables, macs: &MacTable, c: &mut Counters, b:
 
 /// Sends on one member, pushing its tag.
 #[inline(always)]
-fn send_member<B: PacketBuf>(t: &Tables, c: &mut Counters, m: u16, mut pkt: B, io: &mut impl Io<B>) {
+pub(super) fn send_member<B: PacketBuf>(t: &Tables, c: &mut Counters, m: u16, mut pkt: B, io: &mut impl Io<B>) {
     let Some(&Member { port, vlan, .. }) = t.members.get(usize::from(m)) else {
         return count(c, DropReason::NoInterface);
     };

@@ -104,9 +104,13 @@ impl Twin {
         for (port, f) in frames {
             self.full.process(t, VecBuf::from_frame(*port, f), now, &mut self.full_io);
         }
-        let mut burst: Vec<Option<VecBuf>> = frames.iter().map(|(p, f)| Some(VecBuf::from_frame(*p, f))).collect();
-        self.fast.process_burst(t, &mut burst, now, &mut self.fast_io);
-        assert!(burst.iter().all(Option::is_none), "every slot is taken");
+        // Each run of frames from one port is a burst. The fast side's
+        // buffers carry no port: the burst tells.
+        for run in frames.chunk_by(|a, b| a.0 == b.0) {
+            let mut burst: Vec<Option<VecBuf>> = run.iter().map(|(_, f)| Some(VecBuf::from_frame(99, f))).collect();
+            self.fast.process_burst(t, run[0].0, &mut burst, now, &mut self.fast_io);
+            assert!(burst.iter().all(Option::is_none), "every slot is taken");
+        }
         self.full.poll(t, now, &mut self.full_io);
         self.fast.poll(t, now, &mut self.fast_io);
         let sent = |io: &mut TestIo| io.sent.drain(..).map(|b| (b.port(), b.data().to_vec())).collect::<Vec<_>>();
@@ -254,7 +258,105 @@ fn fast_path_leaves_ipv4_to_a_working_translator() {
     let mut io = TestIo::default();
     r.sync(&t, 0, &mut io);
     let mut burst = vec![Some(VecBuf::from_frame(0, &udp_frame("198.51.100.7", 64)))];
-    r.process_burst(&t, &mut burst, 1, &mut io);
+    r.process_burst(&t, 0, &mut burst, 1, &mut io);
     assert_eq!(r.counters.fast_path, 0);
     assert_eq!(sent_ip(&io.sent[0]).ttl(), 98, "the translator saw it");
+}
+
+/// More next hops than the adjacency cache has entries, in one burst:
+/// later decisions take entries earlier ones found, and the frames still
+/// go to their own next hops.
+#[test]
+fn fast_path_survives_adjacency_cache_collisions() {
+    let lan = iface("lan", 0, GW_LAN, "10.0.0.1/16", 1500);
+    let wan = iface("wan", 1, GW_WAN, "203.0.113.1/24", 1500);
+    let hosts: Vec<Ipv4Addr> = (0..300u32).map(|i| Ipv4Addr::from(0x0a00_0100 + i + 2)).collect();
+    let neighbors = hosts
+        .iter()
+        .map(|&h| StaticNeighbor {
+            ifindex: 0,
+            ip: h.into(),
+            mac: MacAddr([2, 0, 0, 9, (h.octets()[2]), h.octets()[3]]),
+        })
+        .collect();
+    let t = Tables::build(vec![lan, wan], &[], &[], neighbors, 1).unwrap();
+    let mut tw = Twin::new(&t);
+    let frames: Vec<(u16, Vec<u8>)> = hosts.iter().map(|h| (0, udp_frame(&h.to_string(), 64))).collect();
+    let fast = tw.run(&t, &frames, 1);
+    assert!(fast >= 200, "only {fast} of 300 on the fast path");
+    assert_eq!(tw.full.counters.forwarded, 300);
+}
+
+/// br0: ports 0, 1, 2 untagged and port 3 tagged 100, BVI 10.0.10.1/24;
+/// br1: ports 4 and 5 untagged, no BVI.
+fn bridges() -> Tables {
+    use crate::iface::{Bridge, Member};
+    let mut bvi = iface("br0", 0, MacAddr([2, 0, 0, 0, 0, 0x10]), "10.0.10.1/24", 1500);
+    bvi.bridge = Some(0);
+    let mut t = Tables::build(vec![bvi], &[], &[], vec![], 1).unwrap();
+    let members = vec![
+        Member { bridge: 0, port: 0, vlan: None },
+        Member { bridge: 0, port: 1, vlan: None },
+        Member { bridge: 0, port: 2, vlan: None },
+        Member { bridge: 0, port: 3, vlan: Some(100) },
+        Member { bridge: 1, port: 4, vlan: None },
+        Member { bridge: 1, port: 5, vlan: None },
+    ];
+    let br = |name: &str, members: Vec<u16>, bvi| Bridge {
+        name: name.into(),
+        members,
+        bvi,
+        mac_limit: 1024,
+        aging: 300 * SEC,
+        flush_epoch: 0,
+    };
+    t.set_bridges(vec![br("br0", vec![0, 1, 2, 3], Some(0)), br("br1", vec![4, 5], None)], members).unwrap();
+    t
+}
+
+fn l2(dst: MacAddr, src: MacAddr) -> Vec<u8> {
+    [eth(dst, src, 0x88b5), vec![0xab; 46]].concat()
+}
+
+#[test]
+fn fast_path_agrees_with_full_path_on_bridged_frames() {
+    let t = bridges();
+    let mut tw = Twin::new(&t);
+    let h = |n: u8| MacAddr([2, 1, 0, 0, 0, n]);
+    let bvi = MacAddr([2, 0, 0, 0, 0, 0x10]);
+    let tagged = |f: Vec<u8>| [&f[..12], &[0x81, 0, 0, 100][..], &f[12..]].concat();
+    // Nothing learned: every frame floods or learns (full path).
+    let first: Vec<(u16, Vec<u8>)> = vec![
+        (0, l2(h(2), h(1))),
+        (1, l2(h(1), h(2))),
+        (3, tagged(l2(h(1), h(4)))),
+        (4, l2(h(6), h(5))),
+        (5, l2(h(5), h(6))),
+    ];
+    assert_eq!(tw.run(&t, &first, 1), 0);
+    let frames: Vec<(u16, Vec<u8>)> = vec![
+        (0, l2(h(2), h(1))),               // to a learned station
+        (1, l2(h(1), h(2))),               // and back
+        (0, l2(h(4), h(1))),               // to the trunk: tag pushed
+        (0, l2(h(9), h(1))),               // unknown, four members: full path
+        (0, l2(MacAddr::BROADCAST, h(1))), // broadcast: full path
+        (0, l2(bvi, h(1))),                // to the BVI: full path
+        (1, l2(h(1), h(1))),               // a station move: full path
+        (0, l2(h(2), h(1))),               // from the old member after the move
+        (0, l2(h(1), h(2))),               // to itself: filtered
+        (4, l2(h(6), h(5))),               // br1 learned
+        (4, l2(h(7), h(5))),               // br1 unknown: flooded to port 5 alone
+        (2, l2(h(1), h(3))),               // a new station: full path
+        (2, l2(h(1), h(3))),               // and its second frame, after it was learned
+        (5, l2(h(5), MacAddr::ZERO)),
+    ];
+    // Fast: h1->h2, h2->h1, h1->h4, and in br1 the learned and the
+    // flooded frame. The move sends the frames from h1's old member (and
+    // h2's from there) the full way, re-decided; h3's second frame was
+    // decided before its first was learned.
+    assert_eq!(tw.run(&t, &frames, 2), 5);
+    // Now h1 and h2 both sit behind port 0 (moved back): h1->h2 is
+    // filtered, h2 moves again, then h1 twice; h1->h4, br1's two and h3's
+    // two go fast.
+    assert_eq!(tw.run(&t, &frames, 3), 5);
 }

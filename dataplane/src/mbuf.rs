@@ -190,11 +190,7 @@ impl PacketBuf for Mbuf {
     fn port(&self) -> u16 {
         self.m().port
     }
-    #[inline(always)]
-    fn prefetch(&self) {
-        // SAFETY: self owns a valid mbuf.
-        unsafe { Mbuf::prefetch_raw(self.0) };
-    }
+
     #[inline(always)]
     fn set_port(&mut self, port: u16) {
         self.m_mut().port = port;

@@ -334,23 +334,26 @@ impl Io<Mbuf> for WorkerIo {
 
     #[inline(always)]
     fn send(&mut self, pkt: Mbuf) {
-        let port = usize::from(pkt.port());
-        let full = match self.tx.get(port) {
-            Some(q) => q.len == TX_BUFFER,
-            None => {
-                self.tx_full += 1;
-                return; // dropping pkt frees it
-            }
+        let port = pkt.port();
+        self.send_to(port, pkt);
+    }
+
+    /// Buffers `pkt` for `port` (TX ignores the mbuf's own port field).
+    #[inline(always)]
+    fn send_to(&mut self, port: u16, pkt: Mbuf) {
+        let port = usize::from(port);
+        let Some(q) = self.tx.get_mut(port) else {
+            self.tx_full += 1;
+            return; // dropping pkt frees it
         };
-        if full {
+        if q.len >= TX_BUFFER {
             self.flush(port);
         }
-        if let Some(q) = self.tx.get_mut(port) {
-            if let Some(slot) = q.pkts.get_mut(q.len) {
-                *slot = pkt.into_raw();
-                q.len += 1;
-                self.pending |= 1 << port;
-            }
+        let Some(q) = self.tx.get_mut(port) else { return };
+        if let Some(slot) = q.pkts.get_mut(q.len) {
+            *slot = pkt.into_raw();
+            q.len += 1;
+            self.pending |= 1 << port;
         }
     }
 

@@ -176,7 +176,8 @@ fn pipeline(c: &mut Criterion) {
     let t = bridged(false);
     bench_frames(c, "l2_switch_learned", &t, &[(0, a_to_b.clone()), (1, b_to_a.clone())]);
     let unknown = [eth(MacAddr([2, 9, 9, 9, 9, 9]), HOST_A, 0x88b5), vec![0; 50]].concat();
-    bench_frames(c, "l2_flood_two_members", &t, &[(0, unknown)]);
+    bench_frames(c, "l2_flood_two_members", &t, &[(0, unknown.clone())]);
+    bench_burst(c, "l2_flood_two_members_burst", &t, 0, &unknown);
     let t = bridged(true);
     let tagged = [&b_to_a[..12], &[0x81, 0, 0, 100][..], &b_to_a[12..]].concat();
     bench_frames(c, "l2_trunk_pop_and_push", &t, &[(0, a_to_b), (1, tagged)]);

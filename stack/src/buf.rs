@@ -24,10 +24,6 @@ pub trait PacketBuf {
     /// Sets the port (used for locally built frames).
     fn set_port(&mut self, port: u16);
     /// Frame length in bytes.
-    /// Asks the CPU to bring the first bytes of the frame into cache
-    /// (a hint; buffers that are always in cache do nothing).
-    #[inline(always)]
-    fn prefetch(&self) {}
     fn len(&self) -> usize {
         self.data().len()
     }

@@ -29,6 +29,15 @@ pub struct Route6 {
     pub target: RouteTarget,
 }
 
+/// Bits in a level's filter.
+const FILTER_BITS: usize = 1 << 16;
+
+/// The filter bit of an address: a hash of its first 32 bits.
+#[inline(always)]
+fn filter_bit(a: u128) -> usize {
+    ((((a >> 96) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 48) as usize % FILTER_BITS
+}
+
 /// The routes of one prefix length.
 struct Level {
     len: u8,
@@ -36,6 +45,13 @@ struct Level {
     /// Open addressing; `(prefix, target index + 1)`, 0 marks empty.
     slots: Box<[(u128, u32)]>,
     shift: u32,
+    /// For prefixes of 32 bits or more: one bit per [`filter_bit`] of
+    /// their first 32 bits, so most addresses skip a level that holds
+    /// nothing under their /32 without hashing their whole prefix
+    /// (a gateway's own /128s and connected /64s rarely share a /32 with
+    /// the traffic it forwards). Empty for shorter prefixes: always
+    /// probed.
+    filter: Box<[u64]>,
 }
 
 impl Level {
@@ -86,7 +102,13 @@ impl Fib6 {
     /// [`Fib6::lookup`] of an address given as its 128 bits.
     #[inline]
     pub fn lookup_bits(&self, a: u128) -> Option<&RouteTarget> {
+        let bit = filter_bit(a);
         for l in &self.levels {
+            if let Some(&w) = l.filter.get(bit / 64) {
+                if w >> (bit % 64) & 1 == 0 {
+                    continue;
+                }
+            }
             if let Some(v) = l.get(a & l.mask) {
                 return self.targets.get(v as usize - 1);
             }
@@ -172,9 +194,14 @@ impl Fib6Builder {
                 mask: mask_bits(len),
                 slots: vec![(0u128, 0u32); size].into_boxed_slice(),
                 shift: 64 - size.trailing_zeros(),
+                filter: if len >= 32 { vec![0u64; FILTER_BITS / 64].into_boxed_slice() } else { Box::new([]) },
             };
             for r in routes.iter().filter(|r| r.len == len) {
                 let key = u128::from(r.prefix);
+                let bit = filter_bit(key);
+                if let Some(w) = level.filter.get_mut(bit / 64) {
+                    *w |= 1 << (bit % 64);
+                }
                 let m = size - 1;
                 let mut i = level.home(key);
                 loop {

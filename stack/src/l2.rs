@@ -23,14 +23,9 @@ const EMPTY: u64 = u64::MAX;
 
 #[inline(always)]
 fn key(bridge: u16, mac: MacAddr) -> u64 {
+    let [b0, b1] = bridge.to_be_bytes();
     let m = mac.0;
-    u64::from(bridge) << 48
-        | u64::from(m[0]) << 40
-        | u64::from(m[1]) << 32
-        | u64::from(m[2]) << 24
-        | u64::from(m[3]) << 16
-        | u64::from(m[4]) << 8
-        | u64::from(m[5])
+    u64::from_be_bytes([b0, b1, m[0], m[1], m[2], m[3], m[4], m[5]])
 }
 
 #[inline(always)]

@@ -41,6 +41,13 @@ pub trait Io<B: PacketBuf> {
     fn alloc(&mut self) -> Option<B>;
     /// Sends `pkt` on port `pkt.port()`.
     fn send(&mut self, pkt: B);
+    /// Sends `pkt` on `port` (whatever its own port field says: the fast
+    /// path knows the port and need not write it).
+    #[inline(always)]
+    fn send_to(&mut self, port: u16, mut pkt: B) {
+        pkt.set_port(port);
+        self.send(pkt);
+    }
     /// A neighbor was learned from the wire; other workers may want it.
     /// `confirmed`: it was a reply to us, which proves reachability (RFC
     /// 4861 §7.3.1's rule, applied to ARP), so peers may confirm their

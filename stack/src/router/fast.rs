@@ -225,9 +225,6 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         };
         let v4 = self.nat.is_idle();
         for batch in burst.chunks_mut(BATCH) {
-            for pkt in batch.iter().flatten() {
-                pkt.prefetch();
-            }
             let epoch = self.epoch();
             let mut plans = [Plan::SLOW; BATCH];
             for (pkt, plan) in batch.iter().zip(plans.iter_mut()) {
@@ -430,10 +427,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
             tally.routed6 += 1;
         }
-        pkt.set_port(rw.port);
         self.neigh.touch(rw.slot, now);
         tally.routed += 1;
-        io.send(pkt);
+        io.send_to(rw.port, pkt);
     }
 
     /// Switches a frame as planned: refreshes its source's entry, sends
@@ -446,7 +442,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         } else {
             tally.flooded += 1;
         }
-        super::l2::send_member(t, &mut self.counters, plan.to, pkt, io);
+        match t.members.get(usize::from(plan.to)) {
+            Some(m) if m.vlan.is_none() => io.send_to(m.port, pkt),
+            _ => super::l2::send_member(t, &mut self.counters, plan.to, pkt, io),
+        }
     }
 
     /// The adjacency-cache entry towards a next hop, and its MTU: found

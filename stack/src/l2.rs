@@ -76,9 +76,6 @@ pub struct MacTable {
     per_bridge: Box<[u32; MAX_BRIDGES]>,
     /// Where the incremental aging scan goes on.
     cursor: usize,
-    /// Bumped by every change but a refresh: an entry made, moved or
-    /// removed (so a slot found earlier may now hold another).
-    generation: u64,
 }
 
 impl MacTable {
@@ -93,7 +90,6 @@ impl MacTable {
             capacity,
             per_bridge: Box::new([0; MAX_BRIDGES]),
             cursor: 0,
-            generation: 0,
         }
     }
 
@@ -143,8 +139,7 @@ impl MacTable {
     }
 
     /// The slot holding `mac` in `bridge`, and its member: for the fast
-    /// path, which refreshes it later ([`MacTable::refresh`]) if
-    /// [`MacTable::generation`] has not changed meanwhile.
+    /// path, which refreshes it ([`MacTable::refresh`]) when it sends.
     #[inline]
     pub fn entry(&self, bridge: u16, mac: MacAddr) -> Option<(u32, u16)> {
         let i = self.find(key(bridge, mac))?;
@@ -160,13 +155,6 @@ impl MacTable {
         }
     }
 
-    /// Changes whenever an [`MacTable::entry`] answer may have become
-    /// wrong.
-    #[inline(always)]
-    pub fn generation(&self) -> u64 {
-        self.generation
-    }
-
     /// Learns that `mac` (a unicast source) sits behind `member` of
     /// `bridge`, which holds at most `limit` entries.
     #[inline]
@@ -178,7 +166,6 @@ impl MacTable {
                 return Learned::Refreshed;
             }
             s.member = member;
-            self.generation += 1;
             return Learned::Moved;
         }
         let Some(&count) = self.per_bridge.get(usize::from(bridge)) else { return Learned::Full };
@@ -190,7 +177,6 @@ impl MacTable {
             match self.slots.get_mut(i) {
                 Some(s) if s.key == EMPTY => {
                     *s = Slot { key: k, member, seen: now };
-                    self.generation += 1;
                     break;
                 }
                 Some(_) => i = (i + 1) & self.mask,
@@ -210,7 +196,6 @@ impl MacTable {
         let (bridge, _) = unkey(s.key);
         s.key = EMPTY;
         self.len -= 1;
-        self.generation += 1;
         if let Some(c) = self.per_bridge.get_mut(usize::from(bridge)) {
             *c = c.saturating_sub(1);
         }
@@ -257,7 +242,6 @@ impl MacTable {
 
     /// Removes every entry.
     pub fn clear(&mut self) {
-        self.generation += 1;
         self.slots.iter_mut().for_each(|s| s.key = EMPTY);
         self.per_bridge.iter_mut().for_each(|c| *c = 0);
         self.len = 0;

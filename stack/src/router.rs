@@ -232,8 +232,6 @@ pub struct Router<B, N = NoNat> {
     /// tables generation `fast_generation`.
     ingress: Box<[fast::Ingress; crate::iface::MAX_PORTS]>,
     fast_generation: u64,
-    /// Adjacency entries made so far (a batch notices its own).
-    adj_fills: u64,
     pub counters: Counters,
 }
 
@@ -267,7 +265,6 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             adj: Box::new([fast::Adjacency::EMPTY; fast::ADJ_SLOTS]),
             ingress: Box::new([fast::Ingress::OFF; crate::iface::MAX_PORTS]),
             fast_generation: u64::MAX,
-            adj_fills: 0,
             counters: Counters::default(),
         }
     }

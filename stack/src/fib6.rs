@@ -100,7 +100,7 @@ impl Fib6 {
     }
 
     /// [`Fib6::lookup`] of an address given as its 128 bits.
-    #[inline]
+    #[inline(always)]
     pub fn lookup_bits(&self, a: u128) -> Option<&RouteTarget> {
         let bit = filter_bit(a);
         for l in &self.levels {

@@ -196,13 +196,19 @@ impl Plan {
     const SLOW: Plan = Plan { kind: SLOW, len: 0, to: 0, slot: 0 };
 }
 
-/// What a burst's fast frames add to the counters.
-#[derive(Default)]
+/// What a burst's fast frames add to the counters, and the adjacency
+/// whose neighbor was last noted as used (once a burst is enough: the
+/// burst has one time).
 struct Tally {
     routed: u64,
     routed6: u64,
     switched: u64,
     flooded: u64,
+    touched: u16,
+}
+
+impl Tally {
+    const NEW: Tally = Tally { routed: 0, routed6: 0, switched: 0, flooded: 0, touched: u16::MAX };
 }
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
@@ -220,7 +226,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return;
         };
         let v4 = self.nat.is_idle();
-        let mut tally = Tally::default();
+        let mut tally = Tally::NEW;
         for slot in burst.iter_mut() {
             let Some(mut pkt) = slot.take() else { continue };
             let plan = self.decide(t, ing, &pkt, v4, now);
@@ -403,7 +409,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
             tally.routed6 += 1;
         }
-        self.neigh.touch(rw.slot, now);
+        if tally.touched != plan.to {
+            tally.touched = plan.to;
+            self.neigh.touch(rw.slot, now);
+        }
         tally.routed += 1;
         io.send_to(rw.port, pkt);
     }
@@ -458,6 +467,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return None;
         }
         let r = self.neigh.resolved(out, addr, now)?;
+        // Noted as used now: a burst notes each adjacency's neighbor once,
+        // and this entry may have taken the place of one noted already.
+        self.neigh.touch(r.slot, now);
         let mut macs = [0u8; 12];
         macs[..6].copy_from_slice(&r.mac.0);
         macs[6..].copy_from_slice(&egress.mac.0);

@@ -50,7 +50,7 @@ fn tables6(wan_mtu: u16) -> Tables {
 }
 
 /// An IPv6 frame from the LAN host to `eth_dst`.
-fn ipv6_frame(eth_dst: MacAddr, src: &str, dst: &str, hop: u8, next: u8, payload: &[u8]) -> Vec<u8> {
+pub(super) fn ipv6_frame(eth_dst: MacAddr, src: &str, dst: &str, hop: u8, next: u8, payload: &[u8]) -> Vec<u8> {
     let mut f = eth(eth_dst, LAN_HOST, 0x86dd);
     let mut b = vec![0u8; 40];
     Ipv6Repr { src: ip6(src), dst: ip6(dst), next_header: next, payload_len: payload.len(), hop_limit: hop }
@@ -95,7 +95,7 @@ fn na_frame(port_src: MacAddr, src: &str, dst: &str, target: &str, flags: u32, t
     f
 }
 
-fn udp6(src: &str, dst: &str, hop: u8, len: usize) -> Vec<u8> {
+pub(super) fn udp6(src: &str, dst: &str, hop: u8, len: usize) -> Vec<u8> {
     let mut u = vec![0u8; 8 + len];
     u[0..2].copy_from_slice(&40000u16.to_be_bytes());
     u[2..4].copy_from_slice(&9u16.to_be_bytes());

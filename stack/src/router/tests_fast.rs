@@ -9,7 +9,7 @@ use super::*;
 use crate::fib6::NextHop6;
 use crate::iface::{Ipv6Cidr, StaticRoute6};
 use crate::neigh::NeighborInfo;
-use crate::wire::ipv6::{nh, Ipv6Packet, Ipv6Repr};
+use crate::wire::ipv6::nh;
 use std::net::Ipv6Addr;
 
 fn ip6(s: &str) -> Ipv6Addr {
@@ -62,23 +62,11 @@ fn tables(generation: u64, wan_mac: MacAddr) -> Tables {
 }
 
 fn v6(src: &str, dst: &str, hop: u8, next: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = eth(GW_LAN, LAN_HOST, 0x86dd);
-    let mut b = vec![0u8; 40];
-    Ipv6Repr { src: ip6(src), dst: ip6(dst), next_header: next, payload_len: payload.len(), hop_limit: hop }
-        .emit(&mut Ipv6Packet::new_unchecked(&mut b[..]));
-    f.extend_from_slice(&b);
-    f.extend_from_slice(payload);
-    f
+    super::tests6::ipv6_frame(GW_LAN, src, dst, hop, next, payload)
 }
 
 fn udp6(src: &str, dst: &str, hop: u8) -> Vec<u8> {
-    let mut u = vec![0u8; 26];
-    u[0..2].copy_from_slice(&40000u16.to_be_bytes());
-    u[2..4].copy_from_slice(&9u16.to_be_bytes());
-    u[4..6].copy_from_slice(&26u16.to_be_bytes());
-    let c = crate::wire::ipv6::upper_checksum(&ip6(src), &ip6(dst), nh::UDP, &u);
-    u[6..8].copy_from_slice(&c.to_be_bytes());
-    v6(src, dst, hop, nh::UDP, &u)
+    super::tests6::udp6(src, dst, hop, 18)
 }
 
 /// Two routers on the same tables: `full` runs frames one by one through

@@ -99,22 +99,6 @@ impl Mbuf {
         let m = self.m();
         usize::from(m.buf_len) - usize::from(m.data_off) - usize::from(m.data_len)
     }
-
-    /// Prefetches the first data cache line of an mbuf not yet wrapped.
-    ///
-    /// # Safety
-    /// `raw` must be a valid mbuf owned by the caller.
-    #[inline(always)]
-    pub unsafe fn prefetch_raw(raw: NonNull<ffi::rte_mbuf>) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            // SAFETY: the caller guarantees raw is a valid mbuf.
-            let m = unsafe { raw.as_ref() };
-            let p = (m.buf_addr as *const i8).wrapping_add(usize::from(m.data_off));
-            // SAFETY: a prefetch never faults, whatever the address.
-            unsafe { core::arch::x86_64::_mm_prefetch(p, core::arch::x86_64::_MM_HINT_T0) };
-        }
-    }
 }
 
 impl Drop for Mbuf {

@@ -93,6 +93,13 @@ pub struct Fib {
     routes: Vec<Route>,
 }
 
+/// The index of the next hop a flow hash picks among `count` from
+/// `first` (both FIBs, and the fast path's adjacency keys).
+#[inline(always)]
+pub fn pick(first: u32, count: u16, hash: u32) -> u32 {
+    first + if count > 1 { hash % u32::from(count) } else { 0 }
+}
+
 impl Fib {
     /// Longest-prefix match for `dst`.
     #[inline(always)]
@@ -109,8 +116,7 @@ impl Fib {
     /// The `Via` next hop a flow hash selects among `count` from `first`.
     #[inline(always)]
     pub fn nexthop(&self, first: u32, count: u16, hash: u32) -> Option<&NextHop> {
-        let pick = if count > 1 { hash % u32::from(count) } else { 0 };
-        self.nexthops.get((first + pick) as usize)
+        self.nexthops.get(pick(first, count, hash) as usize)
     }
 
     /// The routes this table was built from, in insertion order.

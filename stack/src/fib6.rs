@@ -119,8 +119,7 @@ impl Fib6 {
     /// The `Via` next hop a flow hash selects among `count` from `first`.
     #[inline(always)]
     pub fn nexthop(&self, first: u32, count: u16, hash: u32) -> Option<&NextHop6> {
-        let pick = if count > 1 { hash % u32::from(count) } else { 0 };
-        self.nexthops.get((first + pick) as usize)
+        self.nexthops.get(crate::fib::pick(first, count, hash) as usize)
     }
 
     /// The next hop at index `i` (as [`RouteTarget::Via`] numbers them).

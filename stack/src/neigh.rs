@@ -188,6 +188,19 @@ fn fold(k: &Key) -> u64 {
 }
 
 impl<B> Slot<B> {
+    /// When a lookup is a plain hit (the MAC, no state change, no probe):
+    /// until when it stays one; `u64::MAX` for states only a change ends.
+    #[inline(always)]
+    fn plain_hit(&self, reachable: u64, now: u64) -> Option<u64> {
+        match self.state {
+            State::Static | State::Probe | State::Delay => Some(u64::MAX),
+            State::Reachable if now.saturating_sub(self.confirmed) < reachable => {
+                Some(self.confirmed.saturating_add(reachable))
+            }
+            _ => None,
+        }
+    }
+
     fn info(&self) -> Option<NeighborInfo> {
         let (ifindex, ip) = self.key?;
         Some(NeighborInfo { ifindex, ip, mac: self.mac, state: self.state })
@@ -316,10 +329,11 @@ impl<B> NeighborCache<B> {
         let (retry, reachable, delay) = (self.cfg.retry_interval, self.cfg.reachable_time, self.cfg.delay_first_probe);
         let Some(s) = self.slots.get_mut(i) else { return Lookup::Miss };
         s.used = now;
+        if s.plain_hit(reachable, now).is_some() {
+            return Lookup::Hit { mac: s.mac, probe: false };
+        }
+        // Left: incomplete, stale, or reachable no longer.
         match s.state {
-            State::Incomplete => Lookup::Miss,
-            State::Static | State::Probe | State::Delay => Lookup::Hit { mac: s.mac, probe: false },
-            State::Reachable if now.saturating_sub(s.confirmed) < reachable => Lookup::Hit { mac: s.mac, probe: false },
             State::Reachable | State::Stale if ip.is_ipv6() => {
                 // RFC 4861 §7.3.3: first use of a stale entry starts the delay.
                 self.generation += 1;
@@ -334,6 +348,7 @@ impl<B> NeighborCache<B> {
                 s.next_probe = now + retry;
                 Lookup::Hit { mac: s.mac, probe: true }
             }
+            _ => Lookup::Miss,
         }
     }
 
@@ -343,13 +358,7 @@ impl<B> NeighborCache<B> {
     pub fn resolved(&self, ifindex: u16, ip: IpAddr, now: u64) -> Option<Resolved> {
         let i = self.find((ifindex, ip))?;
         let s = self.slots.get(i)?;
-        let until = match s.state {
-            State::Static | State::Probe | State::Delay => u64::MAX,
-            State::Reachable if now.saturating_sub(s.confirmed) < self.cfg.reachable_time => {
-                s.confirmed.saturating_add(self.cfg.reachable_time)
-            }
-            _ => return None,
-        };
+        let until = s.plain_hit(self.cfg.reachable_time, now)?;
         Some(Resolved { slot: i as u32, mac: s.mac, until })
     }
 

@@ -32,8 +32,9 @@
 
 use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
-use crate::fib::RouteTarget;
+use crate::fib::{pick, RouteTarget};
 use crate::iface::{Attach, Tables};
+use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::wire::{be16, be32, MacAddr};
 use crate::wire::{checksum, ipv6};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -105,13 +106,6 @@ impl NextHop {
     }
 }
 
-/// The next hop a flow hash picks among `count` from `first` (as
-/// `Fib::nexthop`).
-#[inline(always)]
-fn pick(first: u32, count: u16, hash: u32) -> u32 {
-    first + if count > 1 { hash % u32::from(count) } else { 0 }
-}
-
 #[inline(always)]
 fn adj_index(tag: u8, ifindex: u16, ip: u128) -> usize {
     let k = (ip as u64 ^ (ip >> 64) as u64 ^ u64::from(ifindex) << 48 ^ u64::from(tag) << 40)
@@ -129,20 +123,6 @@ fn addr6(h: &[u8; 40], at: usize) -> u128 {
     u128::from_be_bytes(a)
 }
 
-/// True when the 20-byte header sums to 0xffff (RFC 1071).
-#[inline(always)]
-fn header_checksum_ok(h: &[u8; 20]) -> bool {
-    let mut a = 0u64;
-    for w in h.chunks_exact(4) {
-        a += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
-    }
-    a = (a & 0xffff_ffff) + (a >> 32);
-    a = (a & 0xffff) + (a >> 16);
-    a = (a & 0xffff) + (a >> 16);
-    a = (a & 0xffff) + (a >> 16);
-    a == 0xffff
-}
-
 /// What the fast path knows about a port for untagged frames (from the
 /// tables, refreshed when their generation changes).
 #[derive(Copy, Clone, Debug)]
@@ -155,7 +135,7 @@ pub(super) struct Ingress {
     /// no frame is sent to).
     mac: [u8; 6],
     /// The bridge member the port's untagged frames belong to (`NONE`:
-    /// not a member), its bridge and the bridge's per-bridge bound.
+    /// not a member), and its bridge.
     member: u16,
     bridge: u16,
     /// The one other member of a two-member bridge, where unknown
@@ -327,13 +307,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     fn decide4(&mut self, t: &Tables, d: &[u8], now: u64) -> Plan {
         let Some(h) = d.get(14..V4_HEAD).and_then(|h| <&[u8; 20]>::try_from(h).ok()) else { return Plan::SLOW };
         let tl = usize::from(be16(h, 2));
-        if h[0] != 0x45 || tl < 20 || tl > d.len() - 14 || h[8] <= 1 || !header_checksum_ok(h) {
+        if h[0] != 0x45 || tl < 20 || tl > d.len() - 14 || h[8] <= 1 || checksum::checksum(h) != 0 {
             return Plan::SLOW;
         }
         let (src, dst) = (Ipv4Addr::from(be32(h, 12)), Ipv4Addr::from(be32(h, 16)));
-        // Martian sources and destinations, broadcast and multicast.
-        let (s0, d0) = (src.octets()[0], dst.octets()[0]);
-        if (s0 == 0 && !src.is_unspecified()) || s0 == 127 || s0 >= 224 || d0 == 0 || d0 == 127 || d0 >= 224 {
+        if ipv4::is_martian_source(src) || dst.is_broadcast() || dst.is_multicast() || ipv4::is_martian_destination(dst)
+        {
             return Plan::SLOW;
         }
         let key = match t.fib.lookup(dst) {
@@ -362,10 +341,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return Plan::SLOW;
         }
         let (src, dst) = (addr6(h, 8), addr6(h, 24));
-        // Multicast, loopback and link-local sources (RFC 4291 §2.5.6);
-        // multicast, unspecified, loopback and link-local destinations.
-        let (s16, d16) = ((src >> 112) as u16, (dst >> 112) as u16);
-        if s16 >= 0xff00 || s16 & 0xffc0 == 0xfe80 || src == 1 || d16 >= 0xff00 || d16 & 0xffc0 == 0xfe80 || dst <= 1 {
+        if ipv6::is_martian_source_bits(src)
+            || ipv6::is_link_local_bits(src)
+            || ipv6::is_multicast_bits(dst)
+            || ipv6::is_martian_destination_bits(dst)
+            || ipv6::is_link_local_bits(dst)
+        {
             return Plan::SLOW;
         }
         let key = match t.fib6.lookup_bits(dst) {
@@ -395,12 +376,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if plan.kind == ROUTE4 {
             if let Some(h) = d.get_mut(..V4_HEAD).and_then(|h| <&mut [u8; V4_HEAD]>::try_from(h).ok()) {
                 h[..12].copy_from_slice(&rw.macs);
-                // TTL - 1 and the checksum updated for it (RFC 1624, as
-                // RFC 1812 §5.3.1 allows).
-                let ttl = h[22];
-                h[22] = ttl.wrapping_sub(1);
-                let c = checksum::update16(be16(h, 24), u16::from(ttl) << 8, u16::from(h[22]) << 8);
-                h[24..26].copy_from_slice(&c.to_be_bytes());
+                // The checksum updated incrementally (RFC 1624), as RFC
+                // 1812 §5.3.1 allows.
+                Ipv4Packet::new_unchecked(&mut h[14..]).decrement_ttl();
             }
         } else {
             if let Some(h) = d.get_mut(..V6_HEAD).and_then(|h| <&mut [u8; V6_HEAD]>::try_from(h).ok()) {

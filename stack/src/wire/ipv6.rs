@@ -352,18 +352,42 @@ fn options(hdr: &[u8], base: usize, multicast: bool) -> core::result::Result<(),
 /// True for a source a router must not accept (RFC 4291 §2.7: multicast
 /// is never a source; RFC 4291 §2.5.3: loopback never leaves a node).
 pub fn is_martian_source(a: &Ipv6Addr) -> bool {
-    a.is_multicast() || a.is_loopback()
+    is_martian_source_bits(u128::from(*a))
+}
+
+/// [`is_martian_source`] of an address given as its 128 bits.
+#[inline(always)]
+pub fn is_martian_source_bits(a: u128) -> bool {
+    is_multicast_bits(a) || a == 1
+}
+
+/// True for ff00::/8.
+#[inline(always)]
+pub fn is_multicast_bits(a: u128) -> bool {
+    a >> 120 == 0xff
 }
 
 /// True for a destination never routed: unspecified or loopback.
 pub fn is_martian_destination(a: &Ipv6Addr) -> bool {
-    a.is_unspecified() || a.is_loopback()
+    is_martian_destination_bits(u128::from(*a))
+}
+
+/// [`is_martian_destination`] of an address given as its 128 bits.
+#[inline(always)]
+pub fn is_martian_destination_bits(a: u128) -> bool {
+    a <= 1
 }
 
 /// True for link-local unicast (fe80::/10), which a router never forwards
 /// (RFC 4291 §2.5.6).
 pub fn is_link_local(a: &Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
+    is_link_local_bits(u128::from(*a))
+}
+
+/// [`is_link_local`] of an address given as its 128 bits.
+#[inline(always)]
+pub fn is_link_local_bits(a: u128) -> bool {
+    (a >> 112) as u16 & 0xffc0 == 0xfe80
 }
 
 /// The link-local address made from a MAC by modified EUI-64 (RFC 4291

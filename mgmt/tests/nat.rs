@@ -56,6 +56,10 @@ fn masquerade_tcp_50mb_byte_identical_and_wan_sees_the_outside_address() {
     assert!(lab.metric("gateway_nat_sessions_created_total{proto=\"icmp\"}") >= 1);
     assert!(lab.metric("gateway_nat_sessions") >= 2);
     assert!(lab.metric("gateway_nat_translated_total") > 30_000);
+    // The established connection's segments, both ways, went by the
+    // fast path (DESIGN.md §3); its SYN made the session on the full one.
+    let fast = lab.metric("gateway_fast_path_total");
+    assert!(fast > 30_000, "only {fast} packets took the fast path");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

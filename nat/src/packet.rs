@@ -115,6 +115,24 @@ pub fn datagram(ip: &[u8]) -> (u32, u32, u8, u16) {
     (be32(ip, 12).unwrap_or(0), be32(ip, 16).unwrap_or(0), ip.get(9).copied().unwrap_or(0), be16(ip, 4).unwrap_or(0))
 }
 
+/// The address at `end` of an IPv4 packet.
+#[inline(always)]
+pub fn addr(ip: &[u8], end: End) -> Option<u32> {
+    be32(ip, if end == End::Src { 12 } else { 16 })
+}
+
+/// What a whole TCP, UDP or echo packet is ([`flow`] found it so
+/// before): its kind, without the rest of the flow.
+#[inline(always)]
+pub fn kind_of(ip: &[u8]) -> Kind {
+    let l4 = ihl(ip);
+    match ip.get(9) {
+        Some(&TCP) => Kind::Tcp(ip.get(l4 + 13).copied().unwrap_or(0)),
+        Some(&ICMP) => Kind::Echo(ip.get(l4) == Some(&ECHO_REQUEST)),
+        _ => Kind::Udp,
+    }
+}
+
 /// The flow of an IPv4 packet whose header the router already checked:
 /// whole, or the first fragment. For an ICMP error the flow is the
 /// quoted packet's (which must be a TCP, UDP or echo packet with its

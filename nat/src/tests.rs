@@ -8,7 +8,7 @@ use stack::fib::NextHop;
 use stack::iface::StaticRoute;
 use stack::wire::checksum;
 use stack::wire::MacAddr;
-use stack::{DropReason, Interface, Io, PacketBuf, Router, RouterConfig, StaticNeighbor, Tables, VecBuf};
+use stack::{Counters, DropReason, Interface, Io, PacketBuf, Router, RouterConfig, StaticNeighbor, Tables, VecBuf};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -67,11 +67,21 @@ fn rules(pool: &[&str]) -> Rules {
     }
 }
 
+/// A NAT router and its twin: every frame goes through the full path
+/// of one (`Router::process`) and the burst path of the other
+/// (`Router::process_burst`, whose fast path takes established
+/// sessions), and both must send the same bytes and end with the same
+/// counters and sessions; so every test here is also a test of the
+/// fast path against the full one.
 struct Lab {
     t: Tables,
     r: Router<VecBuf, Nat>,
+    twin: Router<VecBuf, Nat>,
     io: TestIo,
+    twin_io: TestIo,
     now: u64,
+    /// The routers' log queues, when the test logs.
+    logs: Option<[Arc<LogQueue>; 2]>,
 }
 
 impl Lab {
@@ -81,32 +91,64 @@ impl Lab {
 
     fn sized(rules: Rules, max_sessions: usize) -> Lab {
         let t = tables();
-        let cfg = NatConfig {
-            max_sessions,
-            max_subscribers: max_sessions,
-            tick_ns: MS,
-            seed: 7,
-            fragments: 64,
-            ..NatConfig::default()
+        let router = || {
+            let cfg = NatConfig {
+                max_sessions,
+                max_subscribers: max_sessions,
+                tick_ns: MS,
+                seed: 7,
+                fragments: 64,
+                ..NatConfig::default()
+            };
+            let mut nat = Nat::new(cfg);
+            nat.set_rules(Arc::new(rules.clone()));
+            let mut r = Router::with_translator(RouterConfig::default(), nat);
+            r.sync(&t, 0, &mut TestIo::default());
+            r.translator_mut().poll(0);
+            r
         };
-        let mut nat = Nat::new(cfg);
-        nat.set_rules(Arc::new(rules));
-        let mut r = Router::with_translator(RouterConfig::default(), nat);
-        let mut io = TestIo::default();
-        r.sync(&t, 0, &mut io);
-        r.translator_mut().poll(0);
-        Lab { t, r, io, now: 0 }
+        let (r, twin) = (router(), router());
+        Lab { t, r, twin, io: TestIo::default(), twin_io: TestIo::default(), now: 0, logs: None }
     }
 
     fn nat(&self) -> &Nat {
         self.r.translator()
     }
 
+    /// Does the same to both routers.
+    fn both(&mut self, f: impl Fn(&mut Router<VecBuf, Nat>)) {
+        f(&mut self.r);
+        f(&mut self.twin);
+    }
+
     /// Sends an IPv4 packet into `port`; returns what left (IP packets
-    /// and their ports).
+    /// and their ports), the same from both routers.
     fn send(&mut self, port: u16, ip: Vec<u8>) -> Vec<(u16, Vec<u8>)> {
+        self.mirror_log();
         self.r.process(&self.t, frame_in(port, &ip), self.now, &mut self.io);
-        self.io.sent.drain(..).map(|b| (b.port(), b.data()[14..].to_vec())).collect()
+        let mut burst = [Some(frame_in(port, &ip))];
+        self.twin.process_burst(&self.t, port, &mut burst, self.now, &mut self.twin_io);
+        let sent: Vec<_> = self.io.sent.drain(..).map(|b| (b.port(), b.data().to_vec())).collect();
+        let twin: Vec<_> = self.twin_io.sent.drain(..).map(|b| (b.port(), b.data().to_vec())).collect();
+        assert_eq!(sent, twin, "the full path and the burst path sent different frames");
+        self.assert_twins();
+        sent.into_iter().map(|(p, f)| (p, f[14..].to_vec())).collect()
+    }
+
+    /// Both routers hold the same state: counters (but for the fast
+    /// path's own), translator counters, sessions.
+    fn assert_twins(&self) {
+        let fast = self.twin.counters.fast_path;
+        assert_eq!(self.r.counters, Counters { fast_path: 0, ..self.twin.counters.clone() });
+        assert!(fast <= self.twin.counters.rx);
+        let (a, b) = (self.r.translator(), self.twin.translator());
+        assert_eq!(a.counters, b.counters);
+        assert_eq!(a.sessions().collect::<Vec<_>>(), b.sessions().collect::<Vec<_>>());
+    }
+
+    /// Frames the twin's fast path carried.
+    fn fast(&self) -> u64 {
+        self.twin.counters.fast_path
     }
 
     /// Sends and expects exactly one packet out of `port`, every checksum valid.
@@ -121,7 +163,21 @@ impl Lab {
 
     fn advance(&mut self, ms: u64) {
         self.now += ms * MS;
-        self.r.translator_mut().poll(self.now);
+        let now = self.now;
+        self.mirror_log();
+        self.both(|r| r.translator_mut().poll(now));
+        self.assert_twins();
+    }
+
+    /// The twin's log queue holds as many records as the one the test
+    /// reads and writes (a full queue changes what the translator does).
+    fn mirror_log(&self) {
+        if let Some([q, twin]) = &self.logs {
+            while twin.pop().is_some() {}
+            for _ in 0..q.len() {
+                let _ = twin.push(LogRecord::default());
+            }
+        }
     }
 
     fn dropped(&self, r: DropReason) -> u64 {
@@ -529,6 +585,59 @@ fn traffic_not_matching_a_rule_is_routed_untouched() {
     assert_eq!(src(&out).0, ip("10.0.2.9"));
 }
 
+/// `ip` with TTL `ttl`, its header checksum redone.
+fn with_ttl(mut p: Vec<u8>, ttl: u8) -> Vec<u8> {
+    p[8] = ttl;
+    p[10..12].copy_from_slice(&[0, 0]);
+    let c = checksum::checksum(&p[..20]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+/// The fast path (DESIGN.md §3) carries established sessions both ways
+/// and traffic no rule concerns, translated exactly as the full path
+/// translates them (every `Lab::send` checks that against the full
+/// path); whatever the translator must decide takes the full path.
+#[test]
+fn established_sessions_take_the_fast_path_and_everything_else_the_full_one() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    // New flows: the full path makes their sessions.
+    let u = src(&l.pass(LAN, udp(A, 5000, R1, 53), WAN));
+    let syn = l.pass(LAN, tcp(A, 6000, R1, 80, SYN), WAN);
+    let t = src(&syn);
+    let e = l.pass(LAN, echo(A, R1, 8, 77), WAN);
+    assert_eq!(l.fast(), 0);
+    // Their traffic both ways goes fast, the TCP state followed.
+    assert_eq!(dst(&l.pass(WAN, udp(R1, 53, WAN_IP, u.1), LAN)), (ip(A), 5000));
+    assert_eq!(dst(&l.pass(WAN, tcp(R1, 80, WAN_IP, t.1, SYNACK), LAN)), (ip(A), 6000));
+    assert_eq!(src(&l.pass(LAN, tcp(A, 6000, R1, 80, ACK), WAN)), t);
+    assert_eq!(echo_id(&l.pass(WAN, echo(R1, WAN_IP, 0, echo_id(&e)), LAN)), 77);
+    assert_eq!(src(&l.pass(LAN, udp(A, 5000, R1, 53), WAN)), u);
+    assert_eq!(l.fast(), 5);
+    let tcp_state = |l: &Lab| l.nat().sessions().find(|s| s.proto == TCP).map(|s| s.state());
+    assert_eq!(tcp_state(&l), Some("established"));
+    // Routed untouched: from outside to an inside host, from a source
+    // no rule names.
+    l.pass(WAN, udp(R1, 53, A, 5000), LAN);
+    l.pass(LAN, udp("10.0.2.9", 1, R1, 53), WAN);
+    assert_eq!(l.fast(), 7);
+    // The translator's decisions: a TTL about to run out, an ICMP error
+    // about a session, a fragment, a hairpin, an unknown endpoint, the
+    // gateway's own address, a RST (fast: it only changes the state).
+    l.pass(LAN, with_ttl(udp(A, 5000, R1, 53), 1), LAN);
+    l.pass(WAN, icmp_error(R1, WAN_IP, 3, 3, &syn), LAN);
+    let frags = fragments(&udp_big(A, 5000, R1, 53, 100), 0x4242, &[48]);
+    assert_eq!(l.send(LAN, frags[0].clone()).len(), 1);
+    l.pass(LAN, udp(B, 7000, WAN_IP, u.1), LAN);
+    l.pass(LAN, udp(B, 7000, WAN_IP, u.1), LAN);
+    l.pass(WAN, udp(R1, 53, WAN_IP, 9999), WAN); // port unreachable
+    l.pass(WAN, echo(R1, WAN_IP, 8, 5), WAN);
+    assert_eq!(l.fast(), 7);
+    l.pass(WAN, tcp(R1, 80, WAN_IP, t.1, RST), LAN);
+    assert_eq!(l.fast(), 8);
+    assert_eq!(tcp_state(&l), Some("reset"));
+}
+
 #[test]
 fn many_flows_come_and_go_and_every_table_stays_consistent() {
     let mut l = Lab::sized(rules(&[WAN_IP]), 512);
@@ -630,14 +739,14 @@ fn port_forwards_change_without_ending_unrelated_sessions() {
     assert_eq!(src(&taken).1, 7777);
     // A forward on the port C's mapping holds: C's mapping yields.
     let with = Arc::new(with_forward(with_forward(rules(&[WAN_IP]), UDP, 7777, (B, 53)), TCP, 22, (B, 22)));
-    l.r.translator_mut().set_rules(Arc::clone(&with));
+    l.both(|r| r.translator_mut().set_rules(Arc::clone(&with)));
     assert_eq!(l.nat().len(), 1, "A's session stays, C's is displaced");
     assert_eq!(dst(&l.pass(WAN, udp(R1, 53, WAN_IP, 7777), LAN)), (ip(B), 53));
     assert_eq!(dst(&l.pass(WAN, udp(R1, 53, WAN_IP, 5000), LAN)), (ip(A), 5000));
     // Removing one forward ends its sessions only.
     l.pass(WAN, tcp(R1, 4000, WAN_IP, 22, SYN), LAN);
     assert_eq!(l.nat().len(), 3);
-    l.r.translator_mut().set_rules(Arc::new(with_forward(rules(&[WAN_IP]), UDP, 7777, (B, 53))));
+    l.both(|r| r.translator_mut().set_rules(Arc::new(with_forward(rules(&[WAN_IP]), UDP, 7777, (B, 53)))));
     assert_eq!(l.nat().len(), 2);
     assert!(l.send(WAN, tcp(R1, 4001, WAN_IP, 22, SYN)).is_empty());
     assert_eq!(dst(&l.pass(WAN, udp(R1, 54, WAN_IP, 7777), LAN)), (ip(B), 53));
@@ -750,7 +859,10 @@ fn sessions_listed_by_page_and_filter_and_deleted_one_by_one() {
 fn logged(rules: Rules, capacity: usize) -> (Lab, Arc<LogQueue>) {
     let mut l = Lab::new(Rules { log: true, ..rules });
     let q = Arc::new(LogQueue::new(capacity));
+    let twin = Arc::new(LogQueue::new(capacity));
     l.r.translator_mut().set_log(q.clone());
+    l.twin.translator_mut().set_log(twin.clone());
+    l.logs = Some([q.clone(), twin]);
     (l, q)
 }
 
@@ -833,12 +945,14 @@ fn without_blocks_each_mapping_is_logged_and_a_rules_change_logs_a_reset() {
     assert_eq!(r, [(MappingDelete, ip(B), (1024, 1024))]); // 77 is below the range
                                                            // New port range: every mapping ends at once, in one record.
     let new = Rules { ports: (2000, 3000), log: true, ..rules(&[WAN_IP]) };
-    l.r.translator_mut().set_rules(Arc::new(new));
+    let new = Arc::new(new);
+    l.both(|r| r.translator_mut().set_rules(Arc::clone(&new)));
     assert_eq!(drain(&q), [(Reset, Ipv4Addr::UNSPECIFIED, (0, 0))]);
     assert!(l.nat().is_empty());
     // Logging off: nothing is written.
     let quiet = Rules { ports: (2000, 3000), ..rules(&[WAN_IP]) };
-    l.r.translator_mut().set_rules(Arc::new(quiet));
+    let quiet = Arc::new(quiet);
+    l.both(|r| r.translator_mut().set_rules(Arc::clone(&quiet)));
     l.pass(LAN, udp(A, 5000, R1, 53), WAN);
     assert!(q.is_empty());
 }
@@ -936,6 +1050,8 @@ fn reassemble(frags: &[Vec<u8>]) -> Vec<u8> {
 fn poll_router(l: &mut Lab) {
     let now = l.now;
     l.r.poll(&l.t, now, &mut l.io);
+    l.twin.poll(&l.t, now, &mut l.twin_io);
+    l.assert_twins();
 }
 
 #[test]
@@ -1022,12 +1138,7 @@ fn a_spent_ttl_on_a_translated_inbound_packet_is_answered_untranslated() {
     // The answer arrives with TTL 1: it would be forwarded to A. The Time
     // Exceeded goes back to R1 quoting WAN_IP:5000, never A.
     for to in [WAN_IP, STATIC_IP] {
-        let mut p = udp(R1, 53, to, 5000);
-        p[8] = 1;
-        p[10..12].copy_from_slice(&[0, 0]);
-        let c = checksum::checksum(&p[..20]);
-        p[10..12].copy_from_slice(&c.to_be_bytes());
-        let out = l.pass(WAN, p, WAN);
+        let out = l.pass(WAN, with_ttl(udp(R1, 53, to, 5000), 1), WAN);
         assert_eq!((out[20], out[21]), (11, 0), "Time Exceeded");
         assert_eq!(dst(&out).0, ip(R1));
         let quoted = &out[28..];
@@ -1040,11 +1151,15 @@ fn a_spent_ttl_on_a_translated_inbound_packet_is_answered_untranslated() {
 
 /// Two workers' routers over the same tables, handing packets and
 /// fragment records to each other as the dataplane does.
+/// Two workers' routers. With `burst`, frames enter by
+/// `Router::process_burst` (the fast path takes what it can), else by
+/// `Router::process`; the tests run both ways.
 struct Pair {
     t: Tables,
     r: [Router<VecBuf, Nat>; 2],
     io: [PairIo; 2],
     now: u64,
+    burst: bool,
 }
 
 #[derive(Default)]
@@ -1067,7 +1182,7 @@ impl Io<VecBuf> for PairIo {
 }
 
 impl Pair {
-    fn new(rules: Rules) -> Pair {
+    fn new(rules: Rules, burst: bool) -> Pair {
         let t = tables();
         let rules = Arc::new(rules);
         let queues: Vec<Arc<FragmentQueue>> = (0..2).map(|_| Arc::new(FragmentQueue::new(64))).collect();
@@ -1088,7 +1203,7 @@ impl Pair {
             r.translator_mut().poll(0);
             r
         });
-        Pair { t, r, io: [PairIo::default(), PairIo::default()], now: 0 }
+        Pair { t, r, io: [PairIo::default(), PairIo::default()], now: 0, burst }
     }
 
     fn nat(&self, w: usize) -> &Nat {
@@ -1099,7 +1214,12 @@ impl Pair {
     /// and returns what left, anywhere.
     fn send(&mut self, w: usize, port: u16, ip: Vec<u8>) -> Vec<(u16, Vec<u8>)> {
         let now = self.now;
-        self.r[w].process(&self.t, frame_in(port, &ip), now, &mut self.io[w]);
+        if self.burst {
+            let mut burst = [Some(frame_in(port, &ip))];
+            self.r[w].process_burst(&self.t, port, &mut burst, now, &mut self.io[w]);
+        } else {
+            self.r[w].process(&self.t, frame_in(port, &ip), now, &mut self.io[w]);
+        }
         for _ in 0..8 {
             for i in 0..2 {
                 self.r[i].translator_mut().import_fragments();
@@ -1141,91 +1261,99 @@ fn split_hosts(p: &Pair) -> (&'static str, &'static str) {
 
 #[test]
 fn two_workers_keep_one_mapping_per_endpoint_and_hand_return_traffic_to_its_owner() {
-    let mut p = Pair::new(rules(&[WAN_IP]));
-    let (a, _) = split_hosts(&p);
-    let owner = usize::from(p.nat(0).owner_of(ip(a)));
-    let other = 1 - owner;
-    // The same inside endpoint to two remotes, entering on both workers:
-    // one mapping, on the owner, from its half of the ports (RFC 4787 REQ-1).
-    let out1 = p.pass(other, LAN, udp(a, 5000, R1, 53), WAN);
-    let out2 = p.pass(owner, LAN, udp(a, 5000, R2, 53), WAN);
-    assert_eq!(src(&out1), src(&out2));
-    let port = src(&out1).1;
-    let half = if owner == 0 { 1024..=33279 } else { 33280..=65535 };
-    assert!(half.contains(&port), "{port} in worker {owner}'s slice");
-    assert_eq!((p.nat(owner).len(), p.nat(other).len()), (2, 0));
-    // Answers entering on the other worker reach the inside host.
-    let back = p.pass(other, WAN, udp(R1, 53, WAN_IP, port), LAN);
-    assert_eq!(dst(&back), (ip(a), 5000));
-    assert!(p.handed() >= 2);
-    // An ICMP error about the flow, on the wrong worker, is translated too.
-    let err = p.pass(other, WAN, icmp_error(R1, WAN_IP, 3, 3, &out1), LAN);
-    assert_eq!(Ipv4Addr::new(err[16], err[17], err[18], err[19]), ip(a));
+    for burst in [false, true] {
+        let mut p = Pair::new(rules(&[WAN_IP]), burst);
+        let (a, _) = split_hosts(&p);
+        let owner = usize::from(p.nat(0).owner_of(ip(a)));
+        let other = 1 - owner;
+        // The same inside endpoint to two remotes, entering on both workers:
+        // one mapping, on the owner, from its half of the ports (RFC 4787 REQ-1).
+        let out1 = p.pass(other, LAN, udp(a, 5000, R1, 53), WAN);
+        let out2 = p.pass(owner, LAN, udp(a, 5000, R2, 53), WAN);
+        assert_eq!(src(&out1), src(&out2));
+        let port = src(&out1).1;
+        let half = if owner == 0 { 1024..=33279 } else { 33280..=65535 };
+        assert!(half.contains(&port), "{port} in worker {owner}'s slice");
+        assert_eq!((p.nat(owner).len(), p.nat(other).len()), (2, 0));
+        // Answers entering on the other worker reach the inside host.
+        let back = p.pass(other, WAN, udp(R1, 53, WAN_IP, port), LAN);
+        assert_eq!(dst(&back), (ip(a), 5000));
+        assert!(p.handed() >= 2);
+        // An ICMP error about the flow, on the wrong worker, is translated too.
+        let err = p.pass(other, WAN, icmp_error(R1, WAN_IP, 3, 3, &out1), LAN);
+        assert_eq!(Ipv4Addr::new(err[16], err[17], err[18], err[19]), ip(a));
+    }
 }
 
 #[test]
 fn two_workers_hairpin_between_subscribers_each_holds() {
-    let mut p = Pair::new(rules(&[WAN_IP]));
-    let (a, b) = split_hosts(&p);
-    let out = p.pass(0, LAN, udp(a, 5000, R1, 53), WAN);
-    let a_out = src(&out);
-    let out = p.pass(1, LAN, udp(b, 6000, R1, 53), WAN);
-    let b_out = src(&out);
-    // b reaches a by a's outside endpoint, entering on either worker: a
-    // sees b's outside endpoint (RFC 4787 REQ-9), b's mapping kept.
-    for w in 0..2 {
-        let got = p.pass(w, LAN, udp(b, 6000, WAN_IP, a_out.1), LAN);
-        assert_eq!((src(&got), dst(&got)), (b_out, (ip(a), 5000)));
+    for burst in [false, true] {
+        let mut p = Pair::new(rules(&[WAN_IP]), burst);
+        let (a, b) = split_hosts(&p);
+        let out = p.pass(0, LAN, udp(a, 5000, R1, 53), WAN);
+        let a_out = src(&out);
+        let out = p.pass(1, LAN, udp(b, 6000, R1, 53), WAN);
+        let b_out = src(&out);
+        // b reaches a by a's outside endpoint, entering on either worker: a
+        // sees b's outside endpoint (RFC 4787 REQ-9), b's mapping kept.
+        for w in 0..2 {
+            let got = p.pass(w, LAN, udp(b, 6000, WAN_IP, a_out.1), LAN);
+            assert_eq!((src(&got), dst(&got)), (b_out, (ip(a), 5000)));
+        }
+        // And a answers b the same way.
+        let got = p.pass(0, LAN, udp(a, 5000, WAN_IP, b_out.1), LAN);
+        assert_eq!((src(&got), dst(&got)), (a_out, (ip(b), 6000)));
+        assert_eq!(p.nat(0).counters.hairpins + p.nat(1).counters.hairpins, 3);
     }
-    // And a answers b the same way.
-    let got = p.pass(0, LAN, udp(a, 5000, WAN_IP, b_out.1), LAN);
-    assert_eq!((src(&got), dst(&got)), (a_out, (ip(b), 6000)));
-    assert_eq!(p.nat(0).counters.hairpins + p.nat(1).counters.hairpins, 3);
 }
 
 #[test]
 fn two_workers_port_forward_and_inbound_fragments_on_any_worker() {
-    let mut p = Pair::new(with_forward(rules(&[WAN_IP]), TCP, 8080, (A, 80)));
-    let server = usize::from(p.nat(0).owner_of(ip(A)));
-    // A connection to the forward entering on the worker not holding the
-    // server: the server's worker has it, and the answer leaves from the
-    // forwarded endpoint, whichever worker it enters.
-    let got = p.pass(1 - server, WAN, tcp(R1, 4444, WAN_IP, 8080, SYN), LAN);
-    assert_eq!(dst(&got), (ip(A), 80));
-    let back = p.pass(1 - server, LAN, tcp(A, 80, R1, 4444, SYNACK), WAN);
-    assert_eq!(src(&back), (ip(WAN_IP), 8080));
-    assert_eq!(p.nat(server).len(), 1);
-    // A fragmented answer to a mapping: the later fragments enter the
-    // worker that does not hold it, before and after the first.
-    let out = p.pass(server, LAN, udp(A, 7000, R1, 53), WAN);
-    let port = src(&out).1;
-    let frags = fragments(&udp_big(R1, 53, WAN_IP, port, 100), 0x5151, &[32, 64]);
-    let mut got: Vec<Vec<u8>> = p.send(1 - server, WAN, frags[2].clone()).into_iter().map(|x| x.1).collect();
-    assert!(got.is_empty(), "held for its first fragment");
-    got.extend(p.send(server, WAN, frags[0].clone()).into_iter().map(|x| x.1));
-    got.extend(p.send(1 - server, WAN, frags[1].clone()).into_iter().map(|x| x.1));
-    assert_eq!(got.len(), 3);
-    let whole = reassemble(&got);
-    assert_checksums(&whole);
-    assert_eq!(dst(&whole), (ip(A), 7000));
+    for burst in [false, true] {
+        let mut p = Pair::new(with_forward(rules(&[WAN_IP]), TCP, 8080, (A, 80)), burst);
+        let server = usize::from(p.nat(0).owner_of(ip(A)));
+        // A connection to the forward entering on the worker not holding the
+        // server: the server's worker has it, and the answer leaves from the
+        // forwarded endpoint, whichever worker it enters.
+        let got = p.pass(1 - server, WAN, tcp(R1, 4444, WAN_IP, 8080, SYN), LAN);
+        assert_eq!(dst(&got), (ip(A), 80));
+        let back = p.pass(1 - server, LAN, tcp(A, 80, R1, 4444, SYNACK), WAN);
+        assert_eq!(src(&back), (ip(WAN_IP), 8080));
+        assert_eq!(p.nat(server).len(), 1);
+        // A fragmented answer to a mapping: the later fragments enter the
+        // worker that does not hold it, before and after the first.
+        let out = p.pass(server, LAN, udp(A, 7000, R1, 53), WAN);
+        let port = src(&out).1;
+        let frags = fragments(&udp_big(R1, 53, WAN_IP, port, 100), 0x5151, &[32, 64]);
+        let mut got: Vec<Vec<u8>> = p.send(1 - server, WAN, frags[2].clone()).into_iter().map(|x| x.1).collect();
+        assert!(got.is_empty(), "held for its first fragment");
+        got.extend(p.send(server, WAN, frags[0].clone()).into_iter().map(|x| x.1));
+        got.extend(p.send(1 - server, WAN, frags[1].clone()).into_iter().map(|x| x.1));
+        assert_eq!(got.len(), 3);
+        let whole = reassemble(&got);
+        assert_checksums(&whole);
+        assert_eq!(dst(&whole), (ip(A), 7000));
+    }
 }
 
 #[test]
 fn two_workers_hairpin_a_fragmented_datagram_between_their_subscribers() {
-    let mut p = Pair::new(rules(&[WAN_IP]));
-    let (a, b) = split_hosts(&p);
-    let a_out = src(&p.pass(0, LAN, udp(a, 5000, R1, 53), WAN));
-    let b_out = src(&p.pass(1, LAN, udp(b, 6000, R1, 53), WAN));
-    // b sends a fragmented datagram to a's outside endpoint; its later
-    // fragments enter each worker, one before its first fragment.
-    for (w, id) in [(0usize, 0x7001u16), (1, 0x7002)] {
-        let frags = fragments(&udp_big(b, 6000, WAN_IP, a_out.1, 100), id, &[32, 64]);
-        let mut got: Vec<Vec<u8>> = p.send(1 - w, LAN, frags[2].clone()).into_iter().map(|x| x.1).collect();
-        got.extend(p.send(w, LAN, frags[0].clone()).into_iter().map(|x| x.1));
-        got.extend(p.send(1 - w, LAN, frags[1].clone()).into_iter().map(|x| x.1));
-        assert_eq!(got.len(), 3, "entering worker {w}");
-        let whole = reassemble(&got);
-        assert_checksums(&whole);
-        assert_eq!((src(&whole), dst(&whole)), (b_out, (ip(a), 5000)));
+    for burst in [false, true] {
+        let mut p = Pair::new(rules(&[WAN_IP]), burst);
+        let (a, b) = split_hosts(&p);
+        let a_out = src(&p.pass(0, LAN, udp(a, 5000, R1, 53), WAN));
+        let b_out = src(&p.pass(1, LAN, udp(b, 6000, R1, 53), WAN));
+        // b sends a fragmented datagram to a's outside endpoint; its later
+        // fragments enter each worker, one before its first fragment.
+        for (w, id) in [(0usize, 0x7001u16), (1, 0x7002)] {
+            let frags = fragments(&udp_big(b, 6000, WAN_IP, a_out.1, 100), id, &[32, 64]);
+            let mut got: Vec<Vec<u8>> = p.send(1 - w, LAN, frags[2].clone()).into_iter().map(|x| x.1).collect();
+            got.extend(p.send(w, LAN, frags[0].clone()).into_iter().map(|x| x.1));
+            got.extend(p.send(1 - w, LAN, frags[1].clone()).into_iter().map(|x| x.1));
+            assert_eq!(got.len(), 3, "entering worker {w}");
+            let whole = reassemble(&got);
+            assert_checksums(&whole);
+            assert_eq!((src(&whole), dst(&whole)), (b_out, (ip(a), 5000)));
+        }
     }
 }

@@ -44,6 +44,24 @@ pub enum Verdict {
     Handoff { worker: u16, tag: u8 },
 }
 
+/// What the translator would do to a packet on the router's fast path
+/// (DESIGN.md §3), found by a look that changes nothing
+/// ([`Translator::fast_pre`], [`Translator::fast_post`]) and done by
+/// [`Translator::fast_commit`] once the router has decided to forward.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FastNat {
+    /// The hook would pass the packet untouched.
+    Untouched,
+    /// The hook would rewrite one end (the destination before routing,
+    /// the source after) to `addr`:`port` (for an ICMP echo, its
+    /// identifier) under the translator's established entry `entry`,
+    /// and pass it.
+    Rewrite { entry: u32, addr: u32, port: u16 },
+    /// Anything else (a new flow, an ICMP error, a fragment, a handoff,
+    /// a drop): only the full path can tell.
+    Slow,
+}
+
 /// Address translation in the router's IPv4 path. Implementations work
 /// on the IPv4 packet (`ip`: header checked, trimmed to its total
 /// length), update every checksum they touch, and never allocate, lock
@@ -62,6 +80,26 @@ pub trait Translator {
     fn is_idle(&self) -> bool {
         false
     }
+    /// The fast path's look at a plain packet (IPv4 header without
+    /// options, checked, TTL above 1, trimmed to its total length)
+    /// before routing: what [`Translator::prerouting`] would do, without
+    /// doing it. Must change nothing. [`FastNat::Slow`] is always safe.
+    #[inline(always)]
+    fn fast_pre(&self, _ip: &[u8]) -> FastNat {
+        FastNat::Slow
+    }
+    /// As [`Translator::fast_pre`], after routing chose egress
+    /// interface `out`, for [`Translator::postrouting`]. `ip` is the
+    /// packet as it arrived (`fast_pre` rewrote nothing yet).
+    #[inline(always)]
+    fn fast_post(&self, _out: u16, _ip: &[u8]) -> FastNat {
+        FastNat::Slow
+    }
+    /// Does what `fast_pre` (`pre`) and `fast_post` (`post`) found, as
+    /// the hooks would have: the entries refreshed, the packet
+    /// rewritten, the translation counted.
+    #[inline(always)]
+    fn fast_commit(&mut self, _ip: &mut [u8], _pre: FastNat, _post: FastNat, _now: u64) {}
     /// True (once) when packets answered [`Verdict::Hold`] may pass now:
     /// a first fragment was translated. The router then asks again
     /// about every packet it holds.
@@ -91,5 +129,13 @@ impl Translator for NoNat {
     #[inline(always)]
     fn postrouting(&mut self, _: &Tables, _: u16, _: &mut [u8], _: u64) -> Verdict {
         Verdict::Pass
+    }
+    #[inline(always)]
+    fn fast_pre(&self, _: &[u8]) -> FastNat {
+        FastNat::Untouched
+    }
+    #[inline(always)]
+    fn fast_post(&self, _: u16, _: &[u8]) -> FastNat {
+        FastNat::Untouched
     }
 }

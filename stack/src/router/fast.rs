@@ -28,12 +28,21 @@
 //! the neighbor cache's changed, and while the neighbor would stay
 //! reachable ([`crate::neigh::Resolved`]). And the translator is asked
 //! once per burst whether it could touch any packet at all
-//! ([`Translator::is_idle`]); if it could, IPv4 goes the full way.
+//! ([`Translator::is_idle`]). If it could, each IPv4 packet's
+//! translation is looked up without a change ([`Translator::fast_pre`]
+//! before routing, [`Translator::fast_post`] once the egress is known):
+//! a packet of an established session, or one no rule concerns, stays
+//! on the fast path and is translated ([`Translator::fast_commit`])
+//! just before its TTL is decremented, as the hooks would have done;
+//! anything else the translator must decide (a new flow, an ICMP
+//! error, a fragment, a hairpin, another worker's packet) goes the full
+//! way.
 
 use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::fib::{pick, RouteTarget};
 use crate::iface::{Attach, Tables};
+use crate::translate::FastNat;
 use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::wire::{be16, be32, MacAddr};
 use crate::wire::{checksum, ipv6};
@@ -62,6 +71,8 @@ pub(super) struct Adjacency {
     until: u64,
     /// The neighbor entry, for noting its use.
     slot: u32,
+    /// The egress interface and its port.
+    out: u16,
     port: u16,
     mtu: u16,
     /// Destination and source MAC.
@@ -77,6 +88,7 @@ impl Adjacency {
         neighbors: 0,
         until: 0,
         slot: 0,
+        out: 0,
         port: 0,
         mtu: 0,
         macs: [0; 12],
@@ -205,17 +217,21 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
             return;
         };
-        let v4 = self.nat.is_idle();
+        let idle = self.nat.is_idle();
+        // A ROUTE4 plan's translations (written by `decide4` whenever
+        // the translator is not idle).
+        let mut nat = [FastNat::Untouched; 2];
         let mut tally = Tally::NEW;
         for slot in burst.iter_mut() {
             let Some(mut pkt) = slot.take() else { continue };
-            let plan = self.decide(t, ing, &pkt, v4, now);
+            let plan = self.decide(t, ing, &pkt, idle, &mut nat, now);
             match plan.kind {
                 SLOW => {
                     pkt.set_port(port);
                     self.process(t, pkt, now, io);
                 }
-                ROUTE4 | ROUTE6 => self.send_routed(pkt, plan, &mut tally, now, io),
+                ROUTE4 if !idle => self.send_routed(pkt, plan, nat, &mut tally, now, io),
+                ROUTE4 | ROUTE6 => self.send_routed(pkt, plan, [FastNat::Untouched; 2], &mut tally, now, io),
                 _ => self.send_switched(t, pkt, plan, &mut tally, now, io),
             }
         }
@@ -260,7 +276,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// The fast path's plan for a frame: forward it (how), or leave it
     /// to the full path.
     #[inline(always)]
-    fn decide(&mut self, t: &Tables, ing: Ingress, pkt: &B, v4: bool, now: u64) -> Plan {
+    fn decide(&mut self, t: &Tables, ing: Ingress, pkt: &B, idle: bool, nat: &mut [FastNat; 2], now: u64) -> Plan {
         let d = pkt.data();
         let Some(eth) = d.get(..14).and_then(|e| <&[u8; 14]>::try_from(e).ok()) else { return Plan::SLOW };
         if ing.member != Ingress::NONE {
@@ -271,7 +287,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return Plan::SLOW;
         }
         match (eth[12], eth[13]) {
-            (0x08, 0x00) if v4 => self.decide4(t, d, now),
+            (0x08, 0x00) => self.decide4(t, d, idle, nat, now),
             (0x86, 0xdd) if ing.v6 => self.decide6(t, d, now),
             _ => Plan::SLOW,
         }
@@ -302,33 +318,58 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 
     /// IPv4: the checks of `ipv4_input`, `route4` and `forward` (RFC 1812
-    /// §5.2.2, §5.3.1, §5.3.7) for a header without options.
+    /// §5.2.2, §5.3.1, §5.3.7) for a header without options; unless the
+    /// translator is `idle`, the hooks' lookups too, their findings left
+    /// in `nat` (before routing, after).
     #[inline(always)]
-    fn decide4(&mut self, t: &Tables, d: &[u8], now: u64) -> Plan {
+    fn decide4(&mut self, t: &Tables, d: &[u8], idle: bool, nat: &mut [FastNat; 2], now: u64) -> Plan {
         let Some(h) = d.get(14..V4_HEAD).and_then(|h| <&[u8; 20]>::try_from(h).ok()) else { return Plan::SLOW };
         let tl = usize::from(be16(h, 2));
         if h[0] != 0x45 || tl < 20 || tl > d.len() - 14 || h[8] <= 1 || checksum::checksum(h) != 0 {
             return Plan::SLOW;
         }
-        let (src, dst) = (Ipv4Addr::from(be32(h, 12)), Ipv4Addr::from(be32(h, 16)));
+        let (src, mut dst) = (Ipv4Addr::from(be32(h, 12)), Ipv4Addr::from(be32(h, 16)));
         if ipv4::is_martian_source(src) || dst.is_broadcast() || dst.is_multicast() || ipv4::is_martian_destination(dst)
         {
             return Plan::SLOW;
         }
+        let ip = d.get(14..14 + tl).unwrap_or_default();
+        if !idle {
+            nat[0] = self.nat.fast_pre(ip);
+            match nat[0] {
+                FastNat::Untouched => {}
+                // Routed as translated.
+                FastNat::Rewrite { addr, .. } => dst = Ipv4Addr::from(addr),
+                FastNat::Slow => return Plan::SLOW,
+            }
+        }
         let key = match t.fib.lookup(dst) {
             Some(&RouteTarget::Connected { ifindex }) => NextHop::Host(4, ifindex, u128::from(u32::from(dst))),
+            // ECMP hashes the translated packet: only the full path has it.
+            Some(&RouteTarget::Via { count, .. }) if count > 1 && !idle && nat[0] != FastNat::Untouched => {
+                return Plan::SLOW
+            }
             Some(&RouteTarget::Via { first, count }) => {
-                let hash = if count > 1 { d.get(14..).map_or(0, super::flow_hash) } else { 0 };
+                let hash = if count > 1 { super::flow_hash(ip) } else { 0 };
                 NextHop::Route(4, pick(first, count, hash))
             }
             _ => return Plan::SLOW,
         };
-        match self.adjacency(t, key, now) {
-            Some((adj, mtu)) if tl <= usize::from(mtu) => {
-                Plan { kind: ROUTE4, len: (14 + tl) as u16, to: adj, slot: 0 }
-            }
-            _ => Plan::SLOW,
+        let Some((adj, mtu)) = self.adjacency(t, key, now) else { return Plan::SLOW };
+        if tl > usize::from(mtu) {
+            return Plan::SLOW;
         }
+        if !idle {
+            let out = self.adj.get(usize::from(adj)).map_or(u16::MAX, |a| a.out);
+            nat[1] = self.nat.fast_post(out, ip);
+            // A packet translated both ways is a hairpin, which the full
+            // path takes.
+            match (nat[0], nat[1]) {
+                (_, FastNat::Slow) | (FastNat::Rewrite { .. }, FastNat::Rewrite { .. }) => return Plan::SLOW,
+                _ => {}
+            }
+        }
+        Plan { kind: ROUTE4, len: (14 + tl) as u16, to: adj, slot: 0 }
     }
 
     /// IPv6: the checks of `ipv6_input` and `forward6` (RFC 8200, RFC
@@ -368,7 +409,15 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Forwards a frame as planned: trims it, writes the MACs,
     /// decrements the TTL or hop limit, sends it.
     #[inline(always)]
-    fn send_routed(&mut self, mut pkt: B, plan: Plan, tally: &mut Tally, now: u64, io: &mut impl Io<B>) {
+    fn send_routed(
+        &mut self,
+        mut pkt: B,
+        plan: Plan,
+        nat: [FastNat; 2],
+        tally: &mut Tally,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
         // Always in range: plans name entries of the cache.
         let rw = &self.adj[usize::from(plan.to) % ADJ_SLOTS];
         pkt.truncate(usize::from(plan.len));
@@ -376,9 +425,15 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if plan.kind == ROUTE4 {
             if let Some(h) = d.get_mut(..V4_HEAD).and_then(|h| <&mut [u8; V4_HEAD]>::try_from(h).ok()) {
                 h[..12].copy_from_slice(&rw.macs);
-                // The checksum updated incrementally (RFC 1624), as RFC
-                // 1812 §5.3.1 allows.
-                Ipv4Packet::new_unchecked(&mut h[14..]).decrement_ttl();
+            }
+            let ip = d.get_mut(14..).unwrap_or_default();
+            if nat != [FastNat::Untouched; 2] {
+                self.nat.fast_commit(ip, nat[0], nat[1], now);
+            }
+            // The checksum updated incrementally (RFC 1624), as RFC 1812
+            // §5.3.1 allows (after translation, as the full path does).
+            if ip.len() >= 20 {
+                Ipv4Packet::new_unchecked(ip).decrement_ttl();
             }
         } else {
             if let Some(h) = d.get_mut(..V6_HEAD).and_then(|h| <&mut [u8; V6_HEAD]>::try_from(h).ok()) {
@@ -460,6 +515,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             neighbors: self.neigh.generation(),
             until: r.until,
             slot: r.slot,
+            out,
             port: egress.port,
             mtu: egress.mtu,
             macs,

@@ -1602,7 +1602,7 @@ fn is_local(t: &Tables, a: u32) -> bool {
 impl Translator for Nat {
     fn prerouting(&mut self, t: &Tables, ip: &mut [u8], now: u64) -> Verdict {
         self.now = now;
-        let Some(dst) = ip.get(16..20).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]])) else {
+        let Some(dst) = packet::addr(ip, End::Dst) else {
             return Verdict::Pass;
         };
         match self.target(dst) {
@@ -1626,7 +1626,7 @@ impl Translator for Nat {
 
     fn postrouting(&mut self, _t: &Tables, out: u16, ip: &mut [u8], now: u64) -> Verdict {
         self.now = now;
-        let Some(src) = ip.get(12..16).map(|d| u32::from_be_bytes([d[0], d[1], d[2], d[3]])) else {
+        let Some(src) = packet::addr(ip, End::Src) else {
             return Verdict::Pass;
         };
         if let Some(st) = self.static_by_inside(src) {

@@ -71,6 +71,22 @@ impl Index {
         self.slots.get(self.home(h)).copied().unwrap_or(EMPTY)
     }
 
+    /// Starts bringing in the slot a lookup of hash `h` reads first.
+    #[inline(always)]
+    pub fn prefetch(&self, h: u32) {
+        if let Some(s) = self.slots.get(self.home(h)) {
+            prefetch::prefetch(s);
+        }
+    }
+
+    /// The entry in the slot a lookup of hash `h` starts at, if that
+    /// slot holds one with this hash (no more probing: a hint's).
+    #[inline(always)]
+    pub fn slot(&self, h: u32) -> Option<u32> {
+        let s = self.slots.get(self.home(h)).copied().unwrap_or(EMPTY);
+        ((s >> 32) as u32 == h && s != EMPTY).then(|| (s as u32).wrapping_sub(1))
+    }
+
     /// The entry with hash `h` for which `is` says yes.
     #[inline]
     pub fn find(&self, h: u32, mut is: impl FnMut(u32) -> bool) -> Option<u32> {

@@ -505,6 +505,25 @@ enum Target {
     Static(u16),
 }
 
+/// A frame coming up in the burst, between the two prefetch hints
+/// ([`Translator::prefetch`], [`Translator::prefetch_more`]): the hash
+/// of its session key, which index that is in, and its mapping's key.
+#[derive(Copy, Clone, Debug)]
+struct Ahead {
+    h: u32,
+    /// 0: nothing prefetched; 1: by inside endpoint; 2: by outside.
+    index: u8,
+    map: u128,
+}
+
+impl Ahead {
+    const NONE: Ahead = Ahead { h: 0, index: 0, map: 0 };
+}
+
+/// Burst places [`Ahead`] remembers (more than the router's distance
+/// between the two hints).
+const AHEAD_SLOTS: usize = 16;
+
 /// One worker's NAT44.
 pub struct Nat {
     rules: Arc<Rules>,
@@ -549,6 +568,11 @@ pub struct Nat {
     workers: u16,
     /// The tag of the packet being handled, if another worker handed it.
     handed: Option<u8>,
+    /// What the first prefetch hint for a frame coming up found, by its
+    /// place in the burst (modulo), for the second.
+    ahead: [Ahead; AHEAD_SLOTS],
+    /// Sessions made, when [`Translator::lookahead`] last looked.
+    made_seen: u64,
     /// Fragment records: this worker's inbox, and every worker's.
     frag_inbox: Option<Arc<FragmentQueue>>,
     frag_peers: Vec<Arc<FragmentQueue>>,
@@ -595,6 +619,8 @@ impl Nat {
             worker: cfg.worker.min(cfg.workers.max(1) - 1),
             workers: cfg.workers.max(1),
             handed: None,
+            ahead: [Ahead::NONE; AHEAD_SLOTS],
+            made_seen: 0,
             frag_inbox: None,
             frag_peers: Vec::new(),
             counters: NatCounters::default(),
@@ -1713,6 +1739,61 @@ impl Translator for Nat {
             self.touch(entry, kind, true, now);
             packet::rewrite(ip, End::Src, addr, port);
             self.counters.translated += 1;
+        }
+    }
+
+    /// While flows are being made (some sessions were since the last
+    /// burst): each new flow's lookups miss the cache (its index slots
+    /// were never read), and overlapping them across the burst pays
+    /// (measured: ~15% more new sessions a second). Established traffic
+    /// alone goes without: with its sessions in cache the hints cost
+    /// ~12% of the steady rate (`benches/run.sh nat44`).
+    #[inline(always)]
+    fn lookahead(&mut self) -> bool {
+        let made = self.counters.created.iter().sum::<u64>();
+        let making = made != self.made_seen;
+        self.made_seen = made;
+        making
+    }
+
+    /// The first hint: the index slot the session lookup of `ip`'s flow
+    /// starts at (by outside endpoint if it is addressed to one of ours,
+    /// else by inside endpoint), remembered under `at`.
+    #[inline(always)]
+    fn prefetch(&mut self, ip: &[u8], at: usize) {
+        let Some(a) = self.ahead.get_mut(at % AHEAD_SLOTS) else { return };
+        *a = Ahead::NONE;
+        let Some((proto, src, sport, dst, dport)) = packet::hint_tuple(ip) else { return };
+        let (index, key) = if self.targets_filter.may_hold(dst) {
+            (&self.by_outside, key5(proto, dst, dport, src, sport))
+        } else {
+            (&self.by_inside, key5(proto, src, sport, dst, dport))
+        };
+        let h = hash(key, self.seed);
+        index.prefetch(h);
+        let index = if self.targets_filter.may_hold(dst) { 2 } else { 1 };
+        *a = Ahead { h, index, map: key3(proto, src, sport) };
+    }
+
+    /// The second hint, once the slot is in: the session it names, or
+    /// for an outbound flow with none there (a new flow, most likely)
+    /// the index slot of the mapping lookup that comes next.
+    #[inline(always)]
+    fn prefetch_more(&mut self, at: usize) {
+        let Some(&Ahead { h, index, map }) = self.ahead.get(at % AHEAD_SLOTS) else { return };
+        let slot = match index {
+            1 => self.by_inside.slot(h),
+            2 => self.by_outside.slot(h),
+            _ => return,
+        };
+        match slot {
+            Some(e) => {
+                if let Some(x) = self.sessions.get(e as usize) {
+                    prefetch::prefetch(x);
+                }
+            }
+            None if index == 1 => self.map_in.prefetch(self.h(map)),
+            None => {}
         }
     }
 

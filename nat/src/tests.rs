@@ -135,6 +135,24 @@ impl Lab {
         sent.into_iter().map(|(p, f)| (p, f[14..].to_vec())).collect()
     }
 
+    /// Sends IPv4 packets into `port`: one at a time through the full
+    /// path, as one burst through the twin (whose translator then gets
+    /// prefetch hints a few frames ahead while it makes sessions); both
+    /// must send the same, in the same order.
+    fn send_burst(&mut self, port: u16, ips: &[Vec<u8>]) -> Vec<(u16, Vec<u8>)> {
+        self.mirror_log();
+        for ip in ips {
+            self.r.process(&self.t, frame_in(port, ip), self.now, &mut self.io);
+        }
+        let mut burst: Vec<_> = ips.iter().map(|ip| Some(frame_in(port, ip))).collect();
+        self.twin.process_burst(&self.t, port, &mut burst, self.now, &mut self.twin_io);
+        let sent: Vec<_> = self.io.sent.drain(..).map(|b| (b.port(), b.data().to_vec())).collect();
+        let twin: Vec<_> = self.twin_io.sent.drain(..).map(|b| (b.port(), b.data().to_vec())).collect();
+        assert_eq!(sent, twin, "the full path and the burst path sent different frames");
+        self.assert_twins();
+        sent.into_iter().map(|(p, f)| (p, f[14..].to_vec())).collect()
+    }
+
     /// Both routers hold the same state: counters (but for the fast
     /// path's own), translator counters, sessions.
     fn assert_twins(&self) {
@@ -636,6 +654,53 @@ fn established_sessions_take_the_fast_path_and_everything_else_the_full_one() {
     l.pass(WAN, tcp(R1, 80, WAN_IP, t.1, RST), LAN);
     assert_eq!(l.fast(), 8);
     assert_eq!(tcp_state(&l), Some("reset"));
+}
+
+#[test]
+fn bursts_of_new_and_established_flows_go_as_frame_by_frame() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    let hosts = ["10.0.1.2", "10.0.1.3", "10.0.1.4", "10.0.1.5"];
+    // 24 new flows in one burst (longer than the lookahead), then 24
+    // again with 12 new ones among them, then the answers: the
+    // translator's hints (on while sessions are being made, then off)
+    // change nothing.
+    let flows = |from: u16, n: u16| -> Vec<Vec<u8>> {
+        (from..from + n).map(|i| udp(hosts[usize::from(i) % 4], 2000 + i, R1, 53)).collect()
+    };
+    // (The first burst goes without hints: nothing was made before it.)
+    let first = l.send_burst(LAN, &flows(0, 24));
+    assert_eq!(first.len(), 24);
+    assert_eq!((l.nat().len(), l.fast()), (24, 0));
+    let second = l.send_burst(LAN, &flows(12, 24));
+    assert_eq!((l.nat().len(), l.fast()), (36, 12));
+    // Garbage among new flows: hints about frames that are not IPv4
+    // flows are no more than wasted.
+    let mut mixed = flows(100, 6);
+    mixed.insert(2, vec![0x45]);
+    mixed.insert(4, udp(A, 9, R1, 53)[..22].to_vec());
+    assert_eq!(l.send_burst(LAN, &mixed).len(), 6);
+    assert_eq!(l.nat().len(), 42);
+    // The answers, inbound, hinted too (sessions were just made).
+    let answers: Vec<_> = second.iter().map(|(_, o)| udp(R1, 53, WAN_IP, src(o).1)).collect();
+    let back = l.send_burst(WAN, &answers);
+    assert_eq!(back.len(), 24);
+    for (i, (port, p)) in back.iter().enumerate() {
+        assert_eq!((*port, dst(p)), (LAN, (ip(hosts[(12 + i) % 4]), 2012 + i as u16)));
+    }
+    assert_eq!(l.fast(), 36);
+}
+
+#[test]
+fn the_translator_asks_for_hints_only_while_it_makes_sessions() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    let nat = l.twin.translator_mut();
+    assert!(!stack::Translator::lookahead(nat), "nothing made yet");
+    let out = l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    let nat = l.twin.translator_mut();
+    assert!(stack::Translator::lookahead(nat), "a session was made");
+    assert!(!stack::Translator::lookahead(nat), "asked again: none since");
+    l.pass(WAN, udp(R1, 53, WAN_IP, src(&out).1), LAN);
+    assert!(!stack::Translator::lookahead(l.twin.translator_mut()), "established traffic only");
 }
 
 #[test]

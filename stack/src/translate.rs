@@ -80,6 +80,25 @@ pub trait Translator {
     fn is_idle(&self) -> bool {
         false
     }
+    /// Asked once a burst: whether the router should give this burst's
+    /// frames to [`Translator::prefetch`] and
+    /// [`Translator::prefetch_more`] (the hints cost a few ns a frame,
+    /// which pay only when the translator's reads miss the cache).
+    #[inline(always)]
+    fn lookahead(&mut self) -> bool {
+        false
+    }
+    /// A hint that the IPv4 packet `ip` (unchecked: any bytes), at
+    /// place `at` of the burst, will be looked at soon: start bringing
+    /// in what its translation reads first. The router calls it a few
+    /// frames ahead, so the cache misses of several packets overlap.
+    /// Changes nothing a packet's handling sees.
+    #[inline(always)]
+    fn prefetch(&mut self, _ip: &[u8], _at: usize) {}
+    /// The second hint for the frame at `at`, nearer its turn: follow
+    /// what the first brought in (the entry an index slot names).
+    #[inline(always)]
+    fn prefetch_more(&mut self, _at: usize) {}
     /// The fast path's look at a plain packet (IPv4 header without
     /// options, checked, TTL above 1, trimmed to its total length)
     /// before routing: what [`Translator::prerouting`] would do, without

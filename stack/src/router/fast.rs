@@ -37,6 +37,15 @@
 //! anything else the translator must decide (a new flow, an ICMP
 //! error, a fragment, a hairpin, another worker's packet) goes the full
 //! way.
+//!
+//! While the translator is making sessions ([`Translator::lookahead`]),
+//! it is also handed each frame [`AHEAD`] frames before its turn
+//! ([`Translator::prefetch`]: start reading the index slot its lookup
+//! begins at) and again [`NEARER`] frames before
+//! ([`Translator::prefetch_more`]: the entry or the next index that slot
+//! leads to), so a new flow's cache misses overlap with the frames
+//! before it instead of adding up. Established traffic alone goes
+//! without: its tables are in cache, and the hints would only cost.
 
 use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
@@ -50,6 +59,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Adjacency cache entries (direct-mapped by next hop).
 pub(super) const ADJ_SLOTS: usize = 256;
+
+/// How many frames ahead of the one being processed the translator is
+/// asked to prefetch ([`Translator::prefetch`]): far enough that a cache
+/// miss (~100 ns) is over when the frame's turn comes.
+const AHEAD: usize = 6;
+/// How many frames ahead the second hint comes
+/// ([`Translator::prefetch_more`]), once the first's read is in.
+const NEARER: usize = 3;
 
 /// Ethernet + IPv4 header without options.
 const V4_HEAD: usize = 14 + 20;
@@ -218,21 +235,28 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return;
         };
         let idle = self.nat.is_idle();
-        // A ROUTE4 plan's translations (written by `decide4` whenever
-        // the translator is not idle).
-        let mut nat = [FastNat::Untouched; 2];
+        // Prefetch hints only while the translator asks for them.
+        let ahead = !idle && self.nat.lookahead();
         let mut tally = Tally::NEW;
-        for slot in burst.iter_mut() {
-            let Some(mut pkt) = slot.take() else { continue };
-            let plan = self.decide(t, ing, &pkt, idle, &mut nat, now);
-            match plan.kind {
-                SLOW => {
-                    pkt.set_port(port);
-                    self.process(t, pkt, now, io);
+        if ahead {
+            for (i, pkt) in burst.iter().enumerate().take(AHEAD) {
+                self.prefetch_nat(pkt.as_ref(), i);
+            }
+            for i in 0..AHEAD - NEARER {
+                self.nat.prefetch_more(i);
+            }
+            for i in 0..burst.len() {
+                self.prefetch_nat(burst.get(i + AHEAD).and_then(Option::as_ref), i + AHEAD);
+                self.nat.prefetch_more(i + AHEAD - NEARER);
+                if let Some(slot) = burst.get_mut(i) {
+                    self.frame(t, ing, port, slot, idle, &mut tally, now, io);
                 }
-                ROUTE4 if !idle => self.send_routed(pkt, plan, nat, &mut tally, now, io),
-                ROUTE4 | ROUTE6 => self.send_routed(pkt, plan, [FastNat::Untouched; 2], &mut tally, now, io),
-                _ => self.send_switched(t, pkt, plan, &mut tally, now, io),
+            }
+        } else {
+            // (A loop of its own: the hints' code in it, even unused,
+            // measured ~3% off the steady rate.)
+            for slot in burst.iter_mut() {
+                self.frame(t, ing, port, slot, idle, &mut tally, now, io);
             }
         }
         let c = &mut self.counters;
@@ -243,6 +267,50 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         c.forwarded6 += tally.routed6;
         c.l2_forwarded += tally.switched;
         c.l2_flooded += tally.flooded;
+    }
+
+    /// One frame of the burst: by the fast path if it can carry it,
+    /// otherwise by [`Router::process`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn frame(
+        &mut self,
+        t: &Tables,
+        ing: Ingress,
+        port: u16,
+        slot: &mut Option<B>,
+        idle: bool,
+        tally: &mut Tally,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
+        let Some(mut pkt) = slot.take() else { return };
+        // A ROUTE4 plan's translations (written by `decide4` whenever
+        // the translator is not idle).
+        let mut nat = [FastNat::Untouched; 2];
+        let plan = self.decide(t, ing, &pkt, idle, &mut nat, now);
+        match plan.kind {
+            SLOW => {
+                pkt.set_port(port);
+                self.process(t, pkt, now, io);
+            }
+            ROUTE4 if !idle => self.send_routed(pkt, plan, nat, tally, now, io),
+            ROUTE4 | ROUTE6 => self.send_routed(pkt, plan, [FastNat::Untouched; 2], tally, now, io),
+            _ => self.send_switched(t, pkt, plan, tally, now, io),
+        }
+    }
+
+    /// The translator's first hint about the frame at burst place `at`
+    /// ([`Translator::prefetch`]): an untagged IPv4 frame's packet, or
+    /// nothing.
+    #[inline(always)]
+    fn prefetch_nat(&mut self, pkt: Option<&B>, at: usize) {
+        let d = pkt.map_or(&[][..], PacketBuf::data);
+        let ip = match (d.get(12), d.get(13)) {
+            (Some(0x08), Some(0x00)) => d.get(14..).unwrap_or_default(),
+            _ => &[],
+        };
+        self.nat.prefetch(ip, at);
     }
 
     fn refresh_ingress(&mut self, t: &Tables) {

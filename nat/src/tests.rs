@@ -124,15 +124,7 @@ impl Lab {
     /// Sends an IPv4 packet into `port`; returns what left (IP packets
     /// and their ports), the same from both routers.
     fn send(&mut self, port: u16, ip: Vec<u8>) -> Vec<(u16, Vec<u8>)> {
-        self.mirror_log();
-        self.r.process(&self.t, frame_in(port, &ip), self.now, &mut self.io);
-        let mut burst = [Some(frame_in(port, &ip))];
-        self.twin.process_burst(&self.t, port, &mut burst, self.now, &mut self.twin_io);
-        let sent: Vec<_> = self.io.sent.drain(..).map(|b| (b.port(), b.data().to_vec())).collect();
-        let twin: Vec<_> = self.twin_io.sent.drain(..).map(|b| (b.port(), b.data().to_vec())).collect();
-        assert_eq!(sent, twin, "the full path and the burst path sent different frames");
-        self.assert_twins();
-        sent.into_iter().map(|(p, f)| (p, f[14..].to_vec())).collect()
+        self.send_burst(port, &[ip])
     }
 
     /// Sends IPv4 packets into `port`: one at a time through the full

@@ -1764,14 +1764,14 @@ impl Translator for Nat {
         let Some(a) = self.ahead.get_mut(at % AHEAD_SLOTS) else { return };
         *a = Ahead::NONE;
         let Some((proto, src, sport, dst, dport)) = packet::hint_tuple(ip) else { return };
-        let (index, key) = if self.targets_filter.may_hold(dst) {
-            (&self.by_outside, key5(proto, dst, dport, src, sport))
+        let inbound = self.targets_filter.may_hold(dst);
+        let (table, key, index) = if inbound {
+            (&self.by_outside, key5(proto, dst, dport, src, sport), 2)
         } else {
-            (&self.by_inside, key5(proto, src, sport, dst, dport))
+            (&self.by_inside, key5(proto, src, sport, dst, dport), 1)
         };
         let h = hash(key, self.seed);
-        index.prefetch(h);
-        let index = if self.targets_filter.may_hold(dst) { 2 } else { 1 };
+        table.prefetch(h);
         *a = Ahead { h, index, map: key3(proto, src, sport) };
     }
 

@@ -463,12 +463,14 @@ impl Controller {
         if let Some(log) = &self.hooks.nat_log {
             log.configure(candidate.nat.log.clone());
         }
-        if **self.hooks.nat.load() != nat_rules {
-            self.hooks.nat.store(Arc::new(nat_rules));
-        }
+        // The previous rules, like the previous snapshot, are kept until
+        // every worker has moved on, so their last reference goes here,
+        // not in a worker (DESIGN.md §3).
+        let old_rules = (**self.hooks.nat.load() != nat_rules).then(|| self.hooks.nat.swap(Arc::new(nat_rules)));
         let old = self.hooks.snapshot.swap(Arc::new(t));
         self.wait_for_workers(generation).await;
         drop(old); // the last reference: freed here, not in a worker
+        drop(old_rules);
         st.neighbor_epoch = epoch;
         let changes = diff(&running, &candidate);
         let tag = etag(&candidate);

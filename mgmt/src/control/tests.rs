@@ -174,6 +174,36 @@ async fn changes_wait_for_the_workers_to_take_the_snapshot() {
     acker.join().unwrap();
 }
 
+/// A worker lets go of the NAT rules it ran with once it has the new
+/// ones, before it acknowledges the generation; the controller still
+/// holds them then, so they are freed on its side, never in a worker.
+#[tokio::test]
+async fn old_nat_rules_are_freed_by_the_controller_not_a_worker() {
+    let f = fixture("nat-rules");
+    let nat = f.ctl.hooks.nat.clone();
+    let held = nat.load_full(); // what a worker's translator holds
+    f.worker.generation.store(1, Relaxed);
+    let w = f.worker.clone();
+    let worker = std::thread::spawn(move || {
+        while Arc::ptr_eq(&nat.load(), &held) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let others = Arc::strong_count(&held) - 1;
+        drop(held);
+        w.generation.store(2, Relaxed);
+        others
+    });
+    f.ctl
+        .change(&who(), "udp timeout", |c| {
+            c.nat.timeouts.udp_s = 600;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(f.ctl.hooks.nat.load().timeouts.udp, 600_000_000_000);
+    assert!(worker.join().unwrap() >= 1, "the worker held the last reference to the old rules");
+}
+
 #[test]
 fn diff_names_paths() {
     let a = Config::parse(LAB).unwrap();

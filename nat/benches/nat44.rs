@@ -231,7 +231,9 @@ fn nat44(c: &mut Criterion) {
         })
     });
     assert_eq!((r0.translator().len(), r1.translator().len()), (0, 1024), "sessions only on the owner");
-    assert!(r0.counters.handed_off > 0);
+    // (Nothing was handed off if a filter skipped the bench above.)
+    let handed_ran = r0.counters.rx > 0;
+    assert!(!handed_ran || r0.counters.handed_off > 0, "the first worker handed its frames off");
     g.finish();
 }
 

@@ -58,7 +58,7 @@ pub const MAX_TBL8_GROUPS: usize = 1 << 20;
 /// Errors building a FIB.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FibError {
-    /// Prefix length above 32.
+    /// Prefix length longer than the address (32 bits, or 128 for IPv6).
     BadLength(u8),
     /// Too many distinct /24s hold longer prefixes.
     TooManyGroups,
@@ -72,7 +72,7 @@ pub enum FibError {
 impl std::fmt::Display for FibError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FibError::BadLength(l) => write!(f, "prefix length {l} is above 32"),
+            FibError::BadLength(l) => write!(f, "prefix length {l} is longer than the address"),
             FibError::TooManyGroups => write!(f, "more than {MAX_TBL8_GROUPS} /24s hold longer prefixes"),
             FibError::TooManyTargets => write!(f, "too many distinct route targets"),
             FibError::Attach(p, 0) => write!(f, "port {p} has two untagged users, or is out of range"),

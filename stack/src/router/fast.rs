@@ -29,9 +29,10 @@
 //! reachable ([`crate::neigh::Resolved`]). And the translator is asked
 //! once per burst whether it could touch any packet at all
 //! ([`Translator::is_idle`]); if not, the burst runs a loop compiled
-//! without the translator's code, which keeps more of routing in
-//! registers (5% more IPv6 packets a second, measured). If it could, each IPv4 packet's
-//! translation is looked up without a change ([`Translator::fast_pre`]
+//! without the translator's code (measured: 5% more IPv6 packets a
+//! second; with the hooks inlined, the profile showed routing's values
+//! spilled to the stack). If it could, each IPv4 packet's translation
+//! is looked up without a change ([`Translator::fast_pre`]
 //! before routing, [`Translator::fast_post`] once the egress is known):
 //! a packet of an established session, or one no rule concerns, stays
 //! on the fast path and is translated ([`Translator::fast_commit`])
@@ -272,8 +273,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 }
             }
         } else if idle {
-            // Without the translator's code: plain routing and switching
-            // compile to a loop that keeps more in registers.
+            // Without the translator's code (see the module doc).
             for slot in burst.iter_mut() {
                 self.frame::<true>(t, ing, port, slot, &mut tally, now, io);
             }
@@ -419,7 +419,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
     /// IPv4: the checks of `ipv4_input`, `route4` and `forward` (RFC 1812
     /// §5.2.2, §5.3.1, §5.3.7) for a header without options; unless the
-    /// translator is `idle`, the hooks' lookups too, their findings left
+    /// translator is idle (`IDLE`), the hooks' lookups too, their findings left
     /// in `nat` (before routing, after).
     #[inline(always)]
     fn decide4<const IDLE: bool>(&mut self, t: &Tables, d: &[u8], nat: &mut [FastNat; 2], now: u64) -> Plan {

@@ -5,6 +5,8 @@
 //! a hash's home slot is `hash × slots / 2^32` (Lemire's multiply-shift
 //! range reduction), not a power-of-two mask. Never grows.
 
+use hugeslice::HugeSlice;
+
 const EMPTY: u64 = 0;
 
 /// A seeded hash of a packed key (multiply-xorshift; the seed is drawn
@@ -21,7 +23,7 @@ pub fn hash(key: u128, seed: u64) -> u32 {
 
 pub struct Index {
     /// `hash << 32 | (entry + 1)`; 0 is empty.
-    slots: Box<[u64]>,
+    slots: HugeSlice<u64>,
     len: usize,
 }
 
@@ -29,7 +31,7 @@ impl Index {
     /// Room for `entries` at a load of at most three quarters.
     pub fn new(entries: usize) -> Index {
         let n = (entries.max(8) * 4).div_ceil(3) + 1;
-        Index { slots: vec![EMPTY; n].into_boxed_slice(), len: n }
+        Index { slots: HugeSlice::new(n, EMPTY), len: n }
     }
 
     /// The slot a hash belongs in.
@@ -59,16 +61,7 @@ impl Index {
 
     /// Bytes this index holds.
     pub fn bytes(&self) -> usize {
-        self.slots.len() * 8
-    }
-
-    /// Reads the slot hash `h` starts at and returns it, for nothing but
-    /// to have its cache line on the way: issued together, the first
-    /// probes of several indexes miss the cache at the same time instead
-    /// of one after the other (a safe stand-in for a prefetch).
-    #[inline(always)]
-    pub fn touch(&self, h: u32) -> u64 {
-        self.slots.get(self.home(h)).copied().unwrap_or(EMPTY)
+        self.slots.bytes()
     }
 
     /// Starts bringing in the slot a lookup of hash `h` reads first.

@@ -27,6 +27,7 @@ use crate::log::{LogEvent, LogQueue, LogRecord};
 use crate::packet::{self, End, Flow, Frag, Kind, ICMP, SYN, TCP, UDP};
 use crate::rules::{Filtering, Forward, Rules, Static};
 use crate::wheel::Wheel;
+use hugeslice::HugeSlice;
 use stack::{DropReason, FastNat, RouteTarget, Tables, Translator, Verdict};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -309,18 +310,27 @@ impl Outside {
     /// A free port in the range: `want` if free there (port
     /// preservation), else the next free one after the cursor.
     fn alloc(&mut self, p: usize, want: u16) -> Option<u16> {
-        if self.free[p] == 0 {
+        let port = self.peek(p, want)?;
+        self.set(p, port, true);
+        if port != want {
+            if let Some(c) = self.cursor.get_mut(p) {
+                *c = port.wrapping_add(1);
+            }
+        }
+        Some(port)
+    }
+
+    /// The port [`Outside::alloc`] would hand out now, without taking it.
+    #[inline]
+    fn peek(&self, p: usize, want: u16) -> Option<u16> {
+        if self.free.get(p).is_none_or(|&f| f == 0) {
             return None;
         }
         let (lo, hi) = self.range;
         if (lo..=hi).contains(&want) && !self.taken(p, want) {
-            self.set(p, want, true);
             return Some(want);
         }
-        let port = self.first_free(p, self.cursor[p], (lo, hi))?;
-        self.set(p, port, true);
-        self.cursor[p] = port.wrapping_add(1);
-        Some(port)
+        self.first_free(p, self.cursor.get(p).copied().unwrap_or(lo), (lo, hi))
     }
 
     /// The first free port at or after `from` in `lo..=hi`, wrapping
@@ -448,8 +458,24 @@ fn forward_of(m: &Mapping, outside: u32) -> Forward {
 }
 
 /// `n` free mappings, chained through `first`.
-fn free_mappings(n: usize) -> Box<[Mapping]> {
-    (0..n).map(|i| Mapping { first: if i + 1 < n { i as u32 + 1 } else { NIL }, ..Mapping::default() }).collect()
+fn free_mappings(n: usize) -> HugeSlice<Mapping> {
+    let mut m = HugeSlice::new(n, Mapping::default());
+    chain_free_mappings(&mut m);
+    m
+}
+
+/// Frees every mapping, chaining them in order through `first`.
+fn chain_free_mappings(m: &mut [Mapping]) {
+    let n = m.len();
+    for (i, x) in m.iter_mut().enumerate() {
+        *x = Mapping { first: if i + 1 < n { i as u32 + 1 } else { NIL }, ..Mapping::default() };
+    }
+}
+
+/// A subscriber's key: its inside address under rule `ri`.
+#[inline(always)]
+fn sub_key(inside: u32, ri: usize) -> u128 {
+    2u128 << 120 | u128::from(inside) << 64 | ri as u128
 }
 
 #[inline(always)]
@@ -505,19 +531,47 @@ enum Target {
     Static(u16),
 }
 
-/// A frame coming up in the burst, between the two prefetch hints
-/// ([`Translator::prefetch`], [`Translator::prefetch_more`]): the hash
-/// of its session key, which index that is in, and its mapping's key.
+/// A frame coming up in the burst, between the prefetch hints
+/// ([`Translator::prefetch`], [`Translator::prefetch_more`],
+/// [`Translator::prefetch_last`]): what the earlier hints found, for the
+/// later ones.
 #[derive(Copy, Clone, Debug)]
 struct Ahead {
+    /// The hash of its session key.
     h: u32,
-    /// 0: nothing prefetched; 1: by inside endpoint; 2: by outside.
+    /// 0: nothing to follow; 1: outbound, by inside endpoint; 2: inbound.
     index: u8,
-    map: u128,
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    src: u32,
+    dst: u32,
+    /// The hashes of its mapping's key and of its subscriber's.
+    map: u32,
+    sub: u32,
+    /// For a new flow, once the second hint looked: its mapping, or
+    /// else its subscriber (`NIL`: none found), or else the outside
+    /// address its new subscriber would get (an index in `addrs`).
+    mapping: u32,
+    subscriber: u32,
+    addr: u16,
 }
 
 impl Ahead {
-    const NONE: Ahead = Ahead { h: 0, index: 0, map: 0 };
+    const NONE: Ahead = Ahead {
+        h: 0,
+        index: 0,
+        proto: 0,
+        sport: 0,
+        dport: 0,
+        src: 0,
+        dst: 0,
+        map: 0,
+        sub: 0,
+        mapping: NIL,
+        subscriber: NIL,
+        addr: u16::MAX,
+    };
 }
 
 /// Burst places [`Ahead`] remembers (more than the router's distance
@@ -528,17 +582,17 @@ const AHEAD_SLOTS: usize = 16;
 pub struct Nat {
     rules: Arc<Rules>,
     addrs: Vec<Outside>,
-    sessions: Box<[Session]>,
+    sessions: HugeSlice<Session>,
     free_session: u32,
     live: usize,
     by_inside: Index,
     by_outside: Index,
-    mappings: Box<[Mapping]>,
+    mappings: HugeSlice<Mapping>,
     /// Head of the free mappings' chain.
     free_mapping: u32,
     map_in: Index,
     map_out: Index,
-    subs: Box<[Subscriber]>,
+    subs: HugeSlice<Subscriber>,
     free_sub: Vec<u32>,
     sub_ix: Index,
     wheel: Wheel,
@@ -583,7 +637,7 @@ impl Nat {
     pub fn new(cfg: NatConfig) -> Nat {
         let n = cfg.max_sessions.clamp(1, u32::MAX as usize / 2);
         let subs = if cfg.max_subscribers == 0 { n / 4 } else { cfg.max_subscribers }.clamp(1, n);
-        let mut sessions = vec![Session::default(); n].into_boxed_slice();
+        let mut sessions = HugeSlice::new(n, Session::default());
         for (i, s) in sessions.iter_mut().enumerate() {
             s.next = if i + 1 < n { i as u32 + 1 } else { NIL };
         }
@@ -599,7 +653,7 @@ impl Nat {
             free_mapping: 0,
             map_in: Index::new(n),
             map_out: Index::new(n),
-            subs: vec![Subscriber::default(); subs].into_boxed_slice(),
+            subs: HugeSlice::new(subs, Subscriber::default()),
             free_sub: (0..subs as u32).rev().collect(),
             sub_ix: Index::new(subs),
             wheel: Wheel::new(WHEEL_SLOTS, cfg.tick_ns, n),
@@ -898,7 +952,7 @@ impl Nat {
         }
         self.free_session = 0;
         self.live = 0;
-        self.mappings = free_mappings(n);
+        chain_free_mappings(&mut self.mappings);
         self.free_mapping = 0;
         self.free_sub = (0..self.subs.len() as u32).rev().collect();
         for ix in [&mut self.by_inside, &mut self.by_outside, &mut self.map_in, &mut self.map_out, &mut self.sub_ix] {
@@ -1106,7 +1160,7 @@ impl Nat {
     }
 
     fn subscriber(&mut self, ri: usize, inside: u32) -> Result<u32, Refusal> {
-        let k = 2u128 << 120 | u128::from(inside) << 64 | ri as u128;
+        let k = sub_key(inside, ri);
         let subs = &self.subs;
         let found = self.sub_ix.find(hash(k, self.seed), |e| {
             subs.get(e as usize).is_some_and(|s| s.inside == inside && usize::from(s.rule) == ri)
@@ -1169,9 +1223,10 @@ impl Nat {
         };
         let outside = self.addrs.get(usize::from(addr)).map_or(0, |o| o.addr);
         // The two outside-keyed indexes this flow goes into: both inserts'
-        // first probes miss together.
+        // first probes are on their way while the rest is written.
         let (hm, hs) = (self.h(key3(f.proto, outside, port)), self.h(key5(f.proto, outside, port, f.dst, f.dport)));
-        std::hint::black_box((self.map_out.touch(hm), self.by_outside.touch(hs)));
+        self.map_out.prefetch(hm);
+        self.by_outside.prefetch(hs);
         if !blocks {
             self.record(LogEvent::MappingCreate, f.proto, (f.src, f.sport), outside, (port, port));
         }
@@ -1520,15 +1575,7 @@ impl Nat {
         }
         let f = packet::flow(ip).ok().filter(|f| f.kind != Kind::IcmpError)?;
         let e = if outbound {
-            let Some(e) = self.find_in(key5(f.proto, f.src, f.sport, f.dst, f.dport)) else {
-                // A new flow, for the full path, which looks for its
-                // mapping next. Looked up here too, so the two misses
-                // overlap as they do in `outbound` (measured: else the
-                // mapping's misses the cache alone, ~150 ns a new flow).
-                std::hint::black_box(self.find_map_in(f.proto, f.src, f.sport));
-                return None;
-            };
-            e
+            self.find_in(key5(f.proto, f.src, f.sport, f.dst, f.dport))?
         } else {
             self.find_out(key5(f.proto, f.dst, f.dport, f.src, f.sport))?
         };
@@ -1758,43 +1805,100 @@ impl Translator for Nat {
 
     /// The first hint: the index slot the session lookup of `ip`'s flow
     /// starts at (by outside endpoint if it is addressed to one of ours,
-    /// else by inside endpoint), remembered under `at`.
+    /// else by inside endpoint), and for an outbound flow the slots its
+    /// mapping's and its subscriber's lookups start at (a new flow looks
+    /// both up), remembered under `at`.
     #[inline(always)]
     fn prefetch(&mut self, ip: &[u8], at: usize) {
         let Some(a) = self.ahead.get_mut(at % AHEAD_SLOTS) else { return };
         *a = Ahead::NONE;
         let Some((proto, src, sport, dst, dport)) = packet::hint_tuple(ip) else { return };
-        let inbound = self.targets_filter.may_hold(dst);
-        let (table, key, index) = if inbound {
-            (&self.by_outside, key5(proto, dst, dport, src, sport), 2)
-        } else {
-            (&self.by_inside, key5(proto, src, sport, dst, dport), 1)
-        };
-        let h = hash(key, self.seed);
-        table.prefetch(h);
-        *a = Ahead { h, index, map: key3(proto, src, sport) };
+        if self.targets_filter.may_hold(dst) {
+            let h = hash(key5(proto, dst, dport, src, sport), self.seed);
+            self.by_outside.prefetch(h);
+            *a = Ahead { h, index: 2, ..Ahead::NONE };
+            return;
+        }
+        let h = hash(key5(proto, src, sport, dst, dport), self.seed);
+        let map = hash(key3(proto, src, sport), self.seed);
+        self.by_inside.prefetch(h);
+        self.map_in.prefetch(map);
+        let ri = self.rules.rules.iter().position(|r| r.matches(src)).unwrap_or(0);
+        let sub = hash(sub_key(src, ri), self.seed);
+        self.sub_ix.prefetch(sub);
+        *a = Ahead { h, index: 1, proto, sport, dport, src, dst, map, sub, ..Ahead::NONE };
     }
 
-    /// The second hint, once the slot is in: the session it names, or
-    /// for an outbound flow with none there (a new flow, most likely)
-    /// the index slot of the mapping lookup that comes next.
+    /// The second hint, once those slots are in: the session the first
+    /// names; or, for an outbound flow with none there (a new flow, most
+    /// likely), its mapping, or else its subscriber, or else (a new
+    /// subscriber) the outside address paired pooling would give it.
     #[inline(always)]
     fn prefetch_more(&mut self, at: usize) {
-        let Some(&Ahead { h, index, map }) = self.ahead.get(at % AHEAD_SLOTS) else { return };
-        let slot = match index {
-            1 => self.by_inside.slot(h),
-            2 => self.by_outside.slot(h),
+        let Some(&a) = self.ahead.get(at % AHEAD_SLOTS) else { return };
+        let slot = match a.index {
+            1 => self.by_inside.slot(a.h),
+            2 => self.by_outside.slot(a.h),
             _ => return,
         };
-        match slot {
-            Some(e) => {
-                if let Some(x) = self.sessions.get(e as usize) {
-                    prefetch::prefetch(x);
-                }
+        if let Some(e) = slot {
+            if let Some(x) = self.sessions.get(e as usize) {
+                prefetch::prefetch(x);
             }
-            None if index == 1 => self.map_in.prefetch(self.h(map)),
-            None => {}
+            return;
         }
+        if a.index != 1 {
+            return;
+        }
+        let mut next = a;
+        if let Some(m) = self.map_in.slot(a.map) {
+            if let Some(x) = self.mappings.get(m as usize) {
+                prefetch::prefetch(x);
+                next.mapping = m;
+            }
+        } else if let Some(s) = self.sub_ix.slot(a.sub) {
+            if let Some(x) = self.subs.get(s as usize) {
+                prefetch::prefetch(x);
+                next.subscriber = s;
+            }
+        } else {
+            let ri = self.rules.rules.iter().position(|r| r.matches(a.src)).unwrap_or(0);
+            let pool: &[u16] = self.pools.get(ri).map_or(&[], |p| p.as_slice());
+            let start = hash(u128::from(a.src), self.seed) as usize;
+            next.addr = pool.get(start % pool.len().max(1)).copied().unwrap_or(u16::MAX);
+        }
+        if let Some(x) = self.ahead.get_mut(at % AHEAD_SLOTS) {
+            *x = next;
+        }
+    }
+
+    /// The third hint, for a new flow: the slots its session's (and a
+    /// new mapping's) outside key will go in, once the mapping or the
+    /// subscriber the second hint found is in. A new mapping's port is
+    /// the one the allocator would hand out now (the router gives this
+    /// hint once the frame before is done, so no allocation comes
+    /// between); with port blocks it is guessed as the inside port. A
+    /// wrong guess costs nothing but the hint.
+    #[inline(always)]
+    fn prefetch_last(&mut self, at: usize) {
+        let Some(&a) = self.ahead.get(at % AHEAD_SLOTS) else { return };
+        if a.index != 1 {
+            return;
+        }
+        if let Some(m) = self.mappings.get(a.mapping as usize) {
+            let outside = self.addrs.get(usize::from(m.addr)).map_or(0, |o| o.addr);
+            self.by_outside.prefetch(self.h(key5(a.proto, outside, m.out_port, a.dst, a.dport)));
+            return;
+        }
+        let addr = match self.subs.get(a.subscriber as usize) {
+            Some(s) => s.addr,
+            None => a.addr,
+        };
+        let Some(o) = self.addrs.get(usize::from(addr)) else { return };
+        let port = if self.rules.port_block == 0 { o.peek(proto_index(a.proto), a.sport) } else { Some(a.sport) };
+        let Some(port) = port else { return };
+        self.map_out.prefetch(self.h(key3(a.proto, o.addr, port)));
+        self.by_outside.prefetch(self.h(key5(a.proto, o.addr, port, a.dst, a.dport)));
     }
 
     /// No rules, forwards or static mappings: nothing to translate, and
@@ -2016,5 +2120,23 @@ impl Nat {
         self.counters.translated += 1;
         self.counters.fragments += 1;
         Verdict::Pass
+    }
+}
+
+#[cfg(test)]
+mod outside_tests {
+    use super::Outside;
+
+    #[test]
+    fn peek_names_the_port_alloc_hands_out() {
+        // A small range, so the cursor wraps and ports run out.
+        let mut o = Outside::new(0x6440_0001, (1024, 1151), 0);
+        let wants = (0..200u16).map(|i| [1024 + i % 7, 1100 + i % 3, 80, 1151][usize::from(i) % 4]);
+        for want in wants {
+            let peeked = o.peek(1, want);
+            assert_eq!(o.alloc(1, want), peeked, "want {want}");
+        }
+        assert_eq!(o.peek(1, 1024), None, "all 128 ports taken");
+        assert_eq!(o.peek(0, 1024), Some(1024), "another protocol's ports are its own");
     }
 }

@@ -8,16 +8,18 @@
 //! entry whose deadline moves *earlier* than its slot is moved at once
 //! ([`Wheel::reschedule`]).
 
+use hugeslice::HugeSlice;
+
 const NIL: u32 = u32::MAX;
 
 pub struct Wheel {
     heads: Box<[u32]>,
-    next: Box<[u32]>,
-    prev: Box<[u32]>,
+    next: HugeSlice<u32>,
+    prev: HugeSlice<u32>,
     /// The tick each entry is filed under, modulo 2^32 (enough for the
     /// slot and for comparing with a nearby deadline: 2^32 ticks are
     /// years at any sensible tick).
-    tick: Box<[u32]>,
+    tick: HugeSlice<u32>,
     mask: u64,
     tick_ns: u64,
     /// The next tick to process: every tick before it is done.
@@ -31,9 +33,9 @@ impl Wheel {
         let slots = slots.next_power_of_two();
         Wheel {
             heads: vec![NIL; slots].into_boxed_slice(),
-            next: vec![NIL; entries].into_boxed_slice(),
-            prev: vec![NIL; entries].into_boxed_slice(),
-            tick: vec![0; entries].into_boxed_slice(),
+            next: HugeSlice::new(entries, NIL),
+            prev: HugeSlice::new(entries, NIL),
+            tick: HugeSlice::new(entries, 0),
             mask: slots as u64 - 1,
             tick_ns: tick_ns.max(1),
             cur: 0,

@@ -627,6 +627,11 @@ pub struct Nat {
     ahead: [Ahead; AHEAD_SLOTS],
     /// Sessions made, when [`Translator::lookahead`] last looked.
     made_seen: u64,
+    /// This burst gets prefetch hints ([`Translator::lookahead`] said
+    /// so), and the burst place of the frame being handled (the last
+    /// [`Translator::prefetch_last`]'s).
+    hinting: bool,
+    hinted: usize,
     /// Fragment records: this worker's inbox, and every worker's.
     frag_inbox: Option<Arc<FragmentQueue>>,
     frag_peers: Vec<Arc<FragmentQueue>>,
@@ -675,6 +680,8 @@ impl Nat {
             handed: None,
             ahead: [Ahead::NONE; AHEAD_SLOTS],
             made_seen: 0,
+            hinting: false,
+            hinted: 0,
             frag_inbox: None,
             frag_peers: Vec::new(),
             counters: NatCounters::default(),
@@ -1227,6 +1234,12 @@ impl Nat {
         let (hm, hs) = (self.h(key3(f.proto, outside, port)), self.h(key5(f.proto, outside, port, f.dst, f.dport)));
         self.map_out.prefetch(hm);
         self.by_outside.prefetch(hs);
+        // The next frame's outside slots depend on this port: now that it
+        // is taken, their hint can go (a frame's work earlier than the
+        // router would give it).
+        if self.hinting {
+            self.hint_last(self.hinted + 1);
+        }
         if !blocks {
             self.record(LogEvent::MappingCreate, f.proto, (f.src, f.sport), outside, (port, port));
         }
@@ -1584,6 +1597,33 @@ impl Nat {
         Some((f, FastNat::Rewrite { entry: e, addr, port }))
     }
 
+    /// [`Translator::prefetch_last`]'s hint for the frame at `at`, given
+    /// once: given early (by [`Nat::new_mapping`], as soon as the frame
+    /// before has its port), it is not given again.
+    #[inline(always)]
+    fn hint_last(&mut self, at: usize) {
+        let Some(a) = self.ahead.get_mut(at % AHEAD_SLOTS) else { return };
+        if a.index != 1 {
+            return;
+        }
+        a.index = 0;
+        let a = *a;
+        if let Some(m) = self.mappings.get(a.mapping as usize) {
+            let outside = self.addrs.get(usize::from(m.addr)).map_or(0, |o| o.addr);
+            self.by_outside.prefetch(self.h(key5(a.proto, outside, m.out_port, a.dst, a.dport)));
+            return;
+        }
+        let addr = match self.subs.get(a.subscriber as usize) {
+            Some(s) => s.addr,
+            None => a.addr,
+        };
+        let Some(o) = self.addrs.get(usize::from(addr)) else { return };
+        let port = if self.rules.port_block == 0 { o.peek(proto_index(a.proto), a.sport) } else { Some(a.sport) };
+        let Some(port) = port else { return };
+        self.map_out.prefetch(self.h(key3(a.proto, o.addr, port)));
+        self.by_outside.prefetch(self.h(key5(a.proto, o.addr, port, a.dst, a.dport)));
+    }
+
     fn session(&self, e: u32) -> Option<Session> {
         self.sessions.get(e as usize).copied()
     }
@@ -1800,6 +1840,7 @@ impl Translator for Nat {
         let made = self.counters.created.iter().sum::<u64>();
         let making = made != self.made_seen;
         self.made_seen = made;
+        self.hinting = making;
         making
     }
 
@@ -1881,24 +1922,8 @@ impl Translator for Nat {
     /// wrong guess costs nothing but the hint.
     #[inline(always)]
     fn prefetch_last(&mut self, at: usize) {
-        let Some(&a) = self.ahead.get(at % AHEAD_SLOTS) else { return };
-        if a.index != 1 {
-            return;
-        }
-        if let Some(m) = self.mappings.get(a.mapping as usize) {
-            let outside = self.addrs.get(usize::from(m.addr)).map_or(0, |o| o.addr);
-            self.by_outside.prefetch(self.h(key5(a.proto, outside, m.out_port, a.dst, a.dport)));
-            return;
-        }
-        let addr = match self.subs.get(a.subscriber as usize) {
-            Some(s) => s.addr,
-            None => a.addr,
-        };
-        let Some(o) = self.addrs.get(usize::from(addr)) else { return };
-        let port = if self.rules.port_block == 0 { o.peek(proto_index(a.proto), a.sport) } else { Some(a.sport) };
-        let Some(port) = port else { return };
-        self.map_out.prefetch(self.h(key3(a.proto, o.addr, port)));
-        self.by_outside.prefetch(self.h(key5(a.proto, o.addr, port, a.dst, a.dport)));
+        self.hinted = at;
+        self.hint_last(at);
     }
 
     /// No rules, forwards or static mappings: nothing to translate, and

@@ -291,18 +291,19 @@ impl Outside {
 
     #[inline]
     fn taken(&self, p: usize, port: u16) -> bool {
-        self.used[p].get(usize::from(port) / 64).is_some_and(|w| w >> (port % 64) & 1 == 1)
+        self.used.get(p).and_then(|u| u.get(usize::from(port) / 64)).is_some_and(|w| w >> (port % 64) & 1 == 1)
     }
 
     #[inline]
     fn set(&mut self, p: usize, port: u16, on: bool) {
-        if let Some(w) = self.used[p].get_mut(usize::from(port) / 64) {
+        let (Some(used), Some(free)) = (self.used.get_mut(p), self.free.get_mut(p)) else { return };
+        if let Some(w) = used.get_mut(usize::from(port) / 64) {
             if on {
                 *w |= 1 << (port % 64);
-                self.free[p] = self.free[p].saturating_sub(1);
+                *free = free.saturating_sub(1);
             } else {
                 *w &= !(1 << (port % 64));
-                self.free[p] += 1;
+                *free += 1;
             }
         }
     }
@@ -341,7 +342,7 @@ impl Outside {
         let mut off = 0u32;
         while off < span {
             let port = (lo as u32 + (start + off) % span) as u16;
-            let word = self.used[p].get(usize::from(port) / 64).copied().unwrap_or(u64::MAX);
+            let word = self.used.get(p).and_then(|u| u.get(usize::from(port) / 64)).copied().unwrap_or(u64::MAX);
             let free = !word >> (port % 64);
             if free == 0 {
                 // Nothing free in the rest of this word: skip to the next.
@@ -1001,7 +1002,9 @@ impl Nat {
             );
             for &e in batch.iter().take(n) {
                 if let Some(p) = self.sessions.get(e as usize).map(|s| proto_index(s.proto)) {
-                    self.counters.expired[p] += 1;
+                    if let Some(c) = self.counters.expired.get_mut(p) {
+                        *c += 1;
+                    }
                 }
                 self.remove_session(e, false);
             }
@@ -1422,7 +1425,9 @@ impl Nat {
         self.by_outside.insert(self.h(key5(map.proto, outside, map.out_port, remote, rem_port)), e);
         self.wheel.insert(e, expires);
         self.live += 1;
-        self.counters.created[proto_index(map.proto)] += 1;
+        if let Some(c) = self.counters.created.get_mut(proto_index(map.proto)) {
+            *c += 1;
+        }
         Ok(e)
     }
 

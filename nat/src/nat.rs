@@ -547,9 +547,11 @@ struct Ahead {
     dport: u16,
     src: u32,
     dst: u32,
-    /// The hashes of its mapping's key and of its subscriber's.
+    /// The hashes of its mapping's key and of its subscriber's (under
+    /// rule `rule`, the first its source matches).
     map: u32,
     sub: u32,
+    rule: u16,
     /// For a new flow, once the second hint looked: its mapping, or
     /// else its subscriber (`NIL`: none found), or else the outside
     /// address its new subscriber would get (an index in `addrs`).
@@ -569,6 +571,7 @@ impl Ahead {
         dst: 0,
         map: 0,
         sub: 0,
+        rule: 0,
         mapping: NIL,
         subscriber: NIL,
         addr: u16::MAX,
@@ -1178,28 +1181,32 @@ impl Nat {
         if let Some(s) = found {
             return Ok(s);
         }
-        let pool: &[u16] = self.pools.get(ri).map_or(&[], |p| p.as_slice());
-        // Paired pooling: one address for all of this subscriber's
-        // mappings, spread over the pool by a hash of its address; the
-        // first from there with ports free in every protocol.
-        let n = pool.len();
-        let start = hash(u128::from(inside), self.seed) as usize;
-        let has_room = |a: u16| self.addrs.get(usize::from(a)).is_some_and(Outside::has_room);
-        let addr = (0..n)
-            .filter_map(|i| pool.get((start + i) % n).copied())
-            .find(|&a| has_room(a))
-            .or_else(|| pool.get(start % n.max(1)).copied())
-            .map(usize::from);
-        let Some(addr) = addr else {
+        let Some(addr) = self.paired_address(ri, inside) else {
             self.counters.port_alloc_failures += 1;
             return Err(Verdict::Refuse(DropReason::NatPortsExhausted));
         };
         let Some(s) = self.free_sub.pop() else { return Err(Verdict::Refuse(DropReason::NatSessionLimit)) };
         if let Some(x) = self.subs.get_mut(s as usize) {
-            *x = Subscriber { inside, rule: ri as u16, addr: addr as u16, ..Subscriber::default() };
+            *x = Subscriber { inside, rule: ri as u16, addr, ..Subscriber::default() };
         }
         self.sub_ix.insert(hash(k, self.seed), s);
         Ok(s)
+    }
+
+    /// The outside address (an index in `addrs`) a new subscriber
+    /// `inside` of rule `ri` gets. Paired pooling: one address for all of
+    /// its mappings, spread over the pool by a hash of its address; the
+    /// first from there with ports free in every protocol.
+    #[inline]
+    fn paired_address(&self, ri: usize, inside: u32) -> Option<u16> {
+        let pool: &[u16] = self.pools.get(ri).map_or(&[], |p| p.as_slice());
+        let n = pool.len();
+        let start = hash(u128::from(inside), self.seed) as usize;
+        let has_room = |a: u16| self.addrs.get(usize::from(a)).is_some_and(Outside::has_room);
+        (0..n)
+            .filter_map(|i| pool.get((start + i) % n).copied())
+            .find(|&a| has_room(a))
+            .or_else(|| pool.get(start % n.max(1)).copied())
     }
 
     fn new_mapping(&mut self, ri: usize, f: &Flow) -> Result<u32, Refusal> {
@@ -1872,7 +1879,7 @@ impl Translator for Nat {
         let ri = self.rules.rules.iter().position(|r| r.matches(src)).unwrap_or(0);
         let sub = hash(sub_key(src, ri), self.seed);
         self.sub_ix.prefetch(sub);
-        *a = Ahead { h, index: 1, proto, sport, dport, src, dst, map, sub, ..Ahead::NONE };
+        *a = Ahead { h, index: 1, proto, sport, dport, src, dst, map, sub, rule: ri as u16, ..Ahead::NONE };
     }
 
     /// The second hint, once those slots are in: the session the first
@@ -1908,10 +1915,7 @@ impl Translator for Nat {
                 next.subscriber = s;
             }
         } else {
-            let ri = self.rules.rules.iter().position(|r| r.matches(a.src)).unwrap_or(0);
-            let pool: &[u16] = self.pools.get(ri).map_or(&[], |p| p.as_slice());
-            let start = hash(u128::from(a.src), self.seed) as usize;
-            next.addr = pool.get(start % pool.len().max(1)).copied().unwrap_or(u16::MAX);
+            next.addr = self.paired_address(usize::from(a.rule), a.src).unwrap_or(u16::MAX);
         }
         if let Some(x) = self.ahead.get_mut(at % AHEAD_SLOTS) {
             *x = next;

@@ -5,12 +5,15 @@
 //!
 //! A lookup in a table of millions of entries lands on a different
 //! 4 KiB page nearly every time, and once the pages a burst's flows
-//! touch outnumber the TLB, each lookup waits for a page walk before its
-//! cache line (measured: with a million NAT sessions live, the session
-//! index's first probe took 19% of the worker's time, against 7% with
-//! eight thousand). On 2 MiB pages a million sessions' index spans a
-//! handful of TLB entries. DPDK keeps its own memory on hugetlbfs for
-//! the same reason; these tables live on the Rust heap, so they ask the
+//! touch outnumber the TLB, a lookup can wait for a page walk before its
+//! cache line; on 2 MiB pages a million sessions' index spans a handful
+//! of TLB entries. Measured with a million NAT sessions live
+//! (`benches/run.sh nat44`'s configuration): 2-4% more packets a
+//! second. Most of what a big table costs over a small one is cache
+//! misses, which pages do not change (the session index's first probe
+//! took 19% of the worker's time on plain pages, 14% on huge ones, 7%
+//! with eight thousand sessions). DPDK keeps its own memory on
+//! hugetlbfs; these tables live on the Rust heap, so they ask the
 //! kernel for transparent huge pages (`madvise(MADV_HUGEPAGE)`, honoured
 //! when `/sys/kernel/mm/transparent_hugepage/enabled` is `always` or
 //! `madvise`; elsewhere they are plain pages and work the same).

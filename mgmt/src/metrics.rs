@@ -119,7 +119,8 @@ pub fn render(src: &Sources) -> String {
         (
             "gateway_fast_path_total",
             "Packets the fast path carried: plain transit packets with a known next hop, NAT packets of \
-             established sessions among them (included in the forwarded and switched totals).",
+             established sessions and of new outbound flows among them (included in the forwarded and \
+             switched totals).",
             sum(|w| w.fast_path.load(Relaxed)),
         ),
         (

@@ -57,8 +57,19 @@ pub enum FastNat {
     /// identifier) under the translator's established entry `entry`,
     /// and pass it.
     Rewrite { entry: u32, addr: u32, port: u16 },
-    /// Anything else (a new flow, an ICMP error, a fragment, a handoff,
-    /// a drop): only the full path can tell.
+    /// From [`Translator::fast_post`] only: an outbound packet of a flow
+    /// with no entry yet, which [`Translator::fast_new`] can make one
+    /// for as the hook would (`tag`: what `fast_post` found for it, for
+    /// `fast_new`).
+    New { tag: u32 },
+    /// From [`Translator::fast_new`] only: the hook drops the packet,
+    /// counted under the reason ([`Verdict::Drop`]).
+    Drop(DropReason),
+    /// From [`Translator::fast_new`] only: the hook refuses the packet
+    /// ([`Verdict::Refuse`]): dropped, counted, answered with ICMP.
+    Refuse(DropReason),
+    /// Anything else (an ICMP error, a fragment, a handoff, a hairpin):
+    /// only the full path can tell.
     Slow,
 }
 
@@ -118,6 +129,20 @@ pub trait Translator {
     /// packet as it arrived (`fast_pre` rewrote nothing yet).
     #[inline(always)]
     fn fast_post(&self, _out: u16, _ip: &[u8]) -> FastNat {
+        FastNat::Slow
+    }
+    /// Makes the entry [`Translator::fast_post`] found missing for `ip`
+    /// leaving through `out` ([`FastNat::New`] with `tag`), as
+    /// [`Translator::postrouting`] would on the full path, and says what
+    /// the hook does with the packet: [`FastNat::Rewrite`] under the new
+    /// entry (refreshed and rewritten later, by
+    /// [`Translator::fast_commit`]), [`FastNat::Untouched`],
+    /// [`FastNat::Drop`] or [`FastNat::Refuse`] (counted here as the hook
+    /// would count them), or [`FastNat::Slow`], only when it changed
+    /// nothing. Called only for a packet the router will forward if the
+    /// answer is `Rewrite` or `Untouched`.
+    #[inline(always)]
+    fn fast_new(&mut self, _out: u16, _ip: &[u8], _tag: u32, _now: u64) -> FastNat {
         FastNat::Slow
     }
     /// Does what `fast_pre` (`pre`) and `fast_post` (`post`) found, as

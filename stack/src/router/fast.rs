@@ -36,10 +36,14 @@
 //! before routing, [`Translator::fast_post`] once the egress is known):
 //! a packet of an established session, or one no rule concerns, stays
 //! on the fast path and is translated ([`Translator::fast_commit`])
-//! just before its TTL is decremented, as the hooks would have done;
-//! anything else the translator must decide (a new flow, an ICMP
-//! error, a fragment, a hairpin, another worker's packet) goes the full
-//! way.
+//! just before its TTL is decremented, as the hooks would have done. An
+//! outbound packet of a new flow stays too: once every check of the
+//! fast path has passed, the translator makes its session
+//! ([`Translator::fast_new`]) exactly as the hook would have at that
+//! point of the full path, or refuses it (counted, answered with ICMP)
+//! as the hook would have. Anything else the translator must decide (a
+//! new inbound flow, an ICMP error, a fragment, a hairpin, another
+//! worker's packet) goes the full way.
 //!
 //! While the translator is making sessions ([`Translator::lookahead`]),
 //! it is also handed each frame [`AHEAD`] frames before its turn
@@ -205,9 +209,10 @@ impl Ingress {
 /// rewrite, which stays in the adjacency cache).
 #[derive(Copy, Clone)]
 struct Plan {
-    /// What to do: [`SLOW`], [`ROUTE4`], [`ROUTE6`], [`SWITCH`], [`FLOOD`].
+    /// What to do: [`SLOW`], [`ROUTE4`], [`ROUTE6`], [`SWITCH`], [`FLOOD`],
+    /// [`STOP`].
     kind: u8,
-    /// Routed: the frame length to keep (Ethernet padding goes).
+    /// Routed or stopped: the frame length to keep (Ethernet padding goes).
     len: u16,
     /// Routed: the adjacency; switched: the member to send on.
     to: u16,
@@ -223,6 +228,9 @@ const ROUTE6: u8 = 6;
 const SWITCH: u8 = 1;
 /// Unknown unicast, flooded to the one other member.
 const FLOOD: u8 = 2;
+/// Dropped or refused by the translator as it made the flow's entry
+/// ([`Translator::fast_new`]).
+const STOP: u8 = 3;
 
 impl Plan {
     const SLOW: Plan = Plan { kind: SLOW, len: 0, to: 0, slot: 0 };
@@ -325,6 +333,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 self.process(t, pkt, now, io);
             }
             ROUTE4 if !IDLE => self.send_routed(pkt, plan, nat, tally, now, io),
+            STOP if !IDLE => self.stop(t, pkt, port, plan, nat[1], now, io),
             ROUTE4 | ROUTE6 => self.send_routed(pkt, plan, [FastNat::Untouched; 2], tally, now, io),
             _ => self.send_switched(t, pkt, plan, tally, now, io),
         }
@@ -445,7 +454,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 FastNat::Untouched => {}
                 // Routed as translated.
                 FastNat::Rewrite { addr, .. } => dst = Ipv4Addr::from(addr),
-                FastNat::Slow => return Plan::SLOW,
+                _ => return Plan::SLOW,
             }
         }
         let key = match t.fib.lookup(dst) {
@@ -470,7 +479,17 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             // A packet translated both ways is a hairpin, which the full
             // path takes.
             match (nat[0], nat[1]) {
-                (_, FastNat::Slow) | (FastNat::Rewrite { .. }, FastNat::Rewrite { .. }) => return Plan::SLOW,
+                (FastNat::Untouched, FastNat::New { tag }) => nat[1] = self.nat.fast_new(out, ip, tag, now),
+                (_, FastNat::New { .. } | FastNat::Slow) | (FastNat::Rewrite { .. }, FastNat::Rewrite { .. }) => {
+                    return Plan::SLOW
+                }
+                _ => {}
+            }
+            match nat[1] {
+                FastNat::Slow => return Plan::SLOW,
+                FastNat::Drop(_) | FastNat::Refuse(_) => {
+                    return Plan { kind: STOP, len: (14 + tl) as u16, to: 0, slot: 0 }
+                }
                 _ => {}
             }
         }
@@ -554,6 +573,24 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         tally.routed += 1;
         io.send_to(rw.port, pkt);
+    }
+
+    /// A frame the translator dropped or refused (`verdict`) as it made
+    /// its flow's entry: counted and answered as the full path would
+    /// have (the hook's verdict comes at the same point of it).
+    #[cold]
+    #[allow(clippy::too_many_arguments)]
+    fn stop(&mut self, t: &Tables, mut pkt: B, port: u16, plan: Plan, verdict: FastNat, now: u64, io: &mut impl Io<B>) {
+        pkt.set_port(port);
+        pkt.truncate(usize::from(plan.len));
+        // (Plans are stopped for the first two only.)
+        let (FastNat::Refuse(r) | FastNat::Drop(r)) = verdict else { return self.process(t, pkt, now, io) };
+        self.counters.rx += 1;
+        if let FastNat::Refuse(_) = verdict {
+            self.refuse(t, pkt, r, now, io);
+        } else {
+            self.drop(r);
+        }
     }
 
     /// Switches a frame as planned: refreshes its source's entry, sends

@@ -25,13 +25,25 @@ pub struct Index {
     /// `hash << 32 | (entry + 1)`; 0 is empty.
     slots: HugeSlice<u64>,
     len: usize,
+    /// Removals so far (wrapping): a [`Vacant`] from before one is stale.
+    removals: u32,
+}
+
+/// Where a key a lookup did not find goes ([`Index::find_or_vacant`]):
+/// the empty slot that ended its probe, valid until the next removal
+/// ([`Index::insert_vacant`] checks).
+#[derive(Copy, Clone, Debug)]
+pub struct Vacant {
+    pub h: u32,
+    slot: u32,
+    removals: u32,
 }
 
 impl Index {
     /// Room for `entries` at a load of at most three quarters.
     pub fn new(entries: usize) -> Index {
         let n = (entries.max(8) * 4).div_ceil(3) + 1;
-        Index { slots: HugeSlice::new(n, EMPTY), len: n }
+        Index { slots: HugeSlice::new(n, EMPTY), len: n, removals: 0 }
     }
 
     /// The slot a hash belongs in.
@@ -90,21 +102,47 @@ impl Index {
 
     /// The entry with hash `h` for which `is` says yes.
     #[inline]
-    pub fn find(&self, h: u32, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub fn find(&self, h: u32, is: impl FnMut(u32) -> bool) -> Option<u32> {
+        self.find_or_vacant(h, is).ok()
+    }
+
+    /// As [`Index::find`], or else where [`Index::insert`] would put an
+    /// entry under `h` (the empty slot that ended the probe), for
+    /// [`Index::insert_vacant`]: a new key's lookup and insert probe
+    /// once.
+    #[inline]
+    pub fn find_or_vacant(&self, h: u32, mut is: impl FnMut(u32) -> bool) -> Result<u32, Vacant> {
         let mut i = self.home(h);
-        loop {
-            let s = *self.slots.get(i)?;
+        // (Never more than `len` slots: the table always has an empty one.)
+        for _ in 0..self.len {
+            let s = self.slots.get(i).copied().unwrap_or(EMPTY);
             if s == EMPTY {
-                return None;
+                break;
             }
             if (s >> 32) as u32 == h {
                 let e = (s as u32).wrapping_sub(1);
                 if is(e) {
-                    return Some(e);
+                    return Ok(e);
                 }
             }
             i = self.next(i);
         }
+        Err(Vacant { h, slot: i as u32, removals: self.removals })
+    }
+
+    /// Adds `entry` where a lookup found room for it: in that slot if
+    /// nothing was removed since (every slot before it in the probe is
+    /// still taken, so it is the one [`Index::insert`] would pick), else
+    /// by [`Index::insert`].
+    #[inline]
+    pub fn insert_vacant(&mut self, v: Vacant, entry: u32) {
+        if v.removals == self.removals {
+            if let Some(s) = self.slots.get_mut(v.slot as usize).filter(|s| **s == EMPTY) {
+                *s = u64::from(v.h) << 32 | u64::from(entry + 1);
+                return;
+            }
+        }
+        self.insert(v.h, entry);
     }
 
     /// Adds `entry` under hash `h`. The arena's bound keeps the index at
@@ -126,6 +164,7 @@ impl Index {
     /// Removes `entry` (filed under hash `h`), shifting later members of
     /// its run back so every lookup still finds them.
     pub fn remove(&mut self, h: u32, entry: u32) {
+        self.removals = self.removals.wrapping_add(1);
         let want = u64::from(h) << 32 | u64::from(entry + 1);
         let mut i = self.home(h);
         loop {
@@ -157,6 +196,7 @@ impl Index {
     }
 
     pub fn clear(&mut self) {
+        self.removals = self.removals.wrapping_add(1);
         self.slots.fill(EMPTY);
     }
 }
@@ -171,6 +211,29 @@ mod tests {
         // last slots, so runs wrap around the table.
         colliding_runs(|e| (e % 7).wrapping_mul(0x1000_0001) | 0x7f);
         colliding_runs(|e| u32::MAX - (e % 5) * 0x0100_0000);
+    }
+
+    #[test]
+    fn a_vacant_slot_takes_the_key_insert_would_place_there_or_goes_stale() {
+        // Twins: one inserts, the other inserts where its lookup ended.
+        let (mut a, mut b) = (Index::new(64), Index::new(64));
+        let hash_of = |e: u32| (e % 5).wrapping_mul(0x0100_0000) | 0x77;
+        for e in 0..40 {
+            let h = hash_of(e);
+            let at = b.find_or_vacant(h, |x| x == e).unwrap_err();
+            a.insert(h, e);
+            b.insert_vacant(at, e);
+            assert_eq!(a.slots[..], b.slots[..], "entry {e}");
+        }
+        // A removal between the lookup and the insert: the slot the
+        // lookup found may no longer end the probe, so it is not used.
+        let at = b.find_or_vacant(hash_of(40), |x| x == 40).unwrap_err();
+        b.remove(hash_of(0), 0);
+        b.insert_vacant(at, 40);
+        for e in 1..=40 {
+            assert_eq!(b.find(hash_of(e), |x| x == e), Some(e), "entry {e}");
+        }
+        assert_eq!(b.find(hash_of(0), |x| x == 0), None);
     }
 
     fn colliding_runs(hash_of: impl Fn(u32) -> u32) {

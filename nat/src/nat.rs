@@ -22,13 +22,14 @@
 //! Every table is sized when the worker starts (`max_sessions`) and
 //! never grows. Nothing on the packet path allocates, locks or panics.
 
-use crate::index::{hash, Index};
+use crate::index::{hash, Index, Vacant};
 use crate::log::{LogEvent, LogQueue, LogRecord};
 use crate::packet::{self, End, Flow, Frag, Kind, ICMP, SYN, TCP, UDP};
 use crate::rules::{Filtering, Forward, Rules, Static};
 use crate::wheel::Wheel;
 use hugeslice::HugeSlice;
 use stack::{DropReason, FastNat, RouteTarget, Tables, Translator, Verdict};
+use std::cell::Cell;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -636,6 +637,10 @@ pub struct Nat {
     /// [`Translator::prefetch_last`]'s).
     hinting: bool,
     hinted: usize,
+    /// The last session key the fast path looked up and did not find,
+    /// with the slot of `by_inside` it goes in ([`Translator::fast_post`]
+    /// for [`Translator::fast_new`]: a new flow's key probes once).
+    missed: Cell<Option<(u128, Vacant)>>,
     /// Fragment records: this worker's inbox, and every worker's.
     frag_inbox: Option<Arc<FragmentQueue>>,
     frag_peers: Vec<Arc<FragmentQueue>>,
@@ -685,6 +690,7 @@ impl Nat {
             ahead: [Ahead::NONE; AHEAD_SLOTS],
             made_seen: 0,
             hinting: false,
+            missed: Cell::new(None),
             hinted: 0,
             frag_inbox: None,
             frag_peers: Vec::new(),
@@ -1077,8 +1083,14 @@ impl Nat {
 
     #[inline]
     fn find_in(&self, k: u128) -> Option<u32> {
+        self.find_in_or_vacant(k).ok()
+    }
+
+    /// As [`Nat::find_in`], or else where its session goes in `by_inside`.
+    #[inline]
+    fn find_in_or_vacant(&self, k: u128) -> Result<u32, Vacant> {
         let s = &self.sessions;
-        self.by_inside.find(self.h(k), |e| {
+        self.by_inside.find_or_vacant(self.h(k), |e| {
             s.get(e as usize).is_some_and(|x| key5(x.proto, x.inside, x.in_port, x.remote, x.rem_port) == k)
         })
     }
@@ -1092,8 +1104,14 @@ impl Nat {
     }
 
     fn find_map_in(&self, proto: u8, a: u32, p: u16) -> Option<u32> {
+        self.find_map_in_or_vacant(proto, a, p).ok()
+    }
+
+    /// As [`Nat::find_map_in`], or else where its mapping goes in `map_in`.
+    fn find_map_in_or_vacant(&self, proto: u8, a: u32, p: u16) -> Result<u32, Vacant> {
         let (k, m) = (key3(proto, a, p), &self.mappings);
-        self.map_in.find(self.h(k), |e| m.get(e as usize).is_some_and(|x| key3(x.proto, x.inside, x.in_port) == k))
+        self.map_in
+            .find_or_vacant(self.h(k), |e| m.get(e as usize).is_some_and(|x| key3(x.proto, x.inside, x.in_port) == k))
     }
 
     fn find_map_out(&self, proto: u8, a: u32, p: u16) -> Option<u32> {
@@ -1158,9 +1176,9 @@ impl Nat {
     /// source's mapping (a port forward's, or a dynamic one), or under a
     /// new mapping by rule `ri`. `Ok(None)`: none of these.
     fn outbound(&mut self, ri: Option<usize>, f: &Flow, now: u64) -> Result<Option<u32>, Refusal> {
-        let e = match self.find_in(key5(f.proto, f.src, f.sport, f.dst, f.dport)) {
-            Some(e) => e,
-            None => match self.new_outbound(ri, f, now)? {
+        let e = match self.find_in_or_vacant(key5(f.proto, f.src, f.sport, f.dst, f.dport)) {
+            Ok(e) => e,
+            Err(at) => match self.new_outbound(ri, f, at, now)? {
                 Some(e) => e,
                 None => return Ok(None),
             },
@@ -1169,16 +1187,17 @@ impl Nat {
         Ok(Some(e))
     }
 
-    /// [`Nat::outbound`] for a flow with no session: one made (not yet
-    /// refreshed by the packet) under the source's mapping, or under a
-    /// new mapping by rule `ri`. `Ok(None)`: none of these.
-    fn new_outbound(&mut self, ri: Option<usize>, f: &Flow, now: u64) -> Result<Option<u32>, Refusal> {
-        let m = match (self.find_map_in(f.proto, f.src, f.sport), ri) {
-            (Some(m), _) => m,
-            (None, Some(ri)) => self.new_mapping(ri, f)?,
-            (None, None) => return Ok(None),
+    /// [`Nat::outbound`] for a flow with no session (whose key goes at
+    /// `at` in `by_inside`): one made (not yet refreshed by the packet)
+    /// under the source's mapping, or under a new mapping by rule `ri`.
+    /// `Ok(None)`: none of these.
+    fn new_outbound(&mut self, ri: Option<usize>, f: &Flow, at: Vacant, now: u64) -> Result<Option<u32>, Refusal> {
+        let m = match (self.find_map_in_or_vacant(f.proto, f.src, f.sport), ri) {
+            (Ok(m), _) => m,
+            (Err(map_at), Some(ri)) => self.new_mapping(ri, f, map_at)?,
+            (Err(_), None) => return Ok(None),
         };
-        self.new_session(m, f.dst, f.dport, now).map(Some)
+        self.new_session(m, f.dst, f.dport, now, Some(at)).map(Some)
     }
 
     fn subscriber(&mut self, ri: usize, inside: u32) -> Result<u32, Refusal> {
@@ -1218,7 +1237,8 @@ impl Nat {
             .or_else(|| pool.get(start % n.max(1)).copied())
     }
 
-    fn new_mapping(&mut self, ri: usize, f: &Flow) -> Result<u32, Refusal> {
+    /// A new mapping for flow `f` by rule `ri`, filed at `at` in `map_in`.
+    fn new_mapping(&mut self, ri: usize, f: &Flow, at: Vacant) -> Result<u32, Refusal> {
         if self.free_session == NIL {
             return Err(Verdict::Refuse(DropReason::NatSessionLimit));
         }
@@ -1278,8 +1298,8 @@ impl Nat {
         if let Some(s) = self.subs.get_mut(sub as usize) {
             s.ports += 1;
         }
-        self.map_in.insert(self.h(key3(f.proto, f.src, f.sport)), m);
-        self.map_out.insert(self.h(key3(f.proto, outside, port)), m);
+        self.map_in.insert_vacant(at, m);
+        self.map_out.insert(hm, m);
         Ok(m)
     }
 
@@ -1401,7 +1421,16 @@ impl Nat {
         }
     }
 
-    fn new_session(&mut self, m: u32, remote: u32, rem_port: u16, now: u64) -> Result<u32, Refusal> {
+    /// A new session of mapping `m` with `remote`:`rem_port`; filed in
+    /// `by_inside` at `at` if its lookup there found where.
+    fn new_session(
+        &mut self,
+        m: u32,
+        remote: u32,
+        rem_port: u16,
+        now: u64,
+        at: Option<Vacant>,
+    ) -> Result<u32, Refusal> {
         let Some(map) = self.mappings.get(m as usize).copied() else {
             return Err(Verdict::Drop(DropReason::NatNoMapping));
         };
@@ -1437,7 +1466,10 @@ impl Nat {
         if let Some(x) = self.subs.get_mut(map.subscriber as usize) {
             x.sessions += 1;
         }
-        self.by_inside.insert(self.h(key5(map.proto, map.inside, map.in_port, remote, rem_port)), e);
+        match at {
+            Some(at) => self.by_inside.insert_vacant(at, e),
+            None => self.by_inside.insert(self.h(key5(map.proto, map.inside, map.in_port, remote, rem_port)), e),
+        }
         self.by_outside.insert(self.h(key5(map.proto, outside, map.out_port, remote, rem_port)), e);
         self.wheel.insert(e, expires);
         self.live += 1;
@@ -1578,7 +1610,8 @@ impl Nat {
         if matches!(f.kind, Kind::Tcp(fl) if fl & SYN == 0) || f.kind == Kind::Echo(false) {
             return Err(Verdict::Drop(DropReason::NatNoMapping));
         }
-        let e = self.new_session(m, f.src, f.sport, now).map_err(|_| Verdict::Drop(DropReason::NatSessionLimit))?;
+        let e =
+            self.new_session(m, f.src, f.sport, now, None).map_err(|_| Verdict::Drop(DropReason::NatSessionLimit))?;
         self.touch(e, f.kind, false, now);
         Ok(Some(e))
     }
@@ -1843,13 +1876,16 @@ impl Translator for Nat {
         if self.workers > 1 && self.owner_in(src) != self.worker {
             return FastNat::Slow;
         }
-        match self.fast_flow(ip) {
-            Some(f) => match self.find_in(key5(f.proto, f.src, f.sport, f.dst, f.dport)) {
-                Some(e) => self.rewrite_to(e, true),
-                // A new flow: `fast_new` makes its session (`tag`: its rule).
-                None => FastNat::New { tag: ri.map_or(u32::MAX, |r| r as u32) },
-            },
-            None => FastNat::Slow,
+        let Some(f) = self.fast_flow(ip) else { return FastNat::Slow };
+        let k = key5(f.proto, f.src, f.sport, f.dst, f.dport);
+        match self.find_in_or_vacant(k) {
+            Ok(e) => self.rewrite_to(e, true),
+            // A new flow: `fast_new` makes its session (`tag`: its rule),
+            // its key filed where this lookup ended.
+            Err(at) => {
+                self.missed.set(Some((k, at)));
+                FastNat::New { tag: ri.map_or(u32::MAX, |r| r as u32) }
+            }
         }
     }
 
@@ -1861,7 +1897,15 @@ impl Translator for Nat {
         self.now = now;
         let Some(f) = self.fast_flow(ip) else { return FastNat::Slow };
         let ri = usize::try_from(tag).ok().filter(|&r| r < self.rules.rules.len());
-        match self.new_outbound(ri, &f, now) {
+        let k = key5(f.proto, f.src, f.sport, f.dst, f.dport);
+        let at = match self.missed.take() {
+            Some((missed, at)) if missed == k => at,
+            _ => match self.find_in_or_vacant(k) {
+                Ok(e) => return self.rewrite_to(e, true),
+                Err(at) => at,
+            },
+        };
+        match self.new_outbound(ri, &f, at, now) {
             Ok(Some(e)) => self.rewrite_to(e, true),
             Ok(None) => FastNat::Untouched,
             Err(Verdict::Refuse(r)) => FastNat::Refuse(r),

@@ -1630,22 +1630,6 @@ impl Nat {
         Verdict::Pass
     }
 
-    /// The fast path's session lookup: a whole packet of this worker's
-    /// (not handed over), a TCP, UDP or echo flow, and its established
-    /// session, outbound (by inside endpoint) or inbound (by outside);
-    /// with the rewrite that session makes (built in place: a copy of
-    /// the session returned and read back stalls on store forwarding).
-    #[inline(always)]
-    fn fast_session(&self, ip: &[u8], outbound: bool) -> Option<(Flow, FastNat)> {
-        let f = self.fast_flow(ip)?;
-        let e = if outbound {
-            self.find_in(key5(f.proto, f.src, f.sport, f.dst, f.dport))?
-        } else {
-            self.find_out(key5(f.proto, f.dst, f.dport, f.src, f.sport))?
-        };
-        Some((f, self.rewrite_to(e, outbound)))
-    }
-
     /// The flow of a packet the fast path may translate: a whole packet
     /// of this worker's (not handed over), of a TCP, UDP or echo flow.
     #[inline(always)]
@@ -1657,7 +1641,8 @@ impl Nat {
     }
 
     /// The rewrite session `e` makes to an outbound packet's source, or
-    /// an inbound one's destination.
+    /// an inbound one's destination (built in place: a copy of the
+    /// session returned and read back stalls on store forwarding).
     #[inline(always)]
     fn rewrite_to(&self, e: u32, outbound: bool) -> FastNat {
         let Some(s) = self.sessions.get(e as usize) else { return FastNat::Slow };
@@ -1848,21 +1833,27 @@ impl Translator for Nat {
             None => FastNat::Untouched,
             Some(Target::Static(_)) => FastNat::Slow,
             Some(Target::Pool(_)) => {
-                let Some((f, rewrite)) = self.fast_session(ip, false) else { return FastNat::Slow };
+                let Some(f) = self.fast_flow(ip) else { return FastNat::Slow };
+                let Some(e) = self.find_out(key5(f.proto, f.dst, f.dport, f.src, f.sport)) else {
+                    return FastNat::Slow;
+                };
                 // A source of ours would be hairpinned first; another
                 // worker's session is handed over.
                 let inside = self.static_by_inside(f.src).is_some() || self.is_inside_source(f.src);
                 if inside || (self.workers > 1 && self.owner_out(f.proto, f.dst, f.dport) != self.worker) {
                     return FastNat::Slow;
                 }
-                rewrite
+                self.rewrite_to(e, false)
             }
         }
     }
 
     /// `postrouting`'s road for a packet of an established session
     /// leaving through `out` (`outbound_from_inside` finding it in
-    /// `outbound`), or of no rule's source, looked at without a change.
+    /// `outbound`), or of no rule's source, looked at without a change;
+    /// for a new flow, [`FastNat::New`], noting in `missed` where its
+    /// key goes (a memo for `fast_new`, which checks it: no table
+    /// changes).
     #[inline(always)]
     fn fast_post(&self, out: u16, ip: &[u8]) -> FastNat {
         let Some(src) = packet::addr(ip, End::Src) else { return FastNat::Slow };

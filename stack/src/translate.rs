@@ -54,8 +54,8 @@ pub enum FastNat {
     Untouched,
     /// The hook would rewrite one end (the destination before routing,
     /// the source after) to `addr`:`port` (for an ICMP echo, its
-    /// identifier) under the translator's established entry `entry`,
-    /// and pass it.
+    /// identifier) under the translator's entry `entry` (established,
+    /// or just made by [`Translator::fast_new`]), and pass it.
     Rewrite { entry: u32, addr: u32, port: u16 },
     /// From [`Translator::fast_post`] only: an outbound packet of a flow
     /// with no entry yet, which [`Translator::fast_new`] can make one

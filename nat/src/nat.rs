@@ -559,7 +559,31 @@ struct Ahead {
     mapping: u32,
     subscriber: u32,
     addr: u16,
+    /// Once the third hint looked (`outs`: which of [`OUT_SESSION`],
+    /// [`OUT_MAPPING`] it hashed): the outside endpoint `out`:`out_port`
+    /// it expects the flow to get, and the hashes of the session's and
+    /// the mapping's keys there.
+    outs: u8,
+    out: u32,
+    out_port: u16,
+    hs: u32,
+    hm: u32,
 }
+
+/// A new session's outside endpoint (`addr`:`port`) as its mapping's
+/// maker or the hints saw it, and the hash of its outside key there if
+/// they made it.
+#[derive(Copy, Clone, Debug)]
+struct OutHash {
+    addr: u32,
+    port: u16,
+    hash: Option<u32>,
+}
+
+/// [`Ahead::outs`]: `hs` holds the session's outside key's hash.
+const OUT_SESSION: u8 = 1;
+/// [`Ahead::outs`]: `hm` holds the mapping's outside key's hash.
+const OUT_MAPPING: u8 = 2;
 
 impl Ahead {
     const NONE: Ahead = Ahead {
@@ -576,7 +600,36 @@ impl Ahead {
         mapping: NIL,
         subscriber: NIL,
         addr: u16::MAX,
+        outs: 0,
+        out: 0,
+        out_port: 0,
+        hs: 0,
+        hm: 0,
     };
+
+    /// It was hinted as flow `f`, outbound (an inbound hint leaves the
+    /// tuple empty, and no flow's protocol is 0).
+    #[inline(always)]
+    fn is(&self, f: &Flow) -> bool {
+        self.proto == f.proto
+            && self.src == f.src
+            && self.sport == f.sport
+            && self.dst == f.dst
+            && self.dport == f.dport
+    }
+
+    /// The hash of its session's outside key, if the third hint made it
+    /// for outside endpoint `out`:`port`.
+    #[inline(always)]
+    fn session_out(&self, out: u32, port: u16) -> Option<u32> {
+        (self.outs & OUT_SESSION != 0 && self.out == out && self.out_port == port).then_some(self.hs)
+    }
+
+    /// The hash of its mapping's outside key, likewise.
+    #[inline(always)]
+    fn mapping_out(&self, out: u32, port: u16) -> Option<u32> {
+        (self.outs & OUT_MAPPING != 0 && self.out == out && self.out_port == port).then_some(self.hm)
+    }
 }
 
 /// Burst places [`Ahead`] remembers (more than the router's distance
@@ -1089,8 +1142,14 @@ impl Nat {
     /// As [`Nat::find_in`], or else where its session goes in `by_inside`.
     #[inline]
     fn find_in_or_vacant(&self, k: u128) -> Result<u32, Vacant> {
+        self.find_in_or_vacant_by(k, self.h(k))
+    }
+
+    /// As [`Nat::find_in_or_vacant`], given `k`'s hash.
+    #[inline]
+    fn find_in_or_vacant_by(&self, k: u128, h: u32) -> Result<u32, Vacant> {
         let s = &self.sessions;
-        self.by_inside.find_or_vacant(self.h(k), |e| {
+        self.by_inside.find_or_vacant(h, |e| {
             s.get(e as usize).is_some_and(|x| key5(x.proto, x.inside, x.in_port, x.remote, x.rem_port) == k)
         })
     }
@@ -1104,14 +1163,28 @@ impl Nat {
     }
 
     fn find_map_in(&self, proto: u8, a: u32, p: u16) -> Option<u32> {
-        self.find_map_in_or_vacant(proto, a, p).ok()
+        self.find_map_in_or_vacant(proto, a, p, None).ok()
     }
 
-    /// As [`Nat::find_map_in`], or else where its mapping goes in `map_in`.
-    fn find_map_in_or_vacant(&self, proto: u8, a: u32, p: u16) -> Result<u32, Vacant> {
+    /// As [`Nat::find_map_in`] (given the key's hash `h`, if known), or
+    /// else where its mapping goes in `map_in`.
+    fn find_map_in_or_vacant(&self, proto: u8, a: u32, p: u16, h: Option<u32>) -> Result<u32, Vacant> {
         let (k, m) = (key3(proto, a, p), &self.mappings);
-        self.map_in
-            .find_or_vacant(self.h(k), |e| m.get(e as usize).is_some_and(|x| key3(x.proto, x.inside, x.in_port) == k))
+        let h = h.unwrap_or_else(|| self.h(k));
+        self.map_in.find_or_vacant(h, |e| m.get(e as usize).is_some_and(|x| key3(x.proto, x.inside, x.in_port) == k))
+    }
+
+    /// What the prefetch hints worked out for the frame being
+    /// translated, if it is flow `f`'s, outbound: the hashes of its keys,
+    /// which its lookups and inserts take rather than hash again. (A
+    /// hash is a function of its key, and the key is checked: an entry
+    /// of another frame is never taken.)
+    #[inline(always)]
+    fn hinted_as(&self, f: &Flow) -> Option<Ahead> {
+        if !self.hinting {
+            return None;
+        }
+        self.ahead.get(self.hinted % AHEAD_SLOTS).filter(|a| a.is(f)).copied()
     }
 
     fn find_map_out(&self, proto: u8, a: u32, p: u16) -> Option<u32> {
@@ -1192,20 +1265,27 @@ impl Nat {
     /// under the source's mapping, or under a new mapping by rule `ri`.
     /// `Ok(None)`: none of these.
     fn new_outbound(&mut self, ri: Option<usize>, f: &Flow, at: Vacant, now: u64) -> Result<Option<u32>, Refusal> {
-        let m = match (self.find_map_in_or_vacant(f.proto, f.src, f.sport), ri) {
-            (Ok(m), _) => m,
-            (Err(map_at), Some(ri)) => self.new_mapping(ri, f, map_at)?,
+        let a = self.hinted_as(f);
+        let (m, out) = match (self.find_map_in_or_vacant(f.proto, f.src, f.sport, a.map(|a| a.map)), ri) {
+            (Ok(m), _) => {
+                (m, a.map(|a| OutHash { addr: a.out, port: a.out_port, hash: a.session_out(a.out, a.out_port) }))
+            }
+            (Err(map_at), Some(ri)) => {
+                let (m, out) = self.new_mapping(ri, f, map_at, a)?;
+                (m, Some(out))
+            }
             (Err(_), None) => return Ok(None),
         };
-        self.new_session(m, f.dst, f.dport, now, Some(at)).map(Some)
+        self.new_session(m, f.dst, f.dport, now, Some(at), out).map(Some)
     }
 
-    fn subscriber(&mut self, ri: usize, inside: u32) -> Result<u32, Refusal> {
+    fn subscriber(&mut self, ri: usize, inside: u32, h: Option<u32>) -> Result<u32, Refusal> {
         let k = sub_key(inside, ri);
+        let h = h.unwrap_or_else(|| self.h(k));
         let subs = &self.subs;
-        let found = self.sub_ix.find(hash(k, self.seed), |e| {
-            subs.get(e as usize).is_some_and(|s| s.inside == inside && usize::from(s.rule) == ri)
-        });
+        let found = self
+            .sub_ix
+            .find(h, |e| subs.get(e as usize).is_some_and(|s| s.inside == inside && usize::from(s.rule) == ri));
         if let Some(s) = found {
             return Ok(s);
         }
@@ -1217,7 +1297,7 @@ impl Nat {
         if let Some(x) = self.subs.get_mut(s as usize) {
             *x = Subscriber { inside, rule: ri as u16, addr, ..Subscriber::default() };
         }
-        self.sub_ix.insert(hash(k, self.seed), s);
+        self.sub_ix.insert(h, s);
         Ok(s)
     }
 
@@ -1237,12 +1317,21 @@ impl Nat {
             .or_else(|| pool.get(start % n.max(1)).copied())
     }
 
-    /// A new mapping for flow `f` by rule `ri`, filed at `at` in `map_in`.
-    fn new_mapping(&mut self, ri: usize, f: &Flow, at: Vacant) -> Result<u32, Refusal> {
+    /// A new mapping for flow `f` by rule `ri`, filed at `at` in `map_in`
+    /// (`hinted`: what the hints worked out for `f`); and its outside
+    /// endpoint with the hash of the flow's session key there.
+    fn new_mapping(
+        &mut self,
+        ri: usize,
+        f: &Flow,
+        at: Vacant,
+        hinted: Option<Ahead>,
+    ) -> Result<(u32, OutHash), Refusal> {
         if self.free_session == NIL {
             return Err(Verdict::Refuse(DropReason::NatSessionLimit));
         }
-        let sub = self.subscriber(ri, f.src)?;
+        let sub_hash = hinted.filter(|a| usize::from(a.rule) == ri).map(|a| a.sub);
+        let sub = self.subscriber(ri, f.src, sub_hash)?;
         let Some(&Subscriber { addr, ports, sessions, .. }) = self.subs.get(sub as usize) else {
             return Err(Verdict::Drop(DropReason::NatNoMapping));
         };
@@ -1270,7 +1359,10 @@ impl Nat {
         let outside = self.addrs.get(usize::from(addr)).map_or(0, |o| o.addr);
         // The two outside-keyed indexes this flow goes into: both inserts'
         // first probes are on their way while the rest is written.
-        let (hm, hs) = (self.h(key3(f.proto, outside, port)), self.h(key5(f.proto, outside, port, f.dst, f.dport)));
+        let (hm, hs) = match hinted.map(|a| (a.mapping_out(outside, port), a.session_out(outside, port))) {
+            Some((Some(hm), Some(hs))) => (hm, hs),
+            _ => (self.h(key3(f.proto, outside, port)), self.h(key5(f.proto, outside, port, f.dst, f.dport))),
+        };
         self.map_out.prefetch(hm);
         self.by_outside.prefetch(hs);
         // The next frame's outside slots depend on this port: now that it
@@ -1300,7 +1392,7 @@ impl Nat {
         }
         self.map_in.insert_vacant(at, m);
         self.map_out.insert(hm, m);
-        Ok(m)
+        Ok((m, OutHash { addr: outside, port, hash: Some(hs) }))
     }
 
     /// A port for subscriber `sub` in protocol `p` from its blocks: `want`
@@ -1422,7 +1514,9 @@ impl Nat {
     }
 
     /// A new session of mapping `m` with `remote`:`rem_port`; filed in
-    /// `by_inside` at `at` if its lookup there found where.
+    /// `by_inside` at `at` if its lookup there found where, and in
+    /// `by_outside` under the hash `out` gives if it is for the
+    /// mapping's outside endpoint.
     fn new_session(
         &mut self,
         m: u32,
@@ -1430,6 +1524,7 @@ impl Nat {
         rem_port: u16,
         now: u64,
         at: Option<Vacant>,
+        out: Option<OutHash>,
     ) -> Result<u32, Refusal> {
         let Some(map) = self.mappings.get(m as usize).copied() else {
             return Err(Verdict::Drop(DropReason::NatNoMapping));
@@ -1470,7 +1565,11 @@ impl Nat {
             Some(at) => self.by_inside.insert_vacant(at, e),
             None => self.by_inside.insert(self.h(key5(map.proto, map.inside, map.in_port, remote, rem_port)), e),
         }
-        self.by_outside.insert(self.h(key5(map.proto, outside, map.out_port, remote, rem_port)), e);
+        let hs = match out {
+            Some(OutHash { addr, port, hash: Some(h) }) if addr == outside && port == map.out_port => h,
+            _ => self.h(key5(map.proto, outside, map.out_port, remote, rem_port)),
+        };
+        self.by_outside.insert(hs, e);
         self.wheel.insert(e, expires);
         self.live += 1;
         if let Some(c) = self.counters.created.get_mut(proto_index(map.proto)) {
@@ -1610,8 +1709,9 @@ impl Nat {
         if matches!(f.kind, Kind::Tcp(fl) if fl & SYN == 0) || f.kind == Kind::Echo(false) {
             return Err(Verdict::Drop(DropReason::NatNoMapping));
         }
-        let e =
-            self.new_session(m, f.src, f.sport, now, None).map_err(|_| Verdict::Drop(DropReason::NatSessionLimit))?;
+        let e = self
+            .new_session(m, f.src, f.sport, now, None, None)
+            .map_err(|_| Verdict::Drop(DropReason::NatSessionLimit))?;
         self.touch(e, f.kind, false, now);
         Ok(Some(e))
     }
@@ -1660,21 +1760,29 @@ impl Nat {
             return;
         }
         a.index = 0;
-        let a = *a;
+        let mut a = *a;
         if let Some(m) = self.mappings.get(a.mapping as usize) {
             let outside = self.addrs.get(usize::from(m.addr)).map_or(0, |o| o.addr);
-            self.by_outside.prefetch(self.h(key5(a.proto, outside, m.out_port, a.dst, a.dport)));
-            return;
+            let hs = self.h(key5(a.proto, outside, m.out_port, a.dst, a.dport));
+            self.by_outside.prefetch(hs);
+            a = Ahead { outs: OUT_SESSION, out: outside, out_port: m.out_port, hs, ..a };
+        } else {
+            let addr = match self.subs.get(a.subscriber as usize) {
+                Some(s) => s.addr,
+                None => a.addr,
+            };
+            let Some(o) = self.addrs.get(usize::from(addr)) else { return };
+            let port = if self.rules.port_block == 0 { o.peek(proto_index(a.proto), a.sport) } else { Some(a.sport) };
+            let Some(port) = port else { return };
+            let (hm, hs) = (self.h(key3(a.proto, o.addr, port)), self.h(key5(a.proto, o.addr, port, a.dst, a.dport)));
+            self.map_out.prefetch(hm);
+            self.by_outside.prefetch(hs);
+            a = Ahead { outs: OUT_SESSION | OUT_MAPPING, out: o.addr, out_port: port, hs, hm, ..a };
         }
-        let addr = match self.subs.get(a.subscriber as usize) {
-            Some(s) => s.addr,
-            None => a.addr,
-        };
-        let Some(o) = self.addrs.get(usize::from(addr)) else { return };
-        let port = if self.rules.port_block == 0 { o.peek(proto_index(a.proto), a.sport) } else { Some(a.sport) };
-        let Some(port) = port else { return };
-        self.map_out.prefetch(self.h(key3(a.proto, o.addr, port)));
-        self.by_outside.prefetch(self.h(key5(a.proto, o.addr, port, a.dst, a.dport)));
+        // Kept for the lookups and inserts themselves ([`Nat::hinted_as`]).
+        if let Some(x) = self.ahead.get_mut(at % AHEAD_SLOTS) {
+            *x = a;
+        }
     }
 
     fn session(&self, e: u32) -> Option<Session> {
@@ -1869,7 +1977,8 @@ impl Translator for Nat {
         }
         let Some(f) = self.fast_flow(ip) else { return FastNat::Slow };
         let k = key5(f.proto, f.src, f.sport, f.dst, f.dport);
-        match self.find_in_or_vacant(k) {
+        let h = self.hinted_as(&f).map_or_else(|| self.h(k), |a| a.h);
+        match self.find_in_or_vacant_by(k, h) {
             Ok(e) => self.rewrite_to(e, true),
             // A new flow: `fast_new` makes its session (`tag`: its rule),
             // its key filed where this lookup ended.

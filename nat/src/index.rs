@@ -109,8 +109,10 @@ impl Index {
     /// As [`Index::find`], or else where [`Index::insert`] would put an
     /// entry under `h` (the empty slot that ended the probe), for
     /// [`Index::insert_vacant`]: a new key's lookup and insert probe
-    /// once.
-    #[inline]
+    /// once. (Always inlined: a `Result` returned through memory is
+    /// read back before its stores retire, and stalls on store
+    /// forwarding.)
+    #[inline(always)]
     pub fn find_or_vacant(&self, h: u32, mut is: impl FnMut(u32) -> bool) -> Result<u32, Vacant> {
         let mut i = self.home(h);
         // (Never more than `len` slots: the table always has an empty one.)

@@ -29,7 +29,6 @@ use crate::rules::{Filtering, Forward, Rules, Static};
 use crate::wheel::Wheel;
 use hugeslice::HugeSlice;
 use stack::{DropReason, FastNat, RouteTarget, Tables, Translator, Verdict};
-use std::cell::Cell;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -690,10 +689,6 @@ pub struct Nat {
     /// [`Translator::prefetch_last`]'s).
     hinting: bool,
     hinted: usize,
-    /// The last session key the fast path looked up and did not find,
-    /// with the slot of `by_inside` it goes in ([`Translator::fast_post`]
-    /// for [`Translator::fast_new`]: a new flow's key probes once).
-    missed: Cell<Option<(u128, Vacant)>>,
     /// Fragment records: this worker's inbox, and every worker's.
     frag_inbox: Option<Arc<FragmentQueue>>,
     frag_peers: Vec<Arc<FragmentQueue>>,
@@ -743,7 +738,6 @@ impl Nat {
             ahead: [Ahead::NONE; AHEAD_SLOTS],
             made_seen: 0,
             hinting: false,
-            missed: Cell::new(None),
             hinted: 0,
             frag_inbox: None,
             frag_peers: Vec::new(),
@@ -1149,9 +1143,11 @@ impl Nat {
     #[inline]
     fn find_in_or_vacant_by(&self, k: u128, h: u32) -> Result<u32, Vacant> {
         let s = &self.sessions;
-        self.by_inside.find_or_vacant(h, |e| {
-            s.get(e as usize).is_some_and(|x| key5(x.proto, x.inside, x.in_port, x.remote, x.rem_port) == k)
-        })
+        self.by_inside.find_or_vacant(
+            h,
+            #[inline(always)]
+            |e| s.get(e as usize).is_some_and(|x| key5(x.proto, x.inside, x.in_port, x.remote, x.rem_port) == k),
+        )
     }
 
     #[inline]
@@ -1734,10 +1730,10 @@ impl Nat {
     /// of this worker's (not handed over), of a TCP, UDP or echo flow.
     #[inline(always)]
     fn fast_flow(&self, ip: &[u8]) -> Option<Flow> {
-        if self.handed.is_some() || packet::is_fragment(ip) {
+        if self.handed.is_some() {
             return None;
         }
-        packet::flow(ip).ok().filter(|f| f.kind != Kind::IcmpError)
+        packet::fast_flow(ip)
     }
 
     /// The rewrite session `e` makes to an outbound packet's source, or
@@ -1748,6 +1744,24 @@ impl Nat {
         let Some(s) = self.sessions.get(e as usize) else { return FastNat::Slow };
         let (addr, port) = if outbound { (s.outside, s.out_port) } else { (s.inside, s.in_port) };
         FastNat::Rewrite { entry: e, addr, port }
+    }
+
+    /// [`Translator::fast_post`] for a packet of new flow `f` (under rule
+    /// `ri`, if any; its session key goes at `at` in `by_inside`): its
+    /// session made as `outbound` makes it, or the hook's refusal. (Out
+    /// of line: a session made costs far more than the call, and the
+    /// steady path's loop stays small; measured even both ways.)
+    #[inline(never)]
+    fn fast_new(&mut self, ri: Option<usize>, f: &Flow, at: Vacant, now: u64) -> FastNat {
+        self.now = now;
+        match self.new_outbound(ri, f, at, now) {
+            Ok(Some(e)) => self.rewrite_to(e, true),
+            Ok(None) => FastNat::Untouched,
+            Err(Verdict::Refuse(r)) => FastNat::Refuse(r),
+            Err(Verdict::Drop(r)) => FastNat::Drop(r),
+            // (Making a session refuses or drops, nothing else.)
+            Err(_) => FastNat::Drop(DropReason::NatNoMapping),
+        }
     }
 
     /// [`Translator::prefetch_last`]'s hint for the frame at `at`, given
@@ -1959,11 +1973,11 @@ impl Translator for Nat {
     /// `postrouting`'s road for a packet of an established session
     /// leaving through `out` (`outbound_from_inside` finding it in
     /// `outbound`), or of no rule's source, looked at without a change;
-    /// for a new flow, [`FastNat::New`], noting in `missed` where its
-    /// key goes (a memo for `fast_new`, which checks it: no table
-    /// changes).
+    /// for a new flow, with `make`, its session made, as `outbound`
+    /// makes it (its key filed where this lookup ended), without,
+    /// [`FastNat::New`].
     #[inline(always)]
-    fn fast_post(&self, out: u16, ip: &[u8]) -> FastNat {
+    fn fast_post(&mut self, out: u16, ip: &[u8], make: bool, now: u64) -> FastNat {
         let Some(src) = packet::addr(ip, End::Src) else { return FastNat::Slow };
         if self.static_by_inside(src).is_some_and(|st| st.interface == out) {
             return FastNat::Slow;
@@ -1980,38 +1994,8 @@ impl Translator for Nat {
         let h = self.hinted_as(&f).map_or_else(|| self.h(k), |a| a.h);
         match self.find_in_or_vacant_by(k, h) {
             Ok(e) => self.rewrite_to(e, true),
-            // A new flow: `fast_new` makes its session (`tag`: its rule),
-            // its key filed where this lookup ended.
-            Err(at) => {
-                self.missed.set(Some((k, at)));
-                FastNat::New { tag: ri.map_or(u32::MAX, |r| r as u32) }
-            }
-        }
-    }
-
-    /// `postrouting` (`outbound_from_inside`) for a packet of a new flow,
-    /// as [`Translator::fast_post`] found it (under rule `tag`, if any):
-    /// its session made, as `outbound` makes it.
-    #[inline(always)]
-    fn fast_new(&mut self, _out: u16, ip: &[u8], tag: u32, now: u64) -> FastNat {
-        self.now = now;
-        let Some(f) = self.fast_flow(ip) else { return FastNat::Slow };
-        let ri = usize::try_from(tag).ok().filter(|&r| r < self.rules.rules.len());
-        let k = key5(f.proto, f.src, f.sport, f.dst, f.dport);
-        let at = match self.missed.take() {
-            Some((missed, at)) if missed == k => at,
-            _ => match self.find_in_or_vacant(k) {
-                Ok(e) => return self.rewrite_to(e, true),
-                Err(at) => at,
-            },
-        };
-        match self.new_outbound(ri, &f, at, now) {
-            Ok(Some(e)) => self.rewrite_to(e, true),
-            Ok(None) => FastNat::Untouched,
-            Err(Verdict::Refuse(r)) => FastNat::Refuse(r),
-            Err(Verdict::Drop(r)) => FastNat::Drop(r),
-            // (Making a session refuses or drops, nothing else.)
-            Err(_) => FastNat::Drop(DropReason::NatNoMapping),
+            Err(_) if !make => FastNat::New,
+            Err(at) => self.fast_new(ri, &f, at, now),
         }
     }
 

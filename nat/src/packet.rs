@@ -133,6 +133,35 @@ pub fn kind_of(ip: &[u8]) -> Kind {
     }
 }
 
+/// [`flow`] for the fast path: the flow of a whole packet of a TCP, UDP
+/// or echo flow (anything else: `None`). Always inlined, so the flow
+/// stays in registers: returned through memory, its copy is read back
+/// before the stores that wrote it retire, and stalls on store
+/// forwarding (measured: ~15% of the steady rate).
+#[inline(always)]
+pub fn fast_flow(ip: &[u8]) -> Option<Flow> {
+    if is_fragment(ip) {
+        return None;
+    }
+    let proto = *ip.get(9)?;
+    let (src, dst) = (be32(ip, 12)?, be32(ip, 16)?);
+    let l4 = ip.get(ihl(ip)..)?;
+    match proto {
+        TCP => {
+            let kind = Kind::Tcp(*l4.get(13)?);
+            Some(Flow { proto, src, sport: be16(l4, 0)?, dst, dport: be16(l4, 2)?, kind })
+        }
+        UDP if l4.len() >= 8 => {
+            Some(Flow { proto, src, sport: be16(l4, 0)?, dst, dport: be16(l4, 2)?, kind: Kind::Udp })
+        }
+        ICMP if l4.len() >= 8 => match *l4.first()? {
+            ty @ (ECHO_REQUEST | ECHO_REPLY) => Some(echo_flow(src, dst, ty, be16(l4, 4)?)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The flow of an IPv4 packet whose header the router already checked:
 /// whole, or the first fragment. For an ICMP error the flow is the
 /// quoted packet's (which must be a TCP, UDP or echo packet with its
@@ -441,6 +470,33 @@ mod tests {
             }
         }
         assert_eq!(hint_tuple(&ipv4(47, [10, 0, 0, 1], [192, 0, 2, 9], &[0; 8])), None, "no ports to key on");
+    }
+
+    #[test]
+    fn the_fast_flow_is_the_flow_of_a_whole_tcp_udp_or_echo_packet_and_nothing_else() {
+        let u = udp([10, 0, 0, 1], 1234, [192, 0, 2, 9], 53, b"hi");
+        let mut t = ipv4(TCP, [10, 0, 0, 1], [192, 0, 2, 9], &[0; 20]);
+        t[20..24].copy_from_slice(&[0x04, 0xd2, 0, 80]);
+        t[33] = SYN | ACK;
+        let echo = ipv4(ICMP, [10, 0, 0, 1], [192, 0, 2, 9], &[ECHO_REQUEST, 0, 0, 0, 0, 77, 0, 1]);
+        let reply = ipv4(ICMP, [192, 0, 2, 9], [10, 0, 0, 1], &[ECHO_REPLY, 0, 0, 0, 0, 77, 0, 1]);
+        let mut error = ipv4(ICMP, [192, 0, 2, 9], [10, 0, 0, 1], &[3, 1, 0, 0, 0, 0, 0, 0]);
+        error.extend_from_slice(&u);
+        let mut first = u.clone();
+        first[6] = 0x20;
+        let mut later = u.clone();
+        later[7] = 0x10;
+        let gre = ipv4(47, [10, 0, 0, 1], [192, 0, 2, 9], &[0; 8]);
+        for p in [&u, &t, &echo, &reply, &error, &first, &later, &gre] {
+            for n in 0..=p.len() {
+                let q = &p[..n];
+                let full = flow(q).ok().filter(|f| f.kind != Kind::IcmpError && !is_fragment(q));
+                assert_eq!(fast_flow(q), full, "{q:?}");
+            }
+        }
+        assert!(fast_flow(&t).is_some() && fast_flow(&u).is_some() && fast_flow(&echo).is_some());
+        assert_eq!(fast_flow(&error), None);
+        assert_eq!(fast_flow(&first), None);
     }
 
     #[test]

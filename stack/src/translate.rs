@@ -46,8 +46,9 @@ pub enum Verdict {
 
 /// What the translator would do to a packet on the router's fast path
 /// (DESIGN.md §3), found by a look that changes nothing
-/// ([`Translator::fast_pre`], [`Translator::fast_post`]) and done by
-/// [`Translator::fast_commit`] once the router has decided to forward.
+/// ([`Translator::fast_pre`], [`Translator::fast_post`], which may make
+/// a new flow's entry) and done by [`Translator::fast_commit`] once the
+/// router has decided to forward.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum FastNat {
     /// The hook would pass the packet untouched.
@@ -55,18 +56,17 @@ pub enum FastNat {
     /// The hook would rewrite one end (the destination before routing,
     /// the source after) to `addr`:`port` (for an ICMP echo, its
     /// identifier) under the translator's entry `entry` (established,
-    /// or just made by [`Translator::fast_new`]), and pass it.
+    /// or just made by [`Translator::fast_post`]), and pass it.
     Rewrite { entry: u32, addr: u32, port: u16 },
-    /// From [`Translator::fast_post`] only: an outbound packet of a flow
-    /// with no entry yet, which [`Translator::fast_new`] can make one
-    /// for as the hook would (`tag`: what `fast_post` found for it, for
-    /// `fast_new`).
-    New { tag: u32 },
-    /// From [`Translator::fast_new`] only: the hook drops the packet,
-    /// counted under the reason ([`Verdict::Drop`]).
+    /// From [`Translator::fast_post`] told not to make entries: an
+    /// outbound packet of a flow with no entry yet (nothing changed).
+    New,
+    /// From [`Translator::fast_post`] making a new flow's entry: the
+    /// hook drops the packet, counted under the reason
+    /// ([`Verdict::Drop`]).
     Drop(DropReason),
-    /// From [`Translator::fast_new`] only: the hook refuses the packet
-    /// ([`Verdict::Refuse`]): dropped, counted, answered with ICMP.
+    /// Likewise: the hook refuses the packet ([`Verdict::Refuse`]):
+    /// dropped, counted, answered with ICMP.
     Refuse(DropReason),
     /// Anything else (an ICMP error, a fragment, a handoff, a hairpin):
     /// only the full path can tell.
@@ -126,23 +126,19 @@ pub trait Translator {
     }
     /// As [`Translator::fast_pre`], after routing chose egress
     /// interface `out`, for [`Translator::postrouting`]. `ip` is the
-    /// packet as it arrived (`fast_pre` rewrote nothing yet).
-    #[inline(always)]
-    fn fast_post(&self, _out: u16, _ip: &[u8]) -> FastNat {
-        FastNat::Slow
-    }
-    /// Makes the entry [`Translator::fast_post`] found missing for `ip`
-    /// leaving through `out` ([`FastNat::New`] with `tag`), as
-    /// [`Translator::postrouting`] would on the full path, and says what
-    /// the hook does with the packet: [`FastNat::Rewrite`] under the new
-    /// entry (refreshed and rewritten later, by
-    /// [`Translator::fast_commit`]), [`FastNat::Untouched`],
+    /// packet as it arrived (`fast_pre` rewrote nothing yet). Changes
+    /// nothing, but for an outbound packet of a flow with no entry yet:
+    /// with `make` (the router will forward the packet if the answer is
+    /// `Rewrite` or `Untouched`: every other check has passed), its entry
+    /// is made as [`Translator::postrouting`] would make it at `now`, and
+    /// the answer is what the hook does with the packet:
+    /// [`FastNat::Rewrite`] under the new entry (refreshed and rewritten
+    /// later, by [`Translator::fast_commit`]), [`FastNat::Untouched`],
     /// [`FastNat::Drop`] or [`FastNat::Refuse`] (counted here as the hook
     /// would count them), or [`FastNat::Slow`], only when it changed
-    /// nothing. Called only for a packet the router will forward if the
-    /// answer is `Rewrite` or `Untouched`.
+    /// nothing; without `make`, [`FastNat::New`].
     #[inline(always)]
-    fn fast_new(&mut self, _out: u16, _ip: &[u8], _tag: u32, _now: u64) -> FastNat {
+    fn fast_post(&mut self, _out: u16, _ip: &[u8], _make: bool, _now: u64) -> FastNat {
         FastNat::Slow
     }
     /// Does what `fast_pre` (`pre`) and `fast_post` (`post`) found, as
@@ -185,7 +181,7 @@ impl Translator for NoNat {
         FastNat::Untouched
     }
     #[inline(always)]
-    fn fast_post(&self, _: u16, _: &[u8]) -> FastNat {
+    fn fast_post(&mut self, _: u16, _: &[u8], _: bool, _: u64) -> FastNat {
         FastNat::Untouched
     }
 }

@@ -37,11 +37,11 @@
 //! a packet of an established session, or one no rule concerns, stays
 //! on the fast path and is translated ([`Translator::fast_commit`])
 //! just before its TTL is decremented, as the hooks would have done. An
-//! outbound packet of a new flow stays too: once every check of the
-//! fast path has passed, the translator makes its session
-//! ([`Translator::fast_new`]) exactly as the hook would have at that
-//! point of the full path, or refuses it (counted, answered with ICMP)
-//! as the hook would have. Anything else the translator must decide (a
+//! outbound packet of a new flow stays too: `fast_post` comes after
+//! every other check of the fast path, so (unless `fast_pre` found a
+//! translation: a hairpin) it may make the flow's session exactly as
+//! the hook would have at that point of the full path, or refuse it
+//! (counted, answered with ICMP) as the hook would have. Anything else the translator must decide (a
 //! new inbound flow, an ICMP error, a fragment, a hairpin, another
 //! worker's packet) goes the full way.
 //!
@@ -229,7 +229,7 @@ const SWITCH: u8 = 1;
 /// Unknown unicast, flooded to the one other member.
 const FLOOD: u8 = 2;
 /// Dropped or refused by the translator as it made the flow's entry
-/// ([`Translator::fast_new`]).
+/// ([`Translator::fast_post`]).
 const STOP: u8 = 3;
 
 impl Plan {
@@ -475,18 +475,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         if !IDLE {
             let out = self.adj.get(usize::from(adj)).map_or(u16::MAX, |a| a.out);
-            nat[1] = self.nat.fast_post(out, ip);
-            // A packet translated both ways is a hairpin, which the full
-            // path takes.
-            match (nat[0], nat[1]) {
-                (FastNat::Untouched, FastNat::New { tag }) => nat[1] = self.nat.fast_new(out, ip, tag, now),
-                (_, FastNat::New { .. } | FastNat::Slow) | (FastNat::Rewrite { .. }, FastNat::Rewrite { .. }) => {
-                    return Plan::SLOW
-                }
-                _ => {}
-            }
+            // A new flow's session is made here unless the packet is a
+            // hairpin (translated both ways), which the full path takes.
+            nat[1] = self.nat.fast_post(out, ip, nat[0] == FastNat::Untouched, now);
             match nat[1] {
-                FastNat::Slow => return Plan::SLOW,
+                FastNat::New | FastNat::Slow => return Plan::SLOW,
+                FastNat::Rewrite { .. } if nat[0] != FastNat::Untouched => return Plan::SLOW,
                 FastNat::Drop(_) | FastNat::Refuse(_) => {
                     return Plan { kind: STOP, len: (14 + tl) as u16, to: 0, slot: 0 }
                 }

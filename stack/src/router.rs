@@ -11,7 +11,7 @@
 //! (§5.2.2), TTL (§5.3.1), the ICMP errors of §5.2.7 with the limits of
 //! §4.3.2.7, source and destination checks (§5.3.7), no forwarding of
 //! link-layer broadcasts (§5.3.4). IPv6 (RFC 8200, 4443, 4861) lives in
-//! [`ip6`]. Nothing here allocates or panics.
+//! `ip6`. Nothing here allocates or panics.
 
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -65,7 +65,7 @@ pub trait Io<B: PacketBuf> {
 pub const POLL_INTERVAL: u64 = 10_000_000;
 /// Most timer events handled per scan step (bounds the stack arrays).
 const POLL_BUDGET: usize = 32;
-/// Largest per-neighbor queue the router supports (fits [`POLL_BUDGET`]).
+/// Largest per-neighbor queue the router supports (fits the neighbor poll budget, `POLL_BUDGET`).
 pub const MAX_NEIGHBOR_QUEUE: usize = 16;
 /// How long a packet the translator asked to hold ([`Verdict::Hold`])
 /// waits, in nanoseconds.

@@ -617,6 +617,13 @@ impl Ahead {
             && self.dport == f.dport
     }
 
+    /// The outside endpoint the third hint expected, with its session
+    /// key's hash there if it made it.
+    #[inline(always)]
+    fn session_out_hash(&self) -> OutHash {
+        OutHash { addr: self.out, port: self.out_port, hash: (self.outs & OUT_SESSION != 0).then_some(self.hs) }
+    }
+
     /// The hash of its session's outside key, if the third hint made it
     /// for outside endpoint `out`:`port`.
     #[inline(always)]
@@ -1143,11 +1150,9 @@ impl Nat {
     #[inline]
     fn find_in_or_vacant_by(&self, k: u128, h: u32) -> Result<u32, Vacant> {
         let s = &self.sessions;
-        self.by_inside.find_or_vacant(
-            h,
-            #[inline(always)]
-            |e| s.get(e as usize).is_some_and(|x| key5(x.proto, x.inside, x.in_port, x.remote, x.rem_port) == k),
-        )
+        self.by_inside.find_or_vacant(h, |e| {
+            s.get(e as usize).is_some_and(|x| key5(x.proto, x.inside, x.in_port, x.remote, x.rem_port) == k)
+        })
     }
 
     #[inline]
@@ -1263,9 +1268,7 @@ impl Nat {
     fn new_outbound(&mut self, ri: Option<usize>, f: &Flow, at: Vacant, now: u64) -> Result<Option<u32>, Refusal> {
         let a = self.hinted_as(f);
         let (m, out) = match (self.find_map_in_or_vacant(f.proto, f.src, f.sport, a.map(|a| a.map)), ri) {
-            (Ok(m), _) => {
-                (m, a.map(|a| OutHash { addr: a.out, port: a.out_port, hash: a.session_out(a.out, a.out_port) }))
-            }
+            (Ok(m), _) => (m, a.map(|a| a.session_out_hash())),
             (Err(map_at), Some(ri)) => {
                 let (m, out) = self.new_mapping(ri, f, map_at, a)?;
                 (m, Some(out))

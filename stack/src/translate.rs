@@ -45,10 +45,10 @@ pub enum Verdict {
 }
 
 /// What the translator would do to a packet on the router's fast path
-/// (DESIGN.md §3), found by a look that changes nothing
-/// ([`Translator::fast_pre`], [`Translator::fast_post`], which may make
-/// a new flow's entry) and done by [`Translator::fast_commit`] once the
-/// router has decided to forward.
+/// (DESIGN.md §3), found by a look ([`Translator::fast_pre`],
+/// [`Translator::fast_post`]) that changes nothing but a new flow's
+/// entry, which `fast_post` may make, and done by
+/// [`Translator::fast_commit`] once the router has decided to forward.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum FastNat {
     /// The hook would pass the packet untouched.

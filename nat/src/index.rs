@@ -78,7 +78,9 @@ impl Index {
 
     /// Starts bringing in the slots a lookup of hash `h` reads first:
     /// its home slot's cache line, and the next line too when the home
-    /// lies in the second half of its line (a lookup of a key that is
+    /// lies in the second half of its line (slot `i + 4`: in the same
+    /// line when the home is in the first half; slots are 8 bytes and
+    /// the table starts on a page) (a lookup of a key that is
     /// not there reads on to the end of the run, 2.5 slots on average
     /// as the table fills to three quarters: Knuth's ½(1 + 1/(1-α)²)).
     #[inline(always)]

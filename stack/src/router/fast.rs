@@ -41,9 +41,9 @@
 //! every other check of the fast path, so (unless `fast_pre` found a
 //! translation: a hairpin) it may make the flow's session exactly as
 //! the hook would have at that point of the full path, or refuse it
-//! (counted, answered with ICMP) as the hook would have. Anything else the translator must decide (a
-//! new inbound flow, an ICMP error, a fragment, a hairpin, another
-//! worker's packet) goes the full way.
+//! (counted, answered with ICMP) as the hook would have. Anything else
+//! the translator must decide (a new inbound flow, an ICMP error, a
+//! fragment, a hairpin, another worker's packet) goes the full way.
 //!
 //! While the translator is making sessions ([`Translator::lookahead`]),
 //! it is also handed each frame [`AHEAD`] frames before its turn

@@ -533,9 +533,9 @@ enum Target {
 }
 
 /// A frame coming up in the burst, between the prefetch hints
-/// ([`Translator::prefetch`], [`Translator::prefetch_more`],
-/// [`Translator::prefetch_last`]): what the earlier hints found, for the
-/// later ones.
+/// ([`Translator::prefetch`], [`Translator::prefetch_more`]): what the
+/// first found, for the second, and the hashes it made, for the frame's
+/// own lookups ([`Nat::hinted_as`]).
 #[derive(Copy, Clone, Debug)]
 struct Ahead {
     /// The hash of its session key.
@@ -552,59 +552,10 @@ struct Ahead {
     map: u32,
     sub: u32,
     rule: u16,
-    /// For a new flow, once the second hint looked: its mapping, or
-    /// else its subscriber (`NIL`: none found), or else the outside
-    /// address its new subscriber would get (an index in `addrs`).
-    mapping: u32,
-    subscriber: u32,
-    addr: u16,
-    /// Once the third hint looked (`outs`: which of [`OUT_SESSION`],
-    /// [`OUT_MAPPING`] it hashed): the outside endpoint `out`:`out_port`
-    /// it expects the flow to get, and the hashes of the session's and
-    /// the mapping's keys there.
-    outs: u8,
-    out: u32,
-    out_port: u16,
-    hs: u32,
-    hm: u32,
 }
-
-/// A new session's outside endpoint (`addr`:`port`) as its mapping's
-/// maker or the hints saw it, and the hash of its outside key there if
-/// they made it.
-#[derive(Copy, Clone, Debug)]
-struct OutHash {
-    addr: u32,
-    port: u16,
-    hash: Option<u32>,
-}
-
-/// [`Ahead::outs`]: `hs` holds the session's outside key's hash.
-const OUT_SESSION: u8 = 1;
-/// [`Ahead::outs`]: `hm` holds the mapping's outside key's hash.
-const OUT_MAPPING: u8 = 2;
 
 impl Ahead {
-    const NONE: Ahead = Ahead {
-        h: 0,
-        index: 0,
-        proto: 0,
-        sport: 0,
-        dport: 0,
-        src: 0,
-        dst: 0,
-        map: 0,
-        sub: 0,
-        rule: 0,
-        mapping: NIL,
-        subscriber: NIL,
-        addr: u16::MAX,
-        outs: 0,
-        out: 0,
-        out_port: 0,
-        hs: 0,
-        hm: 0,
-    };
+    const NONE: Ahead = Ahead { h: 0, index: 0, proto: 0, sport: 0, dport: 0, src: 0, dst: 0, map: 0, sub: 0, rule: 0 };
 
     /// It was hinted as flow `f`, outbound (an inbound hint leaves the
     /// tuple empty, and no flow's protocol is 0).
@@ -615,26 +566,6 @@ impl Ahead {
             && self.sport == f.sport
             && self.dst == f.dst
             && self.dport == f.dport
-    }
-
-    /// The outside endpoint the third hint expected, with its session
-    /// key's hash there if it made it.
-    #[inline(always)]
-    fn session_out_hash(&self) -> OutHash {
-        OutHash { addr: self.out, port: self.out_port, hash: (self.outs & OUT_SESSION != 0).then_some(self.hs) }
-    }
-
-    /// The hash of its session's outside key, if the third hint made it
-    /// for outside endpoint `out`:`port`.
-    #[inline(always)]
-    fn session_out(&self, out: u32, port: u16) -> Option<u32> {
-        (self.outs & OUT_SESSION != 0 && self.out == out && self.out_port == port).then_some(self.hs)
-    }
-
-    /// The hash of its mapping's outside key, likewise.
-    #[inline(always)]
-    fn mapping_out(&self, out: u32, port: u16) -> Option<u32> {
-        (self.outs & OUT_MAPPING != 0 && self.out == out && self.out_port == port).then_some(self.hm)
     }
 }
 
@@ -693,7 +624,7 @@ pub struct Nat {
     made_seen: u64,
     /// This burst gets prefetch hints ([`Translator::lookahead`] said
     /// so), and the burst place of the frame being handled (the last
-    /// [`Translator::prefetch_last`]'s).
+    /// [`Translator::next_frame`]'s).
     hinting: bool,
     hinted: usize,
     /// Fragment records: this worker's inbox, and every worker's.
@@ -1267,15 +1198,12 @@ impl Nat {
     /// `Ok(None)`: none of these.
     fn new_outbound(&mut self, ri: Option<usize>, f: &Flow, at: Vacant, now: u64) -> Result<Option<u32>, Refusal> {
         let a = self.hinted_as(f);
-        let (m, out) = match (self.find_map_in_or_vacant(f.proto, f.src, f.sport, a.map(|a| a.map)), ri) {
-            (Ok(m), _) => (m, a.map(|a| a.session_out_hash())),
-            (Err(map_at), Some(ri)) => {
-                let (m, out) = self.new_mapping(ri, f, map_at, a)?;
-                (m, Some(out))
-            }
+        let m = match (self.find_map_in_or_vacant(f.proto, f.src, f.sport, a.map(|a| a.map)), ri) {
+            (Ok(m), _) => m,
+            (Err(map_at), Some(ri)) => self.new_mapping(ri, f, map_at, a)?,
             (Err(_), None) => return Ok(None),
         };
-        self.new_session(m, f.dst, f.dport, now, Some(at), out).map(Some)
+        self.new_session(m, f.dst, f.dport, now, Some(at)).map(Some)
     }
 
     fn subscriber(&mut self, ri: usize, inside: u32, h: Option<u32>) -> Result<u32, Refusal> {
@@ -1317,15 +1245,8 @@ impl Nat {
     }
 
     /// A new mapping for flow `f` by rule `ri`, filed at `at` in `map_in`
-    /// (`hinted`: what the hints worked out for `f`); and its outside
-    /// endpoint with the hash of the flow's session key there.
-    fn new_mapping(
-        &mut self,
-        ri: usize,
-        f: &Flow,
-        at: Vacant,
-        hinted: Option<Ahead>,
-    ) -> Result<(u32, OutHash), Refusal> {
+    /// (`hinted`: what the hints worked out for `f`).
+    fn new_mapping(&mut self, ri: usize, f: &Flow, at: Vacant, hinted: Option<Ahead>) -> Result<u32, Refusal> {
         if self.free_session == NIL {
             return Err(Verdict::Refuse(DropReason::NatSessionLimit));
         }
@@ -1356,20 +1277,6 @@ impl Nat {
             return Err(port.err().unwrap_or(Verdict::Refuse(DropReason::NatPortsExhausted)));
         };
         let outside = self.addrs.get(usize::from(addr)).map_or(0, |o| o.addr);
-        // The two outside-keyed indexes this flow goes into: both inserts'
-        // first probes are on their way while the rest is written.
-        let (hm, hs) = match hinted.map(|a| (a.mapping_out(outside, port), a.session_out(outside, port))) {
-            Some((Some(hm), Some(hs))) => (hm, hs),
-            _ => (self.h(key3(f.proto, outside, port)), self.h(key5(f.proto, outside, port, f.dst, f.dport))),
-        };
-        self.map_out.prefetch(hm);
-        self.by_outside.prefetch(hs);
-        // The next frame's outside slots depend on this port: now that it
-        // is taken, their hint can go (a frame's work earlier than the
-        // router would give it).
-        if self.hinting {
-            self.hint_last(self.hinted + 1);
-        }
         if !blocks {
             self.record(LogEvent::MappingCreate, f.proto, (f.src, f.sport), outside, (port, port));
         }
@@ -1390,8 +1297,8 @@ impl Nat {
             s.ports += 1;
         }
         self.map_in.insert_vacant(at, m);
-        self.map_out.insert(hm, m);
-        Ok((m, OutHash { addr: outside, port, hash: Some(hs) }))
+        self.map_out.insert_later(self.h(key3(f.proto, outside, port)), m);
+        Ok(m)
     }
 
     /// A port for subscriber `sub` in protocol `p` from its blocks: `want`
@@ -1513,9 +1420,7 @@ impl Nat {
     }
 
     /// A new session of mapping `m` with `remote`:`rem_port`; filed in
-    /// `by_inside` at `at` if its lookup there found where, and in
-    /// `by_outside` under the hash `out` gives if it is for the
-    /// mapping's outside endpoint.
+    /// `by_inside` at `at` if its lookup there found where.
     fn new_session(
         &mut self,
         m: u32,
@@ -1523,7 +1428,6 @@ impl Nat {
         rem_port: u16,
         now: u64,
         at: Option<Vacant>,
-        out: Option<OutHash>,
     ) -> Result<u32, Refusal> {
         let Some(map) = self.mappings.get(m as usize).copied() else {
             return Err(Verdict::Drop(DropReason::NatNoMapping));
@@ -1564,11 +1468,7 @@ impl Nat {
             Some(at) => self.by_inside.insert_vacant(at, e),
             None => self.by_inside.insert(self.h(key5(map.proto, map.inside, map.in_port, remote, rem_port)), e),
         }
-        let hs = match out {
-            Some(OutHash { addr, port, hash: Some(h) }) if addr == outside && port == map.out_port => h,
-            _ => self.h(key5(map.proto, outside, map.out_port, remote, rem_port)),
-        };
-        self.by_outside.insert(hs, e);
+        self.by_outside.insert_later(self.h(key5(map.proto, outside, map.out_port, remote, rem_port)), e);
         self.wheel.insert(e, expires);
         self.live += 1;
         if let Some(c) = self.counters.created.get_mut(proto_index(map.proto)) {
@@ -1708,9 +1608,8 @@ impl Nat {
         if matches!(f.kind, Kind::Tcp(fl) if fl & SYN == 0) || f.kind == Kind::Echo(false) {
             return Err(Verdict::Drop(DropReason::NatNoMapping));
         }
-        let e = self
-            .new_session(m, f.src, f.sport, now, None, None)
-            .map_err(|_| Verdict::Drop(DropReason::NatSessionLimit))?;
+        let e =
+            self.new_session(m, f.src, f.sport, now, None).map_err(|_| Verdict::Drop(DropReason::NatSessionLimit))?;
         self.touch(e, f.kind, false, now);
         Ok(Some(e))
     }
@@ -1764,41 +1663,6 @@ impl Nat {
             Err(Verdict::Drop(r)) => FastNat::Drop(r),
             // (Making a session refuses or drops, nothing else.)
             Err(_) => FastNat::Drop(DropReason::NatNoMapping),
-        }
-    }
-
-    /// [`Translator::prefetch_last`]'s hint for the frame at `at`, given
-    /// once: given early (by [`Nat::new_mapping`], as soon as the frame
-    /// before has its port), it is not given again.
-    #[inline(always)]
-    fn hint_last(&mut self, at: usize) {
-        let Some(a) = self.ahead.get_mut(at % AHEAD_SLOTS) else { return };
-        if a.index != 1 {
-            return;
-        }
-        a.index = 0;
-        let mut a = *a;
-        if let Some(m) = self.mappings.get(a.mapping as usize) {
-            let outside = self.addrs.get(usize::from(m.addr)).map_or(0, |o| o.addr);
-            let hs = self.h(key5(a.proto, outside, m.out_port, a.dst, a.dport));
-            self.by_outside.prefetch(hs);
-            a = Ahead { outs: OUT_SESSION, out: outside, out_port: m.out_port, hs, ..a };
-        } else {
-            let addr = match self.subs.get(a.subscriber as usize) {
-                Some(s) => s.addr,
-                None => a.addr,
-            };
-            let Some(o) = self.addrs.get(usize::from(addr)) else { return };
-            let port = if self.rules.port_block == 0 { o.peek(proto_index(a.proto), a.sport) } else { Some(a.sport) };
-            let Some(port) = port else { return };
-            let (hm, hs) = (self.h(key3(a.proto, o.addr, port)), self.h(key5(a.proto, o.addr, port, a.dst, a.dport)));
-            self.map_out.prefetch(hm);
-            self.by_outside.prefetch(hs);
-            a = Ahead { outs: OUT_SESSION | OUT_MAPPING, out: o.addr, out_port: port, hs, hm, ..a };
-        }
-        // Kept for the lookups and inserts themselves ([`Nat::hinted_as`]).
-        if let Some(x) = self.ahead.get_mut(at % AHEAD_SLOTS) {
-            *x = a;
         }
     }
 
@@ -2032,6 +1896,12 @@ impl Translator for Nat {
         let making = made != self.made_seen;
         self.made_seen = made;
         self.hinting = making;
+        if !making {
+            // Sessions made in the last burst have their slots written by
+            // now (lookups would otherwise check the inserts waiting).
+            self.map_out.flush();
+            self.by_outside.flush();
+        }
         making
     }
 
@@ -2058,13 +1928,12 @@ impl Translator for Nat {
         let ri = self.rules.rules.iter().position(|r| r.matches(src)).unwrap_or(0);
         let sub = hash(sub_key(src, ri), self.seed);
         self.sub_ix.prefetch(sub);
-        *a = Ahead { h, index: 1, proto, sport, dport, src, dst, map, sub, rule: ri as u16, ..Ahead::NONE };
+        *a = Ahead { h, index: 1, proto, sport, dport, src, dst, map, sub, rule: ri as u16 };
     }
 
     /// The second hint, once those slots are in: the session the first
     /// names; or, for an outbound flow with none there (a new flow, most
-    /// likely), its mapping, or else its subscriber, or else (a new
-    /// subscriber) the outside address paired pooling would give it.
+    /// likely), its mapping, or else its subscriber.
     #[inline(always)]
     fn prefetch_more(&mut self, at: usize) {
         let Some(&a) = self.ahead.get(at % AHEAD_SLOTS) else { return };
@@ -2082,36 +1951,22 @@ impl Translator for Nat {
         if a.index != 1 {
             return;
         }
-        let mut next = a;
         if let Some(m) = self.map_in.slot(a.map) {
             if let Some(x) = self.mappings.get(m as usize) {
                 prefetch::prefetch(x);
-                next.mapping = m;
             }
         } else if let Some(s) = self.sub_ix.slot(a.sub) {
             if let Some(x) = self.subs.get(s as usize) {
                 prefetch::prefetch(x);
-                next.subscriber = s;
             }
-        } else {
-            next.addr = self.paired_address(usize::from(a.rule), a.src).unwrap_or(u16::MAX);
-        }
-        if let Some(x) = self.ahead.get_mut(at % AHEAD_SLOTS) {
-            *x = next;
         }
     }
 
-    /// The third hint, for a new flow: the slots its session's (and a
-    /// new mapping's) outside key will go in, once the mapping or the
-    /// subscriber the second hint found is in. A new mapping's port is
-    /// the one the allocator would hand out now (the router gives this
-    /// hint once the frame before is done, so no allocation comes
-    /// between); with port blocks it is guessed as the inside port. A
-    /// wrong guess costs nothing but the hint.
+    /// The frame at burst place `at` is next: its lookups may take the
+    /// hashes its first hint made.
     #[inline(always)]
-    fn prefetch_last(&mut self, at: usize) {
+    fn next_frame(&mut self, at: usize) {
         self.hinted = at;
-        self.hint_last(at);
     }
 
     /// No rules, forwards or static mappings: nothing to translate, and

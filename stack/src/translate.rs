@@ -92,9 +92,10 @@ pub trait Translator {
         false
     }
     /// Asked once a burst: whether the router should give this burst's
-    /// frames to [`Translator::prefetch`], [`Translator::prefetch_more`]
-    /// and [`Translator::prefetch_last`] (the hints cost a few ns a frame,
-    /// which pay only when the translator's reads miss the cache).
+    /// frames to [`Translator::prefetch`] and [`Translator::prefetch_more`]
+    /// and say which is next ([`Translator::next_frame`]) (the hints cost
+    /// a few ns a frame, which pay only when the translator's reads miss
+    /// the cache).
     #[inline(always)]
     fn lookahead(&mut self) -> bool {
         false
@@ -110,12 +111,10 @@ pub trait Translator {
     /// what the first brought in (the entry an index slot names).
     #[inline(always)]
     fn prefetch_more(&mut self, _at: usize) {}
-
-    /// The third hint for the frame at `at`, given as soon as the frame
-    /// before it is done: follow what the second brought in, as the
-    /// tables stand for this frame.
+    /// While hinting: the frame at place `at` of the burst is the next
+    /// the hooks see (what its hints worked out may be used for it).
     #[inline(always)]
-    fn prefetch_last(&mut self, _at: usize) {}
+    fn next_frame(&mut self, _at: usize) {}
     /// The fast path's look at a plain packet (IPv4 header without
     /// options, checked, TTL above 1, trimmed to its total length)
     /// before routing: what [`Translator::prerouting`] would do, without

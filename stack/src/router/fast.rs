@@ -49,13 +49,15 @@
 //! it is also handed each frame [`AHEAD`] frames before its turn
 //! ([`Translator::prefetch`]: start reading the index slots its lookups
 //! begin at), again [`NEARER`] frames before
-//! ([`Translator::prefetch_more`]: the entries those slots lead to), and
-//! once more as soon as the frame before it is done
-//! ([`Translator::prefetch_last`]: what those entries lead to, which
-//! for a new flow depends on the tables as the frames before left
-//! them), so a new flow's chain of cache misses overlaps with the frames
-//! before it instead of adding up. Established traffic alone goes
-//! without: its tables are in cache, and the hints would only cost.
+//! ([`Translator::prefetch_more`]: the entries those slots lead to), so
+//! a new flow's chain of cache misses overlaps with the frames before it
+//! instead of adding up; and told when its turn comes
+//! ([`Translator::next_frame`]), so its lookups can take the hashes the
+//! hints made. (The slots a new flow's outside keys go in are known only
+//! once its port is: those the translator writes a few flows later,
+//! when their lines are in, rather than hint at.) Established traffic
+//! alone goes without: its tables are in cache, and the hints would
+//! only cost.
 
 use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
@@ -276,14 +278,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             for i in 0..AHEAD - NEARER {
                 self.nat.prefetch_more(i);
             }
-            self.nat.prefetch_last(0);
             for i in 0..burst.len() {
                 self.prefetch_nat(burst.get(i + AHEAD).and_then(Option::as_ref), i + AHEAD);
                 self.nat.prefetch_more(i + AHEAD - NEARER);
+                self.nat.next_frame(i);
                 if let Some(slot) = burst.get_mut(i) {
                     self.frame::<false>(t, ing, port, slot, &mut tally, now, io);
                 }
-                self.nat.prefetch_last(i + 1);
             }
         } else if idle {
             // Without the translator's code (see the module doc).

@@ -745,8 +745,6 @@ impl Nat {
         self.owner_in(a.into())
     }
 
-    /// Can `a` be the source of an outbound mapping (under a rule, or a
-    /// port forward's server)?
     /// The first rule for sources leaving through `out` that `src`
     /// matches.
     #[inline(always)]
@@ -759,6 +757,8 @@ impl Nat {
         None
     }
 
+    /// Can `a` be the source of an outbound mapping (under a rule, or a
+    /// port forward's server)?
     fn is_inside_source(&self, a: u32) -> bool {
         self.rules.rules.iter().any(|r| r.matches(a)) || self.forward_in.binary_search(&a).is_ok()
     }
@@ -1587,8 +1587,8 @@ impl Nat {
     /// What outside address `a` is to us, if anything. (Always inlined,
     /// as [`Nat::static_by_inside`] and [`Nat::rule_for`]: every
     /// packet of the fast path asks, and most get a no from the filter
-    /// or the first rule, cheaper than the call; measured ~2% of the
-    /// steady rate.)
+    /// or the first rule, cheaper than the call; the three inlined
+    /// measured 3% more packets a second.)
     #[inline(always)]
     fn target(&self, a: u32) -> Option<Target> {
         if !self.targets_filter.may_hold(a) {

@@ -14,6 +14,24 @@ const EMPTY: u64 = 0;
 /// a microsecond and a half, long enough for a line from memory.
 const WAITING: usize = 8;
 
+/// The slot value of `entry` under hash `h` (never [`EMPTY`]).
+#[inline(always)]
+fn packed(h: u32, entry: u32) -> u64 {
+    u64::from(h) << 32 | u64::from(entry + 1)
+}
+
+/// The hash of a slot value.
+#[inline(always)]
+fn hash_of(s: u64) -> u32 {
+    (s >> 32) as u32
+}
+
+/// The entry of a slot value.
+#[inline(always)]
+fn entry_of(s: u64) -> u32 {
+    (s as u32).wrapping_sub(1)
+}
+
 /// A seeded hash of a packed key (multiply-xorshift; the seed is drawn
 /// when the table is built, so outside hosts cannot aim at one chain).
 #[inline(always)]
@@ -110,7 +128,7 @@ impl Index {
     #[inline(always)]
     pub fn slot(&self, h: u32) -> Option<u32> {
         let s = self.slots.get(self.home(h)).copied().unwrap_or(EMPTY);
-        ((s >> 32) as u32 == h && s != EMPTY).then(|| (s as u32).wrapping_sub(1))
+        (hash_of(s) == h && s != EMPTY).then(|| entry_of(s))
     }
 
     /// The entry with hash `h` for which `is` says yes.
@@ -134,8 +152,8 @@ impl Index {
             if s == EMPTY {
                 break;
             }
-            if (s >> 32) as u32 == h {
-                let e = (s as u32).wrapping_sub(1);
+            if hash_of(s) == h {
+                let e = entry_of(s);
                 if is(e) {
                     return Ok(e);
                 }
@@ -154,11 +172,7 @@ impl Index {
     /// still waiting.
     #[inline(never)]
     fn find_waiting(&self, h: u32, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
-        self.waiting
-            .iter()
-            .filter(|&&s| s != EMPTY && (s >> 32) as u32 == h)
-            .map(|&s| (s as u32).wrapping_sub(1))
-            .find(|&e| is(e))
+        self.waiting.iter().filter(|&&s| s != EMPTY && hash_of(s) == h).map(|&s| entry_of(s)).find(|&e| is(e))
     }
 
     /// Adds `entry` where a lookup found room for it: in that slot if
@@ -169,7 +183,7 @@ impl Index {
     pub fn insert_vacant(&mut self, v: Vacant, entry: u32) {
         if v.removals == self.removals {
             if let Some(s) = self.slots.get_mut(v.slot as usize).filter(|s| **s == EMPTY) {
-                *s = u64::from(v.h) << 32 | u64::from(entry + 1);
+                *s = packed(v.h, entry);
                 return;
             }
         }
@@ -180,11 +194,17 @@ impl Index {
     /// most three quarters full, so a free slot is always found.
     #[inline]
     pub fn insert(&mut self, h: u32, entry: u32) {
-        let mut i = self.home(h);
+        self.place(packed(h, entry));
+    }
+
+    /// Writes slot value `v` in the first empty slot from its home.
+    #[inline]
+    fn place(&mut self, v: u64) {
+        let mut i = self.home(hash_of(v));
         for _ in 0..self.len {
             match self.slots.get_mut(i) {
                 Some(s) if *s == EMPTY => {
-                    *s = u64::from(h) << 32 | u64::from(entry + 1);
+                    *s = v;
                     return;
                 }
                 _ => i = self.next(i),
@@ -209,10 +229,10 @@ impl Index {
         if old == EMPTY {
             self.waits += 1;
         } else {
-            self.insert((old >> 32) as u32, (old as u32).wrapping_sub(1));
+            self.place(old);
         }
         if let Some(w) = self.waiting.get_mut(at) {
-            *w = u64::from(h) << 32 | u64::from(entry + 1);
+            *w = packed(h, entry);
         }
         self.next = (at + 1) % WAITING;
     }
@@ -223,21 +243,19 @@ impl Index {
         if self.waits == 0 {
             return;
         }
-        for i in 0..WAITING {
-            let s = self.waiting.get(i).copied().unwrap_or(EMPTY);
-            if s != EMPTY {
-                self.insert((s >> 32) as u32, (s as u32).wrapping_sub(1));
+        self.waits = 0;
+        for v in std::mem::replace(&mut self.waiting, [EMPTY; WAITING]) {
+            if v != EMPTY {
+                self.place(v);
             }
         }
-        self.waiting = [EMPTY; WAITING];
-        self.waits = 0;
     }
 
     /// Removes `entry` (filed under hash `h`), shifting later members of
     /// its run back so every lookup still finds them (or from the
     /// inserts waiting, if it is one: the slots stay as they are).
     pub fn remove(&mut self, h: u32, entry: u32) {
-        let want = u64::from(h) << 32 | u64::from(entry + 1);
+        let want = packed(h, entry);
         if self.waits != 0 {
             if let Some(w) = self.waiting.iter_mut().find(|w| **w == want) {
                 *w = EMPTY;
@@ -261,7 +279,7 @@ impl Index {
             if s == EMPTY {
                 break;
             }
-            let home = self.home((s >> 32) as u32);
+            let home = self.home(hash_of(s));
             // Move s back into the hole at i unless its home lies in (i, j].
             if self.dist(home, j) >= self.dist(i, j) {
                 if let Some(d) = self.slots.get_mut(i) {

@@ -72,12 +72,15 @@ impl VecBuf {
 }
 
 impl PacketBuf for VecBuf {
+    #[inline]
     fn data(&self) -> &[u8] {
         &self.mem[self.start..self.end]
     }
+    #[inline]
     fn data_mut(&mut self) -> &mut [u8] {
         &mut self.mem[self.start..self.end]
     }
+    #[inline]
     fn prepend(&mut self, n: usize) -> bool {
         if n > self.start {
             return false;
@@ -85,6 +88,7 @@ impl PacketBuf for VecBuf {
         self.start -= n;
         true
     }
+    #[inline]
     fn adj(&mut self, n: usize) -> bool {
         if n > self.end - self.start {
             return false;
@@ -92,6 +96,7 @@ impl PacketBuf for VecBuf {
         self.start += n;
         true
     }
+    #[inline]
     fn append(&mut self, n: usize) -> bool {
         if self.end + n > self.mem.len() {
             return false;
@@ -99,14 +104,17 @@ impl PacketBuf for VecBuf {
         self.end += n;
         true
     }
+    #[inline]
     fn truncate(&mut self, len: usize) {
         if len < self.end - self.start {
             self.end = self.start + len;
         }
     }
+    #[inline]
     fn port(&self) -> u16 {
         self.port
     }
+    #[inline]
     fn set_port(&mut self, port: u16) {
         self.port = port;
     }

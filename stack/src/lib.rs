@@ -31,4 +31,4 @@ pub use iface::{
 };
 pub use neigh::{NeighborCache, NeighborConfig};
 pub use router::{Counters, Io, Router, RouterConfig};
-pub use translate::{FastNat, NoNat, Translator, Verdict};
+pub use translate::{FastNat, NoNat, Plain4, Translator, Verdict};

@@ -73,6 +73,64 @@ pub enum FastNat {
     Slow,
 }
 
+/// A plain IPv4 packet (header without options, checked, trimmed to its
+/// total length) as the fast path read it, once, for every hook
+/// ([`Translator::fast_pre`], [`Translator::fast_post`],
+/// [`Translator::fast_commit`]): its addresses and protocol and, when it
+/// is a whole TCP, UDP or ICMP echo packet, its transport endpoints.
+/// (Read once: the hooks used to read and bounds-check the same bytes
+/// again each, and the rewrite read back what they had read.)
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Plain4 {
+    pub src: u32,
+    pub dst: u32,
+    pub proto: u8,
+    /// The endpoints below were read: not a fragment (RFC 791: MF clear,
+    /// offset 0), and TCP with at least its flags, UDP with its 8 bytes,
+    /// or an ICMP echo request or reply with its 8.
+    pub whole: bool,
+    /// TCP's or UDP's ports; an echo's identifier as its requester's
+    /// port (request: `(id, 0)`, reply: `(0, id)`, RFC 5508 §3.1).
+    pub sport: u16,
+    pub dport: u16,
+    /// TCP: its flags. ICMP: 1 for an echo request. UDP: 0.
+    pub flags: u8,
+}
+
+impl Plain4 {
+    /// Nothing read yet.
+    pub const NONE: Plain4 = Plain4 { src: 0, dst: 0, proto: 0, whole: false, sport: 0, dport: 0, flags: 0 };
+
+    /// Reads header `h` (20 bytes, no options) and `l4`, the bytes
+    /// after it up to the total length.
+    #[inline(always)]
+    pub fn read(h: &[u8; 20], l4: &[u8]) -> Plain4 {
+        let proto = h[9];
+        let src = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
+        let dst = u32::from_be_bytes([h[16], h[17], h[18], h[19]]);
+        let mut p = Plain4 { src, dst, proto, whole: false, sport: 0, dport: 0, flags: 0 };
+        let fragment = u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0;
+        let Some(t) = l4.get(..8).and_then(|t| <&[u8; 8]>::try_from(t).ok()).filter(|_| !fragment) else { return p };
+        let (a, b) = (u16::from_be_bytes([t[0], t[1]]), u16::from_be_bytes([t[2], t[3]]));
+        match proto {
+            6 => {
+                if let Some(&flags) = l4.get(13) {
+                    (p.sport, p.dport, p.flags, p.whole) = (a, b, flags, true);
+                }
+            }
+            17 => (p.sport, p.dport, p.whole) = (a, b, true),
+            1 if t[0] == 8 || t[0] == 0 => {
+                let id = u16::from_be_bytes([t[4], t[5]]);
+                let request = t[0] == 8;
+                (p.sport, p.dport) = if request { (id, 0) } else { (0, id) };
+                (p.flags, p.whole) = (u8::from(request), true);
+            }
+            _ => {}
+        }
+        p
+    }
+}
+
 /// Address translation in the router's IPv4 path. Implementations work
 /// on the IPv4 packet (`ip`: header checked, trimmed to its total
 /// length), update every checksum they touch, and never allocate, lock
@@ -116,15 +174,16 @@ pub trait Translator {
     #[inline(always)]
     fn next_frame(&mut self, _at: usize) {}
     /// The fast path's look at a plain packet (IPv4 header without
-    /// options, checked, TTL above 1, trimmed to its total length)
-    /// before routing: what [`Translator::prerouting`] would do, without
-    /// doing it. Must change nothing. [`FastNat::Slow`] is always safe.
+    /// options, checked, TTL above 1, trimmed to its total length), read
+    /// as `p`, before routing: what [`Translator::prerouting`] would do,
+    /// without doing it. Must change nothing. [`FastNat::Slow`] is always
+    /// safe.
     #[inline(always)]
-    fn fast_pre(&self, _ip: &[u8]) -> FastNat {
+    fn fast_pre(&self, _p: &Plain4) -> FastNat {
         FastNat::Slow
     }
     /// As [`Translator::fast_pre`], after routing chose egress
-    /// interface `out`, for [`Translator::postrouting`]. `ip` is the
+    /// interface `out`, for [`Translator::postrouting`]. `p` is the
     /// packet as it arrived (`fast_pre` rewrote nothing yet). Changes
     /// nothing, but for an outbound packet of a flow with no entry yet:
     /// with `make` (the router will forward the packet if the answer is
@@ -137,14 +196,16 @@ pub trait Translator {
     /// would count them), or [`FastNat::Slow`], only when it changed
     /// nothing; without `make`, [`FastNat::New`].
     #[inline(always)]
-    fn fast_post(&mut self, _out: u16, _ip: &[u8], _make: bool, _now: u64) -> FastNat {
+    fn fast_post(&mut self, _out: u16, _p: &Plain4, _make: bool, _now: u64) -> FastNat {
         FastNat::Slow
     }
-    /// Does what `fast_pre` (`pre`) and `fast_post` (`post`) found, as
-    /// the hooks would have: the entries refreshed, the packet
-    /// rewritten, the translation counted.
+    /// Does what `fast_pre` (`pre`) and `fast_post` (`post`) found for
+    /// `ip`, read as `p`, as the hooks would have: the entries refreshed,
+    /// the packet rewritten, the translation counted. (The router asks
+    /// for at most one rewrite: a packet both hooks would rewrite, a
+    /// hairpin, takes the full path.)
     #[inline(always)]
-    fn fast_commit(&mut self, _ip: &mut [u8], _pre: FastNat, _post: FastNat, _now: u64) {}
+    fn fast_commit(&mut self, _ip: &mut [u8], _p: &Plain4, _pre: FastNat, _post: FastNat, _now: u64) {}
     /// True (once) when packets answered [`Verdict::Hold`] may pass now:
     /// a first fragment was translated. The router then asks again
     /// about every packet it holds.
@@ -176,11 +237,11 @@ impl Translator for NoNat {
         Verdict::Pass
     }
     #[inline(always)]
-    fn fast_pre(&self, _: &[u8]) -> FastNat {
+    fn fast_pre(&self, _: &Plain4) -> FastNat {
         FastNat::Untouched
     }
     #[inline(always)]
-    fn fast_post(&mut self, _: u16, _: &[u8], _: bool, _: u64) -> FastNat {
+    fn fast_post(&mut self, _: u16, _: &Plain4, _: bool, _: u64) -> FastNat {
         FastNat::Untouched
     }
 }

@@ -63,7 +63,7 @@ use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::fib::{pick, RouteTarget};
 use crate::iface::{Attach, Tables};
-use crate::translate::FastNat;
+use crate::translate::{FastNat, Plain4};
 use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::wire::{be16, be32, MacAddr};
 use crate::wire::{checksum, ipv6};
@@ -238,6 +238,21 @@ impl Plan {
     const SLOW: Plan = Plan { kind: SLOW, len: 0, to: 0, slot: 0 };
 }
 
+/// What the translator's looks found for an IPv4 frame: the packet as
+/// the fast path read it, and what each hook would do with it
+/// ([`Translator::fast_pre`], [`Translator::fast_post`]).
+#[derive(Copy, Clone)]
+struct Looks {
+    plain: Plain4,
+    pre: FastNat,
+    post: FastNat,
+}
+
+impl Looks {
+    /// Nothing to translate.
+    const NONE: Looks = Looks { plain: Plain4::NONE, pre: FastNat::Untouched, post: FastNat::Untouched };
+}
+
 /// What a burst's fast frames add to the counters, and the adjacency
 /// whose neighbor was last noted as used (once a burst is enough: the
 /// burst has one time).
@@ -324,18 +339,18 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         io: &mut impl Io<B>,
     ) {
         let Some(mut pkt) = slot.take() else { return };
-        // A ROUTE4 plan's translations (written by `decide4` whenever
-        // the translator is not idle).
-        let mut nat = [FastNat::Untouched; 2];
-        let plan = self.decide::<IDLE>(t, ing, &pkt, &mut nat, now);
+        // What the translator found, for a ROUTE4 plan (written by
+        // `decide4` whenever the translator is not idle).
+        let mut looks = Looks::NONE;
+        let plan = self.decide::<IDLE>(t, ing, &pkt, &mut looks, now);
         match plan.kind {
             SLOW => {
                 pkt.set_port(port);
                 self.process(t, pkt, now, io);
             }
-            ROUTE4 if !IDLE => self.send_routed(pkt, plan, nat, tally, now, io),
-            STOP if !IDLE => self.stop(t, pkt, port, plan, nat[1], now, io),
-            ROUTE4 | ROUTE6 => self.send_routed(pkt, plan, [FastNat::Untouched; 2], tally, now, io),
+            ROUTE4 if !IDLE => self.send_routed(pkt, plan, &looks, tally, now, io),
+            STOP if !IDLE => self.stop(t, pkt, port, plan, looks.post, now, io),
+            ROUTE4 | ROUTE6 => self.send_routed(pkt, plan, &Looks::NONE, tally, now, io),
             _ => self.send_switched(t, pkt, plan, tally, now, io),
         }
     }
@@ -384,14 +399,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// The fast path's plan for a frame: forward it (how), or leave it
     /// to the full path.
     #[inline(always)]
-    fn decide<const IDLE: bool>(
-        &mut self,
-        t: &Tables,
-        ing: Ingress,
-        pkt: &B,
-        nat: &mut [FastNat; 2],
-        now: u64,
-    ) -> Plan {
+    fn decide<const IDLE: bool>(&mut self, t: &Tables, ing: Ingress, pkt: &B, looks: &mut Looks, now: u64) -> Plan {
         let d = pkt.data();
         let Some(eth) = d.get(..14).and_then(|e| <&[u8; 14]>::try_from(e).ok()) else { return Plan::SLOW };
         if ing.member != Ingress::NONE {
@@ -402,7 +410,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return Plan::SLOW;
         }
         match (eth[12], eth[13]) {
-            (0x08, 0x00) => self.decide4::<IDLE>(t, d, nat, now),
+            (0x08, 0x00) => self.decide4::<IDLE>(t, d, looks, now),
             (0x86, 0xdd) if ing.v6 => self.decide6(t, d, now),
             _ => Plan::SLOW,
         }
@@ -437,10 +445,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// translator is idle (`IDLE`), the hooks' lookups too, their findings left
     /// in `nat` (before routing, after).
     #[inline(always)]
-    fn decide4<const IDLE: bool>(&mut self, t: &Tables, d: &[u8], nat: &mut [FastNat; 2], now: u64) -> Plan {
+    fn decide4<const IDLE: bool>(&mut self, t: &Tables, d: &[u8], looks: &mut Looks, now: u64) -> Plan {
         let Some(h) = d.get(14..V4_HEAD).and_then(|h| <&[u8; 20]>::try_from(h).ok()) else { return Plan::SLOW };
         let tl = usize::from(be16(h, 2));
-        if h[0] != 0x45 || tl < 20 || tl > d.len() - 14 || h[8] <= 1 || checksum::checksum(h) != 0 {
+        if h[0] != 0x45 || tl < 20 || tl > d.len() - 14 || h[8] <= 1 || !checksum::header_ok(h) {
             return Plan::SLOW;
         }
         let (src, mut dst) = (Ipv4Addr::from(be32(h, 12)), Ipv4Addr::from(be32(h, 16)));
@@ -450,8 +458,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         let ip = d.get(14..14 + tl).unwrap_or_default();
         if !IDLE {
-            nat[0] = self.nat.fast_pre(ip);
-            match nat[0] {
+            looks.plain = Plain4::read(h, ip.get(20..).unwrap_or_default());
+            looks.pre = self.nat.fast_pre(&looks.plain);
+            match looks.pre {
                 FastNat::Untouched => {}
                 // Routed as translated.
                 FastNat::Rewrite { addr, .. } => dst = Ipv4Addr::from(addr),
@@ -461,7 +470,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let key = match t.fib.lookup(dst) {
             Some(&RouteTarget::Connected { ifindex }) => NextHop::Host(4, ifindex, u128::from(u32::from(dst))),
             // ECMP hashes the translated packet: only the full path has it.
-            Some(&RouteTarget::Via { count, .. }) if count > 1 && !IDLE && nat[0] != FastNat::Untouched => {
+            Some(&RouteTarget::Via { count, .. }) if count > 1 && !IDLE && !matches!(looks.pre, FastNat::Untouched) => {
                 return Plan::SLOW
             }
             Some(&RouteTarget::Via { first, count }) => {
@@ -478,10 +487,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             let out = self.adj.get(usize::from(adj)).map_or(u16::MAX, |a| a.out);
             // A new flow's session is made here unless the packet is a
             // hairpin (translated both ways), which the full path takes.
-            nat[1] = self.nat.fast_post(out, ip, nat[0] == FastNat::Untouched, now);
-            match nat[1] {
+            let untouched = matches!(looks.pre, FastNat::Untouched);
+            looks.post = self.nat.fast_post(out, &looks.plain, untouched, now);
+            match looks.post {
                 FastNat::New | FastNat::Slow => return Plan::SLOW,
-                FastNat::Rewrite { .. } if nat[0] != FastNat::Untouched => return Plan::SLOW,
+                FastNat::Rewrite { .. } if !untouched => return Plan::SLOW,
                 FastNat::Drop(_) | FastNat::Refuse(_) => {
                     return Plan { kind: STOP, len: (14 + tl) as u16, to: 0, slot: 0 }
                 }
@@ -529,15 +539,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Forwards a frame as planned: trims it, writes the MACs,
     /// decrements the TTL or hop limit, sends it.
     #[inline(always)]
-    fn send_routed(
-        &mut self,
-        mut pkt: B,
-        plan: Plan,
-        nat: [FastNat; 2],
-        tally: &mut Tally,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) {
+    fn send_routed(&mut self, mut pkt: B, plan: Plan, looks: &Looks, tally: &mut Tally, now: u64, io: &mut impl Io<B>) {
         // Always in range: plans name entries of the cache.
         let rw = &self.adj[usize::from(plan.to) % ADJ_SLOTS];
         pkt.truncate(usize::from(plan.len));
@@ -547,8 +549,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 h[..12].copy_from_slice(&rw.macs);
             }
             let ip = d.get_mut(14..).unwrap_or_default();
-            if nat != [FastNat::Untouched; 2] {
-                self.nat.fast_commit(ip, nat[0], nat[1], now);
+            if !matches!((looks.pre, looks.post), (FastNat::Untouched, FastNat::Untouched)) {
+                self.nat.fast_commit(ip, &looks.plain, looks.pre, looks.post, now);
             }
             // The checksum updated incrementally (RFC 1624), as RFC 1812
             // §5.3.1 allows (after translation, as the full path does).

@@ -24,19 +24,43 @@ pub fn sum(acc: u32, data: &[u8]) -> u32 {
     u32::from(fold(a as u32))
 }
 
-/// Folds a 32-bit accumulator to 16 bits.
-#[inline]
-pub fn fold(mut acc: u32) -> u16 {
-    while acc > 0xFFFF {
-        acc = (acc & 0xFFFF) + (acc >> 16);
-    }
-    acc as u16
+/// Folds a 32-bit accumulator to 16 bits. Two end-around carries are
+/// always enough: the first leaves at most 0x1fffe, the second at most
+/// 0xffff (no loop, no branch).
+#[inline(always)]
+pub fn fold(acc: u32) -> u16 {
+    let a = (acc & 0xFFFF) + (acc >> 16);
+    ((a & 0xFFFF) + (a >> 16)) as u16
 }
 
 /// The checksum of `data`: complement of the folded sum.
 #[inline]
 pub fn checksum(data: &[u8]) -> u16 {
     !fold(sum(0, data))
+}
+
+/// True when a 20-byte IPv4 header (no options) verifies: its 16-bit
+/// words sum to all ones. Summed as native-endian 32-bit words, with no
+/// byte swaps: a one's-complement sum of byte-swapped words is the
+/// byte-swapped sum (RFC 1071 §2(B)), and all ones reads the same
+/// either way.
+#[inline(always)]
+pub fn header_ok(h: &[u8; 20]) -> bool {
+    let w = |i: usize| u64::from(u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
+    let a = w(0) + w(4) + w(8) + w(12) + w(16);
+    // Below 5·2^32: one end-around carry leaves at most 2^32 + 3, a
+    // second fits in 32 bits.
+    let a = (a & 0xFFFF_FFFF) + (a >> 32);
+    let a = (a & 0xFFFF_FFFF) + (a >> 32);
+    fold(a as u32) == 0xFFFF
+}
+
+/// Updates checksum `hc` for a TTL decremented by one (the high byte of
+/// its 16-bit word): ~m + m' is 0xfeff whatever the word was, so eqn. 3
+/// of RFC 1624 is HC' = ~(~HC + 0xfeff).
+#[inline(always)]
+pub fn update_ttl(hc: u16) -> u16 {
+    !fold(u32::from(!hc) + 0xFEFF)
 }
 
 /// Sum of the IPv4 pseudo-header for TCP/UDP (RFC 768, RFC 9293 §3.1).
@@ -66,6 +90,36 @@ pub fn update32(hc: u16, old: u32, new: u32) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `header_ok` agrees with the checksum's definition, and
+    /// `update_ttl` with a full recomputation, over many headers.
+    #[test]
+    fn header_check_and_ttl_update_agree_with_the_definition() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20000 {
+            let mut h = [0u8; 20];
+            for b in h.iter_mut() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            // Every TTL, and the all-zero and all-ones checksum words.
+            h[8] = (x >> 16) as u8 | 1;
+            assert_eq!(header_ok(&h), checksum(&h) == 0, "{h:?}");
+            h[10..12].copy_from_slice(&[0, 0]);
+            let c = checksum(&h);
+            h[10..12].copy_from_slice(&c.to_be_bytes());
+            assert!(header_ok(&h));
+            h[8] -= 1;
+            let c2 = update_ttl(c);
+            h[10..12].copy_from_slice(&c2.to_be_bytes());
+            assert!(header_ok(&h), "{h:?}");
+            h[(x % 20) as usize] ^= 1 << ((x >> 8) % 8);
+            assert!(!header_ok(&h) || checksum(&h) == 0);
+        }
+        assert!(!header_ok(&[0; 20]));
+    }
 
     // RFC 1071 §3 worked example: the words 0001 f203 f4f5 f6f7 sum to ddf2.
     #[test]

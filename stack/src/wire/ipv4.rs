@@ -207,10 +207,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     #[inline(always)]
     pub fn decrement_ttl(&mut self) {
         let b = self.buffer.as_mut();
-        let old = be16(b, field::TTL);
         b[field::TTL] = b[field::TTL].wrapping_sub(1);
-        let new = be16(b, field::TTL);
-        let c = checksum::update16(be16(b, field::CHECKSUM), old, new);
+        let c = checksum::update_ttl(be16(b, field::CHECKSUM));
         put16(b, field::CHECKSUM, c);
     }
     pub fn payload_mut(&mut self) -> &mut [u8] {

@@ -184,21 +184,41 @@ impl SessionInfo {
     }
 }
 
+/// One conversation through a mapping. Laid out so that its key by
+/// inside endpoint ([`Session::key_in`]) is two plain loads: the
+/// addresses, then the ports and protocol.
 #[derive(Copy, Clone, Default)]
+#[repr(C)]
 struct Session {
+    expires: u64,
     inside: u32,
-    outside: u32,
     remote: u32,
     in_port: u16,
-    out_port: u16,
     rem_port: u16,
     /// 0: free.
     proto: u8,
     tcp: u8,
+    out_port: u16,
+    outside: u32,
     mapping: u32,
     /// Next session of the same mapping (or the next free one).
     next: u32,
-    expires: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<Session>() == 40);
+
+impl Session {
+    /// Its key by inside endpoint ([`key5`]).
+    #[inline(always)]
+    fn key_in(&self) -> u128 {
+        key5(self.proto, self.inside, self.in_port, self.remote, self.rem_port)
+    }
+
+    /// Its key by outside endpoint.
+    #[inline(always)]
+    fn key_out(&self) -> u128 {
+        key5(self.proto, self.outside, self.out_port, self.remote, self.rem_port)
+    }
 }
 
 #[derive(Copy, Clone, Default)]
@@ -479,9 +499,14 @@ fn sub_key(inside: u32, ri: usize) -> u128 {
     2u128 << 120 | u128::from(inside) << 64 | ri as u128
 }
 
+/// A session's key: protocol, one end (address `a`, port `ap`) and the
+/// other (`b`, `bp`); the addresses in the low half, as a session holds
+/// its inside ones.
 #[inline(always)]
 fn key5(proto: u8, a: u32, ap: u16, b: u32, bp: u16) -> u128 {
-    u128::from(proto) << 96 | u128::from(a) << 64 | u128::from(ap) << 48 | u128::from(b) << 16 | u128::from(bp)
+    let ends = u64::from(a) | u64::from(b) << 32;
+    let ports = u64::from(ap) | u64::from(bp) << 16 | u64::from(proto) << 32;
+    u128::from(ports) << 64 | u128::from(ends)
 }
 
 #[inline(always)]
@@ -491,6 +516,29 @@ fn key3(proto: u8, a: u32, ap: u16) -> u128 {
 
 /// Why a new session could not be made.
 type Refusal = Verdict;
+
+/// A rule's inside prefix and outside interface, as the per-packet match
+/// reads them.
+#[derive(Copy, Clone, Debug)]
+struct Inside {
+    net: u32,
+    mask: u32,
+    outside: u16,
+}
+
+impl Inside {
+    fn of(r: &crate::rules::Rule) -> Inside {
+        let (net, len) = r.inside;
+        let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
+        Inside { net: u32::from(net) & mask, mask, outside: r.outside }
+    }
+
+    /// As [`crate::rules::Rule::matches`].
+    #[inline(always)]
+    fn matches(&self, src: u32) -> bool {
+        src & self.mask == self.net
+    }
+}
 
 /// A session's idle timeout, by protocol and TCP state.
 #[inline(always)]
@@ -609,6 +657,10 @@ pub struct Nat {
     wheel: Wheel,
     seed: u64,
     started: bool,
+    /// The rules' inside prefixes as masks, in order, for the per-packet
+    /// match (a rule computing its mask cost a dozen instructions a
+    /// packet).
+    inside: Vec<Inside>,
     /// Outside addresses, sorted, for the per-packet lookup.
     targets: Vec<(u32, Target)>,
     targets_filter: AddrFilter,
@@ -676,6 +728,7 @@ impl Nat {
             wheel: Wheel::new(WHEEL_SLOTS, cfg.tick_ns, n),
             seed: cfg.seed,
             started: false,
+            inside: Vec::new(),
             targets: Vec::new(),
             targets_filter: AddrFilter::new(std::iter::empty()),
             static_in: Vec::new(),
@@ -766,18 +819,14 @@ impl Nat {
     /// matches.
     #[inline(always)]
     fn rule_for(&self, out: u16, src: u32) -> Option<usize> {
-        for (i, r) in self.rules.rules.iter().enumerate() {
-            if r.outside == out && r.matches(src) {
-                return Some(i);
-            }
-        }
-        None
+        self.inside.iter().position(|r| r.outside == out && r.matches(src))
     }
 
     /// Can `a` be the source of an outbound mapping (under a rule, or a
     /// port forward's server)?
+    #[inline(always)]
     fn is_inside_source(&self, a: u32) -> bool {
-        self.rules.rules.iter().any(|r| r.matches(a)) || self.forward_in.binary_search(&a).is_ok()
+        self.inside.iter().any(|r| r.matches(a)) || self.forward_in.binary_search(&a).is_ok()
     }
 
     /// `Some(handoff)` when worker `w` is another one and this packet may
@@ -903,6 +952,7 @@ impl Nat {
             self.install_forwards();
         }
         let index = |a: &Ipv4Addr| self.addrs.iter().position(|o| o.addr == u32::from(*a)).map(|i| i as u16);
+        self.inside = self.rules.rules.iter().map(Inside::of).collect();
         self.pools = self.rules.rules.iter().map(|r| r.pool.iter().filter_map(index).collect()).collect();
         self.targets = self.addrs.iter().enumerate().map(|(i, o)| (o.addr, Target::Pool(i as u16))).collect();
         self.targets.extend(
@@ -1116,7 +1166,7 @@ impl Nat {
         self.by_inside.find_or_vacant(
             h,
             #[inline(always)]
-            |e| s.get(e as usize).is_some_and(|x| key5(x.proto, x.inside, x.in_port, x.remote, x.rem_port) == k),
+            |e| s.get(e as usize).is_some_and(|x| x.key_in() == k),
         )
     }
 
@@ -1126,7 +1176,7 @@ impl Nat {
         self.by_outside.find(
             self.h(k),
             #[inline(always)]
-            |e| s.get(e as usize).is_some_and(|x| key5(x.proto, x.outside, x.out_port, x.remote, x.rem_port) == k),
+            |e| s.get(e as usize).is_some_and(|x| x.key_out() == k),
         )
     }
 
@@ -1701,6 +1751,32 @@ impl Nat {
         }
     }
 
+    /// [`Translator::fast_post`]'s look: what `postrouting` would do with
+    /// `p` leaving through `out`, without a change but a new flow's
+    /// session, made with `make`.
+    #[inline(always)]
+    fn fast_post_look(&mut self, out: u16, p: &Plain4, make: bool, now: u64) -> FastNat {
+        let src = p.src;
+        if self.static_by_inside(src).is_some_and(|st| st.interface == out) {
+            return FastNat::Slow;
+        }
+        let ri = self.rule_for(out, src);
+        if ri.is_none() && self.forward_in.binary_search(&src).is_err() {
+            return FastNat::Untouched;
+        }
+        if self.workers > 1 && self.owner_in(src) != self.worker {
+            return FastNat::Slow;
+        }
+        let Some(f) = self.fast_flow(p) else { return FastNat::Slow };
+        let k = key5(f.proto, f.src, f.sport, f.dst, f.dport);
+        let h = self.hinted_as(&f).map_or_else(|| self.h(k), |a| a.h);
+        match self.find_in_or_vacant_by(k, h) {
+            Ok(e) => self.rewrite_to(e, true),
+            Err(_) if !make => FastNat::New,
+            Err(at) => self.fast_new(ri, f, at, now),
+        }
+    }
+
     fn session(&self, e: u32) -> Option<Session> {
         self.sessions.get(e as usize).copied()
     }
@@ -1713,7 +1789,7 @@ impl Nat {
         if let Some(st) = self.static_by_inside(f.src) {
             return Ok(Some((st.outside.into(), f.sport)));
         }
-        let ri = self.rules.rules.iter().position(|r| r.matches(f.src));
+        let ri = self.inside.iter().position(|r| r.matches(f.src));
         if ri.is_none() && self.forward_in.binary_search(&f.src).is_err() {
             return Ok(None);
         }
@@ -1873,58 +1949,34 @@ impl Translator for Nat {
 
     /// `postrouting`'s road for a packet of an established session
     /// leaving through `out` (`outbound_from_inside` finding it in
-    /// `outbound`), or of no rule's source, looked at without a change;
-    /// for a new flow, with `make`, its session made, as `outbound`
-    /// makes it (its key filed where this lookup ended), without,
-    /// [`FastNat::New`].
+    /// `outbound`), or of no rule's source; for a new flow, when nothing
+    /// was found before routing (`pre`), its session made, as `outbound`
+    /// makes it (its key filed where this lookup ended), or else
+    /// [`FastNat::New`]. Whatever lets the packet go on is done at once:
+    /// the session found (here or by `fast_pre`) refreshed and `ip`
+    /// rewritten (a hairpin, which both would rewrite, is left to the
+    /// full path).
     #[inline(always)]
-    fn fast_post(&mut self, out: u16, p: &Plain4, make: bool, now: u64) -> FastNat {
-        let src = p.src;
-        if self.static_by_inside(src).is_some_and(|st| st.interface == out) {
-            return FastNat::Slow;
+    fn fast_post(&mut self, out: u16, ip: &mut [u8], p: &Plain4, pre: FastNat, now: u64) -> FastNat {
+        let post = self.fast_post_look(out, p, matches!(pre, FastNat::Untouched), now);
+        match (pre, post) {
+            (FastNat::Rewrite { .. }, FastNat::Rewrite { .. }) => return FastNat::Slow,
+            (_, FastNat::Untouched | FastNat::Rewrite { .. }) => {}
+            _ => return post,
         }
-        let ri = self.rule_for(out, src);
-        if ri.is_none() && self.forward_in.binary_search(&src).is_err() {
-            return FastNat::Untouched;
-        }
-        if self.workers > 1 && self.owner_in(src) != self.worker {
-            return FastNat::Slow;
-        }
-        let Some(f) = self.fast_flow(p) else { return FastNat::Slow };
-        let k = key5(f.proto, f.src, f.sport, f.dst, f.dport);
-        let h = self.hinted_as(&f).map_or_else(|| self.h(k), |a| a.h);
-        match self.find_in_or_vacant_by(k, h) {
-            Ok(e) => self.rewrite_to(e, true),
-            Err(_) if !make => FastNat::New,
-            Err(at) => self.fast_new(ri, f, at, now),
-        }
-    }
-
-    /// Refreshes the sessions found and rewrites the packet, as
-    /// `inbound`/`outbound` and their callers do for a session found.
-    #[inline(always)]
-    fn fast_commit(&mut self, ip: &mut [u8], p: &Plain4, pre: FastNat, post: FastNat, now: u64) {
         self.now = now;
         let kind = packet::flow_of(p).kind;
-        if let FastNat::Rewrite { entry, addr, port } = pre {
-            self.touch(entry, kind, false, now);
-            packet::rewrite_plain(ip, p, End::Dst, addr, port);
-            self.counters.translated += 1;
-        }
-        if let FastNat::Rewrite { entry, addr, port } = post {
-            self.touch(entry, kind, true, now);
-            // (`p` is the packet as it came: after a rewrite of the
-            // other end, which the router never asks for, the bytes say
-            // what is there.)
-            if let FastNat::Rewrite { .. } = pre {
-                packet::rewrite(ip, End::Src, addr, port);
-            } else {
-                packet::rewrite_plain(ip, p, End::Src, addr, port);
-            }
-            self.counters.translated += 1;
-        }
+        let (end, found, outbound) = match (pre, post) {
+            (_, FastNat::Rewrite { entry, addr, port }) => (End::Src, (entry, addr, port), true),
+            (FastNat::Rewrite { entry, addr, port }, _) => (End::Dst, (entry, addr, port), false),
+            _ => return post,
+        };
+        let (entry, addr, port) = found;
+        self.touch(entry, kind, outbound, now);
+        packet::rewrite_plain(ip, p, end, addr, port);
+        self.counters.translated += 1;
+        post
     }
-
     /// While flows are being made (some sessions were since the last
     /// burst): each new flow's lookups miss the cache (its index slots
     /// were never read), and overlapping them across the burst pays
@@ -1966,7 +2018,7 @@ impl Translator for Nat {
         let map = hash(key3(proto, src, sport), self.seed);
         self.by_inside.prefetch(h);
         self.map_in.prefetch(map);
-        let ri = self.rules.rules.iter().position(|r| r.matches(src)).unwrap_or(0);
+        let ri = self.inside.iter().position(|r| r.matches(src)).unwrap_or(0);
         let sub = hash(sub_key(src, ri), self.seed);
         self.sub_ix.prefetch(sub);
         *a = Ahead { h, index: 1, proto, sport, dport, src, dst, map, sub, rule: ri as u16 };

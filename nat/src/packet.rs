@@ -265,57 +265,79 @@ pub fn rewrite(ip: &mut [u8], end: End, addr: u32, port: u16) {
 
 /// [`rewrite`] for a plain packet (a 20-byte header) that the router's
 /// fast path read as `p` (`p.whole`): the old address and port are
-/// `p`'s, and every field sits where such a header puts it, so nothing
-/// is read twice or bounds checked but once. (A TCP packet too short
-/// for its checksum field takes [`rewrite`], which leaves it as it is.)
+/// `p`'s, every field sits where such a header puts it, and the
+/// checksums are updated on the bytes as they sit, the address's change
+/// reckoned once for both (RFC 1624; [`checksum::delta32`]). (A TCP
+/// packet too short for its checksum field takes [`rewrite`], which
+/// leaves that field as it is.)
 #[inline(always)]
 pub fn rewrite_plain(ip: &mut [u8], p: &Plain4, end: End, addr: u32, port: u16) {
     let src = end == End::Src;
     let (at, old) = if src { (12, p.src) } else { (16, p.dst) };
+    let (old, addr) = (old.to_be(), addr.to_be());
+    let d = checksum::delta32(old, addr);
     match p.proto {
         TCP => match ip.get_mut(..38).and_then(|x| <&mut [u8; 38]>::try_from(x).ok()) {
             Some(x) => {
                 let old_port = if src { p.sport } else { p.dport };
-                set_addr(x, at, old, addr);
+                set_addr(x, at, addr, d);
                 let port_at = if src { 20 } else { 22 };
-                put16(x, port_at, port);
-                let c = be16(x, 36).unwrap_or(0);
-                put16(x, 36, update16(update32(c, old, addr), old_port, port));
+                set_port(x, port_at, 36, old_port, port, d);
             }
-            None => rewrite(ip, end, addr, port),
+            None => rewrite(ip, end, u32::from_be(addr), port),
         },
         UDP => {
             let Some(x) = ip.get_mut(..28).and_then(|x| <&mut [u8; 28]>::try_from(x).ok()) else { return };
             let old_port = if src { p.sport } else { p.dport };
-            set_addr(x, at, old, addr);
-            put16(x, if src { 20 } else { 22 }, port);
-            let c = be16(x, 26).unwrap_or(0);
+            set_addr(x, at, addr, d);
             // A zero UDP checksum (none, RFC 768) stays zero; a computed
             // zero is sent as all ones.
-            if c != 0 {
-                let c = update16(update32(c, old, addr), old_port, port);
-                put16(x, 26, if c == 0 { 0xffff } else { c });
+            if u16::from_ne_bytes([x[26], x[27]]) == 0 {
+                put16(x, if src { 20 } else { 22 }, port);
+            } else {
+                set_port(x, if src { 20 } else { 22 }, 26, old_port, port, d);
+                if u16::from_ne_bytes([x[26], x[27]]) == 0 {
+                    x[26..28].copy_from_slice(&[0xff, 0xff]);
+                }
             }
         }
         _ => {
             let Some(x) = ip.get_mut(..28).and_then(|x| <&mut [u8; 28]>::try_from(x).ok()) else { return };
-            // The echo's identifier, whichever end is rewritten.
+            // The echo's identifier, whichever end; ICMP's checksum does
+            // not cover the addresses.
             let old_id = if p.flags != 0 { p.sport } else { p.dport };
-            set_addr(x, at, old, addr);
-            put16(x, 24, port);
-            let c = be16(x, 22).unwrap_or(0);
-            put16(x, 22, update16(c, old_id, port));
+            set_addr(x, at, addr, d);
+            set_port(x, 24, 22, old_id, port, 0);
         }
     }
 }
 
-/// Writes `addr` over `old` at `at` of a 20-byte header, and updates
-/// its checksum.
+/// Writes `addr` (as it sits in the packet) at `at` of a 20-byte header
+/// and updates its checksum by `d`.
 #[inline(always)]
-fn set_addr(h: &mut [u8], at: usize, old: u32, addr: u32) {
-    put32(h, at, addr);
-    let c = be16(h, 10).unwrap_or(0);
-    put16(h, 10, update32(c, old, addr));
+fn set_addr<const N: usize>(h: &mut [u8; N], at: usize, addr: u32, d: u32) {
+    if let Some(f) = h.get_mut(at..at + 4) {
+        f.copy_from_slice(&addr.to_ne_bytes());
+    }
+    if let Some(f) = h.get_mut(10..12) {
+        let c = checksum::apply(u16::from_ne_bytes([f[0], f[1]]), d);
+        f.copy_from_slice(&c.to_ne_bytes());
+    }
+}
+
+/// Writes `port` over `old` at `at` and updates the transport checksum
+/// at `sum_at` by the port's change and `d` (the address's, which the
+/// TCP and UDP checksums cover through the pseudo-header).
+#[inline(always)]
+fn set_port<const N: usize>(x: &mut [u8; N], at: usize, sum_at: usize, old: u16, port: u16, d: u32) {
+    let (old, port) = (old.to_be(), port.to_be());
+    if let Some(f) = x.get_mut(at..at + 2) {
+        f.copy_from_slice(&port.to_ne_bytes());
+    }
+    if let Some(f) = x.get_mut(sum_at..sum_at + 2) {
+        let c = checksum::apply(u16::from_ne_bytes([f[0], f[1]]), d + checksum::delta16(old, port));
+        f.copy_from_slice(&c.to_ne_bytes());
+    }
 }
 
 /// The port (or echo identifier) at `end` of a packet whose transport

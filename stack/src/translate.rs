@@ -44,11 +44,10 @@ pub enum Verdict {
     Handoff { worker: u16, tag: u8 },
 }
 
-/// What the translator would do to a packet on the router's fast path
-/// (DESIGN.md §3), found by a look ([`Translator::fast_pre`],
-/// [`Translator::fast_post`]) that changes nothing but a new flow's
-/// entry, which `fast_post` may make, and done by
-/// [`Translator::fast_commit`] once the router has decided to forward.
+/// What the translator does to a packet on the router's fast path
+/// (DESIGN.md §3): found by a look before routing
+/// ([`Translator::fast_pre`], which changes nothing), and found and done
+/// after it ([`Translator::fast_post`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum FastNat {
     /// The hook would pass the packet untouched.
@@ -58,8 +57,8 @@ pub enum FastNat {
     /// identifier) under the translator's entry `entry` (established,
     /// or just made by [`Translator::fast_post`]), and pass it.
     Rewrite { entry: u32, addr: u32, port: u16 },
-    /// From [`Translator::fast_post`] told not to make entries: an
-    /// outbound packet of a flow with no entry yet (nothing changed).
+    /// From [`Translator::fast_post`] after a `Rewrite` before routing:
+    /// an outbound packet of a flow with no entry yet (nothing changed).
     New,
     /// From [`Translator::fast_post`] making a new flow's entry: the
     /// hook drops the packet, counted under the reason
@@ -74,9 +73,9 @@ pub enum FastNat {
 }
 
 /// A plain IPv4 packet (header without options, checked, trimmed to its
-/// total length) as the fast path read it, once, for every hook
-/// ([`Translator::fast_pre`], [`Translator::fast_post`],
-/// [`Translator::fast_commit`]): its addresses and protocol and, when it
+/// total length) as the fast path read it, once, for both hooks
+/// ([`Translator::fast_pre`], [`Translator::fast_post`]): its addresses
+/// and protocol and, when it
 /// is a whole TCP, UDP or ICMP echo packet, its transport endpoints.
 /// (Read once: the hooks used to read and bounds-check the same bytes
 /// again each, and the rewrite read back what they had read.)
@@ -183,29 +182,23 @@ pub trait Translator {
         FastNat::Slow
     }
     /// As [`Translator::fast_pre`], after routing chose egress
-    /// interface `out`, for [`Translator::postrouting`]. `p` is the
-    /// packet as it arrived (`fast_pre` rewrote nothing yet). Changes
-    /// nothing, but for an outbound packet of a flow with no entry yet:
-    /// with `make` (the router will forward the packet if the answer is
-    /// `Rewrite` or `Untouched`: every other check has passed), its entry
-    /// is made as [`Translator::postrouting`] would make it at `now`, and
-    /// the answer is what the hook does with the packet:
-    /// [`FastNat::Rewrite`] under the new entry (refreshed and rewritten
-    /// later, by [`Translator::fast_commit`]), [`FastNat::Untouched`],
-    /// [`FastNat::Drop`] or [`FastNat::Refuse`] (counted here as the hook
-    /// would count them), or [`FastNat::Slow`], only when it changed
-    /// nothing; without `make`, [`FastNat::New`].
+    /// interface `out` (every other check of the fast path has passed),
+    /// for [`Translator::postrouting`], given what `fast_pre` answered
+    /// (`pre`) for `p`, the packet as it arrived: and done. If the hooks
+    /// would let the packet go on, the answer is [`FastNat::Untouched`] or
+    /// [`FastNat::Rewrite`] (this hook's), and it is done as they would do
+    /// it: the entries refreshed, `ip` rewritten (at most one end: a
+    /// packet both would rewrite, a hairpin, is [`FastNat::Slow`]), the
+    /// translation counted. An outbound packet of a flow with no entry
+    /// yet has its entry made as [`Translator::postrouting`] would make
+    /// it at `now` when `pre` is `Untouched` (otherwise the answer is
+    /// [`FastNat::New`], nothing changed), or is dropped
+    /// ([`FastNat::Drop`]) or refused ([`FastNat::Refuse`]), counted here
+    /// as the hook would count it. [`FastNat::Slow`] changes nothing.
     #[inline(always)]
-    fn fast_post(&mut self, _out: u16, _p: &Plain4, _make: bool, _now: u64) -> FastNat {
+    fn fast_post(&mut self, _out: u16, _ip: &mut [u8], _p: &Plain4, _pre: FastNat, _now: u64) -> FastNat {
         FastNat::Slow
     }
-    /// Does what `fast_pre` (`pre`) and `fast_post` (`post`) found for
-    /// `ip`, read as `p`, as the hooks would have: the entries refreshed,
-    /// the packet rewritten, the translation counted. (The router asks
-    /// for at most one rewrite: a packet both hooks would rewrite, a
-    /// hairpin, takes the full path.)
-    #[inline(always)]
-    fn fast_commit(&mut self, _ip: &mut [u8], _p: &Plain4, _pre: FastNat, _post: FastNat, _now: u64) {}
     /// True (once) when packets answered [`Verdict::Hold`] may pass now:
     /// a first fragment was translated. The router then asks again
     /// about every packet it holds.
@@ -241,7 +234,7 @@ impl Translator for NoNat {
         FastNat::Untouched
     }
     #[inline(always)]
-    fn fast_post(&mut self, _: u16, _: &Plain4, _: bool, _: u64) -> FastNat {
+    fn fast_post(&mut self, _: u16, _: &mut [u8], _: &Plain4, _: FastNat, _: u64) -> FastNat {
         FastNat::Untouched
     }
 }

@@ -31,17 +31,20 @@
 //! ([`Translator::is_idle`]); if not, the burst runs a loop compiled
 //! without the translator's code (measured: 5% more IPv6 packets a
 //! second; with the hooks inlined, the profile showed routing's values
-//! spilled to the stack). If it could, each IPv4 packet's translation
-//! is looked up without a change ([`Translator::fast_pre`]
-//! before routing, [`Translator::fast_post`] once the egress is known):
-//! a packet of an established session, or one no rule concerns, stays
-//! on the fast path and is translated ([`Translator::fast_commit`])
-//! just before its TTL is decremented, as the hooks would have done. An
-//! outbound packet of a new flow stays too: `fast_post` comes after
-//! every other check of the fast path, so (unless `fast_pre` found a
-//! translation: a hairpin) it may make the flow's session exactly as
-//! the hook would have at that point of the full path, or refuse it
-//! (counted, answered with ICMP) as the hook would have. Anything else
+//! spilled to the stack). If it could, each IPv4 packet is read once
+//! ([`Plain4`]) and its translation looked up without a change before
+//! routing ([`Translator::fast_pre`]), then found and done once the
+//! egress is known ([`Translator::fast_post`], after every other check
+//! of the fast path): a packet of an established session, or one no
+//! rule concerns, stays on the fast path and is translated just before
+//! its TTL is decremented, as the hooks would have done. An outbound
+//! packet of a new flow stays too: unless `fast_pre` found a
+//! translation (a hairpin), `fast_post` may make the flow's session
+//! exactly as the hook would have at that point of the full path, or
+//! refuse it (counted, answered with ICMP) as the hook would have. A
+//! routed frame is rewritten where it is decided (the translation is
+//! done where it is found, with no findings kept for later), and only
+//! sent after. Anything else
 //! the translator must decide (a new inbound flow, an ICMP error, a
 //! fragment, a hairpin, another worker's packet) goes the full way.
 //!
@@ -238,21 +241,6 @@ impl Plan {
     const SLOW: Plan = Plan { kind: SLOW, len: 0, to: 0, slot: 0 };
 }
 
-/// What the translator's looks found for an IPv4 frame: the packet as
-/// the fast path read it, and what each hook would do with it
-/// ([`Translator::fast_pre`], [`Translator::fast_post`]).
-#[derive(Copy, Clone)]
-struct Looks {
-    plain: Plain4,
-    pre: FastNat,
-    post: FastNat,
-}
-
-impl Looks {
-    /// Nothing to translate.
-    const NONE: Looks = Looks { plain: Plain4::NONE, pre: FastNat::Untouched, post: FastNat::Untouched };
-}
-
 /// What a burst's fast frames add to the counters, and the adjacency
 /// whose neighbor was last noted as used (once a burst is enough: the
 /// burst has one time).
@@ -339,19 +327,19 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         io: &mut impl Io<B>,
     ) {
         let Some(mut pkt) = slot.take() else { return };
-        // What the translator found, for a ROUTE4 plan (written by
-        // `decide4` whenever the translator is not idle).
-        let mut looks = Looks::NONE;
-        let plan = self.decide::<IDLE>(t, ing, &pkt, &mut looks, now);
-        match plan.kind {
-            SLOW => {
-                pkt.set_port(port);
-                self.process(t, pkt, now, io);
-            }
-            ROUTE4 if !IDLE => self.send_routed(pkt, plan, &looks, tally, now, io),
-            STOP if !IDLE => self.stop(t, pkt, port, plan, looks.post, now, io),
-            ROUTE4 | ROUTE6 => self.send_routed(pkt, plan, &Looks::NONE, tally, now, io),
-            _ => self.send_switched(t, pkt, plan, tally, now, io),
+        // What the translator answered for a STOP plan.
+        let mut verdict = FastNat::Untouched;
+        let plan = self.decide::<IDLE>(t, ing, &mut pkt, &mut verdict, now);
+        // (Tests, not a jump table: routed frames are the rule.)
+        if plan.kind == ROUTE4 || plan.kind == ROUTE6 {
+            self.send_routed(pkt, plan, tally, now, io);
+        } else if plan.kind == SLOW {
+            pkt.set_port(port);
+            self.process(t, pkt, now, io);
+        } else if !IDLE && plan.kind == STOP {
+            self.stop(t, pkt, port, plan, verdict, now, io);
+        } else {
+            self.send_switched(t, pkt, plan, tally, now, io);
         }
     }
 
@@ -396,10 +384,18 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
     }
 
-    /// The fast path's plan for a frame: forward it (how), or leave it
-    /// to the full path.
+    /// The fast path's plan for a frame: forward it (how; a routed frame
+    /// is rewritten here, once every check has passed), or leave it to
+    /// the full path, untouched.
     #[inline(always)]
-    fn decide<const IDLE: bool>(&mut self, t: &Tables, ing: Ingress, pkt: &B, looks: &mut Looks, now: u64) -> Plan {
+    fn decide<const IDLE: bool>(
+        &mut self,
+        t: &Tables,
+        ing: Ingress,
+        pkt: &mut B,
+        verdict: &mut FastNat,
+        now: u64,
+    ) -> Plan {
         let d = pkt.data();
         let Some(eth) = d.get(..14).and_then(|e| <&[u8; 14]>::try_from(e).ok()) else { return Plan::SLOW };
         if ing.member != Ingress::NONE {
@@ -410,8 +406,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return Plan::SLOW;
         }
         match (eth[12], eth[13]) {
-            (0x08, 0x00) => self.decide4::<IDLE>(t, d, looks, now),
-            (0x86, 0xdd) if ing.v6 => self.decide6(t, d, now),
+            (0x08, 0x00) => self.decide4::<IDLE>(t, pkt, verdict, now),
+            (0x86, 0xdd) if ing.v6 => self.decide6(t, pkt, now),
             _ => Plan::SLOW,
         }
     }
@@ -442,39 +438,43 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
     /// IPv4: the checks of `ipv4_input`, `route4` and `forward` (RFC 1812
     /// §5.2.2, §5.3.1, §5.3.7) for a header without options; unless the
-    /// translator is idle (`IDLE`), the hooks' lookups too, their findings left
-    /// in `nat` (before routing, after).
+    /// translator is idle (`IDLE`), the hooks too ([`Translator::fast_pre`]
+    /// before routing, [`Translator::fast_post`] after, which translates
+    /// the packet if it goes on, or answers `verdict` to stop it). A
+    /// routed frame is trimmed and rewritten here.
     #[inline(always)]
-    fn decide4<const IDLE: bool>(&mut self, t: &Tables, d: &[u8], looks: &mut Looks, now: u64) -> Plan {
+    fn decide4<const IDLE: bool>(&mut self, t: &Tables, pkt: &mut B, verdict: &mut FastNat, now: u64) -> Plan {
+        let d = pkt.data();
         let Some(h) = d.get(14..V4_HEAD).and_then(|h| <&[u8; 20]>::try_from(h).ok()) else { return Plan::SLOW };
         let tl = usize::from(be16(h, 2));
         if h[0] != 0x45 || tl < 20 || tl > d.len() - 14 || h[8] <= 1 || !checksum::header_ok(h) {
             return Plan::SLOW;
         }
-        let (src, mut dst) = (Ipv4Addr::from(be32(h, 12)), Ipv4Addr::from(be32(h, 16)));
-        if ipv4::is_martian_source(src) || dst.is_broadcast() || dst.is_multicast() || ipv4::is_martian_destination(dst)
-        {
+        // (Stricter than `ipv4_input`'s checks: a few addresses they
+        // take go the full way too.)
+        let (src, mut dst) = (be32(h, 12), be32(h, 16));
+        if ipv4::is_unusual(src) || ipv4::is_unusual(dst) {
             return Plan::SLOW;
         }
-        let ip = d.get(14..14 + tl).unwrap_or_default();
+        let (mut plain, mut pre) = (Plain4::NONE, FastNat::Untouched);
         if !IDLE {
-            looks.plain = Plain4::read(h, ip.get(20..).unwrap_or_default());
-            looks.pre = self.nat.fast_pre(&looks.plain);
-            match looks.pre {
+            plain = Plain4::read(h, d.get(V4_HEAD..14 + tl).unwrap_or_default());
+            pre = self.nat.fast_pre(&plain);
+            match pre {
                 FastNat::Untouched => {}
                 // Routed as translated.
-                FastNat::Rewrite { addr, .. } => dst = Ipv4Addr::from(addr),
+                FastNat::Rewrite { addr, .. } => dst = addr,
                 _ => return Plan::SLOW,
             }
         }
-        let key = match t.fib.lookup(dst) {
-            Some(&RouteTarget::Connected { ifindex }) => NextHop::Host(4, ifindex, u128::from(u32::from(dst))),
+        let key = match t.fib.lookup(Ipv4Addr::from(dst)) {
+            Some(&RouteTarget::Connected { ifindex }) => NextHop::Host(4, ifindex, u128::from(dst)),
             // ECMP hashes the translated packet: only the full path has it.
-            Some(&RouteTarget::Via { count, .. }) if count > 1 && !IDLE && !matches!(looks.pre, FastNat::Untouched) => {
+            Some(&RouteTarget::Via { count, .. }) if count > 1 && !IDLE && !matches!(pre, FastNat::Untouched) => {
                 return Plan::SLOW
             }
             Some(&RouteTarget::Via { first, count }) => {
-                let hash = if count > 1 { super::flow_hash(ip) } else { 0 };
+                let hash = if count > 1 { d.get(14..14 + tl).map_or(0, super::flow_hash) } else { 0 };
                 NextHop::Route(4, pick(first, count, hash))
             }
             _ => return Plan::SLOW,
@@ -483,28 +483,38 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if tl > usize::from(mtu) {
             return Plan::SLOW;
         }
+        let len = 14 + tl;
+        let Some(d) = pkt.data_mut().get_mut(..len) else { return Plan::SLOW };
         if !IDLE {
             let out = self.adj.get(usize::from(adj)).map_or(u16::MAX, |a| a.out);
-            // A new flow's session is made here unless the packet is a
-            // hairpin (translated both ways), which the full path takes.
-            let untouched = matches!(looks.pre, FastNat::Untouched);
-            looks.post = self.nat.fast_post(out, &looks.plain, untouched, now);
-            match looks.post {
-                FastNat::New | FastNat::Slow => return Plan::SLOW,
-                FastNat::Rewrite { .. } if !untouched => return Plan::SLOW,
-                FastNat::Drop(_) | FastNat::Refuse(_) => {
-                    return Plan { kind: STOP, len: (14 + tl) as u16, to: 0, slot: 0 }
+            let ip = d.get_mut(14..).unwrap_or_default();
+            match self.nat.fast_post(out, ip, &plain, pre, now) {
+                FastNat::Untouched | FastNat::Rewrite { .. } => {}
+                v @ (FastNat::Drop(_) | FastNat::Refuse(_)) => {
+                    *verdict = v;
+                    return Plan { kind: STOP, len: len as u16, to: 0, slot: 0 };
                 }
-                _ => {}
+                FastNat::New | FastNat::Slow => return Plan::SLOW,
             }
         }
-        Plan { kind: ROUTE4, len: (14 + tl) as u16, to: adj, slot: 0 }
+        if let (Some(a), Some(h)) = (self.adj.get(usize::from(adj)), d.get_mut(..V4_HEAD)) {
+            h[..12].copy_from_slice(&a.macs);
+            // The checksum updated incrementally (RFC 1624), as RFC 1812
+            // §5.3.1 allows (after translation, as the full path does).
+            if let Some(ip) = h.get_mut(14..) {
+                Ipv4Packet::new_unchecked(ip).decrement_ttl();
+            }
+        }
+        pkt.truncate(len);
+        Plan { kind: ROUTE4, len: len as u16, to: adj, slot: 0 }
     }
 
     /// IPv6: the checks of `ipv6_input` and `forward6` (RFC 8200, RFC
-    /// 4291 §2.5.6) for a packet without extension headers.
+    /// 4291 §2.5.6) for a packet without extension headers. A routed
+    /// frame is trimmed and rewritten here.
     #[inline(always)]
-    fn decide6(&mut self, t: &Tables, d: &[u8], now: u64) -> Plan {
+    fn decide6(&mut self, t: &Tables, pkt: &mut B, now: u64) -> Plan {
+        let d = pkt.data();
         let Some(h) = d.get(14..V6_HEAD).and_then(|h| <&[u8; 40]>::try_from(h).ok()) else { return Plan::SLOW };
         let len = 40 + usize::from(be16(h, 4));
         if h[0] >> 4 != 6 || len > d.len() - 14 || ipv6::is_extension(h[6]) || h[7] <= 1 {
@@ -528,40 +538,26 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
             _ => return Plan::SLOW,
         };
-        match self.adjacency(t, key, now) {
-            Some((adj, mtu)) if len <= usize::from(mtu) => {
-                Plan { kind: ROUTE6, len: (14 + len) as u16, to: adj, slot: 0 }
-            }
-            _ => Plan::SLOW,
+        let adj = match self.adjacency(t, key, now) {
+            Some((adj, mtu)) if len <= usize::from(mtu) => adj,
+            _ => return Plan::SLOW,
+        };
+        let h = pkt.data_mut().get_mut(..V6_HEAD).and_then(|h| <&mut [u8; V6_HEAD]>::try_from(h).ok());
+        if let (Some(a), Some(h)) = (self.adj.get(usize::from(adj)), h) {
+            h[..12].copy_from_slice(&a.macs);
+            h[21] = h[21].wrapping_sub(1);
         }
+        pkt.truncate(14 + len);
+        Plan { kind: ROUTE6, len: (14 + len) as u16, to: adj, slot: 0 }
     }
 
-    /// Forwards a frame as planned: trims it, writes the MACs,
-    /// decrements the TTL or hop limit, sends it.
+    /// Sends a routed frame (rewritten by `decide4` or `decide6`) to its
+    /// next hop, noting the neighbor's use once a burst.
     #[inline(always)]
-    fn send_routed(&mut self, mut pkt: B, plan: Plan, looks: &Looks, tally: &mut Tally, now: u64, io: &mut impl Io<B>) {
+    fn send_routed(&mut self, pkt: B, plan: Plan, tally: &mut Tally, now: u64, io: &mut impl Io<B>) {
         // Always in range: plans name entries of the cache.
         let rw = &self.adj[usize::from(plan.to) % ADJ_SLOTS];
-        pkt.truncate(usize::from(plan.len));
-        let d = pkt.data_mut();
-        if plan.kind == ROUTE4 {
-            if let Some(h) = d.get_mut(..V4_HEAD).and_then(|h| <&mut [u8; V4_HEAD]>::try_from(h).ok()) {
-                h[..12].copy_from_slice(&rw.macs);
-            }
-            let ip = d.get_mut(14..).unwrap_or_default();
-            if !matches!((looks.pre, looks.post), (FastNat::Untouched, FastNat::Untouched)) {
-                self.nat.fast_commit(ip, &looks.plain, looks.pre, looks.post, now);
-            }
-            // The checksum updated incrementally (RFC 1624), as RFC 1812
-            // §5.3.1 allows (after translation, as the full path does).
-            if ip.len() >= 20 {
-                Ipv4Packet::new_unchecked(ip).decrement_ttl();
-            }
-        } else {
-            if let Some(h) = d.get_mut(..V6_HEAD).and_then(|h| <&mut [u8; V6_HEAD]>::try_from(h).ok()) {
-                h[..12].copy_from_slice(&rw.macs);
-                h[21] = h[21].wrapping_sub(1);
-            }
+        if plan.kind == ROUTE6 {
             tally.routed6 += 1;
         }
         if tally.touched != plan.to {

@@ -248,6 +248,20 @@ pub fn is_martian_source(a: Ipv4Addr) -> bool {
     (o[0] == 0 && !a.is_unspecified()) || o[0] == 127 || o[0] >= 224
 }
 
+/// False for most unicast: true for an address whose first octet is 0,
+/// 127 or 224 and above, where every address the forwarding checks
+/// refuse as a source or a destination lies (martians, broadcast,
+/// multicast; RFC 1812 §5.3.7), and a few they take (0.0.0.0 as a
+/// source). One test of each address spares ordinary unicast the rest.
+#[inline(always)]
+pub fn is_unusual(a: u32) -> bool {
+    let o = (a >> 24) as usize;
+    UNUSUAL.get(o / 64).is_some_and(|w| w >> (o % 64) & 1 == 1)
+}
+
+/// The first octets [`is_unusual`] names, as a bitmap: 0, 127, 224-255.
+const UNUSUAL: [u64; 4] = [1, 1 << 63, 0, 0xFFFF_FFFF << 32];
+
 /// True for destinations a router never forwards (RFC 1812 §5.3.7):
 /// 0/8, loopback and class E (240/4, broadcast excluded).
 pub fn is_martian_destination(a: Ipv4Addr) -> bool {
@@ -377,6 +391,24 @@ mod tests {
         b[10] ^= 0xff;
         let p = Ipv4Packet::new_checked(&b[..]).unwrap();
         assert_eq!(Ipv4Repr::parse(&p).unwrap_err(), Error::Checksum);
+    }
+
+    /// Every address the source and destination checks refuse is
+    /// `is_unusual`, whatever its first octet and the rest.
+    #[test]
+    fn every_address_the_checks_refuse_is_unusual() {
+        for first in 0..=255u32 {
+            for low in [0, 1, 0xff, 0xff_ffff] {
+                let a = first << 24 | low;
+                let ip = Ipv4Addr::from(a);
+                let refused =
+                    is_martian_source(ip) || ip.is_broadcast() || ip.is_multicast() || is_martian_destination(ip);
+                assert!(!refused || is_unusual(a), "{ip}");
+            }
+        }
+        assert!(
+            !is_unusual(u32::from(Ipv4Addr::new(10, 0, 0, 1))) && !is_unusual(u32::from(Ipv4Addr::new(223, 1, 1, 1)))
+        );
     }
 
     #[test]

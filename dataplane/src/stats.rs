@@ -26,6 +26,7 @@ pub struct WorkerStats {
     pub arp_replies: AtomicU64,
     pub forwarded6: AtomicU64,
     pub fast_path: AtomicU64,
+    pub flow_hits: AtomicU64,
     pub local6: AtomicU64,
     pub icmp6_errors: AtomicU64,
     pub nd_solicits: AtomicU64,
@@ -74,6 +75,7 @@ impl Default for WorkerStats {
             arp_replies: AtomicU64::new(0),
             forwarded6: AtomicU64::new(0),
             fast_path: AtomicU64::new(0),
+            flow_hits: AtomicU64::new(0),
             local6: AtomicU64::new(0),
             icmp6_errors: AtomicU64::new(0),
             nd_solicits: AtomicU64::new(0),
@@ -116,6 +118,7 @@ impl WorkerStats {
         self.arp_replies.store(c.arp_replies, Relaxed);
         self.forwarded6.store(c.forwarded6, Relaxed);
         self.fast_path.store(c.fast_path, Relaxed);
+        self.flow_hits.store(c.flow_hits, Relaxed);
         self.local6.store(c.local6, Relaxed);
         self.icmp6_errors.store(c.icmp6_errors, Relaxed);
         self.nd_solicits.store(c.nd_solicits, Relaxed);

@@ -46,6 +46,9 @@ pub struct Config {
     /// MAC table sizing, for all bridges.
     #[serde(default)]
     pub l2: L2Conf,
+    /// The workers' fast path: its flow cache.
+    #[serde(default, skip_serializing_if = "FastPathConf::is_default")]
+    pub fast_path: FastPathConf,
     /// Source NAT (NAT44): rules, filtering, timeouts and bounds.
     #[serde(default, skip_serializing_if = "NatConf::is_default")]
     pub nat: NatConf,
@@ -240,6 +243,47 @@ fn default_mac_capacity() -> usize {
 impl Default for L2Conf {
     fn default() -> Self {
         L2Conf { mac_capacity: default_mac_capacity() }
+    }
+}
+
+/// The fast path's flow cache (`stack::router::flows`): each worker
+/// remembers what it decided for an established TCP or UDP flow (the
+/// next hop and the NAT translation), so the flow's later packets skip
+/// the lookups, until anything the decision rests on changes (routes,
+/// neighbors, NAT rules, the session). Used while NAT is configured.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FastPathConf {
+    /// Flows each worker's cache holds (0..=4194304, rounded up to a
+    /// power of two; 64 bytes each, taken at start; 0: no cache). A new
+    /// flow takes the place of the one in its slot.
+    #[serde(default = "default_flow_cache")]
+    pub flow_cache: usize,
+    /// The cache takes a flow in at one of its uncached fast-path packets
+    /// in this many (1..=1024): with far more flows live than it holds,
+    /// it spends no write on flows it would forget before their next
+    /// packet, and long flows still get in after a few packets.
+    #[serde(default = "default_flow_fill")]
+    pub flow_fill: u32,
+}
+
+fn default_flow_cache() -> usize {
+    16384
+}
+
+fn default_flow_fill() -> u32 {
+    8
+}
+
+impl Default for FastPathConf {
+    fn default() -> Self {
+        FastPathConf { flow_cache: default_flow_cache(), flow_fill: default_flow_fill() }
+    }
+}
+
+impl FastPathConf {
+    fn is_default(&self) -> bool {
+        *self == FastPathConf::default()
     }
 }
 
@@ -1073,6 +1117,12 @@ impl Config {
         if !(1..=16_000_000).contains(&self.l2.mac_capacity) {
             errs.push(err("l2.mac_capacity", format!("{} is outside 1..=16000000", self.l2.mac_capacity)));
         }
+        if self.fast_path.flow_cache > 1 << 22 {
+            errs.push(err("fast_path.flow_cache", format!("{} is outside 0..=4194304", self.fast_path.flow_cache)));
+        }
+        if !(1..=1024).contains(&self.fast_path.flow_fill) {
+            errs.push(err("fast_path.flow_fill", format!("{} is outside 1..=1024", self.fast_path.flow_fill)));
+        }
         if self.management.listen.parse::<SocketAddr>().is_err() {
             errs.push(err("management.listen", format!("'{}' is not ADDRESS:PORT", self.management.listen)));
         }
@@ -1122,6 +1172,7 @@ impl Config {
         check("arp.capacity", self.arp.capacity == new.arp.capacity);
         check("arp.queue_len", self.arp.queue_len == new.arp.queue_len);
         check("l2.mac_capacity", self.l2.mac_capacity == new.l2.mac_capacity);
+        check("fast_path", self.fast_path == new.fast_path);
         check("nat.max_sessions", self.nat.max_sessions == new.nat.max_sessions);
         check("nat.max_subscribers", self.nat.max_subscribers == new.nat.max_subscribers);
         check("nat.fragment_records", self.nat.fragment_records == new.nat.fragment_records);
@@ -1529,6 +1580,7 @@ routes:
 neighbors:
   - { interface: zz, ip: "1.2.3", mac: "01:00:5e:00:00:01" }
 arp: { queue_len: 99 }
+fast_path: { flow_cache: 8388608, flow_fill: 0 }
 management: { listen: "localhost" }
 "#;
         let got = fields(text);
@@ -1552,6 +1604,8 @@ management: { listen: "localhost" }
             "neighbors[0].ip",
             "neighbors[0].mac",
             "arp.queue_len",
+            "fast_path.flow_cache",
+            "fast_path.flow_fill",
             "management.listen",
         ] {
             assert!(got.iter().any(|g| g == want), "missing {want} in {got:?}");

@@ -124,6 +124,12 @@ pub fn render(src: &Sources) -> String {
             sum(|w| w.fast_path.load(Relaxed)),
         ),
         (
+            "gateway_flow_cache_hits_total",
+            "Packets of established TCP and UDP flows the fast path's flow cache carried, its lookups \
+             skipped (included in gateway_fast_path_total).",
+            sum(|w| w.flow_hits.load(Relaxed)),
+        ),
+        (
             "gateway_ipv6_local_total",
             "IPv6 packets for the gateway's own addresses (included in gateway_local_total).",
             sum(|w| w.local6.load(Relaxed)),

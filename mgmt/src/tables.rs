@@ -192,6 +192,8 @@ pub fn router_config(cfg: &Config) -> RouterConfig {
         icmp_burst: cfg.icmp.burst,
         mac_capacity: cfg.l2.mac_capacity,
         nat_hold: cfg.nat.fragment_hold,
+        flow_cache: cfg.fast_path.flow_cache,
+        flow_fill: cfg.fast_path.flow_fill,
     }
 }
 

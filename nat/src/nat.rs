@@ -640,6 +640,8 @@ pub struct Nat {
     /// The rules' timeouts, read by every refresh (kept here: one
     /// pointer fewer to follow).
     timeouts: Timeouts,
+    /// New rules taken so far ([`Translator::generation`]).
+    generation: u64,
     addrs: Vec<Outside>,
     sessions: HugeSlice<Session>,
     free_session: u32,
@@ -712,6 +714,7 @@ impl Nat {
         Nat {
             rules: Arc::new(Rules::default()),
             timeouts: Timeouts::default(),
+            generation: 0,
             addrs: Vec::new(),
             sessions,
             free_session: 0,
@@ -928,6 +931,7 @@ impl Nat {
         let record_reset = reset && (self.rules.log || rules.log) && self.holds_ports();
         self.rules = rules;
         self.timeouts = self.rules.timeouts;
+        self.generation += 1;
         if reset {
             let (ports, block) = (self.port_slice(), self.rules.port_block);
             self.addrs = self.rules.addresses().into_iter().map(|a| Outside::new(a.into(), ports, block)).collect();
@@ -1977,6 +1981,30 @@ impl Translator for Nat {
         self.counters.translated += 1;
         post
     }
+    #[inline(always)]
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The session must still be `p`'s flow's, translated the same way
+    /// (its slot may have been freed and taken by another since).
+    #[inline(always)]
+    fn fast_refresh(&mut self, e: u32, p: &Plain4, outbound: bool, addr: u32, port: u16, now: u64) -> bool {
+        let Some(s) = self.sessions.get(e as usize) else { return false };
+        let same = if outbound {
+            s.key_in() == key5(p.proto, p.src, p.sport, p.dst, p.dport) && s.outside == addr && s.out_port == port
+        } else {
+            s.key_out() == key5(p.proto, p.dst, p.dport, p.src, p.sport) && s.inside == addr && s.in_port == port
+        };
+        if !same {
+            return false;
+        }
+        self.now = now;
+        self.touch(e, packet::flow_of(p).kind, outbound, now);
+        self.counters.translated += 1;
+        true
+    }
+
     /// While flows are being made (some sessions were since the last
     /// burst): each new flow's lookups miss the cache (its index slots
     /// were never read), and overlapping them across the burst pays

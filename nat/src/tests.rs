@@ -102,7 +102,10 @@ impl Lab {
             };
             let mut nat = Nat::new(cfg);
             nat.set_rules(Arc::new(rules.clone()));
-            let mut r = Router::with_translator(RouterConfig::default(), nat);
+            // The flow cache takes every flow at its first fast-path
+            // packet, so the twin's later packets take it.
+            let cfg = RouterConfig { flow_fill: 1, ..RouterConfig::default() };
+            let mut r = Router::with_translator(cfg, nat);
             r.sync(&t, 0, &mut TestIo::default());
             r.translator_mut().poll(0);
             r
@@ -149,8 +152,9 @@ impl Lab {
     /// path's own), translator counters, sessions.
     fn assert_twins(&self) {
         let fast = self.twin.counters.fast_path;
-        assert_eq!(self.r.counters, Counters { fast_path: 0, ..self.twin.counters.clone() });
+        assert_eq!(self.r.counters, Counters { fast_path: 0, flow_hits: 0, ..self.twin.counters.clone() });
         assert!(fast <= self.twin.counters.rx);
+        assert!(self.twin.counters.flow_hits <= fast);
         let (a, b) = (self.r.translator(), self.twin.translator());
         assert_eq!(a.counters, b.counters);
         assert_eq!(a.sessions().collect::<Vec<_>>(), b.sessions().collect::<Vec<_>>());
@@ -647,6 +651,105 @@ fn sessions_and_new_outbound_flows_take_the_fast_path_and_everything_else_the_fu
     l.pass(WAN, tcp(R1, 80, WAN_IP, t.1, RST), LAN);
     assert_eq!(l.fast(), 11);
     assert_eq!(tcp_state(&l), Some("reset"));
+}
+
+/// The tables of [`tables`], with the outside next hop at `mac`, as
+/// generation `generation`.
+fn tables_with_wan_peer(mac: MacAddr, generation: u64) -> Tables {
+    let t = tables();
+    let mut neighbors: Vec<StaticNeighbor> =
+        (2..8).map(|h| StaticNeighbor { ifindex: 0, ip: Ipv4Addr::new(10, 0, 1, h).into(), mac: PEER }).collect();
+    neighbors.push(StaticNeighbor { ifindex: 1, ip: ip("203.0.113.2").into(), mac });
+    let via = |dst: &str| StaticRoute::Via {
+        dst: dst.parse().unwrap(),
+        hops: vec![NextHop { ifindex: 1, gateway: ip("203.0.113.2") }],
+    };
+    Tables::build(t.ifaces.clone(), &[via("198.51.100.0/24"), via("192.0.2.0/24")], &[], neighbors, generation).unwrap()
+}
+
+/// The router's flow cache carries an established flow's packets after
+/// the one that made its entry, both ways, UDP and TCP, translated as the
+/// fast path translated that one (the twin checks every byte, counter
+/// and session against the full path), until what the entry copied
+/// changes: a FIN or RST (the session's state moves: the fast path takes
+/// it), the session's end (a new one, maybe with another port), new
+/// rules, new tables (here a next hop's new MAC). (A burst right after
+/// one that made sessions goes without the cache: see `flows`.)
+#[test]
+fn the_flow_cache_carries_established_flows_until_what_it_copied_changes() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    let hits = |l: &Lab| l.twin.counters.flow_hits;
+    // The first packet makes the session and the entry; the second
+    // comes right after a new session; the next ones hit.
+    let u = src(&l.pass(LAN, udp(A, 5000, R1, 53), WAN));
+    for _ in 0..3 {
+        assert_eq!(src(&l.pass(LAN, udp(A, 5000, R1, 53), WAN)), u);
+    }
+    assert_eq!(hits(&l), 2);
+    // The first reply makes the inbound entry.
+    for _ in 0..3 {
+        assert_eq!(dst(&l.pass(WAN, udp(R1, 53, WAN_IP, u.1), LAN)), (ip(A), 5000));
+    }
+    assert_eq!(hits(&l), 4);
+    // A UDP packet without a checksum keeps none, through the cache too.
+    let mut bare = udp(A, 5000, R1, 53);
+    bare[26..28].copy_from_slice(&[0, 0]);
+    let out = l.send(LAN, bare);
+    assert_eq!(out.len(), 1);
+    assert_eq!(&out[0].1[26..28], &[0, 0]);
+    assert_eq!(hits(&l), 5);
+    // TCP: the handshake (SYNs: never cached) makes the session; the
+    // first ACK each way makes an entry, the ones after hit, each
+    // refreshing the established session; a FIN does not.
+    let t = src(&l.pass(LAN, tcp(A, 6000, R1, 80, SYN), WAN));
+    l.pass(WAN, tcp(R1, 80, WAN_IP, t.1, SYNACK), LAN);
+    for _ in 0..3 {
+        assert_eq!(src(&l.pass(LAN, tcp(A, 6000, R1, 80, ACK), WAN)), t);
+        assert_eq!(dst(&l.pass(WAN, tcp(R1, 80, WAN_IP, t.1, ACK), LAN)), (ip(A), 6000));
+    }
+    assert_eq!(hits(&l), 5 + 4);
+    l.pass(LAN, tcp(A, 6000, R1, 80, FIN | ACK), WAN);
+    assert_eq!(hits(&l), 9);
+    let state = |l: &Lab| l.nat().sessions().find(|s| s.proto == TCP).map(|s| s.state());
+    assert_eq!(state(&l), Some("closing"));
+    // The UDP session ends; its flow's next packet finds the old entry,
+    // which the session it named no longer stands for, and makes a new
+    // session and entry.
+    l.advance(310);
+    assert_eq!(l.nat().len(), 1, "the TCP session is left");
+    for _ in 0..3 {
+        l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    }
+    assert_eq!(hits(&l), 10);
+    // New rules (a new pool address: the sessions end with them): the
+    // entries go with them.
+    let new = Arc::new(rules(&["203.0.113.5"]));
+    l.both(|r| r.translator_mut().set_rules(new.clone()));
+    let v = src(&l.pass(LAN, udp(A, 5000, R1, 53), WAN));
+    assert_eq!((v.0, hits(&l)), (ip("203.0.113.5"), 10));
+    for _ in 0..2 {
+        assert_eq!(src(&l.pass(LAN, udp(A, 5000, R1, 53), WAN)), v);
+    }
+    assert_eq!(hits(&l), 11);
+    // The outside next hop moves to another MAC: the cached MACs must
+    // not be used again. (Two frames in one burst: the first makes the
+    // new entry, the second hits it.)
+    let moved = MacAddr([2, 0, 0, 0, 7, 7]);
+    l.t = tables_with_wan_peer(moved, 2);
+    let t2 = tables_with_wan_peer(moved, 2);
+    l.both(|r| r.sync(&t2, 0, &mut TestIo::default()));
+    let frames = [udp(A, 5000, R1, 53), udp(A, 5000, R1, 53)];
+    for ip in &frames {
+        l.r.process(&l.t, frame_in(LAN, ip), l.now, &mut l.io);
+    }
+    let mut burst: Vec<_> = frames.iter().map(|ip| Some(frame_in(LAN, ip))).collect();
+    l.twin.process_burst(&l.t, LAN, &mut burst, l.now, &mut l.twin_io);
+    let full: Vec<_> = l.io.sent.drain(..).map(|b| b.data().to_vec()).collect();
+    let fast: Vec<_> = l.twin_io.sent.drain(..).map(|b| b.data().to_vec()).collect();
+    assert_eq!(full, fast);
+    l.assert_twins();
+    assert!(fast.len() == 2 && fast.iter().all(|f| f[..6] == moved.0), "sent to the new MAC");
+    assert_eq!(hits(&l), 12);
 }
 
 #[test]

@@ -30,6 +30,7 @@ use crate::wire::{be16, be32, MacAddr};
 use std::net::{IpAddr, Ipv4Addr};
 
 mod fast;
+mod flows;
 mod ip6;
 mod l2;
 pub use ip6::MAX_RA_PREFIXES;
@@ -85,6 +86,12 @@ pub struct RouterConfig {
     /// Most packets held for the translator ([`Verdict::Hold`]: NAT
     /// fragments that came before their first).
     pub nat_hold: usize,
+    /// Flows the fast path's flow cache holds (rounded up to a power of
+    /// two, 64 bytes each; 0: no cache). See the `flows` module.
+    pub flow_cache: usize,
+    /// The flow cache makes an entry for one fast-path packet of an
+    /// uncached flow in this many (1: every one).
+    pub flow_fill: u32,
 }
 
 impl Default for RouterConfig {
@@ -95,6 +102,8 @@ impl Default for RouterConfig {
             icmp_burst: 50,
             mac_capacity: 16384,
             nat_hold: 64,
+            flow_cache: 16384,
+            flow_fill: 8,
         }
     }
 }
@@ -163,6 +172,9 @@ pub struct Counters {
     /// Packets the fast path carried ([`Router::process_burst`]; also
     /// counted as received and forwarded or switched).
     pub fast_path: u64,
+    /// Packets the fast path's flow cache carried (a subset of
+    /// `fast_path`).
+    pub flow_hits: u64,
     /// Drops, indexed by [`DropReason::index`].
     pub drops: [u64; DropReason::COUNT],
 }
@@ -191,6 +203,7 @@ impl Default for Counters {
             mac_aged: 0,
             handed_off: 0,
             fast_path: 0,
+            flow_hits: 0,
             drops: [0; DropReason::COUNT],
         }
     }
@@ -232,6 +245,8 @@ pub struct Router<B, N = NoNat> {
     /// tables generation `fast_generation`.
     ingress: Box<[fast::Ingress; crate::iface::MAX_PORTS]>,
     fast_generation: u64,
+    /// The flow cache ([`flows`]), used while the translator is not idle.
+    flows: flows::FlowCache,
     pub counters: Counters,
 }
 
@@ -265,6 +280,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             adj: Box::new([fast::Adjacency::EMPTY; fast::ADJ_SLOTS]),
             ingress: Box::new([fast::Ingress::OFF; crate::iface::MAX_PORTS]),
             fast_generation: u64::MAX,
+            flows: flows::FlowCache::new(cfg.flow_cache, cfg.flow_fill),
             counters: Counters::default(),
         }
     }

@@ -199,6 +199,26 @@ pub trait Translator {
     fn fast_post(&mut self, _out: u16, _ip: &mut [u8], _p: &Plain4, _pre: FastNat, _now: u64) -> FastNat {
         FastNat::Slow
     }
+    /// Changes whenever an answer of [`Translator::fast_pre`] or
+    /// [`Translator::fast_post`] for a packet could change other than by
+    /// entries coming and going (new rules): the router's flow cache
+    /// forgets what it learned under another.
+    #[inline(always)]
+    fn generation(&self) -> u64 {
+        0
+    }
+    /// A packet of a flow the router's flow cache holds (read as `p`,
+    /// whole, TCP without SYN, FIN or RST, or UDP), whose first packet
+    /// `fast_post` translated under `entry`: its source (`outbound`) or
+    /// its destination to `addr:port`. If the entry still holds that flow
+    /// with that translation, it is refreshed as `fast_post` would have
+    /// refreshed it, the translation is counted, and the answer is true:
+    /// the router rewrites the packet as it did the first. False changes
+    /// nothing.
+    #[inline(always)]
+    fn fast_refresh(&mut self, _entry: u32, _p: &Plain4, _outbound: bool, _addr: u32, _port: u16, _now: u64) -> bool {
+        false
+    }
     /// True (once) when packets answered [`Verdict::Hold`] may pass now:
     /// a first fragment was translated. The router then asks again
     /// about every packet it holds.

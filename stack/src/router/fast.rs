@@ -62,6 +62,7 @@
 //! alone goes without: its tables are in cache, and the hints would
 //! only cost.
 
+use super::flows::{self, Flow, DESTINATION, NO_ENTRY, SOURCE, UNTOUCHED};
 use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::fib::{pick, RouteTarget};
@@ -236,6 +237,9 @@ const FLOOD: u8 = 2;
 /// Dropped or refused by the translator as it made the flow's entry
 /// ([`Translator::fast_post`]).
 const STOP: u8 = 3;
+/// Routed by the flow cache (rewritten, trimmed): `to` is the egress
+/// port, `slot` the neighbor's cache slot.
+const HIT: u8 = 5;
 
 impl Plan {
     const SLOW: Plan = Plan { kind: SLOW, len: 0, to: 0, slot: 0 };
@@ -249,11 +253,16 @@ struct Tally {
     routed6: u64,
     switched: u64,
     flooded: u64,
-    touched: u16,
+    /// Frames looked up in the flow cache, and those it carried (a
+    /// subset of `routed`).
+    probes: u64,
+    hits: u64,
+    /// The neighbor (its cache slot) last noted as used.
+    touched: u32,
 }
 
 impl Tally {
-    const NEW: Tally = Tally { routed: 0, routed6: 0, switched: 0, flooded: 0, touched: u16::MAX };
+    const NEW: Tally = Tally { routed: 0, routed6: 0, switched: 0, flooded: 0, probes: 0, hits: 0, touched: u32::MAX };
 }
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
@@ -271,8 +280,14 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return;
         };
         let idle = self.nat.is_idle();
+        if !idle && self.flows.is_on() {
+            self.flows.sync([t.generation, self.neigh.generation(), self.nat.generation()]);
+        }
         // Prefetch hints only while the translator asks for them.
         let ahead = !idle && self.nat.lookahead();
+        // (The cache serves translators only: an idle one's bursts run
+        // without it.)
+        self.flows.start_burst(idle || ahead);
         let mut tally = Tally::NEW;
         if ahead {
             for (i, pkt) in burst.iter().enumerate().take(AHEAD) {
@@ -309,6 +324,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         c.forwarded6 += tally.routed6;
         c.l2_forwarded += tally.switched;
         c.l2_flooded += tally.flooded;
+        c.flow_hits += tally.hits;
+        self.flows.end_burst(tally.probes, tally.hits);
     }
 
     /// One frame of the burst: by the fast path if it can carry it,
@@ -329,9 +346,24 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let Some(mut pkt) = slot.take() else { return };
         // What the translator answered for a STOP plan.
         let mut verdict = FastNat::Untouched;
-        let plan = self.decide::<IDLE>(t, ing, &mut pkt, &mut verdict, now);
+        let cached = if !IDLE && self.flows.filling {
+            tally.probes += 1;
+            self.flow_hit(ing, port, &mut pkt, now)
+        } else {
+            None
+        };
+        let plan = match cached {
+            Some(plan) => plan,
+            None => self.decide::<IDLE>(t, ing, port, &mut pkt, &mut verdict, now),
+        };
         // (Tests, not a jump table: routed frames are the rule.)
-        if plan.kind == ROUTE4 || plan.kind == ROUTE6 {
+        if !IDLE && plan.kind == HIT {
+            // `to` is the egress port, `slot` the neighbor.
+            self.note_neighbor(tally, plan.slot, now);
+            tally.routed += 1;
+            tally.hits += 1;
+            io.send_to(plan.to, pkt);
+        } else if plan.kind == ROUTE4 || plan.kind == ROUTE6 {
             self.send_routed(pkt, plan, tally, now, io);
         } else if plan.kind == SLOW {
             pkt.set_port(port);
@@ -340,6 +372,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             self.stop(t, pkt, port, plan, verdict, now, io);
         } else {
             self.send_switched(t, pkt, plan, tally, now, io);
+        }
+        // The full path may have changed a neighbor under the cache.
+        if !IDLE && (plan.kind == SLOW || plan.kind == STOP) {
+            self.flows.sync_neighbors(self.neigh.generation());
         }
     }
 
@@ -392,6 +428,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         &mut self,
         t: &Tables,
         ing: Ingress,
+        port: u16,
         pkt: &mut B,
         verdict: &mut FastNat,
         now: u64,
@@ -406,7 +443,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return Plan::SLOW;
         }
         match (eth[12], eth[13]) {
-            (0x08, 0x00) => self.decide4::<IDLE>(t, pkt, verdict, now),
+            (0x08, 0x00) => self.decide4::<IDLE>(t, port, pkt, verdict, now),
             (0x86, 0xdd) if ing.v6 => self.decide6(t, pkt, now),
             _ => Plan::SLOW,
         }
@@ -443,7 +480,14 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// the packet if it goes on, or answers `verdict` to stop it). A
     /// routed frame is trimmed and rewritten here.
     #[inline(always)]
-    fn decide4<const IDLE: bool>(&mut self, t: &Tables, pkt: &mut B, verdict: &mut FastNat, now: u64) -> Plan {
+    fn decide4<const IDLE: bool>(
+        &mut self,
+        t: &Tables,
+        port: u16,
+        pkt: &mut B,
+        verdict: &mut FastNat,
+        now: u64,
+    ) -> Plan {
         let d = pkt.data();
         let Some(h) = d.get(14..V4_HEAD).and_then(|h| <&[u8; 20]>::try_from(h).ok()) else { return Plan::SLOW };
         let tl = usize::from(be16(h, 2));
@@ -485,10 +529,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         let len = 14 + tl;
         let Some(d) = pkt.data_mut().get_mut(..len) else { return Plan::SLOW };
+        let mut post = FastNat::Untouched;
         if !IDLE {
             let out = self.adj.get(usize::from(adj)).map_or(u16::MAX, |a| a.out);
             let ip = d.get_mut(14..).unwrap_or_default();
-            match self.nat.fast_post(out, ip, &plain, pre, now) {
+            post = self.nat.fast_post(out, ip, &plain, pre, now);
+            match post {
                 FastNat::Untouched | FastNat::Rewrite { .. } => {}
                 v @ (FastNat::Drop(_) | FastNat::Refuse(_)) => {
                     *verdict = v;
@@ -506,7 +552,142 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
         }
         pkt.truncate(len);
+        if !IDLE && self.flows.is_on() && cacheable(&plain, tl) && self.flows.due() {
+            self.remember(port, &plain, pre, post, adj);
+        }
         Plan { kind: ROUTE4, len: len as u16, to: adj, slot: 0 }
+    }
+
+    /// A frame of a flow the cache holds ([`flows`]): checked as `decide`
+    /// and `decide4` would check it, its translator entry refreshed,
+    /// rewritten as the entry says and trimmed. `None` (a miss, or a
+    /// packet the entry is not for) changes nothing. The key is looked up
+    /// first, so that a miss costs little more than a hash and a load.
+    #[inline(always)]
+    fn flow_hit(&mut self, ing: Ingress, port: u16, pkt: &mut B, now: u64) -> Option<Plan> {
+        let d = pkt.data_mut();
+        let frame = d.len();
+        // TCP's flags (a TCP entry's packets are at least 54 bytes).
+        let flags = d.get(47).copied().unwrap_or(0);
+        let (x, rest) = d.split_at_mut_checked(flows::VIEW)?;
+        let x = <&mut [u8; flows::VIEW]>::try_from(x).ok()?;
+        let (k0, k1) = flows::key(x, port);
+        let f = self.flows.get(k0, k1)?;
+        // Unicast to us from a unicast source, untagged IPv4.
+        if !ing.l3 || x[..6] != ing.mac || x[6] & 1 != 0 || x[12] != 0x08 || x[13] != 0x00 {
+            return None;
+        }
+        let h = <&[u8; 20]>::try_from(&x[14..V4_HEAD]).ok()?;
+        let tl = usize::from(be16(h, 2));
+        if h[0] != 0x45 || tl < 20 || tl > frame - 14 || h[8] <= 1 || !checksum::header_ok(h) {
+            return None;
+        }
+        // Whole (RFC 791: not a fragment), with the transport header the
+        // entry rewrites, and no TCP flag that moves a session's state.
+        let fits = match h[9] {
+            UDP => tl >= 28,
+            TCP => tl >= 40 && flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0,
+            _ => false,
+        };
+        if !fits || be16(h, 6) & 0x3fff != 0 || now >= f.until || tl > usize::from(f.mtu) {
+            return None;
+        }
+        let tcp = x[23] == TCP;
+        if f.entry != NO_ENTRY {
+            let p = Plain4 {
+                src: be32(x, 26),
+                dst: be32(x, 30),
+                proto: x[23],
+                whole: true,
+                sport: be16(x, 34),
+                dport: be16(x, 36),
+                flags: if tcp { flags } else { 0 },
+            };
+            let (addr, to) = (u32::from_be(f.addr), u16::from_be(f.port));
+            if !self.nat.fast_refresh(f.entry, &p, f.what == SOURCE, addr, to, now) {
+                return None;
+            }
+        }
+        x[..12].copy_from_slice(&f.macs);
+        x[22] = x[22].wrapping_sub(1);
+        put_ne16(x, 24, checksum::apply(ne16(x, 24), u32::from(f.ip_delta)));
+        if f.what != UNTOUCHED {
+            let (at, port_at) = if f.what == SOURCE { (26, 34) } else { (30, 36) };
+            if let Some(a) = x.get_mut(at..at + 4) {
+                a.copy_from_slice(&f.addr.to_ne_bytes());
+            }
+            put_ne16(x, port_at, f.port);
+            // TCP's checksum (at 50: 8 bytes past the view); UDP's, where a
+            // zero (none, RFC 768) stays zero and a computed zero is sent
+            // as all ones.
+            let sum = if tcp { rest.get_mut(8..10) } else { x.get_mut(40..42) };
+            if let Some(s) = sum {
+                let c = u16::from_ne_bytes([s[0], s[1]]);
+                if tcp || c != 0 {
+                    let c = checksum::apply(c, u32::from(f.l4_delta));
+                    s.copy_from_slice(&(if c == 0 && !tcp { 0xffff } else { c }).to_ne_bytes());
+                }
+            }
+        }
+        let plan = Plan { kind: HIT, len: (14 + tl) as u16, to: f.tx, slot: f.neigh };
+        pkt.truncate(14 + tl);
+        Some(plan)
+    }
+
+    /// Makes the cache's entry for the flow of a packet read as `plain`
+    /// from `port`, which the fast path just forwarded through
+    /// adjacency `adj` after the translator's answers `pre` and `post`.
+    #[cold]
+    fn remember(&mut self, port: u16, plain: &Plain4, pre: FastNat, post: FastNat, adj: u16) {
+        let Some(a) = self.adj.get(usize::from(adj)) else { return };
+        let be = |a: u32| u32::from_ne_bytes(a.to_be_bytes());
+        let be16 = |p: u16| u16::from_ne_bytes(p.to_be_bytes());
+        // The TTL's word going down by one, whatever the TTL was.
+        let ttl = checksum::delta16(u16::from_ne_bytes([2, 0]), u16::from_ne_bytes([1, 0]));
+        let (what, (entry, addr, to), (old, old_port)) = match (pre, post) {
+            (_, FastNat::Rewrite { entry, addr, port }) => (SOURCE, (entry, addr, port), (plain.src, plain.sport)),
+            (FastNat::Rewrite { entry, addr, port }, _) => (DESTINATION, (entry, addr, port), (plain.dst, plain.dport)),
+            _ => (UNTOUCHED, (NO_ENTRY, 0, 0), (0, 0)),
+        };
+        let d = checksum::delta32(be(old), be(addr));
+        let (ip_delta, l4_delta) = if what == UNTOUCHED {
+            (checksum::fold(ttl), 0)
+        } else {
+            (checksum::fold(d + ttl), checksum::fold(d + checksum::delta16(be16(old_port), be16(to))))
+        };
+        let mut x = [0u8; flows::VIEW];
+        x[23] = plain.proto;
+        x[26..30].copy_from_slice(&plain.src.to_be_bytes());
+        x[30..34].copy_from_slice(&plain.dst.to_be_bytes());
+        x[34..36].copy_from_slice(&plain.sport.to_be_bytes());
+        x[36..38].copy_from_slice(&plain.dport.to_be_bytes());
+        let (k0, k1) = flows::key(&x, port);
+        self.flows.put(Flow {
+            k0,
+            k1,
+            until: a.until,
+            epoch: self.flows.epoch,
+            entry,
+            neigh: a.slot,
+            addr: be(addr),
+            ip_delta,
+            l4_delta,
+            port: be16(to),
+            tx: a.port,
+            mtu: a.mtu,
+            macs: a.macs,
+            what,
+        });
+    }
+
+    /// Notes the neighbor in cache slot `neigh` as used now, once a
+    /// burst (the burst has one time).
+    #[inline(always)]
+    fn note_neighbor(&mut self, tally: &mut Tally, neigh: u32, now: u64) {
+        if tally.touched != neigh {
+            tally.touched = neigh;
+            self.neigh.touch(neigh, now);
+        }
     }
 
     /// IPv6: the checks of `ipv6_input` and `forward6` (RFC 8200, RFC
@@ -560,12 +741,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if plan.kind == ROUTE6 {
             tally.routed6 += 1;
         }
-        if tally.touched != plan.to {
-            tally.touched = plan.to;
-            self.neigh.touch(rw.slot, now);
-        }
+        let (neigh, tx) = (rw.slot, rw.port);
+        self.note_neighbor(tally, neigh, now);
         tally.routed += 1;
-        io.send_to(rw.port, pkt);
+        io.send_to(tx, pkt);
     }
 
     /// A frame the translator dropped or refused (`verdict`) as it made
@@ -657,6 +836,41 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             macs,
         };
         Some((i as u16, egress.mtu))
+    }
+}
+
+const UDP: u8 = 17;
+const TCP: u8 = 6;
+const TCP_FIN: u8 = 0x01;
+const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
+
+/// A packet the flow cache may take an entry for: a whole UDP packet, or
+/// a whole TCP segment with its 20-byte header and none of SYN, FIN and
+/// RST (`tl`: the IPv4 total length).
+#[inline(always)]
+fn cacheable(p: &Plain4, tl: usize) -> bool {
+    p.whole
+        && match p.proto {
+            UDP => tl >= 28,
+            TCP => tl >= 40 && p.flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0,
+            _ => false,
+        }
+}
+
+/// The 16 bits at `at`, as they sit.
+#[inline(always)]
+fn ne16(x: &[u8; flows::VIEW], at: usize) -> u16 {
+    match x.get(at..at + 2) {
+        Some(&[a, b]) => u16::from_ne_bytes([a, b]),
+        _ => 0,
+    }
+}
+
+#[inline(always)]
+fn put_ne16(x: &mut [u8; flows::VIEW], at: usize, v: u16) {
+    if let Some(f) = x.get_mut(at..at + 2) {
+        f.copy_from_slice(&v.to_ne_bytes());
     }
 }
 

@@ -84,6 +84,11 @@ const AHEAD: usize = 6;
 /// ([`Translator::prefetch_more`]), once the first's read is in.
 const NEARER: usize = 3;
 
+/// How many frames ahead the flow cache's slot is fetched (measured:
+/// all a burst's at once, 3% fewer packets a second than this; the
+/// session's line fetched too, two frames ahead, 7% fewer).
+const FLOW_AHEAD: usize = 4;
+
 /// Ethernet + IPv4 header without options.
 const V4_HEAD: usize = 14 + 20;
 /// Ethernet + IPv6 header.
@@ -312,8 +317,23 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         } else {
             // (A loop of its own: the hints' code in it, even unused,
             // measured ~3% off the steady rate.)
-            for slot in burst.iter_mut() {
-                self.frame::<false>(t, ing, port, slot, &mut tally, now, io);
+            if self.flows.filling {
+                // The flow cache's slots a few frames ahead.
+                for pkt in burst.iter().take(FLOW_AHEAD).flatten() {
+                    self.flows.prefetch(pkt.data(), port);
+                }
+                for i in 0..burst.len() {
+                    if let Some(Some(pkt)) = burst.get(i + FLOW_AHEAD) {
+                        self.flows.prefetch(pkt.data(), port);
+                    }
+                    if let Some(slot) = burst.get_mut(i) {
+                        self.frame::<false>(t, ing, port, slot, &mut tally, now, io);
+                    }
+                }
+            } else {
+                for slot in burst.iter_mut() {
+                    self.frame::<false>(t, ing, port, slot, &mut tally, now, io);
+                }
             }
         }
         let c = &mut self.counters;

@@ -87,6 +87,15 @@ pub struct NatConfig {
     /// about another's state are handed to it (DESIGN.md §3).
     pub worker: u16,
     pub workers: u16,
+    /// How long (ns) the router's flow cache may carry an established
+    /// flow's packets without refreshing its session
+    /// ([`Translator::fast_hold`]; at most half the shortest TCP or UDP
+    /// timeout is used). Every refresh keeps a session this much longer
+    /// than its timeout, so a session ends between its timeout and this
+    /// much later after its flow's last packet. 0: the cache refreshes
+    /// the session at every packet, and sessions end at their timeout
+    /// (one tick late at most).
+    pub hold_ns: u64,
 }
 
 impl Default for NatConfig {
@@ -99,6 +108,7 @@ impl Default for NatConfig {
             fragments: 1024,
             worker: 0,
             workers: 1,
+            hold_ns: 1_000_000_000,
         }
     }
 }
@@ -640,8 +650,13 @@ pub struct Nat {
     /// The rules' timeouts, read by every refresh (kept here: one
     /// pointer fewer to follow).
     timeouts: Timeouts,
-    /// New rules taken so far ([`Translator::generation`]).
+    /// New rules taken and sessions deleted so far
+    /// ([`Translator::generation`]).
     generation: u64,
+    /// The configured hold ([`NatConfig::hold_ns`]) and the one the
+    /// timeouts allow.
+    hold_cfg: u64,
+    hold: u64,
     addrs: Vec<Outside>,
     sessions: HugeSlice<Session>,
     free_session: u32,
@@ -715,6 +730,8 @@ impl Nat {
             rules: Arc::new(Rules::default()),
             timeouts: Timeouts::default(),
             generation: 0,
+            hold_cfg: cfg.hold_ns,
+            hold: 0,
             addrs: Vec::new(),
             sessions,
             free_session: 0,
@@ -931,6 +948,8 @@ impl Nat {
         let record_reset = reset && (self.rules.log || rules.log) && self.holds_ports();
         self.rules = rules;
         self.timeouts = self.rules.timeouts;
+        let t = &self.timeouts;
+        self.hold = self.hold_cfg.min(t.udp.min(t.tcp_established).min(t.tcp_transitory) / 2);
         self.generation += 1;
         if reset {
             let (ports, block) = (self.port_slice(), self.rules.port_block);
@@ -1139,6 +1158,8 @@ impl Nat {
         match self.find_out(k) {
             Some(e) => {
                 self.remove_session(e, true);
+                // The flow cache must not carry it on.
+                self.generation += 1;
                 true
             }
             None => false,
@@ -1247,7 +1268,8 @@ impl Nat {
             return;
         }
         let old = s.expires;
-        let expires = now + timeout(&self.timeouts, s.proto, s.tcp);
+        // (Plus the flow cache's hold: see `fast_hold`.)
+        let expires = now + timeout(&self.timeouts, s.proto, s.tcp) + self.hold;
         s.expires = expires;
         // A later deadline waits where it is filed (the wheel re-files it
         // when that tick comes), so the common refresh touches nothing
@@ -2003,6 +2025,35 @@ impl Translator for Nat {
         self.touch(e, packet::flow_of(p).kind, outbound, now);
         self.counters.translated += 1;
         true
+    }
+
+    /// Every refresh keeps a session the hold longer than its timeout
+    /// (`touch`), so a flow's packets the cache carries after one (for at
+    /// most the hold) are covered by it: the session ends no sooner than
+    /// its timeout after the flow's last packet. Until then it stays the
+    /// flow's: it ends only when it expires, or when the generation
+    /// changes (rules, a delete), and no refresh brings its end nearer
+    /// than the shortest timeout, of which the hold is at most half. A
+    /// flow whose packets do not refresh its session (UDP and ICMP
+    /// inbound, RFC 4787 REQ-6) is held until the session expires at the
+    /// latest.
+    #[inline]
+    fn fast_hold(&mut self, e: u32, outbound: bool, now: u64) -> u64 {
+        let hold = self.hold;
+        let Some(s) = self.sessions.get_mut(e as usize).filter(|s| s.proto != 0 && hold > 0) else { return 0 };
+        if s.proto == TCP || outbound {
+            // (As this packet's refresh left it.)
+            let until = now.saturating_add(timeout(&self.timeouts, s.proto, s.tcp)).saturating_add(hold);
+            s.expires = s.expires.max(until);
+            hold
+        } else {
+            hold.min(s.expires.saturating_sub(now))
+        }
+    }
+
+    #[inline(always)]
+    fn fast_translated(&mut self, n: u64) {
+        self.counters.translated += n;
     }
 
     /// While flows are being made (some sessions were since the last

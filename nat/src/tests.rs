@@ -98,6 +98,9 @@ impl Lab {
                 tick_ns: MS,
                 seed: 7,
                 fragments: 64,
+                // Sessions end exactly at their timeouts, whichever path
+                // refreshed them (see the test of the hold).
+                hold_ns: 0,
                 ..NatConfig::default()
             };
             let mut nat = Nat::new(cfg);
@@ -750,6 +753,88 @@ fn the_flow_cache_carries_established_flows_until_what_it_copied_changes() {
     l.assert_twins();
     assert!(fast.len() == 2 && fast.iter().all(|f| f[..6] == moved.0), "sent to the new MAC");
     assert_eq!(hits(&l), 12);
+}
+
+/// One frame through `r`'s burst path at `now`; the IP packets sent.
+fn burst_of_one(r: &mut Router<VecBuf, Nat>, t: &Tables, now: u64, port: u16, ip: &[u8]) -> Vec<Vec<u8>> {
+    let mut io = TestIo::default();
+    let mut burst = vec![Some(frame_in(port, ip))];
+    r.process_burst(t, port, &mut burst, now, &mut io);
+    io.sent.iter().map(|b| b.data()[14..].to_vec()).collect()
+}
+
+/// With a hold (`NatConfig::hold_ns`, here 20 ms against a 300 ms UDP
+/// timeout), the flow cache carries a flow's packets for up to a hold
+/// after the one that made its entry without asking the translator,
+/// which counts them all the same; every refresh keeps the session a
+/// hold past its timeout, so it ends no sooner than its timeout after
+/// the flow's last packet, and at most a hold (and a tick) later.
+/// Replies, which do not refresh a UDP session (RFC 4787 REQ-6), are
+/// carried only while it lasts; an operator's delete ends the entry with
+/// the session.
+#[test]
+fn a_held_flow_is_refreshed_once_a_hold_and_its_session_ends_no_sooner_than_its_timeout() {
+    const HOLD: u64 = 20;
+    let t = tables();
+    let cfg = NatConfig { tick_ns: MS, seed: 7, hold_ns: HOLD * MS, ..NatConfig::default() };
+    let mut nat = Nat::new(cfg);
+    nat.set_rules(Arc::new(rules(&[WAN_IP])));
+    let mut r = Router::with_translator(RouterConfig { flow_fill: 1, ..RouterConfig::default() }, nat);
+    r.sync(&t, 0, &mut TestIo::default());
+    r.translator_mut().poll(0);
+    let out = udp(A, 5000, R1, 53);
+    let expires = |r: &Router<VecBuf, Nat>| r.translator().sessions().next().map(|s| s.expires / MS);
+    let hits = |r: &Router<VecBuf, Nat>| r.counters.flow_hits;
+    // The first packet makes the session (refreshed: a hold past its
+    // timeout) and the entry, held until 20 ms; the second comes right
+    // after a new session, the fast path's.
+    let sent = burst_of_one(&mut r, &t, 0, LAN, &out);
+    let u = src(&sent[0]);
+    assert_eq!(expires(&r), Some(320));
+    assert_eq!(burst_of_one(&mut r, &t, MS, LAN, &out).len(), 1);
+    assert_eq!((expires(&r), hits(&r)), (Some(321), 0));
+    // Held hits leave the session as it was, and are counted.
+    let reply = udp(R1, 53, WAN_IP, u.1);
+    for ms in [5, 10, 19] {
+        assert_eq!(src(&burst_of_one(&mut r, &t, ms * MS, LAN, &out)[0]), u);
+    }
+    assert_eq!((expires(&r), hits(&r)), (Some(321), 3));
+    // At 20 ms the hold is over: the fast path refreshes the session and
+    // makes a new entry; the reply's entry (made at 21 ms) is held too.
+    burst_of_one(&mut r, &t, 20 * MS, LAN, &out);
+    assert_eq!((expires(&r), hits(&r)), (Some(340), 3));
+    for ms in [21, 25, 30] {
+        assert_eq!(dst(&burst_of_one(&mut r, &t, ms * MS, WAN, &reply)[0]), (ip(A), 5000));
+    }
+    // The flow's last packet, a hit at 39 ms.
+    burst_of_one(&mut r, &t, 39 * MS, LAN, &out);
+    assert_eq!((expires(&r), hits(&r)), (Some(340), 6));
+    let c = &r.translator().counters;
+    assert_eq!((c.translated, c.created.iter().sum::<u64>()), (10, 1), "every packet translated is counted");
+    // Replies go on (the fast path's, then held), but do not keep the
+    // session: it lasts 300 ms past the last outbound packet, and goes
+    // at its end, a hold and a tick later at most.
+    for ms in (40..=320).step_by(20) {
+        r.translator_mut().poll(ms * MS);
+        assert_eq!(burst_of_one(&mut r, &t, ms * MS, WAN, &reply).len(), 1, "reply at {ms} ms");
+    }
+    r.translator_mut().poll(339 * MS);
+    assert_eq!(r.translator().len(), 1, "no sooner than 300 ms after the last packet");
+    r.translator_mut().poll(341 * MS);
+    assert_eq!(r.translator().len(), 0);
+    let late = burst_of_one(&mut r, &t, 341 * MS, WAN, &reply);
+    assert!(late.iter().all(|p| dst(p).0 != ip(A)), "no session, no entry");
+    // A new session, cached; an operator deletes it: the cache forgets
+    // it, and the flow's next packet makes a new session.
+    let now = 400 * MS;
+    let v = src(&burst_of_one(&mut r, &t, now, LAN, &out)[0]);
+    burst_of_one(&mut r, &t, now, LAN, &out);
+    burst_of_one(&mut r, &t, now, LAN, &out);
+    let before = hits(&r);
+    assert!(r.translator_mut().delete(UDP, v, (ip(R1), 53)));
+    assert_eq!(src(&burst_of_one(&mut r, &t, now, LAN, &out)[0]), v);
+    assert_eq!(hits(&r), before, "the deleted session's entry is not used");
+    assert_eq!((r.translator().len(), r.translator().counters.created.iter().sum::<u64>()), (1, 3));
 }
 
 #[test]

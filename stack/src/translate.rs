@@ -219,6 +219,24 @@ pub trait Translator {
     fn fast_refresh(&mut self, _entry: u32, _p: &Plain4, _outbound: bool, _addr: u32, _port: u16, _now: u64) -> bool {
         false
     }
+    /// The flow cache is about to keep a flow `fast_post` just
+    /// translated under `entry` (its source when `outbound`, at `now`):
+    /// for how long (ns) it may carry the flow's packets without
+    /// [`Translator::fast_refresh`], counting them with
+    /// [`Translator::fast_translated`] instead. For that long the entry
+    /// must stay the flow's with the same translation, unless
+    /// [`Translator::generation`] changes; a translator whose entries
+    /// time out keeps it that much longer than its packets would, so
+    /// that it still ends no sooner than its timeout after the flow's
+    /// last packet. 0 (the default): every packet is refreshed.
+    #[inline(always)]
+    fn fast_hold(&mut self, _entry: u32, _outbound: bool, _now: u64) -> u64 {
+        0
+    }
+    /// `n` packets of flows held by [`Translator::fast_hold`] were
+    /// translated (once a burst).
+    #[inline(always)]
+    fn fast_translated(&mut self, _n: u64) {}
     /// True (once) when packets answered [`Verdict::Hold`] may pass now:
     /// a first fragment was translated. The router then asks again
     /// about every packet it holds.

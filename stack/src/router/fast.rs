@@ -262,12 +262,16 @@ struct Tally {
     /// subset of `routed`).
     probes: u64,
     hits: u64,
+    /// Hits of flows the translator holds ([`Translator::fast_hold`]):
+    /// translated without asking it.
+    held: u64,
     /// The neighbor (its cache slot) last noted as used.
     touched: u32,
 }
 
 impl Tally {
-    const NEW: Tally = Tally { routed: 0, routed6: 0, switched: 0, flooded: 0, probes: 0, hits: 0, touched: u32::MAX };
+    const NEW: Tally =
+        Tally { routed: 0, routed6: 0, switched: 0, flooded: 0, probes: 0, hits: 0, held: 0, touched: u32::MAX };
 }
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
@@ -345,6 +349,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         c.l2_forwarded += tally.switched;
         c.l2_flooded += tally.flooded;
         c.flow_hits += tally.hits;
+        if tally.held > 0 {
+            self.nat.fast_translated(tally.held);
+        }
         self.flows.end_burst(tally.probes, tally.hits);
     }
 
@@ -368,7 +375,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let mut verdict = FastNat::Untouched;
         let cached = if !IDLE && self.flows.filling {
             tally.probes += 1;
-            self.flow_hit(ing, port, &mut pkt, now)
+            self.flow_hit(ing, port, &mut pkt, tally, now)
         } else {
             None
         };
@@ -573,7 +580,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         pkt.truncate(len);
         if !IDLE && self.flows.is_on() && cacheable(&plain, tl) && self.flows.due() {
-            self.remember(port, &plain, pre, post, adj);
+            self.remember(port, &plain, pre, post, adj, now);
         }
         Plan { kind: ROUTE4, len: len as u16, to: adj, slot: 0 }
     }
@@ -584,7 +591,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// packet the entry is not for) changes nothing. The key is looked up
     /// first, so that a miss costs little more than a hash and a load.
     #[inline(always)]
-    fn flow_hit(&mut self, ing: Ingress, port: u16, pkt: &mut B, now: u64) -> Option<Plan> {
+    fn flow_hit(&mut self, ing: Ingress, port: u16, pkt: &mut B, tally: &mut Tally, now: u64) -> Option<Plan> {
         let d = pkt.data_mut();
         let frame = d.len();
         // TCP's flags (a TCP entry's packets are at least 54 bytes).
@@ -627,6 +634,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             if !self.nat.fast_refresh(f.entry, &p, f.what == SOURCE, addr, to, now) {
                 return None;
             }
+        } else if f.what != UNTOUCHED {
+            // Held: the translator's entry is good until `f.until`.
+            tally.held += 1;
         }
         x[..12].copy_from_slice(&f.macs);
         x[22] = x[22].wrapping_sub(1);
@@ -658,7 +668,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// from `port`, which the fast path just forwarded through
     /// adjacency `adj` after the translator's answers `pre` and `post`.
     #[cold]
-    fn remember(&mut self, port: u16, plain: &Plain4, pre: FastNat, post: FastNat, adj: u16) {
+    fn remember(&mut self, port: u16, plain: &Plain4, pre: FastNat, post: FastNat, adj: u16, now: u64) {
         let Some(a) = self.adj.get(usize::from(adj)) else { return };
         let be = |a: u32| u32::from_ne_bytes(a.to_be_bytes());
         let be16 = |p: u16| u16::from_ne_bytes(p.to_be_bytes());
@@ -682,10 +692,15 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         x[34..36].copy_from_slice(&plain.sport.to_be_bytes());
         x[36..38].copy_from_slice(&plain.dport.to_be_bytes());
         let (k0, k1) = flows::key(&x, port);
+        // A flow the translator holds goes unrefreshed (its entry
+        // unnamed) until the hold ends.
+        let hold = if entry == NO_ENTRY { 0 } else { self.nat.fast_hold(entry, what == SOURCE, now) };
+        let (entry, until) =
+            if hold > 0 { (NO_ENTRY, a.until.min(now.saturating_add(hold))) } else { (entry, a.until) };
         self.flows.put(Flow {
             k0,
             k1,
-            until: a.until,
+            until,
             epoch: self.flows.epoch,
             entry,
             neigh: a.slot,

@@ -2028,26 +2028,22 @@ impl Translator for Nat {
     }
 
     /// Every refresh keeps a session the hold longer than its timeout
-    /// (`touch`), so a flow's packets the cache carries after one (for at
-    /// most the hold) are covered by it: the session ends no sooner than
-    /// its timeout after the flow's last packet. Until then it stays the
-    /// flow's: it ends only when it expires, or when the generation
+    /// (`touch`; `fast_post` has just refreshed this one, if its packets
+    /// refresh it), so a flow's packets the cache carries after one (for
+    /// at most the hold) are covered by it: the session ends no sooner
+    /// than its timeout after the flow's last packet. Until then it stays
+    /// the flow's: it ends only when it expires, or when the generation
     /// changes (rules, a delete), and no refresh brings its end nearer
     /// than the shortest timeout, of which the hold is at most half. A
     /// flow whose packets do not refresh its session (UDP and ICMP
     /// inbound, RFC 4787 REQ-6) is held until the session expires at the
     /// latest.
     #[inline]
-    fn fast_hold(&mut self, e: u32, outbound: bool, now: u64) -> u64 {
-        let hold = self.hold;
-        let Some(s) = self.sessions.get_mut(e as usize).filter(|s| s.proto != 0 && hold > 0) else { return 0 };
-        if s.proto == TCP || outbound {
-            // (As this packet's refresh left it.)
-            let until = now.saturating_add(timeout(&self.timeouts, s.proto, s.tcp)).saturating_add(hold);
-            s.expires = s.expires.max(until);
-            hold
-        } else {
-            hold.min(s.expires.saturating_sub(now))
+    fn fast_hold(&self, e: u32, outbound: bool, now: u64) -> u64 {
+        match self.sessions.get(e as usize) {
+            Some(s) if s.proto == TCP || (outbound && s.proto != 0) => self.hold,
+            Some(s) if s.proto != 0 => self.hold.min(s.expires.saturating_sub(now)),
+            _ => 0,
         }
     }
 

@@ -226,11 +226,12 @@ pub trait Translator {
     /// [`Translator::fast_translated`] instead. For that long the entry
     /// must stay the flow's with the same translation, unless
     /// [`Translator::generation`] changes; a translator whose entries
-    /// time out keeps it that much longer than its packets would, so
-    /// that it still ends no sooner than its timeout after the flow's
-    /// last packet. 0 (the default): every packet is refreshed.
+    /// time out keeps each refreshed one that much longer than its
+    /// packets would, so that it still ends no sooner than its timeout
+    /// after the flow's last packet. 0 (the default): every packet is
+    /// refreshed.
     #[inline(always)]
-    fn fast_hold(&mut self, _entry: u32, _outbound: bool, _now: u64) -> u64 {
+    fn fast_hold(&self, _entry: u32, _outbound: bool, _now: u64) -> u64 {
         0
     }
     /// `n` packets of flows held by [`Translator::fast_hold`] were

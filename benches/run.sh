@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The pcap-replay harness of DESIGN.md §7: gatewayd and DPDK's l3fwd, one
-# worker each on the same core, fed the same frames from a pcap
+# The pcap-replay harness (docs/benchmarks.md): gatewayd and DPDK's l3fwd,
+# one worker each on the same core, fed the same frames from a pcap
 # (net_pcap, infinite_rx) and sending to a null sink (net_null), measured
-# in one invocation by the shared anchors.
+# in one invocation. l3fwd is built here from the distribution's example
+# sources (benches/l3fwd.sh).
 #
 #   benches/run.sh [ipv4_route|ipv6_route|l2_bridge|nat44] [--seconds S]
+#   GATEWAYD=path/to/gatewayd benches/run.sh ...   (measure that build)
 #   benches/run.sh scrape
 #   benches/run.sh stages
 #
 # Prints: ipv4_route gatewayd_mpps=X l3fwd_mpps=Y ratio=Z
-#     or: ipv6_route ... (against l3fwd --v6, 2001:200:0:1::/64 frames)
+#     or: ipv6_route ... (against l3fwd, 2001:200:0:1::/64 frames)
 #     or: l2_bridge ... (both ports in one bridge; against l3fwd's IPv4
 #         rate on the same frames). The sink never sends, so the
 #         destination MAC is never learned: each frame is unknown unicast,
@@ -33,7 +35,6 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-anchors="${ANCHORS:-$root/../shared/anchors}"
 scenario=ipv4_route; seconds=5; core=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -71,15 +72,18 @@ if [ "$scenario" = stages ]; then
 fi
 # The nat44 fill port's veth pair, if one was made.
 drop_veth() { [ -z "${veth:-}" ] || ip link del "${veth}a" 2>/dev/null || true; }
-[ -d "$anchors" ] || { echo "run.sh: anchors not found at $anchors (set ANCHORS)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (DPDK)" >&2; exit 1; }
 out="$here/out"; mkdir -p "$out"
-(cd "$root" && cargo build --release -q -p mgmt --bin gatewayd)
+gatewayd="${GATEWAYD:-}"
+if [ -z "$gatewayd" ]; then
+  (cd "$root" && cargo build --release -q -p mgmt --bin gatewayd)
+  gatewayd="$root/target/release/gatewayd"
+fi
 
 v6=""
 if [ "$scenario" = ipv6_route ]; then v6=--v6; fi
 pcap="$out/ip${v6:+v6}-64b-1024flows.pcap"
-/usr/bin/python3 "$anchors/gen_pcap.py" "$pcap" $v6 --flows 1024 --size 64 --dst-port-index 1
+/usr/bin/python3 "$here/gen_pcap.py" "$pcap" $v6 --flows 1024 --size 64 --dst-port-index 1
 
 # IPv4 frames go to 02:00:00:00:00:01 and 198.18.1.0/24, IPv6 frames to
 # 2001:200:0:1::/64, as l3fwd routes them.
@@ -111,7 +115,7 @@ elif [ "$scenario" = nat44 ]; then
 # playing the file once is read again at its end at every poll: 3.5% of
 # the rate, measured against not polling it, which l3fwd does not pay).
 fill="$out/ip-64b-1000000flows.pcap"
-[ -s "$fill" ] || /usr/bin/python3 "$anchors/gen_pcap.py" "$fill" --flows 1000000 --size 64 --dst-port-index 1
+[ -s "$fill" ] || /usr/bin/python3 "$here/gen_pcap.py" "$fill" --flows 1000000 --size 64 --dst-port-index 1
 veth="gwbf$$"
 drop_veth
 ip link add "${veth}a" type veth peer name "${veth}b"
@@ -140,7 +144,7 @@ nat:
   # The fill pcap has one flow per inside address: a subscriber each.
   max_subscribers: 1100000
 YAML
-token="$("$root/target/release/gatewayd" token add "$out/gateway.yaml" bench readonly)"
+token="$("$gatewayd" token add "$out/gateway.yaml" bench readonly)"
 else
 cat >>"$out/gateway.yaml" <<YAML
 ports:
@@ -161,7 +165,7 @@ neighbors:
 YAML
 fi
 
-"$root/target/release/gatewayd" --config "$out/gateway.yaml" >"$out/gatewayd.log" 2>&1 &
+"$gatewayd" --config "$out/gateway.yaml" >"$out/gatewayd.log" 2>&1 &
 gw=$!
 trap 'kill -TERM $gw 2>/dev/null || true; wait $gw 2>/dev/null || true; rm -rf /var/run/dpdk/$prefix; drop_veth' EXIT
 sessions=""
@@ -186,7 +190,7 @@ if [ "$scenario" = nat44 ]; then
   done
   [ "${sessions:-0}" -ge 1000000 ] || { echo "run.sh: only ${sessions:-0} NAT sessions after five fills" >&2; cat "$out/gatewayd.log" >&2; exit 1; }
 fi
-rates="$(/usr/bin/python3 "$anchors/dpdk_rate.py" "$prefix" --warmup 2 --seconds "$seconds")" || { cat "$out/gatewayd.log" >&2; exit 1; }
+rates="$(/usr/bin/python3 "$here/dpdk_rate.py" "$prefix" --warmup 2 --seconds "$seconds")" || { cat "$out/gatewayd.log" >&2; exit 1; }
 kill -TERM $gw; wait $gw || true
 trap - EXIT
 rm -rf "/var/run/dpdk/$prefix"
@@ -194,7 +198,7 @@ drop_veth
 gw_mpps=$(echo "$rates" | awk '/^port 1 /{print $6}')
 rx_mpps=$(echo "$rates" | awk '/^port 0 /{print $4}')
 
-l3="$(bash "$anchors/l3fwd.sh" $v6 --seconds "$seconds" --core "$core" --pcap "$pcap")"
+l3="$(bash "$here/l3fwd.sh" --seconds "$seconds" --core "$core" --pcap "$pcap")"
 l3_mpps=$(echo "$l3" | awk '/^l3fwd_mpps/{print $2}')
 ratio=$(awk -v a="$gw_mpps" -v b="$l3_mpps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')
 echo "# gatewayd received $rx_mpps Mpps on port 0; log: $out/gatewayd.log"

@@ -2,8 +2,8 @@
 //!
 //! [`Eal`] owns DPDK's environment, [`Mempool`] and [`Port`] its buffers and
 //! devices, [`Mbuf`] one packet buffer (freed on drop). [`Dataplane`] starts
-//! one pinned worker thread per configured core; each runs the burst loop of
-//! DESIGN.md §3 over its RX queue on every port, through the `stack` router.
+//! one pinned worker thread per configured core; each runs the burst loop
+//! over its RX queue on every port, through the `stack` router.
 //!
 //! Every `unsafe` block states why it holds. The per-packet path neither
 //! allocates, locks nor panics: buffers and queues are sized at start.

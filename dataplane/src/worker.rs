@@ -1,6 +1,6 @@
 //! Workers: one pinned thread per core, each running the burst loop.
 //!
-//! Per loop (DESIGN.md §3): load the current [`Tables`] snapshot, apply
+//! Per loop: load the current [`Tables`] snapshot, apply
 //! neighbor learnings from other workers, receive a burst of up to
 //! [`BURST`] frames from this worker's queue on every port and run each
 //! through the router to completion, flush the TX buffers, run the

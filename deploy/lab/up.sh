@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Brings up the lab of DESIGN.md §5 and starts gatewayd in it.
+# Brings up the lab (docs/architecture.md) and starts gatewayd in it.
 #
 #   lab-lan (10.0.1.2/24, fd00:1::2/64) ═veth═ gw-lan ┐
 #                                                      gatewayd in namespace lab-gw

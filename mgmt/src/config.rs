@@ -1,4 +1,4 @@
-//! The gateway's configuration: one YAML file (DESIGN.md §4).
+//! The gateway's configuration: one YAML file.
 //!
 //! Every struct rejects unknown fields; [`Config::validate`] returns every
 //! problem at once, each naming its field by path (`interfaces[1].ipv4[0]`).

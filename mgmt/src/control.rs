@@ -5,7 +5,7 @@
 //! fields that need a restart, build a new [`Tables`] snapshot, save the
 //! file atomically (for commits), publish the snapshot, wait until every
 //! worker has moved to it, then free the old one here, so no worker ever
-//! frees a snapshot (DESIGN.md §3). Changes are serialised by one lock;
+//! frees a snapshot. Changes are serialised by one lock;
 //! readers never take it. Every attempt is written to the audit log.
 
 use crate::audit::{AuditEntry, AuditLog};
@@ -465,7 +465,7 @@ impl Controller {
         }
         // The previous rules, like the previous snapshot, are kept until
         // every worker has moved on, so their last reference goes here,
-        // not in a worker (DESIGN.md §3).
+        // not in a worker.
         let old_rules = (**self.hooks.nat.load() != nat_rules).then(|| self.hooks.nat.swap(Arc::new(nat_rules)));
         let old = self.hooks.snapshot.swap(Arc::new(t));
         self.wait_for_workers(generation).await;

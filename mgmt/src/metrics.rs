@@ -1,4 +1,4 @@
-//! `/metrics` in the Prometheus text format (DESIGN.md §4).
+//! `/metrics` in the Prometheus text format.
 //!
 //! Everything is read at scrape time: NIC counters through
 //! `rte_eth_stats_get`, and the workers' published counters summed over

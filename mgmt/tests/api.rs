@@ -230,7 +230,7 @@ fn commit_confirm_rolls_back_unless_confirmed() {
     assert_eq!(api("POST", "/api/v1/config/commit?confirm=0", "admin", Some(base), &[]).status, 400);
 }
 
-/// DESIGN.md §3: a change reaches the workers between bursts, without a
+/// A change reaches the workers between bursts, without a
 /// restart and without losing packets of traffic it does not touch.
 #[test]
 fn routes_change_in_a_loop_while_traffic_flows_without_loss() {

@@ -1,4 +1,4 @@
-//! End to end in the namespace lab (DESIGN.md §5, §6 layer 4): gatewayd on
+//! End to end in the namespace lab: gatewayd on
 //! net_af_packet vdevs between two Linux kernel stacks, checked the way a
 //! user would check it. Needs root, iproute2, iperf3, socat, curl, nc and
 //! python3; without root or network namespaces every test says why it

@@ -1,4 +1,4 @@
-//! IPv6 end to end in the namespace lab (DESIGN.md §5): gatewayd between
+//! IPv6 end to end in the namespace lab: gatewayd between
 //! two Linux kernel stacks, dual-stack. lab-lan takes its default route
 //! and a SLAAC address from the gateway's Router Advertisements; lab-wan
 //! has 2001:db8:1::2/64 and a static default route. Skips (saying why)

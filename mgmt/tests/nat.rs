@@ -1,4 +1,4 @@
-//! NAT44 end to end (DESIGN.md §5, §6.4): the lab with
+//! NAT44 end to end: the lab with
 //! `deploy/lab/nat.yaml`, kernel peers on both sides. Needs root,
 //! iproute2, iperf3, socat and python3; skips with a message otherwise.
 
@@ -57,7 +57,7 @@ fn masquerade_tcp_50mb_byte_identical_and_wan_sees_the_outside_address() {
     assert!(lab.metric("gateway_nat_sessions") >= 2);
     assert!(lab.metric("gateway_nat_translated_total") > 30_000);
     // The established connection's segments, both ways, went by the
-    // fast path (DESIGN.md §3); its SYN made the session on the full one.
+    // fast path; its SYN made the session on the full one.
     let fast = lab.metric("gateway_fast_path_total");
     assert!(fast > 30_000, "only {fast} packets took the fast path");
     // Most of them by the flow cache: the connection's segments after

@@ -84,7 +84,7 @@ pub struct NatConfig {
     pub fragments: usize,
     /// This worker, of `workers`. Each owns the subscribers whose address
     /// hashes to it and a slice of every outside address's ports; packets
-    /// about another's state are handed to it (DESIGN.md §3).
+    /// about another's state are handed to it.
     pub worker: u16,
     pub workers: u16,
     /// How long (ns) the router's flow cache may carry an established

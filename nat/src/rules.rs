@@ -1,5 +1,5 @@
 //! The NAT's configuration as workers see it: a read-only snapshot the
-//! control plane publishes (DESIGN.md §3), like [`stack::Tables`].
+//! control plane publishes, like [`stack::Tables`].
 
 use std::net::Ipv4Addr;
 

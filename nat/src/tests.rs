@@ -611,7 +611,7 @@ fn with_ttl(mut p: Vec<u8>, ttl: u8) -> Vec<u8> {
     p
 }
 
-/// The fast path (DESIGN.md §3) carries established sessions both ways,
+/// The fast path carries established sessions both ways,
 /// new outbound flows (their sessions made as the full path makes them)
 /// and traffic no rule concerns, translated exactly as the full path
 /// translates them (every `Lab::send` checks that against the full

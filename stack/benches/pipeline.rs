@@ -1,4 +1,4 @@
-//! Per-stage cost of the pipeline, in ns per packet (DESIGN.md §7), on
+//! Per-stage cost of the pipeline, in ns per packet, on
 //! `VecBuf`s recycled through a pool, so no allocation is measured: a
 //! 64-byte IPv4 and IPv6 frame routed to a static neighbor, a frame
 //! switched between two learned stations, flooded in a two-member

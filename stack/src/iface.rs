@@ -1,6 +1,6 @@
 //! Interfaces and the read-only tables a worker routes with.
 //!
-//! [`Tables`] is the snapshot the control plane publishes (DESIGN.md §3):
+//! [`Tables`] is the snapshot the control plane publishes:
 //! interfaces, the IPv4 and IPv6 FIBs and static neighbors. Workers load
 //! it once per burst and never change it.
 

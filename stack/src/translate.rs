@@ -1,5 +1,5 @@
 //! The hook through which address translation (the `nat` crate) joins the
-//! IPv4 pipeline (DESIGN.md §1: input checks, NAT, FIB lookup, ...).
+//! IPv4 pipeline (input checks, NAT, FIB lookup, ...).
 //!
 //! The router calls [`Translator::prerouting`] on every IPv4 packet that
 //! passed the RFC 1812 input checks, before the FIB lookup, so a
@@ -37,15 +37,15 @@ pub enum Verdict {
     /// address leaks (RFC 5508 §3: errors about a translated flow must be
     /// recognisable by the host that sent it).
     Expire,
-    /// Another worker owns this packet's translation state (DESIGN.md
-    /// §3): hand the packet to `worker` ([`crate::Io::handoff`]), which
-    /// runs it through its router from the start, telling its translator
-    /// `tag` ([`Translator::set_handed`]).
+    /// Another worker owns this packet's translation state: hand the
+    /// packet to `worker` ([`crate::Io::handoff`]), which runs it through
+    /// its router from the start, telling its translator `tag`
+    /// ([`Translator::set_handed`]).
     Handoff { worker: u16, tag: u8 },
 }
 
-/// What the translator does to a packet on the router's fast path
-/// (DESIGN.md §3): found by a look before routing
+/// What the translator does to a packet on the router's fast path:
+/// found by a look before routing
 /// ([`Translator::fast_pre`], which changes nothing), and found and done
 /// after it ([`Translator::fast_post`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

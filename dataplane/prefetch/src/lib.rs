@@ -1,5 +1,5 @@
 //! A cache prefetch hint on a reference: the one `unsafe` call `stack`
-//! and `nat` need for cross-packet prefetching (STYLE.md: a burst's
+//! and `nat` need for cross-packet prefetching (a burst's
 //! lookups for frames further on are started while the current one is
 //! processed, as VPP's dual loops and l3fwd's do), kept out of those
 //! crates, which deny unsafe code.

@@ -1,4 +1,4 @@
-//! The namespace lab for end-to-end tests (DESIGN.md §5): bring it up,
+//! The namespace lab for end-to-end tests: bring it up,
 //! run commands in it, read metrics and call the API. The lab is global
 //! (fixed namespace names), so tests take a lock and each brings up a
 //! fresh lab.

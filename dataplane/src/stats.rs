@@ -5,7 +5,7 @@
 //! counter, so no atomic read-modify-write, and a scrape never stalls a
 //! worker. Readers sum over workers.
 
-use stack::l2::MacInfo;
+use stack::mac_table::MacInfo;
 use stack::neigh::NeighborInfo;
 use stack::{Counters, DropReason};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -1096,10 +1096,10 @@ impl Config {
         if !(1..=16_000_000).contains(&a.capacity) {
             errs.push(err("arp.capacity", format!("{} is outside 1..=16000000", a.capacity)));
         }
-        if !(1..=stack::router::MAX_NEIGHBOR_QUEUE).contains(&a.queue_len) {
+        if !(1..=stack::settings::MAX_NEIGHBOR_QUEUE).contains(&a.queue_len) {
             errs.push(err(
                 "arp.queue_len",
-                format!("{} is outside 1..={}", a.queue_len, stack::router::MAX_NEIGHBOR_QUEUE),
+                format!("{} is outside 1..={}", a.queue_len, stack::settings::MAX_NEIGHBOR_QUEUE),
             ));
         }
         if a.max_probes == 0 {
@@ -1227,8 +1227,8 @@ fn claim(
 impl Config {
     /// Checks the bridges and claims their members' (port, VLAN)s.
     fn validate_bridges(&self, attached: &mut HashMap<(String, Option<u16>), String>, errs: &mut Vec<ConfigError>) {
-        if self.bridges.len() > stack::l2::MAX_BRIDGES {
-            errs.push(err("bridges", format!("at most {} bridges", stack::l2::MAX_BRIDGES)));
+        if self.bridges.len() > stack::mac_table::MAX_BRIDGES {
+            errs.push(err("bridges", format!("at most {} bridges", stack::mac_table::MAX_BRIDGES)));
         }
         let mut names = HashSet::new();
         for (i, b) in self.bridges.iter().enumerate() {

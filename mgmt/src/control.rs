@@ -95,7 +95,7 @@ pub struct Neighbor {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MacEntry {
     /// `seen` holds the age in nanoseconds.
-    pub info: stack::l2::MacInfo,
+    pub info: stack::mac_table::MacInfo,
     /// Workers whose table holds it.
     pub workers: usize,
 }

@@ -340,7 +340,7 @@ pub struct Tables {
     pub neighbor_epoch: u64,
     /// Router settings workers take on a new generation: the ICMP rate
     /// limit and the neighbor timers (the cache's sizes stay as started).
-    pub settings: crate::router::RouterConfig,
+    pub settings: crate::settings::RouterConfig,
 }
 
 impl Tables {

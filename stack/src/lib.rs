@@ -12,23 +12,25 @@ pub mod buf;
 pub mod drop;
 pub mod fib;
 pub mod fib6;
+pub mod hooks;
 pub mod icmp;
 pub mod icmp6;
 pub mod iface;
-pub mod l2;
+pub mod mac_table;
 pub mod neigh;
 pub mod router;
-pub mod translate;
+pub mod settings;
 pub mod wire;
 
 pub use buf::{PacketBuf, VecBuf};
 pub use drop::DropReason;
 pub use fib::{Fib, FibBuilder, NextHop, RouteTarget};
 pub use fib6::{Fib6, Fib6Builder, NextHop6};
+pub use hooks::{FastNat, NoNat, Plain4, Translator, Verdict};
 pub use iface::{
     Attach, Bridge, Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, Member, RaSettings, StaticNeighbor, StaticRoute,
     StaticRoute6, Tables,
 };
 pub use neigh::{NeighborCache, NeighborConfig};
-pub use router::{Counters, Io, Router, RouterConfig};
-pub use translate::{FastNat, NoNat, Plain4, Translator, Verdict};
+pub use router::{Counters, Io, Router};
+pub use settings::RouterConfig;

@@ -1,64 +1,27 @@
-//! IPv6 in the router: input checks (RFC 8200), forwarding with hop-limit
-//! decrement and Packet Too Big (never fragmenting in transit, RFC 8200
-//! §5), ICMPv6 errors and echo (RFC 4443), Neighbor Discovery (RFC 4861
-//! §7) and Router Advertisements (RFC 4861 §6.2).
+//! IPv6 in the router: input checks and extension-header chains (RFC
+//! 8200), forwarding with hop-limit decrement and Packet Too Big (never
+//! fragmenting in transit, RFC 8200 §5), local delivery, ICMPv6 errors
+//! and echo (RFC 4443). Neighbor Discovery is in `nd`, Router
+//! Advertisements in `ra`.
 //!
 //! The same [`Router`] as IPv4: one neighbor cache holds both families,
-//! and [`Router::output`] resolves by ARP or NDP as the next hop asks.
+//! and `Router::output` resolves by ARP or NDP as the next hop asks.
 //! Nothing here allocates or panics.
 
-use super::*;
+use super::nd::ND_HOP_LIMIT;
+use super::{Io, Router};
+use crate::buf::PacketBuf;
+use crate::drop::DropReason;
+use crate::fib::RouteTarget;
+use crate::hooks::Translator;
 use crate::icmp6;
-use crate::iface::MAX_IFACES;
-use crate::wire::icmpv6::{self as icmpv6w, na_flags, Message as Msg6, RaHeader};
+use crate::iface::Tables;
+use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_LEN};
+use crate::wire::icmpv6::{self as icmpv6w, Message as Msg6};
 use crate::wire::ipv6::{self, nh, ChainError, Ipv6Packet, Ipv6Repr};
-use std::net::Ipv6Addr;
-
-const SEC: u64 = 1_000_000_000;
-/// RFC 4861 §10: the first advertisements come faster.
-const MAX_INITIAL_RTR_ADVERT_INTERVAL: u64 = 16 * SEC;
-const MAX_INITIAL_RTR_ADVERTISEMENTS: u8 = 3;
-/// RFC 4861 §10: advertisements to all-nodes are at least this far apart.
-const MIN_DELAY_BETWEEN_RAS: u64 = 3 * SEC;
-/// Most Prefix Information options one advertisement carries.
-pub const MAX_RA_PREFIXES: usize = 16;
-/// ND messages are answered and sent with this hop limit (RFC 4861 §7.1).
-const ND_HOP_LIMIT: u8 = 255;
-/// Length of an NS or NA with one link-layer option.
-const NEIGHBOR_MSG_LEN: usize = icmpv6w::NS_LEN + icmpv6w::LLADDR_OPT_LEN;
-
-/// Router Advertisement timers, per interface index.
-pub(super) struct RaTimers {
-    /// Sends the periodic advertisements (one worker per gateway).
-    pub(super) announcer: bool,
-    periodic: [u64; MAX_IFACES],
-    solicited: [Option<u64>; MAX_IFACES],
-    last: [Option<u64>; MAX_IFACES],
-    sent: [u8; MAX_IFACES],
-}
-
-impl Default for RaTimers {
-    fn default() -> Self {
-        RaTimers {
-            announcer: true,
-            periodic: [0; MAX_IFACES],
-            solicited: [None; MAX_IFACES],
-            last: [None; MAX_IFACES],
-            sent: [0; MAX_IFACES],
-        }
-    }
-}
-
-fn addr16(b: &[u8]) -> Option<Ipv6Addr> {
-    let o: [u8; 16] = b.get(..16)?.try_into().ok()?;
-    Some(Ipv6Addr::from(o))
-}
-
-/// True for ff02::1:ff00:0/104 (RFC 4291 §2.7.1).
-fn is_solicited_node(a: &Ipv6Addr) -> bool {
-    let s = a.segments();
-    s[0] == 0xff02 && s[1..5] == [0, 0, 0, 0] && s[5] == 1 && s[6] & 0xff00 == 0xff00
-}
+use crate::wire::tcp::{self, TcpPacket};
+use crate::wire::{be32, MacAddr};
+use std::net::{IpAddr, Ipv6Addr};
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     #[inline]
@@ -258,7 +221,15 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
     /// Echo Reply (RFC 4443 §4.2) in place, from the address pinged (or,
     /// for a multicast ping, our address towards the sender).
-    fn echo_reply6(&mut self, t: &Tables, ifindex: u16, mut pkt: B, off: usize, now: u64, io: &mut impl Io<B>) {
+    pub(super) fn echo_reply6(
+        &mut self,
+        t: &Tables,
+        ifindex: u16,
+        mut pkt: B,
+        off: usize,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
         let p = Ipv6Packet::new_unchecked(ip);
         let (src, dst) = (p.src(), p.dst());
@@ -281,216 +252,6 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.counters.local += 1;
         self.counters.local6 += 1;
         self.route_own6(t, pkt, &src, ifindex, now, io);
-    }
-
-    /// Answers a Neighbor Solicitation for one of our addresses with a
-    /// Neighbor Advertisement, in place (RFC 4861 §7.1.1, §7.2.3-4).
-    #[allow(clippy::too_many_arguments)]
-    fn neighbor_solicit_input(
-        &mut self,
-        t: &Tables,
-        ifindex: u16,
-        mut pkt: B,
-        off: usize,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) {
-        let Some(ifc) = t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
-        let data = pkt.data();
-        let Some(ip) = data.get(ETH_LEN..) else { return };
-        let p = Ipv6Packet::new_unchecked(ip);
-        let (src, dst) = (p.src(), p.dst());
-        let Some(msg) = ip.get(off..).filter(|m| m.len() >= icmpv6w::NS_LEN) else {
-            return self.drop(DropReason::NdpMalformed);
-        };
-        let Some(target) = addr16(&msg[8..]) else { return self.drop(DropReason::NdpMalformed) };
-        let Ok(opts) = icmpv6w::nd_options(&msg[icmpv6w::NS_LEN..]) else {
-            return self.drop(DropReason::NdpMalformed);
-        };
-        let dad = src.is_unspecified();
-        if target.is_multicast() || (dad && (!is_solicited_node(&dst) || opts.source_lladdr.is_some())) {
-            return self.drop(DropReason::NdpMalformed);
-        }
-        if !ifc.has_addr6(&target) {
-            return self.drop(DropReason::NdpNotForUs);
-        }
-        let eth_src = EthernetFrame::new_checked(data).map_or(MacAddr::ZERO, |e| e.src());
-        if let (false, Some(sll)) = (dad, opts.source_lladdr) {
-            // §7.2.3: create or update the sender's entry (STALE).
-            self.learn_and_share(t, ifc, ifindex, IpAddr::V6(src), sll, Learn::RequestToUs, now, io);
-        }
-        // §7.2.4: to the solicitor, or to all-nodes for a DAD probe.
-        let (ip_dst, mac_dst, solicited) = if dad {
-            (ipv6::ALL_NODES, MacAddr(ipv6::multicast_mac(&ipv6::ALL_NODES)), 0)
-        } else {
-            (src, opts.source_lladdr.unwrap_or(eth_src), na_flags::SOLICITED)
-        };
-        let want = ETH_LEN + ipv6::HEADER_LEN + NEIGHBOR_MSG_LEN;
-        if pkt.len() < want && !pkt.append(want - pkt.len()) {
-            return self.drop(DropReason::NoHeadroom);
-        }
-        pkt.truncate(want);
-        let flags = na_flags::ROUTER | na_flags::OVERRIDE | solicited;
-        write_nd(&mut pkt, ifc.mac, mac_dst, &target, &ip_dst, Msg6::NeighborAdvert, flags, &target);
-        self.counters.nd_adverts += 1;
-        self.counters.local += 1;
-        self.counters.local6 += 1;
-        transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
-    }
-
-    /// Learns from a Neighbor Advertisement (RFC 4861 §7.1.2, §7.2.5):
-    /// solicited ones confirm reachability; none creates an entry.
-    fn neighbor_advert_input(&mut self, t: &Tables, ifindex: u16, pkt: &B, off: usize, now: u64, io: &mut impl Io<B>) {
-        let Some(ifc) = t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
-        let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
-        let dst = Ipv6Packet::new_unchecked(ip).dst();
-        let Some(msg) = ip.get(off..).filter(|m| m.len() >= icmpv6w::NS_LEN) else {
-            return self.drop(DropReason::NdpMalformed);
-        };
-        let solicited = be32(msg, 4) & na_flags::SOLICITED != 0;
-        let (Some(target), Ok(opts)) = (addr16(&msg[8..]), icmpv6w::nd_options(&msg[icmpv6w::NS_LEN..])) else {
-            return self.drop(DropReason::NdpMalformed);
-        };
-        if target.is_multicast() || (dst.is_multicast() && solicited) {
-            return self.drop(DropReason::NdpMalformed);
-        }
-        let Some(tll) = opts.target_lladdr.filter(|_| !ifc.has_addr6(&target)) else {
-            self.counters.local += 1;
-            self.counters.local6 += 1;
-            return;
-        };
-        let how = if solicited { Learn::Reply } else { Learn::Other };
-        self.learn_and_share(t, ifc, ifindex, IpAddr::V6(target), tll, how, now, io);
-        self.counters.local += 1;
-        self.counters.local6 += 1;
-    }
-
-    /// A Router Solicitation schedules an advertisement, no sooner than
-    /// MIN_DELAY_BETWEEN_RAS after the last (RFC 4861 §6.1.1, §6.2.6).
-    fn router_solicit_input(&mut self, t: &Tables, ifindex: u16, pkt: &B, off: usize, now: u64, io: &mut impl Io<B>) {
-        let Some(ifc) = t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
-        let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
-        let src = Ipv6Packet::new_unchecked(ip).src();
-        let Some(opts) = ip.get(off + icmpv6w::RS_LEN..).and_then(|o| icmpv6w::nd_options(o).ok()) else {
-            return self.drop(DropReason::NdpMalformed);
-        };
-        if src.is_unspecified() && opts.source_lladdr.is_some() {
-            return self.drop(DropReason::NdpMalformed);
-        }
-        if ifc.ra.is_none() {
-            return self.drop(DropReason::NdpNotForUs);
-        }
-        if let (false, Some(sll)) = (src.is_unspecified(), opts.source_lladdr) {
-            self.learn_and_share(t, ifc, ifindex, IpAddr::V6(src), sll, Learn::RequestToUs, now, io);
-        }
-        let i = usize::from(ifindex);
-        let earliest = self.ra.last.get(i).copied().flatten().map_or(now, |l| now.max(l + MIN_DELAY_BETWEEN_RAS));
-        if let Some(s) = self.ra.solicited.get_mut(i) {
-            *s = Some(s.map_or(earliest, |x| x.min(earliest)));
-        }
-        self.counters.local += 1;
-        self.counters.local6 += 1;
-    }
-
-    /// Sends the Router Advertisements that are due: periodic ones (the
-    /// announcer only; faster at first, RFC 4861 §6.2.4) and answers to
-    /// solicitations.
-    pub(super) fn router_adverts_due(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
-        for (i, ifc) in t.ifaces.iter().enumerate().take(MAX_IFACES) {
-            let Some(ra) = &ifc.ra else { continue };
-            let periodic = self.ra.announcer && self.ra.periodic.get(i).is_some_and(|&n| now >= n);
-            let solicited = self.ra.solicited.get(i).copied().flatten().is_some_and(|s| now >= s);
-            if !periodic && !solicited {
-                continue;
-            }
-            self.send_router_advert(t, ifc, io);
-            if let Some(l) = self.ra.last.get_mut(i) {
-                *l = Some(now);
-            }
-            if let Some(s) = self.ra.solicited.get_mut(i) {
-                *s = None;
-            }
-            if let (Some(sent), Some(next)) = (self.ra.sent.get_mut(i), self.ra.periodic.get_mut(i)) {
-                *sent = sent.saturating_add(1);
-                let gap = if *sent <= MAX_INITIAL_RTR_ADVERTISEMENTS {
-                    ra.interval.min(MAX_INITIAL_RTR_ADVERT_INTERVAL)
-                } else {
-                    ra.interval
-                };
-                *next = now + gap;
-            }
-        }
-    }
-
-    /// A Router Advertisement to all-nodes from the link-local address
-    /// (RFC 4861 §4.2, §6.2.3), with our MAC, the MTU and the prefixes.
-    fn send_router_advert(&mut self, t: &Tables, ifc: &Interface, io: &mut impl Io<B>) {
-        let (Some(ra), Some(ll)) = (&ifc.ra, ifc.link_local) else { return };
-        let prefixes = &ra.prefixes[..ra.prefixes.len().min(MAX_RA_PREFIXES)];
-        let mtu_len = if ra.mtu.is_some() { icmpv6w::MTU_OPT_LEN } else { 0 };
-        let len = icmpv6w::RA_LEN + icmpv6w::LLADDR_OPT_LEN + mtu_len + prefixes.len() * icmpv6w::PREFIX_OPT_LEN;
-        let Some(mut pkt) = io.alloc() else { return self.drop(DropReason::BufferExhausted) };
-        if !pkt.append(ETH_LEN + ipv6::HEADER_LEN + len) {
-            return self.drop(DropReason::BufferExhausted);
-        }
-        let dst = ipv6::ALL_NODES;
-        let data = pkt.data_mut();
-        write_headers(data, ifc.mac, MacAddr(ipv6::multicast_mac(&dst)), &ll, &dst, len);
-        let msg = &mut data[ETH_LEN + ipv6::HEADER_LEN..];
-        RaHeader {
-            cur_hop_limit: ra.hop_limit,
-            managed: ra.managed,
-            other: ra.other,
-            router_lifetime: ra.router_lifetime,
-            reachable_time: 0,
-            retrans_timer: 0,
-        }
-        .emit(msg);
-        let mut at = icmpv6w::RA_LEN;
-        icmpv6w::emit_lladdr(&mut msg[at..], 1, ifc.mac);
-        at += icmpv6w::LLADDR_OPT_LEN;
-        if let Some(mtu) = ra.mtu {
-            msg[at..at + 4].copy_from_slice(&[5, 1, 0, 0]);
-            msg[at + 4..at + 8].copy_from_slice(&mtu.to_be_bytes());
-            at += icmpv6w::MTU_OPT_LEN;
-        }
-        for pi in prefixes {
-            pi.emit(&mut msg[at..]);
-            at += icmpv6w::PREFIX_OPT_LEN;
-        }
-        if let Ok(mut icmp) = icmpv6w::Icmpv6Packet::new_checked(&mut msg[..len]) {
-            icmp.fill_checksum(&ll, &dst);
-        }
-        self.counters.router_adverts += 1;
-        transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
-    }
-
-    /// A Neighbor Solicitation for `target`: to its solicited-node group,
-    /// or unicast to `unicast` to probe a stale entry (RFC 4861 §7.2.2).
-    pub(super) fn send_neighbor_solicit(
-        &mut self,
-        t: &Tables,
-        ifindex: u16,
-        target: &Ipv6Addr,
-        unicast: Option<MacAddr>,
-        io: &mut impl Io<B>,
-    ) {
-        let Some(ifc) = t.iface(ifindex) else { return };
-        let Some(src) = ifc.source_for6(target) else { return };
-        let Some(mut pkt) = io.alloc() else { return self.drop(DropReason::BufferExhausted) };
-        if !pkt.append(ETH_LEN + ipv6::HEADER_LEN + NEIGHBOR_MSG_LEN) {
-            return self.drop(DropReason::BufferExhausted);
-        }
-        let (dst, mac) = match unicast {
-            Some(m) => (*target, m),
-            None => {
-                let group = ipv6::solicited_node(target);
-                (group, MacAddr(ipv6::multicast_mac(&group)))
-            }
-        };
-        write_nd(&mut pkt, ifc.mac, mac, &src, &dst, Msg6::NeighborSolicit, 0, target);
-        self.counters.nd_solicits += 1;
-        transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
     }
 
     /// Answers a segment to a closed port with RST (RFC 9293 §3.10.7.1).
@@ -538,7 +299,15 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 
     /// Routes a packet the router itself originates (no hop-limit decrement).
-    fn route_own6(&mut self, t: &Tables, pkt: B, dst: &Ipv6Addr, ingress: u16, now: u64, io: &mut impl Io<B>) {
+    pub(super) fn route_own6(
+        &mut self,
+        t: &Tables,
+        pkt: B,
+        dst: &Ipv6Addr,
+        ingress: u16,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
         let hash = pkt.data().get(ETH_LEN..).map_or(0, flow_hash6);
         match self.route6(t, dst, ingress, hash) {
             Some((out, nh)) => match t.iface(out) {
@@ -561,7 +330,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// §2.4 and the rate limit allow. `ingress`: the interface the packet
     /// came in on (the way back to a link-local source).
     #[allow(clippy::too_many_arguments)]
-    fn icmp6_error(
+    pub(super) fn icmp6_error(
         &mut self,
         t: &Tables,
         ingress: u16,
@@ -600,9 +369,21 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 }
 
+pub(super) fn addr16(b: &[u8]) -> Option<Ipv6Addr> {
+    let o: [u8; 16] = b.get(..16)?.try_into().ok()?;
+    Some(Ipv6Addr::from(o))
+}
+
 /// Writes Ethernet and IPv6 headers (hop limit 255, ICMPv6) for an ND
 /// message of `len` bytes.
-fn write_headers(data: &mut [u8], src_mac: MacAddr, dst_mac: MacAddr, src: &Ipv6Addr, dst: &Ipv6Addr, len: usize) {
+pub(super) fn write_headers(
+    data: &mut [u8],
+    src_mac: MacAddr,
+    dst_mac: MacAddr,
+    src: &Ipv6Addr,
+    dst: &Ipv6Addr,
+    len: usize,
+) {
     if let Ok(mut eth) = EthernetFrame::new_checked(&mut *data) {
         eth.set_dst(dst_mac);
         eth.set_src(src_mac);
@@ -611,28 +392,6 @@ fn write_headers(data: &mut [u8], src_mac: MacAddr, dst_mac: MacAddr, src: &Ipv6
     if let Some(ip) = data.get_mut(ETH_LEN..) {
         Ipv6Repr { src: *src, dst: *dst, next_header: nh::ICMPV6, payload_len: len, hop_limit: ND_HOP_LIMIT }
             .emit(&mut Ipv6Packet::new_unchecked(ip));
-    }
-}
-
-/// Fills `pkt` (Ethernet + IPv6 + NS/NA with one link-layer option) with
-/// a Neighbor Solicitation or Advertisement about `target`.
-#[allow(clippy::too_many_arguments)]
-fn write_nd<B: PacketBuf>(
-    pkt: &mut B,
-    src_mac: MacAddr,
-    dst_mac: MacAddr,
-    src: &Ipv6Addr,
-    dst: &Ipv6Addr,
-    msg: Msg6,
-    flags: u32,
-    target: &Ipv6Addr,
-) {
-    let data = pkt.data_mut();
-    write_headers(data, src_mac, dst_mac, src, dst, NEIGHBOR_MSG_LEN);
-    let Some(m) = data.get_mut(ETH_LEN + ipv6::HEADER_LEN..) else { return };
-    icmpv6w::emit_neighbor_msg(m, msg, flags, target, src_mac);
-    if let Ok(mut icmp) = icmpv6w::Icmpv6Packet::new_checked(&mut m[..NEIGHBOR_MSG_LEN]) {
-        icmp.fill_checksum(src, dst);
     }
 }
 

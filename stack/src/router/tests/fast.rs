@@ -62,11 +62,11 @@ fn tables(generation: u64, wan_mac: MacAddr) -> Tables {
 }
 
 fn v6(src: &str, dst: &str, hop: u8, next: u8, payload: &[u8]) -> Vec<u8> {
-    super::tests6::ipv6_frame(GW_LAN, src, dst, hop, next, payload)
+    super::ip6::ipv6_frame(GW_LAN, src, dst, hop, next, payload)
 }
 
 fn udp6(src: &str, dst: &str, hop: u8) -> Vec<u8> {
-    super::tests6::udp6(src, dst, hop, 18)
+    super::ip6::udp6(src, dst, hop, 18)
 }
 
 /// Two routers on the same tables: `full` runs frames one by one through

@@ -211,7 +211,7 @@ fn neighbor_discovery_works_across_the_bridge_to_its_interface() {
         .unwrap();
     let (mut r, mut io) = router(&t);
     // LAN_HOST on port 1 solicits the bridge interface's address.
-    let ns = super::tests6::ns_frame("fd00:10::2", "ff02::1:ff00:1", "fd00:10::1", Some(LAN_HOST), 255);
+    let ns = super::ip6::ns_frame("fd00:10::2", "ff02::1:ff00:1", "fd00:10::1", Some(LAN_HOST), 255);
     run(&mut r, &t, &mut io, 1, &ns, 0);
     let na = io.sent.last().map(|p| (p.port(), p.data()[14 + 40])).unwrap();
     assert_eq!(na, (1, 136), "the advertisement goes to the member the host was learned on");
@@ -233,7 +233,7 @@ fn mutated_frames_never_panic_and_are_all_accounted_for() {
     let mut seeds = vec![
         arp_frame(Operation::Request, H[1], "10.0.10.2", "10.0.10.1", MacAddr::BROADCAST),
         arp_frame(Operation::Reply, H[3], "10.0.200.2", "10.0.200.1", TRUNK_MAC),
-        super::tests6::ns_frame("fd00:10::2", "ff02::1:ff00:1", "fd00:10::1", Some(LAN_HOST), 255),
+        super::ip6::ns_frame("fd00:10::2", "ff02::1:ff00:1", "fd00:10::1", Some(LAN_HOST), 255),
         frame(H[1], H[0]),
         tagged(&frame(H[0], H[3]), 100),
         tagged(&udp_frame("10.0.200.1", 64), 200),

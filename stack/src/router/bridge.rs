@@ -17,7 +17,7 @@ use super::{Counters, Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::iface::{Attach, Interface, Member, Tables};
-use crate::l2::{Learned, MacTable};
+use crate::mac_table::{Learned, MacTable};
 use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_LEN};
 use crate::wire::vlan::TAG_LEN;
 use crate::wire::MacAddr;

@@ -3,12 +3,24 @@
 //! Linux peers send them.
 
 use super::*;
+use crate::buf::PacketBuf;
 use crate::buf::VecBuf;
+use crate::drop::DropReason;
 use crate::fib::NextHop;
+use crate::hooks::{Translator, Verdict};
+use crate::icmp;
+use crate::iface::{Interface, Tables};
 use crate::iface::{Ipv4Cidr, StaticNeighbor, StaticRoute};
+use crate::settings::RouterConfig;
+use crate::wire::arp::{ArpPacket, ArpRepr, Operation};
 use crate::wire::checksum;
+use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::ipv4::Ipv4Repr;
+use crate::wire::ipv4::{Ipv4Packet, Protocol};
+use crate::wire::tcp::{self, TcpPacket};
 use crate::wire::udp::{UdpPacket, UdpRepr};
+use crate::wire::MacAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 const SEC: u64 = 1_000_000_000;
 const GW_LAN: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
@@ -654,11 +666,6 @@ fn a_reply_to_another_workers_request_is_passed_on() {
     assert_eq!(EthernetFrame::new_checked(io_a.sent[1].data()).unwrap().dst(), WAN_HOST);
 }
 
-#[path = "tests6.rs"]
-mod tests6;
-
-#[path = "tests_l2.rs"]
-mod tests_l2;
-
-#[path = "tests_fast.rs"]
-mod tests_fast;
+mod bridge;
+mod fast;
+mod ip6;

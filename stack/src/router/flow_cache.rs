@@ -1,56 +1,32 @@
-//! The flow cache: what the fast path decided for an IPv4 flow's
-//! packet (the next hop's rewrite and the translation), remembered per
-//! worker, so the flow's next packets are checked, refreshed and
-//! rewritten without the lookups that decided it: the translator's
-//! checks of its rules, its session lookup, the FIB and the adjacency.
-//! It is nftables' flowtable and Open vSwitch's exact-match cache, for
-//! this router.
+//! The flow cache: the fast path's decision for an established IPv4 TCP
+//! or UDP flow (next hop, MACs, translation, both checksum deltas),
+//! remembered per worker under the ingress port and 5-tuple, so the
+//! flow's next packets skip the rule checks, the session lookup, the FIB
+//! and the adjacency. nftables' flowtable and OVS's exact-match cache.
 //!
-//! A flow is an ingress port and an IPv4 5-tuple, TCP or UDP. An entry
-//! is a copy of a decision, good while nothing it rests on changed:
+//! An entry is used only while what it copied holds: the tables', the
+//! neighbor cache's and the translator's generations (a change starts a
+//! new epoch), the neighbor's reachability (`until`), the packet passing
+//! the fast path's checks (no SYN, FIN or RST, which move a session's
+//! state), and the translator's entry, asked at each hit
+//! ([`Translator::fast_refresh`]) or vouched for until a hold ends
+//! ([`Translator::fast_hold`]: measured 6-8% more packets a second with a
+//! million sessions). A hit does to the packet, byte for byte and counter
+//! for counter, what the fast path would have done.
 //!
-//! - the tables (routes, interfaces), the neighbor cache and the
-//!   translator's rules ([`Translator::generation`]): any change of
-//!   their generations starts a new cache epoch, and entries of an
-//!   older one are not used (the epoch is looked at once a burst, and
-//!   the neighbor cache's after every frame the full path took, the one
-//!   thing that changes it within a burst);
-//! - the neighbor stays reachable: the adjacency's `until`;
-//! - the packet: it must pass every check the fast path makes of it
-//!   (the cache keys on what those checks read, and repeats the rest),
-//!   fit the egress MTU, and carry no TCP SYN, FIN or RST (those change
-//!   the session's state: such segments take the fast path);
-//! - the translator's entry still holds the flow with the same
-//!   translation: asked of the translator for each packet
-//!   ([`Translator::fast_refresh`]), which refreshes it as the fast path
-//!   would (the session's line is read for that anyway); or, for a flow
-//!   the translator holds ([`Translator::fast_hold`]: NAT44 sessions, for
-//!   a second by default), vouched for by it until the hold ends, so a
-//!   hit reads nothing of the translator's (measured: 6-8% more packets
-//!   a second with a million sessions live). The packet after the hold
-//!   takes the fast path, which refreshes the session and makes the
-//!   entry anew.
+//! The cache is direct-mapped on huge pages and never grows. One
+//! fast-path packet in [`RouterConfig::flow_fill`] makes an entry, and
+//! the cache rests while fewer than one lookup in 16 hits (far more flows
+//! than slots). Nothing here allocates after `new` or panics.
 //!
-//! What a hit does is what the fast path would have done to the
-//! packet, byte for byte and counter for counter: the checksum changes
-//! are worked out when the entry is made (RFC 1624 eqn. 3, the TTL's
-//! folded into the header's), so a hit only adds them.
-//!
-//! The cache is direct-mapped and never grows; a new entry takes its
-//! slot's place. Entries are made for one fast-path packet in
-//! [`RouterConfig::flow_fill`], so that when far more flows are live
-//! than it holds (a carrier-grade NAT's millions), it does not spend a
-//! line's write on every packet of flows it will forget before their
-//! next one, and long flows still get in after a few packets (OVS's
-//! `emc-insert-inv-prob`).
-//!
-//! Nothing here allocates after `new`, and nothing panics.
-//!
-//! [`Translator::generation`]: crate::Translator::generation
-//! [`Translator::fast_refresh`]: crate::Translator::fast_refresh
-//! [`Translator::fast_hold`]: crate::Translator::fast_hold
 //! [`RouterConfig::flow_fill`]: crate::RouterConfig::flow_fill
 
+use super::fast::{Ingress, Next, Plan, Tally, V4_HEAD};
+use super::Router;
+use crate::buf::PacketBuf;
+use crate::hooks::{FastNat, Plain4, Translator};
+use crate::wire::checksum;
+use crate::wire::{be16, be32};
 use hugeslice::HugeSlice;
 
 /// Ethernet, a 20-byte IPv4 header and 8 bytes of the transport's (the
@@ -58,12 +34,17 @@ use hugeslice::HugeSlice;
 /// TCP's flags and checksum.
 pub(super) const VIEW: usize = 14 + 20 + 8;
 
-/// What an entry does to the packet's translation.
-pub(super) const UNTOUCHED: u8 = 0;
-/// The source becomes `addr:port` (outbound).
-pub(super) const SOURCE: u8 = 1;
-/// The destination becomes `addr:port` (inbound).
-pub(super) const DESTINATION: u8 = 2;
+/// What an entry does to the packet's addresses.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum Rewrite {
+    /// Nothing (not translated).
+    Untouched = 0,
+    /// The source becomes `addr:port` (outbound).
+    Source = 1,
+    /// The destination becomes `addr:port` (inbound).
+    Destination = 2,
+}
 
 /// The translator's entry of an untranslated flow.
 pub(super) const NO_ENTRY: u32 = u32::MAX;
@@ -71,7 +52,7 @@ pub(super) const NO_ENTRY: u32 = u32::MAX;
 /// One flow's decision, in one cache line.
 #[derive(Copy, Clone, Debug)]
 #[repr(C, align(64))]
-pub(super) struct Flow {
+pub(super) struct CachedFlow {
     /// The key ([`key`]); an empty slot's `k1` is 0 (no flow's
     /// protocol is).
     pub k0: u64,
@@ -99,14 +80,13 @@ pub(super) struct Flow {
     pub mtu: u16,
     /// Destination and source MAC.
     pub macs: [u8; 12],
-    /// [`UNTOUCHED`], [`SOURCE`] or [`DESTINATION`].
-    pub what: u8,
+    pub rewrite: Rewrite,
 }
 
-const _: () = assert!(std::mem::size_of::<Flow>() == 64);
+const _: () = assert!(std::mem::size_of::<CachedFlow>() == 64);
 
-impl Flow {
-    const EMPTY: Flow = Flow {
+impl CachedFlow {
+    const EMPTY: CachedFlow = CachedFlow {
         k0: 0,
         k1: 0,
         until: 0,
@@ -120,7 +100,7 @@ impl Flow {
         tx: 0,
         mtu: 0,
         macs: [0; 12],
-        what: UNTOUCHED,
+        rewrite: Rewrite::Untouched,
     };
 }
 
@@ -139,7 +119,7 @@ pub(super) fn key(x: &[u8; VIEW], port: u16) -> (u64, u64) {
 /// samples with a thousand flows over a 1 MiB cache: the flows' 4 KiB
 /// pages outnumbered the TLB).
 pub(super) struct FlowCache {
-    slots: HugeSlice<Flow>,
+    slots: HugeSlice<CachedFlow>,
     /// `slots.len() - 1` (a power of two); unused when empty.
     mask: usize,
     /// The epoch entries must have been made in to be used.
@@ -180,7 +160,7 @@ impl FlowCache {
     pub fn new(entries: usize, fill: u32) -> FlowCache {
         let n = if entries == 0 { 0 } else { entries.next_power_of_two() };
         FlowCache {
-            slots: HugeSlice::new(n, Flow::EMPTY),
+            slots: HugeSlice::new(n, CachedFlow::EMPTY),
             mask: n.saturating_sub(1),
             epoch: 1,
             seen: [u64::MAX; 3],
@@ -266,7 +246,7 @@ impl FlowCache {
         if self.epoch == 0 {
             // Every epoch number is used up: an entry of the last epoch
             // 1 must not come back.
-            self.slots.fill(Flow::EMPTY);
+            self.slots.fill(CachedFlow::EMPTY);
             self.epoch = 1;
         }
     }
@@ -279,7 +259,7 @@ impl FlowCache {
 
     /// The entry for key `(k0, k1)`, if it is there and of this epoch.
     #[inline(always)]
-    pub fn get(&self, k0: u64, k1: u64) -> Option<&Flow> {
+    pub fn get(&self, k0: u64, k1: u64) -> Option<&CachedFlow> {
         let f = self.slots.get(self.slot(k0, k1))?;
         (f.k0 == k0 && f.k1 == k1 && f.epoch == self.epoch).then_some(f)
     }
@@ -312,11 +292,186 @@ impl FlowCache {
 
     /// Keeps `f` (its key and epoch set), in place of what its slot held.
     #[inline(always)]
-    pub fn put(&mut self, f: Flow) {
+    pub fn put(&mut self, f: CachedFlow) {
         let i = self.slot(f.k0, f.k1);
         if let Some(s) = self.slots.get_mut(i) {
             *s = f;
         }
+    }
+}
+
+impl<B: PacketBuf, N: Translator> Router<B, N> {
+    /// A frame of a flow the cache holds ([`flow_cache`]): checked as `decide`
+    /// and `decide4` would check it, its translator entry refreshed,
+    /// rewritten as the entry says and trimmed. `None` (a miss, or a
+    /// packet the entry is not for) changes nothing. The key is looked up
+    /// first, so that a miss costs little more than a hash and a load.
+    #[inline(always)]
+    pub(super) fn flow_hit(
+        &mut self,
+        ing: Ingress,
+        port: u16,
+        pkt: &mut B,
+        tally: &mut Tally,
+        now: u64,
+    ) -> Option<Plan> {
+        let d = pkt.data_mut();
+        let frame = d.len();
+        // TCP's flags (a TCP entry's packets are at least 54 bytes).
+        let flags = d.get(47).copied().unwrap_or(0);
+        let (x, rest) = d.split_at_mut_checked(VIEW)?;
+        let x = <&mut [u8; VIEW]>::try_from(x).ok()?;
+        let (k0, k1) = key(x, port);
+        let f = self.flows.get(k0, k1)?;
+        // Unicast to us from a unicast source, untagged IPv4.
+        if !ing.l3 || x[..6] != ing.mac || x[6] & 1 != 0 || x[12] != 0x08 || x[13] != 0x00 {
+            return None;
+        }
+        let h = <&[u8; 20]>::try_from(&x[14..V4_HEAD]).ok()?;
+        let tl = usize::from(be16(h, 2));
+        if h[0] != 0x45 || tl < 20 || tl > frame - 14 || h[8] <= 1 || !checksum::header_ok(h) {
+            return None;
+        }
+        // Whole (RFC 791: not a fragment), with the transport header the
+        // entry rewrites, and no TCP flag that moves a session's state.
+        let fits = match h[9] {
+            UDP => tl >= 28,
+            TCP => tl >= 40 && flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0,
+            _ => false,
+        };
+        if !fits || be16(h, 6) & 0x3fff != 0 || now >= f.until || tl > usize::from(f.mtu) {
+            return None;
+        }
+        let tcp = x[23] == TCP;
+        if f.entry != NO_ENTRY {
+            let p = Plain4 {
+                src: be32(x, 26),
+                dst: be32(x, 30),
+                proto: x[23],
+                whole: true,
+                sport: be16(x, 34),
+                dport: be16(x, 36),
+                flags: if tcp { flags } else { 0 },
+            };
+            let (addr, to) = (u32::from_be(f.addr), u16::from_be(f.port));
+            if !self.nat.fast_refresh(f.entry, &p, f.rewrite == Rewrite::Source, addr, to, now) {
+                return None;
+            }
+        } else if f.rewrite != Rewrite::Untouched {
+            // Held: the translator's entry is good until `f.until`.
+            tally.held += 1;
+        }
+        x[..12].copy_from_slice(&f.macs);
+        x[22] = x[22].wrapping_sub(1);
+        put_ne16(x, 24, checksum::apply(ne16(x, 24), u32::from(f.ip_delta)));
+        if f.rewrite != Rewrite::Untouched {
+            let (at, port_at) = if f.rewrite == Rewrite::Source { (26, 34) } else { (30, 36) };
+            if let Some(a) = x.get_mut(at..at + 4) {
+                a.copy_from_slice(&f.addr.to_ne_bytes());
+            }
+            put_ne16(x, port_at, f.port);
+            // TCP's checksum (at 50: 8 bytes past the view); UDP's, where a
+            // zero (none, RFC 768) stays zero and a computed zero is sent
+            // as all ones.
+            let sum = if tcp { rest.get_mut(8..10) } else { x.get_mut(40..42) };
+            if let Some(s) = sum {
+                let c = u16::from_ne_bytes([s[0], s[1]]);
+                if tcp || c != 0 {
+                    let c = checksum::apply(c, u32::from(f.l4_delta));
+                    s.copy_from_slice(&(if c == 0 && !tcp { 0xffff } else { c }).to_ne_bytes());
+                }
+            }
+        }
+        let plan = Plan { next: Next::CacheHit, len: (14 + tl) as u16, to: f.tx, slot: f.neigh };
+        pkt.truncate(14 + tl);
+        Some(plan)
+    }
+
+    /// Makes the cache's entry for the flow of a packet read as `plain`
+    /// from `port`, which the fast path just forwarded through
+    /// adjacency `adj` after the translator's answers `pre` and `post`.
+    #[cold]
+    pub(super) fn remember_flow(&mut self, port: u16, plain: &Plain4, pre: FastNat, post: FastNat, adj: u16, now: u64) {
+        let Some(a) = self.adj.get(usize::from(adj)) else { return };
+        let be = |a: u32| u32::from_ne_bytes(a.to_be_bytes());
+        let be16 = |p: u16| u16::from_ne_bytes(p.to_be_bytes());
+        // The TTL's word going down by one, whatever the TTL was.
+        let ttl = checksum::delta16(u16::from_ne_bytes([2, 0]), u16::from_ne_bytes([1, 0]));
+        let (rewrite, (entry, addr, to), (old, old_port)) = match (pre, post) {
+            (_, FastNat::Rewrite { entry, addr, port }) => {
+                (Rewrite::Source, (entry, addr, port), (plain.src, plain.sport))
+            }
+            (FastNat::Rewrite { entry, addr, port }, _) => {
+                (Rewrite::Destination, (entry, addr, port), (plain.dst, plain.dport))
+            }
+            _ => (Rewrite::Untouched, (NO_ENTRY, 0, 0), (0, 0)),
+        };
+        let d = checksum::delta32(be(old), be(addr));
+        let (ip_delta, l4_delta) = if rewrite == Rewrite::Untouched {
+            (checksum::fold(ttl), 0)
+        } else {
+            (checksum::fold(d + ttl), checksum::fold(d + checksum::delta16(be16(old_port), be16(to))))
+        };
+        let mut x = [0u8; VIEW];
+        x[23] = plain.proto;
+        x[26..30].copy_from_slice(&plain.src.to_be_bytes());
+        x[30..34].copy_from_slice(&plain.dst.to_be_bytes());
+        x[34..36].copy_from_slice(&plain.sport.to_be_bytes());
+        x[36..38].copy_from_slice(&plain.dport.to_be_bytes());
+        let (k0, k1) = key(&x, port);
+        // A flow the translator holds goes unrefreshed (its entry
+        // unnamed) until the hold ends.
+        let hold = if entry == NO_ENTRY { 0 } else { self.nat.fast_hold(entry, rewrite == Rewrite::Source, now) };
+        let (entry, until) =
+            if hold > 0 { (NO_ENTRY, a.until.min(now.saturating_add(hold))) } else { (entry, a.until) };
+        self.flows.put(CachedFlow {
+            k0,
+            k1,
+            until,
+            epoch: self.flows.epoch,
+            entry,
+            neigh: a.slot,
+            addr: be(addr),
+            ip_delta,
+            l4_delta,
+            port: be16(to),
+            tx: a.port,
+            mtu: a.mtu,
+            macs: a.macs,
+            rewrite,
+        });
+    }
+}
+
+const UDP: u8 = 17;
+const TCP: u8 = 6;
+const TCP_FIN: u8 = 0x01;
+const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
+/// A packet the flow cache may take an entry for: a whole UDP packet, or
+/// a whole TCP segment with its 20-byte header and none of SYN, FIN and
+/// RST (`tl`: the IPv4 total length).
+#[inline(always)]
+pub(super) fn cacheable(p: &Plain4, tl: usize) -> bool {
+    p.whole
+        && match p.proto {
+            UDP => tl >= 28,
+            TCP => tl >= 40 && p.flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0,
+            _ => false,
+        }
+}
+/// The 16 bits at `at`, as they sit.
+#[inline(always)]
+fn ne16(x: &[u8; VIEW], at: usize) -> u16 {
+    match x.get(at..at + 2) {
+        Some(&[a, b]) => u16::from_ne_bytes([a, b]),
+        _ => 0,
+    }
+}
+#[inline(always)]
+fn put_ne16(x: &mut [u8; VIEW], at: usize, v: u16) {
+    if let Some(f) = x.get_mut(at..at + 2) {
+        f.copy_from_slice(&v.to_ne_bytes());
     }
 }
 
@@ -328,14 +483,14 @@ mod tests {
     fn an_entry_is_found_by_its_key_in_its_epoch_only() {
         let mut c = FlowCache::new(1000, 1);
         assert_eq!(c.slots.len(), 1024);
-        let f = Flow { k0: 7, k1: 17 << 32, epoch: c.epoch, ..Flow::EMPTY };
+        let f = CachedFlow { k0: 7, k1: 17 << 32, epoch: c.epoch, ..CachedFlow::EMPTY };
         c.put(f);
         assert!(c.get(7, 17 << 32).is_some());
         assert!(c.get(8, 17 << 32).is_none() && c.get(7, 6 << 32).is_none());
         c.sync([1, 2, 3]);
         assert!(c.get(7, 17 << 32).is_none(), "a new epoch forgets");
         c.sync([1, 2, 3]);
-        c.put(Flow { epoch: c.epoch, ..f });
+        c.put(CachedFlow { epoch: c.epoch, ..f });
         c.sync_neighbors(2);
         assert!(c.get(7, 17 << 32).is_some(), "the same generations keep the epoch");
         c.sync_neighbors(4);
@@ -346,7 +501,7 @@ mod tests {
     fn epochs_wrap_by_emptying_the_cache() {
         let mut c = FlowCache::new(16, 1);
         c.epoch = u32::MAX;
-        c.put(Flow { k0: 1, k1: 6 << 32, epoch: 1, ..Flow::EMPTY });
+        c.put(CachedFlow { k0: 1, k1: 6 << 32, epoch: 1, ..CachedFlow::EMPTY });
         c.sync([0, 0, 0]);
         assert_eq!(c.epoch, 1);
         assert!(c.get(1, 6 << 32).is_none(), "an entry of the old epoch 1 is gone");
@@ -379,7 +534,7 @@ mod tests {
         assert_eq!(due, [false, false, false, true, false, false, false, true]);
         let mut off = FlowCache::new(0, 1);
         assert!(!off.is_on());
-        off.put(Flow { k0: 1, k1: 6 << 32, epoch: off.epoch, ..Flow::EMPTY });
+        off.put(CachedFlow { k0: 1, k1: 6 << 32, epoch: off.epoch, ..CachedFlow::EMPTY });
         assert!(off.get(1, 6 << 32).is_none());
     }
 }

@@ -1,0 +1,152 @@
+//! ARP (RFC 826): requests for our addresses answered in place, neighbors
+//! learned from what they send and shared with the other workers, and
+//! requests for the next hops we resolve.
+
+use super::{bridge::transmit, output::send_resolved, Io, Router};
+use crate::buf::PacketBuf;
+use crate::drop::DropReason;
+use crate::hooks::Translator;
+use crate::iface::{Interface, Tables};
+use crate::neigh::Learn;
+use crate::wire::arp::{self, ArpPacket, ArpRepr, Operation};
+use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_LEN};
+use crate::wire::MacAddr;
+use std::net::{IpAddr, Ipv4Addr};
+
+impl<B: PacketBuf, N: Translator> Router<B, N> {
+    /// Learns a neighbor another worker saw (update only, never create);
+    /// a `confirmed` one (a reply to us) makes the entry reachable.
+    #[allow(clippy::too_many_arguments)]
+    pub fn learn_remote(
+        &mut self,
+        t: &Tables,
+        ifindex: u16,
+        ip: IpAddr,
+        mac: MacAddr,
+        confirmed: bool,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
+        let Some(ifc) = t.iface(ifindex) else { return };
+        let how = if confirmed { Learn::Reply } else { Learn::Other };
+        let (macs, c) = (&self.macs, &mut self.counters);
+        self.neigh.learn(ifindex, ip, mac, how, now, |p, m| send_resolved(t, macs, c, ifc, p, m, io));
+    }
+
+    /// Learns a neighbor from a packet it sent (packets waiting for it
+    /// leave), and tells the other workers when this cache took it, or
+    /// when it was a reply to us:
+    /// the request may have come from another worker, whose queue the
+    /// reply did not land on (peers only update, never create).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn learn_and_share(
+        &mut self,
+        t: &Tables,
+        ifc: &Interface,
+        ifindex: u16,
+        ip: IpAddr,
+        mac: MacAddr,
+        how: Learn,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) -> bool {
+        let (macs, c) = (&self.macs, &mut self.counters);
+        let learned = self.neigh.learn(ifindex, ip, mac, how, now, |p, m| send_resolved(t, macs, c, ifc, p, m, io));
+        if learned || how == Learn::Reply {
+            io.neighbor_learned(ifindex, ip, mac, how == Learn::Reply);
+        }
+        learned
+    }
+
+    pub(super) fn arp_input(
+        &mut self,
+        t: &Tables,
+        ifindex: u16,
+        ifc: &Interface,
+        mut pkt: B,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
+        let Some(repr) = pkt
+            .data()
+            .get(ETH_LEN..)
+            .and_then(|b| ArpPacket::new_checked(b).ok())
+            .and_then(|p| ArpRepr::parse(&p).ok())
+        else {
+            return self.drop(DropReason::ArpMalformed);
+        };
+        // Our own address, or one NAT answers for (proxy ARP).
+        let for_us = ifc.has_addr(repr.target_ip) || ifc.proxies(repr.target_ip);
+        let mut learned = false;
+        // A sender of 0.0.0.0 is an address probe (RFC 5227): answer, learn nothing.
+        if !repr.sender_ip.is_unspecified() && repr.sender_hw.is_unicast() && !ifc.has_addr(repr.sender_ip) {
+            let how = match (repr.operation, for_us) {
+                (Operation::Reply, true) => Learn::Reply,
+                (Operation::Request, true) => Learn::RequestToUs,
+                _ => Learn::Other,
+            };
+            let sender = IpAddr::V4(repr.sender_ip);
+            learned = self.learn_and_share(t, ifc, ifindex, sender, repr.sender_hw, how, now, io);
+        }
+        if repr.operation == Operation::Request && for_us {
+            // Answer in place (RFC 826: swap, fill in our hardware address).
+            pkt.truncate(ETH_LEN + arp::PACKET_LEN);
+            let data = pkt.data_mut();
+            if let Ok(mut eth) = EthernetFrame::new_checked(&mut *data) {
+                eth.set_dst(repr.sender_hw);
+                eth.set_src(ifc.mac);
+            }
+            let reply = ArpRepr {
+                operation: Operation::Reply,
+                sender_hw: ifc.mac,
+                sender_ip: repr.target_ip,
+                target_hw: repr.sender_hw,
+                target_ip: repr.sender_ip,
+            };
+            if let Some(Ok(mut a)) = data.get_mut(ETH_LEN..).map(ArpPacket::new_checked) {
+                reply.emit(&mut a);
+            }
+            self.counters.arp_replies += 1;
+            self.counters.local += 1;
+            transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
+        } else if for_us || learned {
+            self.counters.local += 1;
+        } else {
+            self.drop(DropReason::ArpNotForUs);
+        }
+    }
+
+    pub(super) fn send_arp_request(
+        &mut self,
+        t: &Tables,
+        ifindex: u16,
+        target: Ipv4Addr,
+        unicast: Option<MacAddr>,
+        io: &mut impl Io<B>,
+    ) {
+        let Some(ifc) = t.iface(ifindex) else { return };
+        let Some(src_ip) = ifc.source_for(target) else { return };
+        let Some(mut pkt) = io.alloc() else { return self.drop(DropReason::BufferExhausted) };
+        if !pkt.append(ETH_LEN + arp::PACKET_LEN) {
+            return self.drop(DropReason::BufferExhausted);
+        }
+        let data = pkt.data_mut();
+        if let Ok(mut eth) = EthernetFrame::new_checked(&mut *data) {
+            eth.set_dst(unicast.unwrap_or(MacAddr::BROADCAST));
+            eth.set_src(ifc.mac);
+            eth.set_ethertype(EtherType::Arp);
+        }
+        let req = ArpRepr {
+            operation: Operation::Request,
+            sender_hw: ifc.mac,
+            sender_ip: src_ip,
+            target_hw: MacAddr::ZERO,
+            target_ip: target,
+        };
+        if let Some(Ok(mut a)) = data.get_mut(ETH_LEN..).map(ArpPacket::new_checked) {
+            req.emit(&mut a);
+        }
+        self.counters.arp_requests += 1;
+        transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
+    }
+}

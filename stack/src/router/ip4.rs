@@ -1,0 +1,201 @@
+//! IPv4 input and forwarding (RFC 1812): the header checks of §5.2.2,
+//! source and destination checks (§5.3.7), the NAT hooks around the FIB
+//! lookup, TTL (§5.3.1) and the MTU check, then output.
+
+use super::{hold::Stage, Io, Router};
+use crate::buf::PacketBuf;
+use crate::drop::DropReason;
+use crate::fib::RouteTarget;
+use crate::hooks::{Translator, Verdict};
+use crate::iface::{Interface, Tables};
+use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
+use crate::wire::icmpv4::{self, Message};
+use crate::wire::ipv4::{self, Ipv4Packet};
+use crate::wire::{be16, be32};
+use std::net::{IpAddr, Ipv4Addr};
+
+impl<B: PacketBuf, N: Translator> Router<B, N> {
+    #[inline]
+    pub(super) fn ipv4_input(&mut self, t: &Tables, mut pkt: B, l2_multicast: bool, now: u64, io: &mut impl Io<B>) {
+        // RFC 1812 §5.2.2, each failure its own counter.
+        let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
+        if ip.len() < ipv4::HEADER_LEN {
+            return self.drop(DropReason::Ipv4Truncated);
+        }
+        let p = Ipv4Packet::new_unchecked(ip);
+        if p.version() != 4 {
+            return self.drop(DropReason::Ipv4BadVersion);
+        }
+        let hl = p.header_len();
+        if hl < ipv4::HEADER_LEN || hl > ip.len() {
+            return self.drop(DropReason::Ipv4BadHeaderLength);
+        }
+        let tl = usize::from(p.total_len());
+        if tl < hl || tl > ip.len() {
+            return self.drop(DropReason::Ipv4BadTotalLength);
+        }
+        if !p.verify_checksum() {
+            return self.drop(DropReason::Ipv4BadChecksum);
+        }
+        let (src, dst) = (p.src(), p.dst());
+        if ipv4::is_martian_source(src) {
+            return self.drop(DropReason::Ipv4MartianSource);
+        }
+        let bad_option = if hl > ipv4::HEADER_LEN { ipv4::check_options(p.options()).err() } else { None };
+        pkt.truncate(ETH_LEN + tl); // drop Ethernet padding
+        if let Some(pointer) = bad_option {
+            // RFC 1812 §5.2.5 / RFC 792: Parameter Problem pointing at the byte.
+            let rest = u32::from(pointer) << 24;
+            return self.icmp_error(t, pkt, DropReason::Ipv4BadOptions, Message::ParamProblem, 0, rest, now, io);
+        }
+        if dst.is_broadcast() || dst.is_multicast() {
+            return self.drop(DropReason::Ipv4Broadcast);
+        }
+        if ipv4::is_martian_destination(dst) {
+            return self.drop(DropReason::Ipv4MartianDestination);
+        }
+        self.translate_in(t, pkt, l2_multicast, now, io);
+    }
+
+    /// Inbound translation, which may rewrite the destination; then
+    /// routing of that one.
+    #[inline]
+    pub(super) fn translate_in(&mut self, t: &Tables, mut pkt: B, l2_multicast: bool, now: u64, io: &mut impl Io<B>) {
+        let dst = match pkt.data_mut().get_mut(ETH_LEN..) {
+            Some(ip) => match self.nat.prerouting(t, ip, now) {
+                Verdict::Pass => Ipv4Packet::new_unchecked(&*ip).dst(),
+                Verdict::Drop(r) => return self.drop(r),
+                Verdict::Refuse(r) => return self.refuse(t, pkt, r, now, io),
+                Verdict::Hold => return self.hold(pkt, Stage::Pre { l2_multicast }, now),
+                Verdict::Handoff { worker, tag } => return self.handoff(pkt, worker, tag, io),
+                Verdict::Expire => {
+                    let (m, c) = (Message::TimeExceeded, 0);
+                    return self.icmp_error(t, pkt, DropReason::TtlExpired, m, c, 0, now, io);
+                }
+            },
+            None => return self.drop(DropReason::Ipv4Truncated),
+        };
+        let release = self.nat.take_release();
+        self.route4(t, pkt, dst, l2_multicast, now, io);
+        if release {
+            self.release_held(t, now, io);
+        }
+    }
+
+    #[inline]
+    pub(super) fn route4(
+        &mut self,
+        t: &Tables,
+        pkt: B,
+        dst: Ipv4Addr,
+        l2_multicast: bool,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
+        match t.fib.lookup(dst) {
+            Some(&RouteTarget::Local { .. }) => self.local_input(t, pkt, now, io),
+            Some(&RouteTarget::Connected { ifindex: out }) => self.forward(t, pkt, out, dst, l2_multicast, now, io),
+            Some(&RouteTarget::Via { first, count }) => {
+                let hash = if count > 1 { pkt.data().get(ETH_LEN..).map_or(0, flow_hash) } else { 0 };
+                match t.fib.nexthop(first, count, hash) {
+                    Some(nh) => self.forward(t, pkt, nh.ifindex, nh.gateway, l2_multicast, now, io),
+                    None => self.drop(DropReason::NoRoute),
+                }
+            }
+            Some(&RouteTarget::Broadcast { .. }) => self.drop(DropReason::Ipv4Broadcast),
+            Some(&RouteTarget::Blackhole) => self.drop(DropReason::RouteBlackhole),
+            Some(&RouteTarget::Unreachable) if !l2_multicast => {
+                let code = icmpv4::unreachable::HOST;
+                self.icmp_error(t, pkt, DropReason::RouteUnreachable, Message::DstUnreachable, code, 0, now, io)
+            }
+            None if !l2_multicast => {
+                let code = icmpv4::unreachable::NET;
+                self.icmp_error(t, pkt, DropReason::NoRoute, Message::DstUnreachable, code, 0, now, io)
+            }
+            Some(&RouteTarget::Unreachable) | None => self.drop(DropReason::Ipv4L2Broadcast),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(super) fn forward(
+        &mut self,
+        t: &Tables,
+        mut pkt: B,
+        out: u16,
+        nh: Ipv4Addr,
+        l2_multicast: bool,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
+        if l2_multicast {
+            return self.drop(DropReason::Ipv4L2Broadcast);
+        }
+        let Some(egress) = t.iface(out) else { return self.drop(DropReason::NoRoute) };
+        let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
+        let p = Ipv4Packet::new_unchecked(&mut *ip);
+        if p.ttl() <= 1 {
+            let (m, c) = (Message::TimeExceeded, 0);
+            return self.icmp_error(t, pkt, DropReason::TtlExpired, m, c, 0, now, io);
+        }
+        if p.total_len() > egress.mtu {
+            if p.dont_frag() {
+                let (m, c, mtu) = (Message::DstUnreachable, icmpv4::unreachable::FRAG_NEEDED, u32::from(egress.mtu));
+                return self.icmp_error(t, pkt, DropReason::FragmentationNeeded, m, c, mtu, now, io);
+            }
+            return self.drop(DropReason::FragmentationUnsupported);
+        }
+        self.translate_out(t, egress, pkt, out, nh, now, io);
+    }
+
+    /// Outbound translation, then the TTL and output: the last steps of
+    /// forwarding, where a held packet comes back.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(super) fn translate_out(
+        &mut self,
+        t: &Tables,
+        egress: &Interface,
+        mut pkt: B,
+        out: u16,
+        nh: Ipv4Addr,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
+        let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
+        match self.nat.postrouting(t, out, &mut *ip, now) {
+            Verdict::Pass => {}
+            Verdict::Drop(r) => return self.drop(r),
+            Verdict::Refuse(r) => return self.refuse(t, pkt, r, now, io),
+            Verdict::Hold => return self.hold(pkt, Stage::Post { out, nh }, now),
+            Verdict::Handoff { worker, tag } => return self.handoff(pkt, worker, tag, io),
+            // The TTL was checked before: nothing expires here.
+            Verdict::Expire => return self.drop(DropReason::TtlExpired),
+        }
+        let release = self.nat.take_release();
+        Ipv4Packet::new_unchecked(ip).decrement_ttl();
+        self.counters.forwarded += 1;
+        self.output(t, egress, out, IpAddr::V4(nh), pkt, now, io);
+        if release {
+            self.release_held(t, now, io);
+        }
+    }
+}
+
+/// Flow hash for ECMP: addresses, protocol and, for the first fragment of
+/// TCP/UDP, the ports, so one flow keeps one path.
+#[inline(always)]
+pub(super) fn flow_hash(ip: &[u8]) -> u32 {
+    if ip.len() < ipv4::HEADER_LEN {
+        return 0;
+    }
+    let hl = usize::from(ip[0] & 0x0f) * 4;
+    let mut h = u64::from(be32(ip, 12)) << 32 | u64::from(be32(ip, 16));
+    h ^= u64::from(ip[9]);
+    let first_frag = be16(ip, 6) & 0x1fff == 0;
+    if first_frag && (ip[9] == 6 || ip[9] == 17) && ip.len() >= hl + 4 {
+        h ^= u64::from(be32(ip, hl)) << 8;
+    }
+    let h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 32) as u32 ^ h as u32
+}

@@ -1,0 +1,97 @@
+//! IPv4 packets for the gateway's own addresses: echo replies (RFC 792),
+//! RST for TCP (RFC 9293 §3.10.7.1), Port and Protocol Unreachable for the
+//! rest.
+
+use super::{Io, Router};
+use crate::buf::PacketBuf;
+use crate::drop::DropReason;
+use crate::hooks::Translator;
+use crate::iface::Tables;
+use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
+use crate::wire::icmpv4::{self, Icmpv4Packet, Icmpv4Repr, Message};
+use crate::wire::ipv4::{Ipv4Packet, Protocol};
+use crate::wire::tcp::{self, TcpPacket};
+
+impl<B: PacketBuf, N: Translator> Router<B, N> {
+    pub(super) fn local_input(&mut self, t: &Tables, mut pkt: B, now: u64, io: &mut impl Io<B>) {
+        let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
+        let p = Ipv4Packet::new_unchecked(ip);
+        if p.is_fragment() {
+            return self.drop(DropReason::LocalFragment);
+        }
+        let (src, dst, hl) = (p.src(), p.dst(), p.header_len());
+        match p.protocol() {
+            Protocol::Icmp => {
+                let Some(Ok(icmp)) = ip.get(hl..).map(Icmpv4Packet::new_checked) else {
+                    return self.drop(DropReason::IcmpMalformed);
+                };
+                match Icmpv4Repr::parse(&icmp) {
+                    Ok(Icmpv4Repr::EchoRequest { .. }) => {}
+                    Ok(_) => return self.drop(DropReason::IcmpIgnored),
+                    Err(_) => return self.drop(DropReason::IcmpMalformed),
+                }
+                // Echo reply in place (RFC 792): swap addresses, type 0.
+                let ident = self.next_ident();
+                let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return };
+                let mut p = Ipv4Packet::new_unchecked(&mut *ip);
+                p.set_src(dst);
+                p.set_dst(src);
+                p.set_ttl(64);
+                p.set_ident(ident);
+                p.set_flags_offset(false, false, 0);
+                p.fill_checksum();
+                if let Some(Ok(mut icmp)) = ip.get_mut(hl..).map(Icmpv4Packet::new_checked) {
+                    let c = crate::wire::checksum::update16(icmp.checksum(), 0x0800, 0x0000);
+                    icmp.set_msg_type(Message::EchoReply);
+                    icmp.set_checksum(c);
+                }
+                self.counters.local += 1;
+                self.route_own(t, pkt, src, now, io);
+            }
+            Protocol::Udp => {
+                let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PORT);
+                self.icmp_error(t, pkt, DropReason::LocalPortUnreachable, m, c, 0, now, io)
+            }
+            Protocol::Tcp => self.tcp_reset(t, pkt, now, io),
+            Protocol::Unknown(_) => {
+                let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PROTOCOL);
+                self.icmp_error(t, pkt, DropReason::LocalProtocolUnreachable, m, c, 0, now, io)
+            }
+        }
+    }
+
+    /// Answers a segment to a closed port with RST (RFC 9293 §3.10.7.1).
+    pub(super) fn tcp_reset(&mut self, t: &Tables, mut pkt: B, now: u64, io: &mut impl Io<B>) {
+        self.drop(DropReason::LocalTcpClosed);
+        let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
+        let p = Ipv4Packet::new_unchecked(ip);
+        let (src, dst, hl) = (p.src(), p.dst(), p.header_len());
+        let Some(Ok(seg)) = ip.get(hl..usize::from(p.total_len())).map(TcpPacket::new_checked) else { return };
+        if !seg.verify_checksum(src, dst) {
+            return;
+        }
+        let Some((seq, ack, flags)) = tcp::rst_for(&seg) else { return };
+        let (sport, dport) = (seg.src_port(), seg.dst_port());
+        let ident = self.next_ident();
+        pkt.truncate(ETH_LEN + hl + tcp::HEADER_LEN);
+        let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return };
+        if let Some(Ok(mut s)) = ip.get_mut(hl..).map(TcpPacket::new_checked) {
+            s.set_ports(dport, sport);
+            s.set_seq(seq);
+            s.set_ack(ack);
+            s.set_header_len_flags(tcp::HEADER_LEN, flags);
+            s.set_window(0);
+            s.set_urgent(0);
+            s.fill_checksum(dst, src);
+        }
+        let mut p = Ipv4Packet::new_unchecked(&mut *ip);
+        p.set_total_len((hl + tcp::HEADER_LEN) as u16);
+        p.set_src(dst);
+        p.set_dst(src);
+        p.set_ttl(64);
+        p.set_ident(ident);
+        p.set_flags_offset(true, false, 0);
+        p.fill_checksum();
+        self.route_own(t, pkt, src, now, io);
+    }
+}

@@ -1,0 +1,300 @@
+//! The per-worker dual-stack router: Ethernet in, verdicts out.
+//!
+//! [`Router::process_burst`] takes a received burst; each frame goes by
+//! the fast path if it can, else by [`Router::process`], the full path,
+//! to its end: sent, queued for a neighbor, handed to another worker, or
+//! dropped with a counted [`DropReason`]. [`Router::poll`] runs the
+//! timers. What the router needs from the worker around it goes through
+//! [`Io`]. One file per stage:
+//!
+//! | stage | file |
+//! |---|---|
+//! | burst, fast path | `fast.rs`, `flow_cache.rs`, `adjacency.rs` |
+//! | (port, VLAN) → bridge or layer 3; the way every frame leaves | `bridge.rs` |
+//! | layer-3 demux | `l3_input` below |
+//! | ARP | `arp.rs` |
+//! | IPv4 input, NAT hooks, FIB, forwarding | `ip4.rs` |
+//! | IPv4 local delivery | `local.rs` |
+//! | ICMP errors | `icmp_error.rs` |
+//! | packets held for the translator | `hold.rs` |
+//! | next-hop resolution and output | `output.rs` |
+//! | IPv6, Neighbor Discovery, Router Advertisements | `ip6.rs`, `nd.rs`, `ra.rs` |
+//!
+//! Behaviour follows RFC 1812 for IPv4 and RFC 8200, 4443 and 4861 for
+//! IPv6. Nothing here allocates or panics on the per-packet path.
+
+use crate::buf::PacketBuf;
+use crate::drop::DropReason;
+use crate::hooks::{NoNat, Translator};
+use crate::icmp::RateLimiter;
+use crate::iface::Tables;
+use crate::mac_table::{MacTable, MAX_BRIDGES};
+use crate::neigh::{Event, NeighborCache};
+use crate::settings::RouterConfig;
+use crate::wire::ethernet::{EtherType, EthernetFrame};
+use crate::wire::icmpv4::{self, Message};
+use crate::wire::MacAddr;
+use std::net::{IpAddr, Ipv4Addr};
+
+mod adjacency;
+mod arp;
+mod bridge;
+mod counters;
+mod fast;
+mod flow_cache;
+mod hold;
+mod icmp_error;
+mod io;
+mod ip4;
+mod ip6;
+mod local;
+mod nd;
+mod output;
+mod ra;
+
+pub use counters::Counters;
+use hold::Held;
+pub use hold::HOLD_NS;
+pub use io::Io;
+use output::{ip_version, send_resolved};
+pub use ra::MAX_RA_PREFIXES;
+
+/// How often [`Router::poll`] scans the neighbor table, in nanoseconds.
+pub const POLL_INTERVAL: u64 = 10_000_000;
+/// Most timer events handled per scan step (bounds the stack arrays).
+const POLL_BUDGET: usize = 32;
+
+/// One worker's router: its neighbor cache, MAC table, rate limiters,
+/// Router Advertisement timers and counters.
+pub struct Router<B, N = NoNat> {
+    /// Address translation (NAT44), or [`NoNat`].
+    nat: N,
+    neigh: NeighborCache<B>,
+    macs: MacTable,
+    /// Each bridge's `flush_epoch` as last seen.
+    mac_epochs: Box<[u64; MAX_BRIDGES]>,
+    bridge_layout: u64,
+    icmp_limit: RateLimiter,
+    icmp6_limit: RateLimiter,
+    ra: ra::RaTimers,
+    ident: u16,
+    static_generation: u64,
+    neighbor_epoch: u64,
+    next_poll: u64,
+    /// Packets held for the translator, and a spare of the same room to
+    /// replay them from (neither ever grows).
+    held: Vec<Held<B>>,
+    replay: Vec<Held<B>>,
+    hold_cap: usize,
+    replaying: bool,
+    /// The fast path's next-hop rewrites ([`fast`]).
+    adj: Box<[adjacency::Adjacency; adjacency::ADJ_SLOTS]>,
+    /// Each port's layer-3 interface as the fast path needs it, for
+    /// tables generation `fast_generation`.
+    ingress: Box<[fast::Ingress; crate::iface::MAX_PORTS]>,
+    fast_generation: u64,
+    /// The flow cache ([`flow_cache`]), used while the translator is not idle.
+    flows: flow_cache::FlowCache,
+    pub counters: Counters,
+}
+
+impl<B: PacketBuf> Router<B, NoNat> {
+    /// A router without address translation.
+    pub fn new(cfg: RouterConfig) -> Self {
+        Router::with_translator(cfg, NoNat)
+    }
+}
+
+impl<B: PacketBuf, N: Translator> Router<B, N> {
+    /// A router that translates addresses with `nat`.
+    pub fn with_translator(cfg: RouterConfig, nat: N) -> Self {
+        Router {
+            nat,
+            neigh: NeighborCache::new(cfg.neighbor),
+            macs: MacTable::new(cfg.mac_capacity),
+            mac_epochs: Box::new([0; MAX_BRIDGES]),
+            bridge_layout: 0,
+            icmp_limit: RateLimiter::new(cfg.icmp_rate, cfg.icmp_burst),
+            icmp6_limit: RateLimiter::new(cfg.icmp_rate, cfg.icmp_burst),
+            ra: ra::RaTimers::default(),
+            ident: 0,
+            static_generation: u64::MAX,
+            neighbor_epoch: 0,
+            next_poll: 0,
+            held: Vec::with_capacity(cfg.nat_hold),
+            replay: Vec::with_capacity(cfg.nat_hold),
+            hold_cap: cfg.nat_hold,
+            replaying: false,
+            adj: Box::new([adjacency::Adjacency::EMPTY; adjacency::ADJ_SLOTS]),
+            ingress: Box::new([fast::Ingress::OFF; crate::iface::MAX_PORTS]),
+            fast_generation: u64::MAX,
+            flows: flow_cache::FlowCache::new(cfg.flow_cache, cfg.flow_fill),
+            counters: Counters::default(),
+        }
+    }
+
+    /// Makes this router send the periodic Router Advertisements (one
+    /// worker per gateway does: the first). Every router still answers
+    /// the Router Solicitations it receives.
+    pub fn set_announcer(&mut self, on: bool) {
+        self.ra.announcer = on;
+    }
+
+    /// The translator (its sessions and counters).
+    pub fn translator(&self) -> &N {
+        &self.nat
+    }
+
+    /// The translator, to run its timers and take new rules.
+    pub fn translator_mut(&mut self) -> &mut N {
+        &mut self.nat
+    }
+
+    /// The neighbor cache (for the control plane's view and tests).
+    pub fn neighbors(&self) -> &NeighborCache<B> {
+        &self.neigh
+    }
+
+    #[inline(always)]
+    fn drop(&mut self, r: DropReason) {
+        if let Some(c) = self.counters.drops.get_mut(r.index()) {
+            *c += 1;
+        }
+    }
+
+    /// Brings static neighbors in line with a new snapshot. Cheap when the
+    /// generation has not changed; call once per burst.
+    pub fn sync(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
+        if t.generation == self.static_generation {
+            return;
+        }
+        self.static_generation = t.generation;
+        self.icmp_limit.set(t.settings.icmp_rate, t.settings.icmp_burst);
+        self.icmp6_limit.set(t.settings.icmp_rate, t.settings.icmp_burst);
+        self.neigh.set_timers(&t.settings.neighbor);
+        self.sync_bridges(t);
+        if t.neighbor_epoch != self.neighbor_epoch {
+            self.neighbor_epoch = t.neighbor_epoch;
+            let lost = self.neigh.flush_dynamic() as u64;
+            if let Some(c) = self.counters.drops.get_mut(DropReason::NeighborFlushed.index()) {
+                *c += lost;
+            }
+        }
+        let statics = &t.static_neighbors;
+        self.neigh.retain_static(|i, ip| statics.iter().any(|s| s.ifindex == i && s.ip == ip));
+        for s in statics {
+            let Some(ifc) = t.iface(s.ifindex) else { continue };
+            let (macs, c) = (&self.macs, &mut self.counters);
+            self.neigh.set_static(s.ifindex, s.ip, s.mac, now, |p, mac| send_resolved(t, macs, c, ifc, p, mac, io));
+        }
+    }
+
+    /// Runs timers: ARP and ND retries, resolution failures, aging, Router
+    /// Advertisements. Cheap to call every loop: the table is scanned at
+    /// most every [`POLL_INTERVAL`].
+    pub fn poll(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
+        if now < self.next_poll {
+            return;
+        }
+        self.next_poll = now + POLL_INTERVAL;
+        self.expire_held(now);
+        self.router_adverts_due(t, now, io);
+        self.age_macs(t, now);
+        loop {
+            // The cache hands events to a closure that cannot also borrow
+            // the router, so they land in fixed arrays first.
+            let mut probes = [(0u16, IpAddr::V4(Ipv4Addr::UNSPECIFIED), None::<MacAddr>); POLL_BUDGET];
+            let mut failed: [Option<B>; POLL_BUDGET] = std::array::from_fn(|_| None);
+            let (mut np, mut nf) = (0, 0);
+            let complete = self.neigh.poll(now, POLL_BUDGET, |e| match e {
+                Event::Probe { ifindex, ip, mac } => {
+                    if let Some(p) = probes.get_mut(np) {
+                        *p = (ifindex, ip, mac);
+                        np += 1;
+                    }
+                }
+                Event::Unresolved(pkt) => {
+                    if let Some(f) = failed.get_mut(nf) {
+                        *f = Some(pkt);
+                        nf += 1;
+                    }
+                }
+            });
+            for &(ifindex, ip, mac) in probes.iter().take(np) {
+                self.solicit(t, ifindex, ip, mac, io);
+            }
+            for pkt in failed.iter_mut().take(nf).filter_map(Option::take) {
+                if ip_version(&pkt) == 6 {
+                    // RFC 4861 §7.2.2: Address Unreachable for each.
+                    self.unresolved6(t, pkt, now, io);
+                    continue;
+                }
+                // Already forwarded once (TTL decremented); RFC 1812
+                // §5.2.7.1 still asks for Host Unreachable.
+                let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::HOST);
+                self.icmp_error(t, pkt, DropReason::NeighborUnresolved, m, c, 0, now, io);
+            }
+            if complete {
+                return;
+            }
+        }
+    }
+
+    /// Processes one received frame to the end.
+    #[inline]
+    pub fn process(&mut self, t: &Tables, pkt: B, now: u64, io: &mut impl Io<B>) {
+        self.counters.rx += 1;
+        self.l2_input(t, pkt, now, io);
+    }
+
+    /// Runs a frame another worker handed over ([`Verdict::Handoff`](crate::Verdict::Handoff))
+    /// through the router, as [`Router::process`] but not counted as
+    /// received again; the translator is told `tag`.
+    pub fn process_handed(&mut self, t: &Tables, pkt: B, tag: u8, now: u64, io: &mut impl Io<B>) {
+        self.nat.set_handed(Some(tag));
+        self.l2_input(t, pkt, now, io);
+        self.nat.set_handed(None);
+    }
+
+    fn handoff(&mut self, pkt: B, worker: u16, tag: u8, io: &mut impl Io<B>) {
+        match io.handoff(pkt, worker, tag) {
+            Ok(()) => self.counters.handed_off += 1,
+            Err(pkt) => {
+                drop(pkt);
+                self.drop(DropReason::NatHandoffFull);
+            }
+        }
+    }
+
+    /// Layer-3 input on interface `ifindex` (the frame is untagged).
+    #[inline]
+    fn l3_input(&mut self, t: &Tables, ifindex: u16, pkt: B, now: u64, io: &mut impl Io<B>) {
+        let Ok(eth) = EthernetFrame::new_checked(pkt.data()) else {
+            return self.drop(DropReason::EthTruncated);
+        };
+        let Some(ifc) = t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
+        let dst = eth.dst();
+        if dst != ifc.mac && !dst.is_multicast() {
+            return self.drop(DropReason::EthNotForUs);
+        }
+        if eth.src().is_multicast() {
+            return self.drop(DropReason::EthBadSource);
+        }
+        match eth.ethertype() {
+            EtherType::Ipv4 => self.ipv4_input(t, pkt, dst.is_multicast(), now, io),
+            EtherType::Arp => self.arp_input(t, ifindex, ifc, pkt, now, io),
+            EtherType::Ipv6 if ifc.ipv6() => self.ipv6_input(t, ifindex, pkt, dst.is_multicast(), now, io),
+            EtherType::Vlan | EtherType::QinQ => self.drop(DropReason::VlanNotConfigured),
+            EtherType::Ipv6 => self.drop(DropReason::Ipv6Disabled),
+            EtherType::Unknown(_) => self.drop(DropReason::EthUnknownType),
+        }
+    }
+
+    fn next_ident(&mut self) -> u16 {
+        self.ident = self.ident.wrapping_add(1);
+        self.ident
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,111 @@
+//! The way out of layer 3: the next hop's MAC from the neighbor cache
+//! (resolving it by ARP or NDP on a miss), the Ethernet header written,
+//! and the frame handed to layer 2. Also the route of packets the router
+//! originates itself.
+
+use super::{bridge::transmit, ip4::flow_hash, Counters, Io, Router};
+use crate::buf::PacketBuf;
+use crate::drop::DropReason;
+use crate::fib::RouteTarget;
+use crate::hooks::Translator;
+use crate::iface::{Interface, Tables};
+use crate::mac_table::MacTable;
+use crate::neigh::Lookup;
+use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_LEN};
+use crate::wire::MacAddr;
+use std::net::{IpAddr, Ipv4Addr};
+
+impl<B: PacketBuf, N: Translator> Router<B, N> {
+    /// Sends an IP packet (Ethernet header still to write) to neighbor
+    /// `nh` on `egress`, resolving it first (ARP or NDP) if needed.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(super) fn output(
+        &mut self,
+        t: &Tables,
+        egress: &Interface,
+        out: u16,
+        nh: IpAddr,
+        pkt: B,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
+        match self.neigh.lookup(out, nh, now) {
+            Lookup::Hit { mac, probe } => {
+                send_resolved(t, &self.macs, &mut self.counters, egress, pkt, mac, io);
+                if probe {
+                    self.solicit(t, out, nh, Some(mac), io);
+                }
+            }
+            Lookup::Miss => match self.neigh.enqueue(out, nh, pkt, now) {
+                Ok(true) => self.solicit(t, out, nh, None, io),
+                Ok(false) => {}
+                Err((reason, _pkt)) => self.drop(reason),
+            },
+        }
+    }
+
+    /// Asks for a neighbor's MAC: an ARP request or a Neighbor
+    /// Solicitation, broadcast/multicast or unicast to `unicast`.
+    pub(super) fn solicit(
+        &mut self,
+        t: &Tables,
+        ifindex: u16,
+        ip: IpAddr,
+        unicast: Option<MacAddr>,
+        io: &mut impl Io<B>,
+    ) {
+        match ip {
+            IpAddr::V4(a) => self.send_arp_request(t, ifindex, a, unicast, io),
+            IpAddr::V6(a) => self.send_neighbor_solicit(t, ifindex, &a, unicast, io),
+        }
+    }
+
+    /// Routes a packet the router itself originates (echo reply, ICMP
+    /// error, RST) towards `dst`; no TTL decrement.
+    pub(super) fn route_own(&mut self, t: &Tables, pkt: B, dst: Ipv4Addr, now: u64, io: &mut impl Io<B>) {
+        let (out, nh) = match t.fib.lookup(dst) {
+            Some(&RouteTarget::Connected { ifindex }) => (ifindex, dst),
+            Some(&RouteTarget::Via { first, count }) => {
+                let hash = pkt.data().get(ETH_LEN..).map(flow_hash).unwrap_or(0);
+                match t.fib.nexthop(first, count, hash) {
+                    Some(h) => (h.ifindex, h.gateway),
+                    None => return self.drop(DropReason::NoRoute),
+                }
+            }
+            _ => return self.drop(DropReason::NoRoute),
+        };
+        match t.iface(out) {
+            Some(egress) => self.output(t, egress, out, IpAddr::V4(nh), pkt, now, io),
+            None => self.drop(DropReason::NoRoute),
+        }
+    }
+}
+
+/// The IP version of the datagram behind the Ethernet header (0 if none).
+#[inline(always)]
+pub(super) fn ip_version<B: PacketBuf>(pkt: &B) -> u8 {
+    pkt.data().get(ETH_LEN).map_or(0, |b| b >> 4)
+}
+
+/// Writes the Ethernet header for a resolved next hop and sends. The
+/// EtherType follows the datagram's version, so packets of both families
+/// can wait in one neighbor queue.
+#[inline(always)]
+pub(super) fn send_resolved<B: PacketBuf>(
+    t: &Tables,
+    macs: &MacTable,
+    c: &mut Counters,
+    egress: &Interface,
+    mut pkt: B,
+    mac: MacAddr,
+    io: &mut impl Io<B>,
+) {
+    let ethertype = if ip_version(&pkt) == 6 { EtherType::Ipv6 } else { EtherType::Ipv4 };
+    if let Ok(mut eth) = EthernetFrame::new_checked(pkt.data_mut()) {
+        eth.set_dst(mac);
+        eth.set_src(egress.mac);
+        eth.set_ethertype(ethertype);
+    }
+    transmit(t, macs, c, egress, pkt, io);
+}

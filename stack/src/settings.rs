@@ -1,0 +1,44 @@
+//! The router's settings: table sizes, ICMP rate limits, neighbor timers.
+//! Part of every [`crate::Tables`] snapshot, so a change reaches the
+//! workers with the next snapshot.
+
+use crate::neigh::NeighborConfig;
+
+/// Largest per-neighbor queue the router supports (fits the neighbor poll budget, `POLL_BUDGET`).
+pub const MAX_NEIGHBOR_QUEUE: usize = 16;
+
+/// Router settings.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RouterConfig {
+    pub neighbor: NeighborConfig,
+    /// ICMP errors per second per worker (0: never send errors).
+    pub icmp_rate: u32,
+    /// ICMP error burst.
+    pub icmp_burst: u32,
+    /// Most MAC addresses the worker's MAC table holds over all bridges
+    /// (each bridge also has its own bound).
+    pub mac_capacity: usize,
+    /// Most packets held for the translator ([`Verdict::Hold`](crate::Verdict::Hold): NAT
+    /// fragments that came before their first).
+    pub nat_hold: usize,
+    /// Flows the fast path's flow cache holds (rounded up to a power of
+    /// two, 64 bytes each; 0: no cache). See `router::flow_cache`.
+    pub flow_cache: usize,
+    /// The flow cache makes an entry for one fast-path packet of an
+    /// uncached flow in this many (1: every one).
+    pub flow_fill: u32,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            neighbor: NeighborConfig::default(),
+            icmp_rate: 1000,
+            icmp_burst: 50,
+            mac_capacity: 16384,
+            nat_hold: 64,
+            flow_cache: 16384,
+            flow_fill: 8,
+        }
+    }
+}

@@ -6,8 +6,9 @@
 //! mean against the target.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use dataplane::{PortStats, WorkerStats};
+use dataplane::{LinkStatus, PortStats, WorkerStats};
 use mgmt::metrics::{render, Sources};
+use mgmt::nic::NicReader;
 use stack::DropReason;
 use std::hint::black_box;
 use std::sync::atomic::Ordering::Relaxed;
@@ -28,14 +29,16 @@ fn sources(workers: usize, ports: usize) -> Sources {
         .collect();
     Sources {
         ports: (0..ports).map(|i| (format!("port{i}"), i as u16)).collect(),
-        port_stats: |id| PortStats {
-            rx_packets: 1_000_000 * u64::from(id),
-            tx_packets: 999_999 * u64::from(id),
-            rx_bytes: 64_000_000 * u64::from(id),
-            tx_bytes: 63_999_936 * u64::from(id),
-            ..PortStats::default()
+        nics: NicReader {
+            stats: |id| PortStats {
+                rx_packets: 1_000_000 * u64::from(id),
+                tx_packets: 999_999 * u64::from(id),
+                rx_bytes: 64_000_000 * u64::from(id),
+                tx_bytes: 63_999_936 * u64::from(id),
+                ..PortStats::default()
+            },
+            link: |_| LinkStatus { up: true, ..LinkStatus::default() },
         },
-        port_link: |_| true,
         workers: ws,
         generation: 42,
         last_apply_ms: 1_790_000_000_000,

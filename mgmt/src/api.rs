@@ -16,6 +16,7 @@ use crate::config::{
 };
 use crate::control::{etag, Applied, ApplyError, Controller, Who};
 use crate::metrics::{self, Sources};
+use crate::nic::NicReader;
 use crate::problem::Problem;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
@@ -42,6 +43,7 @@ mod nat44;
 pub struct Api {
     pub ctl: Arc<Controller>,
     openapi: String,
+    nics: NicReader,
 }
 
 type St = State<Arc<Api>>;
@@ -94,7 +96,7 @@ pub fn router(ctl: Arc<Controller>) -> axum::Router {
     let (router, doc) = api_routes().split_for_parts();
     let openapi = doc.to_pretty_json().unwrap_or_default();
     let limit = ctl.running().management.max_body_bytes;
-    let api = Arc::new(Api { ctl, openapi });
+    let api = Arc::new(Api { ctl, openapi, nics: NicReader::DPDK });
     router
         .layer(axum::middleware::from_fn_with_state(api.clone(), authenticate))
         .route("/healthz", axum::routing::get(healthz_doc))
@@ -365,8 +367,7 @@ pub struct PortInfo {
 fn port_info(api: &Api, name: &str) -> Option<PortInfo> {
     let h = api.ctl.ports.iter().find(|p| p.name == name)?;
     let config = api.ctl.running().ports.iter().find(|p| p.name == name)?.clone();
-    let l = dataplane::port::port_link(h.id);
-    let s = dataplane::port::port_stats(h.id);
+    let (l, s) = ((api.nics.link)(h.id), (api.nics.stats)(h.id));
     Some(PortInfo {
         name: h.name.clone(),
         id: h.id,
@@ -1347,8 +1348,7 @@ async fn get_metrics(State(api): St) -> Response {
     let running = ctl.running();
     let src = Sources {
         ports: ctl.ports.iter().map(|p| (p.name.clone(), p.id)).collect(),
-        port_stats: dataplane::port::port_stats,
-        port_link: |id| dataplane::port::port_link(id).up,
+        nics: api.nics,
         workers: ctl.workers().to_vec(),
         generation: ctl.generation(),
         last_apply_ms: ctl.last_apply_ms(),

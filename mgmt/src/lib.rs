@@ -12,6 +12,7 @@ pub mod control;
 pub mod ctl;
 pub mod metrics;
 pub mod natlog;
+pub mod nic;
 pub mod persist;
 pub mod problem;
 pub mod tables;

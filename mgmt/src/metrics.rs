@@ -5,7 +5,8 @@
 //! workers. A scrape reads atomics and never waits for a worker. Labels
 //! stay bounded: port, worker and drop reason, never addresses.
 
-use dataplane::{PortStats, WorkerStats};
+use crate::nic::NicReader;
+use dataplane::WorkerStats;
 use prometheus::core::Collector;
 use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use stack::DropReason;
@@ -16,10 +17,8 @@ use std::sync::Arc;
 pub struct Sources {
     /// (port name, DPDK port id).
     pub ports: Vec<(String, u16)>,
-    /// Reads a port's NIC counters (`dataplane::port::port_stats`).
-    pub port_stats: fn(u16) -> PortStats,
-    /// Reads whether a port's link is up.
-    pub port_link: fn(u16) -> bool,
+    /// Reads the ports' NIC counters and links.
+    pub nics: NicReader,
     pub workers: Vec<Arc<WorkerStats>>,
     /// Generation of the running config snapshot.
     pub generation: u64,
@@ -68,8 +67,8 @@ pub fn render(src: &Sources) -> String {
         .unwrap_or_else(|e| panic!("gateway_port_link_up: {e}"));
     register(&reg, Box::new(link.clone()));
     for (name, id) in &src.ports {
-        link.with_label_values(&[name]).set(i64::from((src.port_link)(*id)));
-        let s = (src.port_stats)(*id);
+        link.with_label_values(&[name]).set(i64::from((src.nics.link)(*id).up));
+        let s = (src.nics.stats)(*id);
         let values =
             [s.rx_packets, s.tx_packets, s.rx_bytes, s.tx_bytes, s.rx_errors, s.tx_errors, s.rx_missed, s.rx_nombuf];
         for (c, v) in pc.iter().zip(values) {
@@ -272,6 +271,7 @@ pub fn render(src: &Sources) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dataplane::{LinkStatus, PortStats};
 
     #[test]
     fn families_and_drop_reasons_are_rendered() {
@@ -280,8 +280,10 @@ mod tests {
         w.packets.store(10, Relaxed);
         let text = render(&Sources {
             ports: vec![("lan".into(), 0)],
-            port_stats: |_| PortStats { rx_packets: 7, ..Default::default() },
-            port_link: |_| true,
+            nics: NicReader {
+                stats: |_| PortStats { rx_packets: 7, ..Default::default() },
+                link: |_| LinkStatus { up: true, ..Default::default() },
+            },
             workers: vec![w.clone(), w],
             generation: 4,
             last_apply_ms: 1_500,

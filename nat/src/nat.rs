@@ -28,7 +28,8 @@ use crate::packet::{self, End, Flow, Frag, Kind, ICMP, SYN, TCP, UDP};
 use crate::rules::{Filtering, Forward, Rules, Static, Timeouts};
 use crate::wheel::Wheel;
 use hugeslice::HugeSlice;
-use stack::{DropReason, FastNat, Plain4, RouteTarget, Tables, Translator, Verdict};
+use stack::wire::FiveTuple;
+use stack::{DropReason, FastNat, RouteTarget, Tables, Translator, Verdict};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -1742,7 +1743,7 @@ impl Nat {
     /// The flow of a packet the fast path may translate: a whole packet
     /// of this worker's (not handed over), of a TCP, UDP or echo flow.
     #[inline(always)]
-    fn fast_flow(&self, p: &Plain4) -> Option<Flow> {
+    fn fast_flow(&self, p: &FiveTuple) -> Option<Flow> {
         if self.handed.is_some() || !p.whole {
             return None;
         }
@@ -1781,7 +1782,7 @@ impl Nat {
     /// `p` leaving through `out`, without a change but a new flow's
     /// session, made with `make`.
     #[inline(always)]
-    fn fast_post_look(&mut self, out: u16, p: &Plain4, make: bool, now: u64) -> FastNat {
+    fn fast_post_look(&mut self, out: u16, p: &FiveTuple, make: bool, now: u64) -> FastNat {
         let src = p.src;
         if self.static_by_inside(src).is_some_and(|st| st.interface == out) {
             return FastNat::Slow;
@@ -1953,7 +1954,7 @@ impl Translator for Nat {
     /// pool address (`inbound_to_pool` finding it in `inbound`), looked
     /// at without a change; anything else it would do is `Slow`.
     #[inline(always)]
-    fn fast_pre(&self, p: &Plain4) -> FastNat {
+    fn fast_pre(&self, p: &FiveTuple) -> FastNat {
         match self.target(p.dst) {
             None => FastNat::Untouched,
             Some(Target::Static(_)) => FastNat::Slow,
@@ -1983,7 +1984,7 @@ impl Translator for Nat {
     /// rewritten (a hairpin, which both would rewrite, is left to the
     /// full path).
     #[inline(always)]
-    fn fast_post(&mut self, out: u16, ip: &mut [u8], p: &Plain4, pre: FastNat, now: u64) -> FastNat {
+    fn fast_post(&mut self, out: u16, ip: &mut [u8], p: &FiveTuple, pre: FastNat, now: u64) -> FastNat {
         let post = self.fast_post_look(out, p, matches!(pre, FastNat::Untouched), now);
         match (pre, post) {
             (FastNat::Rewrite { .. }, FastNat::Rewrite { .. }) => return FastNat::Slow,
@@ -2011,7 +2012,7 @@ impl Translator for Nat {
     /// The session must still be `p`'s flow's, translated the same way
     /// (its slot may have been freed and taken by another since).
     #[inline(always)]
-    fn fast_refresh(&mut self, e: u32, p: &Plain4, outbound: bool, addr: u32, port: u16, now: u64) -> bool {
+    fn fast_refresh(&mut self, e: u32, p: &FiveTuple, outbound: bool, addr: u32, port: u16, now: u64) -> bool {
         let Some(s) = self.sessions.get(e as usize) else { return false };
         let same = if outbound {
             s.key_in() == key5(p.proto, p.src, p.sport, p.dst, p.dport) && s.outside == addr && s.out_port == port

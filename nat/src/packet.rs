@@ -3,23 +3,46 @@
 //! 1624) or, for ICMP errors (a slow path), recomputed.
 
 use stack::wire::checksum::{self, update16, update32};
-use stack::{DropReason, Plain4};
+use stack::wire::five_tuple::{echo_ports, is_echo};
+use stack::wire::icmpv4::{self, types};
+use stack::wire::ipv4::{self, field, ihl};
+use stack::wire::{get_be16, get_be32, ne16, set_be16, set_be32, set_ne16, tcp, udp, FiveTuple};
+use stack::DropReason;
 
-pub const ICMP: u8 = 1;
-pub const TCP: u8 = 6;
-pub const UDP: u8 = 17;
-
+pub use stack::wire::ip::protocol::{ICMP, TCP, UDP};
 /// TCP flags the session state follows.
-pub const FIN: u8 = 0x01;
-pub const SYN: u8 = 0x02;
-pub const RST: u8 = 0x04;
-pub const ACK: u8 = 0x10;
+pub use stack::wire::tcp::flags::{ACK, FIN, RST, SYN};
 
-const ECHO_REPLY: u8 = 0;
-const ECHO_REQUEST: u8 = 8;
-/// ICMP errors that quote the packet they are about (RFC 5508 §2):
-/// destination unreachable, source quench, time exceeded, parameter problem.
-const ERRORS: [u8; 4] = [3, 4, 11, 12];
+/// Where the transport header of a packet whose IPv4 header has no
+/// options starts, and the offsets `rewrite_plain` writes at from there.
+const L4: usize = ipv4::HEADER_LEN;
+const TCP_SUM: usize = L4 + tcp::field::CHECKSUM;
+const UDP_SUM: usize = L4 + udp::field::CHECKSUM;
+const ICMP_SUM: usize = L4 + icmpv4::field::CHECKSUM;
+const ICMP_ID: usize = L4 + icmpv4::field::IDENT;
+
+/// Where an end's address sits in the IPv4 header.
+#[inline(always)]
+fn addr_at(end: End) -> usize {
+    if end == End::Src {
+        field::SRC.start
+    } else {
+        field::DST.start
+    }
+}
+
+/// Where an end's port sits in a TCP or UDP header (alike in both).
+#[inline(always)]
+fn port_at(end: End) -> usize {
+    if end == End::Src {
+        udp::field::SRC_PORT
+    } else {
+        udp::field::DST_PORT
+    }
+}
+
+/// ICMP errors that quote the packet they are about (RFC 5508 §2).
+const ERRORS: [u8; 4] = [types::DST_UNREACHABLE, types::SOURCE_QUENCH, types::TIME_EXCEEDED, types::PARAM_PROBLEM];
 
 /// What kind of message a flow's packet is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -47,44 +70,14 @@ pub struct Flow {
 }
 
 #[inline(always)]
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
-
-#[inline(always)]
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes([*b.get(at)?, *b.get(at + 1)?, *b.get(at + 2)?, *b.get(at + 3)?]))
-}
-
-#[inline(always)]
-fn put16(b: &mut [u8], at: usize, v: u16) {
-    if let Some(d) = b.get_mut(at..at + 2) {
-        d.copy_from_slice(&v.to_be_bytes());
-    }
-}
-
-#[inline(always)]
-fn put32(b: &mut [u8], at: usize, v: u32) {
-    if let Some(d) = b.get_mut(at..at + 4) {
-        d.copy_from_slice(&v.to_be_bytes());
-    }
-}
-
-/// The header length of the IPv4 packet at the start of `ip`.
-#[inline(always)]
-fn ihl(ip: &[u8]) -> usize {
-    usize::from(ip.first().copied().unwrap_or(0) & 0x0f) * 4
-}
-
-#[inline(always)]
 pub fn is_fragment(ip: &[u8]) -> bool {
-    be16(ip, 6).is_some_and(|f| f & 0x3fff != 0)
+    get_be16(ip, field::FLG_OFF).is_some_and(|f| f & ipv4::FRAGMENT_BITS != 0)
 }
 
 /// The packet's TTL.
 #[inline(always)]
 pub fn ttl(ip: &[u8]) -> u8 {
-    ip.get(8).copied().unwrap_or(0)
+    ip.get(field::TTL).copied().unwrap_or(0)
 }
 
 /// Where a packet stands in its datagram.
@@ -100,8 +93,8 @@ pub enum Frag {
 
 #[inline(always)]
 pub fn frag(ip: &[u8]) -> Frag {
-    let f = be16(ip, 6).unwrap_or(0);
-    match (f & 0x1fff, f & 0x2000 != 0) {
+    let f = get_be16(ip, field::FLG_OFF).unwrap_or(0);
+    match (f & ipv4::OFFSET_MASK, f & ipv4::MORE_FRAGMENTS != 0) {
         (0, false) => Frag::Whole,
         (0, true) => Frag::First,
         (offset, _) => Frag::Later { offset },
@@ -112,19 +105,21 @@ pub fn frag(ip: &[u8]) -> Frag {
 /// destination, protocol and identification.
 #[inline(always)]
 pub fn datagram(ip: &[u8]) -> (u32, u32, u8, u16) {
-    (be32(ip, 12).unwrap_or(0), be32(ip, 16).unwrap_or(0), ip.get(9).copied().unwrap_or(0), be16(ip, 4).unwrap_or(0))
+    let (src, dst) = (get_be32(ip, field::SRC.start), get_be32(ip, field::DST.start));
+    let (proto, id) = (ip.get(field::PROTOCOL).copied(), get_be16(ip, field::IDENT));
+    (src.unwrap_or(0), dst.unwrap_or(0), proto.unwrap_or(0), id.unwrap_or(0))
 }
 
 /// The address at `end` of an IPv4 packet.
 #[inline(always)]
 pub fn addr(ip: &[u8], end: End) -> Option<u32> {
-    be32(ip, if end == End::Src { 12 } else { 16 })
+    get_be32(ip, addr_at(end))
 }
 
 /// The flow of a whole TCP, UDP or echo packet as the router's fast path
 /// read it (`p.whole`; [`flow`] reads the same from the bytes).
 #[inline(always)]
-pub fn flow_of(p: &Plain4) -> Flow {
+pub fn flow_of(p: &FiveTuple) -> Flow {
     let kind = match p.proto {
         TCP => Kind::Tcp(p.flags),
         UDP => Kind::Udp,
@@ -144,40 +139,41 @@ pub fn flow(ip: &[u8]) -> Result<Flow, DropReason> {
         Frag::Later { .. } => return Err(DropReason::NatFragment),
     };
     let hl = ihl(ip);
-    let proto = ip.get(9).copied().unwrap_or(0);
-    let src = be32(ip, 12).ok_or(DropReason::NatTruncated)?;
-    let dst = be32(ip, 16).ok_or(DropReason::NatTruncated)?;
+    let proto = ip.get(field::PROTOCOL).copied().unwrap_or(0);
+    let src = get_be32(ip, field::SRC.start).ok_or(DropReason::NatTruncated)?;
+    let dst = get_be32(ip, field::DST.start).ok_or(DropReason::NatTruncated)?;
     let l4 = ip.get(hl..).ok_or(DropReason::NatTruncated)?;
     // A first fragment must hold the whole transport header, checksum
     // included, or it cannot be translated (RFC 1858 §3.1: tiny fragments).
-    if first && l4.len() < if proto == TCP { 20 } else { 8 } {
+    if first && l4.len() < if proto == TCP { tcp::HEADER_LEN } else { udp::HEADER_LEN } {
         return Err(DropReason::NatFragment);
     }
     match proto {
         TCP => {
-            let flags = *l4.get(13).ok_or(DropReason::NatTruncated)?;
-            let (sport, dport) = (be16(l4, 0).unwrap_or(0), be16(l4, 2).unwrap_or(0));
+            let flags = *l4.get(tcp::field::FLAGS).ok_or(DropReason::NatTruncated)?;
+            let (sport, dport) = (get_be16(l4, udp::field::SRC_PORT), get_be16(l4, udp::field::DST_PORT));
+            let (sport, dport) = (sport.unwrap_or(0), dport.unwrap_or(0));
             Ok(Flow { proto, src, sport, dst, dport, kind: Kind::Tcp(flags) })
         }
         UDP => {
-            let (sport, dport) = (be16(l4, 0), be16(l4, 2));
-            let (Some(sport), Some(dport), true) = (sport, dport, l4.len() >= 8) else {
+            let (sport, dport) = (get_be16(l4, udp::field::SRC_PORT), get_be16(l4, udp::field::DST_PORT));
+            let (Some(sport), Some(dport), true) = (sport, dport, l4.len() >= udp::HEADER_LEN) else {
                 return Err(DropReason::NatTruncated);
             };
             Ok(Flow { proto, src, sport, dst, dport, kind: Kind::Udp })
         }
         ICMP => {
             let ty = *l4.first().ok_or(DropReason::NatTruncated)?;
-            if l4.len() < 8 {
+            if l4.len() < icmpv4::HEADER_LEN {
                 return Err(DropReason::NatTruncated);
             }
             match ty {
-                ECHO_REQUEST | ECHO_REPLY => Ok(echo_flow(src, dst, ty, be16(l4, 4).unwrap_or(0))),
+                t if is_echo(t) => Ok(echo_flow(src, dst, ty, get_be16(l4, icmpv4::field::IDENT).unwrap_or(0))),
                 // An error's checksum is recomputed over the whole message,
                 // which a fragment does not have.
                 t if ERRORS.contains(&t) && first => Err(DropReason::NatFragment),
                 t if ERRORS.contains(&t) => {
-                    let inner = l4.get(8..).ok_or(DropReason::NatTruncated)?;
+                    let inner = l4.get(icmpv4::HEADER_LEN..).ok_or(DropReason::NatTruncated)?;
                     let q = quoted(inner).ok_or(DropReason::NatIcmpUnmapped)?;
                     Ok(Flow { kind: Kind::IcmpError, ..q })
                 }
@@ -192,17 +188,18 @@ pub fn flow(ip: &[u8]) -> Result<Flow, DropReason> {
 /// least the first 8 bytes of its transport header (RFC 792).
 fn quoted(inner: &[u8]) -> Option<Flow> {
     let hl = ihl(inner);
-    if hl < 20 || inner.len() < hl + 8 || inner.first()? >> 4 != 4 || is_fragment(inner) {
+    if hl < ipv4::HEADER_LEN || inner.len() < hl + 8 || inner.first()? >> 4 != 4 || is_fragment(inner) {
         return None;
     }
-    let proto = *inner.get(9)?;
-    let (src, dst) = (be32(inner, 12)?, be32(inner, 16)?);
+    let proto = *inner.get(field::PROTOCOL)?;
+    let (src, dst) = (get_be32(inner, field::SRC.start)?, get_be32(inner, field::DST.start)?);
     let l4 = inner.get(hl..)?;
     match proto {
-        TCP | UDP => Some(Flow { proto, src, sport: be16(l4, 0)?, dst, dport: be16(l4, 2)?, kind: Kind::Udp }),
-        ICMP if matches!(*l4.first()?, ECHO_REQUEST | ECHO_REPLY) => {
-            Some(echo_flow(src, dst, *l4.first()?, be16(l4, 4)?))
+        TCP | UDP => {
+            let (sport, dport) = (get_be16(l4, udp::field::SRC_PORT)?, get_be16(l4, udp::field::DST_PORT)?);
+            Some(Flow { proto, src, sport, dst, dport, kind: Kind::Udp })
         }
+        ICMP if is_echo(*l4.first()?) => Some(echo_flow(src, dst, *l4.first()?, get_be16(l4, icmpv4::field::IDENT)?)),
         _ => None,
     }
 }
@@ -215,27 +212,13 @@ fn quoted(inner: &[u8]) -> Option<Flow> {
 /// wrong answer costs a wasted prefetch and nothing else.
 #[inline(always)]
 pub fn hint_tuple(ip: &[u8]) -> Option<(u8, u32, u16, u32, u16)> {
-    let proto = *ip.get(9)?;
-    let (src, dst) = (be32(ip, 12)?, be32(ip, 16)?);
-    let l4 = ip.get(ihl(ip)..)?;
-    let (sport, dport) = match proto {
-        TCP | UDP => (be16(l4, 0)?, be16(l4, 2)?),
-        ICMP => {
-            let id = be16(l4, 4)?;
-            if *l4.first()? == ECHO_REQUEST {
-                (id, 0)
-            } else {
-                (0, id)
-            }
-        }
-        _ => return None,
-    };
-    Some((proto, src, sport, dst, dport))
+    let t = FiveTuple::parse(ip).filter(|t| t.whole)?;
+    Some((t.proto, t.src, t.sport, t.dst, t.dport))
 }
 
 fn echo_flow(src: u32, dst: u32, ty: u8, id: u16) -> Flow {
-    let (sport, dport) = if ty == ECHO_REQUEST { (id, 0) } else { (0, id) };
-    Flow { proto: ICMP, src, sport, dst, dport, kind: Kind::Echo(ty == ECHO_REQUEST) }
+    let (sport, dport) = echo_ports(ty, id);
+    Flow { proto: ICMP, src, sport, dst, dport, kind: Kind::Echo(ty == types::ECHO_REQUEST) }
 }
 
 /// Which end of a packet to rewrite.
@@ -251,16 +234,22 @@ pub enum End {
 /// (none, RFC 768) stays zero.
 #[inline]
 pub fn rewrite(ip: &mut [u8], end: End, addr: u32, port: u16) {
-    let hl = ihl(ip);
-    let proto = ip.get(9).copied().unwrap_or(0);
-    let at = if end == End::Src { 12 } else { 16 };
-    let Some(old_addr) = be32(ip, at) else { return };
-    put32(ip, at, addr);
-    if let Some(c) = be16(ip, 10) {
-        put16(ip, 10, update32(c, old_addr, addr));
-    }
+    let (hl, proto) = (ihl(ip), ip.get(field::PROTOCOL).copied().unwrap_or(0));
+    let Some(old_addr) = set_ip_addr(ip, addr_at(end), addr) else { return };
     let Some(l4) = ip.get_mut(hl..) else { return };
     rewrite_l4(l4, proto, end, old_addr, addr, port);
+}
+
+/// Writes `addr` at `at` of an IPv4 header and updates its checksum
+/// (RFC 1624); the address it replaced, or `None` if the header is short.
+#[inline(always)]
+fn set_ip_addr(ip: &mut [u8], at: usize, addr: u32) -> Option<u32> {
+    let old = get_be32(ip, at)?;
+    set_be32(ip, at, addr);
+    if let Some(c) = get_be16(ip, field::CHECKSUM) {
+        set_be16(ip, field::CHECKSUM, update32(c, old, addr));
+    }
+    Some(old)
 }
 
 /// [`rewrite`] for a plain packet (a 20-byte header) that the router's
@@ -271,43 +260,46 @@ pub fn rewrite(ip: &mut [u8], end: End, addr: u32, port: u16) {
 /// packet too short for its checksum field takes [`rewrite`], which
 /// leaves that field as it is.)
 #[inline(always)]
-pub fn rewrite_plain(ip: &mut [u8], p: &Plain4, end: End, addr: u32, port: u16) {
+pub fn rewrite_plain(ip: &mut [u8], p: &FiveTuple, end: End, addr: u32, port: u16) {
     let src = end == End::Src;
-    let (at, old) = if src { (12, p.src) } else { (16, p.dst) };
+    let (at, old) = if src { (field::SRC.start, p.src) } else { (field::DST.start, p.dst) };
     let (old, addr) = (old.to_be(), addr.to_be());
     let d = checksum::delta32(old, addr);
     match p.proto {
-        TCP => match ip.get_mut(..38).and_then(|x| <&mut [u8; 38]>::try_from(x).ok()) {
+        TCP => match ip.get_mut(..TCP_SUM + 2).and_then(|x| <&mut [u8; TCP_SUM + 2]>::try_from(x).ok()) {
             Some(x) => {
                 let old_port = if src { p.sport } else { p.dport };
                 set_addr(x, at, addr, d);
-                let port_at = if src { 20 } else { 22 };
-                set_port(x, port_at, 36, old_port, port, d);
+                set_port(x, L4 + port_at(end), TCP_SUM, old_port, port, d);
             }
             None => rewrite(ip, end, u32::from_be(addr), port),
         },
         UDP => {
-            let Some(x) = ip.get_mut(..28).and_then(|x| <&mut [u8; 28]>::try_from(x).ok()) else { return };
+            let Some(x) = ip.get_mut(..UDP_SUM + 2).and_then(|x| <&mut [u8; UDP_SUM + 2]>::try_from(x).ok()) else {
+                return;
+            };
             let old_port = if src { p.sport } else { p.dport };
             set_addr(x, at, addr, d);
             // A zero UDP checksum (none, RFC 768) stays zero; a computed
             // zero is sent as all ones.
-            if u16::from_ne_bytes([x[26], x[27]]) == 0 {
-                put16(x, if src { 20 } else { 22 }, port);
+            if ne16(x, UDP_SUM) == 0 {
+                set_be16(x, L4 + port_at(end), port);
             } else {
-                set_port(x, if src { 20 } else { 22 }, 26, old_port, port, d);
-                if u16::from_ne_bytes([x[26], x[27]]) == 0 {
-                    x[26..28].copy_from_slice(&[0xff, 0xff]);
+                set_port(x, L4 + port_at(end), UDP_SUM, old_port, port, d);
+                if ne16(x, UDP_SUM) == 0 {
+                    set_ne16(x, UDP_SUM, 0xffff);
                 }
             }
         }
         _ => {
-            let Some(x) = ip.get_mut(..28).and_then(|x| <&mut [u8; 28]>::try_from(x).ok()) else { return };
+            let Some(x) = ip.get_mut(..ICMP_ID + 4).and_then(|x| <&mut [u8; ICMP_ID + 4]>::try_from(x).ok()) else {
+                return;
+            };
             // The echo's identifier, whichever end; ICMP's checksum does
             // not cover the addresses.
             let old_id = if p.flags != 0 { p.sport } else { p.dport };
             set_addr(x, at, addr, d);
-            set_port(x, 24, 22, old_id, port, 0);
+            set_port(x, ICMP_ID, ICMP_SUM, old_id, port, 0);
         }
     }
 }
@@ -319,7 +311,7 @@ fn set_addr<const N: usize>(h: &mut [u8; N], at: usize, addr: u32, d: u32) {
     if let Some(f) = h.get_mut(at..at + 4) {
         f.copy_from_slice(&addr.to_ne_bytes());
     }
-    if let Some(f) = h.get_mut(10..12) {
+    if let Some(f) = h.get_mut(field::CHECKSUM..field::CHECKSUM + 2) {
         let c = checksum::apply(u16::from_ne_bytes([f[0], f[1]]), d);
         f.copy_from_slice(&c.to_ne_bytes());
     }
@@ -345,13 +337,13 @@ fn set_port<const N: usize>(x: &mut [u8; N], at: usize, sum_at: usize, old: u16,
 /// fragment. `None` for anything else.
 #[inline]
 pub fn port_of(ip: &[u8], end: End) -> Option<u16> {
-    if be16(ip, 6)? & 0x1fff != 0 {
+    if get_be16(ip, field::FLG_OFF)? & ipv4::OFFSET_MASK != 0 {
         return None;
     }
     let l4 = ip.get(ihl(ip)..)?;
-    match *ip.get(9)? {
-        TCP | UDP => be16(l4, if end == End::Src { 0 } else { 2 }),
-        ICMP => be16(l4, 4),
+    match *ip.get(field::PROTOCOL)? {
+        TCP | UDP => get_be16(l4, port_at(end)),
+        ICMP => get_be16(l4, icmpv4::field::IDENT),
         _ => None,
     }
 }
@@ -365,12 +357,7 @@ pub fn rewrite_addr(ip: &mut [u8], end: End, addr: u32) {
     match port_of(ip, end) {
         Some(port) => rewrite(ip, end, addr, port),
         None => {
-            let at = if end == End::Src { 12 } else { 16 };
-            let Some(old) = be32(ip, at) else { return };
-            put32(ip, at, addr);
-            if let Some(c) = be16(ip, 10) {
-                put16(ip, 10, update32(c, old, addr));
-            }
+            set_ip_addr(ip, addr_at(end), addr);
         }
     }
 }
@@ -378,13 +365,13 @@ pub fn rewrite_addr(ip: &mut [u8], end: End, addr: u32) {
 /// The transport half of [`rewrite`]: the port (or echo identifier) and
 /// the checksum, which for TCP and UDP covers the address too.
 fn rewrite_l4(l4: &mut [u8], proto: u8, end: End, old_addr: u32, addr: u32, port: u16) {
-    let port_at = if end == End::Src { 0 } else { 2 };
+    let port_at = port_at(end);
     match proto {
         TCP | UDP => {
-            let Some(old_port) = be16(l4, port_at) else { return };
-            put16(l4, port_at, port);
-            let sum_at = if proto == TCP { 16 } else { 6 };
-            let Some(c) = be16(l4, sum_at) else { return };
+            let Some(old_port) = get_be16(l4, port_at) else { return };
+            set_be16(l4, port_at, port);
+            let sum_at = if proto == TCP { tcp::field::CHECKSUM } else { udp::field::CHECKSUM };
+            let Some(c) = get_be16(l4, sum_at) else { return };
             if proto == UDP && c == 0 {
                 return;
             }
@@ -392,13 +379,13 @@ fn rewrite_l4(l4: &mut [u8], proto: u8, end: End, old_addr: u32, addr: u32, port
             if proto == UDP && c == 0 {
                 c = 0xffff; // RFC 768: a computed zero is sent as all ones
             }
-            put16(l4, sum_at, c);
+            set_be16(l4, sum_at, c);
         }
         ICMP => {
-            let Some(old_id) = be16(l4, 4) else { return };
-            put16(l4, 4, port);
-            if let Some(c) = be16(l4, 2) {
-                put16(l4, 2, update16(c, old_id, port));
+            let Some(old_id) = get_be16(l4, icmpv4::field::IDENT) else { return };
+            set_be16(l4, icmpv4::field::IDENT, port);
+            if let Some(c) = get_be16(l4, icmpv4::field::CHECKSUM) {
+                set_be16(l4, icmpv4::field::CHECKSUM, update16(c, old_id, port));
             }
         }
         _ => {}
@@ -419,39 +406,37 @@ pub fn icmp_checksum_ok(ip: &[u8]) -> bool {
 /// quoted, is updated.
 pub fn rewrite_icmp_error(ip: &mut [u8], outer: End, outer_addr: u32, inner_addr: u32, inner_port: u16) {
     let hl = ihl(ip);
-    let at = if outer == End::Src { 12 } else { 16 };
-    let Some(old) = be32(ip, at) else { return };
-    put32(ip, at, outer_addr);
-    if let Some(c) = be16(ip, 10) {
-        put16(ip, 10, update32(c, old, outer_addr));
+    if set_ip_addr(ip, addr_at(outer), outer_addr).is_none() {
+        return;
     }
     let Some(icmp) = ip.get_mut(hl..) else { return };
     // The quoted packet went the other way: an error towards the inside
     // quotes a packet from the inside, so its source is what we rewrite.
     let inner_end = if outer == End::Dst { End::Src } else { End::Dst };
-    if let Some(inner) = icmp.get_mut(8..) {
+    if let Some(inner) = icmp.get_mut(icmpv4::HEADER_LEN..) {
         let ihl_in = ihl(inner);
-        let proto = inner.get(9).copied().unwrap_or(0);
-        let at = if inner_end == End::Src { 12 } else { 16 };
-        if let Some(old_in) = be32(inner, at) {
-            put32(inner, at, inner_addr);
-            put16(inner, 10, 0);
+        let proto = inner.get(field::PROTOCOL).copied().unwrap_or(0);
+        let at = addr_at(inner_end);
+        if let Some(old_in) = get_be32(inner, at) {
+            set_be32(inner, at, inner_addr);
+            set_be16(inner, field::CHECKSUM, 0);
             let c = inner.get(..ihl_in).map_or(0, checksum::checksum);
-            put16(inner, 10, c);
+            set_be16(inner, field::CHECKSUM, c);
             if let Some(l4) = inner.get_mut(ihl_in..) {
                 rewrite_l4(l4, proto, inner_end, old_in, inner_addr, inner_port);
             }
         }
     }
-    put16(icmp, 2, 0);
+    set_be16(icmp, icmpv4::field::CHECKSUM, 0);
     let c = checksum::checksum(icmp);
-    put16(icmp, 2, c);
+    set_be16(icmp, icmpv4::field::CHECKSUM, c);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use stack::wire::checksum::checksum;
+    use stack::wire::icmpv4::types::{ECHO_REPLY, ECHO_REQUEST};
 
     /// An IPv4 packet with a correct header checksum.
     pub(crate) fn ipv4(proto: u8, src: [u8; 4], dst: [u8; 4], l4: &[u8]) -> Vec<u8> {
@@ -469,8 +454,8 @@ mod tests {
     fn l4_sum_ok(p: &[u8]) -> bool {
         let l4 = &p[20..];
         let pseudo = checksum::pseudo_header_v4(
-            std::net::Ipv4Addr::from(be32(p, 12).unwrap()),
-            std::net::Ipv4Addr::from(be32(p, 16).unwrap()),
+            std::net::Ipv4Addr::from(get_be32(p, 12).unwrap()),
+            std::net::Ipv4Addr::from(get_be32(p, 16).unwrap()),
             p[9],
             l4.len() as u16,
         );
@@ -497,7 +482,7 @@ mod tests {
         assert!(l4_sum_ok(&p));
         rewrite(&mut p, End::Src, u32::from_be_bytes([203, 0, 113, 1]), 61000);
         assert_eq!(&p[12..16], &[203, 0, 113, 1]);
-        assert_eq!(be16(&p, 20), Some(61000));
+        assert_eq!(get_be16(&p, 20), Some(61000));
         assert_eq!(checksum(&p[..20]), 0);
         assert!(l4_sum_ok(&p));
         rewrite(&mut p, End::Dst, u32::from_be_bytes([10, 9, 8, 7]), 1);
@@ -537,7 +522,7 @@ mod tests {
         let gre = ipv4(47, [10, 0, 0, 1], [192, 0, 2, 9], &[0; 8]);
         // The router reads a plain packet: a 20-byte header and what follows.
         let read = |q: &[u8]| {
-            let p = Plain4::read(q[..20].try_into().unwrap(), &q[20..]);
+            let p = FiveTuple::read(q[..20].try_into().unwrap(), &q[20..]);
             p.whole.then(|| flow_of(&p))
         };
         for p in [&u, &t, &echo, &reply, &error, &first, &later, &gre] {
@@ -570,7 +555,7 @@ mod tests {
         let reply = ipv4(ICMP, [192, 0, 2, 9], [10, 0, 0, 1], &[ECHO_REPLY, 0, 0xab, 0xcd, 0, 77, 0, 1]);
         let mut zero = 0;
         for p in [&t, &short_tcp, &u, &no_sum, &echo, &reply] {
-            let plain = Plain4::read(p[..20].try_into().unwrap(), &p[20..]);
+            let plain = FiveTuple::read(p[..20].try_into().unwrap(), &p[20..]);
             assert!(plain.whole);
             for end in [End::Src, End::Dst] {
                 for (addr, port) in [(0xcb00_7101, 1024), (0x0a00_0001, 0xffff), (0, 0), (0x6440_0007, 0x1234)] {
@@ -584,7 +569,7 @@ mod tests {
         }
         // A UDP checksum the rewrite would make zero is sent as all ones:
         // find a port that does it, and check both agree there too.
-        let plain = Plain4::read(u[..20].try_into().unwrap(), &u[20..]);
+        let plain = FiveTuple::read(u[..20].try_into().unwrap(), &u[20..]);
         for port in 0..=u16::MAX {
             let mut a = u.clone();
             rewrite(&mut a, End::Src, 0xcb00_7101, port);

@@ -241,11 +241,8 @@ fn udp(src: &str, sport: u16, dst: &str, dport: u16) -> Vec<u8> {
     with_l4_checksum(ipv4(UDP, src, dst, &u), 6)
 }
 
-const SYN: u8 = 0x02;
-const ACK: u8 = 0x10;
-const SYNACK: u8 = 0x12;
-const FIN: u8 = 0x01;
-const RST: u8 = 0x04;
+use stack::wire::tcp::flags::{ACK, FIN, RST, SYN};
+const SYNACK: u8 = SYN | ACK;
 
 fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> Vec<u8> {
     let mut s = vec![0u8; 20];

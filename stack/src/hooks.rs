@@ -12,6 +12,7 @@
 
 use crate::drop::DropReason;
 use crate::iface::Tables;
+use crate::wire::FiveTuple;
 
 /// What translation decided about a packet.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -72,64 +73,6 @@ pub enum FastNat {
     Slow,
 }
 
-/// A plain IPv4 packet (header without options, checked, trimmed to its
-/// total length) as the fast path read it, once, for both hooks
-/// ([`Translator::fast_pre`], [`Translator::fast_post`]): its addresses
-/// and protocol and, when it
-/// is a whole TCP, UDP or ICMP echo packet, its transport endpoints.
-/// (Read once: the hooks used to read and bounds-check the same bytes
-/// again each, and the rewrite read back what they had read.)
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Plain4 {
-    pub src: u32,
-    pub dst: u32,
-    pub proto: u8,
-    /// The endpoints below were read: not a fragment (RFC 791: MF clear,
-    /// offset 0), and TCP with at least its flags, UDP with its 8 bytes,
-    /// or an ICMP echo request or reply with its 8.
-    pub whole: bool,
-    /// TCP's or UDP's ports; an echo's identifier as its requester's
-    /// port (request: `(id, 0)`, reply: `(0, id)`, RFC 5508 §3.1).
-    pub sport: u16,
-    pub dport: u16,
-    /// TCP: its flags. ICMP: 1 for an echo request. UDP: 0.
-    pub flags: u8,
-}
-
-impl Plain4 {
-    /// Nothing read yet.
-    pub const NONE: Plain4 = Plain4 { src: 0, dst: 0, proto: 0, whole: false, sport: 0, dport: 0, flags: 0 };
-
-    /// Reads header `h` (20 bytes, no options) and `l4`, the bytes
-    /// after it up to the total length.
-    #[inline(always)]
-    pub fn read(h: &[u8; 20], l4: &[u8]) -> Plain4 {
-        let proto = h[9];
-        let src = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
-        let dst = u32::from_be_bytes([h[16], h[17], h[18], h[19]]);
-        let mut p = Plain4 { src, dst, proto, whole: false, sport: 0, dport: 0, flags: 0 };
-        let fragment = u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0;
-        let Some(t) = l4.get(..8).and_then(|t| <&[u8; 8]>::try_from(t).ok()).filter(|_| !fragment) else { return p };
-        let (a, b) = (u16::from_be_bytes([t[0], t[1]]), u16::from_be_bytes([t[2], t[3]]));
-        match proto {
-            6 => {
-                if let Some(&flags) = l4.get(13) {
-                    (p.sport, p.dport, p.flags, p.whole) = (a, b, flags, true);
-                }
-            }
-            17 => (p.sport, p.dport, p.whole) = (a, b, true),
-            1 if t[0] == 8 || t[0] == 0 => {
-                let id = u16::from_be_bytes([t[4], t[5]]);
-                let request = t[0] == 8;
-                (p.sport, p.dport) = if request { (id, 0) } else { (0, id) };
-                (p.flags, p.whole) = (u8::from(request), true);
-            }
-            _ => {}
-        }
-        p
-    }
-}
-
 /// Address translation in the router's IPv4 path. Implementations work
 /// on the IPv4 packet (`ip`: header checked, trimmed to its total
 /// length), update every checksum they touch, and never allocate, lock
@@ -178,7 +121,7 @@ pub trait Translator {
     /// without doing it. Must change nothing. [`FastNat::Slow`] is always
     /// safe.
     #[inline(always)]
-    fn fast_pre(&self, _p: &Plain4) -> FastNat {
+    fn fast_pre(&self, _p: &FiveTuple) -> FastNat {
         FastNat::Slow
     }
     /// As [`Translator::fast_pre`], after routing chose egress
@@ -196,7 +139,7 @@ pub trait Translator {
     /// ([`FastNat::Drop`]) or refused ([`FastNat::Refuse`]), counted here
     /// as the hook would count it. [`FastNat::Slow`] changes nothing.
     #[inline(always)]
-    fn fast_post(&mut self, _out: u16, _ip: &mut [u8], _p: &Plain4, _pre: FastNat, _now: u64) -> FastNat {
+    fn fast_post(&mut self, _out: u16, _ip: &mut [u8], _p: &FiveTuple, _pre: FastNat, _now: u64) -> FastNat {
         FastNat::Slow
     }
     /// Changes whenever an answer of [`Translator::fast_pre`] or
@@ -216,7 +159,15 @@ pub trait Translator {
     /// the router rewrites the packet as it did the first. False changes
     /// nothing.
     #[inline(always)]
-    fn fast_refresh(&mut self, _entry: u32, _p: &Plain4, _outbound: bool, _addr: u32, _port: u16, _now: u64) -> bool {
+    fn fast_refresh(
+        &mut self,
+        _entry: u32,
+        _p: &FiveTuple,
+        _outbound: bool,
+        _addr: u32,
+        _port: u16,
+        _now: u64,
+    ) -> bool {
         false
     }
     /// The flow cache is about to keep a flow `fast_post` just
@@ -269,11 +220,11 @@ impl Translator for NoNat {
         Verdict::Pass
     }
     #[inline(always)]
-    fn fast_pre(&self, _: &Plain4) -> FastNat {
+    fn fast_pre(&self, _: &FiveTuple) -> FastNat {
         FastNat::Untouched
     }
     #[inline(always)]
-    fn fast_post(&mut self, _: u16, _: &mut [u8], _: &Plain4, _: FastNat, _: u64) -> FastNat {
+    fn fast_post(&mut self, _: u16, _: &mut [u8], _: &FiveTuple, _: FastNat, _: u64) -> FastNat {
         FastNat::Untouched
     }
 }

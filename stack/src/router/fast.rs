@@ -10,7 +10,7 @@
 //! same rules and counters as ever. One frame is finished before the next
 //! (deciding the whole burst first measured slower).
 //!
-//! With NAT rules, each IPv4 packet is read once ([`Plain4`]) for the
+//! With NAT rules, each IPv4 packet is read once ([`FiveTuple`]) for the
 //! translator's fast hooks: [`Translator::fast_pre`] before routing
 //! (changes nothing), [`Translator::fast_post`] after every other check
 //! (translates, or makes a new outbound flow's session). While the
@@ -24,11 +24,13 @@ use super::flow_cache::cacheable;
 use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::fib::{pick, RouteTarget};
-use crate::hooks::{FastNat, Plain4};
+use crate::hooks::FastNat;
 use crate::iface::{Attach, Tables};
-use crate::wire::ipv4::{self, Ipv4Packet};
-use crate::wire::{be16, be32, MacAddr};
-use crate::wire::{checksum, ipv6};
+use crate::wire::ethernet::{self, ethertype, HEADER_LEN as ETH};
+use crate::wire::ipv4::{self, field as ip4f, Ipv4Packet};
+use crate::wire::ipv6::{self, field as ip6f};
+use crate::wire::FiveTuple;
+use crate::wire::{be16, be32, checksum, get_be16, MacAddr};
 use std::net::Ipv4Addr;
 
 /// How many frames ahead of the one being processed the translator is
@@ -45,13 +47,13 @@ const NEARER: usize = 3;
 const FLOW_AHEAD: usize = 4;
 
 /// Ethernet + IPv4 header without options.
-pub(super) const V4_HEAD: usize = 14 + 20;
+const V4_HEAD: usize = ETH + ipv4::HEADER_LEN;
 /// Ethernet + IPv6 header.
-const V6_HEAD: usize = 14 + 40;
+const V6_HEAD: usize = ETH + ipv6::HEADER_LEN;
 
 /// The IPv6 address at `at` in `h`, as a number.
 #[inline(always)]
-fn addr6(h: &[u8; 40], at: usize) -> u128 {
+fn addr6(h: &[u8; ipv6::HEADER_LEN], at: usize) -> u128 {
     let mut a = [0u8; 16];
     if let Some(b) = h.get(at..at + 16) {
         a.copy_from_slice(b);
@@ -295,8 +297,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     #[inline(always)]
     fn prefetch_nat(&mut self, pkt: Option<&B>, at: usize) {
         let d = pkt.map_or(&[][..], PacketBuf::data);
-        let ip = match (d.get(12), d.get(13)) {
-            (Some(0x08), Some(0x00)) => d.get(14..).unwrap_or_default(),
+        let ip = match get_be16(d, ethernet::field::ETHERTYPE) {
+            Some(ethertype::IPV4) => d.get(ETH..).unwrap_or_default(),
             _ => &[],
         };
         self.nat.prefetch(ip, at);
@@ -344,7 +346,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         now: u64,
     ) -> Plan {
         let d = pkt.data();
-        let Some(eth) = d.get(..14).and_then(|e| <&[u8; 14]>::try_from(e).ok()) else { return Plan::SLOW };
+        let Some(eth) = d.get(..ETH).and_then(|e| <&[u8; ETH]>::try_from(e).ok()) else { return Plan::SLOW };
         if ing.member != Ingress::NONE {
             return self.decide_l2(ing, eth);
         }
@@ -352,9 +354,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if !ing.l3 || eth[..6] != ing.mac || eth[6] & 1 != 0 {
             return Plan::SLOW;
         }
-        match (eth[12], eth[13]) {
-            (0x08, 0x00) => self.decide4::<IDLE>(t, port, pkt, verdict, now),
-            (0x86, 0xdd) if ing.v6 => self.decide6(t, pkt, now),
+        match be16(eth, ethernet::field::ETHERTYPE) {
+            ethertype::IPV4 => self.decide4::<IDLE>(t, port, pkt, verdict, now),
+            ethertype::IPV6 if ing.v6 => self.decide6(t, pkt, now),
             _ => Plan::SLOW,
         }
     }
@@ -364,11 +366,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// unicast destination that is not the BVI: learned on another
     /// member, or unknown in a two-member bridge.
     #[inline(always)]
-    fn decide_l2(&self, ing: Ingress, eth: &[u8; 14]) -> Plan {
+    fn decide_l2(&self, ing: Ingress, eth: &[u8; ETH]) -> Plan {
         let (mut dst, mut src) = ([0u8; 6], [0u8; 6]);
         dst.copy_from_slice(&eth[..6]);
         src.copy_from_slice(&eth[6..12]);
-        let tagged = matches!((eth[12], eth[13]), (0x81, 0x00) | (0x88, 0xa8));
+        let tagged = matches!(be16(eth, ethernet::field::ETHERTYPE), ethertype::VLAN | ethertype::QINQ);
         if tagged || src[0] & 1 != 0 || dst[0] & 1 != 0 || dst == ing.mac {
             return Plan::SLOW;
         }
@@ -399,20 +401,22 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         now: u64,
     ) -> Plan {
         let d = pkt.data();
-        let Some(h) = d.get(14..V4_HEAD).and_then(|h| <&[u8; 20]>::try_from(h).ok()) else { return Plan::SLOW };
-        let tl = usize::from(be16(h, 2));
-        if h[0] != 0x45 || tl < 20 || tl > d.len() - 14 || h[8] <= 1 || !checksum::header_ok(h) {
+        let Some(h) = d.get(ETH..V4_HEAD).and_then(|h| <&[u8; ipv4::HEADER_LEN]>::try_from(h).ok()) else {
+            return Plan::SLOW;
+        };
+        let tl = usize::from(be16(h, ip4f::LENGTH));
+        if h[ip4f::VER_IHL] != 0x45 || tl < 20 || tl > d.len() - ETH || h[ip4f::TTL] <= 1 || !checksum::header_ok(h) {
             return Plan::SLOW;
         }
         // (Stricter than `ipv4_input`'s checks: a few addresses they
         // take go the full way too.)
-        let (src, mut dst) = (be32(h, 12), be32(h, 16));
+        let (src, mut dst) = (be32(h, ip4f::SRC.start), be32(h, ip4f::DST.start));
         if ipv4::is_unusual(src) || ipv4::is_unusual(dst) {
             return Plan::SLOW;
         }
-        let (mut plain, mut pre) = (Plain4::NONE, FastNat::Untouched);
+        let (mut plain, mut pre) = (FiveTuple::NONE, FastNat::Untouched);
         if !IDLE {
-            plain = Plain4::read(h, d.get(V4_HEAD..14 + tl).unwrap_or_default());
+            plain = FiveTuple::read(h, d.get(V4_HEAD..ETH + tl).unwrap_or_default());
             pre = self.nat.fast_pre(&plain);
             match pre {
                 FastNat::Untouched => {}
@@ -428,7 +432,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 return Plan::SLOW
             }
             Some(&RouteTarget::Via { first, count }) => {
-                let hash = if count > 1 { d.get(14..14 + tl).map_or(0, super::ip4::flow_hash) } else { 0 };
+                let hash = if count > 1 { d.get(ETH..ETH + tl).map_or(0, super::ip4::flow_hash) } else { 0 };
                 AdjacencyKey::Route(4, pick(first, count, hash))
             }
             _ => return Plan::SLOW,
@@ -437,12 +441,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if tl > usize::from(mtu) {
             return Plan::SLOW;
         }
-        let len = 14 + tl;
+        let len = ETH + tl;
         let Some(d) = pkt.data_mut().get_mut(..len) else { return Plan::SLOW };
         let mut post = FastNat::Untouched;
         if !IDLE {
             let out = self.adj.get(usize::from(adj)).map_or(u16::MAX, |a| a.out);
-            let ip = d.get_mut(14..).unwrap_or_default();
+            let ip = d.get_mut(ETH..).unwrap_or_default();
             post = self.nat.fast_post(out, ip, &plain, pre, now);
             match post {
                 FastNat::Untouched | FastNat::Rewrite { .. } => {}
@@ -457,7 +461,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             h[..12].copy_from_slice(&a.macs);
             // The checksum updated incrementally (RFC 1624), as RFC 1812
             // §5.3.1 allows (after translation, as the full path does).
-            if let Some(ip) = h.get_mut(14..) {
+            if let Some(ip) = h.get_mut(ETH..) {
                 Ipv4Packet::new_unchecked(ip).decrement_ttl();
             }
         }
@@ -484,12 +488,15 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     #[inline(always)]
     fn decide6(&mut self, t: &Tables, pkt: &mut B, now: u64) -> Plan {
         let d = pkt.data();
-        let Some(h) = d.get(14..V6_HEAD).and_then(|h| <&[u8; 40]>::try_from(h).ok()) else { return Plan::SLOW };
-        let len = 40 + usize::from(be16(h, 4));
-        if h[0] >> 4 != 6 || len > d.len() - 14 || ipv6::is_extension(h[6]) || h[7] <= 1 {
+        let Some(h) = d.get(ETH..V6_HEAD).and_then(|h| <&[u8; ipv6::HEADER_LEN]>::try_from(h).ok()) else {
+            return Plan::SLOW;
+        };
+        let len = ipv6::HEADER_LEN + usize::from(be16(h, ip6f::PAYLOAD_LEN));
+        if h[0] >> 4 != 6 || len > d.len() - ETH || ipv6::is_extension(h[ip6f::NEXT_HEADER]) || h[ip6f::HOP_LIMIT] <= 1
+        {
             return Plan::SLOW;
         }
-        let (src, dst) = (addr6(h, 8), addr6(h, 24));
+        let (src, dst) = (addr6(h, ip6f::SRC.start), addr6(h, ip6f::DST.start));
         if (unusual6(src) || unusual6(dst))
             && (ipv6::is_martian_source_bits(src)
                 || ipv6::is_link_local_bits(src)
@@ -502,7 +509,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let key = match t.fib6.lookup_bits(dst) {
             Some(&RouteTarget::Connected { ifindex }) => AdjacencyKey::Host(6, ifindex, dst),
             Some(&RouteTarget::Via { first, count }) => {
-                let hash = if count > 1 { d.get(14..).map_or(0, super::ip6::flow_hash6) } else { 0 };
+                let hash = if count > 1 { d.get(ETH..).map_or(0, super::ip6::flow_hash6) } else { 0 };
                 AdjacencyKey::Route(6, pick(first, count, hash))
             }
             _ => return Plan::SLOW,
@@ -514,10 +521,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let h = pkt.data_mut().get_mut(..V6_HEAD).and_then(|h| <&mut [u8; V6_HEAD]>::try_from(h).ok());
         if let (Some(a), Some(h)) = (self.adj.get(usize::from(adj)), h) {
             h[..12].copy_from_slice(&a.macs);
-            h[21] = h[21].wrapping_sub(1);
+            h[ETH + ip6f::HOP_LIMIT] = h[ETH + ip6f::HOP_LIMIT].wrapping_sub(1);
         }
-        pkt.truncate(14 + len);
-        Plan { next: Next::Route6, len: (14 + len) as u16, to: adj, slot: 0 }
+        pkt.truncate(ETH + len);
+        Plan { next: Next::Route6, len: (ETH + len) as u16, to: adj, slot: 0 }
     }
 
     /// Sends a routed frame (rewritten by `decide4` or `decide6`) to its

@@ -21,18 +21,22 @@
 //!
 //! [`RouterConfig::flow_fill`]: crate::RouterConfig::flow_fill
 
-use super::fast::{Ingress, Next, Plan, Tally, V4_HEAD};
+use super::fast::{Ingress, Next, Plan, Tally};
 use super::Router;
 use crate::buf::PacketBuf;
-use crate::hooks::{FastNat, Plain4, Translator};
+use crate::hooks::{FastNat, Translator};
 use crate::wire::checksum;
-use crate::wire::{be16, be32};
+use crate::wire::ethernet::ethertype;
+use crate::wire::ip::protocol;
+use crate::wire::plain4 as at;
+use crate::wire::FiveTuple;
+use crate::wire::{be16, be32, ipv4, ne16, put16, put32, set_ne16, tcp, udp};
 use hugeslice::HugeSlice;
 
 /// Ethernet, a 20-byte IPv4 header and 8 bytes of the transport's (the
 /// UDP header; TCP's ports): the bytes a hit reads and writes, but for
 /// TCP's flags and checksum.
-pub(super) const VIEW: usize = 14 + 20 + 8;
+pub(super) const VIEW: usize = at::L4 + udp::HEADER_LEN;
 
 /// What an entry does to the packet's addresses.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -109,9 +113,11 @@ impl CachedFlow {
 /// and the port, as they sit (no byte swaps).
 #[inline(always)]
 pub(super) fn key(x: &[u8; VIEW], port: u16) -> (u64, u64) {
-    let k0 = u64::from_ne_bytes([x[26], x[27], x[28], x[29], x[30], x[31], x[32], x[33]]);
-    let ports = u32::from_ne_bytes([x[34], x[35], x[36], x[37]]);
-    (k0, u64::from(ports) | u64::from(x[23]) << 32 | u64::from(port) << 40)
+    // The addresses, then the ports, each pair adjacent in the frame.
+    let (a, p) = (at::SRC, at::SRC_PORT);
+    let k0 = u64::from_ne_bytes([x[a], x[a + 1], x[a + 2], x[a + 3], x[a + 4], x[a + 5], x[a + 6], x[a + 7]]);
+    let ports = u32::from_ne_bytes([x[p], x[p + 1], x[p + 2], x[p + 3]]);
+    (k0, u64::from(ports) | u64::from(x[at::PROTOCOL]) << 32 | u64::from(port) << 40)
 }
 
 /// A worker's flow cache, on huge pages where the kernel gives them
@@ -318,40 +324,40 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let d = pkt.data_mut();
         let frame = d.len();
         // TCP's flags (a TCP entry's packets are at least 54 bytes).
-        let flags = d.get(47).copied().unwrap_or(0);
+        let flags = d.get(at::TCP_FLAGS).copied().unwrap_or(0);
         let (x, rest) = d.split_at_mut_checked(VIEW)?;
         let x = <&mut [u8; VIEW]>::try_from(x).ok()?;
         let (k0, k1) = key(x, port);
         let f = self.flows.get(k0, k1)?;
         // Unicast to us from a unicast source, untagged IPv4.
-        if !ing.l3 || x[..6] != ing.mac || x[6] & 1 != 0 || x[12] != 0x08 || x[13] != 0x00 {
+        if !ing.l3 || x[..6] != ing.mac || x[6] & 1 != 0 || be16(x, at::ETHERTYPE) != ethertype::IPV4 {
             return None;
         }
-        let h = <&[u8; 20]>::try_from(&x[14..V4_HEAD]).ok()?;
-        let tl = usize::from(be16(h, 2));
-        if h[0] != 0x45 || tl < 20 || tl > frame - 14 || h[8] <= 1 || !checksum::header_ok(h) {
+        let h = <&[u8; ipv4::HEADER_LEN]>::try_from(&x[at::IP..at::L4]).ok()?;
+        let tl = usize::from(be16(x, at::LENGTH));
+        if x[at::VER_IHL] != 0x45 || tl < 20 || tl > frame - at::IP || x[at::TTL] <= 1 || !checksum::header_ok(h) {
             return None;
         }
         // Whole (RFC 791: not a fragment), with the transport header the
         // entry rewrites, and no TCP flag that moves a session's state.
-        let fits = match h[9] {
-            UDP => tl >= 28,
-            TCP => tl >= 40 && flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0,
+        let fits = match x[at::PROTOCOL] {
+            protocol::UDP => tl >= 28,
+            protocol::TCP => tl >= 40 && flags & (tcp::flags::SYN | tcp::flags::FIN | tcp::flags::RST) == 0,
             _ => false,
         };
-        if !fits || be16(h, 6) & 0x3fff != 0 || now >= f.until || tl > usize::from(f.mtu) {
+        if !fits || be16(x, at::FLG_OFF) & ipv4::FRAGMENT_BITS != 0 || now >= f.until || tl > usize::from(f.mtu) {
             return None;
         }
-        let tcp = x[23] == TCP;
+        let is_tcp = x[at::PROTOCOL] == protocol::TCP;
         if f.entry != NO_ENTRY {
-            let p = Plain4 {
-                src: be32(x, 26),
-                dst: be32(x, 30),
-                proto: x[23],
+            let p = FiveTuple {
+                src: be32(x, at::SRC),
+                dst: be32(x, at::DST),
+                proto: x[at::PROTOCOL],
                 whole: true,
-                sport: be16(x, 34),
-                dport: be16(x, 36),
-                flags: if tcp { flags } else { 0 },
+                sport: be16(x, at::SRC_PORT),
+                dport: be16(x, at::DST_PORT),
+                flags: if is_tcp { flags } else { 0 },
             };
             let (addr, to) = (u32::from_be(f.addr), u16::from_be(f.port));
             if !self.nat.fast_refresh(f.entry, &p, f.rewrite == Rewrite::Source, addr, to, now) {
@@ -362,28 +368,30 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             tally.held += 1;
         }
         x[..12].copy_from_slice(&f.macs);
-        x[22] = x[22].wrapping_sub(1);
-        put_ne16(x, 24, checksum::apply(ne16(x, 24), u32::from(f.ip_delta)));
+        x[at::TTL] = x[at::TTL].wrapping_sub(1);
+        let sum = checksum::apply(ne16(x, at::CHECKSUM), u32::from(f.ip_delta));
+        set_ne16(x, at::CHECKSUM, sum);
         if f.rewrite != Rewrite::Untouched {
-            let (at, port_at) = if f.rewrite == Rewrite::Source { (26, 34) } else { (30, 36) };
-            if let Some(a) = x.get_mut(at..at + 4) {
+            let (addr_at, port_at) =
+                if f.rewrite == Rewrite::Source { (at::SRC, at::SRC_PORT) } else { (at::DST, at::DST_PORT) };
+            if let Some(a) = x.get_mut(addr_at..addr_at + 4) {
                 a.copy_from_slice(&f.addr.to_ne_bytes());
             }
-            put_ne16(x, port_at, f.port);
-            // TCP's checksum (at 50: 8 bytes past the view); UDP's, where a
-            // zero (none, RFC 768) stays zero and a computed zero is sent
-            // as all ones.
-            let sum = if tcp { rest.get_mut(8..10) } else { x.get_mut(40..42) };
+            set_ne16(x, port_at, f.port);
+            // TCP's checksum (past the view); UDP's, where a zero (none,
+            // RFC 768) stays zero and a computed zero is sent as all ones.
+            let sum = if is_tcp { rest.get_mut(at::TCP_CHECKSUM - VIEW..) } else { x.get_mut(at::UDP_CHECKSUM..) };
             if let Some(s) = sum {
-                let c = u16::from_ne_bytes([s[0], s[1]]);
-                if tcp || c != 0 {
+                let c = ne16(s, 0);
+                if is_tcp || c != 0 {
                     let c = checksum::apply(c, u32::from(f.l4_delta));
-                    s.copy_from_slice(&(if c == 0 && !tcp { 0xffff } else { c }).to_ne_bytes());
+                    set_ne16(s, 0, if c == 0 && !is_tcp { 0xffff } else { c });
                 }
             }
         }
-        let plan = Plan { next: Next::CacheHit, len: (14 + tl) as u16, to: f.tx, slot: f.neigh };
-        pkt.truncate(14 + tl);
+        let len = at::IP + tl;
+        let plan = Plan { next: Next::CacheHit, len: len as u16, to: f.tx, slot: f.neigh };
+        pkt.truncate(len);
         Some(plan)
     }
 
@@ -391,7 +399,15 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// from `port`, which the fast path just forwarded through
     /// adjacency `adj` after the translator's answers `pre` and `post`.
     #[cold]
-    pub(super) fn remember_flow(&mut self, port: u16, plain: &Plain4, pre: FastNat, post: FastNat, adj: u16, now: u64) {
+    pub(super) fn remember_flow(
+        &mut self,
+        port: u16,
+        plain: &FiveTuple,
+        pre: FastNat,
+        post: FastNat,
+        adj: u16,
+        now: u64,
+    ) {
         let Some(a) = self.adj.get(usize::from(adj)) else { return };
         let be = |a: u32| u32::from_ne_bytes(a.to_be_bytes());
         let be16 = |p: u16| u16::from_ne_bytes(p.to_be_bytes());
@@ -413,11 +429,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             (checksum::fold(d + ttl), checksum::fold(d + checksum::delta16(be16(old_port), be16(to))))
         };
         let mut x = [0u8; VIEW];
-        x[23] = plain.proto;
-        x[26..30].copy_from_slice(&plain.src.to_be_bytes());
-        x[30..34].copy_from_slice(&plain.dst.to_be_bytes());
-        x[34..36].copy_from_slice(&plain.sport.to_be_bytes());
-        x[36..38].copy_from_slice(&plain.dport.to_be_bytes());
+        x[at::PROTOCOL] = plain.proto;
+        put32(&mut x, at::SRC, plain.src);
+        put32(&mut x, at::DST, plain.dst);
+        put16(&mut x, at::SRC_PORT, plain.sport);
+        put16(&mut x, at::DST_PORT, plain.dport);
         let (k0, k1) = key(&x, port);
         // A flow the translator holds goes unrefreshed (its entry
         // unnamed) until the hold ends.
@@ -443,38 +459,18 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 }
 
-const UDP: u8 = 17;
-const TCP: u8 = 6;
-const TCP_FIN: u8 = 0x01;
-const TCP_SYN: u8 = 0x02;
-const TCP_RST: u8 = 0x04;
 /// A packet the flow cache may take an entry for: a whole UDP packet, or
 /// a whole TCP segment with its 20-byte header and none of SYN, FIN and
 /// RST (`tl`: the IPv4 total length).
 #[inline(always)]
-pub(super) fn cacheable(p: &Plain4, tl: usize) -> bool {
+pub(super) fn cacheable(p: &FiveTuple, tl: usize) -> bool {
     p.whole
         && match p.proto {
-            UDP => tl >= 28,
-            TCP => tl >= 40 && p.flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0,
+            protocol::UDP => tl >= 28,
+            protocol::TCP => tl >= 40 && p.flags & (tcp::flags::SYN | tcp::flags::FIN | tcp::flags::RST) == 0,
             _ => false,
         }
 }
-/// The 16 bits at `at`, as they sit.
-#[inline(always)]
-fn ne16(x: &[u8; VIEW], at: usize) -> u16 {
-    match x.get(at..at + 2) {
-        Some(&[a, b]) => u16::from_ne_bytes([a, b]),
-        _ => 0,
-    }
-}
-#[inline(always)]
-fn put_ne16(x: &mut [u8; VIEW], at: usize, v: u16) {
-    if let Some(f) = x.get_mut(at..at + 2) {
-        f.copy_from_slice(&v.to_ne_bytes());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,8 @@ use crate::hooks::{Translator, Verdict};
 use crate::iface::{Interface, Tables};
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::icmpv4::{self, Message};
-use crate::wire::ipv4::{self, Ipv4Packet};
+use crate::wire::ip::protocol;
+use crate::wire::ipv4::{self, field, Ipv4Packet};
 use crate::wire::{be16, be32};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -189,11 +190,11 @@ pub(super) fn flow_hash(ip: &[u8]) -> u32 {
     if ip.len() < ipv4::HEADER_LEN {
         return 0;
     }
-    let hl = usize::from(ip[0] & 0x0f) * 4;
-    let mut h = u64::from(be32(ip, 12)) << 32 | u64::from(be32(ip, 16));
-    h ^= u64::from(ip[9]);
-    let first_frag = be16(ip, 6) & 0x1fff == 0;
-    if first_frag && (ip[9] == 6 || ip[9] == 17) && ip.len() >= hl + 4 {
+    let (hl, proto) = (ipv4::ihl(ip), ip[field::PROTOCOL]);
+    let mut h = u64::from(be32(ip, field::SRC.start)) << 32 | u64::from(be32(ip, field::DST.start));
+    h ^= u64::from(proto);
+    let first_frag = be16(ip, field::FLG_OFF) & ipv4::OFFSET_MASK == 0;
+    if first_frag && (proto == protocol::TCP || proto == protocol::UDP) && ip.len() >= hl + 4 {
         h ^= u64::from(be32(ip, hl)) << 8;
     }
     let h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15);

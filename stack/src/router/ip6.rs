@@ -402,10 +402,13 @@ pub(super) fn flow_hash6(ip: &[u8]) -> u32 {
     if ip.len() < ipv6::HEADER_LEN {
         return 0;
     }
-    let mut h = u64::from(be32(ip, 20)) << 32 | u64::from(be32(ip, 36));
-    h ^= u64::from(be32(ip, 16) ^ be32(ip, 32)) << 16;
+    // The low halves of the addresses, their high halves folded, the flow
+    // label (RFC 6437).
+    let (src, dst) = (ipv6::field::SRC.start, ipv6::field::DST.start);
+    let mut h = u64::from(be32(ip, src + 12)) << 32 | u64::from(be32(ip, dst + 12));
+    h ^= u64::from(be32(ip, src + 8) ^ be32(ip, dst + 8)) << 16;
     h ^= u64::from(be32(ip, 0) & 0x000f_ffff) << 20;
-    let next = ip[6];
+    let next = ip[ipv6::field::NEXT_HEADER];
     h ^= u64::from(next);
     if (next == nh::TCP || next == nh::UDP) && ip.len() >= ipv6::HEADER_LEN + 4 {
         h ^= u64::from(be32(ip, ipv6::HEADER_LEN)) << 8;

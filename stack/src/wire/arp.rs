@@ -3,7 +3,8 @@
 use super::{be16, put16, Error, MacAddr, Result};
 use std::net::Ipv4Addr;
 
-mod field {
+/// Byte offsets of the header's fields.
+pub mod field {
     use std::ops::Range;
     pub const HTYPE: usize = 0;
     pub const PTYPE: usize = 2;

@@ -58,6 +58,16 @@ impl std::str::FromStr for MacAddr {
     }
 }
 
+/// EtherType numbers (IEEE 802), for code that reads the field without
+/// a view.
+pub mod ethertype {
+    pub const IPV4: u16 = 0x0800;
+    pub const ARP: u16 = 0x0806;
+    pub const VLAN: u16 = 0x8100;
+    pub const QINQ: u16 = 0x88a8;
+    pub const IPV6: u16 = 0x86dd;
+}
+
 /// EtherType values the gateway knows.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum EtherType {
@@ -72,11 +82,11 @@ pub enum EtherType {
 impl From<u16> for EtherType {
     fn from(v: u16) -> Self {
         match v {
-            0x0800 => EtherType::Ipv4,
-            0x0806 => EtherType::Arp,
-            0x8100 => EtherType::Vlan,
-            0x88a8 => EtherType::QinQ,
-            0x86dd => EtherType::Ipv6,
+            ethertype::IPV4 => EtherType::Ipv4,
+            ethertype::ARP => EtherType::Arp,
+            ethertype::VLAN => EtherType::Vlan,
+            ethertype::QINQ => EtherType::QinQ,
+            ethertype::IPV6 => EtherType::Ipv6,
             other => EtherType::Unknown(other),
         }
     }
@@ -85,17 +95,18 @@ impl From<u16> for EtherType {
 impl From<EtherType> for u16 {
     fn from(v: EtherType) -> u16 {
         match v {
-            EtherType::Ipv4 => 0x0800,
-            EtherType::Arp => 0x0806,
-            EtherType::Vlan => 0x8100,
-            EtherType::QinQ => 0x88a8,
-            EtherType::Ipv6 => 0x86dd,
+            EtherType::Ipv4 => ethertype::IPV4,
+            EtherType::Arp => ethertype::ARP,
+            EtherType::Vlan => ethertype::VLAN,
+            EtherType::QinQ => ethertype::QINQ,
+            EtherType::Ipv6 => ethertype::IPV6,
             EtherType::Unknown(o) => o,
         }
     }
 }
 
-mod field {
+/// Byte offsets of the header's fields.
+pub mod field {
     use std::ops::Range;
     pub const DST: Range<usize> = 0..6;
     pub const SRC: Range<usize> = 6..12;

@@ -4,7 +4,8 @@
 use super::checksum;
 use super::{be16, put16, Error, Result};
 
-mod field {
+/// Byte offsets of the header's fields.
+pub mod field {
     pub const TYPE: usize = 0;
     pub const CODE: usize = 1;
     pub const CHECKSUM: usize = 2;
@@ -16,6 +17,20 @@ mod field {
 
 /// Length of the ICMP header (type, code, checksum, 4 bytes of "rest").
 pub const HEADER_LEN: usize = field::PAYLOAD;
+
+/// ICMP type numbers (RFC 792), for code that reads the type byte
+/// without a view.
+pub mod types {
+    pub const ECHO_REPLY: u8 = 0;
+    pub const DST_UNREACHABLE: u8 = 3;
+    pub const SOURCE_QUENCH: u8 = 4;
+    pub const REDIRECT: u8 = 5;
+    pub const ECHO_REQUEST: u8 = 8;
+    pub const TIME_EXCEEDED: u8 = 11;
+    pub const PARAM_PROBLEM: u8 = 12;
+    pub const TIMESTAMP: u8 = 13;
+    pub const TIMESTAMP_REPLY: u8 = 14;
+}
 
 /// ICMP message types the gateway knows.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -34,14 +49,14 @@ pub enum Message {
 impl From<u8> for Message {
     fn from(v: u8) -> Self {
         match v {
-            0 => Message::EchoReply,
-            3 => Message::DstUnreachable,
-            5 => Message::Redirect,
-            8 => Message::EchoRequest,
-            11 => Message::TimeExceeded,
-            12 => Message::ParamProblem,
-            13 => Message::Timestamp,
-            14 => Message::TimestampReply,
+            types::ECHO_REPLY => Message::EchoReply,
+            types::DST_UNREACHABLE => Message::DstUnreachable,
+            types::REDIRECT => Message::Redirect,
+            types::ECHO_REQUEST => Message::EchoRequest,
+            types::TIME_EXCEEDED => Message::TimeExceeded,
+            types::PARAM_PROBLEM => Message::ParamProblem,
+            types::TIMESTAMP => Message::Timestamp,
+            types::TIMESTAMP_REPLY => Message::TimestampReply,
             o => Message::Unknown(o),
         }
     }
@@ -50,14 +65,14 @@ impl From<u8> for Message {
 impl From<Message> for u8 {
     fn from(v: Message) -> u8 {
         match v {
-            Message::EchoReply => 0,
-            Message::DstUnreachable => 3,
-            Message::Redirect => 5,
-            Message::EchoRequest => 8,
-            Message::TimeExceeded => 11,
-            Message::ParamProblem => 12,
-            Message::Timestamp => 13,
-            Message::TimestampReply => 14,
+            Message::EchoReply => types::ECHO_REPLY,
+            Message::DstUnreachable => types::DST_UNREACHABLE,
+            Message::Redirect => types::REDIRECT,
+            Message::EchoRequest => types::ECHO_REQUEST,
+            Message::TimeExceeded => types::TIME_EXCEEDED,
+            Message::ParamProblem => types::PARAM_PROBLEM,
+            Message::Timestamp => types::TIMESTAMP,
+            Message::TimestampReply => types::TIMESTAMP_REPLY,
             Message::Unknown(o) => o,
         }
     }

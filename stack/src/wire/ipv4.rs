@@ -1,10 +1,12 @@
 //! IPv4 headers (RFC 791), validated as RFC 1812 §5.2.2 asks of a router.
 
 use super::checksum;
+use super::ip::protocol;
 use super::{be16, put16, Error, Result};
 use std::net::Ipv4Addr;
 
-mod field {
+/// Byte offsets of the header's fields.
+pub mod field {
     use std::ops::Range;
     pub const VER_IHL: usize = 0;
     pub const TOS: usize = 1;
@@ -23,6 +25,21 @@ pub const HEADER_LEN: usize = 20;
 /// Longest header (IHL 15).
 pub const MAX_HEADER_LEN: usize = 60;
 
+/// Bits of the flags and fragment offset word ([`field::FLG_OFF`]).
+pub const DONT_FRAGMENT: u16 = 0x4000;
+pub const MORE_FRAGMENTS: u16 = 0x2000;
+/// The fragment offset, in 8-byte units.
+pub const OFFSET_MASK: u16 = 0x1fff;
+/// Set in any fragment: MF, or a nonzero offset (RFC 791).
+pub const FRAGMENT_BITS: u16 = MORE_FRAGMENTS | OFFSET_MASK;
+
+/// The header length the first byte of `ip` declares (IHL × 4; 0 for
+/// no bytes), unchecked.
+#[inline(always)]
+pub fn ihl(ip: &[u8]) -> usize {
+    usize::from(ip.first().copied().unwrap_or(0) & 0x0f) * 4
+}
+
 /// IP protocol numbers (IANA) the gateway knows.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Protocol {
@@ -35,9 +52,9 @@ pub enum Protocol {
 impl From<u8> for Protocol {
     fn from(v: u8) -> Self {
         match v {
-            1 => Protocol::Icmp,
-            6 => Protocol::Tcp,
-            17 => Protocol::Udp,
+            protocol::ICMP => Protocol::Icmp,
+            protocol::TCP => Protocol::Tcp,
+            protocol::UDP => Protocol::Udp,
             o => Protocol::Unknown(o),
         }
     }
@@ -46,9 +63,9 @@ impl From<u8> for Protocol {
 impl From<Protocol> for u8 {
     fn from(v: Protocol) -> u8 {
         match v {
-            Protocol::Icmp => 1,
-            Protocol::Tcp => 6,
-            Protocol::Udp => 17,
+            Protocol::Icmp => protocol::ICMP,
+            Protocol::Tcp => protocol::TCP,
+            Protocol::Udp => protocol::UDP,
             Protocol::Unknown(o) => o,
         }
     }
@@ -118,18 +135,18 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         be16(self.buffer.as_ref(), field::IDENT)
     }
     pub fn dont_frag(&self) -> bool {
-        be16(self.buffer.as_ref(), field::FLG_OFF) & 0x4000 != 0
+        be16(self.buffer.as_ref(), field::FLG_OFF) & DONT_FRAGMENT != 0
     }
     pub fn more_frags(&self) -> bool {
-        be16(self.buffer.as_ref(), field::FLG_OFF) & 0x2000 != 0
+        be16(self.buffer.as_ref(), field::FLG_OFF) & MORE_FRAGMENTS != 0
     }
     /// Fragment offset in bytes.
     pub fn frag_offset(&self) -> u16 {
-        (be16(self.buffer.as_ref(), field::FLG_OFF) & 0x1fff) << 3
+        (be16(self.buffer.as_ref(), field::FLG_OFF) & OFFSET_MASK) << 3
     }
     /// True for any fragment (MF set or a nonzero offset).
     pub fn is_fragment(&self) -> bool {
-        be16(self.buffer.as_ref(), field::FLG_OFF) & 0x3fff != 0
+        be16(self.buffer.as_ref(), field::FLG_OFF) & FRAGMENT_BITS != 0
     }
     pub fn ttl(&self) -> u8 {
         self.buffer.as_ref()[field::TTL]

@@ -6,10 +6,12 @@
 //! non-padding options per options header, so a crafted chain costs a
 //! bounded amount of work. Nothing here allocates or panics.
 
+use super::ip::protocol;
 use super::{be16, be32, checksum, put16, Error, Result};
 use std::net::Ipv6Addr;
 
-mod field {
+/// Byte offsets of the header's fields.
+pub mod field {
     use std::ops::Range;
     pub const VER_TC_FLOW: Range<usize> = 0..4;
     pub const PAYLOAD_LEN: usize = 4;
@@ -33,13 +35,13 @@ pub const MAX_OPTIONS: usize = 8;
 /// Next Header values (IANA "Assigned Internet Protocol Numbers").
 pub mod nh {
     pub const HOP_BY_HOP: u8 = 0;
-    pub const TCP: u8 = 6;
-    pub const UDP: u8 = 17;
+    pub const TCP: u8 = super::protocol::TCP;
+    pub const UDP: u8 = super::protocol::UDP;
     pub const ROUTING: u8 = 43;
     pub const FRAGMENT: u8 = 44;
     pub const ESP: u8 = 50;
     pub const AH: u8 = 51;
-    pub const ICMPV6: u8 = 58;
+    pub const ICMPV6: u8 = super::protocol::ICMPV6;
     pub const NO_NEXT: u8 = 59;
     pub const DEST_OPTS: u8 = 60;
     pub const MOBILITY: u8 = 135;

@@ -6,17 +6,23 @@
 //! `parse` (validates semantics) and `emit`.
 
 pub mod arp;
+mod bytes;
 pub mod checksum;
 pub mod ethernet;
+pub mod five_tuple;
 pub mod icmpv4;
 pub mod icmpv6;
+pub mod ip;
 pub mod ipv4;
 pub mod ipv6;
+pub mod plain4;
 pub mod tcp;
 pub mod udp;
 pub mod vlan;
 
+pub use bytes::{be16, be32, get_be16, get_be32, ne16, put16, put32, set_be16, set_be32, set_ne16};
 pub use ethernet::{EtherType, EthernetFrame, MacAddr};
+pub use five_tuple::FiveTuple;
 
 /// Why a buffer could not be read as a packet.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -43,25 +49,3 @@ impl std::error::Error for Error {}
 
 /// Result of parsing a packet.
 pub type Result<T> = core::result::Result<T, Error>;
-
-/// Reads a big-endian u16 at `at`; the caller has checked the length.
-#[inline(always)]
-pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
-
-/// Reads a big-endian u32 at `at`; the caller has checked the length.
-#[inline(always)]
-pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-#[inline(always)]
-pub(crate) fn put16(b: &mut [u8], at: usize, v: u16) {
-    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
-}
-
-#[inline(always)]
-pub(crate) fn put32(b: &mut [u8], at: usize, v: u32) {
-    b[at..at + 4].copy_from_slice(&v.to_be_bytes());
-}

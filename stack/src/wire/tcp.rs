@@ -5,12 +5,14 @@ use super::checksum;
 use super::{be16, be32, put16, put32, Error, Result};
 use std::net::Ipv4Addr;
 
-mod field {
+/// Byte offsets of the header's fields.
+pub mod field {
     pub const SRC_PORT: usize = 0;
     pub const DST_PORT: usize = 2;
     pub const SEQ: usize = 4;
     pub const ACK: usize = 8;
     pub const OFF_FLAGS: usize = 12;
+    pub const FLAGS: usize = 13;
     pub const WINDOW: usize = 14;
     pub const CHECKSUM: usize = 16;
     pub const URGENT: usize = 18;
@@ -19,14 +21,14 @@ mod field {
 /// Length of a header without options.
 pub const HEADER_LEN: usize = 20;
 
-/// TCP control bits.
+/// TCP control bits, as they sit in the flags byte ([`field::FLAGS`]).
 pub mod flags {
-    pub const FIN: u16 = 0x01;
-    pub const SYN: u16 = 0x02;
-    pub const RST: u16 = 0x04;
-    pub const PSH: u16 = 0x08;
-    pub const ACK: u16 = 0x10;
-    pub const URG: u16 = 0x20;
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
 }
 
 /// A view of a TCP segment.
@@ -67,8 +69,9 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     pub fn header_len(&self) -> usize {
         usize::from(self.buffer.as_ref()[field::OFF_FLAGS] >> 4) * 4
     }
-    pub fn flags(&self) -> u16 {
-        be16(self.buffer.as_ref(), field::OFF_FLAGS) & 0x01ff
+    /// The control bits (FIN..CWR; the flags byte).
+    pub fn flags(&self) -> u8 {
+        self.buffer.as_ref()[field::FLAGS]
     }
     pub fn window(&self) -> u16 {
         be16(self.buffer.as_ref(), field::WINDOW)
@@ -102,8 +105,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
         put32(self.buffer.as_mut(), field::ACK, v);
     }
     /// Sets the data offset (header length in bytes) and the flags.
-    pub fn set_header_len_flags(&mut self, header_len: usize, f: u16) {
-        let v = ((header_len as u16 / 4) << 12) | (f & 0x01ff);
+    pub fn set_header_len_flags(&mut self, header_len: usize, f: u8) {
+        let v = ((header_len as u16 / 4) << 12) | u16::from(f);
         put16(self.buffer.as_mut(), field::OFF_FLAGS, v);
     }
     pub fn set_window(&mut self, v: u16) {
@@ -125,7 +128,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
 /// §3.10.7.1 prescribes: if the segment carried ACK, `<SEQ=SEG.ACK><CTL=RST>`;
 /// otherwise `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. `None` for an
 /// incoming RST, which is never answered.
-pub fn rst_for<T: AsRef<[u8]>>(seg: &TcpPacket<T>) -> Option<(u32, u32, u16)> {
+pub fn rst_for<T: AsRef<[u8]>>(seg: &TcpPacket<T>) -> Option<(u32, u32, u8)> {
     let f = seg.flags();
     if f & flags::RST != 0 {
         return None;
@@ -184,10 +187,10 @@ mod tests {
         assert_eq!(rst_for(&p), Some((0, 0x11223345, flags::RST | flags::ACK)));
         let mut ack = b.clone();
         ack[8..12].copy_from_slice(&7u32.to_be_bytes());
-        ack[13] = flags::ACK as u8;
+        ack[13] = flags::ACK;
         assert_eq!(rst_for(&TcpPacket::new_checked(&ack[..]).unwrap()), Some((7, 0, flags::RST)));
         let mut rst = b.clone();
-        rst[13] = flags::RST as u8;
+        rst[13] = flags::RST;
         assert_eq!(rst_for(&TcpPacket::new_checked(&rst[..]).unwrap()), None);
     }
 }

@@ -4,7 +4,8 @@ use super::checksum;
 use super::{be16, put16, Error, Result};
 use std::net::Ipv4Addr;
 
-mod field {
+/// Byte offsets of the header's fields.
+pub mod field {
     pub const SRC_PORT: usize = 0;
     pub const DST_PORT: usize = 2;
     pub const LENGTH: usize = 4;

@@ -2,7 +2,8 @@
 
 use super::{be16, put16, Error, EtherType, Result};
 
-mod field {
+/// Byte offsets of the header's fields.
+pub mod field {
     pub const TCI: usize = 0;
     pub const ETHERTYPE: usize = 2;
     pub const PAYLOAD: usize = 4;

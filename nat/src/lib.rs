@@ -7,7 +7,8 @@
 //! RFC 6888 (carrier-grade NAT) and RFC 7857 (updates).
 //!
 //! [`Nat`] is one worker's NAT. It joins the router's IPv4 path through
-//! [`stack::Translator`]: inbound translation before the FIB lookup,
+//! the router's hooks (`stack::Hooks`, `FastHooks`, `BurstHints`): inbound
+//! translation before the FIB lookup,
 //! outbound translation once the egress interface is known. Plain Rust,
 //! no I/O; time is injected (nanoseconds), so every timeout is tested in
 //! milliseconds.
@@ -15,14 +16,14 @@
 
 mod index;
 pub mod log;
-pub mod nat;
+mod nat44;
 pub mod packet;
 pub mod query;
 pub mod rules;
 mod wheel;
 
 pub use log::{LogEvent, LogQueue, LogRecord};
-pub use nat::{
+pub use nat44::{
     protocol_name, FragRecord, FragmentQueue, Nat, NatConfig, NatCounters, SessionInfo, SubscriberInfo, PROTOCOLS,
 };
 pub use query::{Answer, Query, Request};

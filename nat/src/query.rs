@@ -4,7 +4,7 @@
 //! answer goes into vectors the control plane made with room for it, so
 //! the worker never allocates.
 
-use crate::nat::{Nat, SessionInfo, SubscriberInfo};
+use crate::nat44::{Nat, SessionInfo, SubscriberInfo};
 use std::net::Ipv4Addr;
 
 /// A question for one worker's NAT.

@@ -872,13 +872,13 @@ fn bursts_of_new_and_established_flows_go_as_frame_by_frame() {
 fn the_translator_asks_for_hints_only_while_it_makes_sessions() {
     let mut l = Lab::new(rules(&[WAN_IP]));
     let nat = l.twin.translator_mut();
-    assert!(!stack::Translator::lookahead(nat), "nothing made yet");
+    assert!(!stack::BurstHints::lookahead(nat), "nothing made yet");
     let out = l.pass(LAN, udp(A, 5000, R1, 53), WAN);
     let nat = l.twin.translator_mut();
-    assert!(stack::Translator::lookahead(nat), "a session was made");
-    assert!(!stack::Translator::lookahead(nat), "asked again: none since");
+    assert!(stack::BurstHints::lookahead(nat), "a session was made");
+    assert!(!stack::BurstHints::lookahead(nat), "asked again: none since");
     l.pass(WAN, udp(R1, 53, WAN_IP, src(&out).1), LAN);
-    assert!(!stack::Translator::lookahead(l.twin.translator_mut()), "established traffic only");
+    assert!(!stack::BurstHints::lookahead(l.twin.translator_mut()), "established traffic only");
 }
 
 #[test]

@@ -11,12 +11,12 @@
 //! (deciding the whole burst first measured slower).
 //!
 //! With NAT rules, each IPv4 packet is read once ([`FiveTuple`]) for the
-//! translator's fast hooks: [`Translator::fast_pre`] before routing
-//! (changes nothing), [`Translator::fast_post`] after every other check
+//! translator's fast hooks: [`FastHooks::fast_pre`](crate::FastHooks::fast_pre) before routing
+//! (changes nothing), [`FastHooks::fast_post`](crate::FastHooks::fast_post) after every other check
 //! (translates, or makes a new outbound flow's session). While the
 //! translator makes sessions it is also handed prefetch hints [`AHEAD`]
 //! and [`NEARER`] frames early, so a new flow's cache misses overlap. A
-//! burst no rule could touch ([`Translator::is_idle`]) runs a loop
+//! burst no rule could touch ([`Hooks::is_idle`](crate::Hooks::is_idle)) runs a loop
 //! compiled without the translator (measured 5% more IPv6 packets).
 
 use super::adjacency::{AdjacencyKey, ADJ_SLOTS};
@@ -34,11 +34,11 @@ use crate::wire::{be16, be32, checksum, get_be16, MacAddr};
 use std::net::Ipv4Addr;
 
 /// How many frames ahead of the one being processed the translator is
-/// asked to prefetch ([`Translator::prefetch`]): far enough that a cache
+/// asked to prefetch ([`BurstHints::prefetch`](crate::BurstHints::prefetch)): far enough that a cache
 /// miss (~100 ns) is over when the frame's turn comes.
 const AHEAD: usize = 6;
 /// How many frames ahead the second hint comes
-/// ([`Translator::prefetch_more`]), once the first's read is in.
+/// ([`BurstHints::prefetch_more`](crate::BurstHints::prefetch_more)), once the first's read is in.
 const NEARER: usize = 3;
 
 /// How many frames ahead the flow cache's slot is fetched (measured:
@@ -121,7 +121,7 @@ pub(super) enum Next {
     /// Unknown unicast, flooded to the one other member.
     Flood = 2,
     /// Dropped or refused by the translator as it made the flow's entry
-    /// ([`Translator::fast_post`]).
+    /// ([`FastHooks::fast_post`](crate::FastHooks::fast_post)).
     Stop = 3,
     /// Routed (rewritten, trimmed): `to` is the adjacency.
     Route4 = 4,
@@ -147,7 +147,7 @@ pub(super) struct Tally {
     /// subset of `routed`).
     pub(super) probes: u64,
     pub(super) hits: u64,
-    /// Hits of flows the translator holds ([`Translator::fast_hold`]):
+    /// Hits of flows the translator holds ([`FastHooks::fast_hold`](crate::FastHooks::fast_hold)):
     /// translated without asking it.
     pub(super) held: u64,
     /// The neighbor (its cache slot) last noted as used.
@@ -292,7 +292,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 
     /// The translator's first hint about the frame at burst place `at`
-    /// ([`Translator::prefetch`]): an untagged IPv4 frame's packet, or
+    /// ([`BurstHints::prefetch`](crate::BurstHints::prefetch)): an untagged IPv4 frame's packet, or
     /// nothing.
     #[inline(always)]
     fn prefetch_nat(&mut self, pkt: Option<&B>, at: usize) {
@@ -387,8 +387,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
     /// IPv4: the checks of `ipv4_input`, `route4` and `forward` (RFC 1812
     /// §5.2.2, §5.3.1, §5.3.7) for a header without options; unless the
-    /// translator is idle (`IDLE`), the hooks too ([`Translator::fast_pre`]
-    /// before routing, [`Translator::fast_post`] after, which translates
+    /// translator is idle (`IDLE`), the hooks too ([`FastHooks::fast_pre`](crate::FastHooks::fast_pre)
+    /// before routing, [`FastHooks::fast_post`](crate::FastHooks::fast_post) after, which translates
     /// the packet if it goes on, or answers `verdict` to stop it). A
     /// routed frame is trimmed and rewritten here.
     #[inline(always)]

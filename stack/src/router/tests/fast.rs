@@ -229,8 +229,11 @@ fn fast_path_follows_new_tables() {
 /// any packet.
 #[test]
 fn fast_path_leaves_ipv4_to_a_working_translator() {
+    use crate::hooks::{BurstHints, FastHooks, Hooks};
     struct Busy;
-    impl Translator for Busy {
+    impl FastHooks for Busy {}
+    impl BurstHints for Busy {}
+    impl Hooks for Busy {
         fn prerouting(&mut self, _: &Tables, _: &mut [u8], _: u64) -> Verdict {
             Verdict::Pass
         }

@@ -7,7 +7,7 @@ use crate::buf::PacketBuf;
 use crate::buf::VecBuf;
 use crate::drop::DropReason;
 use crate::fib::NextHop;
-use crate::hooks::{Translator, Verdict};
+use crate::hooks::Verdict;
 use crate::icmp;
 use crate::iface::{Interface, Tables};
 use crate::iface::{Ipv4Cidr, StaticNeighbor, StaticRoute};

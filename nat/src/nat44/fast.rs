@@ -1,0 +1,192 @@
+//! The NAT on the router's fast path ([`FastHooks`]): established
+//! sessions and new outbound flows translated without the full path,
+//! and the flow cache's refreshes and holds.
+
+use super::sessions::key5;
+use super::Nat;
+use super::Target;
+use crate::index::Vacant;
+use crate::packet;
+use crate::packet::End;
+use crate::packet::Flow;
+use crate::packet::TCP;
+use stack::wire::FiveTuple;
+use stack::DropReason;
+use stack::EntryHandle;
+use stack::FastHooks;
+use stack::FastNat;
+use stack::Verdict;
+
+impl Nat {
+    /// The flow of a packet the fast path may translate: a whole packet
+    /// of this worker's (not handed over), of a TCP, UDP or echo flow.
+    #[inline(always)]
+    pub(super) fn fast_flow(&self, p: &FiveTuple) -> Option<Flow> {
+        if self.handed.is_some() || !p.whole {
+            return None;
+        }
+        Some(packet::flow_of(p))
+    }
+
+    /// The rewrite session `e` makes to an outbound packet's source, or
+    /// an inbound one's destination (built in place: a copy of the
+    /// session returned and read back stalls on store forwarding).
+    #[inline(always)]
+    pub(super) fn rewrite_to(&self, e: u32, outbound: bool) -> FastNat {
+        let Some(s) = self.sessions.get(e as usize) else { return FastNat::Slow };
+        let (addr, port) = if outbound { (s.outside, s.out_port) } else { (s.inside, s.in_port) };
+        FastNat::Rewrite { entry: EntryHandle::new(e), addr, port }
+    }
+
+    /// [`FastHooks::fast_post`](stack::FastHooks::fast_post) for a packet of new flow `f` (under rule
+    /// `ri`, if any; its session key goes at `at` in `by_inside`): its
+    /// session made as `outbound` makes it, or the hook's refusal. (Out
+    /// of line: a session made costs far more than the call, and the
+    /// steady path's loop stays small; measured even both ways.)
+    #[inline(never)]
+    pub(super) fn fast_new(&mut self, ri: Option<usize>, f: Flow, at: Vacant, now: u64) -> FastNat {
+        self.now = now;
+        match self.new_outbound(ri, &f, at, now) {
+            Ok(Some(e)) => self.rewrite_to(e, true),
+            Ok(None) => FastNat::Untouched,
+            Err(Verdict::Refuse(r)) => FastNat::Refuse(r),
+            Err(Verdict::Drop(r)) => FastNat::Drop(r),
+            // (Making a session refuses or drops, nothing else.)
+            Err(_) => FastNat::Drop(DropReason::NatNoMapping),
+        }
+    }
+
+    /// [`FastHooks::fast_post`](stack::FastHooks::fast_post)'s look: what `postrouting` would do with
+    /// `p` leaving through `out`, without a change but a new flow's
+    /// session, made with `make`.
+    #[inline(always)]
+    pub(super) fn fast_post_look(&mut self, out: u16, p: &FiveTuple, make: bool, now: u64) -> FastNat {
+        let src = p.src;
+        if self.static_by_inside(src).is_some_and(|st| st.interface == out) {
+            return FastNat::Slow;
+        }
+        let ri = self.rule_for(out, src);
+        if ri.is_none() && self.forward_in.binary_search(&src).is_err() {
+            return FastNat::Untouched;
+        }
+        if self.workers > 1 && self.owner_in(src) != self.worker {
+            return FastNat::Slow;
+        }
+        let Some(f) = self.fast_flow(p) else { return FastNat::Slow };
+        let k = key5(f.proto, f.src, f.sport, f.dst, f.dport);
+        let h = self.hinted_as(&f).map_or_else(|| self.h(k), |a| a.h);
+        match self.find_in_or_vacant_by(k, h) {
+            Ok(e) => self.rewrite_to(e, true),
+            Err(_) if !make => FastNat::New,
+            Err(at) => self.fast_new(ri, f, at, now),
+        }
+    }
+}
+
+impl FastHooks for Nat {
+    /// `prerouting`'s road for a packet of an established session to a
+    /// pool address (`inbound_to_pool` finding it in `inbound`), looked
+    /// at without a change; anything else it would do is `Slow`.
+    #[inline(always)]
+    fn fast_pre(&self, p: &FiveTuple) -> FastNat {
+        match self.target(p.dst) {
+            None => FastNat::Untouched,
+            Some(Target::Static(_)) => FastNat::Slow,
+            Some(Target::Pool(_)) => {
+                let Some(f) = self.fast_flow(p) else { return FastNat::Slow };
+                let Some(e) = self.find_out(key5(f.proto, f.dst, f.dport, f.src, f.sport)) else {
+                    return FastNat::Slow;
+                };
+                // A source of ours would be hairpinned first; another
+                // worker's session is handed over.
+                let inside = self.static_by_inside(f.src).is_some() || self.is_inside_source(f.src);
+                if inside || (self.workers > 1 && self.owner_out(f.proto, f.dst, f.dport) != self.worker) {
+                    return FastNat::Slow;
+                }
+                self.rewrite_to(e, false)
+            }
+        }
+    }
+
+    /// `postrouting`'s road for a packet of an established session
+    /// leaving through `out` (`outbound_from_inside` finding it in
+    /// `outbound`), or of no rule's source; for a new flow, when nothing
+    /// was found before routing (`pre`), its session made, as `outbound`
+    /// makes it (its key filed where this lookup ended), or else
+    /// [`FastNat::New`]. Whatever lets the packet go on is done at once:
+    /// the session found (here or by `fast_pre`) refreshed and `ip`
+    /// rewritten (a hairpin, which both would rewrite, is left to the
+    /// full path).
+    #[inline(always)]
+    fn fast_post(&mut self, out: u16, ip: &mut [u8], p: &FiveTuple, pre: FastNat, now: u64) -> FastNat {
+        let post = self.fast_post_look(out, p, matches!(pre, FastNat::Untouched), now);
+        match (pre, post) {
+            (FastNat::Rewrite { .. }, FastNat::Rewrite { .. }) => return FastNat::Slow,
+            (_, FastNat::Untouched | FastNat::Rewrite { .. }) => {}
+            _ => return post,
+        }
+        self.now = now;
+        let kind = packet::flow_of(p).kind;
+        let (end, found, outbound) = match (pre, post) {
+            (_, FastNat::Rewrite { entry, addr, port }) => (End::Src, (entry, addr, port), true),
+            (FastNat::Rewrite { entry, addr, port }, _) => (End::Dst, (entry, addr, port), false),
+            _ => return post,
+        };
+        let (entry, addr, port) = found;
+        self.touch(entry.get(), kind, outbound, now);
+        packet::rewrite_plain(ip, p, end, addr, port);
+        self.counters.translated += 1;
+        post
+    }
+
+    #[inline(always)]
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The session must still be `p`'s flow's, translated the same way
+    /// (its slot may have been freed and taken by another since).
+    #[inline(always)]
+    fn fast_refresh(&mut self, e: EntryHandle, p: &FiveTuple, outbound: bool, addr: u32, port: u16, now: u64) -> bool {
+        let e = e.get();
+        let Some(s) = self.sessions.get(e as usize) else { return false };
+        let same = if outbound {
+            s.key_in() == key5(p.proto, p.src, p.sport, p.dst, p.dport) && s.outside == addr && s.out_port == port
+        } else {
+            s.key_out() == key5(p.proto, p.dst, p.dport, p.src, p.sport) && s.inside == addr && s.in_port == port
+        };
+        if !same {
+            return false;
+        }
+        self.now = now;
+        self.touch(e, packet::flow_of(p).kind, outbound, now);
+        self.counters.translated += 1;
+        true
+    }
+
+    /// Every refresh keeps a session the hold longer than its timeout
+    /// (`touch`; `fast_post` has just refreshed this one, if its packets
+    /// refresh it), so a flow's packets the cache carries after one (for
+    /// at most the hold) are covered by it: the session ends no sooner
+    /// than its timeout after the flow's last packet. Until then it stays
+    /// the flow's: it ends only when it expires, or when the generation
+    /// changes (rules, a delete), and no refresh brings its end nearer
+    /// than the shortest timeout, of which the hold is at most half. A
+    /// flow whose packets do not refresh its session (UDP and ICMP
+    /// inbound, RFC 4787 REQ-6) is held until the session expires at the
+    /// latest.
+    #[inline]
+    fn fast_hold(&self, e: EntryHandle, outbound: bool, now: u64) -> u64 {
+        let e = e.get();
+        match self.sessions.get(e as usize) {
+            Some(s) if s.proto == TCP || (outbound && s.proto != 0) => self.hold,
+            Some(s) if s.proto != 0 => self.hold.min(s.expires.saturating_sub(now)),
+            _ => 0,
+        }
+    }
+
+    #[inline(always)]
+    fn fast_translated(&mut self, n: u64) {
+        self.counters.translated += n;
+    }
+}

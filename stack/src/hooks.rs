@@ -56,7 +56,7 @@ pub enum Verdict {
 /// ([`FastHooks::fast_pre`], which changes nothing), and found and done
 /// after it ([`FastHooks::fast_post`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum FastNat {
+pub enum FastVerdict {
     /// The hook would pass the packet untouched.
     Untouched,
     /// The hook would rewrite one end (the destination before routing,
@@ -135,27 +135,27 @@ pub trait Hooks {
 /// What the router's fast path asks of the hooks, for a plain packet
 /// (IPv4 header without options, checked, TTL above 1, trimmed to its
 /// total length) read once as a [`FiveTuple`]. Every answer must be what
-/// the full path's hooks would do; [`FastNat::Slow`] is always safe.
+/// the full path's hooks would do; [`FastVerdict::Slow`] is always safe.
 pub trait FastHooks: Hooks {
     /// Before routing: what [`Hooks::prerouting`] would do, without doing
     /// it. Changes nothing.
     #[inline(always)]
-    fn fast_pre(&self, _p: &FiveTuple) -> FastNat {
-        FastNat::Slow
+    fn fast_pre(&self, _p: &FiveTuple) -> FastVerdict {
+        FastVerdict::Slow
     }
     /// After routing chose egress interface `out` (every other check of
     /// the fast path has passed), given `pre`, the answer for `p` before
     /// routing: what [`Hooks::postrouting`] would do, and done. If the
-    /// hooks let the packet go on, the answer is [`FastNat::Untouched`] or
-    /// [`FastNat::Rewrite`], and it is done as they would do it: entries
+    /// hooks let the packet go on, the answer is [`FastVerdict::Untouched`] or
+    /// [`FastVerdict::Rewrite`], and it is done as they would do it: entries
     /// refreshed, `ip` rewritten (at most one end: a packet both would
-    /// rewrite is [`FastNat::Slow`]), counted. An outbound packet of a flow
+    /// rewrite is [`FastVerdict::Slow`]), counted. An outbound packet of a flow
     /// with no entry yet has its entry made when `pre` is `Untouched`
-    /// (otherwise [`FastNat::New`], nothing changed), or is dropped or
+    /// (otherwise [`FastVerdict::New`], nothing changed), or is dropped or
     /// refused, counted as the hook would. `Slow` changes nothing.
     #[inline(always)]
-    fn fast_post(&mut self, _out: u16, _ip: &mut [u8], _p: &FiveTuple, _pre: FastNat, _now: u64) -> FastNat {
-        FastNat::Slow
+    fn fast_post(&mut self, _out: u16, _ip: &mut [u8], _p: &FiveTuple, _pre: FastVerdict, _now: u64) -> FastVerdict {
+        FastVerdict::Slow
     }
     /// Changes whenever an answer of `fast_pre` or `fast_post` could
     /// change other than by entries coming and going (new rules): the
@@ -249,12 +249,12 @@ impl Hooks for NoNat {
 
 impl FastHooks for NoNat {
     #[inline(always)]
-    fn fast_pre(&self, _: &FiveTuple) -> FastNat {
-        FastNat::Untouched
+    fn fast_pre(&self, _: &FiveTuple) -> FastVerdict {
+        FastVerdict::Untouched
     }
     #[inline(always)]
-    fn fast_post(&mut self, _: u16, _: &mut [u8], _: &FiveTuple, _: FastNat, _: u64) -> FastNat {
-        FastNat::Untouched
+    fn fast_post(&mut self, _: u16, _: &mut [u8], _: &FiveTuple, _: FastVerdict, _: u64) -> FastVerdict {
+        FastVerdict::Untouched
     }
 }
 

@@ -26,7 +26,7 @@ pub use buf::{PacketBuf, VecBuf};
 pub use drop::DropReason;
 pub use fib::{Fib, FibBuilder, NextHop, RouteTarget};
 pub use fib6::{Fib6, Fib6Builder, NextHop6};
-pub use hooks::{BurstHints, EntryHandle, FastHooks, FastNat, Hooks, NoNat, Translator, Verdict};
+pub use hooks::{BurstHints, EntryHandle, FastHooks, FastVerdict, Hooks, NoNat, Translator, Verdict};
 pub use iface::{
     Attach, Bridge, Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, Member, RaSettings, StaticNeighbor, StaticRoute,
     StaticRoute6, Tables,

@@ -14,7 +14,7 @@ use stack::wire::FiveTuple;
 use stack::DropReason;
 use stack::EntryHandle;
 use stack::FastHooks;
-use stack::FastNat;
+use stack::FastVerdict;
 use stack::Verdict;
 
 impl Nat {
@@ -32,10 +32,10 @@ impl Nat {
     /// an inbound one's destination (built in place: a copy of the
     /// session returned and read back stalls on store forwarding).
     #[inline(always)]
-    pub(super) fn rewrite_to(&self, e: u32, outbound: bool) -> FastNat {
-        let Some(s) = self.sessions.get(e as usize) else { return FastNat::Slow };
+    pub(super) fn rewrite_to(&self, e: u32, outbound: bool) -> FastVerdict {
+        let Some(s) = self.sessions.get(e as usize) else { return FastVerdict::Slow };
         let (addr, port) = if outbound { (s.outside, s.out_port) } else { (s.inside, s.in_port) };
-        FastNat::Rewrite { entry: EntryHandle::new(e), addr, port }
+        FastVerdict::Rewrite { entry: EntryHandle::new(e), addr, port }
     }
 
     /// [`FastHooks::fast_post`](stack::FastHooks::fast_post) for a packet of new flow `f` (under rule
@@ -44,15 +44,15 @@ impl Nat {
     /// of line: a session made costs far more than the call, and the
     /// steady path's loop stays small; measured even both ways.)
     #[inline(never)]
-    pub(super) fn fast_new(&mut self, ri: Option<usize>, f: Flow, at: Vacant, now: u64) -> FastNat {
+    pub(super) fn fast_new(&mut self, ri: Option<usize>, f: Flow, at: Vacant, now: u64) -> FastVerdict {
         self.now = now;
         match self.new_outbound(ri, &f, at, now) {
             Ok(Some(e)) => self.rewrite_to(e, true),
-            Ok(None) => FastNat::Untouched,
-            Err(Verdict::Refuse(r)) => FastNat::Refuse(r),
-            Err(Verdict::Drop(r)) => FastNat::Drop(r),
+            Ok(None) => FastVerdict::Untouched,
+            Err(Verdict::Refuse(r)) => FastVerdict::Refuse(r),
+            Err(Verdict::Drop(r)) => FastVerdict::Drop(r),
             // (Making a session refuses or drops, nothing else.)
-            Err(_) => FastNat::Drop(DropReason::NatNoMapping),
+            Err(_) => FastVerdict::Drop(DropReason::NatNoMapping),
         }
     }
 
@@ -60,24 +60,24 @@ impl Nat {
     /// `p` leaving through `out`, without a change but a new flow's
     /// session, made with `make`.
     #[inline(always)]
-    pub(super) fn fast_post_look(&mut self, out: u16, p: &FiveTuple, make: bool, now: u64) -> FastNat {
+    pub(super) fn fast_post_look(&mut self, out: u16, p: &FiveTuple, make: bool, now: u64) -> FastVerdict {
         let src = p.src;
         if self.static_by_inside(src).is_some_and(|st| st.interface == out) {
-            return FastNat::Slow;
+            return FastVerdict::Slow;
         }
         let ri = self.rule_for(out, src);
         if ri.is_none() && self.forward_in.binary_search(&src).is_err() {
-            return FastNat::Untouched;
+            return FastVerdict::Untouched;
         }
         if self.workers > 1 && self.owner_in(src) != self.worker {
-            return FastNat::Slow;
+            return FastVerdict::Slow;
         }
-        let Some(f) = self.fast_flow(p) else { return FastNat::Slow };
+        let Some(f) = self.fast_flow(p) else { return FastVerdict::Slow };
         let k = key5(f.proto, f.src, f.sport, f.dst, f.dport);
-        let h = self.hinted_as(&f).map_or_else(|| self.h(k), |a| a.h);
+        let h = self.hinted_as(&f).map_or_else(|| self.key_hash(k), |a| a.h);
         match self.find_in_or_vacant_by(k, h) {
             Ok(e) => self.rewrite_to(e, true),
-            Err(_) if !make => FastNat::New,
+            Err(_) if !make => FastVerdict::New,
             Err(at) => self.fast_new(ri, f, at, now),
         }
     }
@@ -88,20 +88,20 @@ impl FastHooks for Nat {
     /// pool address (`inbound_to_pool` finding it in `inbound`), looked
     /// at without a change; anything else it would do is `Slow`.
     #[inline(always)]
-    fn fast_pre(&self, p: &FiveTuple) -> FastNat {
+    fn fast_pre(&self, p: &FiveTuple) -> FastVerdict {
         match self.target(p.dst) {
-            None => FastNat::Untouched,
-            Some(Target::Static(_)) => FastNat::Slow,
+            None => FastVerdict::Untouched,
+            Some(Target::Static(_)) => FastVerdict::Slow,
             Some(Target::Pool(_)) => {
-                let Some(f) = self.fast_flow(p) else { return FastNat::Slow };
+                let Some(f) = self.fast_flow(p) else { return FastVerdict::Slow };
                 let Some(e) = self.find_out(key5(f.proto, f.dst, f.dport, f.src, f.sport)) else {
-                    return FastNat::Slow;
+                    return FastVerdict::Slow;
                 };
                 // A source of ours would be hairpinned first; another
                 // worker's session is handed over.
                 let inside = self.static_by_inside(f.src).is_some() || self.is_inside_source(f.src);
                 if inside || (self.workers > 1 && self.owner_out(f.proto, f.dst, f.dport) != self.worker) {
-                    return FastNat::Slow;
+                    return FastVerdict::Slow;
                 }
                 self.rewrite_to(e, false)
             }
@@ -113,23 +113,23 @@ impl FastHooks for Nat {
     /// `outbound`), or of no rule's source; for a new flow, when nothing
     /// was found before routing (`pre`), its session made, as `outbound`
     /// makes it (its key filed where this lookup ended), or else
-    /// [`FastNat::New`]. Whatever lets the packet go on is done at once:
+    /// [`FastVerdict::New`]. Whatever lets the packet go on is done at once:
     /// the session found (here or by `fast_pre`) refreshed and `ip`
     /// rewritten (a hairpin, which both would rewrite, is left to the
     /// full path).
     #[inline(always)]
-    fn fast_post(&mut self, out: u16, ip: &mut [u8], p: &FiveTuple, pre: FastNat, now: u64) -> FastNat {
-        let post = self.fast_post_look(out, p, matches!(pre, FastNat::Untouched), now);
+    fn fast_post(&mut self, out: u16, ip: &mut [u8], p: &FiveTuple, pre: FastVerdict, now: u64) -> FastVerdict {
+        let post = self.fast_post_look(out, p, matches!(pre, FastVerdict::Untouched), now);
         match (pre, post) {
-            (FastNat::Rewrite { .. }, FastNat::Rewrite { .. }) => return FastNat::Slow,
-            (_, FastNat::Untouched | FastNat::Rewrite { .. }) => {}
+            (FastVerdict::Rewrite { .. }, FastVerdict::Rewrite { .. }) => return FastVerdict::Slow,
+            (_, FastVerdict::Untouched | FastVerdict::Rewrite { .. }) => {}
             _ => return post,
         }
         self.now = now;
         let kind = packet::flow_of(p).kind;
         let (end, found, outbound) = match (pre, post) {
-            (_, FastNat::Rewrite { entry, addr, port }) => (End::Src, (entry, addr, port), true),
-            (FastNat::Rewrite { entry, addr, port }, _) => (End::Dst, (entry, addr, port), false),
+            (_, FastVerdict::Rewrite { entry, addr, port }) => (End::Src, (entry, addr, port), true),
+            (FastVerdict::Rewrite { entry, addr, port }, _) => (End::Dst, (entry, addr, port), false),
             _ => return post,
         };
         let (entry, addr, port) = found;

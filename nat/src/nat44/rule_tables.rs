@@ -124,8 +124,8 @@ impl Nat {
                     fixed: true,
                 };
             }
-            self.map_in.insert(self.h(key3(fw.proto, inside, fw.inside.1)), m);
-            self.map_out.insert(self.h(key3(fw.proto, outside, fw.outside.1)), m);
+            self.map_in.insert(self.key_hash(key3(fw.proto, inside, fw.inside.1)), m);
+            self.map_out.insert(self.key_hash(key3(fw.proto, outside, fw.outside.1)), m);
             self.forwards.push(m);
         }
     }

@@ -162,8 +162,10 @@ pub(super) fn timeout(t: &Timeouts, proto: u8, tcp: u8) -> u64 {
 const EXPIRY_BUDGET: usize = 4096;
 
 impl Nat {
+    /// The hash of a session, mapping or subscriber key, under this
+    /// worker's seed.
     #[inline]
-    pub(super) fn h(&self, k: u128) -> u32 {
+    pub(super) fn key_hash(&self, k: u128) -> u32 {
         hash(k, self.seed)
     }
 
@@ -175,7 +177,7 @@ impl Nat {
     /// As [`Nat::find_in`], or else where its session goes in `by_inside`.
     #[inline]
     pub(super) fn find_in_or_vacant(&self, k: u128) -> Result<u32, Vacant> {
-        self.find_in_or_vacant_by(k, self.h(k))
+        self.find_in_or_vacant_by(k, self.key_hash(k))
     }
 
     /// As [`Nat::find_in_or_vacant`], given `k`'s hash.
@@ -195,7 +197,7 @@ impl Nat {
     pub(super) fn find_out(&self, k: u128) -> Option<u32> {
         let s = &self.sessions;
         self.by_outside.find(
-            self.h(k),
+            self.key_hash(k),
             #[inline(always)]
             |e| s.get(e as usize).is_some_and(|x| x.key_out() == k),
         )
@@ -209,13 +211,13 @@ impl Nat {
     /// else where its mapping goes in `map_in`.
     pub(super) fn find_map_in_or_vacant(&self, proto: u8, a: u32, p: u16, h: Option<u32>) -> Result<u32, Vacant> {
         let (k, m) = (key3(proto, a, p), &self.mappings);
-        let h = h.unwrap_or_else(|| self.h(k));
+        let h = h.unwrap_or_else(|| self.key_hash(k));
         self.map_in.find_or_vacant(h, |e| m.get(e as usize).is_some_and(|x| key3(x.proto, x.inside, x.in_port) == k))
     }
 
     pub(super) fn find_map_out(&self, proto: u8, a: u32, p: u16) -> Option<u32> {
         let (k, m, addrs) = (key3(proto, a, p), &self.mappings, &self.addrs);
-        self.map_out.find(self.h(k), |e| {
+        self.map_out.find(self.key_hash(k), |e| {
             m.get(e as usize).is_some_and(|x| {
                 x.out_port == p && x.proto == proto && addrs.get(usize::from(x.addr)).is_some_and(|o| o.addr == a)
             })
@@ -304,7 +306,7 @@ impl Nat {
 
     pub(super) fn subscriber(&mut self, ri: usize, inside: u32, h: Option<u32>) -> Result<u32, Refusal> {
         let k = sub_key(inside, ri);
-        let h = h.unwrap_or_else(|| self.h(k));
+        let h = h.unwrap_or_else(|| self.key_hash(k));
         let subs = &self.subs;
         let found = self
             .sub_ix
@@ -383,7 +385,7 @@ impl Nat {
             s.ports += 1;
         }
         self.map_in.insert_vacant(at, m);
-        self.map_out.insert_later(self.h(key3(f.proto, outside, port)), m);
+        self.map_out.insert_later(self.key_hash(key3(f.proto, outside, port)), m);
         Ok(m)
     }
 
@@ -460,9 +462,9 @@ impl Nat {
         }
         match at {
             Some(at) => self.by_inside.insert_vacant(at, e),
-            None => self.by_inside.insert(self.h(key5(map.proto, map.inside, map.in_port, remote, rem_port)), e),
+            None => self.by_inside.insert(self.key_hash(key5(map.proto, map.inside, map.in_port, remote, rem_port)), e),
         }
-        self.by_outside.insert_later(self.h(key5(map.proto, outside, map.out_port, remote, rem_port)), e);
+        self.by_outside.insert_later(self.key_hash(key5(map.proto, outside, map.out_port, remote, rem_port)), e);
         self.wheel.insert(e, expires);
         self.live += 1;
         if let Some(c) = self.counters.created.get_mut(proto_index(map.proto)) {
@@ -473,9 +475,9 @@ impl Nat {
 
     pub(super) fn remove_mapping(&mut self, m: u32) {
         let Some(map) = self.mappings.get(m as usize).copied() else { return };
-        self.map_in.remove(self.h(key3(map.proto, map.inside, map.in_port)), m);
+        self.map_in.remove(self.key_hash(key3(map.proto, map.inside, map.in_port)), m);
         let outside = self.outside_of(&map);
-        self.map_out.remove(self.h(key3(map.proto, outside, map.out_port)), m);
+        self.map_out.remove(self.key_hash(key3(map.proto, outside, map.out_port)), m);
         if map.fixed {
             if let Some(o) = self.addrs.get_mut(usize::from(map.addr)) {
                 o.set(proto_index(map.proto), map.out_port, false);
@@ -505,8 +507,8 @@ impl Nat {
         if on_wheel {
             self.wheel.remove(e);
         }
-        self.by_inside.remove(self.h(key5(s.proto, s.inside, s.in_port, s.remote, s.rem_port)), e);
-        self.by_outside.remove(self.h(key5(s.proto, s.outside, s.out_port, s.remote, s.rem_port)), e);
+        self.by_inside.remove(self.key_hash(key5(s.proto, s.inside, s.in_port, s.remote, s.rem_port)), e);
+        self.by_outside.remove(self.key_hash(key5(s.proto, s.outside, s.out_port, s.remote, s.rem_port)), e);
         // Unlink from the mapping's list.
         let m = s.mapping;
         let first = self.mappings.get(m as usize).map_or(NIL, |x| x.first);

@@ -24,7 +24,7 @@ use super::flow_cache::cacheable;
 use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::fib::{pick, RouteTarget};
-use crate::hooks::FastNat;
+use crate::hooks::FastVerdict;
 use crate::iface::{Attach, Tables};
 use crate::wire::ethernet::{self, ethertype, HEADER_LEN as ETH};
 use crate::wire::ipv4::{self, field as ip4f, Ipv4Packet};
@@ -257,7 +257,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     ) {
         let Some(mut pkt) = slot.take() else { return };
         // What the translator answered for a `Next::Stop` plan.
-        let mut verdict = FastNat::Untouched;
+        let mut verdict = FastVerdict::Untouched;
         let cached = if !IDLE && self.flows.filling {
             tally.probes += 1;
             self.flow_hit(ing, port, &mut pkt, tally, now)
@@ -342,7 +342,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         ing: Ingress,
         port: u16,
         pkt: &mut B,
-        verdict: &mut FastNat,
+        verdict: &mut FastVerdict,
         now: u64,
     ) -> Plan {
         let d = pkt.data();
@@ -397,7 +397,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         t: &Tables,
         port: u16,
         pkt: &mut B,
-        verdict: &mut FastNat,
+        verdict: &mut FastVerdict,
         now: u64,
     ) -> Plan {
         let d = pkt.data();
@@ -414,21 +414,21 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if ipv4::is_unusual(src) || ipv4::is_unusual(dst) {
             return Plan::SLOW;
         }
-        let (mut plain, mut pre) = (FiveTuple::NONE, FastNat::Untouched);
+        let (mut plain, mut pre) = (FiveTuple::NONE, FastVerdict::Untouched);
         if !IDLE {
             plain = FiveTuple::read(h, d.get(V4_HEAD..ETH + tl).unwrap_or_default());
             pre = self.nat.fast_pre(&plain);
             match pre {
-                FastNat::Untouched => {}
+                FastVerdict::Untouched => {}
                 // Routed as translated.
-                FastNat::Rewrite { addr, .. } => dst = addr,
+                FastVerdict::Rewrite { addr, .. } => dst = addr,
                 _ => return Plan::SLOW,
             }
         }
         let key = match t.fib.lookup(Ipv4Addr::from(dst)) {
             Some(&RouteTarget::Connected { ifindex }) => AdjacencyKey::Host(4, ifindex, u128::from(dst)),
             // ECMP hashes the translated packet: only the full path has it.
-            Some(&RouteTarget::Via { count, .. }) if count > 1 && !IDLE && !matches!(pre, FastNat::Untouched) => {
+            Some(&RouteTarget::Via { count, .. }) if count > 1 && !IDLE && !matches!(pre, FastVerdict::Untouched) => {
                 return Plan::SLOW
             }
             Some(&RouteTarget::Via { first, count }) => {
@@ -443,18 +443,18 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         let len = ETH + tl;
         let Some(d) = pkt.data_mut().get_mut(..len) else { return Plan::SLOW };
-        let mut post = FastNat::Untouched;
+        let mut post = FastVerdict::Untouched;
         if !IDLE {
             let out = self.adj.get(usize::from(adj)).map_or(u16::MAX, |a| a.out);
             let ip = d.get_mut(ETH..).unwrap_or_default();
             post = self.nat.fast_post(out, ip, &plain, pre, now);
             match post {
-                FastNat::Untouched | FastNat::Rewrite { .. } => {}
-                v @ (FastNat::Drop(_) | FastNat::Refuse(_)) => {
+                FastVerdict::Untouched | FastVerdict::Rewrite { .. } => {}
+                v @ (FastVerdict::Drop(_) | FastVerdict::Refuse(_)) => {
                     *verdict = v;
                     return Plan { next: Next::Stop, len: len as u16, to: 0, slot: 0 };
                 }
-                FastNat::New | FastNat::Slow => return Plan::SLOW,
+                FastVerdict::New | FastVerdict::Slow => return Plan::SLOW,
             }
         }
         if let (Some(a), Some(h)) = (self.adj.get(usize::from(adj)), d.get_mut(..V4_HEAD)) {
@@ -547,13 +547,22 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// have (the hook's verdict comes at the same point of it).
     #[cold]
     #[allow(clippy::too_many_arguments)]
-    fn stop(&mut self, t: &Tables, mut pkt: B, port: u16, plan: Plan, verdict: FastNat, now: u64, io: &mut impl Io<B>) {
+    fn stop(
+        &mut self,
+        t: &Tables,
+        mut pkt: B,
+        port: u16,
+        plan: Plan,
+        verdict: FastVerdict,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
         pkt.set_port(port);
         pkt.truncate(usize::from(plan.len));
         // (Plans are stopped for the first two only.)
-        let (FastNat::Refuse(r) | FastNat::Drop(r)) = verdict else { return self.process(t, pkt, now, io) };
+        let (FastVerdict::Refuse(r) | FastVerdict::Drop(r)) = verdict else { return self.process(t, pkt, now, io) };
         self.counters.rx += 1;
-        if let FastNat::Refuse(_) = verdict {
+        if let FastVerdict::Refuse(_) = verdict {
             self.refuse(t, pkt, r, now, io);
         } else {
             self.drop(r);

@@ -24,7 +24,7 @@
 use super::fast::{Ingress, Next, Plan, Tally};
 use super::Router;
 use crate::buf::PacketBuf;
-use crate::hooks::{EntryHandle, FastNat, Translator};
+use crate::hooks::{EntryHandle, FastVerdict, Translator};
 use crate::wire::checksum;
 use crate::wire::ethernet::ethertype;
 use crate::wire::ip::protocol;
@@ -400,8 +400,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         &mut self,
         port: u16,
         plain: &FiveTuple,
-        pre: FastNat,
-        post: FastNat,
+        pre: FastVerdict,
+        post: FastVerdict,
         adj: u16,
         now: u64,
     ) {
@@ -411,10 +411,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         // The TTL's word going down by one, whatever the TTL was.
         let ttl = checksum::delta16(u16::from_ne_bytes([2, 0]), u16::from_ne_bytes([1, 0]));
         let (rewrite, (entry, addr, to), (old, old_port)) = match (pre, post) {
-            (_, FastNat::Rewrite { entry, addr, port }) => {
+            (_, FastVerdict::Rewrite { entry, addr, port }) => {
                 (Rewrite::Source, (entry, addr, port), (plain.src, plain.sport))
             }
-            (FastNat::Rewrite { entry, addr, port }, _) => {
+            (FastVerdict::Rewrite { entry, addr, port }, _) => {
                 (Rewrite::Destination, (entry, addr, port), (plain.dst, plain.dport))
             }
             _ => (Rewrite::Untouched, (EntryHandle::NONE, 0, 0), (0, 0)),

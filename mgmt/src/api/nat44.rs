@@ -42,7 +42,7 @@ async fn put_nat(
     axum::Extension(c): axum::Extension<Caller>,
     Body(n): Body<NatConf>,
 ) -> ApiResult<Json<Applied>> {
-    let w = who(&c, "PUT", "/api/v1/nat");
+    let w = c.who();
     let r = api
         .ctl
         .change(&w, "replace the NAT section", |cfg| {
@@ -72,7 +72,7 @@ async fn add_rule(
     axum::Extension(c): axum::Extension<Caller>,
     Body(rule): Body<NatRuleConf>,
 ) -> ApiResult<impl IntoResponse> {
-    let w = who(&c, "POST", "/api/v1/nat/rules");
+    let w = c.who();
     let mut at = String::new();
     let r = api
         .ctl
@@ -105,7 +105,7 @@ async fn put_rule(
     Path(index): Path<usize>,
     Body(rule): Body<NatRuleConf>,
 ) -> ApiResult<Json<Applied>> {
-    let w = who(&c, "PUT", &format!("/api/v1/nat/rules/{index}"));
+    let w = c.who();
     let r = api
         .ctl
         .change(&w, &format!("replace NAT rule {index}"), |cfg| {
@@ -125,7 +125,7 @@ async fn delete_rule(
     axum::Extension(c): axum::Extension<Caller>,
     Path(index): Path<usize>,
 ) -> ApiResult<Json<Applied>> {
-    let w = who(&c, "DELETE", &format!("/api/v1/nat/rules/{index}"));
+    let w = c.who();
     let r = api
         .ctl
         .change(&w, &format!("remove NAT rule {index}"), |cfg| {
@@ -158,7 +158,7 @@ async fn add_pool_address(
     Path(index): Path<usize>,
     Body(a): Body<PoolAddress>,
 ) -> ApiResult<impl IntoResponse> {
-    let w = who(&c, "POST", &format!("/api/v1/nat/rules/{index}/pool"));
+    let w = c.who();
     let mut at = String::new();
     let r = api
         .ctl
@@ -185,7 +185,7 @@ async fn delete_pool_address(
     axum::Extension(c): axum::Extension<Caller>,
     Path((index, address)): Path<(usize, String)>,
 ) -> ApiResult<Json<Applied>> {
-    let w = who(&c, "DELETE", &format!("/api/v1/nat/rules/{index}/pool/{address}"));
+    let w = c.who();
     let r = api
         .ctl
         .change(&w, &format!("remove {address} from the pool of NAT rule {index}"), |cfg| {
@@ -212,7 +212,7 @@ async fn add_forward(
     axum::Extension(c): axum::Extension<Caller>,
     Body(f): Body<NatForwardConf>,
 ) -> ApiResult<impl IntoResponse> {
-    let w = who(&c, "POST", "/api/v1/nat/forwards");
+    let w = c.who();
     let mut at = String::new();
     let r = api
         .ctl
@@ -235,7 +235,7 @@ async fn delete_forward(
     axum::Extension(c): axum::Extension<Caller>,
     Path((protocol, outside)): Path<(String, String)>,
 ) -> ApiResult<Json<Applied>> {
-    let w = who(&c, "DELETE", &format!("/api/v1/nat/forwards/{protocol}/{outside}"));
+    let w = c.who();
     let r = api
         .ctl
         .change(&w, &format!("remove NAT forward {protocol} {outside}"), |cfg| {
@@ -261,7 +261,7 @@ async fn add_static(
     axum::Extension(c): axum::Extension<Caller>,
     Body(s): Body<NatStaticConf>,
 ) -> ApiResult<impl IntoResponse> {
-    let w = who(&c, "POST", "/api/v1/nat/statics");
+    let w = c.who();
     let mut at = String::new();
     let r = api
         .ctl
@@ -283,7 +283,7 @@ async fn delete_static(
     axum::Extension(c): axum::Extension<Caller>,
     Path(outside): Path<String>,
 ) -> ApiResult<Json<Applied>> {
-    let w = who(&c, "DELETE", &format!("/api/v1/nat/statics/{outside}"));
+    let w = c.who();
     let r = api
         .ctl
         .change(&w, &format!("remove NAT static {outside}"), |cfg| {
@@ -443,7 +443,7 @@ async fn delete_session(
             .map_err(|_| Problem::bad_request(field, format!("'{s}' is not ADDRESS:PORT (IPv4)")))
     };
     let (o, r) = (endpoint("outside", &outside)?, endpoint("remote", &remote)?);
-    let w = who(&c, "DELETE", &format!("/api/v1/nat/sessions/{protocol}/{outside}/{remote}"));
+    let w = c.who();
     Ok(Json(api.ctl.delete_nat_session(&w, proto, o, r).await?))
 }
 

@@ -1,0 +1,108 @@
+//! Request extractors whose errors are RFC 9457 problems naming the
+//! field: JSON or YAML bodies, query and path parameters, paging.
+
+use super::*;
+
+/// A JSON (or, with `Content-Type: application/yaml`, YAML) body whose
+/// decoding errors name the field.
+pub(super) struct Body<T>(pub(super) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let yaml = is_yaml(req.headers().get(header::CONTENT_TYPE));
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            let status = e.status();
+            Problem::new(status, "body", "Unreadable body", e.body_text())
+        })?;
+        decode(&bytes, yaml).map(Body)
+    }
+}
+
+fn is_yaml(ct: Option<&HeaderValue>) -> bool {
+    ct.and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("yaml"))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8], yaml: bool) -> Result<T, Problem> {
+    fn field(p: &serde_path_to_error::Path) -> String {
+        let s = p.to_string();
+        if s == "." {
+            "body".into()
+        } else {
+            s
+        }
+    }
+    if yaml {
+        let text = std::str::from_utf8(bytes).map_err(|_| Problem::bad_request("body", "not UTF-8"))?;
+        serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
+            .map_err(|e| Problem::bad_request(&field(e.path()), e.inner().to_string()))
+    } else {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| Problem::bad_request(&field(e.path()), e.inner().to_string()))
+    }
+}
+
+/// Query parameters whose decoding errors are problems, not plain text.
+pub(super) struct Query<T>(pub(super) T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(q) => Ok(Query(q.0)),
+            Err(e) => {
+                let text = e.body_text();
+                let msg = text.trim_start_matches("Failed to deserialize query string: ");
+                let (field, why) = msg.split_once(": ").unwrap_or(("query", msg));
+                Err(Problem::bad_request(field, why))
+            }
+        }
+    }
+}
+
+/// Path parameters whose decoding errors are problems, not plain text.
+pub(super) struct Path<T>(pub(super) T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(p) => Ok(Path(p.0)),
+            Err(e) => Err(Problem::bad_request("path", e.body_text())),
+        }
+    }
+}
+
+/// Offset pagination for lists that can grow large.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct Paging {
+    /// Items to skip (default 0).
+    pub(super) offset: Option<usize>,
+    /// Items to return, 1..=1000 (default 100).
+    pub(super) limit: Option<usize>,
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Items in the whole list.
+    pub total: usize,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+pub(super) fn page<T>(all: Vec<T>, p: &Paging) -> ApiResult<Json<Page<T>>> {
+    let offset = p.offset.unwrap_or(0);
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Problem::bad_request("limit", format!("{limit} is outside 1..=1000")));
+    }
+    let total = all.len();
+    Ok(Json(Page { items: all.into_iter().skip(offset).take(limit).collect(), total, offset, limit }))
+}

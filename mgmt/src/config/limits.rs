@@ -1,0 +1,175 @@
+//! The `arp`, `icmp` and `fast_path` sections: neighbor cache sizes and
+//! timers, ICMP error rate limits, and the fast path's flow cache.
+
+use super::*;
+
+/// Neighbor cache tunables (per worker), for ARP and NDP entries alike:
+/// one table holds both, so `capacity` bounds them together. IPv6
+/// entries also wait 5 s in DELAY before their first unicast probe
+/// (RFC 4861 §7.3.3).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArpConf {
+    /// Most entries per worker; when full, idle entries are evicted, and
+    /// if none can be, packets to a new neighbor are dropped and counted
+    /// (`neighbor_table_full`).
+    #[serde(default = "default_arp_capacity")]
+    pub capacity: usize,
+    /// Packets held per unresolved neighbor (1..=16).
+    #[serde(default = "default_queue")]
+    pub queue_len: usize,
+    /// Requests (ARP) or solicitations (NDP, MAX_MULTICAST_SOLICIT)
+    /// before a neighbor is declared unreachable.
+    #[serde(default = "default_probes")]
+    pub max_probes: u8,
+    /// Milliseconds between requests.
+    #[serde(default = "default_retry")]
+    pub retry_ms: u64,
+    /// Seconds a reply keeps an entry reachable before it is re-probed on use.
+    #[serde(default = "default_reachable")]
+    pub reachable_s: u64,
+    /// Seconds an unused entry lives.
+    #[serde(default = "default_gc")]
+    pub gc_s: u64,
+}
+
+fn default_arp_capacity() -> usize {
+    4096
+}
+
+fn default_queue() -> usize {
+    8
+}
+
+fn default_probes() -> u8 {
+    3
+}
+
+fn default_retry() -> u64 {
+    1000
+}
+
+fn default_reachable() -> u64 {
+    30
+}
+
+fn default_gc() -> u64 {
+    600
+}
+
+impl Default for ArpConf {
+    fn default() -> Self {
+        ArpConf {
+            capacity: default_arp_capacity(),
+            queue_len: default_queue(),
+            max_probes: default_probes(),
+            retry_ms: default_retry(),
+            reachable_s: default_reachable(),
+            gc_s: default_gc(),
+        }
+    }
+}
+
+/// ICMP error generation (per worker token bucket).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IcmpConf {
+    /// Errors per second per worker; 0 sends none.
+    #[serde(default = "default_icmp_rate")]
+    pub rate: u32,
+    /// Burst size.
+    #[serde(default = "default_icmp_burst")]
+    pub burst: u32,
+}
+
+fn default_icmp_rate() -> u32 {
+    1000
+}
+
+fn default_icmp_burst() -> u32 {
+    50
+}
+
+impl Default for IcmpConf {
+    fn default() -> Self {
+        IcmpConf { rate: default_icmp_rate(), burst: default_icmp_burst() }
+    }
+}
+
+/// The fast path's flow cache (`stack::router::flows`): each worker
+/// remembers what it decided for an established TCP or UDP flow (the
+/// next hop and the NAT translation), so the flow's later packets skip
+/// the lookups, until anything the decision rests on changes (routes,
+/// neighbors, NAT rules, the session). Used while NAT is configured.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FastPathConf {
+    /// Flows each worker's cache holds (0..=4194304, rounded up to a
+    /// power of two; 64 bytes each, taken at start; 0: no cache). A new
+    /// flow takes the place of the one in its slot.
+    #[serde(default = "default_flow_cache")]
+    pub flow_cache: usize,
+    /// The cache takes a flow in at one of its uncached fast-path packets
+    /// in this many (1..=1024): with far more flows live than it holds,
+    /// it spends no write on flows it would forget before their next
+    /// packet, and long flows still get in after a few packets.
+    #[serde(default = "default_flow_fill")]
+    pub flow_fill: u32,
+}
+
+fn default_flow_cache() -> usize {
+    16384
+}
+
+fn default_flow_fill() -> u32 {
+    8
+}
+
+impl Default for FastPathConf {
+    fn default() -> Self {
+        FastPathConf { flow_cache: default_flow_cache(), flow_fill: default_flow_fill() }
+    }
+}
+
+impl FastPathConf {
+    pub(super) fn is_default(&self) -> bool {
+        *self == FastPathConf::default()
+    }
+}
+
+impl Config {
+    /// Table sizes and timers in range (`arp`, `l2`, `fast_path`).
+    pub(super) fn validate_limits(&self, errs: &mut Vec<ConfigError>) {
+        let a = &self.arp;
+        if !(1..=16_000_000).contains(&a.capacity) {
+            errs.push(err("arp.capacity", format!("{} is outside 1..=16000000", a.capacity)));
+        }
+        if !(1..=stack::settings::MAX_NEIGHBOR_QUEUE).contains(&a.queue_len) {
+            errs.push(err(
+                "arp.queue_len",
+                format!("{} is outside 1..={}", a.queue_len, stack::settings::MAX_NEIGHBOR_QUEUE),
+            ));
+        }
+        if a.max_probes == 0 {
+            errs.push(err("arp.max_probes", "at least one request must be sent"));
+        }
+        if a.retry_ms == 0 {
+            errs.push(err("arp.retry_ms", "must be above 0"));
+        }
+        if a.reachable_s == 0 {
+            errs.push(err("arp.reachable_s", "must be above 0"));
+        }
+        if a.gc_s < a.reachable_s {
+            errs.push(err("arp.gc_s", "must be at least arp.reachable_s"));
+        }
+        if !(1..=16_000_000).contains(&self.l2.mac_capacity) {
+            errs.push(err("l2.mac_capacity", format!("{} is outside 1..=16000000", self.l2.mac_capacity)));
+        }
+        if self.fast_path.flow_cache > 1 << 22 {
+            errs.push(err("fast_path.flow_cache", format!("{} is outside 0..=4194304", self.fast_path.flow_cache)));
+        }
+        if !(1..=1024).contains(&self.fast_path.flow_fill) {
+            errs.push(err("fast_path.flow_fill", format!("{} is outside 1..=1024", self.fast_path.flow_fill)));
+        }
+    }
+}

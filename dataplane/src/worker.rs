@@ -16,9 +16,7 @@ use crossbeam_queue::ArrayQueue;
 use dpdk_sys as ffi;
 use nat::Nat;
 use stack::iface::MAX_PORTS;
-use stack::wire::MacAddr;
-use stack::{DropReason, Io, PacketBuf, Router, RouterConfig, Tables};
-use std::net::IpAddr;
+use stack::{DropReason, Io, NeighborNews, PacketBuf, Router, RouterConfig, Tables};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -64,16 +62,6 @@ pub struct WorkerConfig {
     /// After this many empty polls in a row, sleep `idle_sleep` (0: spin).
     pub idle_polls_before_sleep: u32,
     pub idle_sleep: Duration,
-}
-
-/// A neighbor learned by one worker, for the others.
-#[derive(Copy, Clone, Debug)]
-struct NeighborEvent {
-    ifindex: u16,
-    ip: IpAddr,
-    mac: MacAddr,
-    /// A reply to us: peers may mark their entry reachable.
-    confirmed: bool,
 }
 
 /// A frame handed from one worker to another, and its tag for the
@@ -152,7 +140,7 @@ impl Dataplane {
             return Err(format!("port ids must be below {MAX_PORTS}"));
         }
         let stop = Arc::new(AtomicBool::new(false));
-        let inboxes: Vec<Arc<ArrayQueue<NeighborEvent>>> =
+        let inboxes: Vec<Arc<ArrayQueue<NeighborNews>>> =
             cfg.cores.iter().map(|_| Arc::new(ArrayQueue::new(NEIGHBOR_INBOX))).collect();
         let stats: Vec<Arc<WorkerStats>> = cfg.cores.iter().map(|_| Arc::new(WorkerStats::default())).collect();
         // Room for a full cache up front: answering a dump never allocates.
@@ -269,8 +257,8 @@ struct WorkerContext {
     /// Every worker's handoff and fragment-record queues, by worker.
     handoffs: Vec<Arc<ArrayQueue<Handed>>>,
     fragments: Vec<Arc<nat::FragmentQueue>>,
-    inbox: Arc<ArrayQueue<NeighborEvent>>,
-    peers: Vec<Arc<ArrayQueue<NeighborEvent>>>,
+    inbox: Arc<ArrayQueue<NeighborNews>>,
+    peers: Vec<Arc<ArrayQueue<NeighborNews>>>,
     tsc_hz: u64,
 }
 
@@ -290,7 +278,7 @@ struct WorkerIo {
     tx: Box<[TxQueue; MAX_PORTS]>,
     pending: u64, // bit per port with buffered frames
     tx_full: u64,
-    peers: Vec<Arc<ArrayQueue<NeighborEvent>>>,
+    peers: Vec<Arc<ArrayQueue<NeighborNews>>>,
     events_lost: u64,
     handoffs: Vec<Arc<ArrayQueue<Handed>>>,
 }
@@ -364,9 +352,9 @@ impl Io<Mbuf> for WorkerIo {
         q.push(Handed { mbuf, tag }).map_err(|h| h.into_parts().0)
     }
 
-    fn neighbor_learned(&mut self, ifindex: u16, ip: IpAddr, mac: MacAddr, confirmed: bool) {
+    fn neighbor_learned(&mut self, news: NeighborNews) {
         for p in &self.peers {
-            if p.push(NeighborEvent { ifindex, ip, mac, confirmed }).is_err() {
+            if p.push(news).is_err() {
                 self.events_lost += 1;
             }
         }
@@ -493,7 +481,7 @@ impl WorkerContext {
             // Queues are looked at before popping: a pop that finds one empty
             // costs a full fence.
             while let Some(e) = if self.inbox.is_empty() { None } else { self.inbox.pop() } {
-                router.learn_remote(tables, e.ifindex, e.ip, e.mac, e.confirmed, now, &mut io);
+                router.learn_remote(tables, e, now, &mut io);
             }
             let mut received = 0;
             for &port in &self.ports {

@@ -32,5 +32,5 @@ pub use iface::{
     StaticRoute6, Tables,
 };
 pub use neigh::{NeighborCache, NeighborConfig};
-pub use router::{Counters, Io, Router};
+pub use router::{Counters, Io, NeighborNews, Router};
 pub use settings::RouterConfig;

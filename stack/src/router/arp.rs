@@ -2,6 +2,8 @@
 //! learned from what they send and shared with the other workers, and
 //! requests for the next hops we resolve.
 
+use super::io::Burst;
+use super::io::NeighborNews;
 use super::{bridge::transmit, output::send_resolved, Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -16,17 +18,8 @@ use std::net::{IpAddr, Ipv4Addr};
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Learns a neighbor another worker saw (update only, never create);
     /// a `confirmed` one (a reply to us) makes the entry reachable.
-    #[allow(clippy::too_many_arguments)]
-    pub fn learn_remote(
-        &mut self,
-        t: &Tables,
-        ifindex: u16,
-        ip: IpAddr,
-        mac: MacAddr,
-        confirmed: bool,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) {
+    pub fn learn_remote(&mut self, t: &Tables, news: NeighborNews, now: u64, io: &mut impl Io<B>) {
+        let NeighborNews { ifindex, ip, mac, confirmed } = news;
         let Some(ifc) = t.iface(ifindex) else { return };
         let how = if confirmed { Learn::Reply } else { Learn::Other };
         let (macs, c) = (&self.macs, &mut self.counters);
@@ -38,35 +31,25 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// when it was a reply to us:
     /// the request may have come from another worker, whose queue the
     /// reply did not land on (peers only update, never create).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn learn_and_share(
         &mut self,
-        t: &Tables,
+        cx: &mut Burst<'_, impl Io<B>>,
         ifc: &Interface,
         ifindex: u16,
         ip: IpAddr,
         mac: MacAddr,
         how: Learn,
-        now: u64,
-        io: &mut impl Io<B>,
     ) -> bool {
         let (macs, c) = (&self.macs, &mut self.counters);
-        let learned = self.neigh.learn(ifindex, ip, mac, how, now, |p, m| send_resolved(t, macs, c, ifc, p, m, io));
+        let learned =
+            self.neigh.learn(ifindex, ip, mac, how, cx.now, |p, m| send_resolved(cx.t, macs, c, ifc, p, m, cx.io));
         if learned || how == Learn::Reply {
-            io.neighbor_learned(ifindex, ip, mac, how == Learn::Reply);
+            cx.io.neighbor_learned(NeighborNews { ifindex, ip, mac, confirmed: how == Learn::Reply });
         }
         learned
     }
 
-    pub(super) fn arp_input(
-        &mut self,
-        t: &Tables,
-        ifindex: u16,
-        ifc: &Interface,
-        mut pkt: B,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) {
+    pub(super) fn arp_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, ifc: &Interface, mut pkt: B) {
         let Some(repr) = pkt
             .data()
             .get(ETH_LEN..)
@@ -86,7 +69,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 _ => Learn::Other,
             };
             let sender = IpAddr::V4(repr.sender_ip);
-            learned = self.learn_and_share(t, ifc, ifindex, sender, repr.sender_hw, how, now, io);
+            learned = self.learn_and_share(cx, ifc, ifindex, sender, repr.sender_hw, how);
         }
         if repr.operation == Operation::Request && for_us {
             // Answer in place (RFC 826: swap, fill in our hardware address).
@@ -108,7 +91,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
             self.counters.arp_replies += 1;
             self.counters.local += 1;
-            transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
+            transmit(cx.t, &self.macs, &mut self.counters, ifc, pkt, cx.io);
         } else if for_us || learned {
             self.counters.local += 1;
         } else {
@@ -118,15 +101,14 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
     pub(super) fn send_arp_request(
         &mut self,
-        t: &Tables,
+        cx: &mut Burst<'_, impl Io<B>>,
         ifindex: u16,
         target: Ipv4Addr,
         unicast: Option<MacAddr>,
-        io: &mut impl Io<B>,
     ) {
-        let Some(ifc) = t.iface(ifindex) else { return };
+        let Some(ifc) = cx.t.iface(ifindex) else { return };
         let Some(src_ip) = ifc.source_for(target) else { return };
-        let Some(mut pkt) = io.alloc() else { return self.drop(DropReason::BufferExhausted) };
+        let Some(mut pkt) = cx.io.alloc() else { return self.drop(DropReason::BufferExhausted) };
         if !pkt.append(ETH_LEN + arp::PACKET_LEN) {
             return self.drop(DropReason::BufferExhausted);
         }
@@ -147,6 +129,6 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             req.emit(&mut a);
         }
         self.counters.arp_requests += 1;
-        transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
+        transmit(cx.t, &self.macs, &mut self.counters, ifc, pkt, cx.io);
     }
 }

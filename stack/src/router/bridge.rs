@@ -13,6 +13,7 @@
 //! addressed to its MAC, plus a copy of each flooded one, and sends
 //! through the bridge like any station.
 
+use super::io::Burst;
 use super::{Counters, Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -39,7 +40,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Classifies a received frame by (port, VLAN), pops its tag, and
     /// hands it on: to layer 3, or into its bridge.
     #[inline]
-    pub(super) fn l2_input(&mut self, t: &Tables, mut pkt: B, now: u64, io: &mut impl Io<B>) {
+    pub(super) fn l2_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, mut pkt: B) {
         let Ok(eth) = EthernetFrame::new_checked(pkt.data()) else {
             return self.drop(DropReason::EthTruncated);
         };
@@ -51,7 +52,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 };
                 // VID 0: priority-tagged, belongs to the untagged set.
                 let vid = u16::from_be_bytes([tci[0], tci[1]]) & 0x0fff;
-                let a = if vid == 0 { t.ingress(port) } else { t.ingress_tagged(port, vid) };
+                let a = if vid == 0 { cx.t.ingress(port) } else { cx.t.ingress_tagged(port, vid) };
                 if a == Attach::None {
                     return self.drop(DropReason::VlanNotConfigured);
                 }
@@ -61,19 +62,19 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 a
             }
             EtherType::QinQ => return self.drop(DropReason::VlanNotConfigured),
-            _ => t.ingress(port),
+            _ => cx.t.ingress(port),
         };
         match attach {
-            Attach::Iface(ifindex) => self.l3_input(t, ifindex, pkt, now, io),
-            Attach::Member(m) => self.bridge_input(t, m, pkt, now, io),
+            Attach::Iface(ifindex) => self.l3_input(cx, ifindex, pkt),
+            Attach::Member(m) => self.bridge_input(cx, m, pkt),
             Attach::None => self.drop(DropReason::NoInterface),
         }
     }
 
     /// Switches a frame that came in on bridge member `m`.
-    fn bridge_input(&mut self, t: &Tables, m: u16, pkt: B, now: u64, io: &mut impl Io<B>) {
-        let Some(member) = t.members.get(usize::from(m)) else { return self.drop(DropReason::NoInterface) };
-        let Some(br) = t.bridges.get(usize::from(member.bridge)) else {
+    fn bridge_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, m: u16, pkt: B) {
+        let Some(member) = cx.t.members.get(usize::from(m)) else { return self.drop(DropReason::NoInterface) };
+        let Some(br) = cx.t.bridges.get(usize::from(member.bridge)) else {
             return self.drop(DropReason::NoInterface);
         };
         let Ok(eth) = EthernetFrame::new_checked(pkt.data()) else { return self.drop(DropReason::EthTruncated) };
@@ -81,16 +82,16 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if src.is_multicast() || src == MacAddr::ZERO {
             return self.drop(DropReason::EthBadSource);
         }
-        match self.macs.learn(member.bridge, src, m, br.mac_limit, now) {
+        match self.macs.learn(member.bridge, src, m, br.mac_limit, cx.now) {
             Learned::Refreshed => {}
             Learned::New => self.counters.mac_learned += 1,
             Learned::Moved => self.counters.mac_moves += 1,
             Learned::Full => self.counters.mac_learn_full += 1,
         }
-        let bvi = br.bvi.and_then(|i| Some((i, t.iface(i)?)));
+        let bvi = br.bvi.and_then(|i| Some((i, cx.t.iface(i)?)));
         if let Some((ifindex, ifc)) = bvi {
             if dst == ifc.mac {
-                return self.l3_input(t, ifindex, pkt, now, io);
+                return self.l3_input(cx, ifindex, pkt);
             }
         }
         if dst.is_multicast() {
@@ -99,21 +100,21 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             self.counters.l2_flooded += 1;
             return match bvi {
                 Some((ifindex, _)) => {
-                    flood(t, &mut self.counters, &br.members, Some(m), &pkt, io);
-                    self.l3_input(t, ifindex, pkt, now, io)
+                    flood(cx.t, &mut self.counters, &br.members, Some(m), &pkt, cx.io);
+                    self.l3_input(cx, ifindex, pkt)
                 }
-                None => flood_owned(t, &mut self.counters, &br.members, Some(m), pkt, io),
+                None => flood_owned(cx.t, &mut self.counters, &br.members, Some(m), pkt, cx.io),
             };
         }
         match self.macs.lookup(member.bridge, dst) {
             Some(out) if out == m => self.drop(DropReason::L2Filtered),
             Some(out) => {
                 self.counters.l2_forwarded += 1;
-                send_member(t, &mut self.counters, out, pkt, io);
+                send_member(cx.t, &mut self.counters, out, pkt, cx.io);
             }
             None => {
                 self.counters.l2_flooded += 1;
-                flood_owned(t, &mut self.counters, &br.members, Some(m), pkt, io);
+                flood_owned(cx.t, &mut self.counters, &br.members, Some(m), pkt, cx.io);
             }
         }
     }

@@ -21,6 +21,7 @@
 
 use super::adjacency::{AdjacencyKey, ADJ_SLOTS};
 use super::flow_cache::cacheable;
+use super::io::Burst;
 use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::fib::{pick, RouteTarget};
@@ -164,18 +165,19 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// fast path if it can carry it, otherwise by [`Router::process`].
     /// Every slot is emptied.
     pub fn process_burst(&mut self, t: &Tables, port: u16, burst: &mut [Option<B>], now: u64, io: &mut impl Io<B>) {
-        if self.fast_generation != t.generation {
-            self.refresh_ingress(t);
+        let cx = &mut Burst { t, now, io };
+        if self.fast_generation != cx.t.generation {
+            self.refresh_ingress(cx.t);
         }
         let Some(ing) = self.ingress.get(usize::from(port)).copied() else {
             for pkt in burst.iter_mut().filter_map(Option::take) {
-                self.process(t, pkt, now, io);
+                self.process(cx.t, pkt, cx.now, cx.io);
             }
             return;
         };
         let idle = self.nat.is_idle();
         if !idle && self.flows.is_on() {
-            self.flows.sync([t.generation, self.neigh.generation(), self.nat.generation()]);
+            self.flows.sync([cx.t.generation, self.neigh.generation(), self.nat.generation()]);
         }
         // Prefetch hints only while the translator asks for them.
         let ahead = !idle && self.nat.lookahead();
@@ -195,13 +197,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 self.nat.prefetch_more(i + AHEAD - NEARER);
                 self.nat.next_frame(i);
                 if let Some(slot) = burst.get_mut(i) {
-                    self.frame::<false>(t, ing, port, slot, &mut tally, now, io);
+                    self.frame::<false>(cx, ing, port, slot, &mut tally);
                 }
             }
         } else if idle {
             // Without the translator's code (see the module doc).
             for slot in burst.iter_mut() {
-                self.frame::<true>(t, ing, port, slot, &mut tally, now, io);
+                self.frame::<true>(cx, ing, port, slot, &mut tally);
             }
         } else {
             // (A loop of its own: the hints' code in it, even unused,
@@ -216,12 +218,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                         self.flows.prefetch(pkt.data(), port);
                     }
                     if let Some(slot) = burst.get_mut(i) {
-                        self.frame::<false>(t, ing, port, slot, &mut tally, now, io);
+                        self.frame::<false>(cx, ing, port, slot, &mut tally);
                     }
                 }
             } else {
                 for slot in burst.iter_mut() {
-                    self.frame::<false>(t, ing, port, slot, &mut tally, now, io);
+                    self.frame::<false>(cx, ing, port, slot, &mut tally);
                 }
             }
         }
@@ -243,47 +245,44 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// One frame of the burst: by the fast path if it can carry it,
     /// otherwise by [`Router::process`]. `IDLE`: the translator is idle
     /// this burst.
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn frame<const IDLE: bool>(
         &mut self,
-        t: &Tables,
+        cx: &mut Burst<'_, impl Io<B>>,
         ing: Ingress,
         port: u16,
         slot: &mut Option<B>,
         tally: &mut Tally,
-        now: u64,
-        io: &mut impl Io<B>,
     ) {
         let Some(mut pkt) = slot.take() else { return };
         // What the translator answered for a `Next::Stop` plan.
         let mut verdict = FastVerdict::Untouched;
         let cached = if !IDLE && self.flows.filling {
             tally.probes += 1;
-            self.flow_hit(ing, port, &mut pkt, tally, now)
+            self.flow_hit(ing, port, &mut pkt, tally, cx.now)
         } else {
             None
         };
         let plan = match cached {
             Some(plan) => plan,
-            None => self.decide::<IDLE>(t, ing, port, &mut pkt, &mut verdict, now),
+            None => self.decide::<IDLE>(cx.t, ing, port, &mut pkt, &mut verdict, cx.now),
         };
         // (Tests, not a jump table: routed frames are the rule.)
         if !IDLE && plan.next == Next::CacheHit {
             // `to` is the egress port, `slot` the neighbor.
-            self.note_neighbor(tally, plan.slot, now);
+            self.note_neighbor(tally, plan.slot, cx.now);
             tally.routed += 1;
             tally.hits += 1;
-            io.send_to(plan.to, pkt);
+            cx.io.send_to(plan.to, pkt);
         } else if plan.next == Next::Route4 || plan.next == Next::Route6 {
-            self.send_routed(pkt, plan, tally, now, io);
+            self.send_routed(cx, pkt, plan, tally);
         } else if plan.next == Next::Slow {
             pkt.set_port(port);
-            self.process(t, pkt, now, io);
+            self.process(cx.t, pkt, cx.now, cx.io);
         } else if !IDLE && plan.next == Next::Stop {
-            self.stop(t, pkt, port, plan, verdict, now, io);
+            self.stop(cx, pkt, port, plan, verdict);
         } else {
-            self.send_switched(t, pkt, plan, tally, now, io);
+            self.send_switched(cx, pkt, plan, tally);
         }
         // The full path may have changed a neighbor under the cache.
         if !IDLE && (plan.next == Next::Slow || plan.next == Next::Stop) {
@@ -530,40 +529,32 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Sends a routed frame (rewritten by `decide4` or `decide6`) to its
     /// next hop, noting the neighbor's use once a burst.
     #[inline(always)]
-    fn send_routed(&mut self, pkt: B, plan: Plan, tally: &mut Tally, now: u64, io: &mut impl Io<B>) {
+    fn send_routed(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, plan: Plan, tally: &mut Tally) {
         // Always in range: plans name entries of the cache.
         let rw = &self.adj[usize::from(plan.to) % ADJ_SLOTS];
         if plan.next == Next::Route6 {
             tally.routed6 += 1;
         }
         let (neigh, tx) = (rw.slot, rw.port);
-        self.note_neighbor(tally, neigh, now);
+        self.note_neighbor(tally, neigh, cx.now);
         tally.routed += 1;
-        io.send_to(tx, pkt);
+        cx.io.send_to(tx, pkt);
     }
 
     /// A frame the translator dropped or refused (`verdict`) as it made
     /// its flow's entry: counted and answered as the full path would
     /// have (the hook's verdict comes at the same point of it).
     #[cold]
-    #[allow(clippy::too_many_arguments)]
-    fn stop(
-        &mut self,
-        t: &Tables,
-        mut pkt: B,
-        port: u16,
-        plan: Plan,
-        verdict: FastVerdict,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) {
+    fn stop(&mut self, cx: &mut Burst<'_, impl Io<B>>, mut pkt: B, port: u16, plan: Plan, verdict: FastVerdict) {
         pkt.set_port(port);
         pkt.truncate(usize::from(plan.len));
         // (Plans are stopped for the first two only.)
-        let (FastVerdict::Refuse(r) | FastVerdict::Drop(r)) = verdict else { return self.process(t, pkt, now, io) };
+        let (FastVerdict::Refuse(r) | FastVerdict::Drop(r)) = verdict else {
+            return self.process(cx.t, pkt, cx.now, cx.io);
+        };
         self.counters.rx += 1;
         if let FastVerdict::Refuse(_) = verdict {
-            self.refuse(t, pkt, r, now, io);
+            self.refuse(cx, pkt, r);
         } else {
             self.drop(r);
         }
@@ -572,16 +563,16 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Switches a frame as planned: refreshes its source's entry, sends
     /// it on the member (with its tag, if the member is tagged).
     #[inline(always)]
-    fn send_switched(&mut self, t: &Tables, pkt: B, plan: Plan, tally: &mut Tally, now: u64, io: &mut impl Io<B>) {
-        self.macs.refresh(plan.slot, now);
+    fn send_switched(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, plan: Plan, tally: &mut Tally) {
+        self.macs.refresh(plan.slot, cx.now);
         if plan.next == Next::Switch {
             tally.switched += 1;
         } else {
             tally.flooded += 1;
         }
-        match t.members.get(usize::from(plan.to)) {
-            Some(m) if m.vlan.is_none() => io.send_to(m.port, pkt),
-            _ => super::bridge::send_member(t, &mut self.counters, plan.to, pkt, io),
+        match cx.t.members.get(usize::from(plan.to)) {
+            Some(m) if m.vlan.is_none() => cx.io.send_to(m.port, pkt),
+            _ => super::bridge::send_member(cx.t, &mut self.counters, plan.to, pkt, cx.io),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! that came before their first, replayed once it is translated. Bounded
 //! in count (`RouterConfig::nat_hold`) and time ([`HOLD_NS`]).
 
+use super::io::Burst;
 use super::{Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -40,7 +41,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
     /// Asks the translator again about every held packet; those it still
     /// holds keep their original time.
-    pub(super) fn release_held(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
+    pub(super) fn release_held(&mut self, cx: &mut Burst<'_, impl Io<B>>) {
         if self.replaying || self.held.is_empty() {
             return; // the outer replay goes on
         }
@@ -50,9 +51,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         for h in replay.drain(..) {
             let before = self.held.len();
             match h.stage {
-                Stage::Pre { l2_multicast } => self.translate_in(t, h.pkt, l2_multicast, now, io),
-                Stage::Post { out, nh } => match t.iface(out) {
-                    Some(egress) => self.translate_out(t, egress, h.pkt, out, nh, now, io),
+                Stage::Pre { l2_multicast } => self.translate_in(cx, h.pkt, l2_multicast),
+                Stage::Post { out, nh } => match cx.t.iface(out) {
+                    Some(egress) => self.translate_out(cx, egress, h.pkt, out, nh),
                     None => self.drop(DropReason::NoRoute),
                 },
             }
@@ -82,8 +83,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Lets held packets go if the translator says they may (it learned
     /// a fragment's translation from another worker); call between bursts.
     pub fn release_translated(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
+        let cx = &mut Burst { t, now, io };
         if self.nat.take_release() {
-            self.release_held(t, now, io);
+            self.release_held(cx);
         }
     }
 }

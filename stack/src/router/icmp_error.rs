@@ -2,6 +2,7 @@
 //! about an error, a broadcast or a later fragment (§4.3.2.7), from the
 //! egress interface's address (§4.3.2.4), rate limited (§4.3.2.8).
 
+use super::io::Burst;
 use super::{Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -18,28 +19,25 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// A packet translation refused for lack of resources: counted, and
     /// answered with Destination Unreachable, communication
     /// administratively prohibited (RFC 5508 REQ-8).
-    pub(super) fn refuse(&mut self, t: &Tables, pkt: B, reason: DropReason, now: u64, io: &mut impl Io<B>) {
+    pub(super) fn refuse(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, reason: DropReason) {
         let code = icmpv4::unreachable::ADMIN_PROHIBITED;
-        self.icmp_error(t, pkt, reason, Message::DstUnreachable, code, 0, now, io)
+        self.icmp_error(cx, pkt, reason, Message::DstUnreachable, code, 0)
     }
 
     /// Counts `reason`, then answers with an ICMP error if RFC 1812
     /// §4.3.2.7 and the rate limit allow.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn icmp_error(
         &mut self,
-        t: &Tables,
+        cx: &mut Burst<'_, impl Io<B>>,
         pkt: B,
         reason: DropReason,
         msg: Message,
         code: u8,
         rest: u32,
-        now: u64,
-        io: &mut impl Io<B>,
     ) {
         self.drop(reason);
-        if let Some((pkt, dst)) = self.build_icmp_error(t, pkt, msg, code, rest, now) {
-            self.route_own(t, pkt, dst, now, io);
+        if let Some((pkt, dst)) = self.build_icmp_error(cx.t, pkt, msg, code, rest, cx.now) {
+            self.route_own(cx, pkt, dst);
         }
     }
 

@@ -2,6 +2,7 @@
 //! and telling other workers about neighbors and NAT handoffs.
 
 use crate::buf::PacketBuf;
+use crate::iface::Tables;
 use crate::wire::MacAddr;
 use std::net::IpAddr;
 
@@ -19,14 +20,35 @@ pub trait Io<B: PacketBuf> {
         self.send(pkt);
     }
     /// A neighbor was learned from the wire; other workers may want it.
-    /// `confirmed`: it was a reply to us, which proves reachability (RFC
+    /// A confirmed one was a reply to us, which proves reachability (RFC
     /// 4861 §7.3.1's rule, applied to ARP), so peers may confirm their
     /// entries with it too: replies to one worker's probe often arrive on
     /// another worker's queue.
-    fn neighbor_learned(&mut self, _ifindex: u16, _ip: IpAddr, _mac: MacAddr, _confirmed: bool) {}
+    fn neighbor_learned(&mut self, _news: NeighborNews) {}
     /// Hands `pkt` to worker `worker`, which owns its NAT state
     /// ([`Verdict::Handoff`](crate::Verdict::Handoff)); gives it back if that cannot be done.
     fn handoff(&mut self, pkt: B, _worker: u16, _tag: u8) -> Result<(), B> {
         Err(pkt)
     }
+}
+
+/// A neighbor one worker learned from the wire, for the others
+/// ([`Io::neighbor_learned`], [`Router::learn_remote`](crate::Router::learn_remote)).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct NeighborNews {
+    pub ifindex: u16,
+    pub ip: IpAddr,
+    pub mac: MacAddr,
+    /// It was a reply to us: peers may mark their entry reachable.
+    pub confirmed: bool,
+}
+
+/// What every stage of one burst's work needs: the tables snapshot, the
+/// burst's time (ns) and the worker's I/O. Built once by the public entry
+/// points ([`Router::process_burst`](crate::Router::process_burst),
+/// [`Router::process`](crate::Router::process), ...) and passed down.
+pub(crate) struct Burst<'a, I> {
+    pub t: &'a Tables,
+    pub now: u64,
+    pub io: &'a mut I,
 }

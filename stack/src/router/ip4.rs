@@ -2,12 +2,13 @@
 //! source and destination checks (§5.3.7), the NAT hooks around the FIB
 //! lookup, TTL (§5.3.1) and the MTU check, then output.
 
+use super::io::Burst;
 use super::{hold::Stage, Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::fib::RouteTarget;
 use crate::hooks::{Translator, Verdict};
-use crate::iface::{Interface, Tables};
+use crate::iface::Interface;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::icmpv4::{self, Message};
 use crate::wire::ip::protocol;
@@ -17,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     #[inline]
-    pub(super) fn ipv4_input(&mut self, t: &Tables, mut pkt: B, l2_multicast: bool, now: u64, io: &mut impl Io<B>) {
+    pub(super) fn ipv4_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, mut pkt: B, l2_multicast: bool) {
         // RFC 1812 §5.2.2, each failure its own counter.
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
         if ip.len() < ipv4::HEADER_LEN {
@@ -47,7 +48,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if let Some(pointer) = bad_option {
             // RFC 1812 §5.2.5 / RFC 792: Parameter Problem pointing at the byte.
             let rest = u32::from(pointer) << 24;
-            return self.icmp_error(t, pkt, DropReason::Ipv4BadOptions, Message::ParamProblem, 0, rest, now, io);
+            return self.icmp_error(cx, pkt, DropReason::Ipv4BadOptions, Message::ParamProblem, 0, rest);
         }
         if dst.is_broadcast() || dst.is_multicast() {
             return self.drop(DropReason::Ipv4Broadcast);
@@ -55,51 +56,43 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if ipv4::is_martian_destination(dst) {
             return self.drop(DropReason::Ipv4MartianDestination);
         }
-        self.translate_in(t, pkt, l2_multicast, now, io);
+        self.translate_in(cx, pkt, l2_multicast);
     }
 
     /// Inbound translation, which may rewrite the destination; then
     /// routing of that one.
     #[inline]
-    pub(super) fn translate_in(&mut self, t: &Tables, mut pkt: B, l2_multicast: bool, now: u64, io: &mut impl Io<B>) {
+    pub(super) fn translate_in(&mut self, cx: &mut Burst<'_, impl Io<B>>, mut pkt: B, l2_multicast: bool) {
         let dst = match pkt.data_mut().get_mut(ETH_LEN..) {
-            Some(ip) => match self.nat.prerouting(t, ip, now) {
+            Some(ip) => match self.nat.prerouting(cx.t, ip, cx.now) {
                 Verdict::Pass => Ipv4Packet::new_unchecked(&*ip).dst(),
                 Verdict::Drop(r) => return self.drop(r),
-                Verdict::Refuse(r) => return self.refuse(t, pkt, r, now, io),
-                Verdict::Hold => return self.hold(pkt, Stage::Pre { l2_multicast }, now),
-                Verdict::Handoff { worker, tag } => return self.handoff(pkt, worker, tag, io),
+                Verdict::Refuse(r) => return self.refuse(cx, pkt, r),
+                Verdict::Hold => return self.hold(pkt, Stage::Pre { l2_multicast }, cx.now),
+                Verdict::Handoff { worker, tag } => return self.handoff(cx, pkt, worker, tag),
                 Verdict::Expire => {
                     let (m, c) = (Message::TimeExceeded, 0);
-                    return self.icmp_error(t, pkt, DropReason::TtlExpired, m, c, 0, now, io);
+                    return self.icmp_error(cx, pkt, DropReason::TtlExpired, m, c, 0);
                 }
             },
             None => return self.drop(DropReason::Ipv4Truncated),
         };
         let release = self.nat.take_release();
-        self.route4(t, pkt, dst, l2_multicast, now, io);
+        self.route4(cx, pkt, dst, l2_multicast);
         if release {
-            self.release_held(t, now, io);
+            self.release_held(cx);
         }
     }
 
     #[inline]
-    pub(super) fn route4(
-        &mut self,
-        t: &Tables,
-        pkt: B,
-        dst: Ipv4Addr,
-        l2_multicast: bool,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) {
-        match t.fib.lookup(dst) {
-            Some(&RouteTarget::Local { .. }) => self.local_input(t, pkt, now, io),
-            Some(&RouteTarget::Connected { ifindex: out }) => self.forward(t, pkt, out, dst, l2_multicast, now, io),
+    pub(super) fn route4(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, dst: Ipv4Addr, l2_multicast: bool) {
+        match cx.t.fib.lookup(dst) {
+            Some(&RouteTarget::Local { .. }) => self.local_input(cx, pkt),
+            Some(&RouteTarget::Connected { ifindex: out }) => self.forward(cx, pkt, out, dst, l2_multicast),
             Some(&RouteTarget::Via { first, count }) => {
                 let hash = if count > 1 { pkt.data().get(ETH_LEN..).map_or(0, flow_hash) } else { 0 };
-                match t.fib.nexthop(first, count, hash) {
-                    Some(nh) => self.forward(t, pkt, nh.ifindex, nh.gateway, l2_multicast, now, io),
+                match cx.t.fib.nexthop(first, count, hash) {
+                    Some(nh) => self.forward(cx, pkt, nh.ifindex, nh.gateway, l2_multicast),
                     None => self.drop(DropReason::NoRoute),
                 }
             }
@@ -107,78 +100,72 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Some(&RouteTarget::Blackhole) => self.drop(DropReason::RouteBlackhole),
             Some(&RouteTarget::Unreachable) if !l2_multicast => {
                 let code = icmpv4::unreachable::HOST;
-                self.icmp_error(t, pkt, DropReason::RouteUnreachable, Message::DstUnreachable, code, 0, now, io)
+                self.icmp_error(cx, pkt, DropReason::RouteUnreachable, Message::DstUnreachable, code, 0)
             }
             None if !l2_multicast => {
                 let code = icmpv4::unreachable::NET;
-                self.icmp_error(t, pkt, DropReason::NoRoute, Message::DstUnreachable, code, 0, now, io)
+                self.icmp_error(cx, pkt, DropReason::NoRoute, Message::DstUnreachable, code, 0)
             }
             Some(&RouteTarget::Unreachable) | None => self.drop(DropReason::Ipv4L2Broadcast),
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     pub(super) fn forward(
         &mut self,
-        t: &Tables,
+        cx: &mut Burst<'_, impl Io<B>>,
         mut pkt: B,
         out: u16,
         nh: Ipv4Addr,
         l2_multicast: bool,
-        now: u64,
-        io: &mut impl Io<B>,
     ) {
         if l2_multicast {
             return self.drop(DropReason::Ipv4L2Broadcast);
         }
-        let Some(egress) = t.iface(out) else { return self.drop(DropReason::NoRoute) };
+        let Some(egress) = cx.t.iface(out) else { return self.drop(DropReason::NoRoute) };
         let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
         let p = Ipv4Packet::new_unchecked(&mut *ip);
         if p.ttl() <= 1 {
             let (m, c) = (Message::TimeExceeded, 0);
-            return self.icmp_error(t, pkt, DropReason::TtlExpired, m, c, 0, now, io);
+            return self.icmp_error(cx, pkt, DropReason::TtlExpired, m, c, 0);
         }
         if p.total_len() > egress.mtu {
             if p.dont_frag() {
                 let (m, c, mtu) = (Message::DstUnreachable, icmpv4::unreachable::FRAG_NEEDED, u32::from(egress.mtu));
-                return self.icmp_error(t, pkt, DropReason::FragmentationNeeded, m, c, mtu, now, io);
+                return self.icmp_error(cx, pkt, DropReason::FragmentationNeeded, m, c, mtu);
             }
             return self.drop(DropReason::FragmentationUnsupported);
         }
-        self.translate_out(t, egress, pkt, out, nh, now, io);
+        self.translate_out(cx, egress, pkt, out, nh);
     }
 
     /// Outbound translation, then the TTL and output: the last steps of
     /// forwarding, where a held packet comes back.
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     pub(super) fn translate_out(
         &mut self,
-        t: &Tables,
+        cx: &mut Burst<'_, impl Io<B>>,
         egress: &Interface,
         mut pkt: B,
         out: u16,
         nh: Ipv4Addr,
-        now: u64,
-        io: &mut impl Io<B>,
     ) {
         let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
-        match self.nat.postrouting(t, out, &mut *ip, now) {
+        match self.nat.postrouting(cx.t, out, &mut *ip, cx.now) {
             Verdict::Pass => {}
             Verdict::Drop(r) => return self.drop(r),
-            Verdict::Refuse(r) => return self.refuse(t, pkt, r, now, io),
-            Verdict::Hold => return self.hold(pkt, Stage::Post { out, nh }, now),
-            Verdict::Handoff { worker, tag } => return self.handoff(pkt, worker, tag, io),
+            Verdict::Refuse(r) => return self.refuse(cx, pkt, r),
+            Verdict::Hold => return self.hold(pkt, Stage::Post { out, nh }, cx.now),
+            Verdict::Handoff { worker, tag } => return self.handoff(cx, pkt, worker, tag),
             // The TTL was checked before: nothing expires here.
             Verdict::Expire => return self.drop(DropReason::TtlExpired),
         }
         let release = self.nat.take_release();
         Ipv4Packet::new_unchecked(ip).decrement_ttl();
         self.counters.forwarded += 1;
-        self.output(t, egress, out, IpAddr::V4(nh), pkt, now, io);
+        self.output(cx, egress, out, IpAddr::V4(nh), pkt);
         if release {
-            self.release_held(t, now, io);
+            self.release_held(cx);
         }
     }
 }

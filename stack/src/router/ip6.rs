@@ -8,6 +8,7 @@
 //! and `Router::output` resolves by ARP or NDP as the next hop asks.
 //! Nothing here allocates or panics.
 
+use super::io::Burst;
 use super::nd::ND_HOP_LIMIT;
 use super::{Io, Router};
 use crate::buf::PacketBuf;
@@ -23,17 +24,19 @@ use crate::wire::tcp::{self, TcpPacket};
 use crate::wire::{be32, MacAddr};
 use std::net::{IpAddr, Ipv6Addr};
 
+/// An ICMPv6 error to send (RFC 4443 §3, §4): type, code, and the 32 bits
+/// after the checksum (the MTU of Packet Too Big, the pointer of Parameter
+/// Problem).
+#[derive(Copy, Clone, Debug)]
+pub(super) struct Error6 {
+    pub msg: Msg6,
+    pub code: u8,
+    pub rest: u32,
+}
+
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     #[inline]
-    pub(super) fn ipv6_input(
-        &mut self,
-        t: &Tables,
-        ifindex: u16,
-        mut pkt: B,
-        l2_multicast: bool,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) {
+    pub(super) fn ipv6_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, mut pkt: B, l2_multicast: bool) {
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv6Truncated) };
         if ip.len() < ipv6::HEADER_LEN {
             return self.drop(DropReason::Ipv6Truncated);
@@ -52,24 +55,22 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         pkt.truncate(ETH_LEN + len); // drop Ethernet padding
         if dst.is_multicast() {
-            return match t.iface(ifindex) {
-                Some(ifc) if ifc.listens6(&dst) => self.local6_input(t, ifindex, pkt, now, io),
+            return match cx.t.iface(ifindex) {
+                Some(ifc) if ifc.listens6(&dst) => self.local6_input(cx, ifindex, pkt),
                 _ => self.drop(DropReason::Ipv6Multicast),
             };
         }
         if ipv6::is_martian_destination(&dst) {
             return self.drop(DropReason::Ipv6MartianDestination);
         }
-        match t.fib6.lookup(&dst) {
-            Some(&RouteTarget::Local { .. }) => self.local6_input(t, ifindex, pkt, now, io),
+        match cx.t.fib6.lookup(&dst) {
+            Some(&RouteTarget::Local { .. }) => self.local6_input(cx, ifindex, pkt),
             _ if ipv6::is_link_local(&dst) => self.drop(DropReason::Ipv6LinkLocal),
-            Some(&RouteTarget::Connected { ifindex: out }) => {
-                self.forward6(t, ifindex, pkt, out, dst, l2_multicast, now, io)
-            }
+            Some(&RouteTarget::Connected { ifindex: out }) => self.forward6(cx, ifindex, pkt, out, dst, l2_multicast),
             Some(&RouteTarget::Via { first, count }) => {
                 let hash = if count > 1 { pkt.data().get(ETH_LEN..).map_or(0, flow_hash6) } else { 0 };
-                match t.fib6.nexthop(first, count, hash) {
-                    Some(h) => self.forward6(t, ifindex, pkt, h.ifindex, h.gateway, l2_multicast, now, io),
+                match cx.t.fib6.nexthop(first, count, hash) {
+                    Some(h) => self.forward6(cx, ifindex, pkt, h.ifindex, h.gateway, l2_multicast),
                     None => self.drop(DropReason::NoRoute),
                 }
             }
@@ -77,105 +78,112 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Some(&RouteTarget::Unreachable) => {
                 let code = icmpv6w::unreachable::NO_ROUTE;
                 self.icmp6_error(
-                    t,
+                    cx,
                     ifindex,
                     pkt,
                     DropReason::RouteUnreachable,
-                    Msg6::DstUnreachable,
-                    code,
-                    0,
+                    Error6 { msg: Msg6::DstUnreachable, code, rest: 0 },
                     false,
-                    now,
-                    io,
                 )
             }
             Some(&RouteTarget::Broadcast { .. }) | None => {
                 let code = icmpv6w::unreachable::NO_ROUTE;
-                self.icmp6_error(t, ifindex, pkt, DropReason::NoRoute, Msg6::DstUnreachable, code, 0, false, now, io)
+                self.icmp6_error(
+                    cx,
+                    ifindex,
+                    pkt,
+                    DropReason::NoRoute,
+                    Error6 { msg: Msg6::DstUnreachable, code, rest: 0 },
+                    false,
+                )
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     fn forward6(
         &mut self,
-        t: &Tables,
+        cx: &mut Burst<'_, impl Io<B>>,
         ingress: u16,
         mut pkt: B,
         out: u16,
         nh: Ipv6Addr,
         l2_multicast: bool,
-        now: u64,
-        io: &mut impl Io<B>,
     ) {
         if l2_multicast {
             return self.drop(DropReason::Ipv6L2Multicast);
         }
-        let Some(egress) = t.iface(out) else { return self.drop(DropReason::NoRoute) };
+        let Some(egress) = cx.t.iface(out) else { return self.drop(DropReason::NoRoute) };
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv6Truncated) };
         let p = Ipv6Packet::new_unchecked(ip);
         if ipv6::is_link_local(&p.src()) {
             // RFC 4291 §2.5.6 / RFC 4443 §3.1 code 2.
             let code = icmpv6w::unreachable::BEYOND_SCOPE;
             let (r, m) = (DropReason::Ipv6BeyondScope, Msg6::DstUnreachable);
-            return self.icmp6_error(t, ingress, pkt, r, m, code, 0, false, now, io);
+            return self.icmp6_error(cx, ingress, pkt, r, Error6 { msg: m, code, rest: 0 }, false);
         }
         if ipv6::is_extension(p.next_header()) {
             // Transit routers look at Hop-by-Hop only, but every header
             // must lie inside the packet (RFC 8200 §4).
             if let Err(e) = ipv6::walk_chain(ip, false) {
-                return self.chain_error(t, ingress, pkt, e, now, io);
+                return self.chain_error(cx, ingress, pkt, e);
             }
         }
         let hop = p.hop_limit();
         if hop <= 1 {
             let (r, m) = (DropReason::HopLimitExpired, Msg6::TimeExceeded);
-            return self.icmp6_error(t, ingress, pkt, r, m, 0, 0, false, now, io);
+            return self.icmp6_error(cx, ingress, pkt, r, Error6 { msg: m, code: 0, rest: 0 }, false);
         }
         if ip.len() > usize::from(egress.mtu) {
             // RFC 8200 §5: routers never fragment; RFC 4443 §3.2 may go
             // to multicast too.
             let (r, m) = (DropReason::PacketTooBig, Msg6::PacketTooBig);
-            return self.icmp6_error(t, ingress, pkt, r, m, 0, u32::from(egress.mtu), true, now, io);
+            return self.icmp6_error(
+                cx,
+                ingress,
+                pkt,
+                r,
+                Error6 { msg: m, code: 0, rest: u32::from(egress.mtu) },
+                true,
+            );
         }
         if let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) {
             Ipv6Packet::new_unchecked(ip).set_hop_limit(hop - 1);
         }
         self.counters.forwarded += 1;
         self.counters.forwarded6 += 1;
-        self.output(t, egress, out, IpAddr::V6(nh), pkt, now, io);
+        self.output(cx, egress, out, IpAddr::V6(nh), pkt);
     }
 
     /// Drops or answers a packet whose extension headers were refused.
-    fn chain_error(&mut self, t: &Tables, ingress: u16, pkt: B, e: ChainError, now: u64, io: &mut impl Io<B>) {
+    fn chain_error(&mut self, cx: &mut Burst<'_, impl Io<B>>, ingress: u16, pkt: B, e: ChainError) {
         match e {
             ChainError::Truncated => self.drop(DropReason::Ipv6ExtTruncated),
             ChainError::TooLong => self.drop(DropReason::Ipv6ExtTooLong),
             ChainError::Discard => self.drop(DropReason::Ipv6BadOption),
             ChainError::ParamProblem { code, pointer, multicast_ok } => {
                 let (r, m) = (DropReason::Ipv6ParamProblem, Msg6::ParamProblem);
-                self.icmp6_error(t, ingress, pkt, r, m, code, pointer, multicast_ok, now, io)
+                self.icmp6_error(cx, ingress, pkt, r, Error6 { msg: m, code, rest: pointer }, multicast_ok)
             }
         }
     }
 
-    fn local6_input(&mut self, t: &Tables, ifindex: u16, pkt: B, now: u64, io: &mut impl Io<B>) {
+    fn local6_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, pkt: B) {
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv6Truncated) };
         let chain = match ipv6::walk_chain(ip, true) {
             Ok(c) => c,
-            Err(e) => return self.chain_error(t, ifindex, pkt, e, now, io),
+            Err(e) => return self.chain_error(cx, ifindex, pkt, e),
         };
         if chain.fragment.is_some() {
             return self.drop(DropReason::LocalFragment);
         }
         match chain.protocol {
-            nh::ICMPV6 => self.icmp6_input(t, ifindex, pkt, chain.offset, now, io),
+            nh::ICMPV6 => self.icmp6_input(cx, ifindex, pkt, chain.offset),
             nh::UDP => {
                 let (r, m, c) = (DropReason::LocalPortUnreachable, Msg6::DstUnreachable, icmpv6w::unreachable::PORT);
-                self.icmp6_error(t, ifindex, pkt, r, m, c, 0, false, now, io)
+                self.icmp6_error(cx, ifindex, pkt, r, Error6 { msg: m, code: c, rest: 0 }, false)
             }
-            nh::TCP => self.tcp_reset6(t, ifindex, pkt, chain.offset, now, io),
+            nh::TCP => self.tcp_reset6(cx, ifindex, pkt, chain.offset),
             nh::NO_NEXT => {
                 self.counters.local += 1;
                 self.counters.local6 += 1;
@@ -183,12 +191,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             _ => {
                 // RFC 8200 §4: unrecognized Next Header, pointing at it.
                 let (r, m) = (DropReason::LocalProtocolUnreachable, Msg6::ParamProblem);
-                self.icmp6_error(t, ifindex, pkt, r, m, 1, chain.nh_at as u32, false, now, io)
+                self.icmp6_error(cx, ifindex, pkt, r, Error6 { msg: m, code: 1, rest: chain.nh_at as u32 }, false)
             }
         }
     }
 
-    fn icmp6_input(&mut self, t: &Tables, ifindex: u16, pkt: B, off: usize, now: u64, io: &mut impl Io<B>) {
+    fn icmp6_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, pkt: B, off: usize) {
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv6Truncated) };
         let p = Ipv6Packet::new_unchecked(ip);
         let (src, dst, hop) = (p.src(), p.dst(), p.hop_limit());
@@ -211,29 +219,22 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return self.drop(DropReason::NdpMalformed);
         }
         match kind {
-            Msg6::EchoRequest => self.echo_reply6(t, ifindex, pkt, off, now, io),
-            Msg6::NeighborSolicit => self.neighbor_solicit_input(t, ifindex, pkt, off, now, io),
-            Msg6::NeighborAdvert => self.neighbor_advert_input(t, ifindex, &pkt, off, now, io),
-            Msg6::RouterSolicit => self.router_solicit_input(t, ifindex, &pkt, off, now, io),
+            Msg6::EchoRequest => self.echo_reply6(cx, ifindex, pkt, off),
+            Msg6::NeighborSolicit => self.neighbor_solicit_input(cx, ifindex, pkt, off),
+            Msg6::NeighborAdvert => self.neighbor_advert_input(cx, ifindex, &pkt, off),
+            Msg6::RouterSolicit => self.router_solicit_input(cx, ifindex, &pkt, off),
             _ => self.drop(DropReason::IcmpIgnored),
         }
     }
 
     /// Echo Reply (RFC 4443 §4.2) in place, from the address pinged (or,
     /// for a multicast ping, our address towards the sender).
-    pub(super) fn echo_reply6(
-        &mut self,
-        t: &Tables,
-        ifindex: u16,
-        mut pkt: B,
-        off: usize,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) {
+    pub(super) fn echo_reply6(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, mut pkt: B, off: usize) {
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
         let p = Ipv6Packet::new_unchecked(ip);
         let (src, dst) = (p.src(), p.dst());
-        let reply_src = if dst.is_multicast() { t.iface(ifindex).and_then(|i| i.source_for6(&src)) } else { Some(dst) };
+        let reply_src =
+            if dst.is_multicast() { cx.t.iface(ifindex).and_then(|i| i.source_for6(&src)) } else { Some(dst) };
         let Some(reply_src) = reply_src else { return self.drop(DropReason::NoRoute) };
         let msg_len = ip.len() - off;
         if off != ipv6::HEADER_LEN {
@@ -251,11 +252,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         self.counters.local += 1;
         self.counters.local6 += 1;
-        self.route_own6(t, pkt, &src, ifindex, now, io);
+        self.route_own6(cx, pkt, &src, ifindex);
     }
 
     /// Answers a segment to a closed port with RST (RFC 9293 §3.10.7.1).
-    fn tcp_reset6(&mut self, t: &Tables, ifindex: u16, mut pkt: B, off: usize, now: u64, io: &mut impl Io<B>) {
+    fn tcp_reset6(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, mut pkt: B, off: usize) {
         self.drop(DropReason::LocalTcpClosed);
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
         let p = Ipv6Packet::new_unchecked(ip);
@@ -282,7 +283,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         seg[16..18].copy_from_slice(&c.to_be_bytes());
         Ipv6Repr { src: dst, dst: src, next_header: nh::TCP, payload_len: tcp::HEADER_LEN, hop_limit: 64 }
             .emit(&mut Ipv6Packet::new_unchecked(&mut *ip));
-        self.route_own6(t, pkt, &src, ifindex, now, io);
+        self.route_own6(cx, pkt, &src, ifindex);
     }
 
     /// Where a packet the router sends to `dst` goes: the ingress
@@ -299,19 +300,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 
     /// Routes a packet the router itself originates (no hop-limit decrement).
-    pub(super) fn route_own6(
-        &mut self,
-        t: &Tables,
-        pkt: B,
-        dst: &Ipv6Addr,
-        ingress: u16,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) {
+    pub(super) fn route_own6(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, dst: &Ipv6Addr, ingress: u16) {
         let hash = pkt.data().get(ETH_LEN..).map_or(0, flow_hash6);
-        match self.route6(t, dst, ingress, hash) {
-            Some((out, nh)) => match t.iface(out) {
-                Some(egress) => self.output(t, egress, out, IpAddr::V6(nh), pkt, now, io),
+        match self.route6(cx.t, dst, ingress, hash) {
+            Some((out, nh)) => match cx.t.iface(out) {
+                Some(egress) => self.output(cx, egress, out, IpAddr::V6(nh), pkt),
                 None => self.drop(DropReason::NoRoute),
             },
             None => self.drop(DropReason::NoRoute),
@@ -320,29 +313,25 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
     /// A forwarded packet whose next hop did not resolve: Address
     /// Unreachable (RFC 4861 §7.2.2, RFC 4443 §3.1 code 3).
-    pub(super) fn unresolved6(&mut self, t: &Tables, pkt: B, now: u64, io: &mut impl Io<B>) {
-        let ingress = t.iface_of_port(pkt.port()).unwrap_or(0);
+    pub(super) fn unresolved6(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B) {
+        let ingress = cx.t.iface_of_port(pkt.port()).unwrap_or(0);
         let (r, m, c) = (DropReason::NeighborUnresolved, Msg6::DstUnreachable, icmpv6w::unreachable::ADDRESS);
-        self.icmp6_error(t, ingress, pkt, r, m, c, 0, false, now, io);
+        self.icmp6_error(cx, ingress, pkt, r, Error6 { msg: m, code: c, rest: 0 }, false);
     }
 
     /// Counts `reason`, then answers with an ICMPv6 error if RFC 4443
     /// §2.4 and the rate limit allow. `ingress`: the interface the packet
     /// came in on (the way back to a link-local source).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn icmp6_error(
         &mut self,
-        t: &Tables,
+        cx: &mut Burst<'_, impl Io<B>>,
         ingress: u16,
         mut pkt: B,
         reason: DropReason,
-        msg: Msg6,
-        code: u8,
-        rest: u32,
+        error: Error6,
         multicast_ok: bool,
-        now: u64,
-        io: &mut impl Io<B>,
     ) {
+        let Error6 { msg, code, rest } = error;
         self.drop(reason);
         let data = pkt.data();
         let l2_multicast = data.first().is_some_and(|b| b & 1 != 0);
@@ -351,12 +340,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return;
         }
         let orig_src = Ipv6Packet::new_unchecked(ip).src();
-        let Some((out, nh)) = self.route6(t, &orig_src, ingress, flow_hash6(ip)) else { return };
-        let Some(egress) = t.iface(out) else { return };
+        let Some((out, nh)) = self.route6(cx.t, &orig_src, ingress, flow_hash6(ip)) else { return };
+        let Some(egress) = cx.t.iface(out) else { return };
         // RFC 4443 §2.2: an address of ours that helps diagnose: the one
         // facing the packet's source.
         let Some(src) = egress.source_for6(&orig_src) else { return };
-        if !self.icmp6_limit.allow(now) {
+        if !self.icmp6_limit.allow(cx.now) {
             self.counters.icmp_rate_limited += 1;
             return;
         }
@@ -365,7 +354,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         self.counters.icmp_errors += 1;
         self.counters.icmp6_errors += 1;
-        self.output(t, egress, out, IpAddr::V6(nh), pkt, now, io);
+        self.output(cx, egress, out, IpAddr::V6(nh), pkt);
     }
 }
 

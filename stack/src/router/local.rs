@@ -2,18 +2,18 @@
 //! RST for TCP (RFC 9293 §3.10.7.1), Port and Protocol Unreachable for the
 //! rest.
 
+use super::io::Burst;
 use super::{Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::hooks::Translator;
-use crate::iface::Tables;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::icmpv4::{self, Icmpv4Packet, Icmpv4Repr, Message};
 use crate::wire::ipv4::{Ipv4Packet, Protocol};
 use crate::wire::tcp::{self, TcpPacket};
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
-    pub(super) fn local_input(&mut self, t: &Tables, mut pkt: B, now: u64, io: &mut impl Io<B>) {
+    pub(super) fn local_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, mut pkt: B) {
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
         let p = Ipv4Packet::new_unchecked(ip);
         if p.is_fragment() {
@@ -46,22 +46,22 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     icmp.set_checksum(c);
                 }
                 self.counters.local += 1;
-                self.route_own(t, pkt, src, now, io);
+                self.route_own(cx, pkt, src);
             }
             Protocol::Udp => {
                 let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PORT);
-                self.icmp_error(t, pkt, DropReason::LocalPortUnreachable, m, c, 0, now, io)
+                self.icmp_error(cx, pkt, DropReason::LocalPortUnreachable, m, c, 0)
             }
-            Protocol::Tcp => self.tcp_reset(t, pkt, now, io),
+            Protocol::Tcp => self.tcp_reset(cx, pkt),
             Protocol::Unknown(_) => {
                 let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PROTOCOL);
-                self.icmp_error(t, pkt, DropReason::LocalProtocolUnreachable, m, c, 0, now, io)
+                self.icmp_error(cx, pkt, DropReason::LocalProtocolUnreachable, m, c, 0)
             }
         }
     }
 
     /// Answers a segment to a closed port with RST (RFC 9293 §3.10.7.1).
-    pub(super) fn tcp_reset(&mut self, t: &Tables, mut pkt: B, now: u64, io: &mut impl Io<B>) {
+    pub(super) fn tcp_reset(&mut self, cx: &mut Burst<'_, impl Io<B>>, mut pkt: B) {
         self.drop(DropReason::LocalTcpClosed);
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
         let p = Ipv4Packet::new_unchecked(ip);
@@ -92,6 +92,6 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         p.set_ident(ident);
         p.set_flags_offset(true, false, 0);
         p.fill_checksum();
-        self.route_own(t, pkt, src, now, io);
+        self.route_own(cx, pkt, src);
     }
 }

@@ -55,7 +55,8 @@ mod ra;
 pub use counters::Counters;
 use hold::Held;
 pub use hold::HOLD_NS;
-pub use io::Io;
+use io::Burst;
+pub use io::{Io, NeighborNews};
 use output::{ip_version, send_resolved};
 pub use ra::MAX_RA_PREFIXES;
 
@@ -165,27 +166,29 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Brings static neighbors in line with a new snapshot. Cheap when the
     /// generation has not changed; call once per burst.
     pub fn sync(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
-        if t.generation == self.static_generation {
+        let cx = &mut Burst { t, now, io };
+        if cx.t.generation == self.static_generation {
             return;
         }
-        self.static_generation = t.generation;
-        self.icmp_limit.set(t.settings.icmp_rate, t.settings.icmp_burst);
-        self.icmp6_limit.set(t.settings.icmp_rate, t.settings.icmp_burst);
-        self.neigh.set_timers(&t.settings.neighbor);
-        self.sync_bridges(t);
-        if t.neighbor_epoch != self.neighbor_epoch {
-            self.neighbor_epoch = t.neighbor_epoch;
+        self.static_generation = cx.t.generation;
+        self.icmp_limit.set(cx.t.settings.icmp_rate, cx.t.settings.icmp_burst);
+        self.icmp6_limit.set(cx.t.settings.icmp_rate, cx.t.settings.icmp_burst);
+        self.neigh.set_timers(&cx.t.settings.neighbor);
+        self.sync_bridges(cx.t);
+        if cx.t.neighbor_epoch != self.neighbor_epoch {
+            self.neighbor_epoch = cx.t.neighbor_epoch;
             let lost = self.neigh.flush_dynamic() as u64;
             if let Some(c) = self.counters.drops.get_mut(DropReason::NeighborFlushed.index()) {
                 *c += lost;
             }
         }
-        let statics = &t.static_neighbors;
+        let statics = &cx.t.static_neighbors;
         self.neigh.retain_static(|i, ip| statics.iter().any(|s| s.ifindex == i && s.ip == ip));
         for s in statics {
-            let Some(ifc) = t.iface(s.ifindex) else { continue };
+            let Some(ifc) = cx.t.iface(s.ifindex) else { continue };
             let (macs, c) = (&self.macs, &mut self.counters);
-            self.neigh.set_static(s.ifindex, s.ip, s.mac, now, |p, mac| send_resolved(t, macs, c, ifc, p, mac, io));
+            self.neigh
+                .set_static(s.ifindex, s.ip, s.mac, cx.now, |p, mac| send_resolved(cx.t, macs, c, ifc, p, mac, cx.io));
         }
     }
 
@@ -193,20 +196,21 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Advertisements. Cheap to call every loop: the table is scanned at
     /// most every [`POLL_INTERVAL`].
     pub fn poll(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
-        if now < self.next_poll {
+        let cx = &mut Burst { t, now, io };
+        if cx.now < self.next_poll {
             return;
         }
-        self.next_poll = now + POLL_INTERVAL;
-        self.expire_held(now);
-        self.router_adverts_due(t, now, io);
-        self.age_macs(t, now);
+        self.next_poll = cx.now + POLL_INTERVAL;
+        self.expire_held(cx.now);
+        self.router_adverts_due(cx);
+        self.age_macs(cx.t, cx.now);
         loop {
             // The cache hands events to a closure that cannot also borrow
             // the router, so they land in fixed arrays first.
             let mut probes = [(0u16, IpAddr::V4(Ipv4Addr::UNSPECIFIED), None::<MacAddr>); POLL_BUDGET];
             let mut failed: [Option<B>; POLL_BUDGET] = std::array::from_fn(|_| None);
             let (mut np, mut nf) = (0, 0);
-            let complete = self.neigh.poll(now, POLL_BUDGET, |e| match e {
+            let complete = self.neigh.poll(cx.now, POLL_BUDGET, |e| match e {
                 Event::Probe { ifindex, ip, mac } => {
                     if let Some(p) = probes.get_mut(np) {
                         *p = (ifindex, ip, mac);
@@ -221,18 +225,18 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 }
             });
             for &(ifindex, ip, mac) in probes.iter().take(np) {
-                self.solicit(t, ifindex, ip, mac, io);
+                self.solicit(cx, ifindex, ip, mac);
             }
             for pkt in failed.iter_mut().take(nf).filter_map(Option::take) {
                 if ip_version(&pkt) == 6 {
                     // RFC 4861 §7.2.2: Address Unreachable for each.
-                    self.unresolved6(t, pkt, now, io);
+                    self.unresolved6(cx, pkt);
                     continue;
                 }
                 // Already forwarded once (TTL decremented); RFC 1812
                 // §5.2.7.1 still asks for Host Unreachable.
                 let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::HOST);
-                self.icmp_error(t, pkt, DropReason::NeighborUnresolved, m, c, 0, now, io);
+                self.icmp_error(cx, pkt, DropReason::NeighborUnresolved, m, c, 0);
             }
             if complete {
                 return;
@@ -243,21 +247,23 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Processes one received frame to the end.
     #[inline]
     pub fn process(&mut self, t: &Tables, pkt: B, now: u64, io: &mut impl Io<B>) {
+        let cx = &mut Burst { t, now, io };
         self.counters.rx += 1;
-        self.l2_input(t, pkt, now, io);
+        self.l2_input(cx, pkt);
     }
 
     /// Runs a frame another worker handed over ([`Verdict::Handoff`](crate::Verdict::Handoff))
     /// through the router, as [`Router::process`] but not counted as
     /// received again; the translator is told `tag`.
     pub fn process_handed(&mut self, t: &Tables, pkt: B, tag: u8, now: u64, io: &mut impl Io<B>) {
+        let cx = &mut Burst { t, now, io };
         self.nat.set_handed(Some(tag));
-        self.l2_input(t, pkt, now, io);
+        self.l2_input(cx, pkt);
         self.nat.set_handed(None);
     }
 
-    fn handoff(&mut self, pkt: B, worker: u16, tag: u8, io: &mut impl Io<B>) {
-        match io.handoff(pkt, worker, tag) {
+    fn handoff(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, worker: u16, tag: u8) {
+        match cx.io.handoff(pkt, worker, tag) {
             Ok(()) => self.counters.handed_off += 1,
             Err(pkt) => {
                 drop(pkt);
@@ -268,11 +274,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
     /// Layer-3 input on interface `ifindex` (the frame is untagged).
     #[inline]
-    fn l3_input(&mut self, t: &Tables, ifindex: u16, pkt: B, now: u64, io: &mut impl Io<B>) {
+    fn l3_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, pkt: B) {
         let Ok(eth) = EthernetFrame::new_checked(pkt.data()) else {
             return self.drop(DropReason::EthTruncated);
         };
-        let Some(ifc) = t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
+        let Some(ifc) = cx.t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
         let dst = eth.dst();
         if dst != ifc.mac && !dst.is_multicast() {
             return self.drop(DropReason::EthNotForUs);
@@ -281,9 +287,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return self.drop(DropReason::EthBadSource);
         }
         match eth.ethertype() {
-            EtherType::Ipv4 => self.ipv4_input(t, pkt, dst.is_multicast(), now, io),
-            EtherType::Arp => self.arp_input(t, ifindex, ifc, pkt, now, io),
-            EtherType::Ipv6 if ifc.ipv6() => self.ipv6_input(t, ifindex, pkt, dst.is_multicast(), now, io),
+            EtherType::Ipv4 => self.ipv4_input(cx, pkt, dst.is_multicast()),
+            EtherType::Arp => self.arp_input(cx, ifindex, ifc, pkt),
+            EtherType::Ipv6 if ifc.ipv6() => self.ipv6_input(cx, ifindex, pkt, dst.is_multicast()),
             EtherType::Vlan | EtherType::QinQ => self.drop(DropReason::VlanNotConfigured),
             EtherType::Ipv6 => self.drop(DropReason::Ipv6Disabled),
             EtherType::Unknown(_) => self.drop(DropReason::EthUnknownType),

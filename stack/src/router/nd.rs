@@ -3,12 +3,12 @@
 //! solicitations sent for the next hops we resolve. Messages with a hop
 //! limit other than 255 or the other §7.1 faults are dropped and counted.
 
+use super::io::Burst;
 use super::ip6::{addr16, write_headers};
 use super::{bridge::transmit, Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::hooks::Translator;
-use crate::iface::Tables;
 use crate::neigh::Learn;
 use crate::wire::ethernet::{EthernetFrame, HEADER_LEN as ETH_LEN};
 use crate::wire::icmpv6::{self as icmpv6w, na_flags, Message as Msg6};
@@ -30,17 +30,14 @@ fn is_solicited_node(a: &Ipv6Addr) -> bool {
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Answers a Neighbor Solicitation for one of our addresses with a
     /// Neighbor Advertisement, in place (RFC 4861 §7.1.1, §7.2.3-4).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn neighbor_solicit_input(
         &mut self,
-        t: &Tables,
+        cx: &mut Burst<'_, impl Io<B>>,
         ifindex: u16,
         mut pkt: B,
         off: usize,
-        now: u64,
-        io: &mut impl Io<B>,
     ) {
-        let Some(ifc) = t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
+        let Some(ifc) = cx.t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
         let data = pkt.data();
         let Some(ip) = data.get(ETH_LEN..) else { return };
         let p = Ipv6Packet::new_unchecked(ip);
@@ -62,7 +59,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let eth_src = EthernetFrame::new_checked(data).map_or(MacAddr::ZERO, |e| e.src());
         if let (false, Some(sll)) = (dad, opts.source_lladdr) {
             // §7.2.3: create or update the sender's entry (STALE).
-            self.learn_and_share(t, ifc, ifindex, IpAddr::V6(src), sll, Learn::RequestToUs, now, io);
+            self.learn_and_share(cx, ifc, ifindex, IpAddr::V6(src), sll, Learn::RequestToUs);
         }
         // §7.2.4: to the solicitor, or to all-nodes for a DAD probe.
         let (ip_dst, mac_dst, solicited) = if dad {
@@ -76,25 +73,17 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         pkt.truncate(want);
         let flags = na_flags::ROUTER | na_flags::OVERRIDE | solicited;
-        write_nd(&mut pkt, ifc.mac, mac_dst, &target, &ip_dst, Msg6::NeighborAdvert, flags, &target);
+        write_nd(&mut pkt, (ifc.mac, mac_dst), (&target, &ip_dst), Msg6::NeighborAdvert, flags, &target);
         self.counters.nd_adverts += 1;
         self.counters.local += 1;
         self.counters.local6 += 1;
-        transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
+        transmit(cx.t, &self.macs, &mut self.counters, ifc, pkt, cx.io);
     }
 
     /// Learns from a Neighbor Advertisement (RFC 4861 §7.1.2, §7.2.5):
     /// solicited ones confirm reachability; none creates an entry.
-    pub(super) fn neighbor_advert_input(
-        &mut self,
-        t: &Tables,
-        ifindex: u16,
-        pkt: &B,
-        off: usize,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) {
-        let Some(ifc) = t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
+    pub(super) fn neighbor_advert_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, pkt: &B, off: usize) {
+        let Some(ifc) = cx.t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
         let dst = Ipv6Packet::new_unchecked(ip).dst();
         let Some(msg) = ip.get(off..).filter(|m| m.len() >= icmpv6w::NS_LEN) else {
@@ -113,7 +102,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return;
         };
         let how = if solicited { Learn::Reply } else { Learn::Other };
-        self.learn_and_share(t, ifc, ifindex, IpAddr::V6(target), tll, how, now, io);
+        self.learn_and_share(cx, ifc, ifindex, IpAddr::V6(target), tll, how);
         self.counters.local += 1;
         self.counters.local6 += 1;
     }
@@ -122,15 +111,14 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// or unicast to `unicast` to probe a stale entry (RFC 4861 §7.2.2).
     pub(super) fn send_neighbor_solicit(
         &mut self,
-        t: &Tables,
+        cx: &mut Burst<'_, impl Io<B>>,
         ifindex: u16,
         target: &Ipv6Addr,
         unicast: Option<MacAddr>,
-        io: &mut impl Io<B>,
     ) {
-        let Some(ifc) = t.iface(ifindex) else { return };
+        let Some(ifc) = cx.t.iface(ifindex) else { return };
         let Some(src) = ifc.source_for6(target) else { return };
-        let Some(mut pkt) = io.alloc() else { return self.drop(DropReason::BufferExhausted) };
+        let Some(mut pkt) = cx.io.alloc() else { return self.drop(DropReason::BufferExhausted) };
         if !pkt.append(ETH_LEN + ipv6::HEADER_LEN + NEIGHBOR_MSG_LEN) {
             return self.drop(DropReason::BufferExhausted);
         }
@@ -141,21 +129,18 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 (group, MacAddr(ipv6::multicast_mac(&group)))
             }
         };
-        write_nd(&mut pkt, ifc.mac, mac, &src, &dst, Msg6::NeighborSolicit, 0, target);
+        write_nd(&mut pkt, (ifc.mac, mac), (&src, &dst), Msg6::NeighborSolicit, 0, target);
         self.counters.nd_solicits += 1;
-        transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
+        transmit(cx.t, &self.macs, &mut self.counters, ifc, pkt, cx.io);
     }
 }
 
 /// Fills `pkt` (Ethernet + IPv6 + NS/NA with one link-layer option) with
 /// a Neighbor Solicitation or Advertisement about `target`.
-#[allow(clippy::too_many_arguments)]
 fn write_nd<B: PacketBuf>(
     pkt: &mut B,
-    src_mac: MacAddr,
-    dst_mac: MacAddr,
-    src: &Ipv6Addr,
-    dst: &Ipv6Addr,
+    (src_mac, dst_mac): (MacAddr, MacAddr),
+    (src, dst): (&Ipv6Addr, &Ipv6Addr),
     msg: Msg6,
     flags: u32,
     target: &Ipv6Addr,

@@ -3,6 +3,7 @@
 //! and the frame handed to layer 2. Also the route of packets the router
 //! originates itself.
 
+use super::io::Burst;
 use super::{bridge::transmit, ip4::flow_hash, Counters, Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -18,27 +19,17 @@ use std::net::{IpAddr, Ipv4Addr};
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Sends an IP packet (Ethernet header still to write) to neighbor
     /// `nh` on `egress`, resolving it first (ARP or NDP) if needed.
-    #[allow(clippy::too_many_arguments)]
     #[inline]
-    pub(super) fn output(
-        &mut self,
-        t: &Tables,
-        egress: &Interface,
-        out: u16,
-        nh: IpAddr,
-        pkt: B,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) {
-        match self.neigh.lookup(out, nh, now) {
+    pub(super) fn output(&mut self, cx: &mut Burst<'_, impl Io<B>>, egress: &Interface, out: u16, nh: IpAddr, pkt: B) {
+        match self.neigh.lookup(out, nh, cx.now) {
             Lookup::Hit { mac, probe } => {
-                send_resolved(t, &self.macs, &mut self.counters, egress, pkt, mac, io);
+                send_resolved(cx.t, &self.macs, &mut self.counters, egress, pkt, mac, cx.io);
                 if probe {
-                    self.solicit(t, out, nh, Some(mac), io);
+                    self.solicit(cx, out, nh, Some(mac));
                 }
             }
-            Lookup::Miss => match self.neigh.enqueue(out, nh, pkt, now) {
-                Ok(true) => self.solicit(t, out, nh, None, io),
+            Lookup::Miss => match self.neigh.enqueue(out, nh, pkt, cx.now) {
+                Ok(true) => self.solicit(cx, out, nh, None),
                 Ok(false) => {}
                 Err((reason, _pkt)) => self.drop(reason),
             },
@@ -49,34 +40,33 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Solicitation, broadcast/multicast or unicast to `unicast`.
     pub(super) fn solicit(
         &mut self,
-        t: &Tables,
+        cx: &mut Burst<'_, impl Io<B>>,
         ifindex: u16,
         ip: IpAddr,
         unicast: Option<MacAddr>,
-        io: &mut impl Io<B>,
     ) {
         match ip {
-            IpAddr::V4(a) => self.send_arp_request(t, ifindex, a, unicast, io),
-            IpAddr::V6(a) => self.send_neighbor_solicit(t, ifindex, &a, unicast, io),
+            IpAddr::V4(a) => self.send_arp_request(cx, ifindex, a, unicast),
+            IpAddr::V6(a) => self.send_neighbor_solicit(cx, ifindex, &a, unicast),
         }
     }
 
     /// Routes a packet the router itself originates (echo reply, ICMP
     /// error, RST) towards `dst`; no TTL decrement.
-    pub(super) fn route_own(&mut self, t: &Tables, pkt: B, dst: Ipv4Addr, now: u64, io: &mut impl Io<B>) {
-        let (out, nh) = match t.fib.lookup(dst) {
+    pub(super) fn route_own(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, dst: Ipv4Addr) {
+        let (out, nh) = match cx.t.fib.lookup(dst) {
             Some(&RouteTarget::Connected { ifindex }) => (ifindex, dst),
             Some(&RouteTarget::Via { first, count }) => {
                 let hash = pkt.data().get(ETH_LEN..).map(flow_hash).unwrap_or(0);
-                match t.fib.nexthop(first, count, hash) {
+                match cx.t.fib.nexthop(first, count, hash) {
                     Some(h) => (h.ifindex, h.gateway),
                     None => return self.drop(DropReason::NoRoute),
                 }
             }
             _ => return self.drop(DropReason::NoRoute),
         };
-        match t.iface(out) {
-            Some(egress) => self.output(t, egress, out, IpAddr::V4(nh), pkt, now, io),
+        match cx.t.iface(out) {
+            Some(egress) => self.output(cx, egress, out, IpAddr::V4(nh), pkt),
             None => self.drop(DropReason::NoRoute),
         }
     }

@@ -2,12 +2,13 @@
 //! with `ra:` (the first three at most 16 s apart), answers to Router
 //! Solicitations at most every 3 s, from the link-local address.
 
+use super::io::Burst;
 use super::ip6::write_headers;
 use super::{bridge::transmit, Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::hooks::Translator;
-use crate::iface::{Interface, Tables, MAX_IFACES};
+use crate::iface::{Interface, MAX_IFACES};
 use crate::neigh::Learn;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::icmpv6::{self as icmpv6w, RaHeader};
@@ -49,16 +50,8 @@ impl Default for RaTimers {
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// A Router Solicitation schedules an advertisement, no sooner than
     /// MIN_DELAY_BETWEEN_RAS after the last (RFC 4861 §6.1.1, §6.2.6).
-    pub(super) fn router_solicit_input(
-        &mut self,
-        t: &Tables,
-        ifindex: u16,
-        pkt: &B,
-        off: usize,
-        now: u64,
-        io: &mut impl Io<B>,
-    ) {
-        let Some(ifc) = t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
+    pub(super) fn router_solicit_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, pkt: &B, off: usize) {
+        let Some(ifc) = cx.t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
         let src = Ipv6Packet::new_unchecked(ip).src();
         let Some(opts) = ip.get(off + icmpv6w::RS_LEN..).and_then(|o| icmpv6w::nd_options(o).ok()) else {
@@ -71,10 +64,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return self.drop(DropReason::NdpNotForUs);
         }
         if let (false, Some(sll)) = (src.is_unspecified(), opts.source_lladdr) {
-            self.learn_and_share(t, ifc, ifindex, IpAddr::V6(src), sll, Learn::RequestToUs, now, io);
+            self.learn_and_share(cx, ifc, ifindex, IpAddr::V6(src), sll, Learn::RequestToUs);
         }
         let i = usize::from(ifindex);
-        let earliest = self.ra.last.get(i).copied().flatten().map_or(now, |l| now.max(l + MIN_DELAY_BETWEEN_RAS));
+        let earliest = self.ra.last.get(i).copied().flatten().map_or(cx.now, |l| cx.now.max(l + MIN_DELAY_BETWEEN_RAS));
         if let Some(s) = self.ra.solicited.get_mut(i) {
             *s = Some(s.map_or(earliest, |x| x.min(earliest)));
         }
@@ -85,17 +78,17 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Sends the Router Advertisements that are due: periodic ones (the
     /// announcer only; faster at first, RFC 4861 §6.2.4) and answers to
     /// solicitations.
-    pub(super) fn router_adverts_due(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
-        for (i, ifc) in t.ifaces.iter().enumerate().take(MAX_IFACES) {
+    pub(super) fn router_adverts_due(&mut self, cx: &mut Burst<'_, impl Io<B>>) {
+        for (i, ifc) in cx.t.ifaces.iter().enumerate().take(MAX_IFACES) {
             let Some(ra) = &ifc.ra else { continue };
-            let periodic = self.ra.announcer && self.ra.periodic.get(i).is_some_and(|&n| now >= n);
-            let solicited = self.ra.solicited.get(i).copied().flatten().is_some_and(|s| now >= s);
+            let periodic = self.ra.announcer && self.ra.periodic.get(i).is_some_and(|&n| cx.now >= n);
+            let solicited = self.ra.solicited.get(i).copied().flatten().is_some_and(|s| cx.now >= s);
             if !periodic && !solicited {
                 continue;
             }
-            self.send_router_advert(t, ifc, io);
+            self.send_router_advert(cx, ifc);
             if let Some(l) = self.ra.last.get_mut(i) {
-                *l = Some(now);
+                *l = Some(cx.now);
             }
             if let Some(s) = self.ra.solicited.get_mut(i) {
                 *s = None;
@@ -107,19 +100,19 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 } else {
                     ra.interval
                 };
-                *next = now + gap;
+                *next = cx.now + gap;
             }
         }
     }
 
     /// A Router Advertisement to all-nodes from the link-local address
     /// (RFC 4861 §4.2, §6.2.3), with our MAC, the MTU and the prefixes.
-    pub(super) fn send_router_advert(&mut self, t: &Tables, ifc: &Interface, io: &mut impl Io<B>) {
+    pub(super) fn send_router_advert(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifc: &Interface) {
         let (Some(ra), Some(ll)) = (&ifc.ra, ifc.link_local) else { return };
         let prefixes = &ra.prefixes[..ra.prefixes.len().min(MAX_RA_PREFIXES)];
         let mtu_len = if ra.mtu.is_some() { icmpv6w::MTU_OPT_LEN } else { 0 };
         let len = icmpv6w::RA_LEN + icmpv6w::LLADDR_OPT_LEN + mtu_len + prefixes.len() * icmpv6w::PREFIX_OPT_LEN;
-        let Some(mut pkt) = io.alloc() else { return self.drop(DropReason::BufferExhausted) };
+        let Some(mut pkt) = cx.io.alloc() else { return self.drop(DropReason::BufferExhausted) };
         if !pkt.append(ETH_LEN + ipv6::HEADER_LEN + len) {
             return self.drop(DropReason::BufferExhausted);
         }
@@ -152,6 +145,6 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             icmp.fill_checksum(&ll, &dst);
         }
         self.counters.router_adverts += 1;
-        transmit(t, &self.macs, &mut self.counters, ifc, pkt, io);
+        transmit(cx.t, &self.macs, &mut self.counters, ifc, pkt, cx.io);
     }
 }

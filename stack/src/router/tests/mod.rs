@@ -46,8 +46,8 @@ impl Io<VecBuf> for TestIo {
     fn send(&mut self, pkt: VecBuf) {
         self.sent.push(pkt);
     }
-    fn neighbor_learned(&mut self, i: u16, a: IpAddr, m: MacAddr, confirmed: bool) {
-        self.learned.push((i, a, m, confirmed));
+    fn neighbor_learned(&mut self, n: NeighborNews) {
+        self.learned.push((n.ifindex, n.ip, n.mac, n.confirmed));
     }
 }
 
@@ -641,10 +641,15 @@ fn a_reply_seen_by_another_worker_confirms_this_workers_probe() {
     run(&mut b, &t, &mut io_b, 1, &reply, SEC);
     let &(ifindex, addr, mac, confirmed) = io_b.learned.last().unwrap();
     assert!(confirmed);
-    a.learn_remote(&t, ifindex, addr, mac, confirmed, SEC, &mut io_a);
+    a.learn_remote(&t, NeighborNews { ifindex, ip: addr, mac, confirmed }, SEC, &mut io_a);
     assert_eq!(a.neighbors().get(1, ip("203.0.113.2")).unwrap().state, crate::neigh::State::Reachable);
     // An unconfirmed learning of an unknown neighbor creates nothing.
-    a.learn_remote(&t, 1, ip("203.0.113.50").into(), WAN_HOST, true, SEC, &mut io_a);
+    a.learn_remote(
+        &t,
+        NeighborNews { ifindex: 1, ip: ip("203.0.113.50").into(), mac: WAN_HOST, confirmed: true },
+        SEC,
+        &mut io_a,
+    );
     assert!(a.neighbors().get(1, ip("203.0.113.50")).is_none());
 }
 
@@ -661,7 +666,12 @@ fn a_reply_to_another_workers_request_is_passed_on() {
     run(&mut b, &t, &mut io_b, 1, &reply, 1);
     assert!(b.neighbors().get(1, ip("203.0.113.2")).is_none(), "b creates nothing");
     assert_eq!(io_b.learned, vec![(1, ip("203.0.113.2").into(), WAN_HOST, true)]);
-    a.learn_remote(&t, 1, ip("203.0.113.2").into(), WAN_HOST, true, 1, &mut io_a);
+    a.learn_remote(
+        &t,
+        NeighborNews { ifindex: 1, ip: ip("203.0.113.2").into(), mac: WAN_HOST, confirmed: true },
+        1,
+        &mut io_a,
+    );
     assert_eq!(io_a.sent.len(), 2, "the waiting packet is sent");
     assert_eq!(EthernetFrame::new_checked(io_a.sent[1].data()).unwrap().dst(), WAN_HOST);
 }

@@ -31,6 +31,9 @@ fn no_bridge(name: &str) -> ApplyError {
     ApplyError::NotFound(format!("no bridge is named '{name}'"))
 }
 
+const BRIDGES: NamedList<BridgeConf> =
+    NamedList { kind: "bridge", field: "bridges", list: |c| &mut c.bridges, name: |b| &b.name };
+
 /// List bridges.
 #[utoipa::path(get, path = "/api/v1/bridges", tag = "bridges", params(Paging),
     responses((status = 200, body = Page<BridgeInfo>)))]
@@ -58,20 +61,7 @@ async fn add_bridge(
     axum::Extension(c): axum::Extension<Caller>,
     Body(b): Body<BridgeConf>,
 ) -> ApiResult<impl IntoResponse> {
-    let w = c.who();
-    let mut at = String::new();
-    let r = api
-        .ctl
-        .change(&w, &format!("add bridge {}", b.name), |cfg| {
-            if cfg.bridges.iter().any(|x| x.name == b.name) {
-                return Err(invalid("name", format!("bridge '{}' exists", b.name)));
-            }
-            at = format!("bridges[{}]", cfg.bridges.len());
-            cfg.bridges.push(b);
-            Ok(())
-        })
-        .await;
-    Ok(created(r.map_err(|e| rebase(e, &at, ""))?))
+    BRIDGES.add(&api, &c, b).await
 }
 
 /// Replace a bridge's settings and members. Learned MAC addresses are
@@ -85,21 +75,7 @@ async fn put_bridge(
     Path(name): Path<String>,
     Body(b): Body<BridgeConf>,
 ) -> ApiResult<Json<Applied>> {
-    let w = c.who();
-    let mut at = String::new();
-    let r = api
-        .ctl
-        .change(&w, &format!("replace bridge {name}"), |cfg| {
-            if b.name != name {
-                return Err(invalid("name", format!("must be '{name}', the bridge in the path")));
-            }
-            let i = cfg.bridges.iter().position(|x| x.name == name).ok_or_else(|| no_bridge(&name))?;
-            at = format!("bridges[{i}]");
-            cfg.bridges[i] = b;
-            Ok(())
-        })
-        .await;
-    Ok(Json(r.map_err(|e| rebase(e, &at, ""))?))
+    BRIDGES.replace(&api, &c, &name, b).await
 }
 
 /// Remove a bridge (its routed interface must go first).
@@ -111,14 +87,7 @@ async fn delete_bridge(
     axum::Extension(c): axum::Extension<Caller>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Applied>> {
-    let w = c.who();
-    let r = api
-        .ctl
-        .change(&w, &format!("remove bridge {name}"), |cfg| {
-            found(remove_all(&mut cfg.bridges, |b| b.name == name), || format!("no bridge is named '{name}'"))
-        })
-        .await;
-    Ok(Json(r?))
+    BRIDGES.remove(&api, &c, &name).await
 }
 
 /// Add a member to a bridge: a port (access) or a VLAN of a port (trunk).

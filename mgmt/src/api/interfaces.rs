@@ -26,6 +26,9 @@ fn iface_info(api: &Api, c: &InterfaceConf) -> InterfaceInfo {
     InterfaceInfo { config: c.clone(), mac }
 }
 
+const INTERFACES: NamedList<InterfaceConf> =
+    NamedList { kind: "interface", field: "interfaces", list: |c| &mut c.interfaces, name: |i| &i.name };
+
 /// List interfaces and their addresses.
 #[utoipa::path(get, path = "/api/v1/interfaces", tag = "interfaces", params(Paging),
     responses((status = 200, body = Page<InterfaceInfo>)))]
@@ -53,20 +56,7 @@ async fn add_interface(
     axum::Extension(c): axum::Extension<Caller>,
     Body(ifc): Body<InterfaceConf>,
 ) -> ApiResult<impl IntoResponse> {
-    let w = c.who();
-    let mut at = String::new();
-    let r = api
-        .ctl
-        .change(&w, &format!("add interface {}", ifc.name), |cfg| {
-            if cfg.interfaces.iter().any(|i| i.name == ifc.name) {
-                return Err(invalid("name", format!("interface '{}' exists", ifc.name)));
-            }
-            at = format!("interfaces[{}]", cfg.interfaces.len());
-            cfg.interfaces.push(ifc);
-            Ok(())
-        })
-        .await;
-    Ok(created(r.map_err(|e| rebase(e, &at, ""))?))
+    INTERFACES.add(&api, &c, ifc).await
 }
 
 /// Replace an interface's settings (MTU, addresses, port).
@@ -79,22 +69,7 @@ async fn put_interface(
     Path(name): Path<String>,
     Body(ifc): Body<InterfaceConf>,
 ) -> ApiResult<Json<Applied>> {
-    let w = c.who();
-    let mut at = String::new();
-    let r = api
-        .ctl
-        .change(&w, &format!("replace interface {name}"), |cfg| {
-            if ifc.name != name {
-                return Err(invalid("name", format!("must be '{name}', the interface in the path")));
-            }
-            let i = cfg.interfaces.iter().position(|i| i.name == name);
-            let i = i.ok_or_else(|| ApplyError::NotFound(format!("no interface is named '{name}'")))?;
-            at = format!("interfaces[{i}]");
-            cfg.interfaces[i] = ifc;
-            Ok(())
-        })
-        .await;
-    Ok(Json(r.map_err(|e| rebase(e, &at, ""))?))
+    INTERFACES.replace(&api, &c, &name, ifc).await
 }
 
 /// Remove an interface (routes and neighbors through it must go first).
@@ -106,15 +81,7 @@ async fn delete_interface(
     axum::Extension(c): axum::Extension<Caller>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Applied>> {
-    let w = c.who();
-    let r = api
-        .ctl
-        .change(&w, &format!("remove interface {name}"), |cfg| {
-            let removed = remove_all(&mut cfg.interfaces, |i| i.name == name);
-            found(removed, || format!("no interface is named '{name}'"))
-        })
-        .await;
-    Ok(Json(r?))
+    INTERFACES.remove(&api, &c, &name).await
 }
 
 /// An address to add.

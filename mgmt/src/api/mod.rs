@@ -39,11 +39,13 @@ use utoipa_axum::routes;
 
 use access::{authenticate, Caller};
 use extract::{page, Body, Page, Paging, Path, Query};
+use named::NamedList;
 mod access;
 mod bridges;
 mod config;
 mod extract;
 mod interfaces;
+mod named;
 mod nat44;
 mod neighbors;
 mod observe;

@@ -108,15 +108,11 @@ impl FastHooks for Nat {
         }
     }
 
-    /// `postrouting`'s road for a packet of an established session
-    /// leaving through `out` (`outbound_from_inside` finding it in
-    /// `outbound`), or of no rule's source; for a new flow, when nothing
-    /// was found before routing (`pre`), its session made, as `outbound`
-    /// makes it (its key filed where this lookup ended), or else
-    /// [`FastVerdict::New`]. Whatever lets the packet go on is done at once:
-    /// the session found (here or by `fast_pre`) refreshed and `ip`
-    /// rewritten (a hairpin, which both would rewrite, is left to the
-    /// full path).
+    /// `postrouting`'s road for an established session's packet, or one of
+    /// no rule's source. A new flow gets its session here when nothing was
+    /// found before routing (else [`FastVerdict::New`]). What lets the
+    /// packet go on is done at once: the session refreshed, `ip` rewritten;
+    /// a hairpin, which both hooks would rewrite, goes the full way.
     #[inline(always)]
     fn fast_post(&mut self, out: u16, ip: &mut [u8], p: &FiveTuple, pre: FastVerdict, now: u64) -> FastVerdict {
         let post = self.fast_post_look(out, p, matches!(pre, FastVerdict::Untouched), now);
@@ -164,17 +160,11 @@ impl FastHooks for Nat {
         true
     }
 
-    /// Every refresh keeps a session the hold longer than its timeout
-    /// (`touch`; `fast_post` has just refreshed this one, if its packets
-    /// refresh it), so a flow's packets the cache carries after one (for
-    /// at most the hold) are covered by it: the session ends no sooner
-    /// than its timeout after the flow's last packet. Until then it stays
-    /// the flow's: it ends only when it expires, or when the generation
-    /// changes (rules, a delete), and no refresh brings its end nearer
-    /// than the shortest timeout, of which the hold is at most half. A
-    /// flow whose packets do not refresh its session (UDP and ICMP
-    /// inbound, RFC 4787 REQ-6) is held until the session expires at the
-    /// latest.
+    /// Safe because every refresh (`touch`) keeps a session the hold past
+    /// its timeout: the packets the cache carries unrefreshed are covered,
+    /// and the session ends no sooner than its timeout after the flow's
+    /// last packet. A flow whose packets do not refresh its session (UDP
+    /// and ICMP inbound, RFC 4787 REQ-6) is held until it expires at most.
     #[inline]
     fn fast_hold(&self, e: EntryHandle, outbound: bool, now: u64) -> u64 {
         let e = e.get();

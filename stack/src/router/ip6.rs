@@ -266,21 +266,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return;
         }
         let Ok(seg) = TcpPacket::new_checked(seg) else { return };
-        let Some((seq, ack, flags)) = tcp::rst_for(&seg) else { return };
-        let (sport, dport) = (seg.src_port(), seg.dst_port());
+        let Some(reset) = tcp::Reset::answering(&seg) else { return };
         pkt.truncate(ETH_LEN + ipv6::HEADER_LEN + tcp::HEADER_LEN);
         let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return };
         let Some(Ok(mut s)) = ip.get_mut(ipv6::HEADER_LEN..).map(TcpPacket::new_checked) else { return };
-        s.set_ports(dport, sport);
-        s.set_seq(seq);
-        s.set_ack(ack);
-        s.set_header_len_flags(tcp::HEADER_LEN, flags);
-        s.set_window(0);
-        s.set_urgent(0);
-        let seg = &mut ip[ipv6::HEADER_LEN..];
-        seg[16..18].copy_from_slice(&[0, 0]);
-        let c = ipv6::upper_checksum(&dst, &src, nh::TCP, seg);
-        seg[16..18].copy_from_slice(&c.to_be_bytes());
+        reset.emit(&mut s);
+        let c = ipv6::upper_checksum(&dst, &src, nh::TCP, s.as_bytes());
+        s.set_checksum(c);
         Ipv6Repr { src: dst, dst: src, next_header: nh::TCP, payload_len: tcp::HEADER_LEN, hop_limit: 64 }
             .emit(&mut Ipv6Packet::new_unchecked(&mut *ip));
         self.route_own6(cx, pkt, &src, ifindex);

@@ -70,18 +70,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if !seg.verify_checksum(src, dst) {
             return;
         }
-        let Some((seq, ack, flags)) = tcp::rst_for(&seg) else { return };
-        let (sport, dport) = (seg.src_port(), seg.dst_port());
+        let Some(reset) = tcp::Reset::answering(&seg) else { return };
         let ident = self.next_ident();
         pkt.truncate(ETH_LEN + hl + tcp::HEADER_LEN);
         let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return };
         if let Some(Ok(mut s)) = ip.get_mut(hl..).map(TcpPacket::new_checked) {
-            s.set_ports(dport, sport);
-            s.set_seq(seq);
-            s.set_ack(ack);
-            s.set_header_len_flags(tcp::HEADER_LEN, flags);
-            s.set_window(0);
-            s.set_urgent(0);
+            reset.emit(&mut s);
             s.fill_checksum(dst, src);
         }
         let mut p = Ipv4Packet::new_unchecked(&mut *ip);

@@ -38,6 +38,10 @@ pub struct TcpPacket<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> TcpPacket<T> {
+    /// The segment's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buffer.as_ref()
+    }
     /// Checks the header, options included, fits the buffer.
     pub fn new_checked(buffer: T) -> Result<Self> {
         let b = buffer.as_ref();
@@ -115,6 +119,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     pub fn set_urgent(&mut self, v: u16) {
         put16(self.buffer.as_mut(), field::URGENT, v);
     }
+    pub fn set_checksum(&mut self, v: u16) {
+        put16(self.buffer.as_mut(), field::CHECKSUM, v);
+    }
     pub fn fill_checksum(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
         put16(self.buffer.as_mut(), field::CHECKSUM, 0);
         let b = self.buffer.as_ref();
@@ -126,18 +133,42 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
 
 /// The RST answering a segment that reached no connection, as RFC 9293
 /// §3.10.7.1 prescribes: if the segment carried ACK, `<SEQ=SEG.ACK><CTL=RST>`;
-/// otherwise `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. `None` for an
-/// incoming RST, which is never answered.
-pub fn rst_for<T: AsRef<[u8]>>(seg: &TcpPacket<T>) -> Option<(u32, u32, u8)> {
-    let f = seg.flags();
-    if f & flags::RST != 0 {
-        return None;
+/// otherwise `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. An incoming RST
+/// is never answered ([`Reset::answering`] is `None`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Reset {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+}
+
+impl Reset {
+    pub fn answering<T: AsRef<[u8]>>(seg: &TcpPacket<T>) -> Option<Reset> {
+        let f = seg.flags();
+        if f & flags::RST != 0 {
+            return None;
+        }
+        let (seq, ack, flags) = if f & flags::ACK != 0 {
+            (seg.ack(), 0, flags::RST)
+        } else {
+            (0, seg.seq().wrapping_add(seg.seq_len()), flags::RST | flags::ACK)
+        };
+        Some(Reset { src_port: seg.dst_port(), dst_port: seg.src_port(), seq, ack, flags })
     }
-    Some(if f & flags::ACK != 0 {
-        (seg.ack(), 0, flags::RST)
-    } else {
-        (0, seg.seq().wrapping_add(seg.seq_len()), flags::RST | flags::ACK)
-    })
+
+    /// Writes the 20-byte header, window 0, checksum 0 (the caller fills it
+    /// in over its IP version's pseudo-header).
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, s: &mut TcpPacket<T>) {
+        s.set_ports(self.src_port, self.dst_port);
+        s.set_seq(self.seq);
+        s.set_ack(self.ack);
+        s.set_header_len_flags(HEADER_LEN, self.flags);
+        s.set_window(0);
+        s.set_checksum(0);
+        s.set_urgent(0);
+    }
 }
 
 #[cfg(test)]
@@ -184,13 +215,16 @@ mod tests {
     fn rst_rules_rfc9293_3_10_7_1() {
         let b = syn();
         let p = TcpPacket::new_checked(&b[..]).unwrap();
-        assert_eq!(rst_for(&p), Some((0, 0x11223345, flags::RST | flags::ACK)));
+        let r = Reset::answering(&p).unwrap();
+        assert_eq!((r.seq, r.ack, r.flags), (0, 0x11223345, flags::RST | flags::ACK));
+        assert_eq!((r.src_port, r.dst_port), (p.dst_port(), p.src_port()));
         let mut ack = b.clone();
         ack[8..12].copy_from_slice(&7u32.to_be_bytes());
         ack[13] = flags::ACK;
-        assert_eq!(rst_for(&TcpPacket::new_checked(&ack[..]).unwrap()), Some((7, 0, flags::RST)));
+        let r = Reset::answering(&TcpPacket::new_checked(&ack[..]).unwrap()).unwrap();
+        assert_eq!((r.seq, r.ack, r.flags), (7, 0, flags::RST));
         let mut rst = b.clone();
         rst[13] = flags::RST;
-        assert_eq!(rst_for(&TcpPacket::new_checked(&rst[..]).unwrap()), None);
+        assert_eq!(Reset::answering(&TcpPacket::new_checked(&rst[..]).unwrap()), None);
     }
 }

@@ -29,23 +29,11 @@ fn tables(generation: u64, wan_mac: MacAddr) -> Tables {
     wan.addrs6 = vec!["2001:db8:1::1/64".parse::<Ipv6Cidr>().unwrap()];
     let mut vlan = iface("p2.7", 2, MacAddr([2, 0, 0, 0, 0, 7]), "10.0.7.1/24", 1500);
     vlan.vlan = Some(7);
-    let routes = vec![
-        StaticRoute::Via {
-            dst: "198.51.100.0/24".parse().unwrap(),
-            hops: vec![NextHop { ifindex: 1, gateway: ip("203.0.113.2") }],
-        },
-        StaticRoute::Via {
-            dst: "192.0.2.0/24".parse().unwrap(),
-            hops: vec![
-                NextHop { ifindex: 1, gateway: ip("203.0.113.2") },
-                NextHop { ifindex: 1, gateway: ip("203.0.113.3") },
-            ],
-        },
-        StaticRoute::Via {
-            dst: "198.18.0.0/15".parse().unwrap(),
-            hops: vec![NextHop { ifindex: 2, gateway: ip("10.0.7.2") }],
-        },
-    ];
+    let mut routes = wan_routes();
+    routes.push(StaticRoute::Via {
+        dst: "198.18.0.0/15".parse().unwrap(),
+        hops: vec![NextHop { ifindex: 2, gateway: ip("10.0.7.2") }],
+    });
     let routes6: Vec<StaticRoute6> = vec![StaticRoute::Via {
         dst: "2001:db8:2::/48".parse().unwrap(),
         hops: vec![NextHop6 { ifindex: 1, gateway: ip6("2001:db8:1::2") }],

@@ -62,11 +62,10 @@ fn iface(name: &str, port: u16, mac: MacAddr, addr: &str, mtu: u16) -> Interface
     }
 }
 
-/// The lab: lan 10.0.1.1/24 on port 0, wan 203.0.113.1/24 on port 1, and
-/// 198.51.100.0/24 via 203.0.113.2.
-fn tables(statics: bool, wan_mtu: u16) -> Tables {
-    let ifaces = vec![iface("lan", 0, GW_LAN, "10.0.1.1/24", 1500), iface("wan", 1, GW_WAN, "203.0.113.1/24", wan_mtu)];
-    let routes = vec![
+/// 198.51.100.0/24 via 203.0.113.2, and 192.0.2.0/24 over two next hops
+/// (ECMP), both on the wan (interface 1).
+fn wan_routes() -> Vec<StaticRoute> {
+    vec![
         StaticRoute::Via {
             dst: "198.51.100.0/24".parse().unwrap(),
             hops: vec![NextHop { ifindex: 1, gateway: ip("203.0.113.2") }],
@@ -78,9 +77,16 @@ fn tables(statics: bool, wan_mtu: u16) -> Tables {
                 NextHop { ifindex: 1, gateway: ip("203.0.113.3") },
             ],
         },
-        StaticRoute::Blackhole { dst: "100.64.0.0/10".parse().unwrap() },
-        StaticRoute::Unreachable { dst: "100.128.0.0/10".parse().unwrap() },
-    ];
+    ]
+}
+
+/// The lab: lan 10.0.1.1/24 on port 0, wan 203.0.113.1/24 on port 1, and
+/// 198.51.100.0/24 via 203.0.113.2.
+fn tables(statics: bool, wan_mtu: u16) -> Tables {
+    let ifaces = vec![iface("lan", 0, GW_LAN, "10.0.1.1/24", 1500), iface("wan", 1, GW_WAN, "203.0.113.1/24", wan_mtu)];
+    let mut routes = wan_routes();
+    routes.push(StaticRoute::Blackhole { dst: "100.64.0.0/10".parse().unwrap() });
+    routes.push(StaticRoute::Unreachable { dst: "100.128.0.0/10".parse().unwrap() });
     let neighbors = if statics {
         vec![
             StaticNeighbor { ifindex: 0, ip: ip("10.0.1.2").into(), mac: LAN_HOST },

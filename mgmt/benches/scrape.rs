@@ -9,6 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use dataplane::{LinkStatus, PortStats, WorkerStats};
 use mgmt::metrics::{render, Sources};
 use mgmt::nic::NicReader;
+use stack::router::Counter;
 use stack::DropReason;
 use std::hint::black_box;
 use std::sync::atomic::Ordering::Relaxed;
@@ -18,7 +19,7 @@ fn sources(workers: usize, ports: usize) -> Sources {
     let ws: Vec<Arc<WorkerStats>> = (0..workers)
         .map(|i| {
             let w = WorkerStats::default();
-            w.packets.store(1_000_000_007 * (i as u64 + 1), Relaxed);
+            w.router[Counter::Rx.index()].store(1_000_000_007 * (i as u64 + 1), Relaxed);
             w.busy_cycles.store(3_000_000_000_000, Relaxed);
             w.idle_cycles.store(1_000_000_000_000, Relaxed);
             for (j, d) in w.drops.iter().enumerate() {

@@ -7,8 +7,10 @@
 
 use crate::nic::NicReader;
 use dataplane::WorkerStats;
+use nat::NatCounter;
 use prometheus::core::Collector;
 use prometheus::{Encoder, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+use stack::router::{Counter, Scope};
 use stack::DropReason;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -75,7 +77,11 @@ pub fn render(src: &Sources) -> String {
             c.with_label_values(&[name]).inc_by(v);
         }
     }
-    let wp = counter(&reg, "gateway_worker_packets_total", "Frames the worker received.", &["worker"]);
+    let per_worker: Vec<(Counter, IntCounterVec)> = Counter::ALL
+        .iter()
+        .filter(|k| k.scope() == Scope::PerWorker)
+        .map(|&k| (k, counter(&reg, k.metric(), k.help(), &["worker"])))
+        .collect();
     let wb = counter(
         &reg,
         "gateway_worker_busy_cycles_total",
@@ -85,7 +91,9 @@ pub fn render(src: &Sources) -> String {
     let wi = counter(&reg, "gateway_worker_idle_cycles_total", "TSC cycles spent in empty polls.", &["worker"]);
     for (i, w) in src.workers.iter().enumerate() {
         let l = i.to_string();
-        wp.with_label_values(&[&l]).inc_by(w.packets.load(Relaxed));
+        for (k, c) in &per_worker {
+            c.with_label_values(&[&l]).inc_by(w.counter(*k));
+        }
         wb.with_label_values(&[&l]).inc_by(w.busy_cycles.load(Relaxed));
         wi.with_label_values(&[&l]).inc_by(w.idle_cycles.load(Relaxed));
     }
@@ -94,115 +102,21 @@ pub fn render(src: &Sources) -> String {
         let n: u64 = src.workers.iter().map(|w| w.dropped(*r)).sum();
         drops.with_label_values(&[r.label()]).inc_by(n);
     }
-    let sum = |f: fn(&WorkerStats) -> u64| src.workers.iter().map(|w| f(w)).sum::<u64>();
-    let simple = [
-        ("gateway_forwarded_total", "Packets forwarded to another host.", sum(|w| w.forwarded.load(Relaxed))),
-        (
-            "gateway_local_total",
-            "Packets for the gateway's own addresses that it answered.",
-            sum(|w| w.local.load(Relaxed)),
-        ),
-        ("gateway_icmp_errors_sent_total", "ICMP errors sent.", sum(|w| w.icmp_errors.load(Relaxed))),
-        (
-            "gateway_icmp_errors_rate_limited_total",
-            "ICMP errors suppressed by the rate limit.",
-            sum(|w| w.icmp_rate_limited.load(Relaxed)),
-        ),
-        ("gateway_arp_requests_sent_total", "ARP requests sent.", sum(|w| w.arp_requests.load(Relaxed))),
-        ("gateway_arp_replies_sent_total", "ARP replies sent.", sum(|w| w.arp_replies.load(Relaxed))),
-        (
-            "gateway_ipv6_forwarded_total",
-            "IPv6 packets forwarded (included in gateway_forwarded_total).",
-            sum(|w| w.forwarded6.load(Relaxed)),
-        ),
-        (
-            "gateway_fast_path_total",
-            "Packets the fast path carried: plain transit packets with a known next hop, NAT packets of \
-             established sessions and of new outbound flows among them (included in the forwarded and \
-             switched totals).",
-            sum(|w| w.fast_path.load(Relaxed)),
-        ),
-        (
-            "gateway_flow_cache_hits_total",
-            "Packets of established TCP and UDP flows the fast path's flow cache carried, its lookups \
-             skipped (included in gateway_fast_path_total).",
-            sum(|w| w.flow_hits.load(Relaxed)),
-        ),
-        (
-            "gateway_ipv6_local_total",
-            "IPv6 packets for the gateway's own addresses (included in gateway_local_total).",
-            sum(|w| w.local6.load(Relaxed)),
-        ),
-        (
-            "gateway_icmpv6_errors_sent_total",
-            "ICMPv6 errors sent (included in gateway_icmp_errors_sent_total).",
-            sum(|w| w.icmp6_errors.load(Relaxed)),
-        ),
-        ("gateway_nd_solicitations_sent_total", "Neighbor Solicitations sent.", sum(|w| w.nd_solicits.load(Relaxed))),
-        ("gateway_nd_advertisements_sent_total", "Neighbor Advertisements sent.", sum(|w| w.nd_adverts.load(Relaxed))),
-        (
-            "gateway_router_advertisements_sent_total",
-            "Router Advertisements sent.",
-            sum(|w| w.router_adverts.load(Relaxed)),
-        ),
-        (
-            "gateway_l2_forwarded_total",
-            "Bridged frames sent to the one member their destination was learned on.",
-            sum(|w| w.l2_forwarded.load(Relaxed)),
-        ),
-        (
-            "gateway_l2_flooded_total",
-            "Bridged frames flooded to every member (broadcast, multicast, unknown unicast).",
-            sum(|w| w.l2_flooded.load(Relaxed)),
-        ),
-        ("gateway_mac_learned_total", "MAC addresses learned.", sum(|w| w.mac_learned.load(Relaxed))),
-        (
-            "gateway_mac_moves_total",
-            "Learned MAC addresses seen on another member (station moves).",
-            sum(|w| w.mac_moves.load(Relaxed)),
-        ),
-        (
-            "gateway_mac_learn_full_total",
-            "Source MAC addresses not learned because the bridge's MAC table was full (frames to them are flooded).",
-            sum(|w| w.mac_learn_full.load(Relaxed)),
-        ),
-        ("gateway_mac_aged_total", "MAC entries removed by aging.", sum(|w| w.mac_aged.load(Relaxed))),
-        (
-            "gateway_nat_port_alloc_failures_total",
-            "New NAT mappings refused: no outside port free, or the subscriber's port bound reached.",
-            sum(|w| w.nat_port_alloc_failures.load(Relaxed)),
-        ),
-        (
-            "gateway_nat_hairpins_total",
-            "Packets from the inside to an outside address, translated both ways (hairpinning).",
-            sum(|w| w.nat_hairpins.load(Relaxed)),
-        ),
-        (
-            "gateway_nat_translated_total",
-            "Packets NAT translated, both directions.",
-            sum(|w| w.nat_translated.load(Relaxed)),
-        ),
-        (
-            "gateway_nat_fragments_total",
-            "Later fragments NAT translated by their first fragment's record (in order or held for it).",
-            sum(|w| w.nat_fragments.load(Relaxed)),
-        ),
-        (
-            "gateway_nat_handoffs_total",
-            "Packets handed to the worker that owns their NAT state (a subscriber's, or an outside port's).",
-            sum(|w| w.nat_handoffs.load(Relaxed)),
-        ),
-        (
-            "gateway_nat_log_lost_total",
-            "NAT log records lost: a block or mapping release found the log queue full.",
-            sum(|w| w.nat_log_lost.load(Relaxed)),
-        ),
-        (
-            "gateway_neighbor_events_lost_total",
-            "Neighbor learnings not passed to other workers (inbox full).",
-            sum(|w| w.neighbor_events_lost.load(Relaxed)),
-        ),
-    ];
+    let sum = |f: &dyn Fn(&WorkerStats) -> u64| src.workers.iter().map(|w| f(w)).sum::<u64>();
+    // The router's counters, from their one declaration; then the NAT's.
+    for &k in Counter::ALL.iter().filter(|k| k.scope() == Scope::Sum) {
+        let c = counter(&reg, k.metric(), k.help(), &[]);
+        c.with_label_values(&[] as &[&str]).inc_by(sum(&|w| w.counter(k)));
+    }
+    for &k in NatCounter::ALL {
+        let c = counter(&reg, k.metric(), k.help(), &[]);
+        c.with_label_values(&[] as &[&str]).inc_by(sum(&|w| w.nat_counter(k)));
+    }
+    let simple = [(
+        "gateway_neighbor_events_lost_total",
+        "Neighbor learnings not passed to other workers (inbox full).",
+        sum(&|w| w.neighbor_events_lost.load(Relaxed)),
+    )];
     let more = [
         ("gateway_nat_log_records_total", "NAT log records written.", src.nat_log.0),
         (
@@ -216,11 +130,11 @@ pub fn render(src: &Sources) -> String {
         c.with_label_values(&[] as &[&str]).inc_by(v);
     }
     gauge(&reg, "gateway_neighbors", "Neighbor cache entries, ARP and NDP (summed over workers' caches).")
-        .set(sum(|w| w.neighbors.load(Relaxed)) as i64);
+        .set(sum(&|w| w.neighbors.load(Relaxed)) as i64);
     gauge(&reg, "gateway_mac_entries", "MAC table entries, all bridges (summed over workers' tables).")
-        .set(sum(|w| w.macs.load(Relaxed)) as i64);
+        .set(sum(&|w| w.macs.load(Relaxed)) as i64);
     gauge(&reg, "gateway_nat_sessions", "NAT sessions (summed over workers).")
-        .set(sum(|w| w.nat_sessions.load(Relaxed)) as i64);
+        .set(sum(&|w| w.nat_sessions.load(Relaxed)) as i64);
     let created = counter(&reg, "gateway_nat_sessions_created_total", "NAT sessions created, by protocol.", &["proto"]);
     let expired = counter(
         &reg,
@@ -277,7 +191,7 @@ mod tests {
     fn families_and_drop_reasons_are_rendered() {
         let w = Arc::new(WorkerStats::default());
         w.drops[DropReason::Ipv4BadChecksum.index()].store(3, Relaxed);
-        w.packets.store(10, Relaxed);
+        w.router[Counter::Rx.index()].store(10, Relaxed);
         let text = render(&Sources {
             ports: vec![("lan".into(), 0)],
             nics: NicReader {

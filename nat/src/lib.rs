@@ -24,7 +24,8 @@ mod wheel;
 
 pub use log::{LogEvent, LogQueue, LogRecord};
 pub use nat44::{
-    protocol_name, FragRecord, FragmentQueue, Nat, NatConfig, NatCounters, SessionInfo, SubscriberInfo, PROTOCOLS,
+    protocol_name, FragRecord, FragmentQueue, Nat, NatConfig, NatCounter, NatCounters, SessionInfo, SubscriberInfo,
+    PROTOCOLS,
 };
 pub use query::{Answer, Query, Request};
 pub use rules::{Filtering, Forward, Rule, Rules, Static, Timeouts};

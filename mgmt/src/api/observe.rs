@@ -2,6 +2,7 @@
 //! document, `/metrics` and `/healthz`.
 
 use super::*;
+use stack::router::Counter;
 
 /// The observe routes, for [`api_routes`](super::api_routes).
 pub(super) fn routes(r: OpenApiRouter<Arc<Api>>) -> OpenApiRouter<Arc<Api>> {
@@ -67,9 +68,9 @@ async fn get_stats(State(api): St) -> Json<Stats> {
         version: env!("CARGO_PKG_VERSION").into(),
         generation: api.ctl.generation(),
         last_apply: api.ctl.last_apply_ms() as f64 / 1000.0,
-        forwarded: sum(&|w| w.forwarded.load(Relaxed)),
-        local: sum(&|w| w.local.load(Relaxed)),
-        icmp_errors: sum(&|w| w.icmp_errors.load(Relaxed)),
+        forwarded: sum(&|w| w.counter(Counter::Forwarded)),
+        local: sum(&|w| w.counter(Counter::Local)),
+        icmp_errors: sum(&|w| w.counter(Counter::IcmpErrors)),
         neighbors: sum(&|w| w.neighbors.load(Relaxed)),
         workers: ws
             .iter()
@@ -78,7 +79,7 @@ async fn get_stats(State(api): St) -> Json<Stats> {
                 let (b, idle) = (w.busy_cycles.load(Relaxed), w.idle_cycles.load(Relaxed));
                 WorkerInfo {
                     worker: i,
-                    packets: w.packets.load(Relaxed),
+                    packets: w.counter(Counter::Rx),
                     busy_cycles: b,
                     idle_cycles: idle,
                     load: if b + idle == 0 { 0.0 } else { b as f64 / (b + idle) as f64 },

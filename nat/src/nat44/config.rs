@@ -74,26 +74,31 @@ pub(super) fn proto_index(p: u8) -> usize {
     }
 }
 
-/// Per-worker NAT counters (drops are the router's, by reason).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NatCounters {
-    /// Sessions created, by protocol ([`PROTOCOLS`] order).
-    pub created: [u64; 3],
-    /// Sessions ended by their idle timeout, by protocol.
-    pub expired: [u64; 3],
-    /// New mappings refused: no outside port free, or the subscriber's
-    /// port bound reached.
-    pub port_alloc_failures: u64,
-    /// Packets from the inside to an outside address, translated both
-    /// ways (RFC 4787 REQ-9, RFC 5382 REQ-8).
-    pub hairpins: u64,
-    /// Packets translated (either direction).
-    pub translated: u64,
-    /// Later fragments translated by their first fragment's record
-    /// (RFC 4787 REQ-14; also counted in `translated`).
-    pub fragments: u64,
-    /// Log records lost: a release found the log queue full.
-    pub log_lost: u64,
+stack::counter_set! {
+    /// Per-worker NAT counters (drops are the router's, by reason).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct NatCounters / NatCounter {
+        /// New NAT mappings refused: no outside port free, or the
+        /// subscriber's port bound reached.
+        port_alloc_failures / PortAllocFailures => Sum "gateway_nat_port_alloc_failures_total",
+        /// Packets from the inside to an outside address, translated both
+        /// ways (hairpinning, RFC 4787 REQ-9, RFC 5382 REQ-8).
+        hairpins / Hairpins => Sum "gateway_nat_hairpins_total",
+        /// Packets NAT translated, both directions.
+        translated / Translated => Sum "gateway_nat_translated_total",
+        /// Later fragments NAT translated by their first fragment's record
+        /// (RFC 4787 REQ-14; also counted in gateway_nat_translated_total).
+        fragments / Fragments => Sum "gateway_nat_fragments_total",
+        /// NAT log records lost: a block or mapping release found the log
+        /// queue full.
+        log_lost / LogLost => Sum "gateway_nat_log_lost_total",
+    }
+    extra {
+        /// Sessions created, by protocol ([`PROTOCOLS`] order).
+        created: [u64; 3] = [0; 3],
+        /// Sessions ended by their idle timeout, by protocol.
+        expired: [u64; 3] = [0; 3],
+    }
 }
 
 /// A session as the control plane lists it.

@@ -64,7 +64,7 @@ mod ports;
 mod rule_tables;
 mod sessions;
 
-pub use config::{protocol_name, NatConfig, NatCounters, SessionInfo, SubscriberInfo, PROTOCOLS};
+pub use config::{protocol_name, NatConfig, NatCounter, NatCounters, SessionInfo, SubscriberInfo, PROTOCOLS};
 pub use fragments::{FragRecord, FragmentQueue};
 
 const NIL: u32 = u32::MAX;

@@ -1,90 +1,150 @@
-//! The router's per-worker counters, written by the owning worker only.
+//! The router's per-worker counters, each declared once ([`counter_set`]):
+//! its field, its doc (which is also its metric's help text) and its
+//! metric's name. The worker publishes them by [`Counter`] and `/metrics`
+//! renders them from the same table, so a new counter is one entry here.
+//!
+//! [`counter_set`]: crate::counter_set
 
 use crate::drop::DropReason;
 
-/// Per-worker counters. Written by the owning worker only.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Counters {
-    /// Frames handed to `process`.
-    pub rx: u64,
-    /// Packets that passed the forwarding checks and went to output (sent,
-    /// or queued for ARP and sent when it resolves).
-    pub forwarded: u64,
-    /// Packets for our own addresses that we answered or consumed.
-    pub local: u64,
-    /// ICMP errors sent.
-    pub icmp_errors: u64,
-    /// ICMP errors suppressed by the rate limit.
-    pub icmp_rate_limited: u64,
-    /// ARP requests sent (broadcast and unicast probes).
-    pub arp_requests: u64,
-    /// ARP replies sent.
-    pub arp_replies: u64,
-    /// IPv6 packets forwarded (a subset of `forwarded`).
-    pub forwarded6: u64,
-    /// IPv6 packets for our addresses answered or consumed (a subset of `local`).
-    pub local6: u64,
-    /// ICMPv6 errors sent (a subset of `icmp_errors`).
-    pub icmp6_errors: u64,
-    /// Neighbor Solicitations sent.
-    pub nd_solicits: u64,
-    /// Neighbor Advertisements sent.
-    pub nd_adverts: u64,
-    /// Router Advertisements sent.
-    pub router_adverts: u64,
-    /// Bridged frames sent to the one member their destination was
-    /// learned on.
-    pub l2_forwarded: u64,
-    /// Bridged frames flooded (broadcast, multicast, unknown unicast).
-    pub l2_flooded: u64,
-    /// MAC addresses learned.
-    pub mac_learned: u64,
-    /// Learned addresses seen on another member (station moves).
-    pub mac_moves: u64,
-    /// Source addresses not learned because the bridge's table was full
-    /// (frames towards them are flooded).
-    pub mac_learn_full: u64,
-    /// MAC entries removed by aging.
-    pub mac_aged: u64,
-    /// Packets handed to the worker that owns their NAT state.
-    pub handed_off: u64,
-    /// Packets the fast path carried ([`Router::process_burst`](crate::Router::process_burst); also
-    /// counted as received and forwarded or switched).
-    pub fast_path: u64,
-    /// Packets the fast path's flow cache carried (a subset of
-    /// `fast_path`).
-    pub flow_hits: u64,
-    /// Drops, indexed by [`DropReason::index`].
-    pub drops: [u64; DropReason::COUNT],
+/// How a counter is exported.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Summed over workers, one unlabelled series.
+    Sum,
+    /// One series per worker (label `worker`).
+    PerWorker,
 }
 
-impl Default for Counters {
-    fn default() -> Self {
-        Counters {
-            rx: 0,
-            forwarded: 0,
-            local: 0,
-            icmp_errors: 0,
-            icmp_rate_limited: 0,
-            arp_requests: 0,
-            arp_replies: 0,
-            forwarded6: 0,
-            local6: 0,
-            icmp6_errors: 0,
-            nd_solicits: 0,
-            nd_adverts: 0,
-            router_adverts: 0,
-            l2_forwarded: 0,
-            l2_flooded: 0,
-            mac_learned: 0,
-            mac_moves: 0,
-            mac_learn_full: 0,
-            mac_aged: 0,
-            handed_off: 0,
-            fast_path: 0,
-            flow_hits: 0,
-            drops: [0; DropReason::COUNT],
+/// Declares a set of counters once: a struct with a `u64` field for each
+/// (and any `extra` fields, with their initial values), an enum naming
+/// them, and for each its metric name, help text (its doc) and [`Scope`].
+/// The router's [`Counters`] and the NAT's are declared with it.
+#[macro_export]
+macro_rules! counter_set {
+    (
+        $(#[$smeta:meta])*
+        pub struct $S:ident / $E:ident {
+            $( $(#[doc = $doc:literal])+ $field:ident / $variant:ident => $scope:ident $metric:literal, )+
         }
+        extra {
+            $( $(#[doc = $xdoc:literal])* $xfield:ident : $xty:ty = $xinit:expr, )*
+        }
+    ) => {
+        $(#[$smeta])*
+        pub struct $S {
+            $( $(#[doc = $doc])+ pub $field: u64, )+
+            $( $(#[doc = $xdoc])* pub $xfield: $xty, )*
+        }
+
+        impl Default for $S {
+            fn default() -> Self {
+                $S { $( $field: 0, )+ $( $xfield: $xinit, )* }
+            }
+        }
+
+        #[doc = concat!("One of the counters of [`", stringify!($S), "`].")]
+        #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+        pub enum $E {
+            $( $(#[doc = $doc])+ $variant, )+
+        }
+
+        impl $E {
+            /// Every counter, in declaration order (the order of `index`).
+            pub const ALL: &'static [$E] = &[$( $E::$variant, )+];
+            pub const COUNT: usize = $E::ALL.len();
+
+            /// Its place in `ALL`.
+            pub const fn index(self) -> usize {
+                self as usize
+            }
+
+            /// The Prometheus metric it is exported as.
+            pub const fn metric(self) -> &'static str {
+                match self { $( $E::$variant => $metric, )+ }
+            }
+
+            /// The metric's help text: the counter's doc.
+            pub fn help(self) -> &'static str {
+                match self { $( $E::$variant => concat!($($doc),+).trim_start(), )+ }
+            }
+
+            pub const fn scope(self) -> $crate::router::Scope {
+                match self { $( $E::$variant => $crate::router::Scope::$scope, )+ }
+            }
+        }
+
+        impl $S {
+            /// The value of one counter.
+            pub fn get(&self, c: $E) -> u64 {
+                match c { $( $E::$variant => self.$field, )+ }
+            }
+        }
+    };
+}
+
+counter_set! {
+    /// Per-worker counters. Written by the owning worker only.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Counters / Counter {
+        /// Frames the worker received.
+        rx / Rx => PerWorker "gateway_worker_packets_total",
+        /// Packets forwarded to another host (sent, or queued for the
+        /// neighbor and sent when it resolves).
+        forwarded / Forwarded => Sum "gateway_forwarded_total",
+        /// Packets for the gateway's own addresses that it answered or
+        /// consumed.
+        local / Local => Sum "gateway_local_total",
+        /// ICMP errors sent.
+        icmp_errors / IcmpErrors => Sum "gateway_icmp_errors_sent_total",
+        /// ICMP errors suppressed by the rate limit.
+        icmp_rate_limited / IcmpRateLimited => Sum "gateway_icmp_errors_rate_limited_total",
+        /// ARP requests sent (broadcast and unicast probes).
+        arp_requests / ArpRequests => Sum "gateway_arp_requests_sent_total",
+        /// ARP replies sent.
+        arp_replies / ArpReplies => Sum "gateway_arp_replies_sent_total",
+        /// IPv6 packets forwarded (included in gateway_forwarded_total).
+        forwarded6 / Forwarded6 => Sum "gateway_ipv6_forwarded_total",
+        /// IPv6 packets for the gateway's own addresses (included in
+        /// gateway_local_total).
+        local6 / Local6 => Sum "gateway_ipv6_local_total",
+        /// ICMPv6 errors sent (included in gateway_icmp_errors_sent_total).
+        icmp6_errors / Icmp6Errors => Sum "gateway_icmpv6_errors_sent_total",
+        /// Neighbor Solicitations sent.
+        nd_solicits / NdSolicits => Sum "gateway_nd_solicitations_sent_total",
+        /// Neighbor Advertisements sent.
+        nd_adverts / NdAdverts => Sum "gateway_nd_advertisements_sent_total",
+        /// Router Advertisements sent.
+        router_adverts / RouterAdverts => Sum "gateway_router_advertisements_sent_total",
+        /// Bridged frames sent to the one member their destination was
+        /// learned on.
+        l2_forwarded / L2Forwarded => Sum "gateway_l2_forwarded_total",
+        /// Bridged frames flooded to every member (broadcast, multicast,
+        /// unknown unicast).
+        l2_flooded / L2Flooded => Sum "gateway_l2_flooded_total",
+        /// MAC addresses learned.
+        mac_learned / MacLearned => Sum "gateway_mac_learned_total",
+        /// Learned MAC addresses seen on another member (station moves).
+        mac_moves / MacMoves => Sum "gateway_mac_moves_total",
+        /// Source MAC addresses not learned because the bridge's MAC table was
+        /// full (frames to them are flooded).
+        mac_learn_full / MacLearnFull => Sum "gateway_mac_learn_full_total",
+        /// MAC entries removed by aging.
+        mac_aged / MacAged => Sum "gateway_mac_aged_total",
+        /// Packets handed to the worker that owns their NAT state (a
+        /// subscriber's, or an outside port's).
+        handed_off / HandedOff => Sum "gateway_nat_handoffs_total",
+        /// Packets the fast path carried: plain transit packets with a known
+        /// next hop, NAT packets of established sessions and of new outbound
+        /// flows among them (included in the forwarded and switched totals).
+        fast_path / FastPath => Sum "gateway_fast_path_total",
+        /// Packets of established TCP and UDP flows the fast path's flow cache
+        /// carried, its lookups skipped (included in gateway_fast_path_total).
+        flow_hits / FlowHits => Sum "gateway_flow_cache_hits_total",
+    }
+    extra {
+        /// Drops, indexed by [`DropReason::index`].
+        drops: [u64; DropReason::COUNT] = [0; DropReason::COUNT],
     }
 }
 
@@ -92,5 +152,28 @@ impl Counters {
     /// The drop count for one reason.
     pub fn dropped(&self, r: DropReason) -> u64 {
         self.drops.get(r.index()).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_counter_has_one_metric_and_help_and_reads_its_field() {
+        let mut names: Vec<&str> = Counter::ALL.iter().map(|c| c.metric()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Counter::COUNT, "a metric name is used twice");
+        let c = Counters { handed_off: 7, flow_hits: 9, ..Counters::default() };
+        for (i, &k) in Counter::ALL.iter().enumerate() {
+            assert_eq!(k.index(), i);
+            assert!(k.metric().starts_with("gateway_") && !k.help().is_empty() && !k.help().starts_with(' '));
+        }
+        assert_eq!((c.get(Counter::HandedOff), c.get(Counter::FlowHits), c.get(Counter::Rx)), (7, 9, 0));
+        assert_eq!(
+            Counter::Forwarded.help(),
+            "Packets forwarded to another host (sent, or queued for the neighbor and sent when it resolves)."
+        );
     }
 }

@@ -52,7 +52,7 @@ mod nd;
 mod output;
 mod ra;
 
-pub use counters::Counters;
+pub use counters::{Counter, Counters, Scope};
 use hold::Held;
 pub use hold::HOLD_NS;
 use io::Burst;

@@ -7,7 +7,13 @@
 //!
 //! Access: every endpoint but `/healthz` needs `Authorization: Bearer
 //! TOKEN`. Read-only tokens may use GET and `POST /config/validate`;
-//! everything else needs an admin token.
+//! everything else needs an admin token (`access.rs`). Bodies, queries
+//! and paths decode into problems naming the field (`extract.rs`).
+//!
+//! One file per resource lists its routes and handlers: `ports`,
+//! `interfaces`, `bridges`, `routes`, `neighbors`, `config`, `nat44`,
+//! `observe`; `named.rs` is what the named lists share. The imports here
+//! are their prelude (each starts with `use super::*`).
 
 use crate::audit::AuditEntry;
 use crate::auth;
@@ -37,9 +43,6 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use access::{authenticate, Caller};
-use extract::{page, Body, Page, Paging, Path, Query};
-use named::NamedList;
 mod access;
 mod bridges;
 mod config;
@@ -51,6 +54,10 @@ mod neighbors;
 mod observe;
 mod ports;
 mod routes;
+
+use access::{authenticate, Caller};
+use extract::{page, Body, Page, Paging, Path, Query};
+use named::NamedList;
 
 /// Shared by every handler.
 pub struct Api {

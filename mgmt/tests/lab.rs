@@ -96,6 +96,63 @@ fn ttl_one_gets_time_exceeded_from_the_gateway() {
     }
 }
 
+/// Sets interface `name`'s MTU through the API.
+fn set_mtu(name: &str, mtu: u16) {
+    let path = format!("/api/v1/interfaces/{name}");
+    let mut ifc = api("GET", &path, "readonly", None, &[]).json;
+    ifc["mtu"] = serde_json::json!(mtu);
+    ifc.as_object_mut().unwrap().remove("mac");
+    assert_eq!(api("PUT", &path, "admin", Some(ifc), &[]).status, 200);
+}
+
+/// RFC 791 §3.2: what does not fit the egress MTU leaves in fragments,
+/// which the Linux peers reassemble: forwarded pings and a UDP datagram
+/// without DF over a 1280-byte wan, and the gateway's own echo replies
+/// over a 1280-byte lan. With DF, the sender learns the MTU instead.
+#[test]
+fn packets_over_the_egress_mtu_leave_in_fragments_the_kernel_reassembles() {
+    let Some(lab) = Lab::up() else { return };
+    set_mtu("wan", 1280);
+    set_mtu("lan", 1280);
+    let out = ok("ip netns exec lab-lan ping -c 3 -i 0.2 -W 2 -M dont -s 1400 203.0.113.2");
+    assert!(out.contains("3 received"), "forwarded, fragmented on the wan:\n{out}");
+    let out = ok("ip netns exec lab-lan ping -c 3 -i 0.2 -W 2 -M dont -s 1400 10.0.1.1");
+    assert!(out.contains("3 received") && out.contains("1408 bytes from 10.0.1.1"), "our replies, fragmented:\n{out}");
+    // A 1400-byte UDP datagram sent without DF arrives whole at lab-wan's
+    // socket. (A larger one would reach the gateway in fragments, which
+    // the af_packet vdev reassembles into more than an mbuf holds.)
+    let payload: Vec<u8> = (0..1400u32).map(|i| b'a' + (i % 26) as u8).collect();
+    std::fs::write("/tmp/gw-frag-payload", &payload).unwrap();
+    let _ = std::fs::remove_file("/tmp/gw-frag-received");
+    // One datagram, received by a socket that gives up after 10 s.
+    let mut server = Command::new("ip")
+        .args(["netns", "exec", "lab-wan", "python3", "-c"])
+        .arg(
+            "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('203.0.113.2', 9999)); \
+             s.settimeout(10); open('/tmp/gw-frag-received', 'wb').write(s.recv(65535))",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // IP_MTU_DISCOVER (10) = IP_PMTUDISC_DONT (0): DF clear.
+    ok("ip netns exec lab-lan python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+        s.setsockopt(socket.IPPROTO_IP, 10, 0); s.sendto(open(\"/tmp/gw-frag-payload\", \"rb\").read(), (\"203.0.113.2\", 9999))'");
+    let _ = server.wait();
+    assert_eq!(
+        std::fs::read("/tmp/gw-frag-received").unwrap_or_default(),
+        payload,
+        "the datagram, reassembled by lab-wan"
+    );
+    assert!(lab.metric("gateway_ipv4_fragmented_total") >= 7, "3 pings, 3 replies, 1 datagram at least");
+    assert!(lab.metric("gateway_ipv4_fragments_sent_total") >= 14);
+    // With DF the sender is told the MTU (RFC 1191) and nothing is cut.
+    let out = sh("ip netns exec lab-lan ping -c 1 -W 2 -M do -s 1400 203.0.113.2");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("Frag needed") || text.contains("mtu = 1280") || text.contains("mtu=1280"), "{text}");
+}
+
 #[test]
 fn unrouted_prefix_gets_net_unreachable() {
     let Some(lab) = Lab::up() else { return };

@@ -87,8 +87,6 @@ drop_reasons! {
     RouteBlackhole => "route_blackhole",
     /// Larger than the egress MTU with DF set; answered by Fragmentation Needed (RFC 1191).
     FragmentationNeeded => "fragmentation_needed",
-    /// Larger than the egress MTU without DF: in-transit fragmentation is not built yet.
-    FragmentationUnsupported => "fragmentation_unsupported",
     /// Fragment addressed to the gateway: reassembly is not built yet.
     LocalFragment => "local_fragment",
     /// Local packet for a protocol we do not serve; answered by Protocol Unreachable.

@@ -131,6 +131,12 @@ counter_set! {
         mac_learn_full / MacLearnFull => Sum "gateway_mac_learn_full_total",
         /// MAC entries removed by aging.
         mac_aged / MacAged => Sum "gateway_mac_aged_total",
+        /// IPv4 packets larger than the egress MTU sent as fragments
+        /// (RFC 791 §3.2).
+        fragmented / Fragmented => Sum "gateway_ipv4_fragmented_total",
+        /// IPv4 fragments sent (included in the forwarded and local totals
+        /// once per packet, not per fragment).
+        fragments_sent / FragmentsSent => Sum "gateway_ipv4_fragments_sent_total",
         /// Packets handed to the worker that owns their NAT state (a
         /// subscriber's, or an outside port's).
         handed_off / HandedOff => Sum "gateway_nat_handoffs_total",

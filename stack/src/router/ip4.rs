@@ -14,7 +14,7 @@ use crate::wire::icmpv4::{self, Message};
 use crate::wire::ip::protocol;
 use crate::wire::ipv4::{self, field, Ipv4Packet};
 use crate::wire::{be16, be32};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     #[inline]
@@ -129,12 +129,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             let (m, c) = (Message::TimeExceeded, 0);
             return self.icmp_error(cx, pkt, DropReason::TtlExpired, m, c, 0);
         }
-        if p.total_len() > egress.mtu {
-            if p.dont_frag() {
-                let (m, c, mtu) = (Message::DstUnreachable, icmpv4::unreachable::FRAG_NEEDED, u32::from(egress.mtu));
-                return self.icmp_error(cx, pkt, DropReason::FragmentationNeeded, m, c, mtu);
-            }
-            return self.drop(DropReason::FragmentationUnsupported);
+        // Too big with DF: Fragmentation Needed (RFC 1191). Without DF it
+        // is fragmented on output, after translation.
+        if p.total_len() > egress.mtu && p.dont_frag() {
+            let (m, c, mtu) = (Message::DstUnreachable, icmpv4::unreachable::FRAG_NEEDED, u32::from(egress.mtu));
+            return self.icmp_error(cx, pkt, DropReason::FragmentationNeeded, m, c, mtu);
         }
         self.translate_out(cx, egress, pkt, out, nh);
     }
@@ -163,7 +162,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let release = self.nat.take_release();
         Ipv4Packet::new_unchecked(ip).decrement_ttl();
         self.counters.forwarded += 1;
-        self.output(cx, egress, out, IpAddr::V4(nh), pkt);
+        self.output4(cx, egress, out, nh, pkt);
         if release {
             self.release_held(cx);
         }

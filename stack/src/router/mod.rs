@@ -42,6 +42,7 @@ mod bridge;
 mod counters;
 mod fast;
 mod flow_cache;
+mod fragment;
 mod hold;
 mod icmp_error;
 mod io;

@@ -66,7 +66,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             _ => return self.drop(DropReason::NoRoute),
         };
         match cx.t.iface(out) {
-            Some(egress) => self.output(cx, egress, out, IpAddr::V4(nh), pkt),
+            Some(egress) => self.output4(cx, egress, out, nh, pkt),
             None => self.drop(DropReason::NoRoute),
         }
     }

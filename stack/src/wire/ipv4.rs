@@ -258,6 +258,34 @@ pub fn check_options(options: &[u8]) -> core::result::Result<(), u8> {
     Ok(())
 }
 
+/// The options a later fragment carries (RFC 791 §3.1: those whose type
+/// has the copied flag, 0x80), written to `out` and padded with End of
+/// Option List to a multiple of 4; returns their length. `options` must
+/// have passed [`check_options`].
+pub fn copied_options(options: &[u8], out: &mut [u8; MAX_HEADER_LEN - HEADER_LEN]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while let Some(&kind) = options.get(i) {
+        let len = match kind {
+            0 => break,
+            1 => 1,
+            _ => usize::from(options.get(i + 1).copied().unwrap_or(0)).max(2),
+        };
+        if kind & 0x80 != 0 {
+            if let (Some(src), Some(dst)) = (options.get(i..i + len), out.get_mut(n..n + len)) {
+                dst.copy_from_slice(src);
+                n += len;
+            }
+        }
+        i += len;
+    }
+    let padded = n.div_ceil(4) * 4;
+    if let Some(pad) = out.get_mut(n..padded) {
+        pad.fill(0);
+    }
+    padded
+}
+
 /// True for addresses that are never a valid source (RFC 1812 §5.3.7,
 /// RFC 6890): 0/8 but 0.0.0.0, loopback, multicast, class E and broadcast.
 pub fn is_martian_source(a: Ipv4Addr) -> bool {
@@ -464,6 +492,21 @@ mod tests {
         b[10..12].copy_from_slice(&c.to_be_bytes());
         let p = Ipv4Packet::new_checked(&b[..]).unwrap();
         assert_eq!(Ipv4Repr::parse(&p).unwrap_err(), Error::Malformed);
+    }
+
+    #[test]
+    fn later_fragments_carry_only_copied_options_rfc791_3_1() {
+        let mut out = [0xaa; 40];
+        // Router Alert (0x94, copied), NOP, Record Route (7, not copied), EOL.
+        let opts = [0x94, 4, 0, 0, 1, 7, 7, 4, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(check_options(&opts), Ok(()));
+        assert_eq!(copied_options(&opts, &mut out), 4);
+        assert_eq!(out[..4], [0x94, 4, 0, 0]);
+        // Security (0x82, length 11, copied): padded to 12.
+        let sec = [0x82, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(copied_options(&sec, &mut out), 12);
+        assert_eq!(out[11], 0, "padded with End of Option List");
+        assert_eq!(copied_options(&[7, 7, 4, 0, 0, 0, 0, 0], &mut out), 0);
     }
 
     #[test]

@@ -492,10 +492,6 @@ fn df_over_mtu_gets_frag_needed_with_mtu_rfc1191() {
     assert_eq!((icmp[0], icmp[1]), (3, 4));
     assert_eq!(u16::from_be_bytes([icmp[6], icmp[7]]), 1280);
     assert_eq!(usize::from(p.total_len()), icmp::MAX_ERROR_LEN);
-    let nodf =
-        ipv4_frame("10.0.1.2", "203.0.113.2", 64, Protocol::Udp, &udp("10.0.1.2", "203.0.113.2", 1, 2, 1400), false);
-    run(&mut r, &t, &mut io, 0, &nodf, 0);
-    assert_eq!(r.counters.dropped(DropReason::FragmentationUnsupported), 1);
 }
 
 #[test]
@@ -684,4 +680,5 @@ fn a_reply_to_another_workers_request_is_passed_on() {
 
 mod bridge;
 mod fast;
+mod fragment;
 mod ip6;

@@ -171,7 +171,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         let Some(ing) = self.ingress.get(usize::from(port)).copied() else {
             for pkt in burst.iter_mut().filter_map(Option::take) {
-                self.process(cx.t, pkt, cx.now, cx.io);
+                self.receive(cx, pkt);
             }
             return;
         };
@@ -278,7 +278,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             self.send_routed(cx, pkt, plan, tally);
         } else if plan.next == Next::Slow {
             pkt.set_port(port);
-            self.process(cx.t, pkt, cx.now, cx.io);
+            self.receive(cx, pkt);
         } else if !IDLE && plan.next == Next::Stop {
             self.stop(cx, pkt, port, plan, verdict);
         } else {
@@ -550,7 +550,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         pkt.truncate(usize::from(plan.len));
         // (Plans are stopped for the first two only.)
         let (FastVerdict::Refuse(r) | FastVerdict::Drop(r)) = verdict else {
-            return self.process(cx.t, pkt, cx.now, cx.io);
+            return self.receive(cx, pkt);
         };
         self.counters.rx += 1;
         if let FastVerdict::Refuse(_) = verdict {

@@ -248,7 +248,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Processes one received frame to the end.
     #[inline]
     pub fn process(&mut self, t: &Tables, pkt: B, now: u64, io: &mut impl Io<B>) {
-        let cx = &mut Burst { t, now, io };
+        self.receive(&mut Burst { t, now, io }, pkt);
+    }
+
+    /// The full path for a received frame: counted, then layer 2.
+    pub(super) fn receive(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B) {
         self.counters.rx += 1;
         self.l2_input(cx, pkt);
     }

@@ -8,6 +8,7 @@
 //! Every `unsafe` block states why it holds. The per-packet path neither
 //! allocates, locks nor panics: buffers and queues are sized at start.
 
+pub mod af_packet;
 pub mod eal;
 pub mod mbuf;
 pub mod port;

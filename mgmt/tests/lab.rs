@@ -119,8 +119,7 @@ fn packets_over_the_egress_mtu_leave_in_fragments_the_kernel_reassembles() {
     let out = ok("ip netns exec lab-lan ping -c 3 -i 0.2 -W 2 -M dont -s 1400 10.0.1.1");
     assert!(out.contains("3 received") && out.contains("1408 bytes from 10.0.1.1"), "our replies, fragmented:\n{out}");
     // A 1400-byte UDP datagram sent without DF arrives whole at lab-wan's
-    // socket. (A larger one would reach the gateway in fragments, which
-    // the af_packet vdev reassembles into more than an mbuf holds.)
+    // socket (tests/fragments.rs sends larger ones, fragmented already).
     let payload: Vec<u8> = (0..1400u32).map(|i| b'a' + (i % 26) as u8).collect();
     std::fs::write("/tmp/gw-frag-payload", &payload).unwrap();
     let _ = std::fs::remove_file("/tmp/gw-frag-received");

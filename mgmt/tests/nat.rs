@@ -370,24 +370,9 @@ fn wait_file(path: &str) -> String {
     panic!("{path}: nothing received");
 }
 
-/// The NAT lab on `net_pcap` ports instead of `net_af_packet`: DPDK
-/// 22.11's af_packet PMD joins its socket to a fanout group with
-/// `PACKET_FANOUT_FLAG_DEFRAG`, so the kernel reassembles fragments before
-/// the gateway sees them (and drops what does not fit a frame); libpcap's
-/// socket takes frames as they are.
-fn nat_lab_pcap() -> Option<Lab> {
-    let text = std::fs::read_to_string(root().join("deploy/lab/nat.yaml")).unwrap();
-    let text = text.replace("net_af_packet0,iface=gw-lan", "net_pcap0,iface=gw-lan");
-    let text = text.replace("net_af_packet1,iface=gw-wan", "net_pcap1,iface=gw-wan");
-    assert!(text.contains("net_pcap1,iface=gw-wan"), "nat.yaml's ports changed");
-    let path = std::env::temp_dir().join(format!("gateway-nat-pcap-{}.yaml", std::process::id()));
-    std::fs::write(&path, text).unwrap();
-    Lab::up_with(Some(&path))
-}
-
 #[test]
 fn fragments_cross_the_nat_in_order_and_out_of_order_both_ways() {
-    let Some(lab) = nat_lab_pcap() else { return };
+    let Some(lab) = nat_lab() else { return };
     // In order: a 3000-byte ping is fragmented by the kernel both ways.
     let out = ping_sized("lab-lan", "203.0.113.2", 3000);
     assert!(out.contains(" 0% packet loss"), "{out}");

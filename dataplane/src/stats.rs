@@ -27,6 +27,9 @@ pub struct WorkerStats {
     pub macs: AtomicU64,
     pub neighbors: AtomicU64,
     pub neighbor_events_lost: AtomicU64,
+    /// Datagrams in reassembly, and the fragments they hold.
+    pub reassembly_contexts: AtomicU64,
+    pub reassembly_buffers: AtomicU64,
     /// NAT sessions alive on this worker.
     pub nat_sessions: AtomicU64,
     /// NAT sessions created and expired, by protocol ([`nat::PROTOCOLS`]).
@@ -49,6 +52,8 @@ impl Default for WorkerStats {
             macs: AtomicU64::new(0),
             neighbors: AtomicU64::new(0),
             neighbor_events_lost: AtomicU64::new(0),
+            reassembly_contexts: AtomicU64::new(0),
+            reassembly_buffers: AtomicU64::new(0),
             nat_sessions: AtomicU64::new(0),
             nat_created: std::array::from_fn(|_| AtomicU64::new(0)),
             nat_expired: std::array::from_fn(|_| AtomicU64::new(0)),

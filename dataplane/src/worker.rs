@@ -541,6 +541,8 @@ impl WorkerContext {
                 self.stats.idle_cycles.store(idle, Relaxed);
                 self.stats.neighbors.store(router.neighbors().len() as u64, Relaxed);
                 self.stats.macs.store(router.macs().len() as u64, Relaxed);
+                self.stats.reassembly_contexts.store(router.reassembly().contexts() as u64, Relaxed);
+                self.stats.reassembly_buffers.store(router.reassembly().buffers() as u64, Relaxed);
                 self.stats.neighbor_events_lost.store(io.events_lost, Relaxed);
             }
             if self.idle_polls > 0 && empty_polls >= self.idle_polls {

@@ -133,6 +133,10 @@ pub fn render(src: &Sources) -> String {
         .set(sum(&|w| w.neighbors.load(Relaxed)) as i64);
     gauge(&reg, "gateway_mac_entries", "MAC table entries, all bridges (summed over workers' tables).")
         .set(sum(&|w| w.macs.load(Relaxed)) as i64);
+    gauge(&reg, "gateway_reassembly_datagrams", "Datagrams for the gateway in reassembly (summed over workers).")
+        .set(sum(&|w| w.reassembly_contexts.load(Relaxed)) as i64);
+    gauge(&reg, "gateway_reassembly_fragments", "Fragments held for reassembly (summed over workers).")
+        .set(sum(&|w| w.reassembly_buffers.load(Relaxed)) as i64);
     gauge(&reg, "gateway_nat_sessions", "NAT sessions (summed over workers).")
         .set(sum(&|w| w.nat_sessions.load(Relaxed)) as i64);
     let created = counter(&reg, "gateway_nat_sessions_created_total", "NAT sessions created, by protocol.", &["proto"]);

@@ -194,6 +194,13 @@ pub fn router_config(cfg: &Config) -> RouterConfig {
         nat_hold: cfg.nat.fragment_hold,
         flow_cache: cfg.fast_path.flow_cache,
         flow_fill: cfg.fast_path.flow_fill,
+        reassembly: stack::ReassemblyConfig {
+            contexts: cfg.reassembly.contexts,
+            fragments: cfg.reassembly.fragments,
+            buffers: cfg.reassembly.buffers,
+            per_source: cfg.reassembly.per_source,
+            timeout_ns: cfg.reassembly.timeout_ms * MS,
+        },
     }
 }
 

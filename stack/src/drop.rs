@@ -87,8 +87,35 @@ drop_reasons! {
     RouteBlackhole => "route_blackhole",
     /// Larger than the egress MTU with DF set; answered by Fragmentation Needed (RFC 1191).
     FragmentationNeeded => "fragmentation_needed",
-    /// Fragment addressed to the gateway: reassembly is not built yet.
-    LocalFragment => "local_fragment",
+    /// Fragment of a datagram for the gateway that overlaps another one:
+    /// the whole datagram is dropped, fragments still to come included
+    /// (RFC 5722); also a second last fragment that disagrees on the end.
+    ReassemblyOverlap => "reassembly_overlap",
+    /// Exact duplicate of a fragment already held; ignored (RFC 8200 §4.5).
+    ReassemblyDuplicate => "reassembly_duplicate",
+    /// Datagram for the gateway in more fragments than the bound
+    /// (`reassembly.fragments`): all of them dropped.
+    ReassemblyTooManyFragments => "reassembly_too_many_fragments",
+    /// Fragments dropped to make room: the oldest datagram in progress
+    /// goes when the contexts or the buffers (`reassembly.contexts`,
+    /// `reassembly.buffers`) are all taken.
+    ReassemblyEvicted => "reassembly_evicted",
+    /// Fragments dropped because their source address holds its share of
+    /// the reassembly table (`reassembly.per_source`): its own oldest
+    /// datagram in progress goes for its new one.
+    ReassemblySourceLimit => "reassembly_source_limit",
+    /// Fragments of a datagram not whole within `reassembly.timeout_ms`;
+    /// the sender gets Time Exceeded code 1 if its first fragment came.
+    ReassemblyTimeout => "reassembly_timeout",
+    /// Fragment reaching past 65,535 bytes (RFC 791, RFC 8200 §4.5: IPv6
+    /// answers with Parameter Problem).
+    ReassemblyOversize => "reassembly_oversize",
+    /// Fragment with no data, or not the last and its data not a multiple
+    /// of 8 bytes (IPv6 answers with Parameter Problem, RFC 8200 §4.5).
+    ReassemblyBadLength => "reassembly_bad_length",
+    /// IPv6 first fragment without the whole header chain (RFC 7112,
+    /// RFC 8200 §4.5); answered with Parameter Problem code 3.
+    ReassemblyIncompleteChain => "reassembly_incomplete_chain",
     /// Local packet for a protocol we do not serve; answered by Protocol Unreachable.
     LocalProtocolUnreachable => "local_protocol_unreachable",
     /// Local UDP packet to a closed port; answered by Port Unreachable.

@@ -18,6 +18,7 @@ pub mod icmp6;
 pub mod iface;
 pub mod mac_table;
 pub mod neigh;
+pub mod reassembly;
 pub mod router;
 pub mod settings;
 pub mod wire;
@@ -32,5 +33,6 @@ pub use iface::{
     StaticRoute6, Tables,
 };
 pub use neigh::{NeighborCache, NeighborConfig};
+pub use reassembly::ReassemblyConfig;
 pub use router::{Counters, Io, NeighborNews, Router};
 pub use settings::RouterConfig;

@@ -3,6 +3,7 @@
 //! workers with the next snapshot.
 
 use crate::neigh::NeighborConfig;
+use crate::reassembly::ReassemblyConfig;
 
 /// Largest per-neighbor queue the router supports (fits the neighbor poll budget, `POLL_BUDGET`).
 pub const MAX_NEIGHBOR_QUEUE: usize = 16;
@@ -27,6 +28,8 @@ pub struct RouterConfig {
     /// The flow cache makes an entry for one fast-path packet of an
     /// uncached flow in this many (1: every one).
     pub flow_fill: u32,
+    /// Bounds of the reassembly of datagrams addressed to the gateway.
+    pub reassembly: ReassemblyConfig,
 }
 
 impl Default for RouterConfig {
@@ -39,6 +42,7 @@ impl Default for RouterConfig {
             nat_hold: 64,
             flow_cache: 16384,
             flow_fill: 8,
+            reassembly: ReassemblyConfig::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The `arp`, `icmp` and `fast_path` sections: neighbor cache sizes and
-//! timers, ICMP error rate limits, and the fast path's flow cache.
+//! The `arp`, `icmp`, `fast_path` and `reassembly` sections: neighbor
+//! cache sizes and timers, ICMP error rate limits, the fast path's flow
+//! cache, and the bounds of reassembly.
 
 use super::*;
 
@@ -137,6 +138,77 @@ impl FastPathConf {
     }
 }
 
+/// Reassembly of fragmented datagrams addressed to the gateway (per
+/// worker; see `docs/fragments.md`). Transit fragments are forwarded as
+/// they are and never held. When the contexts or the buffers are all
+/// taken, the oldest datagram in progress is dropped for the new one
+/// (`reassembly_evicted`), so fragments that never complete cannot
+/// block those that do.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReassemblyConf {
+    /// Datagrams in progress at once (1..=32768).
+    #[serde(default = "default_reasm_contexts")]
+    pub contexts: usize,
+    /// Fragments one datagram may come in (2..=128); more drop it
+    /// (`reassembly_too_many_fragments`).
+    #[serde(default = "default_reasm_fragments")]
+    pub fragments: usize,
+    /// Fragments held over all datagrams (1..=32768); they are packet
+    /// buffers of the pool (`dpdk.mbufs`), so keep this well below it.
+    #[serde(default = "default_reasm_buffers")]
+    pub buffers: usize,
+    /// Datagrams one source address may have in progress (1..=contexts),
+    /// and the same share of the buffers; past it, its own oldest
+    /// datagram is dropped (`reassembly_source_limit`), so one flooding
+    /// address cannot push out anyone else's.
+    #[serde(default = "default_reasm_per_source")]
+    pub per_source: usize,
+    /// Milliseconds a datagram may take to come together (100..=120000);
+    /// then its fragments are dropped (`reassembly_timeout`) and the
+    /// sender gets Time Exceeded if its first fragment came.
+    #[serde(default = "default_reasm_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_reasm_contexts() -> usize {
+    256
+}
+
+fn default_reasm_fragments() -> usize {
+    64
+}
+
+fn default_reasm_buffers() -> usize {
+    1024
+}
+
+fn default_reasm_per_source() -> usize {
+    32
+}
+
+fn default_reasm_timeout() -> u64 {
+    30_000
+}
+
+impl Default for ReassemblyConf {
+    fn default() -> Self {
+        ReassemblyConf {
+            contexts: default_reasm_contexts(),
+            fragments: default_reasm_fragments(),
+            buffers: default_reasm_buffers(),
+            per_source: default_reasm_per_source(),
+            timeout_ms: default_reasm_timeout(),
+        }
+    }
+}
+
+impl ReassemblyConf {
+    pub fn is_default(&self) -> bool {
+        *self == ReassemblyConf::default()
+    }
+}
+
 impl Config {
     /// Table sizes and timers in range (`arp`, `l2`, `fast_path`).
     pub(super) fn validate_limits(&self, errs: &mut Vec<ConfigError>) {
@@ -170,6 +242,27 @@ impl Config {
         }
         if !(1..=1024).contains(&self.fast_path.flow_fill) {
             errs.push(err("fast_path.flow_fill", format!("{} is outside 1..=1024", self.fast_path.flow_fill)));
+        }
+        let r = &self.reassembly;
+        let max = stack::reassembly::MAX_ENTRIES;
+        if !(1..=max).contains(&r.contexts) {
+            errs.push(err("reassembly.contexts", format!("{} is outside 1..={max}", r.contexts)));
+        }
+        if !(2..=stack::reassembly::MAX_FRAGMENTS).contains(&r.fragments) {
+            let m = stack::reassembly::MAX_FRAGMENTS;
+            errs.push(err("reassembly.fragments", format!("{} is outside 2..={m}", r.fragments)));
+        }
+        if !(1..=max).contains(&r.buffers) {
+            errs.push(err("reassembly.buffers", format!("{} is outside 1..={max}", r.buffers)));
+        }
+        if !(1..=r.contexts.max(1)).contains(&r.per_source) {
+            errs.push(err(
+                "reassembly.per_source",
+                format!("{} is outside 1..={} (reassembly.contexts)", r.per_source, r.contexts),
+            ));
+        }
+        if !(100..=120_000).contains(&r.timeout_ms) {
+            errs.push(err("reassembly.timeout_ms", format!("{} is outside 100..=120000", r.timeout_ms)));
         }
     }
 }

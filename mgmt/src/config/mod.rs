@@ -23,7 +23,7 @@ mod routes;
 pub use bridges::{BridgeConf, L2Conf, MemberConf, MAX_MEMBERS};
 pub use dpdk::{Dpdk, PortConf, Workers};
 pub use interfaces::{InterfaceConf, RaConf, RaPrefixConf};
-pub use limits::{ArpConf, FastPathConf, IcmpConf};
+pub use limits::{ArpConf, FastPathConf, IcmpConf, ReassemblyConf};
 pub use management::{Management, Role, TokenConf};
 pub use nat::{
     pool_addresses, NatConf, NatForwardConf, NatLogConf, NatRuleConf, NatStaticConf, NatTimeoutsConf,
@@ -68,6 +68,9 @@ pub struct Config {
     /// The workers' fast path: its flow cache.
     #[serde(default, skip_serializing_if = "FastPathConf::is_default")]
     pub fast_path: FastPathConf,
+    /// Reassembly of datagrams addressed to the gateway: its bounds.
+    #[serde(default, skip_serializing_if = "ReassemblyConf::is_default")]
+    pub reassembly: ReassemblyConf,
     /// Source NAT (NAT44): rules, filtering, timeouts and bounds.
     #[serde(default, skip_serializing_if = "NatConf::is_default")]
     pub nat: NatConf,
@@ -170,6 +173,7 @@ impl Config {
         check("arp.queue_len", self.arp.queue_len == new.arp.queue_len);
         check("l2.mac_capacity", self.l2.mac_capacity == new.l2.mac_capacity);
         check("fast_path", self.fast_path == new.fast_path);
+        check("reassembly", self.reassembly == new.reassembly);
         check("nat.max_sessions", self.nat.max_sessions == new.nat.max_sessions);
         check("nat.max_subscribers", self.nat.max_subscribers == new.nat.max_subscribers);
         check("nat.fragment_records", self.nat.fragment_records == new.nat.fragment_records);

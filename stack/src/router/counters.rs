@@ -137,6 +137,13 @@ counter_set! {
         /// IPv4 fragments sent (included in the forwarded and local totals
         /// once per packet, not per fragment).
         fragments_sent / FragmentsSent => Sum "gateway_ipv4_fragments_sent_total",
+        /// Datagrams addressed to the gateway put together from their
+        /// fragments (IPv4 and IPv6).
+        reassembled / Reassembled => Sum "gateway_reassembled_total",
+        /// IPv6 packets of the gateway's own larger than the egress MTU,
+        /// sent as fragments (RFC 8200 §4.5; routers never fragment what
+        /// they forward).
+        fragmented6 / Fragmented6 => Sum "gateway_ipv6_fragmented_total",
         /// Packets handed to the worker that owns their NAT state (a
         /// subscriber's, or an outside port's).
         handed_off / HandedOff => Sum "gateway_nat_handoffs_total",

@@ -1,4 +1,4 @@
-//! IPv4 output and fragmentation (RFC 791 §3.2, RFC 1812 §5.2.6): a packet
+//! Output in fragments. IPv4 (RFC 791 §3.2, RFC 1812 §5.2.6): a packet
 //! larger than the egress MTU, without DF, leaves as fragments that fit,
 //! each a multiple of 8 bytes but the last, the first with every option and
 //! the others with the copied ones. Forwarded packets and the gateway's
@@ -17,7 +17,8 @@ use crate::hooks::Translator;
 use crate::iface::Interface;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::ipv4::{self, Ipv4Packet, MAX_HEADER_LEN};
-use std::net::{IpAddr, Ipv4Addr};
+use crate::wire::ipv6::{self, frag, Ipv6Packet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Sends an IPv4 packet (Ethernet header still to write) to `nh` on
@@ -124,4 +125,81 @@ fn set_fragment_header(ip: &mut [u8], head: usize, len: usize, offset: u16, more
     p.set_total_len((head + len) as u16);
     p.set_flags_offset(false, more, offset);
     p.fill_checksum();
+}
+
+impl<B: PacketBuf, N: Translator> Router<B, N> {
+    /// Sends an IPv6 packet of the gateway's own (Ethernet header still
+    /// to write) to `nh` on `egress`, in fragments if it does not fit the
+    /// MTU (RFC 8200 §4.5: the source fragments; routers never do). Its
+    /// only extension header, if any, is a fragment header (a reply to a
+    /// fragmented request), whose fragments are cut smaller.
+    pub(super) fn output6(
+        &mut self,
+        cx: &mut Burst<'_, impl Io<B>>,
+        egress: &Interface,
+        out: u16,
+        nh: Ipv6Addr,
+        pkt: B,
+    ) {
+        if pkt.len() <= ETH_LEN + usize::from(egress.mtu) {
+            return self.output(cx, egress, out, IpAddr::V6(nh), pkt);
+        }
+        self.fragment6(cx, egress, out, nh, pkt);
+    }
+
+    fn fragment6(&mut self, cx: &mut Burst<'_, impl Io<B>>, egress: &Interface, out: u16, nh: Ipv6Addr, mut pkt: B) {
+        let Some(ip) = pkt.data().get(ETH_LEN..).filter(|ip| ip.len() > ipv6::HEADER_LEN + frag::HEADER_LEN) else {
+            return self.drop(DropReason::Ipv6Truncated);
+        };
+        // What the fragments carry: the payload after the fixed header,
+        // or after the fragment header it already has.
+        let (next, base, more, ident, data_at) = match ipv6::find_fragment(ip) {
+            Some((ipv6::HEADER_LEN, f)) => {
+                let next = ip[ipv6::HEADER_LEN + frag::NEXT_HEADER];
+                (next, f.offset * 8, f.more, f.ident, ipv6::HEADER_LEN + frag::HEADER_LEN)
+            }
+            Some(_) => return self.drop(DropReason::Ipv6ExtTooLong),
+            None => (ip[ipv6::field::NEXT_HEADER], 0, false, self.next_ident6(), ipv6::HEADER_LEN),
+        };
+        let head = ipv6::HEADER_LEN + frag::HEADER_LEN;
+        let room = usize::from(egress.mtu).max(ipv6::MIN_MTU).saturating_sub(head) & !7;
+        let data = ip.len() - data_at;
+        let mut fixed = [0u8; ipv6::HEADER_LEN];
+        fixed.copy_from_slice(&ip[..ipv6::HEADER_LEN]);
+        self.counters.fragmented6 += 1;
+        let mut at = 0;
+        while data - at > room {
+            let Some(mut f) = cx.io.alloc() else { return self.drop(DropReason::BufferExhausted) };
+            let chunk = pkt.data().get(ETH_LEN + data_at + at..ETH_LEN + data_at + at + room);
+            let (true, Some(chunk)) = (f.append(ETH_LEN + head + room), chunk) else {
+                return self.drop(DropReason::BufferExhausted);
+            };
+            let d = f.data_mut();
+            d[ETH_LEN..ETH_LEN + ipv6::HEADER_LEN].copy_from_slice(&fixed);
+            d[ETH_LEN + head..].copy_from_slice(chunk);
+            set_fragment6(&mut d[ETH_LEN..], next, base + at as u16, true, ident);
+            self.output(cx, egress, out, IpAddr::V6(nh), f);
+            at += room;
+        }
+        // The last: the packet's own buffer, its head moved up to its data.
+        if !pkt.adj(data_at + at - head) {
+            return self.drop(DropReason::Ipv6Truncated);
+        }
+        let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return };
+        ip[..ipv6::HEADER_LEN].copy_from_slice(&fixed);
+        set_fragment6(ip, next, base + at as u16, more, ident);
+        self.output(cx, egress, out, IpAddr::V6(nh), pkt);
+    }
+}
+
+/// Makes `ip` (a fixed IPv6 header, room for a fragment header, data) a
+/// fragment: payload length, next header, the fragment header.
+fn set_fragment6(ip: &mut [u8], next: u8, offset: u16, more: bool, ident: u32) {
+    let payload = (ip.len() - ipv6::HEADER_LEN) as u16;
+    let mut p = Ipv6Packet::new_unchecked(&mut *ip);
+    p.set_payload_len(payload);
+    p.set_next_header(ipv6::nh::FRAGMENT);
+    if let Some(h) = ip.get_mut(ipv6::HEADER_LEN..) {
+        ipv6::write_fragment_header(h, next, offset, more, ident);
+    }
 }

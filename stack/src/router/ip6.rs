@@ -18,7 +18,7 @@ use crate::hooks::Translator;
 use crate::icmp6;
 use crate::iface::Tables;
 use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_LEN};
-use crate::wire::icmpv6::{self as icmpv6w, Message as Msg6};
+use crate::wire::icmpv6::{self as icmpv6w, param_problem, Message as Msg6};
 use crate::wire::ipv6::{self, nh, ChainError, Ipv6Packet, Ipv6Repr};
 use crate::wire::tcp::{self, TcpPacket};
 use crate::wire::{be32, MacAddr};
@@ -170,12 +170,24 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
     fn local6_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, pkt: B) {
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv6Truncated) };
+        let fragment = ipv6::find_fragment(ip);
+        let first_fragment = fragment.is_some_and(|(_, f)| f.offset == 0);
         let chain = match ipv6::walk_chain(ip, true) {
             Ok(c) => c,
+            Err(ChainError::Truncated) if first_fragment => return self.incomplete_chain(cx, ifindex, pkt),
             Err(e) => return self.chain_error(cx, ifindex, pkt, e),
         };
-        if chain.fragment.is_some() {
-            return self.drop(DropReason::LocalFragment);
+        // An atomic fragment (offset 0, no M) is a whole packet (RFC 6946).
+        if let Some((at, f)) = fragment.filter(|(_, f)| f.offset != 0 || f.more) {
+            let upper = match chain.protocol {
+                nh::TCP => tcp::HEADER_LEN,
+                nh::NO_NEXT => 0,
+                _ => 8,
+            };
+            if f.offset == 0 && chain.offset + upper > ip.len() {
+                return self.incomplete_chain(cx, ifindex, pkt);
+            }
+            return self.reassemble6(cx, ifindex, pkt, at, f);
         }
         match chain.protocol {
             nh::ICMPV6 => self.icmp6_input(cx, ifindex, pkt, chain.offset),
@@ -194,6 +206,14 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 self.icmp6_error(cx, ifindex, pkt, r, Error6 { msg: m, code: 1, rest: chain.nh_at as u32 }, false)
             }
         }
+    }
+
+    /// A first fragment without the whole header chain, upper-layer
+    /// header included: Parameter Problem code 3, pointer 0 (RFC 7112 §5,
+    /// RFC 8200 §4.5).
+    fn incomplete_chain(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, pkt: B) {
+        let (r, m, code) = (DropReason::ReassemblyIncompleteChain, Msg6::ParamProblem, param_problem::INCOMPLETE_CHAIN);
+        self.icmp6_error(cx, ifindex, pkt, r, Error6 { msg: m, code, rest: 0 }, false)
     }
 
     fn icmp6_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, pkt: B, off: usize) {
@@ -256,7 +276,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 
     /// Answers a segment to a closed port with RST (RFC 9293 §3.10.7.1).
-    fn tcp_reset6(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, mut pkt: B, off: usize) {
+    fn tcp_reset6(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, pkt: B, off: usize) {
         self.drop(DropReason::LocalTcpClosed);
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
         let p = Ipv6Packet::new_unchecked(ip);
@@ -267,6 +287,14 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         let Ok(seg) = TcpPacket::new_checked(seg) else { return };
         let Some(reset) = tcp::Reset::answering(&seg) else { return };
+        self.send_reset6(cx, ifindex, pkt, reset);
+    }
+
+    /// Turns `pkt` (a segment for us) into `reset` and sends it back.
+    pub(super) fn send_reset6(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, mut pkt: B, reset: tcp::Reset) {
+        let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
+        let p = Ipv6Packet::new_unchecked(ip);
+        let (src, dst) = (p.src(), p.dst());
         pkt.truncate(ETH_LEN + ipv6::HEADER_LEN + tcp::HEADER_LEN);
         let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return };
         let Some(Ok(mut s)) = ip.get_mut(ipv6::HEADER_LEN..).map(TcpPacket::new_checked) else { return };
@@ -296,7 +324,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let hash = pkt.data().get(ETH_LEN..).map_or(0, flow_hash6);
         match self.route6(cx.t, dst, ingress, hash) {
             Some((out, nh)) => match cx.t.iface(out) {
-                Some(egress) => self.output(cx, egress, out, IpAddr::V6(nh), pkt),
+                Some(egress) => self.output6(cx, egress, out, nh, pkt),
                 None => self.drop(DropReason::NoRoute),
             },
             None => self.drop(DropReason::NoRoute),

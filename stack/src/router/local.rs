@@ -17,7 +17,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
         let p = Ipv4Packet::new_unchecked(ip);
         if p.is_fragment() {
-            return self.drop(DropReason::LocalFragment);
+            return self.reassemble4(cx, pkt);
         }
         let (src, dst, hl) = (p.src(), p.dst(), p.header_len());
         match p.protocol() {
@@ -61,7 +61,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 
     /// Answers a segment to a closed port with RST (RFC 9293 §3.10.7.1).
-    pub(super) fn tcp_reset(&mut self, cx: &mut Burst<'_, impl Io<B>>, mut pkt: B) {
+    pub(super) fn tcp_reset(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B) {
         self.drop(DropReason::LocalTcpClosed);
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
         let p = Ipv4Packet::new_unchecked(ip);
@@ -71,6 +71,14 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return;
         }
         let Some(reset) = tcp::Reset::answering(&seg) else { return };
+        self.send_reset(cx, pkt, reset);
+    }
+
+    /// Turns `pkt` (a segment for us) into `reset` and sends it back.
+    pub(super) fn send_reset(&mut self, cx: &mut Burst<'_, impl Io<B>>, mut pkt: B, reset: tcp::Reset) {
+        let Some(ip) = pkt.data().get(ETH_LEN..) else { return };
+        let p = Ipv4Packet::new_unchecked(ip);
+        let (src, dst, hl) = (p.src(), p.dst(), p.header_len());
         let ident = self.next_ident();
         pkt.truncate(ETH_LEN + hl + tcp::HEADER_LEN);
         let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return };

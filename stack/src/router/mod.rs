@@ -15,6 +15,8 @@
 //! | ARP | `arp.rs` |
 //! | IPv4 input, NAT hooks, FIB, forwarding | `ip4.rs` |
 //! | IPv4 local delivery | `local.rs` |
+//! | reassembly of datagrams for the gateway | `reassemble.rs` |
+//! | IPv4 fragmentation, IPv6 source fragmentation | `fragment.rs` |
 //! | ICMP errors | `icmp_error.rs` |
 //! | packets held for the translator | `hold.rs` |
 //! | next-hop resolution and output | `output.rs` |
@@ -30,10 +32,13 @@ use crate::icmp::RateLimiter;
 use crate::iface::Tables;
 use crate::mac_table::{MacTable, MAX_BRIDGES};
 use crate::neigh::{Event, NeighborCache};
+use crate::reassembly::{Reassembly, MAX_FRAGMENTS};
 use crate::settings::RouterConfig;
 use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::icmpv4::{self, Message};
 use crate::wire::MacAddr;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr};
 
 mod adjacency;
@@ -52,6 +57,7 @@ mod local;
 mod nd;
 mod output;
 mod ra;
+mod reassemble;
 
 pub use counters::{Counter, Counters, Scope};
 use hold::Held;
@@ -97,6 +103,12 @@ pub struct Router<B, N = NoNat> {
     fast_generation: u64,
     /// The flow cache ([`flow_cache`]), used while the translator is not idle.
     flows: flow_cache::FlowCache,
+    /// Fragments of datagrams for the gateway ([`reassemble`]), and the
+    /// room a whole one is taken into.
+    frags: Reassembly<B>,
+    pieces: Box<[Option<B>; MAX_FRAGMENTS]>,
+    /// The identification of the gateway's own IPv6 fragments.
+    ident6: u32,
     pub counters: Counters,
 }
 
@@ -131,6 +143,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             ingress: Box::new([fast::Ingress::OFF; crate::iface::MAX_PORTS]),
             fast_generation: u64::MAX,
             flows: flow_cache::FlowCache::new(cfg.flow_cache, cfg.flow_fill),
+            frags: Reassembly::new(cfg.reassembly),
+            pieces: Box::new(std::array::from_fn(|_| None)),
+            ident6: RandomState::new().hash_one(0u8) as u32,
             counters: Counters::default(),
         }
     }
@@ -150,6 +165,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// The translator, to run its timers and take new rules.
     pub fn translator_mut(&mut self) -> &mut N {
         &mut self.nat
+    }
+
+    /// The reassembly table (its occupancy, for metrics).
+    pub fn reassembly(&self) -> &Reassembly<B> {
+        &self.frags
     }
 
     /// The neighbor cache (for the control plane's view and tests).
@@ -203,6 +223,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         self.next_poll = cx.now + POLL_INTERVAL;
         self.expire_held(cx.now);
+        self.expire_fragments(cx, POLL_BUDGET);
         self.router_adverts_due(cx);
         self.age_macs(cx.t, cx.now);
         loop {

@@ -97,6 +97,12 @@ pub mod unreachable {
     pub const ADMIN_PROHIBITED: u8 = 13;
 }
 
+/// Codes of Time Exceeded (RFC 792).
+pub mod time_exceeded {
+    pub const TTL: u8 = 0;
+    pub const REASSEMBLY: u8 = 1;
+}
+
 /// A view of an ICMPv4 message.
 #[derive(Debug)]
 pub struct Icmpv4Packet<T: AsRef<[u8]>> {

@@ -84,7 +84,21 @@ pub fn is_error_type(t: u8) -> bool {
     t < 128
 }
 
-/// Destination Unreachable codes (RFC 4443 §3.1).
+/// Codes of Time Exceeded (RFC 4443 §3.3).
+pub mod time_exceeded {
+    pub const HOP_LIMIT: u8 = 0;
+    pub const REASSEMBLY: u8 = 1;
+}
+
+/// Codes of Parameter Problem (RFC 4443 §3.4, RFC 7112 §5).
+pub mod param_problem {
+    pub const FIELD: u8 = 0;
+    pub const NEXT_HEADER: u8 = 1;
+    pub const OPTION: u8 = 2;
+    pub const INCOMPLETE_CHAIN: u8 = 3;
+}
+
+/// Codes of Destination Unreachable (RFC 4443 §3.1).
 pub mod unreachable {
     pub const NO_ROUTE: u8 = 0;
     pub const ADMIN: u8 = 1;

@@ -201,6 +201,52 @@ pub fn verify_upper_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, next_header: u8, da
     checksum::fold(checksum::sum(acc, data)) == 0xffff
 }
 
+/// The fragment header (RFC 8200 §4.5).
+pub mod frag {
+    /// Its length: 8 bytes, no length field.
+    pub const HEADER_LEN: usize = 8;
+    /// Offsets within it.
+    pub const NEXT_HEADER: usize = 0;
+    pub const OFFSET_FLAGS: usize = 2;
+    pub const IDENT: usize = 4;
+}
+
+/// Finds the fragment header of `ip` (a checked IPv6 packet) in its
+/// unfragmentable part (Hop-by-Hop, Destination Options and Routing
+/// headers may come before it): its offset from the start of the IPv6
+/// header, and its fields.
+pub fn find_fragment(ip: &[u8]) -> Option<(usize, Fragment)> {
+    let mut next = *ip.get(field::NEXT_HEADER)?;
+    let mut at = HEADER_LEN;
+    for _ in 0..MAX_EXT_HEADERS {
+        let hdr = ip.get(at..at + 8)?;
+        match next {
+            nh::FRAGMENT => {
+                let off_flags = be16(hdr, frag::OFFSET_FLAGS);
+                let f = Fragment { offset: off_flags >> 3, more: off_flags & 1 != 0, ident: be32(hdr, frag::IDENT) };
+                return Some((at, f));
+            }
+            nh::HOP_BY_HOP | nh::DEST_OPTS | nh::ROUTING => {
+                next = hdr[0];
+                at += (usize::from(hdr[1]) + 1) * 8;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Writes a fragment header into `h` (its 8 bytes): the header that
+/// follows it, the offset in bytes (a multiple of 8), M, identification.
+pub fn write_fragment_header(h: &mut [u8], next: u8, offset: u16, more: bool, ident: u32) {
+    if let Some(h) = h.get_mut(..frag::HEADER_LEN) {
+        h[frag::NEXT_HEADER] = next;
+        h[1] = 0;
+        h[frag::OFFSET_FLAGS..frag::IDENT].copy_from_slice(&((offset & !7) | u16::from(more)).to_be_bytes());
+        h[frag::IDENT..].copy_from_slice(&ident.to_be_bytes());
+    }
+}
+
 /// The fragment header's fields.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Fragment {

@@ -146,6 +146,12 @@ pub struct Reset {
 
 impl Reset {
     pub fn answering<T: AsRef<[u8]>>(seg: &TcpPacket<T>) -> Option<Reset> {
+        Reset::answering_len(seg, seg.seq_len())
+    }
+
+    /// As [`Reset::answering`], for a segment of `seq_len` in sequence
+    /// space of which `seg` holds only the start (a reassembled one).
+    pub fn answering_len<T: AsRef<[u8]>>(seg: &TcpPacket<T>, seq_len: u32) -> Option<Reset> {
         let f = seg.flags();
         if f & flags::RST != 0 {
             return None;
@@ -153,7 +159,7 @@ impl Reset {
         let (seq, ack, flags) = if f & flags::ACK != 0 {
             (seg.ack(), 0, flags::RST)
         } else {
-            (0, seg.seq().wrapping_add(seg.seq_len()), flags::RST | flags::ACK)
+            (0, seg.seq().wrapping_add(seq_len), flags::RST | flags::ACK)
         };
         Some(Reset { src_port: seg.dst_port(), dst_port: seg.src_port(), seq, ack, flags })
     }

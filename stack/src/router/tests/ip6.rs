@@ -16,7 +16,7 @@ const GW_LAN_LL: &str = "fe80::ff:fe00:1";
 
 /// lan fd00:1::1/64 (RA on, MTU option) on port 0; wan 2001:db8:1::1/64
 /// on port 1 with MTU `wan_mtu`; 2001:db8:2::/48 via 2001:db8:1::2.
-fn tables6(wan_mtu: u16) -> Tables {
+pub(super) fn tables6(wan_mtu: u16) -> Tables {
     let ra = RaSettings {
         interval: 600 * SEC,
         router_lifetime: 1800,
@@ -61,7 +61,7 @@ pub(super) fn ipv6_frame(eth_dst: MacAddr, src: &str, dst: &str, hop: u8, next: 
 }
 
 /// An ICMPv6 message with its checksum filled.
-fn icmp6(src: &str, dst: &str, mut msg: Vec<u8>) -> Vec<u8> {
+pub(super) fn icmp6(src: &str, dst: &str, mut msg: Vec<u8>) -> Vec<u8> {
     msg[2..4].copy_from_slice(&[0, 0]);
     let c = ipv6::upper_checksum(&ip6(src), &ip6(dst), nh::ICMPV6, &msg);
     msg[2..4].copy_from_slice(&c.to_be_bytes());
@@ -106,7 +106,7 @@ pub(super) fn udp6(src: &str, dst: &str, hop: u8, len: usize) -> Vec<u8> {
 }
 
 /// The IPv6 datagram of a sent frame, checked.
-fn sent6(b: &VecBuf) -> Ipv6Packet<&[u8]> {
+pub(super) fn sent6(b: &VecBuf) -> Ipv6Packet<&[u8]> {
     let e = EthernetFrame::new_checked(b.data()).unwrap();
     assert_eq!(e.ethertype(), EtherType::Ipv6);
     let p = Ipv6Packet::new_checked(&b.data()[14..]).unwrap();

@@ -682,3 +682,4 @@ mod bridge;
 mod fast;
 mod fragment;
 mod ip6;
+mod reassembly;

@@ -1,0 +1,385 @@
+//! Datagrams for the gateway that arrive in fragments: checked at the
+//! door, held in the worker's reassembly table ([`crate::reassembly`],
+//! which bounds them) until whole, then delivered as the fragments they
+//! came in, without a copy. An echo request becomes its reply fragment
+//! by fragment; an error or a RST is built from the first fragment.
+//!
+//! The door: RFC 791 (a datagram is at most 65,535 bytes, every fragment
+//! but the last a multiple of 8), RFC 8200 §4.5 (the same for IPv6,
+//! answered with Parameter Problem), RFC 7112 (an IPv6 first fragment
+//! holds the whole header chain). An IPv6 atomic fragment (offset 0, no
+//! M) never comes here (RFC 6946).
+
+use super::io::Burst;
+use super::ip6::Error6;
+use super::{Io, Router};
+use crate::buf::PacketBuf;
+use crate::drop::DropReason;
+use crate::hooks::Translator;
+use crate::reassembly::{Added, FragKey, Span};
+use crate::wire::checksum;
+use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
+use crate::wire::icmpv4::{self, types, Message};
+use crate::wire::icmpv6::{self as icmpv6w, param_problem, Message as Msg6};
+use crate::wire::ip::protocol;
+use crate::wire::ipv4::{self, field, Ipv4Packet};
+use crate::wire::ipv6::{self, frag, nh, Ipv6Packet};
+use crate::wire::tcp::{self, TcpPacket};
+use crate::wire::{be16, put16};
+use std::net::Ipv6Addr;
+
+/// Largest reassembled payload (RFC 791's total length, RFC 8200's
+/// payload length).
+const MAX_DATAGRAM: u32 = 65_535;
+
+impl<B: PacketBuf, N: Translator> Router<B, N> {
+    /// An IPv4 fragment addressed to the gateway (its header checked by
+    /// `ipv4_input`, the frame cut to its total length).
+    pub(super) fn reassemble4(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B) {
+        let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
+        let p = Ipv4Packet::new_unchecked(ip);
+        let hl = p.header_len() as u32;
+        let data = u32::from(p.total_len()).saturating_sub(hl);
+        let (start, more) = (u32::from(p.frag_offset()), p.more_frags());
+        if data == 0 || more && !data.is_multiple_of(8) {
+            return self.drop(DropReason::ReassemblyBadLength);
+        }
+        if hl + start + data > MAX_DATAGRAM {
+            return self.drop(DropReason::ReassemblyOversize);
+        }
+        let mut key = FragKey { ident: u32::from(p.ident()), protocol: ip[field::PROTOCOL], ..FragKey::default() };
+        key.src[..4].copy_from_slice(&p.src().octets());
+        key.dst[..4].copy_from_slice(&p.dst().octets());
+        let span = Span { start, end: start + data, more };
+        if let Added::Complete(whole) = self.frags.add(&key, span, pkt, cx.now, &mut self.counters.drops) {
+            let n = self.frags.take(whole, &mut self.pieces);
+            self.counters.reassembled += 1;
+            self.deliver4(cx, n);
+        }
+    }
+
+    /// A whole IPv4 datagram, in `self.pieces[..n]`.
+    fn deliver4(&mut self, cx: &mut Burst<'_, impl Io<B>>, n: usize) {
+        let Some(first) = self.pieces.first_mut().and_then(Option::take) else { return };
+        let Some(ip) = first.data().get(ETH_LEN..) else { return self.drop_pieces(1, n, DropReason::Ipv4Truncated) };
+        let p = Ipv4Packet::new_unchecked(ip);
+        let (src, dst, hl) = (p.src(), p.dst(), p.header_len());
+        let (upper, len) = self.upper_sum(ip.get(hl..).unwrap_or_default(), n, false);
+        match ip[field::PROTOCOL] {
+            protocol::ICMP => {
+                let echo = ip.get(hl) == Some(&types::ECHO_REQUEST) && ip.get(hl + 1) == Some(&0);
+                if !echo {
+                    self.drop(DropReason::IcmpIgnored);
+                    return self.drop_pieces(1, n, DropReason::IcmpIgnored);
+                }
+                if checksum::fold(upper) != 0xffff {
+                    self.drop(DropReason::IcmpMalformed);
+                    return self.drop_pieces(1, n, DropReason::IcmpMalformed);
+                }
+                self.echo_pieces4(cx, first, n);
+            }
+            protocol::TCP => {
+                self.drop_pieces(1, n, DropReason::LocalTcpClosed);
+                let pseudo = checksum::pseudo_header_v4(src, dst, protocol::TCP, len as u16);
+                let seg = ip.get(hl..).map(TcpPacket::new_checked);
+                let Some(Ok(seg)) = seg.filter(|_| checksum::fold(upper + pseudo) == 0xffff) else {
+                    return self.drop(DropReason::LocalTcpClosed);
+                };
+                let seq_len = seq_len(&seg, len);
+                match tcp::Reset::answering_len(&seg, seq_len) {
+                    Some(reset) => self.send_reset(cx, first, reset),
+                    None => self.drop(DropReason::LocalTcpClosed),
+                }
+            }
+            protocol::UDP => {
+                self.drop_pieces(1, n, DropReason::LocalPortUnreachable);
+                let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PORT);
+                self.icmp_error(cx, first, DropReason::LocalPortUnreachable, m, c, 0);
+            }
+            _ => {
+                self.drop_pieces(1, n, DropReason::LocalProtocolUnreachable);
+                let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PROTOCOL);
+                self.icmp_error(cx, first, DropReason::LocalProtocolUnreachable, m, c, 0);
+            }
+        }
+    }
+
+    /// Echo reply (RFC 792) to a fragmented request, fragment by
+    /// fragment: addresses swapped, one new identification for all, the
+    /// type (in the first) changed and its checksum updated.
+    fn echo_pieces4(&mut self, cx: &mut Burst<'_, impl Io<B>>, first: B, n: usize) {
+        let ident = self.next_ident();
+        self.counters.local += 1;
+        let mut first = Some(first);
+        for i in 0..n {
+            let piece = if i == 0 { first.take() } else { self.pieces.get_mut(i).and_then(Option::take) };
+            let Some(mut f) = piece else { continue };
+            if let Some(dst) = reply4(f.data_mut(), ident, i == 0) {
+                self.route_own(cx, f, dst);
+            }
+        }
+    }
+
+    /// An IPv6 fragment addressed to the gateway; `frag_at`: where its
+    /// fragment header is.
+    pub(super) fn reassemble6(
+        &mut self,
+        cx: &mut Burst<'_, impl Io<B>>,
+        ifindex: u16,
+        pkt: B,
+        frag_at: usize,
+        f: ipv6::Fragment,
+    ) {
+        let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv6Truncated) };
+        let data = ip.len().saturating_sub(frag_at + frag::HEADER_LEN) as u32;
+        let start = u32::from(f.offset) * 8;
+        let problem =
+            |pointer: usize| Error6 { msg: Msg6::ParamProblem, code: param_problem::FIELD, rest: pointer as u32 };
+        if data == 0 {
+            return self.drop(DropReason::ReassemblyBadLength);
+        }
+        if f.more && !data.is_multiple_of(8) {
+            // RFC 8200 §4.5: pointing at the Payload Length.
+            let e = problem(ipv6::field::PAYLOAD_LEN);
+            return self.icmp6_error(cx, ifindex, pkt, DropReason::ReassemblyBadLength, e, false);
+        }
+        let unfragmentable = (frag_at - ipv6::HEADER_LEN) as u32;
+        if unfragmentable + start + data > MAX_DATAGRAM {
+            // RFC 8200 §4.5: pointing at the Fragment Offset.
+            let e = problem(frag_at + frag::OFFSET_FLAGS);
+            return self.icmp6_error(cx, ifindex, pkt, DropReason::ReassemblyOversize, e, false);
+        }
+        let p = Ipv6Packet::new_unchecked(ip);
+        let key = FragKey { src: p.src().octets(), dst: p.dst().octets(), ident: f.ident, protocol: 0, v6: true };
+        let span = Span { start, end: start + data, more: f.more };
+        if let Added::Complete(whole) = self.frags.add(&key, span, pkt, cx.now, &mut self.counters.drops) {
+            let n = self.frags.take(whole, &mut self.pieces);
+            self.counters.reassembled += 1;
+            self.deliver6(cx, ifindex, n);
+        }
+    }
+
+    /// A whole IPv6 datagram, in `self.pieces[..n]`.
+    fn deliver6(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, n: usize) {
+        let Some(first) = self.pieces.first_mut().and_then(Option::take) else { return };
+        let Some(ip) = first.data().get(ETH_LEN..) else { return self.drop_pieces(1, n, DropReason::Ipv6Truncated) };
+        // The first fragment's chain was walked at the door.
+        let (Ok(chain), Some((frag_at, _))) = (ipv6::walk_chain(ip, true), ipv6::find_fragment(ip)) else {
+            self.drop(DropReason::Ipv6ExtTruncated);
+            return self.drop_pieces(1, n, DropReason::Ipv6ExtTruncated);
+        };
+        let p = Ipv6Packet::new_unchecked(ip);
+        let (src, dst) = (p.src(), p.dst());
+        let (upper, len) = self.upper_sum(ip.get(chain.offset..).unwrap_or_default(), n, true);
+        let pseudo = ipv6::pseudo_header(&src, &dst, chain.protocol, len);
+        let verified = checksum::fold(upper + pseudo) == 0xffff;
+        match chain.protocol {
+            nh::ICMPV6 => {
+                // Echo only: ND messages are never fragmented (RFC 6980).
+                let echo =
+                    ip.get(chain.offset) == Some(&u8::from(Msg6::EchoRequest)) && ip.get(chain.offset + 1) == Some(&0);
+                let reason = match () {
+                    _ if !echo => DropReason::IcmpIgnored,
+                    _ if !verified => DropReason::IcmpMalformed,
+                    // The reply keeps no extension header of the request's.
+                    _ if chain.offset != frag_at + frag::HEADER_LEN => DropReason::IcmpIgnored,
+                    _ => return self.echo_pieces6(cx, ifindex, first, n),
+                };
+                self.drop(reason);
+                self.drop_pieces(1, n, reason);
+            }
+            nh::TCP => {
+                self.drop_pieces(1, n, DropReason::LocalTcpClosed);
+                let seg = ip.get(chain.offset..).map(TcpPacket::new_checked);
+                let Some(Ok(seg)) = seg.filter(|_| verified && !dst.is_multicast()) else {
+                    return self.drop(DropReason::LocalTcpClosed);
+                };
+                match tcp::Reset::answering_len(&seg, seq_len(&seg, len)) {
+                    Some(reset) => self.send_reset6(cx, ifindex, first, reset),
+                    None => self.drop(DropReason::LocalTcpClosed),
+                }
+            }
+            nh::UDP => {
+                self.drop_pieces(1, n, DropReason::LocalPortUnreachable);
+                let (r, m, c) = (DropReason::LocalPortUnreachable, Msg6::DstUnreachable, icmpv6w::unreachable::PORT);
+                self.icmp6_error(cx, ifindex, first, r, Error6 { msg: m, code: c, rest: 0 }, false);
+            }
+            nh::NO_NEXT => {
+                drop(first);
+                self.drop_pieces(1, n, DropReason::Ipv6Truncated);
+                self.counters.local += 1;
+                self.counters.local6 += 1;
+            }
+            _ => {
+                self.drop_pieces(1, n, DropReason::LocalProtocolUnreachable);
+                let (r, m) = (DropReason::LocalProtocolUnreachable, Msg6::ParamProblem);
+                let e = Error6 { msg: m, code: param_problem::NEXT_HEADER, rest: chain.nh_at as u32 };
+                self.icmp6_error(cx, ifindex, first, r, e, false);
+            }
+        }
+    }
+
+    /// Echo Reply (RFC 4443 §4.2) to a fragmented request, fragment by
+    /// fragment: the request's headers before its fragment header
+    /// dropped, addresses swapped (from our address facing the sender if
+    /// the request went to a group), one new identification.
+    fn echo_pieces6(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, first: B, n: usize) {
+        let Some(ip) = first.data().get(ETH_LEN..) else { return };
+        let p = Ipv6Packet::new_unchecked(ip);
+        let (src, dst) = (p.src(), p.dst());
+        let reply_src =
+            if dst.is_multicast() { cx.t.iface(ifindex).and_then(|i| i.source_for6(&src)) } else { Some(dst) };
+        let Some(reply_src) = reply_src else {
+            self.drop(DropReason::NoRoute);
+            return self.drop_pieces(1, n, DropReason::NoRoute);
+        };
+        let ident = self.next_ident6();
+        self.counters.local += 1;
+        self.counters.local6 += 1;
+        let mut first = Some(first);
+        for i in 0..n {
+            let piece = if i == 0 { first.take() } else { self.pieces.get_mut(i).and_then(Option::take) };
+            let Some(mut f) = piece else { continue };
+            if reply6(&mut f, (&reply_src, &src), &dst, ident, i == 0) {
+                self.route_own6(cx, f, &src, ifindex);
+            }
+        }
+    }
+
+    /// The sum of a reassembled upper-layer message (unfolded): `head`,
+    /// the first fragment's part, then every later fragment's data. And
+    /// the message's length.
+    fn upper_sum(&self, head: &[u8], n: usize, v6: bool) -> (u32, u32) {
+        let mut acc = checksum::sum(0, head);
+        let mut len = head.len() as u32;
+        for piece in self.pieces.iter().take(n).skip(1).flatten() {
+            let data = piece.data().get(ETH_LEN..).and_then(|ip| fragment_data(ip, v6)).unwrap_or_default();
+            // Every fragment but the last is a multiple of 8 bytes, so
+            // the 16-bit words line up.
+            acc = checksum::sum(acc, data);
+            len += data.len() as u32;
+        }
+        (acc, len)
+    }
+
+    /// Drops `self.pieces[from..n]`, counting each.
+    fn drop_pieces(&mut self, from: usize, n: usize, reason: DropReason) {
+        for piece in self.pieces.iter_mut().take(n).skip(from) {
+            if piece.take().is_some() {
+                if let Some(c) = self.counters.drops.get_mut(reason.index()) {
+                    *c += 1;
+                }
+            }
+        }
+    }
+
+    /// Ends datagrams that did not come together in time: Time Exceeded
+    /// code 1 to the sender of each whose first fragment came (RFC 792,
+    /// RFC 8200 §4.5). At most `budget` per call.
+    pub(super) fn expire_fragments(&mut self, cx: &mut Burst<'_, impl Io<B>>, budget: usize) {
+        for _ in 0..budget {
+            let Some(expired) = self.frags.expire(cx.now, &mut self.counters.drops) else { return };
+            let Some(first) = expired.first else { continue };
+            let reason = DropReason::ReassemblyTimeout;
+            if super::output::ip_version(&first) == 6 {
+                let ingress = cx.t.iface_of_port(first.port()).unwrap_or(0);
+                let e = Error6 { msg: Msg6::TimeExceeded, code: icmpv6w::time_exceeded::REASSEMBLY, rest: 0 };
+                self.icmp6_error(cx, ingress, first, reason, e, false);
+            } else {
+                let (m, c) = (Message::TimeExceeded, icmpv4::time_exceeded::REASSEMBLY);
+                self.icmp_error(cx, first, reason, m, c, 0);
+            }
+        }
+    }
+
+    pub(super) fn next_ident6(&mut self) -> u32 {
+        self.ident6 = self.ident6.wrapping_add(1);
+        self.ident6
+    }
+}
+
+/// A fragment's data: after its IPv4 header, or after its IPv6 fragment
+/// header.
+fn fragment_data(ip: &[u8], v6: bool) -> Option<&[u8]> {
+    if v6 {
+        let (at, _) = ipv6::find_fragment(ip)?;
+        ip.get(at + frag::HEADER_LEN..)
+    } else {
+        ip.get(ipv4::ihl(ip)..)
+    }
+}
+
+/// A segment's length in sequence space, `len` its whole length.
+fn seq_len<T: AsRef<[u8]>>(seg: &TcpPacket<T>, len: u32) -> u32 {
+    let f = seg.flags();
+    len.saturating_sub(seg.header_len() as u32)
+        + u32::from(f & tcp::flags::SYN != 0)
+        + u32::from(f & tcp::flags::FIN != 0)
+}
+
+/// Turns one fragment of an echo request into the reply's (the frame
+/// `d`): addresses swapped, TTL 64, identification `ident`, DF clear,
+/// offset and MF kept; in the first, the type. Returns where it goes.
+fn reply4(d: &mut [u8], ident: u16, first: bool) -> Option<std::net::Ipv4Addr> {
+    let ip = d.get_mut(ETH_LEN..)?;
+    let mut p = Ipv4Packet::new_unchecked(&mut *ip);
+    let (src, dst, hl) = (p.src(), p.dst(), p.header_len());
+    let (offset, more) = (p.frag_offset(), p.more_frags());
+    p.set_src(dst);
+    p.set_dst(src);
+    p.set_ttl(64);
+    p.set_ident(ident);
+    p.set_flags_offset(false, more, offset);
+    p.fill_checksum();
+    if first {
+        let icmp = ip.get_mut(hl..hl + 4)?;
+        let c =
+            checksum::update16(be16(icmp, 2), u16::from(types::ECHO_REQUEST) << 8, u16::from(types::ECHO_REPLY) << 8);
+        icmp[0] = types::ECHO_REPLY;
+        put16(icmp, 2, c);
+    }
+    Some(src)
+}
+
+/// Turns one fragment of an IPv6 echo request into the reply's, in
+/// place: `(from, to)` its addresses, `old_dst` the request's
+/// destination (the checksum follows a change of address).
+fn reply6<B: PacketBuf>(
+    f: &mut B,
+    (from, to): (&Ipv6Addr, &Ipv6Addr),
+    old_dst: &Ipv6Addr,
+    ident: u32,
+    first: bool,
+) -> bool {
+    let Some(at) = f.data().get(ETH_LEN..).and_then(ipv6::find_fragment).map(|(at, _)| at) else { return false };
+    if at != ipv6::HEADER_LEN {
+        // Only the fragment header and what follows it stay.
+        let len = f.len();
+        f.data_mut().copy_within(ETH_LEN + at..len, ETH_LEN + ipv6::HEADER_LEN);
+        f.truncate(len - (at - ipv6::HEADER_LEN));
+    }
+    let Some(ip) = f.data_mut().get_mut(ETH_LEN..) else { return false };
+    let payload = ip.len() - ipv6::HEADER_LEN;
+    let repr = ipv6::Ipv6Repr { src: *from, dst: *to, next_header: nh::FRAGMENT, payload_len: payload, hop_limit: 64 };
+    repr.emit(&mut Ipv6Packet::new_unchecked(&mut *ip));
+    let Some(h) = ip.get_mut(ipv6::HEADER_LEN..ipv6::HEADER_LEN + frag::HEADER_LEN) else { return false };
+    h[frag::IDENT..].copy_from_slice(&ident.to_be_bytes());
+    if first {
+        let at = ipv6::HEADER_LEN + frag::HEADER_LEN;
+        let Some(icmp) = ip.get_mut(at..at + 4) else { return false };
+        let mut c = checksum::update16(
+            be16(icmp, 2),
+            u16::from(u8::from(Msg6::EchoRequest)) << 8,
+            u16::from(u8::from(Msg6::EchoReply)) << 8,
+        );
+        // The pseudo-header: the source is no longer the address pinged
+        // when that was a group (the destination, swapped in, sums the same).
+        let (old, new) = (old_dst.octets(), from.octets());
+        for w in 0..8 {
+            c = checksum::update16(c, be16(&old, w * 2), be16(&new, w * 2));
+        }
+        icmp[0] = u8::from(Msg6::EchoReply);
+        put16(icmp, 2, c);
+    }
+    true
+}

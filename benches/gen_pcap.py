@@ -2,11 +2,14 @@
 """Writes a pcap of 64-byte UDP benchmark frames (Python's standard library only).
 
   gen_pcap.py OUT.pcap [--v6] [--flows N] [--size BYTES] [--dst-port-index P]
+                       [--gre SRC,DST]
 
 Frame i of N is flow i: its own source address (10.x.y.z or
 2001:db8::i+1) and UDP source port. Destinations are the ranges DPDK's
 l3fwd routes to port P: 198.18.P.0/24 (RFC 2544) and 2001:200:0:P::/64
-(RFC 5180), so gatewayd and l3fwd forward the same file alike.
+(RFC 5180), so gatewayd and l3fwd forward the same file alike. With --gre, each
+IPv4 packet comes wrapped in GRE (RFC 2784) from SRC to DST: what a
+tunnel's far end sends the gateway to unwrap.
 """
 import argparse
 import struct
@@ -52,6 +55,15 @@ def ipv6_frame(i: int, size: int, port: int) -> bytes:
     return ETH_DST + ETH_SRC + b"\x86\xdd" + head + udp
 
 
+def gre_wrapped(frame: bytes, src: str, dst: str) -> bytes:
+    inner = frame[14:]
+    payload = struct.pack("!HH", 0, 0x0800) + inner
+    head = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(payload), 0, 0, 64, 47, 0)
+    head += bytes(int(x) for x in src.split(".")) + bytes(int(x) for x in dst.split("."))
+    head = head[:10] + struct.pack("!H", ones_complement(head)) + head[12:]
+    return frame[:14] + head + payload
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
@@ -59,6 +71,7 @@ def main() -> None:
     ap.add_argument("--flows", type=int, default=1024)
     ap.add_argument("--size", type=int, default=64, help="frame size with FCS (RFC 2544)")
     ap.add_argument("--dst-port-index", type=int, default=1)
+    ap.add_argument("--gre", help="SRC,DST: wrap each IPv4 packet in GRE between them")
     a = ap.parse_args()
     make = ipv6_frame if a.v6 else ipv4_frame
     with open(a.out, "wb") as f:
@@ -66,6 +79,8 @@ def main() -> None:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         for i in range(a.flows):
             fr = make(i, a.size, a.dst_port_index)
+            if a.gre:
+                fr = gre_wrapped(fr, *a.gre.split(","))
             f.write(struct.pack("<IIII", 0, i, len(fr), len(fr)) + fr)
 
 

@@ -5,7 +5,7 @@
 # in one invocation. l3fwd is built here from the distribution's example
 # sources (benches/l3fwd.sh).
 #
-#   benches/run.sh [ipv4_route|ipv6_route|l2_bridge|nat44] [--seconds S]
+#   benches/run.sh [ipv4_route|ipv6_route|l2_bridge|nat44|tunnel] [--seconds S]
 #   GATEWAYD=path/to/gatewayd benches/run.sh ...   (measure that build)
 #   benches/run.sh scrape
 #   benches/run.sh stages
@@ -28,6 +28,9 @@
 #         whole pipeline, in bursts of 32), nat44_translate_1m_flows ns_per_packet=X (every
 #         packet a different one of 1,048,576 sessions), and
 #         nat44_memory bytes_per_session=X
+#     or: gre_encap ... and gre_decap ... (the frames routed into a GRE
+#         tunnel, and the same frames wrapped in GRE unwrapped and routed
+#         on; each against l3fwd's IPv4 rate on the plain frames)
 #     or: scrape workers=16 ports=32 mean_ms=X target_ms=10 (criterion,
 #         mgmt/benches/scrape.rs: one /metrics render)
 #     or: stage NAME ns_per_packet=X, one line per pipeline stage
@@ -38,9 +41,9 @@ root="$(cd "$here/.." && pwd)"
 scenario=ipv4_route; seconds=5; core=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    ipv4_route|ipv6_route|l2_bridge|nat44|scrape|stages) scenario=$1; shift ;;
+    ipv4_route|ipv6_route|l2_bridge|nat44|tunnel|scrape|stages) scenario=$1; shift ;;
     --seconds) seconds="$2"; shift 2 ;;
-    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, nat44, scrape, stages)" >&2; exit 2 ;;
+    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, nat44, tunnel, scrape, stages)" >&2; exit 2 ;;
   esac
 done
 if [ "$scenario" = scrape ]; then
@@ -107,6 +110,33 @@ ports:
 bridges:
   - { name: br0, members: [{ port: in }, { port: out }] }
 YAML
+elif [ "$scenario" = tunnel ]; then
+# gre_encap: the IPv4 frames routed into a GRE tunnel to 203.0.113.2 on
+# "out". gre_decap: the same frames wrapped in GRE from 192.0.2.2 to the
+# gateway's 192.0.2.1 (gen_pcap.py --gre), unwrapped and routed to "out".
+grepcap="$out/ip-64b-1024flows-gre.pcap"
+/usr/bin/python3 "$here/gen_pcap.py" "$grepcap" --flows 1024 --size 64 --dst-port-index 1 --gre 192.0.2.2,192.0.2.1
+for mode in encap decap; do
+  cp "$out/gateway.yaml" "$out/gre_$mode.yaml"
+  if [ $mode = encap ]; then
+    rx="$pcap"; tunnel="{ type: gre, local: 203.0.113.1, remote: 203.0.113.2 }"; via=172.16.0.2
+  else
+    rx="$grepcap"; tunnel="{ type: gre, local: 192.0.2.1, remote: 192.0.2.2 }"; via=203.0.113.2
+  fi
+  cat >>"$out/gre_$mode.yaml" <<YAML
+ports:
+  - { name: in, vdev: "net_pcap0,rx_pcap=$rx,infinite_rx=1", mac: "02:00:00:00:00:01" }
+  - { name: out, vdev: "net_null0,no-rx=1" }
+interfaces:
+  - { name: in, port: in, ipv4: ["192.0.2.1/24"] }
+  - { name: out, port: out, ipv4: ["203.0.113.1/24"] }
+  - { name: gre1, tunnel: $tunnel, ipv4: ["172.16.0.1/30"] }
+routes:
+  - { dst: "198.18.0.0/15", via: ["$via"] }
+neighbors:
+  - { interface: out, ip: "203.0.113.2", mac: "02:00:00:00:00:02" }
+YAML
+done
 elif [ "$scenario" = nat44 ]; then
 # As ipv4_route, plus a fill port on an interface of its own, and source
 # NAT of everything from 10/8 leaving "out". The fill port is af_packet on
@@ -165,38 +195,49 @@ neighbors:
 YAML
 fi
 
-"$gatewayd" --config "$out/gateway.yaml" >"$out/gatewayd.log" 2>&1 &
-gw=$!
-trap 'kill -TERM $gw 2>/dev/null || true; wait $gw 2>/dev/null || true; rm -rf /var/run/dpdk/$prefix; drop_veth' EXIT
-sessions=""
-if [ "$scenario" = nat44 ]; then
-  nat_sessions() {
-    curl -sf -H "Authorization: Bearer $token" http://127.0.0.1:18080/metrics 2>/dev/null \
-      | awk '/^gateway_nat_sessions[ {]/{s += $NF} END {print s + 0}' || true
-  }
-  for _ in $(seq 1 60); do
-    grep -q 'worker(s) on cores' "$out/gatewayd.log" && break
-    sleep 0.5
-  done
-  # Send the million flows (off the worker's core) until they are all in:
-  # a frame the port's ring had no room for is sent again next time.
-  for _ in 1 2 3 4 5; do
-    taskset -c 0 /usr/bin/python3 "$here/send_pcap.py" "$fill" "${veth}b" >/dev/null
-    for _ in $(seq 1 10); do
-      sessions=$(nat_sessions)
-      [ "${sessions:-0}" -ge 1000000 ] && break 2
+# Runs gatewayd with config $1 and measures it: sets gw_mpps (sent on
+# port 1) and rx_mpps (received on port 0).
+measure_gatewayd() {
+  "$gatewayd" --config "$1" >"$out/gatewayd.log" 2>&1 &
+  gw=$!
+  trap 'kill -TERM $gw 2>/dev/null || true; wait $gw 2>/dev/null || true; rm -rf /var/run/dpdk/$prefix; drop_veth' EXIT
+  sessions=""
+  if [ "$scenario" = nat44 ]; then
+    nat_sessions() {
+      curl -sf -H "Authorization: Bearer $token" http://127.0.0.1:18080/metrics 2>/dev/null \
+        | awk '/^gateway_nat_sessions[ {]/{s += $NF} END {print s + 0}' || true
+    }
+    for _ in $(seq 1 60); do
+      grep -q 'worker(s) on cores' "$out/gatewayd.log" && break
       sleep 0.5
     done
-  done
-  [ "${sessions:-0}" -ge 1000000 ] || { echo "run.sh: only ${sessions:-0} NAT sessions after five fills" >&2; cat "$out/gatewayd.log" >&2; exit 1; }
+    # Send the million flows (off the worker's core) until they are all in:
+    # a frame the port's ring had no room for is sent again next time.
+    for _ in 1 2 3 4 5; do
+      taskset -c 0 /usr/bin/python3 "$here/send_pcap.py" "$fill" "${veth}b" >/dev/null
+      for _ in $(seq 1 10); do
+        sessions=$(nat_sessions)
+        [ "${sessions:-0}" -ge 1000000 ] && break 2
+        sleep 0.5
+      done
+    done
+    [ "${sessions:-0}" -ge 1000000 ] || { echo "run.sh: only ${sessions:-0} NAT sessions after five fills" >&2; cat "$out/gatewayd.log" >&2; exit 1; }
+  fi
+  rates="$(/usr/bin/python3 "$here/dpdk_rate.py" "$prefix" --warmup 2 --seconds "$seconds")" || { cat "$out/gatewayd.log" >&2; exit 1; }
+  kill -TERM $gw; wait $gw || true
+  trap - EXIT
+  rm -rf "/var/run/dpdk/$prefix"
+  drop_veth
+  gw_mpps=$(echo "$rates" | awk '/^port 1 /{print $6}')
+  rx_mpps=$(echo "$rates" | awk '/^port 0 /{print $4}')
+}
+
+if [ "$scenario" = tunnel ]; then
+  measure_gatewayd "$out/gre_encap.yaml"; encap_mpps=$gw_mpps
+  measure_gatewayd "$out/gre_decap.yaml"; decap_mpps=$gw_mpps
+else
+  measure_gatewayd "$out/gateway.yaml"
 fi
-rates="$(/usr/bin/python3 "$here/dpdk_rate.py" "$prefix" --warmup 2 --seconds "$seconds")" || { cat "$out/gatewayd.log" >&2; exit 1; }
-kill -TERM $gw; wait $gw || true
-trap - EXIT
-rm -rf "/var/run/dpdk/$prefix"
-drop_veth
-gw_mpps=$(echo "$rates" | awk '/^port 1 /{print $6}')
-rx_mpps=$(echo "$rates" | awk '/^port 0 /{print $4}')
 
 l3="$(bash "$here/l3fwd.sh" --seconds "$seconds" --core "$core" --pcap "$pcap")"
 l3_mpps=$(echo "$l3" | awk '/^l3fwd_mpps/{print $2}')
@@ -214,6 +255,10 @@ if [ "$scenario" = nat44 ]; then
   awk -v ns="$(mean new_session)" 'BEGIN { printf "nat44_new_sessions sessions_per_s=%.0f\n", 32e9 / ns }'
   awk -v ns="$(mean translate_1m_sessions)" 'BEGIN { printf "nat44_translate_1m_flows ns_per_packet=%.1f\n", ns / 32 }'
   grep -o 'bytes_per_session=[0-9]*' "$out/nat44.log" | head -1 | sed 's/^/nat44_memory /'
+elif [ "$scenario" = tunnel ]; then
+  r() { awk -v a="$1" -v b="$l3_mpps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
+  echo "gre_encap gatewayd_mpps=$encap_mpps l3fwd_mpps=$l3_mpps ratio=$(r "$encap_mpps")"
+  echo "gre_decap gatewayd_mpps=$decap_mpps l3fwd_mpps=$l3_mpps ratio=$(r "$decap_mpps")"
 else
   echo "$scenario gatewayd_mpps=$gw_mpps l3fwd_mpps=$l3_mpps ratio=$ratio"
 fi

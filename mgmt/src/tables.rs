@@ -11,6 +11,22 @@ use stack::{
 };
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+/// A tunnel's interface: no port; a MAC of its own, locally administered
+/// and made from its name, for its IPv6 link-local address.
+fn tunnel_interface(i: &InterfaceConf, tunnel: stack::Tunnel) -> Interface {
+    let h = i.name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let b = h.to_be_bytes();
+    Interface {
+        name: i.name.clone(),
+        mac: MacAddr([0x02, b[0], b[1], b[2], b[3], b[4]]),
+        mtu: i.mtu,
+        addrs: i.ipv4.iter().filter_map(|a| a.parse::<Ipv4Cidr>().ok()).collect(),
+        addrs6: i.ipv6.iter().filter_map(|a| a.parse::<Ipv6Cidr>().ok()).collect(),
+        tunnel: Some(tunnel),
+        ..Interface::default()
+    }
+}
+
 /// Builds the snapshot. `port_ids[i]` and `port_macs[i]` belong to
 /// `cfg.ports[i]`. The config must have passed `validate`.
 pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: u64) -> Result<Tables, FibError> {
@@ -18,6 +34,9 @@ pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: 
         .interfaces
         .iter()
         .filter_map(|i| {
+            if let Some(t) = &i.tunnel {
+                return Some(tunnel_interface(i, t.to_tunnel()?));
+            }
             // A bridge's interface takes the MAC of its first member's port.
             let bridge = i.bridge.as_ref().and_then(|b| cfg.bridges.iter().position(|x| x.name == *b));
             let port_name = match bridge.and_then(|b| cfg.bridges.get(b)) {
@@ -37,6 +56,7 @@ pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: 
                 link_local: None, // Tables::build sets it
                 ra: i.ra.as_ref().map(|ra| ra_settings(i, ra)),
                 proxy_arp: Vec::new(),
+                tunnel: None,
             })
         })
         .collect();

@@ -87,6 +87,18 @@ drop_reasons! {
     RouteBlackhole => "route_blackhole",
     /// Larger than the egress MTU with DF set; answered by Fragmentation Needed (RFC 1191).
     FragmentationNeeded => "fragmentation_needed",
+    /// Tunnel packet for us that cannot be unwrapped: a GRE header with
+    /// a version or RFC 1701 fields, a bad checksum or cut short, or a
+    /// payload that is not the IPv4 or IPv6 it claims; or a packet to
+    /// send into a tunnel that is neither.
+    TunnelMalformed => "tunnel_malformed",
+    /// Tunnel packet marked CE outside whose inner packet cannot carry
+    /// the mark (Not-ECT): dropped, as RFC 6040 §4.2 requires.
+    TunnelEcn => "tunnel_ecn",
+    /// Packet for a tunnel whose far end is routed into a tunnel.
+    TunnelLoop => "tunnel_loop",
+    /// Tunnel packet inside a tunnel packet, both for the gateway.
+    TunnelNested => "tunnel_nested",
     /// Fragment of a datagram for the gateway that overlaps another one:
     /// the whole datagram is dropped, fragments still to come included
     /// (RFC 5722); also a second last fragment that disagrees on the end.
@@ -116,6 +128,9 @@ drop_reasons! {
     /// IPv6 first fragment without the whole header chain (RFC 7112,
     /// RFC 8200 §4.5); answered with Parameter Problem code 3.
     ReassemblyIncompleteChain => "reassembly_incomplete_chain",
+    /// Reassembled tunnel packet too large for one buffer (it must be
+    /// unwrapped in one piece), or no buffer to put it in.
+    ReassemblyNoRoom => "reassembly_no_room",
     /// Local packet for a protocol we do not serve; answered by Protocol Unreachable.
     LocalProtocolUnreachable => "local_protocol_unreachable",
     /// Local UDP packet to a closed port; answered by Port Unreachable.

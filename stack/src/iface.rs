@@ -169,8 +169,74 @@ pub struct RaSettings {
     pub prefixes: Vec<PrefixInfo>,
 }
 
+/// How a tunnel wraps what it carries.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TunnelKind {
+    /// GRE (RFC 2784), with an optional key (RFC 2890): IPv4 and IPv6
+    /// inside, IPv4 or IPv6 outside.
+    Gre { key: Option<u32> },
+    /// IP in IP: IPv4 inside as protocol 4 (RFC 2003; RFC 2473 over
+    /// IPv6), IPv6 inside as protocol 41 (RFC 4213's 6in4 over IPv4; RFC
+    /// 2473 over IPv6).
+    Ip,
+}
+
+impl TunnelKind {
+    /// Bytes it adds in front of the inner packet, outer IP header
+    /// included, with an outer header of `v6`.
+    pub const fn overhead(self, v6: bool) -> usize {
+        let ip = if v6 { ipv6::HEADER_LEN } else { 20 };
+        match self {
+            TunnelKind::Gre { key } => ip + crate::wire::gre::GreRepr::emitted_len(key),
+            TunnelKind::Ip => ip,
+        }
+    }
+}
+
+/// A point-to-point tunnel an interface is the inside of. Both ends are
+/// of one family (the outer header's).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    /// Our address, the outer source; one of an interface's.
+    pub local: IpAddr,
+    /// The far end's, the outer destination.
+    pub remote: IpAddr,
+    /// Outer TTL / hop limit.
+    pub ttl: u8,
+}
+
+/// What a received tunnel packet is matched on to find its interface.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TunnelKey {
+    /// Outer destination (our end) and source (the far end).
+    pub local: IpAddr,
+    pub remote: IpAddr,
+    /// The outer protocol: GRE (47), IPv4 (4) or IPv6 (41) in IP.
+    pub protocol: u8,
+    /// The GRE key.
+    pub key: Option<u32>,
+}
+
+impl Tunnel {
+    /// The keys of the packets this tunnel takes: GRE's, or IP in IP's
+    /// for each family the interface carries (`inner4`, `inner6`).
+    pub fn keys(&self, inner4: bool, inner6: bool) -> impl Iterator<Item = TunnelKey> + '_ {
+        let (local, remote) = (self.local, self.remote);
+        let protocols: [Option<(u8, Option<u32>)>; 2] = match self.kind {
+            TunnelKind::Gre { key } => [Some((crate::wire::ip::protocol::GRE, key)), None],
+            TunnelKind::Ip => [
+                inner4.then_some((crate::wire::ip::protocol::IPIP, None)),
+                inner6.then_some((crate::wire::ip::protocol::IPV6, None)),
+            ],
+        };
+        protocols.into_iter().flatten().map(move |(protocol, key)| TunnelKey { local, remote, protocol, key })
+    }
+}
+
 /// A layer-3 interface: on a port (untagged), on one VLAN of a port (an
-/// 802.1Q sub-interface), or on a bridge (its BVI).
+/// 802.1Q sub-interface), on a bridge (its BVI), or the inside of a
+/// tunnel.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Interface {
     /// Name from the config, for logs and the API.
@@ -201,6 +267,11 @@ pub struct Interface {
     /// owning them (proxy ARP, RFC 1027): NAT pool, static and forward
     /// addresses within this interface's subnets. Sorted.
     pub proxy_arp: Vec<Ipv4Addr>,
+    /// The tunnel this interface is the inside of: it has no port, what
+    /// it sends is wrapped and routed to the far end, and what comes
+    /// from there unwrapped arrives on it. Its `mtu` is cut to the
+    /// underlay's less the overhead by [`Tables::build`].
+    pub tunnel: Option<Tunnel>,
 }
 
 impl Interface {
@@ -341,6 +412,8 @@ pub struct Tables {
     /// Router settings workers take on a new generation: the ICMP rate
     /// limit and the neighbor timers (the cache's sizes stay as started).
     pub settings: crate::settings::RouterConfig,
+    /// Tunnel interfaces by what their packets are matched on.
+    pub tunnels: std::collections::HashMap<TunnelKey, u16>,
 }
 
 impl Tables {
@@ -383,18 +456,37 @@ impl Tables {
                 b.add(c.addr, 32, RouteTarget::Local { ifindex: i as u16 });
             }
         }
+        let fib = b.build()?;
+        let mut tunnels = std::collections::HashMap::new();
+        let inner_mtus: Vec<Option<u16>> = ifaces
+            .iter()
+            .map(|ifc| {
+                let tun = ifc.tunnel?;
+                let overhead = tun.kind.overhead(tun.remote.is_ipv6()) as u16;
+                Some(ifc.mtu.min(underlay_mtu(&fib, &fib6, &ifaces, tun.remote).saturating_sub(overhead)))
+            })
+            .collect();
+        for (i, (ifc, mtu)) in ifaces.iter_mut().zip(inner_mtus).enumerate() {
+            if let (Some(tun), Some(mtu)) = (ifc.tunnel, mtu) {
+                for k in tun.keys(!ifc.addrs.is_empty(), !ifc.addrs6.is_empty()) {
+                    tunnels.insert(k, i as u16);
+                }
+                ifc.mtu = mtu;
+            }
+        }
         let mut t = Tables {
             ifaces,
             bridges: Vec::new(),
             members: Vec::new(),
             untagged: [Attach::None; MAX_PORTS],
             tagged: Vec::new(),
-            fib: b.build()?,
+            fib,
             fib6,
             static_neighbors,
             generation,
             neighbor_epoch: 0,
             settings: Default::default(),
+            tunnels,
         };
         t.attach()?;
         Ok(t)
@@ -421,7 +513,7 @@ impl Tables {
     fn attach(&mut self) -> Result<(), FibError> {
         let mut untagged = [Attach::None; MAX_PORTS];
         let mut tagged = Vec::new();
-        let ifaces = self.ifaces.iter().enumerate().filter(|(_, i)| i.bridge.is_none());
+        let ifaces = self.ifaces.iter().enumerate().filter(|(_, i)| i.bridge.is_none() && i.tunnel.is_none());
         let users = ifaces
             .map(|(i, ifc)| (ifc.port, ifc.vlan, Attach::Iface(i as u16)))
             .chain(self.members.iter().enumerate().map(|(i, m)| (m.port, m.vlan, Attach::Member(i as u16))));
@@ -471,6 +563,15 @@ impl Tables {
         }
     }
 
+    /// The tunnel interface a received tunnel packet belongs to.
+    #[inline]
+    pub fn tunnel(&self, key: &TunnelKey) -> Option<u16> {
+        if self.tunnels.is_empty() {
+            return None;
+        }
+        self.tunnels.get(key).copied()
+    }
+
     /// The interface at `ifindex`.
     #[inline(always)]
     pub fn iface(&self, ifindex: u16) -> Option<&Interface> {
@@ -504,6 +605,24 @@ fn build_fib6(ifaces: &[Interface], routes6: &[StaticRoute6]) -> Result<Fib6, Fi
         }
     }
     b.build()
+}
+
+/// The MTU of the interface the FIB sends `dst` by (1500 while it has
+/// no route).
+fn underlay_mtu(fib: &Fib, fib6: &Fib6, ifaces: &[Interface], dst: IpAddr) -> u16 {
+    let ifindex = match dst {
+        IpAddr::V4(a) => match fib.lookup(a) {
+            Some(RouteTarget::Connected { ifindex }) => Some(*ifindex),
+            Some(RouteTarget::Via { first, count }) => fib.nexthop(*first, *count, 0).map(|h| h.ifindex),
+            _ => None,
+        },
+        IpAddr::V6(a) => match fib6.lookup(&a) {
+            Some(RouteTarget::Connected { ifindex }) => Some(*ifindex),
+            Some(RouteTarget::Via { first, count }) => fib6.nexthop(*first, *count, 0).map(|h| h.ifindex),
+            _ => None,
+        },
+    };
+    ifindex.and_then(|i| ifaces.get(usize::from(i))).map_or(1500, |ifc| ifc.mtu)
 }
 
 #[cfg(test)]

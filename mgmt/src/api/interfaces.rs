@@ -47,8 +47,10 @@ async fn get_interface(State(api): St, Path(name): Path<String>) -> ApiResult<Js
 }
 
 /// Add an interface: on a port's untagged frames, on a VLAN of a port
-/// (`{"name": "trunk.200", "port": "trunk", "vlan": 200}`), or on a bridge
-/// (`{"name": "br0", "bridge": "br0"}`).
+/// (`{"name": "trunk.200", "port": "trunk", "vlan": 200}`), on a bridge
+/// (`{"name": "br0", "bridge": "br0"}`), or inside a tunnel
+/// (`{"name": "gre1", "tunnel": {"type": "gre", "local": "203.0.113.1",
+/// "remote": "198.51.100.7"}, "ipv4": ["172.16.0.1/30"]}`).
 #[utoipa::path(post, path = "/api/v1/interfaces", tag = "interfaces", request_body = InterfaceConf,
     responses((status = 201, body = Applied), (status = 422, body = Problem), (status = 409, body = Problem)))]
 async fn add_interface(

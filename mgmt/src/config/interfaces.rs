@@ -1,5 +1,6 @@
-//! The `interfaces` section: layer-3 interfaces on ports, VLANs or
-//! bridges, their addresses, MTU and Router Advertisements.
+//! The `interfaces` section: layer-3 interfaces on ports, VLANs, bridges
+//! or tunnels (`tunnels.rs`), their addresses, MTU and Router
+//! Advertisements.
 
 use super::bridges::claim;
 use super::*;
@@ -25,6 +26,12 @@ pub struct InterfaceConf {
     /// this or `port`). Its MAC is the first member port's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridge: Option<String>,
+    /// The tunnel this interface is the inside of (give this instead of
+    /// `port` or `bridge`): what it sends is wrapped and sent to the far
+    /// end, what comes from there arrives on it. Its MTU is the smaller
+    /// of `mtu` and the underlay's less the overhead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelConf>,
     /// IP MTU in bytes (68..=9000).
     #[serde(default = "default_mtu")]
     pub mtu: u16,
@@ -149,9 +156,19 @@ impl Config {
             } else if !seen.if_names.insert(ifc.name.as_str()) {
                 errs.push(err(f("name"), format!("interface name '{}' is used twice", ifc.name)));
             }
+            if let Some(t) = &ifc.tunnel {
+                self.validate_tunnel(i, ifc, t, seen, errs);
+            }
             match (&ifc.bridge, ifc.port.is_empty()) {
+                _ if ifc.tunnel.is_some() => {
+                    if ifc.bridge.is_some() || !ifc.port.is_empty() || ifc.vlan.is_some() {
+                        errs.push(err(f("tunnel"), "a tunnel's interface takes no port, VLAN or bridge"));
+                    }
+                }
                 (Some(_), false) => errs.push(err(f("bridge"), "give either port or bridge, not both")),
-                (None, true) => errs.push(err(f("port"), "give the port (or the bridge) this interface is on")),
+                (None, true) => {
+                    errs.push(err(f("port"), "give the port, the bridge or the tunnel this interface is on"))
+                }
                 (Some(b), true) => {
                     if !self.bridges.iter().any(|x| x.name == *b) {
                         errs.push(err(f("bridge"), format!("no bridge is named '{b}'")));

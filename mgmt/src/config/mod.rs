@@ -19,6 +19,7 @@ mod limits;
 mod management;
 mod nat;
 mod routes;
+mod tunnels;
 
 pub use bridges::{BridgeConf, L2Conf, MemberConf, MAX_MEMBERS};
 pub use dpdk::{Dpdk, PortConf, Workers};
@@ -30,6 +31,7 @@ pub use nat::{
     MAX_POOL_ADDRESSES,
 };
 pub use routes::{NeighborConf, RouteConf, RouteType};
+pub use tunnels::{TunnelConf, TunnelType};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
@@ -117,6 +119,8 @@ struct Seen<'a> {
     addrs: HashSet<Ipv4Addr>,
     subnets6: Vec<(usize, usize, Ipv6Cidr)>,
     addrs6: HashSet<Ipv6Addr>,
+    /// Tunnels by their ends (and GRE key): the interface of each.
+    tunnels: HashMap<stack::TunnelKey, usize>,
 }
 
 impl Config {

@@ -144,6 +144,10 @@ counter_set! {
         /// sent as fragments (RFC 8200 §4.5; routers never fragment what
         /// they forward).
         fragmented6 / Fragmented6 => Sum "gateway_ipv6_fragmented_total",
+        /// Packets sent into a tunnel: wrapped and routed to its far end.
+        encapsulated / Encapsulated => Sum "gateway_tunnel_encapsulated_total",
+        /// Packets that came out of a tunnel, unwrapped.
+        decapsulated / Decapsulated => Sum "gateway_tunnel_decapsulated_total",
         /// Packets handed to the worker that owns their NAT state (a
         /// subscriber's, or an outside port's).
         handed_off / HandedOff => Sum "gateway_nat_handoffs_total",

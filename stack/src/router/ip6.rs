@@ -10,6 +10,7 @@
 
 use super::io::Burst;
 use super::nd::ND_HOP_LIMIT;
+use super::tunnel::{is_tunnel_protocol, Outer};
 use super::{Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -189,6 +190,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
             return self.reassemble6(cx, ifindex, pkt, at, f);
         }
+        let p = Ipv6Packet::new_unchecked(ip);
+        let (src, dst, tos) = (p.src(), p.dst(), p.traffic_class());
         match chain.protocol {
             nh::ICMPV6 => self.icmp6_input(cx, ifindex, pkt, chain.offset),
             nh::UDP => {
@@ -199,6 +202,15 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             nh::NO_NEXT => {
                 self.counters.local += 1;
                 self.counters.local6 += 1;
+            }
+            proto if is_tunnel_protocol(proto) && !dst.is_multicast() => {
+                let outer =
+                    Outer { src: src.into(), dst: dst.into(), protocol: proto, len: ETH_LEN + chain.offset, tos };
+                if let Some(pkt) = self.tunnel_input(cx, pkt, outer) {
+                    let (r, m) = (DropReason::LocalProtocolUnreachable, Msg6::ParamProblem);
+                    let e = Error6 { msg: m, code: param_problem::NEXT_HEADER, rest: chain.nh_at as u32 };
+                    self.icmp6_error(cx, ifindex, pkt, r, e, false)
+                }
             }
             _ => {
                 // RFC 8200 §4: unrecognized Next Header, pointing at it.

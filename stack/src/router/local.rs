@@ -3,6 +3,7 @@
 //! rest.
 
 use super::io::Burst;
+use super::tunnel::{is_tunnel_protocol, Outer};
 use super::{Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -53,6 +54,14 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 self.icmp_error(cx, pkt, DropReason::LocalPortUnreachable, m, c, 0)
             }
             Protocol::Tcp => self.tcp_reset(cx, pkt),
+            Protocol::Unknown(proto) if is_tunnel_protocol(proto) => {
+                let outer =
+                    Outer { src: src.into(), dst: dst.into(), protocol: proto, len: ETH_LEN + hl, tos: p.tos() };
+                if let Some(pkt) = self.tunnel_input(cx, pkt, outer) {
+                    let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PROTOCOL);
+                    self.icmp_error(cx, pkt, DropReason::LocalProtocolUnreachable, m, c, 0)
+                }
+            }
             Protocol::Unknown(_) => {
                 let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PROTOCOL);
                 self.icmp_error(cx, pkt, DropReason::LocalProtocolUnreachable, m, c, 0)

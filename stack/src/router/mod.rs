@@ -17,6 +17,7 @@
 //! | IPv4 local delivery | `local.rs` |
 //! | reassembly of datagrams for the gateway | `reassemble.rs` |
 //! | IPv4 fragmentation, IPv6 source fragmentation | `fragment.rs` |
+//! | tunnels: wrapping and unwrapping | `tunnel.rs` |
 //! | ICMP errors | `icmp_error.rs` |
 //! | packets held for the translator | `hold.rs` |
 //! | next-hop resolution and output | `output.rs` |
@@ -58,6 +59,7 @@ mod nd;
 mod output;
 mod ra;
 mod reassemble;
+mod tunnel;
 
 pub use counters::{Counter, Counters, Scope};
 use hold::Held;
@@ -109,6 +111,10 @@ pub struct Router<B, N = NoNat> {
     pieces: Box<[Option<B>; MAX_FRAGMENTS]>,
     /// The identification of the gateway's own IPv6 fragments.
     ident6: u32,
+    /// A packet is being wrapped, or unwrapped ([`tunnel`]): a second,
+    /// nested, is refused.
+    encapsulating: bool,
+    decapsulating: bool,
     pub counters: Counters,
 }
 
@@ -146,6 +152,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             frags: Reassembly::new(cfg.reassembly),
             pieces: Box::new(std::array::from_fn(|_| None)),
             ident6: RandomState::new().hash_one(0u8) as u32,
+            encapsulating: false,
+            decapsulating: false,
             counters: Counters::default(),
         }
     }

@@ -1,6 +1,6 @@
 //! The way out of layer 3: the next hop's MAC from the neighbor cache
 //! (resolving it by ARP or NDP on a miss), the Ethernet header written,
-//! and the frame handed to layer 2. Also the route of packets the router
+//! and the frame handed to layer 2; or, on a tunnel, into the tunnel. Also the route of packets the router
 //! originates itself.
 
 use super::io::Burst;
@@ -21,6 +21,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// `nh` on `egress`, resolving it first (ARP or NDP) if needed.
     #[inline]
     pub(super) fn output(&mut self, cx: &mut Burst<'_, impl Io<B>>, egress: &Interface, out: u16, nh: IpAddr, pkt: B) {
+        if let Some(tun) = egress.tunnel {
+            return self.encapsulate(cx, tun, pkt);
+        }
         match self.neigh.lookup(out, nh, cx.now) {
             Lookup::Hit { mac, probe } => {
                 send_resolved(cx.t, &self.macs, &mut self.counters, egress, pkt, mac, cx.io);

@@ -12,6 +12,7 @@
 
 use super::io::Burst;
 use super::ip6::Error6;
+use super::tunnel::{is_tunnel_protocol, Outer};
 use super::{Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -65,7 +66,17 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let p = Ipv4Packet::new_unchecked(ip);
         let (src, dst, hl) = (p.src(), p.dst(), p.header_len());
         let (upper, len) = self.upper_sum(ip.get(hl..).unwrap_or_default(), n, false);
-        match ip[field::PROTOCOL] {
+        let proto = ip[field::PROTOCOL];
+        if is_tunnel_protocol(proto) {
+            let outer = Outer { src: src.into(), dst: dst.into(), protocol: proto, len: ETH_LEN + hl, tos: p.tos() };
+            let Some(whole) = self.linearize(cx, first, n, ETH_LEN + hl, ETH_LEN + hl) else { return };
+            if let Some(pkt) = self.tunnel_input(cx, whole, outer) {
+                let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PROTOCOL);
+                self.icmp_error(cx, pkt, DropReason::LocalProtocolUnreachable, m, c, 0);
+            }
+            return;
+        }
+        match proto {
             protocol::ICMP => {
                 let echo = ip.get(hl) == Some(&types::ECHO_REQUEST) && ip.get(hl + 1) == Some(&0);
                 if !echo {
@@ -173,6 +184,25 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let (upper, len) = self.upper_sum(ip.get(chain.offset..).unwrap_or_default(), n, true);
         let pseudo = ipv6::pseudo_header(&src, &dst, chain.protocol, len);
         let verified = checksum::fold(upper + pseudo) == 0xffff;
+        if is_tunnel_protocol(chain.protocol) && !dst.is_multicast() {
+            // The fragment header goes; nothing may stand before it.
+            let tos = p.traffic_class();
+            let len = ETH_LEN + chain.offset - frag::HEADER_LEN;
+            let outer = Outer { src: src.into(), dst: dst.into(), protocol: chain.protocol, len, tos };
+            let whole = if frag_at == ipv6::HEADER_LEN {
+                self.linearize(cx, first, n, ETH_LEN + frag_at, ETH_LEN + frag_at + frag::HEADER_LEN)
+            } else {
+                self.drop(DropReason::TunnelMalformed);
+                self.drop_pieces(1, n, DropReason::TunnelMalformed);
+                None
+            };
+            if let Some(pkt) = whole.and_then(|w| self.tunnel_input(cx, w, outer)) {
+                let (r, m) = (DropReason::LocalProtocolUnreachable, Msg6::ParamProblem);
+                let e = Error6 { msg: m, code: param_problem::NEXT_HEADER, rest: ipv6::field::NEXT_HEADER as u32 };
+                self.icmp6_error(cx, ifindex, pkt, r, e, false);
+            }
+            return;
+        }
         match chain.protocol {
             nh::ICMPV6 => {
                 // Echo only: ND messages are never fragmented (RFC 6980).
@@ -246,6 +276,65 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
     }
 
+    /// Copies a whole datagram into one fresh buffer, for what must see
+    /// it in one piece (a tunnel packet): `first`'s first `head` bytes
+    /// (Ethernet and the IP header, less any fragment header), then every
+    /// fragment's data (from `data_at` in `first`). Its header then says
+    /// it is whole. `None` (counted) when it does not fit one buffer.
+    fn linearize(
+        &mut self,
+        cx: &mut Burst<'_, impl Io<B>>,
+        first: B,
+        n: usize,
+        head: usize,
+        data_at: usize,
+    ) -> Option<B> {
+        let v6 = super::output::ip_version(&first) == 6;
+        let rest: usize = self.pieces.iter().take(n).skip(1).flatten().map(|p| piece_len(p, v6)).sum();
+        let total = head + first.len().saturating_sub(data_at) + rest;
+        let mut whole = cx.io.alloc();
+        if !whole.as_mut().is_some_and(|b| b.append(total)) {
+            self.drop(DropReason::ReassemblyNoRoom);
+            self.drop_pieces(1, n, DropReason::ReassemblyNoRoom);
+            return None;
+        }
+        let mut whole = whole?;
+        whole.set_port(first.port());
+        let d = whole.data_mut();
+        let (Some(h), Some(src_h)) = (d.get_mut(..head), first.data().get(..head)) else { return None };
+        h.copy_from_slice(src_h);
+        let chunk = first.data().get(data_at..).unwrap_or_default();
+        if let Some(dst) = d.get_mut(head..head + chunk.len()) {
+            dst.copy_from_slice(chunk);
+        }
+        let mut at = head + chunk.len();
+        for piece in self.pieces.iter_mut().take(n).skip(1) {
+            if let Some(p) = piece.take() {
+                let chunk = p.data().get(ETH_LEN..).and_then(|ip| fragment_data(ip, v6)).unwrap_or_default();
+                if let Some(dst) = d.get_mut(at..at + chunk.len()) {
+                    dst.copy_from_slice(chunk);
+                }
+                at += chunk.len();
+            }
+        }
+        let ip = d.get_mut(ETH_LEN..)?;
+        let len = ip.len();
+        if v6 {
+            // The fragment header's next header takes its place.
+            let next = first.data().get(head + frag::NEXT_HEADER).copied().unwrap_or(0);
+            let mut p = Ipv6Packet::new_unchecked(&mut *ip);
+            p.set_payload_len((len - ipv6::HEADER_LEN) as u16);
+            p.set_next_header(next);
+        } else {
+            let mut p = Ipv4Packet::new_unchecked(&mut *ip);
+            let df = p.dont_frag();
+            p.set_total_len(len as u16);
+            p.set_flags_offset(df, false, 0);
+            p.fill_checksum();
+        }
+        Some(whole)
+    }
+
     /// The sum of a reassembled upper-layer message (unfolded): `head`,
     /// the first fragment's part, then every later fragment's data. And
     /// the message's length.
@@ -307,6 +396,11 @@ fn fragment_data(ip: &[u8], v6: bool) -> Option<&[u8]> {
     } else {
         ip.get(ipv4::ihl(ip)..)
     }
+}
+
+/// The data a fragment carries, in bytes.
+fn piece_len<B: PacketBuf>(p: &B, v6: bool) -> usize {
+    p.data().get(ETH_LEN..).and_then(|ip| fragment_data(ip, v6)).map_or(0, <[u8]>::len)
 }
 
 /// A segment's length in sequence space, `len` its whole length.

@@ -10,6 +10,7 @@ mod bytes;
 pub mod checksum;
 pub mod ethernet;
 pub mod five_tuple;
+pub mod gre;
 pub mod icmpv4;
 pub mod icmpv6;
 pub mod ip;

@@ -683,3 +683,4 @@ mod fast;
 mod fragment;
 mod ip6;
 mod reassembly;
+mod tunnel;

@@ -1,0 +1,266 @@
+//! Tunnels through the pipeline: GRE and IP in IP, over IPv4 and IPv6,
+//! wrapped and unwrapped, with the MTU, ECN (RFC 6040), keys, loops and
+//! malformed headers.
+
+use super::ip6::ip6;
+use super::*;
+use crate::iface::{Ipv6Cidr, StaticRoute6, Tunnel, TunnelKind};
+use crate::wire::gre::GreRepr;
+use crate::wire::ipv6::{self, nh, Ipv6Packet, Ipv6Repr};
+
+const GW_TUN: MacAddr = MacAddr([2, 0, 0, 0, 0, 9]);
+
+/// The lab's lan and wan (dual-stack), and tunnel interface 2 of `kind`
+/// from our wan address to 203.0.113.2 (or 2001:db8:1::2 if `v6`), with
+/// 172.16.0.1/30 and fd00:99::1/64 inside; 198.18.0.0/24 and
+/// 2001:db8:99::/48 routed into it.
+fn tunnel_tables(kind: TunnelKind, v6: bool) -> Tables {
+    let mut lan = iface("lan", 0, GW_LAN, "10.0.1.1/24", 1500);
+    lan.addrs6 = vec!["fd00:1::1/64".parse::<Ipv6Cidr>().unwrap()];
+    let mut wan = iface("wan", 1, GW_WAN, "203.0.113.1/24", 1500);
+    wan.addrs6 = vec!["2001:db8:1::1/64".parse::<Ipv6Cidr>().unwrap()];
+    let mut tun = iface("gre1", 0, GW_TUN, "172.16.0.1/30", 1500);
+    tun.addrs6 = vec!["fd00:99::1/64".parse::<Ipv6Cidr>().unwrap()];
+    let (local, remote) = if v6 {
+        (ip6("2001:db8:1::1").into(), ip6("2001:db8:1::2").into())
+    } else {
+        (ip("203.0.113.1").into(), ip("203.0.113.2").into())
+    };
+    tun.tunnel = Some(Tunnel { kind, local, remote, ttl: 64 });
+    let routes = vec![StaticRoute::Via {
+        dst: "198.18.0.0/24".parse().unwrap(),
+        hops: vec![NextHop { ifindex: 2, gateway: ip("172.16.0.2") }],
+    }];
+    let routes6: Vec<StaticRoute6> = vec![StaticRoute::Via {
+        dst: "2001:db8:99::/48".parse().unwrap(),
+        hops: vec![crate::fib6::NextHop6 { ifindex: 2, gateway: ip6("fd00:99::2") }],
+    }];
+    let neighbors = vec![
+        StaticNeighbor { ifindex: 0, ip: ip("10.0.1.2").into(), mac: LAN_HOST },
+        StaticNeighbor { ifindex: 0, ip: ip6("fd00:1::2").into(), mac: LAN_HOST },
+        StaticNeighbor { ifindex: 1, ip: ip("203.0.113.2").into(), mac: WAN_HOST },
+        StaticNeighbor { ifindex: 1, ip: ip6("2001:db8:1::2").into(), mac: WAN_HOST },
+    ];
+    Tables::build(vec![lan, wan, tun], &routes, &routes6, neighbors, 1).unwrap()
+}
+
+const GRE: TunnelKind = TunnelKind::Gre { key: None };
+
+/// A UDP datagram from the LAN host to `dst`, `len` bytes of data, TOS
+/// `tos`, DF `df`.
+fn udp_to(dst: &str, len: usize, tos: u8, df: bool) -> Vec<u8> {
+    let mut f = ipv4_frame("10.0.1.2", dst, 64, Protocol::Udp, &udp("10.0.1.2", dst, 7, 9, len), df);
+    let mut p = Ipv4Packet::new_unchecked(&mut f[14..]);
+    p.set_tos(tos);
+    p.fill_checksum();
+    f
+}
+
+/// A frame from the wan host carrying `inner` (an IP packet) in the
+/// tunnel's outer headers: GRE with `key`, or IP in IP (`gre` None).
+fn wrapped(gre: Option<Option<u32>>, inner: &[u8], outer_tos: u8) -> Vec<u8> {
+    let v6_inner = inner[0] >> 4 == 6;
+    let mut shim = Vec::new();
+    let proto = match gre {
+        Some(key) => {
+            shim = vec![0u8; GreRepr::emitted_len(key)];
+            GreRepr::emit(&mut shim, if v6_inner { 0x86dd } else { 0x0800 }, key);
+            47
+        }
+        None if v6_inner => 41,
+        None => 4,
+    };
+    shim.extend_from_slice(inner);
+    let mut f = eth(GW_WAN, WAN_HOST, 0x0800);
+    let mut ipb = vec![0u8; 20 + shim.len()];
+    ipb[20..].copy_from_slice(&shim);
+    Ipv4Repr {
+        src: ip("203.0.113.2"),
+        dst: ip("203.0.113.1"),
+        protocol: Protocol::Unknown(proto),
+        payload_len: shim.len(),
+        ttl: 60,
+        tos: outer_tos,
+        ident: 1,
+        dont_frag: false,
+    }
+    .emit(&mut Ipv4Packet::new_unchecked(&mut ipb[..]));
+    f.extend_from_slice(&ipb);
+    f
+}
+
+/// An IPv4 packet (no Ethernet) from the far side of the tunnel.
+fn inner4(src: &str, dst: &str, protocol: Protocol, payload: &[u8], tos: u8) -> Vec<u8> {
+    let mut f = ipv4_frame(src, dst, 64, protocol, payload, false);
+    let mut p = Ipv4Packet::new_unchecked(&mut f[14..]);
+    p.set_tos(tos);
+    p.fill_checksum();
+    f[14..].to_vec()
+}
+
+fn echo_payload() -> Vec<u8> {
+    let mut icmp = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1, b'p', b'i', b'n', b'g'];
+    let c = checksum::checksum(&icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    icmp
+}
+
+#[test]
+fn a_packet_routed_into_a_gre_tunnel_leaves_wrapped_to_the_far_end() {
+    let t = tunnel_tables(GRE, false);
+    let (mut r, mut io) = router(&t);
+    // DSCP EF with ECT(0): both reach the outer header.
+    let frame = udp_to("198.18.0.5", 100, 0xb8 | 2, true);
+    run(&mut r, &t, &mut io, 0, &frame, 0);
+    assert_eq!(io.sent.len(), 1);
+    let f = &io.sent[0];
+    let e = EthernetFrame::new_checked(f.data()).unwrap();
+    assert_eq!((e.dst(), e.src(), f.port()), (WAN_HOST, GW_WAN, 1));
+    let outer = sent_ip(f);
+    assert!(outer.verify_checksum());
+    let o = (outer.src(), outer.dst(), outer.protocol(), outer.ttl(), outer.tos(), outer.dont_frag());
+    assert_eq!(o, (ip("203.0.113.1"), ip("203.0.113.2"), Protocol::Unknown(47), 64, 0xba, true));
+    let gre = GreRepr::parse(outer.payload()).unwrap();
+    assert_eq!((gre.protocol, gre.key, gre.len), (0x0800, None, 4));
+    let inner = Ipv4Packet::new_checked(&outer.payload()[4..]).unwrap();
+    assert_eq!(inner.ttl(), 63, "forwarding decremented the inner TTL");
+    assert!(inner.verify_checksum());
+    assert_eq!(&outer.payload()[4 + 20..], &frame[14 + 20..], "the datagram, untouched");
+    assert_eq!((r.counters.encapsulated, r.counters.forwarded), (1, 1));
+}
+
+#[test]
+fn the_tunnel_mtu_is_the_underlays_less_the_overhead_and_pmtud_sees_it() {
+    let t = tunnel_tables(TunnelKind::Gre { key: Some(7) }, false);
+    assert_eq!(t.ifaces[2].mtu, 1500 - 20 - 8);
+    assert_eq!(tunnel_tables(TunnelKind::Ip, true).ifaces[2].mtu, 1500 - 40);
+    let (mut r, mut io) = router(&t);
+    // DF and too big for the tunnel: Fragmentation Needed with its MTU.
+    run(&mut r, &t, &mut io, 0, &udp_to("198.18.0.5", 1472 - 8 + 1, 0, true), 0);
+    let p = sent_ip(&io.sent[0]);
+    assert_eq!(&icmp_of(&p)[..2], &[3, 4]);
+    assert_eq!(u16::from_be_bytes([icmp_of(&p)[6], icmp_of(&p)[7]]), 1472);
+    // Without DF: fragments that fit, each wrapped.
+    io.sent.clear();
+    run(&mut r, &t, &mut io, 0, &udp_to("198.18.0.5", 1472, 0, false), 0);
+    assert_eq!(io.sent.len(), 2);
+    for f in &io.sent {
+        let outer = sent_ip(f);
+        assert!(usize::from(outer.total_len()) <= 1500);
+        assert_eq!(GreRepr::parse(outer.payload()).unwrap().key, Some(7));
+        assert!(Ipv4Packet::new_checked(&outer.payload()[8..]).unwrap().is_fragment());
+    }
+}
+
+#[test]
+fn a_tunnel_packet_for_us_is_unwrapped_and_routed_on() {
+    let t = tunnel_tables(GRE, false);
+    let (mut r, mut io) = router(&t);
+    let inner = inner4("172.16.0.2", "10.0.1.2", Protocol::Udp, &udp("172.16.0.2", "10.0.1.2", 5, 6, 50), 0);
+    run(&mut r, &t, &mut io, 1, &wrapped(Some(None), &inner, 0), 0);
+    assert_eq!(io.sent.len(), 1);
+    let f = &io.sent[0];
+    assert_eq!((EthernetFrame::new_checked(f.data()).unwrap().dst(), f.port()), (LAN_HOST, 0));
+    let p = sent_ip(f);
+    assert_eq!((p.src(), p.dst(), p.ttl()), (ip("172.16.0.2"), ip("10.0.1.2"), 63));
+    assert_eq!(p.payload(), &inner[20..]);
+    assert_eq!(r.counters.decapsulated, 1);
+    // Our own tunnel address answers, and the reply goes back wrapped.
+    io.sent.clear();
+    let ping = inner4("172.16.0.2", "172.16.0.1", Protocol::Icmp, &echo_payload(), 0);
+    run(&mut r, &t, &mut io, 1, &wrapped(Some(None), &ping, 0), 0);
+    assert_eq!(io.sent.len(), 1);
+    let outer = sent_ip(&io.sent[0]);
+    assert_eq!((outer.dst(), outer.protocol()), (ip("203.0.113.2"), Protocol::Unknown(47)));
+    let reply = Ipv4Packet::new_checked(&outer.payload()[4..]).unwrap();
+    assert_eq!((reply.src(), reply.dst(), reply.payload()[0]), (ip("172.16.0.1"), ip("172.16.0.2"), 0));
+}
+
+#[test]
+fn ip_in_ip_carries_both_families_over_ipv4_and_ipv6() {
+    // 6in4 (RFC 4213): IPv6 inside protocol 41 over IPv4.
+    let t = tunnel_tables(TunnelKind::Ip, false);
+    let (mut r, mut io) = router(&t);
+    let mut u = vec![0u8; 8 + 20];
+    u[4..6].copy_from_slice(&28u16.to_be_bytes());
+    let c = ipv6::upper_checksum(&ip6("fd00:1::2"), &ip6("2001:db8:99::5"), nh::UDP, &u);
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    let f6 = super::ip6::ipv6_frame(GW_LAN, "fd00:1::2", "2001:db8:99::5", 64, nh::UDP, &u);
+    run(&mut r, &t, &mut io, 0, &f6, 0);
+    let outer = sent_ip(&io.sent[0]);
+    assert_eq!(outer.protocol(), Protocol::Unknown(41));
+    let inner = Ipv6Packet::new_checked(outer.payload()).unwrap();
+    assert_eq!((inner.dst(), inner.hop_limit()), (ip6("2001:db8:99::5"), 63));
+    // And back: IPv6 inside, unwrapped, forwarded to the lan.
+    io.sent.clear();
+    let mut back = vec![0u8; 40];
+    let payload = vec![0u8; 8];
+    Ipv6Repr {
+        src: ip6("2001:db8:99::5"),
+        dst: ip6("fd00:1::2"),
+        next_header: nh::NO_NEXT,
+        payload_len: 8,
+        hop_limit: 9,
+    }
+    .emit(&mut Ipv6Packet::new_unchecked(&mut back[..]));
+    back.extend_from_slice(&payload);
+    run(&mut r, &t, &mut io, 1, &wrapped(None, &back, 0), 0);
+    assert_eq!(io.sent.len(), 1);
+    let p = Ipv6Packet::new_checked(&io.sent[0].data()[14..]).unwrap();
+    assert_eq!((p.dst(), p.hop_limit()), (ip6("fd00:1::2"), 8));
+    // RFC 2473 over IPv6: IPv4 inside as next header 4.
+    let t = tunnel_tables(TunnelKind::Ip, true);
+    let (mut r, mut io) = router(&t);
+    run(&mut r, &t, &mut io, 0, &udp_to("198.18.0.5", 100, 0x2e, false), 0);
+    let outer = Ipv6Packet::new_checked(&io.sent[0].data()[14..]).unwrap();
+    let o = (outer.src(), outer.dst(), outer.next_header(), outer.hop_limit(), outer.traffic_class());
+    assert_eq!(o, (ip6("2001:db8:1::1"), ip6("2001:db8:1::2"), 4, 64, 0x2e));
+    assert_ne!(outer.flow_label(), 0, "a flow label from the inner flow (RFC 6438)");
+    assert_eq!(Ipv4Packet::new_checked(outer.payload()).unwrap().dst(), ip("198.18.0.5"));
+}
+
+#[test]
+fn ecn_is_combined_on_the_way_in_rfc6040() {
+    let t = tunnel_tables(GRE, false);
+    let (mut r, mut io) = router(&t);
+    let udp_in = |tos| inner4("172.16.0.2", "10.0.1.2", Protocol::Udp, &udp("172.16.0.2", "10.0.1.2", 5, 6, 10), tos);
+    // CE outside, ECT(0) inside: the inner packet is marked CE.
+    run(&mut r, &t, &mut io, 1, &wrapped(Some(None), &udp_in(0x02), 0x03), 0);
+    let p = sent_ip(&io.sent[0]);
+    assert_eq!(p.tos() & 3, 3);
+    assert!(p.verify_checksum());
+    // CE outside, Not-ECT inside: dropped.
+    run(&mut r, &t, &mut io, 1, &wrapped(Some(None), &udp_in(0x00), 0x03), 0);
+    assert_eq!((io.sent.len(), r.counters.dropped(DropReason::TunnelEcn)), (1, 1));
+}
+
+#[test]
+fn unknown_keys_malformed_gre_nested_tunnels_and_loops_are_refused() {
+    let t = tunnel_tables(TunnelKind::Gre { key: Some(7) }, false);
+    let (mut r, mut io) = router(&t);
+    let inner = inner4("172.16.0.2", "10.0.1.2", Protocol::Udp, &udp("172.16.0.2", "10.0.1.2", 5, 6, 10), 0);
+    // Another key: no tunnel of ours; answered as a protocol we do not serve.
+    run(&mut r, &t, &mut io, 1, &wrapped(Some(Some(8)), &inner, 0), 0);
+    assert_eq!(&icmp_of(&sent_ip(&io.sent[0]))[..2], &[3, 2]);
+    // GRE version 1 (PPTP's): malformed.
+    let mut bad = wrapped(Some(Some(7)), &inner, 0);
+    bad[14 + 20 + 1] = 1;
+    run(&mut r, &t, &mut io, 1, &bad, 0);
+    assert_eq!(r.counters.dropped(DropReason::TunnelMalformed), 1);
+    // A tunnel packet inside ours, for us again.
+    let nested = wrapped(Some(Some(7)), &inner, 0);
+    let nested_inner = nested[14..].to_vec();
+    let mut twice = wrapped(Some(Some(7)), &nested_inner, 0);
+    // The inner outer header is from the tunnel's far end too.
+    let _ = &mut twice;
+    run(&mut r, &t, &mut io, 1, &twice, 0);
+    assert_eq!(r.counters.dropped(DropReason::TunnelNested), 1);
+    // The far end routed into the tunnel itself: a loop.
+    let mut t = tunnel_tables(GRE, false);
+    t.ifaces[2].tunnel =
+        Some(Tunnel { kind: GRE, local: ip("203.0.113.1").into(), remote: ip("198.18.0.1").into(), ttl: 64 });
+    let (mut r, mut io) = router(&t);
+    run(&mut r, &t, &mut io, 0, &udp_to("198.18.0.5", 10, 0, false), 0);
+    assert_eq!(r.counters.dropped(DropReason::TunnelLoop), 1);
+    assert!(io.sent.is_empty());
+}

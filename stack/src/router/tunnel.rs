@@ -1,0 +1,196 @@
+//! Tunnels: what a tunnel interface sends is wrapped in outer headers
+//! written into the buffer's headroom (no copy) and routed to the far
+//! end as the gateway's own packet; what comes from the far end to our
+//! address is matched to its interface, unwrapped by moving the start
+//! of the buffer, and goes on as if received on that interface.
+//!
+//! GRE (RFC 2784, the key of RFC 2890), IP in IP (RFC 2003, RFC 4213's
+//! 6in4, RFC 2473 over IPv6). The outer header takes the inner DSCP
+//! (the uniform model, RFC 2983) and ECN (RFC 6040 §4.1, normal mode);
+//! on the way in, ECN is combined by RFC 6040 §4.2. The inner TTL was
+//! decremented by forwarding before; the outer one is the tunnel's, and
+//! the inner one is not touched on the way in (RFC 2003 §3.1). An IPv4
+//! packet's DF goes to the outer header (RFC 2003 §5.1); the outer header
+//! of IPv6 carries none, so the underlay may fragment it.
+
+use super::io::Burst;
+use super::ip4::flow_hash;
+use super::ip6::flow_hash6;
+use super::output::ip_version;
+use super::{Io, Router};
+use crate::buf::PacketBuf;
+use crate::drop::DropReason;
+use crate::hooks::Translator;
+use crate::iface::{Tunnel, TunnelKey, TunnelKind};
+use crate::wire::checksum;
+use crate::wire::ethernet::{ethertype, EthernetFrame, HEADER_LEN as ETH_LEN};
+use crate::wire::gre::GreRepr;
+use crate::wire::ip::{ecn, protocol};
+use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr};
+use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
+use crate::wire::{be16, put16, EtherType};
+use std::net::IpAddr;
+
+/// A received packet for one of our addresses whose protocol is a
+/// tunnel's: its outer addresses, protocol, where its payload starts in
+/// the frame, and its traffic class.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct Outer {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub protocol: u8,
+    /// Ethernet and outer IP headers (extension headers included).
+    pub len: usize,
+    pub tos: u8,
+}
+
+/// True for the protocols tunnels arrive by.
+pub(super) fn is_tunnel_protocol(p: u8) -> bool {
+    matches!(p, protocol::GRE | protocol::IPIP | protocol::IPV6)
+}
+
+impl<B: PacketBuf, N: Translator> Router<B, N> {
+    /// A tunnel packet for us: unwrapped and received on its interface.
+    /// Given back if no tunnel has these ends, for the caller to answer
+    /// as for any protocol nobody serves.
+    pub(super) fn tunnel_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, mut pkt: B, outer: Outer) -> Option<B> {
+        let payload = pkt.data().get(outer.len..).unwrap_or_default();
+        let (key, shim, inner_type) = match outer.protocol {
+            protocol::GRE => match GreRepr::parse(payload) {
+                Ok(g) => (g.key, g.len, g.protocol),
+                Err(_) => {
+                    self.drop(DropReason::TunnelMalformed);
+                    return None;
+                }
+            },
+            protocol::IPIP => (None, 0, ethertype::IPV4),
+            _ => (None, 0, ethertype::IPV6),
+        };
+        let key = TunnelKey { local: outer.dst, remote: outer.src, protocol: outer.protocol, key };
+        let Some(ifindex) = cx.t.tunnel(&key) else { return Some(pkt) };
+        let ifc = cx.t.iface(ifindex)?;
+        let at = outer.len + shim;
+        let version = pkt.data().get(at).map_or(0, |b| b >> 4);
+        match (inner_type, version) {
+            (ethertype::IPV4, 4) | (ethertype::IPV6, 6) => {}
+            _ => {
+                self.drop(DropReason::TunnelMalformed);
+                return None;
+            }
+        }
+        if self.decapsulating {
+            // A tunnel packet inside a tunnel packet, both for us.
+            self.drop(DropReason::TunnelNested);
+            return None;
+        }
+        // RFC 6040 §4.2: the outer ECN field, combined into the inner.
+        let inner = pkt.data_mut().get_mut(at..)?;
+        if !merge_ecn(inner, outer.tos) {
+            self.drop(DropReason::TunnelEcn);
+            return None;
+        }
+        // Unwrapped: the frame starts a fresh Ethernet header before the
+        // inner packet (over the end of the outer headers).
+        if !pkt.adj(at - ETH_LEN) {
+            return None;
+        }
+        let et = if version == 4 { EtherType::Ipv4 } else { EtherType::Ipv6 };
+        if let Ok(mut eth) = EthernetFrame::new_checked(pkt.data_mut()) {
+            eth.set_dst(ifc.mac);
+            eth.set_src(ifc.mac);
+            eth.set_ethertype(et);
+        }
+        self.counters.decapsulated += 1;
+        self.decapsulating = true;
+        match version {
+            4 => self.ipv4_input(cx, pkt, false),
+            _ if ifc.ipv6() => self.ipv6_input(cx, ifindex, pkt, false),
+            _ => self.drop(DropReason::Ipv6Disabled),
+        }
+        self.decapsulating = false;
+        None
+    }
+
+    /// Wraps `pkt` (an IP packet leaving by a tunnel interface, its
+    /// Ethernet header still to write) for `tun` and routes it to the
+    /// far end.
+    pub(super) fn encapsulate(&mut self, cx: &mut Burst<'_, impl Io<B>>, tun: Tunnel, mut pkt: B) {
+        if self.encapsulating {
+            // The far end is routed into a tunnel itself.
+            return self.drop(DropReason::TunnelLoop);
+        }
+        let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
+        let (tos, len, df, flow, inner_type) = match ip_version(&pkt) {
+            4 if ip.len() >= ipv4::HEADER_LEN => {
+                let p = Ipv4Packet::new_unchecked(ip);
+                (p.tos(), ip.len(), p.dont_frag(), flow_hash(ip), ethertype::IPV4)
+            }
+            6 if ip.len() >= ipv6::HEADER_LEN => {
+                let tc = Ipv6Packet::new_unchecked(ip).traffic_class();
+                (tc, ip.len(), false, flow_hash6(ip), ethertype::IPV6)
+            }
+            _ => return self.drop(DropReason::TunnelMalformed),
+        };
+        let (proto, shim) = match tun.kind {
+            TunnelKind::Gre { key } => (protocol::GRE, GreRepr::emitted_len(key)),
+            TunnelKind::Ip if inner_type == ethertype::IPV4 => (protocol::IPIP, 0),
+            TunnelKind::Ip => (protocol::IPV6, 0),
+        };
+        let outer_ip = if tun.remote.is_ipv6() { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN };
+        let ident = self.next_ident();
+        if !pkt.prepend(outer_ip + shim) {
+            return self.drop(DropReason::NoHeadroom);
+        }
+        let Some(h) = pkt.data_mut().get_mut(ETH_LEN..ETH_LEN + outer_ip + shim) else { return };
+        let (head, gre) = h.split_at_mut(outer_ip);
+        match (tun.local, tun.remote) {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => {
+                let (payload_len, ttl, protocol) = (shim + len, tun.ttl, proto.into());
+                let repr = Ipv4Repr { src, dst, protocol, payload_len, ttl, tos, ident, dont_frag: df };
+                repr.emit(&mut Ipv4Packet::new_unchecked(head));
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                let repr = Ipv6Repr { src, dst, next_header: proto, payload_len: shim + len, hop_limit: tun.ttl };
+                let mut p = Ipv6Packet::new_unchecked(head);
+                repr.emit(&mut p);
+                // RFC 6438: a flow label from the inner flow, for ECMP.
+                p.set_ver_tc_flow(tos, flow & 0x000f_ffff);
+            }
+            _ => return self.drop(DropReason::TunnelMalformed),
+        }
+        if let TunnelKind::Gre { key } = tun.kind {
+            GreRepr::emit(gre, inner_type, key);
+        }
+        self.counters.encapsulated += 1;
+        self.encapsulating = true;
+        match tun.remote {
+            IpAddr::V4(dst) => self.route_own(cx, pkt, dst),
+            IpAddr::V6(dst) => self.route_own6(cx, pkt, &dst, 0),
+        }
+        self.encapsulating = false;
+    }
+}
+
+/// Combines the outer ECN field into the inner packet `ip` (RFC 6040
+/// §4.2); false if the packet must be dropped.
+fn merge_ecn(ip: &mut [u8], outer_tos: u8) -> bool {
+    let Some(&first) = ip.first() else { return false };
+    let inner = match first >> 4 {
+        4 => ip.get(1).copied().unwrap_or(0),
+        _ => Ipv6Packet::new_unchecked(&*ip).traffic_class(),
+    };
+    let Some(merged) = ecn::decapsulate(inner, outer_tos) else { return false };
+    if merged == inner & ecn::MASK {
+        return true;
+    }
+    if first >> 4 == 4 && ip.len() >= ipv4::HEADER_LEN {
+        let old = be16(ip, 0);
+        ip[1] = (ip[1] & !ecn::MASK) | merged;
+        let c = checksum::update16(be16(ip, ipv4::field::CHECKSUM), old, be16(ip, 0));
+        put16(ip, ipv4::field::CHECKSUM, c);
+    } else if let Some(b) = ip.get_mut(1) {
+        // The traffic class straddles bytes 0 and 1: ECN is bits 4..6 of byte 1.
+        *b = (*b & !(ecn::MASK << 4)) | (merged << 4);
+    }
+    true
+}

@@ -23,6 +23,7 @@ fn tunnel_interface(i: &InterfaceConf, tunnel: stack::Tunnel) -> Interface {
         addrs: i.ipv4.iter().filter_map(|a| a.parse::<Ipv4Cidr>().ok()).collect(),
         addrs6: i.ipv6.iter().filter_map(|a| a.parse::<Ipv6Cidr>().ok()).collect(),
         tunnel: Some(tunnel),
+        mss_clamp: i.tcp_mss_clamp,
         ..Interface::default()
     }
 }
@@ -57,6 +58,7 @@ pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: 
                 ra: i.ra.as_ref().map(|ra| ra_settings(i, ra)),
                 proxy_arp: Vec::new(),
                 tunnel: None,
+                mss_clamp: i.tcp_mss_clamp,
             })
         })
         .collect();

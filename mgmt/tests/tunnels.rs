@@ -223,3 +223,22 @@ fn path_mtu_discovery_and_fragments_through_a_1400_byte_tunnel() {
     assert!(pong.contains("3 received"), "{pong}");
     assert!(lab.metric("gateway_reassembled_total") >= 3);
 }
+
+/// With MSS clamping on gre1 (1400 bytes, set through the API), both
+/// SYNs of a connection through it get an MSS that fits: the transfer
+/// needs no Fragmentation Needed at all.
+#[test]
+fn mss_clamping_on_the_tunnel_makes_path_mtu_discovery_unneeded() {
+    let Some(lab) = tunnel_lab() else { return };
+    let _peer = Peer::start("gre", false, Some(7), 1500, &["172.16.0.2/30", "fd00:90::2/64"]);
+    let mut gre1 = api("GET", "/api/v1/interfaces/gre1", "readonly", None, &[]).json;
+    gre1["tcp_mss_clamp"] = serde_json::json!(true);
+    gre1.as_object_mut().unwrap().remove("mac");
+    let r = api("PUT", "/api/v1/interfaces/gre1", "admin", Some(gre1), &[]);
+    assert_eq!(r.status, 200, "{}", r.text);
+    tcp_transfer("172.16.0.2", 20);
+    tcp_transfer("fd00:90::2", 5);
+    assert_eq!(lab.drops("fragmentation_needed"), 0);
+    assert_eq!(lab.drops("packet_too_big"), 0);
+    assert!(lab.metric("gateway_tcp_mss_clamped_total") >= 4, "both SYNs of both connections");
+}

@@ -272,6 +272,10 @@ pub struct Interface {
     /// from there unwrapped arrives on it. Its `mtu` is cut to the
     /// underlay's less the overhead by [`Tables::build`].
     pub tunnel: Option<Tunnel>,
+    /// Lower the MSS of TCP SYNs forwarded in or out of this interface
+    /// to what fits the smaller MTU of the two (RFC 4459 §3.2's remedy
+    /// where PMTUD fails). Such an interface's packets take the full path.
+    pub mss_clamp: bool,
 }
 
 impl Interface {

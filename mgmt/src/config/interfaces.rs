@@ -45,10 +45,20 @@ pub struct InterfaceConf {
     /// next hop when they learn routes from our advertisements.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ipv6: Vec<String>,
+    /// Lower the MSS of TCP SYNs forwarded in or out of this interface to
+    /// what fits the smaller MTU of the two (for tunnels and links where
+    /// ICMP is filtered and Path MTU Discovery fails). Its packets then
+    /// take the full path, not the fast one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub tcp_mss_clamp: bool,
     /// Send Router Advertisements here (RFC 4861 §6), so hosts configure
     /// an address (SLAAC) and a default route from them. Needs IPv6.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ra: Option<RaConf>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 fn default_mtu() -> u16 {

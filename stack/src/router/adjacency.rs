@@ -93,7 +93,8 @@ impl AdjacencyKey {
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// The adjacency-cache entry towards a next hop, and its MTU: found
     /// valid, or made from the neighbor cache; `None` if the full path
-    /// must decide (unresolved, stale, a VLAN, bridge or tunnel interface).
+    /// must decide (unresolved, stale, a VLAN, bridge or tunnel interface, or
+    /// one that clamps the MSS).
     #[inline(always)]
     pub(super) fn adjacency(&mut self, t: &Tables, key: AdjacencyKey, now: u64) -> Option<(u16, u16)> {
         let (tag, ifindex, ip) = key.parts();
@@ -121,7 +122,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             AdjacencyKey::Route(_, n) => t.fib6.nexthop_at(n).map(|h| (h.ifindex, IpAddr::V6(h.gateway)))?,
         };
         let egress = t.iface(out)?;
-        if egress.bridge.is_some() || egress.vlan.is_some() || egress.tunnel.is_some() {
+        if egress.bridge.is_some() || egress.vlan.is_some() || egress.tunnel.is_some() || egress.mss_clamp {
             return None;
         }
         let r = self.neigh.resolved(out, addr, now)?;

@@ -148,6 +148,9 @@ counter_set! {
         encapsulated / Encapsulated => Sum "gateway_tunnel_encapsulated_total",
         /// Packets that came out of a tunnel, unwrapped.
         decapsulated / Decapsulated => Sum "gateway_tunnel_decapsulated_total",
+        /// TCP SYNs whose MSS was lowered to fit an interface's MTU
+        /// (`mss_clamp`).
+        mss_clamped / MssClamped => Sum "gateway_tcp_mss_clamped_total",
         /// Packets handed to the worker that owns their NAT state (a
         /// subscriber's, or an outside port's).
         handed_off / HandedOff => Sum "gateway_nat_handoffs_total",

@@ -308,6 +308,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         for (port, e) in self.ingress.iter_mut().enumerate() {
             *e = match t.ingress(port as u16) {
                 Attach::Iface(i) => match t.iface(i) {
+                    // MSS clamping is the full path's.
+                    Some(ifc) if ifc.mss_clamp => Ingress::OFF,
                     Some(ifc) => Ingress { l3: true, v6: ifc.ipv6(), mac: ifc.mac.0, ..Ingress::OFF },
                     None => Ingress::OFF,
                 },

@@ -135,6 +135,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             let (m, c, mtu) = (Message::DstUnreachable, icmpv4::unreachable::FRAG_NEEDED, u32::from(egress.mtu));
             return self.icmp_error(cx, pkt, DropReason::FragmentationNeeded, m, c, mtu);
         }
+        if let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) {
+            self.clamp_mss(cx.t, egress, ip, false);
+        }
         self.translate_out(cx, egress, pkt, out, nh);
     }
 

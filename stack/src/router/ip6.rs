@@ -149,6 +149,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             );
         }
         if let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) {
+            self.clamp_mss(cx.t, egress, &mut *ip, true);
             Ipv6Packet::new_unchecked(ip).set_hop_limit(hop - 1);
         }
         self.counters.forwarded += 1;

@@ -18,6 +18,7 @@
 //! | reassembly of datagrams for the gateway | `reassemble.rs` |
 //! | IPv4 fragmentation, IPv6 source fragmentation | `fragment.rs` |
 //! | tunnels: wrapping and unwrapping | `tunnel.rs` |
+//! | TCP MSS clamping | `mss.rs` |
 //! | ICMP errors | `icmp_error.rs` |
 //! | packets held for the translator | `hold.rs` |
 //! | next-hop resolution and output | `output.rs` |
@@ -55,6 +56,7 @@ mod io;
 mod ip4;
 mod ip6;
 mod local;
+mod mss;
 mod nd;
 mod output;
 mod ra;
@@ -115,6 +117,8 @@ pub struct Router<B, N = NoNat> {
     /// nested, is refused.
     encapsulating: bool,
     decapsulating: bool,
+    /// The layer-3 interface the packet being handled came in on.
+    rx_if: u16,
     pub counters: Counters,
 }
 
@@ -154,6 +158,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             ident6: RandomState::new().hash_one(0u8) as u32,
             encapsulating: false,
             decapsulating: false,
+            rx_if: 0,
             counters: Counters::default(),
         }
     }
@@ -313,6 +318,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return self.drop(DropReason::EthTruncated);
         };
         let Some(ifc) = cx.t.iface(ifindex) else { return self.drop(DropReason::NoInterface) };
+        self.rx_if = ifindex;
         let dst = eth.dst();
         if dst != ifc.mac && !dst.is_multicast() {
             return self.drop(DropReason::EthNotForUs);

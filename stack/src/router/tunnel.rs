@@ -102,6 +102,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         self.counters.decapsulated += 1;
         self.decapsulating = true;
+        self.rx_if = ifindex;
         match version {
             4 => self.ipv4_input(cx, pkt, false),
             _ if ifc.ipv6() => self.ipv6_input(cx, ifindex, pkt, false),

@@ -31,6 +31,62 @@ pub mod flags {
     pub const URG: u8 = 0x20;
 }
 
+/// Option kinds (RFC 9293 §3.2).
+pub mod option {
+    pub const END: u8 = 0;
+    pub const NOP: u8 = 1;
+    pub const MSS: u8 = 2;
+}
+
+/// Lowers the Maximum Segment Size option of a SYN (`seg`: its header,
+/// at least) to `max` if it is larger, updating the checksum in place
+/// (RFC 1624). True if it did. A SYN without the option is left alone:
+/// its sender assumes 536 (RFC 9293 §3.7.1), below any clamp. Options
+/// that run past the header end the walk.
+pub fn clamp_mss(seg: &mut [u8], max: u16) -> bool {
+    if seg.len() < HEADER_LEN || seg[field::FLAGS] & flags::SYN == 0 {
+        return false;
+    }
+    let end = (usize::from(seg[field::OFF_FLAGS] >> 4) * 4).min(seg.len());
+    let mut i = HEADER_LEN;
+    while i < end {
+        match seg[i] {
+            option::END => return false,
+            option::NOP => i += 1,
+            kind => {
+                let Some(&len) = seg.get(i + 1) else { return false };
+                let len = usize::from(len);
+                if len < 2 || i + len > end {
+                    return false;
+                }
+                if kind == option::MSS && len == 4 {
+                    let mss = be16(seg, i + 2);
+                    if mss <= max {
+                        return false;
+                    }
+                    // The checksum sums aligned 16-bit words: the value
+                    // may straddle two of them.
+                    let (w, n) = if i.is_multiple_of(2) { (i + 2, 2) } else { (i + 1, 4) };
+                    if w + n > seg.len() {
+                        return false;
+                    }
+                    let mut old = [0u8; 4];
+                    old[..n].copy_from_slice(&seg[w..w + n]);
+                    put16(seg, i + 2, max);
+                    let mut c = be16(seg, field::CHECKSUM);
+                    for k in (0..n).step_by(2) {
+                        c = checksum::update16(c, be16(&old, k), be16(seg, w + k));
+                    }
+                    put16(seg, field::CHECKSUM, c);
+                    return true;
+                }
+                i += len;
+            }
+        }
+    }
+    false
+}
+
 /// A view of a TCP segment.
 #[derive(Debug)]
 pub struct TcpPacket<T: AsRef<[u8]>> {
@@ -180,6 +236,47 @@ impl Reset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A SYN with NOP, NOP, window scale and MSS 1460, checksum filled.
+    fn syn_with_mss(mss: u16) -> Vec<u8> {
+        let mut s = vec![0u8; 32];
+        s[..4].copy_from_slice(&[0x9c, 0x40, 0, 80]);
+        s[field::OFF_FLAGS] = 8 << 4;
+        s[field::FLAGS] = flags::SYN;
+        s[20..32].copy_from_slice(&[1, 1, 3, 3, 7, 2, 4, 0, 0, 4, 2, 0]);
+        s[27..29].copy_from_slice(&mss.to_be_bytes());
+        TcpPacket::new_checked(&mut s[..]).unwrap().fill_checksum(SRC, DST);
+        s
+    }
+
+    #[test]
+    fn an_aligned_mss_last_in_the_header_is_clamped_too() {
+        // MSS first: at offset 20, the header's last 4 bytes.
+        let mut s = vec![0u8; 24];
+        s[field::OFF_FLAGS] = 6 << 4;
+        s[field::FLAGS] = flags::SYN;
+        s[20..24].copy_from_slice(&[2, 4, 0x05, 0xb4]);
+        TcpPacket::new_checked(&mut s[..]).unwrap().fill_checksum(SRC, DST);
+        assert!(clamp_mss(&mut s, 1400));
+        assert_eq!(be16(&s, 22), 1400);
+        assert!(TcpPacket::new_checked(&s[..]).unwrap().verify_checksum(SRC, DST));
+    }
+
+    #[test]
+    fn a_syns_mss_is_lowered_to_the_clamp_and_the_checksum_follows() {
+        let mut s = syn_with_mss(1460);
+        assert!(clamp_mss(&mut s, 1360));
+        assert_eq!(be16(&s, 27), 1360);
+        assert!(TcpPacket::new_checked(&s[..]).unwrap().verify_checksum(SRC, DST));
+        assert_eq!(s, syn_with_mss(1360), "as if sent so");
+        assert!(!clamp_mss(&mut s, 1400), "never raised");
+        let mut ack = syn_with_mss(1460);
+        ack[field::FLAGS] = flags::ACK;
+        assert!(!clamp_mss(&mut ack, 1000), "only SYNs");
+        let mut bad = syn_with_mss(1460);
+        bad[25] = 40; // a length past the header
+        assert!(!clamp_mss(&mut bad, 1000));
+    }
 
     const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 2);
     const DST: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);

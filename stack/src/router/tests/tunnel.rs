@@ -27,10 +27,16 @@ fn tunnel_tables(kind: TunnelKind, v6: bool) -> Tables {
         (ip("203.0.113.1").into(), ip("203.0.113.2").into())
     };
     tun.tunnel = Some(Tunnel { kind, local, remote, ttl: 64 });
-    let routes = vec![StaticRoute::Via {
-        dst: "198.18.0.0/24".parse().unwrap(),
-        hops: vec![NextHop { ifindex: 2, gateway: ip("172.16.0.2") }],
-    }];
+    let routes = vec![
+        StaticRoute::Via {
+            dst: "198.18.0.0/24".parse().unwrap(),
+            hops: vec![NextHop { ifindex: 2, gateway: ip("172.16.0.2") }],
+        },
+        StaticRoute::Via {
+            dst: "198.51.100.0/24".parse().unwrap(),
+            hops: vec![NextHop { ifindex: 1, gateway: ip("203.0.113.2") }],
+        },
+    ];
     let routes6: Vec<StaticRoute6> = vec![StaticRoute::Via {
         dst: "2001:db8:99::/48".parse().unwrap(),
         hops: vec![crate::fib6::NextHop6 { ifindex: 2, gateway: ip6("fd00:99::2") }],
@@ -263,4 +269,65 @@ fn unknown_keys_malformed_gre_nested_tunnels_and_loops_are_refused() {
     run(&mut r, &t, &mut io, 0, &udp_to("198.18.0.5", 10, 0, false), 0);
     assert_eq!(r.counters.dropped(DropReason::TunnelLoop), 1);
     assert!(io.sent.is_empty());
+}
+
+/// A SYN with MSS `mss` (option first), from `src` to `dst`.
+fn syn(src: &str, dst: &str, mss: u16) -> Vec<u8> {
+    let mut s = vec![0u8; 24];
+    s[..4].copy_from_slice(&[0x9c, 0x40, 0, 80]);
+    s[12] = 6 << 4;
+    s[13] = tcp::flags::SYN;
+    s[20..24].copy_from_slice(&[2, 4, 0, 0]);
+    s[22..24].copy_from_slice(&mss.to_be_bytes());
+    TcpPacket::new_checked(&mut s[..]).unwrap().fill_checksum(ip(src), ip(dst));
+    s
+}
+
+fn mss_of(seg: &[u8]) -> u16 {
+    u16::from_be_bytes([seg[22], seg[23]])
+}
+
+#[test]
+fn syns_in_and_out_of_a_clamping_tunnel_get_an_mss_that_fits() {
+    let mut t = tunnel_tables(GRE, false);
+    t.ifaces[2].mss_clamp = true;
+    let (mut r, mut io) = router(&t);
+    // Out: 1476 - 40.
+    let out = ipv4_frame("10.0.1.2", "198.18.0.5", 64, Protocol::Tcp, &syn("10.0.1.2", "198.18.0.5", 1460), true);
+    run(&mut r, &t, &mut io, 0, &out, 0);
+    let outer = sent_ip(&io.sent[0]);
+    let inner = Ipv4Packet::new_checked(&outer.payload()[4..]).unwrap();
+    let seg = TcpPacket::new_checked(inner.payload()).unwrap();
+    assert_eq!(mss_of(inner.payload()), 1436);
+    assert!(seg.verify_checksum(inner.src(), inner.dst()));
+    // In: the SYN-ACK's MSS from the far side, lowered on its way to the lan.
+    io.sent.clear();
+    let back = inner4("198.18.0.5", "10.0.1.2", Protocol::Tcp, &syn("198.18.0.5", "10.0.1.2", 1460), 0);
+    run(&mut r, &t, &mut io, 1, &wrapped(Some(None), &back, 0), 0);
+    let p = sent_ip(&io.sent[0]);
+    assert_eq!(mss_of(p.payload()), 1436);
+    assert!(TcpPacket::new_checked(p.payload()).unwrap().verify_checksum(p.src(), p.dst()));
+    // Small MSS values stay; other interfaces are not touched.
+    io.sent.clear();
+    run(
+        &mut r,
+        &t,
+        &mut io,
+        0,
+        &ipv4_frame("10.0.1.2", "198.18.0.5", 64, Protocol::Tcp, &syn("10.0.1.2", "198.18.0.5", 536), true),
+        0,
+    );
+    let outer = sent_ip(&io.sent[0]);
+    assert_eq!(mss_of(Ipv4Packet::new_checked(&outer.payload()[4..]).unwrap().payload()), 536);
+    io.sent.clear();
+    run(
+        &mut r,
+        &t,
+        &mut io,
+        0,
+        &ipv4_frame("10.0.1.2", "198.51.100.5", 64, Protocol::Tcp, &syn("10.0.1.2", "198.51.100.5", 1460), true),
+        0,
+    );
+    assert_eq!(mss_of(sent_ip(&io.sent[0]).payload()), 1460, "lan to wan: no clamp");
+    assert_eq!(r.counters.mss_clamped, 2);
 }

@@ -2,14 +2,15 @@
 """Writes a pcap of 64-byte UDP benchmark frames (Python's standard library only).
 
   gen_pcap.py OUT.pcap [--v6] [--flows N] [--size BYTES] [--dst-port-index P]
-                       [--gre SRC,DST]
+                       [--gre SRC,DST] [--vxlan SRC,DST,VNI]
 
 Frame i of N is flow i: its own source address (10.x.y.z or
 2001:db8::i+1) and UDP source port. Destinations are the ranges DPDK's
 l3fwd routes to port P: 198.18.P.0/24 (RFC 2544) and 2001:200:0:P::/64
 (RFC 5180), so gatewayd and l3fwd forward the same file alike. With --gre, each
 IPv4 packet comes wrapped in GRE (RFC 2784) from SRC to DST: what a
-tunnel's far end sends the gateway to unwrap.
+tunnel's far end sends the gateway to unwrap. With --vxlan, each whole
+frame comes wrapped in VXLAN (RFC 7348) from VTEP SRC to VTEP DST.
 """
 import argparse
 import struct
@@ -64,6 +65,15 @@ def gre_wrapped(frame: bytes, src: str, dst: str) -> bytes:
     return frame[:14] + head + payload
 
 
+def vxlan_wrapped(frame: bytes, src: str, dst: str, vni: int) -> bytes:
+    payload = struct.pack("!HHHH", 49152 + len(frame) % 1000, 4789, 16 + len(frame), 0)
+    payload += struct.pack("!BBHI", 0x08, 0, 0, vni << 8) + frame
+    head = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(payload), 0, 0, 64, UDP, 0)
+    head += bytes(int(x) for x in src.split(".")) + bytes(int(x) for x in dst.split("."))
+    head = head[:10] + struct.pack("!H", ones_complement(head)) + head[12:]
+    return frame[:14] + head + payload
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
@@ -72,6 +82,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=64, help="frame size with FCS (RFC 2544)")
     ap.add_argument("--dst-port-index", type=int, default=1)
     ap.add_argument("--gre", help="SRC,DST: wrap each IPv4 packet in GRE between them")
+    ap.add_argument("--vxlan", help="SRC,DST,VNI: wrap each frame in VXLAN between them")
     a = ap.parse_args()
     make = ipv6_frame if a.v6 else ipv4_frame
     with open(a.out, "wb") as f:
@@ -81,6 +92,9 @@ def main() -> None:
             fr = make(i, a.size, a.dst_port_index)
             if a.gre:
                 fr = gre_wrapped(fr, *a.gre.split(","))
+            if a.vxlan:
+                src, dst, vni = a.vxlan.split(",")
+                fr = vxlan_wrapped(fr, src, dst, int(vni))
             f.write(struct.pack("<IIII", 0, i, len(fr), len(fr)) + fr)
 
 

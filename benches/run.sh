@@ -28,9 +28,10 @@
 #         whole pipeline, in bursts of 32), nat44_translate_1m_flows ns_per_packet=X (every
 #         packet a different one of 1,048,576 sessions), and
 #         nat44_memory bytes_per_session=X
-#     or: gre_encap ... and gre_decap ... (the frames routed into a GRE
-#         tunnel, and the same frames wrapped in GRE unwrapped and routed
-#         on; each against l3fwd's IPv4 rate on the plain frames)
+#     or: gre_encap ..., gre_decap ... and vxlan_decap ... (the frames
+#         routed into a GRE tunnel; the same frames wrapped in GRE,
+#         unwrapped and routed on; wrapped in VXLAN, unwrapped and
+#         switched; each against l3fwd's IPv4 rate on the plain frames)
 #     or: scrape workers=16 ports=32 mean_ms=X target_ms=10 (criterion,
 #         mgmt/benches/scrape.rs: one /metrics render)
 #     or: stage NAME ns_per_packet=X, one line per pipeline stage
@@ -116,6 +117,23 @@ elif [ "$scenario" = tunnel ]; then
 # gateway's 192.0.2.1 (gen_pcap.py --gre), unwrapped and routed to "out".
 grepcap="$out/ip-64b-1024flows-gre.pcap"
 /usr/bin/python3 "$here/gen_pcap.py" "$grepcap" --flows 1024 --size 64 --dst-port-index 1 --gre 192.0.2.2,192.0.2.1
+# vxlan_decap: the same frames wrapped in VXLAN (VNI 100) from VTEP
+# 192.0.2.2, unwrapped into bridge br0 and switched out of "out" (their
+# destination MAC never learned: flooded to the one local member).
+vxpcap="$out/ip-64b-1024flows-vxlan.pcap"
+/usr/bin/python3 "$here/gen_pcap.py" "$vxpcap" --flows 1024 --size 64 --dst-port-index 1 --vxlan 192.0.2.2,192.0.2.1,100
+cp "$out/gateway.yaml" "$out/vxlan_decap.yaml"
+cat >>"$out/vxlan_decap.yaml" <<YAML
+ports:
+  - { name: in, vdev: "net_pcap0,rx_pcap=$vxpcap,infinite_rx=1", mac: "02:00:00:00:00:01" }
+  - { name: out, vdev: "net_null0,no-rx=1", promiscuous: true }
+bridges:
+  - name: br0
+    members: [{ port: out }]
+    vxlan: { vni: 100, local: 192.0.2.1, remotes: [192.0.2.2] }
+interfaces:
+  - { name: in, port: in, ipv4: ["192.0.2.1/24"] }
+YAML
 for mode in encap decap; do
   cp "$out/gateway.yaml" "$out/gre_$mode.yaml"
   if [ $mode = encap ]; then
@@ -235,6 +253,7 @@ measure_gatewayd() {
 if [ "$scenario" = tunnel ]; then
   measure_gatewayd "$out/gre_encap.yaml"; encap_mpps=$gw_mpps
   measure_gatewayd "$out/gre_decap.yaml"; decap_mpps=$gw_mpps
+  measure_gatewayd "$out/vxlan_decap.yaml"; vxlan_mpps=$gw_mpps
 else
   measure_gatewayd "$out/gateway.yaml"
 fi
@@ -259,6 +278,7 @@ elif [ "$scenario" = tunnel ]; then
   r() { awk -v a="$1" -v b="$l3_mpps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
   echo "gre_encap gatewayd_mpps=$encap_mpps l3fwd_mpps=$l3_mpps ratio=$(r "$encap_mpps")"
   echo "gre_decap gatewayd_mpps=$decap_mpps l3fwd_mpps=$l3_mpps ratio=$(r "$decap_mpps")"
+  echo "vxlan_decap gatewayd_mpps=$vxlan_mpps l3fwd_mpps=$l3_mpps ratio=$(r "$vxlan_mpps")"
 else
   echo "$scenario gatewayd_mpps=$gw_mpps l3fwd_mpps=$l3_mpps ratio=$ratio"
 fi

@@ -21,8 +21,15 @@
 #                                       VLAN 200: vlan200 10.0.200.2/24,
 #                                                 routed by sub-interface trunk.200
 #
+# LAB=vxlan is the router lab plus a VXLAN overlay (deploy/lab/vxlan.yaml):
+#
+#   lab-h1 (192.168.100.1/24) ═ gw-h1 ─ bridge br0 (BVI 192.168.100.254/24)
+#                                          └ VXLAN VNI 100, 203.0.113.1 ⇄ 203.0.113.2
+#   lab-wan: vx0 (the kernel's VXLAN device, VNI 100) 192.168.100.2/24
+#
 # Environment: GATEWAYD (binary; default: build target/release),
-# GATEWAY_CONFIG (default: deploy/lab/gateway.yaml, or bridge.yaml), LAB.
+# GATEWAY_CONFIG (default: deploy/lab/gateway.yaml, bridge.yaml or
+# vxlan.yaml), LAB.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -31,7 +38,8 @@ kind="${LAB:-router}"
 case "$kind" in
   router) config="${GATEWAY_CONFIG:-$here/gateway.yaml}"; hosts="lab-lan lab-wan" ;;
   bridge) config="${GATEWAY_CONFIG:-$here/bridge.yaml}"; hosts="lab-h1 lab-h2 lab-h3 lab-h4" ;;
-  *) echo "up.sh: LAB must be router or bridge, not '$kind'" >&2; exit 1 ;;
+  vxlan) config="${GATEWAY_CONFIG:-$here/vxlan.yaml}"; hosts="lab-lan lab-wan lab-h1" ;;
+  *) echo "up.sh: LAB must be router, bridge or vxlan, not '$kind'" >&2; exit 1 ;;
 esac
 
 [ "$(id -u)" = 0 ] || { echo "up.sh: needs root (network namespaces)" >&2; exit 1; }
@@ -91,7 +99,7 @@ host() { # host NS GW_IF: a veth from the gateway namespace into NS
   offload_off lab-gw "$2"
   offload_off "$1" eth0
 }
-if [ "$kind" = router ]; then
+if [ "$kind" = router ] || [ "$kind" = vxlan ]; then
   # Accept Router Advertisements on the LAN side (a host's default).
   ip netns exec lab-lan sysctl -qw net.ipv6.conf.default.accept_ra=1 net.ipv6.conf.default.autoconf=1
   wire lan 10.0.1.2/24 10.0.1.1 fd00:1::2/64
@@ -131,6 +139,20 @@ else
   h4 ip route add default via 10.0.200.1
   # VLAN 300 is on no bridge and no interface of the gateway.
   h4 ip addr add 10.0.30.2/24 dev vlan300
+fi
+
+if [ "$kind" = vxlan ]; then
+  host lab-h1 gw-h1
+  ip netns exec lab-h1 ip addr add 192.168.100.1/24 dev eth0
+  ip netns exec lab-h1 ip route add default via 192.168.100.254
+  # The far VTEP: the kernel's own VXLAN device in lab-wan.
+  if ! ip netns exec lab-wan ip link add vx0 type vxlan id 100 local 203.0.113.2 remote 203.0.113.1 \
+      dstport 4789 dev eth0 2>/dev/null; then
+    echo "up.sh: this kernel has no VXLAN (ip link add type vxlan failed)" >&2; exit 1
+  fi
+  ip netns exec lab-wan ip addr add 192.168.100.2/24 dev vx0
+  ip netns exec lab-wan ip link set vx0 up
+  offload_off lab-wan vx0
 fi
 
 ip netns exec lab-gw "$GATEWAYD" --config "$run/gateway.yaml" >"$run/gatewayd.log" 2>&1 &

@@ -139,8 +139,15 @@ fn bridges(cfg: &Config, port_ids: &[u16]) -> (Vec<Bridge>, Vec<Member>) {
                 continue;
             };
             mine.push(members.len() as u16);
-            members.push(Member { bridge: b as u16, port, vlan: m.vlan });
+            members.push(Member { bridge: b as u16, port, vlan: m.vlan, vtep: None });
         }
+        let vxlan = bc.vxlan.as_ref().and_then(|v| {
+            for r in v.remotes.iter().filter_map(|r| r.parse().ok()) {
+                mine.push(members.len() as u16);
+                members.push(Member { bridge: b as u16, port: 0, vlan: None, vtep: Some(r) });
+            }
+            Some(stack::Vxlan { vni: v.vni, local: v.local.parse().ok()?, port: v.port })
+        });
         bridges.push(Bridge {
             name: bc.name.clone(),
             members: mine,
@@ -148,6 +155,7 @@ fn bridges(cfg: &Config, port_ids: &[u16]) -> (Vec<Bridge>, Vec<Member>) {
             mac_limit: bc.mac_limit,
             aging: u64::from(bc.aging_s) * 1_000_000_000,
             flush_epoch: 0,
+            vxlan,
         });
     }
     (bridges, members)

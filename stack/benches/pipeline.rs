@@ -103,10 +103,19 @@ fn routed() -> Tables {
 /// Ports 0 and 1 in one bridge; with `trunk`, port 1's member is VLAN 100.
 fn bridged(trunk: bool) -> Tables {
     let mut t = Tables::build(vec![], &[], &[], vec![], 1).unwrap();
-    let members =
-        vec![Member { bridge: 0, port: 0, vlan: None }, Member { bridge: 0, port: 1, vlan: trunk.then_some(100) }];
-    let br =
-        Bridge { name: "br0".into(), members: vec![0, 1], bvi: None, mac_limit: 1024, aging: u64::MAX, flush_epoch: 0 };
+    let members = vec![
+        Member { bridge: 0, port: 0, vlan: None, vtep: None },
+        Member { bridge: 0, port: 1, vlan: trunk.then_some(100), vtep: None },
+    ];
+    let br = Bridge {
+        name: "br0".into(),
+        members: vec![0, 1],
+        bvi: None,
+        mac_limit: 1024,
+        aging: u64::MAX,
+        flush_epoch: 0,
+        vxlan: None,
+    };
     t.set_bridges(vec![br], members).unwrap();
     t
 }

@@ -92,6 +92,11 @@ drop_reasons! {
     /// payload that is not the IPv4 or IPv6 it claims; or a packet to
     /// send into a tunnel that is neither.
     TunnelMalformed => "tunnel_malformed",
+    /// VXLAN packet for us cut short or without the I flag (RFC 7348 §5).
+    VxlanMalformed => "vxlan_malformed",
+    /// VXLAN packet with a VNI no bridge has at that address, or from a
+    /// VTEP not on the bridge's list.
+    VxlanUnknown => "vxlan_unknown",
     /// Tunnel packet marked CE outside whose inner packet cannot carry
     /// the mark (Not-ECT): dropped, as RFC 6040 §4.2 requires.
     TunnelEcn => "tunnel_ecn",

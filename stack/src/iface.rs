@@ -354,7 +354,8 @@ pub const MAX_PORTS: usize = 64;
 /// Most interfaces (ports, VLAN sub-interfaces and bridge interfaces).
 pub const MAX_IFACES: usize = 1024;
 
-/// A bridge port: a DPDK port, untagged (access) or one VLAN of it (trunk).
+/// A bridge port: a DPDK port, untagged (access) or one VLAN of it
+/// (trunk); or a remote VXLAN tunnel endpoint of the bridge's VNI.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Member {
     /// Index in [`Tables::bridges`].
@@ -363,6 +364,18 @@ pub struct Member {
     /// None: untagged frames (access). Some(vid): frames tagged vid; the
     /// tag is popped on the way in and pushed on the way out.
     pub vlan: Option<u16>,
+    /// A remote VTEP (RFC 7348): frames to this member are wrapped in
+    /// VXLAN and sent to it (`port` is unused).
+    pub vtep: Option<Ipv4Addr>,
+}
+
+/// A bridge's VXLAN segment (RFC 7348): its VNI, our VTEP address and
+/// the UDP port; the remote VTEPs are members of the bridge.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Vxlan {
+    pub vni: u32,
+    pub local: Ipv4Addr,
+    pub port: u16,
 }
 
 /// A bridge domain.
@@ -380,6 +393,8 @@ pub struct Bridge {
     /// A change makes workers flush this bridge's MAC table (API flush, or
     /// the members changed).
     pub flush_epoch: u64,
+    /// The VXLAN segment this bridge extends, if any.
+    pub vxlan: Option<Vxlan>,
 }
 
 /// What a frame's (port, VLAN) belongs to.
@@ -418,6 +433,11 @@ pub struct Tables {
     pub settings: crate::settings::RouterConfig,
     /// Tunnel interfaces by what their packets are matched on.
     pub tunnels: std::collections::HashMap<TunnelKey, u16>,
+    /// VXLAN: bridges by (our VTEP address, VNI), remote VTEP members by
+    /// (bridge, address), and the UDP ports VXLAN listens on.
+    vxlan_bridges: std::collections::HashMap<(Ipv4Addr, u32), u16>,
+    vteps: std::collections::HashMap<(u16, Ipv4Addr), u16>,
+    vxlan_ports: Vec<u16>,
 }
 
 impl Tables {
@@ -491,6 +511,9 @@ impl Tables {
             neighbor_epoch: 0,
             settings: Default::default(),
             tunnels,
+            vxlan_bridges: Default::default(),
+            vteps: Default::default(),
+            vxlan_ports: Vec::new(),
         };
         t.attach()?;
         Ok(t)
@@ -509,6 +532,22 @@ impl Tables {
                 br.bvi = Some(i as u16);
             }
         }
+        self.vxlan_bridges.clear();
+        self.vteps.clear();
+        self.vxlan_ports.clear();
+        for (b, br) in self.bridges.iter().enumerate() {
+            if let Some(v) = br.vxlan {
+                self.vxlan_bridges.insert((v.local, v.vni), b as u16);
+                if !self.vxlan_ports.contains(&v.port) {
+                    self.vxlan_ports.push(v.port);
+                }
+            }
+        }
+        for (m, member) in self.members.iter().enumerate() {
+            if let Some(ip) = member.vtep {
+                self.vteps.insert((member.bridge, ip), m as u16);
+            }
+        }
         self.attach()
     }
 
@@ -518,9 +557,13 @@ impl Tables {
         let mut untagged = [Attach::None; MAX_PORTS];
         let mut tagged = Vec::new();
         let ifaces = self.ifaces.iter().enumerate().filter(|(_, i)| i.bridge.is_none() && i.tunnel.is_none());
-        let users = ifaces
-            .map(|(i, ifc)| (ifc.port, ifc.vlan, Attach::Iface(i as u16)))
-            .chain(self.members.iter().enumerate().map(|(i, m)| (m.port, m.vlan, Attach::Member(i as u16))));
+        let users = ifaces.map(|(i, ifc)| (ifc.port, ifc.vlan, Attach::Iface(i as u16))).chain(
+            self.members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.vtep.is_none())
+                .map(|(i, m)| (m.port, m.vlan, Attach::Member(i as u16))),
+        );
         for (port, vlan, a) in users {
             match vlan {
                 None => {
@@ -565,6 +608,19 @@ impl Tables {
             Attach::Iface(i) => Some(i),
             _ => None,
         }
+    }
+
+    /// True if VXLAN listens on UDP port `port`.
+    #[inline]
+    pub fn vxlan_port(&self, port: u16) -> bool {
+        self.vxlan_ports.contains(&port)
+    }
+
+    /// The bridge of VNI `vni` at our VTEP address `local`, and the member
+    /// that is the remote VTEP `remote` in it.
+    pub fn vxlan_member(&self, local: Ipv4Addr, vni: u32, remote: Ipv4Addr) -> Option<(u16, u16)> {
+        let b = *self.vxlan_bridges.get(&(local, vni))?;
+        Some((b, *self.vteps.get(&(b, remote))?))
     }
 
     /// The tunnel interface a received tunnel packet belongs to.

@@ -30,7 +30,7 @@ pub use fib6::{Fib6, Fib6Builder, NextHop6};
 pub use hooks::{BurstHints, EntryHandle, FastHooks, FastVerdict, Hooks, NoNat, Translator, Verdict};
 pub use iface::{
     Attach, Bridge, Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, Member, RaSettings, StaticNeighbor, StaticRoute,
-    StaticRoute6, Tables, Tunnel, TunnelKey, TunnelKind,
+    StaticRoute6, Tables, Tunnel, TunnelKey, TunnelKind, Vxlan,
 };
 pub use neigh::{NeighborCache, NeighborConfig};
 pub use reassembly::ReassemblyConfig;

@@ -150,10 +150,13 @@ async fn delete_member(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MacTableEntry {
     pub mac: String,
-    /// The member it was learned on: its port and VLAN.
+    /// The member it was learned on: its port and VLAN, or the remote
+    /// VXLAN VTEP (`port` is then empty).
     pub port: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vtep: Option<String>,
     /// Seconds since a frame from it was last seen.
     pub age_s: f64,
     /// Workers whose table holds it (each worker learns on its own).
@@ -181,8 +184,9 @@ async fn list_macs(
             let m = t.members.get(usize::from(e.info.member))?;
             Some(MacTableEntry {
                 mac: e.info.mac.to_string(),
-                port: port_name(m.port),
+                port: if m.vtep.is_some() { String::new() } else { port_name(m.port) },
                 vlan: m.vlan,
+                vtep: m.vtep.map(|a| a.to_string()),
                 age_s: e.info.seen as f64 / 1e9,
                 workers: e.workers,
             })

@@ -23,6 +23,32 @@ pub struct BridgeConf {
     /// IEEE 802.1Q's default is 300).
     #[serde(default = "default_aging")]
     pub aging_s: u32,
+    /// Extend the bridge over an IPv4 network with VXLAN (RFC 7348): the
+    /// remote VTEPs act as members (see `docs/vxlan.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vxlan: Option<VxlanConf>,
+}
+
+/// A bridge's VXLAN segment.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VxlanConf {
+    /// VXLAN Network Identifier (0..=16777215); both ends must agree.
+    pub vni: u32,
+    /// Our VTEP address: an IPv4 address of an interface that is not this
+    /// bridge's.
+    pub local: String,
+    /// The remote VTEPs (IPv4): frames for stations learned behind one go
+    /// to it, and broadcast, multicast and unknown unicast go to each
+    /// (head-end replication). Frames are taken from these only.
+    pub remotes: Vec<String>,
+    /// UDP destination port (default 4789, RFC 7348 §5).
+    #[serde(default = "default_vxlan_port")]
+    pub port: u16,
+}
+
+fn default_vxlan_port() -> u16 {
+    stack::wire::vxlan::PORT
 }
 
 /// A bridge member: a port's untagged frames (access), or one VLAN of a
@@ -97,6 +123,7 @@ impl Config {
             errs.push(err("bridges", format!("at most {} bridges", stack::mac_table::MAX_BRIDGES)));
         }
         let mut names = HashSet::new();
+        let mut vnis = HashMap::new();
         for (i, b) in self.bridges.iter().enumerate() {
             let f = |s: &str| format!("bridges[{i}].{s}");
             if b.name.is_empty() {
@@ -104,14 +131,18 @@ impl Config {
             } else if !names.insert(b.name.as_str()) {
                 errs.push(err(f("name"), format!("bridge name '{}' is used twice", b.name)));
             }
-            if b.members.len() > MAX_MEMBERS {
-                errs.push(err(f("members"), format!("at most {MAX_MEMBERS} members")));
+            let remotes = b.vxlan.as_ref().map_or(0, |v| v.remotes.len());
+            if b.members.len() + remotes > MAX_MEMBERS {
+                errs.push(err(f("members"), format!("at most {MAX_MEMBERS} members, VXLAN remotes included")));
             }
             if !(1..=1_000_000).contains(&b.mac_limit) {
                 errs.push(err(f("mac_limit"), format!("{} is outside 1..=1000000", b.mac_limit)));
             }
             if !(10..=1_000_000).contains(&b.aging_s) {
                 errs.push(err(f("aging_s"), format!("{} is outside 10..=1000000", b.aging_s)));
+            }
+            if let Some(v) = &b.vxlan {
+                self.validate_vxlan(i, b, v, &mut vnis, errs);
             }
             for (j, m) in b.members.iter().enumerate() {
                 let g = |s: &str| format!("bridges[{i}].members[{j}].{s}");
@@ -131,5 +162,96 @@ impl Config {
                 }
             }
         }
+    }
+}
+
+impl Config {
+    /// VNI in range and once per address, our end on an interface outside
+    /// this bridge, remotes unicast IPv4 and each once.
+    fn validate_vxlan(
+        &self,
+        i: usize,
+        b: &BridgeConf,
+        v: &VxlanConf,
+        vnis: &mut HashMap<(std::net::Ipv4Addr, u32), usize>,
+        errs: &mut Vec<ConfigError>,
+    ) {
+        let f = |s: &str| format!("bridges[{i}].vxlan.{s}");
+        if v.vni > stack::wire::vxlan::MAX_VNI {
+            errs.push(err(f("vni"), format!("{} is outside 0..=16777215 (24 bits)", v.vni)));
+        }
+        if v.port == 0 {
+            errs.push(err(f("port"), "must be a UDP port (1..=65535)"));
+        }
+        match v.local.parse::<std::net::Ipv4Addr>() {
+            Err(_) => errs.push(err(f("local"), format!("'{}' is not an IPv4 address", v.local))),
+            Ok(a) => {
+                let owner = self
+                    .interfaces
+                    .iter()
+                    .find(|x| x.ipv4.iter().filter_map(|c| c.parse::<Ipv4Cidr>().ok()).any(|c| c.addr == a));
+                match owner {
+                    None => errs.push(err(f("local"), format!("{a} is not an address of an interface"))),
+                    Some(x) if x.bridge.as_deref() == Some(b.name.as_str()) => {
+                        errs.push(err(f("local"), "the underlay cannot be the bridge itself"))
+                    }
+                    Some(_) => {}
+                }
+                if let Some(other) = vnis.insert((a, v.vni), i) {
+                    errs.push(err(f("vni"), format!("bridges[{other}] has VNI {} at {a} already", v.vni)));
+                }
+            }
+        }
+        if v.remotes.is_empty() {
+            errs.push(err(f("remotes"), "give at least one remote VTEP"));
+        }
+        let mut seen = HashSet::new();
+        for (j, r) in v.remotes.iter().enumerate() {
+            let g = format!("bridges[{i}].vxlan.remotes[{j}]");
+            match r.parse::<std::net::Ipv4Addr>() {
+                Ok(a) if a.is_unspecified() || a.is_multicast() || a.is_broadcast() || a.is_loopback() => {
+                    errs.push(err(g, format!("{a} is not a unicast address")))
+                }
+                Ok(a) if !seen.insert(a) => errs.push(err(g, format!("{a} is listed twice"))),
+                Ok(_) => {}
+                Err(_) => errs.push(err(g, format!("'{r}' is not an IPv4 address"))),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAB: &str = include_str!("../../../deploy/lab/vxlan.yaml");
+
+    fn errors(vxlan: &str) -> Vec<String> {
+        let text = LAB.replace("vxlan: { vni: 100, local: 203.0.113.1, remotes: [203.0.113.2] }", vxlan);
+        let cfg = Config::parse(&text).unwrap_or_else(|e| panic!("{e:?}"));
+        cfg.validate().err().unwrap_or_default().into_iter().map(|e| format!("{}: {}", e.field, e.message)).collect()
+    }
+
+    #[test]
+    fn the_vxlan_lab_is_valid_and_bad_segments_are_refused_by_field() {
+        assert_eq!(errors("vxlan: { vni: 100, local: 203.0.113.1, remotes: [203.0.113.2] }"), Vec::<String>::new());
+        let e = errors(
+            "vxlan: { vni: 16777216, local: 192.168.100.254, remotes: [224.0.0.5, 203.0.113.2, 203.0.113.2], port: 0 }",
+        );
+        for want in [
+            "bridges[0].vxlan.vni: 16777216 is outside 0..=16777215 (24 bits)",
+            "bridges[0].vxlan.port: must be a UDP port (1..=65535)",
+            "bridges[0].vxlan.local: the underlay cannot be the bridge itself",
+            "bridges[0].vxlan.remotes[0]: 224.0.0.5 is not a unicast address",
+            "bridges[0].vxlan.remotes[2]: 203.0.113.2 is listed twice",
+        ] {
+            assert!(e.iter().any(|x| x == want), "missing {want:?} in {e:#?}");
+        }
+        let e = errors("vxlan: { vni: 1, local: 198.51.100.1, remotes: [] }");
+        assert!(
+            e.iter().any(|x| x == "bridges[0].vxlan.local: 198.51.100.1 is not an address of an interface"),
+            "{e:#?}"
+        );
+        assert!(e.iter().any(|x| x == "bridges[0].vxlan.remotes: give at least one remote VTEP"), "{e:#?}");
     }
 }

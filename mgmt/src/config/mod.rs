@@ -21,7 +21,7 @@ mod nat;
 mod routes;
 mod tunnels;
 
-pub use bridges::{BridgeConf, L2Conf, MemberConf, MAX_MEMBERS};
+pub use bridges::{BridgeConf, L2Conf, MemberConf, VxlanConf, MAX_MEMBERS};
 pub use dpdk::{Dpdk, PortConf, Workers};
 pub use interfaces::{InterfaceConf, RaConf, RaPrefixConf};
 pub use limits::{ArpConf, FastPathConf, IcmpConf, ReassemblyConf};

@@ -60,6 +60,12 @@ impl Lab {
         Lab::up_kind("bridge", None)
     }
 
+    /// The VXLAN lab (`LAB=vxlan`): the router lab, plus lab-h1 in bridge
+    /// br0, extended by VNI 100 to lab-wan's kernel VXLAN device vx0.
+    pub fn up_vxlan() -> Option<Lab> {
+        Lab::up_kind("vxlan", None)
+    }
+
     /// The lab with another config file for gatewayd.
     pub fn up_with(config: Option<&std::path::Path>) -> Option<Lab> {
         Lab::up_kind("router", config)

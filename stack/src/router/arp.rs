@@ -2,9 +2,10 @@
 //! learned from what they send and shared with the other workers, and
 //! requests for the next hops we resolve.
 
+use super::bridge::{transmit, L2};
 use super::io::Burst;
 use super::io::NeighborNews;
-use super::{bridge::transmit, output::send_resolved, Io, Router};
+use super::{output::send_resolved, Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::hooks::Translator;
@@ -22,8 +23,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let NeighborNews { ifindex, ip, mac, confirmed } = news;
         let Some(ifc) = t.iface(ifindex) else { return };
         let how = if confirmed { Learn::Reply } else { Learn::Other };
-        let (macs, c) = (&self.macs, &mut self.counters);
-        self.neigh.learn(ifindex, ip, mac, how, now, |p, m| send_resolved(t, macs, c, ifc, p, m, io));
+        let l2 = &mut L2 { macs: &self.macs, counters: &mut self.counters, vteps: &mut self.vteps };
+        self.neigh.learn(ifindex, ip, mac, how, now, |p, m| send_resolved(t, l2, ifc, p, m, io));
     }
 
     /// Learns a neighbor from a packet it sent (packets waiting for it
@@ -40,9 +41,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         mac: MacAddr,
         how: Learn,
     ) -> bool {
-        let (macs, c) = (&self.macs, &mut self.counters);
-        let learned =
-            self.neigh.learn(ifindex, ip, mac, how, cx.now, |p, m| send_resolved(cx.t, macs, c, ifc, p, m, cx.io));
+        let l2 = &mut L2 { macs: &self.macs, counters: &mut self.counters, vteps: &mut self.vteps };
+        let learned = self.neigh.learn(ifindex, ip, mac, how, cx.now, |p, m| send_resolved(cx.t, l2, ifc, p, m, cx.io));
         if learned || how == Learn::Reply {
             cx.io.neighbor_learned(NeighborNews { ifindex, ip, mac, confirmed: how == Learn::Reply });
         }
@@ -91,7 +91,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
             self.counters.arp_replies += 1;
             self.counters.local += 1;
-            transmit(cx.t, &self.macs, &mut self.counters, ifc, pkt, cx.io);
+            transmit(cx.t, &mut self.l2(), ifc, pkt, cx.io);
         } else if for_us || learned {
             self.counters.local += 1;
         } else {
@@ -129,6 +129,6 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             req.emit(&mut a);
         }
         self.counters.arp_requests += 1;
-        transmit(cx.t, &self.macs, &mut self.counters, ifc, pkt, cx.io);
+        transmit(cx.t, &mut self.l2(), ifc, pkt, cx.io);
     }
 }

@@ -23,6 +23,22 @@ use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_LEN};
 use crate::wire::vlan::TAG_LEN;
 use crate::wire::MacAddr;
 
+/// Frames for remote VTEPs (bridge member, frame), waiting for the
+/// router to wrap them in VXLAN and route them (`vxlan.rs`): the bridge
+/// is reached from places that hold the neighbor cache the routing needs.
+pub(super) type VtepQueue<B> = Vec<(u16, B)>;
+
+/// Most frames waiting in the [`VtepQueue`] (a flood makes one per VTEP).
+pub(super) const VTEP_QUEUE: usize = 256;
+
+/// What every way out of layer 2 writes to: the MAC table (read), the
+/// counters, and the queue of frames for remote VTEPs.
+pub(super) struct L2<'a, B> {
+    pub macs: &'a MacTable,
+    pub counters: &'a mut Counters,
+    pub vteps: &'a mut VtepQueue<B>,
+}
+
 /// MAC table slots aged per [`Router::poll`] call.
 pub(super) const AGING_BUDGET: usize = 1024;
 
@@ -72,7 +88,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 
     /// Switches a frame that came in on bridge member `m`.
-    fn bridge_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, m: u16, pkt: B) {
+    pub(super) fn bridge_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, m: u16, pkt: B) {
         let Some(member) = cx.t.members.get(usize::from(m)) else { return self.drop(DropReason::NoInterface) };
         let Some(br) = cx.t.bridges.get(usize::from(member.bridge)) else {
             return self.drop(DropReason::NoInterface);
@@ -100,21 +116,21 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             self.counters.l2_flooded += 1;
             return match bvi {
                 Some((ifindex, _)) => {
-                    flood(cx.t, &mut self.counters, &br.members, Some(m), &pkt, cx.io);
+                    flood(cx.t, &mut self.counters, &mut self.vteps, &br.members, Some(m), &pkt, cx.io);
                     self.l3_input(cx, ifindex, pkt)
                 }
-                None => flood_owned(cx.t, &mut self.counters, &br.members, Some(m), pkt, cx.io),
+                None => flood_owned(cx.t, &mut self.counters, &mut self.vteps, &br.members, Some(m), pkt, cx.io),
             };
         }
         match self.macs.lookup(member.bridge, dst) {
             Some(out) if out == m => self.drop(DropReason::L2Filtered),
             Some(out) => {
                 self.counters.l2_forwarded += 1;
-                send_member(cx.t, &mut self.counters, out, pkt, cx.io);
+                send_member(cx.t, &mut self.counters, &mut self.vteps, out, pkt, cx.io);
             }
             None => {
                 self.counters.l2_flooded += 1;
-                flood_owned(cx.t, &mut self.counters, &br.members, Some(m), pkt, cx.io);
+                flood_owned(cx.t, &mut self.counters, &mut self.vteps, &br.members, Some(m), pkt, cx.io);
             }
         }
     }
@@ -154,7 +170,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 fn layout_hash(t: &Tables) -> u64 {
     let mut h: u64 = t.bridges.len() as u64;
     for m in &t.members {
-        let v = u64::from(m.bridge) << 32 | u64::from(m.port) << 16 | u64::from(m.vlan.map_or(0xffff, |v| v));
+        let vtep = m.vtep.map_or(0, |a| u64::from(u32::from(a)) << 8);
+        let v = u64::from(m.bridge) << 32 | u64::from(m.port) << 16 | u64::from(m.vlan.map_or(0xffff, |v| v)) ^ vtep;
         h = (h ^ v).wrapping_mul(0x0100_0000_01b3).rotate_left(5);
     }
     h
@@ -164,20 +181,13 @@ fn layout_hash(t: &Tables) -> u64 {
 /// on its port (tagged for a VLAN sub-interface), or through its bridge.
 /// Every frame the router sends leaves here.
 #[inline(always)]
-pub(super) fn transmit<B: PacketBuf>(
-    t: &Tables,
-    macs: &MacTable,
-    c: &mut Counters,
-    ifc: &Interface,
-    mut pkt: B,
-    io: &mut impl Io<B>,
-) {
+pub(super) fn transmit<B: PacketBuf>(t: &Tables, l2: &mut L2<'_, B>, ifc: &Interface, mut pkt: B, io: &mut impl Io<B>) {
     if let Some(b) = ifc.bridge {
-        return bridge_output(t, macs, c, b, pkt, io);
+        return bridge_output(t, l2, b, pkt, io);
     }
     if let Some(vid) = ifc.vlan {
         if !push_tag(&mut pkt, vid) {
-            return count(c, DropReason::NoHeadroom);
+            return count(l2.counters, DropReason::NoHeadroom);
         }
     }
     pkt.set_port(ifc.port);
@@ -186,27 +196,43 @@ pub(super) fn transmit<B: PacketBuf>(
 
 /// A frame from a BVI: to the member its destination was learned on, else
 /// to every member.
-fn bridge_output<B: PacketBuf>(t: &Tables, macs: &MacTable, c: &mut Counters, b: u16, pkt: B, io: &mut impl Io<B>) {
-    let Some(br) = t.bridges.get(usize::from(b)) else { return count(c, DropReason::NoInterface) };
+fn bridge_output<B: PacketBuf>(t: &Tables, l2: &mut L2<'_, B>, b: u16, pkt: B, io: &mut impl Io<B>) {
+    let Some(br) = t.bridges.get(usize::from(b)) else { return count(l2.counters, DropReason::NoInterface) };
     let dst = EthernetFrame::new_checked(pkt.data()).map_or(MacAddr::BROADCAST, |e| e.dst());
-    match (!dst.is_multicast()).then(|| macs.lookup(b, dst)).flatten() {
+    match (!dst.is_multicast()).then(|| l2.macs.lookup(b, dst)).flatten() {
         Some(out) => {
-            c.l2_forwarded += 1;
-            send_member(t, c, out, pkt, io)
+            l2.counters.l2_forwarded += 1;
+            send_member(t, l2.counters, l2.vteps, out, pkt, io)
         }
         None => {
-            c.l2_flooded += 1;
-            flood_owned(t, c, &br.members, None, pkt, io)
+            l2.counters.l2_flooded += 1;
+            flood_owned(t, l2.counters, l2.vteps, &br.members, None, pkt, io)
         }
     }
 }
 
-/// Sends on one member, pushing its tag.
+/// Sends on one member: a port, its tag pushed; or a remote VTEP, by way
+/// of the router's queue (`vteps`).
 #[inline(always)]
-pub(super) fn send_member<B: PacketBuf>(t: &Tables, c: &mut Counters, m: u16, mut pkt: B, io: &mut impl Io<B>) {
-    let Some(&Member { port, vlan, .. }) = t.members.get(usize::from(m)) else {
+pub(super) fn send_member<B: PacketBuf>(
+    t: &Tables,
+    c: &mut Counters,
+    vteps: &mut VtepQueue<B>,
+    m: u16,
+    mut pkt: B,
+    io: &mut impl Io<B>,
+) {
+    let Some(&Member { port, vlan, vtep, .. }) = t.members.get(usize::from(m)) else {
         return count(c, DropReason::NoInterface);
     };
+    if vtep.is_some() {
+        if vteps.len() < vteps.capacity() {
+            vteps.push((m, pkt));
+        } else {
+            count(c, DropReason::BufferExhausted);
+        }
+        return;
+    }
     if let Some(vid) = vlan {
         if !push_tag(&mut pkt, vid) {
             return count(c, DropReason::NoHeadroom);
@@ -216,18 +242,34 @@ pub(super) fn send_member<B: PacketBuf>(t: &Tables, c: &mut Counters, m: u16, mu
     io.send(pkt);
 }
 
+/// True if `m` may get a flooded frame: not `except`, and, for a frame
+/// from a remote VTEP, not another one (split horizon: VTEPs are a full
+/// mesh, each floods its own frames to all).
+#[inline(always)]
+fn floods_to(t: &Tables, m: u16, except: Option<u16>, from_vtep: bool) -> bool {
+    Some(m) != except && !(from_vtep && t.members.get(usize::from(m)).is_some_and(|x| x.vtep.is_some()))
+}
+
+/// Is `m` a remote VTEP?
+#[inline(always)]
+fn is_vtep(t: &Tables, m: Option<u16>) -> bool {
+    m.and_then(|m| t.members.get(usize::from(m))).is_some_and(|x| x.vtep.is_some())
+}
+
 /// Floods copies of `pkt` to every member but `except`.
 fn flood<B: PacketBuf>(
     t: &Tables,
     c: &mut Counters,
+    vteps: &mut VtepQueue<B>,
     members: &[u16],
     except: Option<u16>,
     pkt: &B,
     io: &mut impl Io<B>,
 ) {
-    for &m in members.iter().filter(|&&m| Some(m) != except) {
+    let from_vtep = is_vtep(t, except);
+    for &m in members.iter().filter(|&&m| floods_to(t, m, except, from_vtep)) {
         match copy(pkt, io) {
-            Some(p) => send_member(t, c, m, p, io),
+            Some(p) => send_member(t, c, vteps, m, p, io),
             None => count(c, DropReason::BufferExhausted),
         }
     }
@@ -239,21 +281,23 @@ fn flood<B: PacketBuf>(
 fn flood_owned<B: PacketBuf>(
     t: &Tables,
     c: &mut Counters,
+    vteps: &mut VtepQueue<B>,
     members: &[u16],
     except: Option<u16>,
     pkt: B,
     io: &mut impl Io<B>,
 ) {
-    let Some(&last) = members.iter().rev().find(|&&m| Some(m) != except) else {
+    let from_vtep = is_vtep(t, except);
+    let Some(&last) = members.iter().rev().find(|&&m| floods_to(t, m, except, from_vtep)) else {
         return count(c, DropReason::L2Filtered);
     };
-    for &m in members.iter().filter(|&&m| Some(m) != except && m != last) {
+    for &m in members.iter().filter(|&&m| floods_to(t, m, except, from_vtep) && m != last) {
         match copy(&pkt, io) {
-            Some(p) => send_member(t, c, m, p, io),
+            Some(p) => send_member(t, c, vteps, m, p, io),
             None => count(c, DropReason::BufferExhausted),
         }
     }
-    send_member(t, c, last, pkt, io);
+    send_member(t, c, vteps, last, pkt, io);
 }
 
 /// A fresh buffer holding the same frame.

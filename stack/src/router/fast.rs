@@ -240,6 +240,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             self.nat.fast_translated(tally.held);
         }
         self.flows.end_burst(tally.probes, tally.hits);
+        // Frames switched to remote VXLAN VTEPs.
+        self.send_vteps(cx);
     }
 
     /// One frame of the burst: by the fast path if it can carry it,
@@ -573,8 +575,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             tally.flooded += 1;
         }
         match cx.t.members.get(usize::from(plan.to)) {
-            Some(m) if m.vlan.is_none() => cx.io.send_to(m.port, pkt),
-            _ => super::bridge::send_member(cx.t, &mut self.counters, plan.to, pkt, cx.io),
+            Some(m) if m.vlan.is_none() && m.vtep.is_none() => cx.io.send_to(m.port, pkt),
+            _ => super::bridge::send_member(cx.t, &mut self.counters, &mut self.vteps, plan.to, pkt, cx.io),
         }
     }
 }

@@ -50,8 +50,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 self.route_own(cx, pkt, src);
             }
             Protocol::Udp => {
-                let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PORT);
-                self.icmp_error(cx, pkt, DropReason::LocalPortUnreachable, m, c, 0)
+                if let Some(pkt) = self.vxlan_input(cx, pkt, src, dst, hl) {
+                    let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PORT);
+                    self.icmp_error(cx, pkt, DropReason::LocalPortUnreachable, m, c, 0)
+                }
             }
             Protocol::Tcp => self.tcp_reset(cx, pkt),
             Protocol::Unknown(proto) if is_tunnel_protocol(proto) => {

@@ -19,6 +19,7 @@
 //! | IPv4 fragmentation, IPv6 source fragmentation | `fragment.rs` |
 //! | tunnels: wrapping and unwrapping | `tunnel.rs` |
 //! | TCP MSS clamping | `mss.rs` |
+//! | VXLAN: bridges across an IPv4 underlay | `vxlan.rs` |
 //! | ICMP errors | `icmp_error.rs` |
 //! | packets held for the translator | `hold.rs` |
 //! | next-hop resolution and output | `output.rs` |
@@ -62,7 +63,9 @@ mod output;
 mod ra;
 mod reassemble;
 mod tunnel;
+mod vxlan;
 
+use bridge::L2;
 pub use counters::{Counter, Counters, Scope};
 use hold::Held;
 pub use hold::HOLD_NS;
@@ -119,6 +122,8 @@ pub struct Router<B, N = NoNat> {
     decapsulating: bool,
     /// The layer-3 interface the packet being handled came in on.
     rx_if: u16,
+    /// Frames for remote VXLAN VTEPs, to wrap and route ([`vxlan`]).
+    vteps: bridge::VtepQueue<B>,
     pub counters: Counters,
 }
 
@@ -159,6 +164,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             encapsulating: false,
             decapsulating: false,
             rx_if: 0,
+            vteps: Vec::with_capacity(bridge::VTEP_QUEUE),
             counters: Counters::default(),
         }
     }
@@ -188,6 +194,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// The neighbor cache (for the control plane's view and tests).
     pub fn neighbors(&self) -> &NeighborCache<B> {
         &self.neigh
+    }
+
+    /// The ways out of layer 2, borrowed together.
+    #[inline(always)]
+    fn l2(&mut self) -> L2<'_, B> {
+        L2 { macs: &self.macs, counters: &mut self.counters, vteps: &mut self.vteps }
     }
 
     #[inline(always)]
@@ -220,10 +232,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.neigh.retain_static(|i, ip| statics.iter().any(|s| s.ifindex == i && s.ip == ip));
         for s in statics {
             let Some(ifc) = cx.t.iface(s.ifindex) else { continue };
-            let (macs, c) = (&self.macs, &mut self.counters);
-            self.neigh
-                .set_static(s.ifindex, s.ip, s.mac, cx.now, |p, mac| send_resolved(cx.t, macs, c, ifc, p, mac, cx.io));
+            let l2 = &mut L2 { macs: &self.macs, counters: &mut self.counters, vteps: &mut self.vteps };
+            self.neigh.set_static(s.ifindex, s.ip, s.mac, cx.now, |p, mac| send_resolved(cx.t, l2, ifc, p, mac, cx.io));
         }
+        self.send_vteps(cx);
     }
 
     /// Runs timers: ARP and ND retries, resolution failures, aging, Router
@@ -274,7 +286,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 self.icmp_error(cx, pkt, DropReason::NeighborUnresolved, m, c, 0);
             }
             if complete {
-                return;
+                return self.send_vteps(cx);
             }
         }
     }
@@ -289,6 +301,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     pub(super) fn receive(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B) {
         self.counters.rx += 1;
         self.l2_input(cx, pkt);
+        self.send_vteps(cx);
     }
 
     /// Runs a frame another worker handed over ([`Verdict::Handoff`](crate::Verdict::Handoff))
@@ -299,6 +312,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.nat.set_handed(Some(tag));
         self.l2_input(cx, pkt);
         self.nat.set_handed(None);
+        self.send_vteps(cx);
     }
 
     fn handoff(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, worker: u16, tag: u8) {

@@ -77,7 +77,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.counters.nd_adverts += 1;
         self.counters.local += 1;
         self.counters.local6 += 1;
-        transmit(cx.t, &self.macs, &mut self.counters, ifc, pkt, cx.io);
+        transmit(cx.t, &mut self.l2(), ifc, pkt, cx.io);
     }
 
     /// Learns from a Neighbor Advertisement (RFC 4861 §7.1.2, §7.2.5):
@@ -131,7 +131,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         };
         write_nd(&mut pkt, (ifc.mac, mac), (&src, &dst), Msg6::NeighborSolicit, 0, target);
         self.counters.nd_solicits += 1;
-        transmit(cx.t, &self.macs, &mut self.counters, ifc, pkt, cx.io);
+        transmit(cx.t, &mut self.l2(), ifc, pkt, cx.io);
     }
 }
 

@@ -3,14 +3,14 @@
 //! and the frame handed to layer 2; or, on a tunnel, into the tunnel. Also the route of packets the router
 //! originates itself.
 
+use super::bridge::{transmit, L2};
 use super::io::Burst;
-use super::{bridge::transmit, ip4::flow_hash, Counters, Io, Router};
+use super::{ip4::flow_hash, Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::fib::RouteTarget;
 use crate::hooks::Translator;
 use crate::iface::{Interface, Tables};
-use crate::mac_table::MacTable;
 use crate::neigh::Lookup;
 use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_LEN};
 use crate::wire::MacAddr;
@@ -26,7 +26,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         match self.neigh.lookup(out, nh, cx.now) {
             Lookup::Hit { mac, probe } => {
-                send_resolved(cx.t, &self.macs, &mut self.counters, egress, pkt, mac, cx.io);
+                let l2 = &mut self.l2();
+                send_resolved(cx.t, l2, egress, pkt, mac, cx.io);
                 if probe {
                     self.solicit(cx, out, nh, Some(mac));
                 }
@@ -87,8 +88,7 @@ pub(super) fn ip_version<B: PacketBuf>(pkt: &B) -> u8 {
 #[inline(always)]
 pub(super) fn send_resolved<B: PacketBuf>(
     t: &Tables,
-    macs: &MacTable,
-    c: &mut Counters,
+    l2: &mut L2<'_, B>,
     egress: &Interface,
     mut pkt: B,
     mac: MacAddr,
@@ -100,5 +100,5 @@ pub(super) fn send_resolved<B: PacketBuf>(
         eth.set_src(egress.mac);
         eth.set_ethertype(ethertype);
     }
-    transmit(t, macs, c, egress, pkt, io);
+    transmit(t, l2, egress, pkt, io);
 }

@@ -145,6 +145,6 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             icmp.fill_checksum(&ll, &dst);
         }
         self.counters.router_adverts += 1;
-        transmit(cx.t, &self.macs, &mut self.counters, ifc, pkt, cx.io);
+        transmit(cx.t, &mut self.l2(), ifc, pkt, cx.io);
     }
 }

@@ -20,6 +20,7 @@ pub mod plain4;
 pub mod tcp;
 pub mod udp;
 pub mod vlan;
+pub mod vxlan;
 
 pub use bytes::{be16, be32, get_be16, get_be32, ne16, put16, put32, set_be16, set_be32, set_ne16};
 pub use ethernet::{EtherType, EthernetFrame, MacAddr};

@@ -24,10 +24,10 @@ fn bridged(mac_limit: u32) -> Tables {
     sub.vlan = Some(200);
     let mut t = Tables::build(vec![bvi, sub], &[], &[], vec![], 1).unwrap();
     let members = vec![
-        Member { bridge: 0, port: 0, vlan: None },
-        Member { bridge: 0, port: 1, vlan: None },
-        Member { bridge: 0, port: 2, vlan: None },
-        Member { bridge: 0, port: 3, vlan: Some(100) },
+        Member { bridge: 0, port: 0, vlan: None, vtep: None },
+        Member { bridge: 0, port: 1, vlan: None, vtep: None },
+        Member { bridge: 0, port: 2, vlan: None, vtep: None },
+        Member { bridge: 0, port: 3, vlan: Some(100), vtep: None },
     ];
     let br = Bridge {
         name: "br0".into(),
@@ -36,6 +36,7 @@ fn bridged(mac_limit: u32) -> Tables {
         mac_limit,
         aging: 300 * SEC,
         flush_epoch: 0,
+        vxlan: None,
     };
     t.set_bridges(vec![br], members).unwrap();
     t
@@ -174,7 +175,10 @@ fn aging_flushes_and_layout_changes_empty_the_table() {
     // Members change: everything learned goes.
     let mut t2 = bridged(100);
     t2.bridges[0].flush_epoch = 1;
-    let members = vec![Member { bridge: 0, port: 1, vlan: None }, Member { bridge: 0, port: 0, vlan: None }];
+    let members = vec![
+        Member { bridge: 0, port: 1, vlan: None, vtep: None },
+        Member { bridge: 0, port: 0, vlan: None, vtep: None },
+    ];
     let br = Bridge { members: vec![0, 1], ..t2.bridges[0].clone() };
     t2.set_bridges(vec![br], members).unwrap();
     t2.generation = 3;
@@ -198,7 +202,7 @@ fn unconfigured_vlans_and_conflicting_users_are_refused() {
     // Two users of port 3 VLAN 200.
     let mut bad = bridged(100);
     let mut members = bad.members.clone();
-    members.push(Member { bridge: 0, port: 3, vlan: Some(200) });
+    members.push(Member { bridge: 0, port: 3, vlan: Some(200), vtep: None });
     assert_eq!(bad.set_bridges(bad.bridges.clone(), members), Err(crate::fib::FibError::Attach(3, 200)));
 }
 

@@ -272,12 +272,12 @@ fn bridges() -> Tables {
     bvi.bridge = Some(0);
     let mut t = Tables::build(vec![bvi], &[], &[], vec![], 1).unwrap();
     let members = vec![
-        Member { bridge: 0, port: 0, vlan: None },
-        Member { bridge: 0, port: 1, vlan: None },
-        Member { bridge: 0, port: 2, vlan: None },
-        Member { bridge: 0, port: 3, vlan: Some(100) },
-        Member { bridge: 1, port: 4, vlan: None },
-        Member { bridge: 1, port: 5, vlan: None },
+        Member { bridge: 0, port: 0, vlan: None, vtep: None },
+        Member { bridge: 0, port: 1, vlan: None, vtep: None },
+        Member { bridge: 0, port: 2, vlan: None, vtep: None },
+        Member { bridge: 0, port: 3, vlan: Some(100), vtep: None },
+        Member { bridge: 1, port: 4, vlan: None, vtep: None },
+        Member { bridge: 1, port: 5, vlan: None, vtep: None },
     ];
     let br = |name: &str, members: Vec<u16>, bvi| Bridge {
         name: name.into(),
@@ -286,6 +286,7 @@ fn bridges() -> Tables {
         mac_limit: 1024,
         aging: 300 * SEC,
         flush_epoch: 0,
+        vxlan: None,
     };
     t.set_bridges(vec![br("br0", vec![0, 1, 2, 3], Some(0)), br("br1", vec![4, 5], None)], members).unwrap();
     t

@@ -684,3 +684,4 @@ mod fragment;
 mod ip6;
 mod reassembly;
 mod tunnel;
+mod vxlan;

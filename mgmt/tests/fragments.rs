@@ -138,9 +138,9 @@ fn the_reassembly_attack_suite_is_refused_by_reason_within_bounds() {
     assert_eq!(lab.drops("reassembly_incomplete_chain"), 3);
     assert_eq!(lab.metric("gateway_reassembled_total"), 2, "the two requests with a duplicate fragment");
 
-    // The flood: lab-lan sends first fragments that never complete, for
-    // three seconds, from both its addresses, while lab-wan pings the
-    // gateway with fragmented requests.
+    // The flood: lab-lan sends first fragments that never complete, from
+    // both its addresses, while lab-wan pings the gateway with fragmented
+    // requests; it is stopped once the pings are done.
     let spawn = |args: &[&str]| {
         Command::new("ip")
             .args(["netns", "exec"])
@@ -152,8 +152,8 @@ fn the_reassembly_attack_suite_is_refused_by_reason_within_bounds() {
     };
     let script = script.to_str().unwrap();
     let floods = [
-        spawn(&["lab-lan", "python3", script, "eth0", &gw_mac, "10.0.1.2", "10.0.1.1", "flood", "3"]),
-        spawn(&["lab-lan", "python3", script, "eth0", &gw_mac, "fd00:1::2", "fd00:1::1", "flood", "3"]),
+        spawn(&["lab-lan", "python3", script, "eth0", &gw_mac, "10.0.1.2", "10.0.1.1", "flood", "30"]),
+        spawn(&["lab-lan", "python3", script, "eth0", &gw_mac, "fd00:1::2", "fd00:1::1", "flood", "30"]),
     ];
     std::thread::sleep(Duration::from_millis(300));
     let pings = [
@@ -173,6 +173,7 @@ fn the_reassembly_attack_suite_is_refused_by_reason_within_bounds() {
     }
     for mut f in floods {
         assert!(f.try_wait().unwrap().is_none(), "the pings ran during the flood");
+        let _ = f.kill();
         let _ = f.wait();
     }
     assert!(peak.0 <= 64 && peak.1 <= 256, "within the bounds: {peak:?}");

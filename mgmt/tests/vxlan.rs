@@ -51,7 +51,7 @@ fn two_namespaces_across_a_vxlan_overlay_reach_each_other_at_layer_2() {
         "{vx0} on VTEP 203.0.113.2 in {macs}"
     );
     assert!(lab.metric("gateway_tunnel_encapsulated_total") > 1000);
-    assert!(lab.metric("gateway_tunnel_decapsulated_total") > 1000);
+    assert!(lab.metric("gateway_tunnel_decapsulated_total") > 100, "the ACKs came back");
     assert_eq!(lab.drops("vxlan_unknown"), 0);
     assert_eq!(lab.drops("vxlan_malformed"), 0);
 }

@@ -349,6 +349,72 @@ pub struct StaticNeighbor {
     pub mac: MacAddr,
 }
 
+/// A map the dataplane looks up per packet, keyed by what the operator
+/// configured (tunnel ends, VNIs): a multiply-rotate hash, as rustc's
+/// FxHash, instead of SipHash's ~20 ns. Packets can only probe it: its
+/// entries come from the config, so no sender can grow a bucket.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
+/// The hasher of [`FastMap`].
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    #[inline]
+    fn write_u16(&mut self, i: u16) {
+        self.write_u64(u64::from(i));
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A remote VTEP as a frame from it enters its bridge.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct VtepIn {
+    pub bridge: u16,
+    /// Its member of the bridge.
+    pub member: u16,
+    /// The one member unknown unicast from it may go to (`u16::MAX`: not
+    /// exactly one).
+    pub flood_to: u16,
+    /// The bridge's interface's MAC (zero: none).
+    pub bvi_mac: MacAddr,
+}
+
+/// [`Tables::tunnel4`]'s key: the ends packed, then protocol and key.
+#[inline(always)]
+fn tunnel4_key(local: Ipv4Addr, remote: Ipv4Addr, protocol: u8, key: Option<u32>) -> (u64, u64) {
+    let ends = u64::from(u32::from(local)) << 32 | u64::from(u32::from(remote));
+    let k = key.map_or(0, |k| 1 << 32 | u64::from(k));
+    (ends, u64::from(protocol) << 40 | k)
+}
+
 /// Most ports a gateway handles (the port → interface map's size).
 pub const MAX_PORTS: usize = 64;
 /// Most interfaces (ports, VLAN sub-interfaces and bridge interfaces).
@@ -432,11 +498,13 @@ pub struct Tables {
     /// limit and the neighbor timers (the cache's sizes stay as started).
     pub settings: crate::settings::RouterConfig,
     /// Tunnel interfaces by what their packets are matched on.
-    pub tunnels: std::collections::HashMap<TunnelKey, u16>,
+    pub tunnels: FastMap<TunnelKey, u16>,
     /// VXLAN: bridges by (our VTEP address, VNI), remote VTEP members by
     /// (bridge, address), and the UDP ports VXLAN listens on.
-    vxlan_bridges: std::collections::HashMap<(Ipv4Addr, u32), u16>,
-    vteps: std::collections::HashMap<(u16, Ipv4Addr), u16>,
+    vteps: FastMap<(u64, u32), VtepIn>,
+    /// IPv4 tunnels again, by packed ends and (protocol, key): what the
+    /// fast path looks up per packet.
+    tunnels4: FastMap<(u64, u64), u16>,
     vxlan_ports: Vec<u16>,
 }
 
@@ -481,7 +549,7 @@ impl Tables {
             }
         }
         let fib = b.build()?;
-        let mut tunnels = std::collections::HashMap::new();
+        let (mut tunnels, mut tunnels4) = (FastMap::default(), FastMap::default());
         let inner_mtus: Vec<Option<u16>> = ifaces
             .iter()
             .map(|ifc| {
@@ -494,6 +562,9 @@ impl Tables {
             if let (Some(tun), Some(mtu)) = (ifc.tunnel, mtu) {
                 for k in tun.keys(!ifc.addrs.is_empty(), !ifc.addrs6.is_empty()) {
                     tunnels.insert(k, i as u16);
+                    if let (IpAddr::V4(l), IpAddr::V4(r)) = (k.local, k.remote) {
+                        tunnels4.insert(tunnel4_key(l, r, k.protocol, k.key), i as u16);
+                    }
                 }
                 ifc.mtu = mtu;
             }
@@ -511,8 +582,8 @@ impl Tables {
             neighbor_epoch: 0,
             settings: Default::default(),
             tunnels,
-            vxlan_bridges: Default::default(),
             vteps: Default::default(),
+            tunnels4,
             vxlan_ports: Vec::new(),
         };
         t.attach()?;
@@ -532,21 +603,28 @@ impl Tables {
                 br.bvi = Some(i as u16);
             }
         }
-        self.vxlan_bridges.clear();
         self.vteps.clear();
         self.vxlan_ports.clear();
-        for (b, br) in self.bridges.iter().enumerate() {
-            if let Some(v) = br.vxlan {
-                self.vxlan_bridges.insert((v.local, v.vni), b as u16);
-                if !self.vxlan_ports.contains(&v.port) {
-                    self.vxlan_ports.push(v.port);
-                }
+        for v in self.bridges.iter().filter_map(|b| b.vxlan) {
+            if !self.vxlan_ports.contains(&v.port) {
+                self.vxlan_ports.push(v.port);
             }
         }
         for (m, member) in self.members.iter().enumerate() {
-            if let Some(ip) = member.vtep {
-                self.vteps.insert((member.bridge, ip), m as u16);
-            }
+            let Some(remote) = member.vtep else { continue };
+            let Some(br) = self.bridges.get(usize::from(member.bridge)) else { continue };
+            let Some(v) = br.vxlan else { continue };
+            // Unknown unicast from a VTEP goes without a copy to the one
+            // member that may have it, if there is one (split horizon).
+            let vtep = |x: &u16| self.members.get(usize::from(*x)).is_some_and(|y| y.vtep.is_some());
+            let mut others = br.members.iter().filter(|x| !vtep(x));
+            let flood_to = match (others.next(), others.next()) {
+                (Some(&o), None) => o,
+                _ => u16::MAX,
+            };
+            let bvi_mac = br.bvi.and_then(|i| self.ifaces.get(usize::from(i))).map_or(MacAddr::ZERO, |i| i.mac);
+            let key = (u64::from(u32::from(v.local)) << 32 | u64::from(u32::from(remote)), v.vni);
+            self.vteps.insert(key, VtepIn { bridge: member.bridge, member: m as u16, flood_to, bvi_mac });
         }
         self.attach()
     }
@@ -616,11 +694,21 @@ impl Tables {
         self.vxlan_ports.contains(&port)
     }
 
-    /// The bridge of VNI `vni` at our VTEP address `local`, and the member
-    /// that is the remote VTEP `remote` in it.
-    pub fn vxlan_member(&self, local: Ipv4Addr, vni: u32, remote: Ipv4Addr) -> Option<(u16, u16)> {
-        let b = *self.vxlan_bridges.get(&(local, vni))?;
-        Some((b, *self.vteps.get(&(b, remote))?))
+    /// The remote VTEP `remote` in the bridge of VNI `vni` at our VTEP
+    /// address `local`: its member, as a frame from it comes in.
+    #[inline]
+    pub fn vxlan_member(&self, local: Ipv4Addr, vni: u32, remote: Ipv4Addr) -> Option<&VtepIn> {
+        self.vteps.get(&(u64::from(u32::from(local)) << 32 | u64::from(u32::from(remote)), vni))
+    }
+
+    /// The tunnel interface of an IPv4 tunnel packet (protocol 47, 4 or
+    /// 41, GRE key) from `remote` to `local`.
+    #[inline]
+    pub fn tunnel4(&self, local: Ipv4Addr, remote: Ipv4Addr, protocol: u8, key: Option<u32>) -> Option<u16> {
+        if self.tunnels4.is_empty() {
+            return None;
+        }
+        self.tunnels4.get(&tunnel4_key(local, remote, protocol, key)).copied()
     }
 
     /// The tunnel interface a received tunnel packet belongs to.

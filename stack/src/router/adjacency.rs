@@ -1,5 +1,6 @@
-//! The adjacency cache: each next hop's rewrite (MACs, egress port, MTU)
-//! as the full path's `output` would write it, per worker, as VPP's
+//! The adjacency cache: each next hop's rewrite (MACs, egress port, MTU,
+//! and through a tunnel its outer headers) as the full path's `output`
+//! would write it, per worker, as VPP's
 //! adjacencies and l3fwd's per-port destination MACs. An entry is valid
 //! while neither the tables' generation nor the neighbor cache's changed
 //! and the neighbor stays reachable ([`crate::neigh::Resolved`]). A
@@ -7,8 +8,14 @@
 
 use super::Router;
 use crate::buf::PacketBuf;
+use crate::fib::RouteTarget;
 use crate::hooks::Translator;
-use crate::iface::Tables;
+use crate::iface::{Tables, Tunnel, TunnelKind};
+use crate::wire::ethernet::ethertype;
+use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
+use crate::wire::gre::GreRepr;
+use crate::wire::ip::protocol;
+use crate::wire::{checksum, ipv4, put16};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Adjacency cache entries (direct-mapped by next hop).
@@ -35,6 +42,50 @@ pub(super) struct Adjacency {
     pub(super) mtu: u16,
     /// Destination and source MAC.
     pub(super) macs: [u8; 12],
+    /// Through a tunnel: the outer headers to write before the packet.
+    pub(super) encap: Encap,
+}
+
+/// A tunnel's outer headers as the fast path writes them (IPv4 outside):
+/// the IPv4 header and the GRE header if any, with length, TOS,
+/// identification, flags and checksum still to fill.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct Encap {
+    pub(super) head: [u8; ENCAP_MAX],
+    /// Its length (0: no tunnel).
+    pub(super) len: u8,
+    /// The one's complement sum of its fixed 16-bit words (RFC 1071).
+    pub(super) sum: u32,
+}
+
+/// Longest outer headers: IPv4 and GRE with a key.
+pub(super) const ENCAP_MAX: usize = 28;
+
+impl Encap {
+    pub(super) const NONE: Encap = Encap { head: [0; ENCAP_MAX], len: 0, sum: 0 };
+
+    /// The outer headers of `tun` from `src` to `dst` for an inner packet
+    /// of IPv6 (`v6`) or IPv4.
+    fn new(tun: &Tunnel, src: Ipv4Addr, dst: Ipv4Addr, v6: bool) -> Encap {
+        let mut head = [0u8; ENCAP_MAX];
+        let (proto, gre_key) = match tun.kind {
+            TunnelKind::Gre { key } => (protocol::GRE, Some(key)),
+            TunnelKind::Ip => (if v6 { protocol::IPV6 } else { protocol::IPIP }, None),
+        };
+        head[0] = 0x45;
+        head[8] = tun.ttl;
+        head[9] = proto;
+        head[12..16].copy_from_slice(&src.octets());
+        head[16..20].copy_from_slice(&dst.octets());
+        let mut len = ipv4::HEADER_LEN;
+        if let Some(key) = gre_key {
+            let inner = if v6 { ethertype::IPV6 } else { ethertype::IPV4 };
+            GreRepr::emit(&mut head[len..], inner, key);
+            len += GreRepr::emitted_len(key);
+        }
+        let sum = checksum::sum(0, &head[..ipv4::HEADER_LEN]);
+        Encap { head, len: len as u8, sum }
+    }
 }
 
 /// A next hop as the adjacency cache knows it.
@@ -75,6 +126,7 @@ impl Adjacency {
         port: 0,
         mtu: 0,
         macs: [0; 12],
+        encap: Encap::NONE,
     };
 }
 
@@ -93,8 +145,9 @@ impl AdjacencyKey {
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// The adjacency-cache entry towards a next hop, and its MTU: found
     /// valid, or made from the neighbor cache; `None` if the full path
-    /// must decide (unresolved, stale, a VLAN, bridge or tunnel interface, or
-    /// one that clamps the MSS).
+    /// must decide (unresolved, stale, a VLAN or bridge interface, one that
+    /// clamps the MSS, a tunnel with an IPv6 outside or several underlay
+    /// next hops).
     #[inline(always)]
     pub(super) fn adjacency(&mut self, t: &Tables, key: AdjacencyKey, now: u64) -> Option<(u16, u16)> {
         let (tag, ifindex, ip) = key.parts();
@@ -122,16 +175,36 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             AdjacencyKey::Route(_, n) => t.fib6.nexthop_at(n).map(|h| (h.ifindex, IpAddr::V6(h.gateway)))?,
         };
         let egress = t.iface(out)?;
-        if egress.bridge.is_some() || egress.vlan.is_some() || egress.tunnel.is_some() || egress.mss_clamp {
+        if egress.mss_clamp {
             return None;
         }
-        let r = self.neigh.resolved(out, addr, now)?;
+        // Into a tunnel (IPv4 outside, one underlay next hop): the
+        // underlay's next hop and the outer headers.
+        let (wire_if, hop, encap) = match egress.tunnel {
+            None => (out, addr, Encap::NONE),
+            Some(tun) => {
+                let (IpAddr::V4(src), IpAddr::V4(dst)) = (tun.local, tun.remote) else { return None };
+                let (wire_if, hop) = match t.fib.lookup(dst)? {
+                    RouteTarget::Connected { ifindex } => (*ifindex, dst),
+                    RouteTarget::Via { first, count: 1 } => {
+                        t.fib.nexthop(*first, 1, 0).map(|h| (h.ifindex, h.gateway))?
+                    }
+                    _ => return None,
+                };
+                (wire_if, IpAddr::V4(hop), Encap::new(&tun, src, dst, key.parts().0 & 0x7f == 6))
+            }
+        };
+        let wire = t.iface(wire_if)?;
+        if wire.bridge.is_some() || wire.vlan.is_some() || wire.tunnel.is_some() || wire.mss_clamp {
+            return None;
+        }
+        let r = self.neigh.resolved(wire_if, hop, now)?;
         // Noted as used now: a burst notes each adjacency's neighbor once,
         // and this entry may have taken the place of one noted already.
         self.neigh.touch(r.slot, now);
         let mut macs = [0u8; 12];
         macs[..6].copy_from_slice(&r.mac.0);
-        macs[6..].copy_from_slice(&egress.mac.0);
+        macs[6..].copy_from_slice(&wire.mac.0);
         let (tag, ifindex, ip) = key.parts();
         *self.adj.get_mut(i)? = Adjacency {
             tag,
@@ -142,12 +215,55 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             until: r.until,
             slot: r.slot,
             out,
-            port: egress.port,
+            port: wire.port,
             mtu: egress.mtu,
             macs,
+            encap,
         };
         Some((i as u16, egress.mtu))
     }
+}
+
+/// Writes adjacency `a`'s outer headers before the packet in `pkt` (its
+/// Ethernet header's room first): length, the inner TOS / traffic class
+/// and DF, identification `ident`, checksum from the stored sum. False
+/// if the buffer has no headroom for them.
+#[inline(always)]
+pub(super) fn wrap<B: PacketBuf>(pkt: &mut B, a: &Adjacency, ident: u16) -> bool {
+    let n = usize::from(a.encap.len);
+    let d = pkt.data();
+    let Some(&first) = d.get(ETH_LEN) else { return false };
+    let (tos, df) = match first >> 4 {
+        4 => (d.get(ETH_LEN + 1).copied().unwrap_or(0), d.get(ETH_LEN + 6).is_some_and(|f| f & 0x40 != 0)),
+        _ => ((first & 0x0f) << 4 | d.get(ETH_LEN + 1).map_or(0, |b| b >> 4), false),
+    };
+    let total = (pkt.len() - ETH_LEN + n) as u16;
+    if !pkt.prepend(n) {
+        return false;
+    }
+    let Some(d) = pkt.data_mut().get_mut(..ETH_LEN + n) else { return false };
+    d[..12].copy_from_slice(&a.macs);
+    d[12..ETH_LEN].copy_from_slice(&ethertype::IPV4.to_be_bytes());
+    let h = &mut d[ETH_LEN..];
+    // Copies of constant sizes (a call to memmove otherwise).
+    let (ip, shim) = h.split_at_mut(ipv4::HEADER_LEN.min(n));
+    let (tip, tshim) = a.encap.head.split_at(ipv4::HEADER_LEN);
+    if let Ok(ip) = <&mut [u8; ipv4::HEADER_LEN]>::try_from(ip) {
+        ip.copy_from_slice(tip);
+    }
+    match shim.len() {
+        4 => shim.copy_from_slice(&tshim[..4]),
+        8 => shim.copy_from_slice(&tshim[..8]),
+        _ => {}
+    }
+    let flags: u16 = if df { ipv4::DONT_FRAGMENT } else { 0 };
+    h[1] = tos;
+    put16(h, 2, total);
+    put16(h, 4, ident);
+    put16(h, 6, flags);
+    let sum = a.encap.sum + u32::from(tos) + u32::from(total) + u32::from(ident) + u32::from(flags);
+    put16(h, ipv4::field::CHECKSUM, !checksum::fold(sum));
+    true
 }
 
 #[cfg(test)]

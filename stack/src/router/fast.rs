@@ -8,7 +8,11 @@
 //! checked, rewritten and sent here, every check before the first write;
 //! any other frame goes untouched to [`Router::process`], so it meets the
 //! same rules and counters as ever. One frame is finished before the next
-//! (deciding the whole burst first measured slower).
+//! (deciding the whole burst first measured slower). Tunnels are carried
+//! too: a next hop through a tunnel (IPv4 outside) is an adjacency with
+//! outer headers to write ([`adjacency::wrap`](super::adjacency)), and a
+//! tunnel or VXLAN packet for us is unwrapped and its inside decided on
+//! (`fast_unwrap.rs`).
 //!
 //! With NAT rules, each IPv4 packet is read once ([`FiveTuple`]) for the
 //! translator's fast hooks: [`FastHooks::fast_pre`](crate::FastHooks::fast_pre) before routing
@@ -130,6 +134,12 @@ pub(super) enum Next {
     /// Routed by the flow cache (rewritten, trimmed): `to` is the egress
     /// port, `slot` the neighbor's cache slot.
     CacheHit = 5,
+    /// Unwrapped from tunnel interface `to`; the full path takes the
+    /// inner packet as received on it.
+    Inner = 7,
+    /// Unwrapped from VXLAN; the full path switches the frame as received
+    /// on bridge member `to` (a remote VTEP).
+    Bridge = 8,
 }
 
 impl Plan {
@@ -281,13 +291,15 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         } else if plan.next == Next::Slow {
             pkt.set_port(port);
             self.receive(cx, pkt);
-        } else if !IDLE && plan.next == Next::Stop {
+        } else if plan.next == Next::Inner || plan.next == Next::Bridge {
+            self.continue_unwrapped(cx, pkt, port, plan);
+        } else if plan.next == Next::Stop {
             self.stop(cx, pkt, port, plan, verdict);
         } else {
             self.send_switched(cx, pkt, plan, tally);
         }
         // The full path may have changed a neighbor under the cache.
-        if !IDLE && (plan.next == Next::Slow || plan.next == Next::Stop) {
+        if !IDLE && matches!(plan.next, Next::Slow | Next::Stop | Next::Inner | Next::Bridge) {
             self.flows.sync_neighbors(self.neigh.generation());
         }
     }
@@ -358,8 +370,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return Plan::SLOW;
         }
         match be16(eth, ethernet::field::ETHERTYPE) {
-            ethertype::IPV4 => self.decide4::<IDLE>(t, port, pkt, verdict, now),
-            ethertype::IPV6 if ing.v6 => self.decide6(t, pkt, now),
+            ethertype::IPV4 => self.decide4::<IDLE>(t, port, pkt, verdict, now, false),
+            ethertype::IPV6 if ing.v6 => self.decide6(t, pkt, verdict, now),
             _ => Plan::SLOW,
         }
     }
@@ -369,7 +381,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// unicast destination that is not the BVI: learned on another
     /// member, or unknown in a two-member bridge.
     #[inline(always)]
-    fn decide_l2(&self, ing: Ingress, eth: &[u8; ETH]) -> Plan {
+    pub(super) fn decide_l2(&self, ing: Ingress, eth: &[u8; ETH]) -> Plan {
         let (mut dst, mut src) = ([0u8; 6], [0u8; 6]);
         dst.copy_from_slice(&eth[..6]);
         src.copy_from_slice(&eth[6..12]);
@@ -395,13 +407,14 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// the packet if it goes on, or answers `verdict` to stop it). A
     /// routed frame is trimmed and rewritten here.
     #[inline(always)]
-    fn decide4<const IDLE: bool>(
+    pub(super) fn decide4<const IDLE: bool>(
         &mut self,
         t: &Tables,
         port: u16,
         pkt: &mut B,
         verdict: &mut FastVerdict,
         now: u64,
+        nested: bool,
     ) -> Plan {
         let d = pkt.data();
         let Some(h) = d.get(ETH..V4_HEAD).and_then(|h| <&[u8; ipv4::HEADER_LEN]>::try_from(h).ok()) else {
@@ -428,6 +441,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 _ => return Plan::SLOW,
             }
         }
+        // The address a tunnel or VXLAN packet came to last (a local one
+        // in these tables): again, unwrapped without the FIB lookup.
+        if !nested && self.unwrap_memo.is_local(t, dst) && matches!(pre, FastVerdict::Untouched) {
+            return self.unwrap4::<IDLE>(t, port, pkt, verdict, now, tl);
+        }
         let key = match t.fib.lookup(Ipv4Addr::from(dst)) {
             Some(&RouteTarget::Connected { ifindex }) => AdjacencyKey::Host(4, ifindex, u128::from(dst)),
             // ECMP hashes the translated packet: only the full path has it.
@@ -437,6 +455,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Some(&RouteTarget::Via { first, count }) => {
                 let hash = if count > 1 { d.get(ETH..ETH + tl).map_or(0, super::ip4::flow_hash) } else { 0 };
                 AdjacencyKey::Route(4, pick(first, count, hash))
+            }
+            // Tunnel and VXLAN packets for us, unwrapped here.
+            Some(&RouteTarget::Local { .. }) if !nested && matches!(pre, FastVerdict::Untouched) => {
+                return self.unwrap4::<IDLE>(t, port, pkt, verdict, now, tl)
             }
             _ => return Plan::SLOW,
         };
@@ -469,10 +491,27 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
         }
         pkt.truncate(len);
-        if !IDLE && self.flows.is_on() && cacheable(&plain, tl) && self.flows.due() {
+        if self.adj.get(usize::from(adj)).is_some_and(|a| a.encap.len != 0) {
+            return self.wrap(pkt, adj, len, verdict);
+        }
+        if !IDLE && !nested && self.flows.is_on() && cacheable(&plain, tl) && self.flows.due() {
             self.remember_flow(port, &plain, pre, post, adj, now);
         }
         Plan { next: Next::Route4, len: len as u16, to: adj, slot: 0 }
+    }
+
+    /// A routed frame whose next hop is through a tunnel: its outer
+    /// headers written before it (`len`: the frame so far).
+    #[inline(always)]
+    fn wrap(&mut self, pkt: &mut B, adj: u16, len: usize, verdict: &mut FastVerdict) -> Plan {
+        let ident = self.next_ident();
+        let a = &self.adj[usize::from(adj) % ADJ_SLOTS];
+        if !super::adjacency::wrap(pkt, a, ident) {
+            *verdict = FastVerdict::Drop(crate::drop::DropReason::NoHeadroom);
+            return Plan { next: Next::Stop, len: len as u16, to: 0, slot: 0 };
+        }
+        self.counters.encapsulated += 1;
+        Plan { next: Next::Route4, len: (len + usize::from(a.encap.len)) as u16, to: adj, slot: 0 }
     }
 
     /// Notes the neighbor in cache slot `neigh` as used now, once a
@@ -489,7 +528,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// 4291 §2.5.6) for a packet without extension headers. A routed
     /// frame is trimmed and rewritten here.
     #[inline(always)]
-    fn decide6(&mut self, t: &Tables, pkt: &mut B, now: u64) -> Plan {
+    pub(super) fn decide6(&mut self, t: &Tables, pkt: &mut B, verdict: &mut FastVerdict, now: u64) -> Plan {
         let d = pkt.data();
         let Some(h) = d.get(ETH..V6_HEAD).and_then(|h| <&[u8; ipv6::HEADER_LEN]>::try_from(h).ok()) else {
             return Plan::SLOW;
@@ -527,6 +566,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             h[ETH + ip6f::HOP_LIMIT] = h[ETH + ip6f::HOP_LIMIT].wrapping_sub(1);
         }
         pkt.truncate(ETH + len);
+        if self.adj.get(usize::from(adj)).is_some_and(|a| a.encap.len != 0) {
+            return match self.wrap(pkt, adj, ETH + len, verdict) {
+                p if p.next == Next::Route4 => Plan { next: Next::Route6, ..p },
+                p => p,
+            };
+        }
         Plan { next: Next::Route6, len: (ETH + len) as u16, to: adj, slot: 0 }
     }
 

@@ -9,7 +9,7 @@
 //!
 //! | stage | file |
 //! |---|---|
-//! | burst, fast path | `fast.rs`, `flow_cache.rs`, `adjacency.rs` |
+//! | burst, fast path | `fast.rs`, `flow_cache.rs`, `adjacency.rs`, `fast_unwrap.rs` |
 //! | (port, VLAN) → bridge or layer 3; the way every frame leaves | `bridge.rs` |
 //! | layer-3 demux | `l3_input` below |
 //! | ARP | `arp.rs` |
@@ -49,6 +49,7 @@ mod arp;
 mod bridge;
 mod counters;
 mod fast;
+mod fast_unwrap;
 mod flow_cache;
 mod fragment;
 mod hold;
@@ -124,6 +125,8 @@ pub struct Router<B, N = NoNat> {
     rx_if: u16,
     /// Frames for remote VXLAN VTEPs, to wrap and route ([`vxlan`]).
     vteps: bridge::VtepQueue<B>,
+    /// The fast path's last tunnel and VTEP ([`fast_unwrap`]).
+    unwrap_memo: fast_unwrap::UnwrapMemo,
     pub counters: Counters,
 }
 
@@ -165,6 +168,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             decapsulating: false,
             rx_if: 0,
             vteps: Vec::with_capacity(bridge::VTEP_QUEUE),
+            unwrap_memo: fast_unwrap::UnwrapMemo::EMPTY,
             counters: Counters::default(),
         }
     }

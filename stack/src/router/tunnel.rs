@@ -101,15 +101,22 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             eth.set_ethertype(et);
         }
         self.counters.decapsulated += 1;
+        self.receive_inner(cx, ifindex, pkt);
+        None
+    }
+
+    /// A packet unwrapped from tunnel interface `ifindex` (a fresh
+    /// Ethernet header, then the inner packet): received on it.
+    pub(super) fn receive_inner(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, pkt: B) {
         self.decapsulating = true;
         self.rx_if = ifindex;
-        match version {
+        match ip_version(&pkt) {
             4 => self.ipv4_input(cx, pkt, false),
-            _ if ifc.ipv6() => self.ipv6_input(cx, ifindex, pkt, false),
-            _ => self.drop(DropReason::Ipv6Disabled),
+            6 if cx.t.iface(ifindex).is_some_and(|i| i.ipv6()) => self.ipv6_input(cx, ifindex, pkt, false),
+            6 => self.drop(DropReason::Ipv6Disabled),
+            _ => self.drop(DropReason::TunnelMalformed),
         }
         self.decapsulating = false;
-        None
     }
 
     /// Wraps `pkt` (an IP packet leaving by a tunnel interface, its
@@ -174,7 +181,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
 /// Combines the outer ECN field into the inner packet `ip` (RFC 6040
 /// §4.2); false if the packet must be dropped.
-fn merge_ecn(ip: &mut [u8], outer_tos: u8) -> bool {
+pub(super) fn merge_ecn(ip: &mut [u8], outer_tos: u8) -> bool {
     let Some(&first) = ip.first() else { return false };
     let inner = match first >> 4 {
         4 => ip.get(1).copied().unwrap_or(0),

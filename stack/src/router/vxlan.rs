@@ -50,7 +50,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             self.drop(DropReason::VxlanMalformed);
             return None;
         };
-        let Some((_, member)) = cx.t.vxlan_member(dst, vni, src) else {
+        let Some(&crate::iface::VtepIn { member, .. }) = cx.t.vxlan_member(dst, vni, src) else {
             self.drop(DropReason::VxlanUnknown);
             return None;
         };

@@ -331,3 +331,74 @@ fn syns_in_and_out_of_a_clamping_tunnel_get_an_mss_that_fits() {
     assert_eq!(mss_of(sent_ip(&io.sent[0]).payload()), 1460, "lan to wan: no clamp");
     assert_eq!(r.counters.mss_clamped, 2);
 }
+
+/// The frame `frame` sent through the fast path (a burst of one) and
+/// through the full path, by routers of their own: the two outputs.
+fn both_paths(t: &Tables, port: u16, frame: &[u8]) -> (Router<VecBuf>, Vec<VecBuf>, Vec<VecBuf>) {
+    let (mut slow, mut io) = router(t);
+    run(&mut slow, t, &mut io, port, frame, 0);
+    let (mut fast, mut fio) = router(t);
+    fast.process_burst(t, port, &mut [Some(VecBuf::from_frame(port, frame))], 0, &mut fio);
+    (fast, io.sent, fio.sent)
+}
+
+/// Equal but for the outer identification and checksum.
+fn same_but_ident(a: &[u8], b: &[u8]) {
+    assert_eq!(a.len(), b.len());
+    let skip = |i: usize| (18..20).contains(&i) || (24..26).contains(&i);
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(skip(i) || x == y, "byte {i}: {x:#x} vs {y:#x}");
+    }
+}
+
+#[test]
+fn the_fast_path_wraps_as_the_full_path_does() {
+    for (kind, key) in [(TunnelKind::Gre { key: Some(7) }, true), (GRE, false), (TunnelKind::Ip, false)] {
+        let t = tunnel_tables(kind, false);
+        let frame = udp_to("198.18.0.5", 100, 0xb8 | 2, true);
+        let (fast, slow, quick) = both_paths(&t, 0, &frame);
+        assert_eq!((slow.len(), quick.len()), (1, 1), "{kind:?}");
+        same_but_ident(slow[0].data(), quick[0].data());
+        assert_eq!(quick[0].port(), 1);
+        assert!(sent_ip(&quick[0]).verify_checksum(), "{kind:?} key {key}");
+        assert_eq!((fast.counters.fast_path, fast.counters.encapsulated), (1, 1));
+    }
+    // IPv6 inside GRE over IPv4.
+    let t = tunnel_tables(GRE, false);
+    let mut u = vec![0u8; 8 + 20];
+    u[4..6].copy_from_slice(&28u16.to_be_bytes());
+    let c = ipv6::upper_checksum(&ip6("fd00:1::2"), &ip6("2001:db8:99::5"), nh::UDP, &u);
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    let f6 = super::ip6::ipv6_frame(GW_LAN, "fd00:1::2", "2001:db8:99::5", 64, nh::UDP, &u);
+    let (fast, slow, quick) = both_paths(&t, 0, &f6);
+    same_but_ident(slow[0].data(), quick[0].data());
+    assert_eq!(fast.counters.fast_path, 1);
+}
+
+#[test]
+fn the_fast_path_unwraps_as_the_full_path_does() {
+    let inner = inner4("172.16.0.2", "10.0.1.2", Protocol::Udp, &udp("172.16.0.2", "10.0.1.2", 5, 6, 50), 0x02);
+    for (kind, gre) in [(TunnelKind::Gre { key: Some(7) }, Some(Some(7))), (GRE, Some(None)), (TunnelKind::Ip, None)] {
+        let t = tunnel_tables(kind, false);
+        // CE outside, ECT(0) inside: marked CE on both paths.
+        let frame = wrapped(gre, &inner, 0x03);
+        let (fast, slow, quick) = both_paths(&t, 1, &frame);
+        assert_eq!((slow.len(), quick.len()), (1, 1), "{kind:?}");
+        assert_eq!(slow[0].data(), quick[0].data(), "{kind:?}");
+        assert_eq!(sent_ip(&quick[0]).tos() & 3, 3);
+        assert_eq!((fast.counters.fast_path, fast.counters.decapsulated), (1, 1), "{kind:?}");
+    }
+    // What the fast path cannot finish, it hands over unwrapped: an echo
+    // request to our tunnel address is answered, wrapped, by the full path.
+    let t = tunnel_tables(GRE, false);
+    let ping = inner4("172.16.0.2", "172.16.0.1", Protocol::Icmp, &echo_payload(), 0);
+    let (fast, slow, quick) = both_paths(&t, 1, &wrapped(Some(None), &ping, 0));
+    assert_eq!((slow.len(), quick.len()), (1, 1));
+    same_but_ident(slow[0].data(), quick[0].data());
+    assert_eq!((fast.counters.fast_path, fast.counters.decapsulated, fast.counters.local), (0, 1, 1));
+    // CE on an inner packet that cannot carry it: the full path drops it.
+    let not_ect = inner4("172.16.0.2", "10.0.1.2", Protocol::Udp, &udp("172.16.0.2", "10.0.1.2", 5, 6, 50), 0);
+    let (fast, _, quick) = both_paths(&t, 1, &wrapped(Some(None), &not_ect, 0x03));
+    assert!(quick.is_empty());
+    assert_eq!(fast.counters.dropped(DropReason::TunnelEcn), 1);
+}

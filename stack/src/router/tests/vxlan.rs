@@ -151,3 +151,27 @@ fn the_fast_path_switches_to_a_remote_station_through_its_vtep() {
         assert_eq!((dst, vni, inner), (ip("203.0.113.2"), 100, frame.clone()));
     }
 }
+
+#[test]
+fn the_fast_path_unwraps_vxlan_and_switches_the_frame() {
+    let t = overlay();
+    let (mut r, mut io) = router(&t);
+    // LOCAL[0] and REMOTE learned by the full path first.
+    run(&mut r, &t, &mut io, 0, &l2_frame(MacAddr::BROADCAST, LOCAL[0]), 0);
+    run(&mut r, &t, &mut io, 3, &from_vtep("203.0.113.2", 100, &l2_frame(MacAddr::BROADCAST, REMOTE)), 0);
+    io.sent.clear();
+    let frame = l2_frame(LOCAL[0], REMOTE);
+    let wrapped = from_vtep("203.0.113.2", 100, &frame);
+    let before = (r.counters.fast_path, r.counters.decapsulated);
+    r.process_burst(&t, 3, &mut [Some(VecBuf::from_frame(3, &wrapped))], 1, &mut io);
+    assert_eq!((r.counters.fast_path - before.0, r.counters.decapsulated - before.1), (1, 1));
+    assert_eq!(io.sent.len(), 1);
+    assert_eq!((io.sent[0].port(), io.sent[0].data()), (0, &frame[..]));
+    // A broadcast from the VTEP: the full path floods it (split horizon).
+    io.sent.clear();
+    let bcast = from_vtep("203.0.113.2", 100, &l2_frame(MacAddr::BROADCAST, REMOTE));
+    r.process_burst(&t, 3, &mut [Some(VecBuf::from_frame(3, &bcast))], 1, &mut io);
+    let mut ports: Vec<u16> = io.sent.iter().map(|p| p.port()).collect();
+    ports.sort();
+    assert_eq!(ports, [0, 1]);
+}

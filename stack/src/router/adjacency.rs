@@ -22,8 +22,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub(super) const ADJ_SLOTS: usize = 256;
 
 /// How to send to one next hop: what the full path's `output` would
-/// write, cached.
+/// write, cached. (C layout: what every packet reads first, the outer
+/// headers of a tunnel last.)
 #[derive(Copy, Clone, Debug)]
+#[repr(C)]
 pub(super) struct Adjacency {
     /// The next hop, as [`AdjacencyKey::parts`] (tag 0 marks an empty entry).
     pub(super) tag: u8,
@@ -42,6 +44,8 @@ pub(super) struct Adjacency {
     pub(super) mtu: u16,
     /// Destination and source MAC.
     pub(super) macs: [u8; 12],
+    /// Through a tunnel: `encap` has outer headers to write.
+    pub(super) wraps: bool,
     /// Through a tunnel: the outer headers to write before the packet.
     pub(super) encap: Encap,
 }
@@ -126,6 +130,7 @@ impl Adjacency {
         port: 0,
         mtu: 0,
         macs: [0; 12],
+        wraps: false,
         encap: Encap::NONE,
     };
 }
@@ -218,6 +223,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             port: wire.port,
             mtu: egress.mtu,
             macs,
+            wraps: encap.len != 0,
             encap,
         };
         Some((i as u16, egress.mtu))

@@ -441,11 +441,6 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 _ => return Plan::SLOW,
             }
         }
-        // The address a tunnel or VXLAN packet came to last (a local one
-        // in these tables): again, unwrapped without the FIB lookup.
-        if !nested && self.unwrap_memo.is_local(t, dst) && matches!(pre, FastVerdict::Untouched) {
-            return self.unwrap4::<IDLE>(t, port, pkt, verdict, now, tl);
-        }
         let key = match t.fib.lookup(Ipv4Addr::from(dst)) {
             Some(&RouteTarget::Connected { ifindex }) => AdjacencyKey::Host(4, ifindex, u128::from(dst)),
             // ECMP hashes the translated packet: only the full path has it.
@@ -491,7 +486,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
         }
         pkt.truncate(len);
-        if self.adj.get(usize::from(adj)).is_some_and(|a| a.encap.len != 0) {
+        if self.adj.get(usize::from(adj)).is_some_and(|a| a.wraps) {
             return self.wrap(pkt, adj, len, verdict);
         }
         if !IDLE && !nested && self.flows.is_on() && cacheable(&plain, tl) && self.flows.due() {
@@ -566,7 +561,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             h[ETH + ip6f::HOP_LIMIT] = h[ETH + ip6f::HOP_LIMIT].wrapping_sub(1);
         }
         pkt.truncate(ETH + len);
-        if self.adj.get(usize::from(adj)).is_some_and(|a| a.encap.len != 0) {
+        if self.adj.get(usize::from(adj)).is_some_and(|a| a.wraps) {
             return match self.wrap(pkt, adj, ETH + len, verdict) {
                 p if p.next == Next::Route4 => Plan { next: Next::Route6, ..p },
                 p => p,

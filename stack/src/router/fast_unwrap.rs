@@ -37,21 +37,12 @@ pub(super) struct UnwrapMemo {
     generation: u64,
     tunnel: Option<(TunnelEnds, u16)>,
     vtep: Option<((Ipv4Addr, Ipv4Addr, u32), VtepIn)>,
-    /// The local address of the last hit, and the VXLAN port.
-    local: Option<u32>,
+    /// The last VXLAN port.
     port: u16,
 }
 
 impl UnwrapMemo {
-    pub(super) const EMPTY: UnwrapMemo =
-        UnwrapMemo { generation: u64::MAX, tunnel: None, vtep: None, local: None, port: 0 };
-
-    /// True if `dst` is where the last tunnel or VXLAN packet went (an
-    /// address of ours, in these tables).
-    #[inline(always)]
-    pub(super) fn is_local(&self, t: &Tables, dst: u32) -> bool {
-        self.generation == t.generation && self.local == Some(dst)
-    }
+    pub(super) const EMPTY: UnwrapMemo = UnwrapMemo { generation: u64::MAX, tunnel: None, vtep: None, port: 0 };
 
     fn sync(&mut self, t: &Tables) {
         if self.generation != t.generation {
@@ -68,7 +59,6 @@ impl UnwrapMemo {
             _ => {
                 let i = t.tunnel4(key.0, key.1, key.2, key.3)?;
                 self.tunnel = Some((key, i));
-                self.local = Some(u32::from(key.0));
                 Some(i)
             }
         }
@@ -83,7 +73,6 @@ impl UnwrapMemo {
             _ => {
                 let v = *t.vxlan_member(key.0, key.2, key.1)?;
                 self.vtep = Some((key, v));
-                self.local = Some(u32::from(key.0));
                 Some(v)
             }
         }

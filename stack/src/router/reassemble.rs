@@ -103,6 +103,16 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 }
             }
             protocol::UDP => {
+                // A VXLAN frame in fragments: put together in one buffer.
+                let dport = ip.get(hl + 2..hl + 4).map_or(0, |p| u16::from_be_bytes([p[0], p[1]]));
+                if cx.t.vxlan_port(dport) {
+                    let Some(whole) = self.linearize(cx, first, n, ETH_LEN + hl, ETH_LEN + hl) else { return };
+                    if let Some(pkt) = self.vxlan_input(cx, whole, src, dst, hl) {
+                        let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PORT);
+                        self.icmp_error(cx, pkt, DropReason::LocalPortUnreachable, m, c, 0);
+                    }
+                    return;
+                }
                 self.drop_pieces(1, n, DropReason::LocalPortUnreachable);
                 let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PORT);
                 self.icmp_error(cx, first, DropReason::LocalPortUnreachable, m, c, 0);

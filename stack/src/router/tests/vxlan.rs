@@ -175,3 +175,30 @@ fn the_fast_path_unwraps_vxlan_and_switches_the_frame() {
     ports.sort();
     assert_eq!(ports, [0, 1]);
 }
+
+#[test]
+fn a_vxlan_datagram_in_fragments_is_put_together_then_unwrapped() {
+    let t = overlay();
+    let (mut r, mut io) = router(&t);
+    let big = [eth(MacAddr::BROADCAST, REMOTE, 0x88b5), vec![0x5a; 1480]].concat();
+    let whole = from_vtep("203.0.113.2", 100, &big);
+    // Two fragments of the outer datagram, the last first.
+    let payload = whole[14 + 20..].to_vec();
+    let cut = 1200;
+    let piece = |at: usize, end: usize, more: bool| {
+        let mut f = whole[..14 + 20].to_vec();
+        f.extend_from_slice(&payload[at..end]);
+        let mut p = Ipv4Packet::new_unchecked(&mut f[14..]);
+        p.set_total_len((20 + end - at) as u16);
+        p.set_flags_offset(false, more, at as u16);
+        p.fill_checksum();
+        f
+    };
+    run(&mut r, &t, &mut io, 3, &piece(cut, payload.len(), false), 0);
+    run(&mut r, &t, &mut io, 3, &piece(0, cut, true), 0);
+    let mut ports: Vec<u16> = io.sent.iter().map(|p| p.port()).collect();
+    ports.sort();
+    assert_eq!(ports, [0, 1], "flooded to both local ports");
+    assert!(io.sent.iter().all(|p| p.data() == &big[..]));
+    assert_eq!((r.counters.reassembled, r.counters.decapsulated), (1, 1));
+}

@@ -36,7 +36,7 @@ fn slaac_and_default_route_from_our_router_advertisements() {
     let mac = ok("ip netns exec lab-gw cat /sys/class/net/gw-lan/address");
     let b: Vec<u8> = mac.trim().split(':').map(|x| u8::from_str_radix(x, 16).unwrap()).collect();
     let ll = format!(
-        "fe80::{:x}:{:x}ff:fe{:x}:{:x}",
+        "fe80::{:x}:{:x}ff:fe{:02x}:{:x}",
         u16::from(b[0] ^ 2) << 8 | u16::from(b[1]),
         b[2],
         b[3],

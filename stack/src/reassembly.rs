@@ -14,8 +14,8 @@
 //! - a share per source: one source address holds at most `per_source`
 //!   contexts and as large a share of the buffers; past it, its own
 //!   oldest datagram goes (`reassembly_source_limit`), so a flood from
-//!   one address never evicts anyone else's. (Sources are counted by a
-//!   seeded hash of the address; two that share a slot share a share.)
+//!   one address never evicts anyone else's. (Sources are found by a
+//!   seeded hash of the address, in a few probes.)
 //! - fragments per datagram (`reassembly_too_many_fragments`);
 //! - buffers held over all datagrams (again the oldest goes first);
 //! - time: a datagram not whole after the timeout is dropped
@@ -51,7 +51,7 @@ pub struct ReassemblyConfig {
     /// Fragments held over all datagrams (1..=[`MAX_ENTRIES`]).
     pub buffers: usize,
     /// Contexts one source address may hold (1..=`contexts`); it may
-    /// hold the same share of the buffers.
+    /// hold the same share of the buffers. `contexts` itself: no bound.
     pub per_source: usize,
     /// How long a datagram may take to come together, in nanoseconds.
     pub timeout_ns: u64,
@@ -146,18 +146,37 @@ impl Context {
     };
 }
 
-/// What one source (slot) holds: contexts, buffers, its age list.
+/// What one source address holds: contexts, buffers, its age list. The
+/// sources' table is open-addressed by a seeded hash of the address.
 #[derive(Copy, Clone)]
 struct Source {
+    addr: [u8; 16],
+    v6: bool,
+    state: SlotState,
     contexts: u16,
     buffers: u16,
     oldest: u16,
     newest: u16,
 }
 
-impl Source {
-    const EMPTY: Source = Source { contexts: 0, buffers: 0, oldest: NIL, newest: NIL };
+/// A slot of the sources' table: never used, in use, or used before
+/// (lookups go on past it, inserts take it).
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum SlotState {
+    Empty,
+    Live,
+    Gone,
 }
+
+impl Source {
+    const EMPTY: Source =
+        Source { addr: [0; 16], v6: false, state: SlotState::Empty, contexts: 0, buffers: 0, oldest: NIL, newest: NIL };
+}
+
+/// Slots a source is looked for in, from its hash's (beyond, a source
+/// shares the home slot: a bound on the work, reached only by a table
+/// crowded with collisions).
+const SOURCE_PROBES: usize = 8;
 
 struct Slot<B> {
     pkt: Option<B>,
@@ -195,7 +214,13 @@ impl<B> Reassembly<B> {
             timeout_ns: cfg.timeout_ns,
         };
         let nbuckets = (cfg.contexts * 2).next_power_of_two();
-        let source_buffers = (cfg.buffers * cfg.per_source).div_ceil(cfg.contexts).max(1) as u16;
+        // A share of every context is no share: no per-source bound (two
+        // sources in one slot would otherwise share the whole table).
+        let source_buffers = if cfg.per_source >= cfg.contexts {
+            u16::MAX
+        } else {
+            (cfg.buffers * cfg.per_source).div_ceil(cfg.contexts).max(1) as u16
+        };
         Reassembly {
             cfg,
             seed: RandomState::new(),
@@ -204,7 +229,7 @@ impl<B> Reassembly<B> {
             buckets: vec![NIL; nbuckets].into_boxed_slice(),
             slots: (0..cfg.buffers).map(|_| Slot { pkt: None, start: 0, end: 0, next: NIL }).collect(),
             free_slot: (0..cfg.buffers as u16).rev().collect(),
-            sources: vec![Source::EMPTY; nbuckets].into_boxed_slice(),
+            sources: vec![Source::EMPTY; nbuckets * 2].into_boxed_slice(),
             source_buffers,
             oldest: NIL,
             newest: NIL,
@@ -231,8 +256,30 @@ impl<B> Reassembly<B> {
     }
 
     /// The source slot of `key`'s source address.
-    fn source(&self, key: &FragKey) -> u16 {
-        (self.seed.hash_one((key.src, key.v6)) as usize & (self.sources.len() - 1)) as u16
+    fn source(&mut self, key: &FragKey) -> u16 {
+        let mask = self.sources.len() - 1;
+        let home = self.seed.hash_one((key.src, key.v6)) as usize & mask;
+        let mut free = None;
+        for i in 0..SOURCE_PROBES {
+            let at = (home + i) & mask;
+            let Some(x) = self.sources.get(at) else { break };
+            match x.state {
+                SlotState::Live if x.addr == key.src && x.v6 == key.v6 => return at as u16,
+                SlotState::Live => {}
+                SlotState::Gone => {
+                    free.get_or_insert(at);
+                }
+                SlotState::Empty => {
+                    free.get_or_insert(at);
+                    break;
+                }
+            }
+        }
+        let Some(at) = free else { return home as u16 };
+        if let Some(x) = self.sources.get_mut(at) {
+            *x = Source { addr: key.src, v6: key.v6, state: SlotState::Live, ..Source::EMPTY };
+        }
+        at as u16
     }
 
     fn find(&self, key: &FragKey) -> Option<u16> {
@@ -353,7 +400,7 @@ impl<B> Reassembly<B> {
     fn open(&mut self, key: &FragKey, now: u64, drops: &mut [u64]) -> Option<u16> {
         let src = self.source(key);
         let share = self.sources.get(usize::from(src)).copied().unwrap_or(Source::EMPTY);
-        if usize::from(share.contexts) >= self.cfg.per_source {
+        if usize::from(share.contexts) >= self.cfg.per_source && self.cfg.per_source < self.cfg.contexts {
             self.evict(share.oldest, DropReason::ReassemblySourceLimit, drops);
         } else if self.free_ctx.is_empty() {
             self.evict(self.oldest, DropReason::ReassemblyEvicted, drops);
@@ -504,6 +551,9 @@ impl<B> Reassembly<B> {
         }
         if let Some(share) = self.sources.get_mut(usize::from(src)) {
             share.contexts = share.contexts.saturating_sub(1);
+            if share.contexts == 0 {
+                share.state = SlotState::Gone;
+            }
         }
         if let Some(x) = self.ctx.get_mut(usize::from(c)) {
             *x = Context::FREE;
@@ -701,6 +751,29 @@ mod tests {
         // Alone past its share, a datagram's new fragment is dropped.
         assert_eq!(t.add(&from(2, 3), span(24, 32, true), 23, 0, &mut d), Added::Held);
         assert_eq!(t.add(&from(2, 3), span(32, 40, true), 24, 0, &mut d), Added::Dropped);
+    }
+
+    #[test]
+    fn every_source_has_its_own_share_however_many() {
+        let mut t = Reassembly::new(ReassemblyConfig {
+            contexts: 256,
+            fragments: 8,
+            buffers: 1024,
+            per_source: 1,
+            timeout_ns: 1000,
+        });
+        let mut d = drops();
+        for src in 0..200u8 {
+            t.add(&from(src, 1), span(0, 8, true), 1, 0, &mut d);
+        }
+        assert_eq!((t.contexts(), d[DropReason::ReassemblySourceLimit.index()]), (200, 0), "no two share a share");
+        // A second datagram from one: its own first goes, nobody else's.
+        t.add(&from(7, 2), span(0, 8, true), 2, 0, &mut d);
+        assert_eq!((t.contexts(), d[DropReason::ReassemblySourceLimit.index()]), (200, 1));
+        for src in (0..200u8).filter(|&s| s != 7) {
+            let a = t.add(&from(src, 1), span(8, 9, false), 3, 0, &mut d);
+            assert!(matches!(a, Added::Complete(_)), "source {src}: {a:?}");
+        }
     }
 
     #[test]

@@ -20,6 +20,10 @@ echo "== IPv6: lab-lan's default route from our Router Advertisement, and ping6 
 for _ in $(seq 1 50); do ip netns exec lab-lan ip -6 route show default | grep -q 'proto ra' && break; sleep 0.2; done
 ip netns exec lab-lan ip -6 route show default
 lan ping -6 -c 3 -i 0.2 2001:db8:1::2 | tail -2
+echo
+echo "== fragments: 3000-byte pings through the gateway and to it (reassembled, answered in fragments)"
+lan ping -c 2 -i 0.2 -s 3000 203.0.113.2 | tail -2
+lan ping -c 2 -i 0.2 -s 3000 10.0.1.1 | tail -2
 echo "== iperf3 TCP, lab-lan -> lab-wan, 3 s"
 ip netns exec lab-wan iperf3 -s -D -1 -p 5201
 sleep 0.5

@@ -18,6 +18,7 @@ pub mod icmp6;
 pub mod iface;
 pub mod mac_table;
 pub mod neigh;
+pub mod overlay;
 pub mod reassembly;
 pub mod router;
 pub mod settings;

@@ -6,7 +6,6 @@
 
 use crate::fib::{mask, Fib, FibBuilder, FibError, NextHop, RouteTarget};
 use crate::fib6::{mask6, Fib6, Fib6Builder, NextHop6};
-use crate::overlay::tunnel4_key;
 pub use crate::overlay::{FastHasher, FastMap, Tunnel, TunnelKey, TunnelKind, VtepIn, Vxlan};
 use crate::wire::icmpv6::PrefixInfo;
 use crate::wire::ipv6;
@@ -364,9 +363,6 @@ pub struct Tables {
     /// VXLAN: bridges by (our VTEP address, VNI), remote VTEP members by
     /// (bridge, address), and the UDP ports VXLAN listens on.
     vteps: FastMap<(u64, u32), VtepIn>,
-    /// IPv4 tunnels again, by packed ends and (protocol, key): what the
-    /// fast path looks up per packet.
-    tunnels4: FastMap<(u64, u64), u16>,
     vxlan_ports: Vec<u16>,
 }
 
@@ -411,7 +407,7 @@ impl Tables {
             }
         }
         let fib = b.build()?;
-        let (mut tunnels, mut tunnels4) = (FastMap::default(), FastMap::default());
+        let mut tunnels = FastMap::default();
         let inner_mtus: Vec<Option<u16>> = ifaces
             .iter()
             .map(|ifc| {
@@ -424,9 +420,6 @@ impl Tables {
             if let (Some(tun), Some(mtu)) = (ifc.tunnel, mtu) {
                 for k in tun.keys(!ifc.addrs.is_empty(), !ifc.addrs6.is_empty()) {
                     tunnels.insert(k, i as u16);
-                    if let (IpAddr::V4(l), IpAddr::V4(r)) = (k.local, k.remote) {
-                        tunnels4.insert(tunnel4_key(l, r, k.protocol, k.key), i as u16);
-                    }
                 }
                 ifc.mtu = mtu;
             }
@@ -445,7 +438,6 @@ impl Tables {
             settings: Default::default(),
             tunnels,
             vteps: Default::default(),
-            tunnels4,
             vxlan_ports: Vec::new(),
         };
         t.attach()?;
@@ -561,16 +553,6 @@ impl Tables {
     #[inline]
     pub fn vxlan_member(&self, local: Ipv4Addr, vni: u32, remote: Ipv4Addr) -> Option<&VtepIn> {
         self.vteps.get(&(u64::from(u32::from(local)) << 32 | u64::from(u32::from(remote)), vni))
-    }
-
-    /// The tunnel interface of an IPv4 tunnel packet (protocol 47, 4 or
-    /// 41, GRE key) from `remote` to `local`.
-    #[inline]
-    pub fn tunnel4(&self, local: Ipv4Addr, remote: Ipv4Addr, protocol: u8, key: Option<u32>) -> Option<u16> {
-        if self.tunnels4.is_empty() {
-            return None;
-        }
-        self.tunnels4.get(&tunnel4_key(local, remote, protocol, key)).copied()
     }
 
     /// The tunnel interface a received tunnel packet belongs to.

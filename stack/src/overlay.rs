@@ -93,14 +93,6 @@ pub struct VtepIn {
     pub bvi_mac: MacAddr,
 }
 
-/// [`Tables::tunnel4`](crate::Tables::tunnel4)'s key: the ends packed, then protocol and key.
-#[inline(always)]
-pub(crate) fn tunnel4_key(local: Ipv4Addr, remote: Ipv4Addr, protocol: u8, key: Option<u32>) -> (u64, u64) {
-    let ends = u64::from(u32::from(local)) << 32 | u64::from(u32::from(remote));
-    let k = key.map_or(0, |k| 1 << 32 | u64::from(k));
-    (ends, u64::from(protocol) << 40 | k)
-}
-
 /// A map the dataplane looks up per packet, keyed by what the operator
 /// configured (tunnel ends, VNIs): a multiply-rotate hash, as rustc's
 /// FxHash, instead of SipHash's ~20 ns. Packets can only probe it: its

@@ -14,13 +14,13 @@ use super::tunnel::merge_ecn;
 use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::hooks::FastVerdict;
-use crate::iface::{Tables, VtepIn};
+use crate::iface::{Tables, TunnelKey, VtepIn};
 use crate::wire::ethernet::{ethertype, HEADER_LEN as ETH};
 use crate::wire::gre::{self, flags as gre_flags};
 use crate::wire::ip::protocol;
 use crate::wire::ipv4::{self, field as ip4f};
 use crate::wire::{be16, be32, udp, vxlan};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Ethernet + IPv4 header without options.
 const V4_HEAD: usize = ETH + ipv4::HEADER_LEN;
@@ -50,14 +50,15 @@ impl UnwrapMemo {
         }
     }
 
-    /// [`Tables::tunnel4`], remembered.
+    /// [`Tables::tunnel`], remembered.
     #[inline(always)]
     fn tunnel(&mut self, t: &Tables, key: TunnelEnds) -> Option<u16> {
         self.sync(t);
         match self.tunnel {
             Some((k, i)) if k == key => Some(i),
             _ => {
-                let i = t.tunnel4(key.0, key.1, key.2, key.3)?;
+                let (local, remote) = (IpAddr::V4(key.0), IpAddr::V4(key.1));
+                let i = t.tunnel(&TunnelKey { local, remote, protocol: key.2, key: key.3 })?;
                 self.tunnel = Some((key, i));
                 Some(i)
             }
@@ -150,12 +151,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         // is the full path's to count.
         pkt.truncate(ETH + tl);
         let Some(inner) = pkt.data_mut().get_mut(at..) else { return Plan::SLOW };
-        let mut probe = [0u8; 2];
-        probe.copy_from_slice(&inner[..2]);
-        if crate::wire::ip::ecn::decapsulate(inner_ecn(&probe), outer_tos).is_none() {
+        if !merge_ecn(inner, outer_tos) {
             return Plan::SLOW;
         }
-        merge_ecn(inner, outer_tos);
         if !pkt.adj(at - ETH) {
             return Plan::SLOW;
         }
@@ -223,14 +221,5 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             self.bridge_input(cx, plan.to, pkt);
         }
         self.send_vteps(cx);
-    }
-}
-
-/// The ECN field of an IP header starting with `b` (its first two bytes).
-fn inner_ecn(b: &[u8; 2]) -> u8 {
-    if b[0] >> 4 == 4 {
-        b[1]
-    } else {
-        (b[1] >> 4) & 3
     }
 }

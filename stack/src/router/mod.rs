@@ -125,6 +125,7 @@ pub struct Router<B, N = NoNat> {
     rx_if: u16,
     /// Frames for remote VXLAN VTEPs, to wrap and route ([`vxlan`]).
     vteps: bridge::VtepQueue<B>,
+    vteps_spare: bridge::VtepQueue<B>,
     /// The fast path's last tunnel and VTEP ([`fast_unwrap`]).
     unwrap_memo: fast_unwrap::UnwrapMemo,
     pub counters: Counters,
@@ -168,6 +169,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             decapsulating: false,
             rx_if: 0,
             vteps: Vec::with_capacity(bridge::VTEP_QUEUE),
+            vteps_spare: Vec::with_capacity(bridge::VTEP_QUEUE),
             unwrap_memo: fast_unwrap::UnwrapMemo::EMPTY,
             counters: Counters::default(),
         }

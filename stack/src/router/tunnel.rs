@@ -71,12 +71,15 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let ifc = cx.t.iface(ifindex)?;
         let at = outer.len + shim;
         let version = pkt.data().get(at).map_or(0, |b| b >> 4);
-        match (inner_type, version) {
-            (ethertype::IPV4, 4) | (ethertype::IPV6, 6) => {}
-            _ => {
-                self.drop(DropReason::TunnelMalformed);
-                return None;
-            }
+        let min = match (inner_type, version) {
+            (ethertype::IPV4, 4) => ipv4::HEADER_LEN,
+            (ethertype::IPV6, 6) => ipv6::HEADER_LEN,
+            _ => usize::MAX,
+        };
+        // A whole inner header at least: its ECN is read next.
+        if pkt.len().saturating_sub(at) < min {
+            self.drop(DropReason::TunnelMalformed);
+            return None;
         }
         if self.decapsulating {
             // A tunnel packet inside a tunnel packet, both for us.
@@ -180,13 +183,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 }
 
 /// Combines the outer ECN field into the inner packet `ip` (RFC 6040
-/// §4.2); false if the packet must be dropped.
+/// §4.2); false, and `ip` untouched, if the packet must be dropped.
 pub(super) fn merge_ecn(ip: &mut [u8], outer_tos: u8) -> bool {
-    let Some(&first) = ip.first() else { return false };
-    let inner = match first >> 4 {
-        4 => ip.get(1).copied().unwrap_or(0),
-        _ => Ipv6Packet::new_unchecked(&*ip).traffic_class(),
-    };
+    let (Some(&first), Some(&second)) = (ip.first(), ip.get(1)) else { return false };
+    // IPv4's TOS byte; IPv6's traffic class straddles bytes 0 and 1.
+    let inner = if first >> 4 == 4 { second } else { (first & 0x0f) << 4 | second >> 4 };
     let Some(merged) = ecn::decapsulate(inner, outer_tos) else { return false };
     if merged == inner & ecn::MASK {
         return true;

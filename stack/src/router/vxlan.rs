@@ -67,23 +67,27 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if self.vteps.is_empty() || self.encapsulating {
             return;
         }
-        let mut queue = std::mem::take(&mut self.vteps);
+        // Drained from a spare of the same room (neither ever grows), as
+        // held packets are replayed: frames queued while these are routed
+        // land in the emptied queue.
+        std::mem::swap(&mut self.vteps, &mut self.vteps_spare);
+        let mut queue = std::mem::take(&mut self.vteps_spare);
+        self.encapsulating = true;
         for (m, pkt) in queue.drain(..) {
             if let Some((pkt, vtep)) = self.vxlan_wrap(cx, m, pkt) {
                 self.counters.encapsulated += 1;
-                self.encapsulating = true;
                 self.route_own(cx, pkt, vtep);
-                self.encapsulating = false;
             }
         }
-        // Frames queued while routing (a VTEP reached through a bridge
-        // with VXLAN of its own) were dropped as loops; the room stays.
-        for _ in self.vteps.drain(..) {
-            if let Some(c) = self.counters.drops.get_mut(DropReason::TunnelLoop.index()) {
-                *c += 1;
-            }
+        self.encapsulating = false;
+        self.vteps_spare = queue;
+        // Those are frames a VTEP's own route sent back into a VXLAN
+        // bridge: a loop.
+        let looped = self.vteps.len() as u64;
+        self.vteps.clear();
+        if let Some(c) = self.counters.drops.get_mut(DropReason::TunnelLoop.index()) {
+            *c += looped;
         }
-        self.vteps = queue;
     }
 
     /// Writes the outer headers in front of frame `pkt` for member `m`

@@ -402,3 +402,14 @@ fn the_fast_path_unwraps_as_the_full_path_does() {
     assert!(quick.is_empty());
     assert_eq!(fast.counters.dropped(DropReason::TunnelEcn), 1);
 }
+
+#[test]
+fn an_inner_packet_shorter_than_its_header_is_malformed_on_both_paths() {
+    let t = tunnel_tables(GRE, false);
+    for inner in [&[0x60u8][..], &[0x45, 0, 0, 20][..], &[0x60, 0, 0, 0, 0, 0, 0, 0][..]] {
+        let frame = wrapped(Some(None), inner, 0x03);
+        let (fast, slow, quick) = both_paths(&t, 1, &frame);
+        assert!(slow.is_empty() && quick.is_empty(), "{inner:?}");
+        assert_eq!(fast.counters.dropped(DropReason::TunnelMalformed), 1, "{inner:?}");
+    }
+}

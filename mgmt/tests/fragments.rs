@@ -11,49 +11,9 @@ use common::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn set_mtu(name: &str, mtu: u16) {
-    let path = format!("/api/v1/interfaces/{name}");
-    let mut ifc = api("GET", &path, "readonly", None, &[]).json;
-    ifc["mtu"] = serde_json::json!(mtu);
-    ifc.as_object_mut().unwrap().remove("mac");
-    assert_eq!(api("PUT", &path, "admin", Some(ifc), &[]).status, 200);
-}
-
 fn ping_sized(ns: &str, dst: &str, size: usize) -> String {
     let v6 = if dst.contains(':') { "-6" } else { "" };
     ok(&format!("ip netns exec {ns} ping {v6} -c 3 -i 0.2 -W 2 -s {size} {dst}"))
-}
-
-/// Sends a `len`-byte UDP datagram without DF from `ns` to `dst:port` and
-/// returns what the socket listening there in `peer` received.
-fn udp_across(ns: &str, peer: &str, dst: &str, port: u16, len: usize) -> Vec<u8> {
-    let (family, out) =
-        if dst.contains(':') { ("AF_INET6", "/tmp/gw-frag-udp6") } else { ("AF_INET", "/tmp/gw-frag-udp4") };
-    let _ = std::fs::remove_file(out);
-    let mut server = Command::new("ip")
-        .args(["netns", "exec", peer, "python3", "-c"])
-        .arg(format!(
-            "import socket; s = socket.socket(socket.{family}, socket.SOCK_DGRAM); s.bind(('{dst}', {port})); \
-             s.settimeout(10); open('{out}', 'wb').write(s.recv(65535))"
-        ))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    // IP_MTU_DISCOVER (10) = IP_PMTUDISC_DONT (0): DF clear; IPv6
-    // sources fragment whatever the option.
-    ok(&format!(
-        "ip netns exec {ns} python3 -c 'import socket; s = socket.socket(socket.{family}, socket.SOCK_DGRAM); \
-         s.setsockopt(socket.IPPROTO_IP, 10, 0) if \"{family}\" == \"AF_INET\" else None; \
-         s.sendto(bytes(i * 7 % 251 for i in range({len})), (\"{dst}\", {port}))'"
-    ));
-    let _ = server.wait();
-    std::fs::read(out).unwrap_or_default()
-}
-
-fn payload(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 7 % 251) as u8).collect()
 }
 
 /// The kernel's af_packet fanout no longer reassembles in front of the
@@ -69,8 +29,8 @@ fn fragmented_traffic_crosses_and_reaches_the_gateway_on_af_packet_ports() {
     let out = ping_sized("lab-wan", "203.0.113.1", 8000);
     assert!(out.contains("3 received"), "six fragments each way:\n{out}");
     // Datagrams of 20,000 bytes, through, reassembled by the receiver.
-    assert_eq!(udp_across("lab-lan", "lab-wan", "203.0.113.2", 9001, 20000), payload(20000));
-    assert_eq!(udp_across("lab-lan", "lab-wan", "2001:db8:1::2", 9002, 20000), payload(20000));
+    assert_eq!(udp_datagram("lab-lan", "lab-wan", "203.0.113.2", 9001, 20000), udp_payload(20000));
+    assert_eq!(udp_datagram("lab-lan", "lab-wan", "2001:db8:1::2", 9002, 20000), udp_payload(20000));
     assert_eq!(lab.metric("gateway_reassembled_total"), 9, "three pings each to 10.0.1.1, fd00:1::1, 203.0.113.1");
     for reason in ["ipv4_bad_total_length", "reassembly_timeout", "reassembly_evicted", "reassembly_overlap"] {
         assert_eq!(lab.drops(reason), 0, "{reason}");

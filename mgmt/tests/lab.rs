@@ -30,23 +30,7 @@ fn lan_and_wan_ping_each_other_and_both_gateway_addresses() {
 #[test]
 fn tcp_transfer_of_50_mb_arrives_byte_identical() {
     let Some(_lab) = Lab::up() else { return };
-    let dir = std::env::temp_dir().join(format!("gw-lab-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (src, dst) = (dir.join("sent"), dir.join("received"));
-    ok(&format!("head -c 50000000 /dev/urandom > {}", src.display()));
-    let mut server = Command::new("bash")
-        .arg("-c")
-        .arg(format!("ip netns exec lab-wan timeout 60 nc -l -N -p 5001 > {}", dst.display()))
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    ok(&format!("ip netns exec lab-lan timeout 60 nc -N 203.0.113.2 5001 < {}", src.display()));
-    assert!(server.wait().unwrap().success());
-    let sums = ok(&format!("sha256sum {} {} | cut -d' ' -f1", src.display(), dst.display()));
-    let sums: Vec<&str> = sums.lines().collect();
-    assert_eq!(std::fs::metadata(&dst).unwrap().len(), 50_000_000);
-    assert_eq!(sums[0], sums[1], "checksums differ");
-    let _ = std::fs::remove_dir_all(&dir);
+    tcp_transfer("lab-lan", "lab-wan", "203.0.113.2", 5001, 50_000_000);
 }
 
 #[test]
@@ -97,14 +81,6 @@ fn ttl_one_gets_time_exceeded_from_the_gateway() {
 }
 
 /// Sets interface `name`'s MTU through the API.
-fn set_mtu(name: &str, mtu: u16) {
-    let path = format!("/api/v1/interfaces/{name}");
-    let mut ifc = api("GET", &path, "readonly", None, &[]).json;
-    ifc["mtu"] = serde_json::json!(mtu);
-    ifc.as_object_mut().unwrap().remove("mac");
-    assert_eq!(api("PUT", &path, "admin", Some(ifc), &[]).status, 200);
-}
-
 /// RFC 791 §3.2: what does not fit the egress MTU leaves in fragments,
 /// which the Linux peers reassemble: forwarded pings and a UDP datagram
 /// without DF over a 1280-byte wan, and the gateway's own echo replies
@@ -120,29 +96,10 @@ fn packets_over_the_egress_mtu_leave_in_fragments_the_kernel_reassembles() {
     assert!(out.contains("3 received") && out.contains("1408 bytes from 10.0.1.1"), "our replies, fragmented:\n{out}");
     // A 1400-byte UDP datagram sent without DF arrives whole at lab-wan's
     // socket (tests/fragments.rs sends larger ones, fragmented already).
-    let payload: Vec<u8> = (0..1400u32).map(|i| b'a' + (i % 26) as u8).collect();
-    std::fs::write("/tmp/gw-frag-payload", &payload).unwrap();
-    let _ = std::fs::remove_file("/tmp/gw-frag-received");
-    // One datagram, received by a socket that gives up after 10 s.
-    let mut server = Command::new("ip")
-        .args(["netns", "exec", "lab-wan", "python3", "-c"])
-        .arg(
-            "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('203.0.113.2', 9999)); \
-             s.settimeout(10); open('/tmp/gw-frag-received', 'wb').write(s.recv(65535))",
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    // IP_MTU_DISCOVER (10) = IP_PMTUDISC_DONT (0): DF clear.
-    ok("ip netns exec lab-lan python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
-        s.setsockopt(socket.IPPROTO_IP, 10, 0); s.sendto(open(\"/tmp/gw-frag-payload\", \"rb\").read(), (\"203.0.113.2\", 9999))'");
-    let _ = server.wait();
     assert_eq!(
-        std::fs::read("/tmp/gw-frag-received").unwrap_or_default(),
-        payload,
-        "the datagram, reassembled by lab-wan"
+        udp_datagram("lab-lan", "lab-wan", "203.0.113.2", 9999, 1400),
+        udp_payload(1400),
+        "reassembled by lab-wan"
     );
     assert!(lab.metric("gateway_ipv4_fragmented_total") >= 7, "3 pings, 3 replies, 1 datagram at least");
     assert!(lab.metric("gateway_ipv4_fragments_sent_total") >= 14);

@@ -7,7 +7,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Waits until lab-lan has a default route learned from an RA.
@@ -92,23 +91,7 @@ fn dual_stack_pings_both_ways_and_to_the_gateway() {
 fn tcp_over_ipv6_arrives_byte_identical() {
     let Some(lab) = Lab::up() else { return };
     wait_for_ra_default_route();
-    let dir = std::env::temp_dir().join(format!("gw-lab6-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (src, dst) = (dir.join("sent"), dir.join("received"));
-    ok(&format!("head -c 20000000 /dev/urandom > {}", src.display()));
-    let mut server = Command::new("bash")
-        .arg("-c")
-        .arg(format!("ip netns exec lab-wan timeout 60 nc -6 -l -N -p 5002 > {}", dst.display()))
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    ok(&format!("ip netns exec lab-lan timeout 60 nc -6 -N 2001:db8:1::2 5002 < {}", src.display()));
-    assert!(server.wait().unwrap().success());
-    let sums = ok(&format!("sha256sum {} {} | cut -d' ' -f1", src.display(), dst.display()));
-    let sums: Vec<&str> = sums.lines().collect();
-    assert_eq!(std::fs::metadata(&dst).unwrap().len(), 20_000_000);
-    assert_eq!(sums[0], sums[1], "checksums differ");
-    let _ = std::fs::remove_dir_all(&dir);
+    tcp_transfer("lab-lan", "lab-wan", "2001:db8:1::2", 5002, 20_000_000);
     // 20 MB is over 13,000 full-size segments: nearly all by the fast path.
     std::thread::sleep(Duration::from_millis(300)); // counters are published between bursts
     let fast = lab.metric("gateway_fast_path_total");

@@ -14,7 +14,6 @@ mod common;
 use common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 /// The lab's config with five tunnel interfaces to lab-wan.
 const TUNNELS: &str = r#"  - name: gre1
@@ -111,29 +110,6 @@ impl Drop for Peer {
     }
 }
 
-/// Sends `mb` megabytes from lab-lan to `dst` port 5001 over TCP and
-/// checks they arrive byte-identical in lab-wan.
-fn tcp_transfer(dst: &str, mb: usize) {
-    let dir = std::env::temp_dir().join(format!("gw-tun-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (src, got) = (dir.join("sent"), dir.join("received"));
-    ok(&format!("head -c {} /dev/urandom > {}", mb * 1_000_000, src.display()));
-    let listen = if dst.contains(':') { "-6" } else { "-4" };
-    let mut server = Command::new("bash")
-        .arg("-c")
-        .arg(format!("ip netns exec lab-wan timeout 60 nc {listen} -l -N -p 5001 > {}", got.display()))
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    ok(&format!("ip netns exec lab-lan timeout 60 nc -N {dst} 5001 < {}", src.display()));
-    assert!(server.wait().unwrap().success());
-    let sums = ok(&format!("sha256sum {} {} | cut -d' ' -f1", src.display(), got.display()));
-    let sums: Vec<&str> = sums.lines().collect();
-    assert_eq!(std::fs::metadata(&got).unwrap().len(), (mb * 1_000_000) as u64, "to {dst}");
-    assert_eq!(sums[0], sums[1], "to {dst}: checksums differ");
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
 fn pings(dst: &str) {
     let v6 = if dst.contains(':') { "-6" } else { "" };
     let out = ok(&format!("ip netns exec lab-lan ping {v6} -c 3 -i 0.2 -W 2 {dst}"));
@@ -157,7 +133,7 @@ fn every_tunnel_type_carries_pings_and_tcp_both_families_to_a_real_far_end() {
         let _peer = Peer::start(kind, v6, key, 1500, addrs);
         for t in targets {
             pings(t);
-            tcp_transfer(t, 5);
+            tcp_transfer("lab-lan", "lab-wan", t, 5001, 5_000_000);
         }
     }
     // A tunnel added through the API carries traffic at once; removed,
@@ -195,28 +171,12 @@ fn every_tunnel_type_carries_pings_and_tcp_both_families_to_a_real_far_end() {
 fn path_mtu_discovery_and_fragments_through_a_1400_byte_tunnel() {
     let Some(lab) = tunnel_lab() else { return };
     let _peer = Peer::start("gre", false, Some(7), 1500, &["172.16.0.2/30", "fd00:90::2/64"]);
-    tcp_transfer("172.16.0.2", 50);
+    tcp_transfer("lab-lan", "lab-wan", "172.16.0.2", 5001, 50_000_000);
     assert!(lab.drops("fragmentation_needed") >= 1, "the sender was told the MTU");
-    tcp_transfer("fd00:90::2", 5);
+    tcp_transfer("lab-lan", "lab-wan", "fd00:90::2", 5001, 5_000_000);
     assert!(lab.drops("packet_too_big") >= 1, "the IPv6 sender was told the MTU");
-    let out = "/tmp/gw-tun-udp";
-    let _ = std::fs::remove_file(out);
-    let mut server = Command::new("ip")
-        .args(["netns", "exec", "lab-wan", "python3", "-c"])
-        .arg(format!(
-            "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('172.16.0.2', 9003)); \
-             s.settimeout(10); open('{out}', 'wb').write(s.recv(65535))"
-        ))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    ok("ip netns exec lab-lan python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
-        s.setsockopt(socket.IPPROTO_IP, 10, 0); s.sendto(bytes(i * 7 % 251 for i in range(20000)), (\"172.16.0.2\", 9003))'");
-    let _ = server.wait();
-    let want: Vec<u8> = (0..20000).map(|i| (i * 7 % 251) as u8).collect();
-    assert_eq!(std::fs::read(out).unwrap_or_default(), want, "the datagram, whole");
+    let got = udp_datagram("lab-lan", "lab-wan", "172.16.0.2", 9003, 20000);
+    assert_eq!(got, udp_payload(20000), "the datagram, whole");
     // The far end's 1500-byte TUN sends 1500-byte packets: their outer
     // headers do not fit its 1500-byte wan, so they come in fragments.
     let pong = ok("ip netns exec lab-wan ping -c 3 -i 0.2 -W 2 -s 1472 -I 172.16.0.2 172.16.0.1");
@@ -236,8 +196,8 @@ fn mss_clamping_on_the_tunnel_makes_path_mtu_discovery_unneeded() {
     gre1.as_object_mut().unwrap().remove("mac");
     let r = api("PUT", "/api/v1/interfaces/gre1", "admin", Some(gre1), &[]);
     assert_eq!(r.status, 200, "{}", r.text);
-    tcp_transfer("172.16.0.2", 20);
-    tcp_transfer("fd00:90::2", 5);
+    tcp_transfer("lab-lan", "lab-wan", "172.16.0.2", 5001, 20_000_000);
+    tcp_transfer("lab-lan", "lab-wan", "fd00:90::2", 5001, 5_000_000);
     assert_eq!(lab.drops("fragmentation_needed"), 0);
     assert_eq!(lab.drops("packet_too_big"), 0);
     assert!(lab.metric("gateway_tcp_mss_clamped_total") >= 4, "both SYNs of both connections");

@@ -8,8 +8,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
-use std::time::Duration;
 
 #[test]
 fn two_namespaces_across_a_vxlan_overlay_reach_each_other_at_layer_2() {
@@ -23,22 +21,7 @@ fn two_namespaces_across_a_vxlan_overlay_reach_each_other_at_layer_2() {
     let out = ok("ip netns exec lab-wan ping -c 3 -i 0.2 -W 2 192.168.100.1");
     assert!(out.contains("3 received"), "{out}");
     // TCP, 5 MB, byte-identical.
-    let dir = std::env::temp_dir().join(format!("gw-vxlan-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (src, got) = (dir.join("sent"), dir.join("received"));
-    ok(&format!("head -c 5000000 /dev/urandom > {}", src.display()));
-    let mut server = Command::new("bash")
-        .arg("-c")
-        .arg(format!("ip netns exec lab-wan timeout 60 nc -l -N -p 5001 > {}", got.display()))
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    ok(&format!("ip netns exec lab-h1 timeout 60 nc -N 192.168.100.2 5001 < {}", src.display()));
-    assert!(server.wait().unwrap().success());
-    let sums = ok(&format!("sha256sum {} {} | cut -d' ' -f1", src.display(), got.display()));
-    let sums: Vec<&str> = sums.lines().collect();
-    assert_eq!(sums[0], sums[1], "checksums differ");
-    let _ = std::fs::remove_dir_all(&dir);
+    tcp_transfer("lab-h1", "lab-wan", "192.168.100.2", 5001, 5_000_000);
     // Routed into the segment by the bridge's interface.
     let out = ok("ip netns exec lab-wan ip route add 10.0.1.0/24 via 192.168.100.254 dev vx0 && \
                   ip netns exec lab-lan ping -c 3 -i 0.2 -W 2 192.168.100.2");

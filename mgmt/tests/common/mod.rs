@@ -181,3 +181,73 @@ pub fn api(method: &str, path: &str, role: &str, body: Option<serde_json::Value>
     let text = r.into_string().unwrap_or_default();
     Resp { status, json: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null), text, content_type, etag }
 }
+
+/// Sets interface `name`'s MTU through the API.
+pub fn set_mtu(name: &str, mtu: u16) {
+    let path = format!("/api/v1/interfaces/{name}");
+    let mut ifc = api("GET", &path, "readonly", None, &[]).json;
+    ifc["mtu"] = serde_json::json!(mtu);
+    ifc.as_object_mut().unwrap().remove("mac");
+    assert_eq!(api("PUT", &path, "admin", Some(ifc), &[]).status, 200);
+}
+
+/// The bytes [`udp_datagram`] sends.
+pub fn udp_payload(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+/// Sends one `len`-byte UDP datagram ([`udp_payload`]) without DF from
+/// namespace `from` to `dst:port`, and returns what the socket bound there
+/// in namespace `to` received (nothing after 10 s). IPv4 or IPv6 by `dst`.
+pub fn udp_datagram(from: &str, to: &str, dst: &str, port: u16, len: usize) -> Vec<u8> {
+    let family = if dst.contains(':') { "AF_INET6" } else { "AF_INET" };
+    let out = std::env::temp_dir().join(format!("gw-udp-{}-{port}", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let mut server = Command::new("ip")
+        .args(["netns", "exec", to, "python3", "-c"])
+        .arg(format!(
+            "import socket; s = socket.socket(socket.{family}, socket.SOCK_DGRAM); s.bind(('{dst}', {port})); \
+             s.settimeout(10); open('{}', 'wb').write(s.recv(65535))",
+            out.display()
+        ))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // IP_MTU_DISCOVER (10) = IP_PMTUDISC_DONT (0): DF clear. IPv6 sources
+    // fragment whatever the option.
+    ok(&format!(
+        "ip netns exec {from} python3 -c 'import socket; s = socket.socket(socket.{family}, socket.SOCK_DGRAM); \
+         s.setsockopt(socket.IPPROTO_IP, 10, 0) if \"{family}\" == \"AF_INET\" else None; \
+         s.sendto(bytes(i * 7 % 251 for i in range({len})), (\"{dst}\", {port}))'"
+    ));
+    let _ = server.wait();
+    let got = std::fs::read(&out).unwrap_or_default();
+    let _ = std::fs::remove_file(&out);
+    got
+}
+
+/// Sends `bytes` random bytes over TCP from namespace `from` to
+/// `dst:port`, where `nc` listens in namespace `to`, and checks they
+/// arrive whole and byte-identical (sha256).
+pub fn tcp_transfer(from: &str, to: &str, dst: &str, port: u16, bytes: usize) {
+    let dir = std::env::temp_dir().join(format!("gw-tcp-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (src, got) = (dir.join("sent"), dir.join("received"));
+    ok(&format!("head -c {bytes} /dev/urandom > {}", src.display()));
+    let family = if dst.contains(':') { "-6" } else { "-4" };
+    let mut server = Command::new("bash")
+        .arg("-c")
+        .arg(format!("ip netns exec {to} timeout 60 nc {family} -l -N -p {port} > {}", got.display()))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    ok(&format!("ip netns exec {from} timeout 60 nc {family} -N {dst} {port} < {}", src.display()));
+    assert!(server.wait().unwrap().success());
+    let sums = ok(&format!("sha256sum {} {} | cut -d' ' -f1", src.display(), got.display()));
+    let sums: Vec<&str> = sums.lines().collect();
+    assert_eq!(std::fs::metadata(&got).unwrap().len(), bytes as u64, "to {dst}");
+    assert_eq!(sums[0], sums[1], "to {dst}: checksums differ");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,7 +9,9 @@ use nat::NatCounter;
 use stack::mac_table::MacInfo;
 use stack::neigh::NeighborInfo;
 use stack::router::Counter;
+use stack::udp::SocketStats;
 use stack::{Counters, DropReason};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 
@@ -107,10 +109,11 @@ impl WorkerStats {
     }
 }
 
-/// A worker's neighbor cache and MAC table, copied out on request.
+/// A worker's neighbor cache, MAC table and UDP sockets, copied out on
+/// request.
 ///
 /// The control plane raises `requested`; the worker, between bursts,
-/// copies its entries into `entries` and `macs` if it gets the locks at
+/// copies its entries into `entries`, `macs` and `sockets` if it gets the locks at
 /// once (`try_lock`: a worker never waits), and sets `served` to the
 /// request it answered. The vectors are made with room for full tables,
 /// so the worker never allocates.
@@ -121,6 +124,8 @@ pub struct TableDump {
     pub entries: Mutex<Vec<NeighborInfo>>,
     /// MAC entries, `seen` turned into the age in nanoseconds.
     pub macs: Mutex<Vec<MacInfo>>,
+    /// The UDP sockets' addresses and counts.
+    pub sockets: Mutex<Vec<(SocketAddr, SocketStats)>>,
 }
 
 impl TableDump {
@@ -129,6 +134,7 @@ impl TableDump {
         TableDump {
             entries: Mutex::new(Vec::with_capacity(neighbors)),
             macs: Mutex::new(Vec::with_capacity(macs)),
+            sockets: Mutex::new(Vec::with_capacity(stack::udp::MAX_SOCKETS)),
             ..TableDump::default()
         }
     }

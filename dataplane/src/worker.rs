@@ -370,7 +370,11 @@ impl WorkerContext {
         if want == self.dump.served.load(Relaxed) {
             return;
         }
-        let (Ok(mut v), Ok(mut m)) = (self.dump.entries.try_lock(), self.dump.macs.try_lock()) else { return };
+        let (Ok(mut v), Ok(mut m), Ok(mut s)) =
+            (self.dump.entries.try_lock(), self.dump.macs.try_lock(), self.dump.sockets.try_lock())
+        else {
+            return;
+        };
         v.clear();
         // The tables hold at most their capacity, which the vectors have
         // room for; `take` keeps that true even if they did not.
@@ -382,6 +386,9 @@ impl WorkerContext {
             e.seen = now.saturating_sub(e.seen);
             e
         }));
+        s.clear();
+        let room = s.capacity();
+        s.extend(router.udp().entries().take(room));
         self.dump.served.store(want, std::sync::atomic::Ordering::Release);
     }
 

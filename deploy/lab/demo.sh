@@ -24,6 +24,11 @@ echo
 echo "== fragments: 3000-byte pings through the gateway and to it (reassembled, answered in fragments)"
 lan ping -c 2 -i 0.2 -s 3000 203.0.113.2 | tail -2
 lan ping -c 2 -i 0.2 -s 3000 10.0.1.1 | tail -2
+echo
+echo "== UDP echo (RFC 862), served by the workers on 10.0.1.1 and fd00:1::1 port 7"
+printf 'hello over IPv4\n' | lan nc -u -w 1 10.0.1.1 7
+printf 'hello over IPv6\n' | lan nc -u -w 1 fd00:1::1 7
+echo
 echo "== iperf3 TCP, lab-lan -> lab-wan, 3 s"
 ip netns exec lab-wan iperf3 -s -D -1 -p 5201
 sleep 0.5
@@ -55,6 +60,8 @@ The lab is up. Try:
   $gw ctl routes
   $gw ctl route del 198.51.100.0/24
   $gw ctl audit
+  ip netns exec lab-lan nc -u fd00:1::1 7     # type lines: the gateway echoes them
+  curl -s -H "Authorization: Bearer \$(cat /run/gatewayd-lab/readonly.token)" http://127.0.0.1:8080/api/v1/services
   curl -s -H "Authorization: Bearer \$(cat /run/gatewayd-lab/readonly.token)" http://127.0.0.1:8080/api/v1/openapi.json
   tail -f /run/gatewayd-lab/gatewayd.log
   make lab-down          # remove the lab

@@ -17,9 +17,11 @@ use dataplane::{NatMailbox, TableDump, WorkerStats};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use stack::neigh::{NeighborInfo, State as NeighState};
+use stack::udp::SocketStats;
 use stack::wire::MacAddr;
 use stack::Tables;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed};
 use std::sync::Arc;
@@ -516,6 +518,24 @@ impl Controller {
         if let Err(err) = self.audit.append(e) {
             eprintln!("gatewayd: writing the audit log {}: {err}", self.audit.path().display());
         }
+    }
+
+    /// Every worker's UDP sockets' counts, summed by address.
+    pub async fn sockets(&self) -> BTreeMap<SocketAddr, SocketStats> {
+        self.dump().await;
+        let mut sum: BTreeMap<SocketAddr, SocketStats> = BTreeMap::new();
+        for d in &self.hooks.dumps {
+            let v = d.sockets.lock().unwrap_or_else(|p| p.into_inner());
+            for (a, s) in v.iter() {
+                let t = sum.entry(*a).or_default();
+                t.rx_datagrams += s.rx_datagrams;
+                t.rx_bytes += s.rx_bytes;
+                t.rx_dropped += s.rx_dropped;
+                t.tx_datagrams += s.tx_datagrams;
+                t.tx_bytes += s.tx_bytes;
+            }
+        }
+        sum
     }
 
     /// Every worker's MAC entries, merged: one per (bridge, MAC), the

@@ -124,6 +124,7 @@ pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: 
     let (bridges, members) = bridges(cfg, port_ids);
     t.set_bridges(bridges, members)?;
     t.settings = router_config(cfg);
+    t.services = cfg.services.iter().flat_map(|s| s.listeners()).collect();
     Ok(t)
 }
 

@@ -133,13 +133,26 @@ drop_reasons! {
     /// IPv6 first fragment without the whole header chain (RFC 7112,
     /// RFC 8200 §4.5); answered with Parameter Problem code 3.
     ReassemblyIncompleteChain => "reassembly_incomplete_chain",
-    /// Reassembled tunnel packet too large for one buffer (it must be
-    /// unwrapped in one piece), or no buffer to put it in.
+    /// Reassembled tunnel packet or UDP datagram for a socket too large
+    /// for one buffer (it must be handled in one piece), or no buffer to
+    /// put it in.
     ReassemblyNoRoom => "reassembly_no_room",
     /// Local packet for a protocol we do not serve; answered by Protocol Unreachable.
     LocalProtocolUnreachable => "local_protocol_unreachable",
     /// Local UDP packet to a closed port; answered by Port Unreachable.
     LocalPortUnreachable => "local_port_unreachable",
+    /// Local UDP datagram whose header is cut short or whose length field
+    /// runs past the packet (or is below 8).
+    UdpMalformed => "udp_malformed",
+    /// Local UDP datagram failing its checksum, or over IPv6 without one
+    /// (RFC 1122 §4.1.3.4, RFC 8200 §8.1): discarded silently.
+    UdpBadChecksum => "udp_bad_checksum",
+    /// Local UDP datagram for a socket whose queue is full, or while the
+    /// worker's sockets hold their bound of datagrams together.
+    UdpQueueFull => "udp_queue_full",
+    /// Datagram to the echo service from a source port below 1024 (another
+    /// service's: answering could set off a loop between them).
+    UdpEchoRefused => "udp_echo_refused",
     /// Local TCP segment to a closed port; answered by RST (RFC 9293 §3.10.7.1).
     LocalTcpClosed => "local_tcp_closed",
     /// Local ICMP message that is malformed or fails its checksum.

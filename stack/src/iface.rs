@@ -364,6 +364,8 @@ pub struct Tables {
     /// (bridge, address), and the UDP ports VXLAN listens on.
     vteps: FastMap<(u64, u32), VtepIn>,
     vxlan_ports: Vec<u16>,
+    /// The built-in services and where they listen.
+    pub services: Vec<crate::services::Listener>,
 }
 
 impl Tables {
@@ -439,6 +441,7 @@ impl Tables {
             tunnels,
             vteps: Default::default(),
             vxlan_ports: Vec::new(),
+            services: Vec::new(),
         };
         t.attach()?;
         Ok(t)

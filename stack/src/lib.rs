@@ -21,7 +21,9 @@ pub mod neigh;
 pub mod overlay;
 pub mod reassembly;
 pub mod router;
+pub mod services;
 pub mod settings;
+pub mod udp;
 pub mod wire;
 
 pub use buf::{PacketBuf, VecBuf};
@@ -36,4 +38,5 @@ pub use iface::{
 pub use neigh::{NeighborCache, NeighborConfig};
 pub use reassembly::ReassemblyConfig;
 pub use router::{Counters, Io, NeighborNews, Router};
+pub use services::{Listener, ServiceKind};
 pub use settings::RouterConfig;

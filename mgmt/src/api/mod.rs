@@ -54,6 +54,7 @@ mod neighbors;
 mod observe;
 mod ports;
 mod routes;
+mod services;
 
 use access::{authenticate, Caller};
 use extract::{page, Body, Page, Paging, Path, Query};
@@ -86,6 +87,7 @@ type ApiResult<T> = Result<T, Problem>;
         (name = "bridges", description = "Bridge domains, their members and MAC tables."),
         (name = "routes", description = "Static routes."),
         (name = "neighbors", description = "The ARP neighbor caches and static entries."),
+        (name = "services", description = "Built-in services on the gateway's own addresses (UDP echo, discard) and their counts."),
         (name = "nat", description = "NAT44: rules, pools, port forwards, static mappings, settings; live sessions and subscribers."),
         (name = "config", description = "The running config as a whole; commit-confirm."),
         (name = "observe", description = "Stats, audit log, metrics, health, this document.")
@@ -132,8 +134,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 fn api_routes() -> OpenApiRouter<Arc<Api>> {
     type Routes = fn(OpenApiRouter<Arc<Api>>) -> OpenApiRouter<Arc<Api>>;
-    let resources: [Routes; 8] = [
+    let resources: [Routes; 9] = [
         nat44::routes,
+        services::routes,
         ports::routes,
         interfaces::routes,
         bridges::routes,

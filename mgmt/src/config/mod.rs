@@ -19,6 +19,7 @@ mod limits;
 mod management;
 mod nat;
 mod routes;
+mod services;
 mod tunnels;
 
 pub use bridges::{BridgeConf, L2Conf, MemberConf, VxlanConf, MAX_MEMBERS};
@@ -31,6 +32,7 @@ pub use nat::{
     MAX_POOL_ADDRESSES,
 };
 pub use routes::{NeighborConf, RouteConf, RouteType};
+pub use services::{ServiceConf, ServiceKindConf, TransportConf, MAX_LISTENERS};
 pub use tunnels::{TunnelConf, TunnelType};
 
 /// The whole configuration.
@@ -76,6 +78,10 @@ pub struct Config {
     /// Source NAT (NAT44): rules, filtering, timeouts and bounds.
     #[serde(default, skip_serializing_if = "NatConf::is_default")]
     pub nat: NatConf,
+    /// Built-in services on the gateway's own addresses (UDP echo and
+    /// discard), served by the workers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceConf>,
     /// Management listener (`/healthz`, `/metrics`).
     #[serde(default)]
     pub management: Management,
@@ -149,6 +155,7 @@ impl Config {
         self.validate_interfaces(&mut seen, &mut errs);
         self.validate_routes(&seen, &mut errs);
         self.validate_neighbors(&seen, &mut errs);
+        self.validate_services(&seen, &mut errs);
         self.validate_limits(&mut errs);
         self.validate_management(&mut errs);
         self.validate_nat(&mut errs);

@@ -151,6 +151,11 @@ counter_set! {
         /// TCP SYNs whose MSS was lowered to fit an interface's MTU
         /// (`mss_clamp`).
         mss_clamped / MssClamped => Sum "gateway_tcp_mss_clamped_total",
+        /// UDP datagrams queued on the gateway's own sockets (the
+        /// built-in services').
+        udp_received / UdpReceived => Sum "gateway_udp_received_total",
+        /// UDP datagrams the gateway's own sockets sent.
+        udp_sent / UdpSent => Sum "gateway_udp_sent_total",
         /// Packets handed to the worker that owns their NAT state (a
         /// subscriber's, or an outside port's).
         handed_off / HandedOff => Sum "gateway_nat_handoffs_total",

@@ -11,6 +11,7 @@
 use super::io::Burst;
 use super::nd::ND_HOP_LIMIT;
 use super::tunnel::{is_tunnel_protocol, Outer};
+use super::udp::Arrival;
 use super::{Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -196,8 +197,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         match chain.protocol {
             nh::ICMPV6 => self.icmp6_input(cx, ifindex, pkt, chain.offset),
             nh::UDP => {
-                let (r, m, c) = (DropReason::LocalPortUnreachable, Msg6::DstUnreachable, icmpv6w::unreachable::PORT);
-                self.icmp6_error(cx, ifindex, pkt, r, Error6 { msg: m, code: c, rest: 0 }, false)
+                let end = ETH_LEN + ipv6::HEADER_LEN + usize::from(p.payload_len());
+                let a = Arrival { src: src.into(), dst: dst.into(), ifindex, at: ETH_LEN + chain.offset, end };
+                if let Some(pkt) = self.udp_input(cx, pkt, a) {
+                    let (r, m, c) =
+                        (DropReason::LocalPortUnreachable, Msg6::DstUnreachable, icmpv6w::unreachable::PORT);
+                    self.icmp6_error(cx, ifindex, pkt, r, Error6 { msg: m, code: c, rest: 0 }, false)
+                }
             }
             nh::TCP => self.tcp_reset6(cx, ifindex, pkt, chain.offset),
             nh::NO_NEXT => {

@@ -4,6 +4,7 @@
 
 use super::io::Burst;
 use super::tunnel::{is_tunnel_protocol, Outer};
+use super::udp::Arrival;
 use super::{Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -50,7 +51,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 self.route_own(cx, pkt, src);
             }
             Protocol::Udp => {
-                if let Some(pkt) = self.vxlan_input(cx, pkt, src, dst, hl) {
+                let end = ETH_LEN + usize::from(p.total_len());
+                let Some(pkt) = self.vxlan_input(cx, pkt, src, dst, hl) else { return };
+                let a = Arrival { src: src.into(), dst: dst.into(), ifindex: self.rx_if, at: ETH_LEN + hl, end };
+                if let Some(pkt) = self.udp_input(cx, pkt, a) {
                     let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PORT);
                     self.icmp_error(cx, pkt, DropReason::LocalPortUnreachable, m, c, 0)
                 }

@@ -37,6 +37,7 @@ use crate::mac_table::{MacTable, MAX_BRIDGES};
 use crate::neigh::{Event, NeighborCache};
 use crate::reassembly::{Reassembly, MAX_FRAGMENTS};
 use crate::settings::RouterConfig;
+use crate::udp::UdpSockets;
 use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::icmpv4::{self, Message};
 use crate::wire::MacAddr;
@@ -64,6 +65,7 @@ mod output;
 mod ra;
 mod reassemble;
 mod tunnel;
+mod udp;
 mod vxlan;
 
 use bridge::L2;
@@ -74,6 +76,7 @@ use io::Burst;
 pub use io::{Io, NeighborNews};
 use output::{ip_version, send_resolved};
 pub use ra::MAX_RA_PREFIXES;
+pub use udp::Outgoing;
 
 /// How often [`Router::poll`] scans the neighbor table, in nanoseconds.
 pub const POLL_INTERVAL: u64 = 10_000_000;
@@ -128,6 +131,9 @@ pub struct Router<B, N = NoNat> {
     vteps_spare: bridge::VtepQueue<B>,
     /// The fast path's last tunnel and VTEP ([`fast_unwrap`]).
     unwrap_memo: fast_unwrap::UnwrapMemo,
+    /// UDP sockets on our addresses, and the built-in services on them.
+    udp: UdpSockets<B>,
+    services: udp::Services,
     pub counters: Counters,
 }
 
@@ -171,6 +177,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             vteps: Vec::with_capacity(bridge::VTEP_QUEUE),
             vteps_spare: Vec::with_capacity(bridge::VTEP_QUEUE),
             unwrap_memo: fast_unwrap::UnwrapMemo::EMPTY,
+            udp: UdpSockets::default(),
+            services: udp::Services::default(),
             counters: Counters::default(),
         }
     }

@@ -13,6 +13,7 @@
 use super::io::Burst;
 use super::ip6::Error6;
 use super::tunnel::{is_tunnel_protocol, Outer};
+use super::udp::Arrival;
 use super::{Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -111,6 +112,14 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                         let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PORT);
                         self.icmp_error(cx, pkt, DropReason::LocalPortUnreachable, m, c, 0);
                     }
+                    return;
+                }
+                if self.udp_bound(cx.t, dst.into(), dport) {
+                    let Some(whole) = self.linearize(cx, first, n, ETH_LEN + hl, ETH_LEN + hl) else { return };
+                    let end = whole.len();
+                    let a = Arrival { src: src.into(), dst: dst.into(), ifindex: self.rx_if, at: ETH_LEN + hl, end };
+                    // (A socket is bound: nothing comes back.)
+                    let _ = self.udp_input(cx, whole, a);
                     return;
                 }
                 self.drop_pieces(1, n, DropReason::LocalPortUnreachable);
@@ -238,6 +247,19 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     Some(reset) => self.send_reset6(cx, ifindex, first, reset),
                     None => self.drop(DropReason::LocalTcpClosed),
                 }
+            }
+            nh::UDP if !dst.is_multicast() && self.udp_bound(cx.t, dst.into(), dport6(ip, chain.offset)) => {
+                // Put together in one buffer without the fragment header,
+                // which only stands right after the fixed header here.
+                if frag_at != ipv6::HEADER_LEN {
+                    self.drop(DropReason::UdpMalformed);
+                    return self.drop_pieces(1, n, DropReason::UdpMalformed);
+                }
+                let head = ETH_LEN + frag_at;
+                let Some(whole) = self.linearize(cx, first, n, head, head + frag::HEADER_LEN) else { return };
+                let (at, end) = (ETH_LEN + chain.offset - frag::HEADER_LEN, whole.len());
+                let a = Arrival { src: src.into(), dst: dst.into(), ifindex, at, end };
+                let _ = self.udp_input(cx, whole, a);
             }
             nh::UDP => {
                 self.drop_pieces(1, n, DropReason::LocalPortUnreachable);
@@ -486,4 +508,9 @@ fn reply6<B: PacketBuf>(
         put16(icmp, 2, c);
     }
     true
+}
+
+/// The destination port of the UDP header at `at` in `ip` (0 if cut short).
+fn dport6(ip: &[u8], at: usize) -> u16 {
+    ip.get(at + 2..at + 4).map_or(0, |p| u16::from_be_bytes([p[0], p[1]]))
 }

@@ -2,7 +2,7 @@
 
 use super::checksum;
 use super::{be16, put16, Error, Result};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Byte offsets of the header's fields.
 pub mod field {
@@ -23,6 +23,11 @@ pub struct UdpPacket<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> UdpPacket<T> {
+    /// A view without checks, for writing a header into `buffer` (at
+    /// least [`HEADER_LEN`] bytes and the payload).
+    pub fn new_unchecked(buffer: T) -> Self {
+        UdpPacket { buffer }
+    }
     /// Checks the header fits and the length field is within the buffer
     /// and covers at least the header.
     pub fn new_checked(buffer: T) -> Result<Self> {
@@ -66,6 +71,12 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         let acc = checksum::pseudo_header_v4(src, dst, 17, self.len());
         checksum::fold(checksum::sum(acc, data)) == 0xffff
     }
+    /// Verifies the checksum over IPv6, where it is mandatory (RFC 8200
+    /// §8.1: a zero checksum is discarded).
+    pub fn verify_checksum6(&self, src: &Ipv6Addr, dst: &Ipv6Addr) -> bool {
+        let data = &self.buffer.as_ref()[..usize::from(self.len())];
+        self.checksum() != 0 && super::ipv6::verify_upper_checksum(src, dst, super::ip::protocol::UDP, data)
+    }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
@@ -87,6 +98,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
         let len = self.len();
         let acc = checksum::pseudo_header_v4(src, dst, 17, len);
         let c = !checksum::fold(checksum::sum(acc, &self.buffer.as_ref()[..usize::from(len)]));
+        self.set_checksum(if c == 0 { 0xffff } else { c });
+    }
+    /// Computes the checksum over IPv6 (zero is sent as 0xffff).
+    pub fn fill_checksum6(&mut self, src: &Ipv6Addr, dst: &Ipv6Addr) {
+        self.set_checksum(0);
+        let data = &self.buffer.as_ref()[..usize::from(self.len())];
+        let c = super::ipv6::upper_checksum(src, dst, super::ip::protocol::UDP, data);
         self.set_checksum(if c == 0 { 0xffff } else { c });
     }
 }
@@ -115,6 +133,13 @@ impl UdpRepr {
         p.set_dst_port(self.dst_port);
         p.set_len((HEADER_LEN + self.payload_len) as u16);
         p.fill_checksum(src, dst);
+    }
+    /// [`UdpRepr::emit`] over IPv6.
+    pub fn emit6<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut UdpPacket<T>, src: &Ipv6Addr, dst: &Ipv6Addr) {
+        p.set_src_port(self.src_port);
+        p.set_dst_port(self.dst_port);
+        p.set_len((HEADER_LEN + self.payload_len) as u16);
+        p.fill_checksum6(src, dst);
     }
 }
 
@@ -160,5 +185,16 @@ mod tests {
         let mut none = bad.clone();
         none[6..8].fill(0);
         assert!(UdpRepr::parse(&UdpPacket::new_checked(&none[..]).unwrap(), SRC, DST).is_ok());
+    }
+
+    #[test]
+    fn ipv6_checksum_is_mandatory_and_round_trips() {
+        let (a, b): (Ipv6Addr, Ipv6Addr) = ("fd00:1::2".parse().unwrap(), "fd00:1::1".parse().unwrap());
+        let mut d = vec![0x30, 0x39, 0x00, 0x07, 0x00, 0x0b, 0, 0, b'a', b'b', b'c'];
+        UdpPacket::new_checked(&mut d[..]).unwrap().fill_checksum6(&a, &b);
+        assert!(UdpPacket::new_checked(&d[..]).unwrap().verify_checksum6(&a, &b));
+        assert!(!UdpPacket::new_checked(&d[..]).unwrap().verify_checksum6(&b, &"fd00:1::3".parse().unwrap()));
+        d[6..8].fill(0);
+        assert!(!UdpPacket::new_checked(&d[..]).unwrap().verify_checksum6(&a, &b), "zero is not 'none' over IPv6");
     }
 }

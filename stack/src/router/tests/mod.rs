@@ -684,4 +684,5 @@ mod fragment;
 mod ip6;
 mod reassembly;
 mod tunnel;
+mod udp;
 mod vxlan;

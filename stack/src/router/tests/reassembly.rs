@@ -8,7 +8,7 @@ use crate::wire::ipv6::{self, nh, Ipv6Packet};
 
 /// Cuts IPv4 `frame` into fragments, one per `(start, end)` of its payload
 /// (bytes), each with its own header (identification `ident`).
-fn frag4(frame: &[u8], pieces: &[(usize, usize)], ident: u16) -> Vec<Vec<u8>> {
+pub(super) fn frag4(frame: &[u8], pieces: &[(usize, usize)], ident: u16) -> Vec<Vec<u8>> {
     let p = Ipv4Packet::new_checked(&frame[14..]).unwrap();
     let payload = p.payload().to_vec();
     pieces
@@ -36,7 +36,7 @@ fn big_echo(len: usize) -> (Vec<u8>, Vec<u8>) {
 }
 
 /// The payloads of sent IPv4 fragments, by offset, put together.
-fn joined4(sent: &[VecBuf]) -> Vec<u8> {
+pub(super) fn joined4(sent: &[VecBuf]) -> Vec<u8> {
     let mut parts: Vec<(u16, Vec<u8>)> =
         sent.iter().map(|f| (sent_ip(f).frag_offset(), sent_ip(f).payload().to_vec())).collect();
     parts.sort();
@@ -176,7 +176,14 @@ fn a_datagram_not_whole_in_time_gets_time_exceeded_code_1_if_its_first_came() {
 
 /// IPv6 fragments of an upper-layer message `upper` (protocol `next`),
 /// one per `(start, end)` of it, identification `ident`.
-fn frag6(src: &str, dst: &str, next: u8, upper: &[u8], pieces: &[(usize, usize)], ident: u32) -> Vec<Vec<u8>> {
+pub(super) fn frag6(
+    src: &str,
+    dst: &str,
+    next: u8,
+    upper: &[u8],
+    pieces: &[(usize, usize)],
+    ident: u32,
+) -> Vec<Vec<u8>> {
     pieces
         .iter()
         .map(|&(s, e)| {
@@ -195,7 +202,7 @@ fn echo6_message(len: usize) -> Vec<u8> {
 }
 
 /// IPv6 tables with the LAN host resolved.
-fn router6(t: &Tables) -> (Router<VecBuf>, TestIo) {
+pub(super) fn router6(t: &Tables) -> (Router<VecBuf>, TestIo) {
     let (mut r, mut io) = router(t);
     run(&mut r, t, &mut io, 0, &ns_frame("fd00:1::2", "ff02::1:ff00:1", "fd00:1::1", Some(LAN_HOST), 255), 0);
     io.sent.clear();
@@ -205,7 +212,7 @@ fn router6(t: &Tables) -> (Router<VecBuf>, TestIo) {
 /// The fragmentable parts of sent IPv6 fragments, by offset, put
 /// together; every one checked to fit `mtu` and carry identification
 /// `ident` or, if `None`, the first one's.
-fn joined6(sent: &[VecBuf], mtu: usize) -> Vec<u8> {
+pub(super) fn joined6(sent: &[VecBuf], mtu: usize) -> Vec<u8> {
     let mut parts = Vec::new();
     let mut ident = None;
     for f in sent {

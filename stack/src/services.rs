@@ -1,0 +1,44 @@
+//! The built-in services on the gateway's own addresses, served by the
+//! workers themselves: UDP echo (RFC 862: each datagram sent back) and
+//! discard (RFC 863: each datagram counted and dropped). What the config
+//! asks for is a list of [`Listener`]s in every [`crate::Tables`]
+//! snapshot; each worker binds a socket ([`crate::udp`]) for each and
+//! runs the service on what it receives (`router::udp`).
+//!
+//! No UDP chargen (RFC 864): it answers a datagram of any size with up to
+//! 512 bytes, a reflection amplifier for spoofed sources.
+
+use std::net::SocketAddr;
+
+/// What a built-in service does.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ServiceKind {
+    /// RFC 862: every datagram is sent back to where it came from.
+    Echo,
+    /// RFC 863: every datagram is counted and dropped.
+    Discard,
+}
+
+impl ServiceKind {
+    /// Its name in the config, API and metrics.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ServiceKind::Echo => "echo",
+            ServiceKind::Discard => "discard",
+        }
+    }
+}
+
+/// A built-in service listening on one of the gateway's addresses (UDP).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Listener {
+    pub kind: ServiceKind,
+    pub local: SocketAddr,
+}
+
+/// Echo answers no source port below this: those are services' own ports
+/// (echo, chargen, daytime...), and answering one could start a loop
+/// between two services that a spoofed datagram sets off (the "ping-pong"
+/// that inetd's internal services guard against). Clients send from
+/// ephemeral ports.
+pub const ECHO_MIN_SOURCE_PORT: u16 = 1024;

@@ -2,7 +2,7 @@
 //! `VecBuf`s recycled through a pool, so no allocation is measured: a
 //! 64-byte IPv4 and IPv6 frame routed to a static neighbor, a frame
 //! switched between two learned stations, flooded in a two-member
-//! bridge, and switched from a trunk (tag popped) to an access port and
+//! bridge, a VXLAN frame unwrapped and flooded to the local member, and switched from a trunk (tag popped) to an access port and
 //! back (tag pushed).
 //!
 //!   cargo bench -p stack --bench pipeline
@@ -10,10 +10,10 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use stack::fib::NextHop;
 use stack::fib6::NextHop6;
-use stack::iface::{Bridge, Member, StaticNeighbor, StaticRoute};
+use stack::iface::{Bridge, Member, StaticNeighbor, StaticRoute, Vxlan};
 use stack::wire::ipv4::{Ipv4Packet, Ipv4Repr, Protocol};
 use stack::wire::ipv6::{Ipv6Packet, Ipv6Repr};
-use stack::wire::MacAddr;
+use stack::wire::{vxlan, MacAddr};
 use stack::{Interface, Io, PacketBuf, Router, RouterConfig, Tables, VecBuf};
 use std::hint::black_box;
 
@@ -100,6 +100,63 @@ fn routed() -> Tables {
     Tables::build(ifaces, &routes, &routes6, neighbors, 1).unwrap()
 }
 
+/// The IPv4 frame's packet wrapped in VXLAN (VNI 100) from VTEP
+/// 192.0.2.2 to our 192.0.2.1, as `benches/run.sh tunnel` sends it: its
+/// inner destination never learned, so it is flooded to the one local
+/// member.
+fn vxlan_frame() -> Vec<u8> {
+    let inner = [eth(HOST_B, HOST_A, 0x0800), ipv4_frame()[14..].to_vec()].concat();
+    let mut udp = vec![0u8; 16];
+    udp[..2].copy_from_slice(&50000u16.to_be_bytes());
+    udp[2..4].copy_from_slice(&vxlan::PORT.to_be_bytes());
+    udp[4..6].copy_from_slice(&((16 + inner.len()) as u16).to_be_bytes());
+    vxlan::emit(&mut udp[8..], 100);
+    udp.extend_from_slice(&inner);
+    let mut ip = vec![0u8; 20 + udp.len()];
+    ip[20..].copy_from_slice(&udp);
+    let repr = Ipv4Repr {
+        src: [192, 0, 2, 2].into(),
+        dst: [192, 0, 2, 1].into(),
+        protocol: Protocol::Udp,
+        payload_len: udp.len(),
+        ttl: 64,
+        tos: 0,
+        ident: 1,
+        dont_frag: false,
+    };
+    repr.emit(&mut Ipv4Packet::new_unchecked(&mut ip[..]));
+    [eth(GW_IN, MacAddr([2, 0, 0, 0, 0, 0xcc]), 0x0800), ip].concat()
+}
+
+/// Port 0 routed (192.0.2.1/24); bridge br0 with port 1 and VXLAN VNI
+/// 100 at 192.0.2.1 from VTEP 192.0.2.2.
+fn overlay() -> Tables {
+    let ifc = Interface {
+        name: "in".into(),
+        port: 0,
+        mac: GW_IN,
+        mtu: 1500,
+        addrs: vec!["192.0.2.1/24".parse().unwrap()],
+        ..Default::default()
+    };
+    let mut t = Tables::build(vec![ifc], &[], &[], vec![], 1).unwrap();
+    let members = vec![
+        Member { bridge: 0, port: 1, vlan: None, vtep: None },
+        Member { bridge: 0, port: 0, vlan: None, vtep: Some([192, 0, 2, 2].into()) },
+    ];
+    let br = Bridge {
+        name: "br0".into(),
+        members: vec![0, 1],
+        bvi: None,
+        mac_limit: 1024,
+        aging: u64::MAX,
+        flush_epoch: 0,
+        vxlan: Some(Vxlan { vni: 100, local: [192, 0, 2, 1].into(), port: vxlan::PORT }),
+    };
+    t.set_bridges(vec![br], members).unwrap();
+    t
+}
+
 /// Ports 0 and 1 in one bridge; with `trunk`, port 1's member is VLAN 100.
 fn bridged(trunk: bool) -> Tables {
     let mut t = Tables::build(vec![], &[], &[], vec![], 1).unwrap();
@@ -180,6 +237,7 @@ fn pipeline(c: &mut Criterion) {
     bench_frames(c, "ipv6_forward", &t, &[(0, ipv6_frame())]);
     bench_burst(c, "ipv4_forward_burst", &t, 0, &ipv4_frame());
     bench_burst(c, "ipv6_forward_burst", &t, 0, &ipv6_frame());
+    bench_burst(c, "vxlan_decap_burst", &overlay(), 0, &vxlan_frame());
     let a_to_b = [eth(HOST_B, HOST_A, 0x88b5), vec![0; 50]].concat();
     let b_to_a = [eth(HOST_A, HOST_B, 0x88b5), vec![0; 50]].concat();
     let t = bridged(false);

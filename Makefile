@@ -2,7 +2,8 @@
 .PHONY: demo test deps build bench lab-up lab-down fmt lint
 
 APT_PACKAGES = libdpdk-dev dpdk dpdk-doc clang libclang-dev pkg-config iproute2 ethtool \
-               iperf3 socat curl netcat-openbsd iputils-ping traceroute python3 make gcc
+               iperf3 socat curl netcat-openbsd iputils-ping traceroute python3 make gcc \
+               nftables
 
 # Installs what is missing (Debian 12), once.
 deps:

@@ -9,6 +9,7 @@ use nat::NatCounter;
 use stack::mac_table::MacInfo;
 use stack::neigh::NeighborInfo;
 use stack::router::Counter;
+use stack::tcp::ConnInfo;
 use stack::udp::SocketStats;
 use stack::{Counters, DropReason};
 use std::net::SocketAddr;
@@ -126,15 +127,19 @@ pub struct TableDump {
     pub macs: Mutex<Vec<MacInfo>>,
     /// The UDP sockets' addresses and counts.
     pub sockets: Mutex<Vec<(SocketAddr, SocketStats)>>,
+    /// The TCP connections.
+    pub connections: Mutex<Vec<ConnInfo>>,
 }
 
 impl TableDump {
-    /// A dump with room for `neighbors` and `macs` entries (the tables' bounds).
-    pub fn with_capacity(neighbors: usize, macs: usize) -> TableDump {
+    /// A dump with room for `neighbors`, `macs` and `connections`
+    /// entries (the tables' bounds).
+    pub fn with_capacity(neighbors: usize, macs: usize, connections: usize) -> TableDump {
         TableDump {
             entries: Mutex::new(Vec::with_capacity(neighbors)),
             macs: Mutex::new(Vec::with_capacity(macs)),
             sockets: Mutex::new(Vec::with_capacity(stack::udp::MAX_SOCKETS)),
+            connections: Mutex::new(Vec::with_capacity(connections)),
             ..TableDump::default()
         }
     }

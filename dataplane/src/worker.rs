@@ -147,7 +147,13 @@ impl Dataplane {
         let dumps: Vec<Arc<TableDump>> = cfg
             .cores
             .iter()
-            .map(|_| Arc::new(TableDump::with_capacity(cfg.router.neighbor.capacity, cfg.router.mac_capacity)))
+            .map(|_| {
+                Arc::new(TableDump::with_capacity(
+                    cfg.router.neighbor.capacity,
+                    cfg.router.mac_capacity,
+                    cfg.router.tcp.connections,
+                ))
+            })
             .collect();
         let nat_mailboxes: Vec<Arc<NatMailbox>> = cfg.cores.iter().map(|_| Arc::new(NatMailbox::default())).collect();
         let nat_logs: Vec<Arc<nat::LogQueue>> =
@@ -370,8 +376,9 @@ impl WorkerContext {
         if want == self.dump.served.load(Relaxed) {
             return;
         }
-        let (Ok(mut v), Ok(mut m), Ok(mut s)) =
-            (self.dump.entries.try_lock(), self.dump.macs.try_lock(), self.dump.sockets.try_lock())
+        let d = &self.dump;
+        let (Ok(mut v), Ok(mut m), Ok(mut s), Ok(mut c)) =
+            (d.entries.try_lock(), d.macs.try_lock(), d.sockets.try_lock(), d.connections.try_lock())
         else {
             return;
         };
@@ -389,6 +396,9 @@ impl WorkerContext {
         s.clear();
         let room = s.capacity();
         s.extend(router.udp().entries().take(room));
+        c.clear();
+        let room = c.capacity();
+        c.extend(router.tcp().infos().take(room));
         self.dump.served.store(want, std::sync::atomic::Ordering::Release);
     }
 

@@ -28,6 +28,9 @@ echo
 echo "== UDP echo (RFC 862), served by the workers on 10.0.1.1 and fd00:1::1 port 7"
 printf 'hello over IPv4\n' | lan nc -u -w 1 10.0.1.1 7
 printf 'hello over IPv6\n' | lan nc -u -w 1 fd00:1::1 7
+echo "== TCP echo on our own TCP (docs/tcp.md): nc, then 10 connections x 10 MB each way"
+printf 'hello over TCP\n' | lan nc -N -w 5 10.0.1.1 7
+lan python3 "$here/tcp_echo.py" fd00:1::1 7 10000000 10
 echo
 echo "== iperf3 TCP, lab-lan -> lab-wan, 3 s"
 ip netns exec lab-wan iperf3 -s -D -1 -p 5201

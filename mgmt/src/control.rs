@@ -17,6 +17,7 @@ use dataplane::{NatMailbox, TableDump, WorkerStats};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use stack::neigh::{NeighborInfo, State as NeighState};
+use stack::tcp::ConnInfo;
 use stack::udp::SocketStats;
 use stack::wire::MacAddr;
 use stack::Tables;
@@ -536,6 +537,18 @@ impl Controller {
             }
         }
         sum
+    }
+
+    /// Every worker's TCP connections, with the worker's index.
+    pub async fn tcp_connections(&self) -> Vec<(usize, ConnInfo)> {
+        self.dump().await;
+        let mut all = Vec::new();
+        for (w, d) in self.hooks.dumps.iter().enumerate() {
+            let v = d.connections.lock().unwrap_or_else(|p| p.into_inner());
+            all.extend(v.iter().map(|c| (w, *c)));
+        }
+        all.sort_by_key(|(_, c)| (c.local, c.remote));
+        all
     }
 
     /// Every worker's MAC entries, merged: one per (bridge, MAC), the

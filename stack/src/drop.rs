@@ -155,6 +155,21 @@ drop_reasons! {
     UdpEchoRefused => "udp_echo_refused",
     /// Local TCP segment to a closed port; answered by RST (RFC 9293 §3.10.7.1).
     LocalTcpClosed => "local_tcp_closed",
+    /// Local TCP segment cut short, failing its checksum, or with a
+    /// malformed option: dropped without an answer.
+    TcpMalformed => "tcp_malformed",
+    /// TCP segment outside its connection's window, or acknowledging what
+    /// was never sent: answered with an ACK (RFC 9293 §3.10.7.4, RFC 5961 §5).
+    TcpOutOfWindow => "tcp_out_of_window",
+    /// TCP data beyond the next byte expected that could not be kept (it
+    /// would be a fifth separate piece past the gap): dropped and answered
+    /// with a duplicate ACK, so the sender resends.
+    TcpOutOfOrder => "tcp_out_of_order",
+    /// SYN to a listener while `tcp.syn_backlog` connections are in
+    /// SYN-RECEIVED.
+    TcpSynBacklogFull => "tcp_syn_backlog_full",
+    /// SYN to a listener while the worker holds `tcp.connections`.
+    TcpTableFull => "tcp_table_full",
     /// Local ICMP message that is malformed or fails its checksum.
     IcmpMalformed => "icmp_malformed",
     /// Local ICMP message of a type we do not act on (e.g. an error or a reply).

@@ -23,6 +23,7 @@ pub mod reassembly;
 pub mod router;
 pub mod services;
 pub mod settings;
+pub mod tcp;
 pub mod udp;
 pub mod wire;
 
@@ -38,5 +39,5 @@ pub use iface::{
 pub use neigh::{NeighborCache, NeighborConfig};
 pub use reassembly::ReassemblyConfig;
 pub use router::{Counters, Io, NeighborNews, Router};
-pub use services::{Listener, ServiceKind};
+pub use services::{Listener, ServiceKind, Transport};
 pub use settings::RouterConfig;

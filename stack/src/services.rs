@@ -1,9 +1,11 @@
 //! The built-in services on the gateway's own addresses, served by the
-//! workers themselves: UDP echo (RFC 862: each datagram sent back) and
-//! discard (RFC 863: each datagram counted and dropped). What the config
-//! asks for is a list of [`Listener`]s in every [`crate::Tables`]
-//! snapshot; each worker binds a socket ([`crate::udp`]) for each and
-//! runs the service on what it receives (`router::udp`).
+//! workers themselves over UDP and over the gateway's own TCP: echo (RFC
+//! 862: each datagram, or the byte stream, sent back) and discard (RFC
+//! 863: counted and dropped). What the config asks for is a list of
+//! [`Listener`]s in every [`crate::Tables`] snapshot; each worker binds a
+//! UDP socket ([`crate::udp`]) or listens for TCP connections
+//! ([`crate::tcp`]) for each and runs the service on what arrives
+//! (`router::udp`, `router::tcp`).
 //!
 //! No UDP chargen (RFC 864): it answers a datagram of any size with up to
 //! 512 bytes, a reflection amplifier for spoofed sources.
@@ -29,10 +31,18 @@ impl ServiceKind {
     }
 }
 
-/// A built-in service listening on one of the gateway's addresses (UDP).
+/// The transport a service listens on.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// A built-in service listening on one of the gateway's addresses.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Listener {
     pub kind: ServiceKind,
+    pub transport: Transport,
     pub local: SocketAddr,
 }
 

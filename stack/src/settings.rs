@@ -4,6 +4,7 @@
 
 use crate::neigh::NeighborConfig;
 use crate::reassembly::ReassemblyConfig;
+use crate::tcp::TcpConfig;
 
 /// Largest per-neighbor queue the router supports (fits the neighbor poll budget, `POLL_BUDGET`).
 pub const MAX_NEIGHBOR_QUEUE: usize = 16;
@@ -30,6 +31,8 @@ pub struct RouterConfig {
     pub flow_fill: u32,
     /// Bounds of the reassembly of datagrams addressed to the gateway.
     pub reassembly: ReassemblyConfig,
+    /// The gateway's own TCP: its table's bounds and its timers.
+    pub tcp: TcpConfig,
 }
 
 impl Default for RouterConfig {
@@ -43,6 +46,7 @@ impl Default for RouterConfig {
             flow_cache: 16384,
             flow_fill: 8,
             reassembly: ReassemblyConfig::default(),
+            tcp: TcpConfig::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ mod management;
 mod nat;
 mod routes;
 mod services;
+mod tcp;
 mod tunnels;
 
 pub use bridges::{BridgeConf, L2Conf, MemberConf, VxlanConf, MAX_MEMBERS};
@@ -33,6 +34,7 @@ pub use nat::{
 };
 pub use routes::{NeighborConf, RouteConf, RouteType};
 pub use services::{ServiceConf, ServiceKindConf, TransportConf, MAX_LISTENERS};
+pub use tcp::TcpConf;
 pub use tunnels::{TunnelConf, TunnelType};
 
 /// The whole configuration.
@@ -82,6 +84,9 @@ pub struct Config {
     /// discard), served by the workers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceConf>,
+    /// The gateway's own TCP: its bounds and timers, per worker.
+    #[serde(default, skip_serializing_if = "TcpConf::is_default")]
+    pub tcp: TcpConf,
     /// Management listener (`/healthz`, `/metrics`).
     #[serde(default)]
     pub management: Management,
@@ -156,6 +161,7 @@ impl Config {
         self.validate_routes(&seen, &mut errs);
         self.validate_neighbors(&seen, &mut errs);
         self.validate_services(&seen, &mut errs);
+        self.validate_tcp(&mut errs);
         self.validate_limits(&mut errs);
         self.validate_management(&mut errs);
         self.validate_nat(&mut errs);
@@ -185,6 +191,7 @@ impl Config {
         check("l2.mac_capacity", self.l2.mac_capacity == new.l2.mac_capacity);
         check("fast_path", self.fast_path == new.fast_path);
         check("reassembly", self.reassembly == new.reassembly);
+        check("tcp", self.tcp == new.tcp);
         check("nat.max_sessions", self.nat.max_sessions == new.nat.max_sessions);
         check("nat.max_subscribers", self.nat.max_subscribers == new.nat.max_subscribers);
         check("nat.fragment_records", self.nat.fragment_records == new.nat.fragment_records);

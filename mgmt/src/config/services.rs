@@ -1,9 +1,10 @@
 //! The `services` section: the built-in services the workers serve on
-//! the gateway's own addresses (UDP echo and discard).
+//! the gateway's own addresses (echo and discard, over UDP and TCP), and
+//! the `tcp` section: the bounds and timers of the gateway's own TCP.
 
 use super::*;
 
-/// Most listeners (service × address) over all services: each is a
+/// Most listeners (service × address) over all services: a UDP one is a
 /// socket in every worker ([`stack::udp::MAX_SOCKETS`]).
 pub const MAX_LISTENERS: usize = stack::udp::MAX_SOCKETS;
 
@@ -11,10 +12,11 @@ pub const MAX_LISTENERS: usize = stack::udp::MAX_SOCKETS;
 #[derive(Copy, Clone, Debug, Deserialize, Serialize, PartialEq, Eq, Hash, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceKindConf {
-    /// RFC 862: every datagram is sent back to its sender (not to source
-    /// ports below 1024, which are other services').
+    /// RFC 862: every datagram, or the byte stream, is sent back to its
+    /// sender (over UDP not to source ports below 1024, which are other
+    /// services').
     Echo,
-    /// RFC 863: every datagram is counted and dropped.
+    /// RFC 863: every datagram, or the byte stream, is counted and dropped.
     Discard,
 }
 
@@ -24,6 +26,8 @@ pub enum ServiceKindConf {
 pub enum TransportConf {
     #[default]
     Udp,
+    /// The gateway's own TCP (docs/tcp.md).
+    Tcp,
 }
 
 /// A built-in service on some of the gateway's addresses.
@@ -34,7 +38,7 @@ pub struct ServiceConf {
     pub name: String,
     /// What it does.
     pub kind: ServiceKindConf,
-    /// The transport (default and only one so far: `udp`).
+    /// The transport: `udp` (the default) or `tcp`.
     #[serde(default)]
     pub protocol: TransportConf,
     /// The port it listens on (1-65535).
@@ -52,10 +56,15 @@ impl ServiceConf {
             ServiceKindConf::Echo => stack::ServiceKind::Echo,
             ServiceKindConf::Discard => stack::ServiceKind::Discard,
         };
-        self.addresses
-            .iter()
-            .filter_map(|a| a.parse::<IpAddr>().ok())
-            .map(move |a| stack::Listener { kind, local: SocketAddr::new(a, self.port) })
+        let transport = match self.protocol {
+            TransportConf::Udp => stack::Transport::Udp,
+            TransportConf::Tcp => stack::Transport::Tcp,
+        };
+        self.addresses.iter().filter_map(|a| a.parse::<IpAddr>().ok()).map(move |a| stack::Listener {
+            kind,
+            transport,
+            local: SocketAddr::new(a, self.port),
+        })
     }
 }
 
@@ -64,11 +73,11 @@ impl Config {
     /// listened on once per port, and not where VXLAN listens.
     pub(super) fn validate_services(&self, seen: &Seen, errs: &mut Vec<ConfigError>) {
         let mut names = HashSet::new();
-        let mut taken: HashMap<SocketAddr, usize> = HashMap::new();
+        let mut taken: HashMap<(TransportConf, SocketAddr), usize> = HashMap::new();
         for b in &self.bridges {
             if let Some(v) = &b.vxlan {
                 if let Ok(a) = v.local.parse::<IpAddr>() {
-                    taken.insert(SocketAddr::new(a, v.port), usize::MAX);
+                    taken.insert((TransportConf::Udp, SocketAddr::new(a, v.port)), usize::MAX);
                 }
             }
         }
@@ -100,7 +109,7 @@ impl Config {
                     errs.push(err(field, format!("{ip} is not an address of any interface")));
                     continue;
                 }
-                match taken.insert(SocketAddr::new(ip, s.port), i) {
+                match taken.insert((s.protocol, SocketAddr::new(ip, s.port)), i) {
                     Some(usize::MAX) => {
                         errs.push(err(field, format!("VXLAN listens on {ip} port {} (bridges[].vxlan)", s.port)))
                     }
@@ -134,12 +143,20 @@ mod tests {
     }
 
     #[test]
-    fn the_lab_serves_echo_and_discard_on_both_families() {
+    fn the_lab_serves_echo_and_discard_on_both_families_and_transports() {
         let c = Config::parse(LAB).unwrap();
         c.validate().unwrap();
         let l: Vec<stack::Listener> = c.services.iter().flat_map(ServiceConf::listeners).collect();
-        assert_eq!(l.len(), 4);
-        assert_eq!(l[1], stack::Listener { kind: stack::ServiceKind::Echo, local: "[fd00:1::1]:7".parse().unwrap() });
+        assert_eq!(l.len(), 8);
+        let echo6 = stack::Listener {
+            kind: stack::ServiceKind::Echo,
+            transport: stack::Transport::Udp,
+            local: "[fd00:1::1]:7".parse().unwrap(),
+        };
+        assert_eq!(l[1], echo6);
+        assert_eq!(l.iter().filter(|l| l.transport == stack::Transport::Tcp).count(), 4);
+        // The same address and port over UDP and TCP is no conflict.
+        assert_eq!((l[0].local, l[4].local), (l[4].local, l[0].local));
     }
 
     #[test]
@@ -162,8 +179,9 @@ mod tests {
                 "services[3].addresses: a service listens on at least one address",
             ]
         );
-        let tcp = serde_yaml::from_str::<ServiceConf>("{ name: t, kind: echo, protocol: tcp, port: 7, addresses: [] }");
-        assert!(tcp.unwrap_err().to_string().contains("unknown variant `tcp`, expected `udp`"));
+        let sctp =
+            serde_yaml::from_str::<ServiceConf>("{ name: t, kind: echo, protocol: sctp, port: 7, addresses: [] }");
+        assert!(sctp.unwrap_err().to_string().contains("unknown variant `sctp`, expected `udp` or `tcp`"));
     }
 
     #[test]

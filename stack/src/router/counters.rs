@@ -156,6 +156,30 @@ counter_set! {
         udp_received / UdpReceived => Sum "gateway_udp_received_total",
         /// UDP datagrams the gateway's own sockets sent.
         udp_sent / UdpSent => Sum "gateway_udp_sent_total",
+        /// TCP connections opened on the gateway's listeners.
+        tcp_accepted / TcpAccepted => Sum "gateway_tcp_connections_accepted_total",
+        /// TCP connections ended (closed, reset or timed out) and freed.
+        tcp_closed / TcpClosed => Sum "gateway_tcp_connections_closed_total",
+        /// Segments the gateway's TCP sent again (after a timeout, a fast
+        /// retransmit or a partial ACK).
+        tcp_retransmits / TcpRetransmits => Sum "gateway_tcp_retransmitted_segments_total",
+        /// Retransmission timeouts (RFC 6298 §5.4-5.7).
+        tcp_timeouts / TcpTimeouts => Sum "gateway_tcp_rto_expirations_total",
+        /// Fast retransmits on three duplicate ACKs (RFC 5681 §3.2).
+        tcp_fast_retransmits / TcpFastRetransmits => Sum "gateway_tcp_fast_retransmits_total",
+        /// Partial ACKs in fast recovery (RFC 6582).
+        tcp_partial_acks / TcpPartialAcks => Sum "gateway_tcp_partial_acks_total",
+        /// TCP segments that arrived beyond a gap and were kept in place
+        /// until it filled.
+        tcp_out_of_order / TcpOutOfOrder => Sum "gateway_tcp_out_of_order_segments_total",
+        /// Challenge ACKs sent for an in-window RST or SYN (RFC 5961).
+        tcp_challenge_acks / TcpChallengeAcks => Sum "gateway_tcp_challenge_acks_total",
+        /// Connections the peer reset.
+        tcp_resets_received / TcpResetsReceived => Sum "gateway_tcp_resets_received_total",
+        /// Payload bytes the gateway's TCP received in order.
+        tcp_bytes_received / TcpBytesReceived => Sum "gateway_tcp_received_bytes_total",
+        /// Payload bytes the gateway's TCP sent (retransmissions included).
+        tcp_bytes_sent / TcpBytesSent => Sum "gateway_tcp_sent_bytes_total",
         /// Packets handed to the worker that owns their NAT state (a
         /// subscriber's, or an outside port's).
         handed_off / HandedOff => Sum "gateway_nat_handoffs_total",

@@ -205,6 +205,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     self.icmp6_error(cx, ifindex, pkt, r, Error6 { msg: m, code: c, rest: 0 }, false)
                 }
             }
+            nh::TCP if !dst.is_multicast() => {
+                let end = ETH_LEN + ipv6::HEADER_LEN + usize::from(p.payload_len());
+                let a = Arrival { src: src.into(), dst: dst.into(), ifindex, at: ETH_LEN + chain.offset, end };
+                if let Some(pkt) = self.tcp_input(cx, pkt, a) {
+                    self.tcp_reset6(cx, ifindex, pkt, chain.offset)
+                }
+            }
             nh::TCP => self.tcp_reset6(cx, ifindex, pkt, chain.offset),
             nh::NO_NEXT => {
                 self.counters.local += 1;
@@ -316,6 +323,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let (src, dst) = (p.src(), p.dst());
         pkt.truncate(ETH_LEN + ipv6::HEADER_LEN + tcp::HEADER_LEN);
         let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return };
+        // No options in the answer (see `send_reset`).
+        if let Some(off) = ip.get_mut(ipv6::HEADER_LEN + tcp::field::OFF_FLAGS) {
+            *off = (tcp::HEADER_LEN as u8 / 4) << 4;
+        }
         let Some(Ok(mut s)) = ip.get_mut(ipv6::HEADER_LEN..).map(TcpPacket::new_checked) else { return };
         reset.emit(&mut s);
         let c = ipv6::upper_checksum(&dst, &src, nh::TCP, s.as_bytes());

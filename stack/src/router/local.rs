@@ -59,7 +59,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     self.icmp_error(cx, pkt, DropReason::LocalPortUnreachable, m, c, 0)
                 }
             }
-            Protocol::Tcp => self.tcp_reset(cx, pkt),
+            Protocol::Tcp => {
+                let end = ETH_LEN + usize::from(p.total_len());
+                let a = Arrival { src: src.into(), dst: dst.into(), ifindex: self.rx_if, at: ETH_LEN + hl, end };
+                if let Some(pkt) = self.tcp_input(cx, pkt, a) {
+                    self.tcp_reset(cx, pkt)
+                }
+            }
             Protocol::Unknown(proto) if is_tunnel_protocol(proto) => {
                 let outer =
                     Outer { src: src.into(), dst: dst.into(), protocol: proto, len: ETH_LEN + hl, tos: p.tos() };
@@ -97,6 +103,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let ident = self.next_ident();
         pkt.truncate(ETH_LEN + hl + tcp::HEADER_LEN);
         let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return };
+        // The answer has no options: its data offset says so before the
+        // view checks it (the segment's own may count options cut off).
+        if let Some(off) = ip.get_mut(hl + tcp::field::OFF_FLAGS) {
+            *off = (tcp::HEADER_LEN as u8 / 4) << 4;
+        }
         if let Some(Ok(mut s)) = ip.get_mut(hl..).map(TcpPacket::new_checked) {
             reset.emit(&mut s);
             s.fill_checksum(dst, src);

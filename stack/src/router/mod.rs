@@ -64,6 +64,7 @@ mod nd;
 mod output;
 mod ra;
 mod reassemble;
+mod tcp;
 mod tunnel;
 mod udp;
 mod vxlan;
@@ -134,6 +135,12 @@ pub struct Router<B, N = NoNat> {
     /// UDP sockets on our addresses, and the built-in services on them.
     udp: UdpSockets<B>,
     services: udp::Services,
+    /// TCP connections on our addresses ([`tcp`]), and the counts their
+    /// segments and timers made since the counters last took them.
+    tcp: crate::tcp::TcpTable,
+    tcp_counts: crate::tcp::ConnCounts,
+    /// Where the sweep of TCP timers goes on.
+    tcp_timer_cursor: usize,
     pub counters: Counters,
 }
 
@@ -179,6 +186,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             unwrap_memo: fast_unwrap::UnwrapMemo::EMPTY,
             udp: UdpSockets::default(),
             services: udp::Services::default(),
+            tcp: crate::tcp::TcpTable::new(cfg.tcp),
+            tcp_counts: crate::tcp::ConnCounts::default(),
+            tcp_timer_cursor: 0,
             counters: Counters::default(),
         }
     }
@@ -265,6 +275,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.expire_fragments(cx, POLL_BUDGET);
         self.router_adverts_due(cx);
         self.age_macs(cx.t, cx.now);
+        self.tcp_timers(cx);
         loop {
             // The cache hands events to a closure that cannot also borrow
             // the router, so they land in fixed arrays first.

@@ -9,7 +9,7 @@ use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::iface::{FastMap, Tables};
-use crate::services::{ServiceKind, ECHO_MIN_SOURCE_PORT};
+use crate::services::{ServiceKind, Transport, ECHO_MIN_SOURCE_PORT};
 use crate::udp::{Datagram, SocketId, UdpSockets};
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::ip::protocol;
@@ -38,6 +38,8 @@ pub(super) struct Services {
     bound: Vec<SocketId>,
     /// The service on each socket, by [`SocketId::index`].
     kinds: Vec<Option<ServiceKind>>,
+    /// The TCP listeners.
+    tcp: FastMap<SocketAddr, ServiceKind>,
 }
 
 impl Services {
@@ -46,12 +48,14 @@ impl Services {
     /// counts), one that went is closed, a new one is bound. (A service
     /// drains its socket as soon as a datagram is queued: nothing waits
     /// in a socket that closes.)
-    fn sync<B: PacketBuf>(&mut self, t: &Tables, sockets: &mut UdpSockets<B>) {
+    pub(super) fn sync<B: PacketBuf>(&mut self, t: &Tables, sockets: &mut UdpSockets<B>) {
         if self.generation == Some(t.generation) {
             return;
         }
         self.generation = Some(t.generation);
-        let want: FastMap<SocketAddr, ServiceKind> = t.services.iter().map(|l| (l.local, l.kind)).collect();
+        let udp = t.services.iter().filter(|l| l.transport == Transport::Udp);
+        let want: FastMap<SocketAddr, ServiceKind> = udp.clone().map(|l| (l.local, l.kind)).collect();
+        self.tcp = t.services.iter().filter(|l| l.transport == Transport::Tcp).map(|l| (l.local, l.kind)).collect();
         let kinds = &mut self.kinds;
         self.bound.retain(|&id| {
             let kind = sockets.local(id).and_then(|a| want.get(&a).copied());
@@ -63,7 +67,7 @@ impl Services {
             }
             kind.is_some()
         });
-        for l in &t.services {
+        for l in udp {
             if sockets.find(&l.local).is_some() {
                 continue;
             }
@@ -81,6 +85,11 @@ impl Services {
 
     fn kind(&self, id: SocketId) -> Option<ServiceKind> {
         self.kinds.get(id.index()).copied().flatten()
+    }
+
+    /// The service listening for TCP connections on `local`.
+    pub(super) fn tcp_listener(&self, local: &SocketAddr) -> Option<ServiceKind> {
+        self.tcp.get(local).copied()
     }
 }
 

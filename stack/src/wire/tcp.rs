@@ -36,6 +36,78 @@ pub mod option {
     pub const END: u8 = 0;
     pub const NOP: u8 = 1;
     pub const MSS: u8 = 2;
+    /// RFC 7323 §2.
+    pub const WINDOW_SCALE: u8 = 3;
+    /// RFC 2018 §2.
+    pub const SACK_PERMITTED: u8 = 4;
+    pub const SACK: u8 = 5;
+    /// RFC 7323 §3.
+    pub const TIMESTAMPS: u8 = 8;
+}
+
+/// Largest window scale shift (RFC 7323 §2.3): a larger one is taken as 14.
+pub const MAX_WINDOW_SHIFT: u8 = 14;
+
+/// The options of a segment the engine acts on (the others are skipped).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpOptions {
+    pub mss: Option<u16>,
+    /// The window scale shift, capped at [`MAX_WINDOW_SHIFT`].
+    pub window_shift: Option<u8>,
+    pub sack_permitted: bool,
+}
+
+impl TcpOptions {
+    /// Parses the options in `opts` (the header past its 20 bytes). An
+    /// option whose length is below 2 or runs past the header, or a
+    /// known one of the wrong length, makes the segment malformed.
+    pub fn parse(opts: &[u8]) -> Result<TcpOptions> {
+        let mut o = TcpOptions::default();
+        let mut i = 0;
+        while let Some(&kind) = opts.get(i) {
+            match kind {
+                option::END => break,
+                option::NOP => i += 1,
+                _ => {
+                    let len = usize::from(*opts.get(i + 1).ok_or(Error::Malformed)?);
+                    let body = opts.get(i + 2..i + len).filter(|_| len >= 2).ok_or(Error::Malformed)?;
+                    match (kind, body.len()) {
+                        (option::MSS, 2) => o.mss = Some(be16(body, 0)),
+                        (option::WINDOW_SCALE, 1) => o.window_shift = Some(body[0].min(MAX_WINDOW_SHIFT)),
+                        (option::SACK_PERMITTED, 0) => o.sack_permitted = true,
+                        (option::MSS | option::WINDOW_SCALE | option::SACK_PERMITTED, _) => {
+                            return Err(Error::Malformed)
+                        }
+                        _ => {}
+                    }
+                    i += len;
+                }
+            }
+        }
+        Ok(o)
+    }
+
+    /// The bytes these options take on a SYN written by [`TcpOptions::emit`]
+    /// (a multiple of 4).
+    pub fn len(&self) -> usize {
+        4 * usize::from(self.mss.is_some()) + 4 * usize::from(self.window_shift.is_some())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes MSS, then NOP and window scale, into `b` ([`TcpOptions::len`] bytes).
+    pub fn emit(&self, b: &mut [u8]) {
+        let mut at = 0;
+        if let (Some(mss), Some(w)) = (self.mss, b.get_mut(..4)) {
+            w.copy_from_slice(&[option::MSS, 4, (mss >> 8) as u8, mss as u8]);
+            at = 4;
+        }
+        if let (Some(shift), Some(w)) = (self.window_shift, b.get_mut(at..at + 4)) {
+            w.copy_from_slice(&[option::NOP, option::WINDOW_SCALE, 3, shift]);
+        }
+    }
 }
 
 /// Lowers the Maximum Segment Size option of a SYN (`seg`: its header,
@@ -138,6 +210,14 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     }
     pub fn checksum(&self) -> u16 {
         be16(self.buffer.as_ref(), field::CHECKSUM)
+    }
+    /// The options, parsed ([`TcpOptions::parse`]).
+    pub fn options(&self) -> Result<TcpOptions> {
+        TcpOptions::parse(self.buffer.as_ref().get(HEADER_LEN..self.header_len()).unwrap_or_default())
+    }
+    /// The data after the header.
+    pub fn payload(&self) -> &[u8] {
+        self.buffer.as_ref().get(self.header_len()..).unwrap_or_default()
     }
     /// Segment length in sequence space: payload plus SYN and FIN.
     pub fn seq_len(&self) -> u32 {
@@ -329,5 +409,23 @@ mod tests {
         let mut rst = b.clone();
         rst[13] = flags::RST;
         assert_eq!(Reset::answering(&TcpPacket::new_checked(&rst[..]).unwrap()), None);
+    }
+
+    #[test]
+    fn options_parse_skip_unknown_and_refuse_bad_lengths() {
+        // MSS 1460, SACK permitted, timestamps, NOP, window scale 7 (Linux's SYN).
+        let linux = [2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
+        let o = TcpOptions::parse(&linux).unwrap();
+        assert_eq!(o, TcpOptions { mss: Some(1460), window_shift: Some(7), sack_permitted: true });
+        assert_eq!(TcpOptions::parse(&[3, 3, 20]).unwrap().window_shift, Some(MAX_WINDOW_SHIFT));
+        assert_eq!(TcpOptions::parse(&[1, 1, 0, 2, 4]).unwrap(), TcpOptions::default(), "after END: padding");
+        for bad in [&[2, 4, 5][..], &[2, 3, 5], &[9, 1], &[9], &[3, 4, 1, 1]] {
+            assert_eq!(TcpOptions::parse(bad), Err(Error::Malformed), "{bad:?}");
+        }
+        let mut b = [0u8; 8];
+        let mine = TcpOptions { mss: Some(1448), window_shift: Some(2), sack_permitted: false };
+        mine.emit(&mut b);
+        assert_eq!(mine.len(), 8);
+        assert_eq!(TcpOptions::parse(&b).unwrap(), mine);
     }
 }

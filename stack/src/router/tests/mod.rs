@@ -683,6 +683,7 @@ mod fast;
 mod fragment;
 mod ip6;
 mod reassembly;
+mod tcp_conn;
 mod tunnel;
 mod udp;
 mod vxlan;

@@ -5,11 +5,14 @@
 use super::ip6::{ip6, ipv6_frame, sent6, tables6};
 use super::reassembly::{frag4, frag6, joined4, joined6, router6};
 use super::*;
-use crate::services::{Listener, ServiceKind};
+use crate::services::{Listener, ServiceKind, Transport};
 use crate::wire::ipv6::{self, nh};
 
 fn with_services(mut t: Tables, services: &[(ServiceKind, &str)]) -> Tables {
-    t.services = services.iter().map(|&(kind, a)| Listener { kind, local: a.parse().unwrap() }).collect();
+    t.services = services
+        .iter()
+        .map(|&(kind, a)| Listener { kind, transport: Transport::Udp, local: a.parse().unwrap() })
+        .collect();
     t
 }
 

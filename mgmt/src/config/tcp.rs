@@ -1,0 +1,107 @@
+//! The `tcp` section: the bounds and timers of the gateway's own TCP
+//! (per worker; a restart applies a change).
+
+use super::*;
+
+/// The most memory a worker's TCP queues may take.
+pub const MAX_QUEUE_BYTES: u64 = 8 << 30;
+
+/// The gateway's own TCP, per worker (docs/tcp.md).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct TcpConf {
+    /// Connections a worker holds at once (1..=1048576). Each has
+    /// `buffer` bytes each way, allocated when gatewayd starts.
+    pub connections: usize,
+    /// Bytes of a connection's send queue, and of its receive queue
+    /// (1024..=4194304): the most it has in flight, and the window it
+    /// offers.
+    pub buffer: usize,
+    /// Connections in SYN-RECEIVED at once (1..=connections): a SYN past
+    /// it is dropped (`tcp_syn_backlog_full`), so a flood of SYNs leaves
+    /// the rest of the table to established connections.
+    pub syn_backlog: usize,
+    /// The retransmission timeout's floor, ms (200..=60000; RFC 6298
+    /// says 1000, Linux uses 200).
+    pub rto_min_ms: u64,
+    /// How long a connection we closed first stays in TIME-WAIT, ms
+    /// (1000..=240000; 2 MSL).
+    pub time_wait_ms: u64,
+}
+
+impl Default for TcpConf {
+    fn default() -> Self {
+        let d = stack::tcp::TcpConfig::default();
+        TcpConf {
+            connections: d.connections,
+            buffer: d.buffer,
+            syn_backlog: d.syn_backlog,
+            rto_min_ms: d.rto_min_ns / 1_000_000,
+            time_wait_ms: d.time_wait_ns / 1_000_000,
+        }
+    }
+}
+
+impl TcpConf {
+    pub fn is_default(&self) -> bool {
+        *self == TcpConf::default()
+    }
+
+    /// The engine's settings.
+    pub fn to_stack(&self) -> stack::tcp::TcpConfig {
+        stack::tcp::TcpConfig {
+            connections: self.connections,
+            buffer: self.buffer,
+            syn_backlog: self.syn_backlog,
+            rto_min_ns: self.rto_min_ms * 1_000_000,
+            time_wait_ns: self.time_wait_ms * 1_000_000,
+            ..stack::tcp::TcpConfig::default()
+        }
+    }
+}
+
+impl Config {
+    pub(super) fn validate_tcp(&self, errs: &mut Vec<ConfigError>) {
+        let t = &self.tcp;
+        let mut range = |field: &str, v: u64, lo: u64, hi: u64| {
+            if !(lo..=hi).contains(&v) {
+                errs.push(err(format!("tcp.{field}"), format!("{v} is outside {lo}..={hi}")));
+            }
+        };
+        range("connections", t.connections as u64, 1, 1 << 20);
+        range("buffer", t.buffer as u64, 1024, 4 << 20);
+        range("syn_backlog", t.syn_backlog as u64, 1, t.connections.max(1) as u64);
+        range("rto_min_ms", t.rto_min_ms, 200, 60_000);
+        range("time_wait_ms", t.time_wait_ms, 1000, 240_000);
+        // Every connection's queues are allocated at start.
+        let bytes = (t.connections as u64).saturating_mul(t.buffer as u64).saturating_mul(2);
+        if bytes > MAX_QUEUE_BYTES {
+            errs.push(err(
+                "tcp",
+                format!(
+                    "connections × buffer × 2 is {} MiB a worker; at most {} MiB",
+                    bytes >> 20,
+                    MAX_QUEUE_BYTES >> 20
+                ),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_bounds_are_checked_by_field_and_need_a_restart() {
+        let lab = Config::parse(include_str!("../../../deploy/lab/gateway.yaml")).unwrap();
+        let mut c = lab.clone();
+        c.tcp = TcpConf { buffer: 100, syn_backlog: 5000, rto_min_ms: 10, ..TcpConf::default() };
+        let fields: Vec<String> = c.validate().unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["tcp.buffer", "tcp.syn_backlog", "tcp.rto_min_ms"]);
+        let mut bigger = lab.clone();
+        bigger.tcp.connections = 4096;
+        assert_eq!(lab.restart_only_changes(&bigger)[0].field, "tcp");
+        assert_eq!(lab.tcp.to_stack().rto_min_ns, 200_000_000, "the lab's");
+    }
+}

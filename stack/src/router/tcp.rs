@@ -1,0 +1,269 @@
+//! TCP for the gateway's own addresses: segments checked (checksum,
+//! header, options) and handed to their connection ([`crate::tcp`]), or a
+//! listener's SYN opening one; what a connection answers built into
+//! packets and routed as the router's own; the built-in services run on
+//! the connection's queues; the timers from [`Router::poll`]. A segment
+//! nothing takes is left to the caller, which answers RST as before
+//! (RFC 9293 §3.10.7.1).
+
+use super::io::Burst;
+use super::udp::Arrival;
+use super::{Io, Router, Translator};
+use crate::buf::PacketBuf;
+use crate::drop::DropReason;
+use crate::services::ServiceKind;
+use crate::tcp::{Ends, Event, SegIn, SegOut, State};
+use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
+use crate::wire::ip::protocol;
+use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr, Protocol};
+use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
+use crate::wire::tcp::{self as tcpw, flags, TcpPacket};
+use crate::wire::{put16, put32};
+use std::net::{IpAddr, SocketAddr};
+
+/// Segments one connection may send per call (the rest waits for the
+/// next segment or timer; the windows bound it anyway).
+const OUT_BATCH: usize = 32;
+
+/// Connection slots whose timers one poll looks at: a larger table is
+/// swept over several polls, so a poll's cost stays bounded.
+const TIMER_BUDGET: usize = 4096;
+
+impl<B: PacketBuf, N: Translator> Router<B, N> {
+    /// The worker's TCP connections.
+    pub fn tcp(&self) -> &crate::tcp::TcpTable {
+        &self.tcp
+    }
+
+    /// A TCP segment for one of our addresses. Given back when no
+    /// connection or listener takes it.
+    pub(super) fn tcp_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, a: Arrival) -> Option<B> {
+        let d = pkt.data().get(a.at..a.end).unwrap_or_default();
+        let ok = match (a.src, a.dst) {
+            (IpAddr::V4(s), IpAddr::V4(t)) => TcpPacket::new_checked(d).is_ok_and(|p| p.verify_checksum(s, t)),
+            (IpAddr::V6(s), IpAddr::V6(t)) => ipv6::verify_upper_checksum(&s, &t, protocol::TCP, d),
+            _ => false,
+        };
+        let seg = TcpPacket::new_checked(d);
+        let (Ok(seg), true) = (seg, ok) else {
+            // Cut short, or failing its checksum: no answer at all.
+            self.drop(DropReason::TcpMalformed);
+            return None;
+        };
+        self.services.sync(cx.t, &mut self.udp);
+        let ends: Ends = (SocketAddr::new(a.dst, seg.dst_port()), SocketAddr::new(a.src, seg.src_port()));
+        let Ok(options) = seg.options() else {
+            self.drop(DropReason::TcpMalformed);
+            return None;
+        };
+        let s = SegIn { seq: seg.seq(), ack: seg.ack(), flags: seg.flags(), window: seg.window(), options };
+        if let Some(id) = self.tcp.find(&ends) {
+            let e = self.tcp.get_mut(id)?;
+            let was = e.conn.state;
+            let before = e.conn.recv.len();
+            let event = e.conn.input(&s, seg.payload(), cx.now, &mut self.tcp_counts);
+            let taken = e.conn.recv.len() - before;
+            self.counters.tcp_bytes_received += taken as u64;
+            self.counters.local += 1;
+            match event {
+                Event::None => {}
+                Event::Unacceptable => self.drop(DropReason::TcpOutOfWindow),
+                Event::ChallengeAck => self.counters.tcp_challenge_acks += 1,
+                Event::Reset => self.counters.tcp_resets_received += 1,
+                Event::OutOfOrder => self.counters.tcp_out_of_order += 1,
+                Event::OutOfOrderDropped => self.drop(DropReason::TcpOutOfOrder),
+                Event::SendReset(seq) => {
+                    let r = tcpw::Reset {
+                        src_port: ends.0.port(),
+                        dst_port: ends.1.port(),
+                        seq,
+                        ack: 0,
+                        flags: flags::RST,
+                    };
+                    self.tcp_settle(id, was);
+                    return self.tcp_send_reset(cx, pkt, a, r);
+                }
+            }
+            drop(pkt);
+            self.tcp_serve(id);
+            self.tcp_flush(cx, id);
+            self.tcp_settle(id, was);
+            return None;
+        }
+        // A SYN to a listener opens a connection (RFC 9293 §3.10.7.2).
+        let only_syn = s.flags & (flags::SYN | flags::ACK | flags::RST | flags::FIN) == flags::SYN;
+        let Some(service) = self.services.tcp_listener(&ends.0).filter(|_| only_syn) else { return Some(pkt) };
+        let mtu = cx.t.iface(a.ifindex).map_or(1500, |i| i.mtu);
+        let headers = if a.dst.is_ipv6() { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN } + tcpw::HEADER_LEN;
+        let our_mss = mtu.saturating_sub(headers as u16).max(536);
+        match self.tcp.accept(ends, &s, our_mss, a.ifindex, service, cx.now) {
+            Ok(id) => {
+                self.counters.tcp_accepted += 1;
+                self.counters.local += 1;
+                drop(pkt);
+                self.tcp_flush(cx, id);
+            }
+            Err(crate::tcp::Refused::Backlog) => self.drop(DropReason::TcpSynBacklogFull),
+            Err(crate::tcp::Refused::Full) => self.drop(DropReason::TcpTableFull),
+        }
+        None
+    }
+
+    /// Answers `pkt` (a segment for us) with `reset`.
+    fn tcp_send_reset(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, a: Arrival, reset: tcpw::Reset) -> Option<B> {
+        if a.dst.is_ipv6() {
+            self.send_reset6(cx, a.ifindex, pkt, reset);
+        } else {
+            self.send_reset(cx, pkt, reset);
+        }
+        None
+    }
+
+    /// Frees connection `id` if it closed; notes it left SYN-RECEIVED.
+    fn tcp_settle(&mut self, id: u32, was: State) {
+        if self.tcp.get_mut(id).is_some_and(|e| e.conn.is_closed()) {
+            self.counters.tcp_closed += 1;
+        }
+        self.tcp.settle(id, was);
+        self.absorb_tcp_counts();
+    }
+
+    fn absorb_tcp_counts(&mut self) {
+        let c = std::mem::take(&mut self.tcp_counts);
+        self.counters.tcp_retransmits += c.retransmits;
+        self.counters.tcp_timeouts += c.timeouts;
+        self.counters.tcp_fast_retransmits += c.fast_retransmits;
+        self.counters.tcp_partial_acks += c.partial_acks;
+    }
+
+    /// Runs connection `id`'s built-in service on its queues: echo moves
+    /// what it received to what it sends (as much as fits: a full send
+    /// queue leaves bytes in the receive queue, closing the window), and
+    /// closes once the peer has and everything is moved; discard drops
+    /// what it received and closes when the peer does.
+    fn tcp_serve(&mut self, id: u32) {
+        let Some(e) = self.tcp.get_mut(id) else { return };
+        let c = &mut e.conn;
+        if c.state == State::SynReceived {
+            return;
+        }
+        match e.service {
+            ServiceKind::Echo => {
+                let n = c.recv.len().min(c.send.free());
+                let (a, b) = c.recv.peek(0, n);
+                c.send.push(a);
+                c.send.push(b);
+                c.recv.consume(n);
+            }
+            ServiceKind::Discard => c.recv.consume(c.recv.len()),
+        }
+        c.window_opened();
+        if c.peer_closed() && c.recv.is_empty() {
+            c.close();
+        }
+    }
+
+    /// Sends what connection `id` has to send.
+    fn tcp_flush(&mut self, cx: &mut Burst<'_, impl Io<B>>, id: u32) {
+        loop {
+            let Some(e) = self.tcp.get_mut(id) else { return };
+            let (ends, ifindex) = (e.ends, e.ifindex);
+            let mut built: [Option<B>; OUT_BATCH] = std::array::from_fn(|_| None);
+            let (mut n, mut no_buffer, mut bytes) = (0, false, 0u64);
+            let io = &mut *cx.io;
+            e.conn.output(cx.now, &mut self.tcp_counts, &mut |out: &SegOut, a: &[u8], b: &[u8]| {
+                let Some(slot) = built.get_mut(n) else { return false };
+                let Some(pkt) = io.alloc().and_then(|p| segment(p, &ends, out, a, b)) else {
+                    no_buffer = true;
+                    return false;
+                };
+                *slot = Some(pkt);
+                n += 1;
+                bytes += out.len as u64;
+                true
+            });
+            self.counters.tcp_bytes_sent += bytes;
+            if no_buffer {
+                self.drop(DropReason::BufferExhausted);
+            }
+            for pkt in built.iter_mut().filter_map(Option::take) {
+                match ends.1.ip() {
+                    IpAddr::V4(dst) => self.route_own(cx, pkt, dst),
+                    IpAddr::V6(dst) => self.route_own6(cx, pkt, &dst, ifindex),
+                }
+            }
+            if n < OUT_BATCH || no_buffer {
+                return;
+            }
+        }
+    }
+
+    /// Runs the connections' timers that are due (from [`Router::poll`]).
+    pub(super) fn tcp_timers(&mut self, cx: &mut Burst<'_, impl Io<B>>) {
+        let n = self.tcp.capacity();
+        if n == 0 || self.tcp.is_empty() {
+            return;
+        }
+        for _ in 0..TIMER_BUDGET.min(n) {
+            let id = self.tcp_timer_cursor as u32;
+            self.tcp_timer_cursor = (self.tcp_timer_cursor + 1) % n;
+            let Some(e) = self.tcp.get_mut(id) else { continue };
+            if e.conn.deadline().is_none_or(|d| d > cx.now) {
+                continue;
+            }
+            let was = e.conn.state;
+            e.conn.on_timer(cx.now, &mut self.tcp_counts);
+            self.tcp_flush(cx, id);
+            self.tcp_settle(id, was);
+        }
+    }
+}
+
+/// Builds the packet for `out` in `pkt` (a fresh buffer): headers for
+/// `ends` (ours first) and the payload `a` then `b`.
+fn segment<B: PacketBuf>(mut pkt: B, ends: &Ends, out: &SegOut, a: &[u8], b: &[u8]) -> Option<B> {
+    let v6 = ends.0.is_ipv6();
+    let ip_len = if v6 { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN };
+    let th = tcpw::HEADER_LEN + out.options.len();
+    let tcp_len = th + a.len() + b.len();
+    if !pkt.append(ETH_LEN + ip_len + tcp_len) {
+        return None;
+    }
+    let (head, seg) = pkt.data_mut().get_mut(ETH_LEN..)?.split_at_mut_checked(ip_len)?;
+    put16(seg, tcpw::field::SRC_PORT, ends.0.port());
+    put16(seg, tcpw::field::DST_PORT, ends.1.port());
+    put32(seg, tcpw::field::SEQ, out.seq);
+    put32(seg, tcpw::field::ACK, out.ack);
+    put16(seg, tcpw::field::OFF_FLAGS, ((th as u16 / 4) << 12) | u16::from(out.flags));
+    put16(seg, tcpw::field::WINDOW, out.window);
+    put16(seg, tcpw::field::CHECKSUM, 0);
+    put16(seg, tcpw::field::URGENT, 0);
+    out.options.emit(seg.get_mut(tcpw::HEADER_LEN..th)?);
+    seg.get_mut(th..th + a.len())?.copy_from_slice(a);
+    seg.get_mut(th + a.len()..)?.copy_from_slice(b);
+    match (ends.0.ip(), ends.1.ip()) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            TcpPacket::new_checked(&mut *seg).ok()?.fill_checksum(src, dst);
+            // Atomic datagrams (DF) need no identification (RFC 6864 §4.1).
+            let h = Ipv4Repr {
+                src,
+                dst,
+                protocol: Protocol::Tcp,
+                payload_len: tcp_len,
+                ttl: 64,
+                tos: 0,
+                ident: 0,
+                dont_frag: true,
+            };
+            h.emit(&mut Ipv4Packet::new_unchecked(head));
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+            let c = ipv6::upper_checksum(&src, &dst, protocol::TCP, seg);
+            put16(seg, tcpw::field::CHECKSUM, c);
+            Ipv6Repr { src, dst, next_header: protocol::TCP, payload_len: tcp_len, hop_limit: 64 }
+                .emit(&mut Ipv6Packet::new_unchecked(head));
+        }
+        _ => return None,
+    }
+    Some(pkt)
+}

@@ -1,0 +1,126 @@
+//! TCP to the gateway's own addresses through the pipeline: a listener's
+//! SYN answered, the echo service over a connection, closed ports still
+//! reset (RFC 9293 §3.10.7.1), bad segments dropped unanswered.
+
+use super::ip6::{ip6, ipv6_frame, sent6, tables6};
+use super::reassembly::router6;
+use super::*;
+use crate::services::{Listener, ServiceKind, Transport};
+use crate::wire::ipv6::{self, nh};
+
+fn echo_tcp() -> Tables {
+    let mut t = tables6(1500);
+    t.services = ["10.0.1.1:7", "[fd00:1::1]:7"]
+        .iter()
+        .map(|a| Listener { kind: ServiceKind::Echo, transport: Transport::Tcp, local: a.parse().unwrap() })
+        .collect();
+    t.static_neighbors.push(StaticNeighbor { ifindex: 0, ip: ip("10.0.1.2").into(), mac: LAN_HOST });
+    t
+}
+
+/// A segment from 10.0.1.2:40000 to 10.0.1.1:`dport` with `options`.
+fn seg4(dport: u16, seq: u32, ack: u32, flags: u8, options: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut s = vec![0u8; 20];
+    s.extend_from_slice(options);
+    s.extend_from_slice(data);
+    s[12] = (((20 + options.len()) / 4) << 4) as u8;
+    let mut p = TcpPacket::new_checked(&mut s[..]).unwrap_or_else(|_| unreachable!());
+    p.set_ports(40000, dport);
+    p.set_seq(seq);
+    p.set_ack(ack);
+    p.set_header_len_flags(20 + options.len(), flags);
+    p.set_window(64000);
+    p.fill_checksum(ip("10.0.1.2"), ip("10.0.1.1"));
+    ipv4_frame("10.0.1.2", "10.0.1.1", 64, Protocol::Tcp, &s, true)
+}
+
+fn tcp_of(b: &VecBuf) -> (u32, u32, u8, Vec<u8>) {
+    let p = sent_ip(b);
+    assert!(p.verify_checksum());
+    let s = TcpPacket::new_checked(p.payload()).unwrap();
+    assert!(s.verify_checksum(p.src(), p.dst()));
+    (s.seq(), s.ack(), s.flags(), s.payload().to_vec())
+}
+
+#[test]
+fn a_connection_to_the_echo_listener_echoes_what_it_receives() {
+    let t = echo_tcp();
+    let (mut r, mut io) = router(&t);
+    let mss = [2, 4, 5, 0xb4];
+    run(&mut r, &t, &mut io, 0, &seg4(7, 100, 0, tcp::flags::SYN, &mss, b""), 0);
+    assert_eq!(io.sent.len(), 1);
+    let p = sent_ip(&io.sent[0]);
+    assert!(p.dont_frag(), "our segments take Path MTU Discovery");
+    let synack = TcpPacket::new_checked(p.payload()).unwrap();
+    assert_eq!(synack.options().unwrap().mss, Some(1460), "from the lan's 1500-byte MTU");
+    let (iss, ack, flags, _) = tcp_of(&io.sent[0]);
+    assert_eq!((ack, flags), (101, tcp::flags::SYN | tcp::flags::ACK));
+    run(&mut r, &t, &mut io, 0, &seg4(7, 101, iss + 1, tcp::flags::ACK | tcp::flags::PSH, &[], b"hello"), 1);
+    let (seq, ack, _, data) = tcp_of(&io.sent[1]);
+    assert_eq!((seq, ack, &data[..]), (iss + 1, 106, &b"hello"[..]));
+    assert_eq!((r.counters.tcp_accepted, r.counters.tcp_bytes_received, r.counters.tcp_bytes_sent), (1, 5, 5));
+    // The peer closes: echo closes too once all is sent back.
+    run(&mut r, &t, &mut io, 0, &seg4(7, 106, iss + 6, tcp::flags::ACK | tcp::flags::FIN, &[], b""), 2);
+    let (_, ack, flags, _) = tcp_of(io.sent.last().unwrap());
+    assert_eq!((ack, flags), (107, tcp::flags::ACK | tcp::flags::FIN));
+    run(&mut r, &t, &mut io, 0, &seg4(7, 107, iss + 7, tcp::flags::ACK, &[], b""), 3);
+    assert_eq!((r.tcp().len(), r.counters.tcp_closed), (0, 1), "freed");
+}
+
+#[test]
+fn closed_ports_still_reset_and_bad_segments_get_no_answer() {
+    let t = echo_tcp();
+    let (mut r, mut io) = router(&t);
+    run(&mut r, &t, &mut io, 0, &seg4(8, 100, 0, tcp::flags::SYN, &[], b""), 0);
+    let (_, ack, flags, _) = tcp_of(&io.sent[0]);
+    assert_eq!((ack, flags), (101, tcp::flags::RST | tcp::flags::ACK));
+    // An ACK to the listener with no connection: RST too.
+    run(&mut r, &t, &mut io, 0, &seg4(7, 100, 5, tcp::flags::ACK, &[], b""), 0);
+    assert_eq!(tcp_of(&io.sent[1]).2, tcp::flags::RST);
+    let mut bad = seg4(7, 100, 0, tcp::flags::SYN, &[], b"");
+    *bad.last_mut().unwrap() ^= 1;
+    run(&mut r, &t, &mut io, 0, &bad, 0);
+    // An option running past the header.
+    run(&mut r, &t, &mut io, 0, &seg4(7, 100, 0, tcp::flags::SYN, &[2, 9, 0, 0], b""), 0);
+    assert_eq!(io.sent.len(), 2);
+    assert_eq!(r.counters.dropped(DropReason::TcpMalformed), 2);
+    assert!(r.tcp().is_empty());
+}
+
+#[test]
+fn a_syn_with_options_to_a_closed_port_gets_a_well_formed_rst() {
+    // Linux's SYN: MSS, SACK permitted, timestamps, NOP, window scale.
+    let opts = [2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
+    let t = echo_tcp();
+    let (mut r, mut io) = router(&t);
+    run(&mut r, &t, &mut io, 0, &seg4(8, 100, 0, tcp::flags::SYN, &opts, b""), 0);
+    let p = sent_ip(&io.sent[0]);
+    assert_eq!(p.payload().len(), 20);
+    let rst = TcpPacket::new_checked(p.payload()).unwrap();
+    assert_eq!((rst.header_len(), rst.src_port(), rst.dst_port()), (20, 8, 40000));
+    assert_eq!((rst.flags(), rst.ack()), (tcp::flags::RST | tcp::flags::ACK, 101));
+    assert!(rst.verify_checksum(p.src(), p.dst()));
+}
+
+#[test]
+fn an_ipv6_syn_gets_a_syn_ack_with_the_ipv6_mss() {
+    let t = echo_tcp();
+    let (mut r, mut io) = router6(&t);
+    let mut s = vec![0u8; 20];
+    s[12] = 5 << 4;
+    {
+        let mut p = TcpPacket::new_checked(&mut s[..]).unwrap();
+        p.set_ports(40000, 7);
+        p.set_seq(9);
+        p.set_header_len_flags(20, tcp::flags::SYN);
+        p.set_window(64000);
+    }
+    let c = ipv6::upper_checksum(&ip6("fd00:1::2"), &ip6("fd00:1::1"), nh::TCP, &s);
+    s[16..18].copy_from_slice(&c.to_be_bytes());
+    run(&mut r, &t, &mut io, 0, &ipv6_frame(GW_LAN, "fd00:1::2", "fd00:1::1", 64, nh::TCP, &s), 0);
+    assert_eq!(io.sent.len(), 1);
+    let p = sent6(&io.sent[0]);
+    assert!(ipv6::verify_upper_checksum(&p.src(), &p.dst(), nh::TCP, p.payload()));
+    let synack = TcpPacket::new_checked(p.payload()).unwrap();
+    assert_eq!((synack.ack(), synack.options().unwrap().mss), (10, Some(1440)));
+}

@@ -1,0 +1,739 @@
+//! One connection's state machine (RFC 9293 §3.3.2, §3.10): segments in
+//! ([`Conn::input`]), segments out ([`Conn::output`]), timers
+//! ([`Conn::on_timer`]), time injected. It knows nothing of packets:
+//! `router::tcp` builds and parses them.
+//!
+//! Passive opens only (the gateway serves): a connection starts in
+//! SYN-RECEIVED from a listener's SYN. Reliability and congestion control
+//! after RFC 6298 (RTO, Karn, backoff), RFC 5681 (slow start, congestion
+//! avoidance, fast retransmit on three duplicate ACKs) and RFC 6582
+//! (NewReno's partial ACKs); RST and SYN checks after RFC 5961.
+
+use super::ring::Ring;
+use super::seq::Seq;
+use super::TcpConfig;
+use crate::wire::tcp::{flags, TcpOptions};
+
+/// RFC 9293 §3.3.2 (LISTEN is the listener's, CLOSED a free slot).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    Closing,
+    TimeWait,
+    CloseWait,
+    LastAck,
+    Closed,
+}
+
+impl State {
+    pub const ALL: [State; 9] = [
+        State::SynReceived,
+        State::Established,
+        State::FinWait1,
+        State::FinWait2,
+        State::Closing,
+        State::TimeWait,
+        State::CloseWait,
+        State::LastAck,
+        State::Closed,
+    ];
+
+    /// Its name in the API and metrics (RFC 9293's, lower case).
+    pub const fn name(self) -> &'static str {
+        match self {
+            State::SynReceived => "syn_received",
+            State::Established => "established",
+            State::FinWait1 => "fin_wait_1",
+            State::FinWait2 => "fin_wait_2",
+            State::Closing => "closing",
+            State::TimeWait => "time_wait",
+            State::CloseWait => "close_wait",
+            State::LastAck => "last_ack",
+            State::Closed => "closed",
+        }
+    }
+
+    /// Data may still arrive.
+    fn receives(self) -> bool {
+        matches!(self, State::Established | State::FinWait1 | State::FinWait2)
+    }
+}
+
+/// A segment's fields, as the engine sees them.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SegIn {
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub window: u16,
+    pub options: TcpOptions,
+}
+
+/// A segment to send: its header fields, and `len` bytes of the send
+/// queue from `offset` as its payload.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct SegOut {
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub window: u16,
+    /// On a SYN-ACK: our MSS and window scale.
+    pub options: TcpOptions,
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// What a segment did to the connection, for the counters and the caller.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Nothing the caller must act on.
+    None,
+    /// Not acceptable (outside the window, or an ACK of nothing sent):
+    /// answered with an ACK.
+    Unacceptable,
+    /// RFC 5961: a RST or SYN in the window but not at its edge, answered
+    /// with a challenge ACK.
+    ChallengeAck,
+    /// The peer reset the connection: it is closed.
+    Reset,
+    /// An ACK in SYN-RECEIVED of nothing we sent: answer with this RST
+    /// (RFC 9293 §3.10.7.4, `<SEQ=SEG.ACK><CTL=RST>`).
+    SendReset(u32),
+    /// Data beyond the next expected byte, kept in its place in the
+    /// receive queue until the gap before it fills; answered with a
+    /// duplicate ACK.
+    OutOfOrder,
+    /// Data beyond the next expected byte that could not be kept (more
+    /// than [`MAX_HOLES`] separate pieces): dropped, duplicate ACK.
+    OutOfOrderDropped,
+}
+
+/// Separate pieces of data a connection keeps beyond a gap.
+pub const MAX_HOLES: usize = 4;
+
+/// The retransmission timer's estimator (RFC 6298 §2), in ns.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct Rto {
+    srtt: u64,
+    rttvar: u64,
+    rto: u64,
+    min: u64,
+}
+
+const MAX_RTO: u64 = 60_000_000_000;
+/// Clock granularity (RFC 6298's G).
+const GRANULARITY: u64 = 1_000_000;
+
+impl Rto {
+    pub(super) fn new(min: u64) -> Rto {
+        // RFC 6298 §2.1: 1 s before a measurement.
+        Rto { srtt: 0, rttvar: 0, rto: 1_000_000_000u64.max(min), min }
+    }
+
+    /// The timeout now.
+    #[cfg(test)]
+    pub(super) fn current(&self) -> u64 {
+        self.rto
+    }
+
+    pub(super) fn sample(&mut self, r: u64) {
+        if self.srtt == 0 {
+            self.srtt = r.max(1);
+            self.rttvar = r / 2;
+        } else {
+            self.rttvar = (3 * self.rttvar + self.srtt.abs_diff(r)) / 4;
+            self.srtt = (7 * self.srtt + r) / 8;
+        }
+        self.rto = (self.srtt + GRANULARITY.max(4 * self.rttvar)).clamp(self.min, MAX_RTO);
+    }
+}
+
+/// A connection's transmission control block and its queues.
+pub struct Conn {
+    pub state: State,
+    iss: Seq,
+    /// Oldest unacknowledged, next to send, highest sent.
+    snd_una: Seq,
+    snd_nxt: Seq,
+    snd_max: Seq,
+    snd_wnd: u32,
+    max_snd_wnd: u32,
+    snd_wl1: Seq,
+    snd_wl2: Seq,
+    /// The peer's window scale (0 unless both sides offered one).
+    snd_shift: u8,
+    irs: Seq,
+    rcv_nxt: Seq,
+    rcv_shift: u8,
+    /// The most we put in one segment.
+    mss: u32,
+    /// Our MSS option (from the interface's MTU).
+    our_mss: u16,
+    /// Bytes the application queued (unacknowledged ones first) and
+    /// bytes received for it.
+    pub send: Ring,
+    pub recv: Ring,
+    /// The application closed: a FIN follows the queued bytes.
+    fin_queued: bool,
+    /// Where our FIN went, once sent.
+    fin_sent: Option<Seq>,
+    /// The peer offered window scaling (we answer with ours).
+    scale: bool,
+    /// The persist timer fired: one byte may go into a zero window.
+    probe: bool,
+    /// Data received beyond `rcv_nxt`, written in its place in `recv`:
+    /// the pieces' sequence ranges, `ooo_len` of them.
+    ooo: [(Seq, Seq); MAX_HOLES],
+    ooo_len: usize,
+    /// The right edge of the window we last offered.
+    adv_edge: Seq,
+    rto: Rto,
+    /// When the retransmission (or persist) timer fires.
+    rtx_at: Option<u64>,
+    /// The segment timed for an RTT sample: its end, and when it left.
+    rtt_probe: Option<(Seq, u64)>,
+    retries: u8,
+    cwnd: u32,
+    ssthresh: u32,
+    dupacks: u8,
+    /// NewReno: recovering until this is acknowledged.
+    recover: Option<Seq>,
+    /// Send the segment at `snd_una` again (fast retransmit).
+    resend_una: bool,
+    ack_now: bool,
+    /// TIME-WAIT ends then (ns).
+    time_wait_until: u64,
+    time_wait: u64,
+    max_retries: u8,
+}
+
+/// Counts of what happened, added up by the table.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnCounts {
+    pub retransmits: u64,
+    pub timeouts: u64,
+    pub fast_retransmits: u64,
+    pub partial_acks: u64,
+}
+
+impl Conn {
+    /// A connection for a listener's SYN `syn` (its options parsed),
+    /// with our initial sequence number `iss`, `our_mss` from the
+    /// interface's MTU, and empty queues.
+    pub fn accept(syn: &SegIn, iss: u32, our_mss: u16, cfg: &TcpConfig, send: Ring, recv: Ring) -> Conn {
+        let scale = syn.options.window_shift.is_some();
+        // The smallest shift that lets our receive buffer be offered whole.
+        let rcv_shift =
+            if scale { (0..=14u8).find(|&s| (recv.capacity() >> s) <= usize::from(u16::MAX)).unwrap_or(14) } else { 0 };
+        // RFC 9293 §3.7.1: 536 when the peer names none.
+        let mss = u32::from(syn.options.mss.unwrap_or(536).min(our_mss)).max(64);
+        let iss = Seq(iss);
+        Conn {
+            state: State::SynReceived,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss,
+            snd_max: iss,
+            snd_wnd: u32::from(syn.window),
+            max_snd_wnd: u32::from(syn.window),
+            snd_wl1: Seq(syn.seq),
+            snd_wl2: iss,
+            snd_shift: syn.options.window_shift.filter(|_| scale).unwrap_or(0),
+            irs: Seq(syn.seq),
+            rcv_nxt: Seq(syn.seq).plus(1),
+            rcv_shift,
+            mss,
+            our_mss,
+            send,
+            recv,
+            fin_queued: false,
+            fin_sent: None,
+            scale,
+            probe: false,
+            ooo: [(Seq(0), Seq(0)); MAX_HOLES],
+            ooo_len: 0,
+            adv_edge: Seq(syn.seq).plus(1),
+            rto: Rto::new(cfg.rto_min_ns),
+            rtx_at: None,
+            rtt_probe: None,
+            retries: 0,
+            // RFC 6928's initial window, RFC 5681's threshold.
+            cwnd: (10 * mss).min((2 * mss).max(14600)),
+            ssthresh: u32::MAX,
+            dupacks: 0,
+            recover: None,
+            resend_una: false,
+            ack_now: false,
+            time_wait_until: 0,
+            time_wait: cfg.time_wait_ns,
+            max_retries: cfg.max_retries,
+        }
+    }
+
+    /// The sequence number of the send queue's first byte.
+    fn data_start(&self) -> Seq {
+        if self.state == State::SynReceived {
+            self.iss.plus(1)
+        } else {
+            // Our SYN is acknowledged: snd_una is at a data byte (or the FIN).
+            self.snd_una.max_seq(self.iss.plus(1))
+        }
+    }
+
+    /// Our FIN is acknowledged.
+    fn fin_acked(&self) -> bool {
+        self.fin_sent.is_some_and(|f| self.snd_una.gt(f))
+    }
+
+    /// The receive window we offer (unscaled bytes).
+    fn rcv_wnd(&self) -> u32 {
+        self.recv.free() as u32
+    }
+
+    fn window_field(&self) -> u16 {
+        (self.rcv_wnd() >> self.rcv_shift).min(u32::from(u16::MAX)) as u16
+    }
+
+    /// When the next timer of this connection fires.
+    pub fn deadline(&self) -> Option<u64> {
+        if self.state == State::TimeWait {
+            return Some(self.time_wait_until);
+        }
+        self.rtx_at
+    }
+
+    /// The application's side: it queued bytes (the caller pushed them
+    /// into `send`) or closed.
+    pub fn close(&mut self) {
+        self.fin_queued = true;
+    }
+
+    /// True once the application may send no more and the peer has
+    /// finished: the slot can be freed.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// True if the peer sent its FIN (the application reads EOF after
+    /// what is queued in `recv`).
+    pub fn peer_closed(&self) -> bool {
+        matches!(self.state, State::CloseWait | State::LastAck | State::Closing | State::TimeWait | State::Closed)
+    }
+
+    /// A segment for this connection (checksum verified), `payload` its
+    /// data. Received bytes go into `recv`.
+    pub fn input(&mut self, seg: &SegIn, payload: &[u8], now: u64, counts: &mut ConnCounts) -> Event {
+        let syn = seg.flags & flags::SYN != 0;
+        let fin = seg.flags & flags::FIN != 0;
+        let seq = Seq(seg.seq);
+        let seg_len = payload.len() as u32 + u32::from(syn) + u32::from(fin);
+        if self.state == State::TimeWait {
+            // RFC 9293 §3.10.7.4: a retransmitted FIN is acknowledged and
+            // the wait starts again; anything else waits it out.
+            if fin && seg.flags & flags::RST == 0 {
+                self.ack_now = true;
+                self.time_wait_until = now + self.time_wait;
+            }
+            return Event::None;
+        }
+        // A SYN again in SYN-RECEIVED: our SYN-ACK was lost.
+        if self.state == State::SynReceived && syn && seq == self.irs && seg.flags & flags::ACK == 0 {
+            self.snd_nxt = self.iss;
+            return Event::None;
+        }
+        // First: is it in the window (RFC 9293 §3.10.7.4's four cases)?
+        let wnd = self.rcv_wnd();
+        let acceptable = match (seg_len, wnd) {
+            (0, 0) => seq == self.rcv_nxt,
+            (0, _) => seq.in_window(self.rcv_nxt, wnd),
+            (_, 0) => false,
+            (n, _) => seq.in_window(self.rcv_nxt, wnd) || seq.plus(n - 1).in_window(self.rcv_nxt, wnd),
+        };
+        if seg.flags & flags::RST != 0 {
+            // RFC 5961 §3.2: only a RST at the window's edge resets.
+            if seq == self.rcv_nxt {
+                self.state = State::Closed;
+                return Event::Reset;
+            }
+            if acceptable {
+                self.ack_now = true;
+                return Event::ChallengeAck;
+            }
+            return Event::None;
+        }
+        if !acceptable {
+            self.ack_now = true;
+            return Event::Unacceptable;
+        }
+        if syn {
+            // RFC 5961 §4.2: a SYN in a synchronized state.
+            self.ack_now = true;
+            return Event::ChallengeAck;
+        }
+        if seg.flags & flags::ACK == 0 {
+            return Event::None;
+        }
+        let ack = Seq(seg.ack);
+        if self.state == State::SynReceived {
+            if !(self.snd_una.lt(ack) && ack.le(self.snd_max)) {
+                return Event::SendReset(seg.ack);
+            }
+            self.state = State::Established;
+            self.snd_una = self.iss.plus(1);
+            self.snd_wnd = u32::from(seg.window) << self.snd_shift;
+            self.max_snd_wnd = self.max_snd_wnd.max(self.snd_wnd);
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+            self.rtx_at = None;
+            self.retries = 0;
+            if let Some((end, at)) = self.rtt_probe.take() {
+                if ack.ge(end) {
+                    self.rto.sample(now.saturating_sub(at));
+                }
+            }
+        }
+        // RFC 5961 §5.2: an ACK of what we never sent, or far behind.
+        if ack.gt(self.snd_max) || ack.lt(self.snd_una.minus(self.max_snd_wnd)) {
+            self.ack_now = true;
+            return Event::Unacceptable;
+        }
+        self.on_ack(seq, ack, seg.window, payload.is_empty() && !fin, now, counts);
+        if self.state == State::Closed {
+            return Event::None;
+        }
+        // Data: in order into the receive queue; beyond a gap, into its
+        // place in the queue's free space until the gap fills.
+        let mut event = Event::None;
+        let mut data = payload;
+        let mut at = seq;
+        if self.state.receives() && !data.is_empty() {
+            if at.lt(self.rcv_nxt) {
+                let skip = (self.rcv_nxt.since(at) as usize).min(data.len());
+                data = data.get(skip..).unwrap_or_default();
+                at = self.rcv_nxt;
+            }
+            if at == self.rcv_nxt {
+                let n = self.recv.write_at(0, data);
+                self.recv.commit(n);
+                self.rcv_nxt = self.rcv_nxt.plus(n as u32);
+                at = at.plus(n as u32);
+                data = data.get(n..).unwrap_or_default();
+                self.absorb_ooo();
+            } else if !data.is_empty() {
+                event = self.keep_ooo(at, data);
+            }
+            self.ack_now = true;
+        }
+        // FIN: taken when everything before it was.
+        if fin && data.is_empty() && at.plus(0) == self.rcv_nxt && self.state != State::CloseWait {
+            self.rcv_nxt = self.rcv_nxt.plus(1);
+            self.ack_now = true;
+            self.state = match self.state {
+                State::Established => State::CloseWait,
+                State::FinWait1 => State::Closing,
+                State::FinWait2 => {
+                    self.time_wait_until = now + self.time_wait;
+                    self.rtx_at = None;
+                    State::TimeWait
+                }
+                s => s,
+            };
+        }
+        event
+    }
+
+    /// Keeps `data` (at `at`, past `rcv_nxt`) in its place.
+    fn keep_ooo(&mut self, at: Seq, data: &[u8]) -> Event {
+        let offset = at.since(self.rcv_nxt) as usize;
+        let (lo, mut hi) = (at, at.plus(data.len() as u32));
+        // Merge with every piece it touches; refuse a fifth separate one.
+        let touches = |&(s, e): &(Seq, Seq)| s.le(hi) && lo.le(e);
+        let live = self.ooo_len.min(MAX_HOLES);
+        if live == MAX_HOLES && !self.ooo.iter().take(live).any(touches) {
+            return Event::OutOfOrderDropped;
+        }
+        let n = self.recv.write_at(offset, data);
+        if n == 0 {
+            return Event::OutOfOrderDropped;
+        }
+        hi = at.plus(n as u32);
+        let mut merged = (lo, hi);
+        let mut k = 0;
+        for i in 0..live {
+            let p = self.ooo[i];
+            if p.0.le(merged.1) && merged.0.le(p.1) {
+                merged = (p.0.min_seq(merged.0), p.1.max_seq(merged.1));
+            } else {
+                self.ooo[k] = p;
+                k += 1;
+            }
+        }
+        if let Some(slot) = self.ooo.get_mut(k) {
+            *slot = merged;
+            k += 1;
+        }
+        self.ooo_len = k;
+        Event::OutOfOrder
+    }
+
+    /// After `rcv_nxt` moved: queues the pieces it reached.
+    fn absorb_ooo(&mut self) {
+        loop {
+            let live = self.ooo_len.min(MAX_HOLES);
+            let Some(i) = (0..live).find(|&i| self.ooo[i].0.le(self.rcv_nxt)) else { return };
+            let (_, end) = self.ooo[i];
+            if end.gt(self.rcv_nxt) {
+                let n = end.since(self.rcv_nxt);
+                self.recv.commit(n as usize);
+                self.rcv_nxt = end;
+            }
+            self.ooo[i] = self.ooo[live - 1];
+            self.ooo_len = live - 1;
+        }
+    }
+
+    /// The application took bytes from `recv`: if that opened the window
+    /// by enough (RFC 1122 §4.2.3.3: half the buffer or one MSS), the
+    /// peer is told at once.
+    pub fn window_opened(&mut self) {
+        let edge = self.rcv_nxt.plus(self.rcv_wnd());
+        let step = (self.recv.capacity() as u32 / 2).min(self.mss);
+        if edge.gt(self.adv_edge) && edge.since(self.adv_edge) >= step {
+            self.ack_now = true;
+        }
+    }
+
+    /// The ACK field of an acceptable segment: what it acknowledges, the
+    /// window it offers, and the loss it signals.
+    fn on_ack(&mut self, seq: Seq, ack: Seq, window: u16, pure: bool, now: u64, counts: &mut ConnCounts) {
+        let window = u32::from(window) << self.snd_shift;
+        if ack.gt(self.snd_una) {
+            let acked = ack.since(self.snd_una);
+            // Bytes of the send queue acknowledged (not our FIN).
+            let data_end = self.data_start().plus(self.send.len() as u32);
+            let data_acked = ack.min_seq(data_end).since(self.data_start()) as usize;
+            self.send.consume(data_acked);
+            self.snd_una = ack;
+            if self.snd_nxt.lt(ack) {
+                self.snd_nxt = ack;
+            }
+            self.dupacks = 0;
+            self.retries = 0;
+            if let Some((end, at)) = self.rtt_probe {
+                if ack.ge(end) {
+                    self.rto.sample(now.saturating_sub(at));
+                    self.rtt_probe = None;
+                }
+            }
+            match self.recover {
+                // RFC 6582 §3.2 step 3: a full ACK ends recovery.
+                Some(r) if ack.ge(r) => {
+                    self.recover = None;
+                    self.cwnd = self.ssthresh.min(self.flight() + self.mss).max(self.mss);
+                }
+                // A partial ACK: the next hole goes out at once.
+                Some(_) => {
+                    counts.partial_acks += 1;
+                    self.resend_una = true;
+                    self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(self.mss);
+                }
+                None if self.cwnd < self.ssthresh => self.cwnd = self.cwnd.saturating_add(acked.min(self.mss)),
+                None => self.cwnd = self.cwnd.saturating_add((self.mss * self.mss / self.cwnd).max(1)),
+            }
+            // RFC 6298 §5.2/5.3: restart the timer, or stop it.
+            self.rtx_at = (self.snd_una != self.snd_max).then(|| now + self.rto.rto);
+            // Our FIN acknowledged?
+            if self.fin_acked() {
+                match self.state {
+                    State::FinWait1 => self.state = State::FinWait2,
+                    State::Closing => {
+                        self.state = State::TimeWait;
+                        self.time_wait_until = now + self.time_wait;
+                    }
+                    State::LastAck => self.state = State::Closed,
+                    _ => {}
+                }
+            }
+        } else if ack == self.snd_una && pure && window == self.snd_wnd && self.snd_una != self.snd_max {
+            // RFC 5681 §2's duplicate ACK.
+            self.dupacks = self.dupacks.saturating_add(1);
+            if self.dupacks == 3 && self.recover.is_none() {
+                counts.fast_retransmits += 1;
+                self.ssthresh = (self.flight() / 2).max(2 * self.mss);
+                self.cwnd = self.ssthresh + 3 * self.mss;
+                self.recover = Some(self.snd_max);
+                self.resend_una = true;
+                self.rtt_probe = None;
+            } else if self.dupacks > 3 || self.recover.is_some() {
+                self.cwnd = self.cwnd.saturating_add(self.mss);
+            }
+        }
+        // RFC 9293 §3.10.7.4: the window from the newest segment.
+        if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(ack)) {
+            self.snd_wnd = window;
+            self.max_snd_wnd = self.max_snd_wnd.max(window);
+            self.snd_wl1 = seq;
+            self.snd_wl2 = ack;
+        }
+    }
+
+    fn flight(&self) -> u32 {
+        self.snd_max.since(self.snd_una)
+    }
+
+    /// The retransmission, persist or TIME-WAIT timer, if due.
+    pub fn on_timer(&mut self, now: u64, counts: &mut ConnCounts) {
+        if self.state == State::TimeWait {
+            if now >= self.time_wait_until {
+                self.state = State::Closed;
+            }
+            return;
+        }
+        let Some(at) = self.rtx_at else { return };
+        if now < at {
+            return;
+        }
+        self.retries = self.retries.saturating_add(1);
+        if self.retries > self.max_retries {
+            self.state = State::Closed;
+            return;
+        }
+        counts.timeouts += 1;
+        // RFC 5681 §3.1 (equation 4) and RFC 6298 §5.5-5.7.
+        if self.snd_una != self.snd_max {
+            self.ssthresh = (self.flight() / 2).max(2 * self.mss);
+            self.cwnd = self.mss;
+        }
+        self.recover = None;
+        self.dupacks = 0;
+        self.snd_nxt = if self.state == State::SynReceived { self.iss } else { self.snd_una };
+        self.rtt_probe = None;
+        self.rto.rto = (self.rto.rto * 2).min(MAX_RTO);
+        self.rtx_at = Some(now + self.rto.rto);
+        self.probe = true;
+    }
+
+    /// The segments to send now, each handed to `emit` with its payload
+    /// (one or two slices of the send queue): a SYN-ACK, data as the
+    /// windows allow, our FIN, or an ACK. `emit` answers false when it
+    /// can take no more: the rest waits for the next call.
+    pub fn output(&mut self, now: u64, counts: &mut ConnCounts, emit: &mut impl FnMut(&SegOut, &[u8], &[u8]) -> bool) {
+        let ack = self.rcv_nxt.0;
+        if self.state == State::SynReceived {
+            if self.snd_nxt == self.iss {
+                let options = TcpOptions {
+                    mss: Some(self.our_mss),
+                    window_shift: self.scale.then_some(self.rcv_shift),
+                    sack_permitted: false,
+                };
+                // A SYN's window is never scaled (RFC 7323 §2.2).
+                let window = self.rcv_wnd().min(u32::from(u16::MAX)) as u16;
+                let flags = flags::SYN | flags::ACK;
+                if !emit(&SegOut { seq: self.iss.0, ack, flags, window, options, offset: 0, len: 0 }, &[], &[]) {
+                    return;
+                }
+                if self.retries == 0 {
+                    self.rtt_probe = Some((self.iss.plus(1), now));
+                } else {
+                    counts.retransmits += 1;
+                }
+                self.snd_nxt = self.iss.plus(1);
+                self.snd_max = self.snd_nxt;
+                self.rtx_at.get_or_insert(now + self.rto.rto);
+                self.ack_now = false;
+            }
+            return;
+        }
+        let window = self.window_field();
+        let mut seg = |c: &mut Conn, seq: Seq, flags: u8, offset: usize, len: usize| {
+            let (a, b) = c.send.peek(offset, len);
+            let out = SegOut { seq: seq.0, ack, flags, window, options: TcpOptions::default(), offset, len };
+            let sent = emit(&out, a, b);
+            if sent {
+                c.ack_now = false;
+                c.adv_edge = c.rcv_nxt.plus(u32::from(window) << c.rcv_shift);
+            }
+            sent
+        };
+        if matches!(self.state, State::Closed | State::TimeWait) {
+            if self.ack_now {
+                seg(self, self.snd_nxt, flags::ACK, 0, 0);
+            }
+            return;
+        }
+        let start = self.data_start();
+        // Fast retransmit, or NewReno's next hole: the segment at snd_una.
+        if std::mem::take(&mut self.resend_una) {
+            let off = self.snd_una.since(start) as usize;
+            let n = self.send.len().saturating_sub(off).min(self.mss as usize);
+            if n > 0 {
+                if !seg(self, self.snd_una, flags::ACK, off, n) {
+                    self.resend_una = true;
+                    return;
+                }
+                counts.retransmits += 1;
+            }
+        }
+        loop {
+            let off = self.snd_nxt.since(start) as usize;
+            let avail = self.send.len().saturating_sub(off);
+            let in_flight = self.snd_nxt.since(self.snd_una);
+            let mut room = self.snd_wnd.min(self.cwnd).saturating_sub(in_flight) as usize;
+            if self.probe && room == 0 && avail > 0 && in_flight == 0 {
+                // RFC 9293 §3.8.6.1: probe a zero window with one byte.
+                room = 1;
+            }
+            self.probe = false;
+            let n = avail.min(room).min(self.mss as usize);
+            if n == 0 || off > self.send.len() {
+                break;
+            }
+            let push = if n == avail { flags::PSH } else { 0 };
+            let seq = self.snd_nxt;
+            if !seg(self, seq, flags::ACK | push, off, n) {
+                return;
+            }
+            if seq.lt(self.snd_max) {
+                counts.retransmits += 1;
+            } else if self.rtt_probe.is_none() {
+                self.rtt_probe = Some((seq.plus(n as u32), now));
+            }
+            self.snd_nxt = seq.plus(n as u32);
+            self.snd_max = self.snd_max.max_seq(self.snd_nxt);
+            self.rtx_at.get_or_insert(now + self.rto.rto);
+        }
+        // Our FIN, after the last byte (it needs no window).
+        let data_end = start.plus(self.send.len() as u32);
+        if self.fin_queued && !self.fin_acked() && self.snd_nxt == data_end {
+            let next = match self.state {
+                State::Established => Some(State::FinWait1),
+                State::CloseWait => Some(State::LastAck),
+                State::FinWait1 | State::Closing | State::LastAck => Some(self.state),
+                _ => None,
+            };
+            if let Some(next) = next {
+                if !seg(self, data_end, flags::FIN | flags::ACK, 0, 0) {
+                    return;
+                }
+                if self.fin_sent.is_some() {
+                    counts.retransmits += 1;
+                }
+                self.fin_sent = Some(data_end);
+                self.state = next;
+                self.snd_nxt = data_end.plus(1);
+                self.snd_max = self.snd_max.max_seq(self.snd_nxt);
+                self.rtx_at.get_or_insert(now + self.rto.rto);
+            }
+        }
+        // Data waiting on a zero window: the persist timer.
+        if self.rtx_at.is_none() && self.snd_nxt != data_end {
+            self.rtx_at = Some(now + self.rto.rto);
+        }
+        if self.ack_now {
+            seg(self, self.snd_nxt, flags::ACK, 0, 0);
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! The gateway's own TCP (RFC 9293), on its own addresses, in the
+//! workers: a table of connections per worker ([`TcpTable`]), each a
+//! state machine ([`conn`]) with its send and receive queues. The router
+//! stage that feeds it segments and sends what it answers is
+//! `router::tcp`; the built-in services run on its connections.
+//!
+//! Every bound holds without allocating after [`TcpTable::new`]:
+//! at most `connections` connections, each with a `buffer`-byte queue
+//! each way (allocated here, reused), of which at most `syn_backlog` in
+//! SYN-RECEIVED, so a SYN flood cannot take the slots of established
+//! connections. Connections are found by a keyed hash (SipHash with a
+//! random key), so no sender can aim at one bucket; initial sequence
+//! numbers follow RFC 6528 (a 4 µs clock plus a keyed hash of the ends).
+
+pub mod conn;
+mod ring;
+pub mod seq;
+
+pub use conn::{Conn, ConnCounts, Event, SegIn, SegOut, State, MAX_HOLES};
+pub use ring::Ring;
+
+use crate::services::ServiceKind;
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::net::SocketAddr;
+
+/// The engine's bounds and timers.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct TcpConfig {
+    /// Connections a worker holds at once.
+    pub connections: usize,
+    /// Bytes of each connection's send queue, and of its receive queue.
+    pub buffer: usize,
+    /// Connections in SYN-RECEIVED at once (the rest of the table stays
+    /// for established ones).
+    pub syn_backlog: usize,
+    /// The retransmission timeout's floor (RFC 6298 §2.4: 1 s; Linux
+    /// 200 ms).
+    pub rto_min_ns: u64,
+    /// How long TIME-WAIT lasts (2 MSL).
+    pub time_wait_ns: u64,
+    /// Retransmissions of one segment before the connection is dropped.
+    pub max_retries: u8,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            connections: 1024,
+            buffer: 16384,
+            syn_backlog: 256,
+            rto_min_ns: 1_000_000_000,
+            time_wait_ns: 60_000_000_000,
+            max_retries: 8,
+        }
+    }
+}
+
+/// A connection's ends: ours, then the peer's.
+pub type Ends = (SocketAddr, SocketAddr);
+
+/// A connection in its table: the state machine and who serves it.
+pub struct Entry {
+    pub conn: Conn,
+    pub ends: Ends,
+    /// The interface its segments arrive on (the scope of a link-local peer).
+    pub ifindex: u16,
+    pub service: ServiceKind,
+}
+
+/// A connection, as the control plane lists it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ConnInfo {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub state: State,
+    /// Bytes queued to send (unacknowledged ones included), and received
+    /// but not yet taken by the service.
+    pub send_queue: usize,
+    pub recv_queue: usize,
+}
+
+/// Why a SYN made no connection.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// `syn_backlog` connections are in SYN-RECEIVED.
+    Backlog,
+    /// The table is full.
+    Full,
+}
+
+/// One worker's connections.
+pub struct TcpTable {
+    cfg: TcpConfig,
+    by_ends: HashMap<Ends, u32, RandomState>,
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    /// Queues of free slots, ready for the next connection.
+    spare: Vec<(Ring, Ring)>,
+    isn_key: RandomState,
+    embryonic: usize,
+}
+
+impl TcpTable {
+    /// A table of `cfg.connections`, its queues allocated here.
+    pub fn new(cfg: TcpConfig) -> TcpTable {
+        let n = cfg.connections;
+        TcpTable {
+            cfg,
+            by_ends: HashMap::with_capacity_and_hasher(n, RandomState::new()),
+            slots: (0..n).map(|_| None).collect(),
+            free: (0..n as u32).rev().collect(),
+            spare: (0..n).map(|_| (Ring::new(cfg.buffer), Ring::new(cfg.buffer))).collect(),
+            isn_key: RandomState::new(),
+            embryonic: 0,
+        }
+    }
+
+    pub fn config(&self) -> &TcpConfig {
+        &self.cfg
+    }
+
+    /// Slots: connections the table can hold.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Connections held.
+    pub fn len(&self) -> usize {
+        self.by_ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_ends.is_empty()
+    }
+
+    /// The connection between `ends`.
+    #[inline]
+    pub fn find(&self, ends: &Ends) -> Option<u32> {
+        self.by_ends.get(ends).copied()
+    }
+
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Entry> {
+        self.slots.get_mut(id as usize).and_then(Option::as_mut)
+    }
+
+    /// RFC 6528: M + F(ends, secret), M a 4 µs clock.
+    fn isn(&self, ends: &Ends, now: u64) -> u32 {
+        ((now / 4000) as u32).wrapping_add(self.isn_key.hash_one(ends) as u32)
+    }
+
+    /// A connection for a listener's SYN between `ends`.
+    pub fn accept(
+        &mut self,
+        ends: Ends,
+        syn: &SegIn,
+        our_mss: u16,
+        ifindex: u16,
+        service: ServiceKind,
+        now: u64,
+    ) -> Result<u32, Refused> {
+        if self.embryonic >= self.cfg.syn_backlog {
+            return Err(Refused::Backlog);
+        }
+        let (Some(id), Some((send, recv))) = (self.free.pop(), self.spare.pop()) else { return Err(Refused::Full) };
+        let conn = Conn::accept(syn, self.isn(&ends, now), our_mss, &self.cfg, send, recv);
+        if let Some(slot) = self.slots.get_mut(id as usize) {
+            *slot = Some(Entry { conn, ends, ifindex, service });
+        }
+        self.by_ends.insert(ends, id);
+        self.embryonic += 1;
+        Ok(id)
+    }
+
+    /// Notes that connection `id` left SYN-RECEIVED (`was` its state
+    /// before a segment or timer), and frees it if it closed.
+    pub fn settle(&mut self, id: u32, was: State) {
+        let Some(e) = self.slots.get(id as usize).and_then(Option::as_ref) else { return };
+        let now = e.conn.state;
+        if was == State::SynReceived && now != State::SynReceived {
+            self.embryonic -= 1;
+        }
+        if now == State::Closed {
+            self.release(id);
+        }
+    }
+
+    fn release(&mut self, id: u32) {
+        let Some(e) = self.slots.get_mut(id as usize).and_then(Option::take) else { return };
+        self.by_ends.remove(&e.ends);
+        let Conn { mut send, mut recv, .. } = e.conn;
+        send.clear();
+        recv.clear();
+        self.spare.push((send, recv));
+        self.free.push(id);
+    }
+
+    /// Every connection's slot, for timers and the control plane.
+    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i as u32)
+    }
+
+    /// Every connection.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> + '_ {
+        self.slots.iter().flatten()
+    }
+
+    /// Every connection, for the control plane.
+    pub fn infos(&self) -> impl Iterator<Item = ConnInfo> + '_ {
+        self.entries().map(|e| ConnInfo {
+            local: e.ends.0,
+            remote: e.ends.1,
+            state: e.conn.state,
+            send_queue: e.conn.send.len(),
+            recv_queue: e.conn.recv.len(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,370 @@
+//! Segment-scripted tests of one connection (segments in, segments out,
+//! time injected), each named after the rule it checks, and of the
+//! table's bounds.
+
+use super::*;
+use crate::wire::tcp::{flags as f, TcpOptions};
+
+const MS: u64 = 1_000_000;
+const ISS: u32 = 1000;
+const IRS: u32 = 5000;
+
+struct Peer {
+    conn: Conn,
+    counts: ConnCounts,
+    now: u64,
+}
+
+/// What `output` sent: each segment's header and payload.
+type Sent = Vec<(SegOut, Vec<u8>)>;
+
+impl Peer {
+    /// A connection accepted from a SYN with `options`, its SYN-ACK sent.
+    fn accept(options: TcpOptions, buffer: usize) -> (Peer, Sent) {
+        let cfg = TcpConfig { buffer, rto_min_ns: 200 * MS, ..TcpConfig::default() };
+        let syn = SegIn { seq: IRS, ack: 0, flags: f::SYN, window: 64240, options };
+        let conn = Conn::accept(&syn, ISS, 1460, &cfg, Ring::new(buffer), Ring::new(buffer));
+        let mut p = Peer { conn, counts: ConnCounts::default(), now: 0 };
+        let sent = p.out();
+        (p, sent)
+    }
+
+    /// Accepted and established: the SYN-ACK acknowledged.
+    fn established(buffer: usize) -> Peer {
+        let (mut p, _) = Peer::accept(TcpOptions { mss: Some(1000), ..TcpOptions::default() }, buffer);
+        p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+        p.out();
+        assert_eq!(p.conn.state, State::Established);
+        p
+    }
+
+    fn seg(&mut self, seq: u32, ack: u32, flags: u8, window: u16, data: &[u8]) -> Event {
+        let s = SegIn { seq, ack, flags, window, options: TcpOptions::default() };
+        self.conn.input(&s, data, self.now, &mut self.counts)
+    }
+
+    fn out(&mut self) -> Sent {
+        let mut sent = Vec::new();
+        self.conn.output(self.now, &mut self.counts, &mut |o: &SegOut, a: &[u8], b: &[u8]| {
+            sent.push((*o, [a, b].concat()));
+            true
+        });
+        sent
+    }
+
+    fn tick(&mut self, by: u64) -> Sent {
+        self.now += by;
+        self.conn.on_timer(self.now, &mut self.counts);
+        self.out()
+    }
+
+    /// Queues `data` to send, as the application does.
+    fn write(&mut self, data: &[u8]) {
+        assert_eq!(self.conn.send.push(data), data.len());
+    }
+}
+
+fn flags_of(s: &Sent) -> Vec<u8> {
+    s.iter().map(|(o, _)| o.flags).collect()
+}
+
+#[test]
+fn a_syn_is_answered_by_syn_ack_with_mss_and_window_scale_rfc9293_3_5_rfc7323_2() {
+    let opts = TcpOptions { mss: Some(1460), window_shift: Some(7), sack_permitted: true };
+    let (p, sent) = Peer::accept(opts, 1 << 20);
+    assert_eq!(sent.len(), 1);
+    let (o, _) = &sent[0];
+    assert_eq!((o.flags, o.seq, o.ack), (f::SYN | f::ACK, ISS, IRS + 1));
+    assert_eq!(o.options.mss, Some(1460));
+    // A 1 MiB buffer needs a shift of 5 to be offered whole; the SYN's
+    // own window is never scaled.
+    assert_eq!(o.options.window_shift, Some(5));
+    assert_eq!(o.window, u16::MAX);
+    assert_eq!(p.conn.state, State::SynReceived);
+    // Without the peer's window scale, we offer none.
+    let (_, sent) = Peer::accept(TcpOptions::default(), 4096);
+    assert_eq!(sent[0].0.options, TcpOptions { mss: Some(1460), window_shift: None, sack_permitted: false });
+}
+
+#[test]
+fn the_handshake_completes_on_the_ack_of_our_syn_and_a_bad_ack_gets_rst_rfc9293_3_10_7_4() {
+    let (mut p, _) = Peer::accept(TcpOptions::default(), 4096);
+    assert_eq!(p.seg(IRS + 1, ISS + 7, f::ACK, 1000, b""), Event::SendReset(ISS + 7));
+    assert_eq!(p.conn.state, State::SynReceived);
+    assert_eq!(p.seg(IRS + 1, ISS + 1, f::ACK, 1000, b"hi"), Event::None);
+    assert_eq!(p.conn.state, State::Established);
+    let (a, b) = p.conn.recv.peek(0, 2);
+    assert_eq!([a, b].concat(), b"hi", "data on the handshake's ACK is taken");
+}
+
+#[test]
+fn a_lost_syn_ack_is_sent_again_on_the_peers_syn_or_the_timer_then_given_up() {
+    let (mut p, _) = Peer::accept(TcpOptions::default(), 4096);
+    // The peer's SYN again: the SYN-ACK again, at once.
+    p.seg(IRS, 0, f::SYN, 1000, b"");
+    assert_eq!(flags_of(&p.out()), [f::SYN | f::ACK]);
+    // RFC 6298 §2.1: 1 s before any RTT measurement, then doubling.
+    assert!(p.tick(999 * MS).is_empty());
+    assert_eq!(flags_of(&p.tick(MS)), [f::SYN | f::ACK]);
+    assert_eq!(p.counts.timeouts, 1);
+    assert!(p.tick(1999 * MS).is_empty());
+    assert_eq!(flags_of(&p.tick(MS)), [f::SYN | f::ACK]);
+    for _ in 0..10 {
+        p.tick(120_000 * MS);
+    }
+    assert!(p.conn.is_closed(), "max_retries reached");
+}
+
+#[test]
+fn in_order_data_is_queued_and_acknowledged_with_the_window_left() {
+    let mut p = Peer::established(4096);
+    p.seg(IRS + 1, ISS + 1, f::ACK | f::PSH, 64000, &[7; 1000]);
+    let sent = p.out();
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].0.flags, sent[0].0.ack, sent[0].0.window), (f::ACK, IRS + 1001, 3096));
+    assert_eq!(p.conn.recv.len(), 1000);
+}
+
+#[test]
+fn data_past_a_gap_is_kept_and_delivered_when_the_gap_fills() {
+    let mut p = Peer::established(8192);
+    assert_eq!(p.seg(IRS + 1001, ISS + 1, f::ACK, 64000, &[2; 1000]), Event::OutOfOrder);
+    assert_eq!(p.seg(IRS + 3001, ISS + 1, f::ACK, 64000, &[4; 500]), Event::OutOfOrder);
+    // A duplicate ACK for the gap at once.
+    assert_eq!(p.out()[0].0.ack, IRS + 1);
+    assert_eq!(p.conn.recv.len(), 0);
+    p.seg(IRS + 1, ISS + 1, f::ACK, 64000, &[1; 1000]);
+    assert_eq!(p.conn.recv.len(), 2000, "up to the second gap");
+    p.seg(IRS + 2001, ISS + 1, f::ACK, 64000, &[3; 1000]);
+    assert_eq!(p.conn.recv.len(), 3500);
+    let (a, b) = p.conn.recv.peek(0, 3500);
+    let got = [a, b].concat();
+    assert!(got[..1000].iter().all(|&x| x == 1) && got[1000..2000].iter().all(|&x| x == 2));
+    assert!(got[2000..3000].iter().all(|&x| x == 3) && got[3000..].iter().all(|&x| x == 4));
+    assert_eq!(p.out()[0].0.ack, IRS + 3501);
+}
+
+#[test]
+fn more_separate_pieces_than_kept_are_dropped() {
+    let mut p = Peer::established(65536);
+    for k in 0..MAX_HOLES as u32 {
+        assert_eq!(p.seg(IRS + 1 + 2000 * (k + 1), ISS + 1, f::ACK, 64000, &[1; 100]), Event::OutOfOrder);
+    }
+    let fifth = IRS + 1 + 2000 * (MAX_HOLES as u32 + 1);
+    assert_eq!(p.seg(fifth, ISS + 1, f::ACK, 64000, &[1; 100]), Event::OutOfOrderDropped);
+    // Next to a kept piece it still merges.
+    assert_eq!(p.seg(IRS + 2101, ISS + 1, f::ACK, 64000, &[1; 100]), Event::OutOfOrder);
+}
+
+#[test]
+fn a_segment_outside_the_window_is_answered_with_an_ack_rfc9293_3_10_7_4() {
+    let mut p = Peer::established(4096);
+    assert_eq!(p.seg(IRS + 1 + 5000, ISS + 1, f::ACK, 64000, b"far"), Event::Unacceptable);
+    assert_eq!(p.seg(IRS - 100, ISS + 1, f::ACK, 64000, b"old"), Event::Unacceptable);
+    let sent = p.out();
+    assert_eq!((sent.len(), sent[0].0.ack), (1, IRS + 1));
+}
+
+#[test]
+fn a_rst_resets_only_at_the_windows_edge_else_a_challenge_ack_rfc5961_3_2() {
+    let mut p = Peer::established(4096);
+    assert_eq!(p.seg(IRS + 100, 0, f::RST, 0, b""), Event::ChallengeAck);
+    assert_eq!(p.out()[0].0.ack, IRS + 1);
+    assert_eq!(p.seg(IRS + 100_000, 0, f::RST, 0, b""), Event::None, "outside: ignored");
+    assert!(p.out().is_empty());
+    assert_eq!(p.seg(IRS + 1, 0, f::RST, 0, b""), Event::Reset);
+    assert!(p.conn.is_closed());
+}
+
+#[test]
+fn a_syn_on_an_established_connection_gets_a_challenge_ack_rfc5961_4_2() {
+    let mut p = Peer::established(4096);
+    assert_eq!(p.seg(IRS + 1, 0, f::SYN, 1000, b""), Event::ChallengeAck);
+    assert_eq!(p.conn.state, State::Established);
+    assert_eq!(flags_of(&p.out()), [f::ACK]);
+}
+
+#[test]
+fn an_ack_of_data_never_sent_is_answered_and_ignored_rfc5961_5_2() {
+    let mut p = Peer::established(4096);
+    p.write(b"abc");
+    p.out();
+    assert_eq!(p.seg(IRS + 1, ISS + 1 + 500, f::ACK, 64000, b"xyz"), Event::Unacceptable);
+    assert_eq!(p.conn.recv.len(), 0, "its data is not taken");
+    assert_eq!(p.conn.send.len(), 3, "nothing acknowledged");
+}
+
+#[test]
+fn data_goes_out_in_mss_segments_within_the_windows_and_leaves_when_acked() {
+    let mut p = Peer::established(16384);
+    p.write(&[5; 2500]);
+    let sent = p.out();
+    assert_eq!(
+        sent.iter().map(|(o, d)| (o.seq, d.len())).collect::<Vec<_>>(),
+        [(ISS + 1, 1000), (ISS + 1001, 1000), (ISS + 2001, 500)]
+    );
+    assert_eq!(sent[2].0.flags, f::ACK | f::PSH);
+    p.seg(IRS + 1, ISS + 2001, f::ACK, 64000, b"");
+    assert_eq!(p.conn.send.len(), 500);
+    // The peer's window bounds what is in flight.
+    p.seg(IRS + 1, ISS + 2501, f::ACK, 1500, b"");
+    p.write(&[6; 3000]);
+    let sent = p.out();
+    assert_eq!(sent.iter().map(|(_, d)| d.len()).sum::<usize>(), 1500);
+}
+
+#[test]
+fn a_timeout_resends_from_the_oldest_unacknowledged_byte_and_backs_off_rfc6298_5() {
+    let mut p = Peer::established(16384);
+    p.write(&[5; 3000]);
+    assert_eq!(p.out().len(), 3);
+    // The handshake's RTT (0 here) put the timeout at its 200 ms floor.
+    assert!(p.tick(199 * MS).is_empty());
+    let again = p.tick(MS);
+    // RFC 5681 §3.1: cwnd one segment after a timeout.
+    assert_eq!(again.iter().map(|(o, d)| (o.seq, d.len())).collect::<Vec<_>>(), [(ISS + 1, 1000)]);
+    assert_eq!((p.counts.timeouts, p.counts.retransmits), (1, 1));
+    // Backed off: the next is 400 ms later.
+    assert!(p.tick(399 * MS).is_empty());
+    assert_eq!(p.tick(MS).len(), 1);
+}
+
+#[test]
+fn three_duplicate_acks_resend_the_lost_segment_and_a_partial_ack_the_next_rfc5681_3_2_rfc6582() {
+    let mut p = Peer::established(16384);
+    p.write(&[5; 6000]);
+    assert_eq!(p.out().len(), 6);
+    // Segments 1 and 3 lost: the peer acknowledges up to 1 three times more.
+    for _ in 0..4 {
+        p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+    }
+    let sent = p.out();
+    assert_eq!(p.counts.fast_retransmits, 1);
+    assert_eq!((sent[0].0.seq, sent[0].1.len()), (ISS + 1, 1000));
+    // A partial ACK (up to the second hole): that segment goes at once.
+    p.seg(IRS + 1, ISS + 2001, f::ACK, 64000, b"");
+    let sent = p.out();
+    assert_eq!(p.counts.partial_acks, 1);
+    assert_eq!(sent[0].0.seq, ISS + 2001);
+    // The full ACK ends recovery.
+    p.seg(IRS + 1, ISS + 6001, f::ACK, 64000, b"");
+    assert!(p.conn.send.is_empty());
+}
+
+#[test]
+fn the_peer_closes_first_we_finish_sending_and_close_rfc9293_3_6() {
+    let mut p = Peer::established(4096);
+    p.seg(IRS + 1, ISS + 1, f::ACK | f::FIN, 64000, b"bye");
+    assert_eq!(p.conn.state, State::CloseWait);
+    assert!(p.conn.peer_closed());
+    assert_eq!(p.out()[0].0.ack, IRS + 5, "data and FIN acknowledged");
+    p.write(b"last words");
+    p.conn.close();
+    let sent = p.out();
+    assert_eq!(flags_of(&sent), [f::ACK | f::PSH, f::FIN | f::ACK]);
+    assert_eq!(p.conn.state, State::LastAck);
+    p.seg(IRS + 5, ISS + 12, f::ACK, 64000, b"");
+    assert!(p.conn.is_closed());
+}
+
+#[test]
+fn we_close_first_then_wait_in_time_wait_for_two_msl() {
+    let mut p = Peer::established(4096);
+    p.conn.close();
+    assert_eq!(flags_of(&p.out()), [f::FIN | f::ACK]);
+    assert_eq!(p.conn.state, State::FinWait1);
+    p.seg(IRS + 1, ISS + 2, f::ACK, 64000, b"");
+    assert_eq!(p.conn.state, State::FinWait2);
+    p.seg(IRS + 1, ISS + 2, f::ACK | f::FIN, 64000, b"");
+    assert_eq!(p.conn.state, State::TimeWait);
+    assert_eq!(p.out()[0].0.ack, IRS + 2);
+    // A FIN again (our ACK was lost): acknowledged, the wait restarts.
+    p.now += 30_000 * MS;
+    p.seg(IRS + 1, ISS + 2, f::ACK | f::FIN, 64000, b"");
+    assert_eq!(p.out().len(), 1);
+    p.tick(59_999 * MS);
+    assert_eq!(p.conn.state, State::TimeWait);
+    p.tick(MS);
+    assert!(p.conn.is_closed());
+}
+
+#[test]
+fn simultaneous_close_goes_through_closing_rfc9293_3_6() {
+    let mut p = Peer::established(4096);
+    p.conn.close();
+    p.out();
+    p.seg(IRS + 1, ISS + 1, f::ACK | f::FIN, 64000, b"");
+    assert_eq!(p.conn.state, State::Closing);
+    p.seg(IRS + 2, ISS + 2, f::ACK, 64000, b"");
+    assert_eq!(p.conn.state, State::TimeWait);
+}
+
+#[test]
+fn a_zero_window_is_probed_with_one_byte_rfc9293_3_8_6_1() {
+    let mut p = Peer::established(4096);
+    p.seg(IRS + 1, ISS + 1, f::ACK, 0, b"");
+    p.write(b"waiting");
+    assert!(p.out().is_empty());
+    let probe = p.tick(1000 * MS);
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0].1, b"w");
+    // The window opens: the rest follows.
+    p.seg(IRS + 1, ISS + 2, f::ACK, 1000, b"");
+    assert_eq!(p.out()[0].1, b"aiting");
+}
+
+#[test]
+fn reading_the_queue_opens_the_window_and_tells_the_peer_rfc1122_4_2_3_3() {
+    let mut p = Peer::established(4096);
+    p.seg(IRS + 1, ISS + 1, f::ACK, 64000, &[1; 4096]);
+    assert_eq!(p.out()[0].0.window, 0);
+    p.conn.recv.consume(100);
+    p.conn.window_opened();
+    assert!(p.out().is_empty(), "less than an MSS: not worth telling");
+    p.conn.recv.consume(2000);
+    p.conn.window_opened();
+    assert_eq!(p.out()[0].0.window, 2100);
+}
+
+#[test]
+fn an_rtt_sample_sets_the_timeout_within_its_floor_rfc6298_2() {
+    let mut r = conn::Rto::new(200 * MS);
+    assert_eq!(r.current(), 1000 * MS, "before a measurement");
+    r.sample(100 * MS);
+    // SRTT 100 ms, RTTVAR 50 ms: 100 + 4 × 50.
+    assert_eq!(r.current(), 300 * MS);
+    // RTTVAR 3/4 × 50 + 1/4 × 0.
+    r.sample(100 * MS);
+    assert_eq!(r.current(), 250 * MS);
+    // A fast path never goes under the floor.
+    for _ in 0..20 {
+        r.sample(MS / 10);
+    }
+    assert_eq!(r.current(), 200 * MS);
+}
+
+#[test]
+fn the_syn_backlog_and_the_table_are_bounded() {
+    let cfg = TcpConfig { connections: 4, buffer: 1024, syn_backlog: 2, ..TcpConfig::default() };
+    let mut t = TcpTable::new(cfg);
+    let syn = SegIn { seq: 1, ack: 0, flags: f::SYN, window: 1000, options: TcpOptions::default() };
+    let ends = |p: u16| ("10.0.1.1:7".parse().unwrap(), std::net::SocketAddr::from(([10, 0, 1, 2], p)));
+    let a = t.accept(ends(1), &syn, 1460, 0, ServiceKind::Echo, 0).unwrap();
+    t.accept(ends(2), &syn, 1460, 0, ServiceKind::Echo, 0).unwrap();
+    assert_eq!(t.accept(ends(3), &syn, 1460, 0, ServiceKind::Echo, 0), Err(Refused::Backlog));
+    // One completes its handshake: room in the backlog again.
+    let iss = t.isn(&ends(1), 0);
+    let e = t.get_mut(a).unwrap();
+    let mut c = ConnCounts::default();
+    e.conn.output(0, &mut c, &mut |_: &SegOut, _: &[u8], _: &[u8]| true);
+    let ack = SegIn { seq: 2, ack: iss + 1, flags: f::ACK, window: 1000, options: TcpOptions::default() };
+    e.conn.input(&ack, b"", 0, &mut c);
+    t.settle(a, State::SynReceived);
+    t.accept(ends(3), &syn, 1460, 0, ServiceKind::Echo, 0).unwrap();
+    assert_eq!(t.accept(ends(4), &syn, 1460, 0, ServiceKind::Echo, 0), Err(Refused::Backlog));
+    assert_eq!(t.len(), 3);
+    // ISNs differ by ends (RFC 6528).
+    let isn = |t: &TcpTable, p| t.isn(&ends(p), 0);
+    assert_ne!(isn(&t, 1), isn(&t, 2));
+    assert_eq!(isn(&t, 1).wrapping_add(250), t.isn(&ends(1), 1_000_000), "a 4 µs clock");
+}

@@ -27,10 +27,25 @@ fn tcp_echo_serves_the_kernels_tcp_on_both_families_byte_identical() {
         assert!(out.starts_with("ok "), "100 × 10 MB to {dst}: {out}");
     }
     assert!(lab.metric("gateway_tcp_connections_accepted_total") >= 202);
-    assert_eq!(
-        lab.metric("gateway_tcp_connections_accepted_total"),
-        lab.metric("gateway_tcp_connections_closed_total")
-    );
+    // Every connection ends (the last ACKs of our FINs may still be on
+    // their way when the clients return).
+    let open =
+        || lab.metric("gateway_tcp_connections_accepted_total") - lab.metric("gateway_tcp_connections_closed_total");
+    for _ in 0..50 {
+        if open() == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(open(), 0);
+    // While one is open, the API lists it.
+    let held = sh("printf 'held' | timeout 3 ip netns exec lab-lan nc -w 3 10.0.1.1 7 >/dev/null & sleep 1; \
+                   curl -s -H \"Authorization: Bearer $(cat /run/gatewayd-lab/readonly.token)\" \
+                   'http://127.0.0.1:8080/api/v1/tcp/connections?local=10.0.1.1:7'");
+    let list: serde_json::Value = serde_json::from_slice(&held.stdout).unwrap_or_default();
+    let item = &list["items"][0];
+    assert_eq!((item["local"].as_str(), item["state"].as_str()), (Some("10.0.1.1:7"), Some("established")), "{list}");
+    assert_eq!(api("GET", "/api/v1/tcp/connections?state=bogus", "readonly", None, &[]).status, 400);
     assert!(lab.metric("gateway_tcp_received_bytes_total") >= 2_000_000_000);
     assert_eq!(lab.drops("tcp_malformed") + lab.drops("tcp_table_full") + lab.drops("tcp_syn_backlog_full"), 0);
     // Nothing listens on port 8: refused (a RST), not a timeout.
@@ -58,9 +73,5 @@ fn tcp_echo_delivers_every_byte_under_five_percent_loss_each_way() {
     assert!(out.starts_with("ok "), "IPv4: {out}");
     assert!(out6.starts_with("ok "), "IPv6: {out6}");
     assert!(lab.metric("gateway_tcp_retransmitted_segments_total") > 0);
-    assert!(lab.metric("gateway_tcp_fast_retransmits_total") > 0, "three duplicate ACKs seen");
-    assert!(
-        lab.metric("gateway_tcp_out_of_order_segments_total") > 0,
-        "the client's losses left gaps we kept data past"
-    );
+    assert!(lab.metric("gateway_tcp_fast_retransmits_total") > 0, "duplicate ACKs (or SACKs) seen");
 }

@@ -12,7 +12,7 @@
 use super::ring::Ring;
 use super::seq::Seq;
 use super::TcpConfig;
-use crate::wire::tcp::{flags, TcpOptions};
+use crate::wire::tcp::{flags, TcpOptions, MAX_SACK_BLOCKS};
 
 /// RFC 9293 §3.3.2 (LISTEN is the listener's, CLOSED a free slot).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -190,6 +190,17 @@ pub struct Conn {
     ooo_len: usize,
     /// The right edge of the window we last offered.
     adv_edge: Seq,
+    /// Both sides agreed on SACK (RFC 2018): we send blocks for the
+    /// pieces we keep past a gap, and read the peer's.
+    sack_ok: bool,
+    /// The peer's SACK blocks above `snd_una` (merged), `sacked_len` of
+    /// them: the sender's scoreboard (RFC 6675 §3).
+    sacked: [(Seq, Seq); MAX_SACK_BLOCKS],
+    sacked_len: usize,
+    /// In SACK recovery: the end of the last hole sent again, and how many
+    /// holes the ACKs so far allow to go (one an ACK).
+    high_rxt: Seq,
+    rtx_allow: u8,
     rto: Rto,
     /// When the retransmission (or persist) timer fires.
     rtx_at: Option<u64>,
@@ -208,6 +219,15 @@ pub struct Conn {
     time_wait_until: u64,
     time_wait: u64,
     max_retries: u8,
+}
+
+/// What makes an ACK of nothing new a duplicate (RFC 5681 §2, RFC 6675 §2).
+#[derive(Copy, Clone)]
+struct Dup {
+    /// It carries no data and no FIN.
+    no_data: bool,
+    /// It SACKs data not SACKed before.
+    newly_sacked: bool,
 }
 
 /// Counts of what happened, added up by the table.
@@ -256,6 +276,11 @@ impl Conn {
             ooo: [(Seq(0), Seq(0)); MAX_HOLES],
             ooo_len: 0,
             adv_edge: Seq(syn.seq).plus(1),
+            sack_ok: syn.options.sack_permitted,
+            sacked: [(Seq(0), Seq(0)); MAX_SACK_BLOCKS],
+            sacked_len: 0,
+            high_rxt: iss,
+            rtx_allow: 0,
             rto: Rto::new(cfg.rto_min_ns),
             rtx_at: None,
             rtt_probe: None,
@@ -400,7 +425,9 @@ impl Conn {
             self.ack_now = true;
             return Event::Unacceptable;
         }
-        self.on_ack(seq, ack, seg.window, payload.is_empty() && !fin, now, counts);
+        let newly_sacked = self.sack_ok && self.take_sack(&seg.options);
+        let dup = Dup { no_data: payload.is_empty() && !fin, newly_sacked };
+        self.on_ack(seq, ack, seg.window, dup, now, counts);
         if self.state == State::Closed {
             return Event::None;
         }
@@ -506,9 +533,104 @@ impl Conn {
         }
     }
 
+    /// Adds the peer's SACK blocks above `snd_una` to the scoreboard;
+    /// true if they cover data it did not.
+    fn take_sack(&mut self, o: &TcpOptions) -> bool {
+        let mut news = false;
+        for &(l, r) in o.sack.iter().take(usize::from(o.sack_len)) {
+            let (l, r) = (Seq(l).max_seq(self.snd_una), Seq(r));
+            if !(l.lt(r) && r.le(self.snd_max)) {
+                continue;
+            }
+            let live = self.sacked_len.min(MAX_SACK_BLOCKS);
+            if self.sacked.iter().take(live).any(|&(a, b)| a.le(l) && r.le(b)) {
+                continue;
+            }
+            news = true;
+            // Merge with every block it touches; with no room, the
+            // highest block is kept (it decides what is lost).
+            let mut merged = (l, r);
+            let mut k = 0;
+            for i in 0..live {
+                let Some(&p) = self.sacked.get(i) else { break };
+                if p.0.le(merged.1) && merged.0.le(p.1) {
+                    merged = (p.0.min_seq(merged.0), p.1.max_seq(merged.1));
+                } else if let Some(slot) = self.sacked.get_mut(k) {
+                    *slot = p;
+                    k += 1;
+                }
+            }
+            if k == MAX_SACK_BLOCKS {
+                let lowest = (0..k).min_by_key(|&i| self.sacked[i].0.since(self.snd_una)).unwrap_or(0);
+                if self.sacked[lowest].0.lt(merged.0) {
+                    self.sacked[lowest] = merged;
+                }
+            } else if let Some(slot) = self.sacked.get_mut(k) {
+                *slot = merged;
+                k += 1;
+            }
+            self.sacked_len = k;
+        }
+        news
+    }
+
+    /// Drops what the cumulative ACK passed from the scoreboard.
+    fn prune_sacked(&mut self) {
+        let live = self.sacked_len.min(MAX_SACK_BLOCKS);
+        let mut k = 0;
+        for i in 0..live {
+            let Some(&(l, r)) = self.sacked.get(i) else { break };
+            if r.gt(self.snd_una) {
+                if let Some(slot) = self.sacked.get_mut(k) {
+                    *slot = (l.max_seq(self.snd_una), r);
+                    k += 1;
+                }
+            }
+        }
+        self.sacked_len = k;
+    }
+
+    /// One more segment may go again in recovery: with SACK the next
+    /// hole, else the one at `snd_una` (NewReno).
+    fn allow_hole(&mut self) {
+        if self.sack_ok {
+            self.rtx_allow = (self.rtx_allow + 1).min(4);
+        } else {
+            self.resend_una = true;
+        }
+    }
+
+    /// Our SACK option: the pieces kept past a gap, the newest first
+    /// (RFC 2018 §4).
+    fn sack_blocks(&self) -> TcpOptions {
+        let mut o = TcpOptions::default();
+        if !self.sack_ok {
+            return o;
+        }
+        let live = self.ooo.get(..self.ooo_len.min(MAX_HOLES)).unwrap_or_default();
+        for (slot, &(l, r)) in o.sack.iter_mut().zip(live.iter().rev()) {
+            *slot = (l.0, r.0);
+            o.sack_len += 1;
+        }
+        o
+    }
+
+    /// The next hole below the highest SACKed byte, from `from`: its
+    /// start and length (RFC 6675's NextSeg, rule 1).
+    fn next_hole(&self, from: Seq) -> Option<(Seq, u32)> {
+        let live = self.sacked.get(..self.sacked_len.min(MAX_SACK_BLOCKS)).unwrap_or_default();
+        let mut start = from.max_seq(self.snd_una);
+        // Step over blocks covering `start` (they may chain).
+        while let Some(&(_, r)) = live.iter().find(|&&(l, r)| l.le(start) && start.lt(r)) {
+            start = r;
+        }
+        let end = live.iter().filter(|&&(l, _)| start.lt(l)).map(|&(l, _)| l).min_by_key(|l| l.since(start))?;
+        Some((start, end.since(start)))
+    }
+
     /// The ACK field of an acceptable segment: what it acknowledges, the
     /// window it offers, and the loss it signals.
-    fn on_ack(&mut self, seq: Seq, ack: Seq, window: u16, pure: bool, now: u64, counts: &mut ConnCounts) {
+    fn on_ack(&mut self, seq: Seq, ack: Seq, window: u16, dup: Dup, now: u64, counts: &mut ConnCounts) {
         let window = u32::from(window) << self.snd_shift;
         if ack.gt(self.snd_una) {
             let acked = ack.since(self.snd_una);
@@ -520,6 +642,7 @@ impl Conn {
             if self.snd_nxt.lt(ack) {
                 self.snd_nxt = ack;
             }
+            self.prune_sacked();
             self.dupacks = 0;
             self.retries = 0;
             if let Some((end, at)) = self.rtt_probe {
@@ -537,7 +660,7 @@ impl Conn {
                 // A partial ACK: the next hole goes out at once.
                 Some(_) => {
                     counts.partial_acks += 1;
-                    self.resend_una = true;
+                    self.allow_hole();
                     self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(self.mss);
                 }
                 None if self.cwnd < self.ssthresh => self.cwnd = self.cwnd.saturating_add(acked.min(self.mss)),
@@ -557,18 +680,26 @@ impl Conn {
                     _ => {}
                 }
             }
-        } else if ack == self.snd_una && pure && window == self.snd_wnd && self.snd_una != self.snd_max {
-            // RFC 5681 §2's duplicate ACK.
+        } else if ack == self.snd_una
+            && self.snd_una != self.snd_max
+            && ((dup.no_data && window == self.snd_wnd) || dup.newly_sacked)
+        {
+            // RFC 5681 §2's duplicate ACK; with SACK, an ACK that SACKs
+            // new data counts too, data on it or not (RFC 6675 §2).
             self.dupacks = self.dupacks.saturating_add(1);
             if self.dupacks == 3 && self.recover.is_none() {
                 counts.fast_retransmits += 1;
                 self.ssthresh = (self.flight() / 2).max(2 * self.mss);
                 self.cwnd = self.ssthresh + 3 * self.mss;
                 self.recover = Some(self.snd_max);
-                self.resend_una = true;
+                self.high_rxt = self.snd_una;
+                self.allow_hole();
                 self.rtt_probe = None;
             } else if self.dupacks > 3 || self.recover.is_some() {
                 self.cwnd = self.cwnd.saturating_add(self.mss);
+                if self.recover.is_some() {
+                    self.allow_hole();
+                }
             }
         }
         // RFC 9293 §3.10.7.4: the window from the newest segment.
@@ -609,6 +740,9 @@ impl Conn {
         }
         self.recover = None;
         self.dupacks = 0;
+        // RFC 2018 §8: after a timeout the SACKed data may be gone.
+        self.sacked_len = 0;
+        self.rtx_allow = 0;
         self.snd_nxt = if self.state == State::SynReceived { self.iss } else { self.snd_una };
         self.rtt_probe = None;
         self.rto.rto = (self.rto.rto * 2).min(MAX_RTO);
@@ -627,7 +761,8 @@ impl Conn {
                 let options = TcpOptions {
                     mss: Some(self.our_mss),
                     window_shift: self.scale.then_some(self.rcv_shift),
-                    sack_permitted: false,
+                    sack_permitted: self.sack_ok,
+                    ..TcpOptions::default()
                 };
                 // A SYN's window is never scaled (RFC 7323 §2.2).
                 let window = self.rcv_wnd().min(u32::from(u16::MAX)) as u16;
@@ -648,9 +783,11 @@ impl Conn {
             return;
         }
         let window = self.window_field();
+        let options = self.sack_blocks();
+        let mss = (self.mss as usize).saturating_sub(options.len()).max(1);
         let mut seg = |c: &mut Conn, seq: Seq, flags: u8, offset: usize, len: usize| {
             let (a, b) = c.send.peek(offset, len);
-            let out = SegOut { seq: seq.0, ack, flags, window, options: TcpOptions::default(), offset, len };
+            let out = SegOut { seq: seq.0, ack, flags, window, options, offset, len };
             let sent = emit(&out, a, b);
             if sent {
                 c.ack_now = false;
@@ -665,10 +802,26 @@ impl Conn {
             return;
         }
         let start = self.data_start();
+        // SACK recovery: the holes below the highest SACKed byte, as many
+        // as the ACKs allow (RFC 6675 §5).
+        while self.sack_ok && self.recover.is_some() && self.rtx_allow > 0 {
+            let Some((hole, len)) = self.next_hole(self.high_rxt) else { break };
+            let off = hole.since(start) as usize;
+            let n = (len as usize).min(mss).min(self.send.len().saturating_sub(off));
+            if n == 0 {
+                break;
+            }
+            if !seg(self, hole, flags::ACK, off, n) {
+                return;
+            }
+            counts.retransmits += 1;
+            self.high_rxt = hole.plus(n as u32);
+            self.rtx_allow -= 1;
+        }
         // Fast retransmit, or NewReno's next hole: the segment at snd_una.
         if std::mem::take(&mut self.resend_una) {
             let off = self.snd_una.since(start) as usize;
-            let n = self.send.len().saturating_sub(off).min(self.mss as usize);
+            let n = self.send.len().saturating_sub(off).min(mss);
             if n > 0 {
                 if !seg(self, self.snd_una, flags::ACK, off, n) {
                     self.resend_una = true;
@@ -687,7 +840,7 @@ impl Conn {
                 room = 1;
             }
             self.probe = false;
-            let n = avail.min(room).min(self.mss as usize);
+            let n = avail.min(room).min(mss);
             if n == 0 || off > self.send.len() {
                 break;
             }

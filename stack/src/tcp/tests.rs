@@ -39,8 +39,21 @@ impl Peer {
     }
 
     fn seg(&mut self, seq: u32, ack: u32, flags: u8, window: u16, data: &[u8]) -> Event {
-        let s = SegIn { seq, ack, flags, window, options: TcpOptions::default() };
+        self.seg_with(seq, ack, flags, window, data, TcpOptions::default())
+    }
+
+    fn seg_with(&mut self, seq: u32, ack: u32, flags: u8, window: u16, data: &[u8], options: TcpOptions) -> Event {
+        let s = SegIn { seq, ack, flags, window, options };
         self.conn.input(&s, data, self.now, &mut self.counts)
+    }
+
+    /// Accepted with SACK permitted, and established.
+    fn established_sack(buffer: usize) -> Peer {
+        let o = TcpOptions { mss: Some(1000), sack_permitted: true, ..TcpOptions::default() };
+        let (mut p, _) = Peer::accept(o, buffer);
+        p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+        p.out();
+        p
     }
 
     fn out(&mut self) -> Sent {
@@ -70,7 +83,7 @@ fn flags_of(s: &Sent) -> Vec<u8> {
 
 #[test]
 fn a_syn_is_answered_by_syn_ack_with_mss_and_window_scale_rfc9293_3_5_rfc7323_2() {
-    let opts = TcpOptions { mss: Some(1460), window_shift: Some(7), sack_permitted: true };
+    let opts = TcpOptions { mss: Some(1460), window_shift: Some(7), sack_permitted: true, ..TcpOptions::default() };
     let (p, sent) = Peer::accept(opts, 1 << 20);
     assert_eq!(sent.len(), 1);
     let (o, _) = &sent[0];
@@ -79,11 +92,12 @@ fn a_syn_is_answered_by_syn_ack_with_mss_and_window_scale_rfc9293_3_5_rfc7323_2(
     // A 1 MiB buffer needs a shift of 5 to be offered whole; the SYN's
     // own window is never scaled.
     assert_eq!(o.options.window_shift, Some(5));
+    assert!(o.options.sack_permitted, "offered back (RFC 2018 §2)");
     assert_eq!(o.window, u16::MAX);
     assert_eq!(p.conn.state, State::SynReceived);
     // Without the peer's window scale, we offer none.
     let (_, sent) = Peer::accept(TcpOptions::default(), 4096);
-    assert_eq!(sent[0].0.options, TcpOptions { mss: Some(1460), window_shift: None, sack_permitted: false });
+    assert_eq!(sent[0].0.options, TcpOptions { mss: Some(1460), ..TcpOptions::default() });
 }
 
 #[test]
@@ -367,4 +381,57 @@ fn the_syn_backlog_and_the_table_are_bounded() {
     let isn = |t: &TcpTable, p| t.isn(&ends(p), 0);
     assert_ne!(isn(&t, 1), isn(&t, 2));
     assert_eq!(isn(&t, 1).wrapping_add(250), t.isn(&ends(1), 1_000_000), "a 4 µs clock");
+}
+
+fn sack(blocks: &[(u32, u32)]) -> TcpOptions {
+    let mut o = TcpOptions::default();
+    for (slot, &b) in o.sack.iter_mut().zip(blocks) {
+        *slot = b;
+        o.sack_len += 1;
+    }
+    o
+}
+
+#[test]
+fn pieces_kept_past_a_gap_are_reported_in_sack_blocks_newest_first_rfc2018_4() {
+    let mut p = Peer::established_sack(8192);
+    p.seg(IRS + 1001, ISS + 1, f::ACK, 64000, &[2; 500]);
+    p.seg(IRS + 3001, ISS + 1, f::ACK, 64000, &[4; 500]);
+    let sent = p.out();
+    let o = sent[0].0.options;
+    assert_eq!((sent[0].0.ack, o.sack_len), (IRS + 1, 2));
+    assert_eq!(&o.sack[..2], &[(IRS + 3001, IRS + 3501), (IRS + 1001, IRS + 1501)]);
+    // Without SACK agreed, no blocks.
+    let mut q = Peer::established(8192);
+    q.seg(IRS + 1001, ISS + 1, f::ACK, 64000, &[2; 500]);
+    assert_eq!(q.out()[0].0.options.sack_len, 0);
+}
+
+#[test]
+fn sack_blocks_on_data_count_as_duplicate_acks_and_the_holes_go_again_rfc6675() {
+    let mut p = Peer::established_sack(16384);
+    p.write(&[5; 6000]);
+    assert_eq!(p.out().len(), 6);
+    // Segments 1 and 4 lost. The peer sends data of its own on every ACK,
+    // so only its SACK blocks say the ACKs are duplicates.
+    let mut seq = IRS + 1;
+    let acks: [&[(u32, u32)]; 3] = [
+        &[(ISS + 1001, ISS + 2001)],
+        &[(ISS + 1001, ISS + 3001)],
+        &[(ISS + 4001, ISS + 5001), (ISS + 1001, ISS + 3001)],
+    ];
+    for blocks in acks {
+        p.seg_with(seq, ISS + 1, f::ACK, 64000, b"data", sack(blocks));
+        seq += 4;
+    }
+    let sent = p.out();
+    assert_eq!(p.counts.fast_retransmits, 1);
+    assert_eq!((sent[0].0.seq, sent[0].1.len()), (ISS + 1, 1000), "the first hole");
+    // More SACKs: the next hole (segment 4) goes too, not what was SACKed.
+    p.seg_with(seq, ISS + 1, f::ACK, 64000, b"", sack(&[(ISS + 4001, ISS + 6001), (ISS + 1001, ISS + 3001)]));
+    let sent = p.out();
+    assert_eq!(sent.iter().filter(|(o, d)| !d.is_empty() && o.seq == ISS + 3001).count(), 1, "{sent:?}");
+    assert!(sent.iter().all(|(o, _)| o.seq != ISS + 1001 && o.seq != ISS + 4001));
+    p.seg(seq, ISS + 6001, f::ACK, 64000, b"");
+    assert!(p.conn.send.is_empty());
 }

@@ -48,6 +48,10 @@ pub mod option {
 /// Largest window scale shift (RFC 7323 §2.3): a larger one is taken as 14.
 pub const MAX_WINDOW_SHIFT: u8 = 14;
 
+/// Most SACK blocks one option carries (RFC 2018 §3: 4 without
+/// timestamps).
+pub const MAX_SACK_BLOCKS: usize = 4;
+
 /// The options of a segment the engine acts on (the others are skipped).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct TcpOptions {
@@ -55,6 +59,9 @@ pub struct TcpOptions {
     /// The window scale shift, capped at [`MAX_WINDOW_SHIFT`].
     pub window_shift: Option<u8>,
     pub sack_permitted: bool,
+    /// SACK blocks (RFC 2018 §3): left and right edges, `sack_len` of them.
+    pub sack: [(u32, u32); MAX_SACK_BLOCKS],
+    pub sack_len: u8,
 }
 
 impl TcpOptions {
@@ -72,6 +79,15 @@ impl TcpOptions {
                     let len = usize::from(*opts.get(i + 1).ok_or(Error::Malformed)?);
                     let body = opts.get(i + 2..i + len).filter(|_| len >= 2).ok_or(Error::Malformed)?;
                     match (kind, body.len()) {
+                        (option::SACK, n) if n % 8 == 0 && (8..=8 * MAX_SACK_BLOCKS).contains(&n) => {
+                            for (i, b) in body.chunks_exact(8).enumerate() {
+                                if let Some(slot) = o.sack.get_mut(i) {
+                                    *slot = (be32(b, 0), be32(b, 4));
+                                }
+                            }
+                            o.sack_len = (n / 8) as u8;
+                        }
+                        (option::SACK, _) => return Err(Error::Malformed),
                         (option::MSS, 2) => o.mss = Some(be16(body, 0)),
                         (option::WINDOW_SCALE, 1) => o.window_shift = Some(body[0].min(MAX_WINDOW_SHIFT)),
                         (option::SACK_PERMITTED, 0) => o.sack_permitted = true,
@@ -87,25 +103,46 @@ impl TcpOptions {
         Ok(o)
     }
 
-    /// The bytes these options take on a SYN written by [`TcpOptions::emit`]
-    /// (a multiple of 4).
+    /// The bytes [`TcpOptions::emit`] writes (a multiple of 4).
     pub fn len(&self) -> usize {
-        4 * usize::from(self.mss.is_some()) + 4 * usize::from(self.window_shift.is_some())
+        let sack = usize::from(self.sack_len.min(MAX_SACK_BLOCKS as u8));
+        4 * usize::from(self.mss.is_some())
+            + 4 * usize::from(self.window_shift.is_some())
+            + 4 * usize::from(self.sack_permitted)
+            + if sack > 0 { 4 + 8 * sack } else { 0 }
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Writes MSS, then NOP and window scale, into `b` ([`TcpOptions::len`] bytes).
+    /// Writes MSS, NOP and window scale, two NOPs and SACK permitted, two
+    /// NOPs and the SACK blocks, those present, into `b`
+    /// ([`TcpOptions::len`] bytes).
     pub fn emit(&self, b: &mut [u8]) {
         let mut at = 0;
-        if let (Some(mss), Some(w)) = (self.mss, b.get_mut(..4)) {
-            w.copy_from_slice(&[option::MSS, 4, (mss >> 8) as u8, mss as u8]);
-            at = 4;
+        let mut put = |bytes: &[u8]| {
+            if let Some(w) = b.get_mut(at..at + bytes.len()) {
+                w.copy_from_slice(bytes);
+            }
+            at += bytes.len();
+        };
+        if let Some(mss) = self.mss {
+            put(&[option::MSS, 4, (mss >> 8) as u8, mss as u8]);
         }
-        if let (Some(shift), Some(w)) = (self.window_shift, b.get_mut(at..at + 4)) {
-            w.copy_from_slice(&[option::NOP, option::WINDOW_SCALE, 3, shift]);
+        if let Some(shift) = self.window_shift {
+            put(&[option::NOP, option::WINDOW_SCALE, 3, shift]);
+        }
+        if self.sack_permitted {
+            put(&[option::NOP, option::NOP, option::SACK_PERMITTED, 2]);
+        }
+        let n = usize::from(self.sack_len).min(MAX_SACK_BLOCKS);
+        if n > 0 {
+            put(&[option::NOP, option::NOP, option::SACK, (2 + 8 * n) as u8]);
+            for &(l, r) in self.sack.iter().take(n) {
+                put(&l.to_be_bytes());
+                put(&r.to_be_bytes());
+            }
         }
     }
 }
@@ -416,16 +453,24 @@ mod tests {
         // MSS 1460, SACK permitted, timestamps, NOP, window scale 7 (Linux's SYN).
         let linux = [2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
         let o = TcpOptions::parse(&linux).unwrap();
-        assert_eq!(o, TcpOptions { mss: Some(1460), window_shift: Some(7), sack_permitted: true });
+        let want = TcpOptions { mss: Some(1460), window_shift: Some(7), sack_permitted: true, ..TcpOptions::default() };
+        assert_eq!(o, want);
         assert_eq!(TcpOptions::parse(&[3, 3, 20]).unwrap().window_shift, Some(MAX_WINDOW_SHIFT));
         assert_eq!(TcpOptions::parse(&[1, 1, 0, 2, 4]).unwrap(), TcpOptions::default(), "after END: padding");
         for bad in [&[2, 4, 5][..], &[2, 3, 5], &[9, 1], &[9], &[3, 4, 1, 1]] {
             assert_eq!(TcpOptions::parse(bad), Err(Error::Malformed), "{bad:?}");
         }
-        let mut b = [0u8; 8];
-        let mine = TcpOptions { mss: Some(1448), window_shift: Some(2), sack_permitted: false };
+        let mut b = [0u8; 12];
+        let mine = TcpOptions { mss: Some(1448), window_shift: Some(2), sack_permitted: true, ..TcpOptions::default() };
         mine.emit(&mut b);
-        assert_eq!(mine.len(), 8);
+        assert_eq!(mine.len(), 12);
         assert_eq!(TcpOptions::parse(&b).unwrap(), mine);
+        // SACK blocks (RFC 2018 §3), written and read back; bad lengths refused.
+        let blocks = TcpOptions { sack: [(10, 20), (30, 40), (0, 0), (0, 0)], sack_len: 2, ..TcpOptions::default() };
+        let mut b = [0u8; 20];
+        blocks.emit(&mut b);
+        assert_eq!((blocks.len(), &b[..4]), (20, &[1, 1, 5, 18][..]));
+        assert_eq!(TcpOptions::parse(&b).unwrap(), blocks);
+        assert_eq!(TcpOptions::parse(&[5, 6, 0, 0, 0, 0]), Err(Error::Malformed));
     }
 }

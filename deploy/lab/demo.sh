@@ -31,6 +31,9 @@ printf 'hello over IPv6\n' | lan nc -u -w 1 fd00:1::1 7
 echo "== TCP echo on our own TCP (docs/tcp.md): nc, then 10 connections x 10 MB each way"
 printf 'hello over TCP\n' | lan nc -N -w 5 10.0.1.1 7
 lan python3 "$here/tcp_echo.py" fd00:1::1 7 10000000 10
+echo "== HTTP on our own TCP: curl the status page, then 100 MB from /bytes/N"
+lan curl -s http://10.0.1.1/
+lan curl -s -o /dev/null -w '%{size_download} bytes in %{time_total} s\n' 'http://[fd00:1::1]/bytes/100000000'
 echo
 echo "== iperf3 TCP, lab-lan -> lab-wan, 3 s"
 ip netns exec lab-wan iperf3 -s -D -1 -p 5201
@@ -64,6 +67,7 @@ The lab is up. Try:
   $gw ctl route del 198.51.100.0/24
   $gw ctl audit
   ip netns exec lab-lan nc -u fd00:1::1 7     # type lines: the gateway echoes them
+  ip netns exec lab-lan curl -v http://10.0.1.1/bytes/100   # our own TCP and HTTP
   curl -s -H "Authorization: Bearer \$(cat /run/gatewayd-lab/readonly.token)" http://127.0.0.1:8080/api/v1/services
   curl -s -H "Authorization: Bearer \$(cat /run/gatewayd-lab/readonly.token)" http://127.0.0.1:8080/api/v1/openapi.json
   tail -f /run/gatewayd-lab/gatewayd.log

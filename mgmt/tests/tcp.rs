@@ -75,3 +75,38 @@ fn tcp_echo_delivers_every_byte_under_five_percent_loss_each_way() {
     assert!(lab.metric("gateway_tcp_retransmitted_segments_total") > 0);
     assert!(lab.metric("gateway_tcp_fast_retransmits_total") > 0, "duplicate ACKs (or SACKs) seen");
 }
+
+#[test]
+fn http_answers_curl_on_both_families_with_keep_alive_and_pipelining() {
+    let Some(_lab) = Lab::up() else { return };
+    let page = ok("ip netns exec lab-lan curl -sf http://10.0.1.1/");
+    assert!(page.starts_with("gatewayd ") && page.contains("tcp_connections "), "{page}");
+    // 50 MB from /bytes/N over IPv6, counted and checked by its digest.
+    let n = 50_000_000u64;
+    let got = ok(&format!("ip netns exec lab-lan curl -sf 'http://[fd00:1::1]/bytes/{n}' | wc -c"));
+    assert_eq!(got.trim(), n.to_string());
+    let a = ok("ip netns exec lab-lan curl -sf http://10.0.1.1/bytes/1000000 | sha256sum");
+    let b = ok("ip netns exec lab-lan curl -sf 'http://[fd00:1::1]/bytes/1000000' | sha256sum");
+    assert_eq!(a, b, "the same bytes on both families");
+    // Keep-alive: curl sends its second request on the same connection.
+    let v = sh("ip netns exec lab-lan curl -sv http://10.0.1.1/bytes/5 http://10.0.1.1/ 2>&1");
+    let v = String::from_utf8_lossy(&v.stdout);
+    assert!(v.contains("Re-using existing connection"), "{v}");
+    // Pipelining: three requests in one write, three answers in order.
+    let script = r#"
+import re, socket
+s = socket.create_connection(("10.0.1.1", 80), timeout=5)
+s.sendall(b"GET /bytes/3 HTTP/1.1\r\nHost: g\r\n\r\nHEAD / HTTP/1.1\r\nHost: g\r\n\r\nGET /nope HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+print(" ".join(c.decode() for c in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)))
+"#;
+    let path = std::env::temp_dir().join(format!("pipeline-{}.py", std::process::id()));
+    std::fs::write(&path, script).unwrap();
+    let codes = ok(&format!("ip netns exec lab-lan python3 {}", path.display()));
+    assert_eq!(codes.trim(), "200 200 404", "and the server closed after Connection: close");
+}

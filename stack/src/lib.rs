@@ -13,6 +13,7 @@ pub mod drop;
 pub mod fib;
 pub mod fib6;
 pub mod hooks;
+pub mod http;
 pub mod icmp;
 pub mod icmp6;
 pub mod iface;

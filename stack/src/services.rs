@@ -19,6 +19,8 @@ pub enum ServiceKind {
     Echo,
     /// RFC 863: every datagram is counted and dropped.
     Discard,
+    /// HTTP/1.1 over TCP: a status page and sized payloads ([`crate::http`]).
+    Http,
 }
 
 impl ServiceKind {
@@ -27,6 +29,7 @@ impl ServiceKind {
         match self {
             ServiceKind::Echo => "echo",
             ServiceKind::Discard => "discard",
+            ServiceKind::Http => "http",
         }
     }
 }

@@ -18,6 +18,8 @@ pub enum ServiceKindConf {
     Echo,
     /// RFC 863: every datagram, or the byte stream, is counted and dropped.
     Discard,
+    /// HTTP/1.1 (TCP only): `/` a status page, `/bytes/N` N bytes.
+    Http,
 }
 
 /// The transport a service listens on.
@@ -55,6 +57,7 @@ impl ServiceConf {
         let kind = match self.kind {
             ServiceKindConf::Echo => stack::ServiceKind::Echo,
             ServiceKindConf::Discard => stack::ServiceKind::Discard,
+            ServiceKindConf::Http => stack::ServiceKind::Http,
         };
         let transport = match self.protocol {
             TransportConf::Udp => stack::Transport::Udp,
@@ -89,6 +92,9 @@ impl Config {
             }
             if s.port == 0 {
                 errs.push(err(f("port"), "must be 1-65535"));
+            }
+            if s.kind == ServiceKindConf::Http && s.protocol != TransportConf::Tcp {
+                errs.push(err(f("protocol"), "http runs over tcp"));
             }
             if s.addresses.is_empty() {
                 errs.push(err(f("addresses"), "a service listens on at least one address"));
@@ -147,14 +153,14 @@ mod tests {
         let c = Config::parse(LAB).unwrap();
         c.validate().unwrap();
         let l: Vec<stack::Listener> = c.services.iter().flat_map(ServiceConf::listeners).collect();
-        assert_eq!(l.len(), 8);
+        assert_eq!(l.len(), 10);
         let echo6 = stack::Listener {
             kind: stack::ServiceKind::Echo,
             transport: stack::Transport::Udp,
             local: "[fd00:1::1]:7".parse().unwrap(),
         };
         assert_eq!(l[1], echo6);
-        assert_eq!(l.iter().filter(|l| l.transport == stack::Transport::Tcp).count(), 4);
+        assert_eq!(l.iter().filter(|l| l.transport == stack::Transport::Tcp).count(), 6);
         // The same address and port over UDP and TCP is no conflict.
         assert_eq!((l[0].local, l[4].local), (l[4].local, l[0].local));
     }
@@ -165,7 +171,8 @@ mod tests {
             "[{ name: a, kind: echo, port: 0, addresses: [10.0.1.1] },
               { name: a, kind: echo, port: 7, addresses: [10.0.9.9, bogus, 10.0.1.1, 10.0.1.1] },
               { name: b, kind: discard, port: 7, addresses: [10.0.1.1] },
-              { name: c, kind: discard, port: 9, addresses: [] }]",
+              { name: c, kind: discard, port: 9, addresses: [] },
+              { name: d, kind: http, port: 80, addresses: [10.0.1.1] }]",
         );
         assert_eq!(
             e,
@@ -177,6 +184,7 @@ mod tests {
                 "services[1].addresses[3]: 10.0.1.1 is listed twice",
                 "services[2].addresses[0]: services[1] listens on 10.0.1.1 port 7 already",
                 "services[3].addresses: a service listens on at least one address",
+                "services[4].protocol: http runs over tcp",
             ]
         );
         let sctp =

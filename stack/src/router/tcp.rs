@@ -142,6 +142,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// closes once the peer has and everything is moved; discard drops
     /// what it received and closes when the peer does.
     fn tcp_serve(&mut self, id: u32) {
+        let status = crate::http::Status {
+            connections: self.tcp.len(),
+            rx_packets: self.counters.rx,
+            forwarded: self.counters.forwarded,
+        };
         let Some(e) = self.tcp.get_mut(id) else { return };
         let c = &mut e.conn;
         if c.state == State::SynReceived {
@@ -156,6 +161,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 c.recv.consume(n);
             }
             ServiceKind::Discard => c.recv.consume(c.recv.len()),
+            ServiceKind::Http => {
+                crate::http::serve(c, &mut e.http, &status);
+                c.window_opened();
+                return;
+            }
         }
         c.window_opened();
         if c.peer_closed() && c.recv.is_empty() {

@@ -215,7 +215,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let Some(kind) = self.services.kind(id) else { return };
         while let Some(d) = self.udp.recv(id) {
             match kind {
-                ServiceKind::Discard => drop(d),
+                // (Validation keeps HTTP off UDP.)
+                ServiceKind::Discard | ServiceKind::Http => drop(d),
                 ServiceKind::Echo if d.remote.port() < ECHO_MIN_SOURCE_PORT => {
                     self.drop(DropReason::UdpEchoRefused);
                 }

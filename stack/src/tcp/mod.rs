@@ -67,6 +67,8 @@ pub struct Entry {
     /// The interface its segments arrive on (the scope of a link-local peer).
     pub ifindex: u16,
     pub service: ServiceKind,
+    /// The HTTP service's place in the conversation.
+    pub http: crate::http::HttpState,
 }
 
 /// A connection, as the control plane lists it.
@@ -166,7 +168,7 @@ impl TcpTable {
         let (Some(id), Some((send, recv))) = (self.free.pop(), self.spare.pop()) else { return Err(Refused::Full) };
         let conn = Conn::accept(syn, self.isn(&ends, now), our_mss, &self.cfg, send, recv);
         if let Some(slot) = self.slots.get_mut(id as usize) {
-            *slot = Some(Entry { conn, ends, ifindex, service });
+            *slot = Some(Entry { conn, ends, ifindex, service, http: Default::default() });
         }
         self.by_ends.insert(ends, id);
         self.embryonic += 1;

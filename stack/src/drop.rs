@@ -165,10 +165,8 @@ drop_reasons! {
     /// would be a fifth separate piece past the gap): dropped and answered
     /// with a duplicate ACK, so the sender resends.
     TcpOutOfOrder => "tcp_out_of_order",
-    /// SYN to a listener while `tcp.syn_backlog` connections are in
-    /// SYN-RECEIVED.
-    TcpSynBacklogFull => "tcp_syn_backlog_full",
-    /// SYN to a listener while the worker holds `tcp.connections`.
+    /// SYN to a listener (or the ACK of a SYN cookie) while the worker
+    /// holds `tcp.connections`.
     TcpTableFull => "tcp_table_full",
     /// Local ICMP message that is malformed or fails its checksum.
     IcmpMalformed => "icmp_malformed",

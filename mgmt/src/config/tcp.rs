@@ -18,8 +18,8 @@ pub struct TcpConf {
     /// offers.
     pub buffer: usize,
     /// Connections in SYN-RECEIVED at once (1..=connections): a SYN past
-    /// it is dropped (`tcp_syn_backlog_full`), so a flood of SYNs leaves
-    /// the rest of the table to established connections.
+    /// it is answered with a SYN cookie (RFC 4987) and keeps no state,
+    /// so a flood of SYNs leaves the table to established connections.
     pub syn_backlog: usize,
     /// The retransmission timeout's floor, ms (200..=60000; RFC 6298
     /// says 1000, Linux uses 200).

@@ -172,6 +172,10 @@ counter_set! {
         /// TCP segments that arrived beyond a gap and were kept in place
         /// until it filled.
         tcp_out_of_order / TcpOutOfOrder => Sum "gateway_tcp_out_of_order_segments_total",
+        /// SYN-ACKs sent as SYN cookies (RFC 4987), the SYN backlog full.
+        tcp_syn_cookies_sent / TcpSynCookiesSent => Sum "gateway_tcp_syn_cookies_sent_total",
+        /// Connections completed by the ACK of a SYN cookie.
+        tcp_syn_cookies_validated / TcpSynCookiesValidated => Sum "gateway_tcp_syn_cookies_validated_total",
         /// Challenge ACKs sent for an in-window RST or SYN (RFC 5961).
         tcp_challenge_acks / TcpChallengeAcks => Sum "gateway_tcp_challenge_acks_total",
         /// Connections the peer reset.

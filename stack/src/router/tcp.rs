@@ -91,11 +91,30 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return None;
         }
         // A SYN to a listener opens a connection (RFC 9293 §3.10.7.2).
-        let only_syn = s.flags & (flags::SYN | flags::ACK | flags::RST | flags::FIN) == flags::SYN;
-        let Some(service) = self.services.tcp_listener(&ends.0).filter(|_| only_syn) else { return Some(pkt) };
+        let control = s.flags & (flags::SYN | flags::ACK | flags::RST | flags::FIN);
+        let Some(service) = self.services.tcp_listener(&ends.0) else { return Some(pkt) };
         let mtu = cx.t.iface(a.ifindex).map_or(1500, |i| i.mtu);
         let headers = if a.dst.is_ipv6() { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN } + tcpw::HEADER_LEN;
         let our_mss = mtu.saturating_sub(headers as u16).max(536);
+        if control == flags::ACK {
+            // The ACK of a SYN cookie's SYN-ACK completes a connection.
+            return match self.tcp.accept_cookie(ends, &s, our_mss, a.ifindex, service, cx.now) {
+                Some(Ok(id)) => {
+                    self.counters.tcp_syn_cookies_validated += 1;
+                    self.counters.tcp_accepted += 1;
+                    self.tcp_segment(cx, id, &s, seg.payload());
+                    None
+                }
+                Some(Err(_)) => {
+                    self.drop(DropReason::TcpTableFull);
+                    None
+                }
+                None => Some(pkt),
+            };
+        }
+        if control != flags::SYN {
+            return Some(pkt);
+        }
         match self.tcp.accept(ends, &s, our_mss, a.ifindex, service, cx.now) {
             Ok(id) => {
                 self.counters.tcp_accepted += 1;
@@ -103,10 +122,50 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 drop(pkt);
                 self.tcp_flush(cx, id);
             }
-            Err(crate::tcp::Refused::Backlog) => self.drop(DropReason::TcpSynBacklogFull),
+            // RFC 4987 §3.6: with the backlog full, a SYN cookie.
+            Err(crate::tcp::Refused::Backlog) => {
+                let (iss, mss) = self.tcp.syn_cookie(&ends, &s, our_mss, cx.now);
+                let window = self.tcp.config().buffer.min(usize::from(u16::MAX)) as u16;
+                let options = tcpw::TcpOptions { mss: Some(mss), ..Default::default() };
+                let out = SegOut {
+                    seq: iss,
+                    ack: s.seq.wrapping_add(1),
+                    flags: flags::SYN | flags::ACK,
+                    window,
+                    options,
+                    offset: 0,
+                    len: 0,
+                };
+                if let Some(reply) = cx.io.alloc().and_then(|p| segment(p, &ends, &out, &[], &[])) {
+                    self.counters.tcp_syn_cookies_sent += 1;
+                    match ends.1.ip() {
+                        IpAddr::V4(dst) => self.route_own(cx, reply, dst),
+                        IpAddr::V6(dst) => self.route_own6(cx, reply, &dst, a.ifindex),
+                    }
+                } else {
+                    self.drop(DropReason::BufferExhausted);
+                }
+            }
             Err(crate::tcp::Refused::Full) => self.drop(DropReason::TcpTableFull),
         }
         None
+    }
+
+    /// A segment for connection `id` that needs no answer of the
+    /// caller's: handed to it, then the services and what it sends.
+    fn tcp_segment(&mut self, cx: &mut Burst<'_, impl Io<B>>, id: u32, s: &SegIn, payload: &[u8]) {
+        let Some(e) = self.tcp.get_mut(id) else { return };
+        let was = e.conn.state;
+        let before = e.conn.recv.len();
+        let event = e.conn.input(s, payload, cx.now, &mut self.tcp_counts);
+        self.counters.tcp_bytes_received += (e.conn.recv.len() - before) as u64;
+        self.counters.local += 1;
+        if event == Event::Reset {
+            self.counters.tcp_resets_received += 1;
+        }
+        self.tcp_serve(id);
+        self.tcp_flush(cx, id);
+        self.tcp_settle(id, was);
     }
 
     /// Answers `pkt` (a segment for us) with `reset`.

@@ -330,6 +330,12 @@ impl Conn {
         self.rtx_at
     }
 
+    /// Our SYN-ACK went without state (a SYN cookie): count it as sent.
+    pub fn syn_ack_sent(&mut self) {
+        self.snd_nxt = self.iss.plus(1);
+        self.snd_max = self.snd_nxt;
+    }
+
     /// The application's side: it queued bytes (the caller pushed them
     /// into `send`) or closed.
     pub fn close(&mut self) {

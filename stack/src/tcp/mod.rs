@@ -83,6 +83,13 @@ pub struct ConnInfo {
     pub recv_queue: usize,
 }
 
+/// The MSS values a SYN cookie can carry (3 bits, RFC 4987 §3.6): the
+/// largest not above what the SYN and our interface allow is used.
+const COOKIE_MSS: [u16; 8] = [536, 1200, 1220, 1360, 1400, 1440, 1460, 8960];
+/// A cookie's time counter ticks this often; a cookie is good for the
+/// period it was made in and the next.
+const COOKIE_PERIOD: u64 = 64_000_000_000;
+
 /// Why a SYN made no connection.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Refused {
@@ -101,6 +108,7 @@ pub struct TcpTable {
     /// Queues of free slots, ready for the next connection.
     spare: Vec<(Ring, Ring)>,
     isn_key: RandomState,
+    cookie_key: RandomState,
     embryonic: usize,
 }
 
@@ -115,6 +123,7 @@ impl TcpTable {
             free: (0..n as u32).rev().collect(),
             spare: (0..n).map(|_| (Ring::new(cfg.buffer), Ring::new(cfg.buffer))).collect(),
             isn_key: RandomState::new(),
+            cookie_key: RandomState::new(),
             embryonic: 0,
         }
     }
@@ -173,6 +182,60 @@ impl TcpTable {
         self.by_ends.insert(ends, id);
         self.embryonic += 1;
         Ok(id)
+    }
+
+    /// SYN cookies (RFC 4987 §3.6), for a SYN the backlog has no room
+    /// for: the initial sequence number of a SYN-ACK that keeps no state,
+    /// and the MSS it offers. The number holds a 5-bit time counter, the
+    /// MSS's index, and 24 bits of a keyed hash of the ends, the SYN's
+    /// sequence number and the counter. Window scaling and SACK are lost
+    /// (they cannot be carried without timestamps).
+    pub fn syn_cookie(&self, ends: &Ends, syn: &SegIn, our_mss: u16, now: u64) -> (u32, u16) {
+        let mss = syn.options.mss.unwrap_or(536).min(our_mss);
+        let m = COOKIE_MSS.iter().rposition(|&v| v <= mss).unwrap_or(0);
+        let t = (now / COOKIE_PERIOD) as u32 & 31;
+        (self.cookie(ends, syn.seq, t, m as u32), COOKIE_MSS.get(m).copied().unwrap_or(536))
+    }
+
+    fn cookie(&self, ends: &Ends, irs: u32, t: u32, m: u32) -> u32 {
+        let h = self.cookie_key.hash_one((ends, irs, t)) as u32 & 0x00ff_ffff;
+        (t & 31) << 27 | (m & 7) << 24 | h
+    }
+
+    /// An ACK between `ends` for no connection: if it acknowledges a
+    /// cookie of this period or the last, the connection it completes,
+    /// in SYN-RECEIVED with our SYN-ACK counted as sent (the caller
+    /// gives it the ACK next). `None` if it carries no good cookie.
+    pub fn accept_cookie(
+        &mut self,
+        ends: Ends,
+        ack: &SegIn,
+        our_mss: u16,
+        ifindex: u16,
+        service: ServiceKind,
+        now: u64,
+    ) -> Option<Result<u32, Refused>> {
+        let (iss, irs) = (ack.ack.wrapping_sub(1), ack.seq.wrapping_sub(1));
+        let (t, m) = (iss >> 27, (iss >> 24) & 7);
+        let age = ((now / COOKIE_PERIOD) as u32).wrapping_sub(t) & 31;
+        if age > 1 || self.cookie(&ends, irs, t, m) != iss {
+            return None;
+        }
+        let (Some(id), Some((send, recv))) = (self.free.pop(), self.spare.pop()) else {
+            return Some(Err(Refused::Full));
+        };
+        let mss = COOKIE_MSS.get(m as usize).copied().unwrap_or(536);
+        let options = crate::wire::tcp::TcpOptions { mss: Some(mss), ..Default::default() };
+        let syn = SegIn { seq: irs, ack: 0, flags: crate::wire::tcp::flags::SYN, window: ack.window, options };
+        let mut conn = Conn::accept(&syn, iss, our_mss, &self.cfg, send, recv);
+        conn.syn_ack_sent();
+        if let Some(slot) = self.slots.get_mut(id as usize) {
+            *slot = Some(Entry { conn, ends, ifindex, service, http: Default::default() });
+        }
+        self.by_ends.insert(ends, id);
+        // Counted as a SYN-RECEIVED one until the ACK settles it.
+        self.embryonic += 1;
+        Some(Ok(id))
     }
 
     /// Notes that connection `id` left SYN-RECEIVED (`was` its state

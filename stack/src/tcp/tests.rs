@@ -435,3 +435,37 @@ fn sack_blocks_on_data_count_as_duplicate_acks_and_the_holes_go_again_rfc6675() 
     p.seg(seq, ISS + 6001, f::ACK, 64000, b"");
     assert!(p.conn.send.is_empty());
 }
+
+#[test]
+fn a_syn_cookie_completes_a_connection_without_state_and_only_a_good_one_rfc4987_3_6() {
+    let cfg = TcpConfig { connections: 4, buffer: 4096, syn_backlog: 1, ..TcpConfig::default() };
+    let mut t = TcpTable::new(cfg);
+    let ends = ("10.0.1.1:80".parse().unwrap(), "10.0.1.2:4000".parse().unwrap());
+    let opts = TcpOptions { mss: Some(1460), window_shift: Some(7), sack_permitted: true, ..TcpOptions::default() };
+    let syn = SegIn { seq: 77, ack: 0, flags: f::SYN, window: 64240, options: opts };
+    let now = 5 * COOKIE_PERIOD + 1;
+    let (iss, mss) = t.syn_cookie(&ends, &syn, 1460, now);
+    assert_eq!(mss, 1460);
+    assert!(t.is_empty(), "no state for a cookie");
+    let ack = |a: u32| SegIn { seq: 78, ack: a, flags: f::ACK, window: 500, options: TcpOptions::default() };
+    // A wrong cookie, another peer's, or one two periods old: nothing.
+    assert!(t.accept_cookie(ends, &ack(iss.wrapping_add(2)), 1460, 0, ServiceKind::Echo, now).is_none());
+    let other = (ends.0, "10.0.1.3:4000".parse().unwrap());
+    assert!(t.accept_cookie(other, &ack(iss.wrapping_add(1)), 1460, 0, ServiceKind::Echo, now).is_none());
+    assert!(t
+        .accept_cookie(ends, &ack(iss.wrapping_add(1)), 1460, 0, ServiceKind::Echo, now + 2 * COOKIE_PERIOD)
+        .is_none());
+    // The good one, in the next period: a connection, established by the ACK.
+    let id = t.accept_cookie(ends, &ack(iss.wrapping_add(1)), 1460, 0, ServiceKind::Echo, now + COOKIE_PERIOD);
+    let id = id.unwrap().unwrap();
+    let e = t.get_mut(id).unwrap();
+    let mut c = ConnCounts::default();
+    assert_eq!(e.conn.input(&ack(iss.wrapping_add(1)), b"hi", now, &mut c), Event::None);
+    assert_eq!(e.conn.state, State::Established);
+    assert_eq!(e.conn.recv.len(), 2);
+    t.settle(id, State::SynReceived);
+    assert_eq!(t.embryonic, 0);
+    // A smaller MSS is carried down to one of the eight values.
+    let small = SegIn { options: TcpOptions { mss: Some(1300), ..TcpOptions::default() }, ..syn };
+    assert_eq!(t.syn_cookie(&ends, &small, 1460, now).1, 1220);
+}

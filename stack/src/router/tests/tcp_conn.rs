@@ -124,3 +124,45 @@ fn an_ipv6_syn_gets_a_syn_ack_with_the_ipv6_mss() {
     let synack = TcpPacket::new_checked(p.payload()).unwrap();
     assert_eq!((synack.ack(), synack.options().unwrap().mss), (10, Some(1440)));
 }
+
+#[test]
+fn past_the_syn_backlog_a_syn_cookie_answers_and_its_ack_connects() {
+    let mut t = echo_tcp();
+    t.generation = 1;
+    let cfg = RouterConfig {
+        tcp: crate::tcp::TcpConfig { syn_backlog: 1, ..crate::tcp::TcpConfig::default() },
+        ..RouterConfig::default()
+    };
+    let mut r = Router::new(cfg);
+    let mut io = TestIo::default();
+    r.sync(&t, 0, &mut io);
+    let mss = [2, 4, 5, 0xb4];
+    // The first SYN takes the backlog (and is never acknowledged).
+    let mut first = seg4(7, 100, 0, tcp::flags::SYN, &mss, b"");
+    first[14 + 20 + 1] = 99; // another source port
+    run(&mut r, &t, &mut io, 0, &refill(first), 0);
+    assert_eq!(r.tcp().len(), 1);
+    // The next gets a cookie: a SYN-ACK and no state.
+    run(&mut r, &t, &mut io, 0, &seg4(7, 500, 0, tcp::flags::SYN, &mss, b""), 0);
+    assert_eq!((r.tcp().len(), r.counters.tcp_syn_cookies_sent), (1, 1));
+    let (cookie, ack, flags, _) = tcp_of(io.sent.last().unwrap());
+    assert_eq!((ack, flags), (501, tcp::flags::SYN | tcp::flags::ACK));
+    // Its ACK, with data: a connection, and the echo.
+    run(&mut r, &t, &mut io, 0, &seg4(7, 501, cookie + 1, tcp::flags::ACK | tcp::flags::PSH, &[], b"flood?"), 1);
+    assert_eq!((r.tcp().len(), r.counters.tcp_syn_cookies_validated), (2, 1));
+    let (seq, ack, _, data) = tcp_of(io.sent.last().unwrap());
+    assert_eq!((seq, ack, &data[..]), (cookie + 1, 507, &b"flood?"[..]));
+    // A forged cookie is answered with RST, as for no connection.
+    let mut forged = seg4(7, 900, 12345, tcp::flags::ACK, &[], b"");
+    forged[14 + 20 + 1] = 98; // no connection on this port
+    run(&mut r, &t, &mut io, 0, &refill(forged), 2);
+    assert_eq!(tcp_of(io.sent.last().unwrap()).2, tcp::flags::RST);
+}
+
+/// `frame` (from `seg4`) with its TCP checksum filled again.
+fn refill(mut frame: Vec<u8>) -> Vec<u8> {
+    let seg = &mut frame[14 + 20..];
+    let mut p = TcpPacket::new_checked(&mut *seg).unwrap();
+    p.fill_checksum(ip("10.0.1.2"), ip("10.0.1.1"));
+    frame
+}

@@ -139,11 +139,16 @@ fn overlay() -> Tables {
         addrs: vec!["192.0.2.1/24".parse().unwrap()],
         ..Default::default()
     };
-    let mut t = Tables::build(vec![ifc], &[], &[], vec![], 1).unwrap();
-    let members = vec![
+    let members = [
         Member { bridge: 0, port: 1, vlan: None, vtep: None },
         Member { bridge: 0, port: 0, vlan: None, vtep: Some([192, 0, 2, 2].into()) },
     ];
+    let vxlan = Vxlan { vni: 100, local: [192, 0, 2, 1].into(), port: vxlan::PORT };
+    bridge(Tables::build(vec![ifc], &[], &[], vec![], 1).unwrap(), members, Some(vxlan))
+}
+
+/// `t` with bridge br0 of the two `members`.
+fn bridge(mut t: Tables, members: [Member; 2], vxlan: Option<Vxlan>) -> Tables {
     let br = Bridge {
         name: "br0".into(),
         members: vec![0, 1],
@@ -151,30 +156,19 @@ fn overlay() -> Tables {
         mac_limit: 1024,
         aging: u64::MAX,
         flush_epoch: 0,
-        vxlan: Some(Vxlan { vni: 100, local: [192, 0, 2, 1].into(), port: vxlan::PORT }),
+        vxlan,
     };
-    t.set_bridges(vec![br], members).unwrap();
+    t.set_bridges(vec![br], members.to_vec()).unwrap();
     t
 }
 
 /// Ports 0 and 1 in one bridge; with `trunk`, port 1's member is VLAN 100.
 fn bridged(trunk: bool) -> Tables {
-    let mut t = Tables::build(vec![], &[], &[], vec![], 1).unwrap();
-    let members = vec![
+    let members = [
         Member { bridge: 0, port: 0, vlan: None, vtep: None },
         Member { bridge: 0, port: 1, vlan: trunk.then_some(100), vtep: None },
     ];
-    let br = Bridge {
-        name: "br0".into(),
-        members: vec![0, 1],
-        bvi: None,
-        mac_limit: 1024,
-        aging: u64::MAX,
-        flush_epoch: 0,
-        vxlan: None,
-    };
-    t.set_bridges(vec![br], members).unwrap();
-    t
+    bridge(Tables::build(vec![], &[], &[], vec![], 1).unwrap(), members, None)
 }
 
 fn setup(t: &Tables) -> (Router<VecBuf>, Pool) {

@@ -176,6 +176,9 @@ counter_set! {
         tcp_syn_cookies_sent / TcpSynCookiesSent => Sum "gateway_tcp_syn_cookies_sent_total",
         /// Connections completed by the ACK of a SYN cookie.
         tcp_syn_cookies_validated / TcpSynCookiesValidated => Sum "gateway_tcp_syn_cookies_validated_total",
+        /// TCP connections of ours that lowered their segment size on an
+        /// ICMP Fragmentation Needed or Packet Too Big (RFC 1191, 8201).
+        tcp_path_mtu_updates / TcpPathMtuUpdates => Sum "gateway_tcp_path_mtu_updates_total",
         /// Challenge ACKs sent for an in-window RST or SYN (RFC 5961).
         tcp_challenge_acks / TcpChallengeAcks => Sum "gateway_tcp_challenge_acks_total",
         /// Connections the peer reset.

@@ -269,6 +269,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Msg6::NeighborSolicit => self.neighbor_solicit_input(cx, ifindex, pkt, off),
             Msg6::NeighborAdvert => self.neighbor_advert_input(cx, ifindex, &pkt, off),
             Msg6::RouterSolicit => self.router_solicit_input(cx, ifindex, &pkt, off),
+            Msg6::PacketTooBig => {
+                let mtu = msg.get(4..8).map_or(0, |m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]));
+                let quoted = msg.get(8..).unwrap_or_default();
+                if !self.tcp_path_mtu(cx, quoted, mtu) {
+                    self.drop(DropReason::IcmpIgnored);
+                }
+            }
             _ => self.drop(DropReason::IcmpIgnored),
         }
     }

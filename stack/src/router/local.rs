@@ -29,6 +29,17 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 };
                 match Icmpv4Repr::parse(&icmp) {
                     Ok(Icmpv4Repr::EchoRequest { .. }) => {}
+                    Ok(Icmpv4Repr::Error {
+                        msg: Message::DstUnreachable,
+                        code: icmpv4::unreachable::FRAG_NEEDED,
+                        rest,
+                    }) => {
+                        let quoted = ip.get(hl + 8..).unwrap_or_default();
+                        if !self.tcp_path_mtu(cx, quoted, rest & 0xffff) {
+                            self.drop(DropReason::IcmpIgnored);
+                        }
+                        return;
+                    }
                     Ok(_) => return self.drop(DropReason::IcmpIgnored),
                     Err(_) => return self.drop(DropReason::IcmpMalformed),
                 }

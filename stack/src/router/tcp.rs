@@ -168,6 +168,40 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.tcp_settle(id, was);
     }
 
+    /// An ICMP error quoting `quoted` (the IP header and at least 8
+    /// bytes of a packet we sent) that says the path takes `mtu` bytes:
+    /// the connection it names, if any, sends smaller segments from now
+    /// on (RFC 1191, RFC 8201, checked per RFC 5927). True if one did.
+    pub(super) fn tcp_path_mtu(&mut self, cx: &mut Burst<'_, impl Io<B>>, quoted: &[u8], mtu: u32) -> bool {
+        let (src, dst, at, floor): (IpAddr, IpAddr, usize, u32) = match quoted.first().map(|b| b >> 4) {
+            Some(4) => {
+                let p = Ipv4Packet::new_unchecked(quoted);
+                if quoted.len() < ipv4::HEADER_LEN || p.protocol() != Protocol::Tcp {
+                    return false;
+                }
+                (p.src().into(), p.dst().into(), p.header_len(), 576)
+            }
+            Some(6) => {
+                let p = Ipv6Packet::new_unchecked(quoted);
+                if quoted.len() < ipv6::HEADER_LEN || p.next_header() != protocol::TCP {
+                    return false;
+                }
+                (p.src().into(), p.dst().into(), ipv6::HEADER_LEN, ipv6::MIN_MTU as u32)
+            }
+            _ => return false,
+        };
+        let Some(h) = quoted.get(at..at + 8) else { return false };
+        let ends = (
+            SocketAddr::new(src, u16::from_be_bytes([h[0], h[1]])),
+            SocketAddr::new(dst, u16::from_be_bytes([h[2], h[3]])),
+        );
+        let seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+        let Some(id) = self.tcp.path_mtu(&ends, seq, mtu, floor) else { return false };
+        self.counters.tcp_path_mtu_updates += 1;
+        self.tcp_flush(cx, id);
+        true
+    }
+
     /// Answers `pkt` (a segment for us) with `reset`.
     fn tcp_send_reset(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, a: Arrival, reset: tcpw::Reset) -> Option<B> {
         if a.dst.is_ipv6() {

@@ -111,6 +111,9 @@ pub enum Event {
     OutOfOrderDropped,
 }
 
+/// Times a SYN-ACK goes again before the connection is given up.
+pub const SYN_ACK_RETRIES: u8 = 5;
+
 /// Separate pieces of data a connection keeps beyond a gap.
 pub const MAX_HOLES: usize = 4;
 
@@ -328,6 +331,22 @@ impl Conn {
             return Some(self.time_wait_until);
         }
         self.rtx_at
+    }
+
+    /// An ICMP Fragmentation Needed or Packet Too Big about our segment
+    /// starting at `seq` says the path takes segments of `mss` at most
+    /// (RFC 1191, RFC 8201): true if that lowered our MSS, and what is in
+    /// flight goes again at the new size at once (not a loss: no
+    /// congestion response). RFC 5927 §4.1: only for a segment in flight.
+    pub fn path_mss(&mut self, seq: u32, mss: u32) -> bool {
+        let seq = Seq(seq);
+        if !(self.snd_una.le(seq) && seq.lt(self.snd_max)) || mss >= self.mss {
+            return false;
+        }
+        self.mss = mss;
+        self.snd_nxt = self.snd_una;
+        self.rtt_probe = None;
+        true
     }
 
     /// Our SYN-ACK went without state (a SYN cookie): count it as sent.
@@ -734,7 +753,10 @@ impl Conn {
             return;
         }
         self.retries = self.retries.saturating_add(1);
-        if self.retries > self.max_retries {
+        // A SYN-ACK is sent again fewer times (Linux's 5): under a flood
+        // the backlog frees sooner.
+        let max = if self.state == State::SynReceived { SYN_ACK_RETRIES } else { self.max_retries };
+        if self.retries > max {
             self.state = State::Closed;
             return;
         }

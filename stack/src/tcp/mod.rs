@@ -238,6 +238,17 @@ impl TcpTable {
         Some(Ok(id))
     }
 
+    /// The connection between `ends` (ours first) if an ICMP error quoting
+    /// its segment at `seq` lowers its MSS to fit `mtu` (not below
+    /// `floor` bytes of IP packet: smaller claims are ignored, RFC 5927
+    /// §4.2).
+    pub fn path_mtu(&mut self, ends: &Ends, seq: u32, mtu: u32, floor: u32) -> Option<u32> {
+        let headers = if ends.0.is_ipv6() { 60 } else { 40 };
+        let id = self.find(ends)?;
+        let e = self.get_mut(id)?;
+        e.conn.path_mss(seq, mtu.max(floor) - headers).then_some(id)
+    }
+
     /// Notes that connection `id` left SYN-RECEIVED (`was` its state
     /// before a segment or timer), and frees it if it closed.
     pub fn settle(&mut self, id: u32, was: State) {

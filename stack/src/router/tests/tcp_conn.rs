@@ -166,3 +166,74 @@ fn refill(mut frame: Vec<u8>) -> Vec<u8> {
     p.fill_checksum(ip("10.0.1.2"), ip("10.0.1.1"));
     frame
 }
+
+#[test]
+fn fragmentation_needed_about_our_segment_lowers_its_mss_rfc1191_rfc5927() {
+    let t = echo_tcp();
+    let (mut r, mut io) = router(&t);
+    run(&mut r, &t, &mut io, 0, &seg4(7, 100, 0, tcp::flags::SYN, &[2, 4, 5, 0xb4], b""), 0);
+    let (iss, _, _, _) = tcp_of(&io.sent[0]);
+    run(&mut r, &t, &mut io, 0, &seg4(7, 101, iss + 1, tcp::flags::ACK, &[], &[7; 1400]), 1);
+    let ours = io.sent.last().unwrap().data()[14..14 + 28].to_vec();
+    assert_eq!(sent_ip(io.sent.last().unwrap()).payload().len(), 20 + 1400);
+    // A router on the path takes 1000 bytes (RFC 1191: the MTU in the
+    // low 16 bits of the rest); the error quotes our segment.
+    let icmp = |mtu: u16, quoted: &[u8]| {
+        let mut m = vec![3, 4, 0, 0, 0, 0];
+        m.extend_from_slice(&mtu.to_be_bytes());
+        m.extend_from_slice(quoted);
+        let c = checksum::checksum(&m);
+        m[2..4].copy_from_slice(&c.to_be_bytes());
+        ipv4_frame("10.0.1.2", "10.0.1.1", 64, Protocol::Icmp, &m, false)
+    };
+    let before = io.sent.len();
+    // A quote of a sequence number not in flight changes nothing (RFC 5927 §4.1).
+    let mut stale = ours.clone();
+    stale[20 + 4..20 + 8].copy_from_slice(&(iss + 100_000).to_be_bytes());
+    run(&mut r, &t, &mut io, 0, &icmp(1000, &stale), 2);
+    assert_eq!(io.sent.len(), before);
+    run(&mut r, &t, &mut io, 0, &icmp(1000, &ours), 2);
+    let again: Vec<usize> = io.sent[before..].iter().map(|f| tcp_of(f).3.len()).collect();
+    assert_eq!(again, [960, 440], "sent again at the new size");
+    assert_eq!(r.counters.tcp_path_mtu_updates, 1);
+    // Below 576 bytes is not believed: 576 it is (RFC 5927 §4.2).
+    run(&mut r, &t, &mut io, 0, &icmp(300, &ours), 3);
+    let after: Vec<usize> = io.sent.iter().skip(before + 2).map(|f| tcp_of(f).3.len()).collect();
+    assert_eq!(after.first(), Some(&536));
+}
+
+#[test]
+fn packet_too_big_about_our_segment_lowers_its_mss_rfc8201() {
+    let t = echo_tcp();
+    let (mut r, mut io) = router6(&t);
+    let seg6 = |seq: u32, ack: u32, flags: u8, opts: &[u8], data: &[u8]| {
+        let mut s = vec![0u8; 20];
+        s.extend_from_slice(opts);
+        s[12] = (((20 + opts.len()) / 4) << 4) as u8;
+        s.extend_from_slice(data);
+        let mut p = TcpPacket::new_checked(&mut s[..]).unwrap();
+        p.set_ports(40000, 7);
+        p.set_seq(seq);
+        p.set_ack(ack);
+        p.set_header_len_flags(20 + opts.len(), flags);
+        p.set_window(64000);
+        let c = ipv6::upper_checksum(&ip6("fd00:1::2"), &ip6("fd00:1::1"), nh::TCP, &s);
+        s[16..18].copy_from_slice(&c.to_be_bytes());
+        ipv6_frame(GW_LAN, "fd00:1::2", "fd00:1::1", 64, nh::TCP, &s)
+    };
+    run(&mut r, &t, &mut io, 0, &seg6(9, 0, tcp::flags::SYN, &[2, 4, 5, 0xa0], b""), 0);
+    let iss = TcpPacket::new_checked(sent6(&io.sent[0]).payload()).unwrap().seq();
+    run(&mut r, &t, &mut io, 0, &seg6(10, iss + 1, tcp::flags::ACK, &[], &[7; 1400]), 1);
+    let ours = io.sent.last().unwrap().data()[14..14 + 48].to_vec();
+    let mut m = vec![2, 0, 0, 0];
+    m.extend_from_slice(&1280u32.to_be_bytes());
+    m.extend_from_slice(&ours);
+    let msg = super::ip6::icmp6("fd00:1::2", "fd00:1::1", m);
+    let before = io.sent.len();
+    run(&mut r, &t, &mut io, 0, &ipv6_frame(GW_LAN, "fd00:1::2", "fd00:1::1", 64, nh::ICMPV6, &msg), 2);
+    // 1,400 bytes at 1,440 a segment did not fit 1,280: again, at 1,220.
+    assert_eq!(r.counters.tcp_path_mtu_updates, 1);
+    let lens: Vec<usize> =
+        io.sent[before..].iter().map(|f| TcpPacket::new_checked(sent6(f).payload()).unwrap().payload().len()).collect();
+    assert_eq!(lens, [1220, 180]);
+}

@@ -23,7 +23,7 @@ use crate::wire::ethernet::{EtherType, EthernetFrame, HEADER_LEN as ETH_LEN};
 use crate::wire::icmpv6::{self as icmpv6w, param_problem, Message as Msg6};
 use crate::wire::ipv6::{self, nh, ChainError, Ipv6Packet, Ipv6Repr};
 use crate::wire::tcp::{self, TcpPacket};
-use crate::wire::{be32, MacAddr};
+use crate::wire::{be32, put16, MacAddr};
 use std::net::{IpAddr, Ipv6Addr};
 
 /// An ICMPv6 error to send (RFC 4443 §3, §4): type, code, and the 32 bits
@@ -330,14 +330,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let (src, dst) = (p.src(), p.dst());
         pkt.truncate(ETH_LEN + ipv6::HEADER_LEN + tcp::HEADER_LEN);
         let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return };
-        // No options in the answer (see `send_reset`).
-        if let Some(off) = ip.get_mut(ipv6::HEADER_LEN + tcp::field::OFF_FLAGS) {
-            *off = (tcp::HEADER_LEN as u8 / 4) << 4;
-        }
-        let Some(Ok(mut s)) = ip.get_mut(ipv6::HEADER_LEN..).map(TcpPacket::new_checked) else { return };
-        reset.emit(&mut s);
-        let c = ipv6::upper_checksum(&dst, &src, nh::TCP, s.as_bytes());
-        s.set_checksum(c);
+        let Some(seg) = ip.get_mut(ipv6::HEADER_LEN..) else { return };
+        reset.emit(seg);
+        let c = ipv6::upper_checksum(&dst, &src, nh::TCP, seg);
+        put16(seg, tcp::field::CHECKSUM, c);
         Ipv6Repr { src: dst, dst: src, next_header: nh::TCP, payload_len: tcp::HEADER_LEN, hop_limit: 64 }
             .emit(&mut Ipv6Packet::new_unchecked(&mut *ip));
         self.route_own6(cx, pkt, &src, ifindex);

@@ -114,14 +114,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let ident = self.next_ident();
         pkt.truncate(ETH_LEN + hl + tcp::HEADER_LEN);
         let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) else { return };
-        // The answer has no options: its data offset says so before the
-        // view checks it (the segment's own may count options cut off).
-        if let Some(off) = ip.get_mut(hl + tcp::field::OFF_FLAGS) {
-            *off = (tcp::HEADER_LEN as u8 / 4) << 4;
-        }
-        if let Some(Ok(mut s)) = ip.get_mut(hl..).map(TcpPacket::new_checked) {
-            reset.emit(&mut s);
-            s.fill_checksum(dst, src);
+        if let Some(seg) = ip.get_mut(hl..) {
+            reset.emit(seg);
+            if let Ok(mut s) = TcpPacket::new_checked(seg) {
+                s.fill_checksum(dst, src);
+            }
         }
         let mut p = Ipv4Packet::new_unchecked(&mut *ip);
         p.set_total_len((hl + tcp::HEADER_LEN) as u16);

@@ -17,8 +17,8 @@ use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::ip::protocol;
 use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr, Protocol};
 use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
+use crate::wire::put16;
 use crate::wire::tcp::{self as tcpw, flags, TcpPacket};
-use crate::wire::{put16, put32};
 use std::net::{IpAddr, SocketAddr};
 
 /// Segments one connection may send per call (the rest waits for the
@@ -58,37 +58,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         };
         let s = SegIn { seq: seg.seq(), ack: seg.ack(), flags: seg.flags(), window: seg.window(), options };
         if let Some(id) = self.tcp.find(&ends) {
-            let e = self.tcp.get_mut(id)?;
-            let was = e.conn.state;
-            let before = e.conn.recv.len();
-            let event = e.conn.input(&s, seg.payload(), cx.now, &mut self.tcp_counts);
-            let taken = e.conn.recv.len() - before;
-            self.counters.tcp_bytes_received += taken as u64;
-            self.counters.local += 1;
-            match event {
-                Event::None => {}
-                Event::Unacceptable => self.drop(DropReason::TcpOutOfWindow),
-                Event::ChallengeAck => self.counters.tcp_challenge_acks += 1,
-                Event::Reset => self.counters.tcp_resets_received += 1,
-                Event::OutOfOrder => self.counters.tcp_out_of_order += 1,
-                Event::OutOfOrderDropped => self.drop(DropReason::TcpOutOfOrder),
-                Event::SendReset(seq) => {
-                    let r = tcpw::Reset {
-                        src_port: ends.0.port(),
-                        dst_port: ends.1.port(),
-                        seq,
-                        ack: 0,
-                        flags: flags::RST,
-                    };
-                    self.tcp_settle(id, was);
-                    return self.tcp_send_reset(cx, pkt, a, r);
-                }
-            }
-            drop(pkt);
-            self.tcp_serve(id);
-            self.tcp_flush(cx, id);
-            self.tcp_settle(id, was);
-            return None;
+            let reset = self.tcp_segment(cx, id, &s, seg.payload());
+            return reset.and_then(|r| self.tcp_send_reset(cx, pkt, a, r));
         }
         // A SYN to a listener opens a connection (RFC 9293 §3.10.7.2).
         let control = s.flags & (flags::SYN | flags::ACK | flags::RST | flags::FIN);
@@ -102,8 +73,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 Some(Ok(id)) => {
                     self.counters.tcp_syn_cookies_validated += 1;
                     self.counters.tcp_accepted += 1;
-                    self.tcp_segment(cx, id, &s, seg.payload());
-                    None
+                    let reset = self.tcp_segment(cx, id, &s, seg.payload());
+                    reset.and_then(|r| self.tcp_send_reset(cx, pkt, a, r))
                 }
                 Some(Err(_)) => {
                     self.drop(DropReason::TcpTableFull);
@@ -151,21 +122,38 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         None
     }
 
-    /// A segment for connection `id` that needs no answer of the
-    /// caller's: handed to it, then the services and what it sends.
-    fn tcp_segment(&mut self, cx: &mut Burst<'_, impl Io<B>>, id: u32, s: &SegIn, payload: &[u8]) {
-        let Some(e) = self.tcp.get_mut(id) else { return };
-        let was = e.conn.state;
-        let before = e.conn.recv.len();
+    /// A segment for connection `id`: handed to it, the event counted,
+    /// then the services and what it sends. The RST it asks for, if any
+    /// (the caller has the segment to build it from).
+    fn tcp_segment(
+        &mut self,
+        cx: &mut Burst<'_, impl Io<B>>,
+        id: u32,
+        s: &SegIn,
+        payload: &[u8],
+    ) -> Option<tcpw::Reset> {
+        let e = self.tcp.get_mut(id)?;
+        let (was, ends, before) = (e.conn.state, e.ends, e.conn.recv.len());
         let event = e.conn.input(s, payload, cx.now, &mut self.tcp_counts);
         self.counters.tcp_bytes_received += (e.conn.recv.len() - before) as u64;
         self.counters.local += 1;
-        if event == Event::Reset {
-            self.counters.tcp_resets_received += 1;
+        match event {
+            Event::None => {}
+            Event::Unacceptable => self.drop(DropReason::TcpOutOfWindow),
+            Event::ChallengeAck => self.counters.tcp_challenge_acks += 1,
+            Event::Reset => self.counters.tcp_resets_received += 1,
+            Event::OutOfOrder => self.counters.tcp_out_of_order += 1,
+            Event::OutOfOrderDropped => self.drop(DropReason::TcpOutOfOrder),
+            Event::SendReset(seq) => {
+                self.tcp_settle(id, was);
+                let (src_port, dst_port) = (ends.0.port(), ends.1.port());
+                return Some(tcpw::Reset { src_port, dst_port, seq, ack: 0, flags: flags::RST });
+            }
         }
         self.tcp_serve(id);
         self.tcp_flush(cx, id);
         self.tcp_settle(id, was);
+        None
     }
 
     /// An ICMP error quoting `quoted` (the IP header and at least 8
@@ -333,14 +321,9 @@ fn segment<B: PacketBuf>(mut pkt: B, ends: &Ends, out: &SegOut, a: &[u8], b: &[u
         return None;
     }
     let (head, seg) = pkt.data_mut().get_mut(ETH_LEN..)?.split_at_mut_checked(ip_len)?;
-    put16(seg, tcpw::field::SRC_PORT, ends.0.port());
-    put16(seg, tcpw::field::DST_PORT, ends.1.port());
-    put32(seg, tcpw::field::SEQ, out.seq);
-    put32(seg, tcpw::field::ACK, out.ack);
-    put16(seg, tcpw::field::OFF_FLAGS, ((th as u16 / 4) << 12) | u16::from(out.flags));
-    put16(seg, tcpw::field::WINDOW, out.window);
-    put16(seg, tcpw::field::CHECKSUM, 0);
-    put16(seg, tcpw::field::URGENT, 0);
+    let (src_port, dst_port) = (ends.0.port(), ends.1.port());
+    let (seq, ack, flags, window) = (out.seq, out.ack, out.flags, out.window);
+    tcpw::Header { src_port, dst_port, seq, ack, header_len: th, flags, window }.write(seg);
     out.options.emit(seg.get_mut(tcpw::HEADER_LEN..th)?);
     seg.get_mut(th..th + a.len())?.copy_from_slice(a);
     seg.get_mut(th + a.len()..)?.copy_from_slice(b);

@@ -10,7 +10,7 @@
 //! (NewReno's partial ACKs); RST and SYN checks after RFC 5961.
 
 use super::ring::Ring;
-use super::seq::Seq;
+use super::seq::{Ranges, Seq};
 use super::TcpConfig;
 use crate::wire::tcp::{flags, TcpOptions, MAX_SACK_BLOCKS};
 
@@ -188,18 +188,16 @@ pub struct Conn {
     /// The persist timer fired: one byte may go into a zero window.
     probe: bool,
     /// Data received beyond `rcv_nxt`, written in its place in `recv`:
-    /// the pieces' sequence ranges, `ooo_len` of them.
-    ooo: [(Seq, Seq); MAX_HOLES],
-    ooo_len: usize,
+    /// the pieces' sequence ranges.
+    ooo: Ranges<MAX_HOLES>,
     /// The right edge of the window we last offered.
     adv_edge: Seq,
     /// Both sides agreed on SACK (RFC 2018): we send blocks for the
     /// pieces we keep past a gap, and read the peer's.
     sack_ok: bool,
-    /// The peer's SACK blocks above `snd_una` (merged), `sacked_len` of
-    /// them: the sender's scoreboard (RFC 6675 §3).
-    sacked: [(Seq, Seq); MAX_SACK_BLOCKS],
-    sacked_len: usize,
+    /// The peer's SACK blocks above `snd_una` (merged): the sender's
+    /// scoreboard (RFC 6675 §3).
+    sacked: Ranges<MAX_SACK_BLOCKS>,
     /// In SACK recovery: the end of the last hole sent again, and how many
     /// holes the ACKs so far allow to go (one an ACK).
     high_rxt: Seq,
@@ -276,12 +274,10 @@ impl Conn {
             fin_sent: None,
             scale,
             probe: false,
-            ooo: [(Seq(0), Seq(0)); MAX_HOLES],
-            ooo_len: 0,
+            ooo: Ranges::EMPTY,
             adv_edge: Seq(syn.seq).plus(1),
             sack_ok: syn.options.sack_permitted,
-            sacked: [(Seq(0), Seq(0)); MAX_SACK_BLOCKS],
-            sacked_len: 0,
+            sacked: Ranges::EMPTY,
             high_rxt: iss,
             rtx_allow: 0,
             rto: Rto::new(cfg.rto_min_ns),
@@ -499,51 +495,28 @@ impl Conn {
 
     /// Keeps `data` (at `at`, past `rcv_nxt`) in its place.
     fn keep_ooo(&mut self, at: Seq, data: &[u8]) -> Event {
-        let offset = at.since(self.rcv_nxt) as usize;
-        let (lo, mut hi) = (at, at.plus(data.len() as u32));
-        // Merge with every piece it touches; refuse a fifth separate one.
-        let touches = |&(s, e): &(Seq, Seq)| s.le(hi) && lo.le(e);
-        let live = self.ooo_len.min(MAX_HOLES);
-        if live == MAX_HOLES && !self.ooo.iter().take(live).any(touches) {
+        let end = at.plus(data.len() as u32);
+        // A fifth separate piece is refused.
+        if self.ooo.is_full() && !self.ooo.touches(at, end) {
             return Event::OutOfOrderDropped;
         }
-        let n = self.recv.write_at(offset, data);
+        let n = self.recv.write_at(at.since(self.rcv_nxt) as usize, data);
         if n == 0 {
             return Event::OutOfOrderDropped;
         }
-        hi = at.plus(n as u32);
-        let mut merged = (lo, hi);
-        let mut k = 0;
-        for i in 0..live {
-            let p = self.ooo[i];
-            if p.0.le(merged.1) && merged.0.le(p.1) {
-                merged = (p.0.min_seq(merged.0), p.1.max_seq(merged.1));
-            } else {
-                self.ooo[k] = p;
-                k += 1;
-            }
-        }
-        if let Some(slot) = self.ooo.get_mut(k) {
-            *slot = merged;
-            k += 1;
-        }
-        self.ooo_len = k;
+        self.ooo.add(at, at.plus(n as u32), self.rcv_nxt);
         Event::OutOfOrder
     }
 
     /// After `rcv_nxt` moved: queues the pieces it reached.
     fn absorb_ooo(&mut self) {
-        loop {
-            let live = self.ooo_len.min(MAX_HOLES);
-            let Some(i) = (0..live).find(|&i| self.ooo[i].0.le(self.rcv_nxt)) else { return };
-            let (_, end) = self.ooo[i];
+        while let Some(i) = self.ooo.as_slice().iter().position(|&(s, _)| s.le(self.rcv_nxt)) {
+            let end = self.ooo.as_slice().get(i).map_or(self.rcv_nxt, |&(_, e)| e);
             if end.gt(self.rcv_nxt) {
-                let n = end.since(self.rcv_nxt);
-                self.recv.commit(n as usize);
+                self.recv.commit(end.since(self.rcv_nxt) as usize);
                 self.rcv_nxt = end;
             }
-            self.ooo[i] = self.ooo[live - 1];
-            self.ooo_len = live - 1;
+            self.ooo.remove(i);
         }
     }
 
@@ -564,55 +537,14 @@ impl Conn {
         let mut news = false;
         for &(l, r) in o.sack.iter().take(usize::from(o.sack_len)) {
             let (l, r) = (Seq(l).max_seq(self.snd_una), Seq(r));
-            if !(l.lt(r) && r.le(self.snd_max)) {
-                continue;
-            }
-            let live = self.sacked_len.min(MAX_SACK_BLOCKS);
-            if self.sacked.iter().take(live).any(|&(a, b)| a.le(l) && r.le(b)) {
+            if !(l.lt(r) && r.le(self.snd_max)) || self.sacked.covers(l, r) {
                 continue;
             }
             news = true;
-            // Merge with every block it touches; with no room, the
-            // highest block is kept (it decides what is lost).
-            let mut merged = (l, r);
-            let mut k = 0;
-            for i in 0..live {
-                let Some(&p) = self.sacked.get(i) else { break };
-                if p.0.le(merged.1) && merged.0.le(p.1) {
-                    merged = (p.0.min_seq(merged.0), p.1.max_seq(merged.1));
-                } else if let Some(slot) = self.sacked.get_mut(k) {
-                    *slot = p;
-                    k += 1;
-                }
-            }
-            if k == MAX_SACK_BLOCKS {
-                let lowest = (0..k).min_by_key(|&i| self.sacked[i].0.since(self.snd_una)).unwrap_or(0);
-                if self.sacked[lowest].0.lt(merged.0) {
-                    self.sacked[lowest] = merged;
-                }
-            } else if let Some(slot) = self.sacked.get_mut(k) {
-                *slot = merged;
-                k += 1;
-            }
-            self.sacked_len = k;
+            // With no room, the highest blocks are kept (they decide what is lost).
+            self.sacked.add(l, r, self.snd_una);
         }
         news
-    }
-
-    /// Drops what the cumulative ACK passed from the scoreboard.
-    fn prune_sacked(&mut self) {
-        let live = self.sacked_len.min(MAX_SACK_BLOCKS);
-        let mut k = 0;
-        for i in 0..live {
-            let Some(&(l, r)) = self.sacked.get(i) else { break };
-            if r.gt(self.snd_una) {
-                if let Some(slot) = self.sacked.get_mut(k) {
-                    *slot = (l.max_seq(self.snd_una), r);
-                    k += 1;
-                }
-            }
-        }
-        self.sacked_len = k;
     }
 
     /// One more segment may go again in recovery: with SACK the next
@@ -632,8 +564,7 @@ impl Conn {
         if !self.sack_ok {
             return o;
         }
-        let live = self.ooo.get(..self.ooo_len.min(MAX_HOLES)).unwrap_or_default();
-        for (slot, &(l, r)) in o.sack.iter_mut().zip(live.iter().rev()) {
+        for (slot, &(l, r)) in o.sack.iter_mut().zip(self.ooo.as_slice().iter().rev()) {
             *slot = (l.0, r.0);
             o.sack_len += 1;
         }
@@ -643,7 +574,7 @@ impl Conn {
     /// The next hole below the highest SACKed byte, from `from`: its
     /// start and length (RFC 6675's NextSeg, rule 1).
     fn next_hole(&self, from: Seq) -> Option<(Seq, u32)> {
-        let live = self.sacked.get(..self.sacked_len.min(MAX_SACK_BLOCKS)).unwrap_or_default();
+        let live = self.sacked.as_slice();
         let mut start = from.max_seq(self.snd_una);
         // Step over blocks covering `start` (they may chain).
         while let Some(&(_, r)) = live.iter().find(|&&(l, r)| l.le(start) && start.lt(r)) {
@@ -667,7 +598,7 @@ impl Conn {
             if self.snd_nxt.lt(ack) {
                 self.snd_nxt = ack;
             }
-            self.prune_sacked();
+            self.sacked.trim_below(self.snd_una);
             self.dupacks = 0;
             self.retries = 0;
             if let Some((end, at)) = self.rtt_probe {
@@ -769,7 +700,7 @@ impl Conn {
         self.recover = None;
         self.dupacks = 0;
         // RFC 2018 §8: after a timeout the SACKed data may be gone.
-        self.sacked_len = 0;
+        self.sacked.clear();
         self.rtx_allow = 0;
         self.snd_nxt = if self.state == State::SynReceived { self.iss } else { self.snd_una };
         self.rtt_probe = None;

@@ -272,11 +272,6 @@ impl TcpTable {
         self.free.push(id);
     }
 
-    /// Every connection's slot, for timers and the control plane.
-    pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(|(i, _)| i as u32)
-    }
-
     /// Every connection.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> + '_ {
         self.slots.iter().flatten()

@@ -304,6 +304,37 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
     }
 }
 
+/// The fixed 20 bytes of a header to write; `header_len` counts the
+/// options that follow them.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub header_len: usize,
+    pub flags: u8,
+    pub window: u16,
+}
+
+impl Header {
+    /// Writes the fixed header over whatever `b` held (a received
+    /// segment's, with options of its own, or nothing): data offset from
+    /// `header_len`, checksum and urgent pointer zero. Nothing if `b` is
+    /// shorter than [`HEADER_LEN`].
+    pub fn write(&self, b: &mut [u8]) {
+        let Some(b) = b.get_mut(..HEADER_LEN) else { return };
+        put16(b, field::SRC_PORT, self.src_port);
+        put16(b, field::DST_PORT, self.dst_port);
+        put32(b, field::SEQ, self.seq);
+        put32(b, field::ACK, self.ack);
+        put16(b, field::OFF_FLAGS, ((self.header_len as u16 / 4) << 12) | u16::from(self.flags));
+        put16(b, field::WINDOW, self.window);
+        put16(b, field::CHECKSUM, 0);
+        put16(b, field::URGENT, 0);
+    }
+}
+
 /// The RST answering a segment that reached no connection, as RFC 9293
 /// §3.10.7.1 prescribes: if the segment carried ACK, `<SEQ=SEG.ACK><CTL=RST>`;
 /// otherwise `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. An incoming RST
@@ -337,16 +368,12 @@ impl Reset {
         Some(Reset { src_port: seg.dst_port(), dst_port: seg.src_port(), seq, ack, flags })
     }
 
-    /// Writes the 20-byte header, window 0, checksum 0 (the caller fills it
-    /// in over its IP version's pseudo-header).
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, s: &mut TcpPacket<T>) {
-        s.set_ports(self.src_port, self.dst_port);
-        s.set_seq(self.seq);
-        s.set_ack(self.ack);
-        s.set_header_len_flags(HEADER_LEN, self.flags);
-        s.set_window(0);
-        s.set_checksum(0);
-        s.set_urgent(0);
+    /// Writes the 20-byte header, no options, window 0, checksum 0 (the
+    /// caller fills it in over its IP version's pseudo-header), over the
+    /// segment it answers.
+    pub fn emit(&self, b: &mut [u8]) {
+        let (src_port, dst_port, seq, ack, flags) = (self.src_port, self.dst_port, self.seq, self.ack, self.flags);
+        Header { src_port, dst_port, seq, ack, header_len: HEADER_LEN, flags, window: 0 }.write(b);
     }
 }
 

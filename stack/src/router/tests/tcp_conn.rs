@@ -68,6 +68,25 @@ fn a_connection_to_the_echo_listener_echoes_what_it_receives() {
 }
 
 #[test]
+fn a_connection_runs_to_its_end_when_its_listener_goes() {
+    let t = echo_tcp();
+    let (mut r, mut io) = router(&t);
+    run(&mut r, &t, &mut io, 0, &seg4(7, 100, 0, tcp::flags::SYN, &[], b""), 0);
+    let (iss, _, _, _) = tcp_of(&io.sent[0]);
+    let mut t2 = echo_tcp();
+    t2.services.clear();
+    t2.generation = 2;
+    r.sync(&t2, 1, &mut io);
+    run(&mut r, &t2, &mut io, 0, &seg4(7, 101, iss + 1, tcp::flags::ACK | tcp::flags::PSH, &[], b"still"), 1);
+    assert_eq!(tcp_of(io.sent.last().unwrap()).3, b"still", "echoed");
+    // A new SYN finds no listener: RST.
+    let mut syn = seg4(7, 500, 0, tcp::flags::SYN, &[], b"");
+    syn[14 + 20 + 1] = 97;
+    run(&mut r, &t2, &mut io, 0, &refill(syn), 2);
+    assert_eq!(tcp_of(io.sent.last().unwrap()).2, tcp::flags::RST | tcp::flags::ACK);
+}
+
+#[test]
 fn closed_ports_still_reset_and_bad_segments_get_no_answer() {
     let t = echo_tcp();
     let (mut r, mut io) = router(&t);

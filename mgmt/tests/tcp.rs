@@ -4,7 +4,7 @@
 //! byte-identical both ways, the same under 5% random loss each way
 //! (nftables in lab-lan) where the counters show the recovery, discard,
 //! and a refused connection where nothing listens; HTTP to curl; clients
-//! connecting through a SYN flood by SYN cookies. Needs root; skipped
+//! connecting through a SYN flood by SYN cookies; chargen's stream. Needs root; skipped
 //! otherwise.
 
 mod common;
@@ -110,6 +110,29 @@ print(" ".join(c.decode() for c in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)))
     std::fs::write(&path, script).unwrap();
     let codes = ok(&format!("ip netns exec lab-lan python3 {}", path.display()));
     assert_eq!(codes.trim(), "200 200 404", "and the server closed after Connection: close");
+}
+
+#[test]
+fn chargen_streams_rfc864s_lines_on_both_families_until_the_client_closes() {
+    let Some(lab) = Lab::up() else { return };
+    let script = root().join("deploy/lab/tcp_chargen.py");
+    for dst in ["10.0.1.1", "fd00:1::1"] {
+        let out = ok(&format!("ip netns exec lab-lan python3 {} {dst} 19 20000000", script.display()));
+        assert!(out.starts_with("ok "), "chargen from {dst}: {out}");
+    }
+    // The clients closed with bytes unread: their RSTs end the streams.
+    let open = || {
+        let list = api("GET", "/api/v1/tcp/connections?local=10.0.1.1:19", "readonly", None, &[]);
+        list.json["items"].as_array().map_or(usize::MAX, Vec::len)
+    };
+    for _ in 0..30 {
+        if open() == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(open(), 0);
+    assert!(lab.metric("gateway_tcp_resets_received_total") >= 2);
 }
 
 #[test]

@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 pub mod buf;
+pub mod chargen;
 pub mod drop;
 pub mod fib;
 pub mod fib6;

@@ -1,7 +1,8 @@
 //! The built-in services on the gateway's own addresses, served by the
 //! workers themselves over UDP and over the gateway's own TCP: echo (RFC
 //! 862: each datagram, or the byte stream, sent back) and discard (RFC
-//! 863: counted and dropped). What the config asks for is a list of
+//! 863: counted and dropped), and over TCP only HTTP ([`crate::http`])
+//! and chargen (RFC 864, [`crate::chargen`]). What the config asks for is a list of
 //! [`Listener`]s in every [`crate::Tables`] snapshot; each worker binds a
 //! UDP socket ([`crate::udp`]) or listens for TCP connections
 //! ([`crate::tcp`]) for each and runs the service on what arrives
@@ -21,6 +22,8 @@ pub enum ServiceKind {
     Discard,
     /// HTTP/1.1 over TCP: a status page and sized payloads ([`crate::http`]).
     Http,
+    /// RFC 864 over TCP: an endless stream of text lines ([`crate::chargen`]).
+    Chargen,
 }
 
 impl ServiceKind {
@@ -30,6 +33,38 @@ impl ServiceKind {
             ServiceKind::Echo => "echo",
             ServiceKind::Discard => "discard",
             ServiceKind::Http => "http",
+            ServiceKind::Chargen => "chargen",
+        }
+    }
+}
+
+/// A TCP connection's built-in service, and its place in the
+/// conversation where it has one.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Serving {
+    Echo,
+    Discard,
+    Http(crate::http::HttpState),
+    Chargen(crate::chargen::Chargen),
+}
+
+impl Serving {
+    /// A new connection's, for a listener of `kind`.
+    pub fn new(kind: ServiceKind) -> Serving {
+        match kind {
+            ServiceKind::Echo => Serving::Echo,
+            ServiceKind::Discard => Serving::Discard,
+            ServiceKind::Http => Serving::Http(Default::default()),
+            ServiceKind::Chargen => Serving::Chargen(Default::default()),
+        }
+    }
+
+    pub fn kind(&self) -> ServiceKind {
+        match self {
+            Serving::Echo => ServiceKind::Echo,
+            Serving::Discard => ServiceKind::Discard,
+            Serving::Http(_) => ServiceKind::Http,
+            Serving::Chargen(_) => ServiceKind::Chargen,
         }
     }
 }

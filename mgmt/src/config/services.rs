@@ -1,6 +1,6 @@
 //! The `services` section: the built-in services the workers serve on
-//! the gateway's own addresses (echo and discard, over UDP and TCP), and
-//! the `tcp` section: the bounds and timers of the gateway's own TCP.
+//! the gateway's own addresses (echo and discard over UDP and TCP, HTTP
+//! and chargen over TCP).
 
 use super::*;
 
@@ -20,6 +20,9 @@ pub enum ServiceKindConf {
     Discard,
     /// HTTP/1.1 (TCP only): `/` a status page, `/bytes/N` N bytes.
     Http,
+    /// RFC 864 (TCP only): an endless stream of 72-character text lines
+    /// until the client resets; what it sends is dropped.
+    Chargen,
 }
 
 /// The transport a service listens on.
@@ -58,6 +61,7 @@ impl ServiceConf {
             ServiceKindConf::Echo => stack::ServiceKind::Echo,
             ServiceKindConf::Discard => stack::ServiceKind::Discard,
             ServiceKindConf::Http => stack::ServiceKind::Http,
+            ServiceKindConf::Chargen => stack::ServiceKind::Chargen,
         };
         let transport = match self.protocol {
             TransportConf::Udp => stack::Transport::Udp,
@@ -93,8 +97,13 @@ impl Config {
             if s.port == 0 {
                 errs.push(err(f("port"), "must be 1-65535"));
             }
-            if s.kind == ServiceKindConf::Http && s.protocol != TransportConf::Tcp {
-                errs.push(err(f("protocol"), "http runs over tcp"));
+            match (s.kind, s.protocol) {
+                (ServiceKindConf::Http, TransportConf::Udp) => errs.push(err(f("protocol"), "http runs over tcp")),
+                (ServiceKindConf::Chargen, TransportConf::Udp) => errs.push(err(
+                    f("protocol"),
+                    "chargen runs over tcp only (over udp it answers spoofed datagrams: an amplifier)",
+                )),
+                _ => {}
             }
             if s.addresses.is_empty() {
                 errs.push(err(f("addresses"), "a service listens on at least one address"));
@@ -153,14 +162,14 @@ mod tests {
         let c = Config::parse(LAB).unwrap();
         c.validate().unwrap();
         let l: Vec<stack::Listener> = c.services.iter().flat_map(ServiceConf::listeners).collect();
-        assert_eq!(l.len(), 10);
+        assert_eq!(l.len(), 12);
         let echo6 = stack::Listener {
             kind: stack::ServiceKind::Echo,
             transport: stack::Transport::Udp,
             local: "[fd00:1::1]:7".parse().unwrap(),
         };
         assert_eq!(l[1], echo6);
-        assert_eq!(l.iter().filter(|l| l.transport == stack::Transport::Tcp).count(), 6);
+        assert_eq!(l.iter().filter(|l| l.transport == stack::Transport::Tcp).count(), 8);
         // The same address and port over UDP and TCP is no conflict.
         assert_eq!((l[0].local, l[4].local), (l[4].local, l[0].local));
     }
@@ -172,7 +181,8 @@ mod tests {
               { name: a, kind: echo, port: 7, addresses: [10.0.9.9, bogus, 10.0.1.1, 10.0.1.1] },
               { name: b, kind: discard, port: 7, addresses: [10.0.1.1] },
               { name: c, kind: discard, port: 9, addresses: [] },
-              { name: d, kind: http, port: 80, addresses: [10.0.1.1] }]",
+              { name: d, kind: http, port: 80, addresses: [10.0.1.1] },
+              { name: e, kind: chargen, port: 19, addresses: [10.0.1.1] }]",
         );
         assert_eq!(
             e,
@@ -185,6 +195,7 @@ mod tests {
                 "services[2].addresses[0]: services[1] listens on 10.0.1.1 port 7 already",
                 "services[3].addresses: a service listens on at least one address",
                 "services[4].protocol: http runs over tcp",
+                "services[5].protocol: chargen runs over tcp only (over udp it answers spoofed datagrams: an amplifier)",
             ]
         );
         let sctp =

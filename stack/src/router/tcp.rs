@@ -11,7 +11,7 @@ use super::udp::Arrival;
 use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
-use crate::services::ServiceKind;
+use crate::services::Serving;
 use crate::tcp::{Ends, Event, SegIn, SegOut, State};
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::ip::protocol;
@@ -221,7 +221,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// what it received to what it sends (as much as fits: a full send
     /// queue leaves bytes in the receive queue, closing the window), and
     /// closes once the peer has and everything is moved; discard drops
-    /// what it received and closes when the peer does.
+    /// what it received and closes when the peer does; HTTP and chargen
+    /// run in their own modules.
     fn tcp_serve(&mut self, id: u32) {
         let status = crate::http::Status {
             connections: self.tcp.len(),
@@ -233,20 +234,21 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if c.state == State::SynReceived {
             return;
         }
-        match e.service {
-            ServiceKind::Echo => {
+        match &mut e.service {
+            Serving::Echo => {
                 let n = c.recv.len().min(c.send.free());
                 let (a, b) = c.recv.peek(0, n);
                 c.send.push(a);
                 c.send.push(b);
                 c.recv.consume(n);
             }
-            ServiceKind::Discard => c.recv.consume(c.recv.len()),
-            ServiceKind::Http => {
-                crate::http::serve(c, &mut e.http, &status);
+            Serving::Discard => c.recv.consume(c.recv.len()),
+            Serving::Http(st) => {
+                crate::http::serve(c, st, &status);
                 c.window_opened();
                 return;
             }
+            Serving::Chargen(g) => return crate::chargen::serve(c, g),
         }
         c.window_opened();
         if c.peer_closed() && c.recv.is_empty() {

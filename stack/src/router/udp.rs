@@ -216,7 +216,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         while let Some(d) = self.udp.recv(id) {
             match kind {
                 // (Validation keeps HTTP off UDP.)
-                ServiceKind::Discard | ServiceKind::Http => drop(d),
+                ServiceKind::Discard | ServiceKind::Http | ServiceKind::Chargen => drop(d),
                 ServiceKind::Echo if d.remote.port() < ECHO_MIN_SOURCE_PORT => {
                     self.drop(DropReason::UdpEchoRefused);
                 }

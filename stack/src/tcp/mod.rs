@@ -19,7 +19,7 @@ pub mod seq;
 pub use conn::{Conn, ConnCounts, Event, SegIn, SegOut, State, MAX_HOLES};
 pub use ring::Ring;
 
-use crate::services::ServiceKind;
+use crate::services::{ServiceKind, Serving};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -66,9 +66,7 @@ pub struct Entry {
     pub ends: Ends,
     /// The interface its segments arrive on (the scope of a link-local peer).
     pub ifindex: u16,
-    pub service: ServiceKind,
-    /// The HTTP service's place in the conversation.
-    pub http: crate::http::HttpState,
+    pub service: Serving,
 }
 
 /// A connection, as the control plane lists it.
@@ -177,7 +175,7 @@ impl TcpTable {
         let (Some(id), Some((send, recv))) = (self.free.pop(), self.spare.pop()) else { return Err(Refused::Full) };
         let conn = Conn::accept(syn, self.isn(&ends, now), our_mss, &self.cfg, send, recv);
         if let Some(slot) = self.slots.get_mut(id as usize) {
-            *slot = Some(Entry { conn, ends, ifindex, service, http: Default::default() });
+            *slot = Some(Entry { conn, ends, ifindex, service: Serving::new(service) });
         }
         self.by_ends.insert(ends, id);
         self.embryonic += 1;
@@ -230,7 +228,7 @@ impl TcpTable {
         let mut conn = Conn::accept(&syn, iss, our_mss, &self.cfg, send, recv);
         conn.syn_ack_sent();
         if let Some(slot) = self.slots.get_mut(id as usize) {
-            *slot = Some(Entry { conn, ends, ifindex, service, http: Default::default() });
+            *slot = Some(Entry { conn, ends, ifindex, service: Serving::new(service) });
         }
         self.by_ends.insert(ends, id);
         // Counted as a SYN-RECEIVED one until the ACK settles it.

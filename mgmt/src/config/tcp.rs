@@ -27,6 +27,15 @@ pub struct TcpConf {
     /// How long a connection we closed first stays in TIME-WAIT, ms
     /// (1000..=240000; 2 MSL).
     pub time_wait_ms: u64,
+    /// How long the ACK of a lone in-order segment may wait for a second
+    /// segment, or for data to ride on, ms (0..=500; RFC 1122 §4.2.3.2
+    /// caps it at 500; Linux waits 40 at least). 0 acknowledges every
+    /// segment at once.
+    pub delayed_ack_ms: u64,
+    /// Nagle's algorithm (RFC 1122 §4.2.3.4, Minshall's variant as in
+    /// Linux): a short segment waits while an earlier short one is
+    /// unacknowledged. `false` sends every write at once (`TCP_NODELAY`).
+    pub nagle: bool,
 }
 
 impl Default for TcpConf {
@@ -38,6 +47,8 @@ impl Default for TcpConf {
             syn_backlog: d.syn_backlog,
             rto_min_ms: d.rto_min_ns / 1_000_000,
             time_wait_ms: d.time_wait_ns / 1_000_000,
+            delayed_ack_ms: d.delayed_ack_ns / 1_000_000,
+            nagle: d.nagle,
         }
     }
 }
@@ -55,6 +66,8 @@ impl TcpConf {
             syn_backlog: self.syn_backlog,
             rto_min_ns: self.rto_min_ms * 1_000_000,
             time_wait_ns: self.time_wait_ms * 1_000_000,
+            delayed_ack_ns: self.delayed_ack_ms * 1_000_000,
+            nagle: self.nagle,
             ..stack::tcp::TcpConfig::default()
         }
     }
@@ -73,6 +86,7 @@ impl Config {
         range("syn_backlog", t.syn_backlog as u64, 1, t.connections.max(1) as u64);
         range("rto_min_ms", t.rto_min_ms, 200, 60_000);
         range("time_wait_ms", t.time_wait_ms, 1000, 240_000);
+        range("delayed_ack_ms", t.delayed_ack_ms, 0, 500);
         // Every connection's queues are allocated at start.
         let bytes = (t.connections as u64).saturating_mul(t.buffer as u64).saturating_mul(2);
         if bytes > MAX_QUEUE_BYTES {
@@ -96,9 +110,9 @@ mod tests {
     fn tcp_bounds_are_checked_by_field_and_need_a_restart() {
         let lab = Config::parse(include_str!("../../../deploy/lab/gateway.yaml")).unwrap();
         let mut c = lab.clone();
-        c.tcp = TcpConf { buffer: 100, syn_backlog: 5000, rto_min_ms: 10, ..TcpConf::default() };
+        c.tcp = TcpConf { buffer: 100, syn_backlog: 5000, rto_min_ms: 10, delayed_ack_ms: 501, ..TcpConf::default() };
         let fields: Vec<String> = c.validate().unwrap_err().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["tcp.buffer", "tcp.syn_backlog", "tcp.rto_min_ms"]);
+        assert_eq!(fields, ["tcp.buffer", "tcp.syn_backlog", "tcp.rto_min_ms", "tcp.delayed_ack_ms"]);
         let mut bigger = lab.clone();
         bigger.tcp.connections = 4096;
         assert_eq!(lab.restart_only_changes(&bigger)[0].field, "tcp");

@@ -7,7 +7,10 @@
 //! SYN-RECEIVED from a listener's SYN. Reliability and congestion control
 //! after RFC 6298 (RTO, Karn, backoff), RFC 5681 (slow start, congestion
 //! avoidance, fast retransmit on three duplicate ACKs) and RFC 6582
-//! (NewReno's partial ACKs); RST and SYN checks after RFC 5961.
+//! (NewReno's partial ACKs); RST and SYN checks after RFC 5961. ACKs of
+//! in-order data are delayed (RFC 1122 §4.2.3.2, RFC 5681 §4.2); short
+//! segments are held by Nagle's algorithm and the sender's silly window
+//! avoidance (RFC 9293 §3.8.6.2.1).
 
 use super::ring::Ring;
 use super::seq::{Ranges, Seq};
@@ -216,6 +219,15 @@ pub struct Conn {
     /// Send the segment at `snd_una` again (fast retransmit).
     resend_una: bool,
     ack_now: bool,
+    /// A delayed ACK is due then (ns), and the in-order segments it covers.
+    ack_at: Option<u64>,
+    ack_owed: u8,
+    /// How long an ACK may be delayed (0: not at all).
+    ack_delay: u64,
+    /// Nagle's algorithm is on; the end of the last short segment sent
+    /// (Minshall: only one may be unacknowledged).
+    nagle: bool,
+    snd_sml: Seq,
     /// TIME-WAIT ends then (ns).
     time_wait_until: u64,
     time_wait: u64,
@@ -291,6 +303,11 @@ impl Conn {
             recover: None,
             resend_una: false,
             ack_now: false,
+            ack_at: None,
+            ack_owed: 0,
+            ack_delay: cfg.delayed_ack_ns,
+            nagle: cfg.nagle,
+            snd_sml: iss,
             time_wait_until: 0,
             time_wait: cfg.time_wait_ns,
             max_retries: cfg.max_retries,
@@ -326,7 +343,28 @@ impl Conn {
         if self.state == State::TimeWait {
             return Some(self.time_wait_until);
         }
-        self.rtx_at
+        match (self.rtx_at, self.ack_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Turns Nagle's algorithm on or off for this connection (off: every
+    /// write goes at once, as `TCP_NODELAY`).
+    pub fn set_nagle(&mut self, on: bool) {
+        self.nagle = on;
+    }
+
+    /// In-order data arrived: acknowledged with the next segment we send,
+    /// at the latest on the second such segment or when the delay runs
+    /// out (RFC 1122 §4.2.3.2; RFC 5681 §4.2).
+    fn ack_later(&mut self, now: u64) {
+        self.ack_owed = self.ack_owed.saturating_add(1);
+        if self.ack_delay == 0 || self.ack_owed >= 2 {
+            self.ack_now = true;
+        } else {
+            self.ack_at.get_or_insert(now + self.ack_delay);
+        }
     }
 
     /// An ICMP Fragmentation Needed or Packet Too Big about our segment
@@ -458,6 +496,10 @@ impl Conn {
         let mut data = payload;
         let mut at = seq;
         if self.state.receives() && !data.is_empty() {
+            // Only new data in order, past no gap, may wait for its ACK:
+            // a duplicate, data beyond a gap or filling one, or data the
+            // queue had no room for is acknowledged at once (RFC 5681 §4.2).
+            let plain = at == self.rcv_nxt && self.ooo.as_slice().is_empty();
             if at.lt(self.rcv_nxt) {
                 let skip = (self.rcv_nxt.since(at) as usize).min(data.len());
                 data = data.get(skip..).unwrap_or_default();
@@ -473,7 +515,11 @@ impl Conn {
             } else if !data.is_empty() {
                 event = self.keep_ooo(at, data);
             }
-            self.ack_now = true;
+            if plain && data.is_empty() {
+                self.ack_later(now);
+            } else {
+                self.ack_now = true;
+            }
         }
         // FIN: taken when everything before it was.
         if fin && data.is_empty() && at.plus(0) == self.rcv_nxt && self.state != State::CloseWait {
@@ -671,13 +717,31 @@ impl Conn {
         self.snd_max.since(self.snd_una)
     }
 
-    /// The retransmission, persist or TIME-WAIT timer, if due.
+    /// A new segment of `n` bytes, shorter than the MSS, with `avail`
+    /// bytes queued past `snd_nxt`: may it go now? RFC 9293 §3.8.6.2.1's
+    /// sender side of silly window avoidance: yes if it takes half the
+    /// largest window the peer offered, or everything queued; and then,
+    /// with Nagle's algorithm (RFC 1122 §4.2.3.4), only if no earlier short
+    /// segment is unacknowledged (Minshall's refinement, as Linux: a
+    /// response's short tail need not wait for its full segments' ACK)
+    /// or the FIN follows.
+    fn may_send_short(&self, n: usize, avail: usize) -> bool {
+        if n as u32 >= self.max_snd_wnd / 2 && self.max_snd_wnd > 0 {
+            return true;
+        }
+        n == avail && (!self.nagle || self.snd_sml.le(self.snd_una) || self.fin_queued)
+    }
+
+    /// The retransmission, persist, delayed-ACK or TIME-WAIT timer, if due.
     pub fn on_timer(&mut self, now: u64, counts: &mut ConnCounts) {
         if self.state == State::TimeWait {
             if now >= self.time_wait_until {
                 self.state = State::Closed;
             }
             return;
+        }
+        if self.ack_at.is_some_and(|at| now >= at) {
+            self.ack_now = true;
         }
         let Some(at) = self.rtx_at else { return };
         if now < at {
@@ -750,6 +814,8 @@ impl Conn {
             let sent = emit(&out, a, b);
             if sent {
                 c.ack_now = false;
+                c.ack_at = None;
+                c.ack_owed = 0;
                 c.adv_edge = c.rcv_nxt.plus(u32::from(window) << c.rcv_shift);
             }
             sent
@@ -798,13 +864,16 @@ impl Conn {
                 // RFC 9293 §3.8.6.1: probe a zero window with one byte.
                 room = 1;
             }
-            self.probe = false;
+            let probe = std::mem::take(&mut self.probe);
             let n = avail.min(room).min(mss);
             if n == 0 || off > self.send.len() {
                 break;
             }
-            let push = if n == avail { flags::PSH } else { 0 };
             let seq = self.snd_nxt;
+            if n < mss && seq.ge(self.snd_max) && !probe && !self.may_send_short(n, avail) {
+                break;
+            }
+            let push = if n == avail { flags::PSH } else { 0 };
             if !seg(self, seq, flags::ACK | push, off, n) {
                 return;
             }
@@ -815,6 +884,9 @@ impl Conn {
             }
             self.snd_nxt = seq.plus(n as u32);
             self.snd_max = self.snd_max.max_seq(self.snd_nxt);
+            if n < mss {
+                self.snd_sml = self.snd_nxt;
+            }
             self.rtx_at.get_or_insert(now + self.rto.rto);
         }
         // Our FIN, after the last byte (it needs no window).

@@ -42,6 +42,13 @@ pub struct TcpConfig {
     pub time_wait_ns: u64,
     /// Retransmissions of one segment before the connection is dropped.
     pub max_retries: u8,
+    /// How long an ACK of in-order data may wait for a second segment or
+    /// data to ride on (RFC 1122 §4.2.3.2: under 500 ms); 0 acknowledges
+    /// every segment at once.
+    pub delayed_ack_ns: u64,
+    /// Nagle's algorithm (RFC 1122 §4.2.3.4, with Minshall's refinement):
+    /// a short segment waits while an earlier short one is unacknowledged.
+    pub nagle: bool,
 }
 
 impl Default for TcpConfig {
@@ -53,6 +60,8 @@ impl Default for TcpConfig {
             rto_min_ns: 1_000_000_000,
             time_wait_ns: 60_000_000_000,
             max_retries: 8,
+            delayed_ack_ns: 40_000_000,
+            nagle: true,
         }
     }
 }

@@ -21,7 +21,11 @@ type Sent = Vec<(SegOut, Vec<u8>)>;
 impl Peer {
     /// A connection accepted from a SYN with `options`, its SYN-ACK sent.
     fn accept(options: TcpOptions, buffer: usize) -> (Peer, Sent) {
-        let cfg = TcpConfig { buffer, rto_min_ns: 200 * MS, ..TcpConfig::default() };
+        Peer::accept_with(options, TcpConfig { buffer, rto_min_ns: 200 * MS, ..TcpConfig::default() })
+    }
+
+    fn accept_with(options: TcpOptions, cfg: TcpConfig) -> (Peer, Sent) {
+        let buffer = cfg.buffer;
         let syn = SegIn { seq: IRS, ack: 0, flags: f::SYN, window: 64240, options };
         let conn = Conn::accept(&syn, ISS, 1460, &cfg, Ring::new(buffer), Ring::new(buffer));
         let mut p = Peer { conn, counts: ConnCounts::default(), now: 0 };
@@ -133,7 +137,8 @@ fn a_lost_syn_ack_is_sent_again_on_the_peers_syn_or_the_timer_then_given_up() {
 fn in_order_data_is_queued_and_acknowledged_with_the_window_left() {
     let mut p = Peer::established(4096);
     p.seg(IRS + 1, ISS + 1, f::ACK | f::PSH, 64000, &[7; 1000]);
-    let sent = p.out();
+    assert!(p.out().is_empty(), "the ACK is delayed");
+    let sent = p.tick(40 * MS);
     assert_eq!(sent.len(), 1);
     assert_eq!((sent[0].0.flags, sent[0].0.ack, sent[0].0.window), (f::ACK, IRS + 1001, 3096));
     assert_eq!(p.conn.recv.len(), 1000);
@@ -220,11 +225,12 @@ fn data_goes_out_in_mss_segments_within_the_windows_and_leaves_when_acked() {
     assert_eq!(sent[2].0.flags, f::ACK | f::PSH);
     p.seg(IRS + 1, ISS + 2001, f::ACK, 64000, b"");
     assert_eq!(p.conn.send.len(), 500);
-    // The peer's window bounds what is in flight.
+    // The peer's window bounds what is in flight; the 500 bytes it
+    // leaves room for wait for more (silly window avoidance).
     p.seg(IRS + 1, ISS + 2501, f::ACK, 1500, b"");
     p.write(&[6; 3000]);
     let sent = p.out();
-    assert_eq!(sent.iter().map(|(_, d)| d.len()).sum::<usize>(), 1500);
+    assert_eq!(sent.iter().map(|(_, d)| d.len()).collect::<Vec<_>>(), [1000]);
 }
 
 #[test]
@@ -330,7 +336,8 @@ fn a_zero_window_is_probed_with_one_byte_rfc9293_3_8_6_1() {
 #[test]
 fn reading_the_queue_opens_the_window_and_tells_the_peer_rfc1122_4_2_3_3() {
     let mut p = Peer::established(4096);
-    p.seg(IRS + 1, ISS + 1, f::ACK, 64000, &[1; 4096]);
+    p.seg(IRS + 1, ISS + 1, f::ACK, 64000, &[1; 2048]);
+    p.seg(IRS + 2049, ISS + 1, f::ACK, 64000, &[1; 2048]);
     assert_eq!(p.out()[0].0.window, 0);
     p.conn.recv.consume(100);
     p.conn.window_opened();
@@ -468,4 +475,85 @@ fn a_syn_cookie_completes_a_connection_without_state_and_only_a_good_one_rfc4987
     // A smaller MSS is carried down to one of the eight values.
     let small = SegIn { options: TcpOptions { mss: Some(1300), ..TcpOptions::default() }, ..syn };
     assert_eq!(t.syn_cookie(&ends, &small, 1460, now).1, 1220);
+}
+
+#[test]
+fn an_ack_of_in_order_data_waits_for_a_second_segment_or_the_delay_rfc1122_4_2_3_2() {
+    let mut p = Peer::established(16384);
+    p.seg(IRS + 1, ISS + 1, f::ACK, 64000, &[1; 1000]);
+    assert!(p.out().is_empty());
+    assert_eq!(p.conn.deadline(), Some(p.now + 40 * MS));
+    // The second segment is acknowledged at once, with the first.
+    p.seg(IRS + 1001, ISS + 1, f::ACK, 64000, &[1; 1000]);
+    let sent = p.out();
+    assert_eq!(sent.iter().map(|(o, _)| o.ack).collect::<Vec<_>>(), [IRS + 2001]);
+    assert_eq!(p.conn.deadline(), None, "nothing owed");
+    // A lone segment: the timer sends its ACK, within 500 ms.
+    p.seg(IRS + 2001, ISS + 1, f::ACK, 64000, &[1; 10]);
+    assert!(p.tick(39 * MS).is_empty());
+    assert_eq!(p.tick(MS).iter().map(|(o, _)| o.ack).collect::<Vec<_>>(), [IRS + 2011]);
+    // Off: every segment at once.
+    let (mut q, _) = Peer::accept_with(TcpOptions::default(), TcpConfig { delayed_ack_ns: 0, ..TcpConfig::default() });
+    q.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+    q.seg(IRS + 1, ISS + 1, f::ACK, 64000, &[1; 10]);
+    assert_eq!(q.out().len(), 1);
+    assert_eq!(q.conn.deadline(), None);
+}
+
+#[test]
+fn data_past_a_gap_a_fill_or_a_duplicate_is_acknowledged_at_once_rfc5681_4_2() {
+    let mut p = Peer::established(16384);
+    p.seg(IRS + 1001, ISS + 1, f::ACK, 64000, &[2; 1000]);
+    assert_eq!(p.out()[0].0.ack, IRS + 1, "out of order: a duplicate ACK at once");
+    p.seg(IRS + 1, ISS + 1, f::ACK, 64000, &[1; 1000]);
+    assert_eq!(p.out()[0].0.ack, IRS + 2001, "the gap filled: at once");
+    p.seg(IRS + 1, ISS + 1, f::ACK, 64000, &[1; 1000]);
+    assert_eq!(p.out()[0].0.ack, IRS + 2001, "a duplicate: at once");
+    p.seg(IRS + 2001, ISS + 1, f::ACK | f::FIN, 64000, b"");
+    assert_eq!(p.out()[0].0.ack, IRS + 2002, "a FIN: at once");
+}
+
+#[test]
+fn a_delayed_ack_rides_on_the_data_we_send() {
+    let mut p = Peer::established(16384);
+    p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"ping");
+    p.write(b"pong");
+    let sent = p.out();
+    assert_eq!(sent.len(), 1);
+    assert_eq!((sent[0].0.ack, sent[0].1.as_slice()), (IRS + 5, &b"pong"[..]));
+    assert!(p.tick(40 * MS).is_empty(), "no ACK owed");
+}
+
+#[test]
+fn nagle_holds_a_short_segment_while_a_short_one_is_unacknowledged_rfc1122_4_2_3_4() {
+    let mut p = Peer::established(16384);
+    let lens = |s: &Sent| s.iter().map(|(o, d)| (o.seq, d.len())).collect::<Vec<_>>();
+    // A response's short tail goes with its full segments (Minshall).
+    p.write(&[1; 2500]);
+    assert_eq!(lens(&p.out()), [(ISS + 1, 1000), (ISS + 1001, 1000), (ISS + 2001, 500)]);
+    // The next short write waits for the short segment's ACK, not the
+    // full ones'; more data makes a full segment, which goes.
+    p.write(&[2; 100]);
+    assert!(p.out().is_empty());
+    p.seg(IRS + 1, ISS + 2001, f::ACK, 64000, b"");
+    assert!(p.out().is_empty());
+    p.write(&[3; 900]);
+    assert_eq!(lens(&p.out()), [(ISS + 2501, 1000)]);
+    p.write(&[4; 10]);
+    assert!(p.out().is_empty());
+    p.seg(IRS + 1, ISS + 2501, f::ACK, 64000, b"");
+    assert_eq!(lens(&p.out()), [(ISS + 3501, 10)], "the short one acknowledged: the next goes");
+    // Closing pushes the last bytes out.
+    p.write(&[5; 10]);
+    assert!(p.out().is_empty());
+    p.conn.close();
+    assert_eq!(flags_of(&p.out()), [f::ACK | f::PSH, f::ACK | f::FIN]);
+    // Off (TCP_NODELAY): every write at once.
+    let mut q = Peer::established(16384);
+    q.conn.set_nagle(false);
+    q.write(&[1; 10]);
+    q.write(&[1; 10]);
+    assert_eq!(q.out().len(), 1);
+    q.write(&[1; 10]);
+    assert_eq!(lens(&q.out()), [(ISS + 21, 10)]);
 }

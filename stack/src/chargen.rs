@@ -61,7 +61,7 @@ pub fn serve(c: &mut Conn, g: &mut Chargen) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tcp::{Ring, SegIn, TcpConfig};
+    use crate::tcp::{Opening, Ring, SegIn, TcpConfig};
     use crate::wire::tcp::flags;
 
     #[test]
@@ -70,7 +70,8 @@ mod tests {
         assert_eq!(&PATTERN[LINE..LINE + 3], b"!\"#");
         assert_eq!(PATTERN[PERIOD - LINE], b'~', "the last line starts with the last character");
         let syn = SegIn { seq: 1, flags: flags::SYN, window: 1000, ..SegIn::default() };
-        let mut c = Conn::accept(&syn, 100, 1460, &TcpConfig::default(), Ring::new(5000), Ring::new(1024));
+        let mut c =
+            Conn::accept(&syn, &Opening::new(100, 1460), &TcpConfig::default(), Ring::new(5000), Ring::new(1024));
         let mut g = Chargen::default();
         serve(&mut c, &mut g);
         assert_eq!(c.send.len(), 5000);

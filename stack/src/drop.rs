@@ -168,6 +168,13 @@ drop_reasons! {
     /// SYN to a listener (or the ACK of a SYN cookie) while the worker
     /// holds `tcp.connections`.
     TcpTableFull => "tcp_table_full",
+    /// TCP segment whose timestamp is older than the newest its connection
+    /// has seen (RFC 7323 §5.3, PAWS): an old duplicate, answered with an
+    /// ACK.
+    TcpPaws => "tcp_paws",
+    /// TCP segment without timestamps on a connection that agreed on them
+    /// (RFC 7323 §3.2: dropped silently).
+    TcpNoTimestamps => "tcp_no_timestamps",
     /// Local ICMP message that is malformed or fails its checksum.
     IcmpMalformed => "icmp_malformed",
     /// Local ICMP message of a type we do not act on (e.g. an error or a reply).

@@ -242,7 +242,8 @@ mod tests {
     fn conn(req: &[u8], buffer: usize) -> Conn {
         let cfg = TcpConfig::default();
         let syn = SegIn { seq: 0, ack: 0, flags: flags::SYN, window: 65535, options: TcpOptions::default() };
-        let mut c = Conn::accept(&syn, 100, 1460, &cfg, Ring::new(buffer), Ring::new(buffer));
+        let mut c =
+            Conn::accept(&syn, &crate::tcp::Opening::new(100, 1460), &cfg, Ring::new(buffer), Ring::new(buffer));
         let mut n = ConnCounts::default();
         c.output(0, &mut n, &mut |_: &crate::tcp::SegOut, _: &[u8], _: &[u8]| true);
         let ack = SegIn { seq: 1, ack: 101, flags: flags::ACK, window: 65535, options: TcpOptions::default() };

@@ -12,7 +12,7 @@ use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::services::Serving;
-use crate::tcp::{Ends, Event, SegIn, SegOut, State};
+use crate::tcp::{Ends, Event, Incoming, SegIn, SegOut, State};
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::ip::protocol;
 use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr, Protocol};
@@ -57,9 +57,17 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return None;
         };
         let s = SegIn { seq: seg.seq(), ack: seg.ack(), flags: seg.flags(), window: seg.window(), options };
+        let mut floor = None;
         if let Some(id) = self.tcp.find(&ends) {
-            let reset = self.tcp_segment(cx, id, &s, seg.payload());
-            return reset.and_then(|r| self.tcp_send_reset(cx, pkt, a, r));
+            // RFC 6191: a new SYN may end TIME-WAIT and open afresh.
+            if self.services.tcp_listener(&ends.0).is_some() {
+                floor = self.tcp.reopen(id, &s);
+            }
+            if floor.is_none() {
+                let reset = self.tcp_segment(cx, id, &s, seg.payload());
+                return reset.and_then(|r| self.tcp_send_reset(cx, pkt, a, r));
+            }
+            self.counters.tcp_closed += 1;
         }
         // A SYN to a listener opens a connection (RFC 9293 §3.10.7.2).
         let control = s.flags & (flags::SYN | flags::ACK | flags::RST | flags::FIN);
@@ -67,9 +75,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let mtu = cx.t.iface(a.ifindex).map_or(1500, |i| i.mtu);
         let headers = if a.dst.is_ipv6() { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN } + tcpw::HEADER_LEN;
         let our_mss = mtu.saturating_sub(headers as u16).max(536);
+        let inc = Incoming { ends, our_mss, ifindex: a.ifindex, service, now: cx.now };
         if control == flags::ACK {
             // The ACK of a SYN cookie's SYN-ACK completes a connection.
-            return match self.tcp.accept_cookie(ends, &s, our_mss, a.ifindex, service, cx.now) {
+            return match self.tcp.accept_cookie(&inc, &s) {
                 Some(Ok(id)) => {
                     self.counters.tcp_syn_cookies_validated += 1;
                     self.counters.tcp_accepted += 1;
@@ -86,7 +95,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if control != flags::SYN {
             return Some(pkt);
         }
-        match self.tcp.accept(ends, &s, our_mss, a.ifindex, service, cx.now) {
+        match self.tcp.accept(&inc, &s, floor) {
             Ok(id) => {
                 self.counters.tcp_accepted += 1;
                 self.counters.local += 1;
@@ -95,18 +104,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
             // RFC 4987 §3.6: with the backlog full, a SYN cookie.
             Err(crate::tcp::Refused::Backlog) => {
-                let (iss, mss) = self.tcp.syn_cookie(&ends, &s, our_mss, cx.now);
-                let window = self.tcp.config().buffer.min(usize::from(u16::MAX)) as u16;
-                let options = tcpw::TcpOptions { mss: Some(mss), ..Default::default() };
-                let out = SegOut {
-                    seq: iss,
-                    ack: s.seq.wrapping_add(1),
-                    flags: flags::SYN | flags::ACK,
-                    window,
-                    options,
-                    offset: 0,
-                    len: 0,
-                };
+                let out = self.tcp.syn_cookie(&inc, &s);
                 if let Some(reply) = cx.io.alloc().and_then(|p| segment(p, &ends, &out, &[], &[])) {
                     self.counters.tcp_syn_cookies_sent += 1;
                     match ends.1.ip() {
@@ -144,6 +142,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Event::Reset => self.counters.tcp_resets_received += 1,
             Event::OutOfOrder => self.counters.tcp_out_of_order += 1,
             Event::OutOfOrderDropped => self.drop(DropReason::TcpOutOfOrder),
+            Event::Paws => self.drop(DropReason::TcpPaws),
+            Event::NoTimestamps => self.drop(DropReason::TcpNoTimestamps),
             Event::SendReset(seq) => {
                 self.tcp_settle(id, was);
                 let (src_port, dst_port) = (ends.0.port(), ends.1.port());

@@ -10,12 +10,14 @@
 //! (NewReno's partial ACKs); RST and SYN checks after RFC 5961. ACKs of
 //! in-order data are delayed (RFC 1122 §4.2.3.2, RFC 5681 §4.2); short
 //! segments are held by Nagle's algorithm and the sender's silly window
-//! avoidance (RFC 9293 §3.8.6.2.1).
+//! avoidance (RFC 9293 §3.8.6.2.1). Timestamps (RFC 7323) when the peer
+//! offers them: RTT measured on every ACK of new data, and old duplicates
+//! refused by PAWS.
 
 use super::ring::Ring;
 use super::seq::{Ranges, Seq};
 use super::TcpConfig;
-use crate::wire::tcp::{flags, TcpOptions, MAX_SACK_BLOCKS};
+use crate::wire::tcp::{flags, TcpOptions, MAX_SACK_BLOCKS, TIMESTAMPS_LEN};
 
 /// RFC 9293 §3.3.2 (LISTEN is the listener's, CLOSED a free slot).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -112,13 +114,51 @@ pub enum Event {
     /// Data beyond the next expected byte that could not be kept (more
     /// than [`MAX_HOLES`] separate pieces): dropped, duplicate ACK.
     OutOfOrderDropped,
+    /// RFC 7323 §5.3 (PAWS): a timestamp older than the newest seen, an
+    /// old duplicate: answered with an ACK and dropped.
+    Paws,
+    /// RFC 7323 §3.2: no timestamps on a connection that agreed on them:
+    /// dropped silently.
+    NoTimestamps,
 }
+
+/// What the table chose for a new connection.
+#[derive(Copy, Clone, Debug)]
+pub struct Opening {
+    /// Our initial sequence number (RFC 6528).
+    pub iss: u32,
+    /// Added to our millisecond clock for the TSvals of this connection
+    /// (RFC 7323 §7.1: random per connection).
+    pub ts_offset: u32,
+    /// Our MSS option, from the interface's MTU.
+    pub our_mss: u16,
+    pub now: u64,
+}
+
+impl Opening {
+    /// `iss` and `our_mss` at time 0, with no timestamp offset.
+    pub const fn new(iss: u32, our_mss: u16) -> Opening {
+        Opening { iss, ts_offset: 0, our_mss, now: 0 }
+    }
+}
+
+/// A timestamp older than this (24 days, in ns) no longer guards PAWS
+/// (RFC 7323 §5.5).
+const PAWS_IDLE: u64 = 24 * 86_400 * 1_000_000_000;
+/// The timestamp clock ticks once a millisecond (RFC 7323 §5.4).
+const TS_TICK: u64 = 1_000_000;
 
 /// Times a SYN-ACK goes again before the connection is given up.
 pub const SYN_ACK_RETRIES: u8 = 5;
 
 /// Separate pieces of data a connection keeps beyond a gap.
 pub const MAX_HOLES: usize = 4;
+
+/// The smallest window scale that lets a receive queue of `buffer` bytes
+/// be offered whole (RFC 7323 §2.3).
+pub(super) fn window_shift_for(buffer: usize) -> u8 {
+    (0..=14u8).find(|&s| (buffer >> s) <= usize::from(u16::MAX)).unwrap_or(14)
+}
 
 /// The retransmission timer's estimator (RFC 6298 §2), in ns.
 #[derive(Copy, Clone, Debug)]
@@ -146,12 +186,21 @@ impl Rto {
     }
 
     pub(super) fn sample(&mut self, r: u64) {
+        self.sample_of(r, 1);
+    }
+
+    /// One of `expected` samples this round trip brings (RFC 7323
+    /// Appendix G: with timestamps every ACK is a sample, so each weighs
+    /// alpha / expected and beta / expected).
+    pub(super) fn sample_of(&mut self, r: u64, expected: u64) {
+        let e = expected.max(1);
         if self.srtt == 0 {
             self.srtt = r.max(1);
             self.rttvar = r / 2;
         } else {
-            self.rttvar = (3 * self.rttvar + self.srtt.abs_diff(r)) / 4;
-            self.srtt = (7 * self.srtt + r) / 8;
+            let dev = self.srtt.abs_diff(r);
+            self.rttvar = self.rttvar - self.rttvar / (4 * e) + dev / (4 * e);
+            self.srtt = (self.srtt - self.srtt / (8 * e) + r / (8 * e)).max(1);
         }
         self.rto = (self.srtt + GRANULARITY.max(4 * self.rttvar)).clamp(self.min, MAX_RTO);
     }
@@ -228,19 +277,30 @@ pub struct Conn {
     /// (Minshall: only one may be unacknowledged).
     nagle: bool,
     snd_sml: Seq,
+    /// RFC 7323: both sides send timestamps; ours are the millisecond
+    /// clock plus `ts_offset`. `ts_recent` is the peer's TSval to echo
+    /// (updated when `ts_recent_at`), `last_ack_sent` our last ACK field.
+    ts_ok: bool,
+    ts_offset: u32,
+    ts_recent: u32,
+    ts_recent_at: u64,
+    last_ack_sent: Seq,
     /// TIME-WAIT ends then (ns).
     time_wait_until: u64,
     time_wait: u64,
     max_retries: u8,
 }
 
-/// What makes an ACK of nothing new a duplicate (RFC 5681 §2, RFC 6675 §2).
+/// What else an ACK carries: what makes an ACK of nothing new a duplicate
+/// (RFC 5681 §2, RFC 6675 §2), and its timestamp echo.
 #[derive(Copy, Clone)]
-struct Dup {
+struct AckMeta {
     /// It carries no data and no FIN.
     no_data: bool,
     /// It SACKs data not SACKed before.
     newly_sacked: bool,
+    /// TSecr, when timestamps are in use.
+    echo: Option<u32>,
 }
 
 /// Counts of what happened, added up by the table.
@@ -253,14 +313,12 @@ pub struct ConnCounts {
 }
 
 impl Conn {
-    /// A connection for a listener's SYN `syn` (its options parsed),
-    /// with our initial sequence number `iss`, `our_mss` from the
-    /// interface's MTU, and empty queues.
-    pub fn accept(syn: &SegIn, iss: u32, our_mss: u16, cfg: &TcpConfig, send: Ring, recv: Ring) -> Conn {
+    /// A connection for a listener's SYN `syn` (its options parsed), as
+    /// the table opens it, with empty queues.
+    pub fn accept(syn: &SegIn, open: &Opening, cfg: &TcpConfig, send: Ring, recv: Ring) -> Conn {
+        let Opening { iss, ts_offset, our_mss, now } = *open;
         let scale = syn.options.window_shift.is_some();
-        // The smallest shift that lets our receive buffer be offered whole.
-        let rcv_shift =
-            if scale { (0..=14u8).find(|&s| (recv.capacity() >> s) <= usize::from(u16::MAX)).unwrap_or(14) } else { 0 };
+        let rcv_shift = if scale { window_shift_for(cfg.buffer) } else { 0 };
         // RFC 9293 §3.7.1: 536 when the peer names none.
         let mss = u32::from(syn.options.mss.unwrap_or(536).min(our_mss)).max(64);
         let iss = Seq(iss);
@@ -308,6 +366,11 @@ impl Conn {
             ack_delay: cfg.delayed_ack_ns,
             nagle: cfg.nagle,
             snd_sml: iss,
+            ts_ok: syn.options.timestamps.is_some(),
+            ts_offset,
+            ts_recent: syn.options.timestamps.map_or(0, |t| t.0),
+            ts_recent_at: now,
+            last_ack_sent: Seq(syn.seq).plus(1),
             time_wait_until: 0,
             time_wait: cfg.time_wait_ns,
             max_retries: cfg.max_retries,
@@ -407,6 +470,59 @@ impl Conn {
         matches!(self.state, State::CloseWait | State::LastAck | State::Closing | State::TimeWait | State::Closed)
     }
 
+    /// Our timestamp clock now (RFC 7323 §5.4: 1 ms a tick).
+    fn ts_val(&self, now: u64) -> u32 {
+        ((now / TS_TICK) as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// A SYN for this connection's ends while it is in TIME-WAIT: true if
+    /// it may open a new connection at once (RFC 6191 §2, RFC 1122
+    /// §4.2.2.13): its timestamp is newer than the last one seen, or
+    /// without timestamps its sequence number is past ours.
+    pub fn reopens(&self, syn: &SegIn) -> bool {
+        if self.state != State::TimeWait || syn.flags & (flags::SYN | flags::ACK | flags::RST) != flags::SYN {
+            return false;
+        }
+        match (self.ts_ok, syn.options.timestamps) {
+            (true, Some((val, _))) => Seq(val).gt(Seq(self.ts_recent)),
+            (true, None) => false,
+            (false, _) => Seq(syn.seq).gt(self.rcv_nxt),
+        }
+    }
+
+    /// The lowest initial sequence number a connection that follows this
+    /// one between the same ends may use (RFC 1122 §4.2.2.13: above
+    /// every number this one used).
+    pub fn next_iss_floor(&self) -> u32 {
+        self.snd_max.plus(1 << 16).0
+    }
+
+    /// RFC 7323 §5.3 R1: a segment (not a RST) whose timestamp is older
+    /// than the newest seen, while that one is fresh, is an old
+    /// duplicate; one without timestamps is refused too (§3.2).
+    fn paws(&mut self, seg: &SegIn, now: u64) -> Option<Event> {
+        if !self.ts_ok || seg.flags & flags::RST != 0 {
+            return None;
+        }
+        let Some((val, _)) = seg.options.timestamps else { return Some(Event::NoTimestamps) };
+        if Seq(val).lt(Seq(self.ts_recent)) && now.saturating_sub(self.ts_recent_at) < PAWS_IDLE {
+            self.ack_now = true;
+            return Some(Event::Paws);
+        }
+        None
+    }
+
+    /// RFC 7323 §4.3 (2): the timestamp to echo, from an acceptable
+    /// segment that starts at or before what we last acknowledged.
+    fn note_timestamp(&mut self, seg: &SegIn, now: u64) {
+        if let (true, Some((val, _))) = (self.ts_ok, seg.options.timestamps) {
+            if Seq(val).ge(Seq(self.ts_recent)) && Seq(seg.seq).le(self.last_ack_sent) {
+                self.ts_recent = val;
+                self.ts_recent_at = now;
+            }
+        }
+    }
+
     /// A segment for this connection (checksum verified), `payload` its
     /// data. Received bytes go into `recv`.
     pub fn input(&mut self, seg: &SegIn, payload: &[u8], now: u64, counts: &mut ConnCounts) -> Event {
@@ -428,7 +544,10 @@ impl Conn {
             self.snd_nxt = self.iss;
             return Event::None;
         }
-        // First: is it in the window (RFC 9293 §3.10.7.4's four cases)?
+        if let Some(refused) = self.paws(seg, now) {
+            return refused;
+        }
+        // Is it in the window (RFC 9293 §3.10.7.4's four cases)?
         let wnd = self.rcv_wnd();
         let acceptable = match (seg_len, wnd) {
             (0, 0) => seq == self.rcv_nxt,
@@ -452,6 +571,7 @@ impl Conn {
             self.ack_now = true;
             return Event::Unacceptable;
         }
+        self.note_timestamp(seg, now);
         if syn {
             // RFC 5961 §4.2: a SYN in a synchronized state.
             self.ack_now = true;
@@ -485,8 +605,9 @@ impl Conn {
             return Event::Unacceptable;
         }
         let newly_sacked = self.sack_ok && self.take_sack(&seg.options);
-        let dup = Dup { no_data: payload.is_empty() && !fin, newly_sacked };
-        self.on_ack(seq, ack, seg.window, dup, now, counts);
+        let echo = seg.options.timestamps.filter(|_| self.ts_ok).map(|t| t.1);
+        let meta = AckMeta { no_data: payload.is_empty() && !fin, newly_sacked, echo };
+        self.on_ack(seq, ack, seg.window, meta, now, counts);
         if self.state == State::Closed {
             return Event::None;
         }
@@ -604,13 +725,14 @@ impl Conn {
     }
 
     /// Our SACK option: the pieces kept past a gap, the newest first
-    /// (RFC 2018 §4).
+    /// (RFC 2018 §4); three at most beside timestamps (§3).
     fn sack_blocks(&self) -> TcpOptions {
         let mut o = TcpOptions::default();
         if !self.sack_ok {
             return o;
         }
-        for (slot, &(l, r)) in o.sack.iter_mut().zip(self.ooo.as_slice().iter().rev()) {
+        let room = if self.ts_ok { (40 - TIMESTAMPS_LEN - 4) / 8 } else { MAX_SACK_BLOCKS };
+        for (slot, &(l, r)) in o.sack.iter_mut().take(room).zip(self.ooo.as_slice().iter().rev()) {
             *slot = (l.0, r.0);
             o.sack_len += 1;
         }
@@ -632,10 +754,11 @@ impl Conn {
 
     /// The ACK field of an acceptable segment: what it acknowledges, the
     /// window it offers, and the loss it signals.
-    fn on_ack(&mut self, seq: Seq, ack: Seq, window: u16, dup: Dup, now: u64, counts: &mut ConnCounts) {
+    fn on_ack(&mut self, seq: Seq, ack: Seq, window: u16, dup: AckMeta, now: u64, counts: &mut ConnCounts) {
         let window = u32::from(window) << self.snd_shift;
         if ack.gt(self.snd_una) {
             let acked = ack.since(self.snd_una);
+            self.rtt_from_echo(dup.echo, now);
             // Bytes of the send queue acknowledged (not our FIN).
             let data_end = self.data_start().plus(self.send.len() as u32);
             let data_acked = ack.min_seq(data_end).since(self.data_start()) as usize;
@@ -648,8 +771,10 @@ impl Conn {
             self.dupacks = 0;
             self.retries = 0;
             if let Some((end, at)) = self.rtt_probe {
-                if ack.ge(end) {
+                if ack.ge(end) && !self.ts_ok {
                     self.rto.sample(now.saturating_sub(at));
+                }
+                if ack.ge(end) {
                     self.rtt_probe = None;
                 }
             }
@@ -715,6 +840,21 @@ impl Conn {
 
     fn flight(&self) -> u32 {
         self.snd_max.since(self.snd_una)
+    }
+
+    /// RFC 7323 §4: with timestamps, every ACK of new data measures the
+    /// round trip by the TSval it echoes (an echo from the future or
+    /// older than the longest timeout is ignored), each sample weighted
+    /// by the samples a round trip brings (Appendix G). Called before
+    /// `snd_una` moves: the flight is the one the ACK ends.
+    fn rtt_from_echo(&mut self, echo: Option<u32>, now: u64) {
+        let Some(ecr) = echo else { return };
+        let ticks = self.ts_val(now).wrapping_sub(ecr);
+        if u64::from(ticks) * TS_TICK > MAX_RTO {
+            return;
+        }
+        let expected = u64::from(self.flight().div_ceil(2 * self.mss.max(1)));
+        self.rto.sample_of(u64::from(ticks) * TS_TICK, expected);
     }
 
     /// A new segment of `n` bytes, shorter than the MSS, with `avail`
@@ -785,6 +925,7 @@ impl Conn {
                     mss: Some(self.our_mss),
                     window_shift: self.scale.then_some(self.rcv_shift),
                     sack_permitted: self.sack_ok,
+                    timestamps: self.ts_ok.then(|| (self.ts_val(now), self.ts_recent)),
                     ..TcpOptions::default()
                 };
                 // A SYN's window is never scaled (RFC 7323 §2.2).
@@ -806,7 +947,10 @@ impl Conn {
             return;
         }
         let window = self.window_field();
-        let options = self.sack_blocks();
+        let mut options = self.sack_blocks();
+        if self.ts_ok {
+            options.timestamps = Some((self.ts_val(now), self.ts_recent));
+        }
         let mss = (self.mss as usize).saturating_sub(options.len()).max(1);
         let mut seg = |c: &mut Conn, seq: Seq, flags: u8, offset: usize, len: usize| {
             let (a, b) = c.send.peek(offset, len);
@@ -816,6 +960,7 @@ impl Conn {
                 c.ack_now = false;
                 c.ack_at = None;
                 c.ack_owed = 0;
+                c.last_ack_sent = Seq(ack);
                 c.adv_edge = c.rcv_nxt.plus(u32::from(window) << c.rcv_shift);
             }
             sent

@@ -16,10 +16,12 @@ pub mod conn;
 mod ring;
 pub mod seq;
 
-pub use conn::{Conn, ConnCounts, Event, SegIn, SegOut, State, MAX_HOLES};
+pub use conn::{Conn, ConnCounts, Event, Opening, SegIn, SegOut, State, MAX_HOLES};
 pub use ring::Ring;
 
 use crate::services::{ServiceKind, Serving};
+use crate::wire::tcp::{flags, TcpOptions};
+use seq::Seq;
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -97,6 +99,22 @@ const COOKIE_MSS: [u16; 8] = [536, 1200, 1220, 1360, 1400, 1440, 1460, 8960];
 /// period it was made in and the next.
 const COOKIE_PERIOD: u64 = 64_000_000_000;
 
+/// A cookie's TSval bits that carry the SYN's window scale and SACK
+/// permitted, and the scale that says "none".
+const COOKIE_TS_BITS: u32 = 0x1f;
+const COOKIE_NO_SHIFT: u8 = 15;
+
+/// A segment that may open a connection: its ends (ours first), our MSS
+/// for its interface, the interface, the listener's service, and when.
+#[derive(Copy, Clone, Debug)]
+pub struct Incoming {
+    pub ends: Ends,
+    pub our_mss: u16,
+    pub ifindex: u16,
+    pub service: ServiceKind,
+    pub now: u64,
+}
+
 /// Why a SYN made no connection.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Refused {
@@ -168,40 +186,84 @@ impl TcpTable {
         ((now / 4000) as u32).wrapping_add(self.isn_key.hash_one(ends) as u32)
     }
 
-    /// A connection for a listener's SYN between `ends`.
-    pub fn accept(
-        &mut self,
-        ends: Ends,
-        syn: &SegIn,
-        our_mss: u16,
-        ifindex: u16,
-        service: ServiceKind,
-        now: u64,
-    ) -> Result<u32, Refused> {
+    /// What a connection between `inc.ends` opens with; its ISN above
+    /// `floor` if one is given (a connection reopened from TIME-WAIT).
+    fn opening(&self, inc: &Incoming, floor: Option<u32>) -> Opening {
+        let mut iss = self.isn(&inc.ends, inc.now);
+        if let Some(f) = floor.filter(|&f| Seq(iss).lt(Seq(f))) {
+            iss = f;
+        }
+        // RFC 7323 §7.1: a random offset per connection for our TSvals.
+        let ts_offset = self.isn_key.hash_one((1u8, inc.ends)) as u32;
+        Opening { iss, ts_offset, our_mss: inc.our_mss, now: inc.now }
+    }
+
+    /// A connection for a listener's SYN; `floor` as for [`TcpTable::reopen`].
+    pub fn accept(&mut self, inc: &Incoming, syn: &SegIn, floor: Option<u32>) -> Result<u32, Refused> {
         if self.embryonic >= self.cfg.syn_backlog {
             return Err(Refused::Backlog);
         }
+        let (open, cfg) = (self.opening(inc, floor), self.cfg);
+        self.insert(inc, |send, recv| Conn::accept(syn, &open, &cfg, send, recv))
+    }
+
+    /// Puts the connection `make` makes with a free slot's queues in that
+    /// slot, counted in SYN-RECEIVED.
+    fn insert(&mut self, inc: &Incoming, make: impl FnOnce(Ring, Ring) -> Conn) -> Result<u32, Refused> {
         let (Some(id), Some((send, recv))) = (self.free.pop(), self.spare.pop()) else { return Err(Refused::Full) };
-        let conn = Conn::accept(syn, self.isn(&ends, now), our_mss, &self.cfg, send, recv);
+        let conn = make(send, recv);
         if let Some(slot) = self.slots.get_mut(id as usize) {
-            *slot = Some(Entry { conn, ends, ifindex, service: Serving::new(service) });
+            let (ends, ifindex, service) = (inc.ends, inc.ifindex, Serving::new(inc.service));
+            *slot = Some(Entry { conn, ends, ifindex, service });
         }
-        self.by_ends.insert(ends, id);
+        self.by_ends.insert(inc.ends, id);
         self.embryonic += 1;
         Ok(id)
     }
 
+    /// A SYN for connection `id`, which is in TIME-WAIT: if it may open a
+    /// new connection at once (RFC 6191), the old one is freed and the
+    /// lowest ISN the new one may take is returned.
+    pub fn reopen(&mut self, id: u32, syn: &SegIn) -> Option<u32> {
+        let e = self.slots.get(id as usize)?.as_ref()?;
+        if !e.conn.reopens(syn) {
+            return None;
+        }
+        let floor = e.conn.next_iss_floor();
+        self.release(id);
+        Some(floor)
+    }
+
     /// SYN cookies (RFC 4987 §3.6), for a SYN the backlog has no room
-    /// for: the initial sequence number of a SYN-ACK that keeps no state,
-    /// and the MSS it offers. The number holds a 5-bit time counter, the
-    /// MSS's index, and 24 bits of a keyed hash of the ends, the SYN's
-    /// sequence number and the counter. Window scaling and SACK are lost
-    /// (they cannot be carried without timestamps).
-    pub fn syn_cookie(&self, ends: &Ends, syn: &SegIn, our_mss: u16, now: u64) -> (u32, u16) {
-        let mss = syn.options.mss.unwrap_or(536).min(our_mss);
+    /// for: a SYN-ACK that keeps no state. Its sequence number holds a
+    /// 5-bit time counter, the MSS's index, and 24 bits of a keyed hash of
+    /// the ends, the SYN's sequence number and the counter. Window scaling
+    /// and SACK ride in the low bits of our TSval when the SYN offers
+    /// timestamps (as Linux does; the ACK echoes them back); without, they
+    /// are lost.
+    pub fn syn_cookie(&self, inc: &Incoming, syn: &SegIn) -> SegOut {
+        let mss = syn.options.mss.unwrap_or(536).min(inc.our_mss);
         let m = COOKIE_MSS.iter().rposition(|&v| v <= mss).unwrap_or(0);
-        let t = (now / COOKIE_PERIOD) as u32 & 31;
-        (self.cookie(ends, syn.seq, t, m as u32), COOKIE_MSS.get(m).copied().unwrap_or(536))
+        let t = (inc.now / COOKIE_PERIOD) as u32 & 31;
+        let iss = self.cookie(&inc.ends, syn.seq, t, m as u32);
+        let mut options = TcpOptions { mss: COOKIE_MSS.get(m).copied(), ..TcpOptions::default() };
+        if let Some((val, _)) = syn.options.timestamps {
+            let bits = u32::from(syn.options.window_shift.unwrap_or(COOKIE_NO_SHIFT))
+                | u32::from(syn.options.sack_permitted) << 4;
+            // Never above the clock: the connection's later TSvals must not
+            // go back (the peer's PAWS).
+            let clock = (inc.now / 1_000_000) as u32 + self.opening(inc, None).ts_offset;
+            let mut ts = clock & !COOKIE_TS_BITS | bits;
+            if Seq(ts).gt(Seq(clock)) {
+                ts = ts.wrapping_sub(COOKIE_TS_BITS + 1);
+            }
+            options.timestamps = Some((ts, val));
+            options.window_shift = syn.options.window_shift.map(|_| conn::window_shift_for(self.cfg.buffer));
+            options.sack_permitted = syn.options.sack_permitted;
+        }
+        let window = self.cfg.buffer.min(usize::from(u16::MAX)) as u16;
+        let (ack, flags) = (syn.seq.wrapping_add(1), flags::SYN | flags::ACK);
+        SegOut { seq: iss, ack, flags, window, options, offset: 0, len: 0 }
     }
 
     fn cookie(&self, ends: &Ends, irs: u32, t: u32, m: u32) -> u32 {
@@ -209,40 +271,32 @@ impl TcpTable {
         (t & 31) << 27 | (m & 7) << 24 | h
     }
 
-    /// An ACK between `ends` for no connection: if it acknowledges a
+    /// An ACK between `inc.ends` for no connection: if it acknowledges a
     /// cookie of this period or the last, the connection it completes,
-    /// in SYN-RECEIVED with our SYN-ACK counted as sent (the caller
-    /// gives it the ACK next). `None` if it carries no good cookie.
-    pub fn accept_cookie(
-        &mut self,
-        ends: Ends,
-        ack: &SegIn,
-        our_mss: u16,
-        ifindex: u16,
-        service: ServiceKind,
-        now: u64,
-    ) -> Option<Result<u32, Refused>> {
+    /// in SYN-RECEIVED with our SYN-ACK counted as sent (the caller gives
+    /// it the ACK next). `None` if it carries no good cookie.
+    pub fn accept_cookie(&mut self, inc: &Incoming, ack: &SegIn) -> Option<Result<u32, Refused>> {
         let (iss, irs) = (ack.ack.wrapping_sub(1), ack.seq.wrapping_sub(1));
         let (t, m) = (iss >> 27, (iss >> 24) & 7);
-        let age = ((now / COOKIE_PERIOD) as u32).wrapping_sub(t) & 31;
-        if age > 1 || self.cookie(&ends, irs, t, m) != iss {
+        let age = ((inc.now / COOKIE_PERIOD) as u32).wrapping_sub(t) & 31;
+        if age > 1 || self.cookie(&inc.ends, irs, t, m) != iss {
             return None;
         }
-        let (Some(id), Some((send, recv))) = (self.free.pop(), self.spare.pop()) else {
-            return Some(Err(Refused::Full));
-        };
-        let mss = COOKIE_MSS.get(m as usize).copied().unwrap_or(536);
-        let options = crate::wire::tcp::TcpOptions { mss: Some(mss), ..Default::default() };
-        let syn = SegIn { seq: irs, ack: 0, flags: crate::wire::tcp::flags::SYN, window: ack.window, options };
-        let mut conn = Conn::accept(&syn, iss, our_mss, &self.cfg, send, recv);
-        conn.syn_ack_sent();
-        if let Some(slot) = self.slots.get_mut(id as usize) {
-            *slot = Some(Entry { conn, ends, ifindex, service: Serving::new(service) });
+        let mut options = TcpOptions { mss: COOKIE_MSS.get(m as usize).copied(), ..TcpOptions::default() };
+        if let Some((val, ecr)) = ack.options.timestamps {
+            let shift = (ecr & 0xf) as u8;
+            options.window_shift = (shift != COOKIE_NO_SHIFT).then_some(shift);
+            options.sack_permitted = ecr & 0x10 != 0;
+            options.timestamps = Some((val, 0));
         }
-        self.by_ends.insert(ends, id);
+        let syn = SegIn { seq: irs, ack: 0, flags: flags::SYN, window: ack.window, options };
+        let (open, cfg) = (Opening { iss, ..self.opening(inc, None) }, self.cfg);
         // Counted as a SYN-RECEIVED one until the ACK settles it.
-        self.embryonic += 1;
-        Some(Ok(id))
+        Some(self.insert(inc, |send, recv| {
+            let mut conn = Conn::accept(&syn, &open, &cfg, send, recv);
+            conn.syn_ack_sent();
+            conn
+        }))
     }
 
     /// The connection between `ends` (ours first) if an ICMP error quoting

@@ -27,7 +27,7 @@ impl Peer {
     fn accept_with(options: TcpOptions, cfg: TcpConfig) -> (Peer, Sent) {
         let buffer = cfg.buffer;
         let syn = SegIn { seq: IRS, ack: 0, flags: f::SYN, window: 64240, options };
-        let conn = Conn::accept(&syn, ISS, 1460, &cfg, Ring::new(buffer), Ring::new(buffer));
+        let conn = Conn::accept(&syn, &Opening::new(ISS, 1460), &cfg, Ring::new(buffer), Ring::new(buffer));
         let mut p = Peer { conn, counts: ConnCounts::default(), now: 0 };
         let sent = p.out();
         (p, sent)
@@ -79,6 +79,11 @@ impl Peer {
     fn write(&mut self, data: &[u8]) {
         assert_eq!(self.conn.send.push(data), data.len());
     }
+}
+
+/// An opening segment between `ends` for an echo listener at `now`.
+fn inc(ends: Ends, now: u64) -> Incoming {
+    Incoming { ends, our_mss: 1460, ifindex: 0, service: ServiceKind::Echo, now }
 }
 
 fn flags_of(s: &Sent) -> Vec<u8> {
@@ -370,9 +375,9 @@ fn the_syn_backlog_and_the_table_are_bounded() {
     let mut t = TcpTable::new(cfg);
     let syn = SegIn { seq: 1, ack: 0, flags: f::SYN, window: 1000, options: TcpOptions::default() };
     let ends = |p: u16| ("10.0.1.1:7".parse().unwrap(), std::net::SocketAddr::from(([10, 0, 1, 2], p)));
-    let a = t.accept(ends(1), &syn, 1460, 0, ServiceKind::Echo, 0).unwrap();
-    t.accept(ends(2), &syn, 1460, 0, ServiceKind::Echo, 0).unwrap();
-    assert_eq!(t.accept(ends(3), &syn, 1460, 0, ServiceKind::Echo, 0), Err(Refused::Backlog));
+    let a = t.accept(&inc(ends(1), 0), &syn, None).unwrap();
+    t.accept(&inc(ends(2), 0), &syn, None).unwrap();
+    assert_eq!(t.accept(&inc(ends(3), 0), &syn, None), Err(Refused::Backlog));
     // One completes its handshake: room in the backlog again.
     let iss = t.isn(&ends(1), 0);
     let e = t.get_mut(a).unwrap();
@@ -381,8 +386,8 @@ fn the_syn_backlog_and_the_table_are_bounded() {
     let ack = SegIn { seq: 2, ack: iss + 1, flags: f::ACK, window: 1000, options: TcpOptions::default() };
     e.conn.input(&ack, b"", 0, &mut c);
     t.settle(a, State::SynReceived);
-    t.accept(ends(3), &syn, 1460, 0, ServiceKind::Echo, 0).unwrap();
-    assert_eq!(t.accept(ends(4), &syn, 1460, 0, ServiceKind::Echo, 0), Err(Refused::Backlog));
+    t.accept(&inc(ends(3), 0), &syn, None).unwrap();
+    assert_eq!(t.accept(&inc(ends(4), 0), &syn, None), Err(Refused::Backlog));
     assert_eq!(t.len(), 3);
     // ISNs differ by ends (RFC 6528).
     let isn = |t: &TcpTable, p| t.isn(&ends(p), 0);
@@ -451,19 +456,22 @@ fn a_syn_cookie_completes_a_connection_without_state_and_only_a_good_one_rfc4987
     let opts = TcpOptions { mss: Some(1460), window_shift: Some(7), sack_permitted: true, ..TcpOptions::default() };
     let syn = SegIn { seq: 77, ack: 0, flags: f::SYN, window: 64240, options: opts };
     let now = 5 * COOKIE_PERIOD + 1;
-    let (iss, mss) = t.syn_cookie(&ends, &syn, 1460, now);
-    assert_eq!(mss, 1460);
+    let out = t.syn_cookie(&inc(ends, now), &syn);
+    let iss = out.seq;
+    assert_eq!(
+        out.options,
+        TcpOptions { mss: Some(1460), ..TcpOptions::default() },
+        "no WS or SACK without timestamps"
+    );
     assert!(t.is_empty(), "no state for a cookie");
     let ack = |a: u32| SegIn { seq: 78, ack: a, flags: f::ACK, window: 500, options: TcpOptions::default() };
     // A wrong cookie, another peer's, or one two periods old: nothing.
-    assert!(t.accept_cookie(ends, &ack(iss.wrapping_add(2)), 1460, 0, ServiceKind::Echo, now).is_none());
+    assert!(t.accept_cookie(&inc(ends, now), &ack(iss.wrapping_add(2))).is_none());
     let other = (ends.0, "10.0.1.3:4000".parse().unwrap());
-    assert!(t.accept_cookie(other, &ack(iss.wrapping_add(1)), 1460, 0, ServiceKind::Echo, now).is_none());
-    assert!(t
-        .accept_cookie(ends, &ack(iss.wrapping_add(1)), 1460, 0, ServiceKind::Echo, now + 2 * COOKIE_PERIOD)
-        .is_none());
+    assert!(t.accept_cookie(&inc(other, now), &ack(iss.wrapping_add(1))).is_none());
+    assert!(t.accept_cookie(&inc(ends, now + 2 * COOKIE_PERIOD), &ack(iss.wrapping_add(1))).is_none());
     // The good one, in the next period: a connection, established by the ACK.
-    let id = t.accept_cookie(ends, &ack(iss.wrapping_add(1)), 1460, 0, ServiceKind::Echo, now + COOKIE_PERIOD);
+    let id = t.accept_cookie(&inc(ends, now + COOKIE_PERIOD), &ack(iss.wrapping_add(1)));
     let id = id.unwrap().unwrap();
     let e = t.get_mut(id).unwrap();
     let mut c = ConnCounts::default();
@@ -474,7 +482,7 @@ fn a_syn_cookie_completes_a_connection_without_state_and_only_a_good_one_rfc4987
     assert_eq!(t.embryonic, 0);
     // A smaller MSS is carried down to one of the eight values.
     let small = SegIn { options: TcpOptions { mss: Some(1300), ..TcpOptions::default() }, ..syn };
-    assert_eq!(t.syn_cookie(&ends, &small, 1460, now).1, 1220);
+    assert_eq!(t.syn_cookie(&inc(ends, now), &small).options.mss, Some(1220));
 }
 
 #[test]
@@ -556,4 +564,180 @@ fn nagle_holds_a_short_segment_while_a_short_one_is_unacknowledged_rfc1122_4_2_3
     assert_eq!(q.out().len(), 1);
     q.write(&[1; 10]);
     assert_eq!(lens(&q.out()), [(ISS + 21, 10)]);
+}
+
+/// Timestamps `(val, ecr)`, with `more` options.
+fn ts(val: u32, ecr: u32, more: TcpOptions) -> TcpOptions {
+    TcpOptions { timestamps: Some((val, ecr)), ..more }
+}
+
+/// Accepted with timestamps (the SYN's TSval 500, our offset 0) and
+/// established by an ACK with TSval 600 at 1 s.
+fn established_ts() -> Peer {
+    let (mut p, sent) = Peer::accept(ts(500, 0, TcpOptions { mss: Some(1000), ..TcpOptions::default() }), 16384);
+    assert_eq!(sent[0].0.options.timestamps, Some((0, 500)), "our clock, and the SYN's echoed");
+    p.now = 1000 * MS;
+    p.seg_with(IRS + 1, ISS + 1, f::ACK, 64000, b"", ts(600, 0, TcpOptions::default()));
+    assert_eq!(p.conn.state, State::Established);
+    p
+}
+
+#[test]
+fn timestamps_are_agreed_on_the_syn_and_then_on_every_segment_rfc7323_3_2() {
+    let mut p = established_ts();
+    p.write(b"data");
+    let sent = p.out();
+    assert_eq!(sent[0].0.options.timestamps, Some((1000, 600)), "TSval our ms clock, TSecr TS.Recent");
+    // Not offered on the SYN: never sent.
+    let (mut q, sent) = Peer::accept(TcpOptions::default(), 4096);
+    assert_eq!(sent[0].0.options.timestamps, None);
+    q.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+    q.write(b"x");
+    assert_eq!(q.out()[0].0.options.timestamps, None);
+}
+
+#[test]
+fn an_old_timestamp_is_refused_by_paws_and_one_missing_dropped_rfc7323_5_3() {
+    let mut p = established_ts();
+    let old = p.seg_with(IRS + 1, ISS + 1, f::ACK, 64000, b"old", ts(599, 0, TcpOptions::default()));
+    assert_eq!(old, Event::Paws);
+    assert_eq!(p.conn.recv.len(), 0);
+    assert_eq!(flags_of(&p.out()), [f::ACK], "answered with an ACK");
+    assert_eq!(p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"none"), Event::NoTimestamps);
+    assert!(p.out().is_empty(), "silently");
+    // A timestamp that wrapped past 2^31 ahead is older, too.
+    let wrapped = p.seg_with(IRS + 1, ISS + 1, f::ACK, 64000, b"x", ts(600 + (1 << 31), 0, TcpOptions::default()));
+    assert_eq!(wrapped, Event::Paws);
+    // After 24 days idle the old timestamp no longer guards (RFC 7323 §5.5).
+    p.now += 25 * 86_400 * 1000 * MS;
+    let late = p.seg_with(IRS + 1, ISS + 1, f::ACK, 64000, b"late", ts(5, 0, TcpOptions::default()));
+    assert_eq!((late, p.conn.recv.len()), (Event::None, 4));
+    // A RST needs none (RFC 7323 §5.3 R1 skips it).
+    assert_eq!(p.seg(IRS + 5, 0, f::RST, 0, b""), Event::Reset);
+}
+
+#[test]
+fn the_echoed_timestamp_is_the_oldest_unacknowledged_segments_rfc7323_4_3() {
+    let mut p = established_ts();
+    p.seg_with(IRS + 1, ISS + 1, f::ACK, 64000, &[1; 500], ts(700, 0, TcpOptions::default()));
+    p.seg_with(IRS + 501, ISS + 1, f::ACK, 64000, &[1; 500], ts(701, 0, TcpOptions::default()));
+    let sent = p.out();
+    assert_eq!((sent[0].0.ack, sent[0].0.options.timestamps.map(|t| t.1)), (IRS + 1001, Some(700)));
+    p.seg_with(IRS + 1001, ISS + 1, f::ACK, 64000, &[1; 500], ts(702, 0, TcpOptions::default()));
+    assert_eq!(p.tick(40 * MS)[0].0.options.timestamps.map(|t| t.1), Some(702));
+}
+
+#[test]
+fn every_ack_of_new_data_measures_the_round_trip_by_its_echo_rfc7323_4() {
+    let mut p = established_ts();
+    p.write(&[1; 1000]);
+    let sent_at = p.out()[0].0.options.timestamps.unwrap().0;
+    p.now += 300 * MS;
+    p.write(&[2; 1000]);
+    p.out();
+    // The ACK of the first segment echoes its TSval: a 300 ms sample
+    // after the handshake's 1 s; the timer restarts for the second.
+    p.seg_with(IRS + 1, ISS + 1001, f::ACK, 64000, b"", ts(800, sent_at, TcpOptions::default()));
+    let mut rto = conn::Rto::new(200 * MS);
+    rto.sample(1000 * MS);
+    rto.sample_of(300 * MS, 1);
+    assert_eq!(p.conn.deadline(), Some(p.now + rto.current()));
+    // An echo from the future measures nothing.
+    p.write(&[3; 1000]);
+    p.out();
+    p.seg_with(IRS + 1, ISS + 2001, f::ACK, 64000, b"", ts(801, sent_at + 10_000_000, TcpOptions::default()));
+    assert_eq!(p.conn.deadline(), Some(p.now + rto.current()));
+}
+
+#[test]
+fn a_new_syn_in_time_wait_reopens_if_newer_by_timestamp_or_sequence_rfc6191() {
+    let cfg = TcpConfig { connections: 2, buffer: 4096, ..TcpConfig::default() };
+    let mut t = TcpTable::new(cfg);
+    let ends = ("10.0.1.1:80".parse().unwrap(), "10.0.1.2:4000".parse().unwrap());
+    let syn = SegIn { seq: 1, ack: 0, flags: f::SYN, window: 1000, options: ts(100, 0, TcpOptions::default()) };
+    let id = t.accept(&inc(ends, 0), &syn, None).unwrap();
+    let e = t.get_mut(id).unwrap();
+    let mut c = ConnCounts::default();
+    let mut sent = Vec::new();
+    e.conn.output(0, &mut c, &mut |o: &SegOut, _: &[u8], _: &[u8]| {
+        sent.push(*o);
+        true
+    });
+    let iss = sent[0].seq;
+    let seg = |fl: u8, tsval: u32| SegIn {
+        seq: 2,
+        ack: iss.wrapping_add(if fl & f::FIN != 0 { 2 } else { 1 }),
+        flags: fl,
+        window: 1000,
+        options: ts(tsval, 0, TcpOptions::default()),
+    };
+    e.conn.input(&seg(f::ACK, 101), b"", 0, &mut c);
+    // We close first; the peer acknowledges and closes: TIME-WAIT.
+    e.conn.close();
+    e.conn.output(0, &mut c, &mut |_: &SegOut, _: &[u8], _: &[u8]| true);
+    e.conn.input(&seg(f::ACK | f::FIN, 102), b"", 0, &mut c);
+    assert_eq!(e.conn.state, State::TimeWait);
+    t.settle(id, State::SynReceived);
+    let again = |tsval: u32, seq: u32| SegIn { seq, ..syn_with(tsval) };
+    fn syn_with(tsval: u32) -> SegIn {
+        SegIn { seq: 0, ack: 0, flags: f::SYN, window: 1000, options: ts(tsval, 0, TcpOptions::default()) }
+    }
+    assert_eq!(t.reopen(id, &again(102, 9)), None, "not newer");
+    assert_eq!(t.reopen(id, &SegIn { options: TcpOptions::default(), ..again(103, 9) }), None, "timestamps lost");
+    let floor = t.reopen(id, &again(103, 9)).expect("newer: reopened");
+    assert!(t.find(&ends).is_none(), "the old one is gone");
+    assert!(Seq(floor).gt(Seq(iss.wrapping_add(2))), "above every number it used");
+    let new = t.accept(&inc(ends, 0), &again(103, 9), Some(floor)).unwrap();
+    let mut first = None;
+    t.get_mut(new).unwrap().conn.output(0, &mut c, &mut |o: &SegOut, _: &[u8], _: &[u8]| {
+        first = Some(o.seq);
+        true
+    });
+    assert!(Seq(first.unwrap()).ge(Seq(floor)));
+}
+
+#[test]
+fn a_syn_cookie_carries_window_scale_and_sack_in_its_timestamp() {
+    let cfg = TcpConfig { connections: 4, buffer: 262_144, syn_backlog: 1, ..TcpConfig::default() };
+    let mut t = TcpTable::new(cfg);
+    let ends = ("10.0.1.1:80".parse().unwrap(), "10.0.1.2:4000".parse().unwrap());
+    let opts = TcpOptions { mss: Some(1460), window_shift: Some(7), sack_permitted: true, ..TcpOptions::default() };
+    let syn = SegIn { seq: 77, ack: 0, flags: f::SYN, window: 64240, options: ts(4242, 0, opts) };
+    let now = 3 * COOKIE_PERIOD + 12_345 * MS;
+    let out = t.syn_cookie(&inc(ends, now), &syn);
+    assert_eq!((out.options.window_shift, out.options.sack_permitted), (Some(3), true), "ours offered");
+    let (tsval, ecr) = out.options.timestamps.unwrap();
+    assert_eq!((tsval & 0x1f, ecr), (7 | 0x10, 4242));
+    // The ACK echoes it: the connection has both, and timestamps.
+    let ack = SegIn {
+        seq: 78,
+        ack: out.seq.wrapping_add(1),
+        flags: f::ACK,
+        window: 500,
+        options: ts(4243, tsval, TcpOptions::default()),
+    };
+    let id = t.accept_cookie(&inc(ends, now + MS), &ack).unwrap().unwrap();
+    let e = t.get_mut(id).unwrap();
+    let mut c = ConnCounts::default();
+    e.conn.input(&ack, b"", now + MS, &mut c);
+    assert_eq!(e.conn.state, State::Established);
+    // Data past a gap: a SACK block beside the timestamps.
+    let late = SegIn { seq: 1078, flags: f::ACK, ..ack };
+    assert_eq!(e.conn.input(&late, b"x", now + MS, &mut c), Event::OutOfOrder);
+    let mut sent = Vec::new();
+    e.conn.output(now + MS, &mut c, &mut |o: &SegOut, _: &[u8], _: &[u8]| {
+        sent.push(*o);
+        true
+    });
+    assert_eq!(sent[0].options.sack_len, 1);
+    assert_eq!(sent[0].options.timestamps.map(|t| t.1), Some(4243));
+    // The peer's window is scaled: 500 << 7 bytes, room for the initial
+    // window's 10 segments.
+    assert_eq!(e.conn.send.push(&[0; 20_000]), 20_000);
+    let mut bytes = 0;
+    e.conn.output(now + MS, &mut c, &mut |_: &SegOut, a: &[u8], b: &[u8]| {
+        bytes += a.len() + b.len();
+        true
+    });
+    assert!(bytes > 10_000, "{bytes}");
 }

@@ -1,5 +1,6 @@
-//! TCP segment headers (RFC 9293 §3.1). Only what the router needs so far:
-//! reading ports and flags, and building a RST for a closed port.
+//! TCP segment headers (RFC 9293 §3.1): reading and writing the header,
+//! the options the gateway's own TCP uses (MSS, window scale, SACK,
+//! timestamps), a RST for a closed port, and MSS clamping for transit.
 
 use super::checksum;
 use super::{be16, be32, put16, put32, Error, Result};
@@ -49,8 +50,11 @@ pub mod option {
 pub const MAX_WINDOW_SHIFT: u8 = 14;
 
 /// Most SACK blocks one option carries (RFC 2018 §3: 4 without
-/// timestamps).
+/// timestamps, 3 with them).
 pub const MAX_SACK_BLOCKS: usize = 4;
+
+/// Bytes the timestamps option takes, with the two NOPs that align it.
+pub const TIMESTAMPS_LEN: usize = 12;
 
 /// The options of a segment the engine acts on (the others are skipped).
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -62,6 +66,8 @@ pub struct TcpOptions {
     /// SACK blocks (RFC 2018 §3): left and right edges, `sack_len` of them.
     pub sack: [(u32, u32); MAX_SACK_BLOCKS],
     pub sack_len: u8,
+    /// RFC 7323 §3: TSval and TSecr.
+    pub timestamps: Option<(u32, u32)>,
 }
 
 impl TcpOptions {
@@ -91,7 +97,8 @@ impl TcpOptions {
                         (option::MSS, 2) => o.mss = Some(be16(body, 0)),
                         (option::WINDOW_SCALE, 1) => o.window_shift = Some(body[0].min(MAX_WINDOW_SHIFT)),
                         (option::SACK_PERMITTED, 0) => o.sack_permitted = true,
-                        (option::MSS | option::WINDOW_SCALE | option::SACK_PERMITTED, _) => {
+                        (option::TIMESTAMPS, 8) => o.timestamps = Some((be32(body, 0), be32(body, 4))),
+                        (option::MSS | option::WINDOW_SCALE | option::SACK_PERMITTED | option::TIMESTAMPS, _) => {
                             return Err(Error::Malformed)
                         }
                         _ => {}
@@ -109,6 +116,7 @@ impl TcpOptions {
         4 * usize::from(self.mss.is_some())
             + 4 * usize::from(self.window_shift.is_some())
             + 4 * usize::from(self.sack_permitted)
+            + TIMESTAMPS_LEN * usize::from(self.timestamps.is_some())
             + if sack > 0 { 4 + 8 * sack } else { 0 }
     }
 
@@ -117,7 +125,8 @@ impl TcpOptions {
     }
 
     /// Writes MSS, NOP and window scale, two NOPs and SACK permitted, two
-    /// NOPs and the SACK blocks, those present, into `b`
+    /// NOPs and timestamps, two NOPs and the SACK blocks, those present,
+    /// into `b`
     /// ([`TcpOptions::len`] bytes).
     pub fn emit(&self, b: &mut [u8]) {
         let mut at = 0;
@@ -135,6 +144,11 @@ impl TcpOptions {
         }
         if self.sack_permitted {
             put(&[option::NOP, option::NOP, option::SACK_PERMITTED, 2]);
+        }
+        if let Some((val, ecr)) = self.timestamps {
+            put(&[option::NOP, option::NOP, option::TIMESTAMPS, 10]);
+            put(&val.to_be_bytes());
+            put(&ecr.to_be_bytes());
         }
         let n = usize::from(self.sack_len).min(MAX_SACK_BLOCKS);
         if n > 0 {
@@ -480,11 +494,17 @@ mod tests {
         // MSS 1460, SACK permitted, timestamps, NOP, window scale 7 (Linux's SYN).
         let linux = [2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7];
         let o = TcpOptions::parse(&linux).unwrap();
-        let want = TcpOptions { mss: Some(1460), window_shift: Some(7), sack_permitted: true, ..TcpOptions::default() };
+        let want = TcpOptions {
+            mss: Some(1460),
+            window_shift: Some(7),
+            sack_permitted: true,
+            timestamps: Some((1, 0)),
+            ..TcpOptions::default()
+        };
         assert_eq!(o, want);
         assert_eq!(TcpOptions::parse(&[3, 3, 20]).unwrap().window_shift, Some(MAX_WINDOW_SHIFT));
         assert_eq!(TcpOptions::parse(&[1, 1, 0, 2, 4]).unwrap(), TcpOptions::default(), "after END: padding");
-        for bad in [&[2, 4, 5][..], &[2, 3, 5], &[9, 1], &[9], &[3, 4, 1, 1]] {
+        for bad in [&[2, 4, 5][..], &[2, 3, 5], &[9, 1], &[9], &[3, 4, 1, 1], &[8, 6, 0, 0, 0, 0]] {
             assert_eq!(TcpOptions::parse(bad), Err(Error::Malformed), "{bad:?}");
         }
         let mut b = [0u8; 12];
@@ -499,5 +519,11 @@ mod tests {
         assert_eq!((blocks.len(), &b[..4]), (20, &[1, 1, 5, 18][..]));
         assert_eq!(TcpOptions::parse(&b).unwrap(), blocks);
         assert_eq!(TcpOptions::parse(&[5, 6, 0, 0, 0, 0]), Err(Error::Malformed));
+        // Timestamps (RFC 7323 §3) with three blocks: the 40 bytes a header has.
+        let both = TcpOptions { timestamps: Some((7, 9)), sack_len: 3, ..blocks };
+        let mut b = [0u8; 40];
+        both.emit(&mut b);
+        assert_eq!((both.len(), &b[..4]), (40, &[1, 1, 8, 10][..]));
+        assert_eq!(TcpOptions::parse(&b).unwrap(), both);
     }
 }

@@ -3,7 +3,7 @@
 
 APT_PACKAGES = libdpdk-dev dpdk dpdk-doc clang libclang-dev pkg-config iproute2 ethtool \
                iperf3 socat curl netcat-openbsd iputils-ping traceroute python3 make gcc \
-               nftables
+               nftables tshark
 
 # Installs what is missing (Debian 12), once.
 deps:

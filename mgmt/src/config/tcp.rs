@@ -36,6 +36,20 @@ pub struct TcpConf {
     /// Linux): a short segment waits while an earlier short one is
     /// unacknowledged. `false` sends every write at once (`TCP_NODELAY`).
     pub nagle: bool,
+    /// Congestion control: `cubic` (RFC 9438, the default, as Linux) or
+    /// `newreno` (RFC 5681 and 6582).
+    pub congestion: CongestionConf,
+}
+
+/// A congestion control algorithm.
+#[derive(Copy, Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CongestionConf {
+    /// RFC 9438: the window cut to 0.7 on loss, then cubic growth back.
+    #[default]
+    Cubic,
+    /// RFC 5681 and 6582: halved on loss, one segment more a round trip.
+    Newreno,
 }
 
 impl Default for TcpConf {
@@ -49,6 +63,7 @@ impl Default for TcpConf {
             time_wait_ms: d.time_wait_ns / 1_000_000,
             delayed_ack_ms: d.delayed_ack_ns / 1_000_000,
             nagle: d.nagle,
+            congestion: CongestionConf::default(),
         }
     }
 }
@@ -68,6 +83,10 @@ impl TcpConf {
             time_wait_ns: self.time_wait_ms * 1_000_000,
             delayed_ack_ns: self.delayed_ack_ms * 1_000_000,
             nagle: self.nagle,
+            congestion: match self.congestion {
+                CongestionConf::Cubic => stack::tcp::Congestion::Cubic,
+                CongestionConf::Newreno => stack::tcp::Congestion::NewReno,
+            },
             ..stack::tcp::TcpConfig::default()
         }
     }
@@ -117,5 +136,10 @@ mod tests {
         bigger.tcp.connections = 4096;
         assert_eq!(lab.restart_only_changes(&bigger)[0].field, "tcp");
         assert_eq!(lab.tcp.to_stack().rto_min_ns, 200_000_000, "the lab's");
+        assert_eq!(TcpConf::default().to_stack(), stack::tcp::TcpConfig::default(), "the same defaults");
+        let reno: TcpConf = serde_yaml::from_str("{ congestion: newreno }").unwrap();
+        assert_eq!(reno.to_stack().congestion, stack::tcp::Congestion::NewReno);
+        let bad = serde_yaml::from_str::<TcpConf>("{ congestion: bbr }").unwrap_err().to_string();
+        assert!(bad.contains("expected `cubic` or `newreno`"), "{bad}");
     }
 }

@@ -14,9 +14,10 @@
 //! offers them: RTT measured on every ACK of new data, and old duplicates
 //! refused by PAWS.
 
+use super::cubic::Cubic;
 use super::ring::Ring;
 use super::seq::{Ranges, Seq};
-use super::TcpConfig;
+use super::{Congestion, TcpConfig};
 use crate::wire::tcp::{flags, TcpOptions, MAX_SACK_BLOCKS, TIMESTAMPS_LEN};
 
 /// RFC 9293 §3.3.2 (LISTEN is the listener's, CLOSED a free slot).
@@ -262,6 +263,8 @@ pub struct Conn {
     retries: u8,
     cwnd: u32,
     ssthresh: u32,
+    /// CUBIC's state, when it is the connection's congestion control.
+    cubic: Option<Cubic>,
     dupacks: u8,
     /// NewReno: recovering until this is acknowledged.
     recover: Option<Seq>,
@@ -357,6 +360,7 @@ impl Conn {
             // RFC 6928's initial window, RFC 5681's threshold.
             cwnd: (10 * mss).min((2 * mss).max(14600)),
             ssthresh: u32::MAX,
+            cubic: (cfg.congestion == Congestion::Cubic).then(Cubic::default),
             dupacks: 0,
             recover: None,
             resend_una: false,
@@ -791,7 +795,12 @@ impl Conn {
                     self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(self.mss);
                 }
                 None if self.cwnd < self.ssthresh => self.cwnd = self.cwnd.saturating_add(acked.min(self.mss)),
-                None => self.cwnd = self.cwnd.saturating_add((self.mss * self.mss / self.cwnd).max(1)),
+                None => {
+                    self.cwnd = match &mut self.cubic {
+                        Some(c) => c.grow(self.cwnd, acked, self.mss, now, self.rto.srtt),
+                        None => self.cwnd.saturating_add((self.mss * self.mss / self.cwnd).max(1)),
+                    }
+                }
             }
             // RFC 6298 §5.2/5.3: restart the timer, or stop it.
             self.rtx_at = (self.snd_una != self.snd_max).then(|| now + self.rto.rto);
@@ -816,15 +825,18 @@ impl Conn {
             self.dupacks = self.dupacks.saturating_add(1);
             if self.dupacks == 3 && self.recover.is_none() {
                 counts.fast_retransmits += 1;
-                self.ssthresh = (self.flight() / 2).max(2 * self.mss);
+                self.ssthresh = self.threshold_after_loss();
                 self.cwnd = self.ssthresh + 3 * self.mss;
                 self.recover = Some(self.snd_max);
                 self.high_rxt = self.snd_una;
                 self.allow_hole();
                 self.rtt_probe = None;
             } else if self.dupacks > 3 || self.recover.is_some() {
+                // Each further duplicate: a segment has left the network
+                // (RFC 6582 §3.2 step 4); with SACK another hole may go,
+                // without, new data as the inflated window allows.
                 self.cwnd = self.cwnd.saturating_add(self.mss);
-                if self.recover.is_some() {
+                if self.recover.is_some() && self.sack_ok {
                     self.allow_hole();
                 }
             }
@@ -840,6 +852,15 @@ impl Conn {
 
     fn flight(&self) -> u32 {
         self.snd_max.since(self.snd_una)
+    }
+
+    /// The slow-start threshold after a loss: half the flight (RFC 5681
+    /// §3.1 equation 4), or CUBIC's cut of the window (RFC 9438 §4.6).
+    fn threshold_after_loss(&mut self) -> u32 {
+        match &mut self.cubic {
+            Some(c) => c.reduce(self.cwnd, self.mss),
+            None => (self.flight() / 2).max(2 * self.mss),
+        }
     }
 
     /// RFC 7323 §4: with timestamps, every ACK of new data measures the
@@ -898,7 +919,7 @@ impl Conn {
         counts.timeouts += 1;
         // RFC 5681 §3.1 (equation 4) and RFC 6298 §5.5-5.7.
         if self.snd_una != self.snd_max {
-            self.ssthresh = (self.flight() / 2).max(2 * self.mss);
+            self.ssthresh = self.threshold_after_loss();
             self.cwnd = self.mss;
         }
         self.recover = None;

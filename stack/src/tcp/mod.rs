@@ -13,6 +13,7 @@
 //! numbers follow RFC 6528 (a 4 µs clock plus a keyed hash of the ends).
 
 pub mod conn;
+pub mod cubic;
 mod ring;
 pub mod seq;
 
@@ -51,6 +52,19 @@ pub struct TcpConfig {
     /// Nagle's algorithm (RFC 1122 §4.2.3.4, with Minshall's refinement):
     /// a short segment waits while an earlier short one is unacknowledged.
     pub nagle: bool,
+    /// How the congestion window grows and shrinks.
+    pub congestion: Congestion,
+}
+
+/// A congestion control algorithm.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Congestion {
+    /// RFC 5681's slow start and congestion avoidance, halving on loss
+    /// (RFC 6582's NewReno recovery).
+    NewReno,
+    /// RFC 9438: a cut to 0.7 on loss and cubic growth back (Linux's default).
+    #[default]
+    Cubic,
 }
 
 impl Default for TcpConfig {
@@ -64,6 +78,7 @@ impl Default for TcpConfig {
             max_retries: 8,
             delayed_ack_ns: 40_000_000,
             nagle: true,
+            congestion: Congestion::Cubic,
         }
     }
 }

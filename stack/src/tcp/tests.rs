@@ -741,3 +741,25 @@ fn a_syn_cookie_carries_window_scale_and_sack_in_its_timestamp() {
     });
     assert!(bytes > 10_000, "{bytes}");
 }
+
+#[test]
+fn a_loss_halves_the_window_with_newreno_and_cuts_it_to_0_7_with_cubic_rfc5681_3_2_rfc9438_4_6() {
+    for (cc, new_data) in [(Congestion::NewReno, false), (Congestion::Cubic, true)] {
+        let cfg = TcpConfig { buffer: 32768, congestion: cc, ..TcpConfig::default() };
+        let (mut p, _) = Peer::accept_with(TcpOptions { mss: Some(1000), ..TcpOptions::default() }, cfg);
+        p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+        p.write(&[1; 20_000]);
+        assert_eq!(p.out().len(), 10, "the initial window");
+        for _ in 0..3 {
+            p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+        }
+        let sent = p.out();
+        assert_eq!(sent.iter().map(|(o, _)| o.seq).collect::<Vec<_>>(), [ISS + 1], "{cc:?}: fast retransmit");
+        // The fourth: the window is the threshold plus four segments: 11
+        // with CUBIC (7 + 4), 9 with NewReno (5 + 4), 10 in flight.
+        p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+        let sent = p.out();
+        assert_eq!(sent.iter().any(|(o, _)| o.seq == ISS + 10_001), new_data, "{cc:?}: {sent:?}");
+        assert!(sent.iter().all(|(o, _)| o.seq != ISS + 1), "{cc:?}: the hole is not sent twice");
+    }
+}

@@ -75,6 +75,7 @@ fn tcp_echo_delivers_every_byte_under_five_percent_loss_each_way() {
     assert!(out6.starts_with("ok "), "IPv6: {out6}");
     assert!(lab.metric("gateway_tcp_retransmitted_segments_total") > 0);
     assert!(lab.metric("gateway_tcp_fast_retransmits_total") > 0, "duplicate ACKs (or SACKs) seen");
+    assert!(lab.metric("gateway_tcp_sack_recoveries_total") > 0, "Linux agrees on SACK");
 }
 
 #[test]

@@ -169,6 +169,9 @@ counter_set! {
         tcp_fast_retransmits / TcpFastRetransmits => Sum "gateway_tcp_fast_retransmits_total",
         /// Partial ACKs in fast recovery (RFC 6582).
         tcp_partial_acks / TcpPartialAcks => Sum "gateway_tcp_partial_acks_total",
+        /// Fast recoveries led by the peer's SACK blocks (RFC 6675): only
+        /// the holes are sent again.
+        tcp_sack_recoveries / TcpSackRecoveries => Sum "gateway_tcp_sack_recoveries_total",
         /// TCP segments that arrived beyond a gap and were kept in place
         /// until it filled.
         tcp_out_of_order / TcpOutOfOrder => Sum "gateway_tcp_out_of_order_segments_total",

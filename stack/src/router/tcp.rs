@@ -215,6 +215,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.counters.tcp_timeouts += c.timeouts;
         self.counters.tcp_fast_retransmits += c.fast_retransmits;
         self.counters.tcp_partial_acks += c.partial_acks;
+        self.counters.tcp_sack_recoveries += c.sack_recoveries;
     }
 
     /// Runs connection `id`'s built-in service on its queues: echo moves

@@ -313,6 +313,8 @@ pub struct ConnCounts {
     pub timeouts: u64,
     pub fast_retransmits: u64,
     pub partial_acks: u64,
+    /// Recoveries with SACK agreed (RFC 6675).
+    pub sack_recoveries: u64,
 }
 
 impl Conn {
@@ -825,6 +827,7 @@ impl Conn {
             self.dupacks = self.dupacks.saturating_add(1);
             if self.dupacks == 3 && self.recover.is_none() {
                 counts.fast_retransmits += 1;
+                counts.sack_recoveries += u64::from(self.sack_ok);
                 self.ssthresh = self.threshold_after_loss();
                 self.cwnd = self.ssthresh + 3 * self.mss;
                 self.recover = Some(self.snd_max);

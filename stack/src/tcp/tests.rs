@@ -264,7 +264,7 @@ fn three_duplicate_acks_resend_the_lost_segment_and_a_partial_ack_the_next_rfc56
         p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
     }
     let sent = p.out();
-    assert_eq!(p.counts.fast_retransmits, 1);
+    assert_eq!((p.counts.fast_retransmits, p.counts.sack_recoveries), (1, 0), "no SACK agreed");
     assert_eq!((sent[0].0.seq, sent[0].1.len()), (ISS + 1, 1000));
     // A partial ACK (up to the second hole): that segment goes at once.
     p.seg(IRS + 1, ISS + 2001, f::ACK, 64000, b"");
@@ -437,7 +437,7 @@ fn sack_blocks_on_data_count_as_duplicate_acks_and_the_holes_go_again_rfc6675() 
         seq += 4;
     }
     let sent = p.out();
-    assert_eq!(p.counts.fast_retransmits, 1);
+    assert_eq!((p.counts.fast_retransmits, p.counts.sack_recoveries), (1, 1));
     assert_eq!((sent[0].0.seq, sent[0].1.len()), (ISS + 1, 1000), "the first hole");
     // More SACKs: the next hole (segment 4) goes too, not what was SACKed.
     p.seg_with(seq, ISS + 1, f::ACK, 64000, b"", sack(&[(ISS + 4001, ISS + 6001), (ISS + 1001, ISS + 3001)]));

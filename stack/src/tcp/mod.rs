@@ -348,6 +348,20 @@ impl TcpTable {
         self.free.push(id);
     }
 
+    /// Bytes the table holds for each connection slot besides its two
+    /// queues: the slot, its place in the hash index (at its load
+    /// factor, with a control byte) and in the free lists.
+    pub fn slot_bytes(&self) -> usize {
+        let index = (std::mem::size_of::<(Ends, u32)>() + 1) * self.by_ends.capacity() / self.slots.len().max(1);
+        std::mem::size_of::<Option<Entry>>() + index + std::mem::size_of::<u32>() + std::mem::size_of::<(Ring, Ring)>()
+    }
+
+    /// Everything the table holds, allocated when it was made: slots,
+    /// index and queues. It does not grow.
+    pub fn reserved_bytes(&self) -> usize {
+        self.slots.len() * (self.slot_bytes() + 2 * self.cfg.buffer)
+    }
+
     /// Every connection.
     pub fn entries(&self) -> impl Iterator<Item = &Entry> + '_ {
         self.slots.iter().flatten()

@@ -763,3 +763,36 @@ fn a_loss_halves_the_window_with_newreno_and_cuts_it_to_0_7_with_cubic_rfc5681_3
         assert!(sent.iter().all(|(o, _)| o.seq != ISS + 1), "{cc:?}: the hole is not sent twice");
     }
 }
+
+#[test]
+fn one_worker_holds_100000_established_connections_within_its_bound() {
+    let cfg = TcpConfig { connections: 100_000, buffer: 1024, ..TcpConfig::default() };
+    let mut t = TcpTable::new(cfg);
+    let reserved = t.reserved_bytes();
+    let mut c = ConnCounts::default();
+    let ends = |i: u32| {
+        let peer = std::net::SocketAddr::from(([10, 1, (i >> 16) as u8, (i >> 8) as u8], 1024 + (i & 0xff) as u16));
+        ("10.0.1.1:7".parse().unwrap(), peer)
+    };
+    let syn = SegIn { seq: 1, ack: 0, flags: f::SYN, window: 1000, options: TcpOptions::default() };
+    for i in 0..100_000 {
+        let id = t.accept(&inc(ends(i), 0), &syn, None).unwrap();
+        let e = t.get_mut(id).unwrap();
+        let mut iss = 0;
+        e.conn.output(0, &mut c, &mut |o: &SegOut, _: &[u8], _: &[u8]| {
+            iss = o.seq;
+            true
+        });
+        let ack =
+            SegIn { seq: 2, ack: iss.wrapping_add(1), flags: f::ACK, window: 1000, options: TcpOptions::default() };
+        e.conn.input(&ack, b"", 0, &mut c);
+        t.settle(id, State::SynReceived);
+    }
+    assert_eq!(t.len(), 100_000);
+    assert!(t.entries().all(|e| e.conn.state == State::Established));
+    assert_eq!(t.accept(&inc(ends(100_000), 0), &syn, None), Err(Refused::Full), "counted, not grown");
+    assert_eq!(t.reserved_bytes(), reserved, "nothing allocated since the start");
+    // Besides its two queues, an idle connection takes under 1 KiB.
+    assert!(t.slot_bytes() < 1024, "{} bytes a slot", t.slot_bytes());
+    eprintln!("an idle connection: {} bytes + 2 × {} of queues", t.slot_bytes(), cfg.buffer);
+}

@@ -115,7 +115,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     self.drop(DropReason::BufferExhausted);
                 }
             }
-            Err(crate::tcp::Refused::Full) => self.drop(DropReason::TcpTableFull),
+            Err(_) => self.drop(DropReason::TcpTableFull),
         }
         None
     }
@@ -131,7 +131,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         payload: &[u8],
     ) -> Option<tcpw::Reset> {
         let e = self.tcp.get_mut(id)?;
-        let (was, ends, before) = (e.conn.state, e.ends, e.conn.recv.len());
+        let (ends, before) = (e.ends, e.conn.recv.len());
         let event = e.conn.input(s, payload, cx.now, &mut self.tcp_counts);
         self.counters.tcp_bytes_received += (e.conn.recv.len() - before) as u64;
         self.counters.local += 1;
@@ -145,14 +145,14 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Event::Paws => self.drop(DropReason::TcpPaws),
             Event::NoTimestamps => self.drop(DropReason::TcpNoTimestamps),
             Event::SendReset(seq) => {
-                self.tcp_settle(id, was);
+                self.tcp_settle(id);
                 let (src_port, dst_port) = (ends.0.port(), ends.1.port());
                 return Some(tcpw::Reset { src_port, dst_port, seq, ack: 0, flags: flags::RST });
             }
         }
         self.tcp_serve(id);
         self.tcp_flush(cx, id);
-        self.tcp_settle(id, was);
+        self.tcp_settle(id);
         None
     }
 
@@ -201,11 +201,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 
     /// Frees connection `id` if it closed; notes it left SYN-RECEIVED.
-    fn tcp_settle(&mut self, id: u32, was: State) {
+    fn tcp_settle(&mut self, id: u32) {
         if self.tcp.get_mut(id).is_some_and(|e| e.conn.is_closed()) {
             self.counters.tcp_closed += 1;
         }
-        self.tcp.settle(id, was);
+        self.tcp.settle(id);
         self.absorb_tcp_counts();
     }
 
@@ -232,7 +232,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         };
         let Some(e) = self.tcp.get_mut(id) else { return };
         let c = &mut e.conn;
-        if c.state == State::SynReceived {
+        if matches!(c.state, State::SynSent | State::SynReceived) {
             return;
         }
         match &mut e.service {
@@ -305,10 +305,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             if e.conn.deadline().is_none_or(|d| d > cx.now) {
                 continue;
             }
-            let was = e.conn.state;
             e.conn.on_timer(cx.now, &mut self.tcp_counts);
             self.tcp_flush(cx, id);
-            self.tcp_settle(id, was);
+            self.tcp_settle(id);
         }
     }
 }

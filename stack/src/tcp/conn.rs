@@ -3,8 +3,9 @@
 //! ([`Conn::on_timer`]), time injected. It knows nothing of packets:
 //! `router::tcp` builds and parses them.
 //!
-//! Passive opens only (the gateway serves): a connection starts in
-//! SYN-RECEIVED from a listener's SYN. Reliability and congestion control
+//! A connection starts in SYN-RECEIVED from a listener's SYN (a passive
+//! open, [`Conn::accept`]) or in SYN-SENT ([`Conn::connect`]), from where
+//! a SYN crossing ours is a simultaneous open (RFC 9293 §3.5). Reliability and congestion control
 //! after RFC 6298 (RTO, Karn, backoff), RFC 5681 (slow start, congestion
 //! avoidance, fast retransmit on three duplicate ACKs) and RFC 6582
 //! (NewReno's partial ACKs); RST and SYN checks after RFC 5961. ACKs of
@@ -13,6 +14,15 @@
 //! avoidance (RFC 9293 §3.8.6.2.1). Timestamps (RFC 7323) when the peer
 //! offers them: RTT measured on every ACK of new data, and old duplicates
 //! refused by PAWS.
+
+mod open;
+mod rto;
+mod timestamps;
+
+pub(super) use open::window_shift_for;
+pub use open::Opening;
+pub(super) use rto::Rto;
+use rto::MAX_RTO;
 
 use super::cubic::Cubic;
 use super::ring::Ring;
@@ -23,6 +33,7 @@ use crate::wire::tcp::{flags, TcpOptions, MAX_SACK_BLOCKS, TIMESTAMPS_LEN};
 /// RFC 9293 §3.3.2 (LISTEN is the listener's, CLOSED a free slot).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum State {
+    SynSent,
     SynReceived,
     Established,
     FinWait1,
@@ -35,7 +46,8 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 9] = [
+    pub const ALL: [State; 10] = [
+        State::SynSent,
         State::SynReceived,
         State::Established,
         State::FinWait1,
@@ -50,6 +62,7 @@ impl State {
     /// Its name in the API and metrics (RFC 9293's, lower case).
     pub const fn name(self) -> &'static str {
         match self {
+            State::SynSent => "syn_sent",
             State::SynReceived => "syn_received",
             State::Established => "established",
             State::FinWait1 => "fin_wait_1",
@@ -123,89 +136,13 @@ pub enum Event {
     NoTimestamps,
 }
 
-/// What the table chose for a new connection.
-#[derive(Copy, Clone, Debug)]
-pub struct Opening {
-    /// Our initial sequence number (RFC 6528).
-    pub iss: u32,
-    /// Added to our millisecond clock for the TSvals of this connection
-    /// (RFC 7323 §7.1: random per connection).
-    pub ts_offset: u32,
-    /// Our MSS option, from the interface's MTU.
-    pub our_mss: u16,
-    pub now: u64,
-}
-
-impl Opening {
-    /// `iss` and `our_mss` at time 0, with no timestamp offset.
-    pub const fn new(iss: u32, our_mss: u16) -> Opening {
-        Opening { iss, ts_offset: 0, our_mss, now: 0 }
-    }
-}
-
-/// A timestamp older than this (24 days, in ns) no longer guards PAWS
-/// (RFC 7323 §5.5).
-const PAWS_IDLE: u64 = 24 * 86_400 * 1_000_000_000;
-/// The timestamp clock ticks once a millisecond (RFC 7323 §5.4).
-const TS_TICK: u64 = 1_000_000;
-
 /// Times a SYN-ACK goes again before the connection is given up.
 pub const SYN_ACK_RETRIES: u8 = 5;
+/// Times our SYN goes again before the open fails (Linux's 6).
+pub const SYN_RETRIES: u8 = 6;
 
 /// Separate pieces of data a connection keeps beyond a gap.
 pub const MAX_HOLES: usize = 4;
-
-/// The smallest window scale that lets a receive queue of `buffer` bytes
-/// be offered whole (RFC 7323 §2.3).
-pub(super) fn window_shift_for(buffer: usize) -> u8 {
-    (0..=14u8).find(|&s| (buffer >> s) <= usize::from(u16::MAX)).unwrap_or(14)
-}
-
-/// The retransmission timer's estimator (RFC 6298 §2), in ns.
-#[derive(Copy, Clone, Debug)]
-pub(super) struct Rto {
-    srtt: u64,
-    rttvar: u64,
-    rto: u64,
-    min: u64,
-}
-
-const MAX_RTO: u64 = 60_000_000_000;
-/// Clock granularity (RFC 6298's G).
-const GRANULARITY: u64 = 1_000_000;
-
-impl Rto {
-    pub(super) fn new(min: u64) -> Rto {
-        // RFC 6298 §2.1: 1 s before a measurement.
-        Rto { srtt: 0, rttvar: 0, rto: 1_000_000_000u64.max(min), min }
-    }
-
-    /// The timeout now.
-    #[cfg(test)]
-    pub(super) fn current(&self) -> u64 {
-        self.rto
-    }
-
-    pub(super) fn sample(&mut self, r: u64) {
-        self.sample_of(r, 1);
-    }
-
-    /// One of `expected` samples this round trip brings (RFC 7323
-    /// Appendix G: with timestamps every ACK is a sample, so each weighs
-    /// alpha / expected and beta / expected).
-    pub(super) fn sample_of(&mut self, r: u64, expected: u64) {
-        let e = expected.max(1);
-        if self.srtt == 0 {
-            self.srtt = r.max(1);
-            self.rttvar = r / 2;
-        } else {
-            let dev = self.srtt.abs_diff(r);
-            self.rttvar = self.rttvar - self.rttvar / (4 * e) + dev / (4 * e);
-            self.srtt = (self.srtt - self.srtt / (8 * e) + r / (8 * e)).max(1);
-        }
-        self.rto = (self.srtt + GRANULARITY.max(4 * self.rttvar)).clamp(self.min, MAX_RTO);
-    }
-}
 
 /// A connection's transmission control block and its queues.
 pub struct Conn {
@@ -236,8 +173,10 @@ pub struct Conn {
     fin_queued: bool,
     /// Where our FIN went, once sent.
     fin_sent: Option<Seq>,
-    /// The peer offered window scaling (we answer with ours).
+    /// Both sides offer window scaling.
     scale: bool,
+    /// We opened it (sent the first SYN).
+    active: bool,
     /// The persist timer fired: one byte may go into a zero window.
     probe: bool,
     /// Data received beyond `rcv_nxt`, written in its place in `recv`:
@@ -318,71 +257,6 @@ pub struct ConnCounts {
 }
 
 impl Conn {
-    /// A connection for a listener's SYN `syn` (its options parsed), as
-    /// the table opens it, with empty queues.
-    pub fn accept(syn: &SegIn, open: &Opening, cfg: &TcpConfig, send: Ring, recv: Ring) -> Conn {
-        let Opening { iss, ts_offset, our_mss, now } = *open;
-        let scale = syn.options.window_shift.is_some();
-        let rcv_shift = if scale { window_shift_for(cfg.buffer) } else { 0 };
-        // RFC 9293 §3.7.1: 536 when the peer names none.
-        let mss = u32::from(syn.options.mss.unwrap_or(536).min(our_mss)).max(64);
-        let iss = Seq(iss);
-        Conn {
-            state: State::SynReceived,
-            iss,
-            snd_una: iss,
-            snd_nxt: iss,
-            snd_max: iss,
-            snd_wnd: u32::from(syn.window),
-            max_snd_wnd: u32::from(syn.window),
-            snd_wl1: Seq(syn.seq),
-            snd_wl2: iss,
-            snd_shift: syn.options.window_shift.filter(|_| scale).unwrap_or(0),
-            irs: Seq(syn.seq),
-            rcv_nxt: Seq(syn.seq).plus(1),
-            rcv_shift,
-            mss,
-            our_mss,
-            send,
-            recv,
-            fin_queued: false,
-            fin_sent: None,
-            scale,
-            probe: false,
-            ooo: Ranges::EMPTY,
-            adv_edge: Seq(syn.seq).plus(1),
-            sack_ok: syn.options.sack_permitted,
-            sacked: Ranges::EMPTY,
-            high_rxt: iss,
-            rtx_allow: 0,
-            rto: Rto::new(cfg.rto_min_ns),
-            rtx_at: None,
-            rtt_probe: None,
-            retries: 0,
-            // RFC 6928's initial window, RFC 5681's threshold.
-            cwnd: (10 * mss).min((2 * mss).max(14600)),
-            ssthresh: u32::MAX,
-            cubic: (cfg.congestion == Congestion::Cubic).then(Cubic::default),
-            dupacks: 0,
-            recover: None,
-            resend_una: false,
-            ack_now: false,
-            ack_at: None,
-            ack_owed: 0,
-            ack_delay: cfg.delayed_ack_ns,
-            nagle: cfg.nagle,
-            snd_sml: iss,
-            ts_ok: syn.options.timestamps.is_some(),
-            ts_offset,
-            ts_recent: syn.options.timestamps.map_or(0, |t| t.0),
-            ts_recent_at: now,
-            last_ack_sent: Seq(syn.seq).plus(1),
-            time_wait_until: 0,
-            time_wait: cfg.time_wait_ns,
-            max_retries: cfg.max_retries,
-        }
-    }
-
     /// The sequence number of the send queue's first byte.
     fn data_start(&self) -> Seq {
         if self.state == State::SynReceived {
@@ -452,12 +326,6 @@ impl Conn {
         true
     }
 
-    /// Our SYN-ACK went without state (a SYN cookie): count it as sent.
-    pub fn syn_ack_sent(&mut self) {
-        self.snd_nxt = self.iss.plus(1);
-        self.snd_max = self.snd_nxt;
-    }
-
     /// The application's side: it queued bytes (the caller pushed them
     /// into `send`) or closed.
     pub fn close(&mut self) {
@@ -476,59 +344,6 @@ impl Conn {
         matches!(self.state, State::CloseWait | State::LastAck | State::Closing | State::TimeWait | State::Closed)
     }
 
-    /// Our timestamp clock now (RFC 7323 §5.4: 1 ms a tick).
-    fn ts_val(&self, now: u64) -> u32 {
-        ((now / TS_TICK) as u32).wrapping_add(self.ts_offset)
-    }
-
-    /// A SYN for this connection's ends while it is in TIME-WAIT: true if
-    /// it may open a new connection at once (RFC 6191 §2, RFC 1122
-    /// §4.2.2.13): its timestamp is newer than the last one seen, or
-    /// without timestamps its sequence number is past ours.
-    pub fn reopens(&self, syn: &SegIn) -> bool {
-        if self.state != State::TimeWait || syn.flags & (flags::SYN | flags::ACK | flags::RST) != flags::SYN {
-            return false;
-        }
-        match (self.ts_ok, syn.options.timestamps) {
-            (true, Some((val, _))) => Seq(val).gt(Seq(self.ts_recent)),
-            (true, None) => false,
-            (false, _) => Seq(syn.seq).gt(self.rcv_nxt),
-        }
-    }
-
-    /// The lowest initial sequence number a connection that follows this
-    /// one between the same ends may use (RFC 1122 §4.2.2.13: above
-    /// every number this one used).
-    pub fn next_iss_floor(&self) -> u32 {
-        self.snd_max.plus(1 << 16).0
-    }
-
-    /// RFC 7323 §5.3 R1: a segment (not a RST) whose timestamp is older
-    /// than the newest seen, while that one is fresh, is an old
-    /// duplicate; one without timestamps is refused too (§3.2).
-    fn paws(&mut self, seg: &SegIn, now: u64) -> Option<Event> {
-        if !self.ts_ok || seg.flags & flags::RST != 0 {
-            return None;
-        }
-        let Some((val, _)) = seg.options.timestamps else { return Some(Event::NoTimestamps) };
-        if Seq(val).lt(Seq(self.ts_recent)) && now.saturating_sub(self.ts_recent_at) < PAWS_IDLE {
-            self.ack_now = true;
-            return Some(Event::Paws);
-        }
-        None
-    }
-
-    /// RFC 7323 §4.3 (2): the timestamp to echo, from an acceptable
-    /// segment that starts at or before what we last acknowledged.
-    fn note_timestamp(&mut self, seg: &SegIn, now: u64) {
-        if let (true, Some((val, _))) = (self.ts_ok, seg.options.timestamps) {
-            if Seq(val).ge(Seq(self.ts_recent)) && Seq(seg.seq).le(self.last_ack_sent) {
-                self.ts_recent = val;
-                self.ts_recent_at = now;
-            }
-        }
-    }
-
     /// A segment for this connection (checksum verified), `payload` its
     /// data. Received bytes go into `recv`.
     pub fn input(&mut self, seg: &SegIn, payload: &[u8], now: u64, counts: &mut ConnCounts) -> Event {
@@ -536,6 +351,27 @@ impl Conn {
         let fin = seg.flags & flags::FIN != 0;
         let seq = Seq(seg.seq);
         let seg_len = payload.len() as u32 + u32::from(syn) + u32::from(fin);
+        if self.state == State::SynSent {
+            return self.input_syn_sent(seg, now);
+        }
+        // Simultaneous open: the peer's SYN-ACK in SYN-RECEIVED repeats
+        // its SYN (already counted) and acknowledges ours; taken as that
+        // ACK, as Linux does (RFC 5961's challenge is for other SYNs).
+        if self.state == State::SynReceived
+            && self.active
+            && syn
+            && seg.flags & (flags::ACK | flags::RST) == flags::ACK
+            && seq == self.irs
+            && Seq(seg.ack) == self.snd_max
+        {
+            let as_ack = SegIn {
+                seq: seg.seq.wrapping_add(1),
+                flags: seg.flags & !flags::SYN,
+                window: seg.window >> self.snd_shift,
+                ..*seg
+            };
+            return self.input(&as_ack, payload, now, counts);
+        }
         if self.state == State::TimeWait {
             // RFC 9293 §3.10.7.4: a retransmitted FIN is acknowledged and
             // the wait starts again; anything else waits it out.
@@ -866,21 +702,6 @@ impl Conn {
         }
     }
 
-    /// RFC 7323 §4: with timestamps, every ACK of new data measures the
-    /// round trip by the TSval it echoes (an echo from the future or
-    /// older than the longest timeout is ignored), each sample weighted
-    /// by the samples a round trip brings (Appendix G). Called before
-    /// `snd_una` moves: the flight is the one the ACK ends.
-    fn rtt_from_echo(&mut self, echo: Option<u32>, now: u64) {
-        let Some(ecr) = echo else { return };
-        let ticks = self.ts_val(now).wrapping_sub(ecr);
-        if u64::from(ticks) * TS_TICK > MAX_RTO {
-            return;
-        }
-        let expected = u64::from(self.flight().div_ceil(2 * self.mss.max(1)));
-        self.rto.sample_of(u64::from(ticks) * TS_TICK, expected);
-    }
-
     /// A new segment of `n` bytes, shorter than the MSS, with `avail`
     /// bytes queued past `snd_nxt`: may it go now? RFC 9293 §3.8.6.2.1's
     /// sender side of silly window avoidance: yes if it takes half the
@@ -914,7 +735,11 @@ impl Conn {
         self.retries = self.retries.saturating_add(1);
         // A SYN-ACK is sent again fewer times (Linux's 5): under a flood
         // the backlog frees sooner.
-        let max = if self.state == State::SynReceived { SYN_ACK_RETRIES } else { self.max_retries };
+        let max = match self.state {
+            State::SynSent => SYN_RETRIES,
+            State::SynReceived => SYN_ACK_RETRIES,
+            _ => self.max_retries,
+        };
         if self.retries > max {
             self.state = State::Closed;
             return;
@@ -930,7 +755,7 @@ impl Conn {
         // RFC 2018 §8: after a timeout the SACKed data may be gone.
         self.sacked.clear();
         self.rtx_allow = 0;
-        self.snd_nxt = if self.state == State::SynReceived { self.iss } else { self.snd_una };
+        self.snd_nxt = if matches!(self.state, State::SynSent | State::SynReceived) { self.iss } else { self.snd_una };
         self.rtt_probe = None;
         self.rto.rto = (self.rto.rto * 2).min(MAX_RTO);
         self.rtx_at = Some(now + self.rto.rto);
@@ -943,7 +768,7 @@ impl Conn {
     /// can take no more: the rest waits for the next call.
     pub fn output(&mut self, now: u64, counts: &mut ConnCounts, emit: &mut impl FnMut(&SegOut, &[u8], &[u8]) -> bool) {
         let ack = self.rcv_nxt.0;
-        if self.state == State::SynReceived {
+        if matches!(self.state, State::SynSent | State::SynReceived) {
             if self.snd_nxt == self.iss {
                 let options = TcpOptions {
                     mss: Some(self.our_mss),
@@ -954,7 +779,10 @@ impl Conn {
                 };
                 // A SYN's window is never scaled (RFC 7323 §2.2).
                 let window = self.rcv_wnd().min(u32::from(u16::MAX)) as u16;
-                let flags = flags::SYN | flags::ACK;
+                let (flags, ack) = match self.state {
+                    State::SynSent => (flags::SYN, 0),
+                    _ => (flags::SYN | flags::ACK, ack),
+                };
                 if !emit(&SegOut { seq: self.iss.0, ack, flags, window, options, offset: 0, len: 0 }, &[], &[]) {
                     return;
                 }

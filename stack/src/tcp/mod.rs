@@ -93,6 +93,9 @@ pub struct Entry {
     /// The interface its segments arrive on (the scope of a link-local peer).
     pub ifindex: u16,
     pub service: Serving,
+    /// A peer's opening, counted in the SYN backlog until it leaves
+    /// SYN-RECEIVED.
+    backlog: bool,
 }
 
 /// A connection, as the control plane lists it.
@@ -137,6 +140,8 @@ pub enum Refused {
     Backlog,
     /// The table is full.
     Full,
+    /// A connection between those ends exists.
+    InUse,
 }
 
 /// One worker's connections.
@@ -219,21 +224,33 @@ impl TcpTable {
             return Err(Refused::Backlog);
         }
         let (open, cfg) = (self.opening(inc, floor), self.cfg);
-        self.insert(inc, |send, recv| Conn::accept(syn, &open, &cfg, send, recv))
+        self.insert(inc, true, |send, recv| Conn::accept(syn, &open, &cfg, send, recv))
     }
 
     /// Puts the connection `make` makes with a free slot's queues in that
-    /// slot, counted in SYN-RECEIVED.
-    fn insert(&mut self, inc: &Incoming, make: impl FnOnce(Ring, Ring) -> Conn) -> Result<u32, Refused> {
+    /// slot; a peer's opening is held in the SYN backlog until settled.
+    fn insert(&mut self, inc: &Incoming, backlog: bool, make: impl FnOnce(Ring, Ring) -> Conn) -> Result<u32, Refused> {
         let (Some(id), Some((send, recv))) = (self.free.pop(), self.spare.pop()) else { return Err(Refused::Full) };
         let conn = make(send, recv);
         if let Some(slot) = self.slots.get_mut(id as usize) {
             let (ends, ifindex, service) = (inc.ends, inc.ifindex, Serving::new(inc.service));
-            *slot = Some(Entry { conn, ends, ifindex, service });
+            *slot = Some(Entry { conn, ends, ifindex, service, backlog });
         }
         self.by_ends.insert(inc.ends, id);
-        self.embryonic += 1;
+        self.embryonic += usize::from(backlog);
         Ok(id)
+    }
+
+    /// An active open (RFC 9293 §3.5) from `inc.ends.0` to `inc.ends.1`:
+    /// a connection in SYN-SENT whose SYN goes with its first output.
+    /// Ours, so outside the SYN backlog; refused if the table is full or
+    /// the ends are taken.
+    pub fn connect(&mut self, inc: &Incoming) -> Result<u32, Refused> {
+        if self.by_ends.contains_key(&inc.ends) {
+            return Err(Refused::InUse);
+        }
+        let (open, cfg) = (self.opening(inc, None), self.cfg);
+        self.insert(inc, false, |send, recv| Conn::connect(&open, &cfg, send, recv))
     }
 
     /// A SYN for connection `id`, which is in TIME-WAIT: if it may open a
@@ -307,7 +324,7 @@ impl TcpTable {
         let syn = SegIn { seq: irs, ack: 0, flags: flags::SYN, window: ack.window, options };
         let (open, cfg) = (Opening { iss, ..self.opening(inc, None) }, self.cfg);
         // Counted as a SYN-RECEIVED one until the ACK settles it.
-        Some(self.insert(inc, |send, recv| {
+        Some(self.insert(inc, true, |send, recv| {
             let mut conn = Conn::accept(&syn, &open, &cfg, send, recv);
             conn.syn_ack_sent();
             conn
@@ -325,21 +342,22 @@ impl TcpTable {
         e.conn.path_mss(seq, mtu.max(floor) - headers).then_some(id)
     }
 
-    /// Notes that connection `id` left SYN-RECEIVED (`was` its state
-    /// before a segment or timer), and frees it if it closed.
-    pub fn settle(&mut self, id: u32, was: State) {
-        let Some(e) = self.slots.get(id as usize).and_then(Option::as_ref) else { return };
-        let now = e.conn.state;
-        if was == State::SynReceived && now != State::SynReceived {
+    /// After a segment or timer of connection `id`: a peer's opening that
+    /// left SYN-RECEIVED leaves the backlog; a closed connection is freed.
+    pub fn settle(&mut self, id: u32) {
+        let Some(e) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else { return };
+        if e.backlog && e.conn.state != State::SynReceived {
+            e.backlog = false;
             self.embryonic -= 1;
         }
-        if now == State::Closed {
+        if e.conn.state == State::Closed {
             self.release(id);
         }
     }
 
     fn release(&mut self, id: u32) {
         let Some(e) = self.slots.get_mut(id as usize).and_then(Option::take) else { return };
+        self.embryonic -= usize::from(e.backlog);
         self.by_ends.remove(&e.ends);
         let Conn { mut send, mut recv, .. } = e.conn;
         send.clear();

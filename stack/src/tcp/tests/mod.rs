@@ -385,7 +385,7 @@ fn the_syn_backlog_and_the_table_are_bounded() {
     e.conn.output(0, &mut c, &mut |_: &SegOut, _: &[u8], _: &[u8]| true);
     let ack = SegIn { seq: 2, ack: iss + 1, flags: f::ACK, window: 1000, options: TcpOptions::default() };
     e.conn.input(&ack, b"", 0, &mut c);
-    t.settle(a, State::SynReceived);
+    t.settle(a);
     t.accept(&inc(ends(3), 0), &syn, None).unwrap();
     assert_eq!(t.accept(&inc(ends(4), 0), &syn, None), Err(Refused::Backlog));
     assert_eq!(t.len(), 3);
@@ -478,7 +478,7 @@ fn a_syn_cookie_completes_a_connection_without_state_and_only_a_good_one_rfc4987
     assert_eq!(e.conn.input(&ack(iss.wrapping_add(1)), b"hi", now, &mut c), Event::None);
     assert_eq!(e.conn.state, State::Established);
     assert_eq!(e.conn.recv.len(), 2);
-    t.settle(id, State::SynReceived);
+    t.settle(id);
     assert_eq!(t.embryonic, 0);
     // A smaller MSS is carried down to one of the eight values.
     let small = SegIn { options: TcpOptions { mss: Some(1300), ..TcpOptions::default() }, ..syn };
@@ -677,7 +677,7 @@ fn a_new_syn_in_time_wait_reopens_if_newer_by_timestamp_or_sequence_rfc6191() {
     e.conn.output(0, &mut c, &mut |_: &SegOut, _: &[u8], _: &[u8]| true);
     e.conn.input(&seg(f::ACK | f::FIN, 102), b"", 0, &mut c);
     assert_eq!(e.conn.state, State::TimeWait);
-    t.settle(id, State::SynReceived);
+    t.settle(id);
     let again = |tsval: u32, seq: u32| SegIn { seq, ..syn_with(tsval) };
     fn syn_with(tsval: u32) -> SegIn {
         SegIn { seq: 0, ack: 0, flags: f::SYN, window: 1000, options: ts(tsval, 0, TcpOptions::default()) }
@@ -786,7 +786,7 @@ fn one_worker_holds_100000_established_connections_within_its_bound() {
         let ack =
             SegIn { seq: 2, ack: iss.wrapping_add(1), flags: f::ACK, window: 1000, options: TcpOptions::default() };
         e.conn.input(&ack, b"", 0, &mut c);
-        t.settle(id, State::SynReceived);
+        t.settle(id);
     }
     assert_eq!(t.len(), 100_000);
     assert!(t.entries().all(|e| e.conn.state == State::Established));
@@ -796,3 +796,5 @@ fn one_worker_holds_100000_established_connections_within_its_bound() {
     assert!(t.slot_bytes() < 1024, "{} bytes a slot", t.slot_bytes());
     eprintln!("an idle connection: {} bytes + 2 × {} of queues", t.slot_bytes(), cfg.buffer);
 }
+
+mod open;

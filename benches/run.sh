@@ -72,6 +72,16 @@ if [ "$scenario" = stages ]; then
     ns=$(/usr/bin/python3 -c 'import json,sys; print("%.1f" % json.load(open(sys.argv[1]))["mean"]["point_estimate"])' "$est")
     echo "stage $name ns_per_packet=$ns"
   done
+  # The gateway's own TCP, 32 segments an iteration (stack/benches/tcp.rs).
+  if ! (cd "$root" && cargo bench -q -p stack --bench tcp -- --warm-up-time 1 --measurement-time 3) \
+      >"$here/out/tcp_stages.log" 2>&1; then
+    cat "$here/out/tcp_stages.log" >&2; exit 1
+  fi
+  for est in "$root"/target/criterion/tcp/*/new/estimates.json; do
+    name="$(basename "$(dirname "$(dirname "$est")")")"
+    ns=$(/usr/bin/python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["mean"]["point_estimate"] / 32))' "$est")
+    echo "stage $name ns_per_segment=$ns"
+  done
   exit 0
 fi
 # The nat44 fill port's veth pair, if one was made.

@@ -328,7 +328,7 @@ fn segment<B: PacketBuf>(mut pkt: B, ends: &Ends, out: &SegOut, a: &[u8], b: &[u
     tcpw::Header { src_port, dst_port, seq, ack, header_len: th, flags, window }.write(seg);
     out.options.emit(seg.get_mut(tcpw::HEADER_LEN..th)?);
     seg.get_mut(th..th + a.len())?.copy_from_slice(a);
-    seg.get_mut(th + a.len()..)?.copy_from_slice(b);
+    seg.get_mut(th + a.len()..tcp_len)?.copy_from_slice(b);
     match (ends.0.ip(), ends.1.ip()) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
             TcpPacket::new_checked(&mut *seg).ok()?.fill_checksum(src, dst);

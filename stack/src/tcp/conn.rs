@@ -259,11 +259,13 @@ pub struct ConnCounts {
 impl Conn {
     /// The sequence number of the send queue's first byte.
     fn data_start(&self) -> Seq {
-        if self.state == State::SynReceived {
+        if matches!(self.state, State::SynSent | State::SynReceived) {
             self.iss.plus(1)
         } else {
-            // Our SYN is acknowledged: snd_una is at a data byte (or the FIN).
-            self.snd_una.max_seq(self.iss.plus(1))
+            // Our SYN is acknowledged: snd_una is at a data byte (or past
+            // the FIN). Not compared with the ISS: 2 GiB later, sequence
+            // order would put the ISS ahead.
+            self.snd_una
         }
     }
 
@@ -916,5 +918,21 @@ impl Conn {
         if self.ack_now {
             seg(self, self.snd_nxt, flags::ACK, 0, 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_send_queue_starts_at_snd_una_even_2_gib_past_the_iss() {
+        let syn = SegIn { seq: 7, flags: flags::SYN, window: 1000, ..SegIn::default() };
+        let cfg = TcpConfig::default();
+        let mut c = Conn::accept(&syn, &Opening::new(100, 1460), &cfg, Ring::new(1024), Ring::new(1024));
+        assert_eq!(c.data_start(), Seq(101), "SYN-RECEIVED: after our SYN");
+        c.state = State::Established;
+        c.snd_una = Seq(101).plus(1 << 31).plus(5);
+        assert_eq!(c.data_start(), c.snd_una);
     }
 }

@@ -122,7 +122,7 @@ fn connected(t: &Tables, port: u16, syn_options: &TcpOptions) -> (Router<VecBuf>
     let mut r = Router::new(RouterConfig { tcp, ..RouterConfig::default() });
     let mut pool = Pool { free: (0..256).map(|_| VecBuf::new(0)).collect(), keep: true, last: vec![], sent: 0 };
     r.sync(t, 0, &mut pool);
-    let mut send = |r: &mut Router<VecBuf>, pool: &mut Pool, f: &[u8]| {
+    let send = |r: &mut Router<VecBuf>, pool: &mut Pool, f: &[u8]| {
         let mut b = pool.alloc().unwrap();
         b.reset(0, f);
         r.process(t, b, 1, pool);

@@ -60,7 +60,7 @@ fn tcp_echo_serves_the_kernels_tcp_on_both_families_byte_identical() {
 }
 
 #[test]
-fn tcp_echo_delivers_every_byte_under_five_percent_loss_each_way() {
+fn tcp_echo_delivers_every_byte_of_100_connections_under_five_percent_loss_each_way() {
     let Some(lab) = Lab::up() else { return };
     let nft = |rule: &str| ok(&format!("ip netns exec lab-lan nft '{rule}'"));
     nft("add table inet loss");
@@ -68,8 +68,9 @@ fn tcp_echo_delivers_every_byte_under_five_percent_loss_each_way() {
         nft(&format!("add chain inet loss {chain} {{ type filter hook {hook} priority 0 ; }}"));
         nft(&format!("add rule inet loss {chain} meta l4proto tcp numgen random mod 100 < 5 drop"));
     }
-    let out = echo("10.0.1.1", 7, 2_000_000, 10);
-    let out6 = echo("fd00:1::1", 7, 2_000_000, 10);
+    // The full scale: 100 connections × 10 MB each way.
+    let out = echo("10.0.1.1", 7, 10_000_000, 100);
+    let out6 = echo("fd00:1::1", 7, 10_000_000, 100);
     nft("delete table inet loss");
     assert!(out.starts_with("ok "), "IPv4: {out}");
     assert!(out6.starts_with("ok "), "IPv6: {out6}");

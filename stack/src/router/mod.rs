@@ -139,8 +139,6 @@ pub struct Router<B, N = NoNat> {
     /// segments and timers made since the counters last took them.
     tcp: crate::tcp::TcpTable,
     tcp_counts: crate::tcp::ConnCounts,
-    /// Where the sweep of TCP timers goes on.
-    tcp_timer_cursor: usize,
     pub counters: Counters,
 }
 
@@ -188,7 +186,6 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             services: udp::Services::default(),
             tcp: crate::tcp::TcpTable::new(cfg.tcp),
             tcp_counts: crate::tcp::ConnCounts::default(),
-            tcp_timer_cursor: 0,
             counters: Counters::default(),
         }
     }
@@ -267,6 +264,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// most every [`POLL_INTERVAL`].
     pub fn poll(&mut self, t: &Tables, now: u64, io: &mut impl Io<B>) {
         let cx = &mut Burst { t, now, io };
+        self.tcp_timers(cx);
         if cx.now < self.next_poll {
             return;
         }
@@ -275,7 +273,6 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.expire_fragments(cx, POLL_BUDGET);
         self.router_adverts_due(cx);
         self.age_macs(cx.t, cx.now);
-        self.tcp_timers(cx);
         loop {
             // The cache hands events to a closure that cannot also borrow
             // the router, so they land in fixed arrays first.

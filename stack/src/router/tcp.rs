@@ -25,9 +25,9 @@ use std::net::{IpAddr, SocketAddr};
 /// next segment or timer; the windows bound it anyway).
 const OUT_BATCH: usize = 32;
 
-/// Connection slots whose timers one poll looks at: a larger table is
-/// swept over several polls, so a poll's cost stays bounded.
-const TIMER_BUDGET: usize = 4096;
+/// Timers one poll runs at most (the rest wait for the next), so a
+/// poll's cost stays bounded.
+const TIMER_BUDGET: usize = 1024;
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// The worker's TCP connections.
@@ -101,6 +101,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 self.counters.local += 1;
                 drop(pkt);
                 self.tcp_flush(cx, id);
+                self.tcp_settle(id);
             }
             // RFC 4987 §3.6: with the backlog full, a SYN cookie.
             Err(crate::tcp::Refused::Backlog) => {
@@ -187,6 +188,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let Some(id) = self.tcp.path_mtu(&ends, seq, mtu, floor) else { return false };
         self.counters.tcp_path_mtu_updates += 1;
         self.tcp_flush(cx, id);
+        self.tcp_settle(id);
         true
     }
 
@@ -200,7 +202,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         None
     }
 
-    /// Frees connection `id` if it closed; notes it left SYN-RECEIVED.
+    /// After a segment, timer or error for connection `id`: frees it if
+    /// it closed, else files its next deadline ([`crate::tcp::TcpTable::settle`]).
     fn tcp_settle(&mut self, id: u32) {
         if self.tcp.get_mut(id).is_some_and(|e| e.conn.is_closed()) {
             self.counters.tcp_closed += 1;
@@ -292,19 +295,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
     }
 
-    /// Runs the connections' timers that are due (from [`Router::poll`]).
+    /// Runs the connections' timers that are due (from [`Router::poll`],
+    /// every loop): the wheel gives them, at most [`TIMER_BUDGET`] a call.
     pub(super) fn tcp_timers(&mut self, cx: &mut Burst<'_, impl Io<B>>) {
-        let n = self.tcp.capacity();
-        if n == 0 || self.tcp.is_empty() {
-            return;
-        }
-        for _ in 0..TIMER_BUDGET.min(n) {
-            let id = self.tcp_timer_cursor as u32;
-            self.tcp_timer_cursor = (self.tcp_timer_cursor + 1) % n;
+        self.tcp.start_timers();
+        for _ in 0..TIMER_BUDGET {
+            let Some(id) = self.tcp.next_due(cx.now) else { return };
             let Some(e) = self.tcp.get_mut(id) else { continue };
-            if e.conn.deadline().is_none_or(|d| d > cx.now) {
-                continue;
-            }
             e.conn.on_timer(cx.now, &mut self.tcp_counts);
             self.tcp_flush(cx, id);
             self.tcp_settle(id);

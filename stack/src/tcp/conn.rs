@@ -797,6 +797,10 @@ impl Conn {
                 self.snd_max = self.snd_nxt;
                 self.rtx_at.get_or_insert(now + self.rto.rto);
                 self.ack_now = false;
+                // The window it offered: no window update owed for it.
+                if self.state == State::SynReceived {
+                    self.adv_edge = self.rcv_nxt.plus(u32::from(window));
+                }
             }
             return;
         }

@@ -16,6 +16,7 @@ pub mod conn;
 pub mod cubic;
 mod ring;
 pub mod seq;
+mod wheel;
 
 pub use conn::{Conn, ConnCounts, Event, Opening, SegIn, SegOut, State, MAX_HOLES};
 pub use ring::Ring;
@@ -155,6 +156,7 @@ pub struct TcpTable {
     isn_key: RandomState,
     cookie_key: RandomState,
     embryonic: usize,
+    wheel: wheel::Wheel,
 }
 
 impl TcpTable {
@@ -170,6 +172,7 @@ impl TcpTable {
             isn_key: RandomState::new(),
             cookie_key: RandomState::new(),
             embryonic: 0,
+            wheel: wheel::Wheel::new(n, 0),
         }
     }
 
@@ -342,8 +345,10 @@ impl TcpTable {
         e.conn.path_mss(seq, mtu.max(floor) - headers).then_some(id)
     }
 
-    /// After a segment or timer of connection `id`: a peer's opening that
-    /// left SYN-RECEIVED leaves the backlog; a closed connection is freed.
+    /// After a segment, timer or output of connection `id`: a peer's
+    /// opening that left SYN-RECEIVED leaves the backlog; a closed
+    /// connection is freed; any other is filed on the timer wheel under
+    /// its next deadline.
     pub fn settle(&mut self, id: u32) {
         let Some(e) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else { return };
         if e.backlog && e.conn.state != State::SynReceived {
@@ -352,12 +357,26 @@ impl TcpTable {
         }
         if e.conn.state == State::Closed {
             self.release(id);
+        } else {
+            self.wheel.file(id, e.conn.deadline());
         }
+    }
+
+    /// Starts a run of the timers (before [`TcpTable::next_due`]).
+    pub fn start_timers(&mut self) {
+        self.wheel.start();
+    }
+
+    /// The next connection whose timer is due at `now`, off the wheel
+    /// until [`TcpTable::settle`] files it again.
+    pub fn next_due(&mut self, now: u64) -> Option<u32> {
+        self.wheel.pop(now)
     }
 
     fn release(&mut self, id: u32) {
         let Some(e) = self.slots.get_mut(id as usize).and_then(Option::take) else { return };
         self.embryonic -= usize::from(e.backlog);
+        self.wheel.file(id, None);
         self.by_ends.remove(&e.ends);
         let Conn { mut send, mut recv, .. } = e.conn;
         send.clear();
@@ -368,10 +387,15 @@ impl TcpTable {
 
     /// Bytes the table holds for each connection slot besides its two
     /// queues: the slot, its place in the hash index (at its load
-    /// factor, with a control byte) and in the free lists.
+    /// factor, with a control byte), in the free lists and on the timer
+    /// wheel.
     pub fn slot_bytes(&self) -> usize {
         let index = (std::mem::size_of::<(Ends, u32)>() + 1) * self.by_ends.capacity() / self.slots.len().max(1);
-        std::mem::size_of::<Option<Entry>>() + index + std::mem::size_of::<u32>() + std::mem::size_of::<(Ring, Ring)>()
+        std::mem::size_of::<Option<Entry>>()
+            + index
+            + std::mem::size_of::<u32>()
+            + std::mem::size_of::<(Ring, Ring)>()
+            + wheel::Wheel::BYTES_PER_CONNECTION
     }
 
     /// Everything the table holds, allocated when it was made: slots,

@@ -256,3 +256,27 @@ fn packet_too_big_about_our_segment_lowers_its_mss_rfc8201() {
         io.sent[before..].iter().map(|f| TcpPacket::new_checked(sent6(f).payload()).unwrap().payload().len()).collect();
     assert_eq!(lens, [1220, 180]);
 }
+
+#[test]
+fn the_timer_wheel_sends_a_lost_syn_ack_again_on_time() {
+    const MS: u64 = 1_000_000;
+    let t = echo_tcp();
+    let (mut r, mut io) = router(&t);
+    // Our TCP segments (not the Router Advertisements polls send).
+    let segments = |io: &TestIo| io.sent.iter().filter(|b| b.data()[12..14] == [8, 0]).count();
+    let t0 = 5_000 * MS;
+    run(&mut r, &t, &mut io, 0, &seg4(7, 100, 0, tcp::flags::SYN, &[], b""), t0);
+    let (iss, _, _, _) = tcp_of(&io.sent[0]);
+    // RFC 6298 §2.1: 1 s before a measurement; not a moment before.
+    r.poll(&t, t0 + 999 * MS, &mut io);
+    assert_eq!(segments(&io), 1);
+    r.poll(&t, t0 + 1000 * MS, &mut io);
+    assert_eq!(segments(&io), 2);
+    let again = io.sent.iter().rfind(|b| b.data()[12..14] == [8, 0]).unwrap();
+    assert_eq!(tcp_of(again).2, tcp::flags::SYN | tcp::flags::ACK, "sent again");
+    // Established: no timer left, none fires.
+    run(&mut r, &t, &mut io, 0, &seg4(7, 101, iss + 1, tcp::flags::ACK, &[], b""), t0 + 1100 * MS);
+    assert_eq!(segments(&io), 2, "no window update for the window the SYN-ACK offered");
+    r.poll(&t, t0 + 10_000 * MS, &mut io);
+    assert_eq!((r.tcp().len(), segments(&io)), (1, 2));
+}

@@ -267,7 +267,14 @@ fn every_metric_the_dashboard_queries_is_exported() {
     }
     // The panels the issue asks for are there.
     let titles: Vec<&str> = dash["panels"].as_array().unwrap().iter().filter_map(|p| p["title"].as_str()).collect();
-    for t in ["Throughput per port", "Packet rate per port", "Drops by reason", "Worker load", "Table sizes"] {
+    for t in [
+        "Throughput per port",
+        "Packet rate per port",
+        "Drops by reason",
+        "Worker load",
+        "Table sizes",
+        "TCP connections",
+    ] {
         assert!(titles.contains(&t), "no panel {t}");
     }
     let prom = include_str!("../../deploy/prometheus/prometheus.yml");

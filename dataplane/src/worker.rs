@@ -163,6 +163,9 @@ impl Dataplane {
         let fragments: Vec<Arc<nat::FragmentQueue>> =
             cfg.cores.iter().map(|_| Arc::new(nat::FragmentQueue::new(FRAGMENT_QUEUE))).collect();
         let workers = cfg.cores.len() as u16;
+        // One seed for all workers (they must agree on a connection's
+        // owner), random per run.
+        let owner_seed = tsc_hz.rotate_left(32) ^ rdtsc();
         let mut handles = Vec::new();
         for (w, &core) in cfg.cores.iter().enumerate() {
             let ctx = WorkerContext {
@@ -171,6 +174,7 @@ impl Dataplane {
                 queue: w as u16,
                 ports: cfg.ports.clone(),
                 router: cfg.router,
+                tcp_place: stack::tcp::Place { worker: w as u16, workers, seed: owner_seed },
                 // A hash seed per worker and run: outside hosts cannot aim
                 // at one chain of the session index.
                 nat: nat::NatConfig {
@@ -249,6 +253,8 @@ struct WorkerContext {
     queue: u16,
     ports: Vec<u16>,
     router: RouterConfig,
+    /// This worker among the others, for TCP connections' owners.
+    tcp_place: stack::tcp::Place,
     nat: nat::NatConfig,
     nat_rules: Arc<ArcSwap<nat::Rules>>,
     idle_polls: u32,
@@ -450,6 +456,7 @@ impl WorkerContext {
         let mut router: WorkerRouter = Router::with_translator(self.router, nat);
         // One worker sends the periodic Router Advertisements.
         router.set_announcer(self.index == 0);
+        router.set_place(self.tcp_place);
         let mut io = WorkerIo {
             pool: self.pool.clone(),
             queue: self.queue,

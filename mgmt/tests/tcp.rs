@@ -165,3 +165,28 @@ fn legitimate_clients_connect_during_a_syn_flood_through_syn_cookies() {
     assert_eq!(lab.drops("tcp_table_full"), 0);
     assert!(lab.metric("gateway_tcp_connections_accepted_total") < 300, "the backlog bounds the state");
 }
+
+/// Two workers, each with a queue on both ports (af_packet `qpairs=2`
+/// spreads flows by the kernel's hash, not ours): a connection's segments
+/// that land on the worker not owning it are handed over, and every byte
+/// still comes back.
+#[test]
+fn with_two_workers_segments_reach_the_worker_owning_their_connection() {
+    let cfg = std::env::temp_dir().join(format!("gw-tcp-two-workers-{}.yaml", std::process::id()));
+    let text = include_str!("../../deploy/lab/gateway.yaml")
+        .replace("cores: [1]", "cores: [0, 1]")
+        .replace("iface=gw-lan\"", "iface=gw-lan,qpairs=2\"")
+        .replace("iface=gw-wan\"", "iface=gw-wan,qpairs=2\"");
+    std::fs::write(&cfg, text).unwrap();
+    let Some(lab) = Lab::up_with(Some(&cfg)) else { return };
+    for dst in ["10.0.1.1", "fd00:1::1"] {
+        let out = echo(dst, 7, 2_000_000, 20);
+        assert!(out.starts_with("ok "), "{dst}: {out}");
+    }
+    // 40 connections: the chance that the kernel's hash put every one on
+    // its owner is 2^-40.
+    assert!(lab.metric("gateway_tcp_handoffs_total") > 0);
+    assert_eq!(lab.drops("tcp_handoff_full"), 0);
+    assert!(lab.metric("gateway_tcp_connections_accepted_total") >= 40);
+    std::fs::remove_file(&cfg).unwrap();
+}

@@ -175,6 +175,9 @@ drop_reasons! {
     /// TCP segment without timestamps on a connection that agreed on them
     /// (RFC 7323 §3.2: dropped silently).
     TcpNoTimestamps => "tcp_no_timestamps",
+    /// TCP segment for a connection another worker owns, that worker's
+    /// handoff queue full.
+    TcpHandoffFull => "tcp_handoff_full",
     /// Local ICMP message that is malformed or fails its checksum.
     IcmpMalformed => "icmp_malformed",
     /// Local ICMP message of a type we do not act on (e.g. an error or a reply).

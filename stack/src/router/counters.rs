@@ -182,6 +182,9 @@ counter_set! {
         /// TCP connections of ours that lowered their segment size on an
         /// ICMP Fragmentation Needed or Packet Too Big (RFC 1191, 8201).
         tcp_path_mtu_updates / TcpPathMtuUpdates => Sum "gateway_tcp_path_mtu_updates_total",
+        /// TCP segments (and ICMP errors about them) handed to the worker
+        /// that owns their connection.
+        tcp_handed_off / TcpHandedOff => Sum "gateway_tcp_handoffs_total",
         /// Challenge ACKs sent for an in-window RST or SYN (RFC 5961).
         tcp_challenge_acks / TcpChallengeAcks => Sum "gateway_tcp_challenge_acks_total",
         /// Connections the peer reset.

@@ -10,6 +10,7 @@
 
 use super::io::Burst;
 use super::nd::ND_HOP_LIMIT;
+use super::tcp::PathMtu;
 use super::tunnel::{is_tunnel_protocol, Outer};
 use super::udp::Arrival;
 use super::{Io, Router};
@@ -272,8 +273,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Msg6::PacketTooBig => {
                 let mtu = msg.get(4..8).map_or(0, |m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]));
                 let quoted = msg.get(8..).unwrap_or_default();
-                if !self.tcp_path_mtu(cx, quoted, mtu) {
-                    self.drop(DropReason::IcmpIgnored);
+                match self.tcp_path_mtu(cx, quoted, mtu) {
+                    PathMtu::Applied => {}
+                    PathMtu::Ignored => self.drop(DropReason::IcmpIgnored),
+                    PathMtu::Owner(w) => self.tcp_handoff(cx, pkt, w),
                 }
             }
             _ => self.drop(DropReason::IcmpIgnored),

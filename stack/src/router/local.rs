@@ -3,6 +3,7 @@
 //! rest.
 
 use super::io::Burst;
+use super::tcp::PathMtu;
 use super::tunnel::{is_tunnel_protocol, Outer};
 use super::udp::Arrival;
 use super::{Io, Router};
@@ -35,10 +36,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                         rest,
                     }) => {
                         let quoted = ip.get(hl + 8..).unwrap_or_default();
-                        if !self.tcp_path_mtu(cx, quoted, rest & 0xffff) {
-                            self.drop(DropReason::IcmpIgnored);
-                        }
-                        return;
+                        return match self.tcp_path_mtu(cx, quoted, rest & 0xffff) {
+                            PathMtu::Applied => {}
+                            PathMtu::Ignored => self.drop(DropReason::IcmpIgnored),
+                            PathMtu::Owner(w) => self.tcp_handoff(cx, pkt, w),
+                        };
                     }
                     Ok(_) => return self.drop(DropReason::IcmpIgnored),
                     Err(_) => return self.drop(DropReason::IcmpMalformed),

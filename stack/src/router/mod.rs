@@ -139,6 +139,8 @@ pub struct Router<B, N = NoNat> {
     /// segments and timers made since the counters last took them.
     tcp: crate::tcp::TcpTable,
     tcp_counts: crate::tcp::ConnCounts,
+    /// This worker among the others, for who owns a TCP connection.
+    place: crate::tcp::Place,
     pub counters: Counters,
 }
 
@@ -186,8 +188,16 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             services: udp::Services::default(),
             tcp: crate::tcp::TcpTable::new(cfg.tcp),
             tcp_counts: crate::tcp::ConnCounts::default(),
+            place: crate::tcp::Place::default(),
             counters: Counters::default(),
         }
+    }
+
+    /// Tells this router which worker it is, of how many, and the seed
+    /// every worker hashes a TCP connection's ends with: a segment for a
+    /// connection another worker owns is handed to it.
+    pub fn set_place(&mut self, place: crate::tcp::Place) {
+        self.place = place;
     }
 
     /// Makes this router send the periodic Router Advertisements (one

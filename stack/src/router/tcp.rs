@@ -25,6 +25,22 @@ use std::net::{IpAddr, SocketAddr};
 /// next segment or timer; the windows bound it anyway).
 const OUT_BATCH: usize = 32;
 
+/// The handoff tag of a TCP segment (or an ICMP error about one) given to
+/// the worker that owns its connection. The translator reads any tag it
+/// does not know as "owned here", so it never hands such a packet on.
+pub const HANDOFF_TCP: u8 = 0x80;
+
+/// What an ICMP error that says the path takes smaller packets did.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum PathMtu {
+    /// A connection of ours lowered its MSS.
+    Applied,
+    /// It names no connection of ours (or fails RFC 5927's checks).
+    Ignored,
+    /// Its connection is this worker's.
+    Owner(u16),
+}
+
 /// Timers one poll runs at most (the rest wait for the next), so a
 /// poll's cost stays bounded.
 const TIMER_BUDGET: usize = 1024;
@@ -52,6 +68,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         };
         self.services.sync(cx.t, &mut self.udp);
         let ends: Ends = (SocketAddr::new(a.dst, seg.dst_port()), SocketAddr::new(a.src, seg.src_port()));
+        // Every segment of a connection is the owning worker's.
+        if let Some(w) = self.place.other_owner(&ends) {
+            self.tcp_handoff(cx, pkt, w);
+            return None;
+        }
         let Ok(options) = seg.options() else {
             self.drop(DropReason::TcpMalformed);
             return None;
@@ -157,39 +178,54 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         None
     }
 
+    /// Gives `pkt` to worker `worker`, which owns its connection.
+    pub(super) fn tcp_handoff(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, worker: u16) {
+        match cx.io.handoff(pkt, worker, HANDOFF_TCP) {
+            Ok(()) => self.counters.tcp_handed_off += 1,
+            Err(pkt) => {
+                drop(pkt);
+                self.drop(DropReason::TcpHandoffFull);
+            }
+        }
+    }
+
     /// An ICMP error quoting `quoted` (the IP header and at least 8
     /// bytes of a packet we sent) that says the path takes `mtu` bytes:
     /// the connection it names, if any, sends smaller segments from now
-    /// on (RFC 1191, RFC 8201, checked per RFC 5927). True if one did.
-    pub(super) fn tcp_path_mtu(&mut self, cx: &mut Burst<'_, impl Io<B>>, quoted: &[u8], mtu: u32) -> bool {
+    /// on (RFC 1191, RFC 8201, checked per RFC 5927), or the worker that
+    /// owns that connection is named.
+    pub(super) fn tcp_path_mtu(&mut self, cx: &mut Burst<'_, impl Io<B>>, quoted: &[u8], mtu: u32) -> PathMtu {
         let (src, dst, at, floor): (IpAddr, IpAddr, usize, u32) = match quoted.first().map(|b| b >> 4) {
             Some(4) => {
                 let p = Ipv4Packet::new_unchecked(quoted);
                 if quoted.len() < ipv4::HEADER_LEN || p.protocol() != Protocol::Tcp {
-                    return false;
+                    return PathMtu::Ignored;
                 }
                 (p.src().into(), p.dst().into(), p.header_len(), 576)
             }
             Some(6) => {
                 let p = Ipv6Packet::new_unchecked(quoted);
                 if quoted.len() < ipv6::HEADER_LEN || p.next_header() != protocol::TCP {
-                    return false;
+                    return PathMtu::Ignored;
                 }
                 (p.src().into(), p.dst().into(), ipv6::HEADER_LEN, ipv6::MIN_MTU as u32)
             }
-            _ => return false,
+            _ => return PathMtu::Ignored,
         };
-        let Some(h) = quoted.get(at..at + 8) else { return false };
+        let Some(h) = quoted.get(at..at + 8) else { return PathMtu::Ignored };
         let ends = (
             SocketAddr::new(src, u16::from_be_bytes([h[0], h[1]])),
             SocketAddr::new(dst, u16::from_be_bytes([h[2], h[3]])),
         );
+        if let Some(w) = self.place.other_owner(&ends) {
+            return PathMtu::Owner(w);
+        }
         let seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
-        let Some(id) = self.tcp.path_mtu(&ends, seq, mtu, floor) else { return false };
+        let Some(id) = self.tcp.path_mtu(&ends, seq, mtu, floor) else { return PathMtu::Ignored };
         self.counters.tcp_path_mtu_updates += 1;
         self.tcp_flush(cx, id);
         self.tcp_settle(id);
-        true
+        PathMtu::Applied
     }
 
     /// Answers `pkt` (a segment for us) with `reset`.

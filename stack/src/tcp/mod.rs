@@ -87,6 +87,51 @@ impl Default for TcpConfig {
 /// A connection's ends: ours, then the peer's.
 pub type Ends = (SocketAddr, SocketAddr);
 
+/// Which worker a router is, of how many, and the seed they all hash a
+/// connection's ends with to agree on its owner.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub worker: u16,
+    pub workers: u16,
+    /// The same on every worker, random per run: no sender can aim its
+    /// connections at one worker.
+    pub seed: u64,
+}
+
+impl Default for Place {
+    fn default() -> Self {
+        Place { worker: 0, workers: 1, seed: 0 }
+    }
+}
+
+impl Place {
+    /// The worker that owns the connection between `ends`, when it is
+    /// another than this one: a keyed mix of both ends, the same on every
+    /// worker.
+    #[inline]
+    pub fn other_owner(&self, ends: &Ends) -> Option<u16> {
+        if self.workers <= 1 {
+            return None;
+        }
+        let mut h = self.seed;
+        let mut mix = |x: u64| {
+            h = (h ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            h ^= h >> 29;
+        };
+        for a in [ends.0, ends.1] {
+            let ip = match a.ip() {
+                std::net::IpAddr::V4(v4) => u128::from(u32::from(v4)),
+                std::net::IpAddr::V6(v6) => u128::from(v6),
+            };
+            mix(ip as u64);
+            mix((ip >> 64) as u64);
+            mix(u64::from(a.port()));
+        }
+        let owner = (((h >> 32) * u64::from(self.workers)) >> 32) as u16;
+        (owner != self.worker).then_some(owner)
+    }
+}
+
 /// A connection in its table: the state machine and who serves it.
 pub struct Entry {
     pub conn: Conn,

@@ -37,6 +37,8 @@ struct TestIo {
     sent: Vec<VecBuf>,
     learned: Vec<(u16, IpAddr, MacAddr, bool)>,
     no_buffers: bool,
+    /// Frames handed to another worker, with the worker and the tag.
+    handed: Vec<(VecBuf, u16, u8)>,
 }
 
 impl Io<VecBuf> for TestIo {
@@ -48,6 +50,10 @@ impl Io<VecBuf> for TestIo {
     }
     fn neighbor_learned(&mut self, n: NeighborNews) {
         self.learned.push((n.ifindex, n.ip, n.mac, n.confirmed));
+    }
+    fn handoff(&mut self, pkt: VecBuf, worker: u16, tag: u8) -> Result<(), VecBuf> {
+        self.handed.push((pkt, worker, tag));
+        Ok(())
     }
 }
 

@@ -280,3 +280,46 @@ fn the_timer_wheel_sends_a_lost_syn_ack_again_on_time() {
     r.poll(&t, t0 + 10_000 * MS, &mut io);
     assert_eq!((r.tcp().len(), segments(&io)), (1, 2));
 }
+
+#[test]
+fn a_segment_that_lands_on_another_worker_is_handed_to_the_connections_owner() {
+    use crate::tcp::Place;
+    let t = echo_tcp();
+    let routers = |seed| {
+        [0, 1].map(|w| {
+            let (mut r, io) = router(&t);
+            r.set_place(Place { worker: w, workers: 2, seed });
+            (r, io)
+        })
+    };
+    // A seed under which worker 1 owns 10.0.1.2:40000 → 10.0.1.1:7.
+    let ends = ("10.0.1.1:7".parse().unwrap(), "10.0.1.2:40000".parse().unwrap());
+    let seed = (0..64).find(|&s| Place { worker: 0, workers: 2, seed: s }.other_owner(&ends) == Some(1)).unwrap();
+    assert_eq!(Place { worker: 1, workers: 2, seed }.other_owner(&ends), None, "both agree");
+    let [(mut r0, mut io0), (mut r1, mut io1)] = routers(seed);
+    // The SYN lands on worker 0: handed over, no state there.
+    run(&mut r0, &t, &mut io0, 0, &seg4(7, 100, 0, tcp::flags::SYN, &[], b""), 0);
+    assert_eq!((io0.sent.len(), r0.tcp().len(), r0.counters.tcp_handed_off), (0, 0, 1));
+    let (pkt, w, tag) = io0.handed.pop().unwrap();
+    assert_eq!((w, tag), (1, super::super::tcp::HANDOFF_TCP));
+    r1.process_handed(&t, pkt, tag, 0, &mut io1);
+    assert_eq!(r1.tcp().len(), 1);
+    let (iss, ack, flags, _) = tcp_of(&io1.sent[0]);
+    assert_eq!((ack, flags), (101, tcp::flags::SYN | tcp::flags::ACK), "the owner answers");
+    // The ACK with data lands on worker 0 too: the owner echoes it.
+    run(&mut r0, &t, &mut io0, 0, &seg4(7, 101, iss + 1, tcp::flags::ACK, &[], b"moved"), 1);
+    let (pkt, _, tag) = io0.handed.pop().unwrap();
+    r1.process_handed(&t, pkt, tag, 1, &mut io1);
+    let (_, _, _, data) = tcp_of(io1.sent.last().unwrap());
+    assert_eq!(&data[..], b"moved");
+    // An ICMP Fragmentation Needed about it, on worker 0, goes over too.
+    let mut quoted = sent_ip(io1.sent.last().unwrap()).into_inner()[..28].to_vec();
+    quoted[8] = 64;
+    let mut icmp = vec![3, 4, 0, 0, 0, 0, 0x02, 0x40];
+    icmp.extend_from_slice(&quoted);
+    let c = crate::wire::checksum::checksum(&icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    run(&mut r0, &t, &mut io0, 0, &ipv4_frame("10.0.1.2", "10.0.1.1", 64, Protocol::Icmp, &icmp, false), 2);
+    assert_eq!(io0.handed.pop().map(|h| h.1), Some(1));
+    assert_eq!(r0.counters.tcp_handed_off, 3);
+}

@@ -63,25 +63,28 @@ PY
 fi
 if [ "$scenario" = stages ]; then
   mkdir -p "$here/out"
-  if ! (cd "$root" && cargo bench -q -p stack --bench pipeline -- --warm-up-time 1 --measurement-time 3) \
-      >"$here/out/stages.log" 2>&1; then
-    cat "$here/out/stages.log" >&2; exit 1
-  fi
-  for est in "$root"/target/criterion/pipeline/*/new/estimates.json; do
-    name="$(basename "$(dirname "$(dirname "$est")")")"
-    ns=$(/usr/bin/python3 -c 'import json,sys; print("%.1f" % json.load(open(sys.argv[1]))["mean"]["point_estimate"])' "$est")
-    echo "stage $name ns_per_packet=$ns"
-  done
-  # The gateway's own TCP, 32 segments an iteration (stack/benches/tcp.rs).
-  if ! (cd "$root" && cargo bench -q -p stack --bench tcp -- --warm-up-time 1 --measurement-time 3) \
-      >"$here/out/tcp_stages.log" 2>&1; then
-    cat "$here/out/tcp_stages.log" >&2; exit 1
-  fi
-  for est in "$root"/target/criterion/tcp/*/new/estimates.json; do
-    name="$(basename "$(dirname "$(dirname "$est")")")"
-    ns=$(/usr/bin/python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["mean"]["point_estimate"] / 32))' "$est")
-    echo "stage $name ns_per_segment=$ns"
-  done
+  # Runs criterion bench BENCH of the stack and prints each of its
+  # functions per element (criterion's mean is per iteration: a burst,
+  # or 32 segments).
+  stage() { # stage BENCH GROUP UNIT
+    if ! (cd "$root" && cargo bench -q -p stack --bench "$1" -- --warm-up-time 1 --measurement-time 3) \
+        >"$here/out/stages_$1.log" 2>&1; then
+      cat "$here/out/stages_$1.log" >&2; exit 1
+    fi
+    for dir in "$root"/target/criterion/"$2"/*/new; do
+      /usr/bin/python3 - "$dir" "$3" <<'PY'
+import json, os, sys
+d, unit = sys.argv[1], sys.argv[2]
+mean = json.load(open(os.path.join(d, "estimates.json")))["mean"]["point_estimate"]
+bench = json.load(open(os.path.join(d, "benchmark.json")))
+n = (bench.get("throughput") or {}).get("Elements", 1)
+print(f"stage {bench['function_id']} {unit}={mean / n:.1f}")
+PY
+    done
+  }
+  stage pipeline pipeline ns_per_packet
+  # The gateway's own TCP through the whole pipeline (stack/benches/tcp.rs).
+  stage tcp tcp ns_per_segment
   exit 0
 fi
 # The nat44 fill port's veth pair, if one was made.

@@ -287,12 +287,7 @@ fn every_metric_the_dashboard_queries_is_exported() {
 /// even though replies land on whichever queue their hash picks.
 #[test]
 fn two_workers_share_traffic_changes_and_neighbors() {
-    let cfg = std::env::temp_dir().join(format!("gw-two-workers-{}.yaml", std::process::id()));
-    let text = include_str!("../../deploy/lab/gateway.yaml")
-        .replace("cores: [1]", "cores: [0, 1]")
-        .replace("iface=gw-lan\"", "iface=gw-lan,qpairs=2\"")
-        .replace("iface=gw-wan\"", "iface=gw-wan,qpairs=2\"");
-    std::fs::write(&cfg, text).unwrap();
+    let cfg = Lab::two_workers_config("two-workers");
     let Some(lab) = Lab::up_with(Some(&cfg)) else { return };
     ok("ip netns exec lab-wan iperf3 -s -D -1 -p 5204");
     std::thread::sleep(Duration::from_millis(300));

@@ -172,12 +172,7 @@ fn legitimate_clients_connect_during_a_syn_flood_through_syn_cookies() {
 /// still comes back.
 #[test]
 fn with_two_workers_segments_reach_the_worker_owning_their_connection() {
-    let cfg = std::env::temp_dir().join(format!("gw-tcp-two-workers-{}.yaml", std::process::id()));
-    let text = include_str!("../../deploy/lab/gateway.yaml")
-        .replace("cores: [1]", "cores: [0, 1]")
-        .replace("iface=gw-lan\"", "iface=gw-lan,qpairs=2\"")
-        .replace("iface=gw-wan\"", "iface=gw-wan,qpairs=2\"");
-    std::fs::write(&cfg, text).unwrap();
+    let cfg = Lab::two_workers_config("tcp-two-workers");
     let Some(lab) = Lab::up_with(Some(&cfg)) else { return };
     for dst in ["10.0.1.1", "fd00:1::1"] {
         let out = echo(dst, 7, 2_000_000, 20);

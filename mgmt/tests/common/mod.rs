@@ -71,6 +71,19 @@ impl Lab {
         Lab::up_kind("router", config)
     }
 
+    /// The lab's config with two workers, each with its own queue on both
+    /// ports (af_packet `qpairs=2` spreads flows by the kernel's hash),
+    /// written to a temporary file named after `name`.
+    pub fn two_workers_config(name: &str) -> std::path::PathBuf {
+        let cfg = std::env::temp_dir().join(format!("gw-{name}-{}.yaml", std::process::id()));
+        let text = include_str!("../../../deploy/lab/gateway.yaml")
+            .replace("cores: [1]", "cores: [0, 1]")
+            .replace("iface=gw-lan\"", "iface=gw-lan,qpairs=2\"")
+            .replace("iface=gw-wan\"", "iface=gw-wan,qpairs=2\"");
+        std::fs::write(&cfg, text).unwrap();
+        cfg
+    }
+
     fn up_kind(kind: &str, config: Option<&std::path::Path>) -> Option<Lab> {
         let guard = LAB.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(why) = missing_capability() {

@@ -141,6 +141,10 @@ pub const SYN_ACK_RETRIES: u8 = 5;
 /// Times our SYN goes again before the open fails (Linux's 6).
 pub const SYN_RETRIES: u8 = 6;
 
+/// Duplicate ACKs that start a fast retransmit (RFC 5681 §3.2), and
+/// RFC 6675's DupThresh.
+const DUP_THRESH: u32 = 3;
+
 /// Separate pieces of data a connection keeps beyond a gap.
 pub const MAX_HOLES: usize = 4;
 
@@ -190,10 +194,9 @@ pub struct Conn {
     /// The peer's SACK blocks above `snd_una` (merged): the sender's
     /// scoreboard (RFC 6675 §3).
     sacked: Ranges<MAX_SACK_BLOCKS>,
-    /// In SACK recovery: the end of the last hole sent again, and how many
-    /// holes the ACKs so far allow to go (one an ACK).
+    /// In SACK recovery: the end of the last hole sent again (RFC 6675's
+    /// HighRxt).
     high_rxt: Seq,
-    rtx_allow: u8,
     rto: Rto,
     /// When the retransmission (or persist) timer fires.
     rtx_at: Option<u64>,
@@ -558,13 +561,40 @@ impl Conn {
         news
     }
 
-    /// One more segment may go again in recovery: with SACK the next
-    /// hole, else the one at `snd_una` (NewReno).
-    fn allow_hole(&mut self) {
-        if self.sack_ok {
-            self.rtx_allow = (self.rtx_allow + 1).min(4);
-        } else {
-            self.resend_una = true;
+    /// RFC 6675 §4 IsLost: a byte is taken as lost when more than
+    /// (DupThresh − 1) × SMSS bytes above it, or DupThresh separate
+    /// blocks, have been SACKed.
+    fn is_lost(&self, at: Seq) -> bool {
+        let above = self.sacked.as_slice().iter().filter(|&&(l, _)| at.lt(l));
+        let (blocks, bytes) = above.fold((0u32, 0u32), |(n, b), &(l, r)| (n + 1, b + r.since(l)));
+        blocks >= DUP_THRESH || bytes > (DUP_THRESH - 1) * self.mss
+    }
+
+    /// RFC 6675 §4 SetPipe: the bytes in the network as far as the
+    /// scoreboard knows: those outstanding, less the SACKed ones and the
+    /// lost ones not sent again (those below `high_rxt` were).
+    fn pipe(&self) -> u32 {
+        let sacked: u32 = self.sacked.as_slice().iter().map(|&(l, r)| r.since(l)).sum();
+        let mut lost = 0;
+        let mut at = self.high_rxt.max_seq(self.snd_una);
+        while let Some((hole, len)) = self.next_hole(at) {
+            if self.is_lost(hole) {
+                lost += len;
+            }
+            at = hole.plus(len);
+        }
+        self.flight().saturating_sub(sacked).saturating_sub(lost)
+    }
+
+    /// In SACK recovery, the hole to send next (RFC 6675 §4 NextSeg): a
+    /// lost one (rule 1); else, when no new data can go (rule 2, which
+    /// the caller sends), any below the highest SACKed byte (rule 3).
+    fn next_seg(&self, new_data: bool) -> Option<(Seq, u32)> {
+        let hole = self.next_hole(self.high_rxt);
+        match hole {
+            Some((s, _)) if self.is_lost(s) => hole,
+            Some(_) if !new_data => hole,
+            _ => None,
         }
     }
 
@@ -628,11 +658,15 @@ impl Conn {
                     self.recover = None;
                     self.cwnd = self.ssthresh.min(self.flight() + self.mss).max(self.mss);
                 }
-                // A partial ACK: the next hole goes out at once.
+                // A partial ACK. With SACK the pipe says what may go; with
+                // NewReno the next hole goes out at once (RFC 6582 §3.2
+                // step 5) and the window deflates.
                 Some(_) => {
                     counts.partial_acks += 1;
-                    self.allow_hole();
-                    self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(self.mss);
+                    if !self.sack_ok {
+                        self.resend_una = true;
+                        self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(self.mss);
+                    }
                 }
                 None if self.cwnd < self.ssthresh => self.cwnd = self.cwnd.saturating_add(acked.min(self.mss)),
                 None => {
@@ -663,23 +697,24 @@ impl Conn {
             // RFC 5681 §2's duplicate ACK; with SACK, an ACK that SACKs
             // new data counts too, data on it or not (RFC 6675 §2).
             self.dupacks = self.dupacks.saturating_add(1);
-            if self.dupacks == 3 && self.recover.is_none() {
+            if u32::from(self.dupacks) == DUP_THRESH && self.recover.is_none() {
                 counts.fast_retransmits += 1;
                 counts.sack_recoveries += u64::from(self.sack_ok);
                 self.ssthresh = self.threshold_after_loss();
-                self.cwnd = self.ssthresh + 3 * self.mss;
                 self.recover = Some(self.snd_max);
                 self.high_rxt = self.snd_una;
-                self.allow_hole();
                 self.rtt_probe = None;
-            } else if self.dupacks > 3 || self.recover.is_some() {
-                // Each further duplicate: a segment has left the network
-                // (RFC 6582 §3.2 step 4); with SACK another hole may go,
-                // without, new data as the inflated window allows.
+                // The first hole goes at once either way (RFC 6675 §5
+                // step 4.3, RFC 6582 §3.2 step 2). With SACK, cwnd is the
+                // threshold and the pipe says what else may go; NewReno
+                // inflates cwnd by the three segments that left.
+                self.resend_una = true;
+                self.cwnd = if self.sack_ok { self.ssthresh } else { self.ssthresh + 3 * self.mss };
+            } else if !self.sack_ok && (self.dupacks > 3 || self.recover.is_some()) {
+                // NewReno: each further duplicate is a segment that left
+                // the network (RFC 6582 §3.2 step 4); new data may go as
+                // the inflated window allows.
                 self.cwnd = self.cwnd.saturating_add(self.mss);
-                if self.recover.is_some() && self.sack_ok {
-                    self.allow_hole();
-                }
             }
         }
         // RFC 9293 §3.10.7.4: the window from the newest segment.
@@ -756,7 +791,6 @@ impl Conn {
         self.dupacks = 0;
         // RFC 2018 §8: after a timeout the SACKed data may be gone.
         self.sacked.clear();
-        self.rtx_allow = 0;
         self.snd_nxt = if matches!(self.state, State::SynSent | State::SynReceived) { self.iss } else { self.snd_una };
         self.rtt_probe = None;
         self.rto.rto = (self.rto.rto * 2).min(MAX_RTO);
@@ -830,22 +864,6 @@ impl Conn {
             return;
         }
         let start = self.data_start();
-        // SACK recovery: the holes below the highest SACKed byte, as many
-        // as the ACKs allow (RFC 6675 §5).
-        while self.sack_ok && self.recover.is_some() && self.rtx_allow > 0 {
-            let Some((hole, len)) = self.next_hole(self.high_rxt) else { break };
-            let off = hole.since(start) as usize;
-            let n = (len as usize).min(mss).min(self.send.len().saturating_sub(off));
-            if n == 0 {
-                break;
-            }
-            if !seg(self, hole, flags::ACK, off, n) {
-                return;
-            }
-            counts.retransmits += 1;
-            self.high_rxt = hole.plus(n as u32);
-            self.rtx_allow -= 1;
-        }
         // Fast retransmit, or NewReno's next hole: the segment at snd_una.
         if std::mem::take(&mut self.resend_una) {
             let off = self.snd_una.since(start) as usize;
@@ -856,13 +874,34 @@ impl Conn {
                     return;
                 }
                 counts.retransmits += 1;
+                self.high_rxt = self.high_rxt.max_seq(self.snd_una.plus(n as u32));
             }
+        }
+        // SACK recovery (RFC 6675 §5 step C): while the pipe leaves a
+        // segment's room in cwnd, the next hole NextSeg names; new data
+        // (its rule 2) goes in the loop below, under the same limit.
+        while self.sack_ok && self.recover.is_some() && self.cwnd.saturating_sub(self.pipe()) >= mss as u32 {
+            let queued = self.send.len() > self.snd_nxt.since(start) as usize;
+            let new_data = queued && self.snd_wnd > self.snd_nxt.since(self.snd_una);
+            let Some((hole, len)) = self.next_seg(new_data) else { break };
+            let off = hole.since(start) as usize;
+            let n = (len as usize).min(mss).min(self.send.len().saturating_sub(off));
+            if n == 0 {
+                break;
+            }
+            if !seg(self, hole, flags::ACK, off, n) {
+                return;
+            }
+            counts.retransmits += 1;
+            self.high_rxt = hole.plus(n as u32);
         }
         loop {
             let off = self.snd_nxt.since(start) as usize;
             let avail = self.send.len().saturating_sub(off);
             let in_flight = self.snd_nxt.since(self.snd_una);
-            let mut room = self.snd_wnd.min(self.cwnd).saturating_sub(in_flight) as usize;
+            // In SACK recovery cwnd bounds the pipe, not the flight.
+            let used = if self.sack_ok && self.recover.is_some() { self.pipe() } else { in_flight };
+            let mut room = self.snd_wnd.saturating_sub(in_flight).min(self.cwnd.saturating_sub(used)) as usize;
             if self.probe && room == 0 && avail > 0 && in_flight == 0 {
                 // RFC 9293 §3.8.6.1: probe a zero window with one byte.
                 room = 1;

@@ -68,7 +68,6 @@ impl Conn {
             sack_ok: syn.options.sack_permitted,
             sacked: Ranges::EMPTY,
             high_rxt: iss,
-            rtx_allow: 0,
             rto: Rto::new(cfg.rto_min_ns),
             rtx_at: None,
             rtt_probe: None,

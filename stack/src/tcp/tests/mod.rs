@@ -438,12 +438,16 @@ fn sack_blocks_on_data_count_as_duplicate_acks_and_the_holes_go_again_rfc6675() 
     }
     let sent = p.out();
     assert_eq!((p.counts.fast_retransmits, p.counts.sack_recoveries), (1, 1));
-    assert_eq!((sent[0].0.seq, sent[0].1.len()), (ISS + 1, 1000), "the first hole");
-    // More SACKs: the next hole (segment 4) goes too, not what was SACKed.
+    // The first hole at once; the pipe (6 out, 3 SACKed, nothing lost
+    // unsent) leaves room, and with no new data to send the other hole
+    // below the highest SACKed byte goes too (NextSeg rule 3). Never what
+    // was SACKed.
+    let holes: Vec<(u32, usize)> = sent.iter().filter(|(_, d)| !d.is_empty()).map(|(o, d)| (o.seq, d.len())).collect();
+    assert_eq!(holes, [(ISS + 1, 1000), (ISS + 3001, 1000)]);
+    // More SACKs: nothing is left to send again.
     p.seg_with(seq, ISS + 1, f::ACK, 64000, b"", sack(&[(ISS + 4001, ISS + 6001), (ISS + 1001, ISS + 3001)]));
     let sent = p.out();
-    assert_eq!(sent.iter().filter(|(o, d)| !d.is_empty() && o.seq == ISS + 3001).count(), 1, "{sent:?}");
-    assert!(sent.iter().all(|(o, _)| o.seq != ISS + 1001 && o.seq != ISS + 4001));
+    assert!(sent.iter().all(|(_, d)| d.is_empty()), "{sent:?}");
     p.seg(seq, ISS + 6001, f::ACK, 64000, b"");
     assert!(p.conn.send.is_empty());
 }
@@ -798,3 +802,42 @@ fn one_worker_holds_100000_established_connections_within_its_bound() {
 }
 
 mod open;
+
+#[test]
+fn in_sack_recovery_the_pipe_not_the_flight_limits_what_goes_rfc6675_5() {
+    let mut p = Peer::established_sack(65536);
+    p.write(&[7; 20_000]);
+    assert_eq!(p.out().len(), 10, "the initial window");
+    // Segment 1 lost; three duplicate ACKs SACK segments 2-4.
+    let seg = |n: u32| (ISS + 1 + 1000 * n, ISS + 1001 + 1000 * n);
+    let mut upto = 0;
+    let dup = |p: &mut Peer, upto: &mut u32| {
+        *upto += 1;
+        p.seg_with(IRS + 1, ISS + 1, f::ACK, 64000, b"", sack(&[(seg(1).0, seg(*upto).1)]))
+    };
+    for _ in 0..3 {
+        dup(&mut p, &mut upto);
+    }
+    // cwnd = ssthresh = 7 segments (CUBIC's 0.7 of 10); the hole goes
+    // at once, and the pipe (10 out − 3 SACKed, the hole sent again:
+    // 7) leaves no room for more.
+    let sent = p.out();
+    assert_eq!(sent.iter().map(|(o, d)| (o.seq, d.len())).collect::<Vec<_>>(), [(ISS + 1, 1000)]);
+    // Each further SACKed segment takes one out of the pipe: one new
+    // segment each (no inflation needed).
+    for k in 0..3 {
+        dup(&mut p, &mut upto);
+        let sent = p.out();
+        assert_eq!(sent.iter().map(|(o, _)| o.seq).collect::<Vec<_>>(), [ISS + 10_001 + 1000 * k], "{k}");
+    }
+    // The cumulative ACK of the hole and the SACKed segments, short of
+    // what was out when recovery began: a partial ACK; the pipe is now
+    // what is in flight (6 segments), so one more may go.
+    p.seg_with(IRS + 1, seg(upto).1, f::ACK, 64000, b"", TcpOptions::default());
+    assert_eq!(p.counts.partial_acks, 1);
+    assert_eq!(p.out().len(), 1);
+    // All of it: recovery over.
+    p.seg(IRS + 1, ISS + 14_001, f::ACK, 64000, b"");
+    p.out();
+    assert_eq!((p.counts.fast_retransmits, p.counts.retransmits), (1, 1), "only the hole went twice");
+}

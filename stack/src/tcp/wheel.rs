@@ -2,8 +2,9 @@
 //! Lauck): each connection is filed under the slot of its next deadline
 //! (1 ms ticks, 4,096 slots; a deadline further off waits in its slot
 //! through the rounds before it). Advancing the wheel visits only the
-//! slots whose ticks have passed, so a poll costs what is due, not what
-//! the table holds. The lists are linked through arrays sized by the
+//! slots whose ticks have passed, each once, and the current tick's slot
+//! again only when something in it may be due, so a poll costs what is
+//! due, not what the table holds. The lists are linked through arrays sized by the
 //! table: nothing allocates after [`Wheel::new`].
 
 /// A tick, in ns.
@@ -26,6 +27,14 @@ pub struct Wheel {
     /// (`None`: from the head; `Some(NIL)`: the slot is done).
     tick: u64,
     scan: Option<u32>,
+    /// Nothing in the current tick's slot is due before this (0: not
+    /// known, visit it); and the earliest deadline within the current
+    /// tick seen by the visit under way.
+    due_from: u64,
+    soonest: u64,
+    /// Entries looked at (for the tests of what a visit costs).
+    #[cfg(test)]
+    looked: u64,
 }
 
 impl Wheel {
@@ -43,6 +52,10 @@ impl Wheel {
             slot_of: vec![0; connections],
             tick: now / TICK,
             scan: None,
+            due_from: 0,
+            soonest: u64::MAX,
+            #[cfg(test)]
+            looked: 0,
         }
     }
 
@@ -59,7 +72,13 @@ impl Wheel {
         }
         self.unlink(id);
         let Some(d) = deadline else { return };
-        let s = Self::slot((d / TICK).max(self.tick));
+        let tick = (d / TICK).max(self.tick);
+        if tick == self.tick {
+            // Due within the current tick: its slot must be looked at.
+            self.due_from = self.due_from.min(d);
+            self.soonest = self.soonest.min(d);
+        }
+        let s = Self::slot(tick);
         // At the head: a visit in progress (which moves toward the tail)
         // does not meet it again.
         let old = self.heads[s];
@@ -107,24 +126,42 @@ impl Wheel {
         if last >= self.tick + SLOTS as u64 {
             self.tick = last + 1 - SLOTS as u64;
             self.scan = None;
+            self.due_from = 0;
         }
         loop {
+            if self.tick == last && now < self.due_from {
+                return None;
+            }
+            if self.scan.is_none() {
+                self.soonest = u64::MAX;
+            }
             let mut id = self.scan.unwrap_or(self.heads[Self::slot(self.tick)]);
             while id != NIL {
+                #[cfg(test)]
+                {
+                    self.looked += 1;
+                }
                 let n = self.next[id as usize];
-                if self.at[id as usize].is_some_and(|d| d <= now) {
-                    self.scan = Some(n);
-                    self.unlink(id);
-                    return Some(id);
+                match self.at[id as usize] {
+                    Some(d) if d <= now => {
+                        self.scan = Some(n);
+                        self.unlink(id);
+                        return Some(id);
+                    }
+                    // Due later in this tick: the slot is looked at again.
+                    Some(d) if d / TICK <= self.tick => self.soonest = self.soonest.min(d),
+                    _ => {}
                 }
                 id = n;
             }
             if self.tick >= last {
                 self.scan = Some(NIL);
+                self.due_from = self.soonest;
                 return None;
             }
             self.tick += 1;
             self.scan = None;
+            self.due_from = 0;
         }
     }
 }
@@ -167,6 +204,32 @@ mod tests {
         assert_eq!(due(&mut w, 60_000 * MS), [0]);
         w.file(1, Some(1000 * MS)); // long past
         assert_eq!(due(&mut w, 60_001 * MS), [1]);
+    }
+
+    #[test]
+    fn polls_with_nothing_due_look_at_nothing_however_many_wait() {
+        let mut w = Wheel::new(1000, 0);
+        // A thousand waiting rounds ahead in the current tick's slot, and
+        // one due later in this tick.
+        for id in 0..999 {
+            w.file(id, Some(4096 * MS * (1 + u64::from(id % 10))));
+        }
+        w.file(999, Some(900_000));
+        assert!(due(&mut w, 100).is_empty());
+        let once = w.looked;
+        assert_eq!(once, 1000, "one visit");
+        for now in 101..1000 {
+            assert!(due(&mut w, now * 100).is_empty());
+        }
+        assert_eq!(w.looked, once, "no visit again until something may be due");
+        // And the one due in this tick still comes at its time.
+        let mut w = Wheel::new(2, 0);
+        w.file(0, Some(500_000));
+        assert!(due(&mut w, 100).is_empty());
+        assert_eq!(due(&mut w, 500_000), [0]);
+        w.file(1, Some(700_000));
+        assert!(due(&mut w, 600_000).is_empty());
+        assert_eq!(due(&mut w, 700_000), [1], "filed after the visit, in this tick");
     }
 
     #[test]

@@ -185,30 +185,30 @@ fn send(c: &mut Criterion) {
     let (mut r, mut pool, iss) = connected(&t, 19, &syn);
     // Grow the window to 32 segments' worth: each ACK then lets exactly
     // 32 new segments go.
-    let mut acked = iss.wrapping_add(1);
-    let mut f = frame(19, 1001, acked, flags::ACK, &TcpOptions::default(), 0);
+    let mut f = frame(19, 1001, iss.wrapping_add(1), flags::ACK, &TcpOptions::default(), 0);
     // (1460-byte segments: no timestamps on this one.)
     let window = (N * 1460) as u16;
     f[14 + 20 + 14..14 + 20 + 16].copy_from_slice(&window.to_be_bytes());
     TcpPacket::new_checked(&mut f[34..]).unwrap().fill_checksum(THEIRS, OURS);
-    let mut ack_all = |r: &mut Router<VecBuf>, pool: &mut Pool, acked: &mut u32| {
-        *acked = iss.wrapping_add(1).wrapping_add(r.counters.tcp_bytes_sent as u32);
-        renumber(&mut f, 1001, *acked);
+    // Acknowledges everything sent so far.
+    let mut ack_all = |r: &mut Router<VecBuf>, pool: &mut Pool| {
+        let acked = iss.wrapping_add(1).wrapping_add(r.counters.tcp_bytes_sent as u32);
+        renumber(&mut f, 1001, acked);
         let mut b = VecBuf::new(0);
         b.reset(0, &f);
         r.process(&t, b, 3, pool);
     };
     // (Slow start adds a segment an ACK: 25 ACKs take it past 32.)
     for _ in 0..25 {
-        ack_all(&mut r, &mut pool, &mut acked);
+        ack_all(&mut r, &mut pool);
     }
     let before = pool.sent;
-    ack_all(&mut r, &mut pool, &mut acked);
+    ack_all(&mut r, &mut pool);
     assert_eq!(pool.sent - before, N as u64, "32 segments an ACK");
     let mut g = c.benchmark_group("tcp");
     g.throughput(Throughput::Elements(N as u64));
     let (acks, sent) = (r.counters.local, pool.sent);
-    g.bench_function("tcp_send_segment", |b| b.iter(|| ack_all(&mut r, &mut pool, &mut acked)));
+    g.bench_function("tcp_send_segment", |b| b.iter(|| ack_all(&mut r, &mut pool)));
     g.finish();
     assert_eq!(pool.sent - sent, (r.counters.local - acks) * N as u64, "32 segments every ACK");
     assert_eq!(drops(&r), Vec::<(&str, u64)>::new());

@@ -37,7 +37,7 @@ pub(super) enum PathMtu {
     Applied,
     /// It names no connection of ours (or fails RFC 5927's checks).
     Ignored,
-    /// Its connection is this worker's.
+    /// Its connection is another worker's, this one.
     Owner(u16),
 }
 
@@ -55,24 +55,29 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// connection or listener takes it.
     pub(super) fn tcp_input(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, a: Arrival) -> Option<B> {
         let d = pkt.data().get(a.at..a.end).unwrap_or_default();
-        let ok = match (a.src, a.dst) {
-            (IpAddr::V4(s), IpAddr::V4(t)) => TcpPacket::new_checked(d).is_ok_and(|p| p.verify_checksum(s, t)),
-            (IpAddr::V6(s), IpAddr::V6(t)) => ipv6::verify_upper_checksum(&s, &t, protocol::TCP, d),
-            _ => false,
-        };
-        let seg = TcpPacket::new_checked(d);
-        let (Ok(seg), true) = (seg, ok) else {
-            // Cut short, or failing its checksum: no answer at all.
+        let Ok(seg) = TcpPacket::new_checked(d) else {
+            // Cut short: no answer at all.
             self.drop(DropReason::TcpMalformed);
             return None;
         };
-        self.services.sync(cx.t, &mut self.udp);
         let ends: Ends = (SocketAddr::new(a.dst, seg.dst_port()), SocketAddr::new(a.src, seg.src_port()));
-        // Every segment of a connection is the owning worker's.
+        // Every segment of a connection is the owning worker's, which
+        // checks it (the checksum once, there).
         if let Some(w) = self.place.other_owner(&ends) {
             self.tcp_handoff(cx, pkt, w);
             return None;
         }
+        let ok = match (a.src, a.dst) {
+            (IpAddr::V4(s), IpAddr::V4(t)) => seg.verify_checksum(s, t),
+            (IpAddr::V6(s), IpAddr::V6(t)) => ipv6::verify_upper_checksum(&s, &t, protocol::TCP, d),
+            _ => false,
+        };
+        if !ok {
+            // Failing its checksum: no answer at all.
+            self.drop(DropReason::TcpMalformed);
+            return None;
+        }
+        self.services.sync(cx.t, &mut self.udp);
         let Ok(options) = seg.options() else {
             self.drop(DropReason::TcpMalformed);
             return None;

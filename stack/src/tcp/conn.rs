@@ -628,11 +628,11 @@ impl Conn {
 
     /// The ACK field of an acceptable segment: what it acknowledges, the
     /// window it offers, and the loss it signals.
-    fn on_ack(&mut self, seq: Seq, ack: Seq, window: u16, dup: AckMeta, now: u64, counts: &mut ConnCounts) {
+    fn on_ack(&mut self, seq: Seq, ack: Seq, window: u16, meta: AckMeta, now: u64, counts: &mut ConnCounts) {
         let window = u32::from(window) << self.snd_shift;
         if ack.gt(self.snd_una) {
             let acked = ack.since(self.snd_una);
-            self.rtt_from_echo(dup.echo, now);
+            self.rtt_from_echo(meta.echo, now);
             // Bytes of the send queue acknowledged (not our FIN).
             let data_end = self.data_start().plus(self.send.len() as u32);
             let data_acked = ack.min_seq(data_end).since(self.data_start()) as usize;
@@ -692,7 +692,7 @@ impl Conn {
             }
         } else if ack == self.snd_una
             && self.snd_una != self.snd_max
-            && ((dup.no_data && window == self.snd_wnd) || dup.newly_sacked)
+            && ((meta.no_data && window == self.snd_wnd) || meta.newly_sacked)
         {
             // RFC 5681 §2's duplicate ACK; with SACK, an ACK that SACKs
             // new data counts too, data on it or not (RFC 6675 §2).

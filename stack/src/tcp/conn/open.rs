@@ -17,6 +17,7 @@ pub struct Opening {
     pub now: u64,
 }
 
+#[cfg(test)]
 impl Opening {
     /// `iss` and `our_mss` at time 0, with no timestamp offset.
     pub const fn new(iss: u32, our_mss: u16) -> Opening {

@@ -86,6 +86,17 @@ fn inc(ends: Ends, now: u64) -> Incoming {
     Incoming { ends, our_mss: 1460, ifindex: 0, service: ServiceKind::Echo, now }
 }
 
+/// What connection `c` sends at `now`.
+fn out_of(c: &mut Conn, now: u64) -> Sent {
+    let mut counts = ConnCounts::default();
+    let mut sent = Vec::new();
+    c.output(now, &mut counts, &mut |o: &SegOut, a: &[u8], b: &[u8]| {
+        sent.push((*o, [a, b].concat()));
+        true
+    });
+    sent
+}
+
 fn flags_of(s: &Sent) -> Vec<u8> {
     s.iter().map(|(o, _)| o.flags).collect()
 }
@@ -662,12 +673,7 @@ fn a_new_syn_in_time_wait_reopens_if_newer_by_timestamp_or_sequence_rfc6191() {
     let id = t.accept(&inc(ends, 0), &syn, None).unwrap();
     let e = t.get_mut(id).unwrap();
     let mut c = ConnCounts::default();
-    let mut sent = Vec::new();
-    e.conn.output(0, &mut c, &mut |o: &SegOut, _: &[u8], _: &[u8]| {
-        sent.push(*o);
-        true
-    });
-    let iss = sent[0].seq;
+    let iss = out_of(&mut e.conn, 0)[0].0.seq;
     let seg = |fl: u8, tsval: u32| SegIn {
         seq: 2,
         ack: iss.wrapping_add(if fl & f::FIN != 0 { 2 } else { 1 }),
@@ -692,12 +698,8 @@ fn a_new_syn_in_time_wait_reopens_if_newer_by_timestamp_or_sequence_rfc6191() {
     assert!(t.find(&ends).is_none(), "the old one is gone");
     assert!(Seq(floor).gt(Seq(iss.wrapping_add(2))), "above every number it used");
     let new = t.accept(&inc(ends, 0), &again(103, 9), Some(floor)).unwrap();
-    let mut first = None;
-    t.get_mut(new).unwrap().conn.output(0, &mut c, &mut |o: &SegOut, _: &[u8], _: &[u8]| {
-        first = Some(o.seq);
-        true
-    });
-    assert!(Seq(first.unwrap()).ge(Seq(floor)));
+    let first = out_of(&mut t.get_mut(new).unwrap().conn, 0)[0].0.seq;
+    assert!(Seq(first).ge(Seq(floor)));
 }
 
 #[test]
@@ -728,21 +730,13 @@ fn a_syn_cookie_carries_window_scale_and_sack_in_its_timestamp() {
     // Data past a gap: a SACK block beside the timestamps.
     let late = SegIn { seq: 1078, flags: f::ACK, ..ack };
     assert_eq!(e.conn.input(&late, b"x", now + MS, &mut c), Event::OutOfOrder);
-    let mut sent = Vec::new();
-    e.conn.output(now + MS, &mut c, &mut |o: &SegOut, _: &[u8], _: &[u8]| {
-        sent.push(*o);
-        true
-    });
-    assert_eq!(sent[0].options.sack_len, 1);
-    assert_eq!(sent[0].options.timestamps.map(|t| t.1), Some(4243));
+    let sent = out_of(&mut e.conn, now + MS);
+    assert_eq!(sent[0].0.options.sack_len, 1);
+    assert_eq!(sent[0].0.options.timestamps.map(|t| t.1), Some(4243));
     // The peer's window is scaled: 500 << 7 bytes, room for the initial
     // window's 10 segments.
     assert_eq!(e.conn.send.push(&[0; 20_000]), 20_000);
-    let mut bytes = 0;
-    e.conn.output(now + MS, &mut c, &mut |_: &SegOut, a: &[u8], b: &[u8]| {
-        bytes += a.len() + b.len();
-        true
-    });
+    let bytes: usize = out_of(&mut e.conn, now + MS).iter().map(|(_, d)| d.len()).sum();
     assert!(bytes > 10_000, "{bytes}");
 }
 

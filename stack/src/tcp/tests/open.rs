@@ -13,16 +13,6 @@ fn connecting(iss: u32, cfg: &TcpConfig) -> Conn {
     Conn::connect(&open, cfg, Ring::new(cfg.buffer), Ring::new(cfg.buffer))
 }
 
-fn out_of(c: &mut Conn, now: u64) -> Sent {
-    let mut counts = ConnCounts::default();
-    let mut sent = Vec::new();
-    c.output(now, &mut counts, &mut |o: &SegOut, a: &[u8], b: &[u8]| {
-        sent.push((*o, [a, b].concat()));
-        true
-    });
-    sent
-}
-
 /// Delivers what each sends to the other until both are quiet.
 fn pump(a: &mut Conn, b: &mut Conn, now: u64) {
     let mut counts = ConnCounts::default();

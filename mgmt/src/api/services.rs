@@ -22,15 +22,19 @@ pub(super) fn routes(r: OpenApiRouter<Arc<Api>>) -> OpenApiRouter<Arc<Api>> {
 pub struct ListenerInfo {
     /// `ADDRESS:PORT` (`10.0.1.1:7`, `[fd00:1::1]:7`).
     pub address: String,
+    /// UDP: datagrams the socket received, over all workers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub received_datagrams: Option<u64>,
+    /// UDP: their payload bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub received_bytes: Option<u64>,
     /// Datagrams dropped because the socket's queue was full.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped_datagrams: Option<u64>,
+    /// UDP: datagrams the service sent from it (echo's answers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sent_datagrams: Option<u64>,
+    /// UDP: their payload bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sent_bytes: Option<u64>,
     /// TCP: connections on it now, over all workers.

@@ -2,7 +2,10 @@
 """Closing moves for the lab's TCP tests, against the gateway's services.
 
     tcp_close.py halfclose DST      echo (port 7): send 100 kB, half-close,
-                                    read everything back; prints `ok N`
+                                    read everything back through a small
+                                    receive window (so the echo is still
+                                    flowing when the FIN arrives); prints
+                                    `ok N`
     tcp_close.py serverfirst DST P  HTTP (port 80) from local port P with
                                     `Connection: close`: the server closes
                                     first; prints the status code
@@ -12,14 +15,17 @@
 """
 import socket
 import sys
+import threading
 import time
 
 mode, dst = sys.argv[1], sys.argv[2]
 family = socket.AF_INET6 if ":" in dst else socket.AF_INET
 
 
-def connect(port, local_port=0):
+def connect(port, local_port=0, rcvbuf=0):
     s = socket.socket(family, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.settimeout(10)
     if local_port:
@@ -47,11 +53,18 @@ def http_close(local_port):
 
 if mode == "halfclose":
     data = bytes(i % 251 for i in range(100_000))
-    s = connect(7)
+    # The window the client offers stays a few kB, so the gateway cannot
+    # echo faster than we read: data is still queued on its side when
+    # our FIN gets there, whatever the machine's speed.
+    s = connect(7, rcvbuf=4096)
+    back = []
+    reader = threading.Thread(target=lambda: back.append(read_all(s)))
+    reader.start()
     s.sendall(data)
     s.shutdown(socket.SHUT_WR)
-    back = read_all(s)
+    reader.join()
     s.close()
+    back = back[0] if back else b""
     print("ok %d" % len(back) if back == data else "FAIL %d" % len(back))
 elif mode == "serverfirst":
     print(http_close(int(sys.argv[3])))

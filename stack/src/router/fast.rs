@@ -35,7 +35,7 @@ use crate::wire::ethernet::{self, ethertype, HEADER_LEN as ETH};
 use crate::wire::ipv4::{self, field as ip4f, Ipv4Packet};
 use crate::wire::ipv6::{self, field as ip6f};
 use crate::wire::FiveTuple;
-use crate::wire::{be16, be32, checksum, get_be16, MacAddr};
+use crate::wire::{be16, be32, checksum, get_be16};
 use std::net::Ipv4Addr;
 
 /// How many frames ahead of the one being processed the translator is
@@ -370,7 +370,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return Plan::SLOW;
         }
         match be16(eth, ethernet::field::ETHERTYPE) {
-            ethertype::IPV4 => self.decide4::<IDLE>(t, port, pkt, verdict, now, false),
+            ethertype::IPV4 => match self.vxlan_fast::<IDLE>(t, pkt) {
+                Some(plan) => plan,
+                None => self.decide4::<IDLE>(t, port, pkt, verdict, now, false),
+            },
             ethertype::IPV6 if ing.v6 => self.decide6(t, pkt, verdict, now),
             _ => Plan::SLOW,
         }
@@ -382,18 +385,16 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// member, or unknown in a two-member bridge.
     #[inline(always)]
     pub(super) fn decide_l2(&self, ing: Ingress, eth: &[u8; ETH]) -> Plan {
-        let (mut dst, mut src) = ([0u8; 6], [0u8; 6]);
-        dst.copy_from_slice(&eth[..6]);
-        src.copy_from_slice(&eth[6..12]);
         let tagged = matches!(be16(eth, ethernet::field::ETHERTYPE), ethertype::VLAN | ethertype::QINQ);
-        if tagged || src[0] & 1 != 0 || dst[0] & 1 != 0 || dst == ing.mac {
+        if tagged || eth[6] & 1 != 0 || eth[0] & 1 != 0 || eth[..6] == ing.mac {
             return Plan::SLOW;
         }
-        let Some((slot, member)) = self.macs.entry(ing.bridge, MacAddr(src)) else { return Plan::SLOW };
+        let (src, dst) = self.macs.frame(ing.bridge, eth);
+        let Some((slot, member)) = src else { return Plan::SLOW };
         if member != ing.member {
             return Plan::SLOW;
         }
-        match self.macs.lookup(ing.bridge, MacAddr(dst)) {
+        match dst {
             Some(out) if out != ing.member => Plan { next: Next::Switch, len: 0, to: out, slot },
             None if ing.flood_to != Ingress::NONE => Plan { next: Next::Flood, len: 0, to: ing.flood_to, slot },
             _ => Plan::SLOW,
@@ -441,6 +442,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 _ => return Plan::SLOW,
             }
         }
+        // Tunnel and VXLAN packets for us, unwrapped here (an address
+        // once found ours is known without the FIB).
+        let ours = !nested && matches!(pre, FastVerdict::Untouched);
+        if ours && self.unwrap_memo.is_local(t, dst) {
+            return self.unwrap4::<IDLE>(t, port, pkt, verdict, now, tl);
+        }
         let key = match t.fib.lookup(Ipv4Addr::from(dst)) {
             Some(&RouteTarget::Connected { ifindex }) => AdjacencyKey::Host(4, ifindex, u128::from(dst)),
             // ECMP hashes the translated packet: only the full path has it.
@@ -451,9 +458,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 let hash = if count > 1 { d.get(ETH..ETH + tl).map_or(0, super::ip4::flow_hash) } else { 0 };
                 AdjacencyKey::Route(4, pick(first, count, hash))
             }
-            // Tunnel and VXLAN packets for us, unwrapped here.
-            Some(&RouteTarget::Local { .. }) if !nested && matches!(pre, FastVerdict::Untouched) => {
-                return self.unwrap4::<IDLE>(t, port, pkt, verdict, now, tl)
+            Some(&RouteTarget::Local { .. }) if ours => {
+                self.unwrap_memo.note_local(t, dst);
+                return self.unwrap4::<IDLE>(t, port, pkt, verdict, now, tl);
             }
             _ => return Plan::SLOW,
         };

@@ -5,12 +5,18 @@
 # in one invocation. l3fwd is built here from the distribution's example
 # sources (benches/l3fwd.sh).
 #
-#   benches/run.sh [ipv4_route|ipv6_route|l2_bridge|nat44|tunnel] [--seconds S]
+#   benches/run.sh [ipv4_route|ipv6_route|l2_bridge|nat44|tunnel] [--seconds S] [--pairs N]
 #   GATEWAYD=path/to/gatewayd benches/run.sh ...   (measure that build)
 #   benches/run.sh scrape
 #   benches/run.sh stages
 #
-# Prints: ipv4_route gatewayd_mpps=X l3fwd_mpps=Y ratio=Z
+# gatewayd and l3fwd are measured alternately, N pairs (default 5): a
+# ratio is taken in each pair, and the line gives the median ratio with
+# the pairs' spread, and the median rates. (One pair is not a
+# measurement on a shared VM: the same build gave 0.80 and 1.01 minutes
+# apart.)
+#
+# Prints: ipv4_route gatewayd_mpps=X l3fwd_mpps=Y ratio=Z min=A max=B pairs=N
 #     or: ipv6_route ... (against l3fwd, 2001:200:0:1::/64 frames)
 #     or: l2_bridge ... (both ports in one bridge; against l3fwd's IPv4
 #         rate on the same frames). The sink never sends, so the
@@ -39,11 +45,12 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-scenario=ipv4_route; seconds=5; core=1
+scenario=ipv4_route; seconds=5; core=1; pairs=5
 while [ $# -gt 0 ]; do
   case "$1" in
     ipv4_route|ipv6_route|l2_bridge|nat44|tunnel|scrape|stages) scenario=$1; shift ;;
     --seconds) seconds="$2"; shift 2 ;;
+    --pairs) pairs="$2"; shift 2 ;;
     *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, nat44, tunnel, scrape, stages)" >&2; exit 2 ;;
   esac
 done
@@ -256,27 +263,53 @@ measure_gatewayd() {
   fi
   rates="$(/usr/bin/python3 "$here/dpdk_rate.py" "$prefix" --warmup 2 --seconds "$seconds")" || { cat "$out/gatewayd.log" >&2; exit 1; }
   kill -TERM $gw; wait $gw || true
-  trap - EXIT
+  # (The nat44 fill port's veth pair stays for the next pair.)
+  trap drop_veth EXIT
   rm -rf "/var/run/dpdk/$prefix"
-  drop_veth
   gw_mpps=$(echo "$rates" | awk '/^port 1 /{print $6}')
   rx_mpps=$(echo "$rates" | awk '/^port 0 /{print $4}')
 }
 
+# One pair: gatewayd on each of the scenario's configs, then l3fwd on
+# the plain frames; a line "NAME GW_MPPS L3FWD_MPPS" per config into
+# $out/pairs.txt.
+names=("$scenario"); configs=("$out/gateway.yaml")
 if [ "$scenario" = tunnel ]; then
-  measure_gatewayd "$out/gre_encap.yaml"; encap_mpps=$gw_mpps
-  measure_gatewayd "$out/gre_decap.yaml"; decap_mpps=$gw_mpps
-  measure_gatewayd "$out/vxlan_decap.yaml"; vxlan_mpps=$gw_mpps
-else
-  measure_gatewayd "$out/gateway.yaml"
+  names=(gre_encap gre_decap vxlan_decap)
+  configs=("$out/gre_encap.yaml" "$out/gre_decap.yaml" "$out/vxlan_decap.yaml")
+elif [ "$scenario" = nat44 ]; then
+  names=(nat44_steady)
 fi
-
-l3="$(bash "$here/l3fwd.sh" --seconds "$seconds" --core "$core" --pcap "$pcap")"
-l3_mpps=$(echo "$l3" | awk '/^l3fwd_mpps/{print $2}')
-ratio=$(awk -v a="$gw_mpps" -v b="$l3_mpps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')
-echo "# gatewayd received $rx_mpps Mpps on port 0; log: $out/gatewayd.log"
+: >"$out/pairs.txt"
+for pair in $(seq 1 "$pairs"); do
+  gw_rates=()
+  for cfg in "${configs[@]}"; do
+    measure_gatewayd "$cfg"; gw_rates+=("$gw_mpps")
+  done
+  l3="$(bash "$here/l3fwd.sh" --seconds "$seconds" --core "$core" --pcap "$pcap")"
+  l3_mpps=$(echo "$l3" | awk '/^l3fwd_mpps/{print $2}')
+  for i in "${!names[@]}"; do
+    echo "${names[$i]} ${gw_rates[$i]} $l3_mpps" >>"$out/pairs.txt"
+  done
+  echo "# pair $pair/$pairs: ${names[*]} ${gw_rates[*]} l3fwd $l3_mpps; gatewayd received $rx_mpps Mpps on port 0 (log: $out/gatewayd.log)" >&2
+done
+# Per name: median rates and ratio, the ratios' spread.
+summary() {
+  /usr/bin/python3 - "$out/pairs.txt" "$1" "${2:-}" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.split()[0] == sys.argv[2]]
+gw = [float(r[1]) for r in rows]
+l3 = [float(r[2]) for r in rows]
+ratios = [g / l if l > 0 else float("nan") for g, l in zip(gw, l3)]
+med = statistics.median
+print(f"{sys.argv[2]} gatewayd_mpps={med(gw):.2f} l3fwd_mpps={med(l3):.2f} ratio={med(ratios):.2f} "
+      f"min={min(ratios):.2f} max={max(ratios):.2f} pairs={len(rows)}{sys.argv[3]}")
+PY
+}
+for name in "${names[@]}"; do
+  if [ "$name" = nat44_steady ]; then summary "$name" " sessions=$sessions"; else summary "$name"; fi
+done
 if [ "$scenario" = nat44 ]; then
-  echo "nat44_steady gatewayd_mpps=$gw_mpps l3fwd_mpps=$l3_mpps ratio=$ratio sessions=$sessions"
   if ! (cd "$root" && cargo bench -q -p nat --bench nat44 -- --warm-up-time 1 --measurement-time 3) \
       >"$out/nat44.log" 2>&1; then
     cat "$out/nat44.log" >&2; exit 1
@@ -287,11 +320,4 @@ if [ "$scenario" = nat44 ]; then
   awk -v ns="$(mean new_session)" 'BEGIN { printf "nat44_new_sessions sessions_per_s=%.0f\n", 32e9 / ns }'
   awk -v ns="$(mean translate_1m_sessions)" 'BEGIN { printf "nat44_translate_1m_flows ns_per_packet=%.1f\n", ns / 32 }'
   grep -o 'bytes_per_session=[0-9]*' "$out/nat44.log" | head -1 | sed 's/^/nat44_memory /'
-elif [ "$scenario" = tunnel ]; then
-  r() { awk -v a="$1" -v b="$l3_mpps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
-  echo "gre_encap gatewayd_mpps=$encap_mpps l3fwd_mpps=$l3_mpps ratio=$(r "$encap_mpps")"
-  echo "gre_decap gatewayd_mpps=$decap_mpps l3fwd_mpps=$l3_mpps ratio=$(r "$decap_mpps")"
-  echo "vxlan_decap gatewayd_mpps=$vxlan_mpps l3fwd_mpps=$l3_mpps ratio=$(r "$vxlan_mpps")"
-else
-  echo "$scenario gatewayd_mpps=$gw_mpps l3fwd_mpps=$l3_mpps ratio=$ratio"
 fi

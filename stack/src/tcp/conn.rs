@@ -23,6 +23,7 @@ pub(super) use open::window_shift_for;
 pub use open::Opening;
 pub(super) use rto::Rto;
 use rto::MAX_RTO;
+pub(crate) use timestamps::ts_clock;
 
 use super::cubic::Cubic;
 use super::ring::Ring;

@@ -332,7 +332,7 @@ impl TcpTable {
                 | u32::from(syn.options.sack_permitted) << 4;
             // Never above the clock: the connection's later TSvals must not
             // go back (the peer's PAWS).
-            let clock = (inc.now / 1_000_000) as u32 + self.opening(inc, None).ts_offset;
+            let clock = conn::ts_clock(inc.now, self.opening(inc, None).ts_offset);
             let mut ts = clock & !COOKIE_TS_BITS | bits;
             if Seq(ts).gt(Seq(clock)) {
                 ts = ts.wrapping_sub(COOKIE_TS_BITS + 1);

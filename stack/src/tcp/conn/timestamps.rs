@@ -9,10 +9,16 @@ const PAWS_IDLE: u64 = 24 * 86_400 * 1_000_000_000;
 /// The timestamp clock ticks once a millisecond (RFC 7323 §5.4).
 const TS_TICK: u64 = 1_000_000;
 
+/// Our timestamp clock at `now` for a connection whose clock is offset
+/// by `offset` (RFC 7323 §5.4: 1 ms a tick; the clock wraps).
+pub(crate) fn ts_clock(now: u64, offset: u32) -> u32 {
+    ((now / TS_TICK) as u32).wrapping_add(offset)
+}
+
 impl Conn {
-    /// Our timestamp clock now (RFC 7323 §5.4: 1 ms a tick).
+    /// Our timestamp clock now.
     pub(super) fn ts_val(&self, now: u64) -> u32 {
-        ((now / TS_TICK) as u32).wrapping_add(self.ts_offset)
+        ts_clock(now, self.ts_offset)
     }
 
     /// RFC 7323 §5.3 R1: a segment (not a RST) whose timestamp is older

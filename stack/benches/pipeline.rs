@@ -10,7 +10,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use stack::fib::NextHop;
 use stack::fib6::NextHop6;
-use stack::iface::{Bridge, Member, StaticNeighbor, StaticRoute, Vxlan};
+use stack::iface::{Bridge, Member, StaticNeighbor, StaticRoute, Tunnel, TunnelKind, Vxlan};
 use stack::wire::ipv4::{Ipv4Packet, Ipv4Repr, Protocol};
 use stack::wire::ipv6::{Ipv6Packet, Ipv6Repr};
 use stack::wire::{vxlan, MacAddr};
@@ -98,6 +98,34 @@ fn routed() -> Tables {
         StaticNeighbor { ifindex: 1, ip: "2001:db8:0:2::2".parse().unwrap(), mac: HOST_B },
     ];
     Tables::build(ifaces, &routes, &routes6, neighbors, 1).unwrap()
+}
+
+/// As `routed`, but 198.18.0.0/15 goes into GRE tunnel gre1 (from
+/// 203.0.113.1 to 203.0.113.2 on "out"), as `benches/run.sh tunnel`'s
+/// `gre_encap`.
+fn into_gre() -> Tables {
+    let t = routed();
+    let mut ifaces = t.ifaces.clone();
+    let tun = Interface {
+        name: "gre1".into(),
+        mac: MacAddr([2, 0, 0, 0, 0, 9]),
+        mtu: 1500,
+        addrs: vec!["172.16.0.1/30".parse().unwrap()],
+        tunnel: Some(Tunnel {
+            kind: TunnelKind::Gre { key: None },
+            local: "203.0.113.1".parse().unwrap(),
+            remote: "203.0.113.2".parse().unwrap(),
+            ttl: 64,
+        }),
+        ..Default::default()
+    };
+    ifaces.push(tun);
+    let routes = vec![StaticRoute::Via {
+        dst: "198.18.0.0/15".parse().unwrap(),
+        hops: vec![NextHop { ifindex: 2, gateway: "172.16.0.2".parse().unwrap() }],
+    }];
+    let neighbors = vec![StaticNeighbor { ifindex: 1, ip: "203.0.113.2".parse().unwrap(), mac: HOST_B }];
+    Tables::build(ifaces, &routes, &[], neighbors, 1).unwrap()
 }
 
 /// The IPv4 frame's packet wrapped in VXLAN (VNI 100) from VTEP
@@ -231,6 +259,7 @@ fn pipeline(c: &mut Criterion) {
     bench_frames(c, "ipv6_forward", &t, &[(0, ipv6_frame())]);
     bench_burst(c, "ipv4_forward_burst", &t, 0, &ipv4_frame());
     bench_burst(c, "ipv6_forward_burst", &t, 0, &ipv6_frame());
+    bench_burst(c, "gre_encap_burst", &into_gre(), 0, &ipv4_frame());
     bench_burst(c, "vxlan_decap_burst", &overlay(), 0, &vxlan_frame());
     let a_to_b = [eth(HOST_B, HOST_A, 0x88b5), vec![0; 50]].concat();
     let b_to_a = [eth(HOST_A, HOST_B, 0x88b5), vec![0; 50]].concat();

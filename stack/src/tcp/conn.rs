@@ -198,6 +198,9 @@ pub struct Conn {
     /// In SACK recovery: the end of the last hole sent again (RFC 6675's
     /// HighRxt).
     high_rxt: Seq,
+    /// The recovery point of the last rescue retransmission (RFC 6675's
+    /// RescueRxt): one per recovery.
+    rescue_rxt: Option<Seq>,
     rto: Rto,
     /// When the retransmission (or persist) timer fires.
     rtx_at: Option<u64>,
@@ -587,16 +590,32 @@ impl Conn {
         self.flight().saturating_sub(sacked).saturating_sub(lost)
     }
 
-    /// In SACK recovery, the hole to send next (RFC 6675 §4 NextSeg): a
-    /// lost one (rule 1); else, when no new data can go (rule 2, which
-    /// the caller sends), any below the highest SACKed byte (rule 3).
-    fn next_seg(&self, new_data: bool) -> Option<(Seq, u32)> {
+    /// In SACK recovery, what to send again next (RFC 6675 §4 NextSeg): a
+    /// lost hole (rule 1); else, when no new data can go (rule 2, which
+    /// the caller sends), any hole below the highest SACKed byte (rule
+    /// 3); else, once a recovery, a rescue: the segment ending at the
+    /// highest unSACKed byte (rule 4), for a tail lost with nothing
+    /// SACKed above it. Its start, length, and whether it is the rescue.
+    fn next_seg(&self, new_data: bool) -> Option<(Seq, u32, bool)> {
         let hole = self.next_hole(self.high_rxt);
         match hole {
-            Some((s, _)) if self.is_lost(s) => hole,
-            Some(_) if !new_data => hole,
-            _ => None,
+            Some((s, n)) if self.is_lost(s) => return Some((s, n, false)),
+            Some((s, n)) if !new_data => return Some((s, n, false)),
+            _ => {}
         }
+        if new_data || self.rescue_rxt.is_some_and(|r| !self.snd_una.gt(r)) {
+            return None;
+        }
+        // The highest unSACKed byte lies below the SACKed blocks that
+        // reach up to snd_max, if any do.
+        let blocks = self.sacked.as_slice();
+        let mut top = self.snd_max;
+        while let Some(&(l, _)) = blocks.iter().find(|&&(_, r)| r == top) {
+            top = l;
+        }
+        let floor = blocks.iter().map(|&(_, r)| r).filter(|r| r.lt(top)).max_by_key(|r| r.since(self.snd_una));
+        let start = floor.unwrap_or(self.snd_una).max_seq(top.minus(self.mss));
+        start.lt(top).then(|| (start, top.since(start), true))
     }
 
     /// Our SACK option: the pieces kept past a gap, the newest first
@@ -884,7 +903,7 @@ impl Conn {
         while self.sack_ok && self.recover.is_some() && self.cwnd.saturating_sub(self.pipe()) >= mss as u32 {
             let queued = self.send.len() > self.snd_nxt.since(start) as usize;
             let new_data = queued && self.snd_wnd > self.snd_nxt.since(self.snd_una);
-            let Some((hole, len)) = self.next_seg(new_data) else { break };
+            let Some((hole, len, rescue)) = self.next_seg(new_data) else { break };
             let off = hole.since(start) as usize;
             let n = (len as usize).min(mss).min(self.send.len().saturating_sub(off));
             if n == 0 {
@@ -894,7 +913,12 @@ impl Conn {
                 return;
             }
             counts.retransmits += 1;
-            self.high_rxt = hole.plus(n as u32);
+            // (A rescue leaves HighRxt where it was: RFC 6675 §4 (4).)
+            if rescue {
+                self.rescue_rxt = self.recover;
+            } else {
+                self.high_rxt = hole.plus(n as u32);
+            }
         }
         loop {
             let off = self.snd_nxt.since(start) as usize;

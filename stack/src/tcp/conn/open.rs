@@ -69,6 +69,7 @@ impl Conn {
             sack_ok: syn.options.sack_permitted,
             sacked: Ranges::EMPTY,
             high_rxt: iss,
+            rescue_rxt: None,
             rto: Rto::new(cfg.rto_min_ns),
             rtx_at: None,
             rtt_probe: None,

@@ -451,16 +451,46 @@ fn sack_blocks_on_data_count_as_duplicate_acks_and_the_holes_go_again_rfc6675() 
     assert_eq!((p.counts.fast_retransmits, p.counts.sack_recoveries), (1, 1));
     // The first hole at once; the pipe (6 out, 3 SACKed, nothing lost
     // unsent) leaves room, and with no new data to send the other hole
-    // below the highest SACKed byte goes too (NextSeg rule 3). Never what
-    // was SACKed.
+    // below the highest SACKed byte goes too (NextSeg rule 3), then the
+    // last segment, nothing SACKed above it, as the one rescue (rule 4).
+    // Never what was SACKed.
     let holes: Vec<(u32, usize)> = sent.iter().filter(|(_, d)| !d.is_empty()).map(|(o, d)| (o.seq, d.len())).collect();
-    assert_eq!(holes, [(ISS + 1, 1000), (ISS + 3001, 1000)]);
+    assert_eq!(holes, [(ISS + 1, 1000), (ISS + 3001, 1000), (ISS + 5001, 1000)]);
     // More SACKs: nothing is left to send again.
     p.seg_with(seq, ISS + 1, f::ACK, 64000, b"", sack(&[(ISS + 4001, ISS + 6001), (ISS + 1001, ISS + 3001)]));
     let sent = p.out();
     assert!(sent.iter().all(|(_, d)| d.is_empty()), "{sent:?}");
     p.seg(seq, ISS + 6001, f::ACK, 64000, b"");
     assert!(p.conn.send.is_empty());
+}
+
+#[test]
+fn a_tail_lost_with_nothing_sacked_above_it_gets_one_rescue_retransmission_rfc6675_4_rule_4() {
+    let mut p = Peer::established_sack(16384);
+    p.write(&[6; 6000]);
+    assert_eq!(p.out().len(), 6);
+    // Segment 0 lost, and the last two: the peer SACKs 1-3 only.
+    for upto in [2001, 3001, 4001] {
+        p.seg_with(IRS + 1, ISS + 1, f::ACK, 64000, b"", sack(&[(ISS + 1001, ISS + upto)]));
+    }
+    let sent = p.out();
+    // The hole at once; then nothing is lost, no hole is left below the
+    // highest SACKed byte and no new data waits: one segment holding the
+    // highest unSACKed byte goes, rather than waiting for the timer.
+    let resent: Vec<(u32, usize)> = sent.iter().map(|(o, d)| (o.seq, d.len())).collect();
+    assert_eq!(resent, [(ISS + 1, 1000), (ISS + 5001, 1000)]);
+    assert_eq!(p.counts.retransmits, 2);
+    // The rescue arrived: the segment between is now a hole below the
+    // highest SACKed byte, and goes (rule 3; the rescue did not move
+    // HighRxt past it). No second rescue in this recovery.
+    p.seg_with(IRS + 1, ISS + 1, f::ACK, 64000, b"", sack(&[(ISS + 5001, ISS + 6001), (ISS + 1001, ISS + 4001)]));
+    let resent: Vec<(u32, usize)> = p.out().iter().map(|(o, d)| (o.seq, d.len())).collect();
+    assert_eq!(resent, [(ISS + 4001, 1000)]);
+    p.seg_with(IRS + 1, ISS + 1, f::ACK, 64000, b"", sack(&[(ISS + 5001, ISS + 6001), (ISS + 1001, ISS + 4001)]));
+    assert!(p.out().iter().all(|(_, d)| d.is_empty()));
+    p.seg(IRS + 1, ISS + 6001, f::ACK, 64000, b"");
+    assert!(p.conn.send.is_empty());
+    assert_eq!((p.counts.retransmits, p.counts.timeouts), (3, 0), "no timeout needed");
 }
 
 #[test]

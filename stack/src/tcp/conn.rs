@@ -146,6 +146,11 @@ pub const SYN_RETRIES: u8 = 6;
 /// RFC 6675's DupThresh.
 const DUP_THRESH: u32 = 3;
 
+/// RFC 6928's initial window for segments of `mss` bytes.
+pub(super) fn initial_window(mss: u32) -> u32 {
+    (10 * mss).min((2 * mss).max(14600))
+}
+
 /// Separate pieces of data a connection keeps beyond a gap.
 pub const MAX_HOLES: usize = 4;
 
@@ -209,6 +214,9 @@ pub struct Conn {
     retries: u8,
     cwnd: u32,
     ssthresh: u32,
+    /// When data last left (ns): an idle sender's window restarts, and
+    /// CUBIC's curve waits out the idle time.
+    sent_at: Option<u64>,
     /// CUBIC's state, when it is the connection's congestion control.
     cubic: Option<Cubic>,
     dupacks: u8,
@@ -652,6 +660,15 @@ impl Conn {
         let window = u32::from(window) << self.snd_shift;
         if ack.gt(self.snd_una) {
             let acked = ack.since(self.snd_una);
+            // Was the window what held the sender back? In slow start,
+            // while the flight was at least half of it (as Linux's
+            // tcp_is_cwnd_limited); after, while it was within a segment.
+            let flight = self.flight();
+            let cwnd_limited = if self.cwnd < self.ssthresh {
+                self.cwnd < 2 * flight
+            } else {
+                flight.saturating_add(self.mss) >= self.cwnd
+            };
             self.rtt_from_echo(meta.echo, now);
             // Bytes of the send queue acknowledged (not our FIN).
             let data_end = self.data_start().plus(self.send.len() as u32);
@@ -688,6 +705,9 @@ impl Conn {
                         self.cwnd = self.cwnd.saturating_sub(acked).saturating_add(self.mss);
                     }
                 }
+                // RFC 9438 §5.8 (and Linux for Reno too): the window
+                // grows only while it limits what is sent.
+                None if !cwnd_limited => {}
                 None if self.cwnd < self.ssthresh => self.cwnd = self.cwnd.saturating_add(acked.min(self.mss)),
                 None => {
                     self.cwnd = match &mut self.cubic {
@@ -748,6 +768,22 @@ impl Conn {
 
     fn flight(&self) -> u32 {
         self.snd_max.since(self.snd_una)
+    }
+
+    /// New data is about to leave with nothing in flight: after more than
+    /// an RTO without sending, the window restarts at no more than the
+    /// initial one (RFC 5681 §4.1); CUBIC's curve is shifted by the idle
+    /// time, so it goes on where it was rather than jumping (RFC 9438
+    /// §5.8, as Linux's CA_EVENT_TX_START).
+    fn restart_after_idle(&mut self, now: u64) {
+        let Some(at) = self.sent_at else { return };
+        let idle = now.saturating_sub(at);
+        if idle > self.rto.rto {
+            self.cwnd = self.cwnd.min(initial_window(self.mss));
+        }
+        if let Some(c) = &mut self.cubic {
+            c.shift(idle, now);
+        }
     }
 
     /// The slow-start threshold after a loss: half the flight (RFC 5681
@@ -868,6 +904,9 @@ impl Conn {
             let (a, b) = c.send.peek(offset, len);
             let out = SegOut { seq: seq.0, ack, flags, window, options, offset, len };
             let sent = emit(&out, a, b);
+            if sent && len > 0 {
+                c.sent_at = Some(now);
+            }
             if sent {
                 c.ack_now = false;
                 c.ack_at = None;
@@ -919,6 +958,9 @@ impl Conn {
             } else {
                 self.high_rxt = hole.plus(n as u32);
             }
+        }
+        if self.flight() == 0 && self.send.len() > self.snd_nxt.since(start) as usize {
+            self.restart_after_idle(now);
         }
         loop {
             let off = self.snd_nxt.since(start) as usize;

@@ -41,6 +41,15 @@ impl Cubic {
         ((w * BETA * m) as u32).max(2 * mss)
     }
 
+    /// The sender was idle for `idle` ns up to `now`: the epoch moves
+    /// later by that much (never past `now`), so the curve resumes where
+    /// it left off instead of counting the idle time as growth.
+    pub fn shift(&mut self, idle: u64, now: u64) {
+        if let Some(e) = self.epoch {
+            self.epoch = Some(e.saturating_add(idle).min(now));
+        }
+    }
+
     /// Congestion avoidance: `acked` bytes newly acknowledged at `now`
     /// (ns), the window `cwnd` bytes, the smoothed round trip `rtt` (ns):
     /// the new window (§4.2-4.4), never smaller.
@@ -122,6 +131,28 @@ mod tests {
         assert!(half > 90 && half < at_k, "concave: most of the way in half the time ({half})");
         let beyond = run(&mut c, at_k * MSS, 100 * MS, k, 0);
         assert!(beyond > 110, "convex past W_max: {beyond}");
+    }
+
+    /// Idle time is not growth: after the epoch is shifted by an idle
+    /// second and a half, the curve stands where it stood half a second
+    /// in (Linux's fix for the jump after idle, RFC 9438 §5.8).
+    #[test]
+    fn an_idle_period_shifts_the_curve_rather_than_growing_it_rfc9438_5_8() {
+        let mut c = Cubic::default();
+        let cwnd = c.reduce(100 * MSS, MSS);
+        c.grow(cwnd, MSS, MSS, 0, 100 * MS);
+        assert_eq!(c.epoch, Some(0));
+        let (mut idle, mut busy, mut fresh) = (c, c, c);
+        idle.shift(1500 * MS, 2000 * MS);
+        let after_idle = idle.grow(cwnd, MSS, MSS, 2000 * MS, 100 * MS);
+        assert_eq!(after_idle, fresh.grow(cwnd, MSS, MSS, 500 * MS, 100 * MS));
+        assert!(after_idle < busy.grow(cwnd, MSS, MSS, 2000 * MS, 100 * MS));
+        // Never past now; and without an epoch, nothing to shift.
+        idle.shift(u64::MAX, 2100 * MS);
+        assert_eq!(idle.epoch, Some(2100 * MS));
+        let mut none = Cubic::default();
+        none.shift(1000 * MS, 5000 * MS);
+        assert_eq!(none.epoch, None);
     }
 
     #[test]

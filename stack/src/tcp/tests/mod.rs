@@ -493,6 +493,66 @@ fn a_tail_lost_with_nothing_sacked_above_it_gets_one_rescue_retransmission_rfc66
     assert_eq!((p.counts.retransmits, p.counts.timeouts), (3, 0), "no timeout needed");
 }
 
+/// Segments sent at once for `bytes` queued now.
+fn burst_of(p: &mut Peer, bytes: usize) -> usize {
+    p.write(&vec![3; bytes]);
+    p.out().iter().filter(|(_, d)| !d.is_empty()).count()
+}
+
+/// `bytes` more sent from `una`, each segment acknowledged on its own
+/// and the window refilled after each ACK; the new `una`.
+fn send_and_ack(p: &mut Peer, una: u32, bytes: u32) -> u32 {
+    p.write(&vec![1; bytes as usize]);
+    let (mut acked, end) = (una, una.wrapping_add(bytes));
+    p.out();
+    while acked != end {
+        acked = acked.wrapping_add(1000);
+        p.seg(IRS + 1, acked, f::ACK, 64000, b"");
+        p.out();
+    }
+    end
+}
+
+#[test]
+fn the_window_does_not_grow_while_the_application_sends_less_than_it_allows_rfc9438_5_8() {
+    for cc in [Congestion::Cubic, Congestion::NewReno] {
+        let o = TcpOptions { mss: Some(1000), ..TcpOptions::default() };
+        let cfg = TcpConfig { buffer: 65536, congestion: cc, ..TcpConfig::default() };
+        let (mut p, _) = Peer::accept_with(o, cfg);
+        p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+        // Twenty single segments, each acknowledged: the initial window
+        // of 10 was never the limit, so it stays 10.
+        let mut una = ISS + 1;
+        for _ in 0..20 {
+            una = send_and_ack(&mut p, una, 1000);
+        }
+        assert_eq!(burst_of(&mut p, 30_000), 10, "{cc:?}");
+    }
+    // Filled, it grows: the first window's ten ACKs (while the flight
+    // was at least half the window) add a segment each.
+    let mut p = Peer::established(65536);
+    send_and_ack(&mut p, ISS + 1, 20_000);
+    assert_eq!(burst_of(&mut p, 40_000), 20);
+}
+
+#[test]
+fn after_an_idle_longer_than_the_rto_the_window_restarts_at_the_initial_one_rfc5681_4_1() {
+    let grown = || {
+        let mut p = Peer::established(65536);
+        send_and_ack(&mut p, ISS + 1, 20_000);
+        p
+    };
+    // Idle a moment: the grown window (20 segments) stays.
+    let mut p = grown();
+    p.now += 10 * MS;
+    assert_eq!(burst_of(&mut p, 40_000), 20);
+    // Idle for longer than the RTO (1 s before any sample here): back to
+    // the initial window.
+    let mut p = grown();
+    p.now += 5000 * MS;
+    assert_eq!(burst_of(&mut p, 40_000), 10);
+}
+
 #[test]
 fn a_syn_cookie_completes_a_connection_without_state_and_only_a_good_one_rfc4987_3_6() {
     let cfg = TcpConfig { connections: 4, buffer: 4096, syn_backlog: 1, ..TcpConfig::default() };

@@ -270,3 +270,38 @@ fn one_worker_holds_100000_connections_from_linux_and_refuses_the_next() {
     assert_eq!((open(), established()), (0, 0));
     std::fs::remove_file(&cfg).unwrap();
 }
+
+/// With `tcp.idle_timeout_s: 2`, a Linux client that connects and then
+/// says nothing is dropped after two seconds, counted; while one that
+/// keeps sending stays.
+#[test]
+fn a_silent_client_is_dropped_after_the_idle_timeout_and_counted() {
+    let cfg = std::env::temp_dir().join(format!("gw-tcp-idle-{}.yaml", std::process::id()));
+    let text = include_str!("../../deploy/lab/gateway.yaml")
+        .replace("tcp: { rto_min_ms: 200 }", "tcp: { rto_min_ms: 200, idle_timeout_s: 2 }");
+    assert!(text.contains("idle_timeout_s: 2"), "the lab's tcp line changed");
+    std::fs::write(&cfg, text).unwrap();
+    let Some(lab) = Lab::up_with(Some(&cfg)) else { return };
+    let spawn = |cmd: &str| {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", "lab-lan", "sh", "-c", cmd])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("client")
+    };
+    // One silent; one sending a line every half second, for six seconds.
+    let mut silent = spawn("sleep 6 | nc -q 0 -p 41001 10.0.1.1 9");
+    let mut talker = spawn("for i in $(seq 12); do echo hi; sleep 0.5; done | nc -q 0 -p 41002 10.0.1.1 9");
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    assert_eq!(established(), 2);
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    let list = api("GET", "/api/v1/tcp/connections?state=established", "readonly", None, &[]);
+    let remotes: Vec<&str> =
+        list.json["items"].as_array().into_iter().flatten().filter_map(|c| c["remote"].as_str()).collect();
+    assert_eq!(remotes, ["10.0.1.2:41002"], "the talker stays");
+    assert_eq!(lab.metric("gateway_tcp_idle_drops_total"), 1);
+    let _ = silent.wait();
+    let _ = talker.wait();
+    std::fs::remove_file(&cfg).unwrap();
+}

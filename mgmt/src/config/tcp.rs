@@ -39,6 +39,11 @@ pub struct TcpConf {
     /// Congestion control: `cubic` (RFC 9438, the default, as Linux) or
     /// `newreno` (RFC 5681 and 6582).
     pub congestion: CongestionConf,
+    /// Seconds a connection may go without hearing from its peer before
+    /// it is dropped (0..=86400; 0: never): a peer that vanished without
+    /// a RST, or a client holding connections open in silence, does not
+    /// keep its slot. Its ACKs count, so a client that only reads stays.
+    pub idle_timeout_s: u64,
 }
 
 /// A congestion control algorithm.
@@ -64,6 +69,7 @@ impl Default for TcpConf {
             delayed_ack_ms: d.delayed_ack_ns / 1_000_000,
             nagle: d.nagle,
             congestion: CongestionConf::default(),
+            idle_timeout_s: d.idle_ns / 1_000_000_000,
         }
     }
 }
@@ -87,6 +93,7 @@ impl TcpConf {
                 CongestionConf::Cubic => stack::tcp::Congestion::Cubic,
                 CongestionConf::Newreno => stack::tcp::Congestion::NewReno,
             },
+            idle_ns: self.idle_timeout_s * 1_000_000_000,
             ..stack::tcp::TcpConfig::default()
         }
     }
@@ -106,6 +113,7 @@ impl Config {
         range("rto_min_ms", t.rto_min_ms, 200, 60_000);
         range("time_wait_ms", t.time_wait_ms, 1000, 240_000);
         range("delayed_ack_ms", t.delayed_ack_ms, 0, 500);
+        range("idle_timeout_s", t.idle_timeout_s, 0, 86_400);
         // Every connection's queues are allocated at start.
         let bytes = (t.connections as u64).saturating_mul(t.buffer as u64).saturating_mul(2);
         if bytes > MAX_QUEUE_BYTES {
@@ -129,9 +137,19 @@ mod tests {
     fn tcp_bounds_are_checked_by_field_and_need_a_restart() {
         let lab = Config::parse(include_str!("../../../deploy/lab/gateway.yaml")).unwrap();
         let mut c = lab.clone();
-        c.tcp = TcpConf { buffer: 100, syn_backlog: 5000, rto_min_ms: 10, delayed_ack_ms: 501, ..TcpConf::default() };
+        c.tcp = TcpConf {
+            buffer: 100,
+            syn_backlog: 5000,
+            rto_min_ms: 10,
+            delayed_ack_ms: 501,
+            idle_timeout_s: 86_401,
+            ..TcpConf::default()
+        };
         let fields: Vec<String> = c.validate().unwrap_err().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["tcp.buffer", "tcp.syn_backlog", "tcp.rto_min_ms", "tcp.delayed_ack_ms"]);
+        assert_eq!(
+            fields,
+            ["tcp.buffer", "tcp.syn_backlog", "tcp.rto_min_ms", "tcp.delayed_ack_ms", "tcp.idle_timeout_s"]
+        );
         let mut bigger = lab.clone();
         bigger.tcp.connections = 4096;
         assert_eq!(lab.restart_only_changes(&bigger)[0].field, "tcp");

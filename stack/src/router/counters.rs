@@ -165,6 +165,9 @@ counter_set! {
         tcp_retransmits / TcpRetransmits => Sum "gateway_tcp_retransmitted_segments_total",
         /// Retransmission timeouts (RFC 6298 §5.4-5.7).
         tcp_timeouts / TcpTimeouts => Sum "gateway_tcp_rto_expirations_total",
+        /// TCP connections dropped for hearing nothing from the peer for
+        /// `tcp.idle_timeout_s`.
+        tcp_idle_drops / TcpIdleDrops => Sum "gateway_tcp_idle_drops_total",
         /// Fast retransmits on three duplicate ACKs (RFC 5681 §3.2).
         tcp_fast_retransmits / TcpFastRetransmits => Sum "gateway_tcp_fast_retransmits_total",
         /// Partial ACKs in fast recovery (RFC 6582).

@@ -257,6 +257,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let c = std::mem::take(&mut self.tcp_counts);
         self.counters.tcp_retransmits += c.retransmits;
         self.counters.tcp_timeouts += c.timeouts;
+        self.counters.tcp_idle_drops += c.idle_drops;
         self.counters.tcp_fast_retransmits += c.fast_retransmits;
         self.counters.tcp_partial_acks += c.partial_acks;
         self.counters.tcp_sack_recoveries += c.sack_recoveries;

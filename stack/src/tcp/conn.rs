@@ -246,6 +246,10 @@ pub struct Conn {
     time_wait_until: u64,
     time_wait: u64,
     max_retries: u8,
+    /// When the peer was last heard (an acceptable segment, ns), and how
+    /// long a synchronized connection may go without (0: for ever).
+    heard_at: u64,
+    idle: u64,
 }
 
 /// What else an ACK carries: what makes an ACK of nothing new a duplicate
@@ -265,6 +269,8 @@ struct AckMeta {
 pub struct ConnCounts {
     pub retransmits: u64,
     pub timeouts: u64,
+    /// Connections dropped for hearing nothing for `idle_ns`.
+    pub idle_drops: u64,
     pub fast_retransmits: u64,
     pub partial_acks: u64,
     /// Recoveries with SACK agreed (RFC 6675).
@@ -303,10 +309,16 @@ impl Conn {
         if self.state == State::TimeWait {
             return Some(self.time_wait_until);
         }
-        match (self.rtx_at, self.ack_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.rtx_at, self.ack_at, self.idle_at()].into_iter().flatten().min()
+    }
+
+    /// When a synchronized connection is dropped unless the peer is heard.
+    fn idle_at(&self) -> Option<u64> {
+        let synchronized = matches!(
+            self.state,
+            State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait | State::Closing | State::LastAck
+        );
+        (self.idle > 0 && synchronized).then(|| self.heard_at.saturating_add(self.idle))
     }
 
     /// Turns Nagle's algorithm on or off for this connection (off: every
@@ -425,6 +437,11 @@ impl Conn {
                 return Event::ChallengeAck;
             }
             return Event::None;
+        }
+        // The peer is alive: an acceptable segment, or a probe of our
+        // closed window at its edge.
+        if acceptable || (wnd == 0 && seq == self.rcv_nxt) {
+            self.heard_at = now;
         }
         if !acceptable {
             self.ack_now = true;
@@ -816,6 +833,13 @@ impl Conn {
             if now >= self.time_wait_until {
                 self.state = State::Closed;
             }
+            return;
+        }
+        if self.idle_at().is_some_and(|at| now >= at) {
+            // Dropped without a word: a peer still there gets a RST for
+            // its next segment, as for any connection we do not know.
+            self.state = State::Closed;
+            counts.idle_drops += 1;
             return;
         }
         if self.ack_at.is_some_and(|at| now >= at) {

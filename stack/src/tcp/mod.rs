@@ -55,6 +55,11 @@ pub struct TcpConfig {
     pub nagle: bool,
     /// How the congestion window grows and shrinks.
     pub congestion: Congestion,
+    /// A synchronized connection that hears nothing acceptable from its
+    /// peer for this long is dropped (0: never): a peer that vanished
+    /// without a RST, or a client holding connections open in silence,
+    /// does not keep its slot.
+    pub idle_ns: u64,
 }
 
 /// A congestion control algorithm.
@@ -80,6 +85,7 @@ impl Default for TcpConfig {
             delayed_ack_ns: 40_000_000,
             nagle: true,
             congestion: Congestion::Cubic,
+            idle_ns: 600_000_000_000,
         }
     }
 }

@@ -96,6 +96,8 @@ impl Conn {
             time_wait_until: 0,
             time_wait: cfg.time_wait_ns,
             max_retries: cfg.max_retries,
+            heard_at: now,
+            idle: cfg.idle_ns,
         }
     }
 

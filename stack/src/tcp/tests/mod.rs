@@ -554,6 +554,33 @@ fn after_an_idle_longer_than_the_rto_the_window_restarts_at_the_initial_one_rfc5
 }
 
 #[test]
+fn a_connection_that_hears_nothing_for_the_idle_limit_is_dropped_and_what_it_hears_restarts_it() {
+    let o = TcpOptions { mss: Some(1000), ..TcpOptions::default() };
+    let cfg = TcpConfig { buffer: 8192, idle_ns: 10_000 * MS, ..TcpConfig::default() };
+    let (mut p, _) = Peer::accept_with(o, cfg);
+    p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+    assert_eq!(p.conn.deadline(), Some(10_000 * MS), "the idle limit is its only timer");
+    p.tick(9_000 * MS);
+    assert_eq!(p.conn.state, State::Established);
+    // A segment out of the window proves nothing; an in-window one (a
+    // bare ACK will do) restarts the count.
+    p.seg(IRS + 50_000, ISS + 1, f::ACK, 64000, b"x");
+    p.out();
+    assert_eq!(p.conn.deadline(), Some(10_000 * MS));
+    p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+    assert_eq!(p.conn.deadline(), Some(19_000 * MS));
+    p.tick(9_999 * MS);
+    assert_eq!(p.conn.state, State::Established);
+    p.tick(2 * MS);
+    assert_eq!((p.conn.state, p.counts.idle_drops), (State::Closed, 1));
+    // 0: never.
+    let cfg = TcpConfig { buffer: 8192, idle_ns: 0, ..TcpConfig::default() };
+    let (mut q, _) = Peer::accept_with(o, cfg);
+    q.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+    assert_eq!(q.conn.deadline(), None);
+}
+
+#[test]
 fn a_syn_cookie_completes_a_connection_without_state_and_only_a_good_one_rfc4987_3_6() {
     let cfg = TcpConfig { connections: 4, buffer: 4096, syn_backlog: 1, ..TcpConfig::default() };
     let mut t = TcpTable::new(cfg);
@@ -600,13 +627,14 @@ fn an_ack_of_in_order_data_waits_for_a_second_segment_or_the_delay_rfc1122_4_2_3
     p.seg(IRS + 1001, ISS + 1, f::ACK, 64000, &[1; 1000]);
     let sent = p.out();
     assert_eq!(sent.iter().map(|(o, _)| o.ack).collect::<Vec<_>>(), [IRS + 2001]);
-    assert_eq!(p.conn.deadline(), None, "nothing owed");
+    assert_eq!(p.conn.deadline(), Some(p.now + 600_000 * MS), "nothing owed: only the idle limit");
     // A lone segment: the timer sends its ACK, within 500 ms.
     p.seg(IRS + 2001, ISS + 1, f::ACK, 64000, &[1; 10]);
     assert!(p.tick(39 * MS).is_empty());
     assert_eq!(p.tick(MS).iter().map(|(o, _)| o.ack).collect::<Vec<_>>(), [IRS + 2011]);
     // Off: every segment at once.
-    let (mut q, _) = Peer::accept_with(TcpOptions::default(), TcpConfig { delayed_ack_ns: 0, ..TcpConfig::default() });
+    let cfg = TcpConfig { delayed_ack_ns: 0, idle_ns: 0, ..TcpConfig::default() };
+    let (mut q, _) = Peer::accept_with(TcpOptions::default(), cfg);
     q.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
     q.seg(IRS + 1, ISS + 1, f::ACK, 64000, &[1; 10]);
     assert_eq!(q.out().len(), 1);

@@ -6,11 +6,13 @@
 Connects N sockets to DST:PORT from the source addresses in turn (the
 kernel picks each port at connect time, IP_BIND_ADDRESS_NO_PORT, so each
 address gives the whole ip_local_port_range), at most 2,000 handshakes
-in flight, and sends one byte on each. The sockets are spread over child processes, each within the
-open-file limit a process has. Prints `connected K failed F` once every
-attempt has ended, then holds the connections open until stdin closes,
-and closes each (a FIN, then waiting for the far end's); exits 0 once
-every one has closed both ways.
+in flight, and sends one byte on each. The sockets are spread over child
+processes, each within the open-file limit a process has. Prints
+`connected K failed F` once every attempt has ended, then holds the
+connections open until stdin closes, and closes each (a FIN, then
+waiting for the far end's; as many at a time as handshakes, for at most
+two minutes); prints `closed C reset R open O`: closed both ways, by a
+reset, and still waiting.
 """
 import os
 import resource
@@ -79,28 +81,40 @@ for c in range(children):
     if os.fork() == 0:
         os.close(r)
         os.close(hold_w)
-        held, failed = connect_all(count, c * per_child, max(1, IN_FLIGHT // children))
+        in_flight = max(1, IN_FLIGHT // children)
+        held, failed = connect_all(count, c * per_child, in_flight)
         os.write(w, b"%d %d\n" % (len(held), failed))
-        os.close(w)
         os.read(hold_r, 1)
         # Closed from our side first, each waiting for the far end's FIN
-        # (retransmitted if lost, where a RST is not).
+        # (retransmitted if lost, where a RST is not), as many at a time
+        # as handshakes were: all at once, the kernel's backlog and the
+        # capture ring drop most FINs, and its backed-off retransmissions
+        # take minutes.
         sel = selectors.DefaultSelector()
-        for s in held:
-            s.shutdown(socket.SHUT_WR)
-            sel.register(s, selectors.EVENT_READ)
-        deadline = time.monotonic() + 60
-        while sel.get_map() and time.monotonic() < deadline:
+        reset, pending = 0, list(reversed(held))
+        deadline = time.monotonic() + 120
+        while (pending or sel.get_map()) and time.monotonic() < deadline:
+            while pending and len(sel.get_map()) < in_flight:
+                s = pending.pop()
+                try:
+                    s.shutdown(socket.SHUT_WR)
+                except OSError:
+                    reset += 1
+                    s.close()
+                    continue
+                sel.register(s, selectors.EVENT_READ)
             for key, _ in sel.select(timeout=1):
                 s = key.fileobj
                 try:
                     more = s.recv(64)
                 except OSError:
-                    more = b""
+                    more, reset = b"", reset + 1
                 if not more:
                     sel.unregister(s)
                     s.close()
-        os._exit(0 if not sel.get_map() else 1)
+        open_ = len(sel.get_map()) + len(pending)
+        os.write(w, b"%d %d %d\n" % (len(held) - reset - open_, reset, open_))
+        os._exit(0)
     os.close(w)
     reports.append(r)
 os.close(hold_r)
@@ -111,5 +125,10 @@ for r in reports:
 print("connected %d failed %d" % (connected, failed), flush=True)
 sys.stdin.read()
 os.close(hold_w)
-ok = all(os.waitpid(-1, 0)[1] == 0 for _ in range(children))
-sys.exit(0 if ok else 1)
+closed = reset = still_open = 0
+for r in reports:
+    c, x, o = (int(v) for v in os.read(r, 64).split())
+    closed, reset, still_open = closed + c, reset + x, still_open + o
+for _ in range(children):
+    os.waitpid(-1, 0)
+print("closed %d reset %d open %d" % (closed, reset, still_open), flush=True)

@@ -230,8 +230,9 @@ fn one_worker_holds_100000_connections_from_linux_and_refuses_the_next() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("tcp_many.py");
+    let mut out = std::io::BufReader::new(client.stdout.take().unwrap());
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(client.stdout.take().unwrap()), &mut line).unwrap();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
     assert_eq!(line.trim(), format!("connected {N} failed 0"));
     // (A SYN cookie's ACK lost in the burst is made good by the byte
     // each client sends after it: allow that a moment.)
@@ -260,7 +261,17 @@ fn one_worker_holds_100000_connections_from_linux_and_refuses_the_next() {
     // The client closes every connection, and the discard service
     // closes its side on the FIN: all slots free again.
     drop(client.stdin.take());
-    assert!(client.wait().unwrap().success(), "every connection closed both ways");
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(client.wait().unwrap().success());
+    if line.trim() != format!("closed {N} reset 0 open 0") {
+        let counters = lab.metrics();
+        let nonzero = counters
+            .lines()
+            .filter(|l| (l.starts_with("gateway_drops_total") || l.starts_with("gateway_tcp")) && !l.ends_with(" 0"));
+        let left = api("GET", "/api/v1/tcp/connections?limit=5", "readonly", None, &[]).json;
+        panic!("not every connection closed both ways: {line}{}\n{left}", nonzero.collect::<Vec<_>>().join("\n"));
+    }
     let open =
         || lab.metric("gateway_tcp_connections_accepted_total") - lab.metric("gateway_tcp_connections_closed_total");
     for _ in 0..100 {

@@ -10,6 +10,7 @@
 
 pub mod buf;
 pub mod chargen;
+pub mod client;
 pub mod drop;
 pub mod fib;
 pub mod fib6;

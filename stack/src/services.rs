@@ -46,6 +46,8 @@ pub enum Serving {
     Discard,
     Http(crate::http::HttpState),
     Chargen(crate::chargen::Chargen),
+    /// A connection we opened, asking once ([`crate::client::Client::Ask`]).
+    Ask(crate::client::Ask),
 }
 
 impl Serving {
@@ -59,12 +61,11 @@ impl Serving {
         }
     }
 
-    pub fn kind(&self) -> ServiceKind {
-        match self {
-            Serving::Echo => ServiceKind::Echo,
-            Serving::Discard => ServiceKind::Discard,
-            Serving::Http(_) => ServiceKind::Http,
-            Serving::Chargen(_) => ServiceKind::Chargen,
+    /// A connection we open, for `client`.
+    pub fn client(client: crate::client::Client) -> Serving {
+        match client {
+            crate::client::Client::Bulk => Serving::Chargen(Default::default()),
+            crate::client::Client::Ask { bytes } => Serving::Ask(crate::client::Ask::new(bytes)),
         }
     }
 }

@@ -10,9 +10,11 @@ use super::io::Burst;
 use super::udp::Arrival;
 use super::{Io, Router, Translator};
 use crate::buf::PacketBuf;
+use crate::client::Client;
 use crate::drop::DropReason;
-use crate::services::Serving;
-use crate::tcp::{Ends, Event, Incoming, SegIn, SegOut, State};
+use crate::iface::Tables;
+use crate::services::{ServiceKind, Serving};
+use crate::tcp::{Ends, Event, Incoming, Refused, SegIn, SegOut, State};
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::ip::protocol;
 use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr, Protocol};
@@ -49,6 +51,35 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// The worker's TCP connections.
     pub fn tcp(&self) -> &crate::tcp::TcpTable {
         &self.tcp
+    }
+
+    /// Opens a connection from our `local` to `remote` (RFC 9293 §3.5's
+    /// active open) that does what `client` says once connected. Its SYN
+    /// leaves now. With several workers, pick a `local` port whose ends
+    /// this worker owns. Refused if the table is full, the ends are
+    /// taken, or `local` is no interface's address.
+    pub fn tcp_open(
+        &mut self,
+        t: &Tables,
+        ends: Ends,
+        client: Client,
+        now: u64,
+        io: &mut impl Io<B>,
+    ) -> Result<u32, Refused> {
+        let (local, remote) = ends;
+        let found = t.ifaces.iter().enumerate().find(|(_, i)| match local.ip() {
+            IpAddr::V4(a) => i.has_addr(a),
+            IpAddr::V6(a) => i.has_addr6(&a),
+        });
+        let Some((ifindex, ifc)) = found else { return Err(Refused::NoAddress) };
+        let headers = if remote.is_ipv6() { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN } + tcpw::HEADER_LEN;
+        let our_mss = ifc.mtu.saturating_sub(headers as u16).max(536);
+        let inc = Incoming { ends, our_mss, ifindex: ifindex as u16, service: ServiceKind::Discard, now };
+        let id = self.tcp.connect(&inc, Serving::client(client))?;
+        let cx = &mut Burst { t, now, io };
+        self.tcp_flush(cx, id);
+        self.tcp_settle(id);
+        Ok(id)
     }
 
     /// A TCP segment for one of our addresses. Given back when no
@@ -295,6 +326,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 return;
             }
             Serving::Chargen(g) => return crate::chargen::serve(c, g),
+            Serving::Ask(a) => return crate::client::serve(c, a),
         }
         c.window_opened();
         if c.peer_closed() && c.recv.is_empty() {

@@ -194,6 +194,8 @@ pub enum Refused {
     Full,
     /// A connection between those ends exists.
     InUse,
+    /// Our end's address is no interface's (an active open).
+    NoAddress,
 }
 
 /// One worker's connections.
@@ -251,6 +253,10 @@ impl TcpTable {
         self.by_ends.get(ends).copied()
     }
 
+    pub fn get(&self, id: u32) -> Option<&Entry> {
+        self.slots.get(id as usize).and_then(Option::as_ref)
+    }
+
     pub fn get_mut(&mut self, id: u32) -> Option<&mut Entry> {
         self.slots.get_mut(id as usize).and_then(Option::as_mut)
     }
@@ -278,16 +284,22 @@ impl TcpTable {
             return Err(Refused::Backlog);
         }
         let (open, cfg) = (self.opening(inc, floor), self.cfg);
-        self.insert(inc, true, |send, recv| Conn::accept(syn, &open, &cfg, send, recv))
+        self.insert(inc, true, Serving::new(inc.service), |send, recv| Conn::accept(syn, &open, &cfg, send, recv))
     }
 
     /// Puts the connection `make` makes with a free slot's queues in that
     /// slot; a peer's opening is held in the SYN backlog until settled.
-    fn insert(&mut self, inc: &Incoming, backlog: bool, make: impl FnOnce(Ring, Ring) -> Conn) -> Result<u32, Refused> {
+    fn insert(
+        &mut self,
+        inc: &Incoming,
+        backlog: bool,
+        service: Serving,
+        make: impl FnOnce(Ring, Ring) -> Conn,
+    ) -> Result<u32, Refused> {
         let (Some(id), Some((send, recv))) = (self.free.pop(), self.spare.pop()) else { return Err(Refused::Full) };
         let conn = make(send, recv);
         if let Some(slot) = self.slots.get_mut(id as usize) {
-            let (ends, ifindex, service) = (inc.ends, inc.ifindex, Serving::new(inc.service));
+            let (ends, ifindex) = (inc.ends, inc.ifindex);
             *slot = Some(Entry { conn, ends, ifindex, service, backlog });
         }
         self.by_ends.insert(inc.ends, id);
@@ -298,13 +310,14 @@ impl TcpTable {
     /// An active open (RFC 9293 §3.5) from `inc.ends.0` to `inc.ends.1`:
     /// a connection in SYN-SENT whose SYN goes with its first output.
     /// Ours, so outside the SYN backlog; refused if the table is full or
-    /// the ends are taken.
-    pub fn connect(&mut self, inc: &Incoming) -> Result<u32, Refused> {
+    /// the ends are taken. `service` runs on it once connected
+    /// (`inc.service` is not used).
+    pub fn connect(&mut self, inc: &Incoming, service: Serving) -> Result<u32, Refused> {
         if self.by_ends.contains_key(&inc.ends) {
             return Err(Refused::InUse);
         }
         let (open, cfg) = (self.opening(inc, None), self.cfg);
-        self.insert(inc, false, |send, recv| Conn::connect(&open, &cfg, send, recv))
+        self.insert(inc, false, service, |send, recv| Conn::connect(&open, &cfg, send, recv))
     }
 
     /// A SYN for connection `id`, which is in TIME-WAIT: if it may open a
@@ -378,7 +391,7 @@ impl TcpTable {
         let syn = SegIn { seq: irs, ack: 0, flags: flags::SYN, window: ack.window, options };
         let (open, cfg) = (Opening { iss, ..self.opening(inc, None) }, self.cfg);
         // Counted as a SYN-RECEIVED one until the ACK settles it.
-        Some(self.insert(inc, true, |send, recv| {
+        Some(self.insert(inc, true, Serving::new(inc.service), |send, recv| {
             let mut conn = Conn::accept(&syn, &open, &cfg, send, recv);
             conn.syn_ack_sent();
             conn

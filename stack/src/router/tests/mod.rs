@@ -690,6 +690,7 @@ mod fragment;
 mod ip6;
 mod reassembly;
 mod tcp_conn;
+mod tcp_open;
 mod tunnel;
 mod udp;
 mod vxlan;

@@ -165,9 +165,9 @@ fn the_table_opens_our_connections_outside_the_syn_backlog() {
     let cfg = TcpConfig { connections: 4, buffer: 1024, syn_backlog: 1, ..TcpConfig::default() };
     let mut t = TcpTable::new(cfg);
     let ends = |p: u16| ("10.0.1.1:40000".parse().unwrap(), std::net::SocketAddr::from(([10, 0, 1, 2], p)));
-    t.connect(&inc(ends(80), 0)).unwrap();
-    t.connect(&inc(ends(81), 0)).unwrap();
-    assert_eq!(t.connect(&inc(ends(80), 0)), Err(Refused::InUse));
+    t.connect(&inc(ends(80), 0), Serving::Discard).unwrap();
+    t.connect(&inc(ends(81), 0), Serving::Discard).unwrap();
+    assert_eq!(t.connect(&inc(ends(80), 0), Serving::Discard), Err(Refused::InUse));
     let syn = SegIn { seq: 1, ack: 0, flags: f::SYN, window: 1000, options: TcpOptions::default() };
     t.accept(&inc(ends(82), 0), &syn, None).expect("the backlog is the peers'");
     assert_eq!(t.accept(&inc(ends(83), 0), &syn, None), Err(Refused::Backlog));

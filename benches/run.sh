@@ -9,6 +9,7 @@
 #   GATEWAYD=path/to/gatewayd benches/run.sh ...   (measure that build)
 #   benches/run.sh scrape
 #   benches/run.sh stages
+#   benches/run.sh tcp [--seconds S] [--pairs N]
 #
 # gatewayd and l3fwd are measured alternately, N pairs (default 5): a
 # ratio is taken in each pair, and the line gives the median ratio with
@@ -42,16 +43,23 @@
 #         mgmt/benches/scrape.rs: one /metrics render)
 #     or: stage NAME ns_per_packet=X, one line per pipeline stage
 #         (criterion, stack/benches/pipeline.rs, on recycled VecBufs)
+#     or: tcp_bulk ours_gbps=X linux_gbps=Y ratio=Z min=A max=B pairs=N
+#         and tcp_connect ours_per_s=X linux_per_s=Y ratio=Z ...: the
+#         gateway's TCP talking to itself (dataplane/examples/tcp_pair.rs:
+#         two stacks, a worker each, joined by a net_ring pair) against
+#         Linux over loopback (iperf3; the same connect, 64-byte echo,
+#         close loop in Rust), the client on core 0, the server on core 1
+#         for both (TCP_CORES=A,B to change)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 scenario=ipv4_route; seconds=5; core=1; pairs=5
 while [ $# -gt 0 ]; do
   case "$1" in
-    ipv4_route|ipv6_route|l2_bridge|nat44|tunnel|scrape|stages) scenario=$1; shift ;;
+    ipv4_route|ipv6_route|l2_bridge|nat44|tunnel|scrape|stages|tcp) scenario=$1; shift ;;
     --seconds) seconds="$2"; shift 2 ;;
     --pairs) pairs="$2"; shift 2 ;;
-    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, nat44, tunnel, scrape, stages)" >&2; exit 2 ;;
+    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, nat44, tunnel, scrape, stages, tcp)" >&2; exit 2 ;;
   esac
 done
 if [ "$scenario" = scrape ]; then
@@ -92,6 +100,41 @@ PY
   stage pipeline pipeline ns_per_packet
   # The gateway's own TCP through the whole pipeline (stack/benches/tcp.rs).
   stage tcp tcp ns_per_segment
+  exit 0
+fi
+if [ "$scenario" = tcp ]; then
+  [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (DPDK)" >&2; exit 1; }
+  mkdir -p "$here/out"
+  (cd "$root" && cargo build --release -q -p dataplane --example tcp_pair)
+  pair="$root/target/release/examples/tcp_pair"
+  cores="${TCP_CORES:-0,1}"; client_core="${cores%,*}"; server_core="${cores#*,}"
+  rows="$here/out/tcp_pairs.txt"; : >"$rows"
+  value() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
+  for i in $(seq 1 "$pairs"); do
+    ours_bulk=$("$pair" bulk --seconds "$seconds" --cores "$cores" 2>/dev/null | value ours_gbps)
+    iperf3 -s -p 5299 -1 -A "$server_core" >/dev/null 2>&1 &
+    sleep 0.5
+    linux_bulk=$(iperf3 -c 127.0.0.1 -p 5299 -A "$client_core" -t "$seconds" -O 1 -J |
+      /usr/bin/python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))')
+    wait || true
+    ours_conn=$("$pair" connect --seconds "$seconds" --cores "$cores" 2>/dev/null | value ours_per_s)
+    linux_conn=$("$pair" linux-connect --seconds "$seconds" --cores "$cores" | value linux_per_s)
+    echo "tcp_bulk $ours_bulk $linux_bulk" >>"$rows"
+    echo "tcp_connect $ours_conn $linux_conn" >>"$rows"
+    echo "# pair $i/$pairs: bulk ours $ours_bulk linux $linux_bulk Gbit/s; connect ours $ours_conn linux $linux_conn /s" >&2
+  done
+  /usr/bin/python3 - "$rows" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+for name, unit in (("tcp_bulk", "gbps"), ("tcp_connect", "per_s")):
+    ours = [float(r[1]) for r in rows if r[0] == name]
+    linux = [float(r[2]) for r in rows if r[0] == name]
+    ratios = [o / l for o, l in zip(ours, linux)]
+    med = statistics.median
+    fmt = "{:.2f}" if unit == "gbps" else "{:.0f}"
+    print(f"{name} ours_{unit}={fmt.format(med(ours))} linux_{unit}={fmt.format(med(linux))} "
+          f"ratio={med(ratios):.2f} min={min(ratios):.2f} max={max(ratios):.2f} pairs={len(ratios)}")
+PY
   exit 0
 fi
 # The nat44 fill port's veth pair, if one was made.

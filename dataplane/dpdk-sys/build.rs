@@ -63,4 +63,7 @@ fn main() {
     }
     build.flag("-include").flag("wrapper.h");
     build.compile("dpdk_shim");
+    // rte_eth_from_rings (gw_ring_pair): a driver's library, which
+    // pkg-config's shared link line leaves to the EAL's plugin loading.
+    println!("cargo:rustc-link-lib=rte_net_ring");
 }

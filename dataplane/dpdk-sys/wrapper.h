@@ -13,3 +13,8 @@
 
 /* Shim for what bindgen cannot reach: rte_errno is a per-lcore TLS macro. */
 int gw_rte_errno(void);
+
+/* Two ports joined by a pair of rings, each one's TX the other's RX: a
+ * cable in memory between two workers, for benchmarks (net_ring). Their
+ * port ids in *pa and *pb; 0, or a negative errno. */
+int gw_ring_pair(const char *a, const char *b, unsigned int size, int socket, uint16_t *pa, uint16_t *pb);

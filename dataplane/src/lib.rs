@@ -17,7 +17,7 @@ pub mod worker;
 
 pub use eal::{Eal, EalError};
 pub use mbuf::{Mbuf, Mempool};
-pub use port::{LinkStatus, Port, PortConfig, PortStats};
+pub use port::{ring_pair, LinkStatus, Port, PortConfig, PortStats};
 pub use stats::{NatMailbox, NatSlot, TableDump, WorkerStats};
 pub use worker::{Dataplane, WorkerConfig};
 

@@ -69,6 +69,21 @@ fn check(device: &str, what: &'static str, rc: i32) -> Result<(), PortError> {
     }
 }
 
+/// Makes two ports, `a` and `b`, joined by a pair of rings (DPDK's
+/// net_ring): what one sends the other receives, a cable in memory. For
+/// benchmarks of two stacks talking. Their device names, to bring each
+/// up with [`Port::start`]: `net_ring_` and `a` or `b`.
+pub fn ring_pair(a: &str, b: &str) -> Result<(String, String), PortError> {
+    let (ca, cb) = (CString::new(a), CString::new(b));
+    let (Ok(ca), Ok(cb)) = (ca, cb) else { return Err(PortError::NotFound(format!("{a}, {b}"))) };
+    let (mut pa, mut pb) = (0u16, 0u16);
+    // SAFETY: valid C strings and out-pointers; EAL is initialised (the
+    // caller holds the Eal).
+    let rc = unsafe { ffi::gw_ring_pair(ca.as_ptr(), cb.as_ptr(), 1024, 0, &mut pa, &mut pb) };
+    check(a, "ring pair", rc)?;
+    Ok((format!("net_ring_{a}"), format!("net_ring_{b}")))
+}
+
 impl Port {
     /// Configures queues on `pool`, sets MAC and promiscuity, and starts.
     pub fn start(cfg: &PortConfig, pool: &Mempool) -> Result<Port, PortError> {

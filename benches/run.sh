@@ -43,13 +43,14 @@
 #         mgmt/benches/scrape.rs: one /metrics render)
 #     or: stage NAME ns_per_packet=X, one line per pipeline stage
 #         (criterion, stack/benches/pipeline.rs, on recycled VecBufs)
-#     or: tcp_bulk ours_gbps=X linux_gbps=Y ratio=Z min=A max=B pairs=N
-#         and tcp_connect ours_per_s=X linux_per_s=Y ratio=Z ...: the
-#         gateway's TCP talking to itself (dataplane/examples/tcp_pair.rs:
-#         two stacks, a worker each, joined by a net_ring pair) against
-#         Linux over loopback (iperf3; the same connect, 64-byte echo,
-#         close loop in Rust), the client on core 0, the server on core 1
-#         for both (TCP_CORES=A,B to change)
+#     or: tcp_bulk ours_gbps=X linux_gbps=Y ratio=Z min=A max=B pairs=N mtu=9000,
+#         tcp_bulk_1500 ... mtu=1500 and tcp_connect ours_per_s=X
+#         linux_per_s=Y ratio=Z ...: the gateway's TCP talking to itself
+#         (dataplane/examples/tcp_pair.rs: two stacks, a worker each,
+#         joined by a net_ring pair of that MTU) against Linux over
+#         loopback (MTU 65536; iperf3, and the same connect, 64-byte
+#         echo, close loop in Rust), the client on core 0, the server on
+#         core 1 for both (TCP_CORES=A,B to change)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -111,7 +112,8 @@ if [ "$scenario" = tcp ]; then
   rows="$here/out/tcp_pairs.txt"; : >"$rows"
   value() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
   for i in $(seq 1 "$pairs"); do
-    ours_bulk=$("$pair" bulk --seconds "$seconds" --cores "$cores" 2>/dev/null | value ours_gbps)
+    ours_bulk=$("$pair" bulk --mtu 9000 --seconds "$seconds" --cores "$cores" 2>/dev/null | value ours_gbps)
+    ours_1500=$("$pair" bulk --mtu 1500 --seconds "$seconds" --cores "$cores" 2>/dev/null | value ours_gbps)
     iperf3 -s -p 5299 -1 -A "$server_core" >/dev/null 2>&1 &
     sleep 0.5
     linux_bulk=$(iperf3 -c 127.0.0.1 -p 5299 -A "$client_core" -t "$seconds" -O 1 -J |
@@ -120,20 +122,21 @@ if [ "$scenario" = tcp ]; then
     ours_conn=$("$pair" connect --seconds "$seconds" --cores "$cores" 2>/dev/null | value ours_per_s)
     linux_conn=$("$pair" linux-connect --seconds "$seconds" --cores "$cores" | value linux_per_s)
     echo "tcp_bulk $ours_bulk $linux_bulk" >>"$rows"
+    echo "tcp_bulk_1500 $ours_1500 $linux_bulk" >>"$rows"
     echo "tcp_connect $ours_conn $linux_conn" >>"$rows"
-    echo "# pair $i/$pairs: bulk ours $ours_bulk linux $linux_bulk Gbit/s; connect ours $ours_conn linux $linux_conn /s" >&2
+    echo "# pair $i/$pairs: bulk ours $ours_bulk (MTU 1500: $ours_1500) linux $linux_bulk Gbit/s; connect ours $ours_conn linux $linux_conn /s" >&2
   done
   /usr/bin/python3 - "$rows" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-for name, unit in (("tcp_bulk", "gbps"), ("tcp_connect", "per_s")):
+for name, unit, mtu in (("tcp_bulk", "gbps", " mtu=9000"), ("tcp_bulk_1500", "gbps", " mtu=1500"), ("tcp_connect", "per_s", "")):
     ours = [float(r[1]) for r in rows if r[0] == name]
     linux = [float(r[2]) for r in rows if r[0] == name]
     ratios = [o / l for o, l in zip(ours, linux)]
     med = statistics.median
     fmt = "{:.2f}" if unit == "gbps" else "{:.0f}"
     print(f"{name} ours_{unit}={fmt.format(med(ours))} linux_{unit}={fmt.format(med(linux))} "
-          f"ratio={med(ratios):.2f} min={min(ratios):.2f} max={max(ratios):.2f} pairs={len(ratios)}")
+          f"ratio={med(ratios):.2f} min={min(ratios):.2f} max={max(ratios):.2f} pairs={len(ratios)}{mtu}")
 PY
   exit 0
 fi

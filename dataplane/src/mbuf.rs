@@ -20,8 +20,13 @@ unsafe impl Sync for Mempool {}
 impl Mempool {
     /// Creates a pool of `n` mbufs with the default data room.
     pub fn new(name: &str, n: u32, cache: u32) -> Result<Mempool, String> {
+        Mempool::with_room(name, n, cache, ffi::RTE_MBUF_DEFAULT_BUF_SIZE as u16)
+    }
+
+    /// Creates a pool of `n` mbufs of `room` bytes each, headroom
+    /// included (jumbo frames need more than the default 2,176).
+    pub fn with_room(name: &str, n: u32, cache: u32, room: u16) -> Result<Mempool, String> {
         let cname = CString::new(name).map_err(|_| format!("pool name {name:?} has a NUL byte"))?;
-        let room = ffi::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
         // SAFETY: valid name; SOCKET_ID_ANY is -1.
         let raw = unsafe { ffi::rte_pktmbuf_pool_create(cname.as_ptr(), n, cache, 0, room, -1) };
         NonNull::new(raw)

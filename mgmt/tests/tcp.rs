@@ -318,3 +318,49 @@ fn a_silent_client_is_dropped_after_the_idle_timeout_and_counted() {
     let _ = talker.wait();
     std::fs::remove_file(&cfg).unwrap();
 }
+
+/// Keep-alives (RFC 1122 §4.2.3.6) with `tcp.keepalive_s: 1`, one probe
+/// a second, two unanswered allowed, and `tcp.idle_timeout_s: 4`: Linux
+/// answers the probes of a client that says nothing, which so outlives
+/// the idle timeout; a client whose host stops hearing us (nftables in
+/// lab-lan drops our segments to it) answers none and is dropped after
+/// its second, before the idle timeout, and counted.
+#[test]
+fn keepalives_keep_a_quiet_linux_client_and_drop_a_vanished_one() {
+    let cfg = std::env::temp_dir().join(format!("gw-tcp-keepalive-{}.yaml", std::process::id()));
+    let text = include_str!("../../deploy/lab/gateway.yaml").replace(
+        "tcp: { rto_min_ms: 200 }",
+        "tcp: { rto_min_ms: 200, idle_timeout_s: 4, keepalive_s: 1, keepalive_interval_s: 1, keepalive_probes: 2 }",
+    );
+    assert!(text.contains("keepalive_s: 1"), "the lab's tcp line changed");
+    std::fs::write(&cfg, text).unwrap();
+    let Some(lab) = Lab::up_with(Some(&cfg)) else { return };
+    let spawn = |cmd: &str| {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", "lab-lan", "sh", "-c", cmd])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("client")
+    };
+    let mut quiet = spawn("sleep 7 | nc -q 0 -p 41011 10.0.1.1 9");
+    let mut gone = spawn("sleep 7 | nc -q 0 -p 41012 10.0.1.1 9");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(established(), 2);
+    let nft = |rule: &str| ok(&format!("ip netns exec lab-lan nft '{rule}'"));
+    nft("add table inet keepalive");
+    nft("add chain inet keepalive in { type filter hook input priority 0 ; }");
+    nft("add rule inet keepalive in tcp dport 41012 drop");
+    std::thread::sleep(std::time::Duration::from_millis(5500));
+    let list = api("GET", "/api/v1/tcp/connections?state=established", "readonly", None, &[]);
+    let remotes: Vec<&str> =
+        list.json["items"].as_array().into_iter().flatten().filter_map(|c| c["remote"].as_str()).collect();
+    assert_eq!(remotes, ["10.0.1.2:41011"], "the quiet client answered its probes and stays");
+    assert_eq!(lab.metric("gateway_tcp_keepalive_drops_total"), 1);
+    assert_eq!(lab.metric("gateway_tcp_idle_drops_total"), 0);
+    assert!(lab.metric("gateway_tcp_keepalive_probes_total") >= 6, "about a second apart for each");
+    nft("delete table inet keepalive");
+    let _ = quiet.wait();
+    let _ = gone.wait();
+    std::fs::remove_file(&cfg).unwrap();
+}

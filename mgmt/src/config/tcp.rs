@@ -44,6 +44,16 @@ pub struct TcpConf {
     /// a RST, or a client holding connections open in silence, does not
     /// keep its slot. Its ACKs count, so a client that only reads stays.
     pub idle_timeout_s: u64,
+    /// Seconds of silence before a keep-alive probe (RFC 1122 §4.2.3.6;
+    /// 0..=86400, 0: off, the default as the RFC asks). A peer that
+    /// answers stays, past `idle_timeout_s` too, which must then be
+    /// longer.
+    pub keepalive_s: u64,
+    /// Seconds between unanswered probes (1..=3600; Linux's 75).
+    pub keepalive_interval_s: u64,
+    /// Unanswered probes before the connection is dropped (1..=127;
+    /// Linux's 9).
+    pub keepalive_probes: u8,
 }
 
 /// A congestion control algorithm.
@@ -70,6 +80,9 @@ impl Default for TcpConf {
             nagle: d.nagle,
             congestion: CongestionConf::default(),
             idle_timeout_s: d.idle_ns / 1_000_000_000,
+            keepalive_s: d.keepalive.idle_ns / 1_000_000_000,
+            keepalive_interval_s: d.keepalive.interval_ns / 1_000_000_000,
+            keepalive_probes: d.keepalive.probes,
         }
     }
 }
@@ -94,6 +107,11 @@ impl TcpConf {
                 CongestionConf::Newreno => stack::tcp::Congestion::NewReno,
             },
             idle_ns: self.idle_timeout_s * 1_000_000_000,
+            keepalive: stack::tcp::Keepalive {
+                idle_ns: self.keepalive_s * 1_000_000_000,
+                interval_ns: self.keepalive_interval_s * 1_000_000_000,
+                probes: self.keepalive_probes,
+            },
             ..stack::tcp::TcpConfig::default()
         }
     }
@@ -114,6 +132,18 @@ impl Config {
         range("time_wait_ms", t.time_wait_ms, 1000, 240_000);
         range("delayed_ack_ms", t.delayed_ack_ms, 0, 500);
         range("idle_timeout_s", t.idle_timeout_s, 0, 86_400);
+        range("keepalive_s", t.keepalive_s, 0, 86_400);
+        range("keepalive_interval_s", t.keepalive_interval_s, 1, 3600);
+        range("keepalive_probes", u64::from(t.keepalive_probes), 1, 127);
+        if t.keepalive_s > 0 && t.idle_timeout_s > 0 && t.keepalive_s >= t.idle_timeout_s {
+            errs.push(err(
+                "tcp.keepalive_s",
+                format!(
+                    "{} is not below tcp.idle_timeout_s ({}): the connection would be dropped before its first probe",
+                    t.keepalive_s, t.idle_timeout_s
+                ),
+            ));
+        }
         // Every connection's queues are allocated at start.
         let bytes = (t.connections as u64).saturating_mul(t.buffer as u64).saturating_mul(2);
         if bytes > MAX_QUEUE_BYTES {
@@ -143,13 +173,30 @@ mod tests {
             rto_min_ms: 10,
             delayed_ack_ms: 501,
             idle_timeout_s: 86_401,
+            keepalive_interval_s: 0,
+            keepalive_probes: 200,
             ..TcpConf::default()
         };
         let fields: Vec<String> = c.validate().unwrap_err().into_iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
-            ["tcp.buffer", "tcp.syn_backlog", "tcp.rto_min_ms", "tcp.delayed_ack_ms", "tcp.idle_timeout_s"]
+            [
+                "tcp.buffer",
+                "tcp.syn_backlog",
+                "tcp.rto_min_ms",
+                "tcp.delayed_ack_ms",
+                "tcp.idle_timeout_s",
+                "tcp.keepalive_interval_s",
+                "tcp.keepalive_probes"
+            ]
         );
+        let mut late = lab.clone();
+        late.tcp = TcpConf { keepalive_s: 600, idle_timeout_s: 600, ..TcpConf::default() };
+        let e = late.validate().unwrap_err();
+        assert_eq!((e[0].field.as_str(), e.len()), ("tcp.keepalive_s", 1), "{e:?}");
+        late.tcp.keepalive_s = 60;
+        assert!(late.validate().is_ok());
+        assert_eq!(late.tcp.to_stack().keepalive.idle_ns, 60_000_000_000);
         let mut bigger = lab.clone();
         bigger.tcp.connections = 4096;
         assert_eq!(lab.restart_only_changes(&bigger)[0].field, "tcp");

@@ -168,6 +168,11 @@ counter_set! {
         /// TCP connections dropped for hearing nothing from the peer for
         /// `tcp.idle_timeout_s`.
         tcp_idle_drops / TcpIdleDrops => Sum "gateway_tcp_idle_drops_total",
+        /// Keep-alive probes sent (`tcp.keepalive_s`, RFC 1122 §4.2.3.6).
+        tcp_keepalive_probes / TcpKeepaliveProbes => Sum "gateway_tcp_keepalive_probes_total",
+        /// TCP connections dropped after `tcp.keepalive_probes` probes went
+        /// unanswered.
+        tcp_keepalive_drops / TcpKeepaliveDrops => Sum "gateway_tcp_keepalive_drops_total",
         /// Fast retransmits on three duplicate ACKs (RFC 5681 §3.2).
         tcp_fast_retransmits / TcpFastRetransmits => Sum "gateway_tcp_fast_retransmits_total",
         /// Partial ACKs in fast recovery (RFC 6582).

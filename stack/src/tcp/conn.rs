@@ -251,6 +251,11 @@ pub struct Conn {
     /// long a synchronized connection may go without (0: for ever).
     heard_at: u64,
     idle: u64,
+    /// Keep-alives: the settings, probes sent unanswered, and a probe
+    /// owed to the next output.
+    keepalive: super::Keepalive,
+    probes_sent: u8,
+    probe_due: bool,
 }
 
 /// What else an ACK carries: what makes an ACK of nothing new a duplicate
@@ -272,6 +277,10 @@ pub struct ConnCounts {
     pub timeouts: u64,
     /// Connections dropped for hearing nothing for `idle_ns`.
     pub idle_drops: u64,
+    /// Keep-alive probes sent, and connections dropped after `probes`
+    /// went unanswered.
+    pub keepalive_probes: u64,
+    pub keepalive_drops: u64,
     pub fast_retransmits: u64,
     pub partial_acks: u64,
     /// Recoveries with SACK agreed (RFC 6675).
@@ -310,7 +319,17 @@ impl Conn {
         if self.state == State::TimeWait {
             return Some(self.time_wait_until);
         }
-        [self.rtx_at, self.ack_at, self.idle_at()].into_iter().flatten().min()
+        [self.rtx_at, self.ack_at, self.idle_at(), self.keepalive_at()].into_iter().flatten().min()
+    }
+
+    /// When the next keep-alive probe is due (RFC 1122 §4.2.3.6): only
+    /// while established (or the peer has closed and we may still send)
+    /// with nothing of ours unacknowledged, where retransmission watches.
+    fn keepalive_at(&self) -> Option<u64> {
+        let k = &self.keepalive;
+        let quiet = matches!(self.state, State::Established | State::CloseWait) && self.snd_una == self.snd_max;
+        (k.idle_ns > 0 && quiet)
+            .then(|| self.heard_at.saturating_add(k.idle_ns + u64::from(self.probes_sent) * k.interval_ns))
     }
 
     /// When a synchronized connection is dropped unless the peer is heard.
@@ -443,6 +462,7 @@ impl Conn {
         // closed window at its edge.
         if acceptable || (wnd == 0 && seq == self.rcv_nxt) {
             self.heard_at = now;
+            self.probes_sent = 0;
         }
         if !acceptable {
             self.ack_now = true;
@@ -746,6 +766,16 @@ impl Conn {
             counts.idle_drops += 1;
             return;
         }
+        if self.keepalive_at().is_some_and(|at| now >= at) {
+            if self.probes_sent >= self.keepalive.probes {
+                self.state = State::Closed;
+                counts.keepalive_drops += 1;
+                return;
+            }
+            self.probes_sent += 1;
+            self.probe_due = true;
+            counts.keepalive_probes += 1;
+        }
         if self.ack_at.is_some_and(|at| now >= at) {
             self.ack_now = true;
         }
@@ -848,6 +878,13 @@ impl Conn {
             if self.ack_now {
                 seg(self, self.snd_nxt, flags::ACK, 0, 0);
             }
+            return;
+        }
+        // A keep-alive probe: one below what the peer acknowledged, no
+        // data (as Linux; RFC 1122 §4.2.3.6 allows a byte for old peers
+        // that answer only data).
+        if std::mem::take(&mut self.probe_due) && !seg(self, self.snd_una.minus(1), flags::ACK, 0, 0) {
+            self.probe_due = true;
             return;
         }
         let start = self.data_start();

@@ -60,6 +60,29 @@ pub struct TcpConfig {
     /// without a RST, or a client holding connections open in silence,
     /// does not keep its slot.
     pub idle_ns: u64,
+    /// Keep-alive probes (RFC 1122 §4.2.3.6), off by default as it asks.
+    pub keepalive: Keepalive,
+}
+
+/// Keep-alives (RFC 1122 §4.2.3.6): an established connection that has
+/// heard nothing for `idle_ns`, with nothing of ours unacknowledged,
+/// sends a probe (an ACK one below what the peer has acknowledged, which
+/// a live peer answers with an ACK), then one every `interval_ns`; after
+/// `probes` unanswered it is dropped. A peer that answers stays, and so
+/// outlives `idle_ns` of [`TcpConfig`] too.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Silence before the first probe (0: no keep-alives).
+    pub idle_ns: u64,
+    pub interval_ns: u64,
+    pub probes: u8,
+}
+
+impl Default for Keepalive {
+    /// Off; Linux's interval (75 s) and count (9) once turned on.
+    fn default() -> Self {
+        Keepalive { idle_ns: 0, interval_ns: 75_000_000_000, probes: 9 }
+    }
 }
 
 /// A congestion control algorithm.
@@ -86,6 +109,7 @@ impl Default for TcpConfig {
             nagle: true,
             congestion: Congestion::Cubic,
             idle_ns: 600_000_000_000,
+            keepalive: Keepalive::default(),
         }
     }
 }

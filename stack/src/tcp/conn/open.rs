@@ -98,6 +98,9 @@ impl Conn {
             max_retries: cfg.max_retries,
             heard_at: now,
             idle: cfg.idle_ns,
+            keepalive: cfg.keepalive,
+            probes_sent: 0,
+            probe_due: false,
         }
     }
 

@@ -580,6 +580,48 @@ fn a_connection_that_hears_nothing_for_the_idle_limit_is_dropped_and_what_it_hea
     assert_eq!(q.conn.deadline(), None);
 }
 
+/// RFC 1122 §4.2.3.6: off unless asked; on, a quiet connection sends a
+/// probe after the idle time (an ACK at SND.UNA - 1, no data), then one
+/// every interval; the peer's answer resets the count; unanswered
+/// probes past the limit drop the connection. Nothing outstanding of
+/// ours is a condition: while data is unacknowledged, retransmission
+/// watches instead.
+#[test]
+fn keepalives_probe_a_quiet_peer_and_drop_it_after_the_last_unanswered_rfc1122_4_2_3_6() {
+    let o = TcpOptions { mss: Some(1000), ..TcpOptions::default() };
+    let off = TcpConfig { buffer: 8192, idle_ns: 0, ..TcpConfig::default() };
+    let (mut q, _) = Peer::accept_with(o, off);
+    q.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+    assert_eq!(q.conn.deadline(), None, "off by default");
+    let keepalive = Keepalive { idle_ns: 1000 * MS, interval_ns: 100 * MS, probes: 2 };
+    let cfg = TcpConfig { buffer: 8192, idle_ns: 0, keepalive, ..TcpConfig::default() };
+    let (mut p, _) = Peer::accept_with(o, cfg);
+    p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+    assert_eq!(p.conn.deadline(), Some(1000 * MS));
+    assert!(p.tick(999 * MS).is_empty());
+    let probe = p.tick(MS);
+    assert_eq!(probe.len(), 1);
+    assert_eq!((probe[0].0.seq, probe[0].0.ack, probe[0].0.flags, probe[0].1.len()), (ISS, IRS + 1, f::ACK, 0));
+    // The peer answers (an ACK at its next sequence number): counted
+    // from now again.
+    p.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+    assert_eq!(p.conn.deadline(), Some(2000 * MS));
+    assert_eq!(p.tick(1000 * MS).len(), 1, "a probe");
+    assert_eq!(p.tick(100 * MS).len(), 1, "the second, an interval later");
+    assert!(p.tick(99 * MS).is_empty());
+    p.tick(MS);
+    assert_eq!(p.conn.state, State::Closed, "the second went unanswered too");
+    assert_eq!((p.counts.keepalive_probes, p.counts.keepalive_drops), (3, 1));
+    // Data of ours unacknowledged: no probes, the retransmission timer.
+    let (mut r, _) = Peer::accept_with(o, cfg);
+    r.seg(IRS + 1, ISS + 1, f::ACK, 64000, b"");
+    r.write(b"data");
+    r.out();
+    r.tick(1000 * MS);
+    assert_eq!(r.counts.keepalive_probes, 0);
+    assert!(r.counts.timeouts > 0);
+}
+
 #[test]
 fn a_syn_cookie_completes_a_connection_without_state_and_only_a_good_one_rfc4987_3_6() {
     let cfg = TcpConfig { connections: 4, buffer: 4096, syn_backlog: 1, ..TcpConfig::default() };

@@ -50,7 +50,9 @@
 #         joined by a net_ring pair of that MTU) against Linux over
 #         loopback (MTU 65536; iperf3, and the same connect, 64-byte
 #         echo, close loop in Rust), the client on core 0, the server on
-#         core 1 for both (TCP_CORES=A,B to change)
+#         core 1 for both (TCP_CORES=A,B to change); and tcp_memory
+#         bytes_per_connection=X slot_bytes=Y buffer=B (what a worker's
+#         table reserves per connection, at the default tcp.buffer)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -138,6 +140,7 @@ for name, unit, mtu in (("tcp_bulk", "gbps", " mtu=9000"), ("tcp_bulk_1500", "gb
     print(f"{name} ours_{unit}={fmt.format(med(ours))} linux_{unit}={fmt.format(med(linux))} "
           f"ratio={med(ratios):.2f} min={min(ratios):.2f} max={max(ratios):.2f} pairs={len(ratios)}{mtu}")
 PY
+  "$pair" memory | sed 's/^/tcp_memory /'
   exit 0
 fi
 # The nat44 fill port's veth pair, if one was made.

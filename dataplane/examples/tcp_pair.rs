@@ -12,6 +12,14 @@
 //!   tcp_pair connect [--seconds S] [--cores A,B]
 //!       connect, a 64-byte request echoed, close, one at a time;
 //!       prints `ours_per_s=X`
+//!   tcp_pair memory [--buffer B]
+//!       what a worker's table of 100,000 connections reserves per
+//!       connection, an idle established one included, with queues of B
+//!       bytes each way (default: the config's default); prints
+//!       `bytes_per_connection=X slot_bytes=Y buffer=B`. Everything is
+//!       reserved when the table is made, so this is the most an idle
+//!       connection costs (the lab's 100,000-connection test checks the
+//!       process's growth against it)
 //!   tcp_pair linux-connect [--seconds S] [--cores A,B]
 //!       the same loop through Linux's sockets over 127.0.0.1, the server
 //!       a thread on core B, the client on core A; prints `linux_per_s=X`
@@ -48,6 +56,7 @@ enum Mode {
     Bulk,
     Connect,
     LinuxConnect,
+    Memory,
 }
 
 fn main() {
@@ -56,14 +65,21 @@ fn main() {
         Some("bulk") => Mode::Bulk,
         Some("connect") => Mode::Connect,
         Some("linux-connect") => Mode::LinuxConnect,
-        _ => fail("usage: tcp_pair bulk|connect|linux-connect [--seconds S] [--cores A,B]"),
+        Some("memory") => Mode::Memory,
+        _ => {
+            fail("usage: tcp_pair bulk|connect|linux-connect|memory [--seconds S] [--cores A,B] [--mtu M] [--buffer B]")
+        }
     };
     let (mut seconds, mut cores, mut mtu) = (5u64, (0usize, 1usize), 1500u16);
+    let mut buffer = TcpConfig::default().buffer;
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         let v = it.next().unwrap_or_else(|| fail(&format!("{a} needs a value")));
         match a.as_str() {
             "--seconds" => seconds = v.parse().unwrap_or_else(|_| fail("--seconds: a number")),
+            "--buffer" => {
+                buffer = v.parse().ok().filter(|b| *b >= 1024).unwrap_or_else(|| fail("--buffer: 1024 or more"))
+            }
             "--mtu" => {
                 mtu = v.parse().ok().filter(|m| (1280..=9000).contains(m)).unwrap_or_else(|| fail("--mtu: 1280-9000"))
             }
@@ -80,6 +96,13 @@ fn main() {
         Mode::LinuxConnect => {
             let n = linux_connect(cores, measure);
             println!("linux_per_s={:.0}", n as f64 / measure.as_secs_f64());
+        }
+        Mode::Memory => {
+            // A slot's share of the index depends on the table's size,
+            // not on the queues' (made small here).
+            let t = stack::tcp::TcpTable::new(TcpConfig { connections: 100_000, buffer: 1024, ..TcpConfig::default() });
+            let slot = t.slot_bytes();
+            println!("bytes_per_connection={} slot_bytes={slot} buffer={buffer}", slot + 2 * buffer);
         }
         _ => ours(mode, cores, measure, mtu),
     }

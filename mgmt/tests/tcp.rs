@@ -364,3 +364,27 @@ fn keepalives_keep_a_quiet_linux_client_and_drop_a_vanished_one() {
     let _ = gone.wait();
     std::fs::remove_file(&cfg).unwrap();
 }
+
+/// HyStart++ (RFC 9406) against Linux: our HTTP service sends 4 MB to
+/// curl through a 20 Mbit/s token bucket on the gateway's lan side (tbf
+/// with a deep queue, the port's frames through the kernel's qdisc), so
+/// the round trip rises as slow start fills the queue: the first slow
+/// start ends on the rise, counted, and every byte arrives.
+#[test]
+fn hystart_ends_the_first_slow_start_as_a_queue_fills_rfc9406() {
+    let cfg = std::env::temp_dir().join(format!("gw-tcp-hystart-{}.yaml", std::process::id()));
+    let text = include_str!("../../deploy/lab/gateway.yaml")
+        .replace("tcp: { rto_min_ms: 200 }", "tcp: { rto_min_ms: 200, buffer: 1048576 }")
+        .replace("iface=gw-lan\"", "iface=gw-lan,qdisc_bypass=0\"");
+    assert!(text.contains("qdisc_bypass=0") && text.contains("buffer: 1048576"), "the lab's config changed");
+    std::fs::write(&cfg, text).unwrap();
+    let Some(lab) = Lab::up_with(Some(&cfg)) else { return };
+    ok("ip netns exec lab-gw tc qdisc add dev gw-lan root tbf rate 20mbit burst 10kb latency 400ms");
+    let got = ok("ip netns exec lab-lan curl -s -o /dev/null -w '%{size_download}' http://10.0.1.1/bytes/4000000");
+    assert_eq!(got.trim(), "4000000");
+    let (exits, rtx) =
+        (lab.metric("gateway_tcp_hystart_exits_total"), lab.metric("gateway_tcp_retransmitted_segments_total"));
+    eprintln!("hystart exits {exits}, retransmitted segments {rtx}");
+    assert!(exits >= 1, "slow start left on the rising round trip");
+    std::fs::remove_file(&cfg).unwrap();
+}

@@ -173,6 +173,9 @@ counter_set! {
         /// TCP connections dropped after `tcp.keepalive_probes` probes went
         /// unanswered.
         tcp_keepalive_drops / TcpKeepaliveDrops => Sum "gateway_tcp_keepalive_drops_total",
+        /// First slow starts HyStart++ ended on a rising round trip
+        /// before any loss (RFC 9406).
+        tcp_hystart_exits / TcpHystartExits => Sum "gateway_tcp_hystart_exits_total",
         /// Fast retransmits on three duplicate ACKs (RFC 5681 §3.2).
         tcp_fast_retransmits / TcpFastRetransmits => Sum "gateway_tcp_fast_retransmits_total",
         /// Partial ACKs in fast recovery (RFC 6582).

@@ -291,6 +291,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.counters.tcp_idle_drops += c.idle_drops;
         self.counters.tcp_keepalive_probes += c.keepalive_probes;
         self.counters.tcp_keepalive_drops += c.keepalive_drops;
+        self.counters.tcp_hystart_exits += c.hystart_exits;
         self.counters.tcp_fast_retransmits += c.fast_retransmits;
         self.counters.tcp_partial_acks += c.partial_acks;
         self.counters.tcp_sack_recoveries += c.sack_recoveries;

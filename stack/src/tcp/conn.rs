@@ -15,6 +15,7 @@
 //! offers them: RTT measured on every ACK of new data, and old duplicates
 //! refused by PAWS.
 
+mod hystart;
 mod open;
 mod rto;
 mod sack;
@@ -256,6 +257,8 @@ pub struct Conn {
     keepalive: super::Keepalive,
     probes_sent: u8,
     probe_due: bool,
+    /// HyStart++ for the first slow start (RFC 9406).
+    hystart: hystart::HyStart,
 }
 
 /// What else an ACK carries: what makes an ACK of nothing new a duplicate
@@ -281,6 +284,9 @@ pub struct ConnCounts {
     /// went unanswered.
     pub keepalive_probes: u64,
     pub keepalive_drops: u64,
+    /// First slow starts HyStart++ ended on a rising round trip, before
+    /// any loss (RFC 9406).
+    pub hystart_exits: u64,
     pub fast_retransmits: u64,
     pub partial_acks: u64,
     /// Recoveries with SACK agreed (RFC 6675).
@@ -610,7 +616,7 @@ impl Conn {
             } else {
                 flight.saturating_add(self.mss) >= self.cwnd
             };
-            self.rtt_from_echo(meta.echo, now);
+            let rtt = self.rtt_from_echo(meta.echo, now);
             // Bytes of the send queue acknowledged (not our FIN).
             let data_end = self.data_start().plus(self.send.len() as u32);
             let data_acked = ack.min_seq(data_end).since(self.data_start()) as usize;
@@ -649,6 +655,16 @@ impl Conn {
                 // RFC 9438 §5.8 (and Linux for Reno too): the window
                 // grows only while it limits what is sent.
                 None if !cwnd_limited => {}
+                // RFC 9406 §4.2: HyStart++ in the first slow start only,
+                // until a loss or CSS's end sets ssthresh.
+                None if self.cwnd < self.ssthresh && self.ssthresh == u32::MAX => {
+                    let g = self.hystart.on_ack(acked.min(self.mss), ack, self.snd_max, rtt);
+                    counts.hystart_exits += u64::from(g.css_entered);
+                    self.cwnd = self.cwnd.saturating_add(g.add);
+                    if g.avoid {
+                        self.ssthresh = self.cwnd;
+                    }
+                }
                 None if self.cwnd < self.ssthresh => self.cwnd = self.cwnd.saturating_add(acked.min(self.mss)),
                 None => {
                     self.cwnd = match &mut self.cubic {

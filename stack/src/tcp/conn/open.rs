@@ -101,6 +101,7 @@ impl Conn {
             keepalive: cfg.keepalive,
             probes_sent: 0,
             probe_due: false,
+            hystart: Default::default(),
         }
     }
 

@@ -51,14 +51,16 @@ impl Conn {
     /// round trip by the TSval it echoes (an echo from the future or
     /// older than the longest timeout is ignored), each sample weighted
     /// by the samples a round trip brings (Appendix G). Called before
-    /// `snd_una` moves: the flight is the one the ACK ends.
-    pub(super) fn rtt_from_echo(&mut self, echo: Option<u32>, now: u64) {
-        let Some(ecr) = echo else { return };
-        let ticks = self.ts_val(now).wrapping_sub(ecr);
-        if u64::from(ticks) * TS_TICK > MAX_RTO {
-            return;
+    /// `snd_una` moves: the flight is the one the ACK ends. The sample
+    /// (ns), if it made one.
+    pub(super) fn rtt_from_echo(&mut self, echo: Option<u32>, now: u64) -> Option<u64> {
+        let ecr = echo?;
+        let rtt = u64::from(self.ts_val(now).wrapping_sub(ecr)) * TS_TICK;
+        if rtt > MAX_RTO {
+            return None;
         }
         let expected = u64::from(self.flight().div_ceil(2 * self.mss.max(1)));
-        self.rto.sample_of(u64::from(ticks) * TS_TICK, expected);
+        self.rto.sample_of(rtt, expected);
+        Some(rtt)
     }
 }

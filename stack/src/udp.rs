@@ -198,6 +198,16 @@ impl<B: PacketBuf> UdpSockets<B> {
         Some(d)
     }
 
+    /// Notes a datagram of `bytes` received on socket `id` and taken at
+    /// once, not queued (one too big for a buffer, which a service takes
+    /// as its fragments came).
+    pub fn note_received(&mut self, id: SocketId, bytes: usize) {
+        if let Some(s) = self.socket(id) {
+            s.stats.rx_datagrams += 1;
+            s.stats.rx_bytes += bytes as u64;
+        }
+    }
+
     /// Notes a datagram of `bytes` sent from socket `id`.
     pub fn note_sent(&mut self, id: SocketId, bytes: usize) {
         if let Some(s) = self.socket(id) {

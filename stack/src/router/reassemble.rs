@@ -19,6 +19,7 @@ use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::hooks::Translator;
 use crate::reassembly::{Added, FragKey, Span};
+use crate::services::{ServiceKind, ECHO_MIN_SOURCE_PORT};
 use crate::wire::checksum;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::icmpv4::{self, types, Message};
@@ -27,8 +28,9 @@ use crate::wire::ip::protocol;
 use crate::wire::ipv4::{self, field, Ipv4Packet};
 use crate::wire::ipv6::{self, frag, nh, Ipv6Packet};
 use crate::wire::tcp::{self, TcpPacket};
+use crate::wire::udp;
 use crate::wire::{be16, put16};
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// Largest reassembled payload (RFC 791's total length, RFC 8200's
 /// payload length).
@@ -115,7 +117,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     return;
                 }
                 if self.udp_bound(cx.t, dst.into(), dport) {
-                    let Some(whole) = self.linearize(cx, first, n, ETH_LEN + hl, ETH_LEN + hl) else { return };
+                    let head = ETH_LEN + hl;
+                    if !Self::fits_one(cx, self.whole_len(&first, n, head, head)) {
+                        let pseudo = checksum::pseudo_header_v4(src, dst, protocol::UDP, len as u16);
+                        let d = Pieces { src: src.into(), dst: dst.into(), ifindex: self.rx_if, udp_at: hl, len };
+                        return self.udp_pieces(cx, first, n, d, checksum::fold(upper + pseudo));
+                    }
+                    let Some(whole) = self.linearize(cx, first, n, head, head) else { return };
                     let end = whole.len();
                     let a = Arrival { src: src.into(), dst: dst.into(), ifindex: self.rx_if, at: ETH_LEN + hl, end };
                     // (A socket is bound: nothing comes back.)
@@ -131,6 +139,88 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PROTOCOL);
                 self.icmp_error(cx, first, DropReason::LocalProtocolUnreachable, m, c, 0);
             }
+        }
+    }
+
+    /// A whole UDP datagram for a bound socket, too big for one buffer
+    /// (`sum`: its checksum's folded sum with the pseudo-header). The
+    /// built-in services take it as it came: echo answers fragment by
+    /// fragment, turned around as ICMP echo is (addresses swapped, in
+    /// the first the ports too: the checksum sums the same, RFC 768);
+    /// discard counts it. Checked as `udp_input` checks one in a buffer.
+    fn udp_pieces(&mut self, cx: &mut Burst<'_, impl Io<B>>, first: B, n: usize, d: Pieces, sum: u16) {
+        let v6 = d.dst.is_ipv6();
+        let ip = first.data().get(ETH_LEN..).unwrap_or_default();
+        let u = ip.get(d.udp_at..d.udp_at + udp::HEADER_LEN).unwrap_or_default();
+        let (sport, dport, ulen, field) = (be16(u, 0), be16(u, 2), be16(u, 4), be16(u, 6));
+        if u.len() < udp::HEADER_LEN || u32::from(ulen) != d.len {
+            self.drop(DropReason::UdpMalformed);
+            return self.drop_pieces(1, n, DropReason::UdpMalformed);
+        }
+        // RFC 1122 §4.1.3.4; over IPv6 a zero checksum is refused too
+        // (RFC 8200 §8.1).
+        if (field != 0 || v6) && sum != 0xffff {
+            self.drop(DropReason::UdpBadChecksum);
+            return self.drop_pieces(1, n, DropReason::UdpBadChecksum);
+        }
+        let local = std::net::SocketAddr::new(d.dst, dport);
+        let Some(id) = self.udp.find(&local) else { return self.drop_pieces(1, n, DropReason::LocalPortUnreachable) };
+        let payload = d.len as usize - udp::HEADER_LEN;
+        self.udp.note_received(id, payload);
+        self.counters.local += 1;
+        self.counters.udp_received += 1;
+        match self.services.kind(id) {
+            Some(ServiceKind::Echo) if sport >= ECHO_MIN_SOURCE_PORT => {}
+            Some(ServiceKind::Echo) => {
+                self.drop(DropReason::UdpEchoRefused);
+                return self.drop_pieces(1, n, DropReason::UdpEchoRefused);
+            }
+            // Discard, or a socket no service reads: taken.
+            _ => {
+                drop(first);
+                self.pieces.iter_mut().take(n).for_each(|p| drop(p.take()));
+                return;
+            }
+        }
+        self.udp.note_sent(id, payload);
+        self.counters.udp_sent += 1;
+        let swap_ports = |f: &mut B, at: usize| {
+            if let Some(u) = f.data_mut().get_mut(ETH_LEN + at..ETH_LEN + at + 4) {
+                let (a, b) = u.split_at_mut(2);
+                a.swap_with_slice(b);
+            }
+        };
+        let mut first = Some(first);
+        match (d.src, d.dst) {
+            (IpAddr::V4(_), IpAddr::V4(_)) => {
+                let ident = self.next_ident();
+                for i in 0..n {
+                    let piece = if i == 0 { first.take() } else { self.pieces.get_mut(i).and_then(Option::take) };
+                    let Some(mut f) = piece else { continue };
+                    if i == 0 {
+                        swap_ports(&mut f, d.udp_at);
+                    }
+                    if let Some(to) = turn4(f.data_mut(), ident) {
+                        self.route_own(cx, f, to);
+                    }
+                }
+            }
+            (IpAddr::V6(src), IpAddr::V6(dst)) => {
+                let ident = self.next_ident6();
+                for i in 0..n {
+                    let piece = if i == 0 { first.take() } else { self.pieces.get_mut(i).and_then(Option::take) };
+                    let Some(mut f) = piece else { continue };
+                    if turn6(&mut f, (&dst, &src), ident) {
+                        // (The fragment header came right after the
+                        // fixed one: the UDP header stays where it was.)
+                        if i == 0 {
+                            swap_ports(&mut f, d.udp_at);
+                        }
+                        self.route_own6(cx, f, &src, d.ifindex);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -256,6 +346,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     return self.drop_pieces(1, n, DropReason::UdpMalformed);
                 }
                 let head = ETH_LEN + frag_at;
+                if !Self::fits_one(cx, self.whole_len(&first, n, head, head + frag::HEADER_LEN)) {
+                    let d = Pieces { src: src.into(), dst: dst.into(), ifindex, udp_at: chain.offset, len };
+                    return self.udp_pieces(cx, first, n, d, checksum::fold(upper + pseudo));
+                }
                 let Some(whole) = self.linearize(cx, first, n, head, head + frag::HEADER_LEN) else { return };
                 let (at, end) = (ETH_LEN + chain.offset - frag::HEADER_LEN, whole.len());
                 let a = Arrival { src: src.into(), dst: dst.into(), ifindex, at, end };
@@ -322,8 +416,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         data_at: usize,
     ) -> Option<B> {
         let v6 = super::output::ip_version(&first) == 6;
-        let rest: usize = self.pieces.iter().take(n).skip(1).flatten().map(|p| piece_len(p, v6)).sum();
-        let total = head + first.len().saturating_sub(data_at) + rest;
+        let total = self.whole_len(&first, n, head, data_at);
         let mut whole = cx.io.alloc();
         if !whole.as_mut().is_some_and(|b| b.append(total)) {
             self.drop(DropReason::ReassemblyNoRoom);
@@ -365,6 +458,20 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             p.fill_checksum();
         }
         Some(whole)
+    }
+
+    /// The length of the datagram in `first` and `self.pieces[1..n]` put
+    /// together: `first`'s first `head` bytes, then every fragment's data
+    /// (from `data_at` in `first`).
+    fn whole_len(&self, first: &B, n: usize, head: usize, data_at: usize) -> usize {
+        let v6 = super::output::ip_version(first) == 6;
+        let rest: usize = self.pieces.iter().take(n).skip(1).flatten().map(|p| piece_len(p, v6)).sum();
+        head + first.len().saturating_sub(data_at) + rest
+    }
+
+    /// True if a fresh buffer holds `len` bytes (none free: false).
+    fn fits_one(cx: &mut Burst<'_, impl Io<B>>, len: usize) -> bool {
+        cx.io.alloc().is_some_and(|mut b| b.append(len))
     }
 
     /// The sum of a reassembled upper-layer message (unfolded): `head`,
@@ -447,16 +554,9 @@ fn seq_len<T: AsRef<[u8]>>(seg: &TcpPacket<T>, len: u32) -> u32 {
 /// `d`): addresses swapped, TTL 64, identification `ident`, DF clear,
 /// offset and MF kept; in the first, the type. Returns where it goes.
 fn reply4(d: &mut [u8], ident: u16, first: bool) -> Option<std::net::Ipv4Addr> {
+    let src = turn4(d, ident)?;
     let ip = d.get_mut(ETH_LEN..)?;
-    let mut p = Ipv4Packet::new_unchecked(&mut *ip);
-    let (src, dst, hl) = (p.src(), p.dst(), p.header_len());
-    let (offset, more) = (p.frag_offset(), p.more_frags());
-    p.set_src(dst);
-    p.set_dst(src);
-    p.set_ttl(64);
-    p.set_ident(ident);
-    p.set_flags_offset(false, more, offset);
-    p.fill_checksum();
+    let hl = Ipv4Packet::new_unchecked(&*ip).header_len();
     if first {
         let icmp = ip.get_mut(hl..hl + 4)?;
         let c =
@@ -467,16 +567,27 @@ fn reply4(d: &mut [u8], ident: u16, first: bool) -> Option<std::net::Ipv4Addr> {
     Some(src)
 }
 
-/// Turns one fragment of an IPv6 echo request into the reply's, in
-/// place: `(from, to)` its addresses, `old_dst` the request's
-/// destination (the checksum follows a change of address).
-fn reply6<B: PacketBuf>(
-    f: &mut B,
-    (from, to): (&Ipv6Addr, &Ipv6Addr),
-    old_dst: &Ipv6Addr,
-    ident: u32,
-    first: bool,
-) -> bool {
+/// Turns one IPv4 fragment (the frame `d`) around: addresses swapped,
+/// TTL 64, identification `ident`, DF clear, offset and MF kept, the
+/// header's checksum. Returns where it goes.
+fn turn4(d: &mut [u8], ident: u16) -> Option<std::net::Ipv4Addr> {
+    let ip = d.get_mut(ETH_LEN..)?;
+    let mut p = Ipv4Packet::new_unchecked(&mut *ip);
+    let (src, dst) = (p.src(), p.dst());
+    let (offset, more) = (p.frag_offset(), p.more_frags());
+    p.set_src(dst);
+    p.set_dst(src);
+    p.set_ttl(64);
+    p.set_ident(ident);
+    p.set_flags_offset(false, more, offset);
+    p.fill_checksum();
+    Some(src)
+}
+
+/// Turns one IPv6 fragment around in place: from `from` to `to`, only
+/// the fragment header kept (with identification `ident`) before its
+/// data. False if it has no fragment header.
+fn turn6<B: PacketBuf>(f: &mut B, (from, to): (&Ipv6Addr, &Ipv6Addr), ident: u32) -> bool {
     let Some(at) = f.data().get(ETH_LEN..).and_then(ipv6::find_fragment).map(|(at, _)| at) else { return false };
     if at != ipv6::HEADER_LEN {
         // Only the fragment header and what follows it stay.
@@ -490,6 +601,23 @@ fn reply6<B: PacketBuf>(
     repr.emit(&mut Ipv6Packet::new_unchecked(&mut *ip));
     let Some(h) = ip.get_mut(ipv6::HEADER_LEN..ipv6::HEADER_LEN + frag::HEADER_LEN) else { return false };
     h[frag::IDENT..].copy_from_slice(&ident.to_be_bytes());
+    true
+}
+
+/// Turns one fragment of an IPv6 echo request into the reply's, in
+/// place: `(from, to)` its addresses, `old_dst` the request's
+/// destination (the checksum follows a change of address).
+fn reply6<B: PacketBuf>(
+    f: &mut B,
+    (from, to): (&Ipv6Addr, &Ipv6Addr),
+    old_dst: &Ipv6Addr,
+    ident: u32,
+    first: bool,
+) -> bool {
+    if !turn6(f, (from, to), ident) {
+        return false;
+    }
+    let Some(ip) = f.data_mut().get_mut(ETH_LEN..) else { return false };
     if first {
         let at = ipv6::HEADER_LEN + frag::HEADER_LEN;
         let Some(icmp) = ip.get_mut(at..at + 4) else { return false };
@@ -513,4 +641,15 @@ fn reply6<B: PacketBuf>(
 /// The destination port of the UDP header at `at` in `ip` (0 if cut short).
 fn dport6(ip: &[u8], at: usize) -> u16 {
     ip.get(at + 2..at + 4).map_or(0, |p| u16::from_be_bytes([p[0], p[1]]))
+}
+
+/// A UDP datagram in fragments: its addresses, the interface it came on,
+/// where its UDP header is in the first fragment's IP packet, and its
+/// length (UDP header and data).
+struct Pieces {
+    src: IpAddr,
+    dst: IpAddr,
+    ifindex: u16,
+    udp_at: usize,
+    len: u32,
 }

@@ -83,7 +83,7 @@ impl Services {
         }
     }
 
-    fn kind(&self, id: SocketId) -> Option<ServiceKind> {
+    pub(super) fn kind(&self, id: SocketId) -> Option<ServiceKind> {
         self.kinds.get(id.index()).copied().flatten()
     }
 

@@ -229,14 +229,67 @@ fn an_ipv6_fragmented_datagram_is_echoed_in_fragments() {
     assert_eq!(ipv6::find_fragment(&io.sent[0].data()[14..]).map(|(at, _)| at), Some(40));
 }
 
+/// A datagram too big for one buffer is echoed as it came, fragment by
+/// fragment turned around (RFC 862): the reply's fragments put together
+/// are the request with ports and addresses swapped, its checksum still
+/// right; discard counts one; a bad checksum or a service port as the
+/// source gets nothing back.
 #[test]
-fn a_fragmented_datagram_too_large_for_one_buffer_is_counted() {
+fn a_datagram_too_large_for_one_buffer_is_echoed_fragment_by_fragment() {
     let t = served();
     let (mut r, mut io) = router(&t);
-    let frame = udp4("10.0.1.1", 40000, 7, &pattern(3000));
-    for f in frag4(&frame, &[(0, 1480), (1480, 2960), (2960, 3008)], 0x98) {
+    let data = pattern(5000);
+    let frame = udp4("10.0.1.1", 40000, 7, &data);
+    let cuts = [(0, 1480), (1480, 2960), (2960, 4440), (4440, 5008)];
+    for f in frag4(&frame, &cuts, 0x98) {
+        run(&mut r, &t, &mut io, 0, &f, 0);
+    }
+    assert_eq!(io.sent.len(), 4, "a fragment back for each");
+    let whole = joined4(&io.sent);
+    let u = UdpPacket::new_checked(&whole[..]).unwrap();
+    assert_eq!((u.src_port(), u.dst_port(), u.payload()), (7, 40000, &data[..]));
+    assert!(u.verify_checksum(ip("10.0.1.1"), ip("10.0.1.2")));
+    assert_eq!((r.counters.udp_received, r.counters.udp_sent), (1, 1));
+    assert_eq!(r.counters.dropped(DropReason::ReassemblyNoRoom), 0);
+    // Discard takes it whole and says nothing.
+    io.sent.clear();
+    for f in frag4(&udp4("10.0.1.1", 40000, 9, &data), &cuts, 0x97) {
         run(&mut r, &t, &mut io, 0, &f, 0);
     }
     assert!(io.sent.is_empty());
-    assert_eq!(r.counters.dropped(DropReason::ReassemblyNoRoom), 3, "each fragment");
+    assert_eq!(r.counters.udp_received, 2);
+    // A flipped payload bit: the checksum fails, nothing comes back.
+    let mut bad = udp4("10.0.1.1", 40000, 7, &data);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    for f in frag4(&bad, &cuts, 0x96) {
+        run(&mut r, &t, &mut io, 0, &f, 0);
+    }
+    assert!(io.sent.is_empty());
+    assert_eq!(r.counters.dropped(DropReason::UdpBadChecksum), 4, "each fragment");
+    // From a service's port (chargen's 19): no answer, as unfragmented.
+    for f in frag4(&udp4("10.0.1.1", 19, 7, &data), &cuts, 0x95) {
+        run(&mut r, &t, &mut io, 0, &f, 0);
+    }
+    assert!(io.sent.is_empty());
+    assert_eq!(r.counters.dropped(DropReason::UdpEchoRefused), 4);
+}
+
+/// The same over IPv6: every fragment turned around, the fragment header
+/// kept with a new identification.
+#[test]
+fn an_ipv6_datagram_too_large_for_one_buffer_is_echoed_fragment_by_fragment() {
+    let t = with_services(tables6(1500), &[(ServiceKind::Echo, "[fd00:1::1]:7")]);
+    let (mut r, mut io) = router6(&t);
+    let data = pattern(4000);
+    let m = udp6_message("fd00:1::2", "fd00:1::1", 50000, 7, &data);
+    for f in frag6("fd00:1::2", "fd00:1::1", nh::UDP, &m, &[(0, 1448), (1448, 2896), (2896, m.len())], 9) {
+        run(&mut r, &t, &mut io, 0, &f, 0);
+    }
+    assert_eq!(io.sent.len(), 3);
+    let whole = joined6(&io.sent, 1500);
+    let u = UdpPacket::new_checked(&whole[..]).unwrap();
+    assert_eq!((u.src_port(), u.dst_port(), u.payload()), (7, 50000, &data[..]));
+    assert!(u.verify_checksum6(&ip6("fd00:1::1"), &ip6("fd00:1::2")));
+    assert_eq!(r.counters.udp_sent, 1);
 }

@@ -199,6 +199,39 @@ fn established() -> u64 {
     r.json["total"].as_u64().unwrap_or_else(|| panic!("{}", r.json))
 }
 
+/// The lab's config with each `(from, to)` of `edits` made (each must
+/// apply), written to a temporary file named after `name`.
+fn lab_config(name: &str, edits: &[(&str, &str)]) -> std::path::PathBuf {
+    let mut text = include_str!("../../deploy/lab/gateway.yaml").to_string();
+    for (from, to) in edits {
+        assert!(text.contains(from), "the lab's config has no {from:?}");
+        text = text.replace(from, to);
+    }
+    let cfg = std::env::temp_dir().join(format!("gw-tcp-{name}-{}.yaml", std::process::id()));
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+/// The lab's TCP line, to edit.
+const TCP_LINE: &str = "tcp: { rto_min_ms: 200 }";
+
+/// Runs `cmd` in lab-lan in the background, its output thrown away.
+fn spawn_lan(cmd: &str) -> std::process::Child {
+    std::process::Command::new("ip")
+        .args(["netns", "exec", "lab-lan", "sh", "-c", cmd])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("client")
+}
+
+/// The remote ends of the gateway's established connections.
+fn established_remotes() -> Vec<String> {
+    let list = api("GET", "/api/v1/tcp/connections?state=established", "readonly", None, &[]);
+    let items = list.json["items"].as_array().cloned().unwrap_or_default();
+    items.iter().filter_map(|c| c["remote"].as_str().map(str::to_string)).collect()
+}
+
 /// One worker configured for 100,000 connections (1 kB queues) takes
 /// 100,000 from Linux at once (three source addresses, the whole port
 /// range each, 2,000 handshakes in flight, so SYN cookies too), holds
@@ -210,13 +243,8 @@ fn established() -> u64 {
 fn one_worker_holds_100000_connections_from_linux_and_refuses_the_next() {
     const N: u64 = 100_000;
     const BUFFER: u64 = 1024;
-    let cfg = std::env::temp_dir().join(format!("gw-tcp-100k-{}.yaml", std::process::id()));
-    let text = include_str!("../../deploy/lab/gateway.yaml").replace(
-        "tcp: { rto_min_ms: 200 }",
-        &format!("tcp: {{ rto_min_ms: 200, connections: {N}, buffer: {BUFFER} }}"),
-    );
-    assert!(text.contains("connections: 100000"), "the lab's tcp line changed");
-    std::fs::write(&cfg, text).unwrap();
+    let tcp = format!("tcp: {{ rto_min_ms: 200, connections: {N}, buffer: {BUFFER} }}");
+    let cfg = lab_config("100k", &[(TCP_LINE, &tcp)]);
     let Some(lab) = Lab::up_with(Some(&cfg)) else { return };
     ok("ip netns exec lab-lan sh -c 'for a in 20 21 22; do ip addr add 10.0.1.$a/24 dev eth0; done; \
         sysctl -qw net.ipv4.ip_local_port_range=\"1024 65535\"'");
@@ -289,30 +317,15 @@ fn one_worker_holds_100000_connections_from_linux_and_refuses_the_next() {
 /// keeps sending stays.
 #[test]
 fn a_silent_client_is_dropped_after_the_idle_timeout_and_counted() {
-    let cfg = std::env::temp_dir().join(format!("gw-tcp-idle-{}.yaml", std::process::id()));
-    let text = include_str!("../../deploy/lab/gateway.yaml")
-        .replace("tcp: { rto_min_ms: 200 }", "tcp: { rto_min_ms: 200, idle_timeout_s: 2 }");
-    assert!(text.contains("idle_timeout_s: 2"), "the lab's tcp line changed");
-    std::fs::write(&cfg, text).unwrap();
+    let cfg = lab_config("idle", &[(TCP_LINE, "tcp: { rto_min_ms: 200, idle_timeout_s: 2 }")]);
     let Some(lab) = Lab::up_with(Some(&cfg)) else { return };
-    let spawn = |cmd: &str| {
-        std::process::Command::new("ip")
-            .args(["netns", "exec", "lab-lan", "sh", "-c", cmd])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("client")
-    };
     // One silent; one sending a line every half second, for six seconds.
-    let mut silent = spawn("sleep 6 | nc -q 0 -p 41001 10.0.1.1 9");
-    let mut talker = spawn("for i in $(seq 12); do echo hi; sleep 0.5; done | nc -q 0 -p 41002 10.0.1.1 9");
+    let mut silent = spawn_lan("sleep 6 | nc -q 0 -p 41001 10.0.1.1 9");
+    let mut talker = spawn_lan("for i in $(seq 12); do echo hi; sleep 0.5; done | nc -q 0 -p 41002 10.0.1.1 9");
     std::thread::sleep(std::time::Duration::from_millis(1000));
     assert_eq!(established(), 2);
     std::thread::sleep(std::time::Duration::from_millis(3000));
-    let list = api("GET", "/api/v1/tcp/connections?state=established", "readonly", None, &[]);
-    let remotes: Vec<&str> =
-        list.json["items"].as_array().into_iter().flatten().filter_map(|c| c["remote"].as_str()).collect();
-    assert_eq!(remotes, ["10.0.1.2:41002"], "the talker stays");
+    assert_eq!(established_remotes(), ["10.0.1.2:41002"], "the talker stays");
     assert_eq!(lab.metric("gateway_tcp_idle_drops_total"), 1);
     let _ = silent.wait();
     let _ = talker.wait();
@@ -327,24 +340,12 @@ fn a_silent_client_is_dropped_after_the_idle_timeout_and_counted() {
 /// its second, before the idle timeout, and counted.
 #[test]
 fn keepalives_keep_a_quiet_linux_client_and_drop_a_vanished_one() {
-    let cfg = std::env::temp_dir().join(format!("gw-tcp-keepalive-{}.yaml", std::process::id()));
-    let text = include_str!("../../deploy/lab/gateway.yaml").replace(
-        "tcp: { rto_min_ms: 200 }",
-        "tcp: { rto_min_ms: 200, idle_timeout_s: 4, keepalive_s: 1, keepalive_interval_s: 1, keepalive_probes: 2 }",
-    );
-    assert!(text.contains("keepalive_s: 1"), "the lab's tcp line changed");
-    std::fs::write(&cfg, text).unwrap();
+    let tcp =
+        "tcp: { rto_min_ms: 200, idle_timeout_s: 4, keepalive_s: 1, keepalive_interval_s: 1, keepalive_probes: 2 }";
+    let cfg = lab_config("keepalive", &[(TCP_LINE, tcp)]);
     let Some(lab) = Lab::up_with(Some(&cfg)) else { return };
-    let spawn = |cmd: &str| {
-        std::process::Command::new("ip")
-            .args(["netns", "exec", "lab-lan", "sh", "-c", cmd])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("client")
-    };
-    let mut quiet = spawn("sleep 7 | nc -q 0 -p 41011 10.0.1.1 9");
-    let mut gone = spawn("sleep 7 | nc -q 0 -p 41012 10.0.1.1 9");
+    let mut quiet = spawn_lan("sleep 7 | nc -q 0 -p 41011 10.0.1.1 9");
+    let mut gone = spawn_lan("sleep 7 | nc -q 0 -p 41012 10.0.1.1 9");
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(established(), 2);
     let nft = |rule: &str| ok(&format!("ip netns exec lab-lan nft '{rule}'"));
@@ -352,10 +353,7 @@ fn keepalives_keep_a_quiet_linux_client_and_drop_a_vanished_one() {
     nft("add chain inet keepalive in { type filter hook input priority 0 ; }");
     nft("add rule inet keepalive in tcp dport 41012 drop");
     std::thread::sleep(std::time::Duration::from_millis(5500));
-    let list = api("GET", "/api/v1/tcp/connections?state=established", "readonly", None, &[]);
-    let remotes: Vec<&str> =
-        list.json["items"].as_array().into_iter().flatten().filter_map(|c| c["remote"].as_str()).collect();
-    assert_eq!(remotes, ["10.0.1.2:41011"], "the quiet client answered its probes and stays");
+    assert_eq!(established_remotes(), ["10.0.1.2:41011"], "the quiet client answered its probes and stays");
     assert_eq!(lab.metric("gateway_tcp_keepalive_drops_total"), 1);
     assert_eq!(lab.metric("gateway_tcp_idle_drops_total"), 0);
     assert!(lab.metric("gateway_tcp_keepalive_probes_total") >= 6, "about a second apart for each");
@@ -372,12 +370,8 @@ fn keepalives_keep_a_quiet_linux_client_and_drop_a_vanished_one() {
 /// start ends on the rise, counted, and every byte arrives.
 #[test]
 fn hystart_ends_the_first_slow_start_as_a_queue_fills_rfc9406() {
-    let cfg = std::env::temp_dir().join(format!("gw-tcp-hystart-{}.yaml", std::process::id()));
-    let text = include_str!("../../deploy/lab/gateway.yaml")
-        .replace("tcp: { rto_min_ms: 200 }", "tcp: { rto_min_ms: 200, buffer: 1048576 }")
-        .replace("iface=gw-lan\"", "iface=gw-lan,qdisc_bypass=0\"");
-    assert!(text.contains("qdisc_bypass=0") && text.contains("buffer: 1048576"), "the lab's config changed");
-    std::fs::write(&cfg, text).unwrap();
+    let buffer = "tcp: { rto_min_ms: 200, buffer: 1048576 }";
+    let cfg = lab_config("hystart", &[(TCP_LINE, buffer), ("iface=gw-lan\"", "iface=gw-lan,qdisc_bypass=0\"")]);
     let Some(lab) = Lab::up_with(Some(&cfg)) else { return };
     ok("ip netns exec lab-gw tc qdisc add dev gw-lan root tbf rate 20mbit burst 10kb latency 400ms");
     let got = ok("ip netns exec lab-lan curl -s -o /dev/null -w '%{size_download}' http://10.0.1.1/bytes/4000000");

@@ -278,13 +278,14 @@ fn one_worker_holds_100000_connections_from_linux_and_refuses_the_next() {
     assert!(lab.drops("tcp_table_full") > full);
     let grown = rss(lab.pid()).saturating_sub(before);
     eprintln!("gatewayd grew by {} MB for {N} connections", grown >> 20);
-    // The table's reservation (773 bytes a connection and its two
-    // queues, docs/tcp.md), and 128 MiB for the rest: the mbuf pool's
-    // buffers touched (8,191 of 2.4 kB) and the management plane's
-    // copies of the 100,000-connection list, which the allocator keeps
-    // (measured 304-331 MB in all). A kilobyte more a connection would
-    // be 100 MB more.
-    let reserved = N * (773 + 2 * BUFFER);
+    // The table's reservation (a slot's bytes and its two queues, as
+    // the engine counts them for the same table, docs/tcp.md), and 128
+    // MiB for the rest: the mbuf pool's buffers touched (8,191 of 2.4
+    // kB) and the management plane's copies of the 100,000-connection
+    // list, which the allocator keeps (measured 304-331 MB in all). A
+    // kilobyte more a connection would be 100 MB more.
+    let cfg_n = stack::tcp::TcpConfig { connections: N as usize, buffer: BUFFER as usize, ..Default::default() };
+    let reserved = stack::tcp::TcpTable::new(cfg_n).reserved_bytes() as u64;
     assert!(grown <= reserved + (128 << 20), "grew by {grown} bytes, {reserved} reserved");
     // The client closes every connection, and the discard service
     // closes its side on the FIN: all slots free again.

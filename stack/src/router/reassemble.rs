@@ -195,8 +195,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             (IpAddr::V4(_), IpAddr::V4(_)) => {
                 let ident = self.next_ident();
                 for i in 0..n {
-                    let piece = if i == 0 { first.take() } else { self.pieces.get_mut(i).and_then(Option::take) };
-                    let Some(mut f) = piece else { continue };
+                    let Some(mut f) = self.take_piece(&mut first, i) else { continue };
                     if i == 0 {
                         swap_ports(&mut f, d.udp_at);
                     }
@@ -208,8 +207,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             (IpAddr::V6(src), IpAddr::V6(dst)) => {
                 let ident = self.next_ident6();
                 for i in 0..n {
-                    let piece = if i == 0 { first.take() } else { self.pieces.get_mut(i).and_then(Option::take) };
-                    let Some(mut f) = piece else { continue };
+                    let Some(mut f) = self.take_piece(&mut first, i) else { continue };
                     if turn6(&mut f, (&dst, &src), ident) {
                         // (The fragment header came right after the
                         // fixed one: the UDP header stays where it was.)
@@ -232,8 +230,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.counters.local += 1;
         let mut first = Some(first);
         for i in 0..n {
-            let piece = if i == 0 { first.take() } else { self.pieces.get_mut(i).and_then(Option::take) };
-            let Some(mut f) = piece else { continue };
+            let Some(mut f) = self.take_piece(&mut first, i) else { continue };
             if let Some(dst) = reply4(f.data_mut(), ident, i == 0) {
                 self.route_own(cx, f, dst);
             }
@@ -394,8 +391,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.counters.local6 += 1;
         let mut first = Some(first);
         for i in 0..n {
-            let piece = if i == 0 { first.take() } else { self.pieces.get_mut(i).and_then(Option::take) };
-            let Some(mut f) = piece else { continue };
+            let Some(mut f) = self.take_piece(&mut first, i) else { continue };
             if reply6(&mut f, (&reply_src, &src), &dst, ident, i == 0) {
                 self.route_own6(cx, f, &src, ifindex);
             }
@@ -488,6 +484,16 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             len += data.len() as u32;
         }
         (acc, len)
+    }
+
+    /// Fragment `i` of the datagram being delivered: `first` (taken out
+    /// of it, delivery owns it) for 0, the others from `self.pieces`.
+    fn take_piece(&mut self, first: &mut Option<B>, i: usize) -> Option<B> {
+        if i == 0 {
+            first.take()
+        } else {
+            self.pieces.get_mut(i).and_then(Option::take)
+        }
     }
 
     /// Drops `self.pieces[from..n]`, counting each.

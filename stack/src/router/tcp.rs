@@ -43,6 +43,13 @@ pub(super) enum PathMtu {
     Owner(u16),
 }
 
+/// The MSS we offer on an interface of IP MTU `mtu`: what fits after
+/// the IP and TCP headers, never below 536 (RFC 9293 §3.7.1).
+fn mss_for(mtu: u16, v6: bool) -> u16 {
+    let headers = if v6 { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN } + tcpw::HEADER_LEN;
+    mtu.saturating_sub(headers as u16).max(536)
+}
+
 /// Timers one poll runs at most (the rest wait for the next), so a
 /// poll's cost stays bounded.
 const TIMER_BUDGET: usize = 1024;
@@ -72,8 +79,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             IpAddr::V6(a) => i.has_addr6(&a),
         });
         let Some((ifindex, ifc)) = found else { return Err(Refused::NoAddress) };
-        let headers = if remote.is_ipv6() { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN } + tcpw::HEADER_LEN;
-        let our_mss = ifc.mtu.saturating_sub(headers as u16).max(536);
+        let our_mss = mss_for(ifc.mtu, remote.is_ipv6());
         let inc = Incoming { ends, our_mss, ifindex: ifindex as u16, service: ServiceKind::Discard, now };
         let id = self.tcp.connect(&inc, Serving::client(client))?;
         let cx = &mut Burst { t, now, io };
@@ -130,9 +136,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let control = s.flags & (flags::SYN | flags::ACK | flags::RST | flags::FIN);
         let Some(service) = self.services.tcp_listener(&ends.0) else { return Some(pkt) };
         let mtu = cx.t.iface(a.ifindex).map_or(1500, |i| i.mtu);
-        let headers = if a.dst.is_ipv6() { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN } + tcpw::HEADER_LEN;
-        let our_mss = mtu.saturating_sub(headers as u16).max(536);
-        let inc = Incoming { ends, our_mss, ifindex: a.ifindex, service, now: cx.now };
+        let inc = Incoming { ends, our_mss: mss_for(mtu, a.dst.is_ipv6()), ifindex: a.ifindex, service, now: cx.now };
         if control == flags::ACK {
             // The ACK of a SYN cookie's SYN-ACK completes a connection.
             return match self.tcp.accept_cookie(&inc, &s) {

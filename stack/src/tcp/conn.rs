@@ -16,6 +16,7 @@
 //! refused by PAWS.
 
 mod hystart;
+mod liveness;
 mod open;
 mod rto;
 mod sack;
@@ -328,25 +329,6 @@ impl Conn {
         [self.rtx_at, self.ack_at, self.idle_at(), self.keepalive_at()].into_iter().flatten().min()
     }
 
-    /// When the next keep-alive probe is due (RFC 1122 §4.2.3.6): only
-    /// while established (or the peer has closed and we may still send)
-    /// with nothing of ours unacknowledged, where retransmission watches.
-    fn keepalive_at(&self) -> Option<u64> {
-        let k = &self.keepalive;
-        let quiet = matches!(self.state, State::Established | State::CloseWait) && self.snd_una == self.snd_max;
-        (k.idle_ns > 0 && quiet)
-            .then(|| self.heard_at.saturating_add(k.idle_ns + u64::from(self.probes_sent) * k.interval_ns))
-    }
-
-    /// When a synchronized connection is dropped unless the peer is heard.
-    fn idle_at(&self) -> Option<u64> {
-        let synchronized = matches!(
-            self.state,
-            State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait | State::Closing | State::LastAck
-        );
-        (self.idle > 0 && synchronized).then(|| self.heard_at.saturating_add(self.idle))
-    }
-
     /// Turns Nagle's algorithm on or off for this connection (off: every
     /// write goes at once, as `TCP_NODELAY`).
     pub fn set_nagle(&mut self, on: bool) {
@@ -467,8 +449,7 @@ impl Conn {
         // The peer is alive: an acceptable segment, or a probe of our
         // closed window at its edge.
         if acceptable || (wnd == 0 && seq == self.rcv_nxt) {
-            self.heard_at = now;
-            self.probes_sent = 0;
+            self.heard(now);
         }
         if !acceptable {
             self.ack_now = true;
@@ -657,7 +638,7 @@ impl Conn {
                 None if !cwnd_limited => {}
                 // RFC 9406 §4.2: HyStart++ in the first slow start only,
                 // until a loss or CSS's end sets ssthresh.
-                None if self.cwnd < self.ssthresh && self.ssthresh == u32::MAX => {
+                None if self.ssthresh == u32::MAX => {
                     let g = self.hystart.on_ack(acked.min(self.mss), ack, self.snd_max, rtt);
                     counts.hystart_exits += u64::from(g.css_entered);
                     self.cwnd = self.cwnd.saturating_add(g.add);
@@ -775,22 +756,8 @@ impl Conn {
             }
             return;
         }
-        if self.idle_at().is_some_and(|at| now >= at) {
-            // Dropped without a word: a peer still there gets a RST for
-            // its next segment, as for any connection we do not know.
-            self.state = State::Closed;
-            counts.idle_drops += 1;
+        if self.liveness_timer(now, counts) {
             return;
-        }
-        if self.keepalive_at().is_some_and(|at| now >= at) {
-            if self.probes_sent >= self.keepalive.probes {
-                self.state = State::Closed;
-                counts.keepalive_drops += 1;
-                return;
-            }
-            self.probes_sent += 1;
-            self.probe_due = true;
-            counts.keepalive_probes += 1;
         }
         if self.ack_at.is_some_and(|at| now >= at) {
             self.ack_now = true;

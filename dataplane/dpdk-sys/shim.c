@@ -25,3 +25,23 @@ int gw_ring_pair(const char *a, const char *b, unsigned int size, int socket, ui
     *pb = (uint16_t)y;
     return 0;
 }
+
+/* A second, indirect mbuf on m's buffer (its data and headroom), for
+ * sending what m keeps; NULL when m is itself indirect, has an external
+ * buffer, or is shared already (a share in flight owns the headroom). */
+struct rte_mbuf *gw_mbuf_share(struct rte_mbuf *m)
+{
+    if (!RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1 || m->nb_segs != 1)
+        return NULL;
+    struct rte_mbuf *mi = rte_pktmbuf_alloc(m->pool);
+    if (mi == NULL)
+        return NULL;
+    rte_pktmbuf_attach(mi, m);
+    return mi;
+}
+
+/* m's bytes are its own alone: a direct mbuf nobody else references. */
+int gw_mbuf_private(const struct rte_mbuf *m)
+{
+    return RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1;
+}

@@ -18,3 +18,8 @@ int gw_rte_errno(void);
  * cable in memory between two workers, for benchmarks (net_ring). Their
  * port ids in *pa and *pb; 0, or a negative errno. */
 int gw_ring_pair(const char *a, const char *b, unsigned int size, int socket, uint16_t *pa, uint16_t *pb);
+
+/* A share of m's buffer to send while m keeps it (TCP's send queue), or
+ * NULL; and whether m's bytes are its own alone. */
+struct rte_mbuf *gw_mbuf_share(struct rte_mbuf *m);
+int gw_mbuf_private(const struct rte_mbuf *m);

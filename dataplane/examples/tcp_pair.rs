@@ -14,12 +14,13 @@
 //!       prints `ours_per_s=X`
 //!   tcp_pair memory [--buffer B]
 //!       what a worker's table of 100,000 connections reserves per
-//!       connection, an idle established one included, with queues of B
-//!       bytes each way (default: the config's default); prints
-//!       `bytes_per_connection=X slot_bytes=Y buffer=B`. Everything is
-//!       reserved when the table is made, so this is the most an idle
-//!       connection costs (the lab's 100,000-connection test checks the
-//!       process's growth against it)
+//!       connection, with queues of up to B bytes each way (default: the
+//!       config's default); prints `bytes_per_connection=X slot_bytes=X
+//!       buffer=B`. Everything is reserved when the table is made, and
+//!       the queues hold packet buffers only while data waits in them
+//!       (from the ports' pool, `tcp.buffers` at most for all), so this
+//!       is what an idle connection costs (the lab's 100,000-connection
+//!       test checks the process's growth against it)
 //!   tcp_pair linux-connect [--seconds S] [--cores A,B]
 //!       the same loop through Linux's sockets over 127.0.0.1, the server
 //!       a thread on core B, the client on core A; prints `linux_per_s=X`
@@ -98,11 +99,10 @@ fn main() {
             println!("linux_per_s={:.0}", n as f64 / measure.as_secs_f64());
         }
         Mode::Memory => {
-            // A slot's share of the index depends on the table's size,
-            // not on the queues' (made small here).
-            let t = stack::tcp::TcpTable::new(TcpConfig { connections: 100_000, buffer: 1024, ..TcpConfig::default() });
+            let cfg = TcpConfig { connections: 100_000, buffer, ..TcpConfig::default() };
+            let t: stack::tcp::TcpTable<Mbuf> = stack::tcp::TcpTable::new(cfg);
             let slot = t.slot_bytes();
-            println!("bytes_per_connection={} slot_bytes={slot} buffer={buffer}", slot + 2 * buffer);
+            println!("bytes_per_connection={slot} slot_bytes={slot} buffer={buffer}");
         }
         _ => ours(mode, cores, measure, mtu),
     }
@@ -333,6 +333,17 @@ impl Side {
             io.flush();
             if opens.is_none() {
                 tally.done.store(r.counters.tcp_bytes_received, Relaxed);
+            }
+        }
+        if std::env::var_os("TCP_PAIR_COUNTERS").is_some() {
+            let c = &r.counters;
+            let side = if opens.is_some() { "client" } else { "server" };
+            eprintln!(
+                "{side}: retransmits={} timeouts={} shared={} copied={}",
+                c.tcp_retransmits, c.tcp_timeouts, c.tcp_segments_shared, c.tcp_segments_copied
+            );
+            for d in stack::DropReason::ALL.iter().filter(|d| c.dropped(**d) > 0) {
+                eprintln!("{side}: drop {} {}", d.label(), c.dropped(*d));
             }
         }
     }

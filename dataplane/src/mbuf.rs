@@ -60,6 +60,9 @@ impl Drop for Mempool {
     }
 }
 
+/// `RTE_MBUF_F_INDIRECT`: the mbuf is attached to another's buffer.
+const IND_ATTACHED: u64 = 1 << 62;
+
 /// One single-segment packet buffer, freed when dropped.
 #[derive(Debug)]
 #[repr(transparent)]
@@ -99,9 +102,34 @@ impl Mbuf {
         unsafe { self.0.as_mut() }
     }
 
+    /// True when no other mbuf shares this one's bytes (and it is not an
+    /// indirect one on another's): they may be written.
+    #[inline]
+    pub fn is_private(&self) -> bool {
+        // SAFETY: self owns a valid mbuf.
+        unsafe { ffi::gw_mbuf_private(self.0.as_ptr()) != 0 }
+    }
+
+    /// A private copy of this frame in a fresh mbuf from `pool`, or None.
+    pub fn copy_in(&self, pool: &Mempool) -> Option<Mbuf> {
+        let mut c = pool.alloc()?;
+        let d = self.data();
+        if !c.append(d.len()) {
+            return None;
+        }
+        c.data_mut().copy_from_slice(d);
+        c.set_port(self.port());
+        Some(c)
+    }
+
+    /// Room after the data; none on an indirect mbuf, whose tail is the
+    /// bytes of the mbuf it shares.
     #[inline(always)]
     fn tailroom(&self) -> usize {
         let m = self.m();
+        if m.ol_flags & IND_ATTACHED != 0 {
+            return 0;
+        }
         usize::from(m.buf_len) - usize::from(m.data_off) - usize::from(m.data_len)
     }
 }
@@ -178,6 +206,19 @@ impl PacketBuf for Mbuf {
     #[inline(always)]
     fn port(&self) -> u16 {
         self.m().port
+    }
+
+    /// An indirect mbuf on this one's buffer (`rte_pktmbuf_attach`): its
+    /// own data offset and length over the same bytes, so headers
+    /// prepended to it go into this buffer's headroom; freeing it
+    /// releases its hold on this buffer. `None` if this mbuf is shared
+    /// already or indirect, or the pool is empty.
+    #[inline]
+    fn share(&self) -> Option<Mbuf> {
+        // SAFETY: self owns a valid mbuf; the shim only reads it and
+        // raises its reference count when it attaches a new mbuf.
+        let m = unsafe { ffi::gw_mbuf_share(self.0.as_ptr()) };
+        NonNull::new(m).map(Mbuf)
     }
 
     #[inline(always)]

@@ -232,7 +232,7 @@ pub fn router_config(cfg: &Config) -> RouterConfig {
             per_source: cfg.reassembly.per_source,
             timeout_ns: cfg.reassembly.timeout_ms * MS,
         },
-        tcp: cfg.tcp.to_stack(),
+        tcp: cfg.tcp.to_stack(cfg.dpdk.mbufs, cfg.workers.cores.len()),
     }
 }
 

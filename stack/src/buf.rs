@@ -31,6 +31,17 @@ pub trait PacketBuf {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// A second handle on the same bytes, for sending them while this one
+    /// keeps them (a TCP segment sent from the send queue without a
+    /// copy): its data is this one's, and bytes prepended to it go into
+    /// this buffer's headroom. `None` when the buffer cannot be shared,
+    /// or is already (a share still in flight owns that headroom).
+    fn share(&self) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// Headroom of a fresh [`VecBuf`], as DPDK's `RTE_PKTMBUF_HEADROOM`.

@@ -8,7 +8,8 @@
 //!
 //! There is no UDP chargen: it is a reflection amplifier.
 
-use crate::tcp::Conn;
+use crate::buf::PacketBuf;
+use crate::tcp::Socket;
 
 /// Characters on a line (RFC 864's "72 chars"), and the line with CR LF.
 const CHARS: usize = 72;
@@ -43,44 +44,44 @@ pub struct Chargen {
     at: u16,
 }
 
-/// Fills connection `c`'s send queue with the stream and drops what it
-/// received.
-pub fn serve(c: &mut Conn, g: &mut Chargen) {
-    c.recv.consume(c.recv.len());
-    c.window_opened();
-    loop {
-        let from = usize::from(g.at);
-        let n = c.send.push(PATTERN.get(from..).unwrap_or_default());
-        if n == 0 {
-            return;
+/// Fills the connection's send queue with the stream (written in place
+/// in the buffers it leaves in) and drops what it received.
+pub fn serve<B: PacketBuf>(s: &mut Socket<'_, B>, g: &mut Chargen) {
+    let n = s.readable();
+    s.consume(n);
+    let from = usize::from(g.at);
+    let n = s.fill(usize::MAX, &mut |room, at| {
+        let mut p = (from + at) % PERIOD;
+        for piece in room.chunks_mut(PERIOD) {
+            // At most two runs of the pattern: to its end, then from its start.
+            let (a, b) = piece.split_at_mut((PERIOD - p).min(piece.len()));
+            if let (Some(x), Some(y)) = (PATTERN.get(p..p + a.len()), PATTERN.get(..b.len())) {
+                a.copy_from_slice(x);
+                b.copy_from_slice(y);
+            }
+            p = (p + piece.len()) % PERIOD;
         }
-        g.at = ((from + n) % PERIOD) as u16;
-    }
+    });
+    g.at = ((from + n) % PERIOD) as u16;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tcp::{Opening, Ring, SegIn, TcpConfig};
-    use crate::wire::tcp::flags;
+    use crate::tcp::testing::Peer;
 
     #[test]
     fn the_stream_is_rfc864s_rotating_lines_and_continues_where_it_left_off() {
         assert_eq!(&PATTERN[..LINE], format!("{}\r\n", (32u8..104).map(char::from).collect::<String>()).as_bytes());
         assert_eq!(&PATTERN[LINE..LINE + 3], b"!\"#");
         assert_eq!(PATTERN[PERIOD - LINE], b'~', "the last line starts with the last character");
-        let syn = SegIn { seq: 1, flags: flags::SYN, window: 1000, ..SegIn::default() };
-        let mut c =
-            Conn::accept(&syn, &Opening::new(100, 1460), &TcpConfig::default(), Ring::new(5000), Ring::new(1024));
+        let mut c = Peer::established(b"thrown away", 5000);
         let mut g = Chargen::default();
-        serve(&mut c, &mut g);
-        assert_eq!(c.send.len(), 5000);
-        let (a, b) = c.send.peek(0, 5000);
-        assert_eq!([a, b].concat(), PATTERN[..5000]);
-        c.send.consume(4000);
-        serve(&mut c, &mut g);
-        let (a, b) = c.send.peek(0, 5000);
-        let stream: Vec<u8> = PATTERN.iter().cycle().skip(4000).take(5000).copied().collect();
-        assert_eq!([a, b].concat(), stream, "across the period's end");
+        c.serve(|s| serve(s, &mut g));
+        assert!(c.conn.recv.is_empty());
+        assert_eq!(c.sent_bytes(), PATTERN[..5000]);
+        c.serve(|s| serve(s, &mut g));
+        let stream: Vec<u8> = PATTERN.iter().cycle().skip(5000).take(5000).copied().collect();
+        assert_eq!(c.sent_bytes(), stream, "across the period's end");
     }
 }

@@ -5,7 +5,8 @@
 //! close). The engine's benchmark runs these against its own listeners
 //! (`dataplane/examples/tcp_pair.rs`).
 
-use crate::tcp::Conn;
+use crate::buf::PacketBuf;
+use crate::tcp::Socket;
 
 /// What a connection we open does once connected.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -36,20 +37,17 @@ static REQUEST: [u8; 256] = [b'?'; 256];
 
 /// Runs an [`Client::Ask`] connection: queues the request, takes the
 /// answer, and closes once all of it came (or the peer closed first).
-pub fn serve(c: &mut Conn, a: &mut Ask) {
-    while a.to_send > 0 {
-        let want = usize::from(a.to_send).min(REQUEST.len());
-        let n = c.send.push(REQUEST.get(..want).unwrap_or_default());
-        if n == 0 {
-            break;
+pub fn serve<B: PacketBuf>(s: &mut Socket<'_, B>, a: &mut Ask) {
+    let n = s.fill(usize::from(a.to_send), &mut |room, _| {
+        for (d, r) in room.iter_mut().zip(REQUEST.iter().cycle()) {
+            *d = *r;
         }
-        a.to_send -= n as u16;
-    }
-    let n = c.recv.len().min(usize::from(a.to_read));
-    c.recv.consume(n);
+    });
+    a.to_send -= n as u16;
+    let n = s.readable().min(usize::from(a.to_read));
+    s.consume(n);
     a.to_read -= n as u16;
-    c.window_opened();
-    if a.to_read == 0 || c.peer_closed() {
-        c.close();
+    if a.to_read == 0 || s.peer_closed() {
+        s.close();
     }
 }

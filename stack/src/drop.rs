@@ -168,6 +168,10 @@ drop_reasons! {
     /// SYN to a listener (or the ACK of a SYN cookie) while the worker
     /// holds `tcp.connections`.
     TcpTableFull => "tcp_table_full",
+    /// TCP data the worker's connections had no buffer budget left for
+    /// (`tcp.buffers` held in their queues together): dropped and
+    /// answered with an ACK of what came before, so the sender resends.
+    TcpBuffersFull => "tcp_buffers_full",
     /// TCP segment whose timestamp is older than the newest its connection
     /// has seen (RFC 7323 §5.3, PAWS): an old duplicate, answered with an
     /// ACK.

@@ -1,14 +1,15 @@
 //! The built-in HTTP/1.1 service (RFC 9112) on the gateway's own TCP:
 //! `GET /` a status page, `GET /bytes/N` N bytes, `HEAD` of either.
 //! Keep-alive by default, pipelined requests answered in order, every
-//! response with `Content-Length`. It works on a connection's queues
-//! ([`crate::tcp::Conn`]): requests are read from the receive queue,
-//! responses written into the send queue as it has room, a large body a
-//! piece at a time as the peer acknowledges (the body is generated, not
-//! stored). Nothing allocates: headers and the status page are formatted
-//! into buffers on the stack.
+//! response with `Content-Length`. It works on a connection's
+//! [`Socket`]: requests are read where they were received, responses
+//! written into the send queue's buffers as it has room, a large body a
+//! piece at a time as the peer acknowledges (generated in place in the
+//! buffers it leaves in, not stored). Nothing allocates: headers and the
+//! status page are formatted on the stack.
 
-use crate::tcp::Conn;
+use crate::buf::PacketBuf;
+use crate::tcp::Socket;
 use std::io::Write;
 
 /// The most a request's line and headers may take; a longer one gets 431
@@ -53,30 +54,28 @@ fn pattern(offset: u64) -> u8 {
 
 /// Serves what the connection's receive queue holds, as far as its send
 /// queue has room.
-pub fn serve(c: &mut Conn, st: &mut HttpState, status: &Status) {
+pub fn serve<B: PacketBuf>(s: &mut Socket<'_, B>, st: &mut HttpState, status: &Status) {
     loop {
         if st.body_left > 0 {
-            let mut chunk = [0u8; 512];
-            while st.body_left > 0 && c.send.free() > 0 {
-                let n = (st.body_left as usize).min(chunk.len()).min(c.send.free());
-                for (i, b) in chunk.iter_mut().take(n).enumerate() {
-                    *b = pattern(st.body_done + i as u64);
+            let done = st.body_done;
+            let n = s.fill(st.body_left.min(usize::MAX as u64) as usize, &mut |room, at| {
+                for (i, b) in room.iter_mut().enumerate() {
+                    *b = pattern(done + (at + i) as u64);
                 }
-                c.send.push(chunk.get(..n).unwrap_or_default());
-                st.body_left -= n as u64;
-                st.body_done += n as u64;
-            }
+            });
+            st.body_left -= n as u64;
+            st.body_done += n as u64;
             if st.body_left > 0 {
                 return;
             }
         }
         if st.close_after {
-            c.close();
+            s.close();
             return;
         }
         if st.skip > 0 {
-            let n = (st.skip as usize).min(c.recv.len());
-            c.recv.consume(n);
+            let n = (st.skip as usize).min(s.readable());
+            s.consume(n);
             st.skip -= n as u64;
             if st.skip > 0 {
                 return;
@@ -84,32 +83,25 @@ pub fn serve(c: &mut Conn, st: &mut HttpState, status: &Status) {
         }
         // The next request's head, if it is all here.
         let mut head = [0u8; MAX_HEAD];
-        let have = c.recv.len().min(MAX_HEAD);
-        let (a, b) = c.recv.peek(0, have);
-        if let (Some(h), Some(t)) = (head.get_mut(..a.len()), Some(a)) {
-            h.copy_from_slice(t);
-        }
-        if let Some(h) = head.get_mut(a.len()..have) {
-            h.copy_from_slice(b);
-        }
+        let have = s.peek(&mut head);
         let Some(end) = head.get(..have).and_then(|h| h.windows(4).position(|w| w == b"\r\n\r\n")) else {
-            if have == MAX_HEAD || (have > 0 && c.recv.free() == 0) {
-                respond(c, st, 431, "Request Header Fields Too Large", b"", true);
-            } else if c.peer_closed() {
-                c.close();
+            if have == MAX_HEAD || (have > 0 && s.receive_full()) {
+                respond(s, st, 431, "Request Header Fields Too Large", b"", true);
+            } else if s.peer_closed() {
+                s.close();
             }
             return;
         };
         let Some(req) = parse(head.get(..end).unwrap_or_default()) else {
-            c.recv.consume(end + 4);
-            respond(c, st, 400, "Bad Request", b"", true);
+            s.consume(end + 4);
+            respond(s, st, 400, "Bad Request", b"", true);
             continue;
         };
         // Room for the head of any answer, or wait for the peer's ACKs.
-        if c.send.free() < 512 {
+        if s.writable() < 512 {
             return;
         }
-        c.recv.consume(end + 4);
+        s.consume(end + 4);
         st.skip = req.content_length;
         st.requests += 1;
         let close = req.close;
@@ -127,29 +119,37 @@ pub fn serve(c: &mut Conn, st: &mut HttpState, status: &Status) {
                 );
                 let len = 256 - w.len();
                 let body = if req.method == Method::Head { &[][..] } else { page.get(..len).unwrap_or_default() };
-                respond_len(c, st, 200, "OK", len as u64, "text/plain", close);
-                c.send.push(body);
+                respond_len(s, st, 200, "OK", len as u64, "text/plain", close);
+                s.write(body);
             }
             (Method::Get | Method::Head, Path::Bytes(n)) => {
-                respond_len(c, st, 200, "OK", n, "application/octet-stream", close);
+                respond_len(s, st, 200, "OK", n, "application/octet-stream", close);
                 if req.method == Method::Get {
                     st.body_left = n;
                     st.body_done = 0;
                 }
             }
-            (Method::Get | Method::Head, Path::Other) => respond(c, st, 404, "Not Found", b"no such page\n", close),
-            (Method::Other, _) => respond(c, st, 405, "Method Not Allowed", b"GET and HEAD only\n", close),
+            (Method::Get | Method::Head, Path::Other) => respond(s, st, 404, "Not Found", b"no such page\n", close),
+            (Method::Other, _) => respond(s, st, 405, "Method Not Allowed", b"GET and HEAD only\n", close),
         }
     }
 }
 
-fn respond(c: &mut Conn, st: &mut HttpState, code: u16, reason: &str, body: &[u8], close: bool) {
-    respond_len(c, st, code, reason, body.len() as u64, "text/plain", close);
-    c.send.push(body);
+fn respond<B: PacketBuf>(s: &mut Socket<'_, B>, st: &mut HttpState, code: u16, reason: &str, body: &[u8], close: bool) {
+    respond_len(s, st, code, reason, body.len() as u64, "text/plain", close);
+    s.write(body);
 }
 
 /// Queues a response's head (the body follows).
-fn respond_len(c: &mut Conn, st: &mut HttpState, code: u16, reason: &str, len: u64, ty: &str, close: bool) {
+fn respond_len<B: PacketBuf>(
+    s: &mut Socket<'_, B>,
+    st: &mut HttpState,
+    code: u16,
+    reason: &str,
+    len: u64,
+    ty: &str,
+    close: bool,
+) {
     let mut head = [0u8; 256];
     let mut w = &mut head[..];
     let conn = if close { "Connection: close\r\n" } else { "" };
@@ -158,7 +158,7 @@ fn respond_len(c: &mut Conn, st: &mut HttpState, code: u16, reason: &str, len: u
         "HTTP/1.1 {code} {reason}\r\nServer: gatewayd\r\nContent-Type: {ty}\r\nContent-Length: {len}\r\n{conn}\r\n"
     );
     let n = 256 - w.len();
-    c.send.push(head.get(..n).unwrap_or_default());
+    s.write(head.get(..n).unwrap_or_default());
     st.close_after = close;
 }
 
@@ -235,36 +235,15 @@ fn parse(head: &[u8]) -> Option<Request> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tcp::{ConnCounts, Ring, SegIn, TcpConfig};
-    use crate::wire::tcp::{flags, TcpOptions};
-
-    /// An established connection whose peer sent `req`.
-    fn conn(req: &[u8], buffer: usize) -> Conn {
-        let cfg = TcpConfig::default();
-        let syn = SegIn { seq: 0, ack: 0, flags: flags::SYN, window: 65535, options: TcpOptions::default() };
-        let mut c =
-            Conn::accept(&syn, &crate::tcp::Opening::new(100, 1460), &cfg, Ring::new(buffer), Ring::new(buffer));
-        let mut n = ConnCounts::default();
-        c.output(0, &mut n, &mut |_: &crate::tcp::SegOut, _: &[u8], _: &[u8]| true);
-        let ack = SegIn { seq: 1, ack: 101, flags: flags::ACK, window: 65535, options: TcpOptions::default() };
-        c.input(&ack, req, 0, &mut n);
-        c
-    }
-
-    fn sent(c: &mut Conn) -> String {
-        let (a, b) = c.send.peek(0, c.send.len());
-        let s = String::from_utf8_lossy(&[a, b].concat()).into_owned();
-        c.send.consume(c.send.len());
-        s
-    }
+    use crate::tcp::testing::Peer;
 
     #[test]
     fn the_status_page_and_bytes_with_keep_alive_and_pipelining() {
         let reqs = b"GET / HTTP/1.1\r\nHost: gw\r\n\r\nGET /bytes/100 HTTP/1.1\r\nHost: gw\r\n\r\nHEAD /bytes/7 HTTP/1.1\r\n\r\n";
-        let mut c = conn(reqs, 16384);
+        let mut c = Peer::established(reqs, 16384);
         let mut st = HttpState::default();
-        serve(&mut c, &mut st, &Status { connections: 3, ..Status::default() });
-        let out = sent(&mut c);
+        c.serve(|s| serve(s, &mut st, &Status { connections: 3, ..Status::default() }));
+        let out = c.sent();
         let responses: Vec<&str> = out.split("HTTP/1.1 ").skip(1).collect();
         assert_eq!(responses.len(), 3, "{out}");
         assert!(responses[0].starts_with("200 OK") && responses[0].contains("tcp_connections 3\n"));
@@ -274,19 +253,19 @@ mod tests {
         assert_eq!(&body[..3], "!\"#");
         assert!(responses[2].ends_with("Content-Length: 7\r\n\r\n"), "HEAD: no body");
         assert!(!out.contains("Connection: close"));
-        assert_eq!((st.requests, c.is_closed()), (3, false));
-        assert!(c.recv.is_empty());
+        assert_eq!((st.requests, c.conn.is_closed()), (3, false));
+        assert!(c.conn.recv.is_empty());
     }
 
     #[test]
     fn a_large_body_goes_as_the_send_queue_has_room() {
-        let mut c = conn(b"GET /bytes/100000 HTTP/1.1\r\n\r\n", 4096);
+        let mut c = Peer::established(b"GET /bytes/100000 HTTP/1.1\r\n\r\n", 4096);
         let mut st = HttpState::default();
-        serve(&mut c, &mut st, &Status::default());
-        let mut total = sent(&mut c).split("\r\n\r\n").nth(1).unwrap().len();
+        c.serve(|s| serve(s, &mut st, &Status::default()));
+        let mut total = c.sent().split("\r\n\r\n").nth(1).unwrap().len();
         while st.body_left > 0 {
-            serve(&mut c, &mut st, &Status::default());
-            total += sent(&mut c).len();
+            c.serve(|s| serve(s, &mut st, &Status::default()));
+            total += c.sent().len();
         }
         assert_eq!(total, 100_000);
     }
@@ -302,19 +281,19 @@ mod tests {
             (b"GET /bytes/99999999999999999 HTTP/1.1\r\n\r\n", "404", false),
             (b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "400", true),
         ] {
-            let mut c = conn(req, 16384);
+            let mut c = Peer::established(req, 16384);
             let mut st = HttpState::default();
-            serve(&mut c, &mut st, &Status::default());
-            let out = sent(&mut c);
+            c.serve(|s| serve(s, &mut st, &Status::default()));
+            let out = c.sent();
             assert!(out.starts_with(&format!("HTTP/1.1 {code} ")), "{out}");
             assert_eq!(out.contains("Connection: close"), closes, "{out}");
-            assert!(c.recv.is_empty(), "the request body is skipped too: {out}");
+            assert!(c.conn.recv.is_empty(), "the request body is skipped too: {out}");
         }
         // A head past the bound.
         let mut long = b"GET / HTTP/1.1\r\nX: ".to_vec();
         long.resize(MAX_HEAD + 10, b'a');
-        let mut c = conn(&long, 16384);
-        serve(&mut c, &mut HttpState::default(), &Status::default());
-        assert!(sent(&mut c).starts_with("HTTP/1.1 431 "));
+        let mut c = Peer::established(&long, 16384);
+        c.serve(|s| serve(s, &mut HttpState::default(), &Status::default()));
+        assert!(c.sent().starts_with("HTTP/1.1 431 "));
     }
 }

@@ -3,20 +3,25 @@
 
 use super::*;
 
-/// The most memory a worker's TCP queues may take.
-pub const MAX_QUEUE_BYTES: u64 = 8 << 30;
-
 /// The gateway's own TCP, per worker (docs/tcp.md).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TcpConf {
-    /// Connections a worker holds at once (1..=1048576). Each has
-    /// `buffer` bytes each way, allocated when gatewayd starts.
+    /// Connections a worker holds at once (1..=1048576), their state
+    /// allocated when gatewayd starts.
     pub connections: usize,
     /// Bytes of a connection's send queue, and of its receive queue
     /// (1024..=4194304): the most it has in flight, and the window it
-    /// offers.
+    /// offers. The queues hold the packet buffers the data came in or
+    /// is sent from (no copy), only while data waits in them.
     pub buffer: usize,
+    /// Packet buffers a worker's connections hold in their queues
+    /// together (0..=1048576; 0, the default: half of `dpdk.mbufs`
+    /// shared among the workers). They are the pool's, so the ports
+    /// must keep enough to receive into: all workers' together may take
+    /// at most half of it. Data past it is dropped (`tcp_buffers_full`)
+    /// and sent again by the peer.
+    pub buffers: usize,
     /// Connections in SYN-RECEIVED at once (1..=connections): a SYN past
     /// it is answered with a SYN cookie (RFC 4987) and keeps no state,
     /// so a flood of SYNs leaves the table to established connections.
@@ -73,6 +78,7 @@ impl Default for TcpConf {
         TcpConf {
             connections: d.connections,
             buffer: d.buffer,
+            buffers: 0,
             syn_backlog: d.syn_backlog,
             rto_min_ms: d.rto_min_ns / 1_000_000,
             time_wait_ms: d.time_wait_ns / 1_000_000,
@@ -92,11 +98,13 @@ impl TcpConf {
         *self == TcpConf::default()
     }
 
-    /// The engine's settings.
-    pub fn to_stack(&self) -> stack::tcp::TcpConfig {
+    /// The engine's settings, for a pool of `mbufs` shared by `workers`.
+    pub fn to_stack(&self, mbufs: u32, workers: usize) -> stack::tcp::TcpConfig {
+        let auto = (mbufs as usize / 2 / workers.max(1)).max(1);
         stack::tcp::TcpConfig {
             connections: self.connections,
             buffer: self.buffer,
+            buffers: if self.buffers == 0 { auto } else { self.buffers },
             syn_backlog: self.syn_backlog,
             rto_min_ns: self.rto_min_ms * 1_000_000,
             time_wait_ns: self.time_wait_ms * 1_000_000,
@@ -127,6 +135,7 @@ impl Config {
         };
         range("connections", t.connections as u64, 1, 1 << 20);
         range("buffer", t.buffer as u64, 1024, 4 << 20);
+        range("buffers", t.buffers as u64, 0, 1 << 20);
         range("syn_backlog", t.syn_backlog as u64, 1, t.connections.max(1) as u64);
         range("rto_min_ms", t.rto_min_ms, 200, 60_000);
         range("time_wait_ms", t.time_wait_ms, 1000, 240_000);
@@ -144,15 +153,14 @@ impl Config {
                 ),
             ));
         }
-        // Every connection's queues are allocated at start.
-        let bytes = (t.connections as u64).saturating_mul(t.buffer as u64).saturating_mul(2);
-        if bytes > MAX_QUEUE_BYTES {
+        let workers = self.workers.cores.len().max(1) as u64;
+        let held = (t.buffers as u64).saturating_mul(workers);
+        if held > u64::from(self.dpdk.mbufs) / 2 && t.buffers <= 1 << 20 {
             errs.push(err(
-                "tcp",
+                "tcp.buffers",
                 format!(
-                    "connections × buffer × 2 is {} MiB a worker; at most {} MiB",
-                    bytes >> 20,
-                    MAX_QUEUE_BYTES >> 20
+                    "{} × {workers} workers is more than half of dpdk.mbufs ({}): the ports would run out",
+                    t.buffers, self.dpdk.mbufs
                 ),
             ));
         }
@@ -196,14 +204,21 @@ mod tests {
         assert_eq!((e[0].field.as_str(), e.len()), ("tcp.keepalive_s", 1), "{e:?}");
         late.tcp.keepalive_s = 60;
         assert!(late.validate().is_ok());
-        assert_eq!(late.tcp.to_stack().keepalive.idle_ns, 60_000_000_000);
+        assert_eq!(late.tcp.to_stack(8191, 1).keepalive.idle_ns, 60_000_000_000);
         let mut bigger = lab.clone();
         bigger.tcp.connections = 4096;
         assert_eq!(lab.restart_only_changes(&bigger)[0].field, "tcp");
-        assert_eq!(lab.tcp.to_stack().rto_min_ns, 200_000_000, "the lab's");
-        assert_eq!(TcpConf::default().to_stack(), stack::tcp::TcpConfig::default(), "the same defaults");
+        assert_eq!(lab.tcp.to_stack(8191, 1).rto_min_ns, 200_000_000, "the lab's");
+        let d = stack::tcp::TcpConfig::default();
+        assert_eq!(TcpConf::default().to_stack(16383, 2), stack::tcp::TcpConfig { buffers: 4095, ..d }, "the defaults");
+        let mut greedy = lab.clone();
+        greedy.tcp.buffers = 4096;
+        let e = greedy.validate().unwrap_err();
+        assert_eq!(e[0].field, "tcp.buffers", "more than half of the lab's 8,191 mbufs: {e:?}");
+        greedy.tcp.buffers = 4095;
+        assert!(greedy.validate().is_ok());
         let reno: TcpConf = serde_yaml::from_str("{ congestion: newreno }").unwrap();
-        assert_eq!(reno.to_stack().congestion, stack::tcp::Congestion::NewReno);
+        assert_eq!(reno.to_stack(8191, 1).congestion, stack::tcp::Congestion::NewReno);
         let bad = serde_yaml::from_str::<TcpConf>("{ congestion: bbr }").unwrap_err().to_string();
         assert!(bad.contains("expected `cubic` or `newreno`"), "{bad}");
     }

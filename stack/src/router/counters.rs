@@ -204,6 +204,13 @@ counter_set! {
         tcp_bytes_received / TcpBytesReceived => Sum "gateway_tcp_received_bytes_total",
         /// Payload bytes the gateway's TCP sent (retransmissions included).
         tcp_bytes_sent / TcpBytesSent => Sum "gateway_tcp_sent_bytes_total",
+        /// TCP data segments sent sharing the send queue's buffer, headers
+        /// in front, no byte copied.
+        tcp_segments_shared / TcpSegmentsShared => Sum "gateway_tcp_segments_shared_total",
+        /// TCP data segments whose payload was copied into a fresh buffer
+        /// (it spans buffers or starts inside one, or its buffer is still
+        /// in flight or cannot be shared).
+        tcp_segments_copied / TcpSegmentsCopied => Sum "gateway_tcp_segments_copied_total",
         /// Packets handed to the worker that owns their NAT state (a
         /// subscriber's, or an outside port's).
         handed_off / HandedOff => Sum "gateway_nat_handoffs_total",

@@ -137,7 +137,7 @@ pub struct Router<B, N = NoNat> {
     services: udp::Services,
     /// TCP connections on our addresses ([`tcp`]), and the counts their
     /// segments and timers made since the counters last took them.
-    tcp: crate::tcp::TcpTable,
+    tcp: crate::tcp::TcpTable<B>,
     tcp_counts: crate::tcp::ConnCounts,
     /// This worker among the others, for who owns a TCP connection.
     place: crate::tcp::Place,

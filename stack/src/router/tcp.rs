@@ -1,8 +1,10 @@
 //! TCP for the gateway's own addresses: segments checked (checksum,
 //! header, options) and handed to their connection ([`crate::tcp`]), or a
 //! listener's SYN opening one; what a connection answers built into
-//! packets and routed as the router's own; the built-in services run on
-//! the connection's queues; the timers from [`Router::poll`]. A segment
+//! packets and routed as the router's own (a segment's payload shared
+//! from the send queue's buffer where it can be, headers in front); the
+//! built-in services run on the connection's [`Socket`]; the timers from
+//! [`Router::poll`]. A segment
 //! nothing takes is left to the caller, which answers RST as before
 //! (RFC 9293 §3.10.7.1).
 
@@ -14,7 +16,7 @@ use crate::client::Client;
 use crate::drop::DropReason;
 use crate::iface::Tables;
 use crate::services::{ServiceKind, Serving};
-use crate::tcp::{Ends, Event, Incoming, Refused, SegIn, SegOut, State};
+use crate::tcp::{Ends, Event, Incoming, InputCx, Payload, Refused, SegIn, SegOut, Socket, TxData};
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::ip::protocol;
 use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr, Protocol};
@@ -56,7 +58,7 @@ const TIMER_BUDGET: usize = 1024;
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// The worker's TCP connections.
-    pub fn tcp(&self) -> &crate::tcp::TcpTable {
+    pub fn tcp(&self) -> &crate::tcp::TcpTable<B> {
         &self.tcp
     }
 
@@ -120,6 +122,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return None;
         };
         let s = SegIn { seq: seg.seq(), ack: seg.ack(), flags: seg.flags(), window: seg.window(), options };
+        // The payload's place in the frame: the connection may keep the
+        // frame's buffer for it.
+        let at = a.at + seg.header_len().min(d.len());
+        let len = a.end.saturating_sub(at);
+        let mut pkt = Some(pkt);
         let mut floor = None;
         if let Some(id) = self.tcp.find(&ends) {
             // RFC 6191: a new SYN may end TIME-WAIT and open afresh.
@@ -127,14 +134,14 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 floor = self.tcp.reopen(id, &s);
             }
             if floor.is_none() {
-                let reset = self.tcp_segment(cx, id, &s, seg.payload());
-                return reset.and_then(|r| self.tcp_send_reset(cx, pkt, a, r));
+                let reset = self.tcp_segment(cx, id, &s, Payload { pkt: &mut pkt, at, len });
+                return reset.zip(pkt).and_then(|(r, pkt)| self.tcp_send_reset(cx, pkt, a, r));
             }
             self.counters.tcp_closed += 1;
         }
         // A SYN to a listener opens a connection (RFC 9293 §3.10.7.2).
         let control = s.flags & (flags::SYN | flags::ACK | flags::RST | flags::FIN);
-        let Some(service) = self.services.tcp_listener(&ends.0) else { return Some(pkt) };
+        let Some(service) = self.services.tcp_listener(&ends.0) else { return pkt };
         let mtu = cx.t.iface(a.ifindex).map_or(1500, |i| i.mtu);
         let inc = Incoming { ends, our_mss: mss_for(mtu, a.dst.is_ipv6()), ifindex: a.ifindex, service, now: cx.now };
         if control == flags::ACK {
@@ -143,18 +150,18 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 Some(Ok(id)) => {
                     self.counters.tcp_syn_cookies_validated += 1;
                     self.counters.tcp_accepted += 1;
-                    let reset = self.tcp_segment(cx, id, &s, seg.payload());
-                    reset.and_then(|r| self.tcp_send_reset(cx, pkt, a, r))
+                    let reset = self.tcp_segment(cx, id, &s, Payload { pkt: &mut pkt, at, len });
+                    reset.zip(pkt).and_then(|(r, pkt)| self.tcp_send_reset(cx, pkt, a, r))
                 }
                 Some(Err(_)) => {
                     self.drop(DropReason::TcpTableFull);
                     None
                 }
-                None => Some(pkt),
+                None => pkt,
             };
         }
         if control != flags::SYN {
-            return Some(pkt);
+            return pkt;
         }
         match self.tcp.accept(&inc, &s, floor) {
             Ok(id) => {
@@ -167,7 +174,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             // RFC 4987 §3.6: with the backlog full, a SYN cookie.
             Err(crate::tcp::Refused::Backlog) => {
                 let out = self.tcp.syn_cookie(&inc, &s);
-                if let Some(reply) = cx.io.alloc().and_then(|p| segment(p, &ends, &out, &[], &[])) {
+                if let Some(reply) = cx.io.alloc().and_then(|p| segment(p, &ends, &out)) {
                     self.counters.tcp_syn_cookies_sent += 1;
                     match ends.1.ip() {
                         IpAddr::V4(dst) => self.route_own(cx, reply, dst),
@@ -190,12 +197,16 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         cx: &mut Burst<'_, impl Io<B>>,
         id: u32,
         s: &SegIn,
-        payload: &[u8],
+        payload: Payload<'_, B>,
     ) -> Option<tcpw::Reset> {
-        let e = self.tcp.get_mut(id)?;
+        let (e, held) = self.tcp.get_held(id)?;
         let (ends, before) = (e.ends, e.conn.recv.len());
-        let event = e.conn.input(s, payload, cx.now, &mut self.tcp_counts);
+        let refused = held.refused;
+        let event = e.conn.input(s, payload, &mut InputCx { now: cx.now, counts: &mut self.tcp_counts, held });
         self.counters.tcp_bytes_received += (e.conn.recv.len() - before) as u64;
+        if held.refused != refused {
+            self.drop(DropReason::TcpBuffersFull);
+        }
         self.counters.local += 1;
         match event {
             Event::None => {}
@@ -212,7 +223,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 return Some(tcpw::Reset { src_port, dst_port, seq, ack: 0, flags: flags::RST });
             }
         }
-        self.tcp_serve(id);
+        self.tcp_serve(cx, id);
         self.tcp_flush(cx, id);
         self.tcp_settle(id);
         None
@@ -301,43 +312,39 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.counters.tcp_sack_recoveries += c.sack_recoveries;
     }
 
-    /// Runs connection `id`'s built-in service on its queues: echo moves
-    /// what it received to what it sends (as much as fits: a full send
-    /// queue leaves bytes in the receive queue, closing the window), and
-    /// closes once the peer has and everything is moved; discard drops
-    /// what it received and closes when the peer does; HTTP and chargen
-    /// run in their own modules.
-    fn tcp_serve(&mut self, id: u32) {
+    /// Runs connection `id`'s built-in service on its socket: echo moves
+    /// the buffers it received to its send queue, whole (as many as fit:
+    /// a full send queue leaves them in the receive queue, closing the
+    /// window), and closes once the peer has and everything is moved;
+    /// discard drops what it received and closes when the peer does;
+    /// HTTP, chargen and our own clients run in their own modules.
+    fn tcp_serve(&mut self, cx: &mut Burst<'_, impl Io<B>>, id: u32) {
         let status = crate::http::Status {
             connections: self.tcp.len(),
             rx_packets: self.counters.rx,
             forwarded: self.counters.forwarded,
         };
-        let Some(e) = self.tcp.get_mut(id) else { return };
-        let c = &mut e.conn;
-        if matches!(c.state, State::SynSent | State::SynReceived) {
+        let Some((e, held)) = self.tcp.get_held(id) else { return };
+        let io = &mut *cx.io;
+        let mut alloc = || io.alloc();
+        let mut s = Socket::new(&mut e.conn, held, &mut alloc);
+        if !s.connected() {
             return;
         }
         match &mut e.service {
             Serving::Echo => {
-                let n = c.recv.len().min(c.send.free());
-                let (a, b) = c.recv.peek(0, n);
-                c.send.push(a);
-                c.send.push(b);
-                c.recv.consume(n);
+                s.splice(None);
             }
-            Serving::Discard => c.recv.consume(c.recv.len()),
-            Serving::Http(st) => {
-                crate::http::serve(c, st, &status);
-                c.window_opened();
-                return;
+            Serving::Discard => {
+                let n = s.readable();
+                s.consume(n);
             }
-            Serving::Chargen(g) => return crate::chargen::serve(c, g),
-            Serving::Ask(a) => return crate::client::serve(c, a),
+            Serving::Http(st) => return crate::http::serve(&mut s, st, &status),
+            Serving::Chargen(g) => return crate::chargen::serve(&mut s, g),
+            Serving::Ask(a) => return crate::client::serve(&mut s, a),
         }
-        c.window_opened();
-        if c.peer_closed() && c.recv.is_empty() {
-            c.close();
+        if s.peer_closed() && s.readable() == 0 {
+            s.close();
         }
     }
 
@@ -349,9 +356,20 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             let mut built: [Option<B>; OUT_BATCH] = std::array::from_fn(|_| None);
             let (mut n, mut no_buffer, mut bytes) = (0, false, 0u64);
             let io = &mut *cx.io;
-            e.conn.output(cx.now, &mut self.tcp_counts, &mut |out: &SegOut, a: &[u8], b: &[u8]| {
+            let (mut shared, mut copied) = (0, 0);
+            e.conn.output(cx.now, &mut self.tcp_counts, &mut |out: &SegOut, data: TxData<'_, B>| {
                 let Some(slot) = built.get_mut(n) else { return false };
-                let Some(pkt) = io.alloc().and_then(|p| segment(p, &ends, out, a, b)) else {
+                let body = match data {
+                    TxData::Shared(b) => {
+                        shared += 1;
+                        Some(b)
+                    }
+                    TxData::Copy(pieces) => {
+                        copied += u64::from(out.len > 0);
+                        io.alloc().and_then(|p| copy_in(p, pieces))
+                    }
+                };
+                let Some(pkt) = body.and_then(|p| segment(p, &ends, out)) else {
                     no_buffer = true;
                     return false;
                 };
@@ -361,6 +379,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 true
             });
             self.counters.tcp_bytes_sent += bytes;
+            self.counters.tcp_segments_shared += shared;
+            self.counters.tcp_segments_copied += copied;
             if no_buffer {
                 self.drop(DropReason::BufferExhausted);
             }
@@ -390,14 +410,27 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 }
 
-/// Builds the packet for `out` in `pkt` (a fresh buffer): headers for
-/// `ends` (ours first) and the payload `a` then `b`.
-fn segment<B: PacketBuf>(mut pkt: B, ends: &Ends, out: &SegOut, a: &[u8], b: &[u8]) -> Option<B> {
+/// `pkt` (a fresh buffer) holding the bytes of `pieces`, with the
+/// standard headroom for the headers.
+fn copy_in<'a, B: PacketBuf + 'a>(mut pkt: B, pieces: impl Iterator<Item = &'a [u8]>) -> Option<B> {
+    for p in pieces {
+        let old = pkt.len();
+        if !pkt.append(p.len()) {
+            return None;
+        }
+        pkt.data_mut().get_mut(old..)?.copy_from_slice(p);
+    }
+    Some(pkt)
+}
+
+/// Makes `pkt`, which holds the payload of `out`, its packet: headers
+/// for `ends` (ours first) written in front, in its headroom.
+fn segment<B: PacketBuf>(mut pkt: B, ends: &Ends, out: &SegOut) -> Option<B> {
     let v6 = ends.0.is_ipv6();
     let ip_len = if v6 { ipv6::HEADER_LEN } else { ipv4::HEADER_LEN };
     let th = tcpw::HEADER_LEN + out.options.len();
-    let tcp_len = th + a.len() + b.len();
-    if !pkt.append(ETH_LEN + ip_len + tcp_len) {
+    let tcp_len = th + pkt.len();
+    if !pkt.prepend(ETH_LEN + ip_len + th) {
         return None;
     }
     let (head, seg) = pkt.data_mut().get_mut(ETH_LEN..)?.split_at_mut_checked(ip_len)?;
@@ -405,8 +438,6 @@ fn segment<B: PacketBuf>(mut pkt: B, ends: &Ends, out: &SegOut, a: &[u8], b: &[u
     let (seq, ack, flags, window) = (out.seq, out.ack, out.flags, out.window);
     tcpw::Header { src_port, dst_port, seq, ack, header_len: th, flags, window }.write(seg);
     out.options.emit(seg.get_mut(tcpw::HEADER_LEN..th)?);
-    seg.get_mut(th..th + a.len())?.copy_from_slice(a);
-    seg.get_mut(th + a.len()..tcp_len)?.copy_from_slice(b);
     match (ends.0.ip(), ends.1.ip()) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
             TcpPacket::new_checked(&mut *seg).ok()?.fill_checksum(src, dst);

@@ -1,7 +1,8 @@
 //! One connection's state machine (RFC 9293 §3.3.2, §3.10): segments in
 //! ([`Conn::input`]), segments out ([`Conn::output`]), timers
-//! ([`Conn::on_timer`]), time injected. It knows nothing of packets:
-//! `router::tcp` builds and parses them.
+//! ([`Conn::on_timer`]), time injected. It builds and parses no
+//! packets (`router::tcp` does); its queues hold the packet buffers the
+//! data came in or is sent from ([`super::chain`]).
 //!
 //! A connection starts in SYN-RECEIVED from a listener's SYN (a passive
 //! open, [`Conn::accept`]) or in SYN-SENT ([`Conn::connect`]), from where
@@ -28,10 +29,11 @@ pub(super) use rto::Rto;
 use rto::MAX_RTO;
 pub(crate) use timestamps::ts_clock;
 
+use super::chain::{Held, Payload, RxChain, TxChain, TxData};
 use super::cubic::Cubic;
-use super::ring::Ring;
 use super::seq::{Ranges, Seq};
 use super::{Congestion, TcpConfig};
+use crate::buf::PacketBuf;
 use crate::wire::tcp::{flags, TcpOptions, MAX_SACK_BLOCKS, TIMESTAMPS_LEN};
 
 /// RFC 9293 §3.3.2 (LISTEN is the listener's, CLOSED a free slot).
@@ -158,7 +160,7 @@ pub(super) fn initial_window(mss: u32) -> u32 {
 pub const MAX_HOLES: usize = 4;
 
 /// A connection's transmission control block and its queues.
-pub struct Conn {
+pub struct Conn<B> {
     pub state: State,
     iss: Seq,
     /// Oldest unacknowledged, next to send, highest sent.
@@ -180,8 +182,8 @@ pub struct Conn {
     our_mss: u16,
     /// Bytes the application queued (unacknowledged ones first) and
     /// bytes received for it.
-    pub send: Ring,
-    pub recv: Ring,
+    pub send: TxChain<B>,
+    pub recv: RxChain<B>,
     /// The application closed: a FIN follows the queued bytes.
     fin_queued: bool,
     /// Where our FIN went, once sent.
@@ -294,7 +296,16 @@ pub struct ConnCounts {
     pub sack_recoveries: u64,
 }
 
-impl Conn {
+/// What [`Conn::input`] works with besides the segment: the time, the
+/// counters it adds to, and the worker's budget of buffers its queues
+/// keep.
+pub struct InputCx<'a> {
+    pub now: u64,
+    pub counts: &'a mut ConnCounts,
+    pub held: &'a mut Held,
+}
+
+impl<B: PacketBuf> Conn<B> {
     /// The sequence number of the send queue's first byte.
     fn data_start(&self) -> Seq {
         if matches!(self.state, State::SynSent | State::SynReceived) {
@@ -363,6 +374,13 @@ impl Conn {
         true
     }
 
+    /// The data a full segment carries: the MSS less the timestamps
+    /// option when it rides on every segment.
+    pub fn segment_size(&self) -> usize {
+        let ts = if self.ts_ok { TIMESTAMPS_LEN } else { 0 };
+        (self.mss as usize).saturating_sub(ts).max(1)
+    }
+
     /// The application's side: it queued bytes (the caller pushed them
     /// into `send`) or closed.
     pub fn close(&mut self) {
@@ -383,11 +401,12 @@ impl Conn {
 
     /// A segment for this connection (checksum verified), `payload` its
     /// data. Received bytes go into `recv`.
-    pub fn input(&mut self, seg: &SegIn, payload: &[u8], now: u64, counts: &mut ConnCounts) -> Event {
+    pub fn input(&mut self, seg: &SegIn, mut payload: Payload<'_, B>, cx: &mut InputCx<'_>) -> Event {
+        let now = cx.now;
         let syn = seg.flags & flags::SYN != 0;
         let fin = seg.flags & flags::FIN != 0;
         let seq = Seq(seg.seq);
-        let seg_len = payload.len() as u32 + u32::from(syn) + u32::from(fin);
+        let seg_len = payload.len as u32 + u32::from(syn) + u32::from(fin);
         if self.state == State::SynSent {
             return self.input_syn_sent(seg, now);
         }
@@ -407,7 +426,7 @@ impl Conn {
                 window: seg.window >> self.snd_shift,
                 ..*seg
             };
-            return self.input(&as_ack, payload, now, counts);
+            return self.input(&as_ack, payload, cx);
         }
         if self.state == State::TimeWait {
             // RFC 9293 §3.10.7.4: a retransmitted FIN is acknowledged and
@@ -490,44 +509,44 @@ impl Conn {
         }
         let newly_sacked = self.sack_ok && self.take_sack(&seg.options);
         let echo = seg.options.timestamps.filter(|_| self.ts_ok).map(|t| t.1);
-        let meta = AckMeta { no_data: payload.is_empty() && !fin, newly_sacked, echo };
-        self.on_ack(seq, ack, seg.window, meta, now, counts);
+        let meta = AckMeta { no_data: payload.len == 0 && !fin, newly_sacked, echo };
+        self.on_ack(seq, ack, seg.window, meta, cx);
         if self.state == State::Closed {
             return Event::None;
         }
         // Data: in order into the receive queue; beyond a gap, into its
         // place in the queue's free space until the gap fills.
         let mut event = Event::None;
-        let mut data = payload;
         let mut at = seq;
-        if self.state.receives() && !data.is_empty() {
+        let mut left = payload.len;
+        if self.state.receives() && left > 0 {
             // Only new data in order, past no gap, may wait for its ACK:
             // a duplicate, data beyond a gap or filling one, or data the
             // queue had no room for is acknowledged at once (RFC 5681 §4.2).
             let plain = at == self.rcv_nxt && self.ooo.as_slice().is_empty();
+            let mut skip = 0;
             if at.lt(self.rcv_nxt) {
-                let skip = (self.rcv_nxt.since(at) as usize).min(data.len());
-                data = data.get(skip..).unwrap_or_default();
+                skip = (self.rcv_nxt.since(at) as usize).min(left);
+                left -= skip;
                 at = self.rcv_nxt;
             }
             if at == self.rcv_nxt {
-                let n = self.recv.write_at(0, data);
-                self.recv.commit(n);
+                let n = self.recv.put(0, payload.narrow(skip, left), cx.held);
                 self.rcv_nxt = self.rcv_nxt.plus(n as u32);
                 at = at.plus(n as u32);
-                data = data.get(n..).unwrap_or_default();
-                self.absorb_ooo();
-            } else if !data.is_empty() {
-                event = self.keep_ooo(at, data);
+                left -= n;
+                self.absorb_ooo(cx.held);
+            } else if left > 0 {
+                event = self.keep_ooo(at, payload.narrow(skip, left), cx.held);
             }
-            if plain && data.is_empty() {
+            if plain && left == 0 {
                 self.ack_later(now);
             } else {
                 self.ack_now = true;
             }
         }
         // FIN: taken when everything before it was.
-        if fin && data.is_empty() && at.plus(0) == self.rcv_nxt && self.state != State::CloseWait {
+        if fin && left == 0 && at == self.rcv_nxt && self.state != State::CloseWait {
             self.rcv_nxt = self.rcv_nxt.plus(1);
             self.ack_now = true;
             self.state = match self.state {
@@ -545,13 +564,13 @@ impl Conn {
     }
 
     /// Keeps `data` (at `at`, past `rcv_nxt`) in its place.
-    fn keep_ooo(&mut self, at: Seq, data: &[u8]) -> Event {
-        let end = at.plus(data.len() as u32);
+    fn keep_ooo(&mut self, at: Seq, data: Payload<'_, B>, held: &mut Held) -> Event {
+        let end = at.plus(data.len as u32);
         // A fifth separate piece is refused.
         if self.ooo.is_full() && !self.ooo.touches(at, end) {
             return Event::OutOfOrderDropped;
         }
-        let n = self.recv.write_at(at.since(self.rcv_nxt) as usize, data);
+        let n = self.recv.put(at.since(self.rcv_nxt) as usize, data, held);
         if n == 0 {
             return Event::OutOfOrderDropped;
         }
@@ -560,11 +579,11 @@ impl Conn {
     }
 
     /// After `rcv_nxt` moved: queues the pieces it reached.
-    fn absorb_ooo(&mut self) {
+    fn absorb_ooo(&mut self, held: &mut Held) {
         while let Some(i) = self.ooo.as_slice().iter().position(|&(s, _)| s.le(self.rcv_nxt)) {
             let end = self.ooo.as_slice().get(i).map_or(self.rcv_nxt, |&(_, e)| e);
             if end.gt(self.rcv_nxt) {
-                self.recv.commit(end.since(self.rcv_nxt) as usize);
+                self.recv.commit(end.since(self.rcv_nxt) as usize, held);
                 self.rcv_nxt = end;
             }
             self.ooo.remove(i);
@@ -584,7 +603,8 @@ impl Conn {
 
     /// The ACK field of an acceptable segment: what it acknowledges, the
     /// window it offers, and the loss it signals.
-    fn on_ack(&mut self, seq: Seq, ack: Seq, window: u16, meta: AckMeta, now: u64, counts: &mut ConnCounts) {
+    fn on_ack(&mut self, seq: Seq, ack: Seq, window: u16, meta: AckMeta, cx: &mut InputCx<'_>) {
+        let (now, counts) = (cx.now, &mut *cx.counts);
         let window = u32::from(window) << self.snd_shift;
         if ack.gt(self.snd_una) {
             let acked = ack.since(self.snd_una);
@@ -601,7 +621,7 @@ impl Conn {
             // Bytes of the send queue acknowledged (not our FIN).
             let data_end = self.data_start().plus(self.send.len() as u32);
             let data_acked = ack.min_seq(data_end).since(self.data_start()) as usize;
-            self.send.consume(data_acked);
+            self.send.consume(data_acked, cx.held);
             self.snd_una = ack;
             if self.snd_nxt.lt(ack) {
                 self.snd_nxt = ack;
@@ -796,10 +816,11 @@ impl Conn {
     }
 
     /// The segments to send now, each handed to `emit` with its payload
-    /// (one or two slices of the send queue): a SYN-ACK, data as the
-    /// windows allow, our FIN, or an ACK. `emit` answers false when it
-    /// can take no more: the rest waits for the next call.
-    pub fn output(&mut self, now: u64, counts: &mut ConnCounts, emit: &mut impl FnMut(&SegOut, &[u8], &[u8]) -> bool) {
+    /// (a share of a send queue buffer, or the bytes to copy): a
+    /// SYN-ACK, data as the windows allow, our FIN, or an ACK. `emit`
+    /// answers false when it can take no more: the rest waits for the
+    /// next call.
+    pub fn output(&mut self, now: u64, counts: &mut ConnCounts, emit: &mut impl FnMut(&SegOut, TxData<'_, B>) -> bool) {
         let ack = self.rcv_nxt.0;
         if matches!(self.state, State::SynSent | State::SynReceived) {
             if self.snd_nxt == self.iss {
@@ -816,7 +837,8 @@ impl Conn {
                     State::SynSent => (flags::SYN, 0),
                     _ => (flags::SYN | flags::ACK, ack),
                 };
-                if !emit(&SegOut { seq: self.iss.0, ack, flags, window, options, offset: 0, len: 0 }, &[], &[]) {
+                let out = SegOut { seq: self.iss.0, ack, flags, window, options, offset: 0, len: 0 };
+                if !emit(&out, self.send.payload(0, 0)) {
                     return;
                 }
                 if self.retries == 0 {
@@ -841,10 +863,9 @@ impl Conn {
             options.timestamps = Some((self.ts_val(now), self.ts_recent));
         }
         let mss = (self.mss as usize).saturating_sub(options.len()).max(1);
-        let mut seg = |c: &mut Conn, seq: Seq, flags: u8, offset: usize, len: usize| {
-            let (a, b) = c.send.peek(offset, len);
+        let mut seg = |c: &mut Conn<B>, seq: Seq, flags: u8, offset: usize, len: usize| {
             let out = SegOut { seq: seq.0, ack, flags, window, options, offset, len };
-            let sent = emit(&out, a, b);
+            let sent = emit(&out, c.send.payload(offset, len));
             if sent && len > 0 {
                 c.sent_at = Some(now);
             }
@@ -922,12 +943,17 @@ impl Conn {
                 room = 1;
             }
             let probe = std::mem::take(&mut self.probe);
-            let n = avail.min(room).min(mss);
+            let mut n = avail.min(room).min(mss);
             if n == 0 || off > self.send.len() {
                 break;
             }
             let seq = self.snd_nxt;
-            if n < mss && seq.ge(self.snd_max) && !probe && !self.may_send_short(n, avail) {
+            // Starting inside a buffer: end with it, to send the next
+            // segments from buffer starts again (shared, not copied).
+            let realign = self.send.rest_of_buffer(off).filter(|&r| r < n);
+            if let Some(r) = realign {
+                n = r;
+            } else if n < mss && seq.ge(self.snd_max) && !probe && !self.may_send_short(n, avail) {
                 break;
             }
             let push = if n == avail { flags::PSH } else { 0 };
@@ -987,7 +1013,8 @@ mod tests {
     fn the_send_queue_starts_at_snd_una_even_2_gib_past_the_iss() {
         let syn = SegIn { seq: 7, flags: flags::SYN, window: 1000, ..SegIn::default() };
         let cfg = TcpConfig::default();
-        let mut c = Conn::accept(&syn, &Opening::new(100, 1460), &cfg, Ring::new(1024), Ring::new(1024));
+        let mut c: Conn<crate::buf::VecBuf> =
+            Conn::accept(&syn, &Opening::new(100, 1460), &cfg, TxChain::new(1024), RxChain::new(1024));
         assert_eq!(c.data_start(), Seq(101), "SYN-RECEIVED: after our SYN");
         c.state = State::Established;
         c.snd_una = Seq(101).plus(1 << 31).plus(5);

@@ -6,21 +6,29 @@
 //!
 //! Every bound holds without allocating after [`TcpTable::new`]:
 //! at most `connections` connections, each with a `buffer`-byte queue
-//! each way (allocated here, reused), of which at most `syn_backlog` in
-//! SYN-RECEIVED, so a SYN flood cannot take the slots of established
-//! connections. Connections are found by a keyed hash (SipHash with a
+//! each way ([`chain`]: packet buffers, kept as they came or as the
+//! application wrote them, never copied between), of which at most
+//! `syn_backlog` in SYN-RECEIVED, so a SYN flood cannot take the slots of
+//! established connections; the queues of all together hold at most
+//! `buffers` packet buffers, so the ports always have some to receive
+//! into. Services use a connection through a [`Socket`]. Connections are found by a keyed hash (SipHash with a
 //! random key), so no sender can aim at one bucket; initial sequence
 //! numbers follow RFC 6528 (a 4 µs clock plus a keyed hash of the ends).
 
+pub mod chain;
 pub mod conn;
 pub mod cubic;
-mod ring;
 pub mod seq;
+mod socket;
+#[cfg(test)]
+pub(crate) mod testing;
 mod wheel;
 
-pub use conn::{Conn, ConnCounts, Event, Opening, SegIn, SegOut, State, MAX_HOLES};
-pub use ring::Ring;
+pub use chain::{Held, Payload, RxChain, TxChain, TxData};
+pub use conn::{Conn, ConnCounts, Event, InputCx, Opening, SegIn, SegOut, State, MAX_HOLES};
+pub use socket::Socket;
 
+use crate::buf::PacketBuf;
 use crate::services::{ServiceKind, Serving};
 use crate::wire::tcp::{flags, TcpOptions};
 use seq::Seq;
@@ -36,6 +44,9 @@ pub struct TcpConfig {
     pub connections: usize,
     /// Bytes of each connection's send queue, and of its receive queue.
     pub buffer: usize,
+    /// Packet buffers the queues of all connections hold at once (taken
+    /// from the ports' pool: the rest stays for receiving).
+    pub buffers: usize,
     /// Connections in SYN-RECEIVED at once (the rest of the table stays
     /// for established ones).
     pub syn_backlog: usize,
@@ -101,6 +112,7 @@ impl Default for TcpConfig {
         TcpConfig {
             connections: 1024,
             buffer: 16384,
+            buffers: 4096,
             syn_backlog: 256,
             rto_min_ns: 1_000_000_000,
             time_wait_ns: 60_000_000_000,
@@ -163,8 +175,8 @@ impl Place {
 }
 
 /// A connection in its table: the state machine and who serves it.
-pub struct Entry {
-    pub conn: Conn,
+pub struct Entry<B> {
+    pub conn: Conn<B>,
     pub ends: Ends,
     /// The interface its segments arrive on (the scope of a link-local peer).
     pub ifindex: u16,
@@ -223,29 +235,32 @@ pub enum Refused {
 }
 
 /// One worker's connections.
-pub struct TcpTable {
+pub struct TcpTable<B> {
     cfg: TcpConfig,
     by_ends: HashMap<Ends, u32, RandomState>,
-    slots: Vec<Option<Entry>>,
+    slots: Vec<Option<Entry<B>>>,
     free: Vec<u32>,
     /// Queues of free slots, ready for the next connection.
-    spare: Vec<(Ring, Ring)>,
+    spare: Vec<(TxChain<B>, RxChain<B>)>,
+    /// Packet buffers the queues hold, of `cfg.buffers`.
+    held: Held,
     isn_key: RandomState,
     cookie_key: RandomState,
     embryonic: usize,
     wheel: wheel::Wheel,
 }
 
-impl TcpTable {
+impl<B: PacketBuf> TcpTable<B> {
     /// A table of `cfg.connections`, its queues allocated here.
-    pub fn new(cfg: TcpConfig) -> TcpTable {
+    pub fn new(cfg: TcpConfig) -> TcpTable<B> {
         let n = cfg.connections;
         TcpTable {
             cfg,
             by_ends: HashMap::with_capacity_and_hasher(n, RandomState::new()),
             slots: (0..n).map(|_| None).collect(),
             free: (0..n as u32).rev().collect(),
-            spare: (0..n).map(|_| (Ring::new(cfg.buffer), Ring::new(cfg.buffer))).collect(),
+            spare: (0..n).map(|_| (TxChain::new(cfg.buffer), RxChain::new(cfg.buffer))).collect(),
+            held: Held::new(cfg.buffers),
             isn_key: RandomState::new(),
             cookie_key: RandomState::new(),
             embryonic: 0,
@@ -277,12 +292,23 @@ impl TcpTable {
         self.by_ends.get(ends).copied()
     }
 
-    pub fn get(&self, id: u32) -> Option<&Entry> {
+    pub fn get(&self, id: u32) -> Option<&Entry<B>> {
         self.slots.get(id as usize).and_then(Option::as_ref)
     }
 
-    pub fn get_mut(&mut self, id: u32) -> Option<&mut Entry> {
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Entry<B>> {
         self.slots.get_mut(id as usize).and_then(Option::as_mut)
+    }
+
+    /// Connection `id` and the buffer budget its queues take from.
+    pub fn get_held(&mut self, id: u32) -> Option<(&mut Entry<B>, &mut Held)> {
+        let e = self.slots.get_mut(id as usize).and_then(Option::as_mut)?;
+        Some((e, &mut self.held))
+    }
+
+    /// Packet buffers the queues hold now, and the most they may.
+    pub fn held(&self) -> Held {
+        self.held
     }
 
     /// RFC 6528: M + F(ends, secret), M a 4 µs clock.
@@ -318,7 +344,7 @@ impl TcpTable {
         inc: &Incoming,
         backlog: bool,
         service: Serving,
-        make: impl FnOnce(Ring, Ring) -> Conn,
+        make: impl FnOnce(TxChain<B>, RxChain<B>) -> Conn<B>,
     ) -> Result<u32, Refused> {
         let (Some(id), Some((send, recv))) = (self.free.pop(), self.spare.pop()) else { return Err(Refused::Full) };
         let conn = make(send, recv);
@@ -467,33 +493,37 @@ impl TcpTable {
         self.wheel.file(id, None);
         self.by_ends.remove(&e.ends);
         let Conn { mut send, mut recv, .. } = e.conn;
-        send.clear();
-        recv.clear();
+        send.clear(&mut self.held);
+        recv.clear(&mut self.held);
         self.spare.push((send, recv));
         self.free.push(id);
     }
 
-    /// Bytes the table holds for each connection slot besides its two
-    /// queues: the slot, its place in the hash index (at its load
-    /// factor, with a control byte), in the free lists and on the timer
-    /// wheel.
+    /// Bytes the table holds for each connection slot: the slot, its
+    /// place in the hash index (at its load factor, with a control
+    /// byte), in the free lists and on the timer wheel, and its queues'
+    /// rings of buffer handles. The buffers themselves are the ports'
+    /// pool's, `cfg.buffers` at most.
     pub fn slot_bytes(&self) -> usize {
         let index = (std::mem::size_of::<(Ends, u32)>() + 1) * self.by_ends.capacity() / self.slots.len().max(1);
-        std::mem::size_of::<Option<Entry>>()
+        let handles = chain::max_buffers(self.cfg.buffer)
+            * (std::mem::size_of::<(u64, B)>() + std::mem::size_of::<B>() + std::mem::size_of::<(usize, B)>());
+        std::mem::size_of::<Option<Entry<B>>>()
             + index
             + std::mem::size_of::<u32>()
-            + std::mem::size_of::<(Ring, Ring)>()
+            + std::mem::size_of::<(TxChain<B>, RxChain<B>)>()
+            + handles
             + wheel::Wheel::BYTES_PER_CONNECTION
     }
 
     /// Everything the table holds, allocated when it was made: slots,
     /// index and queues. It does not grow.
     pub fn reserved_bytes(&self) -> usize {
-        self.slots.len() * (self.slot_bytes() + 2 * self.cfg.buffer)
+        self.slots.len() * self.slot_bytes()
     }
 
     /// Every connection.
-    pub fn entries(&self) -> impl Iterator<Item = &Entry> + '_ {
+    pub fn entries(&self) -> impl Iterator<Item = &Entry<B>> + '_ {
         self.slots.iter().flatten()
     }
 

@@ -4,8 +4,9 @@
 //! which keep it past the idle limit).
 
 use super::*;
+use crate::buf::PacketBuf;
 
-impl Conn {
+impl<B: PacketBuf> Conn<B> {
     /// When a synchronized connection is dropped unless the peer is heard.
     pub(super) fn idle_at(&self) -> Option<u64> {
         let synchronized = matches!(

@@ -3,6 +3,7 @@
 //! cookie's completion, and a new SYN ending TIME-WAIT (RFC 6191).
 
 use super::*;
+use crate::buf::PacketBuf;
 
 /// What the table chose for a new connection.
 #[derive(Copy, Clone, Debug)]
@@ -31,10 +32,10 @@ pub(in crate::tcp) fn window_shift_for(buffer: usize) -> u8 {
     (0..=14u8).find(|&s| (buffer >> s) <= usize::from(u16::MAX)).unwrap_or(14)
 }
 
-impl Conn {
+impl<B: PacketBuf> Conn<B> {
     /// A connection for a listener's SYN `syn` (its options parsed), as
     /// the table opens it, with empty queues.
-    pub fn accept(syn: &SegIn, open: &Opening, cfg: &TcpConfig, send: Ring, recv: Ring) -> Conn {
+    pub fn accept(syn: &SegIn, open: &Opening, cfg: &TcpConfig, send: TxChain<B>, recv: RxChain<B>) -> Conn<B> {
         let Opening { iss, ts_offset, our_mss, now } = *open;
         let scale = syn.options.window_shift.is_some();
         let rcv_shift = if scale { window_shift_for(cfg.buffer) } else { 0 };
@@ -108,7 +109,7 @@ impl Conn {
     /// An active open: a connection in SYN-SENT offering every option
     /// (MSS, window scale, SACK, timestamps); its SYN goes with the first
     /// [`Conn::output`].
-    pub fn connect(open: &Opening, cfg: &TcpConfig, send: Ring, recv: Ring) -> Conn {
+    pub fn connect(open: &Opening, cfg: &TcpConfig, send: TxChain<B>, recv: RxChain<B>) -> Conn<B> {
         let offer = TcpOptions {
             mss: Some(open.our_mss),
             window_shift: Some(0),

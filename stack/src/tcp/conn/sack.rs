@@ -3,8 +3,9 @@
 //! for the pieces we keep past a gap.
 
 use super::*;
+use crate::buf::PacketBuf;
 
-impl Conn {
+impl<B: PacketBuf> Conn<B> {
     /// Adds the peer's SACK blocks above `snd_una` to the scoreboard;
     /// true if they cover data it did not.
     pub(super) fn take_sack(&mut self, o: &TcpOptions) -> bool {

@@ -2,6 +2,7 @@
 //! round trips measured by the echo.
 
 use super::*;
+use crate::buf::PacketBuf;
 
 /// A timestamp older than this (24 days, in ns) no longer guards PAWS
 /// (RFC 7323 §5.5).
@@ -15,7 +16,7 @@ pub(crate) fn ts_clock(now: u64, offset: u32) -> u32 {
     ((now / TS_TICK) as u32).wrapping_add(offset)
 }
 
-impl Conn {
+impl<B: PacketBuf> Conn<B> {
     /// Our timestamp clock now.
     pub(super) fn ts_val(&self, now: u64) -> u32 {
         ts_clock(now, self.ts_offset)

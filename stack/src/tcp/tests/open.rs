@@ -8,13 +8,13 @@ fn arriving(o: &SegOut) -> SegIn {
     SegIn { seq: o.seq, ack: o.ack, flags: o.flags, window: o.window, options: o.options }
 }
 
-fn connecting(iss: u32, cfg: &TcpConfig) -> Conn {
+fn connecting(iss: u32, cfg: &TcpConfig) -> Conn<VecBuf> {
     let open = Opening { iss, ts_offset: 1000, our_mss: 1460, now: 0 };
-    Conn::connect(&open, cfg, Ring::new(cfg.buffer), Ring::new(cfg.buffer))
+    Conn::connect(&open, cfg, TxChain::new(cfg.buffer), RxChain::new(cfg.buffer))
 }
 
 /// Delivers what each sends to the other until both are quiet.
-fn pump(a: &mut Conn, b: &mut Conn, now: u64) {
+fn pump(a: &mut Conn<VecBuf>, b: &mut Conn<VecBuf>, now: u64) {
     let mut counts = ConnCounts::default();
     for _ in 0..10_000 {
         let (sa, sb) = (out_of(a, now), out_of(b, now));
@@ -22,10 +22,10 @@ fn pump(a: &mut Conn, b: &mut Conn, now: u64) {
             return;
         }
         for (o, d) in sa {
-            b.input(&arriving(&o), &d, now, &mut counts);
+            b.feed(&arriving(&o), &d, now, &mut counts);
         }
         for (o, d) in sb {
-            a.input(&arriving(&o), &d, now, &mut counts);
+            a.feed(&arriving(&o), &d, now, &mut counts);
         }
     }
     panic!("no end to it");
@@ -57,13 +57,13 @@ fn an_active_open_sends_a_syn_with_every_option_and_establishes_on_the_syn_ack_r
         ..TcpOptions::default()
     };
     let syn_ack = SegIn { seq: IRS, ack: ISS + 1, flags: f::SYN | f::ACK, window: 30000, options: opts };
-    assert_eq!(c.input(&syn_ack, b"", 10 * MS, &mut counts), Event::None);
+    assert_eq!(c.feed(&syn_ack, b"", 10 * MS, &mut counts), Event::None);
     assert_eq!(c.state, State::Established);
     let ack = out_of(&mut c, 10 * MS);
     assert_eq!((ack[0].0.seq, ack[0].0.ack, ack[0].0.flags), (ISS + 1, IRS + 1, f::ACK));
     assert_eq!(ack[0].0.options.timestamps, Some((1010, 77)));
     // The peer's MSS, less the timestamps, bounds our segments.
-    assert_eq!(c.send.push(&[1; 3000]), 3000);
+    assert_eq!(c.queue(&[1; 3000]), 3000);
     let data = out_of(&mut c, 10 * MS);
     assert_eq!(data.iter().map(|(_, d)| d.len()).collect::<Vec<_>>(), [988, 988, 988, 36]);
 }
@@ -75,12 +75,12 @@ fn in_syn_sent_a_bad_ack_gets_rst_a_rst_with_a_good_one_resets_rfc9293_3_10_7_3(
     out_of(&mut c, 0);
     let mut counts = ConnCounts::default();
     let seg = |ack: u32, flags: u8| SegIn { seq: IRS, ack, flags, window: 1000, options: TcpOptions::default() };
-    assert_eq!(c.input(&seg(ISS + 5, f::SYN | f::ACK), b"", 0, &mut counts), Event::SendReset(ISS + 5));
-    assert_eq!(c.input(&seg(ISS, f::ACK), b"", 0, &mut counts), Event::SendReset(ISS), "SEG.ACK =< ISS");
-    assert_eq!(c.input(&seg(ISS + 5, f::RST | f::ACK), b"", 0, &mut counts), Event::None, "ignored");
-    assert_eq!(c.input(&seg(0, f::RST), b"", 0, &mut counts), Event::None, "a RST without ACK: ignored");
+    assert_eq!(c.feed(&seg(ISS + 5, f::SYN | f::ACK), b"", 0, &mut counts), Event::SendReset(ISS + 5));
+    assert_eq!(c.feed(&seg(ISS, f::ACK), b"", 0, &mut counts), Event::SendReset(ISS), "SEG.ACK =< ISS");
+    assert_eq!(c.feed(&seg(ISS + 5, f::RST | f::ACK), b"", 0, &mut counts), Event::None, "ignored");
+    assert_eq!(c.feed(&seg(0, f::RST), b"", 0, &mut counts), Event::None, "a RST without ACK: ignored");
     assert_eq!(c.state, State::SynSent);
-    assert_eq!(c.input(&seg(ISS + 1, f::RST | f::ACK), b"", 0, &mut counts), Event::Reset, "refused");
+    assert_eq!(c.feed(&seg(ISS + 1, f::RST | f::ACK), b"", 0, &mut counts), Event::Reset, "refused");
     assert!(c.is_closed());
 }
 
@@ -109,19 +109,19 @@ fn crossing_syns_are_a_simultaneous_open_and_both_ends_establish_rfc9293_3_5_fig
     let (sa, sb) = (out_of(&mut a, 0), out_of(&mut b, 0));
     let mut counts = ConnCounts::default();
     // Each gets the other's SYN: SYN-RECEIVED, and a SYN-ACK with its own ISS.
-    a.input(&arriving(&sb[0].0), b"", 0, &mut counts);
-    b.input(&arriving(&sa[0].0), b"", 0, &mut counts);
+    a.feed(&arriving(&sb[0].0), b"", 0, &mut counts);
+    b.feed(&arriving(&sa[0].0), b"", 0, &mut counts);
     assert_eq!((a.state, b.state), (State::SynReceived, State::SynReceived));
     let (sa, sb) = (out_of(&mut a, 0), out_of(&mut b, 0));
     assert_eq!((sa[0].0.seq, sa[0].0.ack, sa[0].0.flags), (100, 301, f::SYN | f::ACK));
     assert_eq!((sb[0].0.seq, sb[0].0.ack, sb[0].0.flags), (300, 101, f::SYN | f::ACK));
     // Each SYN-ACK acknowledges the other's SYN: both established.
-    assert_eq!(a.input(&arriving(&sb[0].0), b"", 0, &mut counts), Event::None);
-    assert_eq!(b.input(&arriving(&sa[0].0), b"", 0, &mut counts), Event::None);
+    assert_eq!(a.feed(&arriving(&sb[0].0), b"", 0, &mut counts), Event::None);
+    assert_eq!(b.feed(&arriving(&sa[0].0), b"", 0, &mut counts), Event::None);
     assert_eq!((a.state, b.state), (State::Established, State::Established));
-    a.send.push(b"after a simultaneous open");
+    a.queue(b"after a simultaneous open");
     pump(&mut a, &mut b, 0);
-    let (x, y) = b.recv.peek(0, b.recv.len());
+    let (x, y) = (b.received(), Vec::<u8>::new());
     assert_eq!([x, y].concat(), b"after a simultaneous open");
 }
 
@@ -131,21 +131,21 @@ fn two_of_our_connections_move_data_both_ways_and_close() {
     let mut a = connecting(ISS, &cfg);
     let syn = out_of(&mut a, 0);
     let open = Opening { iss: 9000, ts_offset: 5, our_mss: 1460, now: 0 };
-    let mut b = Conn::accept(&arriving(&syn[0].0), &open, &cfg, Ring::new(cfg.buffer), Ring::new(cfg.buffer));
+    let mut b = Conn::accept(&arriving(&syn[0].0), &open, &cfg, TxChain::new(cfg.buffer), RxChain::new(cfg.buffer));
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     let (mut at_a, mut at_b, mut sent_a, mut sent_b) = (Vec::new(), Vec::new(), 0, 0);
     let mut now = 0;
     while at_a.len() < data.len() || at_b.len() < data.len() {
-        sent_a += a.send.push(&data[sent_a..]);
-        sent_b += b.send.push(&data[sent_b..]);
+        sent_a += a.queue(&data[sent_a..]);
+        sent_b += b.queue(&data[sent_b..]);
         now += MS;
         pump(&mut a, &mut b, now);
         for (c, got) in [(&mut a, &mut at_a), (&mut b, &mut at_b)] {
-            let (x, y) = c.recv.peek(0, c.recv.len());
-            got.extend_from_slice(x);
-            got.extend_from_slice(y);
+            let (x, y) = (c.received(), Vec::<u8>::new());
+            got.extend_from_slice(&x);
+            got.extend_from_slice(&y);
             let n = c.recv.len();
-            c.recv.consume(n);
+            c.take_received(n);
             c.window_opened();
         }
         assert!(now < 10_000 * MS, "stuck at {} and {}", at_a.len(), at_b.len());
@@ -163,7 +163,7 @@ fn two_of_our_connections_move_data_both_ways_and_close() {
 #[test]
 fn the_table_opens_our_connections_outside_the_syn_backlog() {
     let cfg = TcpConfig { connections: 4, buffer: 1024, syn_backlog: 1, ..TcpConfig::default() };
-    let mut t = TcpTable::new(cfg);
+    let mut t: TcpTable<VecBuf> = TcpTable::new(cfg);
     let ends = |p: u16| ("10.0.1.1:40000".parse().unwrap(), std::net::SocketAddr::from(([10, 0, 1, 2], p)));
     t.connect(&inc(ends(80), 0), Serving::Discard).unwrap();
     t.connect(&inc(ends(81), 0), Serving::Discard).unwrap();

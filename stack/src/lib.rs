@@ -6,6 +6,8 @@
 //! tests and fuzzers on a `Vec`-backed buffer ([`VecBuf`]) exactly as it runs
 //! in a worker on an mbuf. Nothing on the per-packet path allocates or
 //! panics; tables are sized when a [`Router`] or [`Tables`] is built.
+//! No unsafe code but one call: the checksum's AVX2 loop, run only where
+//! the CPU has it ([`wire::checksum::sum`]).
 #![deny(unsafe_code)]
 
 pub mod buf;

@@ -410,9 +410,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 }
 
-/// `pkt` (a fresh buffer) holding the bytes of `pieces`, with the
-/// standard headroom for the headers.
+/// `pkt` (a fresh buffer) holding the bytes of `pieces`, with room in
+/// front for the headers.
 fn copy_in<'a, B: PacketBuf + 'a>(mut pkt: B, pieces: impl Iterator<Item = &'a [u8]>) -> Option<B> {
+    if !crate::tcp::chain::reserve_headroom(&mut pkt) {
+        return None;
+    }
     for p in pieces {
         let old = pkt.len();
         if !pkt.append(p.len()) {

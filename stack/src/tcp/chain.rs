@@ -88,6 +88,16 @@ fn append_to<B: PacketBuf>(buf: &mut B, data: &[u8]) -> bool {
     }
 }
 
+/// Headroom a fresh send buffer keeps beyond the pool's own, so that a
+/// segment's headers (up to 114 bytes: Ethernet, IPv6, TCP with
+/// options) and a tunnel's outer ones still fit in front of the data.
+pub const EXTRA_HEADROOM: usize = 64;
+
+/// Moves a fresh buffer's data start back by [`EXTRA_HEADROOM`].
+pub fn reserve_headroom<B: PacketBuf>(buf: &mut B) -> bool {
+    buf.append(EXTRA_HEADROOM) && buf.adj(EXTRA_HEADROOM)
+}
+
 /// Buffers one queue of a `bytes`-byte window may hold: one per 1 KiB
 /// (received data is coalesced into fewer), and a few more.
 pub fn max_buffers(bytes: usize) -> usize {
@@ -401,6 +411,10 @@ impl<B: PacketBuf> TxChain<B> {
                 held.give(1);
                 break;
             };
+            if !reserve_headroom(&mut buf) {
+                held.give(1);
+                break;
+            }
             let n = grow(&mut buf, want.min(per_buf), done, fill);
             if n == 0 {
                 held.give(1);

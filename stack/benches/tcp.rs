@@ -6,7 +6,10 @@
 //!   timestamps, as Linux sends them) to a discard connection, 32 a
 //!   burst; every second one acknowledged (delayed ACKs).
 //! - `tcp_send_segment`: a chargen connection sending 1460-byte segments,
-//!   32 for each ACK that opens the window by as much.
+//!   32 for each ACK that opens the window by as much; the stream is
+//!   written into buffers that are dropped once acknowledged and made
+//!   afresh (about `frame_make_and_drop`'s cost again), and each segment
+//!   is copied out of them (a `VecBuf` cannot be shared, an mbuf can).
 //! - `frame_make_and_drop`: what the receive bench spends outside the
 //!   pipeline, to subtract: each segment it feeds is a fresh buffer (the
 //!   pipeline keeps what it takes in; a driver's pool would get it back)
@@ -41,9 +44,12 @@ struct Pool {
 }
 
 impl Io<VecBuf> for Pool {
-    /// A fresh, empty buffer, as the trait asks.
+    /// A fresh, empty buffer, as the trait asks: a recycled one, or a
+    /// new one (the send queue keeps the buffers the stream is written
+    /// into and drops them when acknowledged, where a driver's pool
+    /// would get them back).
     fn alloc(&mut self) -> Option<VecBuf> {
-        let mut b = self.free.pop()?;
+        let Some(mut b) = self.free.pop() else { return Some(VecBuf::new(0)) };
         b.reset(0, &[]);
         Some(b)
     }

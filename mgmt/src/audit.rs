@@ -37,6 +37,15 @@ pub struct AuditEntry {
     pub generation: u64,
 }
 
+/// Opens (creating, mode 0640) a log file of the daemon's for
+/// appending; a symlink at `path` is not followed (`O_NOFOLLOW`: the
+/// open fails), so whoever can write the log's directory cannot aim the
+/// root daemon's writes at another file.
+pub fn open_log(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new().create(true).append(true).mode(0o640).custom_flags(libc::O_NOFOLLOW).open(path)
+}
+
 /// The log file.
 pub struct AuditLog {
     path: PathBuf,
@@ -46,7 +55,7 @@ pub struct AuditLog {
 impl AuditLog {
     /// Opens (creating) the log for appending.
     pub fn open(path: &Path) -> std::io::Result<AuditLog> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = open_log(path)?;
         let seq = std::fs::read_to_string(path)?.lines().filter(|l| !l.trim().is_empty()).count() as u64;
         Ok(AuditLog { path: path.to_owned(), file: Mutex::new((file, seq)) })
     }

@@ -15,7 +15,7 @@
 
 use crate::config::NatLogConf;
 use nat::{LogQueue, LogRecord};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::fs::MetadataExt;
@@ -160,7 +160,7 @@ impl Outputs {
             self.flush(log);
             self.file = None;
             if let Some(path) = &c.file {
-                match OpenOptions::new().create(true).append(true).open(path).and_then(|f| {
+                match crate::audit::open_log(std::path::Path::new(path)).and_then(|f| {
                     let ino = f.metadata()?.ino();
                     Ok((f, ino))
                 }) {
@@ -310,6 +310,25 @@ mod tests {
         assert_eq!(log.written.load(Relaxed), 3);
         assert_eq!(log.errors.load(Relaxed), 0);
         assert!(std::fs::read_to_string(&file).unwrap().ends_with("Z event=reset\n"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_symlink_planted_at_the_log_path_is_not_followed() {
+        let dir = std::env::temp_dir().join(format!("natlog-link-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (victim, link) = (dir.join("shadow"), dir.join("nat.log"));
+        std::fs::write(&victim, "root:x:0:0\n").unwrap();
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let q = Arc::new(LogQueue::new(4));
+        let conf = NatLogConf { file: Some(link.display().to_string()), syslog: None };
+        let log = NatLog::start(vec![q.clone()], || 0, Some(conf));
+        q.push(record(0, LogEvent::BlockAlloc, 1024)).unwrap();
+        wait_for(|| log.errors.load(Relaxed) >= 1 && q.is_empty());
+        log.stop();
+        assert_eq!(log.written.load(Relaxed), 0);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root:x:0:0\n", "not appended to");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

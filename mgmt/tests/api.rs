@@ -164,6 +164,24 @@ fn a_bad_config_is_refused_by_field_and_the_running_config_stays() {
 }
 
 #[test]
+fn an_admin_token_cannot_point_the_nat_log_at_a_file_of_its_choosing() {
+    let Some(_lab) = Lab::up() else { return };
+    let before = api("GET", "/api/v1/config", "readonly", None, &[]);
+    let target = "/tmp/gatewayd-api-nat-log-target";
+    let _ = std::fs::remove_file(target);
+    for log in [json!({"file": target}), json!({"syslog": "/tmp/gatewayd-api-nat-log.sock"})] {
+        let mut cfg = before.json.clone();
+        cfg["nat"]["log"] = log;
+        let r = api("PUT", "/api/v1/config", "admin", Some(cfg), &[("If-Match", &before.etag)]);
+        assert_eq!((r.status, r.json["errors"][0]["field"].as_str()), (422, Some("nat.log")), "{}", r.text);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(!std::path::Path::new(target).exists(), "the daemon created {target}");
+    let after = api("GET", "/api/v1/config", "readonly", None, &[]);
+    assert_eq!(after.etag, before.etag);
+}
+
+#[test]
 fn etags_guard_whole_config_replacement() {
     let Some(_lab) = Lab::up() else { return };
     let r = api("GET", "/api/v1/config", "readonly", None, &[]);

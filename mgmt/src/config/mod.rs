@@ -196,6 +196,9 @@ impl Config {
         check("nat.max_subscribers", self.nat.max_subscribers == new.nat.max_subscribers);
         check("nat.fragment_records", self.nat.fragment_records == new.nat.fragment_records);
         check("nat.fragment_hold", self.nat.fragment_hold == new.nat.fragment_hold);
+        // Where the root daemon writes or sends its NAT log is the host's
+        // to say, as for the audit log: an API caller cannot move it.
+        check("nat.log", self.nat.log == new.nat.log);
         check("management.listen", self.management.listen == new.management.listen);
         check("management.audit_log", self.management.audit_log == new.management.audit_log);
         check("management.max_body_bytes", self.management.max_body_bytes == new.management.max_body_bytes);
@@ -456,6 +459,14 @@ nat:
         let cfg = Config::parse(&format!("{base}{ok}")).unwrap();
         assert_eq!(cfg.nat.port_block, 64);
         assert_eq!(cfg.nat.log.as_ref().and_then(|l| l.syslog.as_deref()), Some("192.0.2.10:514"));
+        // The log's destination changes only with a restart: an admin token
+        // cannot make the daemon append to a file (or send to a socket) of
+        // its choosing.
+        let moved = Config::parse(&format!("{base}  log: {{ file: /etc/cron.d/gw }}\n")).unwrap();
+        let changes: Vec<String> = cfg.restart_only_changes(&moved).into_iter().map(|e| e.field).collect();
+        assert_eq!(changes, ["nat.log"]);
+        let added = Config::parse(&format!("{base}  port_block: 64\n")).unwrap();
+        assert_eq!(cfg.restart_only_changes(&added)[0].field, "nat.log", "turned off: a restart too");
     }
 
     #[test]

@@ -81,11 +81,14 @@ pub struct NatConf {
 /// The NAT log: one line per port block given or taken back (or per
 /// mapping made or ended, without blocks), with the subscriber, the
 /// outside address, the ports and the time; never a destination (RFC
-/// 6888 REQ-12). At least one of `file` and `syslog`.
+/// 6888 REQ-12). At least one of `file` and `syslog`. Set in the config
+/// file: a change needs a restart (the API refuses it), so no API caller
+/// can make the daemon write or send where it chooses.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NatLogConf {
-    /// Appended to (absolute path); reopened when it is moved or removed
+    /// Appended to (absolute path; created with mode 0640; a symlink at
+    /// the path is not followed); reopened when it is moved or removed
     /// (log rotation needs no signal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,

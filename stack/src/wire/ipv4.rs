@@ -287,17 +287,19 @@ pub fn copied_options(options: &[u8], out: &mut [u8; MAX_HEADER_LEN - HEADER_LEN
 }
 
 /// True for addresses that are never a valid source (RFC 1812 §5.3.7,
-/// RFC 6890): 0/8 but 0.0.0.0, loopback, multicast, class E and broadcast.
+/// RFC 6890): 0/8 (0.0.0.0 included: a router should not forward it, and
+/// the gateway serves nothing, DHCP included, that a host without an
+/// address would ask), loopback, multicast, class E and broadcast.
 pub fn is_martian_source(a: Ipv4Addr) -> bool {
     let o = a.octets();
-    (o[0] == 0 && !a.is_unspecified()) || o[0] == 127 || o[0] >= 224
+    o[0] == 0 || o[0] == 127 || o[0] >= 224
 }
 
 /// False for most unicast: true for an address whose first octet is 0,
 /// 127 or 224 and above, where every address the forwarding checks
 /// refuse as a source or a destination lies (martians, broadcast,
-/// multicast; RFC 1812 §5.3.7), and a few they take (0.0.0.0 as a
-/// source). One test of each address spares ordinary unicast the rest.
+/// multicast; RFC 1812 §5.3.7), and a few they take. One test of each
+/// address spares ordinary unicast the rest.
 #[inline(always)]
 pub fn is_unusual(a: u32) -> bool {
     let o = (a >> 24) as usize;
@@ -515,7 +517,7 @@ mod tests {
         assert!(is_martian_source(Ipv4Addr::new(224, 0, 0, 1)));
         assert!(is_martian_source(Ipv4Addr::BROADCAST));
         assert!(is_martian_source(Ipv4Addr::new(0, 1, 2, 3)));
-        assert!(!is_martian_source(Ipv4Addr::UNSPECIFIED));
+        assert!(is_martian_source(Ipv4Addr::UNSPECIFIED), "RFC 1812 §5.3.7: not forwarded");
         assert!(!is_martian_source(Ipv4Addr::new(10, 0, 1, 2)));
         assert!(is_martian_destination(Ipv4Addr::new(0, 0, 0, 1)));
         assert!(is_martian_destination(Ipv4Addr::new(240, 0, 0, 1)));

@@ -404,6 +404,19 @@ fn local_tcp_syn_gets_rst_ack_rfc9293_3_10_7_1() {
 }
 
 #[test]
+fn a_packet_from_0_0_0_0_is_not_forwarded_nor_answered_rfc1812_5_3_7() {
+    let t = tables(true, 1500);
+    let (mut r, mut io) = router(&t);
+    // To a host beyond the gateway, to the gateway itself, and to no route.
+    for dst in ["203.0.113.2", "10.0.1.1", "198.18.0.1"] {
+        let before = r.counters.dropped(DropReason::Ipv4MartianSource);
+        run(&mut r, &t, &mut io, 0, &ipv4_frame("0.0.0.0", dst, 64, Protocol::Udp, &[0; 8], false), 0);
+        assert_eq!(r.counters.dropped(DropReason::Ipv4MartianSource), before + 1, "to {dst}");
+    }
+    assert!(io.sent.is_empty(), "neither forwarded nor answered");
+}
+
+#[test]
 fn malformed_headers_are_dropped_silently_by_reason_rfc1812_5_2_2() {
     let t = tables(true, 1500);
     let (mut r, mut io) = router(&t);

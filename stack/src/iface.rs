@@ -223,6 +223,10 @@ impl Interface {
     pub fn has_addr(&self, a: Ipv4Addr) -> bool {
         self.addrs.iter().any(|c| c.addr == a)
     }
+    /// True when `a` lies in one of this interface's subnets (on link).
+    pub fn on_link(&self, a: Ipv4Addr) -> bool {
+        self.addrs.iter().any(|c| c.contains(a))
+    }
     /// True when the gateway answers ARP for `a` here on behalf of NAT.
     pub fn proxies(&self, a: Ipv4Addr) -> bool {
         self.proxy_arp.binary_search(&a).is_ok()

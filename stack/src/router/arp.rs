@@ -61,15 +61,18 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         // Our own address, or one NAT answers for (proxy ARP).
         let for_us = ifc.has_addr(repr.target_ip) || ifc.proxies(repr.target_ip);
         let mut learned = false;
-        // A sender of 0.0.0.0 is an address probe (RFC 5227): answer, learn nothing.
-        if !repr.sender_ip.is_unspecified() && repr.sender_hw.is_unicast() && !ifc.has_addr(repr.sender_ip) {
+        // A sender of 0.0.0.0 is an address probe (RFC 5227): answer, learn
+        // nothing. Nor from a sender on none of the interface's subnets:
+        // no next hop is there (gateways are on link), and a flood of
+        // random senders must not fill the cache.
+        let sender = repr.sender_ip;
+        if !sender.is_unspecified() && repr.sender_hw.is_unicast() && !ifc.has_addr(sender) && ifc.on_link(sender) {
             let how = match (repr.operation, for_us) {
                 (Operation::Reply, true) => Learn::Reply,
                 (Operation::Request, true) => Learn::RequestToUs,
                 _ => Learn::Other,
             };
-            let sender = IpAddr::V4(repr.sender_ip);
-            learned = self.learn_and_share(cx, ifc, ifindex, sender, repr.sender_hw, how);
+            learned = self.learn_and_share(cx, ifc, ifindex, IpAddr::V4(sender), repr.sender_hw, how);
         }
         if repr.operation == Operation::Request && for_us {
             // Answer in place (RFC 826: swap, fill in our hardware address).

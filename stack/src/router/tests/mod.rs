@@ -256,6 +256,31 @@ fn proxy_arp_answers_for_nat_addresses_on_their_interface_only() {
 }
 
 #[test]
+fn an_arp_flood_from_senders_on_no_connected_subnet_learns_none_of_them() {
+    let t = tables(false, 1500);
+    let (mut r, mut io) = router(&t);
+    // Requests for our address from 1,000 senders off lan's 10.0.1.0/24:
+    // each is answered (RFC 826), none is learned.
+    for i in 0..1000u32 {
+        let sender = std::net::Ipv4Addr::from(0xc612_0000 | i).to_string(); // 198.18.x.y
+        let mac = MacAddr([2, 0x77, 0, 0, (i >> 8) as u8, i as u8]);
+        run(&mut r, &t, &mut io, 0, &arp_frame(Operation::Request, mac, &sender, "10.0.1.1", MacAddr::BROADCAST), 0);
+    }
+    assert_eq!(r.counters.arp_replies, 1000);
+    assert!(r.neighbors().is_empty(), "no entry for a sender off the interface's subnets");
+    // An on-link sender still is.
+    run(
+        &mut r,
+        &t,
+        &mut io,
+        0,
+        &arp_frame(Operation::Request, LAN_HOST, "10.0.1.2", "10.0.1.1", MacAddr::BROADCAST),
+        0,
+    );
+    assert_eq!(r.neighbors().get(0, ip("10.0.1.2")).unwrap().mac, LAN_HOST);
+}
+
+#[test]
 fn unsolicited_arp_reply_creates_nothing() {
     let t = tables(false, 1500);
     let (mut r, mut io) = router(&t);

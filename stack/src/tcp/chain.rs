@@ -188,6 +188,13 @@ impl<B: PacketBuf> RxChain<B> {
         Some(b)
     }
 
+    /// Puts a buffer [`RxChain::take`] gave back at the front.
+    pub fn put_back(&mut self, buf: B, held: &mut Held) {
+        held.now += 1;
+        self.len += buf.len();
+        self.ready.push_front(buf);
+    }
+
     /// The length of the front buffer's data.
     pub fn front_len(&self) -> usize {
         self.ready.front().map_or(0, PacketBuf::len)
@@ -549,6 +556,8 @@ mod tests {
         assert_eq!(ready(&rx), [2; 5]);
         let b = rx.take(&mut held).expect("the front buffer");
         assert_eq!((b.data(), rx.len(), held.now), (&[2u8; 5][..], 0, 0));
+        rx.put_back(b, &mut held);
+        assert_eq!((ready(&rx), held.now), (vec![2; 5], 1), "as it was");
     }
 
     #[test]

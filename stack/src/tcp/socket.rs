@@ -122,9 +122,10 @@ impl<'a, B: PacketBuf> Socket<'a, B> {
                 Some(ref mut t) => t.send(b),
                 None => self.send(b),
             };
-            if sent.is_err() {
-                // The budget was given back by the take: this cannot fail
-                // for it, only for room, which was checked.
+            if let Err(b) = sent {
+                // Room was checked and the take gave its budget back, so
+                // this does not happen; were it to, nothing is lost.
+                self.conn.recv.put_back(b, self.held);
                 break;
             }
             moved += n;

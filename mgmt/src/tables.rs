@@ -217,6 +217,9 @@ pub fn router_config(cfg: &Config) -> RouterConfig {
             retry_interval: cfg.arp.retry_ms * MS,
             reachable_time: cfg.arp.reachable_s * S,
             gc_time: cfg.arp.gc_s * S,
+            incomplete_limit: cfg.arp.incomplete_limit,
+            unconfirmed_limit: cfg.arp.unconfirmed_limit,
+            solicit_rate: cfg.arp.solicit_rate,
             ..NeighborConfig::default()
         },
         icmp_rate: cfg.icmp.rate,

@@ -204,3 +204,39 @@ fn ipv6_routes_through_the_api_with_a_link_local_gateway() {
     let out = sh("ip netns exec lab-lan ping -6 -c 1 -W 1 2001:db8:99::1");
     assert!(!out.status.success());
 }
+
+#[test]
+fn a_scan_of_the_lan_64_from_the_wan_leaves_old_and_new_hosts_reachable_rfc6583() {
+    let Some(lab) = Lab::up() else { return };
+    wait_for_ra_default_route();
+    assert!(ping6("lab-wan", "fd00:1::2").contains("3 received"));
+    // The review's attack: 20,000 datagrams from the WAN to random
+    // addresses of the connected /64, as fast as a socket sends them.
+    let flood = "import random, socket\n\
+                 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
+                 for _ in range(20000):\n    \
+                     a = 'fd00:1::%x:%x:%x:%x' % tuple(random.getrandbits(16) for _ in range(4))\n    \
+                     s.sendto(b'x', (a, 9))\n";
+    let started = Instant::now();
+    ok(&format!("ip netns exec lab-wan python3 -c \"{flood}\""));
+    let took = started.elapsed();
+    // A host known before the scan and one that joins right after it are
+    // both reached.
+    assert!(ping6("lab-wan", "fd00:1::2").contains("3 received"));
+    ok("ip netns exec lab-lan ip -6 addr add fd00:1::4/64 dev eth0 nodad");
+    let out = ping6("lab-wan", "fd00:1::4");
+    assert!(out.contains("3 received"), "the new host after the scan:\n{out}");
+    std::thread::sleep(Duration::from_millis(300)); // counters are published between bursts
+    let (limited, evicted) =
+        (lab.drops("neighbor_solicit_limited"), lab.metric("gateway_neighbor_incomplete_evicted_total"));
+    let (solicits, entries) = (lab.metric("gateway_nd_solicitations_sent_total"), lab.metric("gateway_neighbors"));
+    eprintln!("scan of 20,000 in {took:?}: {limited} refused by the rate, {evicted} evicted, {solicits} solicitations, {entries} entries");
+    assert!(limited > 10_000, "the solicitation rate held most of the scan back: {limited}");
+    // Default bounds: 256 waiting per interface per worker, 1000 new
+    // solicitations a second with bursts of 100.
+    assert!(entries <= 2 * 256 + 16, "{entries} entries");
+    assert!(
+        solicits as f64 <= 2.0 * (100.0 + 1000.0 * took.as_secs_f64()) + 50.0,
+        "{solicits} solicitations in {took:?}"
+    );
+}

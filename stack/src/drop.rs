@@ -231,6 +231,12 @@ drop_reasons! {
     NeighborQueueFull => "neighbor_queue_full",
     /// Neighbor table full of entries that cannot be evicted.
     NeighborTableFull => "neighbor_table_full",
+    /// A new neighbor resolution over the interface's rate
+    /// (`arp.solicit_rate`; RFC 6583 §7.2.2).
+    NeighborSolicitLimited => "neighbor_solicit_limited",
+    /// Waited for a neighbor whose entry was evicted for a newer one
+    /// (over `arp.incomplete_limit`).
+    NeighborEvicted => "neighbor_evicted",
     /// Waiting for resolution when the neighbor table was flushed.
     NeighborFlushed => "neighbor_flushed",
     /// NAT: inbound packet to a pool address (or unsolicited TCP SYN to an

@@ -32,6 +32,38 @@ pub struct ArpConf {
     /// Seconds an unused entry lives.
     #[serde(default = "default_gc")]
     pub gc_s: u64,
+    /// Most entries per interface waiting for a reply (at least 1;
+    /// `capacity` bounds them too). A
+    /// new one over the bound evicts the interface's oldest waiting entry
+    /// (`gateway_neighbor_incomplete_evicted_total`), never a resolved
+    /// one, so a scan of a connected subnet cannot crowd out known hosts
+    /// (RFC 6583).
+    #[serde(default = "default_incomplete_limit")]
+    pub incomplete_limit: usize,
+    /// Most entries per interface learned from a request to the gateway
+    /// and not yet confirmed by a reply (at least 1); over it, the
+    /// interface's oldest such entry is evicted
+    /// (`gateway_neighbor_unconfirmed_evicted_total`).
+    #[serde(default = "default_unconfirmed_limit")]
+    pub unconfirmed_limit: usize,
+    /// New resolutions (first ARP request or Neighbor Solicitation for a
+    /// neighbor) per second per interface, in bursts of a tenth of that;
+    /// packets to a new neighbor over it are dropped
+    /// (`neighbor_solicit_limited`). At least 1.
+    #[serde(default = "default_solicit_rate")]
+    pub solicit_rate: u32,
+}
+
+fn default_incomplete_limit() -> usize {
+    256
+}
+
+fn default_unconfirmed_limit() -> usize {
+    512
+}
+
+fn default_solicit_rate() -> u32 {
+    1000
 }
 
 fn default_arp_capacity() -> usize {
@@ -67,6 +99,9 @@ impl Default for ArpConf {
             retry_ms: default_retry(),
             reachable_s: default_reachable(),
             gc_s: default_gc(),
+            incomplete_limit: default_incomplete_limit(),
+            unconfirmed_limit: default_unconfirmed_limit(),
+            solicit_rate: default_solicit_rate(),
         }
     }
 }
@@ -233,6 +268,15 @@ impl Config {
         }
         if a.gc_s < a.reachable_s {
             errs.push(err("arp.gc_s", "must be at least arp.reachable_s"));
+        }
+        for (field, v) in [("arp.incomplete_limit", a.incomplete_limit), ("arp.unconfirmed_limit", a.unconfirmed_limit)]
+        {
+            if !(1..=16_000_000).contains(&v) {
+                errs.push(err(field, format!("{v} is outside 1..=16000000")));
+            }
+        }
+        if a.solicit_rate == 0 {
+            errs.push(err("arp.solicit_rate", "must be above 0, or no neighbor could ever be resolved"));
         }
         if !(1..=16_000_000).contains(&self.l2.mac_capacity) {
             errs.push(err("l2.mac_capacity", format!("{} is outside 1..=16000000", self.l2.mac_capacity)));

@@ -277,7 +277,7 @@ routes:
   - { dst: "10.8.0.0/16", type: blackhole, via: ["10.0.0.2"] }
 neighbors:
   - { interface: zz, ip: "1.2.3", mac: "01:00:5e:00:00:01" }
-arp: { queue_len: 99 }
+arp: { queue_len: 99, incomplete_limit: 0, solicit_rate: 0 }
 fast_path: { flow_cache: 8388608, flow_fill: 0 }
 management: { listen: "localhost" }
 "#;
@@ -302,6 +302,8 @@ management: { listen: "localhost" }
             "neighbors[0].ip",
             "neighbors[0].mac",
             "arp.queue_len",
+            "arp.incomplete_limit",
+            "arp.solicit_rate",
             "fast_path.flow_cache",
             "fast_path.flow_fill",
             "management.listen",

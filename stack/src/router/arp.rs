@@ -43,6 +43,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     ) -> bool {
         let l2 = &mut L2 { macs: &self.macs, counters: &mut self.counters, vteps: &mut self.vteps };
         let learned = self.neigh.learn(ifindex, ip, mac, how, cx.now, |p, m| send_resolved(cx.t, l2, ifc, p, m, cx.io));
+        self.note_neighbor_evictions();
         if learned || how == Learn::Reply {
             cx.io.neighbor_learned(NeighborNews { ifindex, ip, mac, confirmed: how == Learn::Reply });
         }

@@ -110,6 +110,14 @@ counter_set! {
         local6 / Local6 => Sum "gateway_ipv6_local_total",
         /// ICMPv6 errors sent (included in gateway_icmp_errors_sent_total).
         icmp6_errors / Icmp6Errors => Sum "gateway_icmpv6_errors_sent_total",
+        /// Neighbor entries waiting for a reply evicted for a newer one,
+        /// over `arp.incomplete_limit` on their interface (a scan of a
+        /// connected subnet).
+        neighbor_incomplete_evicted / NeighborIncompleteEvicted => Sum "gateway_neighbor_incomplete_evicted_total",
+        /// Neighbor entries learned from a request and never confirmed
+        /// evicted for a newer one, over `arp.unconfirmed_limit` (a flood
+        /// of on-link senders).
+        neighbor_unconfirmed_evicted / NeighborUnconfirmedEvicted => Sum "gateway_neighbor_unconfirmed_evicted_total",
         /// Neighbor Solicitations sent.
         nd_solicits / NdSolicits => Sum "gateway_nd_solicitations_sent_total",
         /// Neighbor Advertisements sent.

@@ -235,9 +235,20 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
     #[inline(always)]
     fn drop(&mut self, r: DropReason) {
+        self.drop_n(r, 1);
+    }
+
+    fn drop_n(&mut self, r: DropReason, n: u64) {
         if let Some(c) = self.counters.drops.get_mut(r.index()) {
-            *c += 1;
+            *c += n;
         }
+    }
+
+    /// Copies the neighbor cache's eviction counts into the counters.
+    fn note_neighbor_evictions(&mut self) {
+        let (incomplete, unconfirmed) = self.neigh.evictions();
+        self.counters.neighbor_incomplete_evicted = incomplete;
+        self.counters.neighbor_unconfirmed_evicted = unconfirmed;
     }
 
     /// Brings static neighbors in line with a new snapshot. Cheap when the

@@ -32,11 +32,19 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     self.solicit(cx, out, nh, Some(mac));
                 }
             }
-            Lookup::Miss => match self.neigh.enqueue(out, nh, pkt, cx.now) {
-                Ok(true) => self.solicit(cx, out, nh, None),
-                Ok(false) => {}
-                Err((reason, _pkt)) => self.drop(reason),
-            },
+            Lookup::Miss => {
+                let mut evicted = 0;
+                let queued = self.neigh.enqueue(out, nh, pkt, cx.now, |_| evicted += 1);
+                if evicted > 0 {
+                    self.drop_n(DropReason::NeighborEvicted, evicted);
+                }
+                self.note_neighbor_evictions();
+                match queued {
+                    Ok(true) => self.solicit(cx, out, nh, None),
+                    Ok(false) => {}
+                    Err((reason, _pkt)) => self.drop(reason),
+                }
+            }
         }
     }
 

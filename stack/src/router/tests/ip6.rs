@@ -430,3 +430,85 @@ fn tcp_syn_to_us_gets_rst_over_ipv6() {
     assert_eq!(s[13] & 0x14, 0x14, "RST+ACK");
     assert_eq!(u32::from_be_bytes([s[8], s[9], s[10], s[11]]), 1001);
 }
+
+/// A frame from the WAN host to an address of lan's /64.
+fn from_wan6(dst: &str) -> Vec<u8> {
+    let mut f = udp6("2001:db8:1::2", dst, 64, 4);
+    f[0..6].copy_from_slice(&GW_WAN.0);
+    f[6..12].copy_from_slice(&WAN_HOST.0);
+    f
+}
+
+#[test]
+fn a_scan_of_a_connected_64_from_the_wan_leaves_known_and_new_hosts_reachable_rfc6583() {
+    let t = tables6(1500);
+    let (mut r, mut io) = router(&t);
+    let host = |n: u16| MacAddr([2, 0, 0, 0, 1, n as u8]);
+    let answer = |n: u16| {
+        let a = format!("fd00:1::{n:x}");
+        let mut f = na_frame(host(n), &a, "fd00:1::1", &a, na_flags::SOLICITED, host(n));
+        f[0..6].copy_from_slice(&GW_LAN.0);
+        f
+    };
+    // A known host: resolved before the scan.
+    run(&mut r, &t, &mut io, 1, &from_wan6("fd00:1::2"), 0);
+    run(&mut r, &t, &mut io, 0, &answer(2), 0);
+    let to = |io: &TestIo, mac| {
+        io.sent.iter().filter(|b| EthernetFrame::new_checked(b.data()).unwrap().dst() == mac).count()
+    };
+    assert_eq!(to(&io, host(2)), 1);
+    // 20,000 frames in 0.05 s to random addresses of fd00:1::/64 (the
+    // review's attack). Each would make an entry and a solicitation.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut now = 0;
+    for i in 0..20_000u64 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        now = SEC / 100 + i * 2500;
+        let dst = std::net::Ipv6Addr::from(0xfd00_0001_0000_0000_0000_0000_0000_0000u128 | u128::from(x));
+        run(&mut r, &t, &mut io, 1, &from_wan6(&dst.to_string()), now);
+        if i % 1000 == 0 {
+            // The known host is reached all along, without a solicitation.
+            run(&mut r, &t, &mut io, 1, &from_wan6("fd00:1::2"), now);
+        }
+    }
+    assert_eq!(to(&io, host(2)), 21, "every packet to the known host went out");
+    let (waiting, _) = r.neighbors().unconfirmed(0);
+    let limit = RouterConfig::default().neighbor.incomplete_limit;
+    assert!(waiting <= limit && r.neighbors().len() <= limit + 2, "{waiting} waiting, {} entries", r.neighbors().len());
+    // Solicitations at most a burst and the rate (1000/s for 0.05 s).
+    assert!(r.counters.nd_solicits <= 100 + 50 + 1, "{} solicitations", r.counters.nd_solicits);
+    let limited = r.counters.dropped(DropReason::NeighborSolicitLimited);
+    assert!(limited >= 19_000, "{limited} refused by the rate");
+    assert_eq!(r.counters.dropped(DropReason::NeighborTableFull), 0);
+    assert_eq!(r.neighbors().get(0, ip6("fd00:1::2")).unwrap().state, crate::neigh::State::Reachable);
+    // A host that joins right after is resolved and reached.
+    io.sent.clear();
+    let later = now + SEC / 100;
+    run(&mut r, &t, &mut io, 1, &from_wan6("fd00:1::4"), later);
+    assert_eq!(io.sent.len(), 1, "a solicitation for the new host");
+    run(&mut r, &t, &mut io, 0, &answer(4), later);
+    assert_eq!(io.sent.len(), 2);
+    assert_eq!(EthernetFrame::new_checked(io.sent[1].data()).unwrap().dst(), host(4));
+}
+
+#[test]
+fn solicitations_from_on_link_senders_take_at_most_the_unconfirmed_bound() {
+    let t = tables6(1500);
+    let (mut r, mut io) = router(&t);
+    // 2,000 hosts on lan ask for the gateway: each is answered; the cache
+    // keeps the newest unconfirmed_limit of them.
+    for n in 0..2000u32 {
+        let mac = MacAddr([2, 0x55, 0, 0, (n >> 8) as u8, n as u8]);
+        let src = format!("fd00:1::1:{n:x}");
+        let mut f = ns_frame(&src, "ff02::1:ff00:1", "fd00:1::1", Some(mac), 255);
+        f[6..12].copy_from_slice(&mac.0);
+        run(&mut r, &t, &mut io, 0, &f, u64::from(n));
+    }
+    assert_eq!(r.counters.nd_adverts, 2000);
+    let limit = RouterConfig::default().neighbor.unconfirmed_limit;
+    assert_eq!(r.neighbors().unconfirmed(0), (0, limit));
+    assert_eq!(r.counters.neighbor_unconfirmed_evicted, 2000 - limit as u64);
+    assert!(r.neighbors().get(0, ip6("fd00:1::1:7cf")).is_some(), "the newest is kept");
+}

@@ -119,6 +119,20 @@ pub trait Hooks {
     fn is_idle(&self) -> bool {
         false
     }
+    /// The packet the last [`Hooks::prerouting`] passed was dropped before
+    /// it left (no route, too big with DF, no room to queue it): forget
+    /// the state the hooks made for it, so a dropped packet leaves none.
+    #[inline(always)]
+    fn abandon(&mut self) {}
+    /// The router is about to quote `ip` (a packet it forwards, checked) in
+    /// an ICMP error of its own: if the hooks translated it, rewrite it
+    /// back to what its sender sent, so the error goes to that sender and
+    /// quotes its own endpoints, never an inside one (RFC 5508). True if
+    /// it was rewritten.
+    #[inline(always)]
+    fn untranslate(&mut self, _t: &Tables, _ip: &mut [u8]) -> bool {
+        false
+    }
     /// True (once) when packets answered [`Verdict::Hold`] may pass now.
     /// The router then asks again about every packet it holds.
     #[inline(always)]

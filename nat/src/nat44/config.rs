@@ -92,6 +92,11 @@ stack::counter_set! {
         /// NAT log records lost: a block or mapping release found the log
         /// queue full.
         log_lost / LogLost => Sum "gateway_nat_log_lost_total",
+        /// Sessions removed as soon as they were made, because the packet
+        /// that made them was dropped before it left (no route to the
+        /// inside host, too big with DF, no room to queue it): a dropped
+        /// packet leaves no state.
+        abandoned / Abandoned => Sum "gateway_nat_sessions_abandoned_total",
     }
     extra {
         /// Sessions created, by protocol ([`PROTOCOLS`] order).

@@ -5,6 +5,7 @@ use super::fragments::Direction;
 use super::handoff::Handed;
 use super::Nat;
 use super::Target;
+use super::NIL;
 use crate::packet;
 use crate::packet::End;
 use crate::packet::Frag;
@@ -15,6 +16,7 @@ use stack::Verdict;
 impl Hooks for Nat {
     fn prerouting(&mut self, t: &Tables, ip: &mut [u8], now: u64) -> Verdict {
         self.now = now;
+        self.made = [NIL; 2];
         let Some(dst) = packet::addr(ip, End::Dst) else {
             return Verdict::Pass;
         };
@@ -75,6 +77,21 @@ impl Hooks for Nat {
     #[inline(always)]
     fn is_idle(&self) -> bool {
         self.rules.rules.is_empty() && self.rules.forwards.is_empty() && self.rules.statics.is_empty()
+    }
+
+    fn untranslate(&mut self, _t: &Tables, ip: &mut [u8]) -> bool {
+        Nat::untranslate(self, ip)
+    }
+
+    /// Removes the sessions the dropped packet made (its prerouting's and
+    /// postrouting's), and with them any mapping left empty.
+    fn abandon(&mut self) {
+        for e in std::mem::replace(&mut self.made, [NIL; 2]) {
+            if e != NIL {
+                self.remove_session(e, true);
+                self.counters.abandoned += 1;
+            }
+        }
     }
 
     #[inline(always)]

@@ -206,6 +206,9 @@ pub struct Nat {
     /// [`BurstHints::next_frame`](stack::BurstHints::next_frame)'s).
     hinting: bool,
     hinted: usize,
+    /// Sessions the packet being handled made (`NIL`: none), undone if
+    /// it is dropped before it leaves ([`stack::Hooks::abandon`]).
+    made: [u32; 2],
     /// Fragment records: this worker's inbox, and every worker's.
     frag_inbox: Option<Arc<FragmentQueue>>,
     frag_peers: Vec<Arc<FragmentQueue>>,
@@ -261,6 +264,7 @@ impl Nat {
             made_seen: 0,
             hinting: false,
             hinted: 0,
+            made: [NIL; 2],
             frag_inbox: None,
             frag_peers: Vec::new(),
             counters: NatCounters::default(),

@@ -6,6 +6,7 @@ use super::handoff::Handed;
 use super::in2out::kept_port;
 use super::sessions::key5;
 use super::Nat;
+use super::Target;
 use crate::packet;
 use crate::packet::End;
 use crate::packet::Flow;
@@ -72,6 +73,10 @@ impl Nat {
             // Hairpinning, when there is a mapping to reach (traffic from
             // the inside to the gateway's own address is not translated).
             _ if self.find_map_out(f.proto, f.dst, f.dport).is_some() => {
+                // Checks that drop the packet before any state is made.
+                if packet::ttl(ip) <= 1 {
+                    return Verdict::Expire;
+                }
                 if many && self.static_by_inside(f.src).is_none() && self.is_inside_source(f.src) {
                     let s = self.owner_in(f.src);
                     if s != self.worker {
@@ -89,8 +94,7 @@ impl Nat {
             }
             _ => {}
         }
-        match self.inbound(&f, now) {
-            Ok(Some(_)) if packet::ttl(ip) <= 1 => Verdict::Expire,
+        match self.inbound(&f, packet::ttl(ip) <= 1, now) {
             Ok(Some(e)) => {
                 let Some(s) = self.session(e) else { return Verdict::Drop(DropReason::NatNoMapping) };
                 if hairpin {
@@ -112,9 +116,15 @@ impl Nat {
 
     /// The inbound session for flow `f` to one of our outside addresses:
     /// found, or made under an existing mapping if filtering lets it in.
-    /// `Ok(None)`: no mapping at all.
-    pub(super) fn inbound(&mut self, f: &Flow, now: u64) -> Result<Option<u32>, Verdict> {
+    /// `Ok(None)`: no mapping at all. A packet whose TTL runs out here
+    /// (`expiring`) would be forwarded but is not: it gets
+    /// [`Verdict::Expire`] after the checks that drop it silently, and
+    /// neither makes nor refreshes any state.
+    pub(super) fn inbound(&mut self, f: &Flow, expiring: bool, now: u64) -> Result<Option<u32>, Verdict> {
         if let Some(e) = self.find_out(key5(f.proto, f.dst, f.dport, f.src, f.sport)) {
+            if expiring {
+                return Err(Verdict::Expire);
+            }
             self.touch(e, f.kind, false, now);
             return Ok(Some(e));
         }
@@ -126,6 +136,9 @@ impl Nat {
         // A new TCP conversation from outside must open with a SYN.
         if matches!(f.kind, Kind::Tcp(fl) if fl & SYN == 0) || f.kind == Kind::Echo(false) {
             return Err(Verdict::Drop(DropReason::NatNoMapping));
+        }
+        if expiring {
+            return Err(Verdict::Expire);
         }
         let e =
             self.new_session(m, f.src, f.sport, now, None).map_err(|_| Verdict::Drop(DropReason::NatSessionLimit))?;
@@ -180,6 +193,55 @@ impl Nat {
         packet::rewrite_icmp_error(ip, outer, addr, addr, port);
         self.counters.translated += 1;
         Verdict::Pass
+    }
+}
+
+impl Nat {
+    /// Rewrites a packet this NAT translated back to what its sender sent
+    /// (destination of an inbound one, source of an outbound one, both
+    /// for a hairpin), before the router quotes it in an ICMP error of its
+    /// own, so the error reaches that sender and quotes its own endpoints
+    /// (RFC 5508: the host must be able to match it to its flow). True
+    /// if anything was rewritten.
+    pub(super) fn untranslate(&self, ip: &mut [u8]) -> bool {
+        let Ok(f) = packet::flow(ip) else { return false };
+        if f.kind == Kind::IcmpError {
+            return false;
+        }
+        let mut done = false;
+        // Inbound: the destination is a session's inside end, the source
+        // its remote.
+        if let Some(s) = self.find_in(key5(f.proto, f.dst, f.dport, f.src, f.sport)).and_then(|e| self.session(e)) {
+            packet::rewrite(ip, End::Dst, s.outside, s.out_port);
+            done = true;
+        } else if let Some(m) = self.forward_to(&f) {
+            // A port forward's, its session already gone.
+            packet::rewrite(ip, End::Dst, self.outside_of(&m), m.out_port);
+            done = true;
+        } else if let Some(st) = self.static_by_inside(f.dst).filter(|_| !self.is_inside_source(f.src)) {
+            packet::rewrite_addr(ip, End::Dst, st.outside.into());
+            done = true;
+        }
+        // Outbound: the source is a session's outside end.
+        if let Some(s) = self.find_out(key5(f.proto, f.src, f.sport, f.dst, f.dport)).and_then(|e| self.session(e)) {
+            packet::rewrite(ip, End::Src, s.inside, s.in_port);
+            done = true;
+        } else if let Some(Target::Static(i)) = self.target(f.src) {
+            if let Some(st) = self.rules.statics.get(usize::from(i)) {
+                packet::rewrite_addr(ip, End::Src, st.inside.into());
+                done = true;
+            }
+        }
+        done
+    }
+
+    /// The port forward whose server `f` is addressed to, from outside.
+    fn forward_to(&self, f: &Flow) -> Option<super::sessions::Mapping> {
+        if self.is_inside_source(f.src) {
+            return None;
+        }
+        let m = *self.mappings.get(self.find_map_in(f.proto, f.dst, f.dport)? as usize)?;
+        m.fixed.then_some(m)
     }
 }
 

@@ -467,6 +467,9 @@ impl Nat {
         self.by_outside.insert_later(self.key_hash(key5(map.proto, outside, map.out_port, remote, rem_port)), e);
         self.wheel.insert(e, expires);
         self.live += 1;
+        if let Some(m) = self.made.iter_mut().find(|m| **m == NIL) {
+            *m = e;
+        }
         if let Some(c) = self.counters.created.get_mut(proto_index(map.proto)) {
             *c += 1;
         }

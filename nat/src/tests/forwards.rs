@@ -131,3 +131,96 @@ fn static_mapping_hairpin_from_the_inside() {
     assert_eq!((src(&a), dst(&a)), ((ip(STATIC_IP), 53), (ip(A), 5000)));
     assert_eq!(l.nat().counters.hairpins, 2);
 }
+
+#[test]
+fn a_ttl_1_syn_to_a_port_forward_is_answered_and_leaves_no_session() {
+    let mut l = Lab::new(with_forward(rules(&[WAN_IP]), TCP, 8080, (B, 80)));
+    // Time Exceeded, quoting the SYN as sent; no session made.
+    let out = l.pass(WAN, with_ttl(tcp(R1, 40000, WAN_IP, 8080, SYN), 1), WAN);
+    assert_eq!((out[20], out[21]), (11, 0), "Time Exceeded");
+    assert!(l.nat().is_empty(), "a dropped packet leaves no state");
+    // Nor under an inbound mapping of an inside host (endpoint-independent
+    // filtering), nor refreshed for an existing session.
+    l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    assert_eq!(l.nat().len(), 1);
+    let out = l.pass(WAN, with_ttl(udp(R2, 53, WAN_IP, 5000), 1), WAN);
+    assert_eq!((out[20], out[21]), (11, 0));
+    assert_eq!(l.nat().len(), 1, "no session for R2");
+    // A hairpin from the inside with TTL 1: no source session either.
+    let out = l.pass(LAN, with_ttl(tcp(A, 6000, WAN_IP, 8080, SYN), 1), LAN);
+    assert_eq!((out[20], out[21]), (11, 0));
+    assert_eq!(l.nat().len(), 1);
+    assert_eq!(l.dropped(DropReason::TtlExpired), 3);
+    // With TTL to spare the same SYN goes through.
+    assert_eq!(dst(&l.pass(WAN, tcp(R1, 40000, WAN_IP, 8080, SYN), LAN)), (ip(B), 80));
+    assert_eq!(l.nat().len(), 2);
+}
+
+#[test]
+fn a_packet_dropped_after_translation_leaves_no_session_and_its_error_quotes_it_as_sent() {
+    let mut l = Lab::new(with_forward(rules(&[WAN_IP]), UDP, 5353, (B, 53)));
+    // Too big for lan with DF: Fragmentation Needed back to R1, quoting
+    // the datagram as R1 sent it (to WAN_IP:5353, never B:53), and the
+    // session its translation made goes with it.
+    let out = l.pass(WAN, udp_big(R1, 999, WAN_IP, 5353, 1600), WAN);
+    assert_eq!((out[20], out[21]), (3, 4), "Fragmentation Needed");
+    assert_eq!(dst(&out).0, ip(R1));
+    let quoted = &out[28..];
+    assert_eq!((src(quoted), dst(quoted)), ((ip(R1), 999), (ip(WAN_IP), 5353)));
+    assert!(l.nat().is_empty(), "a dropped packet leaves no state");
+    assert_eq!(l.nat().counters.abandoned, 1);
+    // One that fits goes through and keeps its session.
+    assert_eq!(dst(&l.pass(WAN, udp_big(R1, 999, WAN_IP, 5353, 100), LAN)), (ip(B), 53));
+    assert_eq!(l.nat().len(), 1);
+}
+
+/// The ICMP errors both routers sent while polling (as IP packets).
+fn errors_after_polls(l: &mut Lab, polls: u64) -> Vec<Vec<u8>> {
+    for _ in 0..polls {
+        l.advance(1000);
+        poll_router(l);
+    }
+    let ip_of = |io: &mut TestIo| -> Vec<Vec<u8>> {
+        io.sent
+            .drain(..)
+            .map(|b| b.data().to_vec())
+            .filter(|f| f[12..14] == [8, 0] && f[23] == ICMP)
+            .map(|f| f[14..].to_vec())
+            .collect()
+    };
+    let (a, b) = (ip_of(&mut l.io), ip_of(&mut l.twin_io));
+    assert_eq!(a, b);
+    a
+}
+
+#[test]
+fn host_unreachable_about_a_translated_packet_quotes_it_as_its_sender_sent_it_rfc5508() {
+    // The forward's server never answers ARP: R1's SYN waits, then gets
+    // Host Unreachable quoting WAN_IP:8080 (what R1's socket knows), not
+    // the server's inside address and port.
+    let mut l = Lab::new(with_forward(rules(&[WAN_IP]), TCP, 8080, ("10.0.1.9", 80)));
+    let sent = l.send(WAN, tcp(R1, 40000, WAN_IP, 8080, SYN));
+    assert_eq!((sent.len(), sent[0].0), (1, LAN), "an ARP request for the server");
+    let errs = errors_after_polls(&mut l, 3);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    let e = &errs[0];
+    assert_eq!((e[20], e[21], dst(e).0), (3, 1, ip(R1)));
+    let quoted = &e[28..];
+    assert_eq!((src(quoted), dst(quoted)), ((ip(R1), 40000), (ip(WAN_IP), 8080)));
+    assert_checksums(e);
+    // (Its session timed out meanwhile: the forward still says how.)
+    assert!(l.nat().is_empty());
+    // Outbound: A's datagram to an unresolvable host on wan, translated
+    // on its way out; the error goes back to A quoting A's own source.
+    let mut r = rules(&[WAN_IP]);
+    r.timeouts.udp = 10_000 * MS;
+    let mut l = Lab::new(r);
+    let sent = l.send(LAN, udp(A, 5000, "203.0.113.77", 53));
+    assert_eq!((sent.len(), sent[0].0), (1, WAN));
+    let errs = errors_after_polls(&mut l, 3);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    let e = &errs[0];
+    assert_eq!((e[20], e[21], dst(e).0), (3, 1, ip(A)));
+    let quoted = &e[28..];
+    assert_eq!((src(quoted), dst(quoted)), ((ip(A), 5000), (ip("203.0.113.77"), 53)));
+}

@@ -52,6 +52,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         rest: u32,
         now: u64,
     ) -> Option<(B, Ipv4Addr)> {
+        if let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) {
+            self.nat.untranslate(t, ip);
+        }
         let data = pkt.data();
         let l2_multicast = data.first().is_some_and(|b| b & 1 != 0);
         let ip = Ipv4Packet::new_checked(data.get(ETH_LEN..)?).ok()?;

@@ -78,7 +78,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             None => return self.drop(DropReason::Ipv4Truncated),
         };
         let release = self.nat.take_release();
+        let dropped = self.dropped;
         self.route4(cx, pkt, dst, l2_multicast);
+        if self.dropped != dropped {
+            self.nat.abandon();
+        }
         if release {
             self.release_held(cx);
         }

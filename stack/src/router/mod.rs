@@ -101,6 +101,9 @@ pub struct Router<B, N = NoNat> {
     static_generation: u64,
     neighbor_epoch: u64,
     next_poll: u64,
+    /// Packets dropped so far (wrapping), so a step can tell whether the
+    /// packet it handed on was dropped.
+    dropped: u64,
     /// Packets held for the translator, and a spare of the same room to
     /// replay them from (neither ever grows).
     held: Vec<Held<B>>,
@@ -167,6 +170,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             static_generation: u64::MAX,
             neighbor_epoch: 0,
             next_poll: 0,
+            dropped: 0,
             held: Vec::with_capacity(cfg.nat_hold),
             replay: Vec::with_capacity(cfg.nat_hold),
             hold_cap: cfg.nat_hold,
@@ -234,7 +238,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 
     #[inline(always)]
+    /// Drops the packet being handled, counted under `r`.
     fn drop(&mut self, r: DropReason) {
+        self.dropped = self.dropped.wrapping_add(1);
         self.drop_n(r, 1);
     }
 

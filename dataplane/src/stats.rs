@@ -35,6 +35,8 @@ pub struct WorkerStats {
     pub reassembly_buffers: AtomicU64,
     /// NAT sessions alive on this worker.
     pub nat_sessions: AtomicU64,
+    /// Those of them that packets from outside made.
+    pub nat_inbound_sessions: AtomicU64,
     /// NAT sessions created and expired, by protocol ([`nat::PROTOCOLS`]).
     pub nat_created: [AtomicU64; 3],
     pub nat_expired: [AtomicU64; 3],
@@ -58,6 +60,7 @@ impl Default for WorkerStats {
             reassembly_contexts: AtomicU64::new(0),
             reassembly_buffers: AtomicU64::new(0),
             nat_sessions: AtomicU64::new(0),
+            nat_inbound_sessions: AtomicU64::new(0),
             nat_created: std::array::from_fn(|_| AtomicU64::new(0)),
             nat_expired: std::array::from_fn(|_| AtomicU64::new(0)),
             generation: AtomicU64::new(0),
@@ -83,6 +86,7 @@ impl WorkerStats {
     pub fn publish_nat(&self, n: &nat::Nat) {
         let c = &n.counters;
         self.nat_sessions.store(n.len() as u64, Relaxed);
+        self.nat_inbound_sessions.store(n.inbound_len() as u64, Relaxed);
         for (slot, &v) in self.nat_created.iter().zip(c.created.iter()) {
             slot.store(v, Relaxed);
         }

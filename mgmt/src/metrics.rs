@@ -139,6 +139,12 @@ pub fn render(src: &Sources) -> String {
         .set(sum(&|w| w.reassembly_buffers.load(Relaxed)) as i64);
     gauge(&reg, "gateway_nat_sessions", "NAT sessions (summed over workers).")
         .set(sum(&|w| w.nat_sessions.load(Relaxed)) as i64);
+    gauge(
+        &reg,
+        "gateway_nat_inbound_sessions",
+        "NAT sessions made by packets from outside, bounded apart (summed over workers).",
+    )
+    .set(sum(&|w| w.nat_inbound_sessions.load(Relaxed)) as i64);
     let created = counter(&reg, "gateway_nat_sessions_created_total", "NAT sessions created, by protocol.", &["proto"]);
     let expired = counter(
         &reg,

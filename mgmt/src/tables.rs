@@ -323,6 +323,8 @@ pub fn nat_rules(cfg: &Config, t: &Tables) -> nat::Rules {
         ports: (n.port_range[0], n.port_range[1]),
         subscriber_sessions: n.subscriber_sessions,
         subscriber_ports: n.subscriber_ports,
+        subscriber_inbound_sessions: n.subscriber_inbound_sessions,
+        inbound_sessions: n.inbound_sessions,
         port_block: n.port_block,
         log: n.log.is_some(),
     }

@@ -498,3 +498,48 @@ print(u.recvfrom(100)[0].decode())
     assert!(lab.metric("gateway_nat_handoffs_total") > 0, "no packet was handed between workers");
     assert_eq!(lab.drops("nat_handoff_full"), 0);
 }
+
+#[test]
+fn an_outside_host_sending_from_thousands_of_ports_cannot_starve_a_subscribers_flows() {
+    let Some(lab) = nat_lab() else { return };
+    // A bound low enough that the flood below would fill it.
+    let mut n = api("GET", "/api/v1/nat", "readonly", None, &[]).json;
+    n["subscriber_sessions"] = 2000.into();
+    let r = api("PUT", "/api/v1/nat", "admin", Some(n), &[]);
+    assert_eq!(r.status, 200, "{}", r.text);
+    // lab-lan's 10.0.1.2:5000 talks to lab-wan: lab-wan learns its
+    // outside endpoint, then sends to it from 5,000 source ports (each a
+    // new session under endpoint-independent filtering).
+    let flood = ok("ip netns exec lab-wan python3 -c '
+import socket, subprocess, time
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind((\"0.0.0.0\", 53)); r.settimeout(5)
+subprocess.run([\"ip\", \"netns\", \"exec\", \"lab-lan\", \"python3\", \"-c\",
+    \"import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((\\\"10.0.1.2\\\", 5000)); s.sendto(b\\\"hi\\\", (\\\"203.0.113.2\\\", 53))\"])
+_, (addr, port) = r.recvfrom(100)
+for p in range(20000, 25000):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((\"0.0.0.0\", p)); s.sendto(b\"x\", (addr, port)); s.close()
+print(addr, port)
+'");
+    assert!(flood.starts_with("203.0.113.1 "), "{flood}");
+    std::thread::sleep(Duration::from_millis(300));
+    // The subscriber's own 60 new flows all reach lab-wan.
+    let got = ok("ip netns exec lab-wan python3 -c '
+import socket, subprocess, time
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind((\"0.0.0.0\", 9)); r.settimeout(2)
+subprocess.run([\"ip\", \"netns\", \"exec\", \"lab-lan\", \"python3\", \"-c\",
+    \"import socket\\nfor p in range(6000, 6060):\\n s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((\\\"10.0.1.2\\\", p)); s.sendto(b\\\"y\\\", (\\\"203.0.113.2\\\", 9))\"])
+seen = set()
+try:
+    while len(seen) < 60:
+        seen.add(r.recvfrom(10)[1])
+except socket.timeout:
+    pass
+print(len(seen))
+'");
+    assert_eq!(got.trim(), "60", "the subscriber's flows after the flood");
+    std::thread::sleep(Duration::from_millis(300)); // counters are published between bursts
+    let inbound = lab.metric("gateway_nat_inbound_sessions");
+    assert!(inbound <= 1024, "{inbound} inbound sessions (subscriber_inbound_sessions 1024)");
+    assert!(lab.drops("nat_inbound_limit") >= 3900, "{}", lab.drops("nat_inbound_limit"));
+    assert_eq!(lab.drops("nat_session_limit"), 0);
+}

@@ -99,6 +99,13 @@ pub struct Rules {
     pub subscriber_sessions: u32,
     /// Outside ports one inside address may hold (RFC 6888 REQ-5).
     pub subscriber_ports: u32,
+    /// Sessions packets from outside may make under one inside address's
+    /// mappings (endpoint-independent filtering lets any remote in),
+    /// apart from `subscriber_sessions`.
+    pub subscriber_inbound_sessions: u32,
+    /// Sessions packets from outside may hold on one worker (mappings'
+    /// and port forwards'); 0: a quarter of its table.
+    pub inbound_sessions: u32,
     /// Ports per block (0: no blocks). With blocks, each subscriber is
     /// given whole blocks of its outside address's port range (every
     /// protocol) and takes its ports from them: one log record per block
@@ -121,6 +128,8 @@ impl Default for Rules {
             ports: (1024, 65535),
             subscriber_sessions: 16384,
             subscriber_ports: 8192,
+            subscriber_inbound_sessions: 1024,
+            inbound_sessions: 0,
             port_block: 0,
             log: false,
         }

@@ -142,6 +142,12 @@ impl Wheel {
         expired
     }
 
+    /// True while ticks that have passed by `now` are not all processed
+    /// (the last [`Wheel::advance`] ran out of budget).
+    pub fn behind(&self, now: u64) -> bool {
+        self.cur < now / self.tick_ns
+    }
+
     pub fn clear(&mut self) {
         self.heads.fill(NIL);
     }

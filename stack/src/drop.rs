@@ -247,6 +247,11 @@ drop_reasons! {
     /// NAT: no session could be created, the table or the subscriber's
     /// session bound is full (RFC 6888 REQ-4); answered by ICMP 3/13.
     NatSessionLimit => "nat_session_limit",
+    /// NAT: a packet from outside would make a session past the inbound
+    /// bounds (`nat.subscriber_inbound_sessions`, `nat.inbound_sessions`),
+    /// kept apart so outside traffic cannot starve the subscriber's own
+    /// flows; dropped unanswered.
+    NatInboundLimit => "nat_inbound_limit",
     /// NAT: no outside port free for a new mapping, in the range or within
     /// the subscriber's port bound (RFC 6888 REQ-5); answered by ICMP 3/13.
     NatPortsExhausted => "nat_ports_exhausted",

@@ -371,6 +371,7 @@ nat:
   max_subscribers: 7
   fragment_hold: 5000
   subscriber_sessions: 0
+  subscriber_inbound_sessions: 0
   timeouts: { udp_s: 30, tcp_established_s: 600, tcp_transitory_s: 10, icmp_s: 1 }
   rules:
     - { inside: "10.0.1.0/33", outside_interface: nope }
@@ -394,6 +395,7 @@ nat:
             "nat.max_subscribers",
             "nat.fragment_hold",
             "nat.subscriber_sessions",
+            "nat.subscriber_inbound_sessions",
             "nat.timeouts.udp_s",
             "nat.timeouts.tcp_established_s",
             "nat.timeouts.tcp_transitory_s",

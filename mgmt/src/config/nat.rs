@@ -63,6 +63,20 @@ pub struct NatConf {
     /// With port blocks, rounded up to whole blocks.
     #[serde(default = "default_subscriber_ports")]
     pub subscriber_ports: u32,
+    /// Most sessions packets from outside may make under one inside
+    /// address's mappings (endpoint-independent filtering lets any remote
+    /// reach a mapping, and each new remote port is a session). Counted
+    /// apart from `subscriber_sessions`, so outside hosts cannot starve
+    /// the subscriber's own flows; past it such packets are dropped
+    /// unanswered (`nat_inbound_limit`). At least 1.
+    #[serde(default = "default_subscriber_inbound_sessions")]
+    pub subscriber_inbound_sessions: u32,
+    /// Most sessions packets from outside may hold on each worker, port
+    /// forwards' included (a SYN flood at a forward fills only this); 0
+    /// (the default): a quarter of `max_sessions`. At most
+    /// `max_sessions`.
+    #[serde(default)]
+    pub inbound_sessions: u32,
     /// Port-block allocation: each subscriber is given blocks of this
     /// many consecutive outside ports (every protocol) and its mappings
     /// take ports from them, so the log has one record per block instead
@@ -193,6 +207,10 @@ fn default_subscriber_sessions() -> u32 {
     16384
 }
 
+fn default_subscriber_inbound_sessions() -> u32 {
+    1024
+}
+
 fn default_subscriber_ports() -> u32 {
     8192
 }
@@ -239,6 +257,8 @@ impl Default for NatConf {
             fragment_hold: default_fragment_hold(),
             subscriber_sessions: default_subscriber_sessions(),
             subscriber_ports: default_subscriber_ports(),
+            subscriber_inbound_sessions: default_subscriber_inbound_sessions(),
+            inbound_sessions: 0,
             port_block: 0,
             log: None,
         }
@@ -278,6 +298,15 @@ impl Config {
         }
         if n.subscriber_ports == 0 {
             errs.push(err("nat.subscriber_ports", "must be at least 1"));
+        }
+        if n.subscriber_inbound_sessions == 0 {
+            errs.push(err("nat.subscriber_inbound_sessions", "must be at least 1"));
+        }
+        if n.inbound_sessions as usize > n.max_sessions {
+            errs.push(err(
+                "nat.inbound_sessions",
+                format!("{} is more than nat.max_sessions ({})", n.inbound_sessions, n.max_sessions),
+            ));
         }
         let span = u32::from(hi.saturating_sub(lo)) + 1;
         if n.port_block != 0 && !(8..=4096).contains(&n.port_block) {

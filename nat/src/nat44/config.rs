@@ -161,7 +161,7 @@ impl Nat {
             inside: (s.inside.into(), s.in_port),
             outside: (s.outside.into(), s.out_port),
             remote: (s.remote.into(), s.rem_port),
-            tcp: s.tcp,
+            tcp: s.tcp & !super::sessions::INBOUND,
             expires: s.expires,
         })
     }

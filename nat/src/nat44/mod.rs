@@ -60,6 +60,7 @@ mod hints;
 mod hooks;
 mod in2out;
 mod out2in;
+mod peers;
 mod ports;
 mod rule_tables;
 mod sessions;
@@ -154,7 +155,12 @@ pub struct Nat {
     addrs: Vec<Outside>,
     sessions: HugeSlice<Session>,
     free_session: u32,
+    /// Remote addresses per mapping, for address-dependent filtering
+    /// (made when the rules first filter by address).
+    peers: peers::Peers,
     live: usize,
+    /// Sessions made by packets from outside ([`sessions::INBOUND`]).
+    inbound_live: usize,
     by_inside: Index,
     by_outside: Index,
     mappings: HugeSlice<Mapping>,
@@ -232,7 +238,9 @@ impl Nat {
             addrs: Vec::new(),
             sessions,
             free_session: 0,
+            peers: peers::Peers::new(n, cfg.seed),
             live: 0,
+            inbound_live: 0,
             by_inside: Index::new(n),
             by_outside: Index::new(n),
             mappings: free_mappings(n),
@@ -315,12 +323,18 @@ impl Nat {
                 .map(|ix| ix.bytes())
                 .sum::<usize>()
             + self.wheel.bytes()
+            + self.peers.bytes()
             + self.frags.len() * size_of::<FragRecord>()
     }
 
     /// Sessions alive.
     pub fn len(&self) -> usize {
         self.live
+    }
+
+    /// Sessions alive that packets from outside made.
+    pub fn inbound_len(&self) -> usize {
+        self.inbound_live
     }
 
     pub fn is_empty(&self) -> bool {

@@ -5,6 +5,7 @@
 use super::handoff::Handed;
 use super::in2out::kept_port;
 use super::sessions::key5;
+use super::sessions::Origin;
 use super::Nat;
 use super::Target;
 use crate::packet;
@@ -140,8 +141,7 @@ impl Nat {
         if expiring {
             return Err(Verdict::Expire);
         }
-        let e =
-            self.new_session(m, f.src, f.sport, now, None).map_err(|_| Verdict::Drop(DropReason::NatSessionLimit))?;
+        let e = self.new_session(m, f.src, f.sport, now, None, Origin::Outside)?;
         self.touch(e, f.kind, false, now);
         Ok(Some(e))
     }

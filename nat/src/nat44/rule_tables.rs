@@ -44,6 +44,7 @@ impl Nat {
         let t = &self.timeouts;
         self.hold = self.hold_cfg.min(t.udp.min(t.tcp_established).min(t.tcp_transitory) / 2);
         self.generation += 1;
+        self.sync_peers();
         if reset {
             let (ports, block) = (self.port_slice(), self.rules.port_block);
             self.addrs = self.rules.addresses().into_iter().map(|a| Outside::new(a.into(), ports, block)).collect();

@@ -34,6 +34,19 @@ pub(super) const FIN_IN: u8 = 8;
 
 pub(super) const RST_SEEN: u8 = 16;
 
+/// Not TCP state, kept beside it: the session was made by a packet from
+/// outside (under an existing mapping, or to a port forward), so it
+/// counts against the inbound bounds, not the subscriber's own.
+pub(super) const INBOUND: u8 = 128;
+
+/// Who made a session: a packet from the inside host, or one from
+/// outside.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Origin {
+    Inside,
+    Outside,
+}
+
 /// One conversation through a mapping. Laid out so that its key by
 /// inside endpoint ([`Session::key_in`]) is two plain loads: the
 /// addresses, then the ports and protocol.
@@ -53,6 +66,9 @@ pub(super) struct Session {
     pub(super) mapping: u32,
     /// Next session of the same mapping (or the next free one).
     pub(super) next: u32,
+    /// The session before it in its mapping's list (`NIL` for the
+    /// first), so one leaves the list in O(1). (In what was padding.)
+    pub(super) prev: u32,
 }
 
 const _: () = assert!(std::mem::size_of::<Session>() == 40);
@@ -91,7 +107,10 @@ pub(super) struct Subscriber {
     pub(super) inside: u32,
     pub(super) rule: u16,
     pub(super) addr: u16,
+    /// Sessions its own packets made.
     pub(super) sessions: u32,
+    /// Sessions packets from outside made under its mappings.
+    pub(super) inbound: u32,
     pub(super) ports: u32,
     /// Its port blocks, chained through `Outside::chain`.
     pub(super) first_block: u16,
@@ -100,7 +119,7 @@ pub(super) struct Subscriber {
 
 impl Default for Subscriber {
     fn default() -> Self {
-        Subscriber { inside: 0, rule: 0, addr: 0, sessions: 0, ports: 0, first_block: NO_BLOCK, blocks: 0 }
+        Subscriber { inside: 0, rule: 0, addr: 0, sessions: 0, inbound: 0, ports: 0, first_block: NO_BLOCK, blocks: 0 }
     }
 }
 
@@ -236,7 +255,7 @@ impl Nat {
         let Some(s) = self.sessions.get_mut(e as usize) else { return };
         if let Kind::Tcp(f) = kind {
             if f & SYN != 0 && s.tcp & RST_SEEN != 0 {
-                s.tcp = 0;
+                s.tcp &= INBOUND;
             }
             let (syn, fin) = if outbound { (SYN_OUT, FIN_OUT) } else { (SYN_IN, FIN_IN) };
             if f & SYN != 0 {
@@ -301,7 +320,7 @@ impl Nat {
             (Err(map_at), Some(ri)) => self.new_mapping(ri, f, map_at, a)?,
             (Err(_), None) => return Ok(None),
         };
-        self.new_session(m, f.dst, f.dport, now, Some(at)).map(Some)
+        self.new_session(m, f.dst, f.dport, now, Some(at), Origin::Inside).map(Some)
     }
 
     pub(super) fn subscriber(&mut self, ri: usize, inside: u32, h: Option<u32>) -> Result<u32, Refusal> {
@@ -401,7 +420,7 @@ impl Nat {
     /// A subscriber with nothing left is forgotten, and its blocks freed.
     pub(super) fn release_subscriber(&mut self, sub: u32) {
         let Some(&s) = self.subs.get(sub as usize) else { return };
-        if s.sessions == 0 && s.ports == 0 {
+        if s.sessions == 0 && s.inbound == 0 && s.ports == 0 {
             let mut b = s.first_block;
             while b != NO_BLOCK {
                 b = self.release_block(s, b);
@@ -415,8 +434,21 @@ impl Nat {
         }
     }
 
+    /// Most sessions packets from outside may hold on this worker
+    /// (`Rules::inbound_sessions`; 0: a quarter of the table).
+    pub(super) fn inbound_cap(&self) -> usize {
+        match self.rules.inbound_sessions as usize {
+            0 => self.sessions.len() / 4,
+            n => n.min(self.sessions.len()),
+        }
+    }
+
     /// A new session of mapping `m` with `remote`:`rem_port`; filed in
-    /// `by_inside` at `at` if its lookup there found where.
+    /// `by_inside` at `at` if its lookup there found where. One made by
+    /// a packet from outside counts against the inbound bounds (the
+    /// subscriber's and the worker's), never the subscriber's own, so
+    /// traffic from outside cannot starve its outbound flows nor fill
+    /// the table; past them it is dropped unanswered.
     pub(super) fn new_session(
         &mut self,
         m: u32,
@@ -424,17 +456,31 @@ impl Nat {
         rem_port: u16,
         now: u64,
         at: Option<Vacant>,
+        origin: Origin,
     ) -> Result<u32, Refusal> {
         let Some(map) = self.mappings.get(m as usize).copied() else {
             return Err(Verdict::Drop(DropReason::NatNoMapping));
         };
-        let sub_sessions = self.subs.get(map.subscriber as usize).map_or(0, |s| s.sessions);
+        let sub = self.subs.get(map.subscriber as usize);
         let e = self.free_session;
-        if e == NIL || sub_sessions >= self.rules.subscriber_sessions {
-            if map.sessions == 0 {
+        let refused = match origin {
+            Origin::Inside if e == NIL || sub.is_some_and(|s| s.sessions >= self.rules.subscriber_sessions) => {
+                Some(Verdict::Refuse(DropReason::NatSessionLimit))
+            }
+            Origin::Outside if e == NIL => Some(Verdict::Drop(DropReason::NatSessionLimit)),
+            Origin::Outside
+                if self.inbound_live >= self.inbound_cap()
+                    || sub.is_some_and(|s| s.inbound >= self.rules.subscriber_inbound_sessions) =>
+            {
+                Some(Verdict::Drop(DropReason::NatInboundLimit))
+            }
+            _ => None,
+        };
+        if let Some(v) = refused {
+            if map.sessions == 0 && !map.fixed {
                 self.remove_mapping(m);
             }
-            return Err(Verdict::Refuse(DropReason::NatSessionLimit));
+            return Err(v);
         }
         let expires = now + self.timeout(map.proto, 0);
         let outside = self.outside_of(&map);
@@ -448,17 +494,28 @@ impl Nat {
             out_port: map.out_port,
             rem_port,
             proto: map.proto,
-            tcp: 0,
+            tcp: if origin == Origin::Outside { INBOUND } else { 0 },
             mapping: m,
             next: map.first,
+            prev: NIL,
             expires,
         };
+        if let Some(p) = self.sessions.get_mut(map.first as usize) {
+            p.prev = e;
+        }
         if let Some(x) = self.mappings.get_mut(m as usize) {
             x.first = e;
             x.sessions += 1;
         }
+        self.peers.add(m, remote);
         if let Some(x) = self.subs.get_mut(map.subscriber as usize) {
-            x.sessions += 1;
+            match origin {
+                Origin::Inside => x.sessions += 1,
+                Origin::Outside => x.inbound += 1,
+            }
+        }
+        if origin == Origin::Outside {
+            self.inbound_live += 1;
         }
         match at {
             Some(at) => self.by_inside.insert_vacant(at, e),
@@ -514,23 +571,19 @@ impl Nat {
         self.by_outside.remove(self.key_hash(key5(s.proto, s.outside, s.out_port, s.remote, s.rem_port)), e);
         // Unlink from the mapping's list.
         let m = s.mapping;
-        let first = self.mappings.get(m as usize).map_or(NIL, |x| x.first);
-        if first == e {
-            if let Some(x) = self.mappings.get_mut(m as usize) {
-                x.first = s.next;
-            }
-        } else {
-            let mut i = first;
-            while let Some(x) = self.sessions.get(i as usize) {
-                if x.next == e {
-                    if let Some(x) = self.sessions.get_mut(i as usize) {
-                        x.next = s.next;
-                    }
-                    break;
+        let prev = s.prev;
+        match self.sessions.get_mut(prev as usize) {
+            Some(p) => p.next = s.next,
+            None => {
+                if let Some(x) = self.mappings.get_mut(m as usize) {
+                    x.first = s.next;
                 }
-                i = x.next;
             }
         }
+        if let Some(n) = self.sessions.get_mut(s.next as usize) {
+            n.prev = prev;
+        }
+        self.peers.remove(m, s.remote);
         let (left, sub) = match self.mappings.get_mut(m as usize) {
             // A port forward outlives its sessions.
             Some(x) if x.fixed => {
@@ -543,8 +596,16 @@ impl Nat {
             }
             None => (1, NIL),
         };
+        let inbound = s.tcp & INBOUND != 0;
         if let Some(x) = self.subs.get_mut(sub as usize) {
-            x.sessions = x.sessions.saturating_sub(1);
+            if inbound {
+                x.inbound = x.inbound.saturating_sub(1);
+            } else {
+                x.sessions = x.sessions.saturating_sub(1);
+            }
+        }
+        if inbound {
+            self.inbound_live = self.inbound_live.saturating_sub(1);
         }
         if let Some(x) = self.sessions.get_mut(e as usize) {
             *x = Session { next: self.free_session, ..Session::default() };
@@ -559,16 +620,25 @@ impl Nat {
     }
 
     /// Address-dependent filtering: has the mapping's inside endpoint
-    /// sent to `remote` (any port)?
+    /// sent to `remote` (any port)? One lookup, whatever the mapping
+    /// holds (the peers are kept while the rules filter by address).
     pub(super) fn has_sent_to(&self, m: u32, remote: u32) -> bool {
-        let mut i = self.mappings.get(m as usize).map_or(NIL, |x| x.first);
-        while let Some(s) = self.sessions.get(i as usize) {
-            if s.remote == remote {
-                return true;
-            }
-            i = s.next;
+        self.peers.contains(m, remote)
+    }
+
+    /// Rebuilds the peers from the sessions when address-dependent
+    /// filtering starts or stops.
+    pub(super) fn sync_peers(&mut self) {
+        let adf = self.rules.filtering == crate::rules::Filtering::AddressDependent;
+        if adf == self.peers.enabled() {
+            return;
         }
-        false
+        self.peers.reset(adf);
+        if adf {
+            for s in self.sessions.iter().filter(|s| s.proto != 0) {
+                self.peers.add(s.mapping, s.remote);
+            }
+        }
     }
 
     pub(super) fn session(&self, e: u32) -> Option<Session> {
@@ -595,6 +665,8 @@ impl Nat {
         }
         self.free_session = 0;
         self.live = 0;
+        self.inbound_live = 0;
+        self.peers.reset(self.rules.filtering == crate::rules::Filtering::AddressDependent);
         chain_free_mappings(&mut self.mappings);
         self.free_mapping = 0;
         self.free_sub = (0..self.subs.len() as u32).rev().collect();
@@ -644,7 +716,9 @@ impl Nat {
                 self.remove_session(e, false);
             }
             left = left.saturating_sub(batch.len());
-            if n < batch.len() {
+            // (Entries re-filed for a later deadline use the budget too:
+            // a batch with fewer expired is not the end.)
+            if !self.wheel.behind(now) {
                 break;
             }
         }

@@ -2,6 +2,7 @@
 //! router pipeline (`Router<VecBuf, Nat>`), the clock injected, timeouts
 //! in milliseconds.
 
+mod attacks;
 mod fast_path;
 mod forwards;
 mod fragments;

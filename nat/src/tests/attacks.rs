@@ -1,0 +1,97 @@
+//! Attacks from outside on the NAT's state (#26's review): each test is
+//! named after the attack and fails without its fix.
+
+use super::*;
+
+/// `n` UDP packets from `from` on new source ports to `to`.
+fn from_new_ports(l: &mut Lab, from: &str, to: (&str, u16), n: u16) {
+    for p in 0..n {
+        l.send(WAN, udp(from, 10_000 + p, to.0, to.1));
+    }
+}
+
+#[test]
+fn an_outside_host_on_new_ports_cannot_exhaust_a_subscribers_sessions() {
+    // Endpoint-independent filtering: any remote may reach A's mapping,
+    // and each new remote port makes a session. 2,000 of them from R2
+    // filled a 1,024-session table, and A's next flows were refused.
+    let mut r = rules(&[WAN_IP]);
+    r.subscriber_inbound_sessions = 100;
+    let mut l = Lab::sized(r, 1024);
+    let out = src(&l.pass(LAN, udp(A, 5000, R1, 53), WAN));
+    from_new_ports(&mut l, R2, ("203.0.113.1", out.1), 2000);
+    assert_eq!(l.nat().inbound_len(), 100, "the subscriber's inbound bound");
+    assert_eq!(l.dropped(DropReason::NatInboundLimit), 1900);
+    // A's own flows: all 60 go out.
+    for p in 0..60 {
+        l.pass(LAN, udp(A, 6000 + p, R1, 53), WAN);
+    }
+    assert_eq!(l.dropped(DropReason::NatSessionLimit), 0);
+    // The sessions R2 made still work (they are A's mapping's).
+    assert_eq!(dst(&l.pass(WAN, udp(R2, 10_000, WAN_IP, out.1), LAN)), (ip(A), 5000));
+}
+
+#[test]
+fn outside_hosts_flooding_every_mapping_cannot_fill_a_workers_table() {
+    // Three subscribers' mappings flooded from outside: together they
+    // take at most the worker's inbound share (a quarter of 1,024), and
+    // a fourth subscriber still opens its flows.
+    let mut l = Lab::sized(rules(&[WAN_IP]), 1024);
+    for h in [A, B, C] {
+        let out = src(&l.pass(LAN, udp(h, 5000, R1, 53), WAN));
+        from_new_ports(&mut l, R2, (WAN_IP, out.1), 400);
+    }
+    assert_eq!(l.nat().inbound_len(), 256);
+    assert_eq!(l.dropped(DropReason::NatInboundLimit), 3 * 400 - 256);
+    for p in 0..200 {
+        l.pass(LAN, udp("10.0.1.5", 6000 + p, R1, 53), WAN);
+    }
+    assert_eq!(l.nat().len(), 3 + 256 + 200);
+    // When the flood's sessions time out, the share is free again.
+    l.advance(400);
+    assert_eq!(l.nat().inbound_len(), 0);
+}
+
+#[test]
+fn a_syn_flood_at_a_port_forward_takes_only_the_inbound_share() {
+    let mut l = Lab::sized(with_forward(rules(&[WAN_IP]), TCP, 8080, (B, 80)), 1024);
+    for i in 0..2000u16 {
+        let src = format!("198.51.100.{}", 1 + i % 200);
+        l.send(WAN, tcp(&src, 20_000 + i, WAN_IP, 8080, SYN));
+    }
+    assert_eq!(l.nat().inbound_len(), 256);
+    assert_eq!(l.dropped(DropReason::NatInboundLimit), 2000 - 256);
+    // The subscribers' own flows are untouched by it.
+    for p in 0..100 {
+        l.pass(LAN, tcp(A, 6000 + p, R1, 443, SYN), WAN);
+    }
+}
+
+#[test]
+fn address_dependent_filtering_follows_sessions_as_they_come_and_go() {
+    let mut l = Lab::new(rules(&[WAN_IP]));
+    l.pass(LAN, udp(A, 5000, R1, 53), WAN);
+    // Filtering turned on with sessions alive: it knows whom A sent to.
+    l.both(|r| {
+        let rules = Rules { filtering: Filtering::AddressDependent, ..r.translator().rules().clone() };
+        r.translator_mut().set_rules(Arc::new(rules));
+    });
+    assert!(l.send(WAN, udp(R2, 53, WAN_IP, 5000)).is_empty());
+    assert_eq!(dst(&l.pass(WAN, udp(R1, 4444, WAN_IP, 5000), LAN)), (ip(A), 5000));
+    // Many sessions with R1 (the one above among them): R2 still out.
+    for p in 0..500 {
+        l.pass(LAN, udp(A, 5000, R1, 1000 + p), WAN);
+    }
+    assert!(l.send(WAN, udp(R2, 53, WAN_IP, 5000)).is_empty());
+    // A talks to R2: let in. When every session with R1 has gone, R1 is
+    // filtered again.
+    l.pass(LAN, udp(A, 5000, R2, 53), WAN);
+    l.pass(WAN, udp(R2, 7777, WAN_IP, 5000), LAN);
+    l.advance(200);
+    l.pass(LAN, udp(A, 5000, R2, 53), WAN); // keeps R2's session alive
+    l.advance(200);
+    eprintln!("{:?}", l.nat().sessions().map(|s| (s.remote, s.expires)).collect::<Vec<_>>());
+    assert!(l.send(WAN, udp(R1, 53, WAN_IP, 5000)).is_empty());
+    assert_eq!(dst(&l.pass(WAN, udp(R2, 8888, WAN_IP, 5000), LAN)), (ip(A), 5000));
+    assert_eq!(l.dropped(DropReason::NatFiltered), 3);
+}

@@ -325,6 +325,7 @@ pub fn nat_rules(cfg: &Config, t: &Tables) -> nat::Rules {
         subscriber_ports: n.subscriber_ports,
         subscriber_inbound_sessions: n.subscriber_inbound_sessions,
         inbound_sessions: n.inbound_sessions,
+        port_reuse_delay: u64::from(n.port_reuse_delay_s) * S,
         port_block: n.port_block,
         log: n.log.is_some(),
     }

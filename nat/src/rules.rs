@@ -106,6 +106,9 @@ pub struct Rules {
     /// Sessions packets from outside may hold on one worker (mappings'
     /// and port forwards'); 0: a quarter of its table.
     pub inbound_sessions: u32,
+    /// How long (ns) a freed outside port, or port block, waits before
+    /// another subscriber may have it (0: at once).
+    pub port_reuse_delay: u64,
     /// Ports per block (0: no blocks). With blocks, each subscriber is
     /// given whole blocks of its outside address's port range (every
     /// protocol) and takes its ports from them: one log record per block
@@ -130,6 +133,7 @@ impl Default for Rules {
             subscriber_ports: 8192,
             subscriber_inbound_sessions: 1024,
             inbound_sessions: 0,
+            port_reuse_delay: 120_000_000_000,
             port_block: 0,
             log: false,
         }

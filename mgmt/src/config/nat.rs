@@ -32,6 +32,13 @@ pub struct NatConf {
     /// Idle timeouts.
     #[serde(default)]
     pub timeouts: NatTimeoutsConf,
+    /// Seconds a freed outside port (or port block) waits before any
+    /// subscriber may have it again (0..=3600; default 120), so a late
+    /// packet for its last holder reaches no one else. Single ports wait
+    /// between one and two delays, blocks exactly one. In the NAT log, a
+    /// port's next allocation is never sooner than its release plus this.
+    #[serde(default = "default_port_reuse_delay")]
+    pub port_reuse_delay_s: u32,
     /// Most sessions per worker (1..=16000000; default 262144); the
     /// memory is taken at start (at most 128 bytes a session, its mapping,
     /// index and timer room and a quarter of a subscriber's included).
@@ -207,6 +214,10 @@ fn default_subscriber_sessions() -> u32 {
     16384
 }
 
+fn default_port_reuse_delay() -> u32 {
+    120
+}
+
 fn default_subscriber_inbound_sessions() -> u32 {
     1024
 }
@@ -251,6 +262,7 @@ impl Default for NatConf {
             filtering: default_filtering(),
             port_range: default_nat_ports(),
             timeouts: NatTimeoutsConf::default(),
+            port_reuse_delay_s: default_port_reuse_delay(),
             max_sessions: default_nat_sessions(),
             max_subscribers: 0,
             fragment_records: default_fragment_records(),
@@ -298,6 +310,9 @@ impl Config {
         }
         if n.subscriber_ports == 0 {
             errs.push(err("nat.subscriber_ports", "must be at least 1"));
+        }
+        if n.port_reuse_delay_s > 3600 {
+            errs.push(err("nat.port_reuse_delay_s", format!("{} is outside 0..=3600", n.port_reuse_delay_s)));
         }
         if n.subscriber_inbound_sessions == 0 {
             errs.push(err("nat.subscriber_inbound_sessions", "must be at least 1"));

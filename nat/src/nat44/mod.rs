@@ -62,6 +62,7 @@ mod in2out;
 mod out2in;
 mod peers;
 mod ports;
+mod reuse;
 mod rule_tables;
 mod sessions;
 
@@ -155,6 +156,8 @@ pub struct Nat {
     addrs: Vec<Outside>,
     sessions: HugeSlice<Session>,
     free_session: u32,
+    /// Freed ports and blocks waiting out the reuse delay.
+    reuse: reuse::Reuse,
     /// Remote addresses per mapping, for address-dependent filtering
     /// (made when the rules first filter by address).
     peers: peers::Peers,
@@ -238,6 +241,7 @@ impl Nat {
             addrs: Vec::new(),
             sessions,
             free_session: 0,
+            reuse: reuse::Reuse::new(),
             peers: peers::Peers::new(n, cfg.seed),
             live: 0,
             inbound_live: 0,

@@ -34,6 +34,11 @@ pub(super) struct Outside {
     pub(super) chain: Box<[u16]>,
     pub(super) free_blocks: u32,
     pub(super) block_cursor: u16,
+    /// Ports freed and waiting out the reuse delay, per protocol, in two
+    /// generations (see `reuse`); empty with blocks.
+    waiting: [[Box<[u64]>; 3]; 2],
+    /// How many wait in each generation.
+    waits: [u32; 2],
 }
 
 impl Outside {
@@ -42,6 +47,7 @@ impl Outside {
         let n = u32::from(hi.saturating_sub(lo)) + 1;
         let words = || vec![0u64; 1024].into_boxed_slice();
         let blocks = if block == 0 { 0 } else { n.div_ceil(u32::from(block)) as usize };
+        let waits = || if block == 0 { vec![0u64; 1024].into_boxed_slice() } else { Box::default() };
         Outside {
             addr,
             used: [words(), words(), words()],
@@ -54,7 +60,66 @@ impl Outside {
             chain: vec![NO_BLOCK; blocks].into_boxed_slice(),
             free_blocks: blocks as u32,
             block_cursor: 0,
+            waiting: [[waits(), waits(), waits()], [waits(), waits(), waits()]],
+            waits: [0; 2],
         }
+    }
+
+    /// Port `port` of protocol `p`, freed, waits in generation `gen`
+    /// (still marked taken).
+    pub(super) fn wait(&mut self, gen: usize, p: usize, port: u16) {
+        let w = self.waiting.get_mut(gen).and_then(|g| g.get_mut(p)).and_then(|b| b.get_mut(usize::from(port) / 64));
+        match w {
+            Some(w) => {
+                *w |= 1 << (port % 64);
+                if let Some(n) = self.waits.get_mut(gen) {
+                    *n += 1;
+                }
+            }
+            None => self.set(p, port, false),
+        }
+    }
+
+    /// Takes port `port` of protocol `p` out of the wait (a port forward
+    /// claims it) and frees it; false if it was not waiting.
+    pub(super) fn unwait(&mut self, p: usize, port: u16) -> bool {
+        let bit = 1u64 << (port % 64);
+        for gen in 0..2 {
+            let w =
+                self.waiting.get_mut(gen).and_then(|g| g.get_mut(p)).and_then(|b| b.get_mut(usize::from(port) / 64));
+            if let Some(w) = w.filter(|w| **w & bit != 0) {
+                *w &= !bit;
+                if let Some(n) = self.waits.get_mut(gen) {
+                    *n -= 1;
+                }
+                self.set(p, port, false);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Frees every port waiting in generation `gen`.
+    pub(super) fn let_go(&mut self, gen: usize) {
+        match self.waits.get_mut(gen) {
+            Some(n) if *n > 0 => *n = 0,
+            _ => return,
+        }
+        let Some(g) = self.waiting.get_mut(gen) else { return };
+        for ((waits, used), free) in g.iter_mut().zip(self.used.iter_mut()).zip(self.free.iter_mut()) {
+            for (w, u) in waits.iter_mut().zip(used.iter_mut()) {
+                if *w != 0 {
+                    *u &= !*w;
+                    *free += w.count_ones();
+                    *w = 0;
+                }
+            }
+        }
+    }
+
+    /// Ports waiting out the reuse delay.
+    pub(super) fn waiting(&self) -> usize {
+        self.waits.iter().map(|&n| n as usize).sum()
     }
 
     /// Room for a new subscriber: a free block, or with no blocks a free
@@ -273,7 +338,7 @@ impl Nat {
         let Some(o) = self.addrs.get_mut(usize::from(s.addr)) else { return NO_BLOCK };
         let next = o.chain.get(usize::from(b)).copied().unwrap_or(NO_BLOCK);
         let (range, outside) = (o.block_range(usize::from(b)), o.addr);
-        o.free_block(usize::from(b));
+        self.hold_block(s.addr, b);
         self.record(LogEvent::BlockRelease, 0, (s.inside, 0), outside, range);
         next
     }
@@ -284,8 +349,12 @@ impl Nat {
     /// subscriber, which saves a pair of records per sporadic flow).
     pub(super) fn free_port(&mut self, a: u16, p: usize, port: u16, sub: u32) {
         let Some(o) = self.addrs.get_mut(usize::from(a)) else { return };
+        // In a block it stays the subscriber's: free at once. Alone, it
+        // waits before another subscriber may have it.
+        let Some(b) = o.block_of(port) else {
+            return self.hold_port(a, p, port);
+        };
         o.set(p, port, false);
-        let Some(b) = o.block_of(port) else { return };
         let Some(h) = o.held.get_mut(b) else { return };
         *h = h.saturating_sub(1);
         let Some(&s) = self.subs.get(sub as usize) else { return };

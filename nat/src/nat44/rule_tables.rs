@@ -110,6 +110,8 @@ impl Nat {
             }
             let Some(m) = self.pop_mapping() else { continue };
             if let Some(o) = self.addrs.get_mut(addr) {
+                // A port waiting out the reuse delay is the operator's now.
+                o.unwait(proto_index(fw.proto), fw.outside.1);
                 o.set(proto_index(fw.proto), fw.outside.1, true);
             }
             if let Some(x) = self.mappings.get_mut(m as usize) {

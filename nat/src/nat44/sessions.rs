@@ -678,6 +678,7 @@ impl Nat {
         for a in &mut self.addrs {
             *a = Outside::new(a.addr, ports, block);
         }
+        self.reset_reuse();
         self.forwards.clear();
         self.install_forwards();
     }
@@ -686,6 +687,7 @@ impl Nat {
     /// every loop.
     pub fn poll(&mut self, now: u64) {
         self.now = now;
+        self.release_due(now);
         if !self.started || self.live == 0 {
             self.started = true;
             self.wheel.start(now);

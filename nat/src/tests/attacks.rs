@@ -95,3 +95,41 @@ fn address_dependent_filtering_follows_sessions_as_they_come_and_go() {
     assert_eq!(dst(&l.pass(WAN, udp(R2, 8888, WAN_IP, 5000), LAN)), (ip(A), 5000));
     assert_eq!(l.dropped(DropReason::NatFiltered), 3);
 }
+
+#[test]
+fn a_freed_port_is_not_given_to_another_subscriber_before_the_reuse_delay() {
+    // Two outside ports. A's mapping times out; a late answer from A's
+    // peer must not reach B, which asks for a port right after.
+    let r = Rules { ports: (5000, 5001), port_reuse_delay: 1000 * MS, ..rules(&[WAN_IP]) };
+    let mut l = Lab::new(r);
+    let a = src(&l.pass(LAN, udp(A, 5000, R1, 53), WAN));
+    assert_eq!(a, (ip(WAN_IP), 5000));
+    l.advance(400); // A's session and mapping expire; 5000 waits
+    assert!(l.nat().is_empty());
+    assert_eq!(src(&l.pass(LAN, udp(B, 5000, R1, 53), WAN)).1, 5001, "not A's port");
+    let refused = l.send(LAN, udp(C, 5000, R1, 53));
+    assert_eq!(refused.len(), 1, "ICMP 3/13 to C");
+    assert_eq!(l.dropped(DropReason::NatPortsExhausted), 1);
+    // A's peer answers late: no inside host gets it (the gateway's own
+    // address answers Port Unreachable).
+    assert!(l.send(WAN, udp(R1, 53, WAN_IP, 5000)).iter().all(|(port, _)| *port == WAN));
+    // Past the delay (between one and two of them) the port is free.
+    l.advance(2100);
+    assert_eq!(src(&l.pass(LAN, udp(C, 5000, R1, 53), WAN)), (ip(WAN_IP), 5000));
+}
+
+#[test]
+fn a_given_back_port_block_waits_out_the_reuse_delay_too() {
+    // Two blocks of eight ports. A's last block goes with A; B has the
+    // other; C gets none until A's block has waited.
+    let r = Rules { ports: (5000, 5015), port_block: 8, port_reuse_delay: 1000 * MS, ..rules(&[WAN_IP]) };
+    let mut l = Lab::new(r);
+    assert_eq!(src(&l.pass(LAN, udp(A, 5000, R1, 53), WAN)).1, 5000);
+    l.advance(400);
+    assert!(l.nat().is_empty());
+    assert_eq!(src(&l.pass(LAN, udp(B, 5000, R1, 53), WAN)).1, 5008, "the other block");
+    assert_eq!(l.send(LAN, udp(C, 5000, R1, 53)).len(), 1, "refused: ICMP 3/13");
+    assert_eq!(l.nat().ports_held_back(), 1);
+    l.advance(1000);
+    assert_eq!(src(&l.pass(LAN, udp(C, 5000, R1, 53), WAN)).1, 5000);
+}

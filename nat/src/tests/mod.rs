@@ -85,6 +85,9 @@ fn rules(pool: &[&str]) -> Rules {
     Rules {
         rules: vec![Rule { inside: (ip("10.0.1.0"), 24), outside: 1, pool: pool.iter().map(|a| ip(a)).collect() }],
         timeouts: Timeouts { udp: 300 * MS, tcp_established: 7440 * MS, tcp_transitory: 240 * MS, icmp: 60 * MS },
+        // Freed ports come back at once, unless a test is about the delay
+        // (attacks.rs).
+        port_reuse_delay: 0,
         ..Rules::default()
     }
 }

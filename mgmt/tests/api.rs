@@ -316,6 +316,21 @@ fn a_restart_after_kill_9_comes_back_to_the_committed_config() {
     assert_eq!(audit["total"], 2, "the audit log survives the restart");
 }
 
+/// systemd restarts a crashed gatewayd at once: the new instance must
+/// wait for the dead one's DPDK files instead of failing in EAL.
+#[test]
+fn a_start_right_after_kill_9_waits_for_the_dead_instance_and_comes_up() {
+    let Some(lab) = Lab::up() else { return };
+    ping("lab-lan", "203.0.113.2");
+    for round in 0..3 {
+        let pid = lab.pid();
+        // SAFETY: sends a signal to the gateway's pid.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+        lab.start_gatewayd(); // no wait: the dead one may still be exiting
+        assert!(ping("lab-lan", "203.0.113.2").contains("3 received"), "round {round}");
+    }
+}
+
 fn api_up() -> bool {
     ureq::get("http://127.0.0.1:8080/healthz").timeout(Duration::from_millis(300)).call().is_ok()
 }

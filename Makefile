@@ -1,5 +1,5 @@
 # The two commands of the README, and a few helpers.
-.PHONY: demo test deps build bench lab-up lab-down fmt lint
+.PHONY: demo test deps build bench lab-up lab-down fmt lint fuzz
 
 APT_PACKAGES = libdpdk-dev dpdk dpdk-doc clang libclang-dev pkg-config iproute2 ethtool \
                iperf3 socat curl netcat-openbsd iputils-ping traceroute python3 make gcc \
@@ -27,6 +27,11 @@ test: deps
 
 bench: build
 	benches/run.sh
+
+# Every fuzz target for FUZZ_SECONDS each (docs/fuzzing.md).
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	fuzz/run.sh $(FUZZ_SECONDS)
 
 lab-up: build
 	deploy/lab/up.sh

@@ -30,7 +30,7 @@
 //! per-datagram bound: nothing grows with the table.
 
 use crate::drop::DropReason;
-use std::collections::hash_map::RandomState;
+use crate::Secret;
 use std::hash::BuildHasher;
 
 const NIL: u16 = u16::MAX;
@@ -188,7 +188,7 @@ struct Slot<B> {
 /// One worker's reassembly table.
 pub struct Reassembly<B> {
     cfg: ReassemblyConfig,
-    seed: RandomState,
+    seed: Secret,
     ctx: Box<[Context]>,
     free_ctx: Vec<u16>,
     buckets: Box<[u16]>,
@@ -223,7 +223,7 @@ impl<B> Reassembly<B> {
         };
         Reassembly {
             cfg,
-            seed: RandomState::new(),
+            seed: Secret::default(),
             ctx: vec![Context::FREE; cfg.contexts].into_boxed_slice(),
             free_ctx: (0..cfg.contexts as u16).rev().collect(),
             buckets: vec![NIL; nbuckets].into_boxed_slice(),

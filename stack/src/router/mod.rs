@@ -41,7 +41,7 @@ use crate::udp::UdpSockets;
 use crate::wire::ethernet::{EtherType, EthernetFrame};
 use crate::wire::icmpv4::{self, Message};
 use crate::wire::MacAddr;
-use std::collections::hash_map::RandomState;
+use crate::Secret;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -181,7 +181,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             flows: flow_cache::FlowCache::new(cfg.flow_cache, cfg.flow_fill),
             frags: Reassembly::new(cfg.reassembly),
             pieces: Box::new(std::array::from_fn(|_| None)),
-            ident6: RandomState::new().hash_one(0u8) as u32,
+            ident6: Secret::default().hash_one(0u8) as u32,
             encapsulating: false,
             decapsulating: false,
             rx_if: 0,

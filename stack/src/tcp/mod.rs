@@ -31,8 +31,8 @@ pub use socket::Socket;
 use crate::buf::PacketBuf;
 use crate::services::{ServiceKind, Serving};
 use crate::wire::tcp::{flags, TcpOptions};
+use crate::Secret;
 use seq::Seq;
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
@@ -237,15 +237,15 @@ pub enum Refused {
 /// One worker's connections.
 pub struct TcpTable<B> {
     cfg: TcpConfig,
-    by_ends: HashMap<Ends, u32, RandomState>,
+    by_ends: HashMap<Ends, u32, Secret>,
     slots: Vec<Option<Entry<B>>>,
     free: Vec<u32>,
     /// Queues of free slots, ready for the next connection.
     spare: Vec<(TxChain<B>, RxChain<B>)>,
     /// Packet buffers the queues hold, of `cfg.buffers`.
     held: Held,
-    isn_key: RandomState,
-    cookie_key: RandomState,
+    isn_key: Secret,
+    cookie_key: Secret,
     embryonic: usize,
     wheel: wheel::Wheel,
 }
@@ -256,13 +256,13 @@ impl<B: PacketBuf> TcpTable<B> {
         let n = cfg.connections;
         TcpTable {
             cfg,
-            by_ends: HashMap::with_capacity_and_hasher(n, RandomState::new()),
+            by_ends: HashMap::with_capacity_and_hasher(n, Secret::default()),
             slots: (0..n).map(|_| None).collect(),
             free: (0..n as u32).rev().collect(),
             spare: (0..n).map(|_| (TxChain::new(cfg.buffer), RxChain::new(cfg.buffer))).collect(),
             held: Held::new(cfg.buffers),
-            isn_key: RandomState::new(),
-            cookie_key: RandomState::new(),
+            isn_key: Secret::default(),
+            cookie_key: Secret::default(),
             embryonic: 0,
             wheel: wheel::Wheel::new(n, 0),
         }

@@ -57,6 +57,32 @@ pub enum ApplyError {
     PreconditionFailed(String),
     /// Saving or publishing failed; nothing changed.
     Failed(String),
+    /// Validation ran past [`VALIDATE_BUDGET`]; nothing changed.
+    TooSlow(String),
+}
+
+/// Longest a config's validation may take (it is linear in the config,
+/// whose size `management.max_body_bytes` bounds: well under a second
+/// for the largest).
+pub const VALIDATE_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One validation at a time: however many callers ask, validating takes
+/// at most one core.
+static VALIDATING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// Validates `cfg` on a blocking thread, off the async executor (the API
+/// keeps answering meanwhile), one at a time, within [`VALIDATE_BUDGET`].
+pub async fn validate(cfg: &Config) -> Result<(), ApplyError> {
+    let budget = || ApplyError::TooSlow(format!("validation took longer than {} s", VALIDATE_BUDGET.as_secs()));
+    let started = tokio::time::Instant::now();
+    let _permit = tokio::time::timeout(VALIDATE_BUDGET, VALIDATING.acquire()).await.map_err(|_| budget())?;
+    let cfg = cfg.clone();
+    let left = VALIDATE_BUDGET.saturating_sub(started.elapsed());
+    match tokio::time::timeout(left, tokio::task::spawn_blocking(move || cfg.validate())).await {
+        Ok(Ok(r)) => r.map_err(ApplyError::Invalid),
+        Ok(Err(e)) => Err(ApplyError::Failed(format!("validation stopped: {e}"))),
+        Err(_) => Err(budget()),
+    }
 }
 
 impl ApplyError {
@@ -66,7 +92,8 @@ impl ApplyError {
             ApplyError::NotFound(m)
             | ApplyError::Conflict(m)
             | ApplyError::PreconditionFailed(m)
-            | ApplyError::Failed(m) => m.clone(),
+            | ApplyError::Failed(m)
+            | ApplyError::TooSlow(m) => m.clone(),
         }
     }
 }
@@ -441,7 +468,7 @@ impl Controller {
 
     /// The one path a config takes to the workers (state lock held).
     async fn apply(&self, st: &mut State, candidate: Config, save: bool) -> Result<Applied, ApplyError> {
-        candidate.validate().map_err(ApplyError::Invalid)?;
+        validate(&candidate).await?;
         let running = self.running();
         let restart = running.restart_only_changes(&candidate);
         if !restart.is_empty() {

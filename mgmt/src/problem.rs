@@ -70,6 +70,9 @@ impl From<ApplyError> for Problem {
             ApplyError::Failed(m) => {
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "apply-failed", "The change could not be applied", m)
             }
+            ApplyError::TooSlow(m) => {
+                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "validation-timeout", "Validation took too long", m)
+            }
         }
     }
 }

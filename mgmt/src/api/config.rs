@@ -71,9 +71,10 @@ pub struct Validation {
 /// Check a whole config without applying it: every problem, by field,
 /// including fields that cannot change without a restart.
 #[utoipa::path(post, path = "/api/v1/config/validate", tag = "config", request_body = Config,
-    responses((status = 200, body = Validation), (status = 422, body = Problem), (status = 400, body = Problem)))]
+    responses((status = 200, body = Validation), (status = 422, body = Problem), (status = 400, body = Problem),
+        (status = 503, body = Problem, description = "validation ran past its budget (5 s)")))]
 async fn validate_config(State(api): St, Body(cfg): Body<Config>) -> ApiResult<Json<Validation>> {
-    cfg.validate().map_err(Problem::invalid)?;
+    crate::control::validate(&cfg).await?;
     let running = api.ctl.running();
     let restart: Vec<ConfigError> = running.restart_only_changes(&cfg);
     if !restart.is_empty() {

@@ -371,12 +371,13 @@ impl Config {
                 ),
             ));
         }
+        let by_name: HashMap<&str, _> = self.interfaces.iter().map(|x| (x.name.as_str(), x)).collect();
         for (i, r) in n.rules.iter().enumerate() {
             let f = |s: &str| format!("nat.rules[{i}].{s}");
             if r.inside.parse::<Ipv4Cidr>().is_err() {
                 errs.push(err(f("inside"), format!("'{}' is not an IPv4 prefix (a.b.c.d/len)", r.inside)));
             }
-            match self.interfaces.iter().find(|x| x.name == r.outside_interface) {
+            match by_name.get(r.outside_interface.as_str()) {
                 None => errs.push(err(f("outside_interface"), format!("no interface named '{}'", r.outside_interface))),
                 Some(x) if r.pool.is_empty() && !x.ipv4.iter().any(|a| a.parse::<Ipv4Cidr>().is_ok()) => {
                     errs.push(err(
@@ -395,14 +396,19 @@ impl Config {
                 }
             }
         }
-        let total: usize =
-            n.rules.iter().flat_map(|r| r.pool.iter()).filter_map(|a| pool_addresses(a)).map(|v| v.len()).sum();
-        if total > MAX_POOL_ADDRESSES {
+        // Linear in the section: sets, and the pool's addresses only
+        // made when their number is within bounds.
+        let total: usize = n.rules.iter().flat_map(|r| r.pool.iter()).filter_map(|a| pool_size(a)).sum();
+        let pools: HashSet<Ipv4Addr> = if total > MAX_POOL_ADDRESSES {
             errs.push(err("nat.rules", format!("the pools hold {total} addresses; at most {MAX_POOL_ADDRESSES}")));
-        }
+            HashSet::new()
+        } else {
+            n.rules.iter().flat_map(|r| r.pool.iter().filter_map(|a| pool_addresses(a))).flatten().collect()
+        };
         let endpoint = |s: &str| s.parse::<std::net::SocketAddrV4>().ok().filter(|e| e.port() != 0);
-        let mut outside_seen = Vec::new();
-        let mut inside_seen = Vec::new();
+        let mut outside_seen = HashSet::new();
+        let mut inside_seen = HashSet::new();
+        let mut forward_addrs = HashSet::new();
         for (i, fw) in n.forwards.iter().enumerate() {
             let f = |s: &str| format!("nat.forwards[{i}].{s}");
             if !matches!(fw.protocol.as_str(), "tcp" | "udp") {
@@ -413,21 +419,23 @@ impl Config {
             {
                 match endpoint(text) {
                     None => errs.push(err(f(field), format!("'{text}' is not ADDRESS:PORT (IPv4, port 1..=65535)"))),
-                    Some(e) if seen.contains(&(fw.protocol.clone(), e)) => {
+                    Some(e) if !seen.insert((fw.protocol.as_str(), e)) => {
                         errs.push(err(f(field), format!("{} {e} is already in another forward", fw.protocol)))
                     }
-                    Some(e) => seen.push((fw.protocol.clone(), e)),
+                    Some(e) if field == "outside" => {
+                        forward_addrs.insert(*e.ip());
+                    }
+                    Some(_) => {}
                 }
             }
         }
-        let own: Vec<Ipv4Addr> = self
+        let own: HashSet<Ipv4Addr> = self
             .interfaces
             .iter()
             .flat_map(|x| x.ipv4.iter().filter_map(|a| a.parse::<Ipv4Cidr>().ok().map(|c| c.addr)))
             .collect();
-        let pools: Vec<Ipv4Addr> =
-            n.rules.iter().flat_map(|r| r.pool.iter().filter_map(|a| pool_addresses(a))).flatten().collect();
-        let mut statics_seen: Vec<Ipv4Addr> = Vec::new();
+        let mut statics_seen = HashSet::new();
+        let mut inside_statics = HashSet::new();
         for (i, st) in n.statics.iter().enumerate() {
             let f = |s: &str| format!("nat.statics[{i}].{s}");
             match st.outside.parse::<Ipv4Addr>() {
@@ -435,26 +443,36 @@ impl Config {
                 Ok(a) if own.contains(&a) => {
                     errs.push(err(f("outside"), format!("{a} is an interface's own address; use a forward")))
                 }
-                Ok(a) if pools.contains(&a) || outside_seen.iter().any(|(_, e)| *e.ip() == a) => {
+                Ok(a) if pools.contains(&a) || forward_addrs.contains(&a) => {
                     errs.push(err(f("outside"), format!("{a} is already a pool or forward address")))
                 }
-                Ok(a) if statics_seen.contains(&a) => {
+                Ok(a) if !statics_seen.insert(a) => {
                     errs.push(err(f("outside"), format!("{a} is already in another static mapping")))
                 }
-                Ok(a) => statics_seen.push(a),
+                Ok(_) => {}
             }
             match st.inside.parse::<Ipv4Addr>() {
                 Err(_) => errs.push(err(f("inside"), format!("'{}' is not an IPv4 address", st.inside))),
-                Ok(a) if n.statics.iter().take(i).any(|o| o.inside.parse() == Ok(a)) => {
+                Ok(a) if !inside_statics.insert(a) => {
                     errs.push(err(f("inside"), format!("{a} is already in another static mapping")))
                 }
                 Ok(_) => {}
             }
-            if !self.interfaces.iter().any(|x| x.name == st.outside_interface) {
+            if !by_name.contains_key(st.outside_interface.as_str()) {
                 errs.push(err(f("outside_interface"), format!("no interface named '{}'", st.outside_interface)));
             }
         }
     }
+}
+
+/// How many addresses a pool entry stands for (see [`pool_addresses`]),
+/// without making them.
+pub fn pool_size(entry: &str) -> Option<usize> {
+    if entry.parse::<Ipv4Addr>().is_ok() {
+        return Some(1);
+    }
+    let c: Ipv4Cidr = entry.parse().ok()?;
+    (c.len >= 22).then(|| 1usize << (32 - u32::from(c.len)))
 }
 
 /// Most NAT pool addresses over all rules (each costs 24 KiB of port

@@ -224,6 +224,8 @@ pub fn router_config(cfg: &Config) -> RouterConfig {
         },
         icmp_rate: cfg.icmp.rate,
         icmp_burst: cfg.icmp.burst,
+        icmp_per_destination_rate: cfg.icmp.per_destination_rate,
+        icmp_per_destination_burst: cfg.icmp.per_destination_burst,
         mac_capacity: cfg.l2.mac_capacity,
         nat_hold: cfg.nat.fragment_hold,
         flow_cache: cfg.fast_path.flow_cache,

@@ -9,7 +9,7 @@ use crate::buf::PacketBuf;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::icmpv4::{Icmpv4Packet, Icmpv4Repr, Message};
 use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr, Protocol};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Most bytes of IP an error may carry (RFC 1812 §4.3.2.3).
 pub const MAX_ERROR_LEN: usize = 576;
@@ -115,11 +115,75 @@ impl RateLimiter {
     }
 }
 
+/// Token buckets per destination of ICMP errors (as Linux keeps one per
+/// peer), so one noisy source spends its own budget, not everyone's.
+/// Direct-mapped by a seeded hash of the address, a fixed number of
+/// slots: a destination that lands on a taken slot takes it over with a
+/// full bucket (at worst a little more lenient), and no per-error cost
+/// grows with the number of destinations.
+pub struct PerDestination {
+    slots: Box<[DestBucket]>,
+    rate: u32,
+    burst: u32,
+    seed: crate::Secret,
+}
+
+#[derive(Clone)]
+struct DestBucket {
+    /// The destination (`None`: free).
+    dst: Option<IpAddr>,
+    bucket: RateLimiter,
+}
+
+/// Slots of [`PerDestination`] per worker.
+pub const DESTINATIONS: usize = 1024;
+
+impl PerDestination {
+    /// `rate` errors per second to each destination, bursts of `burst`.
+    pub fn new(rate: u32, burst: u32) -> Self {
+        let empty = DestBucket { dst: None, bucket: RateLimiter::new(rate, burst) };
+        PerDestination { slots: vec![empty; DESTINATIONS].into_boxed_slice(), rate, burst, seed: Default::default() }
+    }
+
+    /// Takes the new rate and burst (a config change); buckets start over.
+    pub fn set(&mut self, rate: u32, burst: u32) {
+        if (rate, burst) != (self.rate, self.burst) {
+            (self.rate, self.burst) = (rate, burst);
+            self.slots.iter_mut().for_each(|s| s.dst = None);
+        }
+    }
+
+    /// Takes a token from `dst`'s bucket if one is there.
+    pub fn allow(&mut self, dst: IpAddr, now: u64) -> bool {
+        use std::hash::BuildHasher;
+        let i = self.seed.hash_one(dst) as usize % DESTINATIONS;
+        let (rate, burst) = (self.rate, self.burst);
+        let Some(s) = self.slots.get_mut(i) else { return false };
+        if s.dst != Some(dst) {
+            *s = DestBucket { dst: Some(dst), bucket: RateLimiter::new(rate, burst) };
+            s.bucket.last = now;
+        }
+        s.bucket.allow(now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::buf::VecBuf;
     use crate::wire::checksum;
+
+    #[test]
+    fn each_destination_has_its_own_bucket() {
+        let mut d = PerDestination::new(10, 2);
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap());
+        assert!(d.allow(a, 0) && d.allow(a, 0));
+        assert!(!d.allow(a, 0), "a's burst is spent");
+        assert!(d.allow(b, 0) && d.allow(b, 0), "b's is its own");
+        assert!(d.allow(a, NS / 10), "a's refills at its rate");
+        d.set(10, 2);
+        assert!(!d.allow(a, NS / 10), "an unchanged setting keeps the buckets");
+    }
 
     #[test]
     fn bucket_allows_burst_then_rate() {

@@ -17,6 +17,13 @@ pub struct RouterConfig {
     pub icmp_rate: u32,
     /// ICMP error burst.
     pub icmp_burst: u32,
+    /// ICMP errors per second to any one destination (0: none), and the
+    /// burst: a noisy source spends its own budget, not everyone's.
+    /// Fragmentation Needed and Packet Too Big are held to this only,
+    /// never to the worker-wide rate, so no one can starve another's
+    /// Path MTU Discovery (as Linux does).
+    pub icmp_per_destination_rate: u32,
+    pub icmp_per_destination_burst: u32,
     /// Most MAC addresses the worker's MAC table holds over all bridges
     /// (each bridge also has its own bound).
     pub mac_capacity: usize,
@@ -41,6 +48,8 @@ impl Default for RouterConfig {
             neighbor: NeighborConfig::default(),
             icmp_rate: 1000,
             icmp_burst: 50,
+            icmp_per_destination_rate: 20,
+            icmp_per_destination_burst: 10,
             mac_capacity: 16384,
             nat_hold: 64,
             flow_cache: 16384,

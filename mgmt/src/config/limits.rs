@@ -106,7 +106,8 @@ impl Default for ArpConf {
     }
 }
 
-/// ICMP error generation (per worker token bucket).
+/// ICMP error generation: a token bucket per worker, and one per
+/// destination within it.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IcmpConf {
@@ -116,6 +117,23 @@ pub struct IcmpConf {
     /// Burst size.
     #[serde(default = "default_icmp_burst")]
     pub burst: u32,
+    /// Errors per second to any one destination (0: none), so one noisy
+    /// source spends its own budget, not everyone's. Fragmentation
+    /// Needed and Packet Too Big are held to this alone, never to `rate`,
+    /// so no one can starve another's Path MTU Discovery.
+    #[serde(default = "default_icmp_per_destination_rate")]
+    pub per_destination_rate: u32,
+    /// Burst size per destination.
+    #[serde(default = "default_icmp_per_destination_burst")]
+    pub per_destination_burst: u32,
+}
+
+fn default_icmp_per_destination_rate() -> u32 {
+    20
+}
+
+fn default_icmp_per_destination_burst() -> u32 {
+    10
 }
 
 fn default_icmp_rate() -> u32 {
@@ -128,7 +146,12 @@ fn default_icmp_burst() -> u32 {
 
 impl Default for IcmpConf {
     fn default() -> Self {
-        IcmpConf { rate: default_icmp_rate(), burst: default_icmp_burst() }
+        IcmpConf {
+            rate: default_icmp_rate(),
+            burst: default_icmp_burst(),
+            per_destination_rate: default_icmp_per_destination_rate(),
+            per_destination_burst: default_icmp_per_destination_burst(),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use crate::iface::Tables;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::icmpv4::{self, Icmpv4Repr, Message};
 use crate::wire::ipv4::Ipv4Packet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// A packet translation refused for lack of resources: counted, and
@@ -70,7 +70,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             _ => return None,
         };
         let src = t.iface(out)?.source_for(orig_src)?;
-        if !self.icmp_limit.allow(now) {
+        // Path MTU Discovery's error is held to its destination's bucket
+        // only; others to the worker-wide one too.
+        let pmtu = msg == Message::DstUnreachable && code == icmpv4::unreachable::FRAG_NEEDED;
+        if !self.icmp_dest.allow(IpAddr::V4(orig_src), now) || (!pmtu && !self.icmp_limit.allow(now)) {
             self.counters.icmp_rate_limited += 1;
             return None;
         }

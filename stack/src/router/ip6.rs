@@ -401,7 +401,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         // RFC 4443 §2.2: an address of ours that helps diagnose: the one
         // facing the packet's source.
         let Some(src) = egress.source_for6(&orig_src) else { return };
-        if !self.icmp6_limit.allow(cx.now) {
+        // Packet Too Big: its destination's bucket only (see icmp_error).
+        let pmtu = msg == Msg6::PacketTooBig;
+        if !self.icmp_dest.allow(IpAddr::V6(orig_src), cx.now) || (!pmtu && !self.icmp6_limit.allow(cx.now)) {
             self.counters.icmp_rate_limited += 1;
             return;
         }

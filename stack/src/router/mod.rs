@@ -96,6 +96,7 @@ pub struct Router<B, N = NoNat> {
     bridge_layout: u64,
     icmp_limit: RateLimiter,
     icmp6_limit: RateLimiter,
+    icmp_dest: crate::icmp::PerDestination,
     ra: ra::RaTimers,
     ident: u16,
     static_generation: u64,
@@ -165,6 +166,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             bridge_layout: 0,
             icmp_limit: RateLimiter::new(cfg.icmp_rate, cfg.icmp_burst),
             icmp6_limit: RateLimiter::new(cfg.icmp_rate, cfg.icmp_burst),
+            icmp_dest: crate::icmp::PerDestination::new(cfg.icmp_per_destination_rate, cfg.icmp_per_destination_burst),
             ra: ra::RaTimers::default(),
             ident: 0,
             static_generation: u64::MAX,
@@ -267,6 +269,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.static_generation = cx.t.generation;
         self.icmp_limit.set(cx.t.settings.icmp_rate, cx.t.settings.icmp_burst);
         self.icmp6_limit.set(cx.t.settings.icmp_rate, cx.t.settings.icmp_burst);
+        let s = &cx.t.settings;
+        self.icmp_dest.set(s.icmp_per_destination_rate, s.icmp_per_destination_burst);
         self.neigh.set_timers(&cx.t.settings.neighbor);
         self.sync_bridges(cx.t);
         if cx.t.neighbor_epoch != self.neighbor_epoch {

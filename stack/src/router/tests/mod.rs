@@ -538,20 +538,52 @@ fn df_over_mtu_gets_frag_needed_with_mtu_rfc1191() {
     assert_eq!(usize::from(p.total_len()), icmp::MAX_ERROR_LEN);
 }
 
+/// A UDP datagram from `src` (on lan) to a destination with no route.
+fn unroutable_from(src: &str) -> Vec<u8> {
+    ipv4_frame(src, "8.8.8.8", 64, Protocol::Udp, &udp(src, "8.8.8.8", 40000, 9, 18), false)
+}
+
 #[test]
 fn icmp_errors_are_rate_limited_rfc1812_4_3_2_8() {
     let t = tables(true, 1500);
     let (mut r, mut io) = router(&t);
-    for _ in 0..100 {
-        run(&mut r, &t, &mut io, 0, &udp_frame("8.8.8.8", 64), 0);
+    // 100 sources, one error each: the worker-wide bucket (1000/s, 50).
+    for i in 0..100 {
+        run(&mut r, &t, &mut io, 0, &unroutable_from(&format!("10.0.1.{}", 2 + i)), 0);
     }
     assert_eq!(r.counters.icmp_errors, 50, "the burst");
     assert_eq!(r.counters.icmp_rate_limited, 50);
     assert_eq!(r.counters.dropped(DropReason::NoRoute), 100);
-    for _ in 0..20 {
-        run(&mut r, &t, &mut io, 0, &udp_frame("8.8.8.8", 64), SEC / 100);
+    for i in 0..20 {
+        run(&mut r, &t, &mut io, 0, &unroutable_from(&format!("10.0.1.{}", 150 + i)), SEC / 100);
     }
     assert_eq!(r.counters.icmp_errors, 60, "1000/s refills 10 in 10 ms");
+}
+
+#[test]
+fn one_noisy_source_spends_its_own_error_budget_not_everyones() {
+    let t = tables(true, 1500);
+    let (mut r, mut io) = router(&t);
+    // 10.0.1.2 sends 100: its own bucket (20/s, 10) holds it to 10.
+    for _ in 0..100 {
+        run(&mut r, &t, &mut io, 0, &udp_frame("8.8.8.8", 64), 0);
+    }
+    assert_eq!((r.counters.icmp_errors, r.counters.icmp_rate_limited), (10, 90));
+    // The others still get theirs.
+    for i in 0..40 {
+        run(&mut r, &t, &mut io, 0, &unroutable_from(&format!("10.0.1.{}", 10 + i)), 0);
+    }
+    assert_eq!(r.counters.icmp_errors, 50);
+    // The worker-wide bucket is empty now, yet Fragmentation Needed still
+    // reaches a host that never had one: Path MTU Discovery is held to
+    // its destination's bucket only.
+    assert_eq!(r.counters.icmp_rate_limited, 90);
+    run(&mut r, &t, &mut io, 0, &unroutable_from("10.0.1.200"), 0);
+    assert_eq!(r.counters.icmp_rate_limited, 91, "the worker-wide bucket is spent");
+    let big =
+        ipv4_frame("10.0.1.201", "203.0.113.2", 64, Protocol::Udp, &udp("10.0.1.201", "203.0.113.2", 1, 2, 1600), true);
+    run(&mut r, &t, &mut io, 0, &big, 0);
+    assert_eq!((r.counters.icmp_errors, r.counters.dropped(DropReason::FragmentationNeeded)), (51, 1));
 }
 
 #[test]

@@ -326,14 +326,24 @@ impl Controller {
         result
     }
 
+    /// `Err` unless `if_match` is the running config's ETag (or `*`).
+    /// Called with the state lock held, so no change slips in between the
+    /// check and the apply.
+    fn check_etag(&self, if_match: &str) -> Result<(), ApplyError> {
+        let current = etag(&self.running());
+        if if_match != current && if_match != "*" {
+            return Err(ApplyError::PreconditionFailed(format!(
+                "If-Match {if_match} does not match the running config's ETag {current}: read it again and redo the change"
+            )));
+        }
+        Ok(())
+    }
+
     /// Replaces the whole config; `if_match` must be the running ETag.
     pub async fn replace(&self, who: &Who, candidate: Config, if_match: &str) -> Result<Applied, ApplyError> {
         let mut st = self.state.lock().await;
-        let current = etag(&self.running());
-        let result = if if_match != current && if_match != "*" {
-            Err(ApplyError::PreconditionFailed(format!(
-                "If-Match {if_match} does not match the running config's ETag {current}: read it again and redo the change"
-            )))
+        let result = if let Err(e) = self.check_etag(if_match) {
+            Err(e)
         } else {
             match Self::refuse_if_pending(&st) {
                 Err(e) => Err(e),
@@ -347,14 +357,21 @@ impl Controller {
     /// Applies `candidate`; with `confirm`, rolls it back after that long
     /// unless [`confirm`](Self::confirm) is called, and saves it only on
     /// confirmation (a restart meanwhile comes back to the last committed
-    /// config).
+    /// config). With `if_match`, only if the running config's ETag is
+    /// that, checked under the state lock.
     pub async fn commit(
         self: &Arc<Self>,
         who: &Who,
         candidate: Config,
         confirm: Option<Duration>,
+        if_match: Option<&str>,
     ) -> Result<Applied, ApplyError> {
         let mut st = self.state.lock().await;
+        if let Some(Err(e)) = if_match.map(|t| self.check_etag(t)) {
+            let refused = Err(e);
+            self.record(who, "commit", &refused);
+            return refused;
+        }
         let action = match confirm {
             Some(d) => format!("commit, rolled back unless confirmed within {} s", d.as_secs()),
             None => "commit".to_string(),

@@ -111,17 +111,9 @@ async fn commit_config(
             return Err(Problem::bad_request("confirm", format!("{s} is outside 1..=3600 seconds")));
         }
     }
-    if let Some(tag) = if_match(&headers) {
-        let current = etag(&api.ctl.running());
-        if tag != current && tag != "*" {
-            return Err(ApplyError::PreconditionFailed(format!(
-                "If-Match {tag} does not match the running config's ETag {current}"
-            ))
-            .into());
-        }
-    }
     let w = c.who();
-    Ok(Json(api.ctl.commit(&w, cfg, q.confirm.map(Duration::from_secs)).await?))
+    let tag = if_match(&headers);
+    Ok(Json(api.ctl.commit(&w, cfg, q.confirm.map(Duration::from_secs), tag.as_deref()).await?))
 }
 
 /// A pending confirmed commit.

@@ -126,8 +126,8 @@ impl Config {
         let mut vnis = HashMap::new();
         for (i, b) in self.bridges.iter().enumerate() {
             let f = |s: &str| format!("bridges[{i}].{s}");
-            if b.name.is_empty() {
-                errs.push(err(f("name"), "must not be empty"));
+            if let Some(why) = bad_name(&b.name) {
+                errs.push(err(f("name"), why));
             } else if !names.insert(b.name.as_str()) {
                 errs.push(err(f("name"), format!("bridge name '{}' is used twice", b.name)));
             }

@@ -139,8 +139,8 @@ impl Config {
         let mut devices = HashSet::new();
         for (i, p) in self.ports.iter().enumerate() {
             let f = |s: &str| format!("ports[{i}].{s}");
-            if p.name.is_empty() {
-                errs.push(err(f("name"), "must not be empty"));
+            if let Some(why) = bad_name(&p.name) {
+                errs.push(err(f("name"), why));
             } else if !seen.port_names.insert(p.name.as_str()) {
                 errs.push(err(f("name"), format!("port name '{}' is used twice", p.name)));
             }

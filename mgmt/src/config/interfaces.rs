@@ -161,8 +161,8 @@ impl Config {
         self.validate_bridges(&mut seen.attached, errs);
         for (i, ifc) in self.interfaces.iter().enumerate() {
             let f = |s: &str| format!("interfaces[{i}].{s}");
-            if ifc.name.is_empty() {
-                errs.push(err(f("name"), "must not be empty"));
+            if let Some(why) = bad_name(&ifc.name) {
+                errs.push(err(f("name"), why));
             } else if !seen.if_names.insert(ifc.name.as_str()) {
                 errs.push(err(f("name"), format!("interface name '{}' is used twice", ifc.name)));
             }

@@ -112,6 +112,23 @@ pub struct ConfigError {
 }
 
 /// Makes a [`ConfigError`].
+/// Why `name` is not a safe name for a port, interface, bridge or
+/// service (they appear in logs, metrics labels, URLs and files): 1 to
+/// 64 characters, ASCII letters, digits, `.`, `_` and `-`, starting with
+/// a letter or digit. `None` when it is one.
+pub fn bad_name(name: &str) -> Option<String> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty() {
+        Some("must not be empty".into())
+    } else if name.len() > 64 {
+        Some(format!("{} characters; at most 64", name.len()))
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) || !name.chars().all(ok) {
+        Some(format!("{name:?} must be ASCII letters, digits, '.', '_' and '-', starting with a letter or digit"))
+    } else {
+        None
+    }
+}
+
 pub fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError { field: field.into(), message: message.into() }
 }
@@ -241,6 +258,30 @@ mod tests {
             Ok(c) => c.validate().err().unwrap_or_default().into_iter().map(|e| e.field).collect(),
             Err(e) => e.into_iter().map(|e| e.message).collect(),
         }
+    }
+
+    #[test]
+    fn names_with_control_characters_or_spaces_are_refused_in_every_section() {
+        let text = r#"
+ports:
+  - { name: "p\u001b[31m", vdev: "net_null0" }
+  - { name: wan, vdev: "net_null1", promiscuous: true }
+bridges:
+  - { name: "br\n0", members: [{ port: wan }] }
+interfaces:
+  - { name: "lan one", port: wan, vlan: 5, ipv4: ["10.0.1.1/24"] }
+  - { name: ".hidden", port: wan, vlan: 6, ipv4: ["10.0.2.1/24"] }
+services:
+  - { name: "ec\u0000ho", kind: echo, port: 7, addresses: ["10.0.1.1"] }
+"#;
+        let got = fields(text);
+        for want in ["ports[0].name", "bridges[0].name", "interfaces[0].name", "interfaces[1].name", "services[0].name"]
+        {
+            assert!(got.iter().any(|g| g == want), "missing {want} in {got:?}");
+        }
+        assert_eq!(bad_name("trunk.200"), None);
+        assert_eq!(bad_name("echo-tcp_2"), None);
+        assert!(bad_name(&"x".repeat(65)).is_some());
     }
 
     #[test]

@@ -91,8 +91,10 @@ impl Config {
         let mut listeners = 0usize;
         for (i, s) in self.services.iter().enumerate() {
             let f = |x: &str| format!("services[{i}].{x}");
-            if s.name.is_empty() || !names.insert(s.name.as_str()) {
-                errs.push(err(f("name"), format!("'{}' is empty or used by another service", s.name)));
+            if let Some(why) = bad_name(&s.name) {
+                errs.push(err(f("name"), why));
+            } else if !names.insert(s.name.as_str()) {
+                errs.push(err(f("name"), format!("'{}' is used by another service", s.name)));
             }
             if s.port == 0 {
                 errs.push(err(f("port"), "must be 1-65535"));
@@ -188,7 +190,7 @@ mod tests {
             e,
             [
                 "services[0].port: must be 1-65535",
-                "services[1].name: 'a' is empty or used by another service",
+                "services[1].name: 'a' is used by another service",
                 "services[1].addresses[0]: 10.0.9.9 is not an address of any interface",
                 "services[1].addresses[1]: 'bogus' is not an IPv4 or IPv6 address",
                 "services[1].addresses[3]: 10.0.1.1 is listed twice",

@@ -131,12 +131,34 @@ async fn a_stale_etag_is_a_failed_precondition() {
 }
 
 #[tokio::test]
+async fn a_commit_whose_if_match_went_stale_is_refused_under_the_lock() {
+    let f = fixture("commit-etag");
+    let base = (*f.ctl.running()).clone();
+    let stale = etag(&base);
+    f.ctl
+        .change(&who(), "icmp", |c| {
+            c.icmp.rate = 10;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let mut c = base.clone();
+    c.routes.push(route("198.51.100.0/24", "203.0.113.2"));
+    let e = f.ctl.commit(&who(), c.clone(), None, Some(&stale)).await;
+    assert!(matches!(e, Err(ApplyError::PreconditionFailed(_))), "{e:?}");
+    assert_eq!(f.ctl.running().routes.len(), 0, "nothing applied");
+    let now = etag(&f.ctl.running());
+    f.ctl.commit(&who(), c, None, Some(&now)).await.unwrap();
+    assert_eq!(f.ctl.running().routes.len(), 1);
+}
+
+#[tokio::test]
 async fn an_unconfirmed_commit_rolls_back_and_a_confirmed_one_stays() {
     let f = fixture("confirm");
     let base = (*f.ctl.running()).clone();
     let mut c = base.clone();
     c.routes.push(route("198.51.100.0/24", "203.0.113.2"));
-    let a = f.ctl.commit(&who(), c.clone(), Some(Duration::from_millis(300))).await.unwrap();
+    let a = f.ctl.commit(&who(), c.clone(), Some(Duration::from_millis(300)), None).await.unwrap();
     assert!(a.rollback_at.is_some());
     assert_eq!(f.ctl.running().routes.len(), 1);
     assert_eq!(saved(&f), base, "not saved before confirmation");
@@ -147,7 +169,7 @@ async fn an_unconfirmed_commit_rolls_back_and_a_confirmed_one_stays() {
     assert_eq!(f.ctl.snapshot().generation, 3);
     assert!(f.ctl.confirm(&who()).await.is_err(), "nothing left to confirm");
 
-    f.ctl.commit(&who(), c.clone(), Some(Duration::from_millis(300))).await.unwrap();
+    f.ctl.commit(&who(), c.clone(), Some(Duration::from_millis(300)), None).await.unwrap();
     f.ctl.confirm(&who()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(*f.ctl.running(), c, "kept");

@@ -40,6 +40,13 @@ struct rte_mbuf *gw_mbuf_share(struct rte_mbuf *m)
     return mi;
 }
 
+/* Appends tail's segments to head's chain (as a PMD with scatter would
+ * deliver a frame larger than one mbuf); 0 on success. */
+int gw_mbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail)
+{
+    return rte_pktmbuf_chain(head, tail);
+}
+
 /* m's bytes are its own alone: a direct mbuf nobody else references. */
 int gw_mbuf_private(const struct rte_mbuf *m)
 {

@@ -23,3 +23,4 @@ int gw_ring_pair(const char *a, const char *b, unsigned int size, int socket, ui
  * NULL; and whether m's bytes are its own alone. */
 struct rte_mbuf *gw_mbuf_share(struct rte_mbuf *m);
 int gw_mbuf_private(const struct rte_mbuf *m);
+int gw_mbuf_chain(struct rte_mbuf *head, struct rte_mbuf *tail);

@@ -110,6 +110,28 @@ impl Mbuf {
         unsafe { ffi::gw_mbuf_private(self.0.as_ptr()) != 0 }
     }
 
+    /// True when the frame spans more than one mbuf (a chain). The ports
+    /// are set up without scatter, so none should; the pipeline reads one
+    /// segment only, so a chained frame is dropped, not read in part.
+    #[inline(always)]
+    pub fn is_chained(&self) -> bool {
+        self.m().nb_segs != 1
+    }
+
+    /// Appends `tail`'s segments to this frame, as a port with scatter
+    /// would deliver a frame larger than one mbuf (tests make chains with
+    /// it). Gives `tail` back if the chain would be too long.
+    pub fn chain(&mut self, tail: Mbuf) -> Result<(), Mbuf> {
+        // SAFETY: both are valid mbufs self and tail own; on success the
+        // chain owns tail's segments, so tail is not freed here.
+        if unsafe { ffi::gw_mbuf_chain(self.0.as_ptr(), tail.0.as_ptr()) } == 0 {
+            std::mem::forget(tail);
+            Ok(())
+        } else {
+            Err(tail)
+        }
+    }
+
     /// A private copy of this frame in a fresh mbuf from `pool`, or None.
     pub fn copy_in(&self, pool: &Mempool) -> Option<Mbuf> {
         let mut c = pool.alloc()?;

@@ -520,6 +520,10 @@ impl WorkerContext {
                 });
                 received += n;
                 if let Some(got) = burst.get_mut(..n) {
+                    let chained = drop_chained(got);
+                    if chained > 0 {
+                        router.count_dropped(DropReason::FrameChained, chained);
+                    }
                     router.process_burst(tables, port, got, now, &mut io);
                 }
             }
@@ -578,5 +582,48 @@ impl WorkerContext {
                                                         // Frames still waiting for ARP are freed with the router.
         drop(router);
         io.flush_all();
+    }
+}
+
+/// Frees every chained frame of a received burst ([`Mbuf::is_chained`]),
+/// leaving its slot empty; how many there were.
+#[inline(always)]
+fn drop_chained(got: &mut [Option<Mbuf>]) -> u64 {
+    let mut n = 0;
+    for slot in got.iter_mut() {
+        if slot.as_ref().is_some_and(Mbuf::is_chained) {
+            *slot = None;
+            n += 1;
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eal::Eal;
+
+    #[test]
+    fn a_frame_in_more_than_one_mbuf_is_dropped_before_the_pipeline() {
+        let args: Vec<String> =
+            ["--no-huge", "--no-pci", "-m", "64", "--file-prefix", "gw-unit-chain", "--log-level", "lib.eal:error"]
+                .map(String::from)
+                .into();
+        let _eal = Eal::init(&args).expect("EAL");
+        let pool = Mempool::new("chain-test", 64, 0).expect("pool");
+        let frame = |n: usize| {
+            let mut m = pool.alloc().expect("mbuf");
+            assert!(m.append(n));
+            m
+        };
+        let mut chained = frame(1000);
+        chained.chain(frame(600)).unwrap_or_else(|_| panic!("chain"));
+        assert!(chained.is_chained() && !frame(60).is_chained());
+        let mut got = [Some(frame(60)), Some(chained), Some(frame(60))];
+        let before = pool.available();
+        assert_eq!(drop_chained(&mut got), 1);
+        assert!(got[0].is_some() && got[1].is_none() && got[2].is_some());
+        assert_eq!(pool.available(), before + 2, "both segments back in the pool");
     }
 }

@@ -229,6 +229,10 @@ drop_reasons! {
     NeighborUnresolved => "neighbor_unresolved",
     /// Too many packets already wait for this neighbor's resolution.
     NeighborQueueFull => "neighbor_queue_full",
+    /// A frame that came in more than one packet buffer (a chained mbuf:
+    /// larger than one buffer). The ports run without scatter, so it
+    /// should not happen; the frame is dropped rather than read in part.
+    FrameChained => "frame_chained",
     /// Neighbor table full of entries that cannot be evicted.
     NeighborTableFull => "neighbor_table_full",
     /// A new neighbor resolution over the interface's rate

@@ -252,6 +252,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
     }
 
+    /// Counts `n` frames the caller dropped before the router saw them
+    /// (the worker's checks on what a port handed over).
+    pub fn count_dropped(&mut self, r: DropReason, n: u64) {
+        self.drop_n(r, n);
+        self.counters.rx += n;
+    }
+
     /// Copies the neighbor cache's eviction counts into the counters.
     fn note_neighbor_evictions(&mut self) {
         let (incomplete, unconfirmed) = self.neigh.evictions();

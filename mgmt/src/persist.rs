@@ -49,6 +49,30 @@ pub fn remove_leftovers(path: &Path) {
 }
 
 #[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn one_holder_of_a_config_at_a_time_and_the_file_itself_is_free() {
+        let dir = std::env::temp_dir().join(format!("gw-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("gateway.yaml");
+        std::fs::write(&cfg, "x").unwrap();
+        let held = lock_config(&cfg).unwrap();
+        let e = lock_config(&cfg).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+        // Saves still replace the file while it is held.
+        save_atomic(&cfg, b"y").unwrap();
+        assert_eq!(std::fs::read(&cfg).unwrap(), b"y");
+        drop(held);
+        let again = lock_config_waiting(&cfg, std::time::Duration::from_secs(1));
+        assert!(again.is_ok(), "let go with the file");
+        drop(again);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::process::Command;
@@ -101,5 +125,45 @@ mod tests {
         let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["gateway.yaml"], "only the config is left");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+/// The lock a running gatewayd holds on its config file: an exclusive
+/// `flock` on `.NAME.lock` beside it (the file itself is replaced on
+/// every save, so it cannot carry the lock). Held as long as the returned
+/// file is open; the kernel lets go when the process dies.
+pub fn lock_config(path: &Path) -> std::io::Result<File> {
+    use std::os::fd::AsRawFd;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("config");
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(dir.join(format!(".{name}.lock")))?;
+    // SAFETY: f is an open file; a lock taken here goes with it.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(f)
+}
+
+/// [`lock_config`], waiting up to `patience` while another process
+/// holds it (a gatewayd killed a moment ago lets go within a second or
+/// two, once the kernel has torn down its memory).
+pub fn lock_config_waiting(path: &Path, patience: std::time::Duration) -> std::io::Result<File> {
+    let t0 = std::time::Instant::now();
+    loop {
+        match lock_config(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && t0.elapsed() < patience => {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            r => return r,
+        }
     }
 }

@@ -331,6 +331,21 @@ fn a_start_right_after_kill_9_waits_for_the_dead_instance_and_comes_up() {
     }
 }
 
+/// `gatewayd token add` on the file a running gatewayd uses would be
+/// lost at its next save: it is refused, saying what to do instead.
+#[test]
+fn token_add_on_a_running_gateways_file_is_refused() {
+    let Some(_lab) = Lab::up() else { return };
+    let file = "/run/gatewayd-lab/gateway.yaml";
+    let before = std::fs::read_to_string(file).unwrap();
+    let o = sh(&format!("{} token add {file} late admin", env!("CARGO_BIN_EXE_gatewayd")));
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("a running gatewayd uses") && err.contains("PUT /api/v1/config"), "{err}");
+    assert!(o.stdout.is_empty(), "no token printed");
+    assert_eq!(std::fs::read_to_string(file).unwrap(), before, "the file is untouched");
+}
+
 fn api_up() -> bool {
     ureq::get("http://127.0.0.1:8080/healthz").timeout(Duration::from_millis(300)).call().is_ok()
 }

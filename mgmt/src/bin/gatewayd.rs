@@ -90,6 +90,22 @@ fn token_add(file: &str, name: &str, role: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // A running gatewayd would overwrite this edit with its own config at
+    // its next change: refuse, and say what to do instead.
+    let _lock = match persist::lock_config(Path::new(file)) {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            eprintln!(
+                "gatewayd: a running gatewayd uses {file}: its next change would drop this token. Add it \
+                 through the API instead (management.tokens in PUT /api/v1/config), or stop gatewayd first"
+            );
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("gatewayd: locking {file}: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let mut cfg = match Config::load(Path::new(file)) {
         Ok(c) => c,
         Err(errs) => return report(file, &errs),
@@ -122,6 +138,11 @@ fn audit_path(cfg: &Config, config_file: &Path) -> PathBuf {
 }
 
 fn run(cfg: Config, config_file: &Path) -> Result<(), String> {
+    // One gatewayd per config file; `token add` looks for this lock too.
+    let _lock = persist::lock_config_waiting(config_file, Duration::from_secs(15)).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => format!("another gatewayd runs with {}", config_file.display()),
+        _ => format!("locking {}: {e}", config_file.display()),
+    })?;
     persist::remove_leftovers(config_file);
     let audit = audit_path(&cfg, config_file);
     let audit = AuditLog::open(&audit).map_err(|e| format!("audit log {}: {e}", audit.display()))?;

@@ -99,12 +99,16 @@ fn interfaces_addresses_and_neighbors_round_trip() {
     assert_eq!((r.status, r.json["errors"][0]["field"].as_str()), (422, Some("address")), "{}", r.text);
     assert_eq!(api("DELETE", "/api/v1/interfaces/lan/addresses/10.0.2.1/24", "admin", None, &[]).status, 200);
     assert!(!sh("ip netns exec lab-lan ping -c 1 -W 1 10.0.2.1").status.success());
-    // Replace the interface (MTU), read it back.
+    // Replace the interface (MTU) with what GET gave, `mac` and all; read
+    // it back. The MAC itself is the port's: another one is refused.
     let mut lan = api("GET", "/api/v1/interfaces/lan", "readonly", None, &[]).json;
     lan["mtu"] = json!(1400);
-    lan.as_object_mut().unwrap().remove("mac");
-    assert_eq!(api("PUT", "/api/v1/interfaces/lan", "admin", Some(lan), &[]).status, 200);
+    let r = api("PUT", "/api/v1/interfaces/lan", "admin", Some(lan.clone()), &[]);
+    assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(api("GET", "/api/v1/interfaces/lan", "readonly", None, &[]).json["mtu"], 1400);
+    lan["mac"] = json!("02:00:00:00:99:99");
+    let r = api("PUT", "/api/v1/interfaces/lan", "admin", Some(lan), &[]);
+    assert_eq!((r.status, r.json["errors"][0]["field"].as_str()), (422, Some("mac")), "{}", r.text);
     assert_eq!(api("GET", "/api/v1/interfaces/nope", "readonly", None, &[]).status, 404);
 
     // Neighbors: learned by traffic, listed, flushed; static entries stay.

@@ -61,17 +61,39 @@ async fn add_interface(
     INTERFACES.add(&api, &c, ifc).await
 }
 
-/// Replace an interface's settings (MTU, addresses, port).
-#[utoipa::path(put, path = "/api/v1/interfaces/{name}", tag = "interfaces", request_body = InterfaceConf,
+/// An interface as `PUT` takes it: its config, and the `mac` that `GET`
+/// shows, so what was read can be sent back unchanged.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InterfacePut {
+    #[serde(flatten)]
+    pub config: InterfaceConf,
+    /// Read-only: the MAC the interface answers on, as `GET` shows it.
+    /// It may be sent back; another value is refused (it is the port's).
+    #[serde(default)]
+    pub mac: Option<String>,
+}
+
+/// Replace an interface's settings (MTU, addresses, port). The body is
+/// what `GET` returns, changed where wanted.
+#[utoipa::path(put, path = "/api/v1/interfaces/{name}", tag = "interfaces", request_body = InterfacePut,
     params(("name" = String, Path, description = "Interface name")),
     responses((status = 200, body = Applied), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn put_interface(
     State(api): St,
     axum::Extension(c): axum::Extension<Caller>,
     Path(name): Path<String>,
-    Body(ifc): Body<InterfaceConf>,
+    Body(body): Body<InterfacePut>,
 ) -> ApiResult<Json<Applied>> {
-    INTERFACES.replace(&api, &c, &name, ifc).await
+    if let Some(sent) = &body.mac {
+        let running = api.ctl.running();
+        let current = running.interfaces.iter().find(|i| i.name == name).map(|i| iface_info(&api, i).mac);
+        let same = |cur: &String| sent.parse::<stack::wire::MacAddr>().ok() == cur.parse::<stack::wire::MacAddr>().ok();
+        if current.as_ref().is_some_and(|cur| !same(cur)) {
+            let msg = format!("is read-only ({}): it is the port's MAC", current.unwrap_or_default());
+            return Err(ApplyError::Invalid(vec![crate::config::err("mac", msg)]).into());
+        }
+    }
+    INTERFACES.replace(&api, &c, &name, body.config).await
 }
 
 /// Remove an interface (routes and neighbors through it must go first).

@@ -46,18 +46,37 @@ pub fn open_log(path: &Path) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).mode(0o640).custom_flags(libc::O_NOFOLLOW).open(path)
 }
 
-/// The log file.
+/// The log file, and where each entry's line lies in it, so a page is
+/// read without parsing the rest and without holding up appends.
 pub struct AuditLog {
     path: PathBuf,
-    file: Mutex<(File, u64)>,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    file: File,
+    /// Each entry's line: its offset in the file and length (newline
+    /// excluded), oldest first. 12 bytes an entry.
+    lines: Vec<(u64, u32)>,
+    /// The file's length.
+    end: u64,
 }
 
 impl AuditLog {
-    /// Opens (creating) the log for appending.
+    /// Opens (creating) the log for appending, and finds its lines.
     pub fn open(path: &Path) -> std::io::Result<AuditLog> {
         let file = open_log(path)?;
-        let seq = std::fs::read_to_string(path)?.lines().filter(|l| !l.trim().is_empty()).count() as u64;
-        Ok(AuditLog { path: path.to_owned(), file: Mutex::new((file, seq)) })
+        let bytes = std::fs::read(path)?;
+        let mut lines = Vec::new();
+        let mut at = 0u64;
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            let body = line.strip_suffix(b"\n").unwrap_or(line);
+            if !body.iter().all(u8::is_ascii_whitespace) {
+                lines.push((at, body.len() as u32));
+            }
+            at += line.len() as u64;
+        }
+        Ok(AuditLog { path: path.to_owned(), inner: Mutex::new(Inner { file, lines, end: at }) })
     }
 
     pub fn path(&self) -> &Path {
@@ -67,24 +86,39 @@ impl AuditLog {
     /// Appends one entry (its `seq` and `time` are filled in here) and
     /// syncs it to disk.
     pub fn append(&self, mut e: AuditEntry) -> std::io::Result<AuditEntry> {
-        let mut g = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        e.seq = g.1 + 1;
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        e.seq = g.lines.len() as u64 + 1;
         e.time = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
         let mut line = serde_json::to_vec(&e).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        g.0.write_all(&line)?;
-        g.0.sync_data()?;
-        g.1 = e.seq;
+        g.file.write_all(&line)?;
+        g.file.sync_data()?;
+        let at = g.end;
+        g.lines.push((at, line.len() as u32 - 1));
+        g.end += line.len() as u64;
         Ok(e)
     }
 
-    /// Entries newest first: `(total, page)`.
+    /// Entries newest first: `(total, page)`. The lock is held only to
+    /// copy where the page's lines lie; they are read and parsed after,
+    /// `limit` of them at most, while appends go on.
     pub fn read(&self, offset: usize, limit: usize) -> std::io::Result<(usize, Vec<AuditEntry>)> {
-        let _g = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        let text = std::fs::read_to_string(&self.path)?;
-        let all: Vec<AuditEntry> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        let total = all.len();
-        Ok((total, all.into_iter().rev().skip(offset).take(limit).collect()))
+        use std::os::unix::fs::FileExt;
+        let (total, wanted): (usize, Vec<(u64, u32)>) = {
+            let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            (g.lines.len(), g.lines.iter().rev().skip(offset).take(limit).copied().collect())
+        };
+        let f = File::open(&self.path)?;
+        let mut out = Vec::with_capacity(wanted.len());
+        let mut buf = Vec::new();
+        for (at, len) in wanted {
+            buf.resize(len as usize, 0);
+            f.read_exact_at(&mut buf, at)?;
+            if let Ok(e) = serde_json::from_slice(&buf) {
+                out.push(e);
+            }
+        }
+        Ok((total, out))
     }
 }
 
@@ -116,10 +150,16 @@ mod tests {
         assert_eq!(total, 3);
         assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 2]);
         assert!(page[0].time.ends_with('Z'));
+        let (_, page) = log.read(2, 5).unwrap();
+        assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [1]);
+        assert!(log.read(3, 5).unwrap().1.is_empty());
         drop(log);
-        // Reopening continues the sequence.
+        // Reopening finds the lines and continues the sequence.
         let log = AuditLog::open(&path).unwrap();
         assert_eq!(log.read(0, 10).unwrap().0, 3);
+        let e = AuditEntry { seq: 0, action: "later".into(), ..log.read(0, 1).unwrap().1.remove(0) };
+        assert_eq!(log.append(e).unwrap().seq, 4);
+        assert_eq!(log.read(0, 1).unwrap().1[0].action, "later");
         std::fs::remove_file(&path).unwrap();
     }
 }

@@ -18,10 +18,13 @@ async fn get_audit(State(api): St, Query(p): Query<Paging>) -> ApiResult<Json<Pa
     if !(1..=1000).contains(&limit) {
         return Err(Problem::bad_request("limit", format!("{limit} is outside 1..=1000")));
     }
-    let (total, items) =
-        api.ctl.audit().read(offset, limit).map_err(|e| {
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "audit", "Audit log unreadable", e.to_string())
-        })?;
+    // File reads on a blocking thread; appends are not held up meanwhile.
+    let ctl = api.ctl.clone();
+    let read = tokio::task::spawn_blocking(move || ctl.audit().read(offset, limit)).await;
+    let (total, items) = read
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "audit", "Audit log unreadable", e.to_string()))?;
     Ok(Json(Page { items, total, offset, limit }))
 }
 

@@ -269,3 +269,38 @@ async fn oversized_bodies_are_refused() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(headers["content-type"], "application/problem+json");
 }
+
+/// The document says what the server sends: errors as problem details,
+/// 401 for every operation that needs a token, 400 for every body.
+#[test]
+fn errors_are_documented_as_the_server_sends_them() {
+    let d = doc();
+    for (path, item) in d["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            for (code, r) in responses {
+                if !code.starts_with('2') {
+                    assert!(r["content"].get("application/json").is_none(), "{method} {path} {code}: {r}");
+                }
+            }
+            if path != "/healthz" {
+                let unauth = &responses["401"];
+                assert!(unauth["content"].get("application/problem+json").is_some(), "{method} {path}: {unauth}");
+            }
+            if op.get("requestBody").is_some() {
+                assert!(responses.contains_key("400"), "{method} {path}");
+            }
+        }
+    }
+}
+
+/// A method an endpoint does not take gets 405 as a problem detail.
+#[tokio::test]
+async fn an_unknown_method_is_405_with_a_problem_body() {
+    let api = TestApi::new("method");
+    let (status, headers, body) = api.call("PATCH", "/api/v1/routes", "{}").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["status"], 405, "{body}");
+}

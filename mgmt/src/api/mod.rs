@@ -124,12 +124,49 @@ pub fn router(ctl: Arc<Controller>) -> axum::Router {
         .route("/healthz", axum::routing::get(healthz_doc))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .fallback(|| async { Problem::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            let detail = "this endpoint does not take that method (see /api/v1/openapi.json)";
+            Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", detail)
+        })
         .with_state(api)
 }
 
 /// The OpenAPI document (also served at `/api/v1/openapi.json`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api_routes().split_for_parts().1
+}
+
+/// Makes the document say what the server sends: errors as
+/// `application/problem+json` (RFC 9457), 401 for every operation (a
+/// missing or unknown token), 400 for every one with a body (it does not
+/// parse).
+fn describe_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let problem = || ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build();
+    let answer =
+        |what: &str| ResponseBuilder::new().description(what).content("application/problem+json", problem()).build();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let open = path == "/healthz";
+        let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            for (code, r) in op.responses.responses.iter_mut() {
+                let utoipa::openapi::RefOr::T(r) = r else { continue };
+                if !code.starts_with('2') {
+                    if let Some(c) = r.content.shift_remove("application/json") {
+                        r.content.insert("application/problem+json".into(), c);
+                    }
+                }
+            }
+            let responses = &mut op.responses.responses;
+            if open {
+                continue;
+            }
+            responses.entry("401".into()).or_insert_with(|| answer("no token, or not a known one").into());
+            if op.request_body.is_some() {
+                responses.entry("400".into()).or_insert_with(|| answer("the body does not parse").into());
+            }
+        }
+    }
 }
 
 fn api_routes() -> OpenApiRouter<Arc<Api>> {
@@ -145,7 +182,10 @@ fn api_routes() -> OpenApiRouter<Arc<Api>> {
         config::routes,
         observe::routes,
     ];
-    resources.into_iter().fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), |r, add| add(r))
+    let r = resources.into_iter().fold(OpenApiRouter::with_openapi(ApiDoc::openapi()), |r, add| add(r));
+    let (router, mut doc) = r.split_for_parts();
+    describe_errors(&mut doc);
+    OpenApiRouter::with_openapi(doc).merge(OpenApiRouter::from(router))
 }
 
 /// Rewrites `errors` about the config item at `from` (`routes[4]`) into

@@ -23,6 +23,19 @@ fn base() -> Value {
     })
 }
 
+/// `n` static mappings, 198.18.x.y to 10.1.x.y.
+fn statics(n: u32) -> Value {
+    (0..n)
+        .map(|i| {
+            json!({
+                "outside": format!("198.18.{}.{}", i / 256, i % 256),
+                "inside": format!("10.1.{}.{}", i / 256, i % 256),
+                "outside_interface": "wan"
+            })
+        })
+        .collect()
+}
+
 /// 100,000 routes, 10,000 statics and 10,000 forwards: valid.
 fn large() -> Config {
     let mut v = base();
@@ -31,11 +44,7 @@ fn large() -> Config {
         .collect();
     v["nat"] = json!({
         "rules": [{"inside": "10.0.0.0/8", "outside_interface": "wan", "pool": ["198.51.100.0/24"]}],
-        "statics": (0..10_000u32).map(|i| json!({
-            "outside": format!("198.18.{}.{}", i / 256, i % 256),
-            "inside": format!("10.1.{}.{}", i / 256, i % 256),
-            "outside_interface": "wan"
-        })).collect::<Value>(),
+        "statics": statics(10_000),
         "forwards": (0..10_000u32).map(|i| json!({
             "protocol": if i % 2 == 0 { "tcp" } else { "udp" },
             "outside": format!("198.51.100.{}:{}", i % 200, 10_000 + i),
@@ -52,11 +61,7 @@ fn attack() -> Config {
     v["nat"] = json!({
         "rules": [{"inside": "10.0.0.0/8", "outside_interface": "wan",
             "pool": (0..1000u32).map(|i| format!("{}.{}.{}.0/22", 20 + i / 64, (i % 64) * 4, 0)).collect::<Vec<_>>()}],
-        "statics": (0..5_000u32).map(|i| json!({
-            "outside": format!("198.18.{}.{}", i / 256, i % 256),
-            "inside": format!("10.1.{}.{}", i / 256, i % 256),
-            "outside_interface": "wan"
-        })).collect::<Value>(),
+        "statics": statics(5_000),
         "forwards": (0..6_000u32).map(|i| json!({
             "protocol": "tcp",
             "outside": format!("203.0.113.1:{}", 10_000 + i),

@@ -465,14 +465,22 @@ impl Config {
     }
 }
 
-/// How many addresses a pool entry stands for (see [`pool_addresses`]),
-/// without making them.
-pub fn pool_size(entry: &str) -> Option<usize> {
-    if entry.parse::<Ipv4Addr>().is_ok() {
-        return Some(1);
+/// The first address and the count a pool entry stands for: one
+/// address, or a prefix of length 22..=32. `None` if it is neither.
+fn pool_range(entry: &str) -> Option<(u32, u32)> {
+    if let Ok(a) = entry.parse::<Ipv4Addr>() {
+        return Some((u32::from(a), 1));
     }
     let c: Ipv4Cidr = entry.parse().ok()?;
-    (c.len >= 22).then(|| 1usize << (32 - u32::from(c.len)))
+    if c.len < 22 {
+        return None;
+    }
+    Some((u32::from(c.addr) & (u32::MAX << (32 - u32::from(c.len))), 1 << (32 - u32::from(c.len))))
+}
+
+/// How many addresses a pool entry stands for, without making them.
+pub fn pool_size(entry: &str) -> Option<usize> {
+    pool_range(entry).map(|(_, n)| n as usize)
 }
 
 /// Most NAT pool addresses over all rules (each costs 24 KiB of port
@@ -482,13 +490,6 @@ pub const MAX_POOL_ADDRESSES: usize = 1024;
 /// The addresses a pool entry stands for: one address, or every address
 /// of a prefix of length 22..=32. `None` if it is neither.
 pub fn pool_addresses(entry: &str) -> Option<Vec<Ipv4Addr>> {
-    if let Ok(a) = entry.parse::<Ipv4Addr>() {
-        return Some(vec![a]);
-    }
-    let c: Ipv4Cidr = entry.parse().ok()?;
-    if c.len < 22 {
-        return None;
-    }
-    let base = u32::from(c.addr) & (u32::MAX << (32 - u32::from(c.len)));
-    Some((0..1u32 << (32 - u32::from(c.len))).map(|i| Ipv4Addr::from(base + i)).collect())
+    let (base, n) = pool_range(entry)?;
+    Some((0..n).map(|i| Ipv4Addr::from(base + i)).collect())
 }

@@ -41,6 +41,16 @@ def ipv4(src, dst, proto, l4, ttl=64, ident=1, flags=0x4000):
     return h + l4
 
 
+def with_options(ip, opts):
+    """IPv4 packet `ip` with `opts` (a multiple of 4 bytes) after its header."""
+    h = bytearray(ip[:20] + opts)
+    h[0] = 0x40 | len(h) // 4
+    h[2:4] = struct.pack("!H", len(ip) + len(opts))
+    h[10:12] = b"\0\0"
+    h[10:12] = struct.pack("!H", csum(bytes(h)))
+    return bytes(h) + ip[20:]
+
+
 def l4sum(src, dst, proto, l4, at):
     pseudo = a4(src) + a4(dst) + struct.pack("!BBH", 0, proto, len(l4))
     return l4[:at] + struct.pack("!H", csum(pseudo + l4)) + l4[at + 2:]
@@ -113,6 +123,11 @@ pipeline = {
         record(LAN, 0, lan(ipv4("10.0.1.2", "10.0.1.1", 1, echo("10.0.1.2", "10.0.1.1", size=40)[20:36], ident=9, flags=0x2000))),
         record(LAN, 0, lan(ipv4("10.0.1.2", "10.0.1.1", 1, echo("10.0.1.2", "10.0.1.1", size=40)[36:], ident=9, flags=2))),
     ],
+    "ipv4_options": [
+        record(LAN, 0, lan(with_options(udp("10.0.1.2", 5000, "198.51.100.7", 53), bytes([7, 11, 4] + [0] * 9)))),
+        record(LAN, 0, lan(with_options(echo("10.0.1.2", "10.0.1.1"), bytes([68, 12, 5, 1] + [0] * 8)))),
+        record(LAN, 0, lan(with_options(echo("10.0.1.2", "198.51.100.7"), bytes([131, 7, 4, 10, 0, 1, 9, 0])))),
+    ],
     "ipv6_nd_and_echo": [
         record(LAN, 0, eth(b"\x33\x33\xff\0\0\x01", HOST, 0x86DD, icmp6("fd00:1::2", "ff02::1:ff00:1",
                struct.pack("!BBHI16s", 135, 0, 0, 0, a6("fd00:1::1")) + b"\x01\x01" + HOST))),
@@ -130,6 +145,7 @@ wire = {
     "arp": bytes([1]) + arp(1, HOST, "10.0.1.2", b"\0" * 6, "10.0.1.1"),
     "ipv4": bytes([2]) + udp("10.0.1.2", 1, "10.0.1.1", 2),
     "ipv4_options": bytes([3]) + bytes([7, 7, 4, 0, 0, 0, 0, 1]),
+    "ipv4_timestamp": bytes([3]) + bytes([68, 12, 5, 3, 192, 0, 2, 1, 0, 0, 0, 0, 7, 3, 4, 0]),
     "ipv6": bytes([4]) + ipv6("fd00:1::2", "fd00:1::1", 59, b""),
     "icmpv4": bytes([5]) + echo("10.0.1.2", "10.0.1.1")[20:],
     "tcp_options": bytes([7]) + bytes([2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 0, 0]),

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stack::wire::{arp, ethernet, gre, icmpv4, icmpv6, ipv4, ipv6, tcp, udp, vlan, vxlan, FiveTuple};
+use stack::wire::{arp, ethernet, gre, icmpv4, icmpv6, ipv4, ipv4_options, ipv6, tcp, udp, vlan, vxlan, FiveTuple};
 use std::net::Ipv4Addr;
 
 fuzz_target!(|data: &[u8]| {
@@ -40,7 +40,14 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         3 => {
-            let _ = ipv4::check_options(b);
+            // What a router writes into options keeps them well formed.
+            if ipv4::check_options(b).is_ok() && ipv4_options::inspect(b).is_ok() {
+                let mut o = b.to_vec();
+                let me = ipv4_options::Recorder { addr: Ipv4Addr::new(192, 0, 2, 1), time: 7 };
+                ipv4_options::record(&mut o, me, |a| a.octets()[3] & 1 == 1);
+                assert_eq!(ipv4::check_options(&o), Ok(()), "recorded options stay well formed");
+                assert_eq!(o.len(), b.len());
+            }
         }
         4 => {
             if let Ok(p) = ipv6::Ipv6Packet::new_checked(b) {

@@ -238,6 +238,7 @@ pub fn router_config(cfg: &Config) -> RouterConfig {
             timeout_ns: cfg.reassembly.timeout_ms * MS,
         },
         tcp: cfg.tcp.to_stack(cfg.dpdk.mbufs, cfg.workers.cores.len()),
+        ipv4_options: cfg.ipv4.options.into(),
     }
 }
 

@@ -109,6 +109,50 @@ fn packets_over_the_egress_mtu_leave_in_fragments_the_kernel_reassembles() {
     assert!(text.contains("Frag needed") || text.contains("mtu = 1280") || text.contains("mtu=1280"), "{text}");
 }
 
+/// RFC 1812 §5.3.13 and RFC 1122 §3.2.2.6 against Linux's ping: the
+/// gateway records its address in Record Route and Timestamp options of
+/// what it forwards and of its own echo replies; source-routed packets
+/// are dropped (RFC 7126 §4.3); `ipv4.options: drop` refuses them all.
+#[test]
+fn record_route_and_timestamps_show_the_gateway_source_routes_do_not_pass() {
+    let Some(lab) = Lab::up() else { return };
+    // Through the gateway: out by the wan (203.0.113.1), back by the lan (10.0.1.1).
+    let out = ok("ip netns exec lab-lan ping -c 1 -W 2 -R 203.0.113.2");
+    let rr = out.split("RR:").nth(1).unwrap_or_else(|| panic!("no route recorded:\n{out}"));
+    let hops: Vec<&str> = rr.split_whitespace().take_while(|w| w.parse::<std::net::Ipv4Addr>().is_ok()).collect();
+    assert!(hops.contains(&"203.0.113.1") && hops.contains(&"10.0.1.1"), "{hops:?}\n{out}");
+    let at = |a: &str| hops.iter().position(|h| *h == a).unwrap();
+    assert!(at("203.0.113.1") < at("203.0.113.2") && at("203.0.113.2") < at("10.0.1.1"), "{hops:?}");
+    // The gateway's own reply records it.
+    let out = ok("ip netns exec lab-lan ping -c 1 -W 2 -R 10.0.1.1");
+    assert!(out.split("RR:").nth(1).is_some_and(|rr| rr.contains("10.0.1.1")), "{out}");
+    // Timestamps with addresses, forwarded and answered.
+    let out = ok("ip netns exec lab-lan ping -c 1 -W 2 -T tsandaddr 203.0.113.2");
+    assert!(out.split("TS:").nth(1).is_some_and(|ts| ts.contains("203.0.113.1")), "{out}");
+    assert!(lab.metric("gateway_ipv4_options_recorded_total") >= 5, "{}", lab.metrics());
+    // A loose source route, as Linux sends one (IP_OPTIONS): to the first
+    // hop, lab-wan, by way of the gateway.
+    let lsrr = "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, bytes([1, 131, 7, 4, 203, 0, 113, 2, 0, 0, 0, 0])); \
+        s.sendto(b'x', ('203.0.113.2', 9))";
+    ok(&format!("ip netns exec lab-lan python3 -c \"{lsrr}\""));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while lab.drops("ipv4_source_route") == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(lab.drops("ipv4_source_route"), 1);
+    // The policy that drops them all.
+    let before = api("GET", "/api/v1/config", "readonly", None, &[]);
+    let mut cfg = before.json.clone();
+    cfg["ipv4"] = serde_json::json!({"options": "drop"});
+    let r = api("PUT", "/api/v1/config", "admin", Some(cfg), &[("If-Match", &before.etag)]);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let out = sh("ip netns exec lab-lan ping -c 1 -W 1 -R 203.0.113.2");
+    assert!(!out.status.success(), "refused");
+    assert_eq!(lab.drops("ipv4_options_refused"), 1);
+    assert!(ping("lab-lan", "203.0.113.2").contains("3 received"), "packets without options pass");
+}
+
 #[test]
 fn unrouted_prefix_gets_net_unreachable() {
     let Some(lab) = Lab::up() else { return };

@@ -69,6 +69,11 @@ drop_reasons! {
     Ipv4BadChecksum => "ipv4_bad_checksum",
     /// Malformed IPv4 options (RFC 1812 §5.2.5); answered by Parameter Problem.
     Ipv4BadOptions => "ipv4_bad_options",
+    /// Loose or strict source route: never followed nor forwarded (RFC 7126
+    /// §4.3, §4.4).
+    Ipv4SourceRoute => "ipv4_source_route",
+    /// IPv4 options, refused by `ipv4.options: drop` (RFC 7126 §3).
+    Ipv4OptionsRefused => "ipv4_options_refused",
     /// Martian source: broadcast, multicast, loopback or class E (RFC 1812 §5.3.7).
     Ipv4MartianSource => "ipv4_martian_source",
     /// Martian destination: 0/8, loopback or class E (RFC 1812 §5.3.7).

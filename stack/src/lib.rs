@@ -55,4 +55,4 @@ pub use neigh::{NeighborCache, NeighborConfig};
 pub use reassembly::ReassemblyConfig;
 pub use router::{Counters, Io, NeighborNews, Router};
 pub use services::{Listener, ServiceKind, Transport};
-pub use settings::RouterConfig;
+pub use settings::{OptionsPolicy, RouterConfig};

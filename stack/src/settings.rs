@@ -40,6 +40,21 @@ pub struct RouterConfig {
     pub reassembly: ReassemblyConfig,
     /// The gateway's own TCP: its table's bounds and its timers.
     pub tcp: TcpConfig,
+    /// What becomes of IPv4 packets with options.
+    pub ipv4_options: OptionsPolicy,
+}
+
+/// What the router does with IPv4 options (RFC 1812 §5.2.4, RFC 7126).
+/// Source routes are refused under either (RFC 7126 §4.3, §4.4).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum OptionsPolicy {
+    /// Record Route and Timestamp are filled in, in forwarded packets and
+    /// in echo replies (RFC 1812 §5.3.13, RFC 1122 §3.2.2.6); other
+    /// options are carried.
+    #[default]
+    Process,
+    /// Every packet with an option other than padding is dropped.
+    Drop,
 }
 
 impl Default for RouterConfig {
@@ -56,6 +71,7 @@ impl Default for RouterConfig {
             flow_fill: 8,
             reassembly: ReassemblyConfig::default(),
             tcp: TcpConfig::default(),
+            ipv4_options: OptionsPolicy::Process,
         }
     }
 }

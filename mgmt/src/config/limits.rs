@@ -155,6 +155,45 @@ impl Default for IcmpConf {
     }
 }
 
+/// IPv4 handling a router is expected to let operators choose (RFC 7126).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ipv4Conf {
+    /// What becomes of packets with IPv4 options, forwarded or for the
+    /// gateway. Source-routed packets are dropped under either (counted
+    /// as `ipv4_source_route`).
+    #[serde(default)]
+    pub options: Ipv4Options,
+}
+
+impl Ipv4Conf {
+    pub(super) fn is_default(&self) -> bool {
+        *self == Ipv4Conf::default()
+    }
+}
+
+/// The policy for IPv4 options.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Ipv4Options {
+    /// Record Route and Timestamp are filled in as RFC 791 says, in
+    /// forwarded packets and in echo replies; other options are carried.
+    #[default]
+    Process,
+    /// Packets with any option but padding are dropped
+    /// (`ipv4_options_refused`), as many operators do.
+    Drop,
+}
+
+impl From<Ipv4Options> for stack::OptionsPolicy {
+    fn from(o: Ipv4Options) -> Self {
+        match o {
+            Ipv4Options::Process => stack::OptionsPolicy::Process,
+            Ipv4Options::Drop => stack::OptionsPolicy::Drop,
+        }
+    }
+}
+
 /// The fast path's flow cache (`stack::router::flows`): each worker
 /// remembers what it decided for an established TCP or UDP flow (the
 /// next hop and the NAT translation), so the flow's later packets skip

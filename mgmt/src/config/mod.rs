@@ -26,7 +26,7 @@ mod tunnels;
 pub use bridges::{BridgeConf, L2Conf, MemberConf, VxlanConf, MAX_MEMBERS};
 pub use dpdk::{Dpdk, PortConf, Workers};
 pub use interfaces::{InterfaceConf, RaConf, RaPrefixConf};
-pub use limits::{ArpConf, FastPathConf, IcmpConf, ReassemblyConf};
+pub use limits::{ArpConf, FastPathConf, IcmpConf, Ipv4Conf, Ipv4Options, ReassemblyConf};
 pub use management::{Management, Role, TokenConf};
 pub use nat::{
     pool_addresses, NatConf, NatForwardConf, NatLogConf, NatRuleConf, NatStaticConf, NatTimeoutsConf,
@@ -68,6 +68,9 @@ pub struct Config {
     /// ICMP error generation.
     #[serde(default)]
     pub icmp: IcmpConf,
+    /// IPv4 handling: what becomes of packets with options.
+    #[serde(default, skip_serializing_if = "Ipv4Conf::is_default")]
+    pub ipv4: Ipv4Conf,
     /// MAC table sizing, for all bridges.
     #[serde(default)]
     pub l2: L2Conf,

@@ -139,6 +139,9 @@ counter_set! {
         mac_learn_full / MacLearnFull => Sum "gateway_mac_learn_full_total",
         /// MAC entries removed by aging.
         mac_aged / MacAged => Sum "gateway_mac_aged_total",
+        /// IPv4 packets whose Record Route or Timestamp option the gateway
+        /// filled in (RFC 1812 §5.3.13, RFC 1122 §3.2.2.6).
+        ipv4_options_recorded / Ipv4OptionsRecorded => Sum "gateway_ipv4_options_recorded_total",
         /// IPv4 packets larger than the egress MTU sent as fragments
         /// (RFC 791 §3.2).
         fragmented / Fragmented => Sum "gateway_ipv4_fragmented_total",

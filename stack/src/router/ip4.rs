@@ -3,7 +3,7 @@
 //! lookup, TTL (§5.3.1) and the MTU check, then output.
 
 use super::io::Burst;
-use super::{hold::Stage, Io, Router};
+use super::{hold::Stage, options, Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::fib::RouteTarget;
@@ -43,12 +43,23 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if ipv4::is_martian_source(src) {
             return self.drop(DropReason::Ipv4MartianSource);
         }
-        let bad_option = if hl > ipv4::HEADER_LEN { ipv4::check_options(p.options()).err() } else { None };
+        let options = if hl > ipv4::HEADER_LEN {
+            match ipv4::check_options(p.options()) {
+                Ok(()) => self.check_options4(cx.t, ip),
+                Err(pointer) => options::Verdict::Problem(pointer),
+            }
+        } else {
+            options::Verdict::Pass
+        };
         pkt.truncate(ETH_LEN + tl); // drop Ethernet padding
-        if let Some(pointer) = bad_option {
-            // RFC 1812 §5.2.5 / RFC 792: Parameter Problem pointing at the byte.
-            let rest = u32::from(pointer) << 24;
-            return self.icmp_error(cx, pkt, DropReason::Ipv4BadOptions, Message::ParamProblem, 0, rest);
+        match options {
+            options::Verdict::Pass => {}
+            options::Verdict::Problem(pointer) => {
+                // RFC 1812 §5.2.5 / RFC 792: Parameter Problem pointing at the byte.
+                let rest = u32::from(pointer) << 24;
+                return self.icmp_error(cx, pkt, DropReason::Ipv4BadOptions, Message::ParamProblem, 0, rest);
+            }
+            options::Verdict::Drop(r) => return self.drop(r),
         }
         if dst.is_broadcast() || dst.is_multicast() {
             return self.drop(DropReason::Ipv4Broadcast);
@@ -167,7 +178,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Verdict::Expire => return self.drop(DropReason::TtlExpired),
         }
         let release = self.nat.take_release();
-        Ipv4Packet::new_unchecked(ip).decrement_ttl();
+        // RFC 791: the address "as known in the environment into which
+        // this datagram is being forwarded"; the arrival's without one.
+        let me = egress.addrs.first().or_else(|| cx.t.iface(self.rx_if).and_then(|i| i.addrs.first()));
+        if let Some(me) = me {
+            self.record_options4(cx.t, ip, me.addr, cx.now);
+        }
+        Ipv4Packet::new_unchecked(&mut *ip).decrement_ttl();
         self.counters.forwarded += 1;
         self.output4(cx, egress, out, nh, pkt);
         if release {

@@ -55,6 +55,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 p.set_ident(ident);
                 p.set_flags_offset(false, false, 0);
                 p.fill_checksum();
+                // RFC 1122 §3.2.2.6: Record Route and Timestamp in the
+                // reply, with this host added, for the whole round trip.
+                self.record_options4(cx.t, ip, dst, cx.now);
                 if let Some(Ok(mut icmp)) = ip.get_mut(hl..).map(Icmpv4Packet::new_checked) {
                     let c = crate::wire::checksum::update16(icmp.checksum(), 0x0800, 0x0000);
                     icmp.set_msg_type(Message::EchoReply);

@@ -61,6 +61,7 @@ mod ip6;
 mod local;
 mod mss;
 mod nd;
+mod options;
 mod output;
 mod ra;
 mod reassemble;
@@ -145,6 +146,9 @@ pub struct Router<B, N = NoNat> {
     tcp_counts: crate::tcp::ConnCounts,
     /// This worker among the others, for who owns a TCP connection.
     place: crate::tcp::Place,
+    /// Unix time less `now`, in ms, for IPv4 timestamps ([`options`]);
+    /// None until the wall clock is first read.
+    wall_offset_ms: Option<i64>,
     pub counters: Counters,
 }
 
@@ -195,6 +199,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             tcp: crate::tcp::TcpTable::new(cfg.tcp),
             tcp_counts: crate::tcp::ConnCounts::default(),
             place: crate::tcp::Place::default(),
+            wall_offset_ms: None,
             counters: Counters::default(),
         }
     }
@@ -307,6 +312,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return;
         }
         self.next_poll = cx.now + POLL_INTERVAL;
+        self.read_wall_clock(cx.now);
         self.expire_held(cx.now);
         self.expire_fragments(cx, POLL_BUDGET);
         self.router_adverts_due(cx);

@@ -15,6 +15,7 @@ pub mod icmpv4;
 pub mod icmpv6;
 pub mod ip;
 pub mod ipv4;
+pub mod ipv4_options;
 pub mod ipv6;
 pub mod plain4;
 pub mod tcp;

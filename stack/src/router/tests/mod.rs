@@ -182,6 +182,20 @@ fn run(r: &mut Router<VecBuf>, t: &Tables, io: &mut TestIo, port: u16, frame: &[
 }
 
 /// The IPv4 header and payload of a sent frame.
+/// `frame` (from the LAN host) with `options` inserted after its IPv4
+/// header, lengths and checksum fixed.
+fn with_options(frame: &[u8], options: &[u8]) -> Vec<u8> {
+    let mut f = frame[..14 + 20].to_vec();
+    f.extend_from_slice(options);
+    f.extend_from_slice(&frame[14 + 20..]);
+    let mut p = Ipv4Packet::new_unchecked(&mut f[14..]);
+    p.set_ver_ihl(20 + options.len());
+    let tl = p.total_len() + options.len() as u16;
+    p.set_total_len(tl);
+    p.fill_checksum();
+    f
+}
+
 fn sent_ip(b: &VecBuf) -> Ipv4Packet<&[u8]> {
     Ipv4Packet::new_checked(&b.data()[14..]).unwrap()
 }
@@ -758,6 +772,7 @@ mod bridge;
 mod fast;
 mod fragment;
 mod ip6;
+mod options;
 mod reassembly;
 mod tcp_conn;
 mod tcp_open;

@@ -1,8 +1,8 @@
 # The two commands of the README, and a few helpers.
-.PHONY: demo test deps build bench lab-up lab-down fmt lint fuzz
+.PHONY: demo test deps tools build bench lab-up lab-down fmt lint fuzz
 
 APT_PACKAGES = libdpdk-dev dpdk dpdk-doc clang libclang-dev pkg-config iproute2 ethtool \
-               iperf3 socat curl netcat-openbsd iputils-ping traceroute python3 make gcc \
+               iperf3 socat curl netcat-openbsd iputils-ping traceroute python3 python3-venv make gcc \
                nftables tshark
 
 # Installs what is missing (Debian 12), once.
@@ -21,9 +21,17 @@ build: deps
 demo: build
 	deploy/lab/demo.sh
 
+# Test tools from PyPI, in a venv under target/: schemathesis, which
+# checks the API against its OpenAPI document (mgmt/tests/api.rs).
+SCHEMATHESIS = $(CURDIR)/target/tools/schemathesis/bin/st
+tools: $(SCHEMATHESIS)
+$(SCHEMATHESIS):
+	python3 -m venv $(CURDIR)/target/tools/schemathesis
+	$(CURDIR)/target/tools/schemathesis/bin/pip install -q schemathesis==4.32.5
+
 # Every test: unit, pipeline, config, and end to end in the lab.
-test: deps
-	cargo test --workspace -- --test-threads=2
+test: deps tools
+	GATEWAY_SCHEMATHESIS=$(SCHEMATHESIS) cargo test --workspace -- --test-threads=2
 
 bench: build
 	benches/run.sh

@@ -398,3 +398,52 @@ fn gatewayd_ctl_shows_tables_changes_routes_and_commits() {
     assert!(out(ctl("audit")).contains("confirm the pending commit"));
     assert_eq!(ctl("bogus").status.code(), Some(2));
 }
+
+/// schemathesis, from `make test` (`GATEWAY_SCHEMATHESIS`, which `make
+/// tools` installs), else on the PATH; None (the test says it skips)
+/// when neither has it.
+fn schemathesis() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("GATEWAY_SCHEMATHESIS") {
+        let p = std::path::PathBuf::from(p);
+        assert!(p.exists(), "GATEWAY_SCHEMATHESIS={} does not exist: run make tools", p.display());
+        return Some(p);
+    }
+    if sh("command -v st && st --version | grep -q schemathesis").status.success() {
+        return Some("st".into());
+    }
+    eprintln!("SKIP: schemathesis not installed (make tools installs it)");
+    None
+}
+
+/// The API does what its OpenAPI document says, as schemathesis finds it
+/// generating requests from the document for 90 s: no 5xx, every status
+/// code, content type, header and body as documented, auth enforced,
+/// undocumented methods refused, and requests that violate the schema
+/// refused. Not `positive_data_acceptance`: a config can fit the schema
+/// and still be refused for what it means (422 names the field).
+#[test]
+fn schemathesis_finds_the_api_as_documented() {
+    let Some(st) = schemathesis() else { return };
+    let Some(_lab) = Lab::up() else { return };
+    let report = std::env::temp_dir().join(format!("gw-schemathesis-{}", std::process::id()));
+    let auth = format!("Authorization: Bearer {}", token("admin"));
+    let out = Command::new(&st)
+        .args(["run", "http://127.0.0.1:8080/api/v1/openapi.json", "-H", &auth])
+        .args(["--checks", "all", "--exclude-checks", "positive_data_acceptance"])
+        .args(["--phases", "examples,coverage,fuzzing", "--max-time", "90", "--workers", "1", "--seed", "1"])
+        .args(["--no-color", "--report-dir"])
+        .arg(&report)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("schemathesis runs");
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let _ = std::fs::remove_dir_all(&report);
+    assert!(out.status.success(), "schemathesis found the API and its document apart:\n{text}");
+    let generated: u64 = text
+        .lines()
+        .find_map(|l| l.trim().split_once(" generated").and_then(|(n, _)| n.trim().parse().ok()))
+        .unwrap_or(0);
+    assert!(generated > 1000, "{generated} cases:\n{text}");
+    // The gateway still answers after all that.
+    assert_eq!(api("GET", "/api/v1/config", "readonly", None, &[]).status, 200);
+}

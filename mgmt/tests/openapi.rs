@@ -193,13 +193,23 @@ impl TestApi {
         uri: &str,
         body: impl Into<Body>,
     ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-        let req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("Authorization", format!("Bearer {}", self.token))
-            .header("Content-Type", "application/json")
-            .body(body.into())
-            .unwrap();
+        self.call_as(method, uri, Some("application/json"), body).await
+    }
+
+    /// [`TestApi::call`] with the body's `Content-Type` (None: no header).
+    async fn call_as(
+        &self,
+        method: &str,
+        uri: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let mut req =
+            Request::builder().method(method).uri(uri).header("Authorization", format!("Bearer {}", self.token));
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        let req = req.body(body.into()).unwrap();
         let resp = self.app.clone().oneshot(req).await.unwrap();
         let (status, headers) = (resp.status(), resp.headers().clone());
         let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
@@ -270,8 +280,42 @@ async fn oversized_bodies_are_refused() {
     assert_eq!(headers["content-type"], "application/problem+json");
 }
 
-/// The document says what the server sends: errors as problem details,
-/// 401 for every operation that needs a token, 400 for every body.
+/// A body is read only as the media type its sender names: JSON (with
+/// or without a charset) or YAML; anything else, or no type, is 415.
+#[tokio::test]
+async fn a_body_not_sent_as_json_or_yaml_is_415() {
+    let api = TestApi::new("media");
+    let route = r#"{"dst": "192.0.2.0/24", "type": "blackhole"}"#;
+    for ct in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        let (status, headers, body) = api.call_as("POST", "/api/v1/routes", ct, route).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct:?}");
+        assert_eq!(headers["content-type"], "application/problem+json");
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["status"], 415, "{body}");
+    }
+    let (status, ..) = api.call_as("POST", "/api/v1/routes", Some("application/json; charset=utf-8"), route).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let yaml = "dst: 192.0.2.128/25\ntype: blackhole\n";
+    let (status, ..) = api.call_as("POST", "/api/v1/routes", Some("application/yaml"), yaml).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+/// A path and query over 8 KiB is 414 as a problem detail.
+#[tokio::test]
+async fn an_over_long_uri_is_414_with_a_problem_body() {
+    let api = TestApi::new("uri");
+    let uri = format!("/api/v1/routes?prefix={}", "1".repeat(mgmt::api::MAX_URI_BYTES));
+    let (status, headers, body) = api.call("GET", &uri, "").await;
+    assert_eq!(status, StatusCode::URI_TOO_LONG);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["status"], 414, "{body}");
+}
+
+/// The document says what the server sends: errors as problem details;
+/// 401 for every operation that needs a token, 403 for every one that
+/// needs an admin token, 400 for parameters and bodies, 415 for bodies,
+/// 414 everywhere; and every unsigned integer with its range.
 #[test]
 fn errors_are_documented_as_the_server_sends_them() {
     let d = doc();
@@ -288,8 +332,14 @@ fn errors_are_documented_as_the_server_sends_them() {
                 assert!(unauth["content"].get("application/problem+json").is_some(), "{method} {path}: {unauth}");
             }
             if op.get("requestBody").is_some() {
+                assert!(responses.contains_key("400") && responses.contains_key("415"), "{method} {path}");
+            }
+            if op.get("parameters").and_then(Value::as_array).is_some_and(|p| !p.is_empty()) {
                 assert!(responses.contains_key("400"), "{method} {path}");
             }
+            assert!(responses.contains_key("414"), "{method} {path}");
+            let writes = method != "get" && path != "/api/v1/config/validate";
+            assert_eq!(responses.contains_key("403"), writes && path != "/healthz", "{method} {path}");
         }
     }
 }
@@ -303,4 +353,61 @@ async fn an_unknown_method_is_405_with_a_problem_body() {
     assert_eq!(headers["content-type"], "application/problem+json");
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["status"], 405, "{body}");
+}
+
+/// Every integer the API takes or gives is unsigned, and the document
+/// says its range (not the signed one a client would otherwise assume).
+#[test]
+fn every_integer_has_its_unsigned_range() {
+    fn walk(v: &Value, at: &str, n: &mut usize) {
+        match v {
+            Value::Object(m) => {
+                let integer = m
+                    .get("type")
+                    .is_some_and(|t| t == "integer" || t.as_array().is_some_and(|a| a.iter().any(|t| t == "integer")));
+                if integer {
+                    *n += 1;
+                    assert_eq!(m.get("minimum"), Some(&Value::from(0)), "{at}");
+                    let max = m.get("maximum").and_then(Value::as_u64).unwrap_or_else(|| panic!("{at}: no maximum"));
+                    let format = m["format"].as_str().unwrap();
+                    let expect = match format {
+                        "uint8" => u8::MAX.into(),
+                        "uint16" => u16::MAX.into(),
+                        "uint32" => u32::MAX.into(),
+                        _ => u64::MAX,
+                    };
+                    assert!(max <= expect, "{at}: {format} up to {max}");
+                }
+                for (k, v) in m {
+                    walk(v, &format!("{at}/{k}"), n);
+                }
+            }
+            Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| walk(v, &format!("{at}/{i}"), n)),
+            _ => {}
+        }
+    }
+    let mut n = 0;
+    walk(&doc(), "", &mut n);
+    assert!(n > 100, "{n} integers");
+}
+
+/// A view that adds fields to a config item is one object that allows
+/// them, not `allOf` of the item (which forbids unknown fields) and the
+/// additions, which nothing the server sends could match.
+#[test]
+fn views_of_config_items_are_single_objects() {
+    fn walk(v: &Value, at: &str) {
+        match v {
+            Value::Object(m) => {
+                assert!(m.get("allOf").is_none(), "{at}: {v}");
+                m.iter().for_each(|(k, v)| walk(v, &format!("{at}/{k}")));
+            }
+            Value::Array(a) => a.iter().enumerate().for_each(|(i, v)| walk(v, &format!("{at}/{i}"))),
+            _ => {}
+        }
+    }
+    let d = doc();
+    walk(&d, "");
+    let info = &d["components"]["schemas"]["InterfaceInfo"];
+    assert!(info["properties"].get("mac").is_some() && info["properties"].get("mtu").is_some(), "{info}");
 }

@@ -39,8 +39,7 @@ pub(super) async fn authenticate(State(api): St, mut req: Request, next: Next) -
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"gatewayd\""));
         return r;
     };
-    let read = matches!(*req.method(), Method::GET | Method::HEAD) || req.uri().path() == "/api/v1/config/validate";
-    if role == Role::Readonly && !read {
+    if role == Role::Readonly && method_writes(req.method().clone(), req.uri().path()) {
         return Problem::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -53,4 +52,10 @@ pub(super) async fn authenticate(State(api): St, mut req: Request, next: Next) -
     let request = format!("{} {}", req.method(), req.uri().path());
     req.extensions_mut().insert(Caller { token, remote, request });
     next.run(req).await
+}
+
+/// Whether `method` on `path` changes something, and so needs an admin
+/// token: every method but GET and HEAD, except validating a config.
+pub(super) fn method_writes(method: Method, path: &str) -> bool {
+    !matches!(method, Method::GET | Method::HEAD) && path != "/api/v1/config/validate"
 }

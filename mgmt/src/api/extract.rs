@@ -4,14 +4,15 @@
 use super::*;
 
 /// A JSON (or, with `Content-Type: application/yaml`, YAML) body whose
-/// decoding errors name the field.
+/// decoding errors name the field. Any other content type, or none, is
+/// 415: a body is read only as what its sender says it is.
 pub(super) struct Body<T>(pub(super) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        let yaml = is_yaml(req.headers().get(header::CONTENT_TYPE));
+        let yaml = is_yaml(req.headers().get(header::CONTENT_TYPE))?;
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             let status = e.status();
             Problem::new(status, "body", "Unreadable body", e.body_text())
@@ -20,8 +21,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
-fn is_yaml(ct: Option<&HeaderValue>) -> bool {
-    ct.and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("yaml"))
+/// Whether the body is YAML (or JSON), by its media type, parameters
+/// such as `charset` aside.
+fn is_yaml(ct: Option<&HeaderValue>) -> Result<bool, Problem> {
+    let media =
+        ct.and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).map(|m| m.trim().to_ascii_lowercase());
+    match media.as_deref() {
+        Some("application/json") => Ok(false),
+        Some("application/yaml" | "application/x-yaml" | "text/yaml") => Ok(true),
+        other => Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            match other {
+                Some(m) => format!("a body of type {m}: send application/json (or application/yaml)"),
+                None => "no Content-Type: send application/json (or application/yaml)".to_string(),
+            },
+        )),
+    }
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8], yaml: bool) -> Result<T, Problem> {

@@ -447,3 +447,53 @@ fn schemathesis_finds_the_api_as_documented() {
     // The gateway still answers after all that.
     assert_eq!(api("GET", "/api/v1/config", "readonly", None, &[]).status, 200);
 }
+
+/// Under systemd (`Type=notify`, deploy/systemd/gatewayd.service):
+/// `READY=1` once the ports are up and the API answers, `WATCHDOG=1` at
+/// half `WATCHDOG_USEC` while the workers run, `STOPPING=1` on SIGTERM.
+/// The test plays systemd's part with its own notification socket.
+#[test]
+fn systemd_hears_ready_then_the_watchdog_then_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let Some(lab) = Lab::up() else { return };
+    // SAFETY: sends a signal to the gateway's pid.
+    assert_eq!(unsafe { libc::kill(lab.pid(), libc::SIGTERM) }, 0);
+    let t0 = Instant::now();
+    while api_up() && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sock = std::env::temp_dir().join(format!("gw-notify-{}", std::process::id()));
+    let _ = std::fs::remove_file(&sock);
+    let systemd = UnixDatagram::bind(&sock).unwrap();
+    systemd.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    ok(&format!(
+        "NOTIFY_SOCKET={} WATCHDOG_USEC=1000000 ip netns exec lab-gw {} --config /run/gatewayd-lab/gateway.yaml \
+         >>/run/gatewayd-lab/gatewayd.log 2>&1 & echo $! >/run/gatewayd-lab/gatewayd.pid",
+        sock.display(),
+        env!("CARGO_BIN_EXE_gatewayd")
+    ));
+    let recv = || {
+        let mut buf = [0u8; 512];
+        let n = systemd.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    };
+    let ready = recv();
+    assert!(ready.starts_with("READY=1\nSTATUS=1 worker(s), API on 127.0.0.1:8080"), "{ready}");
+    assert!(api_up(), "ready means the API answers");
+    let (t0, mut pings) = (Instant::now(), 0);
+    while t0.elapsed() < Duration::from_secs(3) {
+        let m = recv();
+        assert_eq!(m, "WATCHDOG=1");
+        pings += 1;
+    }
+    assert!((5..=8).contains(&pings), "every 0.5 s: {pings} in 3 s");
+    assert!(ping("lab-lan", "203.0.113.2").contains("3 received"));
+    // SAFETY: sends a signal to the gateway's pid.
+    assert_eq!(unsafe { libc::kill(lab.pid(), libc::SIGTERM) }, 0);
+    let mut last = recv();
+    while last == "WATCHDOG=1" {
+        last = recv();
+    }
+    assert_eq!(last, "STOPPING=1");
+    let _ = std::fs::remove_file(&sock);
+}

@@ -3,6 +3,8 @@
 //! ```text
 //! gatewayd --config FILE                 run the gateway
 //! gatewayd --check-config FILE           validate FILE, print every problem, exit
+//! gatewayd doctor [--config FILE] [--quiet] [--root DIR]
+//!                                        check this host for what breaks DPDK
 //! gatewayd token add FILE NAME ROLE      add an API token (ROLE: admin|readonly)
 //!                                        to FILE; prints the token once
 //! gatewayd ctl ...                       talk to a running gatewayd (see `gatewayd ctl --help`)
@@ -17,7 +19,7 @@ use dataplane::{Dataplane, Eal, Mempool, Port, PortConfig, WorkerConfig};
 use mgmt::audit::AuditLog;
 use mgmt::config::{Config, Role, TokenConf};
 use mgmt::control::{Controller, Hooks, PortHandle};
-use mgmt::{api, auth, ctl, persist, tables};
+use mgmt::{api, auth, ctl, notify, persist, tables};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const USAGE: &str = "usage: gatewayd --config FILE | --check-config FILE | token add FILE NAME admin|readonly
-       | ctl [--help] ... | --version";
+       | doctor [--config FILE] [--quiet] [--root DIR] | ctl [--help] ... | --version";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
             Err(errs) => report(file, &errs),
         },
         ["token", "add", file, name, role] => token_add(file, name, role),
+        ["doctor", rest @ ..] => doctor(rest),
         ["--config", file] => match Config::load(&PathBuf::from(file)) {
             Ok(cfg) => match run(cfg, Path::new(file)) {
                 Ok(()) => ExitCode::SUCCESS,
@@ -77,6 +80,57 @@ fn report(file: &str, errs: &[mgmt::ConfigError]) -> ExitCode {
         eprintln!("  {e}");
     }
     ExitCode::from(2)
+}
+
+/// `gatewayd doctor`: prints each check (only problems with `--quiet`)
+/// and how to fix it; exits 1 if something blocks starting. `--root`
+/// reads `DIR/sys` and `DIR/proc` instead of this host's.
+fn doctor(args: &[&str]) -> ExitCode {
+    let (mut file, mut quiet, mut root) = (None, false, PathBuf::from("/"));
+    let mut it = args.iter();
+    while let Some(&a) = it.next() {
+        match (a, it.as_slice().first()) {
+            ("--config", Some(&f)) => {
+                file = Some(f);
+                it.next();
+            }
+            ("--root", Some(&r)) => {
+                root = PathBuf::from(r);
+                it.next();
+            }
+            ("--quiet", _) => quiet = true,
+            _ => {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let cfg = match file {
+        Some(f) => match Config::load(Path::new(f)) {
+            Ok(c) => c,
+            Err(errs) => return report(f, &errs),
+        },
+        // No config: the host alone (hugepages for the default pool, IOMMU).
+        None => match Config::parse("ports: []\nworkers: { cores: [] }") {
+            Ok(c) => c,
+            Err(errs) => return report("(defaults)", &errs),
+        },
+    };
+    let findings = mgmt::doctor::examine(&cfg, &mgmt::doctor::Host::local(&root));
+    let count = |l| findings.iter().filter(|f| f.level == l).count();
+    for f in findings.iter().filter(|f| !quiet || f.level != mgmt::doctor::Level::Ok) {
+        println!("{f}");
+    }
+    let (fails, warns) = (count(mgmt::doctor::Level::Fail), count(mgmt::doctor::Level::Warn));
+    if fails > 0 {
+        println!("gatewayd doctor: {fails} problem(s) block starting, {warns} warning(s)");
+        ExitCode::from(1)
+    } else {
+        if !quiet || warns > 0 {
+            println!("gatewayd doctor: nothing blocks starting, {warns} warning(s)");
+        }
+        ExitCode::SUCCESS
+    }
 }
 
 /// Adds a new random token's hash to the config file (saved atomically)
@@ -226,19 +280,49 @@ fn serve(
 ) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     rt.block_on(async move {
+        let workers = hooks.workers.clone();
         let ctl = Controller::new(cfg, path, ports, hooks, audit);
         let app = api::router(ctl);
         let listener =
             tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("management.listen {listen}: {e}"))?;
         eprintln!("gatewayd: management on http://{listen}");
+        // Under systemd (Type=notify): ready now that the ports are up
+        // and the API listens; then the watchdog.
+        let notifier = notify::Notifier::from_env().map(Arc::new);
+        if let Some(n) = &notifier {
+            n.send(&format!("READY=1\nSTATUS={} worker(s), API on {listen}", workers.len()));
+            if let Some(every) = notify::watchdog_interval() {
+                tokio::spawn(watchdog(n.clone(), workers, every));
+            }
+        }
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(shutdown_signal(notifier))
             .await
             .map_err(|e| e.to_string())
     })
 }
 
-async fn shutdown_signal() {
+/// Pings systemd's watchdog every `every` while each worker makes
+/// progress; a stuck or dead worker (or a stuck API thread) stops the
+/// pings and systemd restarts the service (`WatchdogSec=`).
+async fn watchdog(n: Arc<notify::Notifier>, workers: Vec<Arc<dataplane::WorkerStats>>, every: Duration) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut progress = notify::Progress::default();
+    let mut tick = tokio::time::interval(every);
+    let mut stuck = false;
+    loop {
+        tick.tick().await;
+        let cycles = workers.iter().map(|w| w.busy_cycles.load(Relaxed) + w.idle_cycles.load(Relaxed)).collect();
+        if progress.advanced(cycles) {
+            n.send("WATCHDOG=1");
+            stuck = false;
+        } else if !std::mem::replace(&mut stuck, true) {
+            eprintln!("gatewayd: a worker made no progress in {every:?}: the watchdog is no longer fed");
+        }
+    }
+}
+
+async fn shutdown_signal(notifier: Option<Arc<notify::Notifier>>) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,
@@ -249,4 +333,7 @@ async fn shutdown_signal() {
         _ = term.recv() => {}
     }
     eprintln!("gatewayd: stopping");
+    if let Some(n) = notifier {
+        n.send("STOPPING=1");
+    }
 }

@@ -238,6 +238,10 @@ pub fn diff(old: &Config, new: &Config) -> Vec<String> {
 
 /// Interfaces in the order that gives them their index; a change here
 /// renumbers interfaces, so learned neighbors are flushed.
+/// Most sessions a plan looks at to count those a change of port
+/// forwards ends.
+const PLAN_SCAN: usize = 1_000_000;
+
 fn iface_layout(c: &Config) -> Vec<(&str, &str, Option<u16>, Option<&str>)> {
     c.interfaces.iter().map(|i| (i.name.as_str(), i.port.as_str(), i.vlan, i.bridge.as_deref())).collect()
 }
@@ -659,6 +663,81 @@ impl Controller {
         let mut slot = mb.slot.lock().unwrap_or_else(|p| p.into_inner());
         slot.request = None;
         Some((std::mem::take(&mut slot.answer), slot.now))
+    }
+
+    /// What applying `candidate` would change, applying nothing: refused
+    /// as `apply` would refuse it (every problem, by field), else the
+    /// [`Plan`](crate::plan::Plan) with the NAT sessions it would end now.
+    pub async fn plan(&self, candidate: &Config) -> Result<crate::plan::Plan, ApplyError> {
+        validate(candidate).await?;
+        let running = self.running();
+        let restart = running.restart_only_changes(candidate);
+        if !restart.is_empty() {
+            return Err(ApplyError::Invalid(restart));
+        }
+        let mut plan = crate::plan::sections(&running, candidate);
+        plan.neighbors_flushed = iface_layout(&running) != iface_layout(candidate);
+        let ids: Vec<u16> = self.ports.iter().map(|p| p.id).collect();
+        let macs: Vec<MacAddr> = self.ports.iter().map(|p| p.mac).collect();
+        let t = tables::build(candidate, &ids, &macs, 0)
+            .map_err(|e| ApplyError::Invalid(vec![err("routes", e.to_string())]))?;
+        let next = tables::nat_rules(candidate, &t);
+        let now = self.hooks.nat.load_full();
+        plan.nat_reset = now.resets_sessions(&next);
+        if plan.nat_reset {
+            plan.sessions_ended = self.hooks.workers.iter().map(|w| w.nat_sessions.load(Relaxed)).sum();
+        } else if now.forwards != next.forwards {
+            let (ended, partial) = self.sessions_displaced(&now.forwards, &next.forwards).await?;
+            plan.sessions_ended = ended;
+            plan.sessions_counted_in_part = partial;
+        }
+        Ok(plan)
+    }
+
+    /// The sessions a change of port forwards from `old` to `new` ends (as
+    /// `Nat::set_rules` ends them): those of each forward removed, and of
+    /// the dynamic mappings on a new forward's outside port or inside
+    /// endpoint. Counted by asking the workers for the sessions of those
+    /// addresses, at most [`PLAN_SCAN`] of them; true if it stopped there.
+    async fn sessions_displaced(&self, old: &[nat::Forward], new: &[nat::Forward]) -> Result<(u64, bool), ApplyError> {
+        let gone: Vec<&nat::Forward> = old.iter().filter(|f| !new.contains(f)).collect();
+        let added: Vec<&nat::Forward> = new.iter().filter(|f| !old.contains(f)).collect();
+        let ends = |s: &nat::SessionInfo| {
+            gone.iter().any(|f| f.proto == s.proto && f.outside == s.outside)
+                || added.iter().any(|f| f.proto == s.proto && (f.outside == s.outside || f.inside == s.inside))
+        };
+        let mut queries: Vec<nat::Query> = Vec::new();
+        for f in gone.iter().chain(&added) {
+            queries.push(nat::Query::Sessions { inside: None, outside: Some(f.outside.0) });
+        }
+        for f in &added {
+            queries.push(nat::Query::Sessions { inside: Some(f.inside.0), outside: None });
+        }
+        queries.dedup();
+        let mut seen = std::collections::HashSet::new();
+        let mut scanned = 0usize;
+        for q in queries {
+            for w in 0..self.nat_workers() {
+                let mut from = 0;
+                loop {
+                    if scanned >= PLAN_SCAN {
+                        return Ok((seen.len() as u64, true));
+                    }
+                    let Some((answer, _)) = self.nat_ask(w, nat::Request::new(q, from, 1000)).await else {
+                        return Err(ApplyError::Failed(format!("worker {w} did not answer; try again")));
+                    };
+                    scanned += answer.sessions.len();
+                    for s in answer.sessions.iter().filter(|s| ends(s)) {
+                        seen.insert((w, s.proto, s.outside, s.remote));
+                    }
+                    match answer.next {
+                        Some(n) => from = n,
+                        None => break,
+                    }
+                }
+            }
+        }
+        Ok((seen.len() as u64, false))
     }
 
     /// Ends the NAT session with this outside endpoint and remote, on

@@ -10,7 +10,7 @@
 //!   route add DST via GW[,GW...] | route add DST unreachable|blackhole
 //!   route del DST
 //!   neighbors flush
-//!   config show [--yaml] | config validate FILE
+//!   config show [--yaml] | config validate FILE | plan FILE
 //!   config commit FILE [--confirm SECONDS] | config confirm | config cancel
 //! ```
 //!
@@ -31,6 +31,7 @@ commands:
   route del DST
   neighbors flush
   config show [--yaml]              config validate FILE
+  plan FILE                         what committing FILE would change
   config commit FILE [--confirm SECONDS]
   config confirm                    config cancel";
 
@@ -388,6 +389,11 @@ pub fn run(args: &[String]) -> Result<String, Failure> {
                 }
                 o
             }))
+        }
+        ["plan", file] | ["config", "plan", file] => {
+            let (ct, b) = read_file(file)?;
+            let (v, _) = c.call("POST", "/api/v1/config/plan", Some((&ct, b)))?;
+            Ok(out(v.clone(), &crate::plan::text))
         }
         ["config", "commit", file] => {
             let (ct, b) = read_file(file)?;

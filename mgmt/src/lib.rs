@@ -16,6 +16,7 @@ pub mod natlog;
 pub mod nic;
 pub mod notify;
 pub mod persist;
+pub mod plan;
 pub mod problem;
 pub mod tables;
 

@@ -546,3 +546,73 @@ print(len(seen))
     assert!(limited > 0 && inbound + limited >= 2500, "{inbound} sessions, {limited} dropped");
     assert_eq!(lab.drops("nat_session_limit"), 0);
 }
+
+/// `POST /config/plan` and `gatewayd ctl plan`: what a config would
+/// change, and the NAT sessions it would end, counted against the
+/// sessions the workers hold; and nothing changes.
+#[test]
+fn a_plan_names_the_changes_and_the_sessions_they_would_end_and_changes_nothing() {
+    let Some(lab) = nat_lab() else { return };
+    whoami_server("lab-lan", 8000);
+    for _ in 0..2 {
+        assert_eq!(whoami("lab-wan", "203.0.113.1:8080", None), "203.0.113.2");
+    }
+    ping("lab-lan", "203.0.113.2");
+    ok("ip netns exec lab-lan python3 -c \"import socket
+for _ in range(5): socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('203.0.113.2', 9))\"");
+    std::thread::sleep(Duration::from_millis(300));
+    let sessions = api("GET", "/api/v1/nat/sessions?limit=1000", "readonly", None, &[]).json["items"].clone();
+    let sessions = sessions.as_array().unwrap();
+    let of_forward = sessions.iter().filter(|s| s["outside"] == "203.0.113.1:8080").count() as u64;
+    assert_eq!(of_forward, 2, "{sessions:?}");
+    assert!(sessions.len() >= 8, "2 forwarded, 1 ping, 5 UDP: {sessions:?}");
+    let before = api("GET", "/api/v1/config", "readonly", None, &[]);
+
+    // Without the forward: its two sessions end, no other.
+    let mut cfg = before.json.clone();
+    cfg["nat"]["forwards"] = serde_json::json!([]);
+    cfg["routes"] = serde_json::json!([{"dst": "192.0.2.0/24", "via": ["203.0.113.2"]}]);
+    let r = api("POST", "/api/v1/config/plan", "readonly", Some(cfg), &[]);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["nat_forwards"]["removed"], serde_json::json!(["tcp 203.0.113.1:8080"]), "{}", r.text);
+    assert_eq!(r.json["routes"]["added"], serde_json::json!(["192.0.2.0/24"]));
+    assert_eq!(r.json["routes"]["removed"], serde_json::json!(["198.51.100.0/24"]));
+    assert_eq!((r.json["nat_reset"].clone(), r.json["sessions_ended"].as_u64()), (false.into(), Some(of_forward)));
+
+    // A pool for the masquerade: every session ends.
+    let mut cfg = before.json.clone();
+    cfg["nat"]["rules"][0]["pool"] = serde_json::json!(["203.0.113.50"]);
+    let r = api("POST", "/api/v1/config/plan", "readonly", Some(cfg.clone()), &[]);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["nat_rules"]["changed"], serde_json::json!(["rules[0]"]));
+    assert_eq!(r.json["nat_reset"], true);
+    let live = lab.metric("gateway_nat_sessions");
+    assert_eq!(r.json["sessions_ended"].as_u64(), Some(live), "{}", r.text);
+
+    // From the command line, as a file.
+    let file = std::env::temp_dir().join(format!("gw-plan-{}.json", std::process::id()));
+    std::fs::write(&file, cfg.to_string()).unwrap();
+    let o = sh(&format!(
+        "GATEWAYD_TOKEN_FILE=/run/gatewayd-lab/readonly.token {} ctl plan {}",
+        env!("CARGO_BIN_EXE_gatewayd"),
+        file.display()
+    ));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        text.contains("NAT rules ~ rules[0]") && text.contains(&format!("every NAT session ends: {live} now")),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(&file);
+
+    // A refused config is refused by field, as a commit would be.
+    let mut bad = before.json.clone();
+    bad["nat"]["forwards"][0]["inside"] = "10.0.1.2:0".into();
+    assert_eq!(api("POST", "/api/v1/config/plan", "readonly", Some(bad), &[]).status, 422);
+
+    // Nothing changed: the config, the sessions, the forward.
+    assert_eq!(api("GET", "/api/v1/config", "readonly", None, &[]).etag, before.etag);
+    let after = api("GET", "/api/v1/nat/sessions?limit=1000", "readonly", None, &[]).json["items"].clone();
+    assert_eq!(after.as_array().unwrap().len(), sessions.len());
+    assert_eq!(whoami("lab-wan", "203.0.113.1:8080", None), "203.0.113.2");
+}

@@ -152,4 +152,15 @@ impl Rules {
         }
         v
     }
+
+    /// Whether a worker taking `next` in place of these rules ends every
+    /// session: a changed rule list (prefixes, interfaces, pools), port
+    /// range, port block or set of outside addresses, after which
+    /// mappings may no longer be valid.
+    pub fn resets_sessions(&self, next: &Rules) -> bool {
+        next.rules != self.rules
+            || next.ports != self.ports
+            || next.port_block != self.port_block
+            || next.addresses() != self.addresses()
+    }
 }

@@ -55,7 +55,8 @@ pub(super) async fn authenticate(State(api): St, mut req: Request, next: Next) -
 }
 
 /// Whether `method` on `path` changes something, and so needs an admin
-/// token: every method but GET and HEAD, except validating a config.
+/// token: every method but GET and HEAD, except validating a config and
+/// planning one.
 pub(super) fn method_writes(method: Method, path: &str) -> bool {
-    !matches!(method, Method::GET | Method::HEAD) && path != "/api/v1/config/validate"
+    !matches!(method, Method::GET | Method::HEAD) && !["/api/v1/config/validate", "/api/v1/config/plan"].contains(&path)
 }

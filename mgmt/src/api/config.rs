@@ -7,6 +7,7 @@ use super::*;
 pub(super) fn routes(r: OpenApiRouter<Arc<Api>>) -> OpenApiRouter<Arc<Api>> {
     r.routes(routes!(get_config, put_config))
         .routes(routes!(validate_config))
+        .routes(routes!(plan_config))
         .routes(routes!(commit_config, get_commit, cancel_commit))
         .routes(routes!(confirm_commit))
 }
@@ -81,6 +82,24 @@ async fn validate_config(State(api): St, Body(cfg): Body<Config>) -> ApiResult<J
         return Err(Problem::invalid(restart));
     }
     Ok(Json(Validation { valid: true, changes: crate::control::diff(&running, &cfg) }))
+}
+
+/// What applying a whole config would change, applying nothing: the
+/// items each section gains, loses or changes, other settings that
+/// change, whether learned neighbors are flushed, and how many NAT
+/// sessions would end now. Refused, by field, as a commit would be.
+/// Read-only tokens may ask.
+#[utoipa::path(post, path = "/api/v1/config/plan", tag = "config", request_body = Config,
+    responses((status = 200, body = crate::plan::Plan), (status = 422, body = Problem),
+        (status = 503, body = Problem, description = "validation ran past its budget (5 s), or a worker did not answer")))]
+async fn plan_config(State(api): St, Body(cfg): Body<Config>) -> ApiResult<Json<crate::plan::Plan>> {
+    match api.ctl.plan(&cfg).await {
+        Ok(p) => Ok(Json(p)),
+        Err(ApplyError::Failed(m)) => {
+            Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "worker", "Worker did not answer", m))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Commit options.

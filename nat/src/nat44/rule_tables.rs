@@ -32,10 +32,7 @@ impl Nat {
         if Arc::ptr_eq(&rules, &self.rules) {
             return;
         }
-        let reset = rules.rules != self.rules.rules
-            || rules.ports != self.rules.ports
-            || rules.port_block != self.rules.port_block
-            || rules.addresses() != self.rules.addresses();
+        let reset = self.rules.resets_sessions(&rules);
         let forwards_changed = rules.forwards != self.rules.forwards;
         // The reset is recorded if logging was on before or is now.
         let record_reset = reset && (self.rules.log || rules.log) && self.holds_ports();

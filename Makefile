@@ -1,5 +1,5 @@
 # The two commands of the README, and a few helpers.
-.PHONY: demo test deps tools build bench lab-up lab-down fmt lint fuzz
+.PHONY: demo test deps tools build bench lab-up lab-down fmt lint fuzz deb deb-check
 
 APT_PACKAGES = libdpdk-dev dpdk dpdk-doc clang libclang-dev pkg-config iproute2 ethtool \
                iperf3 socat curl netcat-openbsd iputils-ping traceroute python3 python3-venv make gcc \
@@ -35,6 +35,17 @@ test: deps tools
 
 bench: build
 	benches/run.sh
+
+# A Debian package (target/debian/gatewayd_VERSION_ARCH.deb): the binary,
+# the systemd unit, a commented config, the dashboard, logrotate rules
+# and the docs (docs/bare-metal.md). cargo-deb is installed if missing.
+deb: build
+	@command -v cargo-deb >/dev/null || cargo install --locked cargo-deb
+	cargo deb -p mgmt --no-build
+
+# The package, unpacked and checked: its files, its config, its unit.
+deb-check: deb
+	deploy/deb/check.sh target/debian/gatewayd_*.deb
 
 # Every fuzz target for FUZZ_SECONDS each (docs/fuzzing.md).
 FUZZ_SECONDS ?= 600

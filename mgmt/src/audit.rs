@@ -38,12 +38,12 @@ pub struct AuditEntry {
 }
 
 /// Opens (creating, mode 0640) a log file of the daemon's for
-/// appending; a symlink at `path` is not followed (`O_NOFOLLOW`: the
+/// appending (and reading); a symlink at `path` is not followed (`O_NOFOLLOW`: the
 /// open fails), so whoever can write the log's directory cannot aim the
 /// root daemon's writes at another file.
 pub fn open_log(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new().create(true).append(true).mode(0o640).custom_flags(libc::O_NOFOLLOW).open(path)
+    OpenOptions::new().read(true).create(true).append(true).mode(0o640).custom_flags(libc::O_NOFOLLOW).open(path)
 }
 
 /// The log file, and where each entry's line lies in it, so a page is
@@ -55,17 +55,24 @@ pub struct AuditLog {
 
 struct Inner {
     file: File,
+    /// The open file's inode: a different one at the path means the log
+    /// was rotated (moved away, a new one made).
+    ino: u64,
     /// Each entry's line: its offset in the file and length (newline
     /// excluded), oldest first. 12 bytes an entry.
     lines: Vec<(u64, u32)>,
     /// The file's length.
     end: u64,
+    /// Entries in the files rotated away, so sequence numbers go on.
+    before: u64,
 }
 
-impl AuditLog {
-    /// Opens (creating) the log for appending, and finds its lines.
-    pub fn open(path: &Path) -> std::io::Result<AuditLog> {
+impl Inner {
+    /// Opens (creating) the file at `path` and finds its lines.
+    fn open(path: &Path, before: u64) -> std::io::Result<Inner> {
+        use std::os::unix::fs::MetadataExt;
         let file = open_log(path)?;
+        let ino = file.metadata()?.ino();
         let bytes = std::fs::read(path)?;
         let mut lines = Vec::new();
         let mut at = 0u64;
@@ -76,7 +83,25 @@ impl AuditLog {
             }
             at += line.len() as u64;
         }
-        Ok(AuditLog { path: path.to_owned(), inner: Mutex::new(Inner { file, lines, end: at }) })
+        Ok(Inner { file, ino, lines, end: at, before })
+    }
+
+    /// Follows a rotation (logrotate moved the file away): the new file
+    /// at `path` from now on, numbering on from the old one's entries.
+    fn follow(&mut self, path: &Path) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.ino() == self.ino) {
+            return Ok(());
+        }
+        *self = Inner::open(path, self.before + self.lines.len() as u64)?;
+        Ok(())
+    }
+}
+
+impl AuditLog {
+    /// Opens (creating) the log for appending, and finds its lines.
+    pub fn open(path: &Path) -> std::io::Result<AuditLog> {
+        Ok(AuditLog { path: path.to_owned(), inner: Mutex::new(Inner::open(path, 0)?) })
     }
 
     pub fn path(&self) -> &Path {
@@ -87,7 +112,8 @@ impl AuditLog {
     /// syncs it to disk.
     pub fn append(&self, mut e: AuditEntry) -> std::io::Result<AuditEntry> {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        e.seq = g.lines.len() as u64 + 1;
+        g.follow(&self.path)?;
+        e.seq = g.before + g.lines.len() as u64 + 1;
         e.time = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
         let mut line = serde_json::to_vec(&e).map_err(std::io::Error::other)?;
         line.push(b'\n');
@@ -99,16 +125,17 @@ impl AuditLog {
         Ok(e)
     }
 
-    /// Entries newest first: `(total, page)`. The lock is held only to
-    /// copy where the page's lines lie; they are read and parsed after,
-    /// `limit` of them at most, while appends go on.
+    /// Entries of the current file newest first: `(total, page)`. The
+    /// lock is held only to copy where the page's lines lie; they are
+    /// read and parsed after, `limit` of them at most, while appends go
+    /// on (from the file the lines are in, even if rotated meanwhile).
     pub fn read(&self, offset: usize, limit: usize) -> std::io::Result<(usize, Vec<AuditEntry>)> {
         use std::os::unix::fs::FileExt;
-        let (total, wanted): (usize, Vec<(u64, u32)>) = {
-            let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            (g.lines.len(), g.lines.iter().rev().skip(offset).take(limit).copied().collect())
+        let (total, wanted, f): (usize, Vec<(u64, u32)>, File) = {
+            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            g.follow(&self.path)?;
+            (g.lines.len(), g.lines.iter().rev().skip(offset).take(limit).copied().collect(), g.file.try_clone()?)
         };
-        let f = File::open(&self.path)?;
         let mut out = Vec::with_capacity(wanted.len());
         let mut buf = Vec::new();
         for (at, len) in wanted {
@@ -161,5 +188,36 @@ mod tests {
         assert_eq!(log.append(e).unwrap().seq, 4);
         assert_eq!(log.read(0, 1).unwrap().1[0].action, "later");
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_rotated_log_is_followed_and_numbering_goes_on() {
+        let path = std::env::temp_dir().join(format!("gw-audit-rot-{}.jsonl", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let log = AuditLog::open(&path).unwrap();
+        let entry = |action: &str| AuditEntry {
+            seq: 0,
+            time: String::new(),
+            token: "ops".into(),
+            remote: String::new(),
+            request: String::new(),
+            action: action.into(),
+            changes: vec![],
+            outcome: "applied".into(),
+            detail: String::new(),
+            generation: 1,
+        };
+        log.append(entry("one")).unwrap();
+        log.append(entry("two")).unwrap();
+        // logrotate: the file moves away; the next entry starts a new one.
+        let old = path.with_extension("jsonl.1");
+        std::fs::rename(&path, &old).unwrap();
+        assert_eq!(log.read(0, 10).unwrap().0, 0, "the new file is empty");
+        assert_eq!(log.append(entry("three")).unwrap().seq, 3);
+        let (total, page) = log.read(0, 10).unwrap();
+        assert_eq!((total, page[0].action.as_str(), page[0].seq), (1, "three", 3));
+        assert_eq!(std::fs::read_to_string(&old).unwrap().lines().count(), 2, "the old file is whole");
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&old).unwrap();
     }
 }

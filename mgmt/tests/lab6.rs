@@ -210,6 +210,7 @@ fn a_scan_of_the_lan_64_from_the_wan_leaves_old_and_new_hosts_reachable_rfc6583(
     let Some(lab) = Lab::up() else { return };
     wait_for_ra_default_route();
     assert!(ping6("lab-wan", "fd00:1::2").contains("3 received"));
+    let before = rss(lab.pid());
     // The review's attack: 20,000 datagrams from the WAN to random
     // addresses of the connected /64, as fast as a socket sends them.
     let flood = "import random, socket\n\
@@ -239,4 +240,6 @@ fn a_scan_of_the_lan_64_from_the_wan_leaves_old_and_new_hosts_reachable_rfc6583(
         solicits as f64 <= 2.0 * (100.0 + 1000.0 * took.as_secs_f64()) + 50.0,
         "{solicits} solicitations in {took:?}"
     );
+    let grown = rss(lab.pid()).saturating_sub(before);
+    assert!(grown < RSS_SLACK, "the scan grew the gateway by {} MiB", grown >> 20);
 }

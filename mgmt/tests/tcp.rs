@@ -148,6 +148,7 @@ fn chargen_streams_rfc864s_lines_on_both_families_until_the_client_closes() {
 #[test]
 fn legitimate_clients_connect_during_a_syn_flood_through_syn_cookies() {
     let Some(lab) = Lab::up() else { return };
+    let before = rss(lab.pid());
     // 20,000 spoofed SYNs a second for 4 s to the HTTP listener, from
     // addresses of lab-lan's subnet that do not exist.
     let flood = root().join("deploy/lab/syn_flood.py");
@@ -163,9 +164,13 @@ fn legitimate_clients_connect_during_a_syn_flood_through_syn_cookies() {
         let got = ok("ip netns exec lab-lan curl -sf -m 3 http://10.0.1.1/bytes/100000 | wc -c");
         assert_eq!(got.trim(), "100000", "a client during the flood");
     }
+    assert_eq!(api("GET", "/api/v1/stats", "readonly", None, &[]).status, 200, "the API answers");
+    assert!(ping("lab-lan", "203.0.113.2").contains("3 received"), "forwarding goes on");
     let out = f.wait_with_output().expect("flood");
     let sent: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
     assert!(sent > 40_000, "the flood sent {sent}");
+    let grown = rss(lab.pid()).saturating_sub(before);
+    assert!(grown < RSS_SLACK, "the flood grew the gateway by {} MiB", grown >> 20);
     // Past the backlog every SYN got a cookie and kept no state; the
     // clients' ACKs returned theirs.
     assert!(lab.metric("gateway_tcp_syn_cookies_sent_total") > sent / 2);
@@ -192,13 +197,6 @@ fn with_two_workers_segments_reach_the_worker_owning_their_connection() {
     assert_eq!(lab.drops("tcp_handoff_full"), 0);
     assert!(lab.metric("gateway_tcp_connections_accepted_total") >= 40);
     std::fs::remove_file(&cfg).unwrap();
-}
-
-/// The resident memory of process `pid`, bytes.
-fn rss(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).expect("VmRSS");
-    kb.trim().trim_end_matches("kB").trim().parse::<u64>().expect("kB") * 1024
 }
 
 /// Established connections of the gateway's TCP, as the API counts them.

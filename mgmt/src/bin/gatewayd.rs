@@ -283,8 +283,7 @@ fn serve(
         let workers = hooks.workers.clone();
         let ctl = Controller::new(cfg, path, ports, hooks, audit);
         let app = api::router(ctl);
-        let listener =
-            tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("management.listen {listen}: {e}"))?;
+        let listener = bind(listen).map_err(|e| format!("management.listen {listen}: {e}"))?;
         eprintln!("gatewayd: management on http://{listen}");
         // Under systemd (Type=notify): ready now that the ports are up
         // and the API listens; then the watchdog.
@@ -300,6 +299,16 @@ fn serve(
             .await
             .map_err(|e| e.to_string())
     })
+}
+
+/// The API's listening socket, with room for a burst of connections
+/// (1024 waiting to be accepted; the standard library's 128 overflows
+/// when many clients connect at once).
+fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 /// Pings systemd's watchdog every `every` while each worker makes

@@ -264,3 +264,17 @@ pub fn tcp_transfer(from: &str, to: &str, dst: &str, port: u16, bytes: usize) {
     assert_eq!(sums[0], sums[1], "to {dst}: checksums differ");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The resident memory of process `pid`, bytes.
+pub fn rss(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).expect("VmRSS");
+    kb.trim().trim_end_matches("kB").trim().parse::<u64>().expect("kB") * 1024
+}
+
+/// How much an attack may grow the gateway's resident memory. Its tables
+/// are sized at start, so what grows is the first touch of memory taken
+/// then and never used yet (packet buffers, table slots: the lab's
+/// config sizes them at well under 64 MiB), not anything the attacker
+/// makes.
+pub const RSS_SLACK: u64 = 64 << 20;

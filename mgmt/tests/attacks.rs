@@ -39,19 +39,32 @@ fn assert_bounded(lab: &Lab, before: u64, attack: &str) {
     assert!(grown < RSS_SLACK, "{attack} grew the gateway by {} MiB", grown >> 20);
 }
 
-/// Legitimate traffic through the gateway and its API, while under attack.
+/// Echo replies `ns` gets of 5 pings to `dst`. A flood shares the port
+/// (and on this VM the two cores) with them, so some may be lost; none
+/// getting through is a failure.
+fn pings_answered(ns: &str, dst: &str) -> u32 {
+    let out = sh(&format!("ip netns exec {ns} ping -c 5 -i 0.2 -W 2 {dst}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split(", ").find_map(|w| w.strip_suffix(" received")).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+/// Legitimate traffic through the gateway and its API, while under
+/// attack: pings (some may be lost), a TCP transfer (complete, byte for
+/// byte), an API call.
 fn legitimate_traffic_flows(what: &str) {
-    assert!(ping("lab-lan", "203.0.113.2").contains("3 received"), "lan -> wan during {what}");
+    assert!(pings_answered("lab-lan", "203.0.113.2") > 0, "lan -> wan during {what}");
     tcp_transfer("lab-lan", "lab-wan", "203.0.113.2", 9500, 2_000_000);
     assert_eq!(api("GET", "/api/v1/stats", "readonly", None, &[]).status, 200, "the API during {what}");
 }
 
 /// A SYN flood from the WAN (20,000 spoofed SYNs a second for 4 s, 4,096
-/// sources and ports) at a port forward: each SYN would be a session, so
-/// they are held to the bound on sessions made from outside
-/// (`nat.inbound_sessions`, 2,000 here), the rest dropped as
-/// `nat_inbound_limit`, and the subscribers' own outbound flows (a ping,
-/// a TCP transfer) go on: they are counted apart.
+/// sources and ports) at a port forward whose server answers them: each
+/// SYN would be a session, so they are held to the bound on sessions
+/// made from outside (`nat.inbound_sessions`, 2,000 here), turning over
+/// among themselves (`gateway_nat_inbound_evicted_total`: never assured,
+/// the oldest gives way); clients of the forward that complete their
+/// handshake get in meanwhile, and the subscribers' own outbound flows
+/// (a ping, a TCP transfer) go on, counted apart.
 #[test]
 fn a_syn_flood_at_a_port_forward_is_held_to_its_bound_and_outbound_flows_go_on() {
     let Some(lab) = Lab::up_with(Some(&root().join("deploy/lab/nat.yaml"))) else { return };
@@ -60,13 +73,22 @@ fn a_syn_flood_at_a_port_forward_is_held_to_its_bound_and_outbound_flows_go_on()
     let r = api("PUT", "/api/v1/nat", "admin", Some(nat), &[]);
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(ping("lab-lan", "203.0.113.2").contains("3 received"));
+    // The forward's server: says who connected.
+    ok("ip netns exec lab-lan python3 -c 'import socket\ns = socket.socket(); \
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"0.0.0.0\", 8000)); s.listen(64)\n\
+        while True:\n    c, peer = s.accept(); c.sendall(peer[0].encode()); c.close()' >/dev/null 2>&1 &");
+    std::thread::sleep(Duration::from_millis(400));
     let before = rss(lab.pid());
     let f = flood("lab-wan", "syn_flood.py", &["203.0.113.1", "8080", "198.51.100", "20000", "4"]);
     std::thread::sleep(Duration::from_millis(1500));
+    for _ in 0..3 {
+        let who = ok("ip netns exec lab-wan timeout 10 socat -u TCP:203.0.113.1:8080,connect-timeout=5 STDOUT");
+        assert_eq!(who, "203.0.113.2", "a client of the forward during the flood");
+    }
     legitimate_traffic_flows("a SYN flood at a forward");
     let n = sent(f);
     assert!(n > 40_000, "the flood sent {n}");
-    assert!(lab.drops("nat_inbound_limit") > 0, "the bound named the attack");
+    assert!(lab.metric("gateway_nat_inbound_evicted_total") > 20_000, "the bound named the attack");
     let inbound = lab.metric("gateway_nat_inbound_sessions");
     assert_eq!(inbound, 2000, "sessions from outside, at the bound");
     assert_bounded(&lab, before, "a SYN flood at a forward");
@@ -90,7 +112,7 @@ fn an_arp_flood_leaves_the_neighbor_cache_bounded_and_hosts_reachable() {
     let replies = lab.metric("gateway_arp_replies_sent_total");
     let f = flood("lab-lan", "l2_flood.py", &["eth0", "arp", "10.0.1.1", "3"]);
     std::thread::sleep(Duration::from_millis(1000));
-    assert!(ping("lab-wan", "10.0.1.2").contains("3 received"), "wan -> lan during the flood");
+    assert!(pings_answered("lab-wan", "10.0.1.2") > 0, "wan -> lan during the flood");
     assert_eq!(api("GET", "/api/v1/stats", "readonly", None, &[]).status, 200);
     let n = sent(f);
     assert!(n > 20_000, "the flood sent {n}");
@@ -118,7 +140,7 @@ fn a_mac_flood_fills_only_the_bridges_bound_and_its_hosts_still_talk() {
     let f = flood("lab-h1", "l2_flood.py", &["eth0", "mac", "3"]);
     std::thread::sleep(Duration::from_millis(1000));
     for (ns, dst) in [("lab-h2", "10.0.10.4"), ("lab-h3", "10.0.10.1")] {
-        assert!(ping(ns, dst).contains("3 received"), "{ns} -> {dst} during the flood");
+        assert!(pings_answered(ns, dst) > 0, "{ns} -> {dst} during the flood");
     }
     let n = sent(f);
     assert!(n > 20_000, "the flood sent {n}");
@@ -210,7 +232,7 @@ print(dict(got), round(time.time() - t0, 2))",
         .expect("clients");
     std::thread::sleep(Duration::from_millis(300));
     assert!(ureq::get("http://127.0.0.1:8080/healthz").timeout(Duration::from_secs(5)).call().is_ok());
-    assert!(ping("lab-lan", "203.0.113.2").contains("3 received"), "forwarding while the API is busy");
+    assert!(pings_answered("lab-lan", "203.0.113.2") > 0, "forwarding while the API is busy");
     let out = burst.wait_with_output().expect("clients");
     let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(text.starts_with("{'HTTP/1.1 200': 1000}"), "every request answered: {text}");

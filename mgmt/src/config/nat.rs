@@ -79,7 +79,9 @@ pub struct NatConf {
     #[serde(default = "default_subscriber_inbound_sessions")]
     pub subscriber_inbound_sessions: u32,
     /// Most sessions packets from outside may hold on each worker, port
-    /// forwards' included (a SYN flood at a forward fills only this); 0
+    /// forwards' included (a SYN flood at a forward fills only this, and
+    /// at the bound its oldest never-assured session gives way to a new
+    /// one, so real clients still get in); 0
     /// (the default): a quarter of `max_sessions`. At most
     /// `max_sessions`.
     #[serde(default)]

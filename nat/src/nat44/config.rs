@@ -97,6 +97,10 @@ stack::counter_set! {
         /// inside host, too big with DF, no room to queue it): a dropped
         /// packet leaves no state.
         abandoned / Abandoned => Sum "gateway_nat_sessions_abandoned_total",
+        /// Sessions from outside that were never assured (their remote
+        /// never answered the inside host's reply: spoofed SYNs at a port
+        /// forward) ended to make room for a new one at the inbound bound.
+        inbound_evicted / InboundEvicted => Sum "gateway_nat_inbound_evicted_total",
     }
     extra {
         /// Sessions created, by protocol ([`PROTOCOLS`] order).
@@ -161,7 +165,7 @@ impl Nat {
             inside: (s.inside.into(), s.in_port),
             outside: (s.outside.into(), s.out_port),
             remote: (s.remote.into(), s.rem_port),
-            tcp: s.tcp & !super::sessions::INBOUND,
+            tcp: s.tcp & super::sessions::TCP_STATE,
             expires: s.expires,
         })
     }

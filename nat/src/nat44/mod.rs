@@ -53,6 +53,7 @@ use stack::Verdict;
 use std::sync::Arc;
 
 mod config;
+mod early_drop;
 mod fast;
 mod fragments;
 mod handoff;
@@ -164,6 +165,8 @@ pub struct Nat {
     live: usize,
     /// Sessions made by packets from outside ([`sessions::INBOUND`]).
     inbound_live: usize,
+    /// Sessions from outside that may give way to a new one ([`early_drop`]).
+    candidates: early_drop::Candidates,
     by_inside: Index,
     by_outside: Index,
     mappings: HugeSlice<Mapping>,
@@ -245,6 +248,7 @@ impl Nat {
             peers: peers::Peers::new(n, cfg.seed),
             live: 0,
             inbound_live: 0,
+            candidates: early_drop::Candidates::new(n),
             by_inside: Index::new(n),
             by_outside: Index::new(n),
             mappings: free_mappings(n),

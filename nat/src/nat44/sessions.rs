@@ -39,6 +39,19 @@ pub(super) const RST_SEEN: u8 = 16;
 /// counts against the inbound bounds, not the subscriber's own.
 pub(super) const INBOUND: u8 = 128;
 
+/// Beside [`INBOUND`]: the inside host has answered (any protocol).
+pub(super) const REPLIED: u8 = 32;
+
+/// Beside [`INBOUND`]: the remote spoke again after the inside host
+/// answered (for TCP, the handshake's last ACK), which a spoofed source
+/// cannot do. Until then the session may give way to a new one
+/// ([`early_drop`](super::early_drop)), and a TCP one has the transitory
+/// timeout however many SYNs it saw.
+pub(super) const ASSURED: u8 = 64;
+
+/// The TCP state bits, without what is kept beside them.
+pub(super) const TCP_STATE: u8 = SYN_OUT | SYN_IN | FIN_OUT | FIN_IN | RST_SEEN;
+
 /// Who made a session: a packet from the inside host, or one from
 /// outside.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -170,6 +183,9 @@ pub(super) fn timeout(t: &Timeouts, proto: u8, tcp: u8) -> u64 {
     match proto {
         TCP if tcp & RST_SEEN != 0 => t.tcp_transitory,
         TCP if tcp & (FIN_OUT | FIN_IN) == FIN_OUT | FIN_IN => t.tcp_transitory,
+        // Made from outside: established once assured, so a flood of SYNs
+        // that a server answers does not hold its sessions for hours.
+        TCP if tcp & INBOUND != 0 && tcp & ASSURED == 0 => t.tcp_transitory,
         TCP if tcp & (SYN_OUT | SYN_IN) == SYN_OUT | SYN_IN => t.tcp_established,
         TCP => t.tcp_transitory,
         UDP => t.udp,
@@ -253,6 +269,13 @@ impl Nat {
     #[inline(always)]
     pub(super) fn touch(&mut self, e: u32, kind: Kind, outbound: bool, now: u64) {
         let Some(s) = self.sessions.get_mut(e as usize) else { return };
+        if s.tcp & (INBOUND | ASSURED) == INBOUND {
+            if outbound {
+                s.tcp |= REPLIED;
+            } else if s.tcp & REPLIED != 0 {
+                s.tcp |= ASSURED;
+            }
+        }
         if let Kind::Tcp(f) = kind {
             if f & SYN != 0 && s.tcp & RST_SEEN != 0 {
                 s.tcp &= INBOUND;
@@ -458,6 +481,9 @@ impl Nat {
         at: Option<Vacant>,
         origin: Origin,
     ) -> Result<u32, Refusal> {
+        if origin == Origin::Outside && self.inbound_live >= self.inbound_cap() {
+            self.early_drop(m);
+        }
         let Some(map) = self.mappings.get(m as usize).copied() else {
             return Err(Verdict::Drop(DropReason::NatNoMapping));
         };
@@ -516,6 +542,7 @@ impl Nat {
         }
         if origin == Origin::Outside {
             self.inbound_live += 1;
+            self.file_candidate(e);
         }
         match at {
             Some(at) => self.by_inside.insert_vacant(at, e),
@@ -666,6 +693,7 @@ impl Nat {
         self.free_session = 0;
         self.live = 0;
         self.inbound_live = 0;
+        self.candidates.clear();
         self.peers.reset(self.rules.filtering == crate::rules::Filtering::AddressDependent);
         chain_free_mappings(&mut self.mappings);
         self.free_mapping = 0;

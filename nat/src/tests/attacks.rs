@@ -41,8 +41,10 @@ fn outside_hosts_flooding_every_mapping_cannot_fill_a_workers_table() {
         let out = src(&l.pass(LAN, udp(h, 5000, R1, 53), WAN));
         from_new_ports(&mut l, R2, (WAN_IP, out.1), 400);
     }
+    // At the share, each new one took the place of the oldest: none of
+    // them was assured (no inside host answered).
     assert_eq!(l.nat().inbound_len(), 256);
-    assert_eq!(l.dropped(DropReason::NatInboundLimit), 3 * 400 - 256);
+    assert_eq!(l.nat().counters.inbound_evicted, 3 * 400 - 256);
     for p in 0..200 {
         l.pass(LAN, udp("10.0.1.5", 6000 + p, R1, 53), WAN);
     }
@@ -59,12 +61,66 @@ fn a_syn_flood_at_a_port_forward_takes_only_the_inbound_share() {
         let src = format!("198.51.100.{}", 1 + i % 200);
         l.send(WAN, tcp(&src, 20_000 + i, WAN_IP, 8080, SYN));
     }
+    // The share, turning over among the flood's own sessions.
     assert_eq!(l.nat().inbound_len(), 256);
-    assert_eq!(l.dropped(DropReason::NatInboundLimit), 2000 - 256);
+    assert_eq!(l.nat().counters.inbound_evicted, 2000 - 256);
+    assert_eq!(l.dropped(DropReason::NatInboundLimit), 0);
     // The subscribers' own flows are untouched by it.
     for p in 0..100 {
         l.pass(LAN, tcp(A, 6000 + p, R1, 443, SYN), WAN);
     }
+}
+
+/// A SYN flood at a port forward whose server answers every SYN (so each
+/// session sees SYNs both ways, "established" to RFC 5382's state bits):
+/// a client that completes its handshake meanwhile gets in and stays,
+/// however long the flood goes on; the flood's sessions keep the
+/// transitory timeout, not the established one.
+#[test]
+fn a_client_of_a_port_forward_gets_in_and_stays_during_a_syn_flood_at_it() {
+    let mut l = Lab::sized(with_forward(rules(&[WAN_IP]), TCP, 8080, (B, 80)), 1024);
+    let flood = |l: &mut Lab, from: u16, n: u16| {
+        for i in from..from + n {
+            let src = format!("198.51.100.{}", 1 + i % 200);
+            l.send(WAN, tcp(&src, 20_000 + i, WAN_IP, 8080, SYN));
+            // The server answers each.
+            l.send(LAN, tcp(B, 80, &src, 20_000 + i, SYN | ACK));
+        }
+    };
+    flood(&mut l, 0, 500);
+    assert_eq!(l.nat().inbound_len(), 256, "at the share");
+    // The client's handshake, in the middle of the flood.
+    assert_eq!(dst(&l.pass(WAN, tcp(R1, 40_000, WAN_IP, 8080, SYN), LAN)), (ip(B), 80));
+    l.pass(LAN, tcp(B, 80, R1, 40_000, SYN | ACK), WAN);
+    l.pass(WAN, tcp(R1, 40_000, WAN_IP, 8080, ACK), LAN);
+    flood(&mut l, 500, 2000);
+    assert_eq!(l.dropped(DropReason::NatInboundLimit), 0);
+    assert_eq!(l.nat().counters.inbound_evicted, 2500 + 1 - 256);
+    // Its session is still there: its data goes through both ways.
+    assert_eq!(dst(&l.pass(WAN, tcp(R1, 40_000, WAN_IP, 8080, ACK), LAN)), (ip(B), 80));
+    assert_eq!(src(&l.pass(LAN, tcp(B, 80, R1, 40_000, ACK), WAN)), (ip(WAN_IP), 8080));
+    // The flood's half-open sessions end after the transitory timeout
+    // (240 ms in these tests, 4 min by default), the client's
+    // (established, 7.44 s here) does not.
+    l.advance(300);
+    assert_eq!(l.nat().inbound_len(), 1);
+}
+
+/// Assured sessions never give way: with the share full of clients that
+/// completed their handshakes, a new SYN is refused, not one of them.
+#[test]
+fn assured_sessions_from_outside_are_never_evicted() {
+    let mut l = Lab::sized(with_forward(rules(&[WAN_IP]), TCP, 8080, (B, 80)), 1024);
+    for i in 0..256u16 {
+        let src = format!("198.51.100.{}", 1 + i % 200);
+        l.pass(WAN, tcp(&src, 20_000 + i, WAN_IP, 8080, SYN), LAN);
+        l.pass(LAN, tcp(B, 80, &src, 20_000 + i, SYN | ACK), WAN);
+        l.pass(WAN, tcp(&src, 20_000 + i, WAN_IP, 8080, ACK), LAN);
+    }
+    l.send(WAN, tcp(R1, 40_000, WAN_IP, 8080, SYN));
+    assert_eq!(l.dropped(DropReason::NatInboundLimit), 1);
+    assert_eq!(l.nat().counters.inbound_evicted, 0);
+    assert_eq!(l.nat().inbound_len(), 256);
 }
 
 #[test]

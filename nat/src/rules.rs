@@ -144,13 +144,11 @@ impl Rules {
     /// Every pool address, in rule order, then every port forward's
     /// outside address; each once.
     pub fn addresses(&self) -> Vec<Ipv4Addr> {
-        let mut v: Vec<Ipv4Addr> = Vec::new();
-        for a in self.rules.iter().flat_map(|r| r.pool.iter()).chain(self.forwards.iter().map(|f| &f.outside.0)) {
-            if !v.contains(a) {
-                v.push(*a);
-            }
-        }
-        v
+        // Linear: a worker runs this on every rule change, with up to
+        // 1,024 pool addresses and thousands of forwards.
+        let mut seen = std::collections::HashSet::new();
+        let all = self.rules.iter().flat_map(|r| r.pool.iter()).chain(self.forwards.iter().map(|f| &f.outside.0));
+        all.filter(|a| seen.insert(**a)).copied().collect()
     }
 
     /// Whether a worker taking `next` in place of these rules ends every
@@ -162,5 +160,28 @@ impl Rules {
             || next.ports != self.ports
             || next.port_block != self.port_block
             || next.addresses() != self.addresses()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_the_pools_then_the_forwards_each_once() {
+        let a = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let pool = |p: &[&str]| Rule { inside: (a("10.0.0.0"), 8), outside: 1, pool: p.iter().map(|s| a(s)).collect() };
+        let fw = |o: &str| Forward { proto: 6, outside: (a(o), 80), inside: (a("10.0.0.9"), 80) };
+        let r = Rules {
+            rules: vec![pool(&["192.0.2.2", "192.0.2.1"]), pool(&["192.0.2.1", "192.0.2.3"])],
+            forwards: vec![fw("192.0.2.3"), fw("192.0.2.9"), fw("192.0.2.9")],
+            ..Rules::default()
+        };
+        assert_eq!(r.addresses(), ["192.0.2.2", "192.0.2.1", "192.0.2.3", "192.0.2.9"].map(a));
+        let mut next = r.clone();
+        next.forwards.pop();
+        assert!(!r.resets_sessions(&next), "the same addresses");
+        next.forwards.push(fw("192.0.2.10"));
+        assert!(r.resets_sessions(&next), "a new outside address");
     }
 }

@@ -487,20 +487,33 @@ impl Controller {
         }
     }
 
-    /// The one path a config takes to the workers (state lock held).
-    async fn apply(&self, st: &mut State, candidate: Config, save: bool) -> Result<Applied, ApplyError> {
-        validate(&candidate).await?;
+    /// Whether `candidate` may replace the running config: every problem
+    /// by field, fields that need a restart included. Returns the running
+    /// config it was checked against.
+    async fn admit(&self, candidate: &Config) -> Result<Arc<Config>, ApplyError> {
+        validate(candidate).await?;
         let running = self.running();
-        let restart = running.restart_only_changes(&candidate);
+        let restart = running.restart_only_changes(candidate);
         if !restart.is_empty() {
             return Err(ApplyError::Invalid(restart));
         }
-        let epoch = st.neighbor_epoch + u64::from(iface_layout(&running) != iface_layout(&candidate));
-        let generation = self.generation() + 1;
+        Ok(running)
+    }
+
+    /// The tables `candidate` makes on this gateway's ports.
+    fn tables_for(&self, candidate: &Config, generation: u64) -> Result<Tables, ApplyError> {
         let ids: Vec<u16> = self.ports.iter().map(|p| p.id).collect();
         let macs: Vec<MacAddr> = self.ports.iter().map(|p| p.mac).collect();
-        let mut t = tables::build(&candidate, &ids, &macs, generation)
-            .map_err(|e| ApplyError::Invalid(vec![err("routes", e.to_string())]))?;
+        tables::build(candidate, &ids, &macs, generation)
+            .map_err(|e| ApplyError::Invalid(vec![err("routes", e.to_string())]))
+    }
+
+    /// The one path a config takes to the workers (state lock held).
+    async fn apply(&self, st: &mut State, candidate: Config, save: bool) -> Result<Applied, ApplyError> {
+        let running = self.admit(&candidate).await?;
+        let epoch = st.neighbor_epoch + u64::from(iface_layout(&running) != iface_layout(&candidate));
+        let generation = self.generation() + 1;
+        let mut t = self.tables_for(&candidate, generation)?;
         t.neighbor_epoch = epoch;
         for b in &mut t.bridges {
             b.flush_epoch = st.mac_flushes.get(&b.name).copied().unwrap_or(0);
@@ -669,18 +682,10 @@ impl Controller {
     /// as `apply` would refuse it (every problem, by field), else the
     /// [`Plan`](crate::plan::Plan) with the NAT sessions it would end now.
     pub async fn plan(&self, candidate: &Config) -> Result<crate::plan::Plan, ApplyError> {
-        validate(candidate).await?;
-        let running = self.running();
-        let restart = running.restart_only_changes(candidate);
-        if !restart.is_empty() {
-            return Err(ApplyError::Invalid(restart));
-        }
+        let running = self.admit(candidate).await?;
         let mut plan = crate::plan::sections(&running, candidate);
         plan.neighbors_flushed = iface_layout(&running) != iface_layout(candidate);
-        let ids: Vec<u16> = self.ports.iter().map(|p| p.id).collect();
-        let macs: Vec<MacAddr> = self.ports.iter().map(|p| p.mac).collect();
-        let t = tables::build(candidate, &ids, &macs, 0)
-            .map_err(|e| ApplyError::Invalid(vec![err("routes", e.to_string())]))?;
+        let t = self.tables_for(candidate, 0)?;
         let next = tables::nat_rules(candidate, &t);
         let now = self.hooks.nat.load_full();
         plan.nat_reset = now.resets_sessions(&next);

@@ -142,6 +142,7 @@ fn a_mac_flood_fills_only_the_bridges_bound_and_its_hosts_still_talk() {
     for (ns, dst) in [("lab-h2", "10.0.10.4"), ("lab-h3", "10.0.10.1")] {
         assert!(pings_answered(ns, dst) > 0, "{ns} -> {dst} during the flood");
     }
+    tcp_transfer("lab-h2", "lab-h3", "10.0.10.4", 9500, 2_000_000);
     let n = sent(f);
     assert!(n > 20_000, "the flood sent {n}");
     assert!(lab.metric("gateway_mac_learn_full_total") > full, "the bound named the attack");
@@ -233,6 +234,7 @@ print(dict(got), round(time.time() - t0, 2))",
     std::thread::sleep(Duration::from_millis(300));
     assert!(ureq::get("http://127.0.0.1:8080/healthz").timeout(Duration::from_secs(5)).call().is_ok());
     assert!(pings_answered("lab-lan", "203.0.113.2") > 0, "forwarding while the API is busy");
+    tcp_transfer("lab-lan", "lab-wan", "203.0.113.2", 9500, 2_000_000);
     let out = burst.wait_with_output().expect("clients");
     let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(text.starts_with("{'HTTP/1.1 200': 1000}"), "every request answered: {text}");

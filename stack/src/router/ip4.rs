@@ -178,11 +178,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Verdict::Expire => return self.drop(DropReason::TtlExpired),
         }
         let release = self.nat.take_release();
-        // RFC 791: the address "as known in the environment into which
-        // this datagram is being forwarded"; the arrival's without one.
-        let me = egress.addrs.first().or_else(|| cx.t.iface(self.rx_if).and_then(|i| i.addrs.first()));
-        if let Some(me) = me {
-            self.record_options4(cx.t, ip, me.addr, cx.now);
+        if ipv4::ihl(ip) > ipv4::HEADER_LEN {
+            // RFC 791: the address "as known in the environment into which
+            // this datagram is being forwarded"; the arrival's without one.
+            let me = egress.addrs.first().or_else(|| cx.t.iface(self.rx_if).and_then(|i| i.addrs.first()));
+            if let Some(me) = me {
+                self.record_options4(cx.t, ip, me.addr, cx.now);
+            }
         }
         Ipv4Packet::new_unchecked(&mut *ip).decrement_ttl();
         self.counters.forwarded += 1;

@@ -5,18 +5,23 @@
 # sink. The reference every routed scenario's ratio is taken against.
 #
 #   benches/l3fwd.sh --pcap FILE [--seconds S] [--core C]
+#   benches/l3fwd.sh --pcap FILE [--core C] --hold
 #
 # LPM routes both families, so IPv4 and IPv6 files run the same way.
 #
-# Last line: 'l3fwd_mpps X'. Needs root (DPDK runs with --no-huge).
+# Last line: 'l3fwd_mpps X'. With --hold, l3fwd is left running and the
+# line is 'l3fwd_pid PID PREFIX' (run.sh measures it in turns with
+# gatewayd, then stops it: SIGINT, and /var/run/dpdk/PREFIX removed).
+# Needs root (DPDK runs with --no-huge).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-seconds=5; core=1; pcap=""
+seconds=5; core=1; pcap=""; hold=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --core) core="$2"; shift 2 ;;
     --pcap) pcap="$2"; shift 2 ;;
+    --hold) hold=1; shift ;;
     *) echo "l3fwd.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -39,6 +44,10 @@ prefix="l3fwd-bench-$$"
   -- -p 0x3 -P --config="(0,0,$core),(1,0,$core)" --lookup=lpm --parse-ptype \
   >"$work/l3fwd.log" 2>&1 &
 pid=$!
+if [ -n "$hold" ]; then
+  echo "l3fwd_pid $pid $prefix"
+  exit 0
+fi
 trap 'kill -INT $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf /var/run/dpdk/$prefix' EXIT
 rates="$(/usr/bin/python3 "$here/dpdk_rate.py" "$prefix" --warmup 2 --seconds "$seconds")" \
   || { cat "$work/l3fwd.log" >&2; exit 1; }

@@ -11,11 +11,13 @@
 #   benches/run.sh stages
 #   benches/run.sh tcp [--seconds S] [--pairs N]
 #
-# gatewayd and l3fwd are measured alternately, N pairs (default 5): a
-# ratio is taken in each pair, and the line gives the median ratio with
-# the pairs' spread, and the median rates. (One pair is not a
-# measurement on a shared VM: the same build gave 0.80 and 1.01 minutes
-# apart.)
+# gatewayd and l3fwd both run, polling the same core, and take turns on
+# it (benches/alternate.py: the other one is stopped with SIGSTOP), so
+# the two rates of a pair are taken seconds apart: N pairs (default 10)
+# of S-second turns (default 2). A ratio is taken in each pair, and the
+# line gives the median ratio with the pairs' spread, and the median
+# rates. (One pair is not a measurement on a shared VM: the host's load
+# moves a rate by a third within half a minute.)
 #
 # Prints: ipv4_route gatewayd_mpps=X l3fwd_mpps=Y ratio=Z min=A max=B pairs=N
 #     or: ipv6_route ... (against l3fwd, 2001:200:0:1::/64 frames)
@@ -56,7 +58,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-scenario=ipv4_route; seconds=5; core=1; pairs=5
+scenario=ipv4_route; seconds=""; core=1; pairs=""
 while [ $# -gt 0 ]; do
   case "$1" in
     ipv4_route|ipv6_route|l2_bridge|nat44|tunnel|scrape|stages|tcp) scenario=$1; shift ;;
@@ -65,6 +67,13 @@ while [ $# -gt 0 ]; do
     *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, nat44, tunnel, scrape, stages, tcp)" >&2; exit 2 ;;
   esac
 done
+# A tcp pair is two whole runs of S seconds; a DPDK pair is two turns of
+# S seconds on a core (benches/alternate.py).
+if [ "$scenario" = tcp ]; then
+  seconds="${seconds:-5}"; pairs="${pairs:-5}"
+else
+  seconds="${seconds:-2}"; pairs="${pairs:-10}"
+fi
 if [ "$scenario" = scrape ]; then
   mkdir -p "$here/out"
   if ! (cd "$root" && cargo bench -q -p mgmt --bench scrape -- --warm-up-time 1 --measurement-time 3) \
@@ -282,22 +291,23 @@ neighbors:
 YAML
 fi
 
-# Runs gatewayd with config $1 and measures it: sets gw_mpps (sent on
-# port 1) and rx_mpps (received on port 0).
-measure_gatewayd() {
+# Starts gatewayd with config $1 and waits until its worker runs (and,
+# for nat44, until the million sessions are in): sets gw.
+start_gatewayd() {
   "$gatewayd" --config "$1" >"$out/gatewayd.log" 2>&1 &
   gw=$!
-  trap 'kill -TERM $gw 2>/dev/null || true; wait $gw 2>/dev/null || true; rm -rf /var/run/dpdk/$prefix; drop_veth' EXIT
+  trap stop_all EXIT
+  for _ in $(seq 1 60); do
+    grep -q 'worker(s) on cores' "$out/gatewayd.log" && break
+    kill -0 $gw 2>/dev/null || { cat "$out/gatewayd.log" >&2; exit 1; }
+    sleep 0.5
+  done
   sessions=""
   if [ "$scenario" = nat44 ]; then
     nat_sessions() {
       curl -sf -H "Authorization: Bearer $token" http://127.0.0.1:18080/metrics 2>/dev/null \
         | awk '/^gateway_nat_sessions[ {]/{s += $NF} END {print s + 0}' || true
     }
-    for _ in $(seq 1 60); do
-      grep -q 'worker(s) on cores' "$out/gatewayd.log" && break
-      sleep 0.5
-    done
     # Send the million flows (off the worker's core) until they are all in:
     # a frame the port's ring had no room for is sent again next time.
     for _ in 1 2 3 4 5; do
@@ -310,18 +320,34 @@ measure_gatewayd() {
     done
     [ "${sessions:-0}" -ge 1000000 ] || { echo "run.sh: only ${sessions:-0} NAT sessions after five fills" >&2; cat "$out/gatewayd.log" >&2; exit 1; }
   fi
-  rates="$(/usr/bin/python3 "$here/dpdk_rate.py" "$prefix" --warmup 2 --seconds "$seconds")" || { cat "$out/gatewayd.log" >&2; exit 1; }
-  kill -TERM $gw; wait $gw || true
-  # (The nat44 fill port's veth pair stays for the next pair.)
-  trap drop_veth EXIT
+}
+stop_gatewayd() {
+  [ -n "${gw:-}" ] || return 0
+  kill -CONT $gw 2>/dev/null || true
+  kill -TERM $gw 2>/dev/null || true
+  wait $gw 2>/dev/null || true
+  gw=""
   rm -rf "/var/run/dpdk/$prefix"
-  gw_mpps=$(echo "$rates" | awk '/^port 1 /{print $6}')
-  rx_mpps=$(echo "$rates" | awk '/^port 0 /{print $4}')
+}
+stop_all() {
+  stop_gatewayd
+  if [ -n "${l3pid:-}" ]; then
+    kill -CONT $l3pid 2>/dev/null || true
+    kill -INT $l3pid 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 $l3pid 2>/dev/null || break; sleep 0.1; done
+    kill -KILL $l3pid 2>/dev/null || true
+    rm -rf "/var/run/dpdk/$l3prefix"
+  fi
+  drop_veth
 }
 
-# One pair: gatewayd on each of the scenario's configs, then l3fwd on
-# the plain frames; a line "NAME GW_MPPS L3FWD_MPPS" per config into
-# $out/pairs.txt.
+# l3fwd on the plain frames, held for the whole run and stopped
+# (SIGSTOP) except in its turns.
+l3="$(bash "$here/l3fwd.sh" --core "$core" --pcap "$pcap" --hold)"
+read -r _ l3pid l3prefix <<<"$l3"
+trap stop_all EXIT
+(cd "$here" && /usr/bin/python3 alternate.py --ready "l3fwd:$l3pid:$l3prefix") \
+  || { cat "$out/l3fwd/l3fwd.log" >&2; exit 1; }
 names=("$scenario"); configs=("$out/gateway.yaml")
 if [ "$scenario" = tunnel ]; then
   names=(gre_encap gre_decap vxlan_decap)
@@ -329,18 +355,21 @@ if [ "$scenario" = tunnel ]; then
 elif [ "$scenario" = nat44 ]; then
   names=(nat44_steady)
 fi
+# Per config: gatewayd and l3fwd in turns on the core, N pairs
+# (benches/alternate.py); a line "NAME GW_MPPS L3FWD_MPPS" per pair into
+# $out/pairs.txt.
 : >"$out/pairs.txt"
-for pair in $(seq 1 "$pairs"); do
-  gw_rates=()
-  for cfg in "${configs[@]}"; do
-    measure_gatewayd "$cfg"; gw_rates+=("$gw_mpps")
-  done
-  l3="$(bash "$here/l3fwd.sh" --seconds "$seconds" --core "$core" --pcap "$pcap")"
-  l3_mpps=$(echo "$l3" | awk '/^l3fwd_mpps/{print $2}')
-  for i in "${!names[@]}"; do
-    echo "${names[$i]} ${gw_rates[$i]} $l3_mpps" >>"$out/pairs.txt"
-  done
-  echo "# pair $pair/$pairs: ${names[*]} ${gw_rates[*]} l3fwd $l3_mpps; gatewayd received $rx_mpps Mpps on port 0 (log: $out/gatewayd.log)" >&2
+for i in "${!names[@]}"; do
+  name="${names[$i]}"
+  kill -STOP $l3pid
+  start_gatewayd "${configs[$i]}"
+  turns="$(cd "$here" && /usr/bin/python3 alternate.py "gatewayd:$gw:$prefix" "l3fwd:$l3pid:$l3prefix" \
+    --pairs "$pairs" --seconds "$seconds")" || { cat "$out/gatewayd.log" >&2; exit 1; }
+  stop_gatewayd
+  echo "$turns" | awk -v n="$name" '/^pair /{print n, $4, $6}' >>"$out/pairs.txt"
+  echo "$turns" | awk -v n="$name" -v logf="$out/gatewayd.log" \
+    '/^pair /{print "# " n " pair " $2 ": gatewayd " $4 " l3fwd " $6 " Mpps"}
+     /^rx /{print "# " n ": gatewayd received " $3 " Mpps on port 0 in its last turn (log: " logf ")"}' >&2
 done
 # Per name: median rates and ratio, the ratios' spread.
 summary() {

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire config pipeline)
+[ ${#targets[@]} -gt 0 ] || targets=(wire config pipeline fpm)
 sanitizer=${FUZZ_SANITIZER:-address}
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 export RUSTC_BOOTSTRAP=1

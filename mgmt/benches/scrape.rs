@@ -47,6 +47,7 @@ fn sources(workers: usize, ports: usize) -> Sources {
         interfaces: 32,
         static_neighbors: 10,
         nat_log: (0, 0),
+        fpm: None,
     }
 }
 

@@ -86,7 +86,7 @@ pub async fn validate(cfg: &Config) -> Result<(), ApplyError> {
 }
 
 impl ApplyError {
-    fn summary(&self) -> String {
+    pub fn summary(&self) -> String {
         match self {
             ApplyError::Invalid(errs) => errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
             ApplyError::NotFound(m)
@@ -180,6 +180,10 @@ pub struct Controller {
     dump_seq: AtomicU64,
     /// One NAT question at a time.
     nat_lock: tokio::sync::Mutex<()>,
+    /// Routes learned from the routing daemon (FPM), and its listener's
+    /// counters.
+    pub learned: tokio::sync::RwLock<crate::fpm::rib::Rib>,
+    pub fpm: Arc<crate::fpm::FpmStats>,
 }
 
 /// The ETag of a config: a hash of its canonical JSON.
@@ -268,6 +272,8 @@ impl Controller {
             last_apply_ms: AtomicU64::new(now_ms()),
             dump_seq: AtomicU64::new(0),
             nat_lock: tokio::sync::Mutex::new(()),
+            learned: tokio::sync::RwLock::new(crate::fpm::rib::Rib::default()),
+            fpm: Arc::default(),
         })
     }
 
@@ -500,12 +506,41 @@ impl Controller {
         Ok(running)
     }
 
-    /// The tables `candidate` makes on this gateway's ports.
-    fn tables_for(&self, candidate: &Config, generation: u64) -> Result<Tables, ApplyError> {
+    /// The tables `candidate` makes on this gateway's ports, with the
+    /// learned routes `rib`.
+    fn tables_for(
+        &self,
+        candidate: &Config,
+        rib: &crate::fpm::rib::Rib,
+        generation: u64,
+    ) -> Result<Tables, ApplyError> {
         let ids: Vec<u16> = self.ports.iter().map(|p| p.id).collect();
         let macs: Vec<MacAddr> = self.ports.iter().map(|p| p.mac).collect();
-        tables::build(candidate, &ids, &macs, generation)
+        tables::build_with(candidate, rib, &ids, &macs, generation)
             .map_err(|e| ApplyError::Invalid(vec![err("routes", e.to_string())]))
+    }
+
+    /// Applies the learned routes as they are now, with the running
+    /// config: a new snapshot, nothing saved, nothing in the audit log
+    /// (the routing daemon logs its own changes). Returns the generation.
+    pub async fn apply_learned(&self) -> Result<u64, ApplyError> {
+        let st = self.state.lock().await;
+        let running = self.running();
+        let generation = self.generation() + 1;
+        let mut t = {
+            let rib = self.learned.read().await;
+            self.tables_for(&running, &rib, generation)?
+        };
+        t.neighbor_epoch = st.neighbor_epoch;
+        for b in &mut t.bridges {
+            b.flush_epoch = st.mac_flushes.get(&b.name).copied().unwrap_or(0);
+        }
+        let old = self.hooks.snapshot.swap(Arc::new(t));
+        self.wait_for_workers(generation).await;
+        drop(old); // the last reference: freed here, not in a worker
+        self.generation.store(generation, Relaxed);
+        drop(st);
+        Ok(generation)
     }
 
     /// The one path a config takes to the workers (state lock held).
@@ -513,7 +548,10 @@ impl Controller {
         let running = self.admit(&candidate).await?;
         let epoch = st.neighbor_epoch + u64::from(iface_layout(&running) != iface_layout(&candidate));
         let generation = self.generation() + 1;
-        let mut t = self.tables_for(&candidate, generation)?;
+        let mut t = {
+            let rib = self.learned.read().await;
+            self.tables_for(&candidate, &rib, generation)?
+        };
         t.neighbor_epoch = epoch;
         for b in &mut t.bridges {
             b.flush_epoch = st.mac_flushes.get(&b.name).copied().unwrap_or(0);
@@ -685,7 +723,10 @@ impl Controller {
         let running = self.admit(candidate).await?;
         let mut plan = crate::plan::sections(&running, candidate);
         plan.neighbors_flushed = iface_layout(&running) != iface_layout(candidate);
-        let t = self.tables_for(candidate, 0)?;
+        let t = {
+            let rib = self.learned.read().await;
+            self.tables_for(candidate, &rib, 0)?
+        };
         let next = tables::nat_rules(candidate, &t);
         let now = self.hooks.nat.load_full();
         plan.nat_reset = now.resets_sessions(&next);

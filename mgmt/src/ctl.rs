@@ -253,10 +253,12 @@ pub fn run(args: &[String]) -> Result<String, Failure> {
                     .iter()
                     .map(|r| {
                         let via: Vec<String> = r["via"].as_array().into_iter().flatten().map(s).collect();
-                        vec![s(&r["dst"]), s(&r["type"]), via.join(",")]
+                        let stale = if r["stale"] == true { " (stale)" } else { "" };
+                        let protocol = format!("{}{stale}", s(&r["protocol"]));
+                        vec![s(&r["dst"]), s(&r["type"]), via.join(","), protocol]
                     })
                     .collect();
-                table(&["DESTINATION", "TYPE", "VIA"], &rows)
+                table(&["DESTINATION", "TYPE", "VIA", "PROTOCOL"], &rows)
             }))
         }
         ["route", "add", dst, "via", gws] => {

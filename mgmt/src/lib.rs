@@ -1,7 +1,8 @@
 //! The management side of the gateway: the YAML config model and its
 //! validation, translation into the dataplane's tables, the controller
 //! that applies changes live, the REST API with its OpenAPI document,
-//! tokens, the audit log, metrics, and the `gatewayd ctl` client.
+//! tokens, the audit log, metrics, the FPM listener for routes from FRR,
+//! and the `gatewayd ctl` client.
 //! Ordinary Rust; nothing here touches packets.
 
 pub mod api;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod control;
 pub mod ctl;
 pub mod doctor;
+pub mod fpm;
 pub mod metrics;
 pub mod natlog;
 pub mod nic;

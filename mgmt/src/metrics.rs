@@ -32,6 +32,8 @@ pub struct Sources {
     pub static_neighbors: usize,
     /// NAT log records written, and writes that failed.
     pub nat_log: (u64, u64),
+    /// The FPM listener's counters (routes from FRR).
+    pub fpm: Option<Arc<crate::fpm::FpmStats>>,
 }
 
 fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -168,6 +170,9 @@ pub fn render(src: &Sources) -> String {
     register(&reg, Box::new(last.clone()));
     last.set(src.last_apply_ms as f64 / 1000.0);
     gauge(&reg, "gateway_routes", "Static routes in the running config.").set(src.routes as i64);
+    if let Some(f) = &src.fpm {
+        fpm(&reg, f);
+    }
     gauge(&reg, "gateway_interfaces", "Interfaces in the running config.").set(src.interfaces as i64);
     gauge(&reg, "gateway_static_neighbors", "Static neighbor entries in the running config.")
         .set(src.static_neighbors as i64);
@@ -190,6 +195,36 @@ pub fn render(src: &Sources) -> String {
         return format!("# encoding failed: {e}\n");
     }
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// The FPM listener's families.
+fn fpm(reg: &Registry, f: &crate::fpm::FpmStats) {
+    use crate::fpm::{netlink::Protocol, rib::REFUSALS};
+    gauge(reg, "gateway_fpm_connected", "1 while the routing daemon (zebra, over FPM) is connected.")
+        .set(f.connected.load(Relaxed) as i64);
+    let one = |name: &str, help: &str, v: &AtomicU64| {
+        counter(reg, name, help, &[]).with_label_values::<&str>(&[]).inc_by(v.load(Relaxed))
+    };
+    one("gateway_fpm_sessions_total", "FPM connections accepted.", &f.sessions);
+    one("gateway_fpm_messages_total", "Netlink messages received over FPM.", &f.messages);
+    one("gateway_fpm_batches_total", "Snapshots applied for learned routes.", &f.batches);
+    one(
+        "gateway_fpm_apply_failures_total",
+        "Batches of learned routes the tables refused (previous tables kept).",
+        &f.failures,
+    );
+    one("gateway_fpm_swept_total", "Learned routes removed as stale (after a resync or the grace time).", &f.swept);
+    let refused = counter(reg, "gateway_fpm_refused_total", "FPM messages not taken, by reason.", &["reason"]);
+    for (r, c) in REFUSALS.iter().zip(&f.refused) {
+        refused.with_label_values(&[r]).inc_by(c.load(Relaxed));
+    }
+    let g =
+        IntGaugeVec::new(Opts::new("gateway_learned_routes", "Routes learned from FRR, by protocol."), &["protocol"])
+            .unwrap_or_else(|e| panic!("gateway_learned_routes: {e}"));
+    register(reg, Box::new(g.clone()));
+    for (p, c) in Protocol::NAMES.iter().zip(&f.routes) {
+        g.with_label_values(&[p]).set(c.load(Relaxed) as i64);
+    }
 }
 
 #[cfg(test)]
@@ -215,6 +250,7 @@ mod tests {
             interfaces: 1,
             static_neighbors: 0,
             nat_log: (0, 0),
+            fpm: None,
         });
         assert!(text.contains("gateway_port_rx_packets_total{port=\"lan\"} 7"), "{text}");
         assert!(text.contains("gateway_port_link_up{port=\"lan\"} 1"));

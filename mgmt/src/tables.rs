@@ -1,7 +1,9 @@
 //! Turns a validated [`Config`] into the dataplane's [`Tables`] snapshot
 //! and its router settings.
 
-use crate::config::{Config, InterfaceConf, RaConf, RouteType};
+use crate::config::{Config, InterfaceConf, RaConf, RoutePreference, RouteType};
+use crate::fpm::netlink::{Hop, Target};
+use crate::fpm::rib::Rib;
 use stack::fib::FibError;
 use stack::wire::icmpv6::PrefixInfo;
 use stack::wire::MacAddr;
@@ -9,7 +11,8 @@ use stack::{
     Bridge, Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, Member, NeighborConfig, NextHop, NextHop6, RaSettings, RouterConfig,
     StaticNeighbor, StaticRoute, StaticRoute6, Tables,
 };
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A tunnel's interface: no port; a MAC of its own, locally administered
 /// and made from its name, for its IPv6 link-local address.
@@ -31,6 +34,18 @@ fn tunnel_interface(i: &InterfaceConf, tunnel: stack::Tunnel) -> Interface {
 /// Builds the snapshot. `port_ids[i]` and `port_macs[i]` belong to
 /// `cfg.ports[i]`. The config must have passed `validate`.
 pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: u64) -> Result<Tables, FibError> {
+    build_with(cfg, &Rib::default(), port_ids, port_macs, generation)
+}
+
+/// [`build`], with the routes learned from the routing daemon as well
+/// ([`learned_routes`]).
+pub fn build_with(
+    cfg: &Config,
+    rib: &Rib,
+    port_ids: &[u16],
+    port_macs: &[MacAddr],
+    generation: u64,
+) -> Result<Tables, FibError> {
     let ifaces: Vec<Interface> = cfg
         .interfaces
         .iter()
@@ -109,6 +124,22 @@ pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: 
             })
         })
         .collect();
+    let (mut routes, mut routes6) = (routes, routes6);
+    if !rib.is_empty() {
+        let (learned, learned6) = learned_routes(cfg, rib, &ifaces);
+        if cfg.routing.prefer == RoutePreference::Learned {
+            let won: HashSet<IpCidr> = learned
+                .iter()
+                .map(|r| IpCidr::V4(*r.dst()))
+                .chain(learned6.iter().map(|r| IpCidr::V6(*r.dst())))
+                .collect();
+            routes.retain(|r| !won.contains(&IpCidr::V4(Ipv4Cidr::new(r.dst().network(), r.dst().len))));
+            routes6.retain(|r| !won.contains(&IpCidr::V6(Ipv6Cidr::new(r.dst().network(), r.dst().len))));
+        }
+        // (Later same-prefix routes win in the FIB builders.)
+        routes.extend(learned);
+        routes6.extend(learned6);
+    }
     let neighbors = cfg
         .neighbors
         .iter()
@@ -126,6 +157,91 @@ pub fn build(cfg: &Config, port_ids: &[u16], port_macs: &[MacAddr], generation: 
     t.settings = router_config(cfg);
     t.services = cfg.services.iter().flat_map(|s| s.listeners()).collect();
     Ok(t)
+}
+
+/// The learned routes the FIBs take, IPv4 and IPv6: not one the config
+/// has for the same prefix (unless `routing.prefer: learned`), not an
+/// interface's connected prefix, and with its next hops on our
+/// interfaces: a gateway in a connected subnet (a link-local or on-link
+/// next hop names the daemon's interface, which is not ours: left out).
+/// A unicast route with no such next hop is left out. Weights are not
+/// kept: flows spread evenly over the distinct gateways.
+pub fn learned_routes(cfg: &Config, rib: &Rib, ifaces: &[Interface]) -> (Vec<StaticRoute>, Vec<StaticRoute6>) {
+    let mut taken: HashSet<IpCidr> = HashSet::new();
+    for i in ifaces {
+        taken.extend(i.addrs.iter().map(|c| IpCidr::V4(Ipv4Cidr::new(c.network(), c.len))));
+        taken.extend(i.addrs6.iter().map(|c| IpCidr::V6(Ipv6Cidr::new(c.network(), c.len))));
+    }
+    if cfg.routing.prefer == RoutePreference::Config {
+        taken.extend(cfg.routes.iter().filter_map(|r| r.dst.parse::<IpCidr>().ok()).map(|c| match c {
+            IpCidr::V4(v) => IpCidr::V4(Ipv4Cidr::new(v.network(), v.len)),
+            IpCidr::V6(v) => IpCidr::V6(Ipv6Cidr::new(v.network(), v.len)),
+        }));
+    }
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for (dst, r) in rib.routes() {
+        if taken.contains(dst) {
+            continue;
+        }
+        let hops = match &r.target {
+            Target::Blackhole | Target::Prohibit => None,
+            Target::Unreachable => Some(Vec::new()),
+            t if rib.is_blackhole_object(t) => None,
+            t => {
+                let h = resolve(&rib.hops(t), ifaces);
+                if h.is_empty() {
+                    continue;
+                }
+                Some(h)
+            }
+        };
+        match *dst {
+            IpCidr::V4(dst) => v4.push(as_static(dst, hops, |ifindex, g| match g {
+                IpAddr::V4(gateway) => Some(NextHop { ifindex, gateway }),
+                IpAddr::V6(_) => None,
+            })),
+            IpCidr::V6(dst) => v6.push(as_static(dst, hops, |ifindex, g| match g {
+                IpAddr::V6(gateway) => Some(NextHop6 { ifindex, gateway }),
+                IpAddr::V4(_) => None,
+            })),
+        }
+    }
+    (v4, v6)
+}
+
+/// A learned route for the FIB builders: `None` a blackhole, no next hops
+/// unreachable, otherwise via the next hops `hop` takes (of the family).
+fn as_static<C, H>(
+    dst: C,
+    hops: Option<Vec<(u16, IpAddr)>>,
+    hop: impl Fn(u16, IpAddr) -> Option<H>,
+) -> StaticRoute<C, H> {
+    match hops {
+        None => StaticRoute::Blackhole { dst },
+        Some(h) if h.is_empty() => StaticRoute::Unreachable { dst },
+        Some(h) => StaticRoute::Via { dst, hops: h.into_iter().filter_map(|(i, g)| hop(i, g)).collect() },
+    }
+}
+
+/// Next hops as (our interface index, gateway): each gateway in a
+/// connected subnet of one of `ifaces` (of its own family), once.
+pub fn resolve(hops: &[Hop], ifaces: &[Interface]) -> Vec<(u16, IpAddr)> {
+    let mut out: Vec<(u16, IpAddr)> = Vec::new();
+    for h in hops {
+        let i = match h.gateway {
+            Some(IpAddr::V4(g)) => ifaces.iter().position(|i| i.addrs.iter().any(|c| c.contains(g)) && !i.has_addr(g)),
+            Some(IpAddr::V6(g)) if !stack::wire::ipv6::is_link_local(&g) => {
+                ifaces.iter().position(|i| i.addrs6.iter().any(|c| c.contains(&g)))
+            }
+            _ => None,
+        };
+        if let (Some(i), Some(g)) = (i, h.gateway) {
+            if !out.iter().any(|&(_, x)| x == g) {
+                out.push((i as u16, g));
+            }
+        }
+    }
+    out
 }
 
 /// The bridges and their members, flattened (flush epochs 0: the
@@ -356,6 +472,52 @@ mod tests {
         };
         assert_eq!(t.fib.nexthops_of(first, count)[0].ifindex, 1);
         assert_eq!(t.iface(1).unwrap().mac, macs[1]);
+    }
+
+    /// Learned routes: installed beside the config's, which wins an equal
+    /// prefix unless `routing.prefer: learned`; never over a connected
+    /// prefix; a next hop outside our subnets leaves the route out.
+    #[test]
+    fn learned_routes_join_the_fib_where_they_may() {
+        use crate::fpm::netlink::{Hop, Message, Protocol, Route, Target, RT_TABLE_MAIN};
+        let mut cfg = Config::parse(include_str!("../../deploy/lab/gateway.yaml")).unwrap();
+        cfg.routes.push(crate::config::RouteConf {
+            dst: "198.51.100.0/24".into(),
+            via: vec!["203.0.113.2".into()],
+            kind: RouteType::Unicast,
+        });
+        let mut rib = Rib::default();
+        let mut learn = |dst: &str, len: u8, gw: &str| {
+            let target = Target::Hops(vec![Hop { gateway: Some(gw.parse().unwrap()), oif: 9, weight: 1 }]);
+            let r = Route {
+                dst: dst.parse().unwrap(),
+                len,
+                table: RT_TABLE_MAIN,
+                protocol: Protocol::Bgp,
+                metric: 20,
+                target,
+            };
+            rib.apply(Message::NewRoute(r), 100);
+        };
+        learn("198.51.100.0", 24, "203.0.113.3"); // the config's prefix
+        learn("100.64.0.0", 10, "203.0.113.3");
+        learn("10.0.1.0", 24, "203.0.113.3"); // lan's connected prefix
+        learn("192.0.2.0", 24, "192.0.2.1"); // a gateway in no subnet of ours
+        learn("2001:db8:99::", 48, "2001:db8:1::2");
+        let macs = [MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2])];
+        let via = |t: &Tables, a: &str| match t.fib.lookup(a.parse().unwrap()) {
+            Some(&RouteTarget::Via { first, count }) => Some(t.fib.nexthops_of(first, count)[0].gateway.to_string()),
+            _ => None,
+        };
+        let t = build_with(&cfg, &rib, &[0, 1], &macs, 1).unwrap();
+        assert_eq!(via(&t, "198.51.100.7").as_deref(), Some("203.0.113.2"), "the config wins");
+        assert_eq!(via(&t, "100.64.1.1").as_deref(), Some("203.0.113.3"));
+        assert_eq!(t.fib.lookup("10.0.1.9".parse().unwrap()), Some(&RouteTarget::Connected { ifindex: 0 }));
+        assert_eq!(via(&t, "192.0.2.9"), None);
+        assert!(t.fib6.lookup(&"2001:db8:99::1".parse().unwrap()).is_some());
+        cfg.routing.prefer = RoutePreference::Learned;
+        let t = build_with(&cfg, &rib, &[0, 1], &macs, 1).unwrap();
+        assert_eq!(via(&t, "198.51.100.7").as_deref(), Some("203.0.113.3"), "the learned route wins");
     }
 
     #[test]

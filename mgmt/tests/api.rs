@@ -53,7 +53,11 @@ fn routes_round_trip_with_filters_batches_and_forwarding() {
     assert!(r.json["generation"].as_u64().unwrap() >= 2);
     ping("lab-lan", "198.51.100.1"); // the dataplane routes with it at once
     let r = api("GET", "/api/v1/routes/198.51.100.0/24", "readonly", None, &[]);
-    assert_eq!(r.json, json!({"dst": "198.51.100.0/24", "via": ["203.0.113.2"], "type": "unicast"}));
+    assert_eq!(
+        r.json,
+        json!({"dst": "198.51.100.0/24", "via": ["203.0.113.2"], "type": "unicast",
+               "protocol": "config", "selected": true, "stale": false})
+    );
     // Adding it twice names the field.
     let r = api("POST", "/api/v1/routes", "admin", Some(json!({"dst": "198.51.100.0/24", "type": "blackhole"})), &[]);
     assert_eq!((r.status, r.json["errors"][0]["field"].as_str()), (422, Some("dst")));
@@ -374,7 +378,11 @@ fn gatewayd_ctl_shows_tables_changes_routes_and_commits() {
     assert!(out(ctl("route add 198.51.100.0/24 via 203.0.113.2")).starts_with("applied: generation"));
     assert!(out(ctl("route add 10.70.0.0/16 blackhole")).contains("routes[1].type"));
     let routes: Value = serde_json::from_str(&out(ctl("--json routes 198.51.0.0/16"))).unwrap();
-    assert_eq!(routes, json!([{"dst": "198.51.100.0/24", "via": ["203.0.113.2"], "type": "unicast"}]));
+    assert_eq!(
+        routes,
+        json!([{"dst": "198.51.100.0/24", "via": ["203.0.113.2"], "type": "unicast",
+                "protocol": "config", "selected": true, "stale": false}])
+    );
     out(ctl("route del 10.70.0.0/16"));
     // A refused change: exit 1, the field on stderr.
     let o = ctl("route add 10.71.0.0/16 via 8.8.8.8");

@@ -278,6 +278,15 @@ pub enum StaticRoute<C = Ipv4Cidr, H = NextHop> {
     Blackhole { dst: C },
 }
 
+impl<C, H> StaticRoute<C, H> {
+    /// The destination prefix.
+    pub fn dst(&self) -> &C {
+        match self {
+            StaticRoute::Via { dst, .. } | StaticRoute::Unreachable { dst } | StaticRoute::Blackhole { dst } => dst,
+        }
+    }
+}
+
 /// An IPv6 static route.
 pub type StaticRoute6 = StaticRoute<Ipv6Cidr, NextHop6>;
 

@@ -1,6 +1,9 @@
-//! `/api/v1/routes`: static routes, one at a time or in batches.
+//! `/api/v1/routes`: the config's static routes, one at a time or in
+//! batches, and (read-only) the routes learned from FRR over FPM.
 
 use super::*;
+use crate::tables;
+use std::collections::HashSet;
 
 /// The routes routes, for [`api_routes`](super::api_routes).
 pub(super) fn routes(r: OpenApiRouter<Arc<Api>>) -> OpenApiRouter<Arc<Api>> {
@@ -14,6 +17,110 @@ struct RouteFilter {
     /// Only routes inside this prefix (equal or more specific), e.g.
     /// `10.0.0.0/8` or `2001:db8::/32`.
     prefix: Option<String>,
+    /// Only routes of this origin: `config` (the config file's static
+    /// routes) or a routing protocol of the routes learned from FRR
+    /// (`static` for FRR's staticd, `bgp`, `ospf`, `isis`, ...).
+    protocol: Option<String>,
+}
+
+/// A route as the gateway holds it: from the config file or learned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RouteView {
+    /// Destination prefix, `ADDRESS/LENGTH`.
+    pub dst: String,
+    /// Gateways (ECMP when more than one). For a learned route, those
+    /// the daemon gave that lie in a connected subnet of ours.
+    pub via: Vec<String>,
+    /// Route type.
+    #[serde(rename = "type")]
+    pub kind: RouteType,
+    /// `config` for the config file's routes; for a learned route, the
+    /// protocol that made it (`static`, `bgp`, `ospf`, ...).
+    pub protocol: String,
+    /// The metric the daemon sent (`RTA_PRIORITY`; zebra sends 20 for
+    /// every route, having chosen it by administrative distance itself).
+    /// Absent for config routes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric: Option<u32>,
+    /// Whether the workers route with it: false when the other source
+    /// has the same prefix and wins (`routing.prefer`), or when none of
+    /// a learned route's next hops is in a connected subnet.
+    pub selected: bool,
+    /// A learned route from before the daemon's last reconnect, not sent
+    /// again yet: it goes when the resync ends or the grace time does.
+    pub stale: bool,
+}
+
+/// Every route in view form (or only those to `one`): the config's, then
+/// the learned ones, each sorted by prefix.
+async fn views(api: &Api, one: Option<&IpCidr>) -> Vec<RouteView> {
+    use crate::fpm::netlink::Target;
+    let running = api.ctl.running();
+    let snapshot = api.ctl.snapshot();
+    let rib = api.ctl.learned.read().await;
+    let prefer_learned = running.routing.prefer == crate::config::RoutePreference::Learned;
+    let learned_ok = |d: &IpCidr| {
+        rib.get(&normal(d)).is_some_and(|r| match &r.target {
+            Target::Blackhole | Target::Prohibit | Target::Unreachable => true,
+            t => rib.is_blackhole_object(t) || !tables::resolve(&rib.hops(t), &snapshot.ifaces).is_empty(),
+        })
+    };
+    let config: HashSet<IpCidr> =
+        running.routes.iter().filter_map(|r| r.dst.parse::<IpCidr>().ok()).map(|c| normal(&c)).collect();
+    let mut out: Vec<RouteView> = running
+        .routes
+        .iter()
+        .filter(|r| one.is_none_or(|d| same_prefix(&r.dst, d)))
+        .map(|r| RouteView {
+            dst: r.dst.clone(),
+            via: r.via.clone(),
+            kind: r.kind,
+            protocol: "config".into(),
+            metric: None,
+            selected: !(prefer_learned && r.dst.parse::<IpCidr>().is_ok_and(|d| learned_ok(&d))),
+            stale: false,
+        })
+        .collect();
+    let picked: Vec<(&IpCidr, &crate::fpm::rib::Learned)> = match one {
+        Some(d) => rib.get_key_value(&normal(d)).into_iter().collect(),
+        None => rib.routes().collect(),
+    };
+    let mut learned: Vec<(&IpCidr, RouteView)> = picked
+        .into_iter()
+        .map(|(d, r)| {
+            let (kind, via) = match &r.target {
+                Target::Unreachable => (RouteType::Unreachable, Vec::new()),
+                Target::Blackhole | Target::Prohibit => (RouteType::Blackhole, Vec::new()),
+                t if rib.is_blackhole_object(t) => (RouteType::Blackhole, Vec::new()),
+                t => (
+                    RouteType::Unicast,
+                    tables::resolve(&rib.hops(t), &snapshot.ifaces).into_iter().map(|(_, g)| g.to_string()).collect(),
+                ),
+            };
+            let usable = kind != RouteType::Unicast || !via.is_empty();
+            let view = RouteView {
+                dst: d.to_string(),
+                via,
+                kind,
+                protocol: r.protocol.name().into(),
+                metric: Some(r.metric),
+                selected: usable && (prefer_learned || !config.contains(d)),
+                stale: rib.is_stale(r),
+            };
+            (d, view)
+        })
+        .collect();
+    learned.sort_by_key(|(d, _)| (matches!(d, IpCidr::V6(_)), d.network(), d.prefix_len()));
+    out.extend(learned.into_iter().map(|(_, v)| v));
+    out
+}
+
+/// `c` with its host bits cleared.
+fn normal(c: &IpCidr) -> IpCidr {
+    match c {
+        IpCidr::V4(v) => IpCidr::V4(stack::Ipv4Cidr::new(v.network(), v.len)),
+        IpCidr::V6(v) => IpCidr::V6(stack::Ipv6Cidr::new(v.network(), v.len)),
+    }
 }
 
 fn same_prefix(a: &str, b: &IpCidr) -> bool {
@@ -24,32 +131,40 @@ fn parse_prefix(field: &str, s: &str) -> Result<IpCidr, Problem> {
     s.parse::<IpCidr>().map_err(|m| Problem::bad_request(field, m))
 }
 
-/// List static routes, optionally only those inside a prefix.
+/// List routes: the config's static routes, then those learned from
+/// FRR; optionally only those inside a prefix, or of one protocol.
 #[utoipa::path(get, path = "/api/v1/routes", tag = "routes", params(RouteFilter, Paging),
-    responses((status = 200, body = Page<RouteConf>), (status = 400, body = Problem)))]
+    responses((status = 200, body = Page<RouteView>), (status = 400, body = Problem)))]
 async fn list_routes(
     State(api): St,
     Query(f): Query<RouteFilter>,
     Query(p): Query<Paging>,
-) -> ApiResult<Json<Page<RouteConf>>> {
+) -> ApiResult<Json<Page<RouteView>>> {
     let within = f.prefix.as_deref().map(|s| parse_prefix("prefix", s)).transpose()?;
-    let routes = api.ctl.running().routes.clone();
-    let keep = |r: &RouteConf| match (&within, r.dst.parse::<IpCidr>()) {
-        (None, _) => true,
-        (Some(w), Ok(d)) => d.prefix_len() >= w.prefix_len() && w.contains(d.network()),
-        (Some(_), Err(_)) => false,
+    if let Some(proto) = f.protocol.as_deref() {
+        if proto != "config" && !crate::fpm::netlink::Protocol::NAMES.contains(&proto) {
+            let known = crate::fpm::netlink::Protocol::NAMES.join(", ");
+            return Err(Problem::bad_request("protocol", format!("'{proto}' is not config or one of {known}")));
+        }
+    }
+    let keep = |r: &RouteView| {
+        let inside = match (&within, r.dst.parse::<IpCidr>()) {
+            (None, _) => true,
+            (Some(w), Ok(d)) => d.prefix_len() >= w.prefix_len() && w.contains(d.network()),
+            (Some(_), Err(_)) => false,
+        };
+        inside && f.protocol.as_deref().is_none_or(|p| p == r.protocol)
     };
-    page(routes.into_iter().filter(keep).collect(), &p)
+    page(views(&api, None).await.into_iter().filter(keep).collect(), &p)
 }
 
-/// One route, by destination prefix.
+/// One route, by destination prefix: the config's, or else the learned one.
 #[utoipa::path(get, path = "/api/v1/routes/{addr}/{len}", tag = "routes",
     params(("addr" = String, Path, description = "Network address"), ("len" = u8, Path, description = "Prefix length")),
-    responses((status = 200, body = RouteConf), (status = 404, body = Problem)))]
-async fn get_route(State(api): St, Path((addr, len)): Path<(String, u8)>) -> ApiResult<Json<RouteConf>> {
+    responses((status = 200, body = RouteView), (status = 404, body = Problem)))]
+async fn get_route(State(api): St, Path((addr, len)): Path<(String, u8)>) -> ApiResult<Json<RouteView>> {
     let dst = parse_prefix("dst", &format!("{addr}/{len}"))?;
-    let running = api.ctl.running();
-    let r = running.routes.iter().find(|r| same_prefix(&r.dst, &dst)).cloned();
+    let r = views(&api, Some(&dst)).await.into_iter().next();
     r.map(Json).ok_or_else(|| Problem::not_found(format!("no route to {addr}/{len}")))
 }
 
@@ -123,6 +238,12 @@ async fn delete_route(
     Path((addr, len)): Path<(String, u8)>,
 ) -> ApiResult<Json<Applied>> {
     let dst = parse_prefix("dst", &format!("{addr}/{len}"))?;
+    let learned = api.ctl.learned.read().await.get(&normal(&dst)).map(|r| r.protocol.name());
+    if let (Some(p), false) = (learned, api.ctl.running().routes.iter().any(|r| same_prefix(&r.dst, &dst))) {
+        return Err(Problem::not_found(format!(
+            "{addr}/{len} is learned from FRR ({p}), not in the config: withdraw it there"
+        )));
+    }
     let w = c.who();
     let r = api
         .ctl

@@ -282,6 +282,12 @@ fn serve(
     rt.block_on(async move {
         let workers = hooks.workers.clone();
         let ctl = Controller::new(cfg, path, ports, hooks, audit);
+        // Routes from FRR's zebra, when configured.
+        if let Some(f) = ctl.running().routing.fpm.clone() {
+            let l = mgmt::fpm::bind(&f.listen).await.map_err(|e| format!("routing.fpm.listen {}: {e}", f.listen))?;
+            eprintln!("gatewayd: FPM listener for routes on {}", f.listen);
+            tokio::spawn(mgmt::fpm::serve(l, ctl.clone()));
+        }
         let app = api::router(ctl);
         let listener = bind(listen).map_err(|e| format!("management.listen {listen}: {e}"))?;
         eprintln!("gatewayd: management on http://{listen}");

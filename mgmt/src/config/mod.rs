@@ -19,6 +19,7 @@ mod limits;
 mod management;
 mod nat;
 mod routes;
+mod routing;
 mod services;
 mod tcp;
 mod tunnels;
@@ -33,6 +34,7 @@ pub use nat::{
     MAX_POOL_ADDRESSES,
 };
 pub use routes::{NeighborConf, RouteConf, RouteType};
+pub use routing::{FpmConf, RoutePreference, RoutingConf, MAX_LEARNED_ROUTES};
 pub use services::{ServiceConf, ServiceKindConf, TransportConf, MAX_LISTENERS};
 pub use tcp::TcpConf;
 pub use tunnels::{TunnelConf, TunnelType};
@@ -59,6 +61,10 @@ pub struct Config {
     /// Static routes, IPv4 and IPv6.
     #[serde(default)]
     pub routes: Vec<RouteConf>,
+    /// Routes learned from a routing daemon (FRR over FPM): the listener,
+    /// the grace time and which source wins an equal prefix.
+    #[serde(default, skip_serializing_if = "RoutingConf::is_default")]
+    pub routing: RoutingConf,
     /// Static neighbor entries (ARP for IPv4, NDP for IPv6).
     #[serde(default)]
     pub neighbors: Vec<NeighborConf>,
@@ -184,6 +190,7 @@ impl Config {
         self.validate_tcp(&mut errs);
         self.validate_limits(&mut errs);
         self.validate_management(&mut errs);
+        self.validate_routing(&mut errs);
         self.validate_nat(&mut errs);
         if errs.is_empty() {
             Ok(())
@@ -220,6 +227,7 @@ impl Config {
         // to say, as for the audit log: an API caller cannot move it.
         check("nat.log", self.nat.log == new.nat.log);
         check("management.listen", self.management.listen == new.management.listen);
+        check("routing.fpm", self.routing.fpm == new.routing.fpm);
         check("management.audit_log", self.management.audit_log == new.management.audit_log);
         check("management.max_body_bytes", self.management.max_body_bytes == new.management.max_body_bytes);
         errs

@@ -1,0 +1,197 @@
+//! The routes learned from the routing daemon: what its messages say,
+//! kept apart from the config's static routes and never written to the
+//! config file. Each entry remembers the connection (session) that last
+//! sent it, so that after a reconnect the ones not sent again can be
+//! told apart (stale) and swept.
+
+use super::netlink::{Hop, Message, Object, Protocol, Route, Target, RT_TABLE_MAIN};
+use stack::IpCidr;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// A learned route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Learned {
+    pub protocol: Protocol,
+    pub metric: u32,
+    pub target: Target,
+    /// The session that last sent it.
+    pub session: u64,
+}
+
+/// What the daemon has told us.
+#[derive(Clone, Debug, Default)]
+pub struct Rib {
+    routes: HashMap<IpCidr, Learned>,
+    objects: HashMap<u32, (Object, u64)>,
+    /// The current session (0 before the first).
+    pub session: u64,
+}
+
+/// What one message did.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The table changed.
+    Changed,
+    /// Nothing to do (a withdrawal of an unknown route, the same route again).
+    Same,
+    /// Not taken, and why (`gateway_fpm_refused_total{reason}`).
+    Refused(&'static str),
+}
+
+/// Every reason an [`Outcome::Refused`] gives.
+pub const REFUSALS: [&str; 8] =
+    ["connected", "other_table", "source_specific", "full", "truncated", "family", "prefix_length", "message_type"];
+
+impl Rib {
+    /// Applies one message; `limit` bounds routes and nexthop objects each.
+    pub fn apply(&mut self, m: Message, limit: usize) -> Outcome {
+        match m {
+            Message::NewRoute(r) => self.add(r, limit),
+            Message::DelRoute { dst, len, table } => {
+                if table != RT_TABLE_MAIN {
+                    return Outcome::Refused("other_table");
+                }
+                match cidr(dst, len).and_then(|c| self.routes.remove(&c)) {
+                    Some(_) => Outcome::Changed,
+                    None => Outcome::Same,
+                }
+            }
+            Message::NewObject { id, object } => {
+                if !self.objects.contains_key(&id) && self.objects.len() >= limit {
+                    return Outcome::Refused("full");
+                }
+                let session = self.session;
+                match self.objects.insert(id, (object.clone(), session)) {
+                    Some((old, _)) if old == object => Outcome::Same,
+                    _ => Outcome::Changed,
+                }
+            }
+            Message::DelObject(id) => match self.objects.remove(&id) {
+                Some(_) => Outcome::Changed,
+                None => Outcome::Same,
+            },
+            Message::Bad(b) => Outcome::Refused(b.name()),
+        }
+    }
+
+    fn add(&mut self, r: Route, limit: usize) -> Outcome {
+        // Connected routes are the interfaces' own, known without zebra.
+        if r.protocol == Protocol::Kernel {
+            return Outcome::Refused("connected");
+        }
+        if r.table != RT_TABLE_MAIN {
+            return Outcome::Refused("other_table");
+        }
+        let Some(dst) = cidr(r.dst, r.len) else { return Outcome::Refused("source_specific") };
+        if !self.routes.contains_key(&dst) && self.routes.len() >= limit {
+            return Outcome::Refused("full");
+        }
+        let new = Learned { protocol: r.protocol, metric: r.metric, target: r.target, session: self.session };
+        match self.routes.insert(dst, new.clone()) {
+            Some(old) if old == new => Outcome::Same,
+            _ => Outcome::Changed,
+        }
+    }
+
+    /// A new connection: what it does not send again is stale from now.
+    pub fn new_session(&mut self) {
+        self.session += 1;
+    }
+
+    /// Removes what the current session has not sent (after a resync, or
+    /// everything at the end of the grace time after `new_session`).
+    /// Returns how many routes went.
+    pub fn sweep(&mut self) -> usize {
+        let s = self.session;
+        let before = self.routes.len();
+        self.routes.retain(|_, r| r.session == s);
+        self.objects.retain(|_, (_, session)| *session == s);
+        before - self.routes.len()
+    }
+
+    /// Whether any entry is from an earlier session.
+    pub fn has_stale(&self) -> bool {
+        self.routes.values().any(|r| r.session != self.session)
+            || self.objects.values().any(|(_, s)| *s != self.session)
+    }
+
+    /// Routes by protocol, in the order of [`Protocol::NAMES`].
+    pub fn counts(&self) -> [u64; Protocol::NAMES.len()] {
+        let mut n = [0u64; Protocol::NAMES.len()];
+        for r in self.routes.values() {
+            if let Some(c) = Protocol::NAMES.iter().position(|&p| p == r.protocol.name()).and_then(|i| n.get_mut(i)) {
+                *c += 1;
+            }
+        }
+        n
+    }
+
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// Every route, in no order.
+    pub fn routes(&self) -> impl Iterator<Item = (&IpCidr, &Learned)> {
+        self.routes.iter()
+    }
+
+    pub fn get(&self, dst: &IpCidr) -> Option<&Learned> {
+        self.routes.get(dst)
+    }
+
+    pub fn get_key_value(&self, dst: &IpCidr) -> Option<(&IpCidr, &Learned)> {
+        self.routes.get_key_value(dst)
+    }
+
+    /// Whether `r` is from an earlier session than the current one.
+    pub fn is_stale(&self, r: &Learned) -> bool {
+        r.session != self.session
+    }
+
+    /// The next hops of `t`, nexthop objects and groups resolved (a
+    /// group's members are objects of their own; an unknown id or a
+    /// blackhole member gives none). Weights are kept for the caller,
+    /// which spreads flows evenly over the distinct gateways.
+    pub fn hops(&self, t: &Target) -> Vec<Hop> {
+        match t {
+            Target::Hops(h) => h.clone(),
+            Target::Object(id) => match self.objects.get(id) {
+                Some((Object::Hop(h), _)) => vec![h.clone()],
+                Some((Object::Group(members), _)) => members
+                    .iter()
+                    .filter_map(|(m, w)| match self.objects.get(m) {
+                        Some((Object::Hop(h), _)) => Some(Hop { weight: *w, ..h.clone() }),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether `t` names a blackhole nexthop object.
+    pub fn is_blackhole_object(&self, t: &Target) -> bool {
+        matches!(t, Target::Object(id) if matches!(self.objects.get(id), Some((Object::Blackhole, _))))
+    }
+}
+
+/// `addr/len` as a prefix (host bits cleared); `None` for a length past
+/// the address (source-specific routes are marked so by the decoder).
+fn cidr(addr: IpAddr, len: u8) -> Option<IpCidr> {
+    let c = match addr {
+        IpAddr::V4(a) if len <= 32 => IpCidr::V4(stack::Ipv4Cidr::new(a, len)),
+        IpAddr::V6(a) if len <= 128 => IpCidr::V6(stack::Ipv6Cidr::new(a, len)),
+        _ => return None,
+    };
+    // Normalised: two spellings of one prefix are one key.
+    Some(match c {
+        IpCidr::V4(v) => IpCidr::V4(stack::Ipv4Cidr::new(v.network(), len)),
+        IpCidr::V6(v) => IpCidr::V6(stack::Ipv6Cidr::new(v.network(), len)),
+    })
+}

@@ -520,6 +520,21 @@ impl Controller {
             .map_err(|e| ApplyError::Invalid(vec![err("routes", e.to_string())]))
     }
 
+    /// The snapshot `cfg` and the learned routes make, with the neighbor
+    /// flush epoch `epoch` and each bridge's MAC flush epoch (state lock
+    /// held).
+    async fn snapshot_for(&self, st: &State, cfg: &Config, epoch: u64, generation: u64) -> Result<Tables, ApplyError> {
+        let mut t = {
+            let rib = self.learned.read().await;
+            self.tables_for(cfg, &rib, generation)?
+        };
+        t.neighbor_epoch = epoch;
+        for b in &mut t.bridges {
+            b.flush_epoch = st.mac_flushes.get(&b.name).copied().unwrap_or(0);
+        }
+        Ok(t)
+    }
+
     /// Applies the learned routes as they are now, with the running
     /// config: a new snapshot, nothing saved, nothing in the audit log
     /// (the routing daemon logs its own changes). Returns the generation.
@@ -527,14 +542,7 @@ impl Controller {
         let st = self.state.lock().await;
         let running = self.running();
         let generation = self.generation() + 1;
-        let mut t = {
-            let rib = self.learned.read().await;
-            self.tables_for(&running, &rib, generation)?
-        };
-        t.neighbor_epoch = st.neighbor_epoch;
-        for b in &mut t.bridges {
-            b.flush_epoch = st.mac_flushes.get(&b.name).copied().unwrap_or(0);
-        }
+        let t = self.snapshot_for(&st, &running, st.neighbor_epoch, generation).await?;
         let old = self.hooks.snapshot.swap(Arc::new(t));
         self.wait_for_workers(generation).await;
         drop(old); // the last reference: freed here, not in a worker
@@ -548,14 +556,7 @@ impl Controller {
         let running = self.admit(&candidate).await?;
         let epoch = st.neighbor_epoch + u64::from(iface_layout(&running) != iface_layout(&candidate));
         let generation = self.generation() + 1;
-        let mut t = {
-            let rib = self.learned.read().await;
-            self.tables_for(&candidate, &rib, generation)?
-        };
-        t.neighbor_epoch = epoch;
-        for b in &mut t.bridges {
-            b.flush_epoch = st.mac_flushes.get(&b.name).copied().unwrap_or(0);
-        }
+        let t = self.snapshot_for(st, &candidate, epoch, generation).await?;
         if save {
             save_atomic(&self.path, candidate.to_yaml().as_bytes())
                 .map_err(|e| ApplyError::Failed(format!("saving {}: {e}", self.path.display())))?;

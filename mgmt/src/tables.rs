@@ -133,8 +133,8 @@ pub fn build_with(
                 .map(|r| IpCidr::V4(*r.dst()))
                 .chain(learned6.iter().map(|r| IpCidr::V6(*r.dst())))
                 .collect();
-            routes.retain(|r| !won.contains(&IpCidr::V4(Ipv4Cidr::new(r.dst().network(), r.dst().len))));
-            routes6.retain(|r| !won.contains(&IpCidr::V6(Ipv6Cidr::new(r.dst().network(), r.dst().len))));
+            routes.retain(|r| !won.contains(&IpCidr::V4(*r.dst()).prefix()));
+            routes6.retain(|r| !won.contains(&IpCidr::V6(*r.dst()).prefix()));
         }
         // (Later same-prefix routes win in the FIB builders.)
         routes.extend(learned);
@@ -169,14 +169,11 @@ pub fn build_with(
 pub fn learned_routes(cfg: &Config, rib: &Rib, ifaces: &[Interface]) -> (Vec<StaticRoute>, Vec<StaticRoute6>) {
     let mut taken: HashSet<IpCidr> = HashSet::new();
     for i in ifaces {
-        taken.extend(i.addrs.iter().map(|c| IpCidr::V4(Ipv4Cidr::new(c.network(), c.len))));
-        taken.extend(i.addrs6.iter().map(|c| IpCidr::V6(Ipv6Cidr::new(c.network(), c.len))));
+        taken.extend(i.addrs.iter().map(|&c| IpCidr::V4(c).prefix()));
+        taken.extend(i.addrs6.iter().map(|&c| IpCidr::V6(c).prefix()));
     }
     if cfg.routing.prefer == RoutePreference::Config {
-        taken.extend(cfg.routes.iter().filter_map(|r| r.dst.parse::<IpCidr>().ok()).map(|c| match c {
-            IpCidr::V4(v) => IpCidr::V4(Ipv4Cidr::new(v.network(), v.len)),
-            IpCidr::V6(v) => IpCidr::V6(Ipv6Cidr::new(v.network(), v.len)),
-        }));
+        taken.extend(cfg.routes.iter().filter_map(|r| r.dst.parse::<IpCidr>().ok()).map(|c| c.prefix()));
     }
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
     for (dst, r) in rib.routes() {

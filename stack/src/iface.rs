@@ -126,6 +126,14 @@ impl IpCidr {
             _ => false,
         }
     }
+    /// The prefix alone (host bits cleared): two spellings of one
+    /// prefix are one key.
+    pub fn prefix(&self) -> IpCidr {
+        match self {
+            IpCidr::V4(c) => IpCidr::V4(Ipv4Cidr::new(c.network(), c.len)),
+            IpCidr::V6(c) => IpCidr::V6(Ipv6Cidr::new(c.network(), c.len)),
+        }
+    }
     /// True when both name the same prefix (host bits ignored).
     pub fn same_prefix(&self, o: &IpCidr) -> bool {
         self.prefix_len() == o.prefix_len() && self.network() == o.network()

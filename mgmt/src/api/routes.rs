@@ -60,13 +60,13 @@ async fn views(api: &Api, one: Option<&IpCidr>) -> Vec<RouteView> {
     let rib = api.ctl.learned.read().await;
     let prefer_learned = running.routing.prefer == crate::config::RoutePreference::Learned;
     let learned_ok = |d: &IpCidr| {
-        rib.get(&normal(d)).is_some_and(|r| match &r.target {
+        rib.get(&d.prefix()).is_some_and(|r| match &r.target {
             Target::Blackhole | Target::Prohibit | Target::Unreachable => true,
             t => rib.is_blackhole_object(t) || !tables::resolve(&rib.hops(t), &snapshot.ifaces).is_empty(),
         })
     };
     let config: HashSet<IpCidr> =
-        running.routes.iter().filter_map(|r| r.dst.parse::<IpCidr>().ok()).map(|c| normal(&c)).collect();
+        running.routes.iter().filter_map(|r| r.dst.parse::<IpCidr>().ok()).map(|c| c.prefix()).collect();
     let mut out: Vec<RouteView> = running
         .routes
         .iter()
@@ -82,7 +82,7 @@ async fn views(api: &Api, one: Option<&IpCidr>) -> Vec<RouteView> {
         })
         .collect();
     let picked: Vec<(&IpCidr, &crate::fpm::rib::Learned)> = match one {
-        Some(d) => rib.get_key_value(&normal(d)).into_iter().collect(),
+        Some(d) => rib.get_key_value(&d.prefix()).into_iter().collect(),
         None => rib.routes().collect(),
     };
     let mut learned: Vec<(&IpCidr, RouteView)> = picked
@@ -113,14 +113,6 @@ async fn views(api: &Api, one: Option<&IpCidr>) -> Vec<RouteView> {
     learned.sort_by_key(|(d, _)| (matches!(d, IpCidr::V6(_)), d.network(), d.prefix_len()));
     out.extend(learned.into_iter().map(|(_, v)| v));
     out
-}
-
-/// `c` with its host bits cleared.
-fn normal(c: &IpCidr) -> IpCidr {
-    match c {
-        IpCidr::V4(v) => IpCidr::V4(stack::Ipv4Cidr::new(v.network(), v.len)),
-        IpCidr::V6(v) => IpCidr::V6(stack::Ipv6Cidr::new(v.network(), v.len)),
-    }
 }
 
 fn same_prefix(a: &str, b: &IpCidr) -> bool {
@@ -238,7 +230,7 @@ async fn delete_route(
     Path((addr, len)): Path<(String, u8)>,
 ) -> ApiResult<Json<Applied>> {
     let dst = parse_prefix("dst", &format!("{addr}/{len}"))?;
-    let learned = api.ctl.learned.read().await.get(&normal(&dst)).map(|r| r.protocol.name());
+    let learned = api.ctl.learned.read().await.get(&dst.prefix()).map(|r| r.protocol.name());
     if let (Some(p), false) = (learned, api.ctl.running().routes.iter().any(|r| same_prefix(&r.dst, &dst))) {
         return Err(Problem::not_found(format!(
             "{addr}/{len} is learned from FRR ({p}), not in the config: withdraw it there"

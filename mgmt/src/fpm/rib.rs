@@ -189,9 +189,5 @@ fn cidr(addr: IpAddr, len: u8) -> Option<IpCidr> {
         IpAddr::V6(a) if len <= 128 => IpCidr::V6(stack::Ipv6Cidr::new(a, len)),
         _ => return None,
     };
-    // Normalised: two spellings of one prefix are one key.
-    Some(match c {
-        IpCidr::V4(v) => IpCidr::V4(stack::Ipv4Cidr::new(v.network(), len)),
-        IpCidr::V6(v) => IpCidr::V6(stack::Ipv6Cidr::new(v.network(), len)),
-    })
+    Some(c.prefix())
 }

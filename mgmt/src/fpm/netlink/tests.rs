@@ -99,3 +99,12 @@ fn a_broken_frame_header_ends_the_stream() {
     assert_eq!(frame(&[1, 1, 0, 8, 0]), Ok(None));
     assert_eq!(frame(&[1, 9, 0, 4]), Ok(Some((4, None))));
 }
+
+/// Every protocol zebra can send has its name among the metric labels.
+#[test]
+fn every_protocol_name_is_a_label() {
+    for p in 0..=u8::MAX {
+        let name = Protocol::from_rtprot(p).name();
+        assert!(Protocol::NAMES.contains(&name), "{p}: {name}");
+    }
+}

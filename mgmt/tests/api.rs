@@ -262,7 +262,7 @@ fn commit_confirm_rolls_back_unless_confirmed() {
 fn routes_change_in_a_loop_while_traffic_flows_without_loss() {
     let Some(_lab) = Lab::up() else { return };
     ok("ip netns exec lab-wan iperf3 -s -D -1 -p 5203");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_listening("lab-wan", 5203);
     // ~2500 packets/s of 200-byte UDP for 6 s: every one is counted.
     let client = Command::new("ip")
         .args(["netns", "exec", "lab-lan", "iperf3", "-c", "203.0.113.2", "-p", "5203", "-u", "-b", "4M", "-l", "200"])

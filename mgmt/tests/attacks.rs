@@ -77,7 +77,7 @@ fn a_syn_flood_at_a_port_forward_is_held_to_its_bound_and_outbound_flows_go_on()
     ok("ip netns exec lab-lan python3 -c 'import socket\ns = socket.socket(); \
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"0.0.0.0\", 8000)); s.listen(64)\n\
         while True:\n    c, peer = s.accept(); c.sendall(peer[0].encode()); c.close()' >/dev/null 2>&1 &");
-    std::thread::sleep(Duration::from_millis(400));
+    wait_listening("lab-lan", 8000);
     let before = rss(lab.pid());
     let f = flood("lab-wan", "syn_flood.py", &["203.0.113.1", "8080", "198.51.100", "20000", "4"]);
     std::thread::sleep(Duration::from_millis(1500));

@@ -38,7 +38,7 @@ fn iperf3_tcp_and_udp_through_the_gateway() {
     let lab = Lab::up();
     let Some(lab) = lab else { return };
     ok("ip netns exec lab-wan iperf3 -s -D -p 5201");
-    std::thread::sleep(Duration::from_millis(500));
+    wait_listening("lab-wan", 5201);
     let tcp = ok("ip netns exec lab-lan iperf3 -c 203.0.113.2 -p 5201 -t 3 -J");
     let bps = json_number(&tcp, "\"bits_per_second\"");
     assert!(bps > 10e6, "TCP through the gateway at only {bps} bit/s");
@@ -245,7 +245,7 @@ fn metrics_export_the_core_families() {
 fn sigterm_during_traffic_stops_gatewayd_within_a_second() {
     let Some(lab) = Lab::up() else { return };
     ok("ip netns exec lab-wan iperf3 -s -D -1 -p 5202");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_listening("lab-wan", 5202);
     let mut client = Command::new("ip")
         .args(["netns", "exec", "lab-lan", "iperf3", "-c", "203.0.113.2", "-p", "5202", "-u", "-b", "100M", "-t", "5"])
         .stdout(Stdio::null())
@@ -334,7 +334,7 @@ fn two_workers_share_traffic_changes_and_neighbors() {
     let cfg = Lab::two_workers_config("two-workers");
     let Some(lab) = Lab::up_with(Some(&cfg)) else { return };
     ok("ip netns exec lab-wan iperf3 -s -D -1 -p 5204");
-    std::thread::sleep(Duration::from_millis(300));
+    wait_listening("lab-wan", 5204);
     // 16 TCP flows: the chance that all hash to one queue is 2^-15.
     let out = ok("ip netns exec lab-lan iperf3 -c 203.0.113.2 -p 5204 -t 2 -P 16 -J");
     let report: serde_json::Value = serde_json::from_str(&out).expect("iperf3 JSON");

@@ -26,7 +26,7 @@ while True:
 open(\"{out}\", \"w\").write(peer[0] + \" \" + h.hexdigest())
 ' >/dev/null 2>&1 &"
     ));
-    std::thread::sleep(Duration::from_millis(400));
+    wait_listening("lab-wan", port);
 }
 
 #[test]
@@ -71,7 +71,7 @@ fn masquerade_tcp_50mb_byte_identical_and_wan_sees_the_outside_address() {
 fn iperf3_tcp_and_udp_through_nat() {
     let Some(lab) = nat_lab() else { return };
     ok("ip netns exec lab-wan iperf3 -s -D -p 5201");
-    std::thread::sleep(Duration::from_millis(500));
+    wait_listening("lab-wan", 5201);
     let tcp = ok("ip netns exec lab-lan iperf3 -c 203.0.113.2 -p 5201 -t 2 -J");
     assert!(tcp.contains("\"bits_per_second\""), "{tcp}");
     let udp = ok("ip netns exec lab-lan iperf3 -c 203.0.113.2 -p 5201 -u -b 20M -t 2 -J");
@@ -117,7 +117,7 @@ while True:
     c, peer = s.accept(); c.sendall(peer[0].encode()); c.close()
 ' >/dev/null 2>&1 &"
     ));
-    std::thread::sleep(Duration::from_millis(400));
+    wait_listening(ns, port);
 }
 
 /// Connects from `ns` (from `bind` if given) and returns what the server said.
@@ -215,7 +215,7 @@ def serve(c):
 while True:
     c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
 ' >/dev/null 2>&1 &");
-    std::thread::sleep(Duration::from_millis(400));
+    wait_listening("lab-wan", 9100);
     let out = ok("ip netns exec lab-lan python3 -c '
 import socket, errno
 def conn(src):
@@ -263,7 +263,7 @@ s.bind((\"0.0.0.0\", 9300)); s.listen(16)
 while True:
     c, peer = s.accept(); c.sendall((peer[0] + \" \" + str(peer[1])).encode()); c.close()
 ' >/dev/null 2>&1 &");
-    std::thread::sleep(Duration::from_millis(400));
+    wait_listening("lab-wan", 9300);
     let seen: Vec<u16> = (0..3)
         .map(|_| {
             let s = whoami("lab-lan", "203.0.113.2:9300", None);
@@ -360,7 +360,7 @@ want = bytes(i * 7 % 251 for i in range({n}))
 open(\"{out}\", \"w\").write(\"%s:%d %s\" % (peer[0], peer[1], b == want))
 ' >/dev/null 2>&1 &"
     ));
-    std::thread::sleep(Duration::from_millis(300));
+    wait_udp_bound(ns, port);
 }
 
 fn wait_file(path: &str) -> String {
@@ -463,7 +463,7 @@ t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); t.bind((\\\"0.0.0.0\\\", 9
 a = s.recvfrom(100)[1]; b = t.recvfrom(100)[1]
 s.sendto(b\\\"pong\\\", a)
 print(a[0], a[1], b[1])
-\" & sleep 0.3; ip netns exec lab-lan python3 -c \"
+\" & until ss -Hlun sport = :9402 | grep -q .; do sleep 0.05; done; ip netns exec lab-lan python3 -c \"
 import socket
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((\\\"10.0.1.2\\\", 9500)); u.settimeout(4)
 u.sendto(b\\\"ping\\\", (\\\"203.0.113.2\\\", 9401)); u.sendto(b\\\"ping\\\", (\\\"203.0.113.2\\\", 9402))

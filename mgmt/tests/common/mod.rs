@@ -28,6 +28,30 @@ pub fn ok(cmd: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Waits until something in namespace `ns` listens on TCP `port`: a
+/// server started in the background takes a while to bind on a loaded
+/// machine, and a fixed sleep lost that race in CI.
+pub fn wait_listening(ns: &str, port: u16) {
+    wait_socket(ns, "-Hltn", "TCP", port)
+}
+
+/// Waits until a socket in namespace `ns` is bound to UDP `port`.
+pub fn wait_udp_bound(ns: &str, port: u16) {
+    wait_socket(ns, "-Hlun", "UDP", port)
+}
+
+fn wait_socket(ns: &str, ss_flags: &str, proto: &str, port: u16) {
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < std::time::Duration::from_secs(15) {
+        let o = sh(&format!("ip netns exec {ns} ss {ss_flags} 'sport = :{port}'"));
+        if !String::from_utf8_lossy(&o.stdout).trim().is_empty() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nothing is bound to {proto} port {port} in {ns} after 15 s");
+}
+
 /// Why the lab cannot run here, if it cannot.
 pub fn missing_capability() -> Option<String> {
     // SAFETY: geteuid has no preconditions.

@@ -134,6 +134,13 @@ pipeline = {
         record(LAN, 0, eth(GW[0], HOST, 0x86DD, icmp6("fd00:1::2", "fd00:1::1", struct.pack("!BBHHH", 128, 0, 0, 1, 1) + b"ping", 64))),
         record(LAN, 0, eth(GW[0], HOST, 0x86DD, icmp6("fd00:1::2", "2001:db8:9::1", struct.pack("!BBHHH", 128, 0, 0, 1, 2), 64))),
     ],
+    "punt_both_ways": [
+        record(LAN, 0, lan(tcp("10.0.1.2", 40000, "10.0.1.1", 179))),
+        record(LAN, 0, eth(b"\x01\x00\x5e\0\0\x05", HOST, 0x0800, ipv4("10.0.1.2", "224.0.0.5", 89, b"\x02\x01\x00\x2c"))),
+        record(LAN | 4, 0, eth(BCAST, GW[0], 0x0806, arp(1, GW[0], "10.0.1.1", b"\0" * 6, "10.0.1.2"))),
+        record(LAN | 4, 0, eth(HOST, GW[0], 0x0800, tcp("10.0.1.1", 179, "10.0.1.2", 40000, 0x10))),
+        record(LAN, 1, lan(tcp("10.0.1.2", 40000, "10.0.1.1", 179, 0x10))),
+    ],
     "bridge_and_vlans": [
         record(H3, 0, eth(BCAST, bytes([2, 1, 0, 0, 0, 3]), 0x0806, arp(1, bytes([2, 1, 0, 0, 0, 3]), "10.0.10.3", b"\0" * 6, "10.0.10.1"))),
         record(TRUNK, 0, eth(bytes([2, 1, 0, 0, 0, 3]), bytes([2, 1, 0, 0, 0, 4]), 0x88B5, b"\xab" * 46, vlan=100)),

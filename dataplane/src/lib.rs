@@ -12,12 +12,14 @@ pub mod af_packet;
 pub mod eal;
 pub mod mbuf;
 pub mod port;
+pub mod punt;
 pub mod stats;
 pub mod worker;
 
 pub use eal::{Eal, EalError};
 pub use mbuf::{Mbuf, Mempool};
 pub use port::{ring_pair, LinkStatus, Port, PortConfig, PortStats};
+pub use punt::{PuntFrame, PuntQueues};
 pub use stats::{NatMailbox, NatSlot, TableDump, WorkerStats};
 pub use worker::{Dataplane, WorkerConfig};
 

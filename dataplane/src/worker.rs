@@ -10,6 +10,7 @@
 
 use crate::eal::rdtsc;
 use crate::mbuf::{Mbuf, Mempool};
+use crate::punt::{PuntFrame, PuntQueues, DOWN_BUDGET};
 use crate::stats::{NatMailbox, TableDump, WorkerStats};
 use arc_swap::ArcSwap;
 use crossbeam_queue::ArrayQueue;
@@ -102,6 +103,7 @@ pub struct Dataplane {
     dumps: Vec<Arc<TableDump>>,
     nat_mailboxes: Vec<Arc<NatMailbox>>,
     nat_logs: Vec<Arc<nat::LogQueue>>,
+    punt: PuntQueues,
     clock: Clock,
 }
 
@@ -163,6 +165,8 @@ impl Dataplane {
         let fragments: Vec<Arc<nat::FragmentQueue>> =
             cfg.cores.iter().map(|_| Arc::new(nat::FragmentQueue::new(FRAGMENT_QUEUE))).collect();
         let workers = cfg.cores.len() as u16;
+        let punt = PuntQueues::new(cfg.cores.len());
+        let conversations = Arc::new(stack::conversations::Conversations::default());
         // One seed for all workers (they must agree on a connection's
         // owner), random per run.
         let owner_seed = tsc_hz.rotate_left(32) ^ rdtsc();
@@ -185,6 +189,9 @@ impl Dataplane {
                 },
                 handoffs: handoffs.clone(),
                 fragments: fragments.clone(),
+                punt_up: punt.up[w].clone(),
+                punt_down: (w == 0).then(|| punt.down.clone()),
+                conversations: conversations.clone(),
                 nat_rules: nat_rules.clone(),
                 idle_polls: cfg.idle_polls_before_sleep,
                 idle_sleep: cfg.idle_sleep,
@@ -205,7 +212,7 @@ impl Dataplane {
                 .map_err(|e| format!("spawning worker {w}: {e}"))?;
             handles.push(h);
         }
-        Ok(Dataplane { stop, handles, stats, dumps, nat_mailboxes, nat_logs, clock: Clock::new(tsc_hz) })
+        Ok(Dataplane { stop, handles, stats, dumps, nat_mailboxes, nat_logs, punt, clock: Clock::new(tsc_hz) })
     }
 
     /// Published counters, one entry per worker.
@@ -221,6 +228,11 @@ impl Dataplane {
     /// NAT log queues, one per worker: the control plane drains them.
     pub fn nat_logs(&self) -> &[Arc<nat::LogQueue>] {
         &self.nat_logs
+    }
+
+    /// The punt path's queues, for the thread that serves the kernel twins.
+    pub fn punt_queues(&self) -> &PuntQueues {
+        &self.punt
     }
 
     /// The workers' clock (log records carry its time).
@@ -269,6 +281,10 @@ struct WorkerContext {
     /// Every worker's handoff and fragment-record queues, by worker.
     handoffs: Vec<Arc<ArrayQueue<Handed>>>,
     fragments: Vec<Arc<nat::FragmentQueue>>,
+    /// This worker's queue to the kernel, and (worker 0) the one from it.
+    punt_up: Arc<ArrayQueue<PuntFrame>>,
+    punt_down: Option<Arc<ArrayQueue<PuntFrame>>>,
+    conversations: Arc<stack::conversations::Conversations>,
     inbox: Arc<ArrayQueue<NeighborNews>>,
     peers: Vec<Arc<ArrayQueue<NeighborNews>>>,
     tsc_hz: u64,
@@ -293,6 +309,7 @@ struct WorkerIo {
     peers: Vec<Arc<ArrayQueue<NeighborNews>>>,
     events_lost: u64,
     handoffs: Vec<Arc<ArrayQueue<Handed>>>,
+    punt: Arc<ArrayQueue<PuntFrame>>,
 }
 
 impl WorkerIo {
@@ -362,6 +379,10 @@ impl Io<Mbuf> for WorkerIo {
         let Some(mbuf) = NonNull::new(pkt.into_raw()) else { return Ok(()) };
         // A full queue gives the frame back.
         q.push(Handed { mbuf, tag }).map_err(|h| h.into_parts().0)
+    }
+
+    fn punt(&mut self, ifindex: u16, mbuf: Mbuf) -> Result<(), Mbuf> {
+        self.punt.push(PuntFrame { mbuf, ifindex }).map_err(|f| f.mbuf)
     }
 
     fn neighbor_learned(&mut self, news: NeighborNews) {
@@ -457,6 +478,7 @@ impl WorkerContext {
         // One worker sends the periodic Router Advertisements.
         router.set_announcer(self.index == 0);
         router.set_place(self.tcp_place);
+        router.set_conversations(self.conversations.clone());
         let mut io = WorkerIo {
             pool: self.pool.clone(),
             queue: self.queue,
@@ -466,6 +488,7 @@ impl WorkerContext {
             peers: self.peers.clone(),
             events_lost: 0,
             handoffs: self.handoffs.clone(),
+            punt: self.punt_up.clone(),
         };
         let clock = Clock::new(self.tsc_hz);
         let to_ns = |tsc: u64| clock.ns(tsc);
@@ -534,6 +557,14 @@ impl WorkerContext {
                     let Some(h) = q.pop() else { break };
                     let (m, tag) = h.into_parts();
                     router.process_handed(tables, m, tag, now, &mut io);
+                    received += 1;
+                }
+            }
+            // What the kernel twins sent.
+            if let Some(q) = self.punt_down.as_ref().filter(|q| !q.is_empty()) {
+                for _ in 0..DOWN_BUDGET {
+                    let Some(f) = q.pop() else { break };
+                    router.from_kernel(tables, f.ifindex, f.mbuf, now, &mut io);
                     received += 1;
                 }
             }

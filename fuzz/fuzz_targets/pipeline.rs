@@ -11,6 +11,10 @@
 //! hop limit above 0, fit its port's MTU, and an ICMP error must stay
 //! within 576 (IPv4) or 1280 (IPv6) bytes. What a frame makes the
 //! gateway send is bounded.
+//!
+//! lan has a kernel twin: what both routers punt must be the same, and a
+//! port byte with bit 2 set hands the frame to them as the kernel's
+//! (`Router::from_kernel`) instead.
 
 #![no_main]
 
@@ -40,6 +44,7 @@ const MS: u64 = 1_000_000;
 #[derive(Default)]
 struct Out {
     sent: Vec<VecBuf>,
+    punted: Vec<(u16, VecBuf)>,
 }
 
 impl Io<VecBuf> for Out {
@@ -48,6 +53,10 @@ impl Io<VecBuf> for Out {
     }
     fn send(&mut self, pkt: VecBuf) {
         self.sent.push(pkt);
+    }
+    fn punt(&mut self, ifindex: u16, pkt: VecBuf) -> Result<(), VecBuf> {
+        self.punted.push((ifindex, pkt));
+        Ok(())
     }
 }
 
@@ -126,6 +135,17 @@ impl Twins {
         self.compare(16 * frames.len() + 16, frames);
     }
 
+    /// Hands `frames` to both as the kernel twin of lan wrote them.
+    fn from_kernel(&mut self, frames: &[&[u8]]) {
+        let [a, b] = &mut self.io;
+        for (r, io) in [(&mut self.one, a), (&mut self.burst, b)] {
+            for f in frames {
+                r.from_kernel(self.t, 0, VecBuf::from_frame(0, f), self.now, io);
+            }
+        }
+        self.compare(2 * frames.len(), &[]);
+    }
+
     /// Lets time pass for both (timers, expiry).
     fn poll(&mut self) {
         let now = self.now;
@@ -143,6 +163,11 @@ impl Twins {
         let b: Vec<(u16, Vec<u8>)> = b.sent.drain(..).map(|p| (p.port(), p.data().to_vec())).collect();
         assert_eq!(a, b, "the full path and the burst path sent different frames");
         assert!(a.len() <= most, "{} frames out, at most {most} expected", a.len());
+        let [pa, pb] = &mut self.io;
+        let pa: Vec<(u16, Vec<u8>)> = pa.punted.drain(..).map(|(i, p)| (i, p.data().to_vec())).collect();
+        let pb: Vec<(u16, Vec<u8>)> = pb.punted.drain(..).map(|(i, p)| (i, p.data().to_vec())).collect();
+        assert_eq!(pa, pb, "the full path and the burst path punted different frames");
+        assert!(pa.iter().all(|(i, _)| *i == 0), "punted from an interface without a twin");
         let fast = self.burst.counters.fast_path;
         let hits = self.burst.counters.flow_hits;
         assert_eq!(self.one.counters, Counters { fast_path: 0, flow_hits: 0, ..self.burst.counters.clone() });
@@ -210,7 +235,7 @@ fuzz_target!(|data: &[u8]| {
     let mut run: Vec<&[u8]> = Vec::new();
     let mut run_port = 0u16;
     while rest.len() >= 4 {
-        let (port, step) = (u16::from(rest[0] % 4), rest[1]);
+        let (port, step, kernel) = (u16::from(rest[0] % 4), rest[1], rest[0] & 4 != 0);
         let len = usize::from(u16::from_be_bytes([rest[2], rest[3]])) % 2048;
         let body = &rest[4..];
         let frame = &body[..len.min(body.len())];
@@ -223,6 +248,14 @@ fuzz_target!(|data: &[u8]| {
         if step != 0 {
             g.now += u64::from(step) * if step > 200 { 1000 * MS } else { MS };
             g.poll();
+        }
+        if kernel {
+            if !run.is_empty() {
+                g.run(run_port, &run);
+                run.clear();
+            }
+            g.from_kernel(&[frame]);
+            continue;
         }
         run_port = port;
         run.push(frame);

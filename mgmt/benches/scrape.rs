@@ -48,6 +48,7 @@ fn sources(workers: usize, ports: usize) -> Sources {
         static_neighbors: 10,
         nat_log: (0, 0),
         fpm: None,
+        punt: None,
     }
 }
 

@@ -149,6 +149,8 @@ pub struct Hooks {
     pub nat_queries: Vec<Arc<NatMailbox>>,
     /// The NAT log writer (none in tests without workers).
     pub nat_log: Option<Arc<crate::natlog::NatLog>>,
+    /// The punt thread's counters, when it runs.
+    pub punt: Option<Arc<crate::punt::PuntStats>>,
 }
 
 struct Pending {
@@ -255,6 +257,7 @@ impl Controller {
     /// built from `cfg`, loaded from `path`.
     pub fn new(cfg: Config, path: PathBuf, ports: Vec<PortHandle>, hooks: Hooks, audit: AuditLog) -> Arc<Controller> {
         let generation = hooks.snapshot.load().generation;
+        let punt_twins = hooks.punt.as_ref().and_then(|p| p.twins.lock().ok().map(|t| t.clone())).unwrap_or_default();
         Arc::new(Controller {
             state: tokio::sync::Mutex::new(State {
                 committed: cfg.clone(),
@@ -272,9 +275,18 @@ impl Controller {
             last_apply_ms: AtomicU64::new(now_ms()),
             dump_seq: AtomicU64::new(0),
             nat_lock: tokio::sync::Mutex::new(()),
-            learned: tokio::sync::RwLock::new(crate::fpm::rib::Rib::default()),
+            learned: tokio::sync::RwLock::new({
+                let mut rib = crate::fpm::rib::Rib::default();
+                rib.twins = punt_twins;
+                rib
+            }),
             fpm: Arc::default(),
         })
+    }
+
+    /// The punt thread's counters, if it runs.
+    pub fn punt_stats(&self) -> Option<&Arc<crate::punt::PuntStats>> {
+        self.hooks.punt.as_ref()
     }
 
     /// The NAT log writer, if the gateway runs one.

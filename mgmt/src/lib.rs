@@ -20,6 +20,7 @@ pub mod notify;
 pub mod persist;
 pub mod plan;
 pub mod problem;
+pub mod punt;
 pub mod tables;
 
 pub use config::{Config, ConfigError};

@@ -34,12 +34,19 @@ pub struct Sources {
     pub nat_log: (u64, u64),
     /// The FPM listener's counters (routes from FRR).
     pub fpm: Option<Arc<crate::fpm::FpmStats>>,
+    /// The punt thread's counters (kernel twins).
+    pub punt: Option<Arc<crate::punt::PuntStats>>,
 }
 
 fn counter(reg: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| panic!("metric {name}: {e}"));
     register(reg, Box::new(c.clone()));
     c
+}
+
+/// An unlabelled counter family with the value of `v`.
+fn one_counter(reg: &Registry, name: &str, help: &str, v: &AtomicU64) {
+    counter(reg, name, help, &[]).with_label_values::<&str>(&[]).inc_by(v.load(Relaxed))
 }
 
 fn gauge(reg: &Registry, name: &str, help: &str) -> IntGauge {
@@ -173,6 +180,9 @@ pub fn render(src: &Sources) -> String {
     if let Some(f) = &src.fpm {
         fpm(&reg, f);
     }
+    if let Some(p) = &src.punt {
+        punt(&reg, p);
+    }
     gauge(&reg, "gateway_interfaces", "Interfaces in the running config.").set(src.interfaces as i64);
     gauge(&reg, "gateway_static_neighbors", "Static neighbor entries in the running config.")
         .set(src.static_neighbors as i64);
@@ -197,14 +207,29 @@ pub fn render(src: &Sources) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// The punt thread's families.
+fn punt(reg: &Registry, p: &crate::punt::PuntStats) {
+    let one = |name, help, v| one_counter(reg, name, help, v);
+    one("gateway_punt_kernel_written_total", "Frames written to the kernel twins.", &p.to_kernel);
+    one("gateway_punt_kernel_read_total", "Frames read from the kernel twins for the workers.", &p.from_kernel);
+    one(
+        "gateway_punt_sync_errors_total",
+        "Failures to bring a kernel twin's addresses or MTU in line with its interface.",
+        &p.sync_errors,
+    );
+    let dropped =
+        counter(reg, "gateway_punt_thread_dropped_total", "Frames the punt thread dropped, by reason.", &["reason"]);
+    for (r, c) in crate::punt::DROPS.iter().zip(&p.dropped) {
+        dropped.with_label_values(&[r]).inc_by(c.load(Relaxed));
+    }
+}
+
 /// The FPM listener's families.
 fn fpm(reg: &Registry, f: &crate::fpm::FpmStats) {
     use crate::fpm::{netlink::Protocol, rib::REFUSALS};
     gauge(reg, "gateway_fpm_connected", "1 while the routing daemon (zebra, over FPM) is connected.")
         .set(f.connected.load(Relaxed) as i64);
-    let one = |name: &str, help: &str, v: &AtomicU64| {
-        counter(reg, name, help, &[]).with_label_values::<&str>(&[]).inc_by(v.load(Relaxed))
-    };
+    let one = |name, help, v| one_counter(reg, name, help, v);
     one("gateway_fpm_sessions_total", "FPM connections accepted.", &f.sessions);
     one("gateway_fpm_messages_total", "Netlink messages received over FPM.", &f.messages);
     one("gateway_fpm_batches_total", "Snapshots applied for learned routes.", &f.batches);
@@ -233,6 +258,30 @@ mod tests {
     use dataplane::{LinkStatus, PortStats};
 
     #[test]
+    fn the_punt_threads_families_are_rendered_when_it_runs() {
+        let p = Arc::new(crate::punt::PuntStats::default());
+        p.to_kernel.store(5, Relaxed);
+        p.dropped[2].store(1, Relaxed);
+        let src = |punt| Sources {
+            ports: vec![],
+            nics: NicReader { stats: |_| PortStats::default(), link: |_| LinkStatus::default() },
+            workers: vec![],
+            generation: 1,
+            last_apply_ms: 0,
+            routes: 0,
+            interfaces: 0,
+            static_neighbors: 0,
+            nat_log: (0, 0),
+            fpm: None,
+            punt,
+        };
+        let text = render(&src(Some(p)));
+        assert!(text.contains("gateway_punt_kernel_written_total 5"), "{text}");
+        assert!(text.contains("gateway_punt_thread_dropped_total{reason=\"down_queue_full\"} 1"), "{text}");
+        assert!(!render(&src(None)).contains("gateway_punt_kernel"));
+    }
+
+    #[test]
     fn families_and_drop_reasons_are_rendered() {
         let w = Arc::new(WorkerStats::default());
         w.drops[DropReason::Ipv4BadChecksum.index()].store(3, Relaxed);
@@ -251,6 +300,7 @@ mod tests {
             static_neighbors: 0,
             nat_log: (0, 0),
             fpm: None,
+            punt: None,
         });
         assert!(text.contains("gateway_port_rx_packets_total{port=\"lan\"} 7"), "{text}");
         assert!(text.contains("gateway_port_link_up{port=\"lan\"} 1"));

@@ -74,6 +74,7 @@ pub fn build_with(
                 proxy_arp: Vec::new(),
                 tunnel: None,
                 mss_clamp: i.tcp_mss_clamp,
+                punt: cfg.punt.as_ref().is_some_and(|p| p.interfaces.contains(&i.name)),
             })
         })
         .collect();
@@ -185,7 +186,7 @@ pub fn learned_routes(cfg: &Config, rib: &Rib, ifaces: &[Interface]) -> (Vec<Sta
             Target::Unreachable => Some(Vec::new()),
             t if rib.is_blackhole_object(t) => None,
             t => {
-                let h = resolve(&rib.hops(t), ifaces);
+                let h = resolve(&rib.hops(t), ifaces, &rib.twins);
                 if h.is_empty() {
                     continue;
                 }
@@ -222,7 +223,7 @@ fn as_static<C, H>(
 
 /// Next hops as (our interface index, gateway): each gateway in a
 /// connected subnet of one of `ifaces` (of its own family), once.
-pub fn resolve(hops: &[Hop], ifaces: &[Interface]) -> Vec<(u16, IpAddr)> {
+pub fn resolve(hops: &[Hop], ifaces: &[Interface], twins: &[(u32, String)]) -> Vec<(u16, IpAddr)> {
     let mut out: Vec<(u16, IpAddr)> = Vec::new();
     for h in hops {
         let i = match h.gateway {
@@ -230,7 +231,13 @@ pub fn resolve(hops: &[Hop], ifaces: &[Interface]) -> Vec<(u16, IpAddr)> {
             Some(IpAddr::V6(g)) if !stack::wire::ipv6::is_link_local(&g) => {
                 ifaces.iter().position(|i| i.addrs6.iter().any(|c| c.contains(&g)))
             }
-            _ => None,
+            // A link-local gateway on a kernel twin (OSPFv3, BGP
+            // unnumbered): the twin is the interface of its name.
+            Some(IpAddr::V6(_)) => twins
+                .iter()
+                .find(|(k, _)| *k == h.oif && h.oif != 0)
+                .and_then(|(_, name)| ifaces.iter().position(|i| i.name == *name && !i.addrs6.is_empty())),
+            None => None,
         };
         if let (Some(i), Some(g)) = (i, h.gateway) {
             if !out.iter().any(|&(_, x)| x == g) {
@@ -352,6 +359,7 @@ pub fn router_config(cfg: &Config) -> RouterConfig {
         },
         tcp: cfg.tcp.to_stack(cfg.dpdk.mbufs, cfg.workers.cores.len()),
         ipv4_options: cfg.ipv4.options.into(),
+        punt: cfg.punt.as_ref().map(|p| p.limits()).unwrap_or_default(),
     }
 }
 
@@ -501,6 +509,9 @@ mod tests {
         learn("10.0.1.0", 24, "203.0.113.3"); // lan's connected prefix
         learn("192.0.2.0", 24, "192.0.2.1"); // a gateway in no subnet of ours
         learn("2001:db8:99::", 48, "2001:db8:1::2");
+        // A link-local gateway names its interface by the kernel twin's
+        // ifindex (9 here: lan's twin); without twins it is left out.
+        learn("2001:db8:50::1", 128, "fe80::1");
         let macs = [MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2])];
         let via = |t: &Tables, a: &str| match t.fib.lookup(a.parse().unwrap()) {
             Some(&RouteTarget::Via { first, count }) => Some(t.fib.nexthops_of(first, count)[0].gateway.to_string()),
@@ -512,6 +523,14 @@ mod tests {
         assert_eq!(t.fib.lookup("10.0.1.9".parse().unwrap()), Some(&RouteTarget::Connected { ifindex: 0 }));
         assert_eq!(via(&t, "192.0.2.9"), None);
         assert!(t.fib6.lookup(&"2001:db8:99::1".parse().unwrap()).is_some());
+        assert!(t.fib6.lookup(&"2001:db8:50::1".parse().unwrap()).is_none());
+        rib.twins = vec![(9, "lan".into())];
+        let t = build_with(&cfg, &rib, &[0, 1], &macs, 1).unwrap();
+        let Some(&RouteTarget::Via { first, count }) = t.fib6.lookup(&"2001:db8:50::1".parse().unwrap()) else {
+            panic!("no route by the twin")
+        };
+        let h = t.fib6.nexthops_of(first, count)[0];
+        assert_eq!((h.ifindex, h.gateway.to_string().as_str()), (0, "fe80::1"));
         cfg.routing.prefer = RoutePreference::Learned;
         let t = build_with(&cfg, &rib, &[0, 1], &macs, 1).unwrap();
         assert_eq!(via(&t, "198.51.100.7").as_deref(), Some("203.0.113.3"), "the learned route wins");

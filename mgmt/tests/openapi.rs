@@ -162,6 +162,7 @@ fn controller(dir: &std::path::Path, token: &str) -> Arc<Controller> {
         dumps: vec![Arc::new(TableDump::default())],
         nat_queries: vec![],
         nat_log: None,
+        punt: None,
     };
     let ports = vec![
         PortHandle { name: "lan".into(), id: 60, mac: macs[0] },

@@ -294,6 +294,17 @@ drop_reasons! {
     NoHeadroom => "no_headroom",
     /// The TX queue stayed full; the frame could not be sent.
     TxFull => "tx_full",
+    /// For the kernel, over the punt budget of its source or of the
+    /// worker (`punt.source_rate`, `punt.rate`).
+    PuntRateLimited => "punt_rate_limited",
+    /// For the kernel, whose queue from this worker was full.
+    PuntQueueFull => "punt_queue_full",
+    /// From the kernel: not Ethernet with IPv4, IPv6 or ARP, or an
+    /// interface without a kernel twin.
+    PuntFromKernelRefused => "punt_from_kernel_refused",
+    /// From the kernel: a neighbor request for an address the dataplane
+    /// has not resolved yet (it asks the wire; the kernel asks again).
+    PuntNeighborUnknown => "punt_neighbor_unknown",
 }
 
 #[cfg(test)]

@@ -220,6 +220,9 @@ pub struct Interface {
     /// to what fits the smaller MTU of the two (RFC 4459 §3.2's remedy
     /// where PMTUD fails). Such an interface's packets take the full path.
     pub mss_clamp: bool,
+    /// This interface has a kernel twin: packets for its addresses that
+    /// the dataplane does not handle go up to it (`router::punt`).
+    pub punt: bool,
 }
 
 impl Interface {

@@ -42,6 +42,26 @@ pub struct RouterConfig {
     pub tcp: TcpConfig,
     /// What becomes of IPv4 packets with options.
     pub ipv4_options: OptionsPolicy,
+    /// Bounds of the punt path to the kernel (`router::punt`).
+    pub punt: PuntLimits,
+}
+
+/// How fast a worker hands packets to the kernel: per source address
+/// and for everything together, in packets per second with a burst. A
+/// flooding source spends its own budget first; the worker-wide one
+/// bounds what many sources can do together.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PuntLimits {
+    pub rate: u32,
+    pub burst: u32,
+    pub source_rate: u32,
+    pub source_burst: u32,
+}
+
+impl Default for PuntLimits {
+    fn default() -> Self {
+        PuntLimits { rate: 10_000, burst: 1_000, source_rate: 1_000, source_burst: 200 }
+    }
 }
 
 /// What the router does with IPv4 options (RFC 1812 §5.2.4, RFC 7126).
@@ -72,6 +92,7 @@ impl Default for RouterConfig {
             reassembly: ReassemblyConfig::default(),
             tcp: TcpConfig::default(),
             ipv4_options: OptionsPolicy::Process,
+            punt: PuntLimits::default(),
         }
     }
 }

@@ -118,6 +118,7 @@ async fn get_metrics(State(api): St) -> Response {
         static_neighbors: running.neighbors.len(),
         nat_log: ctl.nat_log().map_or((0, 0), |l| (l.written.load(Relaxed), l.errors.load(Relaxed))),
         fpm: running.routing.fpm.is_some().then(|| ctl.fpm.clone()),
+        punt: ctl.punt_stats().cloned(),
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render(&src)).into_response()
 }

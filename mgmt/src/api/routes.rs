@@ -4,6 +4,7 @@
 use super::*;
 use crate::tables;
 use std::collections::HashSet;
+use std::net::IpAddr;
 
 /// The routes routes, for [`api_routes`](super::api_routes).
 pub(super) fn routes(r: OpenApiRouter<Arc<Api>>) -> OpenApiRouter<Arc<Api>> {
@@ -62,7 +63,7 @@ async fn views(api: &Api, one: Option<&IpCidr>) -> Vec<RouteView> {
     let learned_ok = |d: &IpCidr| {
         rib.get(&d.prefix()).is_some_and(|r| match &r.target {
             Target::Blackhole | Target::Prohibit | Target::Unreachable => true,
-            t => rib.is_blackhole_object(t) || !tables::resolve(&rib.hops(t), &snapshot.ifaces).is_empty(),
+            t => rib.is_blackhole_object(t) || !tables::resolve(&rib.hops(t), &snapshot.ifaces, &rib.twins).is_empty(),
         })
     };
     let config: HashSet<IpCidr> =
@@ -92,10 +93,16 @@ async fn views(api: &Api, one: Option<&IpCidr>) -> Vec<RouteView> {
                 Target::Unreachable => (RouteType::Unreachable, Vec::new()),
                 Target::Blackhole | Target::Prohibit => (RouteType::Blackhole, Vec::new()),
                 t if rib.is_blackhole_object(t) => (RouteType::Blackhole, Vec::new()),
-                t => (
-                    RouteType::Unicast,
-                    tables::resolve(&rib.hops(t), &snapshot.ifaces).into_iter().map(|(_, g)| g.to_string()).collect(),
-                ),
+                t => {
+                    // A link-local gateway with its interface, as the config writes it.
+                    let name = |i: u16| snapshot.iface(i).map_or("", |x| x.name.as_str());
+                    let via =
+                        tables::resolve(&rib.hops(t), &snapshot.ifaces, &rib.twins).into_iter().map(|(i, g)| match g {
+                            IpAddr::V6(a) if stack::wire::ipv6::is_link_local(&a) => format!("{a}%{}", name(i)),
+                            g => g.to_string(),
+                        });
+                    (RouteType::Unicast, via.collect())
+                }
             };
             let usable = kind != RouteType::Unicast || !via.is_empty();
             let view = RouteView {

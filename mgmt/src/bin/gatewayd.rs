@@ -246,6 +246,25 @@ fn run(cfg: Config, config_file: &Path) -> Result<(), String> {
         .zip(ids.iter().zip(&macs))
         .map(|(p, (&id, &mac))| PortHandle { name: p.name.clone(), id, mac })
         .collect();
+    // The kernel twins, in the routing daemon's namespace.
+    let punt_stats = Arc::new(mgmt::punt::PuntStats::default());
+    let punt = match &cfg.punt {
+        Some(p) => {
+            let q = dp.punt_queues().clone();
+            let started = mgmt::punt::Punt::start(p, q, pool.clone(), snapshot.clone(), punt_stats.clone());
+            let punt = match started {
+                Ok(punt) => punt,
+                Err(e) => {
+                    let _ = dp.stop();
+                    return Err(e);
+                }
+            };
+            let place = p.netns.as_deref().map_or(String::new(), |n| format!(" in namespace {n}"));
+            eprintln!("gatewayd: kernel twins {:?}{place}", p.interfaces);
+            Some(punt)
+        }
+        None => None,
+    };
     let clock = dp.clock();
     let nat_log = mgmt::natlog::NatLog::start(dp.nat_logs().to_vec(), move || clock.now(), cfg.nat.log.clone());
     let hooks = Hooks {
@@ -255,10 +274,14 @@ fn run(cfg: Config, config_file: &Path) -> Result<(), String> {
         dumps: dp.neighbor_dumps().to_vec(),
         nat_queries: dp.nat_mailboxes().to_vec(),
         nat_log: Some(nat_log.clone()),
+        punt: punt.as_ref().map(|_| punt_stats.clone()),
     };
     let served = serve(listen, cfg, config_file.to_owned(), handles, hooks, audit);
     // Shut down in dependency order: workers, ports, pool, EAL.
     let t0 = std::time::Instant::now();
+    if let Some(p) = punt {
+        p.stop();
+    }
     let stopped = dp.stop();
     nat_log.stop();
     drop(ports);

@@ -18,6 +18,7 @@ mod interfaces;
 mod limits;
 mod management;
 mod nat;
+mod punt;
 mod routes;
 mod routing;
 mod services;
@@ -33,6 +34,7 @@ pub use nat::{
     pool_addresses, NatConf, NatForwardConf, NatLogConf, NatRuleConf, NatStaticConf, NatTimeoutsConf,
     MAX_POOL_ADDRESSES,
 };
+pub use punt::{PuntConf, MAX_KERNEL_IFNAME};
 pub use routes::{NeighborConf, RouteConf, RouteType};
 pub use routing::{FpmConf, RoutePreference, RoutingConf, MAX_LEARNED_ROUTES};
 pub use services::{ServiceConf, ServiceKindConf, TransportConf, MAX_LISTENERS};
@@ -65,6 +67,10 @@ pub struct Config {
     /// the grace time and which source wins an equal prefix.
     #[serde(default, skip_serializing_if = "RoutingConf::is_default")]
     pub routing: RoutingConf,
+    /// The punt path: kernel twins of interfaces, for the routing daemon
+    /// and other control-plane services on the gateway's addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub punt: Option<PuntConf>,
     /// Static neighbor entries (ARP for IPv4, NDP for IPv6).
     #[serde(default)]
     pub neighbors: Vec<NeighborConf>,
@@ -191,6 +197,7 @@ impl Config {
         self.validate_limits(&mut errs);
         self.validate_management(&mut errs);
         self.validate_routing(&mut errs);
+        self.validate_punt(&mut errs);
         self.validate_nat(&mut errs);
         if errs.is_empty() {
             Ok(())
@@ -228,6 +235,7 @@ impl Config {
         check("nat.log", self.nat.log == new.nat.log);
         check("management.listen", self.management.listen == new.management.listen);
         check("routing.fpm", self.routing.fpm == new.routing.fpm);
+        check("punt", self.punt_restart_only(new));
         check("management.audit_log", self.management.audit_log == new.management.audit_log);
         check("management.max_body_bytes", self.management.max_body_bytes == new.management.max_body_bytes);
         errs

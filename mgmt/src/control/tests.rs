@@ -39,6 +39,7 @@ fn fixture(name: &str) -> Fixture {
         dumps: vec![Arc::new(TableDump::default())],
         nat_queries: vec![],
         nat_log: None,
+        punt: None,
     };
     let audit = AuditLog::open(&dir.join("audit.jsonl")).unwrap();
     Fixture { ctl: Controller::new(cfg, path, ports, hooks, audit), dir, worker }

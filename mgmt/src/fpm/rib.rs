@@ -26,6 +26,9 @@ pub struct Rib {
     objects: HashMap<u32, (Object, u64)>,
     /// The current session (0 before the first).
     pub session: u64,
+    /// The kernel twins by their kernel ifindex ([`crate::punt`]): a
+    /// link-local next hop names its interface by it.
+    pub twins: Vec<(u32, String)>,
 }
 
 /// What one message did.

@@ -516,6 +516,30 @@ impl<B> NeighborCache<B> {
         }
     }
 
+    /// Starts resolving a neighbor no packet waits for (the kernel twin
+    /// asked for it): an incomplete entry, within the same per-interface
+    /// budget as [`NeighborCache::enqueue`], so the reply completes it.
+    /// `Ok(true)`: a new entry was made and a request must go out.
+    pub fn resolve(&mut self, ifindex: u16, ip: IpAddr, now: u64, evicted: impl FnMut(B)) -> Result<bool, DropReason> {
+        let k = (ifindex, ip);
+        if self.find(k).is_some() {
+            return Ok(false);
+        }
+        // RFC 6583 §7.2.2: a per-interface budget of new resolutions.
+        if !self.bounds.get_mut(usize::from(ifindex)).is_some_and(|b| b.solicit.allow(now)) {
+            return Err(DropReason::NeighborSolicitLimited);
+        }
+        let mut evicted = evicted;
+        let i = self.insert(k, State::Incomplete, Trust::Resolving, now, &mut evicted);
+        let i = i.ok_or(DropReason::NeighborTableFull)?;
+        let retry = self.cfg.retry_interval;
+        if let Some(s) = self.slots.get_mut(i) {
+            s.probes = 1;
+            s.next_probe = now + retry;
+        }
+        Ok(true)
+    }
+
     /// Learns `mac` for `ip` from an ARP packet (see the module doc for
     /// what each `how` may do). Waiting packets are passed to `release`
     /// with the MAC to send them to. Returns true if an entry was created

@@ -232,6 +232,14 @@ counter_set! {
         /// Packets of established TCP and UDP flows the fast path's flow cache
         /// carried, its lookups skipped (included in gateway_fast_path_total).
         flow_hits / FlowHits => Sum "gateway_flow_cache_hits_total",
+        /// Packets for the gateway's addresses handed to the kernel (the
+        /// punt path): protocols the dataplane leaves to the control plane.
+        punted / Punted => Sum "gateway_punted_total",
+        /// Packets the kernel sent that went out of a port.
+        from_kernel / FromKernel => Sum "gateway_punt_from_kernel_total",
+        /// The kernel's ARP requests and Neighbor Solicitations answered
+        /// from the dataplane's neighbor cache.
+        kernel_neighbor_answers / KernelNeighborAnswers => Sum "gateway_punt_neighbor_answers_total",
     }
     extra {
         /// Drops, indexed by [`DropReason::index`].

@@ -30,6 +30,11 @@ pub trait Io<B: PacketBuf> {
     fn handoff(&mut self, pkt: B, _worker: u16, _tag: u8) -> Result<(), B> {
         Err(pkt)
     }
+    /// Hands `pkt` to the kernel twin of layer-3 interface `ifindex` (the
+    /// punt path); gives it back if that cannot be done now.
+    fn punt(&mut self, _ifindex: u16, pkt: B) -> Result<(), B> {
+        Err(pkt)
+    }
 }
 
 /// A neighbor one worker learned from the wire, for the others

@@ -61,6 +61,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
             options::Verdict::Drop(r) => return self.drop(r),
         }
+        if super::punt::is_local_control4(dst) {
+            // OSPF, VRRP and the like: the kernel's, if the interface has a twin.
+            if self.punt(cx, self.rx_if, pkt, src.into()).is_some() {
+                self.drop(DropReason::Ipv4Broadcast);
+            }
+            return;
+        }
         if dst.is_broadcast() || dst.is_multicast() {
             return self.drop(DropReason::Ipv4Broadcast);
         }

@@ -60,6 +60,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if dst.is_multicast() {
             return match cx.t.iface(ifindex) {
                 Some(ifc) if ifc.listens6(&dst) => self.local6_input(cx, ifindex, pkt),
+                // Link-local groups (OSPFv3's ff02::5, ...) the kernel twin may serve.
+                Some(ifc) if ifc.punt && dst.segments()[0] == 0xff02 => {
+                    if self.punt(cx, ifindex, pkt, src.into()).is_some() {
+                        self.drop(DropReason::Ipv6Multicast);
+                    }
+                }
                 _ => self.drop(DropReason::Ipv6Multicast),
             };
         }
@@ -200,7 +206,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             nh::UDP => {
                 let end = ETH_LEN + ipv6::HEADER_LEN + usize::from(p.payload_len());
                 let a = Arrival { src: src.into(), dst: dst.into(), ifindex, at: ETH_LEN + chain.offset, end };
-                if let Some(pkt) = self.udp_input(cx, pkt, a) {
+                let pkt = self.udp_input(cx, pkt, a).and_then(|pkt| self.punt(cx, ifindex, pkt, src.into()));
+                if let Some(pkt) = pkt {
                     let (r, m, c) =
                         (DropReason::LocalPortUnreachable, Msg6::DstUnreachable, icmpv6w::unreachable::PORT);
                     self.icmp6_error(cx, ifindex, pkt, r, Error6 { msg: m, code: c, rest: 0 }, false)
@@ -209,7 +216,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             nh::TCP if !dst.is_multicast() => {
                 let end = ETH_LEN + ipv6::HEADER_LEN + usize::from(p.payload_len());
                 let a = Arrival { src: src.into(), dst: dst.into(), ifindex, at: ETH_LEN + chain.offset, end };
-                if let Some(pkt) = self.tcp_input(cx, pkt, a) {
+                let pkt = self.tcp_input(cx, pkt, a).and_then(|pkt| self.punt(cx, ifindex, pkt, src.into()));
+                if let Some(pkt) = pkt {
                     self.tcp_reset6(cx, ifindex, pkt, chain.offset)
                 }
             }
@@ -221,13 +229,15 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             proto if is_tunnel_protocol(proto) && !dst.is_multicast() => {
                 let outer =
                     Outer { src: src.into(), dst: dst.into(), protocol: proto, len: ETH_LEN + chain.offset, tos };
-                if let Some(pkt) = self.tunnel_input(cx, pkt, outer) {
+                let pkt = self.tunnel_input(cx, pkt, outer).and_then(|pkt| self.punt(cx, ifindex, pkt, src.into()));
+                if let Some(pkt) = pkt {
                     let (r, m) = (DropReason::LocalProtocolUnreachable, Msg6::ParamProblem);
                     let e = Error6 { msg: m, code: param_problem::NEXT_HEADER, rest: chain.nh_at as u32 };
                     self.icmp6_error(cx, ifindex, pkt, r, e, false)
                 }
             }
             _ => {
+                let Some(pkt) = self.punt(cx, ifindex, pkt, src.into()) else { return };
                 // RFC 8200 §4: unrecognized Next Header, pointing at it.
                 let (r, m) = (DropReason::LocalProtocolUnreachable, Msg6::ParamProblem);
                 self.icmp6_error(cx, ifindex, pkt, r, Error6 { msg: m, code: 1, rest: chain.nh_at as u32 }, false)
@@ -275,11 +285,18 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 let quoted = msg.get(8..).unwrap_or_default();
                 match self.tcp_path_mtu(cx, quoted, mtu) {
                     PathMtu::Applied => {}
-                    PathMtu::Ignored => self.drop(DropReason::IcmpIgnored),
+                    PathMtu::Ignored => self.punt6_or_drop(cx, ifindex, pkt, src),
                     PathMtu::Owner(w) => self.tcp_handoff(cx, pkt, w),
                 }
             }
-            _ => self.drop(DropReason::IcmpIgnored),
+            _ => self.punt6_or_drop(cx, ifindex, pkt, src),
+        }
+    }
+
+    /// An ICMPv6 message we do not act on: the kernel twin's, if any.
+    fn punt6_or_drop(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, pkt: B, src: Ipv6Addr) {
+        if self.punt(cx, ifindex, pkt, src.into()).is_some() {
+            self.drop(DropReason::IcmpIgnored);
         }
     }
 

@@ -38,11 +38,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                         let quoted = ip.get(hl + 8..).unwrap_or_default();
                         return match self.tcp_path_mtu(cx, quoted, rest & 0xffff) {
                             PathMtu::Applied => {}
-                            PathMtu::Ignored => self.drop(DropReason::IcmpIgnored),
+                            // Perhaps the kernel's connection's.
+                            PathMtu::Ignored => self.punt_or_drop(cx, pkt, src.into(), DropReason::IcmpIgnored),
                             PathMtu::Owner(w) => self.tcp_handoff(cx, pkt, w),
                         };
                     }
-                    Ok(_) => return self.drop(DropReason::IcmpIgnored),
+                    Ok(_) => return self.punt_or_drop(cx, pkt, src.into(), DropReason::IcmpIgnored),
                     Err(_) => return self.drop(DropReason::IcmpMalformed),
                 }
                 // Echo reply in place (RFC 792): swap addresses, type 0.
@@ -70,7 +71,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 let end = ETH_LEN + usize::from(p.total_len());
                 let Some(pkt) = self.vxlan_input(cx, pkt, src, dst, hl) else { return };
                 let a = Arrival { src: src.into(), dst: dst.into(), ifindex: self.rx_if, at: ETH_LEN + hl, end };
-                if let Some(pkt) = self.udp_input(cx, pkt, a) {
+                let pkt = self.udp_input(cx, pkt, a).and_then(|pkt| self.punt(cx, self.rx_if, pkt, src.into()));
+                if let Some(pkt) = pkt {
                     let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PORT);
                     self.icmp_error(cx, pkt, DropReason::LocalPortUnreachable, m, c, 0)
                 }
@@ -78,22 +80,34 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Protocol::Tcp => {
                 let end = ETH_LEN + usize::from(p.total_len());
                 let a = Arrival { src: src.into(), dst: dst.into(), ifindex: self.rx_if, at: ETH_LEN + hl, end };
-                if let Some(pkt) = self.tcp_input(cx, pkt, a) {
+                let pkt = self.tcp_input(cx, pkt, a).and_then(|pkt| self.punt(cx, self.rx_if, pkt, src.into()));
+                if let Some(pkt) = pkt {
                     self.tcp_reset(cx, pkt)
                 }
             }
             Protocol::Unknown(proto) if is_tunnel_protocol(proto) => {
                 let outer =
                     Outer { src: src.into(), dst: dst.into(), protocol: proto, len: ETH_LEN + hl, tos: p.tos() };
-                if let Some(pkt) = self.tunnel_input(cx, pkt, outer) {
+                let pkt = self.tunnel_input(cx, pkt, outer).and_then(|pkt| self.punt(cx, self.rx_if, pkt, src.into()));
+                if let Some(pkt) = pkt {
                     let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PROTOCOL);
                     self.icmp_error(cx, pkt, DropReason::LocalProtocolUnreachable, m, c, 0)
                 }
             }
             Protocol::Unknown(_) => {
-                let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PROTOCOL);
-                self.icmp_error(cx, pkt, DropReason::LocalProtocolUnreachable, m, c, 0)
+                if let Some(pkt) = self.punt(cx, self.rx_if, pkt, src.into()) {
+                    let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::PROTOCOL);
+                    self.icmp_error(cx, pkt, DropReason::LocalProtocolUnreachable, m, c, 0)
+                }
             }
+        }
+    }
+
+    /// Punts `pkt` (IPv4, for us, from `src`) if its interface has a kernel
+    /// twin; drops it under `r` otherwise.
+    fn punt_or_drop(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, src: std::net::IpAddr, r: DropReason) {
+        if self.punt(cx, self.rx_if, pkt, src).is_some() {
+            self.drop(r);
         }
     }
 

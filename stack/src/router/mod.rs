@@ -23,6 +23,7 @@
 //! | ICMP errors | `icmp_error.rs` |
 //! | packets held for the translator | `hold.rs` |
 //! | next-hop resolution and output | `output.rs` |
+//! | the punt path to the kernel, and back | `punt.rs` |
 //! | IPv6, Neighbor Discovery, Router Advertisements | `ip6.rs`, `nd.rs`, `ra.rs` |
 //!
 //! Behaviour follows RFC 1812 for IPv4 and RFC 8200, 4443 and 4861 for
@@ -63,6 +64,7 @@ mod mss;
 mod nd;
 mod options;
 mod output;
+mod punt;
 mod ra;
 mod reassemble;
 mod tcp;
@@ -149,6 +151,10 @@ pub struct Router<B, N = NoNat> {
     /// Unix time less `now`, in ms, for IPv4 timestamps ([`options`]);
     /// None until the wall clock is first read.
     wall_offset_ms: Option<i64>,
+    /// What this worker may hand to the kernel ([`punt`]), and the
+    /// conversations the kernel holds (shared by the workers).
+    punt_limit: punt::PuntLimiter,
+    conversations: std::sync::Arc<crate::conversations::Conversations>,
     pub counters: Counters,
 }
 
@@ -200,6 +206,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             tcp_counts: crate::tcp::ConnCounts::default(),
             place: crate::tcp::Place::default(),
             wall_offset_ms: None,
+            punt_limit: punt::PuntLimiter::new(cfg.punt),
+            conversations: Default::default(),
             counters: Counters::default(),
         }
     }
@@ -209,6 +217,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// connection another worker owns is handed to it.
     pub fn set_place(&mut self, place: crate::tcp::Place) {
         self.place = place;
+    }
+
+    /// Shares the table of the kernel twin's conversations with the other
+    /// workers (one table per gateway: the worker that sends the kernel's
+    /// frames notes them, every worker reads it).
+    pub fn set_conversations(&mut self, c: std::sync::Arc<crate::conversations::Conversations>) {
+        self.conversations = c;
     }
 
     /// Makes this router send the periodic Router Advertisements (one
@@ -284,6 +299,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let s = &cx.t.settings;
         self.icmp_dest.set(s.icmp_per_destination_rate, s.icmp_per_destination_burst);
         self.neigh.set_timers(&cx.t.settings.neighbor);
+        self.sync_punt(cx.t);
         self.sync_bridges(cx.t);
         if cx.t.neighbor_epoch != self.neighbor_epoch {
             self.neighbor_epoch = cx.t.neighbor_epoch;

@@ -19,7 +19,7 @@ use std::net::{IpAddr, Ipv6Addr};
 /// ND messages are answered and sent with this hop limit (RFC 4861 §7.1).
 pub(super) const ND_HOP_LIMIT: u8 = 255;
 /// Length of an NS or NA with one link-layer option.
-const NEIGHBOR_MSG_LEN: usize = icmpv6w::NS_LEN + icmpv6w::LLADDR_OPT_LEN;
+pub(super) const NEIGHBOR_MSG_LEN: usize = icmpv6w::NS_LEN + icmpv6w::LLADDR_OPT_LEN;
 
 /// True for ff02::1:ff00:0/104 (RFC 4291 §2.7.1).
 fn is_solicited_node(a: &Ipv6Addr) -> bool {
@@ -137,7 +137,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
 /// Fills `pkt` (Ethernet + IPv6 + NS/NA with one link-layer option) with
 /// a Neighbor Solicitation or Advertisement about `target`.
-fn write_nd<B: PacketBuf>(
+pub(super) fn write_nd<B: PacketBuf>(
     pkt: &mut B,
     (src_mac, dst_mac): (MacAddr, MacAddr),
     (src, dst): (&Ipv6Addr, &Ipv6Addr),

@@ -39,6 +39,10 @@ struct TestIo {
     no_buffers: bool,
     /// Frames handed to another worker, with the worker and the tag.
     handed: Vec<(VecBuf, u16, u8)>,
+    /// Frames handed to the kernel twin, with the interface; none are
+    /// taken while `punt_full`.
+    punted: Vec<(u16, VecBuf)>,
+    punt_full: bool,
 }
 
 impl Io<VecBuf> for TestIo {
@@ -53,6 +57,13 @@ impl Io<VecBuf> for TestIo {
     }
     fn handoff(&mut self, pkt: VecBuf, worker: u16, tag: u8) -> Result<(), VecBuf> {
         self.handed.push((pkt, worker, tag));
+        Ok(())
+    }
+    fn punt(&mut self, ifindex: u16, pkt: VecBuf) -> Result<(), VecBuf> {
+        if self.punt_full {
+            return Err(pkt);
+        }
+        self.punted.push((ifindex, pkt));
         Ok(())
     }
 }
@@ -773,6 +784,7 @@ mod fast;
 mod fragment;
 mod ip6;
 mod options;
+mod punt;
 mod reassembly;
 mod tcp_conn;
 mod tcp_open;

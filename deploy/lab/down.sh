@@ -2,22 +2,23 @@
 # Stops gatewayd and removes everything up.sh made.
 set -u
 run=/run/gatewayd-lab
-for f in forwarder gatewayd vlan_trunk; do
-  if [ -f "$run/$f.pid" ]; then
-    pid=$(cat "$run/$f.pid")
+# (gw2: the scale-out lab's second gateway, deploy/lab/scaleout.sh)
+for p in "$run"/{forwarder,gatewayd,vlan_trunk}.pid "$run"/gw2/{forwarder,gatewayd}.pid; do
+  if [ -f "$p" ]; then
+    pid=$(cat "$p")
     kill -TERM "$pid" 2>/dev/null
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
-    rm -f "$run/$f.pid"
+    rm -f "$p"
   fi
 done
-pkill -f 'socat TCP-LISTEN:8080,bind=127.0.0.1' 2>/dev/null
-# FRR beside the gateway (deploy/lab/frr.sh), if it was started.
-for d in staticd zebra; do
-  [ -f "$run/frr/$d.pid" ] && kill -KILL "$(cat "$run/frr/$d.pid")" 2>/dev/null
+rm -rf "$run/gw2"
+pkill -f 'socat TCP-LISTEN:808[01],bind=127.0.0.1' 2>/dev/null
+# FRR (deploy/lab/frr.sh, deploy/lab/bgp.sh), if it was started.
+for f in "$run"/frr*/*.pid; do
+  [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
 done
-rm -rf "$run/frr"
-ip netns del lab-frr 2>/dev/null
-for ns in lab-lan lab-wan lab-h1 lab-h2 lab-h3 lab-h4 lab-gw; do ip netns del "$ns" 2>/dev/null; done
-rm -rf /var/run/dpdk/gateway-lab
+rm -rf "$run"/frr*
+for ns in lab-frr lab-frr2 lab-lan lab-wan lab-h1 lab-h2 lab-h3 lab-h4 lab-gw lab-gw2; do ip netns del "$ns" 2>/dev/null; done
+rm -rf /var/run/dpdk/gateway-lab /var/run/dpdk/gateway-lab2
 echo "lab down"

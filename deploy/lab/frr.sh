@@ -33,14 +33,8 @@ stop() {
 }
 case "${1:-}" in
 up)
-  [ -x /usr/lib/frr/zebra ] || { echo "frr.sh: FRR is not installed (make deps)" >&2; exit 1; }
-  ip netns add lab-frr
-  ip netns exec lab-frr ip link set lo up
-  ip link add fpm-gw netns lab-gw type veth peer name fpm netns lab-frr
-  ip netns exec lab-gw ip addr add 169.254.26.1/30 dev fpm-gw
-  ip netns exec lab-gw ip link set fpm-gw up
-  ip netns exec lab-frr ip addr add 169.254.26.2/30 dev fpm
-  ip netns exec lab-frr ip link set fpm up
+  # lab-frr and the FPM link, as the BGP lab makes them.
+  "$(cd "$(dirname "$0")" && pwd)/bgp.sh" links
   ip netns exec lab-frr ip link add wan type veth peer name wan-peer
   ip netns exec lab-frr ip addr add 203.0.113.1/24 dev wan
   ip netns exec lab-frr ip -6 addr add 2001:db8:1::1/64 dev wan nodad

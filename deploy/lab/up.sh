@@ -27,6 +27,11 @@
 #                                          └ VXLAN VNI 100, 203.0.113.1 ⇄ 203.0.113.2
 #   lab-wan: vx0 (the kernel's VXLAN device, VNI 100) 192.168.100.2/24
 #
+# LAB=bgp is the router lab with FRR as the gateway's control plane
+# (deploy/lab/bgp.yaml, deploy/lab/bgp.sh, docs/bgp.md): BGP to lab-wan
+# (10,000 prefixes), OSPF to lab-lan, both through the punt path, and
+# the routes streamed to gatewayd over FPM.
+#
 # Environment: GATEWAYD (binary; default: build target/release),
 # GATEWAY_CONFIG (default: deploy/lab/gateway.yaml, bridge.yaml or
 # vxlan.yaml), LAB.
@@ -39,7 +44,8 @@ case "$kind" in
   router) config="${GATEWAY_CONFIG:-$here/gateway.yaml}"; hosts="lab-lan lab-wan" ;;
   bridge) config="${GATEWAY_CONFIG:-$here/bridge.yaml}"; hosts="lab-h1 lab-h2 lab-h3 lab-h4" ;;
   vxlan) config="${GATEWAY_CONFIG:-$here/vxlan.yaml}"; hosts="lab-lan lab-wan lab-h1" ;;
-  *) echo "up.sh: LAB must be router, bridge or vxlan, not '$kind'" >&2; exit 1 ;;
+  bgp) config="${GATEWAY_CONFIG:-$here/bgp.yaml}"; hosts="lab-lan lab-wan" ;;
+  *) echo "up.sh: LAB must be router, bridge, vxlan or bgp, not '$kind'" >&2; exit 1 ;;
 esac
 
 [ "$(id -u)" = 0 ] || { echo "up.sh: needs root (network namespaces)" >&2; exit 1; }
@@ -99,7 +105,7 @@ host() { # host NS GW_IF: a veth from the gateway namespace into NS
   offload_off lab-gw "$2"
   offload_off "$1" eth0
 }
-if [ "$kind" = router ] || [ "$kind" = vxlan ]; then
+if [ "$kind" = router ] || [ "$kind" = vxlan ] || [ "$kind" = bgp ]; then
   # Accept Router Advertisements on the LAN side (a host's default).
   ip netns exec lab-lan sysctl -qw net.ipv6.conf.default.accept_ra=1 net.ipv6.conf.default.autoconf=1
   wire lan 10.0.1.2/24 10.0.1.1 fd00:1::2/64
@@ -155,6 +161,9 @@ if [ "$kind" = vxlan ]; then
   offload_off lab-wan vx0
 fi
 
+# The twins' namespace and the FPM link exist before gatewayd starts.
+if [ "$kind" = bgp ]; then "$here/bgp.sh" links; fi
+
 ip netns exec lab-gw "$GATEWAYD" --config "$run/gateway.yaml" >"$run/gatewayd.log" 2>&1 &
 echo $! >"$run/gatewayd.pid"
 
@@ -167,6 +176,10 @@ for _ in $(seq 1 100); do
   if ip netns exec lab-gw curl -sf http://127.0.0.1:8080/healthz >/dev/null 2>&1; then
     echo "lab up: gatewayd pid $(cat "$run/gatewayd.pid"), log $run/gatewayd.log, API http://127.0.0.1:8080/api/v1"
     echo "        tokens: $run/admin.token (admin), $run/readonly.token (read-only)"
+    if [ "$kind" = bgp ]; then
+      "$here/bgp.sh" start
+      echo "        FRR: deploy/lab/bgp.sh vtysh frr|wan|lan -c 'show bgp summary'"
+    fi
     exit 0
   fi
   if ! kill -0 "$(cat "$run/gatewayd.pid")" 2>/dev/null; then break; fi

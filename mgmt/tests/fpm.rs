@@ -12,7 +12,7 @@
 mod common;
 
 use common::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const STATICS: &str = "\
 hostname lab-frr
@@ -71,14 +71,6 @@ fn learned(protocol: &str) -> Vec<serde_json::Value> {
     let r = api("GET", &format!("/api/v1/routes?protocol={protocol}&limit=1000"), "readonly", None, &[]);
     assert_eq!(r.status, 200, "{}", r.text);
     r.json["items"].as_array().cloned().unwrap_or_default()
-}
-
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(t0.elapsed() < Duration::from_secs(secs), "{what} within {secs} s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn pings(ns: &str, dst: &str) -> bool {

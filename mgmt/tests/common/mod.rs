@@ -28,6 +28,16 @@ pub fn ok(cmd: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Waits until `f` holds, checking every 100 ms; fails naming `what`
+/// after `secs` seconds.
+pub fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(secs), "{what} within {secs} s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// Waits until something in namespace `ns` listens on TCP `port`: a
 /// server started in the background takes a while to bind on a loaded
 /// machine, and a fixed sleep lost that race in CI.
@@ -108,19 +118,32 @@ impl Lab {
         cfg
     }
 
-    fn up_kind(kind: &str, config: Option<&std::path::Path>) -> Option<Lab> {
+    /// The scale-out lab (deploy/lab/scaleout.sh): two gateways behind
+    /// lab-wan's ECMP; gateway 1's API on 8080, gateway 2's on 8081.
+    pub fn up_scaleout() -> Option<Lab> {
+        let mut cmd = Command::new(root().join("deploy/lab/scaleout.sh"));
+        cmd.arg("up");
+        Lab::up_by(cmd)
+    }
+
+    /// The lab of `kind` (up.sh's `LAB`), with another config file if given.
+    pub fn up_kind(kind: &str, config: Option<&std::path::Path>) -> Option<Lab> {
+        let mut cmd = Command::new(root().join("deploy/lab/up.sh"));
+        cmd.env("LAB", kind);
+        if let Some(c) = config {
+            cmd.env("GATEWAY_CONFIG", c);
+        }
+        Lab::up_by(cmd)
+    }
+
+    /// Runs `cmd` (a lab script, given this build's gatewayd) holding the lab.
+    fn up_by(mut cmd: Command) -> Option<Lab> {
         let guard = LAB.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(why) = missing_capability() {
             eprintln!("SKIP: lab test needs the namespace lab: {why}");
             return None;
         }
-        let up = root().join("deploy/lab/up.sh");
-        let mut cmd = Command::new(up);
-        cmd.env("GATEWAYD", env!("CARGO_BIN_EXE_gatewayd")).env("LAB", kind);
-        if let Some(c) = config {
-            cmd.env("GATEWAY_CONFIG", c);
-        }
-        let o = cmd.output().expect("up.sh runs");
+        let o = cmd.env("GATEWAYD", env!("CARGO_BIN_EXE_gatewayd")).output().expect("the lab script runs");
         assert!(
             o.status.success(),
             "lab up failed:\n{}{}",

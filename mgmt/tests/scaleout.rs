@@ -1,0 +1,109 @@
+//! The scale-out lab (deploy/lab/scaleout.sh, docs/scale-out.md): two
+//! gateways, each with its own FRR on its kernel twins, announce
+//! 10.0.1.0/24 by BGP to lab-wan, which spreads flows over them by ECMP.
+//! 64 UDP flows from lab-wan to lab-lan run throughout; one gateway is
+//! killed (BFD takes its path out), then started again (its path comes
+//! back and flows spread again). The seconds each step took are printed.
+//!
+//! Needs root and FRR (`make deps`); skipped otherwise.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn script(args: &str) -> String {
+    ok(&format!(
+        "GATEWAYD={} {} {args}",
+        env!("CARGO_BIN_EXE_gatewayd"),
+        root().join("deploy/lab/scaleout.sh").display()
+    ))
+}
+
+/// How many next hops lab-wan's kernel has for 10.0.1.0/24.
+fn paths() -> usize {
+    let r = ok("ip -n lab-wan route show 10.0.1.0/24");
+    match r.matches("nexthop via").count() {
+        0 if r.contains(" via ") => 1,
+        n => n,
+    }
+}
+
+/// Waits until lab-wan has `n` paths; the seconds it took.
+fn wait_paths(n: usize, secs: u64) -> f64 {
+    let t0 = Instant::now();
+    while paths() != n {
+        assert!(t0.elapsed() < Duration::from_secs(secs), "{n} paths within {secs} s: {}", ok("ip -n lab-wan route"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t0.elapsed().as_secs_f64()
+}
+
+/// Packets gateway `n` has forwarded (its own API and token).
+fn forwarded(n: u16) -> u64 {
+    let dir = if n == 1 { "/run/gatewayd-lab".to_string() } else { format!("/run/gatewayd-lab/gw{n}") };
+    let text = ok(&format!(
+        "curl -sf -H \"Authorization: Bearer $(cat {dir}/readonly.token)\" http://127.0.0.1:{}/metrics",
+        8079 + n
+    ));
+    text.lines()
+        .find_map(|l| l.strip_prefix("gateway_forwarded_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn flows(ns: &str, args: &[&str]) -> std::process::Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns, "python3"])
+        .arg(root().join("deploy/lab/flows.py"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("flows.py")
+}
+
+#[test]
+fn two_gateways_share_the_flows_and_one_takes_them_all_when_the_other_dies() {
+    if !std::path::Path::new("/usr/lib/frr/bfdd").exists() {
+        eprintln!("SKIP: FRR is not installed (make deps)");
+        return;
+    }
+    let Some(_lab) = Lab::up_scaleout() else { return };
+    let up = wait_paths(2, 60);
+    eprintln!("both gateways' routes at lab-wan {up:.1} s after the lab came up");
+    let receiver = flows("lab-lan", &["receive", "9999", "24"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let sender = flows("lab-wan", &["send", "10.0.1.2", "9999", "64", "50", "22"]);
+    std::thread::sleep(Duration::from_secs(4));
+    // ECMP: each gateway carries a share of the 64 flows.
+    let (a, b) = (forwarded(1), forwarded(2));
+    assert!(a > 500 && b > 500, "both gateways forward: {a} and {b}");
+    // Gateway 1 dies: BFD (300 ms x 3) at lab-wan takes its path out.
+    script("kill 1");
+    let gone = wait_paths(1, 15);
+    std::thread::sleep(Duration::from_secs(3));
+    let b_alone = forwarded(2);
+    std::thread::sleep(Duration::from_secs(2));
+    let carried = forwarded(2) - b_alone;
+    assert!(carried > 64 * 50, "gateway 2 carries every flow: {carried} in 2 s");
+    // It comes back: its session and BFD come up, its path returns.
+    script("start 1");
+    let back = wait_paths(2, 30);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(forwarded(1) > 500, "flows spread to the restarted gateway again");
+    assert!(sender.wait_with_output().expect("sender").status.success());
+    let out = receiver.wait_with_output().expect("receiver");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("receiver JSON");
+    let gaps: Vec<f64> = report["gaps"].as_object().unwrap().values().filter_map(|g| g.as_f64()).collect();
+    let worst = gaps.iter().cloned().fold(0.0, f64::max);
+    let hit = gaps.iter().filter(|&&g| g > 0.5).count();
+    eprintln!(
+        "failover: lab-wan dropped the dead gateway's path {gone:.2} s after the kill (BFD); \
+         {hit} of 64 flows went missing, the longest for {worst:.2} s; the restarted gateway's path \
+         was back {back:.1} s after its start"
+    );
+    assert_eq!(report["flows"], 64, "every flow arrived: {report}");
+    assert!(hit > 0 && hit < 64, "the dead gateway's flows, and only they, went missing: {report}");
+    assert!(worst < gone + 1.5, "a flow missing {worst} s, longer than BFD's detection: {report}");
+}

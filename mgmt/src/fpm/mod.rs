@@ -5,9 +5,12 @@
 //! nexthop objects first) when it connects, then each change. gatewayd
 //! keeps them in a [`Rib`] of their own, apart from the config's static
 //! routes and never written to the config file, and applies them to the
-//! workers through the controller in batches: all that is waiting on the
-//! socket (up to [`BATCH`] messages) is one new snapshot, and traffic to
-//! routes a batch does not touch goes on as before.
+//! workers through the controller in batches: messages that follow one
+//! another closely (gaps under [`GATHER_QUIET`], for at most
+//! [`GATHER_MAX`]) make one new snapshot, and traffic to routes a batch
+//! does not touch goes on as before. A snapshot costs in proportion to
+//! the whole table, so a table dump taken in a few batches goes in
+//! faster than one taken in many.
 //!
 //! One connection at a time: a new one replaces the old. When the
 //! connection drops, the learned routes stay for `routing.grace_s`, as
@@ -20,7 +23,7 @@ pub mod netlink;
 pub mod rib;
 
 use crate::control::Controller;
-use netlink::{frame, messages, Message, Protocol};
+use netlink::{frame, messages, Protocol};
 use rib::{Outcome, REFUSALS};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -28,8 +31,11 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 
-/// Most messages applied as one snapshot.
-pub const BATCH: usize = 200_000;
+/// A read that waits this long for more ends a batch.
+pub const GATHER_QUIET: Duration = Duration::from_millis(10);
+/// The longest a batch gathers messages before it is applied (how late
+/// the first change of a long stream reaches the workers, at most).
+pub const GATHER_MAX: Duration = Duration::from_secs(1);
 /// After a reconnect, how long zebra must be quiet before the routes it
 /// did not send again are taken as withdrawn (FPM has no end-of-table
 /// marker).
@@ -171,34 +177,35 @@ async fn session(ctl: &Controller, mut stream: TcpStream, listener: &TcpListener
             }
         };
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        // Everything already waiting joins the batch.
-        while buf.len() < BATCH * 64 {
-            match stream.try_read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
-            }
-        }
-        let mut batch: Vec<Message> = Vec::new();
-        let mut used = 0;
+        // What follows closely joins the batch.
+        let (mut taken, mut changed, mut closed) = (0, false, false);
+        let started = Instant::now();
         let broken = loop {
-            match frame(buf.get(used..).unwrap_or_default()) {
-                Ok(Some((len, body))) => {
-                    batch.extend(body.into_iter().flat_map(messages));
-                    used += len;
+            let (n, c, broken) = absorb(ctl, &mut buf).await;
+            (taken, changed) = (taken + n, changed | c);
+            if broken.is_some() || started.elapsed() >= GATHER_MAX {
+                break broken;
+            }
+            match tokio::time::timeout(GATHER_QUIET, stream.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    closed = true;
+                    break None;
                 }
-                Ok(None) => break None,
-                Err(e) => break Some(e),
+                Ok(Ok(n)) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                Err(_) => break None, // quiet: the batch is whole
             }
         };
-        buf.drain(..used);
-        if !batch.is_empty() {
-            if resync_at.is_some() {
-                resync_at = Some(Instant::now() + RESYNC_QUIET);
-            }
-            apply(ctl, batch).await;
+        if taken > 0 && resync_at.is_some() {
+            resync_at = Some(Instant::now() + RESYNC_QUIET);
+        }
+        if changed {
+            commit(ctl).await;
         }
         if let Some(e) = broken {
             eprintln!("gatewayd: FPM stream broken ({e}): closing the connection");
+            break End::Closed;
+        }
+        if closed {
             break End::Closed;
         }
     };
@@ -206,25 +213,34 @@ async fn session(ctl: &Controller, mut stream: TcpStream, listener: &TcpListener
     end
 }
 
-/// Applies a batch of messages to the learned routes, then (if any
-/// changed them) to the workers.
-async fn apply(ctl: &Controller, batch: Vec<Message>) {
+/// Applies every whole frame in `buf` to the learned routes and takes
+/// it out of `buf`: how many messages, whether any changed the table,
+/// and what broke the stream, if something did.
+async fn absorb(ctl: &Controller, buf: &mut Vec<u8>) -> (usize, bool, Option<netlink::FrameError>) {
     let limit = ctl.running().routing.max_routes as usize;
-    ctl.fpm.messages.fetch_add(batch.len() as u64, Relaxed);
-    let mut changed = false;
-    {
-        let mut rib = ctl.learned.write().await;
-        for m in batch {
-            match rib.apply(m, limit) {
-                Outcome::Changed => changed = true,
-                Outcome::Same => {}
-                Outcome::Refused(why) => ctl.fpm.refuse(why),
+    let (mut taken, mut changed, mut used) = (0, false, 0);
+    let mut rib = ctl.learned.write().await;
+    let broken = loop {
+        match frame(buf.get(used..).unwrap_or_default()) {
+            Ok(Some((len, body))) => {
+                for m in body.into_iter().flat_map(messages) {
+                    taken += 1;
+                    match rib.apply(m, limit) {
+                        Outcome::Changed => changed = true,
+                        Outcome::Same => {}
+                        Outcome::Refused(why) => ctl.fpm.refuse(why),
+                    }
+                }
+                used += len;
             }
+            Ok(None) => break None,
+            Err(e) => break Some(e),
         }
-    }
-    if changed {
-        commit(ctl).await;
-    }
+    };
+    drop(rib);
+    buf.drain(..used);
+    ctl.fpm.messages.fetch_add(taken as u64, Relaxed);
+    (taken, changed, broken)
 }
 
 #[cfg(test)]

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# benches/run.sh fpm_routes: how fast gatewayd takes a full routing table
+# over FPM, in the router lab. benches/fpm_feed.py streams 1,000,000 IPv4
+# prefixes (the Internet table's length mix) and 200,000 IPv6 prefixes
+# to the FPM listener as zebra would (in lab-gw, to 127.0.0.1:2620),
+# while 20 Mbit/s of UDP crosses the gateway from lab-lan to lab-wan.
+# The clock runs from the first byte sent to the moment /metrics counts
+# every route as learned (which is after the FIB that holds them is in
+# the workers' hands). FRR is not involved: this is gatewayd's side
+# alone.
+#
+# Prints: fpm_install routes=N routes_per_s=X seconds=T bytes_per_route=B
+#         udp_loss_percent=L (UDP loss while the table went in)
+# Environment: GATEWAYD (default: a release build), FPM_V4_ROUTES,
+# FPM_V6_ROUTES.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+v4=${FPM_V4_ROUTES:-1000000}
+v6=${FPM_V6_ROUTES:-200000}
+[ "$(id -u)" = 0 ] || { echo "fpm_routes: needs root (the lab)" >&2; exit 1; }
+gatewayd="${GATEWAYD:-}"
+if [ -z "$gatewayd" ]; then
+  (cd "$root" && cargo build --release -q -p mgmt --bin gatewayd)
+  gatewayd="$root/target/release/gatewayd"
+fi
+out="$here/out"; mkdir -p "$out"
+GATEWAYD="$gatewayd" "$root/deploy/lab/up.sh" >/dev/null
+trap '"$root/deploy/lab/down.sh" >/dev/null' EXIT
+token=$(cat /run/gatewayd-lab/readonly.token)
+learned() {
+  curl -sf -H "Authorization: Bearer $token" 127.0.0.1:8080/metrics \
+    | awk '/^gateway_learned_routes\{/ { s += $2 } END { print s + 0 }'
+}
+rss() { awk '/VmRSS/ { print $2 * 1024 }' "/proc/$(cat /run/gatewayd-lab/gatewayd.pid)/status"; }
+now() { date +%s.%N; }
+
+ip netns exec lab-wan iperf3 -s -D -1 -p 5210
+for _ in $(seq 1 100); do ip netns exec lab-wan ss -Hltn 'sport = :5210' | grep -q . && break; sleep 0.05; done
+rss0=$(rss)
+ip netns exec lab-gw python3 "$here/fpm_feed.py" 127.0.0.1 2620 "$v4" "$v6" 900 >"$out/fpm_feed.log" 2>&1 &
+feeder=$!
+# The feeder builds its messages first, then says how many and sends.
+for _ in $(seq 1 1200); do grep -q '^routes=' "$out/fpm_feed.log" && break; sleep 0.05; done
+t0=$(now)
+routes=$(sed -n 's/^routes=//p' "$out/fpm_feed.log")
+[ -n "$routes" ] || { echo "fpm_routes: the feeder did not start:" >&2; cat "$out/fpm_feed.log" >&2; exit 1; }
+ip netns exec lab-lan iperf3 -c 203.0.113.2 -p 5210 -u -b 20M -t 40 -J >"$out/fpm_iperf.json" 2>&1 &
+iperf=$!
+n=0
+while [ "$n" -lt "$routes" ]; do
+  if [ "$(echo "$(now) - $t0 > 900" | bc)" = 1 ]; then
+    echo "fpm_routes: only $n of $routes routes learned after 900 s" >&2; exit 1
+  fi
+  sleep 0.1
+  n=$(learned)
+done
+t1=$(now)
+rss1=$(rss)
+wait "$iperf" || true
+kill "$feeder" 2>/dev/null || true
+loss=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum"]["lost_percent"])' "$out/fpm_iperf.json" 2>/dev/null || echo "?")
+python3 - "$routes" "$t0" "$t1" "$rss0" "$rss1" "$loss" <<'PY'
+import sys
+routes, t0, t1, rss0, rss1, loss = sys.argv[1:]
+routes, secs = int(routes), float(t1) - float(t0)
+print(f"fpm_install routes={routes} routes_per_s={routes / secs:.0f} seconds={secs:.2f} "
+      f"bytes_per_route={(int(rss1) - int(rss0)) / routes:.0f} udp_loss_percent={loss}")
+PY

@@ -6,12 +6,15 @@
 #   10.0.1.2/24    └ s2-lan ═ lab-gw2: gatewayd 2 (10.0.1.3, 203.0.113.3) ═ s2-wan ┘  203.0.113.2/24
 #   default via both         FRR beside each (lab-frr, lab-frr2), on          FRR: bgpd AS 65002,
 #   (ECMP)                   its kernel twins: bgpd AS 65001 announcing       bfdd, maximum-paths 2
-#                            10.0.1.0/24, bfdd; zebra ─FPM→ its gatewayd      (ECMP, L4 hash)
+#                            10.0.1.0/24 and its NAT pool (198.18.N.0/28),    (ECMP, L4 hash)
+#                            bfdd; zebra ─FPM→ its gatewayd
 #
-# Each gateway is on its own: its own namespace, DPDK file prefix, FRR
-# and BGP session; nothing is shared. lab-wan spreads flows to
-# 10.0.1.0/24 over the gateways that announce it; BFD (300 ms x 3) takes
-# a dead gateway's path out.
+# Each gateway is on its own: its own namespace, DPDK file prefix, FRR,
+# BGP session and NAT pool; nothing is shared. lab-wan spreads flows to
+# 10.0.1.0/24 over the gateways that announce it; lab-lan's flows out
+# leave from the pool of the gateway its ECMP route picked, and their
+# answers come back to it. BFD (300 ms x 3) takes a dead gateway's
+# paths out.
 #
 #   GATEWAYD=... deploy/lab/scaleout.sh up   everything
 #   deploy/lab/scaleout.sh kill N            SIGKILL gatewayd N (1 or 2)
@@ -33,6 +36,7 @@ frrns() { if [ "$1" = 1 ]; then echo lab-frr; else echo "lab-frr$1"; fi; }
 frrdir() { if [ "$1" = 1 ]; then echo "$run/frr"; else echo "$run/frr$1"; fi; }
 lanaddr() { if [ "$1" = 1 ]; then echo 10.0.1.1; else echo 10.0.1.3; fi; }
 wanaddr() { if [ "$1" = 1 ]; then echo 203.0.113.1; else echo 203.0.113.3; fi; }
+pool() { echo "198.18.$1.0/28"; }
 
 offload_off() { ip netns exec "$1" ethtool -K "$2" tx off rx off tso off gso off gro off >/dev/null 2>&1 || true; }
 
@@ -91,7 +95,7 @@ gateway() { # gateway N: namespaces, wires, config, tokens, gatewayd, FRR
   ip -n "$fns" link set fpm up
   mkdir -p "$dir" "$fdir"
   sed -e "s/@PREFIX@/gateway-lab$([ "$n" = 1 ] || echo "$n")/" -e "s/@LAN@/$lan/" -e "s/@WAN@/$wan/" \
-    -e "s/@FRR@/$fns/" "$here/scaleout.yaml" >"$dir/gateway.yaml"
+    -e "s/@FRR@/$fns/" -e "s|@POOL@|$(pool "$n")|" "$here/scaleout.yaml" >"$dir/gateway.yaml"
   chmod 600 "$dir/gateway.yaml"
   rm -f "$dir/gatewayd-audit.jsonl"
   (umask 077
@@ -109,12 +113,14 @@ hostname $fns
 router bgp 65001
  bgp router-id $wan
  no bgp ebgp-requires-policy
+ no bgp network import-check
  neighbor 203.0.113.2 remote-as 65002
  neighbor 203.0.113.2 timers 3 9
  neighbor 203.0.113.2 timers connect 2
  neighbor 203.0.113.2 bfd
  address-family ipv4 unicast
   network 10.0.1.0/24
+  network $(pool "$n")
  exit-address-family
 EOF
   chown -R frr:frr "$fdir"

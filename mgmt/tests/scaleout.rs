@@ -1,6 +1,8 @@
 //! The scale-out lab (deploy/lab/scaleout.sh, docs/scale-out.md): two
 //! gateways, each with its own FRR on its kernel twins, announce
-//! 10.0.1.0/24 by BGP to lab-wan, which spreads flows over them by ECMP.
+//! 10.0.1.0/24 and each its own NAT pool by BGP to lab-wan, which
+//! spreads flows to 10.0.1.0/24 over them by ECMP. lab-lan's connections
+//! out leave through either gateway, from its pool, and are answered.
 //! 64 UDP flows from lab-wan to lab-lan run throughout; one gateway is
 //! killed (BFD takes its path out), then started again (its path comes
 //! back and flows spread again). The seconds each step took are printed.
@@ -72,6 +74,28 @@ fn two_gateways_share_the_flows_and_one_takes_them_all_when_the_other_dies() {
     let Some(_lab) = Lab::up_scaleout() else { return };
     let up = wait_paths(2, 60);
     eprintln!("both gateways' routes at lab-wan {up:.1} s after the lab came up");
+    // NAT: each gateway's own pool, announced by it alone; lab-lan's
+    // ECMP default route spreads its connections over both.
+    wait_for("both pools at lab-wan", 30, || ok("ip -n lab-wan route").matches("198.18.").count() == 2);
+    ok("ip netns exec lab-wan python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((\"0.0.0.0\", 9500)); s.listen(64)
+while True:
+    c, peer = s.accept(); c.sendall(peer[0].encode()); c.close()
+' >/dev/null 2>&1 &");
+    wait_listening("lab-wan", 9500);
+    let seen: Vec<String> = (0..16)
+        .map(|i| {
+            let port = 41000 + i;
+            ok(&format!(
+                "ip netns exec lab-lan timeout 5 socat -u TCP:203.0.113.2:9500,connect-timeout=3,sourceport={port} STDOUT"
+            ))
+        })
+        .collect();
+    let from = |pool: &str| seen.iter().filter(|a| a.starts_with(pool)).count();
+    assert_eq!(from("198.18.1.") + from("198.18.2."), 16, "every connection from a pool: {seen:?}");
+    assert!(from("198.18.1.") > 0 && from("198.18.2.") > 0, "both gateways' pools: {seen:?}");
     let receiver = flows("lab-lan", &["receive", "9999", "24"]);
     std::thread::sleep(Duration::from_millis(300));
     let sender = flows("lab-wan", &["send", "10.0.1.2", "9999", "64", "50", "22"]);

@@ -74,8 +74,9 @@ EOF
     printf ' no bgp ebgp-requires-policy\n no bgp network import-check\n'
     printf ' neighbor 203.0.113.1 remote-as 65001\n neighbor 203.0.113.1 timers 3 9\n'
     printf ' neighbor 203.0.113.1 timers connect 2\n address-family ipv4 unicast\n'
-    # 100.64.0.0/24, 100.64.1.0/24, ... in 100.64.0.0/10.
-    awk -v n="$prefixes" 'BEGIN { for (i = 0; i < n; i++) printf "  network 100.%d.%d.0/24\n", 64 + int(i / 256), i % 256 }'
+    # 100.64.0.0/24, 100.64.1.0/24, ... in 100.64.0.0/10; past its 16,384
+    # /24s, on from 11.0.0.0/24.
+    awk -v n="$prefixes" 'BEGIN { for (i = 0; i < n; i++) if (i < 16384) printf "  network 100.%d.%d.0/24\n", 64 + int(i / 256), i % 256; else { j = i - 16384; printf "  network %d.%d.%d.0/24\n", 11 + int(j / 65536), int(j / 256) % 256, j % 256 } }'
     printf ' exit-address-family\n'
   } >"$run/frr-wan/bgpd.conf"
   printf 'hostname lab-lan\n' >"$run/frr-lan/zebra.conf"

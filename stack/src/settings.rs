@@ -47,9 +47,10 @@ pub struct RouterConfig {
 }
 
 /// How fast a worker hands packets to the kernel: per source address
-/// and for everything together, in packets per second with a burst. A
-/// flooding source spends its own budget first; the worker-wide one
-/// bounds what many sources can do together.
+/// and per interface, in packets per second with a burst. A flooding
+/// source spends its own budget first; the interface's bounds what many
+/// sources can do together there. The kernel's own conversations have a
+/// budget of `rate` and `burst` of their own.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct PuntLimits {
     pub rate: u32,

@@ -17,8 +17,10 @@ pub struct PuntConf {
     /// name (at most 15 characters), with the interface's MAC, MTU and
     /// addresses, kept in step with them. Not tunnel interfaces.
     pub interfaces: Vec<String>,
-    /// Packets per second each worker hands to the kernel, all sources
-    /// together (1..=1000000, default 10000), and the burst (default 1000).
+    /// Packets per second each worker hands to the kernel from each
+    /// interface, all sources together (1..=1000000, default 10000), and
+    /// the burst (default 1000). The conversations the kernel holds (an
+    /// established BGP session) have a budget of this size of their own.
     #[serde(default = "default_rate")]
     pub rate: u32,
     #[serde(default = "default_burst")]

@@ -6,11 +6,11 @@
 //! and UDP with no socket of ours (BGP, BFD, SSH), other protocols
 //! (OSPF), ICMP other than echo requests, and link-local multicast
 //! (224.0.0.0/24, ff02::/16 groups we do not serve). Each worker bounds
-//! what it hands up, per source and in all ([`PuntLimits`]), so a flood
-//! at a punted protocol costs the worker a queue push per packet at
-//! most and cannot crowd out another source; the conversations the
-//! kernel holds (an established BGP session) have a budget of their own
-//! ([`crate::conversations`]).
+//! what it hands up, per source and per interface ([`PuntLimits`]), so
+//! a flood at a punted protocol costs the worker a queue push per packet
+//! at most and cannot crowd out another source or another port; the
+//! conversations the kernel holds (an established BGP session) have a
+//! budget of their own ([`crate::conversations`]).
 //!
 //! What the kernel sends comes down through [`Router::from_kernel`] and
 //! leaves by the interface as it is. ARP and Neighbor Discovery stay in
@@ -27,7 +27,7 @@ use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::hooks::Translator;
 use crate::icmp::{PerDestination, RateLimiter};
-use crate::iface::{Interface, Tables};
+use crate::iface::{Interface, Tables, MAX_IFACES};
 use crate::neigh::State;
 use crate::settings::PuntLimits;
 use crate::wire::arp::{self, ArpPacket, ArpRepr, Operation};
@@ -39,11 +39,12 @@ use crate::wire::MacAddr;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// A worker's punt budgets: one for the conversations the kernel holds
-/// ([`Conversations`](crate::conversations::Conversations)), one for
-/// everything else, per source and in all.
+/// ([`Conversations`](crate::conversations::Conversations)), and for
+/// everything else one per source and one per interface, so that a
+/// flood at one port leaves the others' budgets alone.
 pub(super) struct PuntLimiter {
     known: RateLimiter,
-    all: RateLimiter,
+    ifaces: Box<[RateLimiter]>,
     sources: PerDestination,
     limits: PuntLimits,
 }
@@ -52,27 +53,30 @@ impl PuntLimiter {
     pub(super) fn new(l: PuntLimits) -> Self {
         PuntLimiter {
             known: RateLimiter::new(l.rate, l.burst),
-            all: RateLimiter::new(l.rate, l.burst),
+            ifaces: vec![RateLimiter::new(l.rate, l.burst); MAX_IFACES].into_boxed_slice(),
             sources: PerDestination::new(l.source_rate, l.source_burst),
             limits: l,
         }
     }
 
-    /// Takes new limits (a config change).
+    /// Takes new limits (a config change), in place.
     pub(super) fn set(&mut self, l: PuntLimits) {
         if l != self.limits {
-            *self = PuntLimiter::new(l);
+            self.known.set(l.rate, l.burst);
+            self.ifaces.iter_mut().for_each(|b| b.set(l.rate, l.burst));
+            self.sources.set(l.source_rate, l.source_burst);
+            self.limits = l;
         }
     }
 
     /// A known conversation's packet spends the budget of those; any
     /// other spends its source's own first, so a flooding source that
-    /// spent it takes nothing from the worker-wide one.
-    fn allow(&mut self, known: bool, src: IpAddr, now: u64) -> bool {
+    /// spent it takes nothing from its interface's.
+    fn allow(&mut self, known: bool, src: IpAddr, ifindex: u16, now: u64) -> bool {
         if known {
             return self.known.allow(now);
         }
-        self.sources.allow(src, now) && self.all.allow(now)
+        self.sources.allow(src, now) && self.ifaces.get_mut(usize::from(ifindex)).is_some_and(|b| b.allow(now))
     }
 }
 
@@ -110,7 +114,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return Some(pkt);
         }
         let known = self.conversations.knows(pkt.data(), cx.now);
-        if !self.punt_limit.allow(known, src, cx.now) {
+        if !self.punt_limit.allow(known, src, ifindex, cx.now) {
             self.drop(DropReason::PuntRateLimited);
             return None;
         }

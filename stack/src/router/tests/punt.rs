@@ -96,7 +96,7 @@ fn a_flooding_source_spends_its_own_budget_and_others_still_get_through() {
             }
         }
     }
-    assert_eq!(io.punted.len(), 300, "the worker's burst");
+    assert_eq!(io.punted.len(), 300, "the interface's burst");
     // A full queue is counted apart.
     io.punt_full = true;
     run(&mut r, &t, &mut io, 0, &syn("10.0.1.2", "10.0.1.1", 40001, 179), 3 * SEC);
@@ -259,4 +259,25 @@ fn the_kernels_established_conversations_keep_their_budget_under_a_flood_from_ev
     let before = io.punted.len();
     run(&mut r, &t, &mut io, 0, &segment("10.0.1.2", "10.0.1.1", 40000, 179, ack), later);
     assert_eq!(io.punted.len(), before);
+}
+
+#[test]
+fn a_flood_at_one_port_leaves_the_other_ports_budget_alone() {
+    let limits = PuntLimits { rate: 100, burst: 20, source_rate: 100, source_burst: 20 };
+    let mut t = punted(tables(true, 1500), limits);
+    let mut ifaces = t.ifaces.clone();
+    ifaces[1].punt = true;
+    let settings = t.settings;
+    t = Tables::build(ifaces, &wan_routes(), &[], t.static_neighbors.clone(), 3).unwrap();
+    t.settings = settings;
+    let (mut r, mut io) = router(&t);
+    for s in 3..100u8 {
+        run(&mut r, &t, &mut io, 0, &syn(&format!("10.0.1.{s}"), "10.0.1.1", 5555, 179), SEC);
+    }
+    assert_eq!(io.punted.len(), 20, "lan's burst");
+    let mut bgp = syn("203.0.113.2", "203.0.113.1", 40000, 179);
+    bgp[0..6].copy_from_slice(&GW_WAN.0);
+    run(&mut r, &t, &mut io, 1, &bgp, SEC);
+    assert_eq!(io.punted.len(), 21);
+    assert_eq!(io.punted[20].0, 1, "up from wan");
 }

@@ -3,12 +3,14 @@
 //! every worker, so that what comes back from them is punted under a
 //! budget of its own, which a flood from anywhere else cannot spend.
 //!
-//! A TCP conversation counts once established (the kernel sent a
-//! segment without SYN: a spoofed SYN gets a SYN-ACK, which does not
-//! count); any other protocol once the kernel sent to the remote's
-//! unicast address. Entries last [`CONVERSATION_TTL`] past the kernel's
-//! last packet. Outside traffic cannot make an entry: only the kernel's
-//! own packets do.
+//! A TCP conversation counts once established: the kernel sent a
+//! segment with neither SYN nor RST (a spoofed SYN gets a SYN-ACK, a
+//! stray segment a RST, and neither counts). Any other protocol but ICMP
+//! counts once the kernel sent to the remote's unicast address (ICMP
+//! errors and replies answer whatever came, spoofed or not). Entries
+//! last [`CONVERSATION_TTL`] past the kernel's last packet. Only the
+//! kernel's own packets make entries; a spoofed source gets one only if
+//! a kernel service answers spoofed datagrams (UDP) with more of the same.
 //!
 //! The table is fixed (two-way set-associative over [`CONVERSATIONS`]
 //! slots), lock-free and shared: a slot's key and time are two atomics,
@@ -22,6 +24,9 @@ use crate::wire::tcp;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+
+/// IPv4's ICMP protocol number.
+const ICMP: u8 = 1;
 
 /// Slots in the table.
 pub const CONVERSATIONS: usize = 4096;
@@ -62,9 +67,9 @@ struct End {
 /// What a frame says about its conversation.
 struct Seen {
     end: End,
-    /// A TCP segment with SYN set.
-    syn: bool,
-    multicast: bool,
+    /// The kernel sending it proves nothing about the remote: a TCP
+    /// segment with SYN or RST, ICMP, or to a multicast group.
+    unproven: bool,
 }
 
 /// The conversation of an Ethernet frame with IPv4 or IPv6 (IPv6 only
@@ -87,7 +92,7 @@ fn seen(frame: &[u8], from_kernel: bool) -> Option<Seen> {
         }
         _ => return None,
     };
-    let (remote, multicast) = if from_kernel { (dst, dst.is_multicast()) } else { (src, false) };
+    let remote = if from_kernel { dst } else { src };
     let ported = protocol == nh::TCP || protocol == nh::UDP;
     let ports = if ported {
         l4.get(..4).map(|p| (u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]])))
@@ -96,8 +101,12 @@ fn seen(frame: &[u8], from_kernel: bool) -> Option<Seen> {
     };
     let (sport, dport) = ports?;
     let (local_port, remote_port) = if from_kernel { (sport, dport) } else { (dport, sport) };
-    let syn = protocol == nh::TCP && l4.get(13).is_some_and(|f| f & tcp::flags::SYN != 0);
-    Some(Seen { end: End { protocol, remote, local_port, remote_port }, syn, multicast })
+    let unproven = match protocol {
+        nh::TCP => l4.get(13).is_none_or(|f| f & (tcp::flags::SYN | tcp::flags::RST) != 0),
+        nh::ICMPV6 | ICMP => true,
+        _ => remote.is_multicast(),
+    };
+    Some(Seen { end: End { protocol, remote, local_port, remote_port }, unproven })
 }
 
 impl Conversations {
@@ -113,7 +122,7 @@ impl Conversations {
     /// Notes the conversation of a frame the kernel sent, at `now` (ns).
     pub fn note_sent(&self, frame: &[u8], now: u64) {
         let Some(s) = seen(frame, true) else { return };
-        if s.syn || s.multicast {
+        if s.unproven {
             return;
         }
         let key = self.key(&s.end);

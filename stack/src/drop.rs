@@ -299,8 +299,10 @@ drop_reasons! {
     PuntRateLimited => "punt_rate_limited",
     /// For the kernel, whose queue from this worker was full.
     PuntQueueFull => "punt_queue_full",
-    /// From the kernel: not Ethernet with IPv4, IPv6 or ARP, or an
-    /// interface without a kernel twin.
+    /// From the kernel: not for an interface with a kernel twin; not ARP
+    /// or a whole IPv4/IPv6 packet within the MTU with TTL left; or what
+    /// the dataplane says for the interface itself (ARP other than a
+    /// request, Router Solicitations, DAD probes, advertisements).
     PuntFromKernelRefused => "punt_from_kernel_refused",
     /// From the kernel: a neighbor request for an address the dataplane
     /// has not resolved yet (it asks the wire; the kernel asks again).

@@ -167,18 +167,23 @@ impl Thread {
                 .map(|c| (IpAddr::V4(c.addr), c.len))
                 .chain(ifc.addrs6.iter().map(|c| (IpAddr::V6(c.addr), c.len)))
                 .collect();
+            // What is set is only what the kernel took: a failure is tried
+            // again with the next snapshot.
             let index = twin.tap.kernel_index;
-            for &(a, len) in twin.addrs.difference(&want) {
-                if let Err(e) = self.netlink.address(false, index, a, len) {
-                    failed.push((twin.tap.name.clone(), e));
+            let stale: Vec<(IpAddr, u8)> = twin.addrs.difference(&want).copied().collect();
+            let new: Vec<(IpAddr, u8)> = want.difference(&twin.addrs).copied().collect();
+            for (a, len) in stale {
+                match self.netlink.address(false, index, a, len) {
+                    Ok(()) => drop(twin.addrs.remove(&(a, len))),
+                    Err(e) => failed.push((twin.tap.name.clone(), e)),
                 }
             }
-            for &(a, len) in want.difference(&twin.addrs) {
-                if let Err(e) = self.netlink.address(true, index, a, len) {
-                    failed.push((twin.tap.name.clone(), e));
+            for (a, len) in new {
+                match self.netlink.address(true, index, a, len) {
+                    Ok(()) => drop(twin.addrs.insert((a, len))),
+                    Err(e) => failed.push((twin.tap.name.clone(), e)),
                 }
             }
-            twin.addrs = want;
             if ifc.mtu != twin.mtu {
                 match kernel::set_mtu(&twin.tap.name, ifc.mtu) {
                     Ok(()) => twin.mtu = ifc.mtu,

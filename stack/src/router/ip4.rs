@@ -63,10 +63,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         if super::punt::is_local_control4(dst) {
             // OSPF, VRRP and the like: the kernel's, if the interface has a twin.
-            if self.punt(cx, self.rx_if, pkt, src.into()).is_some() {
-                self.drop(DropReason::Ipv4Broadcast);
-            }
-            return;
+            return self.punt_or_drop(cx, self.rx_if, pkt, src.into(), DropReason::Ipv4Broadcast);
         }
         if dst.is_broadcast() || dst.is_multicast() {
             return self.drop(DropReason::Ipv4Broadcast);

@@ -62,9 +62,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 Some(ifc) if ifc.listens6(&dst) => self.local6_input(cx, ifindex, pkt),
                 // Link-local groups (OSPFv3's ff02::5, ...) the kernel twin may serve.
                 Some(ifc) if ifc.punt && dst.segments()[0] == 0xff02 => {
-                    if self.punt(cx, ifindex, pkt, src.into()).is_some() {
-                        self.drop(DropReason::Ipv6Multicast);
-                    }
+                    self.punt_or_drop(cx, ifindex, pkt, src.into(), DropReason::Ipv6Multicast)
                 }
                 _ => self.drop(DropReason::Ipv6Multicast),
             };
@@ -285,18 +283,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 let quoted = msg.get(8..).unwrap_or_default();
                 match self.tcp_path_mtu(cx, quoted, mtu) {
                     PathMtu::Applied => {}
-                    PathMtu::Ignored => self.punt6_or_drop(cx, ifindex, pkt, src),
+                    PathMtu::Ignored => self.punt_or_drop(cx, ifindex, pkt, src.into(), DropReason::IcmpIgnored),
                     PathMtu::Owner(w) => self.tcp_handoff(cx, pkt, w),
                 }
             }
-            _ => self.punt6_or_drop(cx, ifindex, pkt, src),
-        }
-    }
-
-    /// An ICMPv6 message we do not act on: the kernel twin's, if any.
-    fn punt6_or_drop(&mut self, cx: &mut Burst<'_, impl Io<B>>, ifindex: u16, pkt: B, src: Ipv6Addr) {
-        if self.punt(cx, ifindex, pkt, src.into()).is_some() {
-            self.drop(DropReason::IcmpIgnored);
+            // An ICMPv6 message we do not act on: the kernel twin's, if any.
+            _ => self.punt_or_drop(cx, ifindex, pkt, src.into(), DropReason::IcmpIgnored),
         }
     }
 

@@ -39,11 +39,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                         return match self.tcp_path_mtu(cx, quoted, rest & 0xffff) {
                             PathMtu::Applied => {}
                             // Perhaps the kernel's connection's.
-                            PathMtu::Ignored => self.punt_or_drop(cx, pkt, src.into(), DropReason::IcmpIgnored),
+                            PathMtu::Ignored => {
+                                self.punt_or_drop(cx, self.rx_if, pkt, src.into(), DropReason::IcmpIgnored)
+                            }
                             PathMtu::Owner(w) => self.tcp_handoff(cx, pkt, w),
                         };
                     }
-                    Ok(_) => return self.punt_or_drop(cx, pkt, src.into(), DropReason::IcmpIgnored),
+                    Ok(_) => return self.punt_or_drop(cx, self.rx_if, pkt, src.into(), DropReason::IcmpIgnored),
                     Err(_) => return self.drop(DropReason::IcmpMalformed),
                 }
                 // Echo reply in place (RFC 792): swap addresses, type 0.
@@ -100,14 +102,6 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     self.icmp_error(cx, pkt, DropReason::LocalProtocolUnreachable, m, c, 0)
                 }
             }
-        }
-    }
-
-    /// Punts `pkt` (IPv4, for us, from `src`) if its interface has a kernel
-    /// twin; drops it under `r` otherwise.
-    fn punt_or_drop(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, src: std::net::IpAddr, r: DropReason) {
-        if self.punt(cx, self.rx_if, pkt, src).is_some() {
-            self.drop(r);
         }
     }
 

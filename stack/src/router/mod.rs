@@ -279,6 +279,15 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.counters.rx += n;
     }
 
+    /// Counts `n` packets that waited on neighbor entries evicted for new
+    /// ones, and the cache's eviction counts.
+    fn neighbor_evicted(&mut self, n: u64) {
+        if n > 0 {
+            self.drop_n(DropReason::NeighborEvicted, n);
+        }
+        self.note_neighbor_evictions();
+    }
+
     /// Copies the neighbor cache's eviction counts into the counters.
     fn note_neighbor_evictions(&mut self) {
         let (incomplete, unconfirmed) = self.neigh.evictions();

@@ -35,10 +35,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Lookup::Miss => {
                 let mut evicted = 0;
                 let queued = self.neigh.enqueue(out, nh, pkt, cx.now, |_| evicted += 1);
-                if evicted > 0 {
-                    self.drop_n(DropReason::NeighborEvicted, evicted);
-                }
-                self.note_neighbor_evictions();
+                self.neighbor_evicted(evicted);
                 match queued {
                     Ok(true) => self.solicit(cx, out, nh, None),
                     Ok(false) => {}

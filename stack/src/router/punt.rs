@@ -128,6 +128,20 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         None
     }
 
+    /// [`Router::punt`], and what it gives back dropped under `r`.
+    pub(super) fn punt_or_drop(
+        &mut self,
+        cx: &mut Burst<'_, impl Io<B>>,
+        ifindex: u16,
+        pkt: B,
+        src: IpAddr,
+        r: DropReason,
+    ) {
+        if self.punt(cx, ifindex, pkt, src).is_some() {
+            self.drop(r);
+        }
+    }
+
     /// Takes the punt budgets of a new snapshot.
     pub(super) fn sync_punt(&mut self, t: &Tables) {
         self.punt_limit.set(t.settings.punt);
@@ -197,10 +211,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 self.drop(DropReason::PuntNeighborUnknown);
                 let mut evicted = 0;
                 let started = self.neigh.resolve(ifindex, ip, cx.now, |_| evicted += 1);
-                if evicted > 0 {
-                    self.drop_n(DropReason::NeighborEvicted, evicted);
-                }
-                self.note_neighbor_evictions();
+                self.neighbor_evicted(evicted);
                 match started {
                     Ok(true) => self.solicit(cx, ifindex, ip, None),
                     Ok(false) => {}

@@ -29,6 +29,15 @@ fn segment(src: &str, dst: &str, sport: u16, dport: u16, flags: u8) -> Vec<u8> {
     ipv4_frame(src, dst, 64, Protocol::Tcp, &seg, true)
 }
 
+/// An echo reply from `src` (for the kernel's ping).
+fn echo_reply(src: &str, dst: &str) -> Vec<u8> {
+    let mut reply = echo_request(src, dst);
+    reply[14 + 20] = 0; // type 0: echo reply
+    let c = checksum::update16(u16::from_be_bytes([reply[36], reply[37]]), 0x0800, 0x0000);
+    reply[36..38].copy_from_slice(&c.to_be_bytes());
+    reply
+}
+
 /// OSPF (protocol 89) to AllSPFRouters, as a neighbor's Hello is sent.
 fn ospf_hello(src: &str) -> Vec<u8> {
     let mut f = ipv4_frame(src, "224.0.0.5", 1, Protocol::Unknown(89), &[2, 1, 0, 44], false);
@@ -46,11 +55,7 @@ fn what_the_dataplane_does_not_answer_goes_up_to_the_twin_and_the_rest_stays() {
         ipv4_frame("10.0.1.2", "10.0.1.1", 255, Protocol::Udp, &udp("10.0.1.2", "10.0.1.1", 49152, 3784, 24), false);
     run(&mut r, &t, &mut io, 0, &bfd, 0);
     run(&mut r, &t, &mut io, 0, &ospf_hello("10.0.1.2"), 0);
-    let mut reply = echo_request("10.0.1.2", "10.0.1.1");
-    reply[14 + 20] = 0; // type 0: echo reply
-    let c = checksum::update16(u16::from_be_bytes([reply[36], reply[37]]), 0x0800, 0x0000);
-    reply[36..38].copy_from_slice(&c.to_be_bytes());
-    run(&mut r, &t, &mut io, 0, &reply, 0);
+    run(&mut r, &t, &mut io, 0, &echo_reply("10.0.1.2", "10.0.1.1"), 0);
     assert!(io.sent.is_empty(), "no RST, no ICMP error: {:?}", io.sent.len());
     let got: Vec<(u16, Vec<u8>)> = io.punted.iter().map(|(i, b)| (*i, b.data().to_vec())).collect();
     assert_eq!(got.len(), 4);
@@ -231,10 +236,17 @@ fn the_kernels_established_conversations_keep_their_budget_under_a_flood_from_ev
     let mut out = segment("10.0.1.1", "10.0.1.2", 179, 40000, ack);
     out[0..6].copy_from_slice(&LAN_HOST.0);
     r.from_kernel(&t, 0, VecBuf::from_frame(0, &out), SEC, &mut io);
-    // A SYN-ACK to a spoofed source proves nothing.
-    let mut synack = segment("10.0.1.1", "10.0.1.77", 179, 5555, tcp::flags::SYN | ack);
-    synack[0..6].copy_from_slice(&LAN_HOST.0);
-    r.from_kernel(&t, 0, VecBuf::from_frame(0, &synack), SEC, &mut io);
+    // A SYN-ACK or a RST to a spoofed source proves nothing, nor does
+    // ICMP (an error answers anything).
+    for flags in [tcp::flags::SYN | ack, tcp::flags::RST | ack] {
+        let mut stray = segment("10.0.1.1", "10.0.1.77", 179, 5555, flags);
+        stray[0..6].copy_from_slice(&LAN_HOST.0);
+        r.from_kernel(&t, 0, VecBuf::from_frame(0, &stray), SEC, &mut io);
+    }
+    let mut unreachable =
+        ipv4_frame("10.0.1.1", "10.0.1.78", 64, Protocol::Icmp, &[3, 3, 0xfc, 0xfc, 0, 0, 0, 0], false);
+    unreachable[0..6].copy_from_slice(&LAN_HOST.0);
+    r.from_kernel(&t, 0, VecBuf::from_frame(0, &unreachable), SEC, &mut io);
     // A flood from 200 sources spends the shared budget...
     for s in 3..203u8 {
         let src = format!("10.0.1.{s}");
@@ -246,8 +258,9 @@ fn the_kernels_established_conversations_keep_their_budget_under_a_flood_from_ev
         run(&mut r, &t, &mut io, 0, &segment("10.0.1.2", "10.0.1.1", 40000, 179, ack), SEC);
     }
     run(&mut r, &t, &mut io, 0, &segment("10.0.1.77", "10.0.1.1", 5555, 179, ack), SEC);
+    run(&mut r, &t, &mut io, 0, &echo_reply("10.0.1.78", "10.0.1.1"), SEC);
     assert_eq!(io.punted.len(), 30);
-    assert_eq!(r.counters.dropped(DropReason::PuntRateLimited), 180 + 1);
+    assert_eq!(r.counters.dropped(DropReason::PuntRateLimited), 180 + 2);
     // Another port of the same peer is another conversation.
     run(&mut r, &t, &mut io, 0, &segment("10.0.1.2", "10.0.1.1", 40001, 179, ack), SEC);
     assert_eq!(io.punted.len(), 30);

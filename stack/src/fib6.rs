@@ -5,17 +5,20 @@
 //! A lookup costs one probe per distinct prefix length in the table
 //! (a gateway typically has three to six: /128 for its addresses, /64 for
 //! connected subnets, a few aggregates and the default route), each a
-//! multiply, a mask and usually one cache line. Like [`crate::Fib`], a
-//! `Fib6` is immutable: the control plane builds a new one and publishes
-//! it. Lookups never allocate or panic; building allocates.
+//! multiply, a mask and usually one cache line. As with [`crate::Fib`],
+//! workers only read a `Fib6`: the control plane changes one no worker
+//! holds, a route at a time (an insert or a removal touches its own
+//! length's table only), and publishes it. Lookups never allocate or
+//! panic; changes allocate.
 
-use crate::fib::{FibError, RouteTarget};
+use crate::fib::targets::Targets;
+use crate::fib::{Dest, FibError, RouteTarget};
 use std::net::Ipv6Addr;
 
 /// An IPv6 gateway next hop. Link-local gateways (the usual case: routers
 /// advertise their link-local address) are only meaningful with the
 /// interface, which is why it is part of the next hop.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NextHop6 {
     pub ifindex: u16,
     pub gateway: Ipv6Addr,
@@ -26,7 +29,7 @@ pub struct NextHop6 {
 pub struct Route6 {
     pub prefix: Ipv6Addr,
     pub len: u8,
-    pub target: RouteTarget,
+    pub dest: Dest<NextHop6>,
 }
 
 /// Bits in a level's filter.
@@ -45,16 +48,31 @@ struct Level {
     /// Open addressing; `(prefix, target index + 1)`, 0 marks empty.
     slots: Box<[(u128, u32)]>,
     shift: u32,
+    /// Routes held.
+    count: usize,
     /// For prefixes of 32 bits or more: one bit per [`filter_bit`] of
     /// their first 32 bits, so most addresses skip a level that holds
     /// nothing under their /32 without hashing their whole prefix
     /// (a gateway's own /128s and connected /64s rarely share a /32 with
     /// the traffic it forwards). Empty for shorter prefixes: always
-    /// probed.
+    /// probed. A removal leaves its bit set (a wasted probe, no wrong
+    /// answer) until the level is resized.
     filter: Box<[u64]>,
 }
 
 impl Level {
+    /// An empty level of `size` slots (a power of two).
+    fn new(len: u8, size: usize) -> Level {
+        Level {
+            len,
+            mask: mask_bits(len),
+            slots: vec![(0u128, 0u32); size].into_boxed_slice(),
+            shift: 64 - size.trailing_zeros(),
+            count: 0,
+            filter: if len >= 32 { vec![0u64; FILTER_BITS / 64].into_boxed_slice() } else { Box::new([]) },
+        }
+    }
+
     #[inline(always)]
     fn home(&self, key: u128) -> usize {
         let h = (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -76,21 +94,91 @@ impl Level {
             i = (i + 1) & m;
         }
     }
+
+    /// Sets `key`'s value; returns the one it replaced.
+    fn set(&mut self, key: u128, value: u32) -> Option<u32> {
+        // At most half full, so probes stay short.
+        if (self.count + 1) * 2 > self.slots.len() {
+            self.resize(self.slots.len() * 2);
+        }
+        let bit = filter_bit(key);
+        if let Some(w) = self.filter.get_mut(bit / 64) {
+            *w |= 1 << (bit % 64);
+        }
+        let m = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let slot = &mut self.slots[i];
+            if slot.1 == 0 {
+                *slot = (key, value);
+                self.count += 1;
+                return None;
+            }
+            if slot.0 == key {
+                return Some(std::mem::replace(&mut slot.1, value));
+            }
+            i = (i + 1) & m;
+        }
+    }
+
+    /// Takes `key` out (backward-shift deletion, so no tombstones);
+    /// returns its value.
+    fn take(&mut self, key: u128) -> Option<u32> {
+        let m = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let (k, v) = self.slots[i];
+            if v == 0 {
+                return None;
+            }
+            if k == key {
+                break;
+            }
+            i = (i + 1) & m;
+        }
+        let value = self.slots[i].1;
+        self.slots[i] = (0, 0);
+        self.count -= 1;
+        // Move back each following entry whose home is not between the
+        // hole and it (cyclically), closing the hole.
+        let mut j = i;
+        loop {
+            j = (j + 1) & m;
+            let (k, v) = self.slots[j];
+            if v == 0 {
+                break;
+            }
+            let h = self.home(k);
+            let stays = if i <= j { i < h && h <= j } else { i < h || h <= j };
+            if !stays {
+                self.slots[i] = (k, v);
+                self.slots[j] = (0, 0);
+                i = j;
+            }
+        }
+        Some(value)
+    }
+
+    fn resize(&mut self, size: usize) {
+        let mut next = Level::new(self.len, size);
+        for &(k, v) in self.slots.iter().filter(|s| s.1 != 0) {
+            next.set(k, v);
+        }
+        *self = next;
+    }
 }
 
-/// An immutable IPv6 LPM table.
+/// An IPv6 LPM table.
 pub struct Fib6 {
     /// Longest prefix first.
     levels: Vec<Level>,
-    targets: Vec<RouteTarget>,
-    nexthops: Vec<NextHop6>,
-    routes: Vec<Route6>,
+    targets: Targets<NextHop6>,
 }
 
 impl Fib6 {
     /// An empty table.
     pub fn empty() -> Fib6 {
-        Fib6 { levels: Vec::new(), targets: Vec::new(), nexthops: Vec::new(), routes: Vec::new() }
+        Fib6 { levels: Vec::new(), targets: Targets::new() }
     }
 
     /// Longest-prefix match for `dst`.
@@ -110,38 +198,91 @@ impl Fib6 {
                 }
             }
             if let Some(v) = l.get(a & l.mask) {
-                return self.targets.get(v as usize - 1);
+                return self.targets.list.get(v as usize - 1);
             }
         }
         None
     }
 
+    /// Adds the route `prefix/len` (host bits ignored), or replaces the
+    /// one of that prefix.
+    pub fn insert(&mut self, prefix: Ipv6Addr, len: u8, dest: Dest<NextHop6>) -> Result<(), FibError> {
+        if len > 128 {
+            return Err(FibError::BadLength(len));
+        }
+        let t = self.targets.take(dest)?;
+        let at = match self.levels.binary_search_by(|l| len.cmp(&l.len)) {
+            Ok(at) => at,
+            Err(at) => {
+                self.levels.insert(at, Level::new(len, 2));
+                at
+            }
+        };
+        if let Some(old) = self.levels[at].set(u128::from(prefix) & mask_bits(len), t + 1) {
+            self.targets.release(old - 1);
+        }
+        Ok(())
+    }
+
+    /// Removes the route `prefix/len`; false if there is none.
+    pub fn remove(&mut self, prefix: Ipv6Addr, len: u8) -> bool {
+        let Ok(at) = self.levels.binary_search_by(|l| len.cmp(&l.len)) else { return false };
+        let Some(v) = self.levels[at].take(u128::from(prefix) & mask_bits(len)) else { return false };
+        self.targets.release(v - 1);
+        let level = &mut self.levels[at];
+        if level.count == 0 {
+            self.levels.remove(at);
+        } else if level.count * 8 < level.slots.len() && level.slots.len() > 16 {
+            level.resize(level.slots.len() / 2);
+        }
+        true
+    }
+
     /// The `Via` next hop a flow hash selects among `count` from `first`.
     #[inline(always)]
     pub fn nexthop(&self, first: u32, count: u16, hash: u32) -> Option<&NextHop6> {
-        self.nexthops.get(crate::fib::pick(first, count, hash) as usize)
+        self.targets.hops.get(crate::fib::pick(first, count, hash) as usize)
     }
 
     /// The next hop at index `i` (as [`RouteTarget::Via`] numbers them).
     #[inline]
     pub fn nexthop_at(&self, i: u32) -> Option<&NextHop6> {
-        self.nexthops.get(i as usize)
+        self.targets.hops.get(i as usize)
     }
 
     /// Next hops of a `Via` target.
     pub fn nexthops_of(&self, first: u32, count: u16) -> &[NextHop6] {
-        self.nexthops.get(first as usize..first as usize + usize::from(count)).unwrap_or(&[])
+        self.targets.hops.get(first as usize..first as usize + usize::from(count)).unwrap_or(&[])
     }
 
-    /// The routes this table was built from, in insertion order.
-    pub fn routes(&self) -> &[Route6] {
-        &self.routes
+    /// How many routes the table holds.
+    pub fn len(&self) -> usize {
+        self.levels.iter().map(|l| l.count).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    /// Every route, in no order: prefix, length, target.
+    pub fn routes(&self) -> impl Iterator<Item = (Ipv6Addr, u8, &RouteTarget)> + '_ {
+        self.levels.iter().flat_map(move |l| {
+            l.slots
+                .iter()
+                .filter(|s| s.1 != 0)
+                .filter_map(move |&(k, v)| Some((Ipv6Addr::from(k), l.len, self.targets.list.get(v as usize - 1)?)))
+        })
+    }
+
+    /// Bytes the table holds (slots, filters, targets).
+    pub fn bytes(&self) -> usize {
+        self.levels.iter().map(|l| l.slots.len() * 32 + l.filter.len() * 8).sum::<usize>() + self.targets.bytes()
     }
 }
 
 impl std::fmt::Debug for Fib6 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Fib6").field("routes", &self.routes.len()).field("lengths", &self.levels.len()).finish()
+        f.debug_struct("Fib6").field("routes", &self.len()).field("lengths", &self.levels.len()).finish()
     }
 }
 
@@ -149,7 +290,6 @@ impl std::fmt::Debug for Fib6 {
 #[derive(Default, Debug)]
 pub struct Fib6Builder {
     routes: Vec<Route6>,
-    nexthops: Vec<NextHop6>,
 }
 
 impl Fib6Builder {
@@ -159,71 +299,35 @@ impl Fib6Builder {
 
     /// Adds a route to a non-gateway target.
     pub fn add(&mut self, prefix: Ipv6Addr, len: u8, target: RouteTarget) -> &mut Self {
-        self.routes.push(Route6 { prefix: mask6(prefix, len), len, target });
+        self.routes.push(Route6 { prefix: mask6(prefix, len), len, dest: Dest::Plain(target) });
         self
     }
 
     /// Adds a route via one or more equal-cost gateways.
     pub fn add_via(&mut self, prefix: Ipv6Addr, len: u8, hops: &[NextHop6]) -> &mut Self {
-        let first = self.nexthops.len() as u32;
-        self.nexthops.extend_from_slice(hops);
-        self.add(prefix, len, RouteTarget::Via { first, count: hops.len() as u16 })
+        self.routes.push(Route6 { prefix: mask6(prefix, len), len, dest: Dest::Via(hops.to_vec()) });
+        self
     }
 
     /// Builds the table. Same-prefix duplicates: the last one added wins.
     pub fn build(self) -> Result<Fib6, FibError> {
-        let Fib6Builder { routes, nexthops } = self;
-        if let Some(r) = routes.iter().find(|r| r.len > 128) {
+        if let Some(r) = self.routes.iter().find(|r| r.len > 128) {
             return Err(FibError::BadLength(r.len));
         }
-        if routes.len() >= u32::MAX as usize - 1 {
-            return Err(FibError::TooManyTargets);
+        let mut fib = Fib6::empty();
+        // Each level sized once for its routes.
+        let mut per_len = [0usize; 129];
+        for r in &self.routes {
+            per_len[usize::from(r.len)] += 1;
         }
-        let mut lens: Vec<u8> = routes.iter().map(|r| r.len).collect();
-        lens.sort_unstable_by(|a, b| b.cmp(a));
-        lens.dedup();
-        let mut levels = Vec::with_capacity(lens.len());
-        let mut targets = Vec::with_capacity(routes.len());
-        for len in lens {
-            let n = routes.iter().filter(|r| r.len == len).count();
-            // At most half full, so probes stay short.
-            let size = (n * 2).next_power_of_two().max(2);
-            let mut level = Level {
-                len,
-                mask: mask_bits(len),
-                slots: vec![(0u128, 0u32); size].into_boxed_slice(),
-                shift: 64 - size.trailing_zeros(),
-                filter: if len >= 32 { vec![0u64; FILTER_BITS / 64].into_boxed_slice() } else { Box::new([]) },
-            };
-            for r in routes.iter().filter(|r| r.len == len) {
-                let key = u128::from(r.prefix);
-                let bit = filter_bit(key);
-                if let Some(w) = level.filter.get_mut(bit / 64) {
-                    *w |= 1 << (bit % 64);
-                }
-                let m = size - 1;
-                let mut i = level.home(key);
-                loop {
-                    let slot = &mut level.slots[i];
-                    if slot.1 == 0 {
-                        targets.push(r.target);
-                        *slot = (key, targets.len() as u32);
-                        break;
-                    }
-                    if slot.0 == key {
-                        // A later duplicate replaces the earlier target.
-                        if let Some(t) = targets.get_mut(slot.1 as usize - 1) {
-                            *t = r.target;
-                        }
-                        break;
-                    }
-                    i = (i + 1) & m;
-                }
-            }
-            levels.push(level);
+        for (len, &n) in per_len.iter().enumerate().rev().filter(|(_, &n)| n > 0) {
+            fib.levels.push(Level::new(len as u8, (n * 2).next_power_of_two().max(2)));
         }
-        debug_assert!(levels.windows(2).all(|w| w[0].len > w[1].len));
-        Ok(Fib6 { levels, targets, nexthops, routes })
+        for r in self.routes {
+            fib.insert(r.prefix, r.len, r.dest)?;
+        }
+        debug_assert!(fib.levels.windows(2).all(|w| w[0].len > w[1].len));
+        Ok(fib)
     }
 }
 
@@ -270,7 +374,7 @@ mod tests {
         b.add(ip("fd00:1::"), 64, RouteTarget::Connected { ifindex: 0 });
         let f = b.build().unwrap();
         assert_eq!(f.lookup(&ip("fd00:1::9")), Some(&RouteTarget::Connected { ifindex: 0 }));
-        assert_eq!(f.routes()[0].prefix, ip("fd00:1::"));
+        assert_eq!(f.routes().next().map(|r| r.0), Some(ip("fd00:1::")));
     }
 
     #[test]
@@ -290,6 +394,50 @@ mod tests {
         let mut b = Fib6Builder::new();
         b.add(ip("::"), 129, RouteTarget::Blackhole);
         assert_eq!(b.build().unwrap_err(), FibError::BadLength(129));
+    }
+
+    /// Random inserts, replacements and removals against a linear
+    /// reference; levels come and go, grow and shrink.
+    #[test]
+    fn changes_match_a_linear_reference() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut f = Fib6::empty();
+        let mut live: std::collections::HashMap<(u128, u8), u16> = Default::default();
+        for _ in 0..30 {
+            for _ in 0..200 {
+                let a = u128::from(rnd() & 0xffff_0000_0000_00ff) << 64 | u128::from(rnd() & 0x3f);
+                let len = [0u8, 16, 32, 48, 64, 100, 128][(rnd() % 7) as usize];
+                let p = a & mask_bits(len);
+                if rnd() % 2 == 0 {
+                    assert_eq!(f.remove(Ipv6Addr::from(p), len), live.remove(&(p, len)).is_some());
+                } else {
+                    let i = (rnd() % 5) as u16;
+                    f.insert(Ipv6Addr::from(p), len, Dest::Plain(RouteTarget::Connected { ifindex: i })).unwrap();
+                    live.insert((p, len), i);
+                }
+            }
+            assert_eq!(f.len(), live.len());
+            assert_eq!(f.routes().count(), live.len());
+            for _ in 0..3000 {
+                let probe = u128::from(rnd() & 0xffff_0000_0000_00ff) << 64 | u128::from(rnd() & 0x3f);
+                let want = live
+                    .iter()
+                    .filter(|(&(p, l), _)| probe & mask_bits(l) == p)
+                    .max_by_key(|(&(_, l), _)| l)
+                    .map(|(_, &i)| RouteTarget::Connected { ifindex: i });
+                assert_eq!(f.lookup_bits(probe).copied(), want);
+            }
+        }
+        for (p, l) in live.keys().copied().collect::<Vec<_>>() {
+            assert!(f.remove(Ipv6Addr::from(p), l));
+        }
+        assert!(f.is_empty() && f.targets.live() == 0);
     }
 
     #[test]

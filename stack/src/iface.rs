@@ -390,6 +390,25 @@ pub struct Tables {
     vxlan_ports: Vec<u16>,
     /// The built-in services and where they listen.
     pub services: Vec<crate::services::Listener>,
+    /// Tunnel interfaces and their configured MTUs, from which their
+    /// MTUs are derived again when routes change.
+    tunnel_mtus: Vec<(u16, u16)>,
+}
+
+/// A route made, replaced or removed in place ([`Tables::apply_routes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteChange {
+    V4(Ipv4Cidr, Option<StaticRoute>),
+    V6(Ipv6Cidr, Option<StaticRoute6>),
+}
+
+/// A static route's destination as a FIB takes it.
+fn dest_of<C, H: Copy>(r: &StaticRoute<C, H>) -> crate::fib::Dest<H> {
+    match r {
+        StaticRoute::Via { hops, .. } => crate::fib::Dest::Via(hops.clone()),
+        StaticRoute::Unreachable { .. } => crate::fib::Dest::Plain(RouteTarget::Unreachable),
+        StaticRoute::Blackhole { .. } => crate::fib::Dest::Plain(RouteTarget::Blackhole),
+    }
 }
 
 impl Tables {
@@ -434,20 +453,13 @@ impl Tables {
         }
         let fib = b.build()?;
         let mut tunnels = FastMap::default();
-        let inner_mtus: Vec<Option<u16>> = ifaces
-            .iter()
-            .map(|ifc| {
-                let tun = ifc.tunnel?;
-                let overhead = tun.kind.overhead(tun.remote.is_ipv6()) as u16;
-                Some(ifc.mtu.min(underlay_mtu(&fib, &fib6, &ifaces, tun.remote).saturating_sub(overhead)))
-            })
-            .collect();
-        for (i, (ifc, mtu)) in ifaces.iter_mut().zip(inner_mtus).enumerate() {
-            if let (Some(tun), Some(mtu)) = (ifc.tunnel, mtu) {
+        let mut tunnel_mtus = Vec::new();
+        for (i, ifc) in ifaces.iter().enumerate() {
+            if let Some(tun) = ifc.tunnel {
                 for k in tun.keys(!ifc.addrs.is_empty(), !ifc.addrs6.is_empty()) {
                     tunnels.insert(k, i as u16);
                 }
-                ifc.mtu = mtu;
+                tunnel_mtus.push((i as u16, ifc.mtu));
             }
         }
         let mut t = Tables {
@@ -466,9 +478,66 @@ impl Tables {
             vteps: Default::default(),
             vxlan_ports: Vec::new(),
             services: Vec::new(),
+            tunnel_mtus,
         };
+        t.derive_tunnel_mtus();
         t.attach()?;
         Ok(t)
+    }
+
+    /// A tunnel's MTU: its configured one, or less, so that it fits the
+    /// underlay's MTU with the outer headers (the routes decide which
+    /// interface the underlay leaves by).
+    fn derive_tunnel_mtus(&mut self) {
+        for &(i, mtu) in &self.tunnel_mtus {
+            if let Some(ifc) = self.ifaces.get_mut(usize::from(i)) {
+                ifc.mtu = mtu;
+            }
+        }
+        let derived: Vec<(u16, u16)> = self
+            .tunnel_mtus
+            .iter()
+            .filter_map(|&(i, mtu)| {
+                let tun = self.ifaces.get(usize::from(i))?.tunnel?;
+                let overhead = tun.kind.overhead(tun.remote.is_ipv6()) as u16;
+                Some((
+                    i,
+                    mtu.min(underlay_mtu(&self.fib, &self.fib6, &self.ifaces, tun.remote).saturating_sub(overhead)),
+                ))
+            })
+            .collect();
+        for (i, mtu) in derived {
+            if let Some(ifc) = self.ifaces.get_mut(usize::from(i)) {
+                ifc.mtu = mtu;
+            }
+        }
+    }
+
+    /// Changes routes in place, each at the cost of what it covers rather
+    /// than of the table (the control plane calls this on a snapshot no
+    /// worker holds, then publishes it as `generation`). A change names a
+    /// prefix and what its route is now: `None` removes it. The caller
+    /// sees to it that no interface's prefix or address is changed here:
+    /// those come from a full [`Tables::build`]. On an error, the changes
+    /// before the failing one are made.
+    pub fn apply_routes(&mut self, changes: &[RouteChange], generation: u64) -> Result<(), FibError> {
+        for c in changes {
+            match c {
+                RouteChange::V4(dst, None) => {
+                    self.fib.remove(dst.network(), dst.len);
+                }
+                RouteChange::V4(dst, Some(r)) => self.fib.insert(dst.network(), dst.len, dest_of(r))?,
+                RouteChange::V6(dst, None) => {
+                    self.fib6.remove(dst.network(), dst.len);
+                }
+                RouteChange::V6(dst, Some(r)) => self.fib6.insert(dst.network(), dst.len, dest_of(r))?,
+            }
+        }
+        if !self.tunnel_mtus.is_empty() {
+            self.derive_tunnel_mtus();
+        }
+        self.generation = generation;
+        Ok(())
     }
 
     /// Adds the bridges and their members, then maps every (port, VLAN)
@@ -694,6 +763,67 @@ mod tests {
         assert!(!lan.listens6(&ip("ff02::1:ff00:2")));
         assert_eq!(lan.source_for6(&ip("fe80::5")), Some(ip("fe80::ff:fe00:1")));
         assert_eq!(lan.source_for6(&ip("2001:db8::5")), Some(ip("fd00:1::1")));
+    }
+
+    /// Routes changed in place give the tables a full build of the same
+    /// routes gives, the tunnel MTU that depends on them included.
+    #[test]
+    fn routes_changed_in_place_match_a_full_build() {
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        let mut ifaces = lab().ifaces;
+        ifaces.push(Interface {
+            name: "small".into(),
+            port: 2,
+            mtu: 1300,
+            addrs: vec!["198.51.100.1/24".parse().unwrap()],
+            ..Default::default()
+        });
+        ifaces.push(Interface {
+            name: "gre1".into(),
+            mtu: 1476,
+            addrs: vec!["172.16.0.1/30".parse().unwrap()],
+            tunnel: Some(Tunnel {
+                kind: TunnelKind::Gre { key: None },
+                local: ip("203.0.113.1").into(),
+                remote: ip("192.0.2.77").into(),
+                ttl: 64,
+            }),
+            ..Default::default()
+        });
+        for i in &mut ifaces {
+            i.link_local = None;
+        }
+        let default = StaticRoute::Via {
+            dst: "0.0.0.0/0".parse().unwrap(),
+            hops: vec![NextHop { ifindex: 1, gateway: ip("203.0.113.254") }],
+        };
+        let underlay: Ipv4Cidr = "192.0.2.0/24".parse().unwrap();
+        let via_small =
+            StaticRoute::Via { dst: underlay, hops: vec![NextHop { ifindex: 2, gateway: ip("198.51.100.9") }] };
+        let v6: Ipv6Cidr = "2001:db8:5::/48".parse().unwrap();
+        let v6_route = StaticRoute::Blackhole { dst: v6 };
+        let mut t = Tables::build(ifaces.clone(), std::slice::from_ref(&default), &[], vec![], 1).unwrap();
+        assert_eq!(t.iface(3).unwrap().mtu, 1476);
+        let changes = [RouteChange::V4(underlay, Some(via_small.clone())), RouteChange::V6(v6, Some(v6_route.clone()))];
+        t.apply_routes(&changes, 2).unwrap();
+        let full = Tables::build(ifaces.clone(), &[default.clone(), via_small], &[v6_route], vec![], 2).unwrap();
+        assert_eq!((t.generation, t.iface(3).unwrap().mtu, full.iface(3).unwrap().mtu), (2, 1276, 1276));
+        for a in ["192.0.2.77", "8.8.8.8", "10.0.1.9", "10.0.1.1", "203.0.113.255", "172.16.0.2"] {
+            let (x, y) = (t.fib.lookup(ip(a)), full.fib.lookup(ip(a)));
+            let hop = |t: &Tables, r: Option<&RouteTarget>| match r {
+                Some(&RouteTarget::Via { first, count }) => t.fib.nexthops_of(first, count).to_vec(),
+                _ => vec![],
+            };
+            assert_eq!(hop(&t, x), hop(&full, y), "{a}");
+            assert_eq!(x.map(std::mem::discriminant), y.map(std::mem::discriminant), "{a}");
+        }
+        let probe: Ipv6Addr = "2001:db8:5::1".parse().unwrap();
+        assert_eq!(t.fib6.lookup(&probe), Some(&RouteTarget::Blackhole));
+        // And back.
+        t.apply_routes(&[RouteChange::V4(underlay, None), RouteChange::V6(v6, None)], 3).unwrap();
+        assert_eq!(t.iface(3).unwrap().mtu, 1476);
+        assert!(matches!(t.fib.lookup(ip("192.0.2.77")), Some(RouteTarget::Via { .. })));
+        assert_eq!(t.fib6.lookup(&probe), None);
     }
 
     #[test]

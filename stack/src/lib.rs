@@ -45,12 +45,12 @@ pub mod wire;
 
 pub use buf::{PacketBuf, VecBuf};
 pub use drop::DropReason;
-pub use fib::{Fib, FibBuilder, NextHop, RouteTarget};
+pub use fib::{Dest, Fib, FibBuilder, NextHop, RouteTarget};
 pub use fib6::{Fib6, Fib6Builder, NextHop6};
 pub use hooks::{BurstHints, EntryHandle, FastHooks, FastVerdict, Hooks, NoNat, Translator, Verdict};
 pub use iface::{
-    Attach, Bridge, Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, Member, RaSettings, StaticNeighbor, StaticRoute,
-    StaticRoute6, Tables, Tunnel, TunnelKey, TunnelKind, Vxlan,
+    Attach, Bridge, Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, Member, RaSettings, RouteChange, StaticNeighbor,
+    StaticRoute, StaticRoute6, Tables, Tunnel, TunnelKey, TunnelKind, Vxlan,
 };
 pub use neigh::{NeighborCache, NeighborConfig};
 pub use reassembly::ReassemblyConfig;

@@ -10,6 +10,7 @@
 
 use crate::audit::{AuditEntry, AuditLog};
 use crate::config::{err, Config, ConfigError};
+use crate::fpm::rib::Changes;
 use crate::persist::save_atomic;
 use crate::tables;
 use arc_swap::ArcSwap;
@@ -20,8 +21,8 @@ use stack::neigh::{NeighborInfo, State as NeighState};
 use stack::tcp::ConnInfo;
 use stack::udp::SocketStats;
 use stack::wire::MacAddr;
-use stack::Tables;
-use std::collections::BTreeMap;
+use stack::{IpCidr, RouteChange, Tables};
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Relaxed};
@@ -167,6 +168,21 @@ struct State {
     /// Flushes asked for per bridge name (each bridge's `flush_epoch`).
     mac_flushes: BTreeMap<String, u64>,
     next_pending: u64,
+    /// The snapshot before the running one, kept to be changed in place
+    /// into the next one when only learned routes change.
+    spare: Option<Spare>,
+}
+
+/// A retired snapshot and what sets it level with the running one.
+/// Workers read one snapshot while the control plane changes the other
+/// (which no worker holds once all have taken the running one), so a
+/// learned route changed costs the entries it covers, not a table.
+struct Spare {
+    tables: Arc<Tables>,
+    /// The route changes that made the running snapshot from this one.
+    behind: Vec<RouteChange>,
+    /// The prefixes that need a full build ([`tables::base_prefixes`]).
+    base: Arc<HashSet<IpCidr>>,
 }
 
 /// The control plane.
@@ -265,6 +281,7 @@ impl Controller {
                 neighbor_epoch: 0,
                 mac_flushes: BTreeMap::new(),
                 next_pending: 1,
+                spare: None,
             }),
             running: ArcSwap::from_pointee(cfg),
             hooks,
@@ -550,17 +567,87 @@ impl Controller {
     /// Applies the learned routes as they are now, with the running
     /// config: a new snapshot, nothing saved, nothing in the audit log
     /// (the routing daemon logs its own changes). Returns the generation.
+    ///
+    /// When only routes of their own changed (not a nexthop object, not
+    /// a prefix the config or an interface has), the retired snapshot is
+    /// changed in place: the changes that made the running one, then
+    /// these. Otherwise the whole snapshot is built again.
     pub async fn apply_learned(&self) -> Result<u64, ApplyError> {
-        let st = self.state.lock().await;
+        let mut st = self.state.lock().await;
         let running = self.running();
         let generation = self.generation() + 1;
-        let t = self.snapshot_for(&st, &running, st.neighbor_epoch, generation).await?;
-        let old = self.hooks.snapshot.swap(Arc::new(t));
+        let current = self.hooks.snapshot.load_full();
+        let (t, behind) = {
+            let mut rib = self.learned.write().await;
+            let changes = match rib.take_changes() {
+                Changes::Prefixes(p) => {
+                    let base = st.spare.as_ref().map_or_else(
+                        || Arc::new(tables::base_prefixes(&running, &current.ifaces)),
+                        |s| Arc::clone(&s.base),
+                    );
+                    tables::learned_changes(&rib, &p, &base, &current.ifaces).map(|c| (c, base))
+                }
+                Changes::Whole => None,
+            };
+            let in_place = match (changes, st.spare.take()) {
+                (Some((changes, base)), Some(spare)) => {
+                    Self::change_in_place(spare, &current, changes, base, generation)
+                }
+                (changes, _) => Err(changes),
+            };
+            match in_place {
+                Ok((t, behind)) => {
+                    self.fpm.in_place.fetch_add(1, Relaxed);
+                    (t, behind)
+                }
+                Err(changes) => {
+                    let mut t = self.tables_for(&running, &rib, generation)?;
+                    t.neighbor_epoch = st.neighbor_epoch;
+                    for b in &mut t.bridges {
+                        b.flush_epoch = st.mac_flushes.get(&b.name).copied().unwrap_or(0);
+                    }
+                    (Arc::new(t), changes)
+                }
+            }
+        };
+        let old = self.hooks.snapshot.swap(t);
+        drop(current);
         self.wait_for_workers(generation).await;
-        drop(old); // the last reference: freed here, not in a worker
+        // The running snapshot before this one is the next one's spare,
+        // if what set them apart is known.
+        st.spare = behind.map(|(behind, base)| Spare { tables: old, behind, base });
         self.generation.store(generation, Relaxed);
         drop(st);
         Ok(generation)
+    }
+
+    /// The spare snapshot made level with `current` and then changed by
+    /// `changes`, as `generation`; or, if no worker or reader may still
+    /// hold it, or a change fails, `changes` back for a full build.
+    #[allow(clippy::type_complexity)]
+    fn change_in_place(
+        mut spare: Spare,
+        current: &Tables,
+        changes: Vec<RouteChange>,
+        base: Arc<HashSet<IpCidr>>,
+        generation: u64,
+    ) -> Result<
+        (Arc<Tables>, Option<(Vec<RouteChange>, Arc<HashSet<IpCidr>>)>),
+        Option<(Vec<RouteChange>, Arc<HashSet<IpCidr>>)>,
+    > {
+        let Some(t) = Arc::get_mut(&mut spare.tables) else { return Err(Some((changes, base))) };
+        if t.generation + 1 != current.generation
+            || t.apply_routes(&spare.behind, generation).is_err()
+            || t.apply_routes(&changes, generation).is_err()
+        {
+            return Err(Some((changes, base)));
+        }
+        // Epochs as the running snapshot has them (no config came between).
+        t.neighbor_epoch = current.neighbor_epoch;
+        for (b, c) in t.bridges.iter_mut().zip(&current.bridges) {
+            b.flush_epoch = c.flush_epoch;
+        }
+        Ok((spare.tables, Some((changes, base))))
     }
 
     /// The one path a config takes to the workers (state lock held).
@@ -586,6 +673,9 @@ impl Controller {
         self.wait_for_workers(generation).await;
         drop(old); // the last reference: freed here, not in a worker
         drop(old_rules);
+        // A config between them: the retired snapshot is not one route
+        // change away from this one.
+        st.spare = None;
         st.neighbor_epoch = epoch;
         let changes = diff(&running, &candidate);
         let tag = etag(&candidate);

@@ -234,6 +234,11 @@ fn fpm(reg: &Registry, f: &crate::fpm::FpmStats) {
     one("gateway_fpm_messages_total", "Netlink messages received over FPM.", &f.messages);
     one("gateway_fpm_batches_total", "Snapshots applied for learned routes.", &f.batches);
     one(
+        "gateway_fpm_in_place_total",
+        "Snapshots for learned routes made by changing the retired one in place, a route at a time.",
+        &f.in_place,
+    );
+    one(
         "gateway_fpm_apply_failures_total",
         "Batches of learned routes the tables refused (previous tables kept).",
         &f.failures,

@@ -3,13 +3,13 @@
 
 use crate::config::{Config, InterfaceConf, RaConf, RoutePreference, RouteType};
 use crate::fpm::netlink::{Hop, Target};
-use crate::fpm::rib::Rib;
+use crate::fpm::rib::{Learned, Rib};
 use stack::fib::FibError;
 use stack::wire::icmpv6::PrefixInfo;
 use stack::wire::MacAddr;
 use stack::{
-    Bridge, Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, Member, NeighborConfig, NextHop, NextHop6, RaSettings, RouterConfig,
-    StaticNeighbor, StaticRoute, StaticRoute6, Tables,
+    Bridge, Interface, IpCidr, Ipv4Cidr, Ipv6Cidr, Member, NeighborConfig, NextHop, NextHop6, RaSettings, RouteChange,
+    RouterConfig, StaticNeighbor, StaticRoute, StaticRoute6, Tables,
 };
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -168,43 +168,123 @@ pub fn build_with(
 /// A unicast route with no such next hop is left out. Weights are not
 /// kept: flows spread evenly over the distinct gateways.
 pub fn learned_routes(cfg: &Config, rib: &Rib, ifaces: &[Interface]) -> (Vec<StaticRoute>, Vec<StaticRoute6>) {
-    let mut taken: HashSet<IpCidr> = HashSet::new();
-    for i in ifaces {
-        taken.extend(i.addrs.iter().map(|&c| IpCidr::V4(c).prefix()));
-        taken.extend(i.addrs6.iter().map(|&c| IpCidr::V6(c).prefix()));
-    }
+    let mut taken = own_prefixes(ifaces);
     if cfg.routing.prefer == RoutePreference::Config {
-        taken.extend(cfg.routes.iter().filter_map(|r| r.dst.parse::<IpCidr>().ok()).map(|c| c.prefix()));
+        taken.extend(config_prefixes(cfg));
     }
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
     for (dst, r) in rib.routes() {
         if taken.contains(dst) {
             continue;
         }
-        let hops = match &r.target {
-            Target::Blackhole | Target::Prohibit => None,
-            Target::Unreachable => Some(Vec::new()),
-            t if rib.is_blackhole_object(t) => None,
-            t => {
-                let h = resolve(&rib.hops(t), ifaces, &rib.twins);
-                if h.is_empty() {
-                    continue;
-                }
-                Some(h)
-            }
-        };
-        match *dst {
-            IpCidr::V4(dst) => v4.push(as_static(dst, hops, |ifindex, g| match g {
-                IpAddr::V4(gateway) => Some(NextHop { ifindex, gateway }),
-                IpAddr::V6(_) => None,
-            })),
-            IpCidr::V6(dst) => v6.push(as_static(dst, hops, |ifindex, g| match g {
-                IpAddr::V6(gateway) => Some(NextHop6 { ifindex, gateway }),
-                IpAddr::V4(_) => None,
-            })),
+        match learned_route(rib, *dst, r, ifaces) {
+            Some(Either::V4(r)) => v4.push(r),
+            Some(Either::V6(r)) => v6.push(r),
+            None => {}
         }
     }
     (v4, v6)
+}
+
+/// The prefixes where a learned route meets the config's or the
+/// interfaces' (whichever wins): the interfaces' own (their subnets,
+/// addresses and broadcast addresses) and the config's routes'. A
+/// learned route for any other prefix is a route of its own, which a
+/// snapshot can change in place ([`learned_changes`]).
+pub fn base_prefixes(cfg: &Config, ifaces: &[Interface]) -> HashSet<IpCidr> {
+    let mut base = own_prefixes(ifaces);
+    base.extend(config_prefixes(cfg));
+    base
+}
+
+/// The interfaces' subnets, addresses and broadcast addresses, which no
+/// learned route takes.
+fn own_prefixes(ifaces: &[Interface]) -> HashSet<IpCidr> {
+    let mut own: HashSet<IpCidr> = HashSet::new();
+    for i in ifaces {
+        for &c in &i.addrs {
+            own.insert(IpCidr::V4(c).prefix());
+            own.insert(IpCidr::V4(Ipv4Cidr::new(c.addr, 32)));
+            if let Some(b) = c.broadcast() {
+                own.insert(IpCidr::V4(Ipv4Cidr::new(b, 32)));
+            }
+        }
+        for &c in &i.addrs6 {
+            own.insert(IpCidr::V6(c).prefix());
+            own.insert(IpCidr::V6(Ipv6Cidr::new(c.addr, 128)));
+        }
+        if let Some(ll) = i.link_local {
+            own.insert(IpCidr::V6(Ipv6Cidr::new(ll, 128)));
+        }
+    }
+    own
+}
+
+/// The config's route prefixes.
+fn config_prefixes(cfg: &Config) -> impl Iterator<Item = IpCidr> + '_ {
+    cfg.routes.iter().filter_map(|r| r.dst.parse::<IpCidr>().ok()).map(|c| c.prefix())
+}
+
+/// A learned route of either family.
+pub enum Either {
+    V4(StaticRoute),
+    V6(StaticRoute6),
+}
+
+/// The route the FIB takes for learned route `r` to `dst`: its next hops
+/// on our interfaces (a gateway in a connected subnet; a link-local one
+/// on a kernel twin), or none if it has no such next hop. Weights are
+/// not kept: flows spread evenly over the distinct gateways.
+fn learned_route(rib: &Rib, dst: IpCidr, r: &Learned, ifaces: &[Interface]) -> Option<Either> {
+    let hops = match &r.target {
+        Target::Blackhole | Target::Prohibit => None,
+        Target::Unreachable => Some(Vec::new()),
+        t if rib.is_blackhole_object(t) => None,
+        t => {
+            let h = resolve(&rib.hops(t), ifaces, &rib.twins);
+            if h.is_empty() {
+                return None;
+            }
+            Some(h)
+        }
+    };
+    Some(match dst {
+        IpCidr::V4(dst) => Either::V4(as_static(dst, hops, |ifindex, g| match g {
+            IpAddr::V4(gateway) => Some(NextHop { ifindex, gateway }),
+            IpAddr::V6(_) => None,
+        })),
+        IpCidr::V6(dst) => Either::V6(as_static(dst, hops, |ifindex, g| match g {
+            IpAddr::V6(gateway) => Some(NextHop6 { ifindex, gateway }),
+            IpAddr::V4(_) => None,
+        })),
+    })
+}
+
+/// What the FIBs must change for the learned routes of `prefixes` to be
+/// as the rib has them now: each prefix's route, or its removal. `None`
+/// if one of them is a base prefix ([`base_prefixes`]), where the
+/// config's routes and the interfaces' come into it: only a full build
+/// decides those.
+pub fn learned_changes(
+    rib: &Rib,
+    prefixes: &HashSet<IpCidr>,
+    base: &HashSet<IpCidr>,
+    ifaces: &[Interface],
+) -> Option<Vec<RouteChange>> {
+    let mut out = Vec::with_capacity(prefixes.len());
+    for &dst in prefixes {
+        if base.contains(&dst) {
+            return None;
+        }
+        let route = rib.get(&dst).and_then(|r| learned_route(rib, dst, r, ifaces));
+        out.push(match (dst, route) {
+            (IpCidr::V4(d), Some(Either::V4(r))) => RouteChange::V4(d, Some(r)),
+            (IpCidr::V6(d), Some(Either::V6(r))) => RouteChange::V6(d, Some(r)),
+            (IpCidr::V4(d), _) => RouteChange::V4(d, None),
+            (IpCidr::V6(d), _) => RouteChange::V6(d, None),
+        });
+    }
+    Some(out)
 }
 
 /// A learned route for the FIB builders: `None` a blackhole, no next hops

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::RouteConf;
+use std::net::IpAddr;
 
 const LAB: &str = include_str!("../../../deploy/lab/gateway.yaml");
 
@@ -257,4 +258,132 @@ async fn icmp_limits_and_arp_timers_change_live_but_arp_sizes_do_not() {
     });
     let ApplyError::Invalid(errs) = e.await.unwrap_err() else { panic!() };
     assert_eq!(errs[0].field, "arp.capacity");
+}
+
+/// Learned routes changed batch after batch: the snapshot changed in
+/// place (the one of two generations before, no longer held) routes as a
+/// full build of the same routes would; a prefix the config has, and a
+/// config change, take the full build, after which changes go in place
+/// again.
+#[tokio::test]
+async fn learned_routes_change_the_retired_snapshot_in_place() {
+    use crate::fpm::netlink::{Hop, Message, Protocol, Route, Target, RT_TABLE_MAIN};
+    let f = fixture("in-place");
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let gws = ["203.0.113.2", "203.0.113.3", "2001:db8:1::2"];
+    let prefix = |r: u64| -> (IpAddr, u8) {
+        if r.is_multiple_of(5) {
+            (IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0x100 + (r >> 8) as u16 % 64, 0, 0, 0, 0, 0)), 48)
+        } else {
+            let len = [16u8, 24, 24, 24, 28, 32][(r >> 3) as usize % 6];
+            (IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 | (r as u32 >> 8) & 0x00ff_fff0)), len)
+        }
+    };
+    let mut probes: Vec<IpAddr> = Vec::new();
+    // The snapshots' addresses, newest last (holding one would keep it
+    // from being changed in place).
+    let mut snapshots: Vec<*const Tables> = vec![Arc::as_ptr(&f.ctl.hooks.snapshot.load_full())];
+    for round in 0..9 {
+        {
+            let mut rib = f.ctl.learned.write().await;
+            for _ in 0..200 {
+                let r = rnd();
+                let (dst, len) = prefix(r);
+                probes.push(dst);
+                let m = if r.is_multiple_of(4) {
+                    Message::DelRoute { dst, len, table: RT_TABLE_MAIN }
+                } else {
+                    let gw: IpAddr = match dst {
+                        IpAddr::V4(_) => gws[(r >> 40) as usize % 2].parse().unwrap(),
+                        IpAddr::V6(_) => gws[2].parse().unwrap(),
+                    };
+                    let target = if r.is_multiple_of(7) {
+                        Target::Blackhole
+                    } else {
+                        Target::Hops(vec![Hop { gateway: Some(gw), oif: 3, weight: 1 }])
+                    };
+                    Message::NewRoute(Route {
+                        dst,
+                        len,
+                        table: RT_TABLE_MAIN,
+                        protocol: Protocol::Bgp,
+                        metric: 20,
+                        target,
+                    })
+                };
+                rib.apply(m, 100_000);
+            }
+            if round == 5 {
+                // A learned route where the config has one.
+                let dst = "198.51.100.0".parse().unwrap();
+                let target =
+                    Target::Hops(vec![Hop { gateway: Some("203.0.113.9".parse().unwrap()), oif: 3, weight: 1 }]);
+                rib.apply(
+                    Message::NewRoute(Route {
+                        dst,
+                        len: 24,
+                        table: RT_TABLE_MAIN,
+                        protocol: Protocol::Bgp,
+                        metric: 20,
+                        target,
+                    }),
+                    100_000,
+                );
+            }
+        }
+        if round == 3 {
+            f.ctl
+                .change(&who(), "a route", |c| {
+                    c.routes.push(route("198.51.100.0/24", "203.0.113.7"));
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            snapshots.push(Arc::as_ptr(&f.ctl.hooks.snapshot.load_full()));
+        }
+        let before = f.ctl.fpm.in_place.load(Relaxed);
+        f.ctl.apply_learned().await.unwrap();
+        let in_place = f.ctl.fpm.in_place.load(Relaxed) > before;
+        let t = f.ctl.hooks.snapshot.load_full();
+        // Full builds: the first (no spare yet), after a config change,
+        // for a prefix the config has and the batch after it (the spare
+        // is then not a known route change away); the others in place,
+        // reusing the snapshot of two generations before.
+        assert_eq!(in_place, ![0, 3, 5, 6].contains(&round), "round {round}");
+        if in_place {
+            assert_eq!(Arc::as_ptr(&t), snapshots[snapshots.len() - 2], "round {round}: not the retired snapshot");
+        }
+        snapshots.push(Arc::as_ptr(&t));
+        drop(t);
+        let t = f.ctl.snapshot();
+        let full = {
+            let rib = f.ctl.learned.read().await;
+            tables::build_with(&f.ctl.running(), &rib, &[0, 1], &[f.ctl.ports[0].mac, f.ctl.ports[1].mac], 0).unwrap()
+        };
+        let v4 = |t: &Tables, a: std::net::Ipv4Addr| match t.fib.lookup(a) {
+            Some(&stack::RouteTarget::Via { first, count }) => format!("via {:?}", t.fib.nexthops_of(first, count)),
+            r => format!("{r:?}"),
+        };
+        let v6 = |t: &Tables, a: std::net::Ipv6Addr| match t.fib6.lookup(&a) {
+            Some(&stack::RouteTarget::Via { first, count }) => format!("via {:?}", t.fib6.nexthops_of(first, count)),
+            r => format!("{r:?}"),
+        };
+        for &p in probes.iter().chain(&["198.51.100.1".parse().unwrap(), "10.0.1.1".parse().unwrap()]) {
+            match p {
+                IpAddr::V4(a) => {
+                    for a in [a, std::net::Ipv4Addr::from(u32::from(a) | 0x9)] {
+                        assert_eq!(v4(&t, a), v4(&full, a), "round {round}: {a}");
+                    }
+                }
+                IpAddr::V6(a) => assert_eq!(v6(&t, a), v6(&full, a), "round {round}: {a}"),
+            }
+        }
+        assert_eq!((t.fib.len(), t.fib6.len()), (full.fib.len(), full.fib6.len()), "round {round}");
+    }
 }

@@ -56,6 +56,9 @@ pub struct FpmStats {
     /// tables stay).
     pub batches: AtomicU64,
     pub failures: AtomicU64,
+    /// Snapshots made by changing the retired one in place, a route at a
+    /// time (the rest were built whole).
+    pub in_place: AtomicU64,
     /// Routes removed as stale: at the end of a resync or of the grace time.
     pub swept: AtomicU64,
     /// Learned routes, by protocol ([`Protocol::NAMES`]).

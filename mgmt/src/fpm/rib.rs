@@ -6,7 +6,7 @@
 
 use super::netlink::{Hop, Message, Object, Protocol, Route, Target, RT_TABLE_MAIN};
 use stack::IpCidr;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 /// A learned route.
@@ -29,7 +29,32 @@ pub struct Rib {
     /// The kernel twins by their kernel ifindex ([`crate::punt`]): a
     /// link-local next hop names its interface by it.
     pub twins: Vec<(u32, String)>,
+    /// What changed since [`Rib::take_changes`] last asked.
+    changed: Changes,
+    /// Routes by protocol, in the order of [`Protocol::NAMES`].
+    by_protocol: [u64; Protocol::NAMES.len()],
 }
+
+/// What changed in the learned routes since a snapshot was last made of
+/// them: the prefixes whose route changed (so that the snapshot can be
+/// changed in place, a route at a time), or more than that (a nexthop
+/// object that routes share changed: every route is read again).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Changes {
+    Prefixes(HashSet<IpCidr>),
+    Whole,
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        Changes::Prefixes(HashSet::new())
+    }
+}
+
+/// Most prefixes [`Changes::Prefixes`] names; past it, and past a
+/// quarter of the table, a change is taken as [`Changes::Whole`] (a
+/// full build is then as cheap).
+const MAX_NAMED: usize = 1 << 16;
 
 /// What one message did.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -55,8 +80,13 @@ impl Rib {
                 if table != RT_TABLE_MAIN {
                     return Outcome::Refused("other_table");
                 }
-                match cidr(dst, len).and_then(|c| self.routes.remove(&c)) {
-                    Some(_) => Outcome::Changed,
+                let Some(c) = cidr(dst, len) else { return Outcome::Same };
+                match self.routes.remove(&c) {
+                    Some(old) => {
+                        self.count(old.protocol, false);
+                        self.note(c);
+                        Outcome::Changed
+                    }
                     None => Outcome::Same,
                 }
             }
@@ -67,11 +97,17 @@ impl Rib {
                 let session = self.session;
                 match self.objects.insert(id, (object.clone(), session)) {
                     Some((old, _)) if old == object => Outcome::Same,
-                    _ => Outcome::Changed,
+                    _ => {
+                        self.changed = Changes::Whole;
+                        Outcome::Changed
+                    }
                 }
             }
             Message::DelObject(id) => match self.objects.remove(&id) {
-                Some(_) => Outcome::Changed,
+                Some(_) => {
+                    self.changed = Changes::Whole;
+                    Outcome::Changed
+                }
                 None => Outcome::Same,
             },
             Message::Bad(b) => Outcome::Refused(b.name()),
@@ -91,10 +127,43 @@ impl Rib {
             return Outcome::Refused("full");
         }
         let new = Learned { protocol: r.protocol, metric: r.metric, target: r.target, session: self.session };
+        let protocol = new.protocol;
         match self.routes.insert(dst, new.clone()) {
             Some(old) if old == new => Outcome::Same,
-            _ => Outcome::Changed,
+            old => {
+                if let Some(old) = old {
+                    self.count(old.protocol, false);
+                }
+                self.count(protocol, true);
+                self.note(dst);
+                Outcome::Changed
+            }
         }
+    }
+
+    /// Notes that `dst`'s route changed.
+    fn note(&mut self, dst: IpCidr) {
+        if let Changes::Prefixes(named) = &mut self.changed {
+            if named.len() >= MAX_NAMED.max(self.routes.len() / 4) {
+                self.changed = Changes::Whole;
+            } else {
+                named.insert(dst);
+            }
+        }
+    }
+
+    /// One route more (`up`) or less of `protocol`.
+    fn count(&mut self, protocol: Protocol, up: bool) {
+        if let Some(c) =
+            Protocol::NAMES.iter().position(|&p| p == protocol.name()).and_then(|i| self.by_protocol.get_mut(i))
+        {
+            *c = if up { *c + 1 } else { c.saturating_sub(1) };
+        }
+    }
+
+    /// What changed since the last call (the caller makes a snapshot of it).
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changed)
     }
 
     /// A new connection: what it does not send again is stale from now.
@@ -107,10 +176,19 @@ impl Rib {
     /// Returns how many routes went.
     pub fn sweep(&mut self) -> usize {
         let s = self.session;
-        let before = self.routes.len();
-        self.routes.retain(|_, r| r.session == s);
+        let stale: Vec<IpCidr> = self.routes.iter().filter(|(_, r)| r.session != s).map(|(d, _)| *d).collect();
+        for d in &stale {
+            if let Some(old) = self.routes.remove(d) {
+                self.count(old.protocol, false);
+                self.note(*d);
+            }
+        }
+        let objects = self.objects.len();
         self.objects.retain(|_, (_, session)| *session == s);
-        before - self.routes.len()
+        if self.objects.len() != objects {
+            self.changed = Changes::Whole;
+        }
+        stale.len()
     }
 
     /// Whether any entry is from an earlier session.
@@ -121,13 +199,7 @@ impl Rib {
 
     /// Routes by protocol, in the order of [`Protocol::NAMES`].
     pub fn counts(&self) -> [u64; Protocol::NAMES.len()] {
-        let mut n = [0u64; Protocol::NAMES.len()];
-        for r in self.routes.values() {
-            if let Some(c) = Protocol::NAMES.iter().position(|&p| p == r.protocol.name()).and_then(|i| n.get_mut(i)) {
-                *c += 1;
-            }
-        }
-        n
+        self.by_protocol
     }
 
     pub fn len(&self) -> usize {

@@ -7,18 +7,38 @@ mostly /48 and /32-/44. Prints how long the sending took, then keeps
 the connection open for HOLD seconds (closing would start the grace
 time).
 
-    fpm_feed.py HOST PORT V4_ROUTES V6_ROUTES [HOLD]
+    fpm_feed.py HOST PORT V4_ROUTES V6_ROUTES [HOLD] [--churn RATE SECONDS]
+    fpm_feed.py --dsts N FILE V4_ROUTES
+
+--churn: once the table is sent and SIGUSR1 comes, withdraws a random
+IPv4 prefix of it and announces it again, RATE changes a second (each
+message is one) in 10 ms steps, for SECONDS; prints 'churn sent=N
+seconds=T' when done.
+--dsts: writes N addresses to FILE, one in each of N prefixes of the
+table (the same table for the same V4_ROUTES), and sends nothing.
 """
 import random
+import signal
 import socket
 import struct
 import sys
 import time
 
-host, port, n4, n6 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-hold = float(sys.argv[5]) if len(sys.argv) > 5 else 600
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+args = sys.argv[1:]
+churn = None
+if "--churn" in args:
+    i = args.index("--churn")
+    churn = (float(args[i + 1]), float(args[i + 2]))
+    del args[i:i + 3]
+dsts = None
+if args and args[0] == "--dsts":
+    dsts = (int(args[1]), args[2])
+    args = ["", "0", args[3], "0"]
+host, port, n4, n6 = args[0], int(args[1]), int(args[2]), int(args[3])
+hold = float(args[4]) if len(args) > 4 else 600
 
-RTM_NEWROUTE, NLM_F_REQUEST, NLM_F_CREATE, NLM_F_REPLACE = 24, 1, 0x400, 0x100
+RTM_NEWROUTE, RTM_DELROUTE, NLM_F_REQUEST, NLM_F_CREATE, NLM_F_REPLACE = 24, 25, 1, 0x400, 0x100
 RTA_DST, RTA_GATEWAY, RTA_PRIORITY, RTA_TABLE = 1, 5, 6, 15
 RTPROT_BGP, RTN_UNICAST, RT_TABLE_MAIN = 186, 1, 254
 
@@ -49,12 +69,13 @@ def attr(kind, value):
     return struct.pack("=HH", 4 + len(value), kind) + value
 
 
-def frame(family, dst, length, gateway, seq):
+def frame(family, dst, length, gateway, seq, kind=RTM_NEWROUTE):
     rtm = struct.pack("=BBBBBBBBI", family, length, 0, 0, RT_TABLE_MAIN, RTPROT_BGP, 0, RTN_UNICAST, 0)
-    attrs = attr(RTA_DST, dst) + attr(RTA_GATEWAY, gateway) + attr(RTA_PRIORITY, struct.pack("=I", 20)) \
-        + attr(RTA_TABLE, struct.pack("=I", RT_TABLE_MAIN))
+    attrs = attr(RTA_DST, dst) + (attr(RTA_GATEWAY, gateway) if gateway else b"") \
+        + attr(RTA_PRIORITY, struct.pack("=I", 20)) + attr(RTA_TABLE, struct.pack("=I", RT_TABLE_MAIN))
     body = rtm + attrs
-    nl = struct.pack("=IHHII", 16 + len(body), RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE, seq, 0) + body
+    flags = NLM_F_REQUEST | (NLM_F_CREATE | NLM_F_REPLACE if kind == RTM_NEWROUTE else 0)
+    nl = struct.pack("=IHHII", 16 + len(body), kind, flags, seq, 0) + body
     return struct.pack("!BBH", 1, 1, 4 + len(nl)) + nl
 
 
@@ -62,7 +83,16 @@ gw4 = socket.inet_pton(socket.AF_INET, "203.0.113.2")
 gw6 = socket.inet_pton(socket.AF_INET6, "2001:db8:1::2")
 chunks, seq = [], 0
 # IPv4 in 11.0.0.0-126.255.255.255 (clear of the lab's own subnets), IPv6 in 2400::/6.
-for net, length in prefixes(n4, 32, V4_MIX, 8, 11, 127, 24):
+table4 = prefixes(n4, 32, V4_MIX, 8, 11, 127, 24)
+if dsts:
+    rng = random.Random(11)
+    with open(dsts[1], "w") as f:
+        for net, length in rng.sample(table4, dsts[0]):
+            host_bits = (1 << (32 - length)) - 1
+            addr = net | (rng.randrange(1, host_bits) if host_bits > 1 else 0)
+            f.write(socket.inet_ntoa(addr.to_bytes(4, "big")) + "\n")
+    sys.exit(0)
+for net, length in table4:
     seq += 1
     chunks.append(frame(socket.AF_INET, net.to_bytes(4, "big"), length, gw4, seq))
 for net, length in prefixes(n6, 128, V6_MIX, 16, 0x2400, 0x2800, 48):
@@ -74,4 +104,24 @@ s = socket.create_connection((host, port))
 t0 = time.time()
 s.sendall(data)
 print(f"sent {seq} routes ({len(data)} bytes) in {time.time() - t0:.2f} s", flush=True)
+if churn:
+    # The churn starts on SIGUSR1 (once the table is in).
+    signal.sigwait([signal.SIGUSR1])
+    rate, seconds = churn
+    # Withdraw and announce again, each of a random prefix of the table.
+    rng = random.Random(13)
+    step, sent, t0 = 0.01, 0, time.time()
+    while time.time() - t0 < seconds:
+        due = int((time.time() - t0 + step) * rate) - sent
+        batch = []
+        for _ in range(max(due, 0) // 2):
+            net, length = table4[rng.randrange(len(table4))]
+            dst = net.to_bytes(4, "big")
+            seq += 2
+            batch.append(frame(socket.AF_INET, dst, length, None, seq - 1, RTM_DELROUTE))
+            batch.append(frame(socket.AF_INET, dst, length, gw4, seq))
+        s.sendall(b"".join(batch))
+        sent += len(batch)
+        time.sleep(max(0.0, t0 + sent / rate - time.time()))
+    print(f"churn sent={sent} seconds={time.time() - t0:.2f}", flush=True)
 time.sleep(hold)

@@ -14,6 +14,9 @@
 #
 # Prints: fib_1m routes=N gatewayd_mpps=X small_table_mpps=Y loss=Z
 #         min=A max=B pairs=P bytes_per_route=M
+#         fib_lookup ours_v4_ns=A rte_fib_v4_ns=B ours_v6_ns=C
+#         rte_fib6_v6_ns=D (lookups alone, ns each: our FIBs and DPDK's
+#         on the same tables and addresses, taken first)
 # Environment: GATEWAYD (default: a release build), FPM_V4_ROUTES,
 # FPM_V6_ROUTES; arguments --pairs N --seconds S as run.sh's.
 set -euo pipefail
@@ -36,6 +39,24 @@ if [ -z "$gatewayd" ]; then
   gatewayd="$root/target/release/gatewayd"
 fi
 out="$here/out"; mkdir -p "$out"
+
+# Lookups alone, first (the instances below poll the core): our FIBs
+# and DPDK's rte_fib (DIR24_8) and rte_fib6 (TRIE) on the same tables and
+# the same 1,024 addresses (stack/benches/fib.rs, benches/rte_fib_lookup.c).
+gcc -O3 -o "$out/rte_fib_lookup" "$here/rte_fib_lookup.c" $(pkg-config --cflags --libs libdpdk)
+rte=$(taskset -c "$core" "$out/rte_fib_lookup" --no-huge --no-pci -m 3072 -l "$core" \
+  --file-prefix "gw-rtefib-$$" --log-level=lib.eal:error)
+rm -rf "/var/run/dpdk/gw-rtefib-$$"
+if ! (cd "$root" && taskset -c "$core" cargo bench -q -p stack --bench fib -- --warm-up-time 1 \
+    --measurement-time 3 lookup) >"$out/fib_lookup.log" 2>&1; then
+  cat "$out/fib_lookup.log" >&2; exit 1
+fi
+ns() { /usr/bin/python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["mean"]["point_estimate"] / 1024))' \
+  "$root/target/criterion/fib/$1/new/estimates.json"; }
+value() { echo "$rte" | grep -o "$1=[0-9.]*" | cut -d= -f2; }
+lookups="fib_lookup ours_v4_ns=$(ns v4_lookup_1m) rte_fib_v4_ns=$(value v4_lookup_ns)"
+lookups+=" ours_v6_ns=$(ns v6_lookup_200k) rte_fib6_v6_ns=$(value v6_lookup_ns)"
+
 dsts="$out/fib_1m_dsts.txt"
 pcap="$out/ip-64b-1024flows-fib1m.pcap"
 /usr/bin/python3 "$here/fpm_feed.py" --dsts 1024 "$dsts" "$v4"
@@ -130,3 +151,4 @@ med = statistics.median
 print(f"fib_1m routes={v4} gatewayd_mpps={med(full):.2f} small_table_mpps={med(small):.2f} loss={med(loss):.3f} "
       f"min={min(loss):.3f} max={max(loss):.3f} pairs={len(rows)} bytes_per_route={bytes_} (all {routes} routes)")
 ' "$routes" "$v4" "$bytes"
+echo "$lookups"

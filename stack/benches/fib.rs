@@ -3,7 +3,10 @@
 //! 1,000,000 IPv4 prefixes (the Internet
 //! table's length mix, as `benches/fpm_feed.py` sends them), against
 //! building that table whole, and the same for 200,000 IPv6 prefixes.
-//! Prints the tables' bytes per route first.
+//! Then lookups: 1,024 addresses, each in a different prefix (ns per
+//! lookup; `benches/rte_fib_lookup.c` times DPDK's rte_fib and
+//! rte_fib6 on the same tables and addresses). Prints the tables' bytes
+//! per route first.
 //!
 //!   cargo bench -p stack --bench fib
 
@@ -107,6 +110,43 @@ fn fib(c: &mut Criterion) {
     });
     g.bench_function("v6_build_200k", |b| {
         b.iter_batched(|| (), |()| black_box(fib6(&v6)).len(), BatchSize::PerIteration)
+    });
+    g.finish();
+    // Lookups: 1,024 addresses, each in a random prefix of the table
+    // (as benches/rte_fib_lookup.c picks them, for rte_fib beside us).
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let d4: Vec<Ipv4Addr> = (0..1024)
+        .map(|_| {
+            let (a, len) = v4[(rng.next() % v4.len() as u64) as usize];
+            let host = u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+            Ipv4Addr::from(a as u32 | rng.next() as u32 & host)
+        })
+        .collect();
+    let d6: Vec<u128> = (0..1024)
+        .map(|_| {
+            let (a, _) = v6[(rng.next() % v6.len() as u64) as usize];
+            a | u128::from(1 + rng.next() % 254)
+        })
+        .collect();
+    let mut g = c.benchmark_group("fib");
+    g.throughput(criterion::Throughput::Elements(1024));
+    g.bench_function("v4_lookup_1m", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for &a in &d4 {
+                n += f4.lookup(black_box(a)).is_some() as usize;
+            }
+            assert_eq!(n, 1024);
+        })
+    });
+    g.bench_function("v6_lookup_200k", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for &a in &d6 {
+                n += f6.lookup_bits(black_box(a)).is_some() as usize;
+            }
+            assert_eq!(n, 1024);
+        })
     });
     g.finish();
     let mut g = c.benchmark_group("fib");

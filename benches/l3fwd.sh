@@ -6,6 +6,8 @@
 #
 #   benches/l3fwd.sh --pcap FILE [--seconds S] [--core C]
 #   benches/l3fwd.sh --pcap FILE [--core C] --hold
+#   benches/l3fwd.sh --pcap FILE --core A,B ...   (two lcores: each port
+#       gets a queue per lcore, the pcap replayed on each RX queue)
 #
 # LPM routes both families, so IPv4 and IPv6 files run the same way.
 #
@@ -39,9 +41,14 @@ if [ ! -x "$bin" ]; then
   make -s -C "$work/l3fwd" >/dev/null
 fi
 prefix="l3fwd-bench-$$"
+rx="rx_pcap=$pcap"; config="(0,0,$core),(1,0,$core)"
+if [ "${core#*,}" != "$core" ]; then
+  a="${core%,*}"; b="${core#*,}"
+  rx="rx_pcap=$pcap,rx_pcap=$pcap"; config="(0,0,$a),(0,1,$b),(1,0,$a),(1,1,$b)"
+fi
 "$bin" -l "$core" --no-huge --no-pci -m 1024 --file-prefix "$prefix" \
-  --vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev net_null0,no-rx=1 \
-  -- -p 0x3 -P --config="(0,0,$core),(1,0,$core)" --lookup=lpm --parse-ptype \
+  --vdev "net_pcap0,$rx,infinite_rx=1" --vdev net_null0,no-rx=1 \
+  -- -p 0x3 -P --config="$config" --lookup=lpm --parse-ptype \
   >"$work/l3fwd.log" 2>&1 &
 pid=$!
 if [ -n "$hold" ]; then

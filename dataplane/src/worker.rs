@@ -493,6 +493,7 @@ impl WorkerContext {
         let clock = Clock::new(self.tsc_hz);
         let to_ns = |tsc: u64| clock.ns(tsc);
         let mut burst: [Option<Mbuf>; BURST] = std::array::from_fn(|_| None);
+        let mut handed: [Option<Mbuf>; BURST] = std::array::from_fn(|_| None);
         let mut extra = [0u64; DropReason::COUNT];
         let (mut busy, mut idle, mut empty_polls, mut iteration) = (0u64, 0u64, 0u32, 0u64);
         let publish_every = self.tsc_hz / 1_000_000 * PUBLISH_INTERVAL_US;
@@ -551,13 +552,32 @@ impl WorkerContext {
                 }
             }
             // Frames other workers handed over, and what their first
-            // fragments taught.
+            // fragments taught: those this worker owns in bursts by
+            // port, through the fast path; the rest (hairpins' halves)
+            // one by one, in order.
             if let Some(q) = self.handoffs.get(self.index).filter(|q| !q.is_empty()) {
+                let (mut n, mut on) = (0, 0u16);
                 for _ in 0..HANDOFF_BUDGET {
                     let Some(h) = q.pop() else { break };
                     let (m, tag) = h.into_parts();
-                    router.process_handed(tables, m, tag, now, &mut io);
                     received += 1;
+                    let port = m.port();
+                    if n > 0 && (tag != 0 || port != on || n == BURST) {
+                        router.process_handed_burst(tables, on, &mut handed[..n], now, &mut io);
+                        n = 0;
+                    }
+                    if tag != 0 {
+                        router.process_handed(tables, m, tag, now, &mut io);
+                        continue;
+                    }
+                    on = port;
+                    if let Some(slot) = handed.get_mut(n) {
+                        *slot = Some(m);
+                        n += 1;
+                    }
+                }
+                if n > 0 {
+                    router.process_handed_burst(tables, on, &mut handed[..n], now, &mut io);
                 }
             }
             // What the kernel twins sent.

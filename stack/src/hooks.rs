@@ -74,6 +74,10 @@ pub enum FastVerdict {
     /// Likewise: the hook refuses the packet ([`Verdict::Refuse`]):
     /// dropped, counted, answered with ICMP.
     Refuse(DropReason),
+    /// From [`FastHooks::fast_post`]: another worker holds the flow's
+    /// state; the packet goes to it untouched, as the full path's
+    /// [`Verdict::Handoff`] would send it.
+    Handoff { worker: u16, tag: u8 },
     /// Anything else (an ICMP error, a fragment, a handoff, a hairpin):
     /// only the full path can tell.
     Slow,

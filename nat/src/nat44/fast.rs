@@ -2,6 +2,7 @@
 //! sessions and new outbound flows translated without the full path,
 //! and the flow cache's refreshes and holds.
 
+use super::handoff::Handed;
 use super::sessions::key5;
 use super::Nat;
 use super::Target;
@@ -19,10 +20,11 @@ use stack::Verdict;
 
 impl Nat {
     /// The flow of a packet the fast path may translate: a whole packet
-    /// of this worker's (not handed over), of a TCP, UDP or echo flow.
+    /// of this worker's (its own, or handed over as its owner's: not a
+    /// hairpin's half), of a TCP, UDP or echo flow.
     #[inline(always)]
     pub(super) fn fast_flow(&self, p: &FiveTuple) -> Option<Flow> {
-        if self.handed.is_some() || !p.whole {
+        if !matches!(self.handed, None | Some(Handed::Owned)) || !p.whole {
             return None;
         }
         Some(packet::flow_of(p))
@@ -69,8 +71,11 @@ impl Nat {
         if ri.is_none() && self.forward_in.binary_search(&src).is_err() {
             return FastVerdict::Untouched;
         }
-        if self.workers > 1 && self.owner_in(src) != self.worker {
-            return FastVerdict::Slow;
+        // Another worker's subscriber: handed over, as `postrouting` does.
+        if self.workers > 1 {
+            if let Some(Verdict::Handoff { worker, tag }) = self.hand_to(self.owner_in(src)) {
+                return FastVerdict::Handoff { worker, tag };
+            }
         }
         let Some(f) = self.fast_flow(p) else { return FastVerdict::Slow };
         let k = key5(f.proto, f.src, f.sport, f.dst, f.dport);
@@ -118,6 +123,9 @@ impl FastHooks for Nat {
         let post = self.fast_post_look(out, p, matches!(pre, FastVerdict::Untouched), now);
         match (pre, post) {
             (FastVerdict::Rewrite { .. }, FastVerdict::Rewrite { .. }) => return FastVerdict::Slow,
+            // A packet translated before routing goes over translated,
+            // which only the full path does.
+            (FastVerdict::Rewrite { .. }, FastVerdict::Handoff { .. }) => return FastVerdict::Slow,
             (_, FastVerdict::Untouched | FastVerdict::Rewrite { .. }) => {}
             _ => return post,
         }

@@ -564,7 +564,13 @@ impl Pair {
             }
             for (to, tag, pkt) in handed {
                 let to = usize::from(to);
-                self.r[to].process_handed(&self.t, pkt, tag, now, &mut self.io[to]);
+                // As a worker takes them: its own in bursts, by the fast path.
+                if self.burst && tag == 0 {
+                    let port = pkt.port();
+                    self.r[to].process_handed_burst(&self.t, port, &mut [Some(pkt)], now, &mut self.io[to]);
+                } else {
+                    self.r[to].process_handed(&self.t, pkt, tag, now, &mut self.io[to]);
+                }
             }
         }
         self.io.iter_mut().flat_map(|io| io.sent.drain(..)).map(|b| (b.port(), b.data()[14..].to_vec())).collect()

@@ -22,6 +22,16 @@ fn two_workers_keep_one_mapping_per_endpoint_and_hand_return_traffic_to_its_owne
         let back = p.pass(other, WAN, udp(R1, 53, WAN_IP, port), LAN);
         assert_eq!(dst(&back), (ip(a), 5000));
         assert!(p.handed() >= 2);
+        if burst {
+            // Once the flow is known, its frames on the other worker are
+            // handed over and carried by the owner's fast path.
+            let fast = (p.r[other].counters.fast_path, p.r[owner].counters.fast_path, p.handed());
+            let out3 = p.pass(other, LAN, udp(a, 5000, R1, 53), WAN);
+            assert_eq!(src(&out3), src(&out1));
+            assert_eq!(p.handed(), fast.2 + 1);
+            assert_eq!(p.r[owner].counters.fast_path, fast.1 + 1, "the owner's fast path carried it");
+            assert_eq!(p.r[other].counters.fast_path, fast.0, "handed over, not forwarded, there");
+        }
         // An ICMP error about the flow, on the wrong worker, is translated too.
         let err = p.pass(other, WAN, icmp_error(R1, WAN_IP, 3, 3, &out1), LAN);
         assert_eq!(Ipv4Addr::new(err[16], err[17], err[18], err[19]), ip(a));

@@ -481,7 +481,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     *verdict = v;
                     return Plan { next: Next::Stop, len: len as u16, to: 0, slot: 0 };
                 }
-                FastVerdict::New | FastVerdict::Slow => return Plan::SLOW,
+                // (An unwrapped packet goes the full way.)
+                v @ FastVerdict::Handoff { .. } if !nested => {
+                    *verdict = v;
+                    return Plan { next: Next::Stop, len: len as u16, to: 0, slot: 0 };
+                }
+                FastVerdict::New | FastVerdict::Slow | FastVerdict::Handoff { .. } => return Plan::SLOW,
             }
         }
         if let (Some(a), Some(h)) = (self.adj.get(usize::from(adj)), d.get_mut(..V4_HEAD)) {
@@ -593,13 +598,18 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 
     /// A frame the translator dropped or refused (`verdict`) as it made
-    /// its flow's entry: counted and answered as the full path would
+    /// its flow's entry, or one whose flow another worker holds: counted
+    /// and answered, or handed over untouched, as the full path would
     /// have (the hook's verdict comes at the same point of it).
-    #[cold]
+    #[inline(never)]
     fn stop(&mut self, cx: &mut Burst<'_, impl Io<B>>, mut pkt: B, port: u16, plan: Plan, verdict: FastVerdict) {
         pkt.set_port(port);
         pkt.truncate(usize::from(plan.len));
-        // (Plans are stopped for the first two only.)
+        if let FastVerdict::Handoff { worker, tag } = verdict {
+            self.counters.rx += 1;
+            return self.handoff(cx, pkt, worker, tag);
+        }
+        // (Plans are stopped for these only.)
         let (FastVerdict::Refuse(r) | FastVerdict::Drop(r)) = verdict else {
             return self.receive(cx, pkt);
         };

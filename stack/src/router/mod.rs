@@ -406,7 +406,26 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.send_vteps(cx);
     }
 
-    fn handoff(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, worker: u16, tag: u8) {
+    /// Runs frames another worker handed over with tag 0 (the receiver
+    /// owns their state), all received on `port`, as a burst: by the
+    /// fast path where it can carry them, as [`Router::process_burst`],
+    /// but not counted as received again. Every slot is emptied.
+    pub fn process_handed_burst(
+        &mut self,
+        t: &Tables,
+        port: u16,
+        burst: &mut [Option<B>],
+        now: u64,
+        io: &mut impl Io<B>,
+    ) {
+        self.nat.set_handed(Some(0));
+        let rx = self.counters.rx;
+        self.process_burst(t, port, burst, now, io);
+        self.counters.rx = rx;
+        self.nat.set_handed(None);
+    }
+
+    pub(super) fn handoff(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, worker: u16, tag: u8) {
         match cx.io.handoff(pkt, worker, tag) {
             Ok(()) => self.counters.handed_off += 1,
             Err(pkt) => {

@@ -10,6 +10,7 @@
 
 pub mod af_packet;
 pub mod eal;
+mod handoff;
 pub mod mbuf;
 pub mod port;
 pub mod punt;

@@ -9,6 +9,7 @@
 //! as `tx_full`. Nothing in the loop allocates, locks or panics.
 
 use crate::eal::rdtsc;
+use crate::handoff::{Outbox, Ring};
 use crate::mbuf::{Mbuf, Mempool};
 use crate::punt::{PuntFrame, PuntQueues, DOWN_BUDGET};
 use crate::stats::{NatMailbox, TableDump, WorkerStats};
@@ -18,7 +19,6 @@ use dpdk_sys as ffi;
 use nat::Nat;
 use stack::iface::MAX_PORTS;
 use stack::{DropReason, Io, NeighborNews, PacketBuf, Router, RouterConfig, Tables};
-use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -63,36 +63,6 @@ pub struct WorkerConfig {
     /// After this many empty polls in a row, sleep `idle_sleep` (0: spin).
     pub idle_polls_before_sleep: u32,
     pub idle_sleep: Duration,
-}
-
-/// A frame handed from one worker to another, and its tag for the
-/// receiver's translator.
-struct Handed {
-    mbuf: NonNull<ffi::rte_mbuf>,
-    tag: u8,
-}
-
-// SAFETY: the mbuf is owned by whoever holds the `Handed`: the sender gave
-// it up when pushing, the receiver takes it when popping; mbufs may be
-// freed from any registered thread.
-unsafe impl Send for Handed {}
-
-impl Handed {
-    /// The mbuf, owned again (and the tag).
-    fn into_parts(self) -> (Mbuf, u8) {
-        let (raw, tag) = (self.mbuf, self.tag);
-        std::mem::forget(self);
-        // SAFETY: this `Handed` owned the mbuf; forgetting it hands that
-        // ownership over exactly once.
-        (unsafe { Mbuf::from_raw(raw) }, tag)
-    }
-}
-
-impl Drop for Handed {
-    fn drop(&mut self) {
-        // SAFETY: this `Handed` owns the mbuf (left in a queue at stop).
-        drop(unsafe { Mbuf::from_raw(self.mbuf) });
-    }
 }
 
 /// The running workers.
@@ -160,8 +130,8 @@ impl Dataplane {
         let nat_mailboxes: Vec<Arc<NatMailbox>> = cfg.cores.iter().map(|_| Arc::new(NatMailbox::default())).collect();
         let nat_logs: Vec<Arc<nat::LogQueue>> =
             cfg.cores.iter().map(|_| Arc::new(nat::LogQueue::new(NAT_LOG_QUEUE))).collect();
-        let handoffs: Vec<Arc<ArrayQueue<Handed>>> =
-            cfg.cores.iter().map(|_| Arc::new(ArrayQueue::new(HANDOFF_QUEUE))).collect();
+        // A ring per ordered pair of workers: from i to j at i * n + j.
+        let handoffs: Arc<[Ring]> = (0..cfg.cores.len() * cfg.cores.len()).map(|_| Ring::new(HANDOFF_QUEUE)).collect();
         let fragments: Vec<Arc<nat::FragmentQueue>> =
             cfg.cores.iter().map(|_| Arc::new(nat::FragmentQueue::new(FRAGMENT_QUEUE))).collect();
         let workers = cfg.cores.len() as u16;
@@ -188,6 +158,7 @@ impl Dataplane {
                     ..cfg.nat
                 },
                 handoffs: handoffs.clone(),
+                workers: cfg.cores.len(),
                 fragments: fragments.clone(),
                 punt_up: punt.up[w].clone(),
                 punt_down: (w == 0).then(|| punt.down.clone()),
@@ -278,8 +249,10 @@ struct WorkerContext {
     dump: Arc<TableDump>,
     nat_mailbox: Arc<NatMailbox>,
     nat_log: Arc<nat::LogQueue>,
-    /// Every worker's handoff and fragment-record queues, by worker.
-    handoffs: Vec<Arc<ArrayQueue<Handed>>>,
+    /// The handoff rings of every pair of workers (from i to j at
+    /// i * workers + j), and every worker's fragment-record queue.
+    handoffs: Arc<[Ring]>,
+    workers: usize,
     fragments: Vec<Arc<nat::FragmentQueue>>,
     /// This worker's queue to the kernel, and (worker 0) the one from it.
     punt_up: Arc<ArrayQueue<PuntFrame>>,
@@ -308,7 +281,13 @@ struct WorkerIo {
     tx_full: u64,
     peers: Vec<Arc<ArrayQueue<NeighborNews>>>,
     events_lost: u64,
-    handoffs: Vec<Arc<ArrayQueue<Handed>>>,
+    /// The rings from this worker (by receiver), a burst gathering for
+    /// each, and the frames their rings had no room for.
+    handoffs: Arc<[Ring]>,
+    first_ring: usize,
+    outboxes: Box<[Outbox]>,
+    outbox_pending: bool,
+    handoffs_lost: u64,
     punt: Arc<ArrayQueue<PuntFrame>>,
 }
 
@@ -339,6 +318,14 @@ impl WorkerIo {
         while self.pending != 0 {
             let port = self.pending.trailing_zeros() as usize;
             self.flush(port);
+        }
+        if self.outbox_pending {
+            self.outbox_pending = false;
+            for (out, ring) in self.outboxes.iter_mut().zip(self.handoffs.iter().skip(self.first_ring)) {
+                if !out.is_empty() {
+                    self.handoffs_lost += out.flush(ring);
+                }
+            }
         }
     }
 }
@@ -375,10 +362,15 @@ impl Io<Mbuf> for WorkerIo {
     }
 
     fn handoff(&mut self, pkt: Mbuf, worker: u16, tag: u8) -> Result<(), Mbuf> {
-        let Some(q) = self.handoffs.get(usize::from(worker)) else { return Err(pkt) };
-        let Some(mbuf) = NonNull::new(pkt.into_raw()) else { return Ok(()) };
-        // A full queue gives the frame back.
-        q.push(Handed { mbuf, tag }).map_err(|h| h.into_parts().0)
+        let w = usize::from(worker);
+        let (Some(ring), Some(out)) = (self.handoffs.get(self.first_ring + w), self.outboxes.get_mut(w)) else {
+            return Err(pkt);
+        };
+        // Gathered, pushed a burst at a time; what a full ring refuses is
+        // freed and counted (`nat_handoff_full`).
+        self.handoffs_lost += out.add(ring, pkt, tag);
+        self.outbox_pending = true;
+        Ok(())
     }
 
     fn punt(&mut self, ifindex: u16, mbuf: Mbuf) -> Result<(), Mbuf> {
@@ -488,6 +480,10 @@ impl WorkerContext {
             peers: self.peers.clone(),
             events_lost: 0,
             handoffs: self.handoffs.clone(),
+            first_ring: self.index * self.workers,
+            outboxes: (0..self.workers).map(|_| Outbox::new()).collect(),
+            outbox_pending: false,
+            handoffs_lost: 0,
             punt: self.punt_up.clone(),
         };
         let clock = Clock::new(self.tsc_hz);
@@ -555,12 +551,12 @@ impl WorkerContext {
             // fragments taught: those this worker owns in bursts by
             // port, through the fast path; the rest (hairpins' halves)
             // one by one, in order.
-            if let Some(q) = self.handoffs.get(self.index).filter(|q| !q.is_empty()) {
-                let (mut n, mut on) = (0, 0u16);
-                for _ in 0..HANDOFF_BUDGET {
-                    let Some(h) = q.pop() else { break };
-                    let (m, tag) = h.into_parts();
-                    received += 1;
+            let (mut n, mut on, mut budget) = (0, 0u16, HANDOFF_BUDGET);
+            for src in 0..self.workers {
+                let Some(ring) = self.handoffs.get(src * self.workers + self.index).filter(|r| !r.is_empty()) else {
+                    continue;
+                };
+                budget -= ring.take(budget, |m, tag| {
                     let port = m.port();
                     if n > 0 && (tag != 0 || port != on || n == BURST) {
                         router.process_handed_burst(tables, on, &mut handed[..n], now, &mut io);
@@ -568,18 +564,19 @@ impl WorkerContext {
                     }
                     if tag != 0 {
                         router.process_handed(tables, m, tag, now, &mut io);
-                        continue;
+                        return;
                     }
                     on = port;
                     if let Some(slot) = handed.get_mut(n) {
                         *slot = Some(m);
                         n += 1;
                     }
-                }
-                if n > 0 {
-                    router.process_handed_burst(tables, on, &mut handed[..n], now, &mut io);
-                }
+                });
             }
+            if n > 0 {
+                router.process_handed_burst(tables, on, &mut handed[..n], now, &mut io);
+            }
+            received += HANDOFF_BUDGET - budget;
             // What the kernel twins sent.
             if let Some(q) = self.punt_down.as_ref().filter(|q| !q.is_empty()) {
                 for _ in 0..DOWN_BUDGET {
@@ -613,6 +610,9 @@ impl WorkerContext {
                 next_publish = t0 + publish_every;
                 if let Some(d) = extra.get_mut(DropReason::TxFull.index()) {
                     *d = io.tx_full;
+                }
+                if let Some(d) = extra.get_mut(DropReason::NatHandoffFull.index()) {
+                    *d = io.handoffs_lost;
                 }
                 self.stats.publish(&router.counters, &extra);
                 self.stats.publish_nat(router.translator());

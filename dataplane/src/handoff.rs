@@ -1,0 +1,207 @@
+//! Frames handed from one worker to another (NAT state lives on one
+//! worker; a frame that lands on another goes to it). A ring per ordered
+//! pair of workers, single producer and single consumer, written and
+//! read a burst at a time: one release store per burst each way, where a
+//! shared queue cost a compare-and-swap per frame on each side (measured
+//! a third of two NAT workers' time). The sender gathers a burst per
+//! receiver ([`Outbox`]) and pushes it when it fills or the loop ends.
+//!
+//! A slot holds an mbuf pointer with the receiver's tag in its low bits:
+//! mbufs are cache-line aligned, so the bits below 64 are free.
+
+use crate::mbuf::Mbuf;
+use dpdk_sys as ffi;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
+
+/// Tags fit below the mbuf's alignment.
+const TAG_BITS: usize = 63;
+
+/// A counter alone on its cache line (the producer's and the consumer's
+/// positions must not share one).
+#[repr(align(64))]
+struct Padded(AtomicUsize);
+
+/// A single-producer, single-consumer ring of handed frames.
+pub(crate) struct Ring {
+    slots: Box<[AtomicUsize]>,
+    mask: usize,
+    /// Next slot the consumer reads; next slot the producer writes.
+    head: Padded,
+    tail: Padded,
+}
+
+impl Ring {
+    /// A ring of `capacity` slots (a power of two).
+    pub(crate) fn new(capacity: usize) -> Ring {
+        let capacity = capacity.next_power_of_two().max(2);
+        Ring {
+            slots: (0..capacity).map(|_| AtomicUsize::new(0)).collect(),
+            mask: capacity - 1,
+            head: Padded(AtomicUsize::new(0)),
+            tail: Padded(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Whether nothing waits (the consumer's look before a pop).
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tail.0.load(Acquire) == self.head.0.load(Relaxed)
+    }
+
+    /// Producer: pushes as many of `items` as fit; how many.
+    #[inline]
+    fn push(&self, items: &[usize]) -> usize {
+        let t = self.tail.0.load(Relaxed);
+        let h = self.head.0.load(Acquire);
+        let n = items.len().min(self.slots.len() - t.wrapping_sub(h));
+        for (i, &v) in items.iter().take(n).enumerate() {
+            self.slots[t.wrapping_add(i) & self.mask].store(v, Relaxed);
+        }
+        self.tail.0.store(t.wrapping_add(n), Release);
+        n
+    }
+
+    /// Consumer: takes up to `out.len()` items into `out`; how many.
+    #[inline]
+    fn pop(&self, out: &mut [usize]) -> usize {
+        let h = self.head.0.load(Relaxed);
+        let t = self.tail.0.load(Acquire);
+        let n = out.len().min(t.wrapping_sub(h));
+        for (i, o) in out.iter_mut().take(n).enumerate() {
+            *o = self.slots[h.wrapping_add(i) & self.mask].load(Relaxed);
+        }
+        self.head.0.store(h.wrapping_add(n), Release);
+        n
+    }
+
+    /// Consumer: takes up to `max` frames, each with its tag, to `f`.
+    #[inline]
+    pub(crate) fn take(&self, max: usize, mut f: impl FnMut(Mbuf, u8)) -> usize {
+        let mut got = [0usize; 32];
+        let mut total = 0;
+        while total < max {
+            let want = (max - total).min(got.len());
+            let n = self.pop(&mut got[..want]);
+            for &v in &got[..n] {
+                if let Some(raw) = NonNull::new((v & !TAG_BITS) as *mut ffi::rte_mbuf) {
+                    // SAFETY: the producer gave up this mbuf when it pushed
+                    // it; popping it makes it ours, exactly once.
+                    f(unsafe { Mbuf::from_raw(raw) }, (v & TAG_BITS) as u8);
+                }
+            }
+            total += n;
+            if n < want {
+                break;
+            }
+        }
+        total
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // Frames left at stop are freed.
+        self.take(usize::MAX, |m, _| drop(m));
+    }
+}
+
+/// A sender's frames for one receiver, pushed to its ring a burst at a
+/// time.
+pub(crate) struct Outbox {
+    items: [usize; 32],
+    len: usize,
+}
+
+impl Outbox {
+    pub(crate) const fn new() -> Outbox {
+        Outbox { items: [0; 32], len: 0 }
+    }
+
+    /// Adds `m` with `tag`; pushes the burst to `ring` when full. Frames
+    /// the ring had no room for are freed: how many.
+    #[inline]
+    pub(crate) fn add(&mut self, ring: &Ring, m: Mbuf, tag: u8) -> u64 {
+        let lost = if self.len == self.items.len() { self.flush(ring) } else { 0 };
+        let raw = m.into_raw() as usize;
+        debug_assert_eq!(raw & TAG_BITS, 0, "mbufs are cache-line aligned");
+        self.items[self.len] = raw | usize::from(tag) & TAG_BITS;
+        self.len += 1;
+        lost
+    }
+
+    /// Pushes what waits to `ring`; frees what does not fit: how many.
+    #[inline]
+    pub(crate) fn flush(&mut self, ring: &Ring) -> u64 {
+        if self.len == 0 {
+            return 0;
+        }
+        let pushed = ring.push(&self.items[..self.len]);
+        for &v in &self.items[pushed..self.len] {
+            if let Some(raw) = NonNull::new((v & !TAG_BITS) as *mut ffi::rte_mbuf) {
+                // SAFETY: not pushed, so still ours.
+                drop(unsafe { Mbuf::from_raw(raw) });
+            }
+        }
+        let lost = (self.len - pushed) as u64;
+        self.len = 0;
+        lost
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_come_out_in_order_across_the_wrap_and_a_full_ring_refuses() {
+        let r = Ring::new(8);
+        let mut out = [0usize; 8];
+        let mut next = 0usize;
+        for round in 0..10 {
+            let items: Vec<usize> = (0..5).map(|i| (round * 5 + i) << 6).collect();
+            assert_eq!(r.push(&items), 5);
+            let n = r.pop(&mut out[..5]);
+            assert_eq!(n, 5);
+            for &v in &out[..n] {
+                assert_eq!(v, next << 6);
+                next += 1;
+            }
+        }
+        assert!(r.is_empty());
+        assert_eq!(r.push(&[64; 12]), 8, "eight slots");
+        assert_eq!(r.push(&[64]), 0);
+        assert_eq!(r.pop(&mut out[..3]), 3);
+        assert_eq!(r.push(&[64; 4]), 3);
+        // (Pointer-free values: drain them here, not as mbufs.)
+        while r.pop(&mut out) > 0 {}
+    }
+
+    #[test]
+    fn a_consumer_thread_sees_every_item_once_in_order() {
+        let r = std::sync::Arc::new(Ring::new(64));
+        let c = r.clone();
+        let n = 200_000usize;
+        let reader = std::thread::spawn(move || {
+            let (mut seen, mut out) = (0usize, [0usize; 16]);
+            while seen < n {
+                let k = c.pop(&mut out);
+                for &v in &out[..k] {
+                    assert_eq!(v, (seen + 1) << 6);
+                    seen += 1;
+                }
+            }
+        });
+        let mut sent = 0usize;
+        while sent < n {
+            let batch: Vec<usize> = (sent..(sent + 32).min(n)).map(|i| (i + 1) << 6).collect();
+            sent += r.push(&batch);
+        }
+        reader.join().unwrap();
+        assert!(r.is_empty());
+    }
+}

@@ -9,7 +9,7 @@
 //! as `tx_full`. Nothing in the loop allocates, locks or panics.
 
 use crate::eal::rdtsc;
-use crate::handoff::{Outbox, Ring};
+use crate::handoff::{Lost, Outbox, Ring};
 use crate::mbuf::{Mbuf, Mempool};
 use crate::punt::{PuntFrame, PuntQueues, DOWN_BUDGET};
 use crate::stats::{NatMailbox, TableDump, WorkerStats};
@@ -287,7 +287,7 @@ struct WorkerIo {
     first_ring: usize,
     outboxes: Box<[Outbox]>,
     outbox_pending: bool,
-    handoffs_lost: u64,
+    handoffs_lost: Lost,
     punt: Arc<ArrayQueue<PuntFrame>>,
 }
 
@@ -323,7 +323,7 @@ impl WorkerIo {
             self.outbox_pending = false;
             for (out, ring) in self.outboxes.iter_mut().zip(self.handoffs.iter().skip(self.first_ring)) {
                 if !out.is_empty() {
-                    self.handoffs_lost += out.flush(ring);
+                    out.flush(ring, &mut self.handoffs_lost);
                 }
             }
         }
@@ -367,8 +367,8 @@ impl Io<Mbuf> for WorkerIo {
             return Err(pkt);
         };
         // Gathered, pushed a burst at a time; what a full ring refuses is
-        // freed and counted (`nat_handoff_full`).
-        self.handoffs_lost += out.add(ring, pkt, tag);
+        // freed and counted (`nat_handoff_full`, `tcp_handoff_full`).
+        out.add(ring, pkt, tag, &mut self.handoffs_lost);
         self.outbox_pending = true;
         Ok(())
     }
@@ -483,7 +483,7 @@ impl WorkerContext {
             first_ring: self.index * self.workers,
             outboxes: (0..self.workers).map(|_| Outbox::new()).collect(),
             outbox_pending: false,
-            handoffs_lost: 0,
+            handoffs_lost: Lost::default(),
             punt: self.punt_up.clone(),
         };
         let clock = Clock::new(self.tsc_hz);
@@ -612,7 +612,10 @@ impl WorkerContext {
                     *d = io.tx_full;
                 }
                 if let Some(d) = extra.get_mut(DropReason::NatHandoffFull.index()) {
-                    *d = io.handoffs_lost;
+                    *d = io.handoffs_lost.nat;
+                }
+                if let Some(d) = extra.get_mut(DropReason::TcpHandoffFull.index()) {
+                    *d = io.handoffs_lost.tcp;
                 }
                 self.stats.publish(&router.counters, &extra);
                 self.stats.publish_nat(router.translator());

@@ -54,6 +54,6 @@ pub use iface::{
 };
 pub use neigh::{NeighborCache, NeighborConfig};
 pub use reassembly::ReassemblyConfig;
-pub use router::{Counters, Io, NeighborNews, Router};
+pub use router::{Counters, Io, NeighborNews, Router, HANDOFF_TCP};
 pub use services::{Listener, ServiceKind, Transport};
 pub use settings::{OptionsPolicy, PuntLimits, RouterConfig};

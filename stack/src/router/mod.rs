@@ -68,6 +68,7 @@ mod punt;
 mod ra;
 mod reassemble;
 mod tcp;
+pub use tcp::HANDOFF_TCP;
 mod tunnel;
 mod udp;
 mod vxlan;

@@ -409,6 +409,7 @@ impl FibBuilder {
         // a later duplicate replaces an earlier one.
         routes.sort_by_key(|r| r.len);
         let mut fib = Fib::new();
+        fib.rules.reserve(routes.len());
         for r in routes {
             fib.insert(r.prefix, r.len, r.dest)?;
         }

@@ -37,6 +37,9 @@ pub(crate) struct Targets<H> {
     index: HashMap<Dest<H>, u32>,
     /// Free runs of `hops`, by length.
     free_runs: HashMap<u16, Vec<u32>>,
+    /// The target taken last: routes in a row usually go the same way
+    /// (a comparison then spares hashing the next-hop list).
+    last: Option<(Dest<H>, u32)>,
 }
 
 impl<H: Copy + Eq + Hash> Targets<H> {
@@ -48,15 +51,26 @@ impl<H: Copy + Eq + Hash> Targets<H> {
             free: Vec::new(),
             index: HashMap::new(),
             free_runs: HashMap::new(),
+            last: None,
         }
     }
 
     /// The index of `dest`, taken once more (made if new).
     pub(crate) fn take(&mut self, dest: Dest<H>) -> Result<u32, FibError> {
+        if let Some((d, i)) = &self.last {
+            if *d == dest {
+                let i = *i;
+                if let Some(r) = self.refs.get_mut(i as usize) {
+                    *r += 1;
+                }
+                return Ok(i);
+            }
+        }
         if let Some(&i) = self.index.get(&dest) {
             if let Some(r) = self.refs.get_mut(i as usize) {
                 *r += 1;
             }
+            self.last = Some((dest, i));
             return Ok(i);
         }
         let target = match &dest {
@@ -93,7 +107,8 @@ impl<H: Copy + Eq + Hash> Targets<H> {
                 (self.list.len() - 1) as u32
             }
         };
-        self.index.insert(dest, i);
+        self.index.insert(dest.clone(), i);
+        self.last = Some((dest, i));
         Ok(i)
     }
 
@@ -114,6 +129,9 @@ impl<H: Copy + Eq + Hash> Targets<H> {
         };
         self.index.remove(&dest);
         self.free.push(i);
+        if self.last.as_ref().is_some_and(|(_, l)| *l == i) {
+            self.last = None;
+        }
     }
 
     /// Distinct targets in use.

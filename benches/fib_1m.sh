@@ -21,24 +21,13 @@
 # FPM_V6_ROUTES; arguments --pairs N --seconds S as run.sh's.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
+. "$here/common.sh"
 v4=${FPM_V4_ROUTES:-1000000}
 v6=${FPM_V6_ROUTES:-200000}
 pairs=10; seconds=2; core=1
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --pairs) pairs="$2"; shift 2 ;;
-    --seconds) seconds="$2"; shift 2 ;;
-    *) echo "fib_1m: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-[ "$(id -u)" = 0 ] || { echo "fib_1m: needs root (DPDK)" >&2; exit 1; }
-gatewayd="${GATEWAYD:-}"
-if [ -z "$gatewayd" ]; then
-  (cd "$root" && cargo build --release -q -p mgmt --bin gatewayd)
-  gatewayd="$root/target/release/gatewayd"
-fi
-out="$here/out"; mkdir -p "$out"
+pairs_seconds fib_1m "$@"
+need_root fib_1m DPDK
+gatewayd_build
 
 # Lookups alone, first (the instances below poll the core): our FIBs
 # and DPDK's rte_fib (DIR24_8) and rte_fib6 (TRIE) on the same tables and
@@ -64,14 +53,8 @@ pcap="$out/ip-64b-1024flows-fib1m.pcap"
 
 # config NAME API_PORT: one worker on the core, the pcap in, a null sink out.
 config() {
+  config_head "gw-$1-$$" "$core" "127.0.0.1:$2"
   cat <<YAML
-dpdk:
-  eal_args: ["--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "gw-$1-$$", "-l", "0"]
-  mbufs: 16383
-workers:
-  cores: [$core]
-management:
-  listen: "127.0.0.1:$2"
 ports:
   - { name: in, vdev: "net_pcap0,rx_pcap=$pcap,infinite_rx=1", mac: "02:00:00:00:00:01" }
   - { name: out, vdev: "net_null0,no-rx=1" }

@@ -25,18 +25,13 @@
 # FPM_V6_ROUTES, FPM_CHURN_RATE, FPM_CHURN_SECONDS.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
+. "$here/common.sh"
 v4=${FPM_V4_ROUTES:-1000000}
 v6=${FPM_V6_ROUTES:-200000}
 churn_rate=${FPM_CHURN_RATE:-100000}
 churn_s=${FPM_CHURN_SECONDS:-10}
-[ "$(id -u)" = 0 ] || { echo "fpm_routes: needs root (the lab)" >&2; exit 1; }
-gatewayd="${GATEWAYD:-}"
-if [ -z "$gatewayd" ]; then
-  (cd "$root" && cargo build --release -q -p mgmt --bin gatewayd)
-  gatewayd="$root/target/release/gatewayd"
-fi
-out="$here/out"; mkdir -p "$out"
+need_root fpm_routes "the lab"
+gatewayd_build
 GATEWAYD="$gatewayd" "$root/deploy/lab/up.sh" >/dev/null
 trap '"$root/deploy/lab/down.sh" >/dev/null' EXIT
 token=$(cat /run/gatewayd-lab/readonly.token)

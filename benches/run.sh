@@ -62,7 +62,7 @@
 #         table reserves per connection, at the default tcp.buffer)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
+. "$here/common.sh"
 scenario=ipv4_route; seconds=""; core=1; pairs=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -86,7 +86,6 @@ else
   seconds="${seconds:-2}"; pairs="${pairs:-10}"
 fi
 if [ "$scenario" = scrape ]; then
-  mkdir -p "$here/out"
   if ! (cd "$root" && cargo bench -q -p mgmt --bench scrape -- --warm-up-time 1 --measurement-time 3) \
       >"$here/out/scrape.log" 2>&1; then
     cat "$here/out/scrape.log" >&2; exit 1
@@ -100,7 +99,6 @@ PY
   exit 0
 fi
 if [ "$scenario" = stages ]; then
-  mkdir -p "$here/out"
   # Runs criterion bench BENCH of the stack and prints each of its
   # functions per element (criterion's mean is per iteration: a burst,
   # or 32 segments).
@@ -127,7 +125,6 @@ PY
 fi
 if [ "$scenario" = tcp ]; then
   [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (DPDK)" >&2; exit 1; }
-  mkdir -p "$here/out"
   (cd "$root" && cargo build --release -q -p dataplane --example tcp_pair)
   pair="$root/target/release/examples/tcp_pair"
   cores="${TCP_CORES:-0,1}"; client_core="${cores%,*}"; server_core="${cores#*,}"
@@ -165,13 +162,8 @@ PY
 fi
 # The nat44 fill port's veth pair, if one was made.
 drop_veth() { [ -z "${veth:-}" ] || ip link del "${veth}a" 2>/dev/null || true; }
-[ "$(id -u)" = 0 ] || { echo "run.sh: needs root (DPDK)" >&2; exit 1; }
-out="$here/out"; mkdir -p "$out"
-gatewayd="${GATEWAYD:-}"
-if [ -z "$gatewayd" ]; then
-  (cd "$root" && cargo build --release -q -p mgmt --bin gatewayd)
-  gatewayd="$root/target/release/gatewayd"
-fi
+need_root run.sh DPDK
+gatewayd_build
 
 v6=""
 if [ "$scenario" = ipv6_route ]; then v6=--v6; fi
@@ -183,15 +175,7 @@ pcap="$out/ip${v6:+v6}-64b-1024flows.pcap"
 prefix="gw-bench-$$"
 # One worker, both ports polled, the API off the lab's port; then the
 # scenario's ports and tables.
-cat >"$out/gateway.yaml" <<YAML
-dpdk:
-  eal_args: ["--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "$prefix", "-l", "0"]
-  mbufs: 16383
-workers:
-  cores: [$core]
-management:
-  listen: "127.0.0.1:18080"
-YAML
+config_head "$prefix" "$core" "127.0.0.1:18080" >"$out/gateway.yaml"
 if [ "$scenario" = l2_bridge ]; then
 cat >>"$out/gateway.yaml" <<YAML
 ports:

@@ -20,23 +20,12 @@
 # Environment: GATEWAYD (default: a release build).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/.." && pwd)"
+. "$here/common.sh"
 pairs=5; seconds=2
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --pairs) pairs="$2"; shift 2 ;;
-    --seconds) seconds="$2"; shift 2 ;;
-    *) echo "two_workers: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-[ "$(id -u)" = 0 ] || { echo "two_workers: needs root (DPDK)" >&2; exit 1; }
+pairs_seconds two_workers "$@"
+need_root two_workers DPDK
 [ "$(nproc)" -ge 2 ] || { echo "two_workers: needs two cores" >&2; exit 1; }
-gatewayd="${GATEWAYD:-}"
-if [ -z "$gatewayd" ]; then
-  (cd "$root" && cargo build --release -q -p mgmt --bin gatewayd)
-  gatewayd="$root/target/release/gatewayd"
-fi
-out="$here/out"; mkdir -p "$out"
+gatewayd_build
 pcap="$out/ip-64b-1024flows.pcap"
 /usr/bin/python3 "$here/gen_pcap.py" "$pcap" --flows 1024 --size 64 --dst-port-index 1
 
@@ -44,14 +33,8 @@ pcap="$out/ip-64b-1024flows.pcap"
 config() {
   local rx="rx_pcap=$pcap"
   [ "$2" = "0, 1" ] && rx="rx_pcap=$pcap,rx_pcap=$pcap"
+  config_head "gw-$1-$$" "$2" "127.0.0.1:$3"
   cat <<YAML
-dpdk:
-  eal_args: ["--no-huge", "--no-pci", "-m", "1024", "--file-prefix", "gw-$1-$$", "-l", "0"]
-  mbufs: 16383
-workers:
-  cores: [$2]
-management:
-  listen: "127.0.0.1:$3"
 ports:
   - { name: in, vdev: "net_pcap0,$rx,infinite_rx=1", mac: "02:00:00:00:00:01" }
   - { name: out, vdev: "net_null0,no-rx=1" }

@@ -173,6 +173,19 @@ struct State {
     spare: Option<Spare>,
 }
 
+/// Route changes and the prefixes that need a full build: what sets a
+/// [`Spare`] level with the snapshot they made.
+type Behind = (Vec<RouteChange>, Arc<HashSet<IpCidr>>);
+
+/// Sets the neighbor flush epoch `epoch` and each bridge's MAC flush
+/// epoch on a snapshot built whole.
+fn stamp_epochs(st: &State, t: &mut Tables, epoch: u64) {
+    t.neighbor_epoch = epoch;
+    for b in &mut t.bridges {
+        b.flush_epoch = st.mac_flushes.get(&b.name).copied().unwrap_or(0);
+    }
+}
+
 /// A retired snapshot and what sets it level with the running one.
 /// Workers read one snapshot while the control plane changes the other
 /// (which no worker holds once all have taken the running one), so a
@@ -557,10 +570,7 @@ impl Controller {
             let rib = self.learned.read().await;
             self.tables_for(cfg, &rib, generation)?
         };
-        t.neighbor_epoch = epoch;
-        for b in &mut t.bridges {
-            b.flush_epoch = st.mac_flushes.get(&b.name).copied().unwrap_or(0);
-        }
+        stamp_epochs(st, &mut t, epoch);
         Ok(t)
     }
 
@@ -579,7 +589,8 @@ impl Controller {
         let current = self.hooks.snapshot.load_full();
         let (t, behind) = {
             let mut rib = self.learned.write().await;
-            let changes = match rib.take_changes() {
+            // What the next spare will need, if it is known.
+            let behind = match rib.take_changes() {
                 Changes::Prefixes(p) => {
                     let base = st.spare.as_ref().map_or_else(
                         || Arc::new(tables::base_prefixes(&running, &current.ifaces)),
@@ -589,24 +600,19 @@ impl Controller {
                 }
                 Changes::Whole => None,
             };
-            let in_place = match (changes, st.spare.take()) {
-                (Some((changes, base)), Some(spare)) => {
-                    Self::change_in_place(spare, &current, changes, base, generation)
-                }
-                (changes, _) => Err(changes),
+            let in_place = match (behind, st.spare.take()) {
+                (Some(b), Some(spare)) => Self::change_in_place(spare, &current, b, generation).map_err(Some),
+                (behind, _) => Err(behind),
             };
             match in_place {
-                Ok((t, behind)) => {
+                Ok((t, b)) => {
                     self.fpm.in_place.fetch_add(1, Relaxed);
-                    (t, behind)
+                    (t, Some(b))
                 }
-                Err(changes) => {
+                Err(behind) => {
                     let mut t = self.tables_for(&running, &rib, generation)?;
-                    t.neighbor_epoch = st.neighbor_epoch;
-                    for b in &mut t.bridges {
-                        b.flush_epoch = st.mac_flushes.get(&b.name).copied().unwrap_or(0);
-                    }
-                    (Arc::new(t), changes)
+                    stamp_epochs(&st, &mut t, st.neighbor_epoch);
+                    (Arc::new(t), behind)
                 }
             }
         };
@@ -622,32 +628,27 @@ impl Controller {
     }
 
     /// The spare snapshot made level with `current` and then changed by
-    /// `changes`, as `generation`; or, if no worker or reader may still
-    /// hold it, or a change fails, `changes` back for a full build.
-    #[allow(clippy::type_complexity)]
+    /// `behind`'s changes, as `generation`; or, if a worker or reader may
+    /// still hold it, or a change fails, `behind` back for a full build.
     fn change_in_place(
         mut spare: Spare,
         current: &Tables,
-        changes: Vec<RouteChange>,
-        base: Arc<HashSet<IpCidr>>,
+        behind: Behind,
         generation: u64,
-    ) -> Result<
-        (Arc<Tables>, Option<(Vec<RouteChange>, Arc<HashSet<IpCidr>>)>),
-        Option<(Vec<RouteChange>, Arc<HashSet<IpCidr>>)>,
-    > {
-        let Some(t) = Arc::get_mut(&mut spare.tables) else { return Err(Some((changes, base))) };
+    ) -> Result<(Arc<Tables>, Behind), Behind> {
+        let Some(t) = Arc::get_mut(&mut spare.tables) else { return Err(behind) };
         if t.generation + 1 != current.generation
             || t.apply_routes(&spare.behind, generation).is_err()
-            || t.apply_routes(&changes, generation).is_err()
+            || t.apply_routes(&behind.0, generation).is_err()
         {
-            return Err(Some((changes, base)));
+            return Err(behind);
         }
         // Epochs as the running snapshot has them (no config came between).
         t.neighbor_epoch = current.neighbor_epoch;
         for (b, c) in t.bridges.iter_mut().zip(&current.bridges) {
             b.flush_epoch = c.flush_epoch;
         }
-        Ok((spare.tables, Some((changes, base))))
+        Ok((spare.tables, behind))
     }
 
     /// The one path a config takes to the workers (state lock held).

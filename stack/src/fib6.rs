@@ -241,7 +241,7 @@ impl Fib6 {
     /// The `Via` next hop a flow hash selects among `count` from `first`.
     #[inline(always)]
     pub fn nexthop(&self, first: u32, count: u16, hash: u32) -> Option<&NextHop6> {
-        self.targets.hops.get(crate::fib::pick(first, count, hash) as usize)
+        self.targets.nexthop(first, count, hash)
     }
 
     /// The next hop at index `i` (as [`RouteTarget::Via`] numbers them).
@@ -252,7 +252,7 @@ impl Fib6 {
 
     /// Next hops of a `Via` target.
     pub fn nexthops_of(&self, first: u32, count: u16) -> &[NextHop6] {
-        self.targets.hops.get(first as usize..first as usize + usize::from(count)).unwrap_or(&[])
+        self.targets.nexthops_of(first, count)
     }
 
     /// How many routes the table holds.

@@ -301,7 +301,7 @@ impl Fib {
     /// The `Via` next hop a flow hash selects among `count` from `first`.
     #[inline(always)]
     pub fn nexthop(&self, first: u32, count: u16, hash: u32) -> Option<&NextHop> {
-        self.targets.hops.get(pick(first, count, hash) as usize)
+        self.targets.nexthop(first, count, hash)
     }
 
     /// The next hop at index `i` (as [`RouteTarget::Via`] numbers them).
@@ -312,7 +312,7 @@ impl Fib {
 
     /// Next hops of a `Via` target.
     pub fn nexthops_of(&self, first: u32, count: u16) -> &[NextHop] {
-        self.targets.hops.get(first as usize..first as usize + usize::from(count)).unwrap_or(&[])
+        self.targets.nexthops_of(first, count)
     }
 
     /// How many routes the table holds.
@@ -329,7 +329,7 @@ impl Fib {
         self.rules.iter().filter_map(|(&(p, l), &t)| Some((Ipv4Addr::from(p), l, self.targets.list.get(t as usize)?)))
     }
 
-    /// Groups of 256 in use, and distinct targets.
+    /// Groups of 256 in use.
     pub fn groups(&self) -> usize {
         (self.tbl8.len() >> 8) - self.free_groups.len()
     }

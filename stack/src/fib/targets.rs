@@ -134,6 +134,17 @@ impl<H: Copy + Eq + Hash> Targets<H> {
         }
     }
 
+    /// The `Via` next hop a flow hash picks among `count` from `first`.
+    #[inline(always)]
+    pub(crate) fn nexthop(&self, first: u32, count: u16, hash: u32) -> Option<&H> {
+        self.hops.get(super::pick(first, count, hash) as usize)
+    }
+
+    /// The next hops of a `Via` target.
+    pub(crate) fn nexthops_of(&self, first: u32, count: u16) -> &[H] {
+        self.hops.get(first as usize..first as usize + usize::from(count)).unwrap_or(&[])
+    }
+
     /// Distinct targets in use.
     pub(crate) fn live(&self) -> usize {
         self.index.len()

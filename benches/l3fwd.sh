@@ -8,6 +8,10 @@
 #   benches/l3fwd.sh --pcap FILE [--core C] --hold
 #   benches/l3fwd.sh --pcap FILE --core A,B ...   (two lcores: each port
 #       gets a queue per lcore, the pcap replayed on each RX queue)
+#   benches/l3fwd.sh --rx VDEV ...   (port 0 is VDEV instead of the pcap:
+#       run.sh latency feeds it through a memif)
+#   L3FWD_PRELOAD=LIB benches/l3fwd.sh ...   (l3fwd runs with LIB
+#       preloaded: run.sh latency's probe)
 #
 # LPM routes both families, so IPv4 and IPv6 files run the same way.
 #
@@ -17,17 +21,18 @@
 # Needs root (DPDK runs with --no-huge).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-seconds=5; core=1; pcap=""; hold=""
+seconds=5; core=1; pcap=""; hold=""; rx_vdev=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --core) core="$2"; shift 2 ;;
     --pcap) pcap="$2"; shift 2 ;;
     --hold) hold=1; shift ;;
+    --rx) rx_vdev="$2"; shift 2 ;;
     *) echo "l3fwd.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[ -n "$pcap" ] || { echo "l3fwd.sh: --pcap FILE is needed" >&2; exit 2; }
+[ -n "$pcap$rx_vdev" ] || { echo "l3fwd.sh: --pcap FILE or --rx VDEV is needed" >&2; exit 2; }
 work="${L3FWD_WORK:-$here/out/l3fwd}"
 bin="$work/l3fwd/build/l3fwd"
 if [ ! -x "$bin" ]; then
@@ -46,8 +51,9 @@ if [ "${core#*,}" != "$core" ]; then
   a="${core%,*}"; b="${core#*,}"
   rx="rx_pcap=$pcap,rx_pcap=$pcap"; config="(0,0,$a),(0,1,$b),(1,0,$a),(1,1,$b)"
 fi
-"$bin" -l "$core" --no-huge --no-pci -m 1024 --file-prefix "$prefix" \
-  --vdev "net_pcap0,$rx,infinite_rx=1" --vdev net_null0,no-rx=1 \
+rx_vdev="${rx_vdev:-net_pcap0,$rx,infinite_rx=1}"
+env ${L3FWD_PRELOAD:+LD_PRELOAD="$L3FWD_PRELOAD"} "$bin" -l "$core" --no-huge --no-pci -m 1024 --file-prefix "$prefix" \
+  --vdev "$rx_vdev" --vdev net_null0,no-rx=1 \
   -- -p 0x3 -P --config="$config" --lookup=lpm --parse-ptype \
   >"$work/l3fwd.log" 2>&1 &
 pid=$!

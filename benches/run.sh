@@ -15,6 +15,9 @@
 #                                  (forwarding with a full table: benches/fib_1m.sh)
 #   benches/run.sh two_workers [--pairs N] [--seconds S]
 #                                  (one worker to two, against l3fwd: benches/two_workers.sh)
+#   benches/run.sh latency [--pairs N] [--seconds S]
+#                                  (time in the program at half load, against l3fwd:
+#                                  benches/latency.sh)
 #
 # gatewayd and l3fwd both run, polling the same core, and take turns on
 # it (benches/alternate.py: the other one is stopped with SIGSTOP), so
@@ -66,10 +69,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 scenario=ipv4_route; seconds=""; core=1; pairs=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    ipv4_route|ipv6_route|l2_bridge|nat44|tunnel|scrape|stages|tcp|fpm_routes|fib_1m|two_workers) scenario=$1; shift ;;
+    ipv4_route|ipv6_route|l2_bridge|nat44|tunnel|scrape|stages|tcp|fpm_routes|fib_1m|two_workers|latency) scenario=$1; shift ;;
     --seconds) seconds="$2"; shift 2 ;;
     --pairs) pairs="$2"; shift 2 ;;
-    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, nat44, tunnel, scrape, stages, tcp, fpm_routes, fib_1m, two_workers)" >&2; exit 2 ;;
+    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, nat44, tunnel, scrape, stages, tcp, fpm_routes, fib_1m, two_workers, latency)" >&2; exit 2 ;;
   esac
 done
 # A full table over FPM, in the lab: benches/fpm_routes.sh.
@@ -78,6 +81,8 @@ if [ "$scenario" = fpm_routes ]; then exec "$here/fpm_routes.sh"; fi
 if [ "$scenario" = fib_1m ]; then exec "$here/fib_1m.sh" ${pairs:+--pairs "$pairs"} ${seconds:+--seconds "$seconds"}; fi
 # One worker to two: benches/two_workers.sh.
 if [ "$scenario" = two_workers ]; then exec "$here/two_workers.sh" ${pairs:+--pairs "$pairs"} ${seconds:+--seconds "$seconds"}; fi
+# Time in the program at half load: benches/latency.sh.
+if [ "$scenario" = latency ]; then exec "$here/latency.sh" ${pairs:+--pairs "$pairs"} ${seconds:+--seconds "$seconds"}; fi
 # A tcp pair is two whole runs of S seconds; a DPDK pair is two turns of
 # S seconds on a core (benches/alternate.py).
 if [ "$scenario" = tcp ]; then

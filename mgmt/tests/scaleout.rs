@@ -36,10 +36,34 @@ fn paths() -> usize {
 fn wait_paths(n: usize, secs: u64) -> f64 {
     let t0 = Instant::now();
     while paths() != n {
-        assert!(t0.elapsed() < Duration::from_secs(secs), "{n} paths within {secs} s: {}", ok("ip -n lab-wan route"));
+        assert!(t0.elapsed() < Duration::from_secs(secs), "{n} paths within {secs} s\n{}", state());
         std::thread::sleep(Duration::from_millis(50));
     }
     t0.elapsed().as_secs_f64()
+}
+
+/// What the routers and gateways say, for a failure's message: lab-wan's
+/// routes, each FRR's BGP and BFD sessions, the twins, the gateways' logs.
+fn state() -> String {
+    let mut out = String::new();
+    for cmd in [
+        "ip -n lab-wan route".to_string(),
+        format!(
+            "{} vtysh wan -c 'show bgp summary' -c 'show bfd peers brief'",
+            root().join("deploy/lab/scaleout.sh").display()
+        ),
+        format!(
+            "{} vtysh frr1 -c 'show bgp summary' -c 'show bfd peers brief'",
+            root().join("deploy/lab/scaleout.sh").display()
+        ),
+        format!("{} vtysh frr2 -c 'show bgp summary'", root().join("deploy/lab/scaleout.sh").display()),
+        "ip -n lab-frr -br addr".to_string(),
+        "tail -n 20 /run/gatewayd-lab/gatewayd.log /run/gatewayd-lab/gw2/gatewayd.log".to_string(),
+    ] {
+        let o = sh(&cmd);
+        out += &format!("$ {cmd}\n{}{}\n", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    }
+    out
 }
 
 /// Packets gateway `n` has forwarded (its own API and token).

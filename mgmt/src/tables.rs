@@ -173,11 +173,12 @@ pub fn learned_routes(cfg: &Config, rib: &Rib, ifaces: &[Interface]) -> (Vec<Sta
         taken.extend(config_prefixes(cfg));
     }
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    let mut hops = HopMemo::new(rib, ifaces);
     for (dst, r) in rib.routes() {
         if taken.contains(dst) {
             continue;
         }
-        match learned_route(rib, *dst, r, ifaces) {
+        match learned_route(&mut hops, *dst, r) {
             Some(Either::V4(r)) => v4.push(r),
             Some(Either::V6(r)) => v6.push(r),
             None => {}
@@ -235,19 +236,8 @@ pub enum Either {
 /// on our interfaces (a gateway in a connected subnet; a link-local one
 /// on a kernel twin), or none if it has no such next hop. Weights are
 /// not kept: flows spread evenly over the distinct gateways.
-fn learned_route(rib: &Rib, dst: IpCidr, r: &Learned, ifaces: &[Interface]) -> Option<Either> {
-    let hops = match &r.target {
-        Target::Blackhole | Target::Prohibit => None,
-        Target::Unreachable => Some(Vec::new()),
-        t if rib.is_blackhole_object(t) => None,
-        t => {
-            let h = resolve(&rib.hops(t), ifaces, &rib.twins);
-            if h.is_empty() {
-                return None;
-            }
-            Some(h)
-        }
-    };
+fn learned_route(hops: &mut HopMemo, dst: IpCidr, r: &Learned) -> Option<Either> {
+    let hops = hops.of(&r.target)?;
     Some(match dst {
         IpCidr::V4(dst) => Either::V4(as_static(dst, hops, |ifindex, g| match g {
             IpAddr::V4(gateway) => Some(NextHop { ifindex, gateway }),
@@ -258,6 +248,58 @@ fn learned_route(rib: &Rib, dst: IpCidr, r: &Learned, ifaces: &[Interface]) -> O
             IpAddr::V4(_) => None,
         })),
     })
+}
+
+/// Learned routes' targets resolved to our next hops, the last one
+/// remembered: a table is mostly long runs of routes through the same
+/// few gateways, and resolving each route's afresh (its hops cloned,
+/// looked up on the interfaces, collected) was a fifth of installing a
+/// full table.
+struct HopMemo<'a> {
+    rib: &'a Rib,
+    ifaces: &'a [Interface],
+    last: Option<(Target, Resolved)>,
+}
+
+/// A learned route's target, resolved.
+enum Resolved {
+    Blackhole,
+    /// Our next hops (none: unreachable).
+    Hops(Vec<(u16, IpAddr)>),
+    /// No next hop of ours: the route is left out.
+    LeftOut,
+}
+
+impl<'a> HopMemo<'a> {
+    fn new(rib: &'a Rib, ifaces: &'a [Interface]) -> Self {
+        HopMemo { rib, ifaces, last: None }
+    }
+
+    /// The next hops of target `t`, as [`as_static`] takes them (`None`
+    /// a blackhole, none unreachable); `None` when the route is left
+    /// out.
+    fn of(&mut self, t: &Target) -> Option<Option<&[(u16, IpAddr)]>> {
+        if self.last.as_ref().is_none_or(|(k, _)| k != t) {
+            self.last = Some((t.clone(), self.resolve(t)));
+        }
+        match self.last.as_ref().map(|(_, r)| r) {
+            Some(Resolved::Blackhole) => Some(None),
+            Some(Resolved::Hops(h)) => Some(Some(h)),
+            _ => None,
+        }
+    }
+
+    fn resolve(&self, t: &Target) -> Resolved {
+        match t {
+            Target::Blackhole | Target::Prohibit => Resolved::Blackhole,
+            Target::Unreachable => Resolved::Hops(Vec::new()),
+            t if self.rib.is_blackhole_object(t) => Resolved::Blackhole,
+            t => match resolve(&self.rib.hops(t), self.ifaces, &self.rib.twins) {
+                h if h.is_empty() => Resolved::LeftOut,
+                h => Resolved::Hops(h),
+            },
+        }
+    }
 }
 
 /// What the FIBs must change for the learned routes of `prefixes` to be
@@ -272,11 +314,12 @@ pub fn learned_changes(
     ifaces: &[Interface],
 ) -> Option<Vec<RouteChange>> {
     let mut out = Vec::with_capacity(prefixes.len());
+    let mut hops = HopMemo::new(rib, ifaces);
     for &dst in prefixes {
         if base.contains(&dst) {
             return None;
         }
-        let route = rib.get(&dst).and_then(|r| learned_route(rib, dst, r, ifaces));
+        let route = rib.get(&dst).and_then(|r| learned_route(&mut hops, dst, r));
         out.push(match (dst, route) {
             (IpCidr::V4(d), Some(Either::V4(r))) => RouteChange::V4(d, Some(r)),
             (IpCidr::V6(d), Some(Either::V6(r))) => RouteChange::V6(d, Some(r)),
@@ -291,13 +334,13 @@ pub fn learned_changes(
 /// unreachable, otherwise via the next hops `hop` takes (of the family).
 fn as_static<C, H>(
     dst: C,
-    hops: Option<Vec<(u16, IpAddr)>>,
+    hops: Option<&[(u16, IpAddr)]>,
     hop: impl Fn(u16, IpAddr) -> Option<H>,
 ) -> StaticRoute<C, H> {
     match hops {
         None => StaticRoute::Blackhole { dst },
-        Some(h) if h.is_empty() => StaticRoute::Unreachable { dst },
-        Some(h) => StaticRoute::Via { dst, hops: h.into_iter().filter_map(|(i, g)| hop(i, g)).collect() },
+        Some([]) => StaticRoute::Unreachable { dst },
+        Some(h) => StaticRoute::Via { dst, hops: h.iter().filter_map(|&(i, g)| hop(i, g)).collect() },
     }
 }
 
@@ -557,6 +600,53 @@ mod tests {
         };
         assert_eq!(t.fib.nexthops_of(first, count)[0].ifindex, 1);
         assert_eq!(t.iface(1).unwrap().mac, macs[1]);
+    }
+
+    /// Routes through the same target in a row share its resolved next
+    /// hops; each route still gets its own target's, whatever the order
+    /// (two gateways, a blackhole, an unreachable and an unusable
+    /// gateway, interleaved).
+    #[test]
+    fn learned_routes_resolve_each_target_of_a_run_once_and_right() {
+        use crate::fpm::netlink::{Hop, Message, Protocol, Route, Target, RT_TABLE_MAIN};
+        let cfg = Config::parse(include_str!("../../deploy/lab/gateway.yaml")).unwrap();
+        let gw = |a: &str| Target::Hops(vec![Hop { gateway: Some(a.parse().unwrap()), oif: 9, weight: 1 }]);
+        let target = |i: u32| match i % 6 {
+            0 | 1 => gw("203.0.113.2"),
+            2 => gw("203.0.113.3"),
+            3 => Target::Blackhole,
+            4 => Target::Unreachable,
+            _ => gw("192.0.2.1"), // in no subnet of ours
+        };
+        let dst = |i: u32| Ipv4Addr::from(0x6440_0000 + (i << 8));
+        let mut rib = Rib::default();
+        for i in 0..600u32 {
+            let r = Route {
+                dst: IpAddr::V4(dst(i)),
+                len: 24,
+                table: RT_TABLE_MAIN,
+                protocol: Protocol::Bgp,
+                metric: 20,
+                target: target(i),
+            };
+            rib.apply(Message::NewRoute(r), 1000);
+        }
+        let macs = [MacAddr([2, 0, 0, 0, 0, 1]), MacAddr([2, 0, 0, 0, 0, 2])];
+        let t = build_with(&cfg, &rib, &[0, 1], &macs, 1).unwrap();
+        for i in 0..600u32 {
+            let got = match t.fib.lookup(dst(i)) {
+                Some(&RouteTarget::Via { first, count }) => t.fib.nexthops_of(first, count)[0].gateway.to_string(),
+                other => format!("{other:?}"),
+            };
+            let want = match i % 6 {
+                0 | 1 => "203.0.113.2",
+                2 => "203.0.113.3",
+                3 => "Some(Blackhole)",
+                4 => "Some(Unreachable)",
+                _ => "None",
+            };
+            assert_eq!(got, want, "{}", dst(i));
+        }
     }
 
     /// Learned routes: installed beside the config's, which wins an equal

@@ -13,6 +13,7 @@ use stack::{
 };
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 /// A tunnel's interface: no port; a MAC of its own, locally administered
 /// and made from its name, for its IPv6 link-local address.
@@ -258,7 +259,7 @@ fn learned_route(hops: &mut HopMemo, dst: IpCidr, r: &Learned) -> Option<Either>
 struct HopMemo<'a> {
     rib: &'a Rib,
     ifaces: &'a [Interface],
-    last: Option<(Target, Resolved)>,
+    last: Option<(Arc<Target>, Resolved)>,
 }
 
 /// A learned route's target, resolved.
@@ -278,8 +279,8 @@ impl<'a> HopMemo<'a> {
     /// The next hops of target `t`, as [`as_static`] takes them (`None`
     /// a blackhole, none unreachable); `None` when the route is left
     /// out.
-    fn of(&mut self, t: &Target) -> Option<Option<&[(u16, IpAddr)]>> {
-        if self.last.as_ref().is_none_or(|(k, _)| k != t) {
+    fn of(&mut self, t: &Arc<Target>) -> Option<Option<&[(u16, IpAddr)]>> {
+        if self.last.as_ref().is_none_or(|(k, _)| !Arc::ptr_eq(k, t) && k != t) {
             self.last = Some((t.clone(), self.resolve(t)));
         }
         match self.last.as_ref().map(|(_, r)| r) {

@@ -61,7 +61,7 @@ async fn views(api: &Api, one: Option<&IpCidr>) -> Vec<RouteView> {
     let rib = api.ctl.learned.read().await;
     let prefer_learned = running.routing.prefer == crate::config::RoutePreference::Learned;
     let learned_ok = |d: &IpCidr| {
-        rib.get(&d.prefix()).is_some_and(|r| match &r.target {
+        rib.get(&d.prefix()).is_some_and(|r| match &*r.target {
             Target::Blackhole | Target::Prohibit | Target::Unreachable => true,
             t => rib.is_blackhole_object(t) || !tables::resolve(&rib.hops(t), &snapshot.ifaces, &rib.twins).is_empty(),
         })
@@ -89,7 +89,7 @@ async fn views(api: &Api, one: Option<&IpCidr>) -> Vec<RouteView> {
     let mut learned: Vec<(&IpCidr, RouteView)> = picked
         .into_iter()
         .map(|(d, r)| {
-            let (kind, via) = match &r.target {
+            let (kind, via) = match &*r.target {
                 Target::Unreachable => (RouteType::Unreachable, Vec::new()),
                 Target::Blackhole | Target::Prohibit => (RouteType::Blackhole, Vec::new()),
                 t if rib.is_blackhole_object(t) => (RouteType::Blackhole, Vec::new()),

@@ -8,13 +8,17 @@ use super::netlink::{Hop, Message, Object, Protocol, Route, Target, RT_TABLE_MAI
 use stack::IpCidr;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// A learned route.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Learned {
     pub protocol: Protocol,
     pub metric: u32,
-    pub target: Target,
+    /// Shared with the routes before it through the same target (a
+    /// table's routes go through a few gateways): one copy, and an equal
+    /// target is told by its pointer.
+    pub target: Arc<Target>,
     /// The session that last sent it.
     pub session: u64,
 }
@@ -33,6 +37,9 @@ pub struct Rib {
     changed: Changes,
     /// Routes by protocol, in the order of [`Protocol::NAMES`].
     by_protocol: [u64; Protocol::NAMES.len()],
+    /// The target of the route added last, which the next one shares if
+    /// it is the same.
+    last_target: Option<Arc<Target>>,
 }
 
 /// What changed in the learned routes since a snapshot was last made of
@@ -126,7 +133,11 @@ impl Rib {
         if !self.routes.contains_key(&dst) && self.routes.len() >= limit {
             return Outcome::Refused("full");
         }
-        let new = Learned { protocol: r.protocol, metric: r.metric, target: r.target, session: self.session };
+        let target = match &self.last_target {
+            Some(t) if **t == r.target => t.clone(),
+            _ => self.last_target.insert(Arc::new(r.target)).clone(),
+        };
+        let new = Learned { protocol: r.protocol, metric: r.metric, target, session: self.session };
         let protocol = new.protocol;
         match self.routes.insert(dst, new.clone()) {
             Some(old) if old == new => Outcome::Same,

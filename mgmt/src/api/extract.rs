@@ -114,12 +114,19 @@ pub struct Page<T> {
     pub limit: usize,
 }
 
-pub(super) fn page<T>(all: Vec<T>, p: &Paging) -> ApiResult<Json<Page<T>>> {
-    let offset = p.offset.unwrap_or(0);
-    let limit = p.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(Problem::bad_request("limit", format!("{limit} is outside 1..=1000")));
+impl Paging {
+    /// The offset and limit asked for, the limit checked.
+    pub(super) fn window(&self) -> Result<(usize, usize), Problem> {
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(Problem::bad_request("limit", format!("{limit} is outside 1..=1000")));
+        }
+        Ok((self.offset.unwrap_or(0), limit))
     }
+}
+
+pub(super) fn page<T>(all: Vec<T>, p: &Paging) -> ApiResult<Json<Page<T>>> {
+    let (offset, limit) = p.window()?;
     let total = all.len();
     Ok(Json(Page { items: all.into_iter().skip(offset).take(limit).collect(), total, offset, limit }))
 }

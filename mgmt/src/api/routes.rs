@@ -2,6 +2,8 @@
 //! batches, and (read-only) the routes learned from FRR over FPM.
 
 use super::*;
+use crate::fpm::netlink::Target;
+use crate::fpm::rib::{Learned, Rib};
 use crate::tables;
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -52,74 +54,116 @@ pub struct RouteView {
     pub stale: bool,
 }
 
-/// Every route in view form (or only those to `one`): the config's, then
-/// the learned ones, each sorted by prefix.
-async fn views(api: &Api, one: Option<&IpCidr>) -> Vec<RouteView> {
-    use crate::fpm::netlink::Target;
-    let running = api.ctl.running();
-    let snapshot = api.ctl.snapshot();
-    let rib = api.ctl.learned.read().await;
-    let prefer_learned = running.routing.prefer == crate::config::RoutePreference::Learned;
-    let learned_ok = |d: &IpCidr| {
+/// What a route's view is made from: the running config, the snapshot
+/// the workers route with, and the learned routes (read-locked).
+struct Viewer<'a> {
+    running: Arc<Config>,
+    snapshot: arc_swap::Guard<Arc<stack::Tables>>,
+    rib: tokio::sync::RwLockReadGuard<'a, Rib>,
+    /// The config's route prefixes.
+    config: HashSet<IpCidr>,
+}
+
+impl<'a> Viewer<'a> {
+    async fn new(api: &'a Api) -> Viewer<'a> {
+        let running = api.ctl.running();
+        let config = running.routes.iter().filter_map(|r| r.dst.parse::<IpCidr>().ok()).map(|c| c.prefix()).collect();
+        Viewer { snapshot: api.ctl.snapshot(), rib: api.ctl.learned.read().await, running, config }
+    }
+
+    fn prefer_learned(&self) -> bool {
+        self.running.routing.prefer == crate::config::RoutePreference::Learned
+    }
+
+    /// Whether the workers could route with the learned route to `d`.
+    fn learned_ok(&self, d: &IpCidr) -> bool {
+        let rib = &self.rib;
         rib.get(&d.prefix()).is_some_and(|r| match &*r.target {
             Target::Blackhole | Target::Prohibit | Target::Unreachable => true,
-            t => rib.is_blackhole_object(t) || !tables::resolve(&rib.hops(t), &snapshot.ifaces, &rib.twins).is_empty(),
+            t => {
+                rib.is_blackhole_object(t)
+                    || !tables::resolve(&rib.hops(t), &self.snapshot.ifaces, &rib.twins).is_empty()
+            }
         })
-    };
-    let config: HashSet<IpCidr> =
-        running.routes.iter().filter_map(|r| r.dst.parse::<IpCidr>().ok()).map(|c| c.prefix()).collect();
-    let mut out: Vec<RouteView> = running
-        .routes
-        .iter()
-        .filter(|r| one.is_none_or(|d| same_prefix(&r.dst, d)))
-        .map(|r| RouteView {
-            dst: r.dst.clone(),
-            via: r.via.clone(),
-            kind: r.kind,
-            protocol: "config".into(),
-            metric: None,
-            selected: !(prefer_learned && r.dst.parse::<IpCidr>().is_ok_and(|d| learned_ok(&d))),
-            stale: false,
-        })
-        .collect();
-    let picked: Vec<(&IpCidr, &crate::fpm::rib::Learned)> = match one {
-        Some(d) => rib.get_key_value(&d.prefix()).into_iter().collect(),
-        None => rib.routes().collect(),
-    };
-    let mut learned: Vec<(&IpCidr, RouteView)> = picked
-        .into_iter()
-        .map(|(d, r)| {
-            let (kind, via) = match &*r.target {
-                Target::Unreachable => (RouteType::Unreachable, Vec::new()),
-                Target::Blackhole | Target::Prohibit => (RouteType::Blackhole, Vec::new()),
-                t if rib.is_blackhole_object(t) => (RouteType::Blackhole, Vec::new()),
-                t => {
-                    // A link-local gateway with its interface, as the config writes it.
-                    let name = |i: u16| snapshot.iface(i).map_or("", |x| x.name.as_str());
-                    let via =
-                        tables::resolve(&rib.hops(t), &snapshot.ifaces, &rib.twins).into_iter().map(|(i, g)| match g {
+    }
+
+    /// The config's routes (or only the one to `one`), in its order.
+    fn config_views(&self, one: Option<&IpCidr>) -> Vec<RouteView> {
+        let prefer_learned = self.prefer_learned();
+        self.running
+            .routes
+            .iter()
+            .filter(|r| one.is_none_or(|d| same_prefix(&r.dst, d)))
+            .map(|r| RouteView {
+                dst: r.dst.clone(),
+                via: r.via.clone(),
+                kind: r.kind,
+                protocol: "config".into(),
+                metric: None,
+                selected: !(prefer_learned && r.dst.parse::<IpCidr>().is_ok_and(|d| self.learned_ok(&d))),
+                stale: false,
+            })
+            .collect()
+    }
+
+    /// The view of learned route `r` to `d`.
+    fn learned_view(&self, d: &IpCidr, r: &Learned) -> RouteView {
+        let rib = &self.rib;
+        let (kind, via) = match &*r.target {
+            Target::Unreachable => (RouteType::Unreachable, Vec::new()),
+            Target::Blackhole | Target::Prohibit => (RouteType::Blackhole, Vec::new()),
+            t if rib.is_blackhole_object(t) => (RouteType::Blackhole, Vec::new()),
+            t => {
+                // A link-local gateway with its interface, as the config writes it.
+                let name = |i: u16| self.snapshot.iface(i).map_or("", |x| x.name.as_str());
+                let via =
+                    tables::resolve(&rib.hops(t), &self.snapshot.ifaces, &rib.twins).into_iter().map(
+                        |(i, g)| match g {
                             IpAddr::V6(a) if stack::wire::ipv6::is_link_local(&a) => format!("{a}%{}", name(i)),
                             g => g.to_string(),
-                        });
-                    (RouteType::Unicast, via.collect())
-                }
-            };
-            let usable = kind != RouteType::Unicast || !via.is_empty();
-            let view = RouteView {
-                dst: d.to_string(),
-                via,
-                kind,
-                protocol: r.protocol.name().into(),
-                metric: Some(r.metric),
-                selected: usable && (prefer_learned || !config.contains(d)),
-                stale: rib.is_stale(r),
-            };
-            (d, view)
-        })
-        .collect();
-    learned.sort_by_key(|(d, _)| (matches!(d, IpCidr::V6(_)), d.network(), d.prefix_len()));
-    out.extend(learned.into_iter().map(|(_, v)| v));
-    out
+                        },
+                    );
+                (RouteType::Unicast, via.collect())
+            }
+        };
+        let usable = kind != RouteType::Unicast || !via.is_empty();
+        RouteView {
+            dst: d.to_string(),
+            via,
+            kind,
+            protocol: r.protocol.name().into(),
+            metric: Some(r.metric),
+            selected: usable && (self.prefer_learned() || !self.config.contains(d)),
+            stale: rib.is_stale(r),
+        }
+    }
+}
+
+/// Where a learned route lists: IPv4 first, then by network and length.
+fn listing_order(d: &IpCidr) -> (bool, IpAddr, u8) {
+    (matches!(d, IpCidr::V6(_)), d.network(), d.prefix_len())
+}
+
+/// Places `from..to` of `v` in `key`'s order, as if `v` were sorted,
+/// and returns them; the rest only partitioned around them. Linear in
+/// `v` (two selections) and `to - from` sorted: a page of a million
+/// learned routes without sorting the million.
+fn sorted_window<T, K: Ord>(v: &mut [T], from: usize, to: usize, key: impl Fn(&T) -> K) -> &mut [T] {
+    let to = to.min(v.len());
+    if from >= to {
+        return &mut [];
+    }
+    if from > 0 {
+        v.select_nth_unstable_by_key(from, &key);
+    }
+    let rest = &mut v[from..];
+    let n = to - from;
+    if n < rest.len() {
+        rest.select_nth_unstable_by_key(n, &key);
+    }
+    let page = &mut rest[..n];
+    page.sort_unstable_by_key(key);
+    page
 }
 
 fn same_prefix(a: &str, b: &IpCidr) -> bool {
@@ -146,15 +190,26 @@ async fn list_routes(
             return Err(Problem::bad_request("protocol", format!("'{proto}' is not config or one of {known}")));
         }
     }
-    let keep = |r: &RouteView| {
-        let inside = match (&within, r.dst.parse::<IpCidr>()) {
-            (None, _) => true,
-            (Some(w), Ok(d)) => d.prefix_len() >= w.prefix_len() && w.contains(d.network()),
-            (Some(_), Err(_)) => false,
-        };
-        inside && f.protocol.as_deref().is_none_or(|p| p == r.protocol)
-    };
-    page(views(&api, None).await.into_iter().filter(keep).collect(), &p)
+    let (offset, limit) = p.window()?;
+    let inside = |d: &IpCidr| within.is_none_or(|w| d.prefix_len() >= w.prefix_len() && w.contains(d.network()));
+    let of = |protocol: &str| f.protocol.as_deref().is_none_or(|p| p == protocol);
+    // The config's routes (a few), then the learned ones (maybe a full
+    // table): only the page's learned routes are put in order and made
+    // into views.
+    let v = Viewer::new(&api).await;
+    let config: Vec<RouteView> = v
+        .config_views(None)
+        .into_iter()
+        .filter(|r| of("config") && r.dst.parse::<IpCidr>().is_ok_and(|d| inside(&d)))
+        .collect();
+    let mut learned: Vec<(&IpCidr, &Learned)> =
+        v.rib.routes().filter(|(d, r)| inside(d) && of(r.protocol.name())).collect();
+    let total = config.len() + learned.len();
+    let (from, to) = (offset.saturating_sub(config.len()), offset.saturating_add(limit).saturating_sub(config.len()));
+    let mut items: Vec<RouteView> = config.into_iter().skip(offset).take(limit).collect();
+    let page = sorted_window(&mut learned, from, to, |(d, _)| listing_order(d));
+    items.extend(page.iter().map(|(d, r)| v.learned_view(d, r)));
+    Ok(Json(Page { items, total, offset, limit }))
 }
 
 /// One route, by destination prefix: the config's, or else the learned one.
@@ -163,7 +218,9 @@ async fn list_routes(
     responses((status = 200, body = RouteView), (status = 404, body = Problem)))]
 async fn get_route(State(api): St, Path((addr, len)): Path<(String, u8)>) -> ApiResult<Json<RouteView>> {
     let dst = parse_prefix("dst", &format!("{addr}/{len}"))?;
-    let r = views(&api, Some(&dst)).await.into_iter().next();
+    let v = Viewer::new(&api).await;
+    let r = v.config_views(Some(&dst)).into_iter().next();
+    let r = r.or_else(|| v.rib.get_key_value(&dst.prefix()).map(|(d, l)| v.learned_view(d, l)));
     r.map(Json).ok_or_else(|| Problem::not_found(format!("no route to {addr}/{len}")))
 }
 
@@ -313,4 +370,43 @@ async fn batch_routes(
         other => other,
     });
     Ok(Json(r?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every window, from a shuffled list, is what a full sort has there.
+    #[test]
+    fn a_sorted_window_is_the_sorted_list_s_slice() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let all: Vec<u64> = (0..500).map(|_| next() % 100_000).collect();
+        let mut sorted = all.clone();
+        sorted.sort_unstable();
+        for (from, to) in
+            [(0, 1), (0, 100), (37, 38), (100, 200), (450, 500), (450, 600), (499, 500), (500, 600), (7, 3)]
+        {
+            let mut v = all.clone();
+            let page = sorted_window(&mut v, from, to, |&k| k).to_vec();
+            let want = sorted.get(from.min(500)..to.clamp(from.min(500), 500)).unwrap_or_default();
+            assert_eq!(page, want, "{from}..{to}");
+        }
+    }
+
+    /// Learned routes list IPv4 first, then by network, then by length.
+    #[test]
+    fn learned_routes_list_v4_first_then_by_network_and_length() {
+        let mut v: Vec<IpCidr> = ["2001:db8::/32", "10.0.0.0/16", "10.0.0.0/8", "9.0.0.0/8", "::/0"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let page = sorted_window(&mut v, 0, 5, listing_order).iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        assert_eq!(page, ["9.0.0.0/8", "10.0.0.0/8", "10.0.0.0/16", "::/0", "2001:db8::/32"]);
+    }
 }

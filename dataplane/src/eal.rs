@@ -155,6 +155,20 @@ impl Eal {
     }
 }
 
+/// The EAL of this crate's unit tests, started by the first that asks
+/// (DPDK starts once per process; never cleaned up).
+#[cfg(test)]
+pub(crate) fn test_eal() -> &'static Eal {
+    static EAL: std::sync::OnceLock<Eal> = std::sync::OnceLock::new();
+    EAL.get_or_init(|| {
+        let args: Vec<String> =
+            ["--no-huge", "--no-pci", "-m", "64", "--file-prefix", "gw-unit-dataplane", "--log-level", "lib.eal:error"]
+                .map(String::from)
+                .into();
+        Eal::init(&args).expect("EAL")
+    })
+}
+
 impl Drop for Eal {
     fn drop(&mut self) {
         // SAFETY: called once, after every DPDK object this process made

@@ -172,6 +172,34 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mbuf::Mempool;
+
+    /// An outbox pushing to a ring with room for four of its six frames:
+    /// the four go in order with their tags; the two refused go back to
+    /// the pool, each counted as its owner's (TCP's tag, or a
+    /// translator's).
+    #[test]
+    fn a_full_ring_frees_the_rest_and_counts_them_by_whose_they_were() {
+        crate::eal::test_eal();
+        let pool = Mempool::new("handoff-test", 63, 0).expect("pool");
+        let (ring, mut out, mut lost) = (Ring::new(4), Outbox::new(), Lost::default());
+        let before = pool.available();
+        let tcp = stack::HANDOFF_TCP;
+        for tag in [0, tcp, 1, tcp, 0, tcp] {
+            out.add(&ring, pool.alloc().expect("mbuf"), tag, &mut lost);
+        }
+        out.flush(&ring, &mut lost);
+        assert!(out.is_empty());
+        assert_eq!((lost.tcp, lost.nat), (1, 1), "the fifth frame the translator's, the sixth TCP's");
+        assert_eq!(pool.available(), before - 4, "the refused two back in the pool");
+        let mut tags = Vec::new();
+        ring.take(usize::MAX, |m, tag| {
+            tags.push(tag);
+            drop(m)
+        });
+        assert_eq!(tags, [0, tcp, 1, tcp]);
+        assert_eq!(pool.available(), before);
+    }
 
     #[test]
     fn items_come_out_in_order_across_the_wrap_with_their_tags_and_a_full_ring_refuses() {

@@ -656,15 +656,10 @@ fn drop_chained(got: &mut [Option<Mbuf>]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eal::Eal;
 
     #[test]
     fn a_frame_in_more_than_one_mbuf_is_dropped_before_the_pipeline() {
-        let args: Vec<String> =
-            ["--no-huge", "--no-pci", "-m", "64", "--file-prefix", "gw-unit-chain", "--log-level", "lib.eal:error"]
-                .map(String::from)
-                .into();
-        let _eal = Eal::init(&args).expect("EAL");
+        crate::eal::test_eal();
         let pool = Mempool::new("chain-test", 64, 0).expect("pool");
         let frame = |n: usize| {
             let mut m = pool.alloc().expect("mbuf");

@@ -34,9 +34,12 @@ fn a_forwarded_packet_records_the_egress_address_rfc1812_5_3_13() {
 fn an_echo_reply_carries_the_route_and_a_timestamp_rfc1122_3_2_2_6() {
     let t = tables(true, 1500);
     let (mut r, mut io) = router(&t);
-    // Read the wall clock: timestamps are then milliseconds since midnight UT.
-    r.poll(&t, 5 * SEC, &mut io);
+    // Read the wall clock: timestamps are then milliseconds since midnight
+    // UT, counted from the poll's reading (so `before` is read before it:
+    // after it, a test thread descheduled for a millisecond saw a later
+    // time than the reply carries).
     let before = ipv4_options::ms_since_midnight(unix_ms());
+    r.poll(&t, 5 * SEC, &mut io);
     // Record Route, then a Timestamp with addresses and room for one.
     let mut opts = RR3.to_vec();
     opts.truncate(15);

@@ -115,7 +115,9 @@ fn wait_for_previous(args: &[String]) -> Result<(), EalError> {
 /// mempools must be gone by then.
 #[derive(Debug)]
 pub struct Eal {
-    _private: (),
+    /// The file prefix's runtime directory, removed after cleanup (a
+    /// test or tool with a prefix per process left one behind each run).
+    runtime: Option<std::path::PathBuf>,
 }
 
 impl Eal {
@@ -145,7 +147,7 @@ impl Eal {
             INITIALISED.store(false, Ordering::SeqCst);
             return Err(EalError::Init(crate::rte_error(crate::rte_errno()), args.join(" ")));
         }
-        Ok(Eal { _private: () })
+        Ok(Eal { runtime: runtime_dir(args) })
     }
 
     /// TSC ticks per second.
@@ -174,6 +176,11 @@ impl Drop for Eal {
         // SAFETY: called once, after every DPDK object this process made
         // has been released (the owner drops ports and pools first).
         unsafe { dpdk_sys::rte_eal_cleanup() };
+        // What is left there (the config and memory files) served only
+        // this process: a multi-process secondary is never started.
+        if let Some(dir) = &self.runtime {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

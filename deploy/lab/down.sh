@@ -19,6 +19,14 @@ for f in "$run"/frr*/*.pid; do
   [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null
 done
 rm -rf "$run"/frr*
-for ns in lab-frr lab-frr2 lab-lan lab-wan lab-h1 lab-h2 lab-h3 lab-h4 lab-gw lab-gw2; do ip netns del "$ns" 2>/dev/null; done
+# Whatever else still runs in a lab namespace (a test's listener, an
+# iperf3 server, a daemon whose pid file is gone) goes with it: a
+# process left behind keeps its namespace alive after the name is gone.
+for ns in lab-frr lab-frr2 lab-lan lab-wan lab-h1 lab-h2 lab-h3 lab-h4 lab-gw lab-gw2; do
+  pids=$(ip netns pids "$ns" 2>/dev/null)
+  # shellcheck disable=SC2086
+  [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+  ip netns del "$ns" 2>/dev/null
+done
 rm -rf /var/run/dpdk/gateway-lab /var/run/dpdk/gateway-lab2
 echo "lab down"

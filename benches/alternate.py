@@ -30,7 +30,7 @@ import socket
 import sys
 import time
 
-from dpdk_rate import ask, find_socket
+from dpdk_rate import ask, wait_ports
 
 
 class Proc:
@@ -39,13 +39,7 @@ class Proc:
         self.pid = int(pid)
         # (It may have been stopped already: its telemetry must answer.)
         os.kill(self.pid, signal.SIGCONT)
-        self.sock = find_socket(self.prefix, 30)
-        # The telemetry socket appears before the ports run.
-        deadline = time.time() + 30
-        while not ask(self.sock, "/ethdev/list")["/ethdev/list"]:
-            if time.time() > deadline:
-                sys.exit(f"{self.name}: no ports after 30 s")
-            time.sleep(0.2)
+        self.sock = wait_ports(self.name, self.prefix)
 
     def counters(self, port: int) -> tuple:
         s = ask(self.sock, f"/ethdev/stats,{port}")["/ethdev/stats"]

@@ -35,6 +35,19 @@ def find_socket(prefix: str, wait: float) -> str:
         time.sleep(0.2)
 
 
+def wait_ports(name: str, prefix: str) -> str:
+    """The telemetry socket of the DPDK process with file prefix `prefix`,
+    once its ports are up (the socket appears before they are); exits
+    naming `name` after 30 s."""
+    sock = find_socket(prefix, 30)
+    deadline = time.time() + 30
+    while not ask(sock, "/ethdev/list")["/ethdev/list"]:
+        if time.time() > deadline:
+            sys.exit(f"{name}: no ports after 30 s")
+        time.sleep(0.2)
+    return sock
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("prefix")

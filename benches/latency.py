@@ -37,7 +37,7 @@ import struct
 import sys
 import time
 
-from dpdk_rate import ask, find_socket
+from dpdk_rate import ask, wait_ports
 
 MAGIC = 0x6C6174656E637931
 
@@ -49,12 +49,8 @@ class Side:
         self.hist = os.path.join(run, self.name + ".hist")
         self.rate_file = os.path.join(run, self.name + ".rate")
         self.gen_stats = os.path.join(run, self.name + ".gen")
-        self.sock = find_socket(self.prefix, 30)
+        self.sock = wait_ports(self.name, self.prefix)
         deadline = time.time() + 30
-        while not ask(self.sock, "/ethdev/list")["/ethdev/list"]:
-            if time.time() > deadline:
-                sys.exit(f"{self.name}: no ports after 30 s")
-            time.sleep(0.2)
         while not (os.path.exists(self.gen_stats) and os.path.exists(self.hist)):
             if time.time() > deadline:
                 sys.exit(f"{self.name}: no source or no probe after 30 s")
@@ -132,6 +128,8 @@ def main() -> None:
     ap.add_argument("--settle", type=float, default=0.5)
     ap.add_argument("--load", type=float, default=0.5)
     a = ap.parse_args()
+    if a.pairs < 1 or a.saturation_pairs < 1:
+        ap.error("--pairs and --saturation-pairs take at least 1")
     sides = [Side(a.first, a.run), Side(a.second, a.run)]
     for s in sides:
         s.stop()

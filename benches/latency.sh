@@ -38,22 +38,7 @@ gcc -O2 -shared -fPIC -o "$out/latency_probe.so" "$here/latency_probe.c" $dpdk -
 gcc -O3 -o "$out/latency_gen" "$here/latency_gen.c" $dpdk
 
 run="/run/gw-latency-$$"; mkdir -p "$run"
-procs=()
-stop_all() {
-  for p in "${procs[@]}"; do
-    read -r pid prefix <<<"$p"
-    kill -CONT "$pid" 2>/dev/null || true
-    kill -INT "$pid" 2>/dev/null || true
-  done
-  for p in "${procs[@]}"; do
-    read -r pid prefix <<<"$p"
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -rf "/var/run/dpdk/$prefix"
-  done
-  rm -rf "$run"
-}
-trap stop_all EXIT
+trap 'stop_procs; rm -rf "$run"' EXIT
 
 # source NAME: its paced source, the memif client of NAME's port 0.
 source_for() {
@@ -62,34 +47,23 @@ source_for() {
     --vdev "net_memif0,role=client,socket=$run/$1.sock,socket-abstract=no" \
     -- --pcap "$pcap" --rate-file "$run/$1.rate" --stats-file "$run/$1.gen" >"$out/latency_gen_$1.log" 2>&1 &
   gen_pid=$!
-  procs+=("$gen_pid gen-$1-$$")
+  track "$gen_pid" "gen-$1-$$"
 }
 memif="net_memif0,role=server,socket=$run/%s.sock,socket-abstract=no"
 
 config_head "gw-latency-$$" 1 "127.0.0.1:18082" >"$out/latency.yaml"
-cat >>"$out/latency.yaml" <<YAML
-ports:
-  - { name: in, vdev: "$(printf "$memif" gatewayd)", mac: "02:00:00:00:00:01" }
-  - { name: out, vdev: "net_null0,no-rx=1" }
-interfaces:
-  - { name: in, port: in, ipv4: ["192.0.2.1/24"] }
-  - { name: out, port: out, ipv4: ["203.0.113.1/24"] }
-routes:
-  - { dst: "198.18.0.0/15", via: ["203.0.113.2"] }
-neighbors:
-  - { interface: out, ip: "203.0.113.2", mac: "02:00:00:00:00:02" }
-YAML
+routed_v4 "$(printf "$memif" gatewayd)" >>"$out/latency.yaml"
 LD_PRELOAD="$out/latency_probe.so" LATENCY_FILE="$run/gatewayd.hist" \
   "$gatewayd" --config "$out/latency.yaml" >"$out/latency_gatewayd.log" 2>&1 &
 gw_pid=$!
-procs+=("$gw_pid gw-latency-$$")
+track "$gw_pid" "gw-latency-$$"
 /usr/bin/python3 "$here/alternate.py" --ready "gatewayd:$gw_pid:gw-latency-$$" \
   || { cat "$out/latency_gatewayd.log" >&2; exit 1; }
 source_for gatewayd; gw_gen=$gen_pid
 
 read -r _ l3_pid l3_prefix < <(L3FWD_PRELOAD="$out/latency_probe.so" LATENCY_FILE="$run/l3fwd.hist" \
   "$here/l3fwd.sh" --rx "$(printf "$memif" l3fwd)" --core 1 --hold | grep '^l3fwd_pid')
-procs+=("$l3_pid $l3_prefix")
+track "$l3_pid" "$l3_prefix"
 /usr/bin/python3 "$here/alternate.py" --ready "l3fwd:$l3_pid:$l3_prefix" \
   || { cat "$out/l3fwd/l3fwd.log" >&2; exit 1; }
 source_for l3fwd; l3_gen=$gen_pid

@@ -34,18 +34,7 @@ config() {
   local rx="rx_pcap=$pcap"
   [ "$2" = "0, 1" ] && rx="rx_pcap=$pcap,rx_pcap=$pcap"
   config_head "gw-$1-$$" "$2" "127.0.0.1:$3"
-  cat <<YAML
-ports:
-  - { name: in, vdev: "net_pcap0,$rx,infinite_rx=1", mac: "02:00:00:00:00:01" }
-  - { name: out, vdev: "net_null0,no-rx=1" }
-interfaces:
-  - { name: in, port: in, ipv4: ["192.0.2.1/24"] }
-  - { name: out, port: out, ipv4: ["203.0.113.1/24"] }
-routes:
-  - { dst: "198.18.0.0/15", via: ["203.0.113.2"] }
-neighbors:
-  - { interface: out, ip: "203.0.113.2", mac: "02:00:00:00:00:02" }
-YAML
+  routed_v4 "net_pcap0,$rx,infinite_rx=1"
   if [ "${4:-}" = nat ]; then
     cat <<YAML
 nat:
@@ -55,21 +44,7 @@ YAML
   fi
 }
 
-procs=()
-stop_all() {
-  for p in "${procs[@]}"; do
-    read -r pid prefix <<<"$p"
-    kill -CONT "$pid" 2>/dev/null || true
-    kill -INT "$pid" 2>/dev/null || true
-  done
-  for p in "${procs[@]}"; do
-    read -r pid prefix <<<"$p"
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    rm -rf "/var/run/dpdk/$prefix"
-  done
-}
-trap stop_all EXIT
+trap stop_procs EXIT
 # Each instance is started, waited for, and stopped until its turns;
 # spec NAME is then "NAME:PID:PREFIX".
 declare -A spec
@@ -77,7 +52,7 @@ gw() { # gw NAME CORES API_PORT [nat]
   config "$@" >"$out/two_workers_$1.yaml"
   "$gatewayd" --config "$out/two_workers_$1.yaml" >"$out/two_workers_$1.log" 2>&1 &
   local pid=$!
-  procs+=("$pid gw-$1-$$")
+  track "$pid" "gw-$1-$$"
   (cd "$here" && /usr/bin/python3 alternate.py --ready "$1:$pid:gw-$1-$$") \
     || { cat "$out/two_workers_$1.log" >&2; exit 1; }
   kill -STOP "$pid"
@@ -87,7 +62,7 @@ l3() { # l3 NAME CORES
   local l pid prefix
   l="$(L3FWD_WORK="$out/l3fwd" bash "$here/l3fwd.sh" --core "$2" --pcap "$pcap" --hold)"
   read -r _ pid prefix <<<"$l"
-  procs+=("$pid $prefix")
+  track "$pid" "$prefix"
   (cd "$here" && /usr/bin/python3 alternate.py --ready "$1:$pid:$prefix") || { cat "$out/l3fwd/l3fwd.log" >&2; exit 1; }
   kill -STOP "$pid"
   spec[$1]="$1:$pid:$prefix"

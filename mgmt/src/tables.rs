@@ -238,16 +238,16 @@ pub enum Either {
 /// on a kernel twin), or none if it has no such next hop. Weights are
 /// not kept: flows spread evenly over the distinct gateways.
 fn learned_route(hops: &mut HopMemo, dst: IpCidr, r: &Learned) -> Option<Either> {
-    let hops = hops.of(&r.target)?;
+    let hops = hops.of(&r.target);
     Some(match dst {
         IpCidr::V4(dst) => Either::V4(as_static(dst, hops, |ifindex, g| match g {
             IpAddr::V4(gateway) => Some(NextHop { ifindex, gateway }),
             IpAddr::V6(_) => None,
-        })),
+        })?),
         IpCidr::V6(dst) => Either::V6(as_static(dst, hops, |ifindex, g| match g {
             IpAddr::V6(gateway) => Some(NextHop6 { ifindex, gateway }),
             IpAddr::V4(_) => None,
-        })),
+        })?),
     })
 }
 
@@ -265,8 +265,9 @@ struct HopMemo<'a> {
 /// A learned route's target, resolved.
 enum Resolved {
     Blackhole,
-    /// Our next hops (none: unreachable).
-    Hops(Vec<(u16, IpAddr)>),
+    Unreachable,
+    /// Our next hops.
+    Via(Vec<(u16, IpAddr)>),
     /// No next hop of ours: the route is left out.
     LeftOut,
 }
@@ -276,28 +277,22 @@ impl<'a> HopMemo<'a> {
         HopMemo { rib, ifaces, last: None }
     }
 
-    /// The next hops of target `t`, as [`as_static`] takes them (`None`
-    /// a blackhole, none unreachable); `None` when the route is left
-    /// out.
-    fn of(&mut self, t: &Arc<Target>) -> Option<Option<&[(u16, IpAddr)]>> {
+    /// Target `t` resolved, or the last one again if `t` is the same.
+    fn of(&mut self, t: &Arc<Target>) -> &Resolved {
         if self.last.as_ref().is_none_or(|(k, _)| !Arc::ptr_eq(k, t) && k != t) {
             self.last = Some((t.clone(), self.resolve(t)));
         }
-        match self.last.as_ref().map(|(_, r)| r) {
-            Some(Resolved::Blackhole) => Some(None),
-            Some(Resolved::Hops(h)) => Some(Some(h)),
-            _ => None,
-        }
+        self.last.as_ref().map_or(&Resolved::LeftOut, |(_, r)| r)
     }
 
     fn resolve(&self, t: &Target) -> Resolved {
         match t {
             Target::Blackhole | Target::Prohibit => Resolved::Blackhole,
-            Target::Unreachable => Resolved::Hops(Vec::new()),
+            Target::Unreachable => Resolved::Unreachable,
             t if self.rib.is_blackhole_object(t) => Resolved::Blackhole,
             t => match resolve(&self.rib.hops(t), self.ifaces, &self.rib.twins) {
                 h if h.is_empty() => Resolved::LeftOut,
-                h => Resolved::Hops(h),
+                h => Resolved::Via(h),
             },
         }
     }
@@ -331,18 +326,15 @@ pub fn learned_changes(
     Some(out)
 }
 
-/// A learned route for the FIB builders: `None` a blackhole, no next hops
-/// unreachable, otherwise via the next hops `hop` takes (of the family).
-fn as_static<C, H>(
-    dst: C,
-    hops: Option<&[(u16, IpAddr)]>,
-    hop: impl Fn(u16, IpAddr) -> Option<H>,
-) -> StaticRoute<C, H> {
-    match hops {
-        None => StaticRoute::Blackhole { dst },
-        Some([]) => StaticRoute::Unreachable { dst },
-        Some(h) => StaticRoute::Via { dst, hops: h.iter().filter_map(|&(i, g)| hop(i, g)).collect() },
-    }
+/// A learned route for the FIB builders, via the next hops `hop` takes
+/// (of the family); `None` if it is left out.
+fn as_static<C, H>(dst: C, r: &Resolved, hop: impl Fn(u16, IpAddr) -> Option<H>) -> Option<StaticRoute<C, H>> {
+    Some(match r {
+        Resolved::Blackhole => StaticRoute::Blackhole { dst },
+        Resolved::Unreachable => StaticRoute::Unreachable { dst },
+        Resolved::Via(h) => StaticRoute::Via { dst, hops: h.iter().filter_map(|&(i, g)| hop(i, g)).collect() },
+        Resolved::LeftOut => return None,
+    })
 }
 
 /// Next hops as (our interface index, gateway): each gateway in a

@@ -83,7 +83,7 @@ fn bgp_and_ospf_speak_through_the_punt_path_and_their_routes_carry_traffic() {
     assert!(lab.metric("gateway_punted_total") > 0 && lab.metric("gateway_punt_from_kernel_total") > 0);
     // A withdrawal takes the route out of the FIB.
     vtysh("wan", &["conf t", "router bgp 65002", "address-family ipv4 unicast", "no network 100.64.0.0/24"]);
-    wait_for("the withdrawal", 30, || learned("bgp") == 9_999);
+    wait_for("the withdrawal", 30, || learned("bgp") == 9_999 && lab.installed("bgp") == 9_999);
     let r = api("GET", "/api/v1/routes?protocol=bgp&limit=1", "readonly", None, &[]);
     assert_eq!(r.json["items"][0]["dst"], "100.64.1.0/24");
     assert!(!answered("lab-lan", "100.64.0.1"), "no route after the withdrawal");

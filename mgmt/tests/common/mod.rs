@@ -181,6 +181,13 @@ impl Lab {
         ok("curl -sf -H \"Authorization: Bearer $(cat /run/gatewayd-lab/readonly.token)\" http://127.0.0.1:8080/metrics")
     }
 
+    /// Learned routes of `protocol` in the tables the workers route with
+    /// (`gateway_learned_routes`, set once a batch is applied; the API's
+    /// route list shows what the daemon sent, which may not be yet).
+    pub fn installed(&self, protocol: &str) -> u64 {
+        self.metric(&format!("gateway_learned_routes{{protocol=\"{protocol}\"}}"))
+    }
+
     pub fn drops(&self, reason: &str) -> u64 {
         self.metric(&format!("gateway_drops_total{{reason=\"{reason}\"}}"))
     }

@@ -52,7 +52,9 @@
 #     or: scrape workers=16 ports=32 mean_ms=X target_ms=10 (criterion,
 #         mgmt/benches/scrape.rs: one /metrics render)
 #     or: stage NAME ns_per_packet=X, one line per pipeline stage
-#         (criterion, stack/benches/pipeline.rs, on recycled VecBufs)
+#         (criterion, stack/benches/pipeline.rs, on recycled VecBufs),
+#         between two lines host l3fwd_mpps=X when=before|after (l3fwd
+#         alone on core 1 for 3 s: the host's speed at the time)
 #     or: tcp_bulk ours_gbps=X linux_gbps=Y ratio=Z min=A max=B pairs=N mtu=9000,
 #         tcp_bulk_1500 ... mtu=1500 and tcp_connect ours_per_s=X
 #         linux_per_s=Y ratio=Z ...: the gateway's TCP talking to itself
@@ -123,9 +125,23 @@ print(f"stage {bench['function_id']} {unit}={mean / n:.1f}")
 PY
     done
   }
+  # The host's speed beside the stages, before and after them: l3fwd
+  # alone on the plain IPv4 frames, as the DPDK scenarios measure it
+  # (needs root; a slow hour shows as a low rate).
+  host_l3fwd() { # host_l3fwd WHEN
+    if [ "$(id -u)" != 0 ]; then
+      echo "host l3fwd_mpps=unmeasured when=$1 (needs root)"; return
+    fi
+    local pcap="$out/ip-64b-1024flows.pcap" mpps
+    /usr/bin/python3 "$here/gen_pcap.py" "$pcap" --flows 1024 --size 64 --dst-port-index 1
+    mpps="$(bash "$here/l3fwd.sh" --core 1 --pcap "$pcap" --seconds 3 | awk '/^l3fwd_mpps/{print $2}')"
+    echo "host l3fwd_mpps=${mpps:-failed} when=$1"
+  }
+  host_l3fwd before
   stage pipeline pipeline ns_per_packet
   # The gateway's own TCP through the whole pipeline (stack/benches/tcp.rs).
   stage tcp tcp ns_per_segment
+  host_l3fwd after
   exit 0
 fi
 if [ "$scenario" = tcp ]; then

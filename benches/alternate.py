@@ -67,7 +67,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("first")
     ap.add_argument("second")
-    ap.add_argument("--pairs", type=int, default=10)
+    ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=2)
     ap.add_argument("--settle", type=float, default=0.5)
     ap.add_argument("--port", type=int, default=1)

@@ -24,7 +24,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/common.sh"
 v4=${FPM_V4_ROUTES:-1000000}
 v6=${FPM_V6_ROUTES:-200000}
-pairs=10; seconds=2; core=1
+pairs=5; seconds=2; core=1
 pairs_seconds fib_1m "$@"
 need_root fib_1m DPDK
 gatewayd_build

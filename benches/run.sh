@@ -21,7 +21,7 @@
 #
 # gatewayd and l3fwd both run, polling the same core, and take turns on
 # it (benches/alternate.py: the other one is stopped with SIGSTOP), so
-# the two rates of a pair are taken seconds apart: N pairs (default 10)
+# the two rates of a pair are taken seconds apart: N pairs (default 5, as #28 asks)
 # of S-second turns (default 2). A ratio is taken in each pair, and the
 # line gives the median ratio with the pairs' spread, and the median
 # rates. (One pair is not a measurement on a shared VM: the host's load
@@ -90,7 +90,7 @@ if [ "$scenario" = latency ]; then exec "$here/latency.sh" ${pairs:+--pairs "$pa
 if [ "$scenario" = tcp ]; then
   seconds="${seconds:-5}"; pairs="${pairs:-5}"
 else
-  seconds="${seconds:-2}"; pairs="${pairs:-10}"
+  seconds="${seconds:-2}"; pairs="${pairs:-5}"
 fi
 if [ "$scenario" = scrape ]; then
   if ! (cd "$root" && cargo bench -q -p mgmt --bench scrape -- --warm-up-time 1 --measurement-time 3) \

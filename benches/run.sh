@@ -5,7 +5,7 @@
 # in one invocation. l3fwd is built here from the distribution's example
 # sources (benches/l3fwd.sh).
 #
-#   benches/run.sh [ipv4_route|ipv6_route|l2_bridge|nat44|tunnel] [--seconds S] [--pairs N]
+#   benches/run.sh [ipv4_route|ipv6_route|l2_bridge|nat44|tunnel|io_floor] [--seconds S] [--pairs N]
 #   GATEWAYD=path/to/gatewayd benches/run.sh ...   (measure that build)
 #   benches/run.sh scrape
 #   benches/run.sh stages
@@ -49,6 +49,11 @@
 #         routed into a GRE tunnel; the same frames wrapped in GRE,
 #         unwrapped and routed on; wrapped in VXLAN, unwrapped and
 #         switched; each against l3fwd's IPv4 rate on the plain frames)
+#     or: io_floor floor_mpps=X l3fwd_mpps=Y ratio=Z min=A max=B pairs=N
+#         (benches/io_floor.c: each burst of the IPv4 frames received and
+#         sent on untouched, against l3fwd, in turns: the most any program
+#         can get from these drivers on this core, and how far above
+#         l3fwd that lies)
 #     or: scrape workers=16 ports=32 mean_ms=X target_ms=10 (criterion,
 #         mgmt/benches/scrape.rs: one /metrics render)
 #     or: stage NAME ns_per_packet=X, one line per pipeline stage
@@ -71,10 +76,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 scenario=ipv4_route; seconds=""; core=1; pairs=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    ipv4_route|ipv6_route|l2_bridge|nat44|tunnel|scrape|stages|tcp|fpm_routes|fib_1m|two_workers|latency) scenario=$1; shift ;;
+    ipv4_route|ipv6_route|l2_bridge|nat44|tunnel|scrape|stages|tcp|fpm_routes|fib_1m|two_workers|latency|io_floor) scenario=$1; shift ;;
     --seconds) seconds="$2"; shift 2 ;;
     --pairs) pairs="$2"; shift 2 ;;
-    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, nat44, tunnel, scrape, stages, tcp, fpm_routes, fib_1m, two_workers, latency)" >&2; exit 2 ;;
+    *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, nat44, tunnel, scrape, stages, tcp, fpm_routes, fib_1m, two_workers, latency, io_floor)" >&2; exit 2 ;;
   esac
 done
 # A full table over FPM, in the lab: benches/fpm_routes.sh.
@@ -190,6 +195,37 @@ v6=""
 if [ "$scenario" = ipv6_route ]; then v6=--v6; fi
 pcap="$out/ip${v6:+v6}-64b-1024flows.pcap"
 /usr/bin/python3 "$here/gen_pcap.py" "$pcap" $v6 --flows 1024 --size 64 --dst-port-index 1
+
+# The drivers' floor: benches/io_floor.c (each burst received and sent
+# on untouched) against l3fwd, in turns on the core, on the IPv4 frames.
+if [ "$scenario" = io_floor ]; then
+  trap stop_procs EXIT
+  l3="$(bash "$here/l3fwd.sh" --core "$core" --pcap "$pcap" --hold)"
+  read -r _ l3pid l3prefix <<<"$l3"
+  track "$l3pid" "$l3prefix"
+  (cd "$here" && /usr/bin/python3 alternate.py --ready "l3fwd:$l3pid:$l3prefix") \
+    || { cat "$out/l3fwd/l3fwd.log" >&2; exit 1; }
+  kill -STOP "$l3pid"
+  gcc -O3 -o "$out/io_floor" "$here/io_floor.c" $(pkg-config --cflags --libs libdpdk)
+  fprefix="io-floor-$$"
+  "$out/io_floor" -l "$core" --no-huge --no-pci -m 1024 --file-prefix "$fprefix" \
+    --vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev net_null0,no-rx=1 >"$out/io_floor.log" 2>&1 &
+  fpid=$!
+  track "$fpid" "$fprefix"
+  turns="$(cd "$here" && /usr/bin/python3 alternate.py "io_floor:$fpid:$fprefix" "l3fwd:$l3pid:$l3prefix" \
+    --pairs "$pairs" --seconds "$seconds")" || { cat "$out/io_floor.log" >&2; exit 1; }
+  echo "$turns" | awk '/^pair /{print "# io_floor pair " $2 ": floor " $4 " l3fwd " $6 " Mpps"}' >&2
+  echo "$turns" | /usr/bin/python3 -c '
+import statistics, sys
+rows = [l.split() for l in sys.stdin if l.startswith("pair ")]
+floor = [float(r[3]) for r in rows]
+l3 = [float(r[5]) for r in rows]
+ratios = [f / l for f, l in zip(floor, l3)]
+med = statistics.median
+print(f"io_floor floor_mpps={med(floor):.2f} l3fwd_mpps={med(l3):.2f} ratio={med(ratios):.2f} "
+      f"min={min(ratios):.2f} max={max(ratios):.2f} pairs={len(rows)}")'
+  exit 0
+fi
 
 # IPv4 frames go to 02:00:00:00:00:01 and 198.18.1.0/24, IPv6 frames to
 # 2001:200:0:1::/64, as l3fwd routes them.

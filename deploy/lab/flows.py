@@ -4,7 +4,10 @@ each went missing: how long a failover took, as the flows saw it.
 
     flows.py send DST PORT FLOWS RATE SECONDS   FLOWS sockets (source ports
                                                 40000 and up), RATE datagrams
-                                                a second each
+                                                a second each; prints JSON:
+                                                ticks sent, and the longest
+                                                pause between two ticks (the
+                                                sender's own stall, if any)
     flows.py receive PORT SECONDS              prints JSON: flows seen,
                                                 datagrams, and each flow's
                                                 longest gap in seconds
@@ -22,8 +25,12 @@ if mode == "send":
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(("0.0.0.0", 40000 + i))
         socks.append(s)
-    start, tick = time.time(), 0
+    start, tick, last, pause = time.time(), 0, None, 0.0
     while time.time() - start < seconds:
+        now = time.time()
+        if last is not None:
+            pause = max(pause, now - last)
+        last = now
         for i, s in enumerate(socks):
             try:
                 s.sendto(b"%d %d" % (i, tick), (dst, port))
@@ -33,7 +40,7 @@ if mode == "send":
         ahead = tick / rate - (time.time() - start)
         if ahead > 0:
             time.sleep(ahead)
-    print(tick)
+    print(json.dumps({"ticks": tick, "longest_pause": round(pause, 3)}))
 elif mode == "receive":
     port, seconds = int(sys.argv[2]), float(sys.argv[3])
     r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

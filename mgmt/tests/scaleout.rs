@@ -140,9 +140,12 @@ while True:
     let back = wait_paths(2, 30);
     std::thread::sleep(Duration::from_secs(3));
     assert!(forwarded(1) > 500, "flows spread to the restarted gateway again");
-    assert!(sender.wait_with_output().expect("sender").status.success());
+    let sent = sender.wait_with_output().expect("sender");
+    assert!(sent.status.success());
+    let sent: serde_json::Value = serde_json::from_slice(&sent.stdout).expect("sender JSON");
     let out = receiver.wait_with_output().expect("receiver");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("receiver JSON");
+    let mut report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("receiver JSON");
+    report["sender"] = sent;
     let gaps: Vec<f64> = report["gaps"].as_object().unwrap().values().filter_map(|g| g.as_f64()).collect();
     let worst = gaps.iter().cloned().fold(0.0, f64::max);
     let hit = gaps.iter().filter(|&&g| g > 0.5).count();

@@ -35,6 +35,7 @@ pub mod iface;
 pub mod mac_table;
 pub mod neigh;
 pub mod overlay;
+pub mod path_mtu;
 pub mod reassembly;
 pub mod router;
 pub mod services;

@@ -11,6 +11,7 @@ use crate::buf::PacketBuf;
 use crate::fib::RouteTarget;
 use crate::hooks::Translator;
 use crate::iface::{Tables, Tunnel, TunnelKind};
+use crate::path_mtu::PathKey;
 use crate::wire::ethernet::ethertype;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::gre::GreRepr;
@@ -44,8 +45,10 @@ pub(super) struct Adjacency {
     pub(super) mtu: u16,
     /// Destination and source MAC.
     pub(super) macs: [u8; 12],
-    /// Through a tunnel: `encap` has outer headers to write.
+    /// Through a tunnel: `encap` has outer headers to write, and `path`
+    /// names the path whose reported MTU may lower `mtu`.
     pub(super) wraps: bool,
+    pub(super) path: PathKey,
     /// Through a tunnel: the outer headers to write before the packet.
     pub(super) encap: Encap,
 }
@@ -131,6 +134,7 @@ impl Adjacency {
         mtu: 0,
         macs: [0; 12],
         wraps: false,
+        path: PathKey::NONE,
         encap: Encap::NONE,
     };
 }
@@ -166,9 +170,20 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             && a.neighbors == neighbors
             && now < a.until
         {
-            return Some((i as u16, a.mtu));
+            return Some((i as u16, self.adjacency_mtu(a, now)));
         }
         self.fill_adjacency(t, i, key, now)
+    }
+
+    /// An entry's MTU: a tunnel's lowered by its path's reported MTU, if
+    /// any ([`crate::path_mtu`]).
+    #[inline(always)]
+    fn adjacency_mtu(&self, a: &Adjacency, now: u64) -> u16 {
+        if a.wraps {
+            self.path_mtus.cap(a.path, a.mtu, u16::from(a.encap.len), now)
+        } else {
+            a.mtu
+        }
     }
 
     #[cold]
@@ -185,8 +200,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         // Into a tunnel (IPv4 outside, one underlay next hop): the
         // underlay's next hop and the outer headers.
-        let (wire_if, hop, encap) = match egress.tunnel {
-            None => (out, addr, Encap::NONE),
+        let (wire_if, hop, encap, path) = match egress.tunnel {
+            None => (out, addr, Encap::NONE, PathKey::NONE),
             Some(tun) => {
                 let (IpAddr::V4(src), IpAddr::V4(dst)) = (tun.local, tun.remote) else { return None };
                 let (wire_if, hop) = match t.fib.lookup(dst)? {
@@ -196,7 +211,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     }
                     _ => return None,
                 };
-                (wire_if, IpAddr::V4(hop), Encap::new(&tun, src, dst, key.parts().0 & 0x7f == 6))
+                let encap = Encap::new(&tun, src, dst, key.parts().0 & 0x7f == 6);
+                (wire_if, IpAddr::V4(hop), encap, PathKey::of_tunnel(&tun))
             }
         };
         let wire = t.iface(wire_if)?;
@@ -224,9 +240,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             mtu: egress.mtu,
             macs,
             wraps: encap.len != 0,
+            path,
             encap,
         };
-        Some((i as u16, egress.mtu))
+        let a = self.adj.get(i)?;
+        Some((i as u16, self.adjacency_mtu(a, now)))
     }
 }
 

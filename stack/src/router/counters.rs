@@ -159,6 +159,10 @@ counter_set! {
         encapsulated / Encapsulated => Sum "gateway_tunnel_encapsulated_total",
         /// Packets that came out of a tunnel, unwrapped.
         decapsulated / Decapsulated => Sum "gateway_tunnel_decapsulated_total",
+        /// Fragmentation Needed or Packet Too Big reports from the
+        /// underlay about a tunnel's outer packets that lowered its
+        /// path's MTU ([`crate::path_mtu`]).
+        tunnel_path_mtu_updates / TunnelPathMtuUpdates => Sum "gateway_tunnel_path_mtu_updates_total",
         /// TCP SYNs whose MSS was lowered to fit an interface's MTU
         /// (`mss_clamp`).
         mss_clamped / MssClamped => Sum "gateway_tcp_mss_clamped_total",

@@ -35,19 +35,29 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     ) {
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
         let p = Ipv4Packet::new_unchecked(ip);
-        if ip.len() < ipv4::HEADER_LEN || p.total_len() <= egress.mtu {
+        let mtu = self.mtu_of(egress, cx.now).min(self.outer_mtu);
+        if ip.len() < ipv4::HEADER_LEN || p.total_len() <= mtu {
             return self.output(cx, egress, out, IpAddr::V4(nh), pkt);
         }
         if p.dont_frag() {
             return self.drop(DropReason::FragmentationNeeded);
         }
-        self.fragment(cx, egress, out, nh, pkt);
+        self.fragment(cx, egress, out, nh, pkt, mtu);
     }
 
-    fn fragment(&mut self, cx: &mut Burst<'_, impl Io<B>>, egress: &Interface, out: u16, nh: Ipv4Addr, mut pkt: B) {
+    /// Cuts `pkt` into fragments of at most `mtu` bytes.
+    fn fragment(
+        &mut self,
+        cx: &mut Burst<'_, impl Io<B>>,
+        egress: &Interface,
+        out: u16,
+        nh: Ipv4Addr,
+        mut pkt: B,
+        mtu: u16,
+    ) {
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
         let p = Ipv4Packet::new_unchecked(ip);
-        let (hl, tl, mtu) = (p.header_len(), usize::from(p.total_len()), usize::from(egress.mtu));
+        let (hl, tl, mtu) = (p.header_len(), usize::from(p.total_len()), usize::from(mtu));
         if hl < ipv4::HEADER_LEN || tl > ip.len() || hl > tl {
             return self.drop(DropReason::Ipv4BadTotalLength);
         }
@@ -141,13 +151,27 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         nh: Ipv6Addr,
         pkt: B,
     ) {
-        if pkt.len() <= ETH_LEN + usize::from(egress.mtu) {
+        // (Into a tunnel, 1280 bytes go whole: see `forward6`.)
+        let mtu = match egress.tunnel {
+            Some(_) => self.mtu_of(egress, cx.now).max(ipv6::MIN_MTU as u16),
+            None => egress.mtu.min(self.outer_mtu),
+        };
+        if pkt.len() <= ETH_LEN + usize::from(mtu) {
             return self.output(cx, egress, out, IpAddr::V6(nh), pkt);
         }
-        self.fragment6(cx, egress, out, nh, pkt);
+        self.fragment6(cx, egress, out, nh, pkt, mtu);
     }
 
-    fn fragment6(&mut self, cx: &mut Burst<'_, impl Io<B>>, egress: &Interface, out: u16, nh: Ipv6Addr, mut pkt: B) {
+    /// Cuts `pkt` into fragments of at most `mtu` bytes (1280 at least).
+    fn fragment6(
+        &mut self,
+        cx: &mut Burst<'_, impl Io<B>>,
+        egress: &Interface,
+        out: u16,
+        nh: Ipv6Addr,
+        mut pkt: B,
+        mtu: u16,
+    ) {
         let Some(ip) = pkt.data().get(ETH_LEN..).filter(|ip| ip.len() > ipv6::HEADER_LEN + frag::HEADER_LEN) else {
             return self.drop(DropReason::Ipv6Truncated);
         };
@@ -162,7 +186,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             None => (ip[ipv6::field::NEXT_HEADER], 0, false, self.next_ident6(), ipv6::HEADER_LEN),
         };
         let head = ipv6::HEADER_LEN + frag::HEADER_LEN;
-        let room = usize::from(egress.mtu).max(ipv6::MIN_MTU).saturating_sub(head) & !7;
+        let room = usize::from(mtu).max(ipv6::MIN_MTU).saturating_sub(head) & !7;
         let data = ip.len() - data_at;
         let mut fixed = [0u8; ipv6::HEADER_LEN];
         fixed.copy_from_slice(&ip[..ipv6::HEADER_LEN]);

@@ -150,12 +150,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         // Too big with DF: Fragmentation Needed (RFC 1191). Without DF it
         // is fragmented on output, after translation.
-        if p.total_len() > egress.mtu && p.dont_frag() {
-            let (m, c, mtu) = (Message::DstUnreachable, icmpv4::unreachable::FRAG_NEEDED, u32::from(egress.mtu));
-            return self.icmp_error(cx, pkt, DropReason::FragmentationNeeded, m, c, mtu);
+        let mtu = self.mtu_of(egress, cx.now);
+        if p.total_len() > mtu && p.dont_frag() {
+            let (m, c) = (Message::DstUnreachable, icmpv4::unreachable::FRAG_NEEDED);
+            return self.icmp_error(cx, pkt, DropReason::FragmentationNeeded, m, c, u32::from(mtu));
         }
         if let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) {
-            self.clamp_mss(cx.t, egress, ip, false);
+            self.clamp_mss(cx.t, egress, mtu, ip, false);
         }
         self.translate_out(cx, egress, pkt, out, nh);
     }

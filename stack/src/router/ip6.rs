@@ -141,21 +141,20 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             let (r, m) = (DropReason::HopLimitExpired, Msg6::TimeExceeded);
             return self.icmp6_error(cx, ingress, pkt, r, Error6 { msg: m, code: 0, rest: 0 }, false);
         }
-        if ip.len() > usize::from(egress.mtu) {
+        // Into a tunnel, 1280 bytes always go: what its path cannot carry
+        // goes in fragments outside (RFC 2473 §7.1, RFC 4213 §3.2).
+        let mtu = match egress.tunnel {
+            Some(_) => self.mtu_of(egress, cx.now).max(ipv6::MIN_MTU as u16),
+            None => egress.mtu,
+        };
+        if ip.len() > usize::from(mtu) {
             // RFC 8200 §5: routers never fragment; RFC 4443 §3.2 may go
             // to multicast too.
             let (r, m) = (DropReason::PacketTooBig, Msg6::PacketTooBig);
-            return self.icmp6_error(
-                cx,
-                ingress,
-                pkt,
-                r,
-                Error6 { msg: m, code: 0, rest: u32::from(egress.mtu) },
-                true,
-            );
+            return self.icmp6_error(cx, ingress, pkt, r, Error6 { msg: m, code: 0, rest: u32::from(mtu) }, true);
         }
         if let Some(ip) = pkt.data_mut().get_mut(ETH_LEN..) {
-            self.clamp_mss(cx.t, egress, &mut *ip, true);
+            self.clamp_mss(cx.t, egress, mtu, &mut *ip, true);
             Ipv6Packet::new_unchecked(ip).set_hop_limit(hop - 1);
         }
         self.counters.forwarded += 1;
@@ -281,6 +280,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             Msg6::PacketTooBig => {
                 let mtu = msg.get(4..8).map_or(0, |m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]));
                 let quoted = msg.get(8..).unwrap_or_default();
+                // About one of our tunnels' outer packets: its path.
+                if self.tunnel_path_mtu(cx.t, quoted, mtu, cx.now) {
+                    self.counters.local += 1;
+                    self.counters.local6 += 1;
+                    return;
+                }
                 match self.tcp_path_mtu(cx, quoted, mtu) {
                     PathMtu::Applied => {}
                     PathMtu::Ignored => self.punt_or_drop(cx, ifindex, pkt, src.into(), DropReason::IcmpIgnored),

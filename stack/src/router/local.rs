@@ -36,6 +36,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                         rest,
                     }) => {
                         let quoted = ip.get(hl + 8..).unwrap_or_default();
+                        // About one of our tunnels' outer packets: its path.
+                        if self.tunnel_path_mtu(cx.t, quoted, rest & 0xffff, cx.now) {
+                            self.counters.local += 1;
+                            return;
+                        }
                         return match self.tcp_path_mtu(cx, quoted, rest & 0xffff) {
                             PathMtu::Applied => {}
                             // Perhaps the kernel's connection's.

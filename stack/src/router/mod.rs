@@ -156,6 +156,12 @@ pub struct Router<B, N = NoNat> {
     /// conversations the kernel holds (shared by the workers).
     punt_limit: punt::PuntLimiter,
     conversations: std::sync::Arc<crate::conversations::Conversations>,
+    /// The tunnels' path MTUs the underlay reported (shared by the
+    /// workers; [`crate::path_mtu`]).
+    path_mtus: std::sync::Arc<crate::path_mtu::PathMtus>,
+    /// While a tunnel packet is routed: its path's reported MTU (else
+    /// `u16::MAX`), which the outer packet is cut to fit.
+    outer_mtu: u16,
     pub counters: Counters,
 }
 
@@ -209,6 +215,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             wall_offset_ms: None,
             punt_limit: punt::PuntLimiter::new(cfg.punt),
             conversations: Default::default(),
+            path_mtus: Default::default(),
+            outer_mtu: u16::MAX,
             counters: Counters::default(),
         }
     }
@@ -225,6 +233,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// frames notes them, every worker reads it).
     pub fn set_conversations(&mut self, c: std::sync::Arc<crate::conversations::Conversations>) {
         self.conversations = c;
+    }
+
+    /// Shares the tunnels' path MTU estimates with the other workers (one
+    /// table per gateway: whichever worker the underlay's report reaches
+    /// lowers the tunnels' MTU for all of them).
+    pub fn set_path_mtus(&mut self, p: std::sync::Arc<crate::path_mtu::PathMtus>) {
+        self.path_mtus = p;
     }
 
     /// Makes this router send the periodic Router Advertisements (one

@@ -13,14 +13,15 @@ use crate::wire::{ipv4, ipv6, tcp};
 
 impl<B, N: Translator> Router<B, N> {
     /// Clamps the SYN in `ip` (IPv4 or IPv6 by `v6`, forwarded out of
-    /// `egress`) if either interface asks for it.
+    /// `egress`, whose MTU is `out_mtu` now: a tunnel's may be lowered
+    /// by its path's) if either interface asks for it.
     #[inline]
-    pub(super) fn clamp_mss(&mut self, t: &Tables, egress: &Interface, ip: &mut [u8], v6: bool) {
+    pub(super) fn clamp_mss(&mut self, t: &Tables, egress: &Interface, out_mtu: u16, ip: &mut [u8], v6: bool) {
         let ingress = t.iface(self.rx_if);
         if !egress.mss_clamp && !ingress.is_some_and(|i| i.mss_clamp) {
             return;
         }
-        let mtu = ingress.map_or(egress.mtu, |i| i.mtu.min(egress.mtu));
+        let mtu = ingress.map_or(out_mtu, |i| i.mtu.min(out_mtu));
         let (at, proto, headers) = if v6 {
             // Only a TCP header right after the fixed one (SYNs carry
             // no extension headers in practice).

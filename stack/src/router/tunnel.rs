@@ -21,10 +21,11 @@ use super::{Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::hooks::Translator;
-use crate::iface::{Tunnel, TunnelKey, TunnelKind};
+use crate::iface::{Interface, Tables, Tunnel, TunnelKey, TunnelKind};
+use crate::path_mtu::PathKey;
 use crate::wire::checksum;
 use crate::wire::ethernet::{ethertype, EthernetFrame, HEADER_LEN as ETH_LEN};
-use crate::wire::gre::GreRepr;
+use crate::wire::gre::{self, GreRepr};
 use crate::wire::ip::{ecn, protocol};
 use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr};
 use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
@@ -174,11 +175,77 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         self.counters.encapsulated += 1;
         self.encapsulating = true;
+        // As the outer packet's source we cut it to fit its path, if the
+        // underlay reported one (RFC 2473 §7.1: IPv6 routers do not).
+        self.outer_mtu = self.path_mtus.get(PathKey::of_tunnel(&tun), cx.now).unwrap_or(u16::MAX);
         match tun.remote {
             IpAddr::V4(dst) => self.route_own(cx, pkt, dst),
             IpAddr::V6(dst) => self.route_own6(cx, pkt, &dst, 0),
         }
+        self.outer_mtu = u16::MAX;
         self.encapsulating = false;
+    }
+}
+
+impl<B: PacketBuf, N: Translator> Router<B, N> {
+    /// The MTU packets leaving by `egress` must fit: its own, or, for a
+    /// tunnel, less if the underlay reported a smaller path
+    /// ([`crate::path_mtu`]).
+    #[inline]
+    pub(super) fn mtu_of(&self, egress: &Interface, now: u64) -> u16 {
+        match egress.tunnel {
+            None => egress.mtu,
+            Some(tun) => {
+                let overhead = tun.kind.overhead(tun.remote.is_ipv6()) as u16;
+                self.path_mtus.cap(PathKey::of_tunnel(&tun), egress.mtu, overhead, now)
+            }
+        }
+    }
+
+    /// A Fragmentation Needed or Packet Too Big for us, of `reported`
+    /// bytes, quoting `quoted`: if that is the outer header of a packet
+    /// of one of our tunnels (from our end to its far end, by its
+    /// protocol and GRE key), the path's estimate is lowered (RFC 2003
+    /// §4, RFC 2473 §8). False if it names no tunnel of ours.
+    pub(super) fn tunnel_path_mtu(&mut self, t: &Tables, quoted: &[u8], reported: u32, now: u64) -> bool {
+        let (local, remote, proto, at, v6): (IpAddr, IpAddr, u8, usize, bool) = match quoted.first().map(|b| b >> 4) {
+            Some(4) if quoted.len() >= ipv4::HEADER_LEN => {
+                let p = Ipv4Packet::new_unchecked(quoted);
+                (p.src().into(), p.dst().into(), quoted[ipv4::field::PROTOCOL], p.header_len(), false)
+            }
+            Some(6) if quoted.len() >= ipv6::HEADER_LEN => {
+                let p = Ipv6Packet::new_unchecked(quoted);
+                (p.src().into(), p.dst().into(), p.next_header(), ipv6::HEADER_LEN, true)
+            }
+            _ => return false,
+        };
+        if !is_tunnel_protocol(proto) {
+            return false;
+        }
+        // Our GRE header: the key, if any, right after the fixed part
+        // (we send no checksum; a header with one is not ours).
+        let key = if proto == protocol::GRE {
+            let Some(flags) = quoted.get(at..at + gre::HEADER_LEN).map(|g| be16(g, gre::field::FLAGS)) else {
+                return false;
+            };
+            if flags & gre::flags::CHECKSUM != 0 {
+                return false;
+            }
+            match (flags & gre::flags::KEY != 0, quoted.get(at + gre::HEADER_LEN..at + gre::HEADER_LEN + 4)) {
+                (false, _) => None,
+                (true, Some(k)) => Some(u32::from_be_bytes([k[0], k[1], k[2], k[3]])),
+                (true, None) => return false,
+            }
+        } else {
+            None
+        };
+        if t.tunnel(&TunnelKey { local, remote, protocol: proto, key }).is_none() {
+            return false;
+        }
+        if self.path_mtus.report(PathKey::of(local, remote), reported, v6, now) {
+            self.counters.tunnel_path_mtu_updates += 1;
+        }
+        true
     }
 }
 

@@ -413,3 +413,113 @@ fn an_inner_packet_shorter_than_its_header_is_malformed_on_both_paths() {
         assert_eq!(fast.counters.dropped(DropReason::TunnelMalformed), 1, "{inner:?}");
     }
 }
+
+/// An ICMP error from the underlay router (the wan host) to our address,
+/// type 3 code 4 with `mtu`, quoting the first 28 bytes past the outer
+/// header of `outer` (an IPv4 packet of ours), as RFC 792 asks at least.
+fn frag_needed_about(outer: &[u8], mtu: u16) -> Vec<u8> {
+    let mut icmp = vec![3, 4, 0, 0, 0, 0];
+    icmp.extend_from_slice(&mtu.to_be_bytes());
+    icmp.extend_from_slice(&outer[..outer.len().min(20 + 28)]);
+    let c = checksum::checksum(&icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut f = ipv4_frame("203.0.113.2", "203.0.113.1", 64, Protocol::Icmp, &icmp, false);
+    f[..12].copy_from_slice(&[GW_WAN.0, WAN_HOST.0].concat());
+    f
+}
+
+/// The Fragmentation Needed a frame from the LAN host got back: its MTU.
+fn told_mtu(sent: &[VecBuf]) -> Option<u16> {
+    let p = sent_ip(sent.first()?);
+    let icmp = icmp_of(&p);
+    (icmp[..2] == [3, 4]).then(|| u16::from_be_bytes([icmp[6], icmp[7]]))
+}
+
+#[test]
+fn the_underlays_fragmentation_needed_lowers_the_tunnel_mtu_rfc2003_4() {
+    let t = tunnel_tables(TunnelKind::Gre { key: Some(7) }, false);
+    let (mut r, mut io) = router(&t);
+    // A 1400-byte packet with DF leaves wrapped (the tunnel's MTU is 1472).
+    run(&mut r, &t, &mut io, 0, &udp_to("198.18.0.5", 1400 - 28, 0, true), 0);
+    let outer = io.sent.pop().unwrap().data()[14..].to_vec();
+    assert_eq!(outer.len(), 1428);
+    // Reports that name no tunnel of ours change nothing: another key,
+    // another far end, a packet that is not a tunnel's.
+    let mut other_key = outer.clone();
+    other_key[20 + 4..20 + 8].copy_from_slice(&8u32.to_be_bytes());
+    let mut other_end = outer.clone();
+    other_end[16..20].copy_from_slice(&[203, 0, 113, 9]);
+    let mut not_tunnel = outer.clone();
+    not_tunnel[9] = 17;
+    for forged in [&other_key, &other_end, &not_tunnel] {
+        run(&mut r, &t, &mut io, 1, &frag_needed_about(forged, 1300), 0);
+    }
+    assert_eq!(r.counters.tunnel_path_mtu_updates, 0);
+    run(&mut r, &t, &mut io, 0, &udp_to("198.18.0.5", 1400 - 28, 0, true), 0);
+    assert_eq!(io.sent.pop().unwrap().len(), 14 + 1428, "still the tunnel's own MTU");
+    // The underlay's report about one of our packets: the path is 1300
+    // bytes, the tunnel 1300 less GRE with a key (28).
+    io.sent.clear();
+    run(&mut r, &t, &mut io, 1, &frag_needed_about(&outer, 1300), 1);
+    assert!(io.sent.is_empty(), "taken, not answered nor punted");
+    assert_eq!(r.counters.tunnel_path_mtu_updates, 1);
+    // Both paths now answer what does not fit with 1272 ...
+    let big = udp_to("198.18.0.5", 1400 - 28, 0, true);
+    run(&mut r, &t, &mut io, 0, &big, 2);
+    assert_eq!(told_mtu(&io.sent), Some(1272));
+    io.sent.clear();
+    r.process_burst(&t, 0, &mut [Some(VecBuf::from_frame(0, &big))], 2, &mut io);
+    assert_eq!(told_mtu(&io.sent), Some(1272), "the fast path too");
+    // ... carry what fits ...
+    io.sent.clear();
+    let fits = udp_to("198.18.0.5", 1272 - 28, 0, true);
+    r.process_burst(&t, 0, &mut [Some(VecBuf::from_frame(0, &fits))], 2, &mut io);
+    assert_eq!(io.sent.pop().unwrap().len(), 14 + 1300);
+    // ... and cut what has no DF into fragments that fit the path.
+    run(&mut r, &t, &mut io, 0, &udp_to("198.18.0.5", 1400 - 28, 0, false), 2);
+    assert_eq!(io.sent.len(), 2);
+    assert!(io.sent.iter().all(|f| sent_ip(f).total_len() <= 1300));
+    // Ten minutes on, the tunnel's own MTU is tried again.
+    io.sent.clear();
+    run(&mut r, &t, &mut io, 0, &big, crate::path_mtu::AGE_NS + 2);
+    assert_eq!(io.sent.pop().unwrap().len(), 14 + 1428);
+}
+
+#[test]
+fn packet_too_big_lowers_a_tunnel_over_ipv6_and_1280_always_goes_in_rfc2473_8() {
+    let t = tunnel_tables(GRE, true);
+    let (mut r, mut io) = router(&t);
+    run(&mut r, &t, &mut io, 0, &udp_to("198.18.0.5", 1400 - 28, 0, true), 0);
+    let outer = io.sent.pop().unwrap().data()[14..].to_vec();
+    assert_eq!((outer[0] >> 4, outer.len()), (6, 40 + 4 + 1400));
+    // Packet Too Big from the underlay router, 1300 bytes: the tunnel
+    // takes 1300 less IPv6 and GRE (44).
+    let mut msg = vec![2, 0, 0, 0];
+    msg.extend_from_slice(&1300u32.to_be_bytes());
+    msg.extend_from_slice(&outer[..1000]);
+    let ptb = super::ip6::icmp6("2001:db8:1::2", "2001:db8:1::1", msg);
+    let mut f = super::ip6::ipv6_frame(GW_WAN, "2001:db8:1::2", "2001:db8:1::1", 64, nh::ICMPV6, &ptb);
+    f[6..12].copy_from_slice(&WAN_HOST.0);
+    run(&mut r, &t, &mut io, 1, &f, 1);
+    assert_eq!(r.counters.tunnel_path_mtu_updates, 1);
+    io.sent.clear();
+    run(&mut r, &t, &mut io, 0, &udp_to("198.18.0.5", 1400 - 28, 0, true), 2);
+    assert_eq!(told_mtu(&io.sent), Some(1256));
+    // IPv6 inside: 1280 bytes go in whole (the outer packet is cut to
+    // fit outside, RFC 2473 §7.1); more are refused with 1280, never less.
+    let six = |len: usize| {
+        let mut u = vec![0u8; len - 40];
+        u[4..6].copy_from_slice(&((len - 40) as u16).to_be_bytes());
+        let c = ipv6::upper_checksum(&ip6("fd00:1::2"), &ip6("2001:db8:99::5"), nh::UDP, &u);
+        u[6..8].copy_from_slice(&c.to_be_bytes());
+        super::ip6::ipv6_frame(GW_LAN, "fd00:1::2", "2001:db8:99::5", 64, nh::UDP, &u)
+    };
+    io.sent.clear();
+    run(&mut r, &t, &mut io, 0, &six(1280), 3);
+    assert!(!io.sent.is_empty() && io.sent.iter().all(|f| f.port() == 1 && f.len() <= 14 + 1300));
+    io.sent.clear();
+    run(&mut r, &t, &mut io, 0, &six(1300), 3);
+    let p = Ipv6Packet::new_checked(&io.sent[0].data()[14..]).unwrap();
+    let m = p.payload();
+    assert_eq!((m[0], u32::from_be_bytes([m[4], m[5], m[6], m[7]])), (2, 1280));
+}

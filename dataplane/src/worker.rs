@@ -75,6 +75,7 @@ pub struct Dataplane {
     nat_logs: Vec<Arc<nat::LogQueue>>,
     punt: PuntQueues,
     clock: Clock,
+    path_mtus: Arc<stack::path_mtu::PathMtus>,
 }
 
 /// The workers' clock: nanoseconds from the TSC.
@@ -137,6 +138,7 @@ impl Dataplane {
         let workers = cfg.cores.len() as u16;
         let punt = PuntQueues::new(cfg.cores.len());
         let conversations = Arc::new(stack::conversations::Conversations::default());
+        let path_mtus = Arc::new(stack::path_mtu::PathMtus::default());
         // One seed for all workers (they must agree on a connection's
         // owner), random per run.
         let owner_seed = tsc_hz.rotate_left(32) ^ rdtsc();
@@ -163,6 +165,7 @@ impl Dataplane {
                 punt_up: punt.up[w].clone(),
                 punt_down: (w == 0).then(|| punt.down.clone()),
                 conversations: conversations.clone(),
+                path_mtus: path_mtus.clone(),
                 nat_rules: nat_rules.clone(),
                 idle_polls: cfg.idle_polls_before_sleep,
                 idle_sleep: cfg.idle_sleep,
@@ -183,7 +186,17 @@ impl Dataplane {
                 .map_err(|e| format!("spawning worker {w}: {e}"))?;
             handles.push(h);
         }
-        Ok(Dataplane { stop, handles, stats, dumps, nat_mailboxes, nat_logs, punt, clock: Clock::new(tsc_hz) })
+        Ok(Dataplane {
+            stop,
+            handles,
+            stats,
+            dumps,
+            nat_mailboxes,
+            nat_logs,
+            punt,
+            clock: Clock::new(tsc_hz),
+            path_mtus,
+        })
     }
 
     /// Published counters, one entry per worker.
@@ -209,6 +222,11 @@ impl Dataplane {
     /// The workers' clock (log records carry its time).
     pub fn clock(&self) -> Clock {
         self.clock
+    }
+
+    /// The tunnels' path MTU estimates the workers share.
+    pub fn path_mtus(&self) -> Arc<stack::path_mtu::PathMtus> {
+        self.path_mtus.clone()
     }
 
     /// Neighbor cache dumps, one per worker.
@@ -258,6 +276,7 @@ struct WorkerContext {
     punt_up: Arc<ArrayQueue<PuntFrame>>,
     punt_down: Option<Arc<ArrayQueue<PuntFrame>>>,
     conversations: Arc<stack::conversations::Conversations>,
+    path_mtus: Arc<stack::path_mtu::PathMtus>,
     inbox: Arc<ArrayQueue<NeighborNews>>,
     peers: Vec<Arc<ArrayQueue<NeighborNews>>>,
     tsc_hz: u64,
@@ -471,6 +490,7 @@ impl WorkerContext {
         router.set_announcer(self.index == 0);
         router.set_place(self.tcp_place);
         router.set_conversations(self.conversations.clone());
+        router.set_path_mtus(self.path_mtus.clone());
         let mut io = WorkerIo {
             pool: self.pool.clone(),
             queue: self.queue,

@@ -22,7 +22,7 @@ rm -rf "$run"/frr*
 # Whatever else still runs in a lab namespace (a test's listener, an
 # iperf3 server, a daemon whose pid file is gone) goes with it: a
 # process left behind keeps its namespace alive after the name is gone.
-for ns in lab-frr lab-frr2 lab-lan lab-wan lab-h1 lab-h2 lab-h3 lab-h4 lab-gw lab-gw2; do
+for ns in lab-frr lab-frr2 lab-lan lab-wan lab-far lab-h1 lab-h2 lab-h3 lab-h4 lab-gw lab-gw2; do
   pids=$(ip netns pids "$ns" 2>/dev/null)
   # shellcheck disable=SC2086
   [ -n "$pids" ] && kill -KILL $pids 2>/dev/null

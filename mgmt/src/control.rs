@@ -152,6 +152,16 @@ pub struct Hooks {
     pub nat_log: Option<Arc<crate::natlog::NatLog>>,
     /// The punt thread's counters, when it runs.
     pub punt: Option<Arc<crate::punt::PuntStats>>,
+    /// The tunnels' path MTU estimates, when workers run.
+    pub path_mtus: Option<PathMtuHook>,
+}
+
+/// The workers' shared path MTU estimates ([`stack::path_mtu`]) and
+/// their clock, to read them as the workers do.
+#[derive(Clone)]
+pub struct PathMtuHook {
+    pub table: Arc<stack::path_mtu::PathMtus>,
+    pub now: Arc<dyn Fn() -> u64 + Send + Sync>,
 }
 
 struct Pending {
@@ -340,6 +350,16 @@ impl Controller {
 
     pub fn snapshot(&self) -> arc_swap::Guard<Arc<Tables>> {
         self.hooks.snapshot.load()
+    }
+
+    /// The MTU a tunnel interface's packets must fit now: its own, or
+    /// less if the underlay reported a narrower path. None for other
+    /// interfaces, or without workers.
+    pub fn tunnel_mtu(&self, ifc: &stack::Interface) -> Option<u16> {
+        let (tun, hook) = (ifc.tunnel?, self.hooks.path_mtus.as_ref()?);
+        let key = stack::path_mtu::PathKey::of_tunnel(&tun);
+        let overhead = tun.kind.overhead(tun.remote.is_ipv6()) as u16;
+        Some(hook.table.cap(key, ifc.mtu, overhead, (hook.now)()))
     }
 
     pub fn workers(&self) -> &[Arc<WorkerStats>] {

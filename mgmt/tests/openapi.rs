@@ -163,6 +163,7 @@ fn controller(dir: &std::path::Path, token: &str) -> Arc<Controller> {
         nat_queries: vec![],
         nat_log: None,
         punt: None,
+        path_mtus: None,
     };
     let ports = vec![
         PortHandle { name: "lan".into(), id: 60, mac: macs[0] },

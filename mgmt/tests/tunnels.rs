@@ -38,8 +38,14 @@ const TUNNELS: &str = r#"  - name: gre1
 "#;
 
 fn tunnel_lab() -> Option<Lab> {
+    tunnel_lab_with("")
+}
+
+/// The tunnel lab with `more` (interfaces, then other sections) after
+/// the five tunnels.
+fn tunnel_lab_with(more: &str) -> Option<Lab> {
     let text = std::fs::read_to_string(root().join("deploy/lab/gateway.yaml")).unwrap();
-    let text = text.replace("management:", &format!("{TUNNELS}management:"));
+    let text = text.replace("management:", &format!("{TUNNELS}{more}management:"));
     let path = std::env::temp_dir().join(format!("gateway-tunnels-{}.yaml", std::process::id()));
     std::fs::write(&path, text).unwrap();
     Lab::up_with(Some(&path))
@@ -50,12 +56,28 @@ fn tunnel_lab() -> Option<Lab> {
 struct Peer {
     child: Option<Child>,
     dev: String,
+    ns: &'static str,
+}
+
+/// Where a tunnel's far end runs: its namespace and outer addresses.
+struct Far {
+    ns: &'static str,
+    local: &'static str,
+    remote: &'static str,
 }
 
 impl Peer {
     fn start(kind: &str, remote_is_v6: bool, key: Option<u32>, mtu: u16, addrs: &[&str]) -> Peer {
-        let (local, remote) =
-            if remote_is_v6 { ("2001:db8:1::2", "2001:db8:1::1") } else { ("203.0.113.2", "203.0.113.1") };
+        let far = if remote_is_v6 {
+            Far { ns: "lab-wan", local: "2001:db8:1::2", remote: "2001:db8:1::1" }
+        } else {
+            Far { ns: "lab-wan", local: "203.0.113.2", remote: "203.0.113.1" }
+        };
+        Peer::start_at(far, kind, key, mtu, addrs)
+    }
+
+    fn start_at(far: Far, kind: &str, key: Option<u32>, mtu: u16, addrs: &[&str]) -> Peer {
+        let (ns, local, remote, remote_is_v6) = (far.ns, far.local, far.remote, far.remote.contains(':'));
         let dev = format!("t-{kind}{}", if remote_is_v6 { "6" } else { "" });
         let linux = match (kind, remote_is_v6) {
             ("gre", true) => "ip6gre",
@@ -64,16 +86,16 @@ impl Peer {
         };
         let key_arg = key.map(|k| format!("key {k}")).unwrap_or_default();
         let kernel = sh(&format!(
-            "ip netns exec lab-wan ip link add {dev} type {linux} local {local} remote {remote} {key_arg} ttl 64"
+            "ip netns exec {ns} ip link add {dev} type {linux} local {local} remote {remote} {key_arg} ttl 64"
         ))
         .status
         .success();
         let child = if kernel {
-            ok(&format!("ip netns exec lab-wan ip link set {dev} mtu {mtu} up"));
+            ok(&format!("ip netns exec {ns} ip link set {dev} mtu {mtu} up"));
             None
         } else {
             let mut c = Command::new("ip")
-                .args(["netns", "exec", "lab-wan", "python3"])
+                .args(["netns", "exec", ns, "python3"])
                 .arg(root().join("deploy/lab/tunnel_peer.py"))
                 .args([kind, local, remote, &dev, &mtu.to_string()])
                 .args(key.map(|k| k.to_string()))
@@ -91,12 +113,12 @@ impl Peer {
             if kernel { "the kernel's" } else { "user-space (no kernel module)" }
         );
         for a in addrs {
-            ok(&format!("ip netns exec lab-wan ip addr add {a} dev {dev}"));
+            ok(&format!("ip netns exec {ns} ip addr add {a} dev {dev}"));
         }
-        ok(&format!("ip netns exec lab-wan ip route add 10.0.1.0/24 dev {dev}"));
-        ok(&format!("ip netns exec lab-wan ip -6 route add fd00:1::/64 dev {dev}"));
-        ok(&format!("ip netns exec lab-wan sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.{dev}.rp_filter=0"));
-        Peer { child, dev }
+        ok(&format!("ip netns exec {ns} ip route add 10.0.1.0/24 dev {dev}"));
+        ok(&format!("ip netns exec {ns} ip -6 route add fd00:1::/64 dev {dev}"));
+        ok(&format!("ip netns exec {ns} sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.{dev}.rp_filter=0"));
+        Peer { child, dev, ns }
     }
 }
 
@@ -106,7 +128,7 @@ impl Drop for Peer {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = sh(&format!("ip netns exec lab-wan ip link del {} 2>/dev/null", self.dev));
+        let _ = sh(&format!("ip netns exec {} ip link del {} 2>/dev/null", self.ns, self.dev));
     }
 }
 
@@ -184,6 +206,59 @@ fn path_mtu_discovery_and_fragments_through_a_1400_byte_tunnel() {
     assert!(lab.metric("gateway_reassembled_total") >= 3);
 }
 
+/// A tunnel whose path is narrower than its own MTU, far from the
+/// gateway: its far end, lab-far, lies behind lab-wan over a 1300-byte
+/// link. lab-wan's kernel cannot forward the 1500-byte outer packets
+/// (DF set, from the inner TCP) and reports Fragmentation Needed to the
+/// tunnel's end, our address; the gateway lowers the tunnel's MTU from
+/// it (RFC 2003 §4: 1300 less GRE's 28 bytes) and tells lab-lan's TCP,
+/// whose 20 MB transfer then completes.
+#[test]
+fn a_narrow_path_beyond_the_next_hop_lowers_the_tunnel_mtu_rfc2003_4() {
+    const FAR: &str = r#"  - name: gre2
+    tunnel: { type: gre, local: 203.0.113.1, remote: 198.51.100.2, key: 8 }
+    ipv4: ["172.16.8.1/30"]
+routes:
+  - { dst: "198.51.100.0/24", via: ["203.0.113.2"] }
+"#;
+    let Some(lab) = tunnel_lab_with(FAR) else { return };
+    let _far = FarNamespace::up();
+    let far = Far { ns: "lab-far", local: "198.51.100.2", remote: "203.0.113.1" };
+    let _peer = Peer::start_at(far, "gre", Some(8), 1500, &["172.16.8.2/30"]);
+    pings("172.16.8.2");
+    tcp_transfer("lab-lan", "lab-far", "172.16.8.2", 5001, 20_000_000);
+    assert!(lab.metric("gateway_tunnel_path_mtu_updates_total") >= 1, "the underlay's report was taken");
+    assert!(lab.drops("fragmentation_needed") >= 1, "the sender was told the tunnel's lower MTU");
+    let got = api("GET", "/api/v1/interfaces/gre2", "readonly", None, &[]).json;
+    assert_eq!(got["path_mtu"], 1272, "1300 less the outer headers: {got}");
+}
+
+/// lab-far: a host behind lab-wan over a 1300-byte link (198.51.100.0/30),
+/// lab-wan routing between it and the gateway.
+struct FarNamespace;
+
+impl FarNamespace {
+    fn up() -> FarNamespace {
+        let _ = sh("ip netns del lab-far 2>/dev/null");
+        ok("ip netns add lab-far");
+        ok("ip link add far-w netns lab-wan type veth peer name far-f netns lab-far");
+        ok("ip -n lab-wan link set far-w mtu 1300 up");
+        ok("ip -n lab-far link set far-f mtu 1300 up");
+        ok("ip -n lab-far link set lo up");
+        ok("ip -n lab-wan addr add 198.51.100.1/30 dev far-w");
+        ok("ip -n lab-far addr add 198.51.100.2/30 dev far-f");
+        ok("ip -n lab-far route add default via 198.51.100.1");
+        ok("ip netns exec lab-wan sysctl -qw net.ipv4.ip_forward=1");
+        FarNamespace
+    }
+}
+
+impl Drop for FarNamespace {
+    fn drop(&mut self) {
+        let _ = sh("ip netns pids lab-far | xargs -r kill -KILL; ip netns del lab-far 2>/dev/null");
+    }
+}
+
 /// With MSS clamping on gre1 (1400 bytes, set through the API), both
 /// SYNs of a connection through it get an MSS that fits: the transfer
 /// needs no Fragmentation Needed at all.
@@ -193,7 +268,9 @@ fn mss_clamping_on_the_tunnel_makes_path_mtu_discovery_unneeded() {
     let _peer = Peer::start("gre", false, Some(7), 1500, &["172.16.0.2/30", "fd00:90::2/64"]);
     let mut gre1 = api("GET", "/api/v1/interfaces/gre1", "readonly", None, &[]).json;
     gre1["tcp_mss_clamp"] = serde_json::json!(true);
-    gre1.as_object_mut().unwrap().remove("mac");
+    for shown in ["mac", "path_mtu"] {
+        gre1.as_object_mut().unwrap().remove(shown);
+    }
     let r = api("PUT", "/api/v1/interfaces/gre1", "admin", Some(gre1), &[]);
     assert_eq!(r.status, 200, "{}", r.text);
     tcp_transfer("lab-lan", "lab-wan", "172.16.0.2", 5001, 20_000_000);

@@ -18,12 +18,19 @@ pub struct InterfaceInfo {
     /// The MAC address it answers on: its port's, or for a bridge's
     /// interface the first member port's.
     pub mac: String,
+    /// A tunnel's: the MTU its packets must fit now. Its own (`mtu`, or
+    /// less to fit the underlay interface with the outer headers), or
+    /// less again while the underlay's last report of a narrower path
+    /// holds (10 minutes; RFC 2003 §4, RFC 2473 §8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_mtu: Option<u16>,
 }
 
 fn iface_info(api: &Api, c: &InterfaceConf) -> InterfaceInfo {
     let t = api.ctl.snapshot();
-    let mac = t.ifaces.iter().find(|i| i.name == c.name).map(|i| i.mac.to_string()).unwrap_or_default();
-    InterfaceInfo { config: c.clone(), mac }
+    let ifc = t.ifaces.iter().find(|i| i.name == c.name);
+    let mac = ifc.map(|i| i.mac.to_string()).unwrap_or_default();
+    InterfaceInfo { config: c.clone(), mac, path_mtu: ifc.and_then(|i| api.ctl.tunnel_mtu(i)) }
 }
 
 const INTERFACES: NamedList<InterfaceConf> =

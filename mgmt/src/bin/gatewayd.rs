@@ -275,6 +275,7 @@ fn run(cfg: Config, config_file: &Path) -> Result<(), String> {
         nat_queries: dp.nat_mailboxes().to_vec(),
         nat_log: Some(nat_log.clone()),
         punt: punt.as_ref().map(|_| punt_stats.clone()),
+        path_mtus: Some(mgmt::control::PathMtuHook { table: dp.path_mtus(), now: Arc::new(move || clock.now()) }),
     };
     let served = serve(listen, cfg, config_file.to_owned(), handles, hooks, audit);
     // Shut down in dependency order: workers, ports, pool, EAL.

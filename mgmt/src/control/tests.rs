@@ -41,6 +41,7 @@ fn fixture(name: &str) -> Fixture {
         nat_queries: vec![],
         nat_log: None,
         punt: None,
+        path_mtus: None,
     };
     let audit = AuditLog::open(&dir.join("audit.jsonl")).unwrap();
     Fixture { ctl: Controller::new(cfg, path, ports, hooks, audit), dir, worker }

@@ -46,7 +46,12 @@ fn tunnel_lab() -> Option<Lab> {
 fn tunnel_lab_with(more: &str) -> Option<Lab> {
     let text = std::fs::read_to_string(root().join("deploy/lab/gateway.yaml")).unwrap();
     let text = text.replace("management:", &format!("{TUNNELS}{more}management:"));
-    let path = std::env::temp_dir().join(format!("gateway-tunnels-{}.yaml", std::process::id()));
+    // A file per config: tests run in parallel, and each writes its own
+    // before it waits for the lab.
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&text, &mut h);
+    let name = format!("gateway-tunnels-{}-{:x}.yaml", std::process::id(), std::hash::Hasher::finish(&h));
+    let path = std::env::temp_dir().join(name);
     std::fs::write(&path, text).unwrap();
     Lab::up_with(Some(&path))
 }

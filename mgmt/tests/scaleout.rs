@@ -66,17 +66,32 @@ fn state() -> String {
     out
 }
 
-/// Packets gateway `n` has forwarded (its own API and token).
-fn forwarded(n: u16) -> u64 {
+/// Gateway `n`'s metrics (its own API and token).
+fn metrics(n: u16) -> String {
     let dir = if n == 1 { "/run/gatewayd-lab".to_string() } else { format!("/run/gatewayd-lab/gw{n}") };
-    let text = ok(&format!(
+    ok(&format!(
         "curl -sf -H \"Authorization: Bearer $(cat {dir}/readonly.token)\" http://127.0.0.1:{}/metrics",
         8079 + n
-    ));
-    text.lines()
+    ))
+}
+
+/// Packets gateway `n` has forwarded.
+fn forwarded(n: u16) -> u64 {
+    metrics(n)
+        .lines()
         .find_map(|l| l.strip_prefix("gateway_forwarded_total "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Gateway `n`'s frame counts and drops by reason, for a failure's message.
+fn counts(n: u16) -> String {
+    let m = metrics(n);
+    let keep = ["gateway_worker_packets_total", "gateway_forwarded_total", "gateway_local_total", "gateway_punted"];
+    let lines = m.lines().filter(|l| {
+        keep.iter().any(|k| l.starts_with(k)) || (l.starts_with("gateway_drops_total{") && !l.ends_with(" 0"))
+    });
+    lines.collect::<Vec<_>>().join("\n")
 }
 
 fn flows(ns: &str, args: &[&str]) -> std::process::Child {
@@ -127,6 +142,18 @@ while True:
     // ECMP: each gateway carries a share of the 64 flows.
     let (a, b) = (forwarded(1), forwarded(2));
     assert!(a > 500 && b > 500, "both gateways forward: {a} and {b}");
+    // Gateway 2's count while gateway 1 dies, every 100 ms: if every
+    // flow goes missing at once, whether gateway 2 stopped forwarding.
+    let watch = std::thread::spawn(|| {
+        let t0 = Instant::now();
+        let mut seen = Vec::new();
+        while t0.elapsed() < Duration::from_secs(6) {
+            seen.push((t0.elapsed().as_secs_f64(), forwarded(2)));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        seen
+    });
+    std::thread::sleep(Duration::from_millis(500));
     // Gateway 1 dies: BFD (300 ms x 3) at lab-wan takes its path out.
     script("kill 1");
     let gone = wait_paths(1, 15);
@@ -134,18 +161,32 @@ while True:
     let b_alone = forwarded(2);
     std::thread::sleep(Duration::from_secs(2));
     let carried = forwarded(2) - b_alone;
-    assert!(carried > 64 * 50, "gateway 2 carries every flow: {carried} in 2 s");
+    assert!(carried > 64 * 50, "gateway 2 carries every flow: {carried} in 2 s\n{}\n{}", counts(2), state());
     // It comes back: its session and BFD come up, its path returns.
     script("start 1");
     let back = wait_paths(2, 30);
     std::thread::sleep(Duration::from_secs(3));
-    assert!(forwarded(1) > 500, "flows spread to the restarted gateway again");
+    let again = forwarded(1);
+    assert!(again > 500, "flows spread to the restarted gateway again: {again}\n{}\n{}", counts(1), state());
     let sent = sender.wait_with_output().expect("sender");
     assert!(sent.status.success());
     let sent: serde_json::Value = serde_json::from_slice(&sent.stdout).expect("sender JSON");
     let out = receiver.wait_with_output().expect("receiver");
     let mut report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("receiver JSON");
     report["sender"] = sent;
+    // The longest stretch in which gateway 2 forwarded nothing.
+    let seen = watch.join().expect("watch");
+    let still = seen
+        .windows(2)
+        .fold((0.0f64, seen.first().map_or(0.0, |s| s.0)), |(worst, since), w| {
+            if w[1].1 > w[0].1 {
+                (worst.max(w[1].0 - since), w[1].0)
+            } else {
+                (worst, since)
+            }
+        })
+        .0;
+    report["gateway2_longest_still"] = serde_json::json!((still * 1000.0).round() / 1000.0);
     let gaps: Vec<f64> = report["gaps"].as_object().unwrap().values().filter_map(|g| g.as_f64()).collect();
     let worst = gaps.iter().cloned().fold(0.0, f64::max);
     let hit = gaps.iter().filter(|&&g| g > 0.5).count();

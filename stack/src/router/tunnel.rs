@@ -185,9 +185,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         self.outer_mtu = u16::MAX;
         self.encapsulating = false;
     }
-}
 
-impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// The MTU packets leaving by `egress` must fit: its own, or, for a
     /// tunnel, less if the underlay reported a smaller path
     /// ([`crate::path_mtu`]).

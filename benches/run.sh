@@ -189,12 +189,28 @@ fi
 # The nat44 fill port's veth pair, if one was made.
 drop_veth() { [ -z "${veth:-}" ] || ip link del "${veth}a" 2>/dev/null || true; }
 need_root run.sh DPDK
-gatewayd_build
+[ "$scenario" = io_floor ] || gatewayd_build   # (io_floor measures no gatewayd)
 
 v6=""
 if [ "$scenario" = ipv6_route ]; then v6=--v6; fi
 pcap="$out/ip${v6:+v6}-64b-1024flows.pcap"
 /usr/bin/python3 "$here/gen_pcap.py" "$pcap" $v6 --flows 1024 --size 64 --dst-port-index 1
+
+# summary NAME [SUFFIX [LABEL]]: from $out/pairs.txt's lines "NAME
+# RATE L3FWD_RATE", the median rates (the first as LABEL_mpps, default
+# gatewayd) and ratio, and the ratios' spread; SUFFIX ends the line.
+summary() {
+  /usr/bin/python3 - "$out/pairs.txt" "$1" "${2:-}" "${3:-gatewayd}" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.split()[0] == sys.argv[2]]
+gw = [float(r[1]) for r in rows]
+l3 = [float(r[2]) for r in rows]
+ratios = [g / l if l > 0 else float("nan") for g, l in zip(gw, l3)]
+med = statistics.median
+print(f"{sys.argv[2]} {sys.argv[4]}_mpps={med(gw):.2f} l3fwd_mpps={med(l3):.2f} ratio={med(ratios):.2f} "
+      f"min={min(ratios):.2f} max={max(ratios):.2f} pairs={len(rows)}{sys.argv[3]}")
+PY
+}
 
 # The drivers' floor: benches/io_floor.c (each burst received and sent
 # on untouched) against l3fwd, in turns on the core, on the IPv4 frames.
@@ -215,15 +231,8 @@ if [ "$scenario" = io_floor ]; then
   turns="$(cd "$here" && /usr/bin/python3 alternate.py "io_floor:$fpid:$fprefix" "l3fwd:$l3pid:$l3prefix" \
     --pairs "$pairs" --seconds "$seconds")" || { cat "$out/io_floor.log" >&2; exit 1; }
   echo "$turns" | awk '/^pair /{print "# io_floor pair " $2 ": floor " $4 " l3fwd " $6 " Mpps"}' >&2
-  echo "$turns" | /usr/bin/python3 -c '
-import statistics, sys
-rows = [l.split() for l in sys.stdin if l.startswith("pair ")]
-floor = [float(r[3]) for r in rows]
-l3 = [float(r[5]) for r in rows]
-ratios = [f / l for f, l in zip(floor, l3)]
-med = statistics.median
-print(f"io_floor floor_mpps={med(floor):.2f} l3fwd_mpps={med(l3):.2f} ratio={med(ratios):.2f} "
-      f"min={min(ratios):.2f} max={max(ratios):.2f} pairs={len(rows)}")'
+  echo "$turns" | awk '/^pair /{print "io_floor", $4, $6}' >"$out/pairs.txt"
+  summary io_floor "" floor
   exit 0
 fi
 
@@ -423,19 +432,6 @@ for i in "${!names[@]}"; do
     '/^pair /{print "# " n " pair " $2 ": gatewayd " $4 " l3fwd " $6 " Mpps"}
      /^rx /{print "# " n ": gatewayd received " $3 " Mpps on port 0 in its last turn (log: " logf ")"}' >&2
 done
-# Per name: median rates and ratio, the ratios' spread.
-summary() {
-  /usr/bin/python3 - "$out/pairs.txt" "$1" "${2:-}" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1]) if l.split()[0] == sys.argv[2]]
-gw = [float(r[1]) for r in rows]
-l3 = [float(r[2]) for r in rows]
-ratios = [g / l if l > 0 else float("nan") for g, l in zip(gw, l3)]
-med = statistics.median
-print(f"{sys.argv[2]} gatewayd_mpps={med(gw):.2f} l3fwd_mpps={med(l3):.2f} ratio={med(ratios):.2f} "
-      f"min={min(ratios):.2f} max={max(ratios):.2f} pairs={len(rows)}{sys.argv[3]}")
-PY
-}
 for name in "${names[@]}"; do
   if [ "$name" = nat44_steady ]; then summary "$name" " sessions=$sessions"; else summary "$name"; fi
 done

@@ -357,9 +357,7 @@ impl Controller {
     /// interfaces, or without workers.
     pub fn tunnel_mtu(&self, ifc: &stack::Interface) -> Option<u16> {
         let (tun, hook) = (ifc.tunnel?, self.hooks.path_mtus.as_ref()?);
-        let key = stack::path_mtu::PathKey::of_tunnel(&tun);
-        let overhead = tun.kind.overhead(tun.remote.is_ipv6()) as u16;
-        Some(hook.table.cap(key, ifc.mtu, overhead, (hook.now)()))
+        Some(hook.table.of_tunnel(&tun, ifc.mtu, (hook.now)()))
     }
 
     pub fn workers(&self) -> &[Arc<WorkerStats>] {

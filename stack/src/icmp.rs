@@ -9,11 +9,42 @@ use crate::buf::PacketBuf;
 use crate::wire::ethernet::HEADER_LEN as ETH_LEN;
 use crate::wire::icmpv4::{Icmpv4Packet, Icmpv4Repr, Message};
 use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr, Protocol};
+use crate::wire::ipv6::{self, Ipv6Packet};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Most bytes of IP an error may carry (RFC 1812 §4.3.2.3).
 pub const MAX_ERROR_LEN: usize = 576;
 const ADDED: usize = ipv4::HEADER_LEN + crate::wire::icmpv4::HEADER_LEN;
+
+/// The header an ICMP error quotes (RFC 792; RFC 4443 §2.4(c)), of
+/// either family: its ends, its protocol (IPv6: the fixed header's next
+/// header), where its payload starts in the quote, and whether it is IPv6.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Quoted {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub protocol: u8,
+    pub at: usize,
+    pub v6: bool,
+}
+
+/// Reads the header at the start of `q`, the quote of an ICMP error;
+/// None if it holds no whole fixed header.
+pub fn quoted(q: &[u8]) -> Option<Quoted> {
+    match q.first().map(|b| b >> 4) {
+        Some(4) if q.len() >= ipv4::HEADER_LEN => {
+            let p = Ipv4Packet::new_unchecked(q);
+            let protocol = *q.get(ipv4::field::PROTOCOL)?;
+            Some(Quoted { src: p.src().into(), dst: p.dst().into(), protocol, at: p.header_len(), v6: false })
+        }
+        Some(6) if q.len() >= ipv6::HEADER_LEN => {
+            let p = Ipv6Packet::new_unchecked(q);
+            let (src, dst) = (p.src().into(), p.dst().into());
+            Some(Quoted { src, dst, protocol: p.next_header(), at: ipv6::HEADER_LEN, v6: true })
+        }
+        _ => None,
+    }
+}
 
 /// Whether RFC 1812 §4.3.2.7 allows an ICMP error about this frame: not
 /// about an ICMP error, a non-initial fragment, a link-layer or IP

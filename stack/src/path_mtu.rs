@@ -99,6 +99,14 @@ impl PathMtus {
         }
     }
 
+    /// The MTU of tunnel `tun`, whose own (configured or derived) MTU is
+    /// `mtu`: less if its path's estimate says so.
+    #[inline]
+    pub fn of_tunnel(&self, tun: &Tunnel, mtu: u16, now: u64) -> u16 {
+        let overhead = tun.kind.overhead(tun.remote.is_ipv6()) as u16;
+        self.cap(PathKey::of_tunnel(tun), mtu, overhead, now)
+    }
+
     /// Takes a report of `reported` bytes for the path of `key` (an IPv6
     /// outside if `v6`): true if it lowered the estimate. A report at or
     /// above the estimate in force is ignored (RFC 1191 §6.3, RFC 8201
@@ -112,16 +120,6 @@ impl PathMtus {
         let Some(slot) = self.slots.get(usize::from(key.slot)) else { return false };
         slot.store(pack(key.check, mtu, now + AGE_NS), Relaxed);
         true
-    }
-
-    /// How many estimates are in force at `now`.
-    pub fn len(&self, now: u64) -> usize {
-        self.slots.iter().filter(|s| s.load(Relaxed) & 0xffff_ffff > now >> UNIT_SHIFT).count()
-    }
-
-    /// True when no estimate is in force at `now`.
-    pub fn is_empty(&self, now: u64) -> bool {
-        self.len(now) == 0
     }
 }
 
@@ -145,10 +143,10 @@ mod tests {
         assert_eq!((p.cap(k, 1472, 28, 6 * S), p.cap(k, 1480, 20, 6 * S)), (1272, 1280));
         // The tunnel's own MTU stays the bound when it is lower.
         assert_eq!(p.cap(k, 1200, 24, 6 * S), 1200);
-        assert_eq!(p.len(6 * S), 1);
+        assert_eq!(p.get(k, 6 * S), Some(1300));
         // Ten minutes on, the tunnel's own MTU is tried again.
         assert_eq!(p.cap(k, 1476, 24, 5 * S + AGE_NS + 2 * S), 1476);
-        assert!(p.is_empty(5 * S + AGE_NS + 2 * S));
+        assert_eq!(p.get(k, 5 * S + AGE_NS + 2 * S), None);
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     ) {
         let Some(ip) = pkt.data().get(ETH_LEN..) else { return self.drop(DropReason::Ipv4Truncated) };
         let p = Ipv4Packet::new_unchecked(ip);
-        let mtu = self.mtu_of(egress, cx.now).min(self.outer_mtu);
+        let mtu = self.mtu_of(egress, cx.now);
         if ip.len() < ipv4::HEADER_LEN || p.total_len() <= mtu {
             return self.output(cx, egress, out, IpAddr::V4(nh), pkt);
         }
@@ -151,11 +151,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         nh: Ipv6Addr,
         pkt: B,
     ) {
-        // (Into a tunnel, 1280 bytes go whole: see `forward6`.)
-        let mtu = match egress.tunnel {
-            Some(_) => self.mtu_of(egress, cx.now).max(ipv6::MIN_MTU as u16),
-            None => egress.mtu.min(self.outer_mtu),
-        };
+        let mtu = self.mtu6_of(egress, cx.now);
         if pkt.len() <= ETH_LEN + usize::from(mtu) {
             return self.output(cx, egress, out, IpAddr::V6(nh), pkt);
         }

@@ -141,12 +141,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             let (r, m) = (DropReason::HopLimitExpired, Msg6::TimeExceeded);
             return self.icmp6_error(cx, ingress, pkt, r, Error6 { msg: m, code: 0, rest: 0 }, false);
         }
-        // Into a tunnel, 1280 bytes always go: what its path cannot carry
-        // goes in fragments outside (RFC 2473 §7.1, RFC 4213 §3.2).
-        let mtu = match egress.tunnel {
-            Some(_) => self.mtu_of(egress, cx.now).max(ipv6::MIN_MTU as u16),
-            None => egress.mtu,
-        };
+        let mtu = self.mtu6_of(egress, cx.now);
         if ip.len() > usize::from(mtu) {
             // RFC 8200 §5: routers never fragment; RFC 4443 §3.2 may go
             // to multicast too.

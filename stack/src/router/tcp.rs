@@ -246,23 +246,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// on (RFC 1191, RFC 8201, checked per RFC 5927), or the worker that
     /// owns that connection is named.
     pub(super) fn tcp_path_mtu(&mut self, cx: &mut Burst<'_, impl Io<B>>, quoted: &[u8], mtu: u32) -> PathMtu {
-        let (src, dst, at, floor): (IpAddr, IpAddr, usize, u32) = match quoted.first().map(|b| b >> 4) {
-            Some(4) => {
-                let p = Ipv4Packet::new_unchecked(quoted);
-                if quoted.len() < ipv4::HEADER_LEN || p.protocol() != Protocol::Tcp {
-                    return PathMtu::Ignored;
-                }
-                (p.src().into(), p.dst().into(), p.header_len(), 576)
-            }
-            Some(6) => {
-                let p = Ipv6Packet::new_unchecked(quoted);
-                if quoted.len() < ipv6::HEADER_LEN || p.next_header() != protocol::TCP {
-                    return PathMtu::Ignored;
-                }
-                (p.src().into(), p.dst().into(), ipv6::HEADER_LEN, ipv6::MIN_MTU as u32)
-            }
-            _ => return PathMtu::Ignored,
+        let Some(q) = crate::icmp::quoted(quoted).filter(|q| q.protocol == protocol::TCP) else {
+            return PathMtu::Ignored;
         };
+        let (src, dst, at) = (q.src, q.dst, q.at);
+        let floor = if q.v6 { ipv6::MIN_MTU as u32 } else { 576 };
         let Some(h) = quoted.get(at..at + 8) else { return PathMtu::Ignored };
         let ends = (
             SocketAddr::new(src, u16::from_be_bytes([h[0], h[1]])),

@@ -25,7 +25,7 @@ use crate::iface::{Interface, Tables, Tunnel, TunnelKey, TunnelKind};
 use crate::path_mtu::PathKey;
 use crate::wire::checksum;
 use crate::wire::ethernet::{ethertype, EthernetFrame, HEADER_LEN as ETH_LEN};
-use crate::wire::gre::{self, GreRepr};
+use crate::wire::gre::GreRepr;
 use crate::wire::ip::{ecn, protocol};
 use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr};
 use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
@@ -188,15 +188,24 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
     /// The MTU packets leaving by `egress` must fit: its own, or, for a
     /// tunnel, less if the underlay reported a smaller path
-    /// ([`crate::path_mtu`]).
+    /// ([`crate::path_mtu`]); while a tunnel's outer packet is routed,
+    /// no more than that path's.
     #[inline]
     pub(super) fn mtu_of(&self, egress: &Interface, now: u64) -> u16 {
         match egress.tunnel {
-            None => egress.mtu,
-            Some(tun) => {
-                let overhead = tun.kind.overhead(tun.remote.is_ipv6()) as u16;
-                self.path_mtus.cap(PathKey::of_tunnel(&tun), egress.mtu, overhead, now)
-            }
+            None => egress.mtu.min(self.outer_mtu),
+            Some(tun) => self.path_mtus.of_tunnel(&tun, egress.mtu, now),
+        }
+    }
+
+    /// As [`Router::mtu_of`], for IPv6: into a tunnel, 1280 bytes always
+    /// go, and what its path cannot carry goes in fragments outside (RFC
+    /// 2473 §7.1, RFC 4213 §3.2).
+    #[inline]
+    pub(super) fn mtu6_of(&self, egress: &Interface, now: u64) -> u16 {
+        match egress.tunnel {
+            None => self.mtu_of(egress, now),
+            Some(_) => self.mtu_of(egress, now).max(ipv6::MIN_MTU as u16),
         }
     }
 
@@ -206,41 +215,21 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// protocol and GRE key), the path's estimate is lowered (RFC 2003
     /// §4, RFC 2473 §8). False if it names no tunnel of ours.
     pub(super) fn tunnel_path_mtu(&mut self, t: &Tables, quoted: &[u8], reported: u32, now: u64) -> bool {
-        let (local, remote, proto, at, v6): (IpAddr, IpAddr, u8, usize, bool) = match quoted.first().map(|b| b >> 4) {
-            Some(4) if quoted.len() >= ipv4::HEADER_LEN => {
-                let p = Ipv4Packet::new_unchecked(quoted);
-                (p.src().into(), p.dst().into(), quoted[ipv4::field::PROTOCOL], p.header_len(), false)
-            }
-            Some(6) if quoted.len() >= ipv6::HEADER_LEN => {
-                let p = Ipv6Packet::new_unchecked(quoted);
-                (p.src().into(), p.dst().into(), p.next_header(), ipv6::HEADER_LEN, true)
-            }
-            _ => return false,
-        };
-        if !is_tunnel_protocol(proto) {
+        let Some(q) = crate::icmp::quoted(quoted).filter(|q| is_tunnel_protocol(q.protocol)) else {
             return false;
-        }
-        // Our GRE header: the key, if any, right after the fixed part
-        // (we send no checksum; a header with one is not ours).
-        let key = if proto == protocol::GRE {
-            let Some(flags) = quoted.get(at..at + gre::HEADER_LEN).map(|g| be16(g, gre::field::FLAGS)) else {
-                return false;
-            };
-            if flags & gre::flags::CHECKSUM != 0 {
-                return false;
-            }
-            match (flags & gre::flags::KEY != 0, quoted.get(at + gre::HEADER_LEN..at + gre::HEADER_LEN + 4)) {
-                (false, _) => None,
-                (true, Some(k)) => Some(u32::from_be_bytes([k[0], k[1], k[2], k[3]])),
-                (true, None) => return false,
-            }
-        } else {
-            None
+        };
+        let (local, remote, proto) = (q.src, q.dst, q.protocol);
+        let key = match proto {
+            protocol::GRE => match quoted.get(q.at..).and_then(GreRepr::quoted_key) {
+                Some(key) => key,
+                None => return false,
+            },
+            _ => None,
         };
         if t.tunnel(&TunnelKey { local, remote, protocol: proto, key }).is_none() {
             return false;
         }
-        if self.path_mtus.report(PathKey::of(local, remote), reported, v6, now) {
+        if self.path_mtus.report(PathKey::of(local, remote), reported, q.v6, now) {
             self.counters.tunnel_path_mtu_updates += 1;
         }
         true

@@ -83,6 +83,21 @@ impl GreRepr {
         }
     }
 
+    /// The key of a header as we send it ([`GreRepr::emit`]: no checksum,
+    /// so no checksum to verify over a payload an ICMP error quotes only
+    /// in part): `Some(key)`, or None if `b` is no such header or is cut
+    /// before its key.
+    pub fn quoted_key(b: &[u8]) -> Option<Option<u32>> {
+        let f = be16(b.get(..HEADER_LEN)?, field::FLAGS);
+        if f & (flags::CHECKSUM | flags::VERSION | flags::RFC1701) != 0 {
+            return None;
+        }
+        if f & flags::KEY == 0 {
+            return Some(None);
+        }
+        b.get(HEADER_LEN..HEADER_LEN + 4).map(|_| Some(be32(b, HEADER_LEN)))
+    }
+
     /// Writes a header for `protocol` with `key` into the start of `b`.
     pub fn emit(b: &mut [u8], protocol: u16, key: Option<u32>) {
         if b.len() < Self::emitted_len(key) {
@@ -98,6 +113,20 @@ impl GreRepr {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_quoted_header_of_ours_gives_its_key_and_others_none() {
+        use super::GreRepr;
+        let mut b = [0u8; 8];
+        GreRepr::emit(&mut b, 0x0800, Some(7));
+        assert_eq!(GreRepr::quoted_key(&b), Some(Some(7)));
+        assert_eq!(GreRepr::quoted_key(&b[..6]), None, "cut before its key");
+        GreRepr::emit(&mut b, 0x0800, None);
+        assert_eq!(GreRepr::quoted_key(&b[..4]), Some(None));
+        b[0] = 0x80; // a checksum: not a header we send
+        assert_eq!(GreRepr::quoted_key(&b), None);
+        assert_eq!(GreRepr::quoted_key(&b[..3]), None);
+    }
+
     use super::*;
 
     #[test]

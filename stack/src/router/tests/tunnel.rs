@@ -523,3 +523,21 @@ fn packet_too_big_lowers_a_tunnel_over_ipv6_and_1280_always_goes_in_rfc2473_8() 
     let m = p.payload();
     assert_eq!((m[0], u32::from_be_bytes([m[4], m[5], m[6], m[7]])), (2, 1280));
 }
+
+#[test]
+fn a_report_one_worker_takes_lowers_the_tunnel_for_every_worker() {
+    let t = tunnel_tables(TunnelKind::Gre { key: Some(7) }, false);
+    let shared = std::sync::Arc::new(crate::path_mtu::PathMtus::default());
+    let (mut a, mut io_a) = router(&t);
+    let (mut b, mut io_b) = router(&t);
+    a.set_path_mtus(shared.clone());
+    b.set_path_mtus(shared);
+    let big = udp_to("198.18.0.5", 1400 - 28, 0, true);
+    run(&mut a, &t, &mut io_a, 0, &big, 0);
+    let outer = io_a.sent.pop().unwrap().data()[14..].to_vec();
+    // The report reaches worker a; worker b answers with the lower MTU.
+    run(&mut a, &t, &mut io_a, 1, &frag_needed_about(&outer, 1300), 1);
+    assert_eq!((a.counters.tunnel_path_mtu_updates, b.counters.tunnel_path_mtu_updates), (1, 0));
+    b.process_burst(&t, 0, &mut [Some(VecBuf::from_frame(0, &big))], 2, &mut io_b);
+    assert_eq!(told_mtu(&io_b.sent), Some(1272));
+}

@@ -2,7 +2,9 @@
 //! with a key), IPIP, 6in4 (sit) and IPv4/IPv6-in-IPv6 (ip6tnl)
 //! interfaces against a far end in lab-wan, with IPv4 and IPv6 inside:
 //! pings and a byte-identical TCP transfer through each, Path MTU
-//! Discovery through a 1400-byte tunnel, a large UDP datagram cut to fit.
+//! Discovery through a 1400-byte tunnel, a large UDP datagram cut to fit,
+//! a narrow path beyond lab-wan, and errors from within unreachable
+//! tunnels told to the inner sender.
 //!
 //! The far end is the kernel's own tunnel where it has the module, and
 //! otherwise `deploy/lab/tunnel_peer.py` (a TUN device and raw sockets,
@@ -236,6 +238,79 @@ routes:
     assert!(lab.drops("fragmentation_needed") >= 1, "the sender was told the tunnel's lower MTU");
     let got = api("GET", "/api/v1/interfaces/gre2", "readonly", None, &[]).json;
     assert_eq!(got["path_mtu"], 1272, "1300 less the outer headers: {got}");
+}
+
+/// Tunnels whose far ends the underlay cannot reach. lab-wan's kernel
+/// answers their outer packets with an ICMP error quoting them (up to 576
+/// bytes, 1280 for ICMPv6, so the inner packet too), and the gateway
+/// tells the inner sender Destination Unreachable: lab-lan's ping reports
+/// it at once instead of timing out (RFC 2003 §4.1, RFC 2473 §8.1).
+/// - gre3: lab-wan has an unreachable route to its far end (Host
+///   Unreachable); IPv4 and IPv6 inside.
+/// - ipip3: its outer TTL is 1 and lab-wan would forward it (Time
+///   Exceeded, a loop in the tunnel as RFC 2003 sees it).
+/// - ip6tnl3: an IPv6 outside with no route at lab-wan (ICMPv6
+///   Destination Unreachable).
+#[test]
+fn an_unreachable_far_end_is_told_to_the_inner_sender_rfc2003_4_1() {
+    const GONE: &str = r#"  - name: gre3
+    tunnel: { type: gre, local: 203.0.113.1, remote: 198.51.100.9, key: 9 }
+    ipv4: ["172.16.9.1/30"]
+    ipv6: ["fd00:99::1/64"]
+  - name: ipip3
+    tunnel: { type: ipip, local: 203.0.113.1, remote: 198.51.100.10, ttl: 1 }
+    ipv4: ["172.16.10.1/30"]
+  - name: ip6tnl3
+    tunnel: { type: ip6tnl, local: "2001:db8:1::1", remote: "2001:db8:9::9" }
+    ipv4: ["172.16.11.1/30"]
+routes:
+  - { dst: "198.51.100.0/24", via: ["203.0.113.2"] }
+  - { dst: "2001:db8:9::/48", via: ["2001:db8:1::2"] }
+"#;
+    let Some(lab) = tunnel_lab_with(GONE) else { return };
+    let _routes = WanRoutes::add(&[
+        "ip route add unreachable 198.51.100.9/32",
+        "ip route add 198.51.100.10/32 via 203.0.113.1",
+        "ip -6 route add unreachable 2001:db8:9::9/128",
+    ]);
+    for (dst, told) in [
+        ("172.16.9.2", "Destination Host Unreachable"),
+        ("fd00:99::2", "Address unreachable"),
+        ("172.16.10.2", "Destination Host Unreachable"),
+        ("172.16.11.2", "Destination Host Unreachable"),
+    ] {
+        let v6 = if dst.contains(':') { "-6" } else { "" };
+        let out = sh(&format!("ip netns exec lab-lan ping {v6} -c 1 -W 5 {dst}"));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(told), "{dst}: {text}");
+        let from = if v6.is_empty() { "From 10.0.1.1 " } else { "From fd00:1::1 " };
+        assert!(text.contains(from), "{dst}: told by the gateway: {text}");
+    }
+    assert_eq!(lab.drops("tunnel_unreachable"), 4);
+    assert_eq!(lab.drops("tunnel_error_short"), 0);
+}
+
+/// Routes added to lab-wan for one test, removed after it.
+struct WanRoutes(Vec<String>);
+
+impl WanRoutes {
+    fn add(cmds: &[&str]) -> WanRoutes {
+        // Linux answers no route with an error only where it forwards.
+        ok("ip netns exec lab-wan sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1");
+        for c in cmds {
+            ok(&format!("ip netns exec lab-wan {c}"));
+        }
+        WanRoutes(cmds.iter().map(|c| c.replacen(" add ", " del ", 1)).collect())
+    }
+}
+
+impl Drop for WanRoutes {
+    fn drop(&mut self) {
+        for c in &self.0 {
+            let _ = sh(&format!("ip netns exec lab-wan {c}"));
+        }
+        let _ = sh("ip netns exec lab-wan sysctl -qw net.ipv6.conf.all.forwarding=0");
+    }
 }
 
 /// lab-far: a host behind lab-wan over a 1300-byte link (198.51.100.0/30),

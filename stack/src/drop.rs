@@ -109,6 +109,14 @@ drop_reasons! {
     TunnelLoop => "tunnel_loop",
     /// Tunnel packet inside a tunnel packet, both for the gateway.
     TunnelNested => "tunnel_nested",
+    /// Packet sent into a tunnel that a router on the tunnel's path could
+    /// not deliver (unreachable, TTL run out), as its ICMP error to us
+    /// showed; the sender is told Destination Unreachable (RFC 2003 §4.1,
+    /// RFC 2473 §8.1).
+    TunnelUnreachable => "tunnel_unreachable",
+    /// ICMP error about a tunnel's packet whose quote stops before the
+    /// inner packet's header and 8 bytes: its sender cannot be told.
+    TunnelErrorShort => "tunnel_error_short",
     /// Fragment of a datagram for the gateway that overlaps another one:
     /// the whole datagram is dropped, fragments still to come included
     /// (RFC 5722); also a second last fragment that disagrees on the end.

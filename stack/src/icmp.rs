@@ -49,19 +49,28 @@ pub fn quoted(q: &[u8]) -> Option<Quoted> {
 /// Whether RFC 1812 §4.3.2.7 allows an ICMP error about this frame: not
 /// about an ICMP error, a non-initial fragment, a link-layer or IP
 /// broadcast/multicast, or a source that is not a unique host.
-/// `ip` is a validated IPv4 packet.
-pub fn error_allowed(l2_multicast: bool, ip: &Ipv4Packet<&[u8]>) -> bool {
-    if l2_multicast || ip.frag_offset() != 0 {
+/// `ip` is an IPv4 datagram or the quote of one (its whole header at
+/// least): false if it holds less.
+pub fn error_allowed(l2_multicast: bool, ip: &[u8]) -> bool {
+    let hl = match ip.first() {
+        Some(&b) if b >> 4 == 4 => usize::from(b & 0x0f) * 4,
+        _ => return false,
+    };
+    if l2_multicast || hl < ipv4::HEADER_LEN || ip.len() < hl {
         return false;
     }
-    let (src, dst) = (ip.src(), ip.dst());
+    let p = Ipv4Packet::new_unchecked(ip);
+    if p.frag_offset() != 0 {
+        return false;
+    }
+    let (src, dst) = (p.src(), p.dst());
     if dst.is_broadcast() || dst.is_multicast() || src.is_unspecified() || ipv4::is_martian_source(src) {
         return false;
     }
-    if ip.protocol() == Protocol::Icmp {
+    if p.protocol() == Protocol::Icmp {
         // An error about an error is forbidden; so is one about a message
         // too short to tell.
-        return match ip.payload().first() {
+        return match ip.get(hl) {
             Some(&t) => !Message::from(t).is_error(),
             None => false,
         };
@@ -70,7 +79,8 @@ pub fn error_allowed(l2_multicast: bool, ip: &Ipv4Packet<&[u8]>) -> bool {
 }
 
 /// Turns `pkt` (an Ethernet frame holding a validated IPv4 datagram,
-/// trimmed to its total length) into an ICMP error from `src`, leaving the
+/// trimmed to its total length, or the quote of one relayed from a
+/// tunnel) into an ICMP error from `src`, leaving the
 /// Ethernet header for the caller to fill. False if the headroom is short.
 pub fn build_error<B: PacketBuf>(pkt: &mut B, src: Ipv4Addr, ident: u16, repr: Icmpv4Repr) -> bool {
     let orig_len = pkt.len().saturating_sub(ETH_LEN);
@@ -268,23 +278,25 @@ mod tests {
     #[test]
     fn no_error_about_errors_fragments_or_broadcasts_rfc1812_4_3_2_7() {
         let b = udp_frame(4);
-        let ok = Ipv4Packet::new_checked(&b.data()[14..]).unwrap();
-        assert!(error_allowed(false, &ok));
-        assert!(!error_allowed(true, &ok), "link-layer broadcast");
+        let ok = &b.data()[14..];
+        assert!(error_allowed(false, ok));
+        assert!(!error_allowed(true, ok), "link-layer broadcast");
+        assert!(error_allowed(false, &ok[..28]), "a quote: the header and 8 bytes");
+        assert!(!error_allowed(false, &ok[..19]), "less than a header");
         let mut d = b.data()[14..].to_vec();
         d[6..8].copy_from_slice(&[0x00, 0x10]); // offset 128
-        assert!(!error_allowed(false, &Ipv4Packet::new_checked(&d[..]).unwrap()));
+        assert!(!error_allowed(false, &d[..]));
         let mut e = b.data()[14..].to_vec();
         e[9] = 1;
         e[20] = 3; // an ICMP Destination Unreachable
-        assert!(!error_allowed(false, &Ipv4Packet::new_checked(&e[..]).unwrap()));
+        assert!(!error_allowed(false, &e[..]));
         e[20] = 8; // an echo request is fine
-        assert!(error_allowed(false, &Ipv4Packet::new_checked(&e[..]).unwrap()));
+        assert!(error_allowed(false, &e[..]));
         let mut m = b.data()[14..].to_vec();
         m[16..20].copy_from_slice(&[224, 0, 0, 1]);
-        assert!(!error_allowed(false, &Ipv4Packet::new_checked(&m[..]).unwrap()));
+        assert!(!error_allowed(false, &m[..]));
         let mut s = b.data()[14..].to_vec();
         s[12..16].copy_from_slice(&[0, 0, 0, 0]);
-        assert!(!error_allowed(false, &Ipv4Packet::new_checked(&s[..]).unwrap()));
+        assert!(!error_allowed(false, &s[..]));
     }
 }

@@ -19,9 +19,13 @@ const ADDED: usize = ipv6::HEADER_LEN + icmpv6::HEADER_LEN;
 /// an ICMPv6 error or a Redirect, not to a multicast destination or a
 /// link-layer multicast (except Packet Too Big and a Parameter Problem
 /// for an unrecognized option, `multicast_ok`), and not from an
-/// unspecified or multicast source. `ip` is a checked IPv6 packet.
+/// unspecified or multicast source. `ip` is a checked IPv6 packet or the
+/// quote of one (its fixed header at least): false if it holds less.
 pub fn error_allowed(l2_multicast: bool, ip: &[u8], multicast_ok: bool) -> bool {
-    let Ok(p) = Ipv6Packet::new_checked(ip) else { return false };
+    if ip.len() < ipv6::HEADER_LEN {
+        return false;
+    }
+    let p = Ipv6Packet::new_unchecked(ip);
     let (src, dst) = (p.src(), p.dst());
     if src.is_unspecified() || src.is_multicast() {
         return false;
@@ -31,15 +35,19 @@ pub fn error_allowed(l2_multicast: bool, ip: &[u8], multicast_ok: bool) -> bool 
     }
     // Find the upper layer; a chain too broken to follow is not ICMPv6
     // as far as this rule can tell.
-    if let Ok(c) = ipv6::walk_chain(ip, false) {
-        if c.protocol == nh::ICMPV6 && c.fragment.is_none_or(|f| f.offset == 0) {
-            return match ip.get(c.offset) {
-                Some(&t) => !icmpv6::is_error_type(t) && Message::from(t) != Message::Redirect,
-                None => false,
-            };
-        }
+    let upper = match ipv6::walk_chain(ip, false) {
+        Ok(c) => (c.protocol == nh::ICMPV6 && c.fragment.is_none_or(|f| f.offset == 0)).then_some(c.offset),
+        // A quote cut short: ICMPv6 right after the fixed header, at least.
+        Err(ipv6::ChainError::Truncated) => (p.next_header() == nh::ICMPV6).then_some(ipv6::HEADER_LEN),
+        Err(_) => None,
+    };
+    match upper {
+        Some(at) => match ip.get(at) {
+            Some(&t) => !icmpv6::is_error_type(t) && Message::from(t) != Message::Redirect,
+            None => false,
+        },
+        None => true,
     }
-    true
 }
 
 /// Turns `pkt` (an Ethernet frame holding a checked IPv6 datagram trimmed

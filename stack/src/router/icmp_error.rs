@@ -57,11 +57,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         let data = pkt.data();
         let l2_multicast = data.first().is_some_and(|b| b & 1 != 0);
-        let ip = Ipv4Packet::new_checked(data.get(ETH_LEN..)?).ok()?;
-        if !icmp::error_allowed(l2_multicast, &ip) {
+        let ip = data.get(ETH_LEN..)?;
+        if !icmp::error_allowed(l2_multicast, ip) {
             return None;
         }
-        let orig_src = ip.src();
+        let orig_src = Ipv4Packet::new_unchecked(ip).src();
         // RFC 1812 §4.3.2.4: the source is an address of the interface the
         // error leaves by.
         let out = match t.fib.lookup(orig_src)? {

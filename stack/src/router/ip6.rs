@@ -12,6 +12,7 @@ use super::io::Burst;
 use super::nd::ND_HOP_LIMIT;
 use super::tcp::PathMtu;
 use super::tunnel::{is_tunnel_protocol, Outer};
+use super::tunnel_error::Unreachable;
 use super::udp::Arrival;
 use super::{Io, Router};
 use crate::buf::PacketBuf;
@@ -285,6 +286,16 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     PathMtu::Applied => {}
                     PathMtu::Ignored => self.punt_or_drop(cx, ifindex, pkt, src.into(), DropReason::IcmpIgnored),
                     PathMtu::Owner(w) => self.tcp_handoff(cx, pkt, w),
+                }
+            }
+            Msg6::DstUnreachable | Msg6::TimeExceeded => {
+                // About one of our tunnels' outer packets: its sender's.
+                let pkt = match Unreachable::of_icmp6(kind, msg[1]) {
+                    Some(what) => self.tunnel_error(cx, pkt, ETH_LEN + off + icmpv6w::HEADER_LEN, what),
+                    None => Some(pkt),
+                };
+                if let Some(pkt) = pkt {
+                    self.punt_or_drop(cx, ifindex, pkt, src.into(), DropReason::IcmpIgnored)
                 }
             }
             // An ICMPv6 message we do not act on: the kernel twin's, if any.

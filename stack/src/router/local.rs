@@ -5,6 +5,7 @@
 use super::io::Burst;
 use super::tcp::PathMtu;
 use super::tunnel::{is_tunnel_protocol, Outer};
+use super::tunnel_error::Unreachable;
 use super::udp::Arrival;
 use super::{Io, Router};
 use crate::buf::PacketBuf;
@@ -49,6 +50,17 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                             }
                             PathMtu::Owner(w) => self.tcp_handoff(cx, pkt, w),
                         };
+                    }
+                    Ok(Icmpv4Repr::Error { msg, code, .. }) => {
+                        // About one of our tunnels' outer packets: its sender's.
+                        let pkt = match Unreachable::of_icmp4(msg, code) {
+                            Some(what) => self.tunnel_error(cx, pkt, ETH_LEN + hl + 8, what),
+                            None => Some(pkt),
+                        };
+                        if let Some(pkt) = pkt {
+                            self.punt_or_drop(cx, self.rx_if, pkt, src.into(), DropReason::IcmpIgnored)
+                        }
+                        return;
                     }
                     Ok(_) => return self.punt_or_drop(cx, self.rx_if, pkt, src.into(), DropReason::IcmpIgnored),
                     Err(_) => return self.drop(DropReason::IcmpMalformed),

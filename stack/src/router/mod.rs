@@ -70,6 +70,7 @@ mod reassemble;
 mod tcp;
 pub use tcp::HANDOFF_TCP;
 mod tunnel;
+mod tunnel_error;
 mod udp;
 mod vxlan;
 

@@ -17,6 +17,7 @@ use super::io::Burst;
 use super::ip4::flow_hash;
 use super::ip6::flow_hash6;
 use super::output::ip_version;
+use super::tunnel_error::quoted_tunnel;
 use super::{Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
@@ -215,21 +216,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// protocol and GRE key), the path's estimate is lowered (RFC 2003
     /// §4, RFC 2473 §8). False if it names no tunnel of ours.
     pub(super) fn tunnel_path_mtu(&mut self, t: &Tables, quoted: &[u8], reported: u32, now: u64) -> bool {
-        let Some(q) = crate::icmp::quoted(quoted).filter(|q| is_tunnel_protocol(q.protocol)) else {
-            return false;
-        };
-        let (local, remote, proto) = (q.src, q.dst, q.protocol);
-        let key = match proto {
-            protocol::GRE => match quoted.get(q.at..).and_then(GreRepr::quoted_key) {
-                Some(key) => key,
-                None => return false,
-            },
-            _ => None,
-        };
-        if t.tunnel(&TunnelKey { local, remote, protocol: proto, key }).is_none() {
-            return false;
-        }
-        if self.path_mtus.report(PathKey::of(local, remote), reported, q.v6, now) {
+        let Some(q) = quoted_tunnel(t, quoted) else { return false };
+        if self.path_mtus.report(PathKey::of(q.local, q.remote), reported, q.v6, now) {
             self.counters.tunnel_path_mtu_updates += 1;
         }
         true

@@ -94,6 +94,13 @@ pub mod unreachable {
     pub const PROTOCOL: u8 = 2;
     pub const PORT: u8 = 3;
     pub const FRAG_NEEDED: u8 = 4;
+    pub const SOURCE_ROUTE_FAILED: u8 = 5;
+    pub const NET_UNKNOWN: u8 = 6;
+    pub const HOST_UNKNOWN: u8 = 7;
+    pub const NET_PROHIBITED: u8 = 9;
+    pub const HOST_PROHIBITED: u8 = 10;
+    pub const NET_FOR_TOS: u8 = 11;
+    pub const HOST_FOR_TOS: u8 = 12;
     pub const ADMIN_PROHIBITED: u8 = 13;
 }
 

@@ -541,3 +541,115 @@ fn a_report_one_worker_takes_lowers_the_tunnel_for_every_worker() {
     b.process_burst(&t, 0, &mut [Some(VecBuf::from_frame(0, &big))], 2, &mut io_b);
     assert_eq!(told_mtu(&io_b.sent), Some(1272));
 }
+
+/// An ICMPv4 error of `kind` and `code` from the wan host about `outer`
+/// (one of our outer packets), quoting `quote` bytes of it.
+fn error_about(outer: &[u8], kind: u8, code: u8, quote: usize) -> Vec<u8> {
+    let mut icmp = vec![kind, code, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&outer[..outer.len().min(quote)]);
+    let c = checksum::checksum(&icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut f = ipv4_frame("203.0.113.2", "203.0.113.1", 64, Protocol::Icmp, &icmp, false);
+    f[..12].copy_from_slice(&[GW_WAN.0, WAN_HOST.0].concat());
+    f
+}
+
+const SECOND: u64 = 1_000_000_000;
+
+#[test]
+fn an_unreachable_far_end_is_told_to_the_inner_sender_rfc2003_4_1() {
+    let t = tunnel_tables(TunnelKind::Gre { key: Some(7) }, false);
+    let (mut r, mut io) = router(&t);
+    let sent = udp_to("198.18.0.5", 100, 0, false);
+    run(&mut r, &t, &mut io, 0, &sent, 0);
+    let outer = io.sent.pop().unwrap().data()[14..].to_vec();
+    // Host Unreachable and Time Exceeded (a loop in the tunnel) become
+    // Host Unreachable, Net Unreachable stays so; each from our lan
+    // address to the inner sender, quoting the inner packet as it left.
+    for (i, (kind, code, told)) in [(3, 1, 1), (11, 0, 1), (3, 0, 0), (3, 2, 1)].into_iter().enumerate() {
+        io.sent.clear();
+        run(&mut r, &t, &mut io, 1, &error_about(&outer, kind, code, 576), i as u64 * SECOND);
+        assert_eq!(io.sent.len(), 1, "type {kind} code {code}");
+        assert_eq!(io.sent[0].port(), 0, "to the lan");
+        let p = sent_ip(&io.sent[0]);
+        assert_eq!((p.src(), p.dst()), (ip("10.0.1.1"), ip("10.0.1.2")));
+        let icmp = icmp_of(&p);
+        assert_eq!((icmp[0], icmp[1]), (3, told), "type {kind} code {code}");
+        assert_eq!(checksum::checksum(icmp), 0);
+        // The inner packet: ours after forwarding (TTL 63), not the outer.
+        let quoted = &icmp[8..];
+        assert_eq!(&quoted[12..20], &sent[14 + 12..14 + 20]);
+        assert_eq!((quoted[8], quoted.len()), (63, sent.len() - 14));
+    }
+    assert_eq!(r.counters.dropped(DropReason::TunnelUnreachable), 4);
+    // Not relayed: Port Unreachable and Source Route Failed (RFC 2003
+    // §4.1), an error naming no tunnel of ours (another key), and one
+    // whose quote stops at the outer packet's 8 bytes.
+    let mut other_key = outer.clone();
+    other_key[20 + 4..20 + 8].copy_from_slice(&8u32.to_be_bytes());
+    for (i, f) in [
+        error_about(&outer, 3, 3, 576),
+        error_about(&outer, 3, 5, 576),
+        error_about(&other_key, 3, 1, 576),
+        error_about(&outer, 3, 1, 28),
+    ]
+    .iter()
+    .enumerate()
+    {
+        io.sent.clear();
+        run(&mut r, &t, &mut io, 1, f, (10 + i as u64) * SECOND);
+        assert!(io.sent.is_empty(), "case {i}");
+    }
+    assert_eq!(r.counters.dropped(DropReason::IcmpIgnored), 3);
+    assert_eq!(r.counters.dropped(DropReason::TunnelErrorShort), 1);
+    assert_eq!(r.counters.dropped(DropReason::TunnelUnreachable), 4);
+}
+
+#[test]
+fn an_ipv6_sender_through_an_ipv4_tunnel_hears_address_unreachable() {
+    let t = tunnel_tables(GRE, false);
+    let (mut r, mut io) = router(&t);
+    let mut u = vec![0u8; 48];
+    u[4..6].copy_from_slice(&48u16.to_be_bytes());
+    let c = ipv6::upper_checksum(&ip6("fd00:1::2"), &ip6("2001:db8:99::5"), nh::UDP, &u);
+    u[6..8].copy_from_slice(&c.to_be_bytes());
+    let six = super::ip6::ipv6_frame(GW_LAN, "fd00:1::2", "2001:db8:99::5", 64, nh::UDP, &u);
+    run(&mut r, &t, &mut io, 0, &six, 0);
+    let outer = io.sent.pop().unwrap().data()[14..].to_vec();
+    run(&mut r, &t, &mut io, 1, &error_about(&outer, 3, 1, 576), 1);
+    assert_eq!(io.sent.len(), 1);
+    let p = Ipv6Packet::new_checked(&io.sent[0].data()[14..]).unwrap();
+    assert_eq!((p.src(), p.dst()), (ip6("fd00:1::1"), ip6("fd00:1::2")));
+    let m = p.payload();
+    assert_eq!((m[0], m[1]), (1, 3), "Destination Unreachable, address unreachable");
+    // The inner packet as it left: its hop limit one less.
+    assert_eq!((&m[8..15], m[15], &m[16..]), (&six[14..21], 63, &six[22..]));
+}
+
+#[test]
+fn time_exceeded_within_an_ipv6_tunnel_is_told_to_the_inner_sender_rfc2473_8_1() {
+    let t = tunnel_tables(TunnelKind::Ip, true);
+    let (mut r, mut io) = router(&t);
+    let sent = udp_to("198.18.0.5", 100, 0, false);
+    run(&mut r, &t, &mut io, 0, &sent, 0);
+    let outer = io.sent.pop().unwrap().data()[14..].to_vec();
+    assert_eq!((outer[0] >> 4, outer[6]), (6, 4), "IPv4 in IPv6");
+    let error = |kind: u8, code: u8| {
+        let mut msg = vec![kind, code, 0, 0, 0, 0, 0, 0];
+        msg.extend_from_slice(&outer);
+        let m = super::ip6::icmp6("2001:db8:1::2", "2001:db8:1::1", msg);
+        let mut f = super::ip6::ipv6_frame(GW_WAN, "2001:db8:1::2", "2001:db8:1::1", 64, nh::ICMPV6, &m);
+        f[6..12].copy_from_slice(&WAN_HOST.0);
+        f
+    };
+    run(&mut r, &t, &mut io, 1, &error(3, 0), 1);
+    assert_eq!(io.sent.len(), 1);
+    let p = sent_ip(&io.sent[0]);
+    assert_eq!(p.dst(), ip("10.0.1.2"));
+    assert_eq!(&icmp_of(&p)[..2], &[3, 1], "Host Unreachable");
+    // Port Unreachable cannot be about a tunnel: not relayed.
+    io.sent.clear();
+    run(&mut r, &t, &mut io, 1, &error(1, 4), 2 * SECOND);
+    assert!(io.sent.is_empty());
+    assert_eq!(r.counters.dropped(DropReason::TunnelUnreachable), 1);
+}

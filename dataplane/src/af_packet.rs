@@ -7,10 +7,11 @@
 //! are on the wire: it forwards them as they came and reassembles only
 //! what is addressed to itself, within its own bounds.
 //!
-//! So `gatewayd` defines `setsockopt` itself and exports it from the
-//! binary (`mgmt/build.rs`), which puts it before libc's for the PMD that
-//! EAL loads as a plugin; it clears that one flag and passes every call,
-//! that one included, to the kernel unchanged otherwise.
+//! So `gatewayd` defines `setsockopt` itself, which the PMD linked into it
+//! calls instead of libc's (and, exported from the binary by
+//! `mgmt/build.rs`, so does the PMD of a shared build, which EAL loads as
+//! a plugin); it clears that one flag and passes every call, that one
+//! included, to the kernel unchanged otherwise.
 
 use libc::{c_int, c_void, socklen_t};
 

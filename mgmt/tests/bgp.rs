@@ -47,6 +47,50 @@ fn learned(protocol: &str) -> u64 {
     r.json["total"].as_u64().unwrap_or(0)
 }
 
+/// The CPUs thread `task` may run on (`Cpus_allowed_list`).
+fn cpus(task: &std::path::Path) -> String {
+    let status = std::fs::read_to_string(task.join("status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("Cpus_allowed_list:")).unwrap();
+    line.split_whitespace().nth(1).unwrap_or_default().to_string()
+}
+
+/// The CPUs the thread named `comm` of process `pid` may run on.
+fn thread_cpus(pid: i32, comm: &str) -> String {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        if std::fs::read_to_string(task.path().join("comm")).unwrap_or_default().trim() == comm {
+            return cpus(&task.path());
+        }
+    }
+    panic!("no thread {comm:?} in process {pid}")
+}
+
+/// `punt.core` gives the punt thread a core of its own: with the EAL's
+/// main lcore (gatewayd's main thread, the API) moved to core 1, the
+/// punt thread stays on core 0, and the BGP session and its routes come
+/// through it as before.
+#[test]
+fn the_punt_thread_runs_on_the_core_the_config_names() {
+    if !std::path::Path::new("/usr/lib/frr/bgpd").exists() {
+        eprintln!("SKIP: FRR is not installed (make deps)");
+        return;
+    }
+    let text = std::fs::read_to_string(root().join("deploy/lab/bgp.yaml")).unwrap();
+    let text = text.replace("eal_args: [", "eal_args: [\"-l\", \"1\", ").replace(
+        "punt: { netns: lab-frr, interfaces: [lan, wan] }",
+        "punt: { netns: lab-frr, interfaces: [lan, wan], core: 0 }",
+    );
+    assert!(text.contains("core: 0 }"), "bgp.yaml's punt section is as this test expects");
+    let path = std::env::temp_dir().join(format!("gateway-punt-core-{}.yaml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    let Some(lab) = Lab::up_kind("bgp", Some(&path)) else { return };
+    wait_for("the BGP session and its 10,000 routes in gatewayd", 90, || learned("bgp") == 10_000);
+    let pid = lab.pid();
+    let main = cpus(std::path::Path::new(&format!("/proc/{pid}/task/{pid}")));
+    assert_eq!(main, "1", "the main thread on the main lcore");
+    assert_eq!(thread_cpus(pid, "punt"), "0", "the punt thread on punt.core");
+    assert_eq!(session().0, "Established");
+}
+
 fn answered(ns: &str, dst: &str) -> bool {
     sh(&format!("ip netns exec {ns} ping -c 1 -W 2 {dst}")).status.success()
 }

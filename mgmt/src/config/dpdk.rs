@@ -103,10 +103,7 @@ pub(super) fn is_pci_address(s: &str) -> bool {
 impl Config {
     /// Cores exist and are listed once; the pool has room.
     pub(super) fn validate_workers(&self, errs: &mut Vec<ConfigError>) {
-        // Online CPUs, not this thread's affinity: once EAL runs, the main
-        // thread is pinned to one core, and changes are validated there.
-        // SAFETY: sysconf has no preconditions.
-        let cpus = usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).unwrap_or(1).max(1);
+        let cpus = online_cpus();
         if self.workers.cores.is_empty() {
             errs.push(err("workers.cores", "at least one core is needed"));
         }
@@ -174,4 +171,11 @@ impl Config {
             }
         }
     }
+}
+
+/// Online CPUs, not this thread's affinity: once EAL runs, the main
+/// thread is pinned to one core, and changes are validated there.
+pub(super) fn online_cpus() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }).unwrap_or(1).max(1)
 }

@@ -32,6 +32,12 @@ pub struct PuntConf {
     pub source_rate: u32,
     #[serde(default = "default_source_burst")]
     pub source_burst: u32,
+    /// The CPU core the punt thread runs on, not a worker's. Absent: the
+    /// EAL's main lcore, which it shares with the API. A core of its own
+    /// keeps the routing daemon's packets (BGP keepalives, BFD) moving
+    /// while the API is busy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core: Option<usize>,
 }
 
 fn default_rate() -> u32 {
@@ -103,11 +109,20 @@ impl Config {
                 errs.push(err(field, format!("{v}; must be 1..={MAX_PUNT_RATE}")));
             }
         }
+        if let Some(c) = p.core {
+            let cpus = super::dpdk::online_cpus();
+            if c >= cpus {
+                errs.push(err("punt.core", format!("core {c} does not exist (this machine has {cpus})")));
+            } else if self.workers.cores.contains(&c) {
+                errs.push(err("punt.core", format!("core {c} runs a worker (workers.cores)")));
+            }
+        }
     }
 
-    /// The twins are made at start: which and where is a restart's to change.
+    /// The twins and the thread are made at start: which, where and on
+    /// which core is a restart's to change.
     pub(super) fn punt_restart_only(&self, new: &Config) -> bool {
-        let place = |c: &Config| c.punt.as_ref().map(|p| (p.netns.clone(), p.interfaces.clone()));
+        let place = |c: &Config| c.punt.as_ref().map(|p| (p.netns.clone(), p.interfaces.clone(), p.core));
         place(self) == place(new)
     }
 }
@@ -147,6 +162,10 @@ mod tests {
             fields("punt: { interfaces: [], rate: 0, source_rate: 20, burst: 0, source_burst: 2000000 }"),
             ["punt.interfaces", "punt.rate", "punt.source_rate", "punt.burst", "punt.source_burst"]
         );
+        // Core 1 runs the default worker; no machine has core 100000.
+        assert_eq!(fields("punt: { interfaces: [lan], core: 1 }"), ["punt.core"]);
+        assert_eq!(fields("punt: { interfaces: [lan], core: 100000 }"), ["punt.core"]);
+        assert!(fields("punt: { interfaces: [lan], core: 0 }").is_empty());
     }
 
     #[test]
@@ -158,6 +177,9 @@ mod tests {
         let mut moved = base.clone();
         moved.punt.as_mut().unwrap().netns = Some("frr".into());
         assert_eq!(base.restart_only_changes(&moved)[0].field, "punt");
+        let mut pinned = base.clone();
+        pinned.punt.as_mut().unwrap().core = Some(0);
+        assert_eq!(base.restart_only_changes(&pinned)[0].field, "punt");
         let mut none = base.clone();
         none.punt = None;
         assert_eq!(base.restart_only_changes(&none)[0].field, "punt");

@@ -80,6 +80,11 @@ impl Punt {
         let handle = std::thread::Builder::new()
             .name("punt".into())
             .spawn(move || {
+                if let Some(core) = conf.core {
+                    if let Err(e) = pin_to(core) {
+                        return drop(ready_tx.send(Err(e)));
+                    }
+                }
                 let mut thread = match Thread::open(&conf, queues, pool, tables, stats) {
                     Ok(t) => t,
                     Err(e) => return drop(ready_tx.send(Err(e))),
@@ -105,6 +110,25 @@ impl Punt {
             let _ = h.join();
         }
     }
+}
+
+/// Pins the calling thread to CPU `core` (`punt.core`).
+fn pin_to(core: usize) -> Result<(), String> {
+    let fail = |why: String| format!("punt.core {core}: {why}");
+    if core >= libc::CPU_SETSIZE as usize {
+        return Err(fail("beyond the CPU set".into()));
+    }
+    // SAFETY: an all-zero cpu_set_t is the empty set, and `core` is within
+    // it; sched_setaffinity reads the set it is given, for this thread.
+    let rc = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(core, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if rc != 0 {
+        return Err(fail(std::io::Error::last_os_error().to_string()));
+    }
+    Ok(())
 }
 
 /// A twin and what was last set on it.

@@ -72,6 +72,16 @@ def echo(src, dst, ttl=64, size=8):
     return ipv4(src, dst, 1, m, ttl=ttl)
 
 
+def icmp4_error(src, dst, kind, code, rest, quote):
+    m = struct.pack("!BBHI", kind, code, 0, rest) + quote
+    m = m[:2] + struct.pack("!H", csum(m)) + m[4:]
+    return ipv4(src, dst, 1, m)
+
+
+def gre(key, ethertype, inner):
+    return struct.pack("!HHI", 0x2000, ethertype, key) + inner
+
+
 def arp(op, sha, spa, tha, tpa):
     return struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, op, sha, a4(spa), tha, a4(tpa))
 
@@ -140,6 +150,17 @@ pipeline = {
         record(LAN | 4, 0, eth(BCAST, GW[0], 0x0806, arp(1, GW[0], "10.0.1.1", b"\0" * 6, "10.0.1.2"))),
         record(LAN | 4, 0, eth(HOST, GW[0], 0x0800, tcp("10.0.1.1", 179, "10.0.1.2", 40000, 0x10))),
         record(LAN, 1, lan(tcp("10.0.1.2", 40000, "10.0.1.1", 179, 0x10))),
+    ],
+    "tunnels_both_ways_and_their_errors": [
+        record(LAN, 0, lan(udp("10.0.1.2", 5000, "198.18.0.5", 53))),
+        record(WAN, 0, wan(ipv4("203.0.113.2", "203.0.113.1", 47, gre(7, 0x0800, udp("172.16.0.2", 53, "10.0.1.2", 5000))))),
+        record(WAN, 0, wan(ipv4("203.0.113.2", "203.0.113.1", 4, udp("172.16.1.2", 53, "10.0.1.2", 5001)))),
+        record(WAN, 1, wan(icmp4_error("203.0.113.2", "203.0.113.1", 3, 4, 1300,
+               ipv4("203.0.113.1", "203.0.113.2", 47, gre(7, 0x0800, udp("10.0.1.2", 5000, "198.18.0.5", 53, b"x" * 1300)))[:48]))),
+        record(WAN, 1, wan(icmp4_error("203.0.113.2", "203.0.113.1", 3, 1, 0,
+               ipv4("203.0.113.1", "203.0.113.2", 47, gre(7, 0x0800, udp("10.0.1.2", 5000, "198.18.0.5", 53)))))),
+        record(WAN, 1, wan(icmp4_error("203.0.113.2", "203.0.113.1", 11, 0, 0,
+               ipv4("203.0.113.1", "203.0.113.2", 4, udp("10.0.1.2", 5001, "172.16.1.2", 53))))),
     ],
     "bridge_and_vlans": [
         record(H3, 0, eth(BCAST, bytes([2, 1, 0, 0, 0, 3]), 0x0806, arp(1, bytes([2, 1, 0, 0, 0, 3]), "10.0.10.3", b"\0" * 6, "10.0.10.1"))),

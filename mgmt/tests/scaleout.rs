@@ -163,8 +163,8 @@ while True:
     let carried = forwarded(2) - b_alone;
     assert!(carried > 64 * 50, "gateway 2 carries every flow: {carried} in 2 s\n{}\n{}", counts(2), state());
     // It comes back: its session and BFD come up, its path returns. (Up
-    // to a minute: once, lab-wan's bgpd held the session Idle 35 s after
-    // BFD was up again, with gateway 1's side Active, retrying.)
+    // to a minute: lab-wan's bgpd may hold the session Idle for tens of
+    // seconds after BFD is up again, while gateway 1's side retries.)
     script("start 1");
     let back = wait_paths(2, 60);
     std::thread::sleep(Duration::from_secs(3));

@@ -30,7 +30,7 @@ use crate::wire::gre::GreRepr;
 use crate::wire::ip::{ecn, protocol};
 use crate::wire::ipv4::{self, Ipv4Packet, Ipv4Repr};
 use crate::wire::ipv6::{self, Ipv6Packet, Ipv6Repr};
-use crate::wire::{be16, put16, EtherType};
+use crate::wire::{be16, put16, EtherType, MacAddr};
 use std::net::IpAddr;
 
 /// A received packet for one of our addresses whose protocol is a
@@ -94,16 +94,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             self.drop(DropReason::TunnelEcn);
             return None;
         }
-        // Unwrapped: the frame starts a fresh Ethernet header before the
-        // inner packet (over the end of the outer headers).
-        if !pkt.adj(at - ETH_LEN) {
+        if !reframe(&mut pkt, at, ifc.mac, version == 6) {
             return None;
-        }
-        let et = if version == 4 { EtherType::Ipv4 } else { EtherType::Ipv6 };
-        if let Ok(mut eth) = EthernetFrame::new_checked(pkt.data_mut()) {
-            eth.set_dst(ifc.mac);
-            eth.set_src(ifc.mac);
-            eth.set_ethertype(et);
         }
         self.counters.decapsulated += 1;
         self.receive_inner(cx, ifindex, pkt);
@@ -222,6 +214,21 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         true
     }
+}
+
+/// Makes the frame start a fresh Ethernet header (to and from `mac`, for
+/// IPv6 if `v6`, else IPv4) right before the inner packet at `at`, over
+/// the end of the outer headers. False if `at` leaves no room for it.
+pub(super) fn reframe<B: PacketBuf>(pkt: &mut B, at: usize, mac: MacAddr, v6: bool) -> bool {
+    if at < ETH_LEN || !pkt.adj(at - ETH_LEN) {
+        return false;
+    }
+    if let Ok(mut eth) = EthernetFrame::new_checked(pkt.data_mut()) {
+        eth.set_dst(mac);
+        eth.set_src(mac);
+        eth.set_ethertype(if v6 { EtherType::Ipv6 } else { EtherType::Ipv4 });
+    }
+    true
 }
 
 /// Combines the outer ECN field into the inner packet `ip` (RFC 6040

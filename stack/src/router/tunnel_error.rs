@@ -10,19 +10,18 @@
 
 use super::io::Burst;
 use super::ip6::Error6;
-use super::tunnel::is_tunnel_protocol;
+use super::tunnel::{is_tunnel_protocol, reframe};
 use super::{Io, Router};
 use crate::buf::PacketBuf;
 use crate::drop::DropReason;
 use crate::hooks::Translator;
 use crate::iface::{Tables, TunnelKey};
 use crate::wire::be16;
-use crate::wire::ethernet::{ethertype, EtherType, EthernetFrame, HEADER_LEN as ETH_LEN};
-use crate::wire::gre::GreRepr;
+use crate::wire::ethernet::ethertype;
+use crate::wire::gre::{self, GreRepr};
 use crate::wire::icmpv4::{self, Message};
 use crate::wire::icmpv6::{self, Message as Msg6};
 use crate::wire::ip::protocol;
-use crate::wire::ipv6;
 use std::net::IpAddr;
 
 /// What the inner packet's sender is told: its destination is
@@ -94,24 +93,13 @@ pub(super) fn quoted_tunnel(t: &Tables, quote: &[u8]) -> Option<QuotedTunnel> {
         protocol::GRE => {
             let gre = quote.get(q.at..)?;
             let key = GreRepr::quoted_key(gre)?;
-            (key, GreRepr::emitted_len(key), be16(gre, 2) == ethertype::IPV6)
+            (key, GreRepr::emitted_len(key), be16(gre, gre::field::PROTOCOL) == ethertype::IPV6)
         }
         protocol::IPIP => (None, 0, false),
         _ => (None, 0, true),
     };
     let ifindex = t.tunnel(&TunnelKey { local: q.src, remote: q.dst, protocol: q.protocol, key })?;
     Some(QuotedTunnel { ifindex, local: q.src, remote: q.dst, v6: q.v6, inner: q.at + shim, inner_v6 })
-}
-
-/// How much of the inner packet at the start of `ip` a relayed error
-/// needs: its header and the 8 bytes after it that name the sender's
-/// flow (RFC 792); None if `ip` is not the inner family (`v6`).
-fn needed(ip: &[u8], v6: bool) -> Option<usize> {
-    match (ip.first().map(|b| b >> 4), v6) {
-        (Some(4), false) => Some(usize::from(ip[0] & 0x0f) * 4 + 8),
-        (Some(6), true) => Some(ipv6::HEADER_LEN + 8),
-        _ => None,
-    }
 }
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
@@ -130,7 +118,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let Some(q) = quoted_tunnel(cx.t, quote) else { return Some(pkt) };
         let inner = at + q.inner;
         let ip = pkt.data().get(inner..).unwrap_or_default();
-        if needed(ip, q.inner_v6).is_none_or(|n| ip.len() < n) {
+        // The inner header and the 8 bytes after it that name the
+        // sender's flow (RFC 792), of the family the tunnel says.
+        let named = crate::icmp::quoted(ip).is_some_and(|h| h.v6 == q.inner_v6 && ip.len() >= h.at + 8);
+        if !named {
             // RFC 2003 §4: a router that quotes 8 bytes shows only the
             // outer packet; its sender cannot be named.
             self.drop(DropReason::TunnelErrorShort);
@@ -139,13 +130,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let mac = cx.t.iface(q.ifindex)?.mac;
         // The inner packet behind a fresh Ethernet header, as if it had
         // been dropped on its way out of the tunnel interface.
-        if !pkt.adj(inner - ETH_LEN) {
+        if !reframe(&mut pkt, inner, mac, q.inner_v6) {
             return None;
-        }
-        if let Ok(mut eth) = EthernetFrame::new_checked(pkt.data_mut()) {
-            eth.set_dst(mac);
-            eth.set_src(mac);
-            eth.set_ethertype(if q.inner_v6 { EtherType::Ipv6 } else { EtherType::Ipv4 });
         }
         let reason = DropReason::TunnelUnreachable;
         if q.inner_v6 {
@@ -174,10 +160,20 @@ mod tests {
     fn what_a_sender_is_told_rfc2003_4_1_rfc2473_8_1() {
         use icmpv4::unreachable as u;
         let of4 = |m, c| Unreachable::of_icmp4(m, c);
-        assert_eq!(of4(Message::DstUnreachable, u::NET), Some(Unreachable::Net));
-        assert_eq!(of4(Message::DstUnreachable, u::HOST), Some(Unreachable::Host));
-        assert_eq!(of4(Message::DstUnreachable, u::PROTOCOL), Some(Unreachable::Host));
-        assert_eq!(of4(Message::DstUnreachable, u::ADMIN_PROHIBITED), Some(Unreachable::Host));
+        for c in [u::NET, u::NET_UNKNOWN, u::NET_FOR_TOS] {
+            assert_eq!(of4(Message::DstUnreachable, c), Some(Unreachable::Net), "code {c}");
+        }
+        for c in [
+            u::HOST,
+            u::PROTOCOL,
+            u::HOST_UNKNOWN,
+            u::HOST_FOR_TOS,
+            u::NET_PROHIBITED,
+            u::HOST_PROHIBITED,
+            u::ADMIN_PROHIBITED,
+        ] {
+            assert_eq!(of4(Message::DstUnreachable, c), Some(Unreachable::Host), "code {c}");
+        }
         assert_eq!(of4(Message::TimeExceeded, icmpv4::time_exceeded::TTL), Some(Unreachable::Host));
         for c in [u::PORT, u::FRAG_NEEDED, u::SOURCE_ROUTE_FAILED] {
             assert_eq!(of4(Message::DstUnreachable, c), None, "code {c}");

@@ -107,9 +107,11 @@ gateway() { # gateway N: namespaces, wires, config, tokens, gatewayd, FRR
     EXEC:"ip netns exec $ns socat STDIO TCP\:127.0.0.1\:8080" >/dev/null 2>&1 &
   echo $! >"$dir/forwarder.pid"
   printf 'hostname %s\nfpm address 169.254.26.1 port 2620\n' "$fns" >"$fdir/zebra.conf"
-  printf 'hostname %s\n' "$fns" >"$fdir/bfdd.conf"
+  printf 'hostname %s\nlog file %s/bfdd.log\ndebug bfd peer\n' "$fns" "$fdir" >"$fdir/bfdd.conf"
   cat >"$fdir/bgpd.conf" <<EOF
 hostname $fns
+log file $fdir/bgpd.log
+debug bgp neighbor-events
 router bgp 65001
  bgp router-id $wan
  no bgp ebgp-requires-policy
@@ -154,9 +156,11 @@ up)
   gateway 2
   mkdir -p "$run/frr-wan"
   printf 'hostname lab-wan\n' >"$run/frr-wan/zebra.conf"
-  printf 'hostname lab-wan\n' >"$run/frr-wan/bfdd.conf"
+  printf 'hostname lab-wan\nlog file %s/bfdd.log\ndebug bfd peer\n' "$run/frr-wan" >"$run/frr-wan/bfdd.conf"
   cat >"$run/frr-wan/bgpd.conf" <<EOF
 hostname lab-wan
+log file $run/frr-wan/bgpd.log
+debug bgp neighbor-events
 router bgp 65002
  bgp router-id 203.0.113.2
  no bgp ebgp-requires-policy

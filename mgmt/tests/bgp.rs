@@ -183,3 +183,47 @@ fn a_flood_at_tcp_179_leaves_the_bgp_session_up_and_forwarding_going() {
     assert_eq!(learned("bgp"), 10_000);
     assert!(answered("lab-lan", "100.64.0.1"));
 }
+
+/// The twins outlive a gatewayd that dies: they stay, without carrier, so
+/// FRR sees their links go down (and drops the session at once). The next
+/// gatewayd takes them over: the same interfaces by ifindex, carrier back,
+/// only the addresses its config gives them (ones added by hand meanwhile
+/// are removed), and the session and its routes return over them. A clean
+/// stop removes them.
+#[test]
+fn the_twins_outlive_a_gatewayd_that_dies_and_go_with_a_clean_stop() {
+    let Some(lab) = bgp_lab() else { return };
+    let link = |name: &str| ok(&format!("ip -n lab-frr -o link show {name}"));
+    let index = |name: &str| ok(&format!("ip netns exec lab-frr cat /sys/class/net/{name}/ifindex")).trim().to_string();
+    let (lan, wan) = (index("lan"), index("wan"));
+    assert_eq!(session().1, 1);
+    // SAFETY: sends a signal to the gateway's pid.
+    assert_eq!(unsafe { libc::kill(lab.pid(), libc::SIGKILL) }, 0);
+    wait_for("the twins without carrier", 10, || {
+        link("lan").contains("NO-CARRIER") && link("wan").contains("NO-CARRIER")
+    });
+    assert_eq!((index("lan"), index("wan")), (lan.clone(), wan.clone()), "the same twins");
+    wait_for("FRR's session dropped with the link", 15, || session().0 != "Established");
+    ok("ip -n lab-frr addr add 10.0.9.1/24 dev lan");
+    ok("ip -n lab-frr addr add fd00:9::1/64 dev lan nodad");
+    lab.start_gatewayd();
+    wait_for("the twins' carrier back", 10, || {
+        !link("lan").contains("NO-CARRIER") && !link("wan").contains("NO-CARRIER")
+    });
+    assert_eq!((index("lan"), index("wan")), (lan, wan), "the twins taken over, not made anew");
+    let addrs = ok("ip -n lab-frr -br addr show lan");
+    assert!(addrs.contains("10.0.1.1/24") && addrs.contains("fd00:1::1/64"), "{addrs}");
+    assert!(!addrs.contains("10.0.9.1") && !addrs.contains("fd00:9::1"), "stale addresses removed: {addrs}");
+    wait_for("the session back over the same twins", 60, || {
+        let (state, established, _) = session();
+        state == "Established" && established >= 2
+    });
+    wait_for("its 10,000 routes in gatewayd again", 60, || learned("bgp") == 10_000);
+    assert!(answered("lab-lan", "100.64.0.1"));
+    // A clean stop takes the twins with it.
+    // SAFETY: sends a signal to the gateway's pid.
+    assert_eq!(unsafe { libc::kill(lab.pid(), libc::SIGTERM) }, 0);
+    wait_for("the twins gone", 15, || {
+        !sh("ip -n lab-frr link show lan").status.success() && !sh("ip -n lab-frr link show wan").status.success()
+    });
+}

@@ -59,6 +59,14 @@ fn state() -> String {
         format!("{} vtysh frr2 -c 'show bgp summary'", root().join("deploy/lab/scaleout.sh").display()),
         "ip -n lab-frr -br addr".to_string(),
         "tail -n 20 /run/gatewayd-lab/gatewayd.log /run/gatewayd-lab/gw2/gatewayd.log".to_string(),
+        // FRR's own account (neighbor events, BFD state changes), but the
+        // capabilities each OPEN lists.
+        "grep -h 203.0.113.1 /run/gatewayd-lab/frr-wan/bgpd.log /run/gatewayd-lab/frr-wan/bfdd.log \
+         | grep -v 'apabilit\\|Update Group\\|OPEN has' | tail -n 40"
+            .to_string(),
+        "cat /run/gatewayd-lab/frr/bgpd.log /run/gatewayd-lab/frr/bfdd.log \
+         | grep -v 'apabilit\\|Update Group\\|OPEN has' | tail -n 40"
+            .to_string(),
     ] {
         let o = sh(&cmd);
         out += &format!("$ {cmd}\n{}{}\n", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
@@ -162,9 +170,9 @@ while True:
     std::thread::sleep(Duration::from_secs(2));
     let carried = forwarded(2) - b_alone;
     assert!(carried > 64 * 50, "gateway 2 carries every flow: {carried} in 2 s\n{}\n{}", counts(2), state());
-    // It comes back: its session and BFD come up, its path returns. (Up
-    // to a minute: lab-wan's bgpd may hold the session Idle for tens of
-    // seconds after BFD is up again, while gateway 1's side retries.)
+    // It comes back: it takes over its kernel twins (FRR 1 sees their
+    // links come up), its session and BFD come up, its path returns,
+    // about 2 s after its start; a minute is the margin.
     script("start 1");
     let back = wait_paths(2, 60);
     std::thread::sleep(Duration::from_secs(3));

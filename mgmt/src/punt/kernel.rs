@@ -1,7 +1,8 @@
 //! The kernel side of the punt path: entering the routing daemon's
-//! network namespace, making a TAP, and setting its MAC, MTU, state and
-//! addresses (ioctl and rtnetlink, RFC 3549). Everything here acts on
-//! the calling thread's namespace.
+//! network namespace, making (or taking over) a TAP, setting its MAC,
+//! MTU and state, and reading and setting its addresses (ioctl and
+//! rtnetlink, RFC 3549). Everything here acts on the calling thread's
+//! namespace.
 
 use stack::wire::MacAddr;
 use std::ffi::CString;
@@ -63,18 +64,22 @@ fn sysctl(path: &str, value: &str) -> io::Result<()> {
 }
 
 /// A kernel twin: the TAP's descriptor (non-blocking: one frame per read
-/// or write) and its kernel ifindex.
+/// or write) and its kernel ifindex. The TAP is persistent while gatewayd
+/// runs: if gatewayd dies it stays, without carrier, and the next gatewayd
+/// takes it over; dropping the `Tap` (a clean stop) removes it.
 pub struct Tap {
     pub name: String,
-    pub fd: OwnedFd,
+    fd: OwnedFd,
     pub kernel_index: u32,
 }
 
 impl Tap {
-    /// Makes TAP `name` with `mac` and `mtu`, up. The kernel's IPv6 stays
-    /// quiet on it: no SLAAC from advertisements, no DAD (the dataplane
-    /// owns the addresses on the wire).
-    pub fn create(name: &str, mac: MacAddr, mtu: u16) -> io::Result<Tap> {
+    /// Makes TAP `name`, or takes over the one a gatewayd that died left
+    /// (the same interface and ifindex: the routing daemon sees its link go
+    /// down and up, not an interface replaced), with `mac` and `mtu`, up.
+    /// The kernel's IPv6 stays quiet on it: no SLAAC from advertisements,
+    /// no DAD (the dataplane owns the addresses on the wire).
+    pub fn attach(name: &str, mac: MacAddr, mtu: u16) -> io::Result<Tap> {
         // SAFETY: a NUL-terminated literal path; the fd is owned below.
         let fd =
             check(unsafe { libc::open(c"/dev/net/tun".as_ptr(), libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC) })?;
@@ -85,6 +90,17 @@ impl Tap {
         // SAFETY: TUNSETIFF reads and writes the ifreq only.
         check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF as _, &mut r as *mut libc::ifreq) })
             .map_err(|e| io::Error::new(e.kind(), format!("TUNSETIFF {name}: {e} (is there another {name}?)")))?;
+        // SAFETY: TUNSETPERSIST takes its flag by value.
+        check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETPERSIST as _, 1 as libc::c_ulong) })
+            .map_err(|e| io::Error::new(e.kind(), format!("TUNSETPERSIST {name}: {e}")))?;
+        let tap = Tap { name: name.into(), fd, kernel_index: 0 };
+        // From here a failure drops `tap`, which removes the TAP again.
+        tap.set_up(mac, mtu)
+    }
+
+    fn set_up(mut self, mac: MacAddr, mtu: u16) -> io::Result<Tap> {
+        let name = self.name.clone();
+        let name = name.as_str();
         // Best effort: IPv6 may be off in this namespace. The link-local
         // address from the MAC (EUI-64), as the dataplane's, whatever
         // this namespace's default.
@@ -107,15 +123,23 @@ impl Tap {
         if_ioctl(name, libc::SIOCSIFFLAGS, |r| r.ifr_ifru.ifru_flags = flags | libc::IFF_UP as libc::c_short)?;
         let cname = CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
         // SAFETY: a NUL-terminated name.
-        let kernel_index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
-        if kernel_index == 0 {
+        self.kernel_index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+        if self.kernel_index == 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(Tap { name: name.into(), fd, kernel_index })
+        Ok(self)
     }
 
     pub fn raw(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+impl Drop for Tap {
+    /// Not persistent any more: closing the descriptor removes the TAP.
+    fn drop(&mut self) {
+        // SAFETY: TUNSETPERSIST takes its flag by value.
+        unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TUNSETPERSIST as _, 0 as libc::c_ulong) };
     }
 }
 
@@ -128,12 +152,15 @@ pub fn set_mtu(name: &str, mtu: u16) -> io::Result<()> {
 
 // rtnetlink (linux/netlink.h, linux/rtnetlink.h, linux/if_addr.h).
 const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
+const NLM_F_DUMP: u16 = 0x300;
 const NLM_F_REPLACE: u16 = 0x100;
 const NLM_F_CREATE: u16 = 0x400;
 const RTM_NEWADDR: u16 = 20;
 const RTM_DELADDR: u16 = 21;
+const RTM_GETADDR: u16 = 22;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const IFA_FLAGS: u16 = 8;
@@ -159,20 +186,113 @@ impl Netlink {
         self.seq = self.seq.wrapping_add(1);
         let (kind, flags) = if add { (RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE) } else { (RTM_DELADDR, 0) };
         let msg = address_message(kind, NLM_F_REQUEST | NLM_F_ACK | flags, self.seq, index, addr, len);
+        self.send(&msg)?;
+        let mut buf = [0u8; 1024];
+        let n = self.recv(&mut buf)?;
+        ack(&buf[..n])
+    }
+
+    /// The addresses on kernel interface `index`, but its IPv6 link-local
+    /// ones (the kernel's own, made from the MAC).
+    pub fn addresses(&mut self, index: u32) -> io::Result<Vec<(IpAddr, u8)>> {
+        self.seq = self.seq.wrapping_add(1);
+        // struct ifaddrmsg, all zero: every family, every interface.
+        let mut msg = vec![0u8; 16 + 8];
+        header(&mut msg, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, self.seq);
+        self.send(&msg)?;
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut found = Vec::new();
+        loop {
+            let n = self.recv(&mut buf)?;
+            if dump_addresses(&buf[..n], index, &mut found)? {
+                return Ok(found);
+            }
+        }
+    }
+
+    fn send(&self, msg: &[u8]) -> io::Result<()> {
         // SAFETY: sends `msg` to the kernel (the default destination of a
         // netlink socket is the kernel, pid 0).
         let sent = unsafe { libc::send(self.fd.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
         if sent < 0 {
             return Err(io::Error::last_os_error());
         }
-        let mut buf = [0u8; 1024];
+        Ok(())
+    }
+
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         // SAFETY: receives into `buf`, within its length.
         let n = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        ack(&buf[..n as usize])
+        Ok(n as usize)
     }
+}
+
+/// Fills in the `struct nlmsghdr` at the start of `m`.
+fn header(m: &mut [u8], kind: u16, flags: u16, seq: u32) {
+    let total = m.len() as u32;
+    m[0..4].copy_from_slice(&total.to_ne_bytes());
+    m[4..6].copy_from_slice(&kind.to_ne_bytes());
+    m[6..8].copy_from_slice(&flags.to_ne_bytes());
+    m[8..12].copy_from_slice(&seq.to_ne_bytes());
+}
+
+/// Reads one batch of an address dump: the addresses on `index` into
+/// `out` (but IPv6 link-local ones); whether the dump is done.
+fn dump_addresses(mut b: &[u8], index: u32, out: &mut Vec<(IpAddr, u8)>) -> io::Result<bool> {
+    let short = || io::Error::new(io::ErrorKind::InvalidData, "a netlink message cut short");
+    while !b.is_empty() {
+        let (len, kind) = match (b.get(0..4), b.get(4..6)) {
+            (Some(l), Some(k)) => {
+                (u32::from_ne_bytes([l[0], l[1], l[2], l[3]]) as usize, u16::from_ne_bytes([k[0], k[1]]))
+            }
+            _ => return Err(short()),
+        };
+        let msg = b.get(..len).filter(|_| len >= 16).ok_or_else(short)?;
+        match kind {
+            NLMSG_DONE => return Ok(true),
+            NLMSG_ERROR => return ack(msg).map(|()| true),
+            RTM_NEWADDR => {
+                // struct ifaddrmsg: family, prefixlen, flags, scope, index.
+                let ifa = msg.get(16..24).ok_or_else(short)?;
+                let (family, len) = (ifa[0], ifa[1]);
+                if u32::from_ne_bytes([ifa[4], ifa[5], ifa[6], ifa[7]]) == index {
+                    match address_attr(&msg[24..], family) {
+                        Some(IpAddr::V6(a)) if a.segments()[0] & 0xffc0 == 0xfe80 => {}
+                        Some(a) => out.push((a, len)),
+                        None => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+        b = b.get(len.next_multiple_of(4)..).unwrap_or_default();
+    }
+    Ok(false)
+}
+
+/// An address message's own address: `IFA_LOCAL` where there is one (on a
+/// point-to-point link `IFA_ADDRESS` is the far end's), else `IFA_ADDRESS`.
+fn address_attr(mut attrs: &[u8], family: u8) -> Option<IpAddr> {
+    let mut found = None;
+    while let (Some(l), Some(k)) = (attrs.get(0..2), attrs.get(2..4)) {
+        let (len, kind) = (u16::from_ne_bytes([l[0], l[1]]) as usize, u16::from_ne_bytes([k[0], k[1]]));
+        let value = attrs.get(4..len)?;
+        let addr = match (i32::from(family), value.len()) {
+            (libc::AF_INET, 4) => Some(IpAddr::from(<[u8; 4]>::try_from(value).ok()?)),
+            (libc::AF_INET6, 16) => Some(IpAddr::from(<[u8; 16]>::try_from(value).ok()?)),
+            _ => None,
+        };
+        match kind {
+            IFA_LOCAL => return addr,
+            IFA_ADDRESS => found = addr,
+            _ => {}
+        }
+        attrs = attrs.get(len.max(4).next_multiple_of(4)..).unwrap_or_default();
+    }
+    found
 }
 
 fn push_attr(m: &mut Vec<u8>, kind: u16, value: &[u8]) {
@@ -197,11 +317,7 @@ fn address_message(kind: u16, flags: u16, seq: u32, index: u32, addr: IpAddr, le
     push_attr(&mut m, IFA_LOCAL, &bytes);
     push_attr(&mut m, IFA_ADDRESS, &bytes);
     push_attr(&mut m, IFA_FLAGS, &IFA_F_NODAD.to_ne_bytes());
-    let total = m.len() as u32;
-    m[0..4].copy_from_slice(&total.to_ne_bytes());
-    m[4..6].copy_from_slice(&kind.to_ne_bytes());
-    m[6..8].copy_from_slice(&flags.to_ne_bytes());
-    m[8..12].copy_from_slice(&seq.to_ne_bytes());
+    header(&mut m, kind, flags, seq);
     m
 }
 
@@ -237,5 +353,35 @@ mod tests {
         err[16..20].copy_from_slice(&(-libc::EEXIST).to_ne_bytes());
         assert_eq!(ack(&err).unwrap_err().raw_os_error(), Some(libc::EEXIST));
         assert!(ack(&[]).is_err());
+    }
+
+    #[test]
+    fn an_address_dump_yields_the_interfaces_own_addresses() {
+        let new = |index, a: &str, len| address_message(RTM_NEWADDR, 0, 1, index, a.parse().unwrap(), len);
+        let mut dump =
+            [new(3, "10.0.1.1", 24), new(4, "10.0.9.1", 24), new(3, "fe80::1", 64), new(3, "fd00:1::1", 64)].concat();
+        let mut found = Vec::new();
+        assert!(!dump_addresses(&dump, 3, &mut found).unwrap(), "no NLMSG_DONE yet");
+        let want: Vec<(IpAddr, u8)> = vec![("10.0.1.1".parse().unwrap(), 24), ("fd00:1::1".parse().unwrap(), 64)];
+        assert_eq!(found, want, "index 3's, without its link-local address");
+        let mut done = vec![0u8; 20];
+        header(&mut done, NLMSG_DONE, 0, 1);
+        dump.extend_from_slice(&done);
+        found.clear();
+        assert!(dump_addresses(&dump, 3, &mut found).unwrap());
+        assert_eq!(found, want);
+        // A message that claims more than there is, or less than a header.
+        let mut cut = new(3, "10.0.1.1", 24);
+        cut.truncate(30);
+        assert!(dump_addresses(&cut, 3, &mut Vec::new()).is_err());
+        let mut tiny = vec![0u8; 16];
+        header(&mut tiny, RTM_NEWADDR, 0, 1);
+        tiny[0] = 8;
+        assert!(dump_addresses(&tiny, 3, &mut Vec::new()).is_err());
+        // A failed dump is the kernel's error.
+        let mut err = vec![0u8; 36];
+        header(&mut err, NLMSG_ERROR, 0, 1);
+        err[16..20].copy_from_slice(&(-libc::EPERM).to_ne_bytes());
+        assert_eq!(dump_addresses(&err, 3, &mut Vec::new()).unwrap_err().raw_os_error(), Some(libc::EPERM));
     }
 }

@@ -103,7 +103,8 @@ impl Punt {
         }
     }
 
-    /// Stops the thread; the twins go with it.
+    /// Stops the thread; the twins go with it (were gatewayd to die
+    /// instead, they would stay, without carrier, for the next one).
     pub fn stop(mut self) {
         self.stop.store(true, Relaxed);
         if let Some(h) = self.handle.take() {
@@ -161,16 +162,20 @@ impl Thread {
                 .map_err(|e| format!("punt.netns {ns:?}: {e} (make it first: ip netns add {ns})"))?;
         }
         let t = tables.load_full();
+        let mut netlink = Netlink::open().map_err(|e| format!("punt: netlink: {e}"))?;
         let mut twins = Vec::new();
         for name in &conf.interfaces {
             let ifc = t.ifaces.iter().find(|i| i.name == *name).ok_or(format!("punt: no interface {name:?}"))?;
-            let tap = Tap::create(name, ifc.mac, ifc.mtu).map_err(|e| format!("punt: kernel twin {name}: {e}"))?;
-            twins.push(Twin { tap, addrs: BTreeSet::new(), mtu: ifc.mtu });
+            let fail = |e: std::io::Error| format!("punt: kernel twin {name}: {e}");
+            let tap = Tap::attach(name, ifc.mac, ifc.mtu).map_err(fail)?;
+            // A twin taken over keeps its addresses; the first sync removes
+            // those its interface no longer has.
+            let addrs = netlink.addresses(tap.kernel_index).map_err(fail)?.into_iter().collect();
+            twins.push(Twin { tap, addrs, mtu: ifc.mtu });
         }
         if let Ok(mut names) = stats.twins.lock() {
             *names = twins.iter().map(|t| (t.tap.kernel_index, t.tap.name.clone())).collect();
         }
-        let netlink = Netlink::open().map_err(|e| format!("punt: netlink: {e}"))?;
         let mut thread = Thread { twins, queues, pool, tables, stats, netlink, generation: u64::MAX };
         if let Some((name, e)) = thread.sync(&t).into_iter().next() {
             return Err(format!("punt: kernel twin {name}: {e}"));

@@ -139,6 +139,27 @@ impl Adjacency {
     };
 }
 
+/// The last entry [`Router::adjacency`] found valid in this burst, by key:
+/// a burst's frames mostly share their next hops, and a hit spares the
+/// entry's checks. Forgotten at each burst and when an entry is filled;
+/// held to the neighbor cache's generation (a frame of the burst may
+/// change a neighbor). Entries with outer headers are not kept: their
+/// MTU follows the path MTUs, which a frame of the burst may lower.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct AdjMemo {
+    /// The key's parts (tag 0: none).
+    key: (u8, u16, u128),
+    neighbors: u64,
+    /// The entry's slot and MTU.
+    hit: (u16, u16),
+    /// It has outer headers: its MTU is looked up again.
+    wraps: bool,
+}
+
+impl AdjMemo {
+    pub(super) const NONE: AdjMemo = AdjMemo { key: (0, 0, 0), neighbors: 0, hit: (0, 0), wraps: false };
+}
+
 impl AdjacencyKey {
     /// The cache key: tag (family, plus 0x80 for a route's), interface,
     /// address or next-hop index.
@@ -160,8 +181,16 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     #[inline(always)]
     pub(super) fn adjacency(&mut self, t: &Tables, key: AdjacencyKey, now: u64) -> Option<(u16, u16)> {
         let (tag, ifindex, ip) = key.parts();
-        let i = adj_index(tag, ifindex, ip);
         let neighbors = self.neigh.generation();
+        let m = self.adj_memo;
+        if m.key == (tag, ifindex, ip) && m.neighbors == neighbors {
+            if !m.wraps {
+                return Some(m.hit);
+            }
+            let a = self.adj.get(usize::from(m.hit.0))?;
+            return Some((m.hit.0, self.adjacency_mtu(a, now)));
+        }
+        let i = adj_index(tag, ifindex, ip);
         let a = self.adj.get(i)?;
         if a.tag == tag
             && a.ip == ip
@@ -170,7 +199,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             && a.neighbors == neighbors
             && now < a.until
         {
-            return Some((i as u16, self.adjacency_mtu(a, now)));
+            let hit = (i as u16, self.adjacency_mtu(a, now));
+            self.adj_memo = AdjMemo { key: (tag, ifindex, ip), neighbors, hit, wraps: a.wraps };
+            return Some(hit);
         }
         self.fill_adjacency(t, i, key, now)
     }
@@ -219,6 +250,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if wire.bridge.is_some() || wire.vlan.is_some() || wire.tunnel.is_some() || wire.mss_clamp {
             return None;
         }
+        // The memo may name the slot this fill takes over.
+        self.adj_memo = AdjMemo::NONE;
         let r = self.neigh.resolved(wire_if, hop, now)?;
         // Noted as used now: a burst notes each adjacency's neighbor once,
         // and this entry may have taken the place of one noted already.

@@ -176,6 +176,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// Every slot is emptied.
     pub fn process_burst(&mut self, t: &Tables, port: u16, burst: &mut [Option<B>], now: u64, io: &mut impl Io<B>) {
         let cx = &mut Burst { t, now, io };
+        self.adj_memo = super::adjacency::AdjMemo::NONE;
         if self.fast_generation != cx.t.generation {
             self.refresh_ingress(cx.t);
         }

@@ -141,6 +141,8 @@ pub struct Router<B, N = NoNat> {
     vteps_spare: bridge::VtepQueue<B>,
     /// The fast path's last tunnel and VTEP ([`fast_unwrap`]).
     unwrap_memo: fast_unwrap::UnwrapMemo,
+    /// This burst's last valid adjacency ([`adjacency::AdjMemo`]).
+    adj_memo: adjacency::AdjMemo,
     /// UDP sockets on our addresses, and the built-in services on them.
     udp: UdpSockets<B>,
     services: udp::Services,
@@ -208,6 +210,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             vteps: Vec::with_capacity(bridge::VTEP_QUEUE),
             vteps_spare: Vec::with_capacity(bridge::VTEP_QUEUE),
             unwrap_memo: fast_unwrap::UnwrapMemo::EMPTY,
+            adj_memo: adjacency::AdjMemo::NONE,
             udp: UdpSockets::default(),
             services: udp::Services::default(),
             tcp: crate::tcp::TcpTable::new(cfg.tcp),

@@ -158,7 +158,9 @@ impl Eal {
 }
 
 /// The EAL of this crate's unit tests, started by the first that asks
-/// (DPDK starts once per process; never cleaned up).
+/// (DPDK starts once per process; never cleaned up). Its runtime
+/// directory goes at once: nothing but this process uses it, and a
+/// process that never ends its EAL would leave it behind.
 #[cfg(test)]
 pub(crate) fn test_eal() -> &'static Eal {
     static EAL: std::sync::OnceLock<Eal> = std::sync::OnceLock::new();
@@ -167,7 +169,11 @@ pub(crate) fn test_eal() -> &'static Eal {
             ["--no-huge", "--no-pci", "-m", "64", "--file-prefix", "gw-unit-dataplane", "--log-level", "lib.eal:error"]
                 .map(String::from)
                 .into();
-        Eal::init(&args).expect("EAL")
+        let eal = Eal::init(&args).expect("EAL");
+        if let Some(dir) = &eal.runtime {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        eal
     })
 }
 

@@ -253,16 +253,18 @@ pub fn frame(buf: &[u8]) -> Result<Option<Frame<'_>>, FrameError> {
     Ok(Some((usize::from(len), (h[1] == FPM_NETLINK).then_some(body))))
 }
 
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
 
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// The netlink messages of a frame's body, each decoded.
-pub fn messages(mut body: &[u8]) -> impl Iterator<Item = Message> + '_ {
+/// The netlink messages in `body` (header included; also what the kernel
+/// answers a dump with, [`crate::punt::kernel`]). One whose length does
+/// not fit ends them, as `Bad::Truncated`.
+pub(crate) fn split(mut body: &[u8]) -> impl Iterator<Item = Result<&[u8], Bad>> {
     std::iter::from_fn(move || {
         if body.is_empty() {
             return None;
@@ -270,13 +272,18 @@ pub fn messages(mut body: &[u8]) -> impl Iterator<Item = Message> + '_ {
         let len = u32_at(body, 0).map_or(0, |l| l as usize);
         if len < NLMSG_HEADER || len > body.len() {
             body = &[];
-            return Some(Message::Bad(Bad::Truncated));
+            return Some(Err(Bad::Truncated));
         }
         let (msg, rest) = body.split_at(len);
         // Messages are 4-byte aligned (NLMSG_ALIGN).
         body = rest.get((4 - len % 4) % 4..).unwrap_or_default();
-        Some(decode(msg))
+        Some(Ok(msg))
     })
+}
+
+/// The netlink messages of a frame's body, each decoded.
+pub fn messages(body: &[u8]) -> impl Iterator<Item = Message> + '_ {
+    split(body).map(|m| m.map_or_else(Message::Bad, decode))
 }
 
 /// One netlink message (header included).
@@ -293,7 +300,7 @@ pub fn decode(msg: &[u8]) -> Message {
 }
 
 /// The attributes in `b`: (type without flags, value).
-fn attrs(mut b: &[u8]) -> impl Iterator<Item = Result<(u16, &[u8]), Bad>> {
+pub(crate) fn attrs(mut b: &[u8]) -> impl Iterator<Item = Result<(u16, &[u8]), Bad>> {
     std::iter::from_fn(move || {
         if b.len() < 4 {
             return None;
@@ -309,7 +316,8 @@ fn attrs(mut b: &[u8]) -> impl Iterator<Item = Result<(u16, &[u8]), Bad>> {
     })
 }
 
-fn address(family: u8, v: &[u8]) -> Result<IpAddr, Bad> {
+/// An address attribute's value, of `family` (`AF_INET`, `AF_INET6`).
+pub(crate) fn address(family: u8, v: &[u8]) -> Result<IpAddr, Bad> {
     match (family, v.len()) {
         (AF_INET, 4) => Ok(IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(v).map_err(|_| Bad::Family)?))),
         (AF_INET6, 16) => Ok(IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(v).map_err(|_| Bad::Family)?))),

@@ -4,6 +4,7 @@
 //! rtnetlink, RFC 3549). Everything here acts on the calling thread's
 //! namespace.
 
+use crate::fpm::netlink;
 use stack::wire::MacAddr;
 use std::ffi::CString;
 use std::io;
@@ -99,8 +100,7 @@ impl Tap {
     }
 
     fn set_up(mut self, mac: MacAddr, mtu: u16) -> io::Result<Tap> {
-        let name = self.name.clone();
-        let name = name.as_str();
+        let name = self.name.as_str();
         // Best effort: IPv6 may be off in this namespace. The link-local
         // address from the MAC (EUI-64), as the dataplane's, whatever
         // this namespace's default.
@@ -123,10 +123,11 @@ impl Tap {
         if_ioctl(name, libc::SIOCSIFFLAGS, |r| r.ifr_ifru.ifru_flags = flags | libc::IFF_UP as libc::c_short)?;
         let cname = CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
         // SAFETY: a NUL-terminated name.
-        self.kernel_index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
-        if self.kernel_index == 0 {
+        let index = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+        if index == 0 {
             return Err(io::Error::last_os_error());
         }
+        self.kernel_index = index;
         Ok(self)
     }
 
@@ -241,56 +242,42 @@ fn header(m: &mut [u8], kind: u16, flags: u16, seq: u32) {
 
 /// Reads one batch of an address dump: the addresses on `index` into
 /// `out` (but IPv6 link-local ones); whether the dump is done.
-fn dump_addresses(mut b: &[u8], index: u32, out: &mut Vec<(IpAddr, u8)>) -> io::Result<bool> {
+fn dump_addresses(b: &[u8], index: u32, out: &mut Vec<(IpAddr, u8)>) -> io::Result<bool> {
     let short = || io::Error::new(io::ErrorKind::InvalidData, "a netlink message cut short");
-    while !b.is_empty() {
-        let (len, kind) = match (b.get(0..4), b.get(4..6)) {
-            (Some(l), Some(k)) => {
-                (u32::from_ne_bytes([l[0], l[1], l[2], l[3]]) as usize, u16::from_ne_bytes([k[0], k[1]]))
-            }
-            _ => return Err(short()),
-        };
-        let msg = b.get(..len).filter(|_| len >= 16).ok_or_else(short)?;
-        match kind {
-            NLMSG_DONE => return Ok(true),
-            NLMSG_ERROR => return ack(msg).map(|()| true),
-            RTM_NEWADDR => {
+    for msg in netlink::split(b) {
+        let msg = msg.map_err(|_| short())?;
+        match netlink::u16_at(msg, 4) {
+            Some(NLMSG_DONE) => return Ok(true),
+            Some(NLMSG_ERROR) => return ack(msg).map(|()| true),
+            Some(RTM_NEWADDR) => {
                 // struct ifaddrmsg: family, prefixlen, flags, scope, index.
                 let ifa = msg.get(16..24).ok_or_else(short)?;
-                let (family, len) = (ifa[0], ifa[1]);
-                if u32::from_ne_bytes([ifa[4], ifa[5], ifa[6], ifa[7]]) == index {
-                    match address_attr(&msg[24..], family) {
+                if netlink::u32_at(ifa, 4) == Some(index) {
+                    match own_address(&msg[24..], ifa[0]) {
                         Some(IpAddr::V6(a)) if a.segments()[0] & 0xffc0 == 0xfe80 => {}
-                        Some(a) => out.push((a, len)),
+                        Some(a) => out.push((a, ifa[1])),
                         None => {}
                     }
                 }
             }
             _ => {}
         }
-        b = b.get(len.next_multiple_of(4)..).unwrap_or_default();
     }
     Ok(false)
 }
 
 /// An address message's own address: `IFA_LOCAL` where there is one (on a
-/// point-to-point link `IFA_ADDRESS` is the far end's), else `IFA_ADDRESS`.
-fn address_attr(mut attrs: &[u8], family: u8) -> Option<IpAddr> {
+/// point-to-point link `IFA_ADDRESS` is the far end's), else `IFA_ADDRESS`;
+/// none if an attribute is cut short.
+fn own_address(attrs: &[u8], family: u8) -> Option<IpAddr> {
     let mut found = None;
-    while let (Some(l), Some(k)) = (attrs.get(0..2), attrs.get(2..4)) {
-        let (len, kind) = (u16::from_ne_bytes([l[0], l[1]]) as usize, u16::from_ne_bytes([k[0], k[1]]));
-        let value = attrs.get(4..len)?;
-        let addr = match (i32::from(family), value.len()) {
-            (libc::AF_INET, 4) => Some(IpAddr::from(<[u8; 4]>::try_from(value).ok()?)),
-            (libc::AF_INET6, 16) => Some(IpAddr::from(<[u8; 16]>::try_from(value).ok()?)),
-            _ => None,
-        };
+    for attr in netlink::attrs(attrs) {
+        let (kind, value) = attr.ok()?;
         match kind {
-            IFA_LOCAL => return addr,
-            IFA_ADDRESS => found = addr,
+            IFA_LOCAL => return netlink::address(family, value).ok(),
+            IFA_ADDRESS => found = netlink::address(family, value).ok(),
             _ => {}
         }
-        attrs = attrs.get(len.max(4).next_multiple_of(4)..).unwrap_or_default();
     }
     found
 }
@@ -323,9 +310,8 @@ fn address_message(kind: u16, flags: u16, seq: u32, index: u32, addr: IpAddr, le
 
 /// The kernel's answer: `NLMSG_ERROR` with 0 is success.
 fn ack(b: &[u8]) -> io::Result<()> {
-    let ty = b.get(4..6).map(|t| u16::from_ne_bytes([t[0], t[1]]));
-    let code = b.get(16..20).map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]));
-    match (ty, code) {
+    // struct nlmsgerr: the error (negated errno), after the header.
+    match (netlink::u16_at(b, 4), netlink::u32_at(b, 16).map(|c| c as i32)) {
         (Some(NLMSG_ERROR), Some(0)) => Ok(()),
         (Some(NLMSG_ERROR), Some(e)) => Err(io::Error::from_raw_os_error(-e)),
         _ => Err(io::Error::new(io::ErrorKind::InvalidData, "no netlink acknowledgement")),

@@ -143,8 +143,9 @@ impl Adjacency {
 /// a burst's frames mostly share their next hops, and a hit spares the
 /// entry's checks. Forgotten at each burst and when an entry is filled;
 /// held to the neighbor cache's generation (a frame of the burst may
-/// change a neighbor). Entries with outer headers are not kept: their
-/// MTU follows the path MTUs, which a frame of the burst may lower.
+/// change a neighbor). An entry with outer headers has its MTU looked up
+/// again on a hit: it follows the path MTUs, which a frame of the burst
+/// (or another worker) may lower.
 #[derive(Copy, Clone, Debug)]
 pub(super) struct AdjMemo {
     /// The key's parts (tag 0: none).
@@ -184,11 +185,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let neighbors = self.neigh.generation();
         let m = self.adj_memo;
         if m.key == (tag, ifindex, ip) && m.neighbors == neighbors {
-            if !m.wraps {
-                return Some(m.hit);
-            }
-            let a = self.adj.get(usize::from(m.hit.0))?;
-            return Some((m.hit.0, self.adjacency_mtu(a, now)));
+            let (slot, mtu) = m.hit;
+            return Some(if m.wraps {
+                (slot, self.adjacency_mtu(self.adj.get(usize::from(slot))?, now))
+            } else {
+                (slot, mtu)
+            });
         }
         let i = adj_index(tag, ifindex, ip);
         let a = self.adj.get(i)?;

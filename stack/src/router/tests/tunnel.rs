@@ -542,6 +542,30 @@ fn a_report_one_worker_takes_lowers_the_tunnel_for_every_worker() {
     assert_eq!(told_mtu(&io_b.sent), Some(1272));
 }
 
+/// A report that lowers a tunnel's path MTU holds for the frames after it
+/// in the same burst: the fast path, which remembers a burst's last next
+/// hop (set by the second frame, the first filling the entry), looks a
+/// tunnel's MTU up again each time.
+#[test]
+fn a_report_holds_for_the_frames_after_it_in_its_burst() {
+    let t = tunnel_tables(TunnelKind::Gre { key: Some(7) }, false);
+    // Into the tunnel from the wan side, so the report shares the burst.
+    let mut big = udp_to("198.18.0.5", 1400 - 28, 0, true);
+    big[..6].copy_from_slice(&GW_WAN.0);
+    let (mut first, mut io) = router(&t);
+    run(&mut first, &t, &mut io, 1, &big, 0);
+    let outer = io.sent.pop().unwrap().data()[14..].to_vec();
+    let report = frag_needed_about(&outer, 1300);
+    let (mut r, mut io) = router(&t);
+    let mut burst = [big.clone(), big.clone(), report, big].map(|f| Some(VecBuf::from_frame(1, &f)));
+    r.process_burst(&t, 1, &mut burst, 1, &mut io);
+    assert_eq!(r.counters.tunnel_path_mtu_updates, 1);
+    assert_eq!(r.counters.fast_path, 2, "the first two");
+    assert_eq!(io.sent.len(), 3, "two wrapped, one answered");
+    let (wrapped, told): (Vec<VecBuf>, Vec<VecBuf>) = io.sent.drain(..).partition(|f| f.len() == 14 + 1428);
+    assert_eq!((wrapped.len(), told_mtu(&told)), (2, Some(1272)), "the first two wrapped, the last told 1272");
+}
+
 /// An ICMPv4 error of `kind` and `code` from the wan host about `outer`
 /// (one of our outer packets), quoting `quote` bytes of it.
 fn error_about(outer: &[u8], kind: u8, code: u8, quote: usize) -> Vec<u8> {

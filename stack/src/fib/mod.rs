@@ -145,12 +145,25 @@ impl Fib {
     /// Longest-prefix match for `dst`.
     #[inline(always)]
     pub fn lookup(&self, dst: Ipv4Addr) -> Option<&RouteTarget> {
-        let a = u32::from(dst);
-        let mut e = self.tbl24[(a >> 8) as usize];
-        if e & EXT != 0 {
-            let i = ((e & !EXT) as usize) << 8 | (a & 0xff) as usize;
-            e = *self.tbl8.get(i)?;
+        self.target(self.entry(u32::from(dst)))
+    }
+
+    /// The longest-prefix match for `a` as the table holds it: its
+    /// target's number, which stays the same target while the table is
+    /// unchanged (0: no route).
+    #[inline(always)]
+    pub fn entry(&self, a: u32) -> u32 {
+        let e = self.tbl24[(a >> 8) as usize];
+        if e & EXT == 0 {
+            return e;
         }
+        let i = ((e & !EXT) as usize) << 8 | (a & 0xff) as usize;
+        self.tbl8.get(i).copied().unwrap_or(0)
+    }
+
+    /// The target numbered `e` by [`Fib::entry`].
+    #[inline(always)]
+    pub fn target(&self, e: u32) -> Option<&RouteTarget> {
         self.targets.list.get((e as usize).checked_sub(1)?)
     }
 

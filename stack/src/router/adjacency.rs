@@ -53,15 +53,17 @@ pub(super) struct Adjacency {
     pub(super) encap: Encap,
 }
 
-/// A tunnel's outer headers as the fast path writes them (IPv4 outside):
-/// the IPv4 header and the GRE header if any, with length, TOS,
-/// identification, flags and checksum still to fill.
+/// A tunnel's frame head as the fast path writes it (IPv4 outside): the
+/// Ethernet header, the outer IPv4 header and the GRE header if any,
+/// with the IPv4 length, TOS, identification, flags and checksum still
+/// to fill. Written whole, as one copy.
 #[derive(Copy, Clone, Debug)]
 pub(super) struct Encap {
-    pub(super) head: [u8; ENCAP_MAX],
-    /// Its length (0: no tunnel).
+    pub(super) head: [u8; ETH_LEN + ENCAP_MAX],
+    /// The outer headers' length, after the Ethernet header (0: no tunnel).
     pub(super) len: u8,
-    /// The one's complement sum of its fixed 16-bit words (RFC 1071).
+    /// The one's complement sum of the IPv4 header's fixed 16-bit words
+    /// (RFC 1071).
     pub(super) sum: u32,
 }
 
@@ -69,28 +71,31 @@ pub(super) struct Encap {
 pub(super) const ENCAP_MAX: usize = 28;
 
 impl Encap {
-    pub(super) const NONE: Encap = Encap { head: [0; ENCAP_MAX], len: 0, sum: 0 };
+    pub(super) const NONE: Encap = Encap { head: [0; ETH_LEN + ENCAP_MAX], len: 0, sum: 0 };
 
-    /// The outer headers of `tun` from `src` to `dst` for an inner packet
-    /// of IPv6 (`v6`) or IPv4.
-    fn new(tun: &Tunnel, src: Ipv4Addr, dst: Ipv4Addr, v6: bool) -> Encap {
-        let mut head = [0u8; ENCAP_MAX];
+    /// The frame head of `tun` from `src` to `dst` for an inner packet of
+    /// IPv6 (`v6`) or IPv4, sent with `macs` (destination, source).
+    fn new(tun: &Tunnel, macs: &[u8; 12], src: Ipv4Addr, dst: Ipv4Addr, v6: bool) -> Encap {
+        let mut head = [0u8; ETH_LEN + ENCAP_MAX];
         let (proto, gre_key) = match tun.kind {
             TunnelKind::Gre { key } => (protocol::GRE, Some(key)),
             TunnelKind::Ip => (if v6 { protocol::IPV6 } else { protocol::IPIP }, None),
         };
-        head[0] = 0x45;
-        head[8] = tun.ttl;
-        head[9] = proto;
-        head[12..16].copy_from_slice(&src.octets());
-        head[16..20].copy_from_slice(&dst.octets());
+        head[..12].copy_from_slice(macs);
+        put16(&mut head, 12, ethertype::IPV4);
+        let ip = &mut head[ETH_LEN..];
+        ip[0] = 0x45;
+        ip[8] = tun.ttl;
+        ip[9] = proto;
+        ip[12..16].copy_from_slice(&src.octets());
+        ip[16..20].copy_from_slice(&dst.octets());
         let mut len = ipv4::HEADER_LEN;
         if let Some(key) = gre_key {
             let inner = if v6 { ethertype::IPV6 } else { ethertype::IPV4 };
-            GreRepr::emit(&mut head[len..], inner, key);
+            GreRepr::emit(&mut ip[len..], inner, key);
             len += GreRepr::emitted_len(key);
         }
-        let sum = checksum::sum(0, &head[..ipv4::HEADER_LEN]);
+        let sum = checksum::sum(0, &ip[..ipv4::HEADER_LEN]);
         Encap { head, len: len as u8, sum }
     }
 }
@@ -139,13 +144,16 @@ impl Adjacency {
     };
 }
 
-/// The last entry [`Router::adjacency`] found valid in this burst, by key:
-/// a burst's frames mostly share their next hops, and a hit spares the
-/// entry's checks. Forgotten at each burst and when an entry is filled;
-/// held to the neighbor cache's generation (a frame of the burst may
-/// change a neighbor). An entry with outer headers has its MTU looked up
-/// again on a hit: it follows the path MTUs, which a frame of the burst
-/// (or another worker) may lower.
+/// The last entry [`Router::adjacency`] found valid in this burst, by key,
+/// with its MTU: a burst's frames mostly share their next hops, and a hit
+/// spares the entry's checks and a tunnel's path MTU lookup. Forgotten at
+/// each burst, when an entry is filled, and when a path MTU report is
+/// taken (a frame of the burst may lower a tunnel's MTU; another
+/// worker's report counts from the next burst); held to the neighbor
+/// cache's generation (a frame of the burst may change a neighbor).
+/// An IPv4 route with one next hop also notes its FIB entry
+/// ([`Fib::entry`](crate::fib::Fib::entry)), which names the next hop
+/// without the route's target (the burst has one table).
 #[derive(Copy, Clone, Debug)]
 pub(super) struct AdjMemo {
     /// The key's parts (tag 0: none).
@@ -153,12 +161,19 @@ pub(super) struct AdjMemo {
     neighbors: u64,
     /// The entry's slot and MTU.
     hit: (u16, u16),
-    /// It has outer headers: its MTU is looked up again.
-    wraps: bool,
+    /// The IPv4 FIB entry whose one next hop `key` is (0: none).
+    route: u32,
 }
 
 impl AdjMemo {
-    pub(super) const NONE: AdjMemo = AdjMemo { key: (0, 0, 0), neighbors: 0, hit: (0, 0), wraps: false };
+    pub(super) const NONE: AdjMemo = AdjMemo { key: (0, 0, 0), neighbors: 0, hit: (0, 0), route: 0 };
+
+    /// The adjacency slot and MTU of IPv4 FIB entry `route` (not 0), if
+    /// it is the one noted, under neighbor generation `neighbors`.
+    #[inline(always)]
+    pub(super) fn route(&self, route: u32, neighbors: u64) -> Option<(u16, u16)> {
+        (route == self.route && route != 0 && neighbors == self.neighbors).then_some(self.hit)
+    }
 }
 
 impl AdjacencyKey {
@@ -179,18 +194,16 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// must decide (unresolved, stale, a VLAN or bridge interface, one that
     /// clamps the MSS, a tunnel with an IPv6 outside or several underlay
     /// next hops).
+    /// `route`: the IPv4 FIB entry whose one next hop `key` is, noted in
+    /// the memo (0: none).
     #[inline(always)]
-    pub(super) fn adjacency(&mut self, t: &Tables, key: AdjacencyKey, now: u64) -> Option<(u16, u16)> {
+    pub(super) fn adjacency(&mut self, t: &Tables, key: AdjacencyKey, route: u32, now: u64) -> Option<(u16, u16)> {
         let (tag, ifindex, ip) = key.parts();
         let neighbors = self.neigh.generation();
-        let m = self.adj_memo;
+        let m = &mut self.adj_memo;
         if m.key == (tag, ifindex, ip) && m.neighbors == neighbors {
-            let (slot, mtu) = m.hit;
-            return Some(if m.wraps {
-                (slot, self.adjacency_mtu(self.adj.get(usize::from(slot))?, now))
-            } else {
-                (slot, mtu)
-            });
+            m.route = route;
+            return Some(m.hit);
         }
         let i = adj_index(tag, ifindex, ip);
         let a = self.adj.get(i)?;
@@ -202,7 +215,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             && now < a.until
         {
             let hit = (i as u16, self.adjacency_mtu(a, now));
-            self.adj_memo = AdjMemo { key: (tag, ifindex, ip), neighbors, hit, wraps: a.wraps };
+            self.adj_memo = AdjMemo { key: (tag, ifindex, ip), neighbors, hit, route };
             return Some(hit);
         }
         self.fill_adjacency(t, i, key, now)
@@ -232,9 +245,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return None;
         }
         // Into a tunnel (IPv4 outside, one underlay next hop): the
-        // underlay's next hop and the outer headers.
-        let (wire_if, hop, encap, path) = match egress.tunnel {
-            None => (out, addr, Encap::NONE, PathKey::NONE),
+        // underlay's next hop and the outer ends.
+        let (wire_if, hop, ends) = match egress.tunnel {
+            None => (out, addr, None),
             Some(tun) => {
                 let (IpAddr::V4(src), IpAddr::V4(dst)) = (tun.local, tun.remote) else { return None };
                 let (wire_if, hop) = match t.fib.lookup(dst)? {
@@ -244,8 +257,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     }
                     _ => return None,
                 };
-                let encap = Encap::new(&tun, src, dst, key.parts().0 & 0x7f == 6);
-                (wire_if, IpAddr::V4(hop), encap, PathKey::of_tunnel(&tun))
+                (wire_if, IpAddr::V4(hop), Some((tun, src, dst)))
             }
         };
         let wire = t.iface(wire_if)?;
@@ -262,6 +274,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         macs[..6].copy_from_slice(&r.mac.0);
         macs[6..].copy_from_slice(&wire.mac.0);
         let (tag, ifindex, ip) = key.parts();
+        let (encap, path) = match ends {
+            Some((tun, src, dst)) => (Encap::new(&tun, &macs, src, dst, tag & 0x7f == 6), PathKey::of_tunnel(&tun)),
+            None => (Encap::NONE, PathKey::NONE),
+        };
         *self.adj.get_mut(i)? = Adjacency {
             tag,
             ifindex,
@@ -283,10 +299,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     }
 }
 
-/// Writes adjacency `a`'s outer headers before the packet in `pkt` (its
-/// Ethernet header's room first): length, the inner TOS / traffic class
-/// and DF, identification `ident`, checksum from the stored sum. False
-/// if the buffer has no headroom for them.
+/// Writes adjacency `a`'s frame head before the packet in `pkt` (its
+/// Ethernet header's room first), then the outer IPv4 header's length,
+/// the inner TOS / traffic class and DF, identification `ident`, and the
+/// checksum from the stored sum. False if the buffer has no headroom for
+/// them.
 #[inline(always)]
 pub(super) fn wrap<B: PacketBuf>(pkt: &mut B, a: &Adjacency, ident: u16) -> bool {
     let n = usize::from(a.encap.len);
@@ -300,21 +317,18 @@ pub(super) fn wrap<B: PacketBuf>(pkt: &mut B, a: &Adjacency, ident: u16) -> bool
     if !pkt.prepend(n) {
         return false;
     }
-    let Some(d) = pkt.data_mut().get_mut(..ETH_LEN + n) else { return false };
-    d[..12].copy_from_slice(&a.macs);
-    d[12..ETH_LEN].copy_from_slice(&ethertype::IPV4.to_be_bytes());
-    let h = &mut d[ETH_LEN..];
-    // Copies of constant sizes (a call to memmove otherwise).
-    let (ip, shim) = h.split_at_mut(ipv4::HEADER_LEN.min(n));
-    let (tip, tshim) = a.encap.head.split_at(ipv4::HEADER_LEN);
-    if let Ok(ip) = <&mut [u8; ipv4::HEADER_LEN]>::try_from(ip) {
-        ip.copy_from_slice(tip);
-    }
-    match shim.len() {
-        4 => shim.copy_from_slice(&tshim[..4]),
-        8 => shim.copy_from_slice(&tshim[..8]),
-        _ => {}
-    }
+    let d = pkt.data_mut();
+    // One copy of a constant size per outer header length (a call to
+    // memmove otherwise): IPv4, IPv4 and GRE, IPv4 and GRE with a key.
+    let copied = match n {
+        20 => put_head::<{ ETH_LEN + 20 }>(d, &a.encap.head),
+        24 => put_head::<{ ETH_LEN + 24 }>(d, &a.encap.head),
+        28 => put_head::<{ ETH_LEN + 28 }>(d, &a.encap.head),
+        _ => false,
+    };
+    let Some(h) = d.get_mut(ETH_LEN..V4_END).and_then(|h| <&mut [u8; ipv4::HEADER_LEN]>::try_from(h).ok()) else {
+        return false;
+    };
     let flags: u16 = if df { ipv4::DONT_FRAGMENT } else { 0 };
     h[1] = tos;
     put16(h, 2, total);
@@ -322,7 +336,23 @@ pub(super) fn wrap<B: PacketBuf>(pkt: &mut B, a: &Adjacency, ident: u16) -> bool
     put16(h, 6, flags);
     let sum = a.encap.sum + u32::from(tos) + u32::from(total) + u32::from(ident) + u32::from(flags);
     put16(h, ipv4::field::CHECKSUM, !checksum::fold(sum));
-    true
+    copied
+}
+
+/// The end of an outer IPv4 header without options in a frame.
+const V4_END: usize = ETH_LEN + ipv4::HEADER_LEN;
+
+/// Copies the first `N` bytes of `head` to the start of `d`; false if
+/// `d` is shorter.
+#[inline(always)]
+fn put_head<const N: usize>(d: &mut [u8], head: &[u8; ETH_LEN + ENCAP_MAX]) -> bool {
+    match (d.get_mut(..N), head.get(..N)) {
+        (Some(d), Some(h)) => {
+            d.copy_from_slice(h);
+            true
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]

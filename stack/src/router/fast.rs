@@ -36,7 +36,6 @@ use crate::wire::ipv4::{self, field as ip4f, Ipv4Packet};
 use crate::wire::ipv6::{self, field as ip6f};
 use crate::wire::FiveTuple;
 use crate::wire::{be16, be32, checksum, get_be16};
-use std::net::Ipv4Addr;
 
 /// How many frames ahead of the one being processed the translator is
 /// asked to prefetch ([`BurstHints::prefetch`](crate::BurstHints::prefetch)): far enough that a cache
@@ -449,23 +448,34 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if ours && self.unwrap_memo.is_local(t, dst) {
             return self.unwrap4::<IDLE>(t, port, pkt, verdict, now, tl);
         }
-        let key = match t.fib.lookup(Ipv4Addr::from(dst)) {
-            Some(&RouteTarget::Connected { ifindex }) => AdjacencyKey::Host(4, ifindex, u128::from(dst)),
-            // ECMP hashes the translated packet: only the full path has it.
-            Some(&RouteTarget::Via { count, .. }) if count > 1 && !IDLE && !matches!(pre, FastVerdict::Untouched) => {
-                return Plan::SLOW
+        let entry = t.fib.entry(dst);
+        // A route to the last route's one next hop spares the rest.
+        let hit = match self.adj_memo.route(entry, self.neigh.generation()) {
+            Some(hit) => Some(hit),
+            None => {
+                let (key, route) = match t.fib.target(entry) {
+                    Some(&RouteTarget::Connected { ifindex }) => (AdjacencyKey::Host(4, ifindex, u128::from(dst)), 0),
+                    // ECMP hashes the translated packet: only the full path has it.
+                    Some(&RouteTarget::Via { count, .. })
+                        if count > 1 && !IDLE && !matches!(pre, FastVerdict::Untouched) =>
+                    {
+                        return Plan::SLOW
+                    }
+                    Some(&RouteTarget::Via { first, count: 1 }) => (AdjacencyKey::Route(4, first), entry),
+                    Some(&RouteTarget::Via { first, count }) => {
+                        let hash = d.get(ETH..ETH + tl).map_or(0, super::ip4::flow_hash);
+                        (AdjacencyKey::Route(4, pick(first, count, hash)), 0)
+                    }
+                    Some(&RouteTarget::Local { .. }) if ours => {
+                        self.unwrap_memo.note_local(t, dst);
+                        return self.unwrap4::<IDLE>(t, port, pkt, verdict, now, tl);
+                    }
+                    _ => return Plan::SLOW,
+                };
+                self.adjacency(t, key, route, now)
             }
-            Some(&RouteTarget::Via { first, count }) => {
-                let hash = if count > 1 { d.get(ETH..ETH + tl).map_or(0, super::ip4::flow_hash) } else { 0 };
-                AdjacencyKey::Route(4, pick(first, count, hash))
-            }
-            Some(&RouteTarget::Local { .. }) if ours => {
-                self.unwrap_memo.note_local(t, dst);
-                return self.unwrap4::<IDLE>(t, port, pkt, verdict, now, tl);
-            }
-            _ => return Plan::SLOW,
         };
-        let Some((adj, mtu)) = self.adjacency(t, key, now) else { return Plan::SLOW };
+        let Some((adj, mtu)) = hit else { return Plan::SLOW };
         if tl > usize::from(mtu) {
             return Plan::SLOW;
         }
@@ -564,7 +574,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
             _ => return Plan::SLOW,
         };
-        let adj = match self.adjacency(t, key, now) {
+        let adj = match self.adjacency(t, key, 0, now) {
             Some((adj, mtu)) if len <= usize::from(mtu) => adj,
             _ => return Plan::SLOW,
         };

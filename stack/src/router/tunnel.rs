@@ -211,6 +211,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let Some(q) = quoted_tunnel(t, quoted) else { return false };
         if self.path_mtus.report(PathKey::of(q.local, q.remote), reported, q.v6, now) {
             self.counters.tunnel_path_mtu_updates += 1;
+            // The memo may hold the tunnel's old MTU.
+            self.adj_memo = super::adjacency::AdjMemo::NONE;
         }
         true
     }

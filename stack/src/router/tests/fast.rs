@@ -174,6 +174,37 @@ fn fast_path_agrees_with_full_path_on_every_kind_of_frame() {
     assert_eq!(tw.run(&t, &frames, 2), 8);
 }
 
+/// A burst whose frames take turns between routes, next hops and
+/// connected hosts, and a run of flows over one ECMP route: each frame
+/// goes where it would alone (the burst's memo of its last route names
+/// a route's one next hop, never an ECMP route's pick).
+#[test]
+fn a_burst_of_mixed_routes_sends_each_frame_to_its_own_next_hop() {
+    let t = tables(1, GW_WAN);
+    let mut tw = Twin::new(&t);
+    let flow = |dst: &str, sport: u16| {
+        ipv4_frame("10.0.1.2", dst, 64, Protocol::Udp, &udp("10.0.1.2", dst, sport, 53, 8), false)
+    };
+    let mut frames = vec![];
+    for i in 0..4 {
+        frames.push((0, flow("198.51.100.7", i)));
+        frames.push((0, flow("198.51.100.8", i)));
+        frames.push((0, flow("203.0.113.2", i)));
+        frames.push((0, flow("203.0.113.3", i)));
+        frames.push((0, flow("198.51.100.9", i)));
+    }
+    frames.extend((0..16).map(|sport| (0, flow("192.0.2.7", 1000 + sport))));
+    frames.push((0, flow("198.51.100.7", 9)));
+    assert_eq!(tw.run(&t, &frames, 1), frames.len() as u64);
+    // Both ECMP next hops were taken (the full path agreed on each).
+    tw.fast_io.sent.clear();
+    let ecmp: Vec<(u16, Vec<u8>)> = (0..16).map(|sport| (0, flow("192.0.2.7", 1000 + sport))).collect();
+    let mut burst: Vec<Option<VecBuf>> = ecmp.iter().map(|(_, f)| Some(VecBuf::from_frame(0, f))).collect();
+    tw.fast.process_burst(&t, 0, &mut burst, 2, &mut tw.fast_io);
+    let hops: std::collections::HashSet<Vec<u8>> = tw.fast_io.sent.iter().map(|b| b.data()[..6].to_vec()).collect();
+    assert_eq!(hops.len(), 2, "both next hops");
+}
+
 /// A neighbor learned from an ARP reply is reachable for
 /// `reachable_time`; the first use after that sends a unicast probe
 /// (full path) and the fast path stays away until it is confirmed again.

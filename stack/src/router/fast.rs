@@ -162,11 +162,22 @@ pub(super) struct Tally {
     pub(super) held: u64,
     /// The neighbor (its cache slot) last noted as used.
     pub(super) touched: u32,
+    /// The MAC table slot of the source last refreshed.
+    pub(super) seen: u32,
 }
 
 impl Tally {
-    const NEW: Tally =
-        Tally { routed: 0, routed6: 0, switched: 0, flooded: 0, probes: 0, hits: 0, held: 0, touched: u32::MAX };
+    const NEW: Tally = Tally {
+        routed: 0,
+        routed6: 0,
+        switched: 0,
+        flooded: 0,
+        probes: 0,
+        hits: 0,
+        held: 0,
+        touched: u32::MAX,
+        seen: u32::MAX,
+    };
 }
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
@@ -636,7 +647,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// it on the member (with its tag, if the member is tagged).
     #[inline(always)]
     fn send_switched(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, plan: Plan, tally: &mut Tally) {
-        self.macs.refresh(plan.slot, cx.now);
+        // Once a burst per station (the burst has one time).
+        if tally.seen != plan.slot {
+            tally.seen = plan.slot;
+            self.macs.refresh(plan.slot, cx.now);
+        }
         if plan.next == Next::Switch {
             tally.switched += 1;
         } else {

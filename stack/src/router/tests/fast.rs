@@ -100,6 +100,13 @@ impl Twin {
             v
         };
         assert_eq!(neighbors(&self.fast), neighbors(&self.full), "neighbors");
+        // The stations learned, on their members, seen at the same times.
+        let macs = |r: &Router<VecBuf>| {
+            let mut v: Vec<_> = r.macs().entries().map(|e| (e.bridge, e.mac.0, e.member, e.seen)).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(macs(&self.fast), macs(&self.full), "MAC table");
         self.fast.counters.fast_path - before
     }
 }

@@ -188,10 +188,11 @@ fn a_flood_at_tcp_179_leaves_the_bgp_session_up_and_forwarding_going() {
 /// FRR sees their links go down (and drops the session at once). The next
 /// gatewayd takes them over: the same interfaces by ifindex, carrier back,
 /// only the addresses its config gives them (ones added by hand meanwhile
-/// are removed), and the session is established again over them. A clean
-/// stop removes them. (Its routes are not waited for: after a restart
-/// this quick, FRR 8.4 at times sent gatewayd none for over a minute,
-/// not yet understood.)
+/// are removed), and the session is established again over them, and
+/// its routes come back and carry traffic. A clean stop removes them.
+/// Unless FRR 8.4's zebra aborted as the links went down (its known bug,
+/// docs/punt.md; the lab runs no watchfrr to start it again): then the
+/// routes cannot come back, and the test says so and checks the rest.
 #[test]
 fn the_twins_outlive_a_gatewayd_that_dies_and_go_with_a_clean_stop() {
     let Some(lab) = bgp_lab() else { return };
@@ -220,6 +221,27 @@ fn the_twins_outlive_a_gatewayd_that_dies_and_go_with_a_clean_stop() {
         let (state, established, _) = session();
         state == "Established" && established >= 2
     });
+    let zebra_log = std::fs::read_to_string("/run/gatewayd-lab/frr/zebra.log").unwrap_or_default();
+    if zebra_log.contains("process_subq_route(): assertion (dest) failed") {
+        eprintln!("NOTE: FRR's zebra aborted as the twins lost carrier (FRRouting/frr#14142): no routes to wait for");
+    } else {
+        let routes = |ok: &mut bool| {
+            *ok = learned("bgp") == 10_000 && answered("lab-lan", "100.64.0.1");
+            *ok
+        };
+        let mut back = false;
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < Duration::from_secs(60) && !routes(&mut back) {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        assert!(
+            back,
+            "the routes did not come back: gatewayd has {} BGP routes; FRR: {}\n{}",
+            learned("bgp"),
+            vtysh("frr", &["show bgp ipv4 summary"]),
+            zebra_log.lines().rev().take(20).collect::<Vec<_>>().join("\n"),
+        );
+    }
     // A clean stop takes the twins with it.
     // SAFETY: sends a signal to the gateway's pid.
     assert_eq!(unsafe { libc::kill(lab.pid(), libc::SIGTERM) }, 0);

@@ -50,11 +50,21 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], yaml: bool) -> Result<T, Problem> {
             s
         }
     }
+    // Every body this API takes is an object: serde would also build a
+    // struct from an array of its fields in order (`[]` for one whose
+    // fields all have defaults), which the OpenAPI document does not allow.
+    let not_object = || Problem::bad_request("body", "expected an object");
     if yaml {
         let text = std::str::from_utf8(bytes).map_err(|_| Problem::bad_request("body", "not UTF-8"))?;
+        if matches!(serde_yaml::from_str::<serde_yaml::Value>(text), Ok(v) if !v.is_mapping()) {
+            return Err(not_object());
+        }
         serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
             .map_err(|e| Problem::bad_request(&field(e.path()), e.inner().to_string()))
     } else {
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&b| b != b'{') {
+            return Err(not_object());
+        }
         let mut de = serde_json::Deserializer::from_slice(bytes);
         serde_path_to_error::deserialize(&mut de)
             .map_err(|e| Problem::bad_request(&field(e.path()), e.inner().to_string()))
@@ -129,4 +139,30 @@ pub(super) fn page<T>(all: Vec<T>, p: &Paging) -> ApiResult<Json<Page<T>>> {
     let (offset, limit) = p.window()?;
     let total = all.len();
     Ok(Json(Page { items: all.into_iter().skip(offset).take(limit).collect(), total, offset, limit }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Batch {
+        #[serde(default)]
+        remove: Vec<String>,
+    }
+
+    /// An array (JSON or YAML) is refused where an object is taken, even
+    /// one that serde could read as the struct's fields in order.
+    #[test]
+    fn a_body_that_is_not_an_object_is_refused() {
+        for (body, yaml) in [("[]", false), (" [[\"10.0.0.0/8\"]]", false), ("- [a]", true), ("[]", true), ("7", false)]
+        {
+            let e = decode::<Batch>(body.as_bytes(), yaml).unwrap_err();
+            assert_eq!((e.status, e.detail.as_str()), (400, "body: expected an object"), "{body}");
+        }
+        assert_eq!(decode::<Batch>(b" {}", false).unwrap(), Batch { remove: vec![] });
+        assert_eq!(decode::<Batch>(b"remove: [a]", true).unwrap(), Batch { remove: vec!["a".into()] });
+    }
 }

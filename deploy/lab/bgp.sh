@@ -40,7 +40,7 @@ daemons() {
 
 configs() {
   mkdir -p "$run/frr" "$run/frr-wan" "$run/frr-lan"
-  # zebra's log: the tests look in it for FRR 8.4's known abort (docs/bgp.md).
+  # zebra's log: the tests look in it for FRR 8.4's known abort (docs/punt.md).
   printf 'hostname lab-frr\nlog file %s/frr/zebra.log\nfpm address 169.254.26.1 port 2620\n' "$run" >"$run/frr/zebra.conf"
   cat >"$run/frr/bgpd.conf" <<EOF
 hostname lab-frr

@@ -221,25 +221,26 @@ fn the_twins_outlive_a_gatewayd_that_dies_and_go_with_a_clean_stop() {
         let (state, established, _) = session();
         state == "Established" && established >= 2
     });
-    let zebra_log = std::fs::read_to_string("/run/gatewayd-lab/frr/zebra.log").unwrap_or_default();
-    if zebra_log.contains("process_subq_route(): assertion (dest) failed") {
+    let zebra_log = || std::fs::read_to_string("/run/gatewayd-lab/frr/zebra.log").unwrap_or_default();
+    if zebra_log().contains("process_subq_route(): assertion (dest) failed") {
         eprintln!("NOTE: FRR's zebra aborted as the twins lost carrier (FRRouting/frr#14142): no routes to wait for");
     } else {
-        let routes = |ok: &mut bool| {
-            *ok = learned("bgp") == 10_000 && answered("lab-lan", "100.64.0.1");
-            *ok
-        };
-        let mut back = false;
         let t0 = std::time::Instant::now();
-        while t0.elapsed() < Duration::from_secs(60) && !routes(&mut back) {
+        let back = loop {
+            let back = learned("bgp") == 10_000 && answered("lab-lan", "100.64.0.1");
+            if back || t0.elapsed() > Duration::from_secs(60) {
+                break back;
+            }
             std::thread::sleep(Duration::from_millis(500));
-        }
+        };
+        let log = zebra_log();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
         assert!(
             back,
-            "the routes did not come back: gatewayd has {} BGP routes; FRR: {}\n{}",
+            "the routes did not come back: gatewayd has {} BGP routes; FRR: {}\nzebra's log ends:\n{}",
             learned("bgp"),
             vtysh("frr", &["show bgp ipv4 summary"]),
-            zebra_log.lines().rev().take(20).collect::<Vec<_>>().join("\n"),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         );
     }
     // A clean stop takes the twins with it.

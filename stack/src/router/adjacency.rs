@@ -6,6 +6,7 @@
 //! and the neighbor stays reachable ([`crate::neigh::Resolved`]). A
 //! route's next hops have slots by index, a connected host's by hash.
 
+use super::fast::V4_HEAD;
 use super::Router;
 use crate::buf::PacketBuf;
 use crate::fib::RouteTarget;
@@ -326,7 +327,10 @@ pub(super) fn wrap<B: PacketBuf>(pkt: &mut B, a: &Adjacency, ident: u16) -> bool
         28 => put_head::<{ ETH_LEN + 28 }>(d, &a.encap.head),
         _ => false,
     };
-    let Some(h) = d.get_mut(ETH_LEN..V4_END).and_then(|h| <&mut [u8; ipv4::HEADER_LEN]>::try_from(h).ok()) else {
+    if !copied {
+        return false;
+    }
+    let Some(h) = d.get_mut(ETH_LEN..V4_HEAD).and_then(|h| <&mut [u8; ipv4::HEADER_LEN]>::try_from(h).ok()) else {
         return false;
     };
     let flags: u16 = if df { ipv4::DONT_FRAGMENT } else { 0 };
@@ -336,11 +340,8 @@ pub(super) fn wrap<B: PacketBuf>(pkt: &mut B, a: &Adjacency, ident: u16) -> bool
     put16(h, 6, flags);
     let sum = a.encap.sum + u32::from(tos) + u32::from(total) + u32::from(ident) + u32::from(flags);
     put16(h, ipv4::field::CHECKSUM, !checksum::fold(sum));
-    copied
+    true
 }
-
-/// The end of an outer IPv4 header without options in a frame.
-const V4_END: usize = ETH_LEN + ipv4::HEADER_LEN;
 
 /// Copies the first `N` bytes of `head` to the start of `d`; false if
 /// `d` is shorter.

@@ -51,7 +51,7 @@ const NEARER: usize = 3;
 const FLOW_AHEAD: usize = 4;
 
 /// Ethernet + IPv4 header without options.
-const V4_HEAD: usize = ETH + ipv4::HEADER_LEN;
+pub(super) const V4_HEAD: usize = ETH + ipv4::HEADER_LEN;
 /// Ethernet + IPv6 header.
 const V6_HEAD: usize = ETH + ipv6::HEADER_LEN;
 

@@ -8,7 +8,7 @@
 //! unwrapped, received on the tunnel interface or the VTEP's member
 //! ([`Next::Inner`], [`Next::Bridge`]), so it meets the same rules.
 
-use super::fast::{Ingress, Next, Plan};
+use super::fast::{Ingress, Next, Plan, V4_HEAD};
 use super::io::Burst;
 use super::tunnel::merge_ecn;
 use super::{Io, Router, Translator};
@@ -21,9 +21,6 @@ use crate::wire::ip::protocol;
 use crate::wire::ipv4::{self, field as ip4f};
 use crate::wire::{be16, be32, checksum, udp, vxlan, FiveTuple};
 use std::net::{IpAddr, Ipv4Addr};
-
-/// Ethernet + IPv4 header without options.
-const V4_HEAD: usize = ETH + ipv4::HEADER_LEN;
 
 /// Where a VXLAN frame's inner frame starts (outer IPv4 without options).
 const VXLAN_INNER: usize = V4_HEAD + udp::HEADER_LEN + vxlan::HEADER_LEN;

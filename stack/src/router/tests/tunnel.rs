@@ -543,9 +543,9 @@ fn a_report_one_worker_takes_lowers_the_tunnel_for_every_worker() {
 }
 
 /// A report that lowers a tunnel's path MTU holds for the frames after it
-/// in the same burst: the fast path, which remembers a burst's last next
-/// hop (set by the second frame, the first filling the entry), looks a
-/// tunnel's MTU up again each time.
+/// in the same burst: the fast path remembers a burst's last next hop
+/// with its MTU (from the second frame, the first filling the entry),
+/// and forgets it when the report is taken.
 #[test]
 fn a_report_holds_for_the_frames_after_it_in_its_burst() {
     let t = tunnel_tables(TunnelKind::Gre { key: Some(7) }, false);

@@ -574,7 +574,8 @@ impl Tables {
             };
             let bvi_mac = br.bvi.and_then(|i| self.ifaces.get(usize::from(i))).map_or(MacAddr::ZERO, |i| i.mac);
             let key = (u64::from(u32::from(v.local)) << 32 | u64::from(u32::from(remote)), v.vni);
-            self.vteps.insert(key, VtepIn { bridge: member.bridge, member: m as u16, flood_to, bvi_mac });
+            let flood_port = self.plain_port(flood_to);
+            self.vteps.insert(key, VtepIn { bridge: member.bridge, member: m as u16, flood_to, flood_port, bvi_mac });
         }
         self.attach()
     }
@@ -642,6 +643,15 @@ impl Tables {
     #[inline]
     pub fn vxlan_port(&self, port: u16) -> bool {
         self.vxlan_ports.contains(&port)
+    }
+
+    /// The port of bridge member `member` if frames go to it as they are
+    /// (untagged, not a VTEP); `u16::MAX` otherwise, or for no member.
+    pub fn plain_port(&self, member: u16) -> u16 {
+        match self.members.get(usize::from(member)) {
+            Some(m) if m.vlan.is_none() && m.vtep.is_none() => m.port,
+            _ => u16::MAX,
+        }
     }
 
     /// The remote VTEP `remote` in the bridge of VNI `vni` at our VTEP

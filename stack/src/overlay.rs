@@ -89,6 +89,9 @@ pub struct VtepIn {
     /// The one member unknown unicast from it may go to (`u16::MAX`: not
     /// exactly one).
     pub flood_to: u16,
+    /// `flood_to`'s port, if it is untagged and not a VTEP
+    /// ([`Tables::plain_port`](crate::Tables::plain_port)).
+    pub flood_port: u16,
     /// The bridge's interface's MAC (zero: none).
     pub bvi_mac: MacAddr,
 }

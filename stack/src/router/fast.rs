@@ -93,12 +93,22 @@ pub(super) struct Ingress {
     /// The one other member of a two-member bridge, where unknown
     /// unicast is flooded without a copy (`NONE`: more members).
     pub(super) flood_to: u16,
+    /// `flood_to`'s port if it is untagged and not a VTEP ([`NO_PORT`]:
+    /// none, or not plain).
+    pub(super) flood_port: u16,
 }
 
 impl Ingress {
     pub(super) const NONE: u16 = u16::MAX;
-    pub(super) const OFF: Ingress =
-        Ingress { l3: false, v6: false, mac: [0; 6], member: Self::NONE, bridge: 0, flood_to: Self::NONE };
+    pub(super) const OFF: Ingress = Ingress {
+        l3: false,
+        v6: false,
+        mac: [0; 6],
+        member: Self::NONE,
+        bridge: 0,
+        flood_to: Self::NONE,
+        flood_port: NO_PORT,
+    };
 }
 
 /// What the fast path decided for one frame (small: no copy of the
@@ -112,7 +122,13 @@ pub(super) struct Plan {
     pub(super) to: u16,
     /// Switched: the MAC table slot of the source, to refresh.
     pub(super) slot: u32,
+    /// Flooded to the one other member, untagged and not a VTEP: its
+    /// port, which spares reading the member (else [`NO_PORT`]).
+    pub(super) port: u16,
 }
+
+/// No port: a [`Plan`] whose frame goes where its kind says.
+pub(super) const NO_PORT: u16 = u16::MAX;
 
 /// Where the fast path sends a frame it decided.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -142,7 +158,7 @@ pub(super) enum Next {
 }
 
 impl Plan {
-    pub(super) const SLOW: Plan = Plan { next: Next::Slow, len: 0, to: 0, slot: 0 };
+    pub(super) const SLOW: Plan = Plan { next: Next::Slow, len: 0, to: 0, slot: 0, port: NO_PORT };
 }
 
 /// What a burst's fast frames add to the counters, and the adjacency
@@ -348,7 +364,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                                 (Some(&o), None) => o,
                                 _ => Ingress::NONE,
                             };
-                            Ingress { mac, member: m, bridge: b, flood_to, ..Ingress::OFF }
+                            let flood_port = t.plain_port(flood_to);
+                            Ingress { mac, member: m, bridge: b, flood_to, flood_port, ..Ingress::OFF }
                         }
                         None => Ingress::OFF,
                     }
@@ -406,8 +423,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return Plan::SLOW;
         }
         match dst {
-            Some(out) if out != ing.member => Plan { next: Next::Switch, len: 0, to: out, slot },
-            None if ing.flood_to != Ingress::NONE => Plan { next: Next::Flood, len: 0, to: ing.flood_to, slot },
+            Some(out) if out != ing.member => Plan { next: Next::Switch, len: 0, to: out, slot, port: NO_PORT },
+            None if ing.flood_to != Ingress::NONE => {
+                Plan { next: Next::Flood, len: 0, to: ing.flood_to, slot, port: ing.flood_port }
+            }
             _ => Plan::SLOW,
         }
     }
@@ -501,18 +520,25 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 FastVerdict::Untouched | FastVerdict::Rewrite { .. } => {}
                 v @ (FastVerdict::Drop(_) | FastVerdict::Refuse(_)) => {
                     *verdict = v;
-                    return Plan { next: Next::Stop, len: len as u16, to: 0, slot: 0 };
+                    return Plan { next: Next::Stop, len: len as u16, to: 0, slot: 0, port: NO_PORT };
                 }
                 // (An unwrapped packet goes the full way.)
                 v @ FastVerdict::Handoff { .. } if !nested => {
                     *verdict = v;
-                    return Plan { next: Next::Stop, len: len as u16, to: 0, slot: 0 };
+                    return Plan { next: Next::Stop, len: len as u16, to: 0, slot: 0, port: NO_PORT };
                 }
                 FastVerdict::New | FastVerdict::Slow | FastVerdict::Handoff { .. } => return Plan::SLOW,
             }
         }
-        if let (Some(a), Some(h)) = (self.adj.get(usize::from(adj)), d.get_mut(..V4_HEAD)) {
-            h[..12].copy_from_slice(&a.macs);
+        // (Always in range: `adjacency` names entries of the cache.)
+        let a = &self.adj[usize::from(adj) % ADJ_SLOTS];
+        let wraps = a.wraps;
+        if let Some(h) = d.get_mut(..V4_HEAD) {
+            // Through a tunnel, the outer frame head takes the Ethernet
+            // header's place.
+            if !wraps {
+                h[..12].copy_from_slice(&a.macs);
+            }
             // The checksum updated incrementally (RFC 1624), as RFC 1812
             // §5.3.1 allows (after translation, as the full path does).
             if let Some(ip) = h.get_mut(ETH..) {
@@ -520,13 +546,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
         }
         pkt.truncate(len);
-        if self.adj.get(usize::from(adj)).is_some_and(|a| a.wraps) {
+        if wraps {
             return self.wrap(pkt, adj, len, verdict);
         }
         if !IDLE && !nested && self.flows.is_on() && cacheable(&plain, tl) && self.flows.due() {
             self.remember_flow(port, &plain, pre, post, adj, now);
         }
-        Plan { next: Next::Route4, len: len as u16, to: adj, slot: 0 }
+        Plan { next: Next::Route4, len: len as u16, to: adj, slot: 0, port: NO_PORT }
     }
 
     /// A routed frame whose next hop is through a tunnel: its outer
@@ -537,10 +563,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let a = &self.adj[usize::from(adj) % ADJ_SLOTS];
         if !super::adjacency::wrap(pkt, a, ident) {
             *verdict = FastVerdict::Drop(crate::drop::DropReason::NoHeadroom);
-            return Plan { next: Next::Stop, len: len as u16, to: 0, slot: 0 };
+            return Plan { next: Next::Stop, len: len as u16, to: 0, slot: 0, port: NO_PORT };
         }
         self.counters.encapsulated += 1;
-        Plan { next: Next::Route4, len: (len + usize::from(a.encap.len)) as u16, to: adj, slot: 0 }
+        Plan { next: Next::Route4, len: (len + usize::from(a.encap.len)) as u16, to: adj, slot: 0, port: NO_PORT }
     }
 
     /// Notes the neighbor in cache slot `neigh` as used now, once a
@@ -590,18 +616,23 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             _ => return Plan::SLOW,
         };
         let h = pkt.data_mut().get_mut(..V6_HEAD).and_then(|h| <&mut [u8; V6_HEAD]>::try_from(h).ok());
-        if let (Some(a), Some(h)) = (self.adj.get(usize::from(adj)), h) {
-            h[..12].copy_from_slice(&a.macs);
+        let a = &self.adj[usize::from(adj) % ADJ_SLOTS];
+        let wraps = a.wraps;
+        if let Some(h) = h {
+            // (Through a tunnel, as in `decide4`.)
+            if !wraps {
+                h[..12].copy_from_slice(&a.macs);
+            }
             h[ETH + ip6f::HOP_LIMIT] = h[ETH + ip6f::HOP_LIMIT].wrapping_sub(1);
         }
         pkt.truncate(ETH + len);
-        if self.adj.get(usize::from(adj)).is_some_and(|a| a.wraps) {
+        if wraps {
             return match self.wrap(pkt, adj, ETH + len, verdict) {
                 p if p.next == Next::Route4 => Plan { next: Next::Route6, ..p },
                 p => p,
             };
         }
-        Plan { next: Next::Route6, len: (ETH + len) as u16, to: adj, slot: 0 }
+        Plan { next: Next::Route6, len: (ETH + len) as u16, to: adj, slot: 0, port: NO_PORT }
     }
 
     /// Sends a routed frame (rewritten by `decide4` or `decide6`) to its
@@ -656,6 +687,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             tally.switched += 1;
         } else {
             tally.flooded += 1;
+        }
+        if plan.port != NO_PORT {
+            return cx.io.send_to(plan.port, pkt);
         }
         match cx.t.members.get(usize::from(plan.to)) {
             Some(m) if m.vlan.is_none() && m.vtep.is_none() => cx.io.send_to(m.port, pkt),

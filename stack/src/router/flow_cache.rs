@@ -21,7 +21,7 @@
 //!
 //! [`RouterConfig::flow_fill`]: crate::RouterConfig::flow_fill
 
-use super::fast::{Ingress, Next, Plan, Tally};
+use super::fast::{Ingress, Next, Plan, Tally, NO_PORT};
 use super::Router;
 use crate::buf::PacketBuf;
 use crate::hooks::{EntryHandle, FastVerdict, Translator};
@@ -387,7 +387,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
         }
         let len = at::IP + tl;
-        let plan = Plan { next: Next::CacheHit, len: len as u16, to: f.tx, slot: f.neigh };
+        let plan = Plan { next: Next::CacheHit, len: len as u16, to: f.tx, slot: f.neigh, port: NO_PORT };
         pkt.truncate(len);
         Some(plan)
     }

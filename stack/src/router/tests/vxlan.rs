@@ -255,3 +255,48 @@ fn the_vtep_memo_decides_each_changed_outer_header_as_the_tables_do() {
     // source port and checksum, reserved VXLAN bits) did go fast.
     assert!(fast_taken > 40, "{fast_taken} of {}", cases.len());
 }
+
+/// br0 (VNI 100 at 203.0.113.1) with one local port, 1, and one VTEP,
+/// 203.0.113.2; wan 203.0.113.1/24 on port 3. Unknown unicast from the
+/// VTEP has one place to go.
+fn one_port_overlay() -> Tables {
+    let wan = iface("wan", 3, GW_WAN, "203.0.113.1/24", 1500);
+    let neighbors = vec![StaticNeighbor { ifindex: 0, ip: ip("203.0.113.2").into(), mac: WAN_HOST }];
+    let mut t = Tables::build(vec![wan], &[], &[], neighbors, 1).unwrap();
+    let members = vec![
+        Member { bridge: 0, port: 1, vlan: None, vtep: None },
+        Member { bridge: 0, port: 0, vlan: None, vtep: Some(ip("203.0.113.2")) },
+    ];
+    let br = Bridge {
+        name: "br0".into(),
+        members: vec![0, 1],
+        bvi: None,
+        mac_limit: 100,
+        aging: 300 * SEC,
+        flush_epoch: 0,
+        vxlan: Some(Vxlan { vni: 100, local: ip("203.0.113.1"), port: vxlan::PORT }),
+    };
+    t.set_bridges(vec![br], members).unwrap();
+    t
+}
+
+/// A frame from a learned remote station to one nobody knows, in a
+/// bridge with one local port: the fast path unwraps it and sends it out
+/// of that port (the member's port, not its index), as the full path
+/// floods it.
+#[test]
+fn unknown_unicast_from_a_vtep_goes_fast_to_the_one_local_port() {
+    let t = one_port_overlay();
+    let (mut r, mut io) = router(&t);
+    run(&mut r, &t, &mut io, 3, &from_vtep("203.0.113.2", 100, &l2_frame(MacAddr::BROADCAST, REMOTE)), 0);
+    assert_eq!(io.sent.iter().map(|b| b.port()).collect::<Vec<_>>(), [1], "the full path floods to port 1");
+    io.sent.clear();
+    let frame = l2_frame(LOCAL[0], REMOTE);
+    let wrapped = from_vtep("203.0.113.2", 100, &frame);
+    let before = (r.counters.fast_path, r.counters.l2_flooded);
+    let mut burst = [Some(VecBuf::from_frame(3, &wrapped)), Some(VecBuf::from_frame(3, &wrapped))];
+    r.process_burst(&t, 3, &mut burst, 1, &mut io);
+    assert_eq!((r.counters.fast_path - before.0, r.counters.l2_flooded - before.1), (2, 2));
+    let sent: Vec<_> = io.sent.iter().map(|b| (b.port(), b.data().to_vec())).collect();
+    assert_eq!(sent, [(1, frame.clone()), (1, frame)]);
+}

@@ -19,7 +19,7 @@ use crate::wire::ethernet::{ethertype, HEADER_LEN as ETH};
 use crate::wire::gre::{self, flags as gre_flags};
 use crate::wire::ip::protocol;
 use crate::wire::ipv4::{self, field as ip4f};
-use crate::wire::{be16, be32, checksum, udp, vxlan, FiveTuple};
+use crate::wire::{be16, be32, checksum, put16, udp, vxlan, FiveTuple};
 use std::net::{IpAddr, Ipv4Addr};
 
 /// Where a VXLAN frame's inner frame starts (outer IPv4 without options).
@@ -27,6 +27,88 @@ const VXLAN_INNER: usize = V4_HEAD + udp::HEADER_LEN + vxlan::HEADER_LEN;
 
 /// A tunnel packet's local and remote address, protocol and GRE key.
 type TunnelEnds = (Ipv4Addr, Ipv4Addr, u8, Option<u32>);
+
+/// The outer headers of a VXLAN frame after Ethernet: IPv4 without
+/// options, UDP, VXLAN.
+const VXLAN_OUTER: usize = VXLAN_INNER - ETH;
+
+/// Which bits of [`VXLAN_OUTER`] a frame from the remembered VTEP must
+/// have as its template ([`Template`]): version and header length,
+/// no fragment bits (MF, offset), protocol, addresses, UDP destination
+/// port, the I flag, the VNI. The rest (TOS, lengths, identification,
+/// DF, TTL, checksums, the source port, reserved bits) is checked apart
+/// or free.
+#[rustfmt::skip]
+const VXLAN_MASK: [u8; VXLAN_OUTER] = [
+    0xff, 0, 0, 0, 0, 0, 0x3f, 0xff, 0, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // IPv4
+    0, 0, 0xff, 0xff, 0, 0, 0, 0, // UDP
+    vxlan::FLAG_I, 0, 0, 0, 0xff, 0xff, 0xff, 0, // VXLAN
+];
+
+/// The outer headers a remembered VTEP's frames have, under
+/// [`VXLAN_MASK`], as three words: compared in three steps rather than a
+/// field at a time.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Template {
+    words: (u128, u128, u32),
+}
+
+impl Template {
+    const MASK: Template = Template::words(&VXLAN_MASK);
+    /// Matches no frame (the version and header length byte is never 0
+    /// in a frame that matches, as the mask keeps it).
+    const NONE: Template = Template { words: (0, 0, 0) };
+
+    /// `b` as words, in memory order.
+    #[inline(always)]
+    const fn words(b: &[u8; VXLAN_OUTER]) -> Template {
+        let (mut x, mut y, mut z) = ([0u8; 16], [0u8; 16], [0u8; 4]);
+        let mut i = 0;
+        while i < VXLAN_OUTER {
+            match i {
+                0..16 => x[i] = b[i],
+                16..32 => y[i - 16] = b[i],
+                _ => z[i - 32] = b[i],
+            }
+            i += 1;
+        }
+        Template { words: (u128::from_ne_bytes(x), u128::from_ne_bytes(y), u32::from_ne_bytes(z)) }
+    }
+
+    /// The template of frames from `remote` to `local` with `vni`, to UDP
+    /// port `port`.
+    fn new(local: Ipv4Addr, remote: Ipv4Addr, vni: u32, port: u16) -> Template {
+        let mut b = [0u8; VXLAN_OUTER];
+        b[ip4f::VER_IHL] = 0x45;
+        b[ip4f::PROTOCOL] = protocol::UDP;
+        b[ip4f::SRC].copy_from_slice(&remote.octets());
+        b[ip4f::DST].copy_from_slice(&local.octets());
+        let u = ipv4::HEADER_LEN;
+        put16(&mut b, u + udp::field::DST_PORT, port);
+        vxlan::emit(&mut b[u + udp::HEADER_LEN..], vni);
+        let t = Template::words(&b);
+        Template::masked(t.words)
+    }
+
+    #[inline(always)]
+    fn masked(w: (u128, u128, u32)) -> Template {
+        let m = Template::MASK.words;
+        Template { words: (w.0 & m.0, w.1 & m.1, w.2 & m.2) }
+    }
+
+    /// True if `h` (the outer headers) matches.
+    #[inline(always)]
+    fn matches(&self, h: &[u8; VXLAN_OUTER]) -> bool {
+        let mut x = [0u8; 16];
+        let mut y = [0u8; 16];
+        let mut z = [0u8; 4];
+        x.copy_from_slice(&h[..16]);
+        y.copy_from_slice(&h[16..32]);
+        z.copy_from_slice(&h[32..]);
+        let w = (u128::from_ne_bytes(x), u128::from_ne_bytes(y), u32::from_ne_bytes(z));
+        Template::masked(w) == *self
+    }
+}
 
 /// The last tunnel and the last VTEP the fast path unwrapped for, in one
 /// tables generation: a tunnel's packets come in trains, and a hit spares
@@ -39,6 +121,8 @@ pub(super) struct UnwrapMemo {
     vtep: Option<((Ipv4Addr, Ipv4Addr, u32), VtepIn)>,
     /// The last VXLAN port.
     port: u16,
+    /// The outer headers of `vtep`'s frames to `port`.
+    template: Template,
     /// The last outer destination the FIB named ours (0: none; 0/8 is
     /// never ours). A tunnel's packets all come to one address, whose
     /// FIB entry (a /32 in a tbl8 group) measured a cache miss a packet
@@ -48,7 +132,7 @@ pub(super) struct UnwrapMemo {
 
 impl UnwrapMemo {
     pub(super) const EMPTY: UnwrapMemo =
-        UnwrapMemo { generation: u64::MAX, tunnel: None, vtep: None, port: 0, local: 0 };
+        UnwrapMemo { generation: u64::MAX, tunnel: None, vtep: None, port: 0, template: Template::NONE, local: 0 };
 
     fn sync(&mut self, t: &Tables) {
         if self.generation != t.generation {
@@ -94,6 +178,7 @@ impl UnwrapMemo {
             _ => {
                 let v = *t.vxlan_member(key.0, key.2, key.1)?;
                 self.vtep = Some((key, v));
+                self.retemplate();
                 Some(v)
             }
         }
@@ -110,8 +195,18 @@ impl UnwrapMemo {
         if yes {
             self.sync(t);
             self.port = port;
+            self.retemplate();
         }
         yes
+    }
+
+    /// The template of the remembered VTEP's frames to the remembered
+    /// port.
+    fn retemplate(&mut self) {
+        self.template = match self.vtep {
+            Some(((local, remote, vni), _)) if self.port != 0 => Template::new(local, remote, vni, self.port),
+            _ => Template::NONE,
+        };
     }
 }
 
@@ -223,22 +318,17 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     #[inline(always)]
     pub(super) fn vxlan_fast<const IDLE: bool>(&mut self, t: &Tables, pkt: &mut B) -> Option<Plan> {
         let memo = &self.unwrap_memo;
-        let ((local, remote, vni), vtep) = memo.vtep.filter(|_| memo.generation == t.generation)?;
+        let (_, vtep) = memo.vtep.filter(|_| memo.generation == t.generation)?;
         let d = pkt.data();
-        let h = d.get(..VXLAN_INNER)?;
-        let ip = <&[u8; ipv4::HEADER_LEN]>::try_from(h.get(ETH..V4_HEAD)?).ok()?;
-        let (u, vx) = (h.get(V4_HEAD..)?, h.get(V4_HEAD + udp::HEADER_LEN..)?);
+        let outer = <&[u8; VXLAN_OUTER]>::try_from(d.get(ETH..VXLAN_INNER)?).ok()?;
+        let ip = <&[u8; ipv4::HEADER_LEN]>::try_from(outer.get(..ipv4::HEADER_LEN)?).ok()?;
         let tl = usize::from(be16(ip, ip4f::LENGTH));
-        let plain = be32(ip, ip4f::DST.start) == u32::from(local)
-            && be32(ip, ip4f::SRC.start) == u32::from(remote)
-            && ip[ip4f::VER_IHL] == 0x45
-            && ip[ip4f::PROTOCOL] == protocol::UDP
+        // Addresses, protocol, no fragment, UDP port, I flag and VNI in
+        // the template's three steps.
+        let plain = memo.template.matches(outer)
             && ip[ip4f::TTL] > 1
-            && be16(ip, ip4f::FLG_OFF) & ipv4::FRAGMENT_BITS == 0
             && ETH + tl >= VXLAN_INNER + ETH
             && ETH + tl <= d.len()
-            && be16(u, udp::field::DST_PORT) == memo.port
-            && vxlan::parse(vx) == Ok(vni)
             && checksum::header_ok(ip);
         if !plain {
             return None;

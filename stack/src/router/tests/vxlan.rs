@@ -228,7 +228,7 @@ fn the_vtep_memo_decides_each_changed_outer_header_as_the_tables_do() {
     let good = from_vtep("203.0.113.2", 100, &l2_frame(LOCAL[0], REMOTE));
     let mut cases = Vec::new();
     for at in 0..50 {
-        for v in [0, 1, 0x45, 0x11, 0x12, 0xff, good[at] ^ 1, good[at] ^ 0x80] {
+        for v in [0, 1, 0x45, 0x11, 0x12, 0xff, good[at] ^ 1, good[at] ^ 0x20, good[at] ^ 0x80] {
             let mut f = good.clone();
             f[at] = v;
             cases.push(f.clone());

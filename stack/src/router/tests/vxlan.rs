@@ -29,17 +29,21 @@ fn overlay() -> Tables {
         Member { bridge: 0, port: 0, vlan: None, vtep: Some(ip("203.0.113.2")) },
         Member { bridge: 0, port: 0, vlan: None, vtep: Some(ip("203.0.113.3")) },
     ];
-    let br = Bridge {
+    t.set_bridges(vec![br0(members.len())], members).unwrap();
+    t
+}
+
+/// br0, VNI 100 at 203.0.113.1, with members 0 to `n` - 1 and no BVI.
+fn br0(n: usize) -> Bridge {
+    Bridge {
         name: "br0".into(),
-        members: vec![0, 1, 2, 3],
+        members: (0..n as u16).collect(),
         bvi: None,
         mac_limit: 100,
         aging: 300 * SEC,
         flush_epoch: 0,
         vxlan: Some(Vxlan { vni: 100, local: ip("203.0.113.1"), port: vxlan::PORT }),
-    };
-    t.set_bridges(vec![br], members).unwrap();
-    t
+    }
 }
 
 fn l2_frame(dst: MacAddr, src: MacAddr) -> Vec<u8> {
@@ -267,16 +271,7 @@ fn one_port_overlay() -> Tables {
         Member { bridge: 0, port: 1, vlan: None, vtep: None },
         Member { bridge: 0, port: 0, vlan: None, vtep: Some(ip("203.0.113.2")) },
     ];
-    let br = Bridge {
-        name: "br0".into(),
-        members: vec![0, 1],
-        bvi: None,
-        mac_limit: 100,
-        aging: 300 * SEC,
-        flush_epoch: 0,
-        vxlan: Some(Vxlan { vni: 100, local: ip("203.0.113.1"), port: vxlan::PORT }),
-    };
-    t.set_bridges(vec![br], members).unwrap();
+    t.set_bridges(vec![br0(members.len())], members).unwrap();
     t
 }
 

@@ -84,6 +84,12 @@ while [ $# -gt 0 ]; do
 done
 # A full table over FPM, in the lab: benches/fpm_routes.sh.
 if [ "$scenario" = fpm_routes ]; then exec "$here/fpm_routes.sh"; fi
+# The lab's gatewayd (left up by `make demo`) polls the cores these runs
+# measure on: a rate taken beside it is the two sharing a core.
+if pgrep -f -- "--config /run/gatewayd-lab/" >/dev/null; then
+  echo "run.sh: the lab's gatewayd is running and would share the measured core (make lab-down first)" >&2
+  exit 1
+fi
 # Forwarding with a full table: benches/fib_1m.sh.
 if [ "$scenario" = fib_1m ]; then exec "$here/fib_1m.sh" ${pairs:+--pairs "$pairs"} ${seconds:+--seconds "$seconds"}; fi
 # One worker to two: benches/two_workers.sh.

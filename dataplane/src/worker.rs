@@ -332,17 +332,12 @@ impl WorkerIo {
         self.pending &= !(1 << port);
     }
 
-    /// Sends port `port`'s full buffer, then buffers `pkt`.
+    /// Sends port `port`'s full buffer, then buffers `pkt` (in the room
+    /// the flush left).
     #[cold]
-    fn send_full(&mut self, port: usize, pkt: Mbuf) {
-        self.flush(port);
-        if let Some(q) = self.tx.get_mut(port) {
-            if let Some(slot) = q.pkts.get_mut(q.len) {
-                *slot = pkt.into_raw();
-                q.len += 1;
-                self.pending |= 1 << port;
-            }
-        }
+    fn send_full(&mut self, port: u16, pkt: Mbuf) {
+        self.flush(usize::from(port));
+        self.send_to(port, pkt);
     }
 
     #[inline]
@@ -377,8 +372,8 @@ impl Io<Mbuf> for WorkerIo {
     /// Buffers `pkt` for `port` (TX ignores the mbuf's own port field).
     #[inline(always)]
     fn send_to(&mut self, port: u16, pkt: Mbuf) {
-        let port = usize::from(port);
-        let Some(q) = self.tx.get_mut(port) else {
+        let at = usize::from(port);
+        let Some(q) = self.tx.get_mut(at) else {
             self.tx_full += 1;
             return; // dropping pkt frees it
         };
@@ -386,7 +381,7 @@ impl Io<Mbuf> for WorkerIo {
             Some(slot) => {
                 *slot = pkt.into_raw();
                 q.len += 1;
-                self.pending |= 1 << port;
+                self.pending |= 1 << at;
             }
             None => self.send_full(port, pkt),
         }

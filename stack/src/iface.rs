@@ -647,6 +647,7 @@ impl Tables {
 
     /// The port of bridge member `member` if frames go to it as they are
     /// (untagged, not a VTEP); `u16::MAX` otherwise, or for no member.
+    #[inline]
     pub fn plain_port(&self, member: u16) -> u16 {
         match self.members.get(usize::from(member)) {
             Some(m) if m.vlan.is_none() && m.vtep.is_none() => m.port,

@@ -127,7 +127,8 @@ pub(super) struct Plan {
     pub(super) port: u16,
 }
 
-/// No port: a [`Plan`] whose frame goes where its kind says.
+/// No port: a [`Plan`] whose frame goes where its kind says (what
+/// [`Tables::plain_port`] answers for a member that is not plain).
 pub(super) const NO_PORT: u16 = u16::MAX;
 
 /// Where the fast path sends a frame it decided.
@@ -688,12 +689,12 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         } else {
             tally.flooded += 1;
         }
-        if plan.port != NO_PORT {
-            return cx.io.send_to(plan.port, pkt);
-        }
-        match cx.t.members.get(usize::from(plan.to)) {
-            Some(m) if m.vlan.is_none() && m.vtep.is_none() => cx.io.send_to(m.port, pkt),
-            _ => super::bridge::send_member(cx.t, &mut self.counters, &mut self.vteps, plan.to, pkt, cx.io),
+        // A plain member's port: a flood's plan carries it.
+        let port = if plan.port != NO_PORT { plan.port } else { cx.t.plain_port(plan.to) };
+        if port != NO_PORT {
+            cx.io.send_to(port, pkt);
+        } else {
+            super::bridge::send_member(cx.t, &mut self.counters, &mut self.vteps, plan.to, pkt, cx.io);
         }
     }
 }

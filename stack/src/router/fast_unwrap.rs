@@ -54,24 +54,17 @@ struct Template {
 }
 
 impl Template {
-    const MASK: Template = Template::words(&VXLAN_MASK);
     /// Matches no frame (the version and header length byte is never 0
     /// in a frame that matches, as the mask keeps it).
     const NONE: Template = Template { words: (0, 0, 0) };
 
     /// `b` as words, in memory order.
     #[inline(always)]
-    const fn words(b: &[u8; VXLAN_OUTER]) -> Template {
+    fn words(b: &[u8; VXLAN_OUTER]) -> Template {
         let (mut x, mut y, mut z) = ([0u8; 16], [0u8; 16], [0u8; 4]);
-        let mut i = 0;
-        while i < VXLAN_OUTER {
-            match i {
-                0..16 => x[i] = b[i],
-                16..32 => y[i - 16] = b[i],
-                _ => z[i - 32] = b[i],
-            }
-            i += 1;
-        }
+        x.copy_from_slice(&b[..16]);
+        y.copy_from_slice(&b[16..32]);
+        z.copy_from_slice(&b[32..]);
         Template { words: (u128::from_ne_bytes(x), u128::from_ne_bytes(y), u32::from_ne_bytes(z)) }
     }
 
@@ -86,27 +79,21 @@ impl Template {
         let u = ipv4::HEADER_LEN;
         put16(&mut b, u + udp::field::DST_PORT, port);
         vxlan::emit(&mut b[u + udp::HEADER_LEN..], vni);
-        let t = Template::words(&b);
-        Template::masked(t.words)
+        Template::words(&b).masked()
     }
 
+    /// Only the bits [`VXLAN_MASK`] keeps (the mask's words are folded
+    /// to constants).
     #[inline(always)]
-    fn masked(w: (u128, u128, u32)) -> Template {
-        let m = Template::MASK.words;
+    fn masked(self) -> Template {
+        let (w, m) = (self.words, Template::words(&VXLAN_MASK).words);
         Template { words: (w.0 & m.0, w.1 & m.1, w.2 & m.2) }
     }
 
     /// True if `h` (the outer headers) matches.
     #[inline(always)]
     fn matches(&self, h: &[u8; VXLAN_OUTER]) -> bool {
-        let mut x = [0u8; 16];
-        let mut y = [0u8; 16];
-        let mut z = [0u8; 4];
-        x.copy_from_slice(&h[..16]);
-        y.copy_from_slice(&h[16..32]);
-        z.copy_from_slice(&h[32..]);
-        let w = (u128::from_ne_bytes(x), u128::from_ne_bytes(y), u32::from_ne_bytes(z));
-        Template::masked(w) == *self
+        Template::words(h).masked() == *self
     }
 }
 

@@ -67,21 +67,35 @@ pub fn checksum(data: &[u8]) -> u16 {
 }
 
 /// True when a 20-byte IPv4 header (no options) verifies: its 16-bit
-/// words sum to all ones. Summed as native-endian 32-bit words, with no
-/// byte swaps: a one's-complement sum of byte-swapped words is the
-/// byte-swapped sum (RFC 1071 §2(B)), and all ones reads the same
-/// either way. (Wider words measured worse: the compiler, knowing some
-/// bytes from earlier checks, took the loads apart.)
+/// words sum to all ones. Folding keeps a sum's value modulo 2^16 - 1
+/// and yields all ones for a nonzero multiple of it, zero only for zero,
+/// so the words verify exactly when their plain sum is a nonzero
+/// multiple of 2^16 - 1. Summed as native-endian 32-bit words (2^16 ≡ 1),
+/// with no byte swaps: a swapped word is 2^8 times the word, modulo
+/// 2^16 - 1, and 2^8 is prime to it. (Wider words measured worse: the
+/// compiler, knowing some bytes from earlier checks, took the loads
+/// apart.)
 #[inline(always)]
 pub fn header_ok(h: &[u8; 20]) -> bool {
     let w = |i: usize| u64::from(u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
     let a = w(0) + w(4) + w(8) + w(12) + w(16);
-    // Below 5·2^32: one end-around carry leaves at most 2^32 + 3, a
-    // second fits in 32 bits.
-    let a = (a & 0xFFFF_FFFF) + (a >> 32);
-    let a = (a & 0xFFFF_FFFF) + (a >> 32);
-    fold(a as u32) == 0xFFFF
+    // Times the inverse of 2^16 - 1 (mod 2^64), the multiples k(2^16 - 1)
+    // become k, and every other number a larger one: one multiply and
+    // one comparison test for a multiple, and k ≠ 0 with it.
+    a.wrapping_mul(FFFF_INVERSE).wrapping_sub(1) < u64::MAX / 0xFFFF
 }
+
+/// The inverse of 2^16 - 1 modulo 2^64 (Newton's iteration: each step
+/// doubles the bits that are right, from three).
+const FFFF_INVERSE: u64 = {
+    let mut x: u64 = 0xFFFF;
+    let mut i = 0;
+    while i < 5 {
+        x = x.wrapping_mul(2u64.wrapping_sub(0xFFFFu64.wrapping_mul(x)));
+        i += 1;
+    }
+    x
+};
 
 /// The one's-complement change (RFC 1624 eqn. 3's ~m + m', unfolded)
 /// of a 32-bit field going from `old` to `new`, for [`apply`]. Any byte
@@ -108,10 +122,13 @@ pub fn apply(hc: u16, delta: u32) -> u16 {
 
 /// Updates checksum `hc` for a TTL decremented by one (the high byte of
 /// its 16-bit word): ~m + m' is 0xfeff whatever the word was, so eqn. 3
-/// of RFC 1624 is HC' = ~(~HC + 0xfeff).
+/// of RFC 1624 is HC' = ~(~HC + 0xfeff). `hc` and the result are as the
+/// bytes sit, read in the machine's order (RFC 1071 §2(B)): no swaps.
+/// One end-around carry is enough (the sum is below 0x1fffe).
 #[inline(always)]
 pub fn update_ttl(hc: u16) -> u16 {
-    !fold(u32::from(!hc) + 0xFEFF)
+    let a = u32::from(!hc) + u32::from(0xFEFFu16.to_be());
+    !((a + (a >> 16)) as u16)
 }
 
 /// Sum of the IPv4 pseudo-header for TCP/UDP (RFC 768, RFC 9293 §3.1).
@@ -142,6 +159,11 @@ pub fn update32(hc: u16, old: u32, new: u32) -> u16 {
 mod tests {
     use super::*;
 
+    #[test]
+    fn ffff_inverse_is_the_inverse() {
+        assert_eq!(FFFF_INVERSE.wrapping_mul(0xFFFF), 1);
+    }
+
     /// `header_ok` agrees with the checksum's definition, and
     /// `update_ttl` with a full recomputation, over many headers.
     #[test]
@@ -163,13 +185,15 @@ mod tests {
             h[10..12].copy_from_slice(&c.to_be_bytes());
             assert!(header_ok(&h));
             h[8] -= 1;
-            let c2 = update_ttl(c);
-            h[10..12].copy_from_slice(&c2.to_be_bytes());
+            let c2 = update_ttl(u16::from_ne_bytes(c.to_be_bytes()));
+            h[10..12].copy_from_slice(&c2.to_ne_bytes());
             assert!(header_ok(&h), "{h:?}");
             h[(x % 20) as usize] ^= 1 << ((x >> 8) % 8);
             assert!(!header_ok(&h) || checksum(&h) == 0);
         }
         assert!(!header_ok(&[0; 20]));
+        // All ones: a sum of words that folds to all ones, not to zero.
+        assert!(header_ok(&[0xFF; 20]) && checksum(&[0xFF; 20]) == 0);
     }
 
     /// `apply` of `delta32` and `delta16`, on bytes as they sit, agrees

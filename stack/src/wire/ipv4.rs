@@ -225,8 +225,9 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     pub fn decrement_ttl(&mut self) {
         let b = self.buffer.as_mut();
         b[field::TTL] = b[field::TTL].wrapping_sub(1);
-        let c = checksum::update_ttl(be16(b, field::CHECKSUM));
-        put16(b, field::CHECKSUM, c);
+        let (c, d) = (field::CHECKSUM, field::CHECKSUM + 1);
+        let hc = checksum::update_ttl(u16::from_ne_bytes([b[c], b[d]]));
+        [b[c], b[d]] = hc.to_ne_bytes();
     }
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let (hl, tl) = (self.header_len(), usize::from(self.total_len()));

@@ -35,7 +35,7 @@ use crate::wire::ethernet::{self, ethertype, HEADER_LEN as ETH};
 use crate::wire::ipv4::{self, field as ip4f, Ipv4Packet};
 use crate::wire::ipv6::{self, field as ip6f};
 use crate::wire::FiveTuple;
-use crate::wire::{be16, be32, checksum, get_be16};
+use crate::wire::{be16, be32, checksum, get_be16, put16};
 
 /// How many frames ahead of the one being processed the translator is
 /// asked to prefetch ([`BurstHints::prefetch`](crate::BurstHints::prefetch)): far enough that a cache
@@ -96,6 +96,8 @@ pub(super) struct Ingress {
     /// `flood_to`'s port if it is untagged and not a VTEP ([`NO_PORT`]:
     /// none, or not plain).
     pub(super) flood_port: u16,
+    /// The IPv4 frames a layer-3 interface takes, told in one test.
+    pub(super) v4: V4Frame,
 }
 
 impl Ingress {
@@ -108,7 +110,45 @@ impl Ingress {
         bridge: 0,
         flood_to: Self::NONE,
         flood_port: NO_PORT,
+        v4: V4Frame::NONE,
     };
+}
+
+/// Which bits of a frame's first 16 bytes [`V4Frame`] compares: the
+/// destination MAC, the source's group bit, the EtherType, IPv4's version
+/// and header length.
+#[rustfmt::skip]
+const V4_FRAME_MASK: [u8; 16] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0,
+];
+
+/// The first 16 bytes, under [`V4_FRAME_MASK`], of the frames whose IPv4
+/// header `decide4` reads: unicast to the interface's MAC from a unicast
+/// source, IPv4 without options. One 16-byte test where `decide` tests
+/// four fields; a frame that fails it goes through those tests.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) struct V4Frame {
+    want: u128,
+}
+
+impl V4Frame {
+    /// Matches no frame (bits the mask clears are set).
+    pub(super) const NONE: V4Frame = V4Frame { want: u128::MAX };
+
+    /// The frames to `mac`.
+    pub(super) fn new(mac: [u8; 6]) -> V4Frame {
+        let mut b = [0u8; 16];
+        b[..6].copy_from_slice(&mac);
+        put16(&mut b, ethernet::field::ETHERTYPE, ethertype::IPV4);
+        b[ETH + ip4f::VER_IHL] = 0x45;
+        V4Frame { want: u128::from_ne_bytes(b) & u128::from_ne_bytes(V4_FRAME_MASK) }
+    }
+
+    /// True if a frame starting with `h` matches.
+    #[inline(always)]
+    pub(super) fn matches(&self, h: &[u8; 16]) -> bool {
+        u128::from_ne_bytes(*h) & u128::from_ne_bytes(V4_FRAME_MASK) == self.want
+    }
 }
 
 /// What the fast path decided for one frame (small: no copy of the
@@ -314,7 +354,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             tally.routed += 1;
             tally.hits += 1;
             cx.io.send_to(plan.to, pkt);
-        } else if plan.next == Next::Route4 || plan.next == Next::Route6 {
+        } else if plan.next as u8 & !2 == Next::Route4 as u8 {
+            // (Route4 or Route6, in one test.)
             self.send_routed(cx, pkt, plan, tally);
         } else if plan.next == Next::Slow {
             pkt.set_port(port);
@@ -352,7 +393,10 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 Attach::Iface(i) => match t.iface(i) {
                     // MSS clamping is the full path's.
                     Some(ifc) if ifc.mss_clamp => Ingress::OFF,
-                    Some(ifc) => Ingress { l3: true, v6: ifc.ipv6(), mac: ifc.mac.0, ..Ingress::OFF },
+                    Some(ifc) => {
+                        let (v6, mac) = (ifc.ipv6(), ifc.mac.0);
+                        Ingress { l3: true, v6, mac, v4: V4Frame::new(mac), ..Ingress::OFF }
+                    }
                     None => Ingress::OFF,
                 },
                 Attach::Member(m) => {
@@ -390,21 +434,25 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         now: u64,
     ) -> Plan {
         let d = pkt.data();
-        let Some(eth) = d.get(..ETH).and_then(|e| <&[u8; ETH]>::try_from(e).ok()) else { return Plan::SLOW };
-        if ing.member != Ingress::NONE {
-            return self.decide_l2(ing, eth);
+        let v4 = d.get(..16).and_then(|h| <&[u8; 16]>::try_from(h).ok()).is_some_and(|h| ing.v4.matches(h));
+        if !v4 {
+            let Some(eth) = d.get(..ETH).and_then(|e| <&[u8; ETH]>::try_from(e).ok()) else { return Plan::SLOW };
+            if ing.member != Ingress::NONE {
+                return self.decide_l2(ing, eth);
+            }
+            // Unicast to us from a unicast source.
+            if !ing.l3 || eth[..6] != ing.mac || eth[6] & 1 != 0 {
+                return Plan::SLOW;
+            }
+            // (IPv4 that fails the test above has options: the full path's.)
+            return match be16(eth, ethernet::field::ETHERTYPE) {
+                ethertype::IPV6 if ing.v6 => self.decide6(t, pkt, verdict, now),
+                _ => Plan::SLOW,
+            };
         }
-        // Unicast to us from a unicast source.
-        if !ing.l3 || eth[..6] != ing.mac || eth[6] & 1 != 0 {
-            return Plan::SLOW;
-        }
-        match be16(eth, ethernet::field::ETHERTYPE) {
-            ethertype::IPV4 => match self.vxlan_fast::<IDLE>(t, pkt) {
-                Some(plan) => plan,
-                None => self.decide4::<IDLE>(t, port, pkt, verdict, now, false),
-            },
-            ethertype::IPV6 if ing.v6 => self.decide6(t, pkt, verdict, now),
-            _ => Plan::SLOW,
+        match self.vxlan_fast::<IDLE>(t, pkt) {
+            Some(plan) => plan,
+            None => self.decide4::<IDLE>(t, port, pkt, verdict, now, false),
         }
     }
 
@@ -453,7 +501,14 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return Plan::SLOW;
         };
         let tl = usize::from(be16(h, ip4f::LENGTH));
-        if h[ip4f::VER_IHL] != 0x45 || tl < 20 || tl > d.len() - ETH || h[ip4f::TTL] <= 1 || !checksum::header_ok(h) {
+        // (A frame `decide` sends has passed its `V4Frame` test, version
+        // and header length included.)
+        if (nested && h[ip4f::VER_IHL] != 0x45)
+            || tl < 20
+            || tl > d.len() - ETH
+            || h[ip4f::TTL] <= 1
+            || !checksum::header_ok(h)
+        {
             return Plan::SLOW;
         }
         // (Stricter than `ipv4_input`'s checks: a few addresses they
@@ -701,8 +756,36 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
 #[cfg(test)]
 mod tests {
-    use super::unusual6;
-    use crate::wire::ipv6;
+    use super::{unusual6, V4Frame, ETH};
+    use crate::wire::ethernet::{ethertype, field::ETHERTYPE};
+    use crate::wire::ipv4::field::VER_IHL;
+    use crate::wire::{be16, ipv6};
+
+    /// `V4Frame` matches exactly the frames whose fields pass the tests
+    /// it stands for: each bit of the first 16 bytes flipped in turn.
+    #[test]
+    fn v4_frame_matches_what_the_field_tests_take() {
+        let mac = [0x02, 0, 0, 0, 0, 0x01];
+        let mut f = [0u8; 16];
+        f[..6].copy_from_slice(&mac);
+        f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
+        f[ETHERTYPE..ETHERTYPE + 2].copy_from_slice(&ethertype::IPV4.to_be_bytes());
+        f[ETH + VER_IHL] = 0x45;
+        let tests = |f: &[u8; 16]| {
+            f[..6] == mac && f[6] & 1 == 0 && be16(f, ETHERTYPE) == ethertype::IPV4 && f[ETH + VER_IHL] == 0x45
+        };
+        let v4 = V4Frame::new(mac);
+        assert!(v4.matches(&f) && tests(&f));
+        for i in 0..16 {
+            for bit in 0..8 {
+                let mut g = f;
+                g[i] ^= 1 << bit;
+                assert_eq!(v4.matches(&g), tests(&g), "byte {i} bit {bit}");
+                assert!(!V4Frame::NONE.matches(&g));
+            }
+        }
+        assert!(!V4Frame::NONE.matches(&f) && !V4Frame::NONE.matches(&[0xff; 16]));
+    }
 
     /// Every address the IPv6 checks refuse is `unusual6`, whatever its
     /// first 16 bits and the rest.

@@ -514,7 +514,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         // (Stricter than `ipv4_input`'s checks: a few addresses they
         // take go the full way too.)
         let (src, mut dst) = (be32(h, ip4f::SRC.start), be32(h, ip4f::DST.start));
-        if ipv4::is_unusual(src) || ipv4::is_unusual(dst) {
+        if ipv4::either_unusual(src, dst) {
             return Plan::SLOW;
         }
         let (mut plain, mut pre) = (FiveTuple::NONE, FastVerdict::Untouched);

@@ -303,12 +303,26 @@ pub fn is_martian_source(a: Ipv4Addr) -> bool {
 /// address spares ordinary unicast the rest.
 #[inline(always)]
 pub fn is_unusual(a: u32) -> bool {
-    let o = (a >> 24) as usize;
-    UNUSUAL.get(o / 64).is_some_and(|w| w >> (o % 64) & 1 == 1)
+    UNUSUAL[(a >> 24) as usize]
 }
 
-/// The first octets [`is_unusual`] names, as a bitmap: 0, 127, 224-255.
-const UNUSUAL: [u64; 4] = [1, 1 << 63, 0, 0xFFFF_FFFF << 32];
+/// [`is_unusual`] of either address, with one branch.
+#[inline(always)]
+pub fn either_unusual(a: u32, b: u32) -> bool {
+    UNUSUAL[(a >> 24) as usize] | UNUSUAL[(b >> 24) as usize]
+}
+
+/// The first octets [`is_unusual`] names: 0, 127, 224-255. A byte each:
+/// one load a test, where a bitmap takes a load, a shift and a bit test.
+static UNUSUAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut o = 0;
+    while o < 256 {
+        t[o] = o == 0 || o == 127 || o >= 224;
+        o += 1;
+    }
+    t
+};
 
 /// True for destinations a router never forwards (RFC 1812 §5.3.7):
 /// 0/8, loopback and class E (240/4, broadcast excluded).
@@ -457,6 +471,8 @@ mod tests {
         assert!(
             !is_unusual(u32::from(Ipv4Addr::new(10, 0, 0, 1))) && !is_unusual(u32::from(Ipv4Addr::new(223, 1, 1, 1)))
         );
+        let (ok, odd) = (u32::from(Ipv4Addr::new(10, 0, 0, 1)), u32::from(Ipv4Addr::new(127, 0, 0, 1)));
+        assert!(!either_unusual(ok, ok) && either_unusual(ok, odd) && either_unusual(odd, ok));
     }
 
     #[test]

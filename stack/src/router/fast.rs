@@ -79,10 +79,6 @@ fn unusual6(a: u128) -> bool {
 /// tables, refreshed when their generation changes).
 #[derive(Copy, Clone, Debug)]
 pub(super) struct Ingress {
-    /// A layer-3 interface takes the port's untagged frames.
-    pub(super) l3: bool,
-    /// It has IPv6.
-    pub(super) v6: bool,
     /// The interface's MAC, or the bridge's BVI MAC (none: zero, which
     /// no frame is sent to).
     pub(super) mac: [u8; 6],
@@ -96,21 +92,23 @@ pub(super) struct Ingress {
     /// `flood_to`'s port if it is untagged and not a VTEP ([`NO_PORT`]:
     /// none, or not plain).
     pub(super) flood_port: u16,
-    /// The IPv4 frames a layer-3 interface takes, told in one test.
+    /// The IPv4 frames a layer-3 interface takes (none: the port's
+    /// untagged frames are not a layer-3 interface's), and the IPv6
+    /// frames if it has IPv6, each told in one test.
     pub(super) v4: V4Frame,
+    pub(super) v6: V6Frame,
 }
 
 impl Ingress {
     pub(super) const NONE: u16 = u16::MAX;
     pub(super) const OFF: Ingress = Ingress {
-        l3: false,
-        v6: false,
         mac: [0; 6],
         member: Self::NONE,
         bridge: 0,
         flood_to: Self::NONE,
         flood_port: NO_PORT,
         v4: V4Frame::NONE,
+        v6: V6Frame::NONE,
     };
 }
 
@@ -122,32 +120,59 @@ const V4_FRAME_MASK: [u8; 16] = [
     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0,
 ];
 
-/// The first 16 bytes, under [`V4_FRAME_MASK`], of the frames whose IPv4
-/// header `decide4` reads: unicast to the interface's MAC from a unicast
-/// source, IPv4 without options. One 16-byte test where `decide` tests
-/// four fields; a frame that fails it goes through those tests.
+/// Which bits [`V6Frame`] compares: as [`V4_FRAME_MASK`], with IPv6's
+/// version (the high half of the first byte after the EtherType).
+#[rustfmt::skip]
+const V6_FRAME_MASK: [u8; 16] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0, 0, 0xff, 0xff, 0xf0, 0,
+];
+
+/// The frames whose IPv4 header `decide4` reads: unicast to the
+/// interface's MAC from a unicast source, IPv4 without options.
+pub(super) type V4Frame = HeadTest<{ u128::from_ne_bytes(V4_FRAME_MASK) }>;
+/// The frames whose IPv6 header `decide6` reads: unicast to the
+/// interface's MAC from a unicast source, IPv6.
+pub(super) type V6Frame = HeadTest<{ u128::from_ne_bytes(V6_FRAME_MASK) }>;
+
+/// A frame's first 16 bytes under the constant mask `MASK`, as one
+/// word: one test where `decide` would test four fields; a frame that
+/// fails it goes the full way.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(super) struct V4Frame {
+pub(super) struct HeadTest<const MASK: u128> {
     want: u128,
 }
 
-impl V4Frame {
+impl<const MASK: u128> HeadTest<MASK> {
     /// Matches no frame (bits the mask clears are set).
-    pub(super) const NONE: V4Frame = V4Frame { want: u128::MAX };
+    pub(super) const NONE: Self = HeadTest { want: u128::MAX };
 
-    /// The frames to `mac`.
-    pub(super) fn new(mac: [u8; 6]) -> V4Frame {
+    /// Frames to `mac` of `ethertype` whose next byte is `first`.
+    fn new(mac: [u8; 6], ethertype: u16, first: u8) -> Self {
         let mut b = [0u8; 16];
         b[..6].copy_from_slice(&mac);
-        put16(&mut b, ethernet::field::ETHERTYPE, ethertype::IPV4);
-        b[ETH + ip4f::VER_IHL] = 0x45;
-        V4Frame { want: u128::from_ne_bytes(b) & u128::from_ne_bytes(V4_FRAME_MASK) }
+        put16(&mut b, ethernet::field::ETHERTYPE, ethertype);
+        b[ETH] = first;
+        HeadTest { want: u128::from_ne_bytes(b) & MASK }
     }
 
     /// True if a frame starting with `h` matches.
     #[inline(always)]
     pub(super) fn matches(&self, h: &[u8; 16]) -> bool {
-        u128::from_ne_bytes(*h) & u128::from_ne_bytes(V4_FRAME_MASK) == self.want
+        u128::from_ne_bytes(*h) & MASK == self.want
+    }
+}
+
+impl V4Frame {
+    /// IPv4 frames to `mac`.
+    pub(super) fn v4(mac: [u8; 6]) -> V4Frame {
+        HeadTest::new(mac, ethertype::IPV4, 0x45)
+    }
+}
+
+impl V6Frame {
+    /// IPv6 frames to `mac`.
+    pub(super) fn v6(mac: [u8; 6]) -> V6Frame {
+        HeadTest::new(mac, ethertype::IPV6, 0x60)
     }
 }
 
@@ -394,8 +419,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                     // MSS clamping is the full path's.
                     Some(ifc) if ifc.mss_clamp => Ingress::OFF,
                     Some(ifc) => {
-                        let (v6, mac) = (ifc.ipv6(), ifc.mac.0);
-                        Ingress { l3: true, v6, mac, v4: V4Frame::new(mac), ..Ingress::OFF }
+                        let mac = ifc.mac.0;
+                        let v6 = if ifc.ipv6() { V6Frame::v6(mac) } else { V6Frame::NONE };
+                        Ingress { mac, v4: V4Frame::v4(mac), v6, ..Ingress::OFF }
                     }
                     None => Ingress::OFF,
                 },
@@ -433,26 +459,23 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         verdict: &mut FastVerdict,
         now: u64,
     ) -> Plan {
-        let d = pkt.data();
-        let v4 = d.get(..16).and_then(|h| <&[u8; 16]>::try_from(h).ok()).is_some_and(|h| ing.v4.matches(h));
-        if !v4 {
-            let Some(eth) = d.get(..ETH).and_then(|e| <&[u8; ETH]>::try_from(e).ok()) else { return Plan::SLOW };
-            if ing.member != Ingress::NONE {
-                return self.decide_l2(ing, eth);
-            }
-            // Unicast to us from a unicast source.
-            if !ing.l3 || eth[..6] != ing.mac || eth[6] & 1 != 0 {
-                return Plan::SLOW;
-            }
-            // (IPv4 that fails the test above has options: the full path's.)
-            return match be16(eth, ethernet::field::ETHERTYPE) {
-                ethertype::IPV6 if ing.v6 => self.decide6(t, pkt, verdict, now),
-                _ => Plan::SLOW,
-            };
+        // (A frame shorter than 16 bytes is no frame anything takes.)
+        let Some(head) = pkt.data().get(..16).and_then(|h| <&[u8; 16]>::try_from(h).ok()) else { return Plan::SLOW };
+        let eth = head.first_chunk::<ETH>().unwrap_or(&[0; ETH]);
+        if ing.member != Ingress::NONE {
+            return self.decide_l2(ing, eth);
         }
-        match self.vxlan_fast::<IDLE>(t, pkt) {
-            Some(plan) => plan,
-            None => self.decide4::<IDLE>(t, port, pkt, verdict, now, false),
+        // A frame that fails both tests is not unicast to us from a unicast
+        // source, or not IPv4 without options or IPv6: the full path's.
+        if ing.v4.matches(head) {
+            match self.vxlan_fast::<IDLE>(t, pkt) {
+                Some(plan) => plan,
+                None => self.decide4::<IDLE>(t, port, pkt, verdict, now, false),
+            }
+        } else if ing.v6.matches(head) {
+            self.decide6(t, pkt, verdict, now)
+        } else {
+            Plan::SLOW
         }
     }
 
@@ -756,35 +779,42 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
 
 #[cfg(test)]
 mod tests {
-    use super::{unusual6, V4Frame, ETH};
+    use super::{unusual6, V4Frame, V6Frame, ETH};
     use crate::wire::ethernet::{ethertype, field::ETHERTYPE};
-    use crate::wire::ipv4::field::VER_IHL;
     use crate::wire::{be16, ipv6};
 
-    /// `V4Frame` matches exactly the frames whose fields pass the tests
-    /// it stands for: each bit of the first 16 bytes flipped in turn.
+    /// `V4Frame` and `V6Frame` match exactly the frames whose fields pass
+    /// the tests they stand for: each bit of the first 16 bytes flipped in
+    /// turn.
     #[test]
-    fn v4_frame_matches_what_the_field_tests_take() {
+    fn frame_tests_match_what_the_field_tests_take() {
         let mac = [0x02, 0, 0, 0, 0, 0x01];
-        let mut f = [0u8; 16];
-        f[..6].copy_from_slice(&mac);
-        f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
-        f[ETHERTYPE..ETHERTYPE + 2].copy_from_slice(&ethertype::IPV4.to_be_bytes());
-        f[ETH + VER_IHL] = 0x45;
-        let tests = |f: &[u8; 16]| {
-            f[..6] == mac && f[6] & 1 == 0 && be16(f, ETHERTYPE) == ethertype::IPV4 && f[ETH + VER_IHL] == 0x45
+        let frame = |ethertype: u16, first: u8| {
+            let mut f = [0u8; 16];
+            f[..6].copy_from_slice(&mac);
+            f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
+            f[ETHERTYPE..ETHERTYPE + 2].copy_from_slice(&ethertype.to_be_bytes());
+            f[ETH] = first;
+            f
         };
-        let v4 = V4Frame::new(mac);
-        assert!(v4.matches(&f) && tests(&f));
-        for i in 0..16 {
-            for bit in 0..8 {
-                let mut g = f;
-                g[i] ^= 1 << bit;
-                assert_eq!(v4.matches(&g), tests(&g), "byte {i} bit {bit}");
-                assert!(!V4Frame::NONE.matches(&g));
+        let to_us = |f: &[u8; 16], ethertype: u16| f[..6] == mac && f[6] & 1 == 0 && be16(f, ETHERTYPE) == ethertype;
+        let (v4, v6) = (V4Frame::v4(mac), V6Frame::v6(mac));
+        let (f4, f6) = (frame(ethertype::IPV4, 0x45), frame(ethertype::IPV6, 0x6a));
+        for (f, base) in [(f4, true), (f6, false)] {
+            for i in 0..16 {
+                for bit in 0..8 {
+                    let mut g = f;
+                    g[i] ^= 1 << bit;
+                    let ipv4 = to_us(&g, ethertype::IPV4) && g[ETH] == 0x45;
+                    let ipv6 = to_us(&g, ethertype::IPV6) && g[ETH] >> 4 == 6;
+                    assert_eq!(v4.matches(&g), ipv4, "v4 {base} byte {i} bit {bit}");
+                    assert_eq!(v6.matches(&g), ipv6, "v6 {base} byte {i} bit {bit}");
+                    assert!(!V4Frame::NONE.matches(&g) && !V6Frame::NONE.matches(&g));
+                }
             }
         }
-        assert!(!V4Frame::NONE.matches(&f) && !V4Frame::NONE.matches(&[0xff; 16]));
+        assert!(v4.matches(&f4) && !v6.matches(&f4) && v6.matches(&f6) && !v4.matches(&f6));
+        assert!(!V4Frame::NONE.matches(&[0xff; 16]) && !V6Frame::NONE.matches(&[0xff; 16]));
     }
 
     /// Every address the IPv6 checks refuse is `unusual6`, whatever its

@@ -26,7 +26,6 @@ use super::Router;
 use crate::buf::PacketBuf;
 use crate::hooks::{EntryHandle, FastVerdict, Translator};
 use crate::wire::checksum;
-use crate::wire::ethernet::ethertype;
 use crate::wire::ip::protocol;
 use crate::wire::plain4 as at;
 use crate::wire::FiveTuple;
@@ -326,13 +325,13 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         let x = <&mut [u8; VIEW]>::try_from(x).ok()?;
         let (k0, k1) = key(x, port);
         let f = self.flows.get(k0, k1)?;
-        // Unicast to us from a unicast source, untagged IPv4.
-        if !ing.l3 || x[..6] != ing.mac || x[6] & 1 != 0 || be16(x, at::ETHERTYPE) != ethertype::IPV4 {
+        // Unicast to us from a unicast source, untagged IPv4 without options.
+        if !x.first_chunk::<16>().is_some_and(|head| ing.v4.matches(head)) {
             return None;
         }
         let h = <&[u8; ipv4::HEADER_LEN]>::try_from(&x[at::IP..at::L4]).ok()?;
         let tl = usize::from(be16(x, at::LENGTH));
-        if x[at::VER_IHL] != 0x45 || tl < 20 || tl > frame - at::IP || x[at::TTL] <= 1 || !checksum::header_ok(h) {
+        if tl < 20 || tl > frame - at::IP || x[at::TTL] <= 1 || !checksum::header_ok(h) {
             return None;
         }
         // Whole (RFC 791: not a fragment), with the transport header the

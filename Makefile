@@ -3,7 +3,7 @@
 
 APT_PACKAGES = libdpdk-dev dpdk dpdk-doc clang libclang-dev pkg-config iproute2 ethtool \
                iperf3 socat curl netcat-openbsd iputils-ping traceroute python3 python3-venv make gcc \
-               nftables tshark systemd frr prometheus
+               nftables tshark systemd frr prometheus valgrind
 
 # Installs what is missing (Debian 12), once.
 deps:

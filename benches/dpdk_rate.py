@@ -35,15 +35,15 @@ def find_socket(prefix: str, wait: float) -> str:
         time.sleep(0.2)
 
 
-def wait_ports(name: str, prefix: str) -> str:
+def wait_ports(name: str, prefix: str, wait: float = 30) -> str:
     """The telemetry socket of the DPDK process with file prefix `prefix`,
     once its ports are up (the socket appears before they are); exits
-    naming `name` after 30 s."""
-    sock = find_socket(prefix, 30)
-    deadline = time.time() + 30
+    naming `name` after `wait` seconds."""
+    sock = find_socket(prefix, wait)
+    deadline = time.time() + wait
     while not ask(sock, "/ethdev/list")["/ethdev/list"]:
         if time.time() > deadline:
-            sys.exit(f"{name}: no ports after 30 s")
+            sys.exit(f"{name}: no ports after {wait:.0f} s")
         time.sleep(0.2)
     return sock
 

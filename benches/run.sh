@@ -7,6 +7,9 @@
 #
 #   benches/run.sh [ipv4_route|ipv6_route|l2_bridge|nat44|tunnel|io_floor] [--seconds S] [--pairs N]
 #   GATEWAYD=path/to/gatewayd benches/run.sh ...   (measure that build)
+#   benches/run.sh [ipv4_route|ipv6_route|l2_bridge|tunnel] --instructions [--seconds S]
+#                                  (instructions per frame under callgrind:
+#                                  benches/instructions.py; no l3fwd)
 #   benches/run.sh scrape
 #   benches/run.sh stages
 #   benches/run.sh tcp [--seconds S] [--pairs N]
@@ -73,12 +76,13 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/common.sh"
-scenario=ipv4_route; seconds=""; core=1; pairs=""
+scenario=ipv4_route; seconds=""; core=1; pairs=""; count=""; asked_seconds=""
 while [ $# -gt 0 ]; do
   case "$1" in
     ipv4_route|ipv6_route|l2_bridge|nat44|tunnel|scrape|stages|tcp|fpm_routes|fib_1m|two_workers|latency|io_floor) scenario=$1; shift ;;
-    --seconds) seconds="$2"; shift 2 ;;
+    --seconds) seconds="$2"; asked_seconds="$2"; shift 2 ;;
     --pairs) pairs="$2"; shift 2 ;;
+    --instructions) count=1; shift ;;
     *) echo "unknown argument $1 (scenarios: ipv4_route, ipv6_route, l2_bridge, nat44, tunnel, scrape, stages, tcp, fpm_routes, fib_1m, two_workers, latency, io_floor)" >&2; exit 2 ;;
   esac
 done
@@ -408,6 +412,23 @@ stop_all() {
   drop_veth
 }
 
+# --instructions: no rates, no l3fwd; each config's gatewayd under
+# callgrind, its instructions per frame counted (benches/instructions.py).
+if [ -n "$count" ]; then
+  case "$scenario" in
+    ipv4_route|ipv6_route|l2_bridge) names=("$scenario"); configs=("$out/gateway.yaml") ;;
+    tunnel) names=(gre_encap gre_decap vxlan_decap)
+      configs=("$out/gre_encap.yaml" "$out/gre_decap.yaml" "$out/vxlan_decap.yaml") ;;
+    *) echo "run.sh: --instructions counts ipv4_route, ipv6_route, l2_bridge and tunnel" >&2; exit 2 ;;
+  esac
+  for i in "${!names[@]}"; do
+    (cd "$here" && /usr/bin/python3 instructions.py "${names[$i]}" "$prefix" --out "$out/callgrind-${names[$i]}.out" \
+      ${asked_seconds:+--seconds "$asked_seconds"} -- "$gatewayd" --config "${configs[$i]}")
+    rm -rf "/var/run/dpdk/$prefix"
+  done
+  drop_veth
+  exit 0
+fi
 # l3fwd on the plain frames, held for the whole run and stopped
 # (SIGSTOP) except in its turns.
 l3="$(bash "$here/l3fwd.sh" --core "$core" --pcap "$pcap" --hold)"

@@ -459,7 +459,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         verdict: &mut FastVerdict,
         now: u64,
     ) -> Plan {
-        // (A frame shorter than 16 bytes is no frame anything takes.)
+        // (A runt shorter than 16 bytes goes the full way.)
         let Some(head) = pkt.data().get(..16).and_then(|h| <&[u8; 16]>::try_from(h).ok()) else { return Plan::SLOW };
         let eth = head.first_chunk::<ETH>().unwrap_or(&[0; ETH]);
         if ing.member != Ingress::NONE {

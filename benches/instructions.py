@@ -42,17 +42,21 @@ def sent(sock: str) -> int:
     return sum(ask(sock, f"/ethdev/stats,{p}")["/ethdev/stats"]["opackets"] for p in ports)
 
 
+def annotate(out: str, *flags: str) -> str:
+    return subprocess.run(["callgrind_annotate", *flags, out], capture_output=True, text=True, check=True).stdout
+
+
+def program_total(out: str) -> int:
+    """Every instruction in the dump."""
+    m = re.search(r"^\s*([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", annotate(out), re.M)
+    return int(m.group(1).replace(",", "")) if m else 0
+
+
 def inclusive(out: str, pattern: str) -> int:
-    """Instructions of the functions matching `pattern`, with their callees
-    (the largest such entry), or of the whole program for None."""
-    text = subprocess.run(
-        ["callgrind_annotate", "--inclusive=yes", out], capture_output=True, text=True, check=True
-    ).stdout
-    if pattern is None:
-        m = re.search(r"^\s*([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", text, re.M)
-        return int(m.group(1).replace(",", "")) if m else 0
+    """Instructions of the function matching `pattern`, with its callees
+    (the largest such entry)."""
     best = 0
-    for line in text.splitlines():
+    for line in annotate(out, "--inclusive=yes").splitlines():
         m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)", line)
         if m and re.search(pattern, m.group(2)):
             best = max(best, int(m.group(1).replace(",", "")))
@@ -62,9 +66,7 @@ def inclusive(out: str, pattern: str) -> int:
 def frees(out: str) -> int:
     """Calls of rte_pktmbuf_free in the dump: one a frame the null sink
     takes (0 if the build has none to count, DPDK linked shared)."""
-    text = subprocess.run(
-        ["callgrind_annotate", "--tree=calling", out], capture_output=True, text=True, check=True
-    ).stdout
+    text = annotate(out, "--tree=calling")
     return sum(int(m.group(1).replace(",", "")) for m in re.finditer(r">\s+\S*:rte_pktmbuf_free \(([\d,]+)x\)", text))
 
 
@@ -94,17 +96,19 @@ def main() -> None:
     try:
         sock = wait_ports(a.name, a.prefix, wait=300)
         time.sleep(5)  # the first bursts fill the pools and caches
-        # Frames sent while counting: the sink's frees if the build shows
-        # them, else the ports' counters around each switch (it lands
-        # between the two readings: their midpoints).
-        marks = []
-        for switch in ("on", "off"):
-            if switch == "off":
-                time.sleep(a.seconds)
+        def switch(state: str) -> float:
+            """Turns counting on or off; the frames sent by then (the
+            switch lands between two readings of the counters: their
+            midpoint)."""
             before = sent(sock)
-            subprocess.run(["callgrind_control", "-i", switch, str(p.pid)], check=True, capture_output=True)
-            marks.append((before + sent(sock)) / 2)
-        frames = marks[1] - marks[0]
+            subprocess.run(["callgrind_control", "-i", state, str(p.pid)], check=True, capture_output=True)
+            return (before + sent(sock)) / 2
+
+        # Frames sent while counting: the sink's frees if the build shows
+        # them (below), else the ports' counters.
+        start = switch("on")
+        time.sleep(a.seconds)
+        frames = switch("off") - start
         subprocess.run(["callgrind_control", "-d", str(p.pid)], check=True, capture_output=True)
     finally:
         p.send_signal(signal.SIGINT)
@@ -118,7 +122,7 @@ def main() -> None:
     if frames <= 0:
         sys.exit(f"{a.name}: no frames sent while counting")
     frames = frees(dump) or frames
-    total = inclusive(dump, None)
+    total = program_total(dump)
     fast = inclusive(dump, r"Router<B,N>>::process_burst \[")
     print(f"instructions {a.name} frames={frames:.0f} per_frame={total / frames:.1f} "
           f"fast_path_per_frame={fast / frames:.1f}")

@@ -461,7 +461,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     ) -> Plan {
         // (A runt shorter than 16 bytes goes the full way.)
         let Some(head) = pkt.data().get(..16).and_then(|h| <&[u8; 16]>::try_from(h).ok()) else { return Plan::SLOW };
-        let eth = head.first_chunk::<ETH>().unwrap_or(&[0; ETH]);
+        let [eth @ .., _, _] = head;
         if ing.member != Ingress::NONE {
             return self.decide_l2(ing, eth);
         }
@@ -508,7 +508,9 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// translator is idle (`IDLE`), the hooks too ([`FastHooks::fast_pre`](crate::FastHooks::fast_pre)
     /// before routing, [`FastHooks::fast_post`](crate::FastHooks::fast_post) after, which translates
     /// the packet if it goes on, or answers `verdict` to stop it). A
-    /// routed frame is trimmed and rewritten here.
+    /// routed frame is trimmed and rewritten here. `nested`: the packet
+    /// came out of a tunnel (`unwrap4`), so no [`V4Frame`] test has seen
+    /// it; else `decide` has tested its version and header length.
     #[inline(always)]
     pub(super) fn decide4<const IDLE: bool>(
         &mut self,
@@ -524,8 +526,6 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return Plan::SLOW;
         };
         let tl = usize::from(be16(h, ip4f::LENGTH));
-        // (A frame `decide` sends has passed its `V4Frame` test, version
-        // and header length included.)
         if (nested && h[ip4f::VER_IHL] != 0x45)
             || tl < 20
             || tl > d.len() - ETH

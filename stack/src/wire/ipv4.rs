@@ -309,7 +309,7 @@ pub fn is_unusual(a: u32) -> bool {
 /// [`is_unusual`] of either address, with one branch.
 #[inline(always)]
 pub fn either_unusual(a: u32, b: u32) -> bool {
-    UNUSUAL[(a >> 24) as usize] | UNUSUAL[(b >> 24) as usize]
+    is_unusual(a) | is_unusual(b)
 }
 
 /// The first octets [`is_unusual`] names: 0, 127, 224-255. A byte each:

@@ -22,13 +22,18 @@ fn overlay() -> Tables {
         StaticNeighbor { ifindex: 1, ip: ip("203.0.113.2").into(), mac: WAN_HOST },
         StaticNeighbor { ifindex: 1, ip: ip("203.0.113.3").into(), mac: VTEP3 },
     ];
-    let mut t = Tables::build(vec![bvi, wan], &[], &[], neighbors, 1).unwrap();
+    let t = Tables::build(vec![bvi, wan], &[], &[], neighbors, 1).unwrap();
     let members = vec![
         Member { bridge: 0, port: 0, vlan: None, vtep: None },
         Member { bridge: 0, port: 1, vlan: None, vtep: None },
         Member { bridge: 0, port: 0, vlan: None, vtep: Some(ip("203.0.113.2")) },
         Member { bridge: 0, port: 0, vlan: None, vtep: Some(ip("203.0.113.3")) },
     ];
+    with_br0(t, members)
+}
+
+/// `t` with br0 over `members`.
+fn with_br0(mut t: Tables, members: Vec<Member>) -> Tables {
     t.set_bridges(vec![br0(members.len())], members).unwrap();
     t
 }
@@ -266,13 +271,12 @@ fn the_vtep_memo_decides_each_changed_outer_header_as_the_tables_do() {
 fn one_port_overlay() -> Tables {
     let wan = iface("wan", 3, GW_WAN, "203.0.113.1/24", 1500);
     let neighbors = vec![StaticNeighbor { ifindex: 0, ip: ip("203.0.113.2").into(), mac: WAN_HOST }];
-    let mut t = Tables::build(vec![wan], &[], &[], neighbors, 1).unwrap();
+    let t = Tables::build(vec![wan], &[], &[], neighbors, 1).unwrap();
     let members = vec![
         Member { bridge: 0, port: 1, vlan: None, vtep: None },
         Member { bridge: 0, port: 0, vlan: None, vtep: Some(ip("203.0.113.2")) },
     ];
-    t.set_bridges(vec![br0(members.len())], members).unwrap();
-    t
+    with_br0(t, members)
 }
 
 /// A frame from a learned remote station to one nobody knows, in a

@@ -183,9 +183,10 @@ pub(super) struct Plan {
     pub(super) next: Next,
     /// Routed or stopped: the frame length to keep (Ethernet padding goes).
     pub(super) len: u16,
-    /// Routed: the adjacency; switched: the member to send on.
+    /// Routed: the port to send on; switched: the member.
     pub(super) to: u16,
-    /// Switched: the MAC table slot of the source, to refresh.
+    /// Routed: the next hop's neighbor-cache slot, to note as used;
+    /// switched: the MAC table slot of the source, to refresh.
     pub(super) slot: u32,
     /// Flooded to the one other member, untagged and not a VTEP: its
     /// port, which spares reading the member (else [`NO_PORT`]).
@@ -196,7 +197,9 @@ pub(super) struct Plan {
 /// [`Tables::plain_port`] answers for a member that is not plain).
 pub(super) const NO_PORT: u16 = u16::MAX;
 
-/// Where the fast path sends a frame it decided.
+/// Where the fast path sends a frame it decided. The kinds a burst
+/// counts are below [`Tally::KINDS`]; the routed ones are 4 to 6, told
+/// by one mask ([`Next::is_routed`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub(super) enum Next {
@@ -209,18 +212,26 @@ pub(super) enum Next {
     /// Dropped or refused by the translator as it made the flow's entry
     /// ([`FastHooks::fast_post`](crate::FastHooks::fast_post)).
     Stop = 3,
-    /// Routed (rewritten, trimmed): `to` is the adjacency.
+    /// Routed (rewritten, trimmed) by `decide4`, by the flow cache, or by
+    /// `decide6`: `to` is the egress port, `slot` the neighbor's cache
+    /// slot.
     Route4 = 4,
-    Route6 = 6,
-    /// Routed by the flow cache (rewritten, trimmed): `to` is the egress
-    /// port, `slot` the neighbor's cache slot.
     CacheHit = 5,
+    Route6 = 6,
     /// Unwrapped from tunnel interface `to`; the full path takes the
     /// inner packet as received on it.
-    Inner = 7,
+    Inner = 8,
     /// Unwrapped from VXLAN; the full path switches the frame as received
     /// on bridge member `to` (a remote VTEP).
-    Bridge = 8,
+    Bridge = 9,
+}
+
+impl Next {
+    /// Route4, CacheHit or Route6, in one test (7 is no kind).
+    #[inline(always)]
+    fn is_routed(self) -> bool {
+        self as u8 & !3 == 4
+    }
 }
 
 impl Plan {
@@ -231,14 +242,11 @@ impl Plan {
 /// whose neighbor was last noted as used (once a burst is enough: the
 /// burst has one time).
 pub(super) struct Tally {
-    pub(super) routed: u64,
-    pub(super) routed6: u64,
-    pub(super) switched: u64,
-    pub(super) flooded: u64,
-    /// Frames looked up in the flow cache, and those it carried (a
-    /// subset of `routed`).
+    /// Frames sent, by their plan's kind (`Next as usize`): one
+    /// increment where a test per counter would be.
+    pub(super) sent: [u64; Tally::KINDS],
+    /// Frames looked up in the flow cache.
     pub(super) probes: u64,
-    pub(super) hits: u64,
     /// Hits of flows the translator holds ([`FastHooks::fast_hold`](crate::FastHooks::fast_hold)):
     /// translated without asking it.
     pub(super) held: u64,
@@ -249,17 +257,22 @@ pub(super) struct Tally {
 }
 
 impl Tally {
-    const NEW: Tally = Tally {
-        routed: 0,
-        routed6: 0,
-        switched: 0,
-        flooded: 0,
-        probes: 0,
-        hits: 0,
-        held: 0,
-        touched: u32::MAX,
-        seen: u32::MAX,
-    };
+    /// Counts a frame sent by a plan of kind `next`.
+    #[inline(always)]
+    fn count(&mut self, next: Next) {
+        // (Every kind counted is below KINDS.)
+        self.sent[usize::from(next as u8) % Tally::KINDS] += 1;
+    }
+
+    fn of(&self, next: Next) -> u64 {
+        self.sent[usize::from(next as u8) % Tally::KINDS]
+    }
+}
+
+impl Tally {
+    /// Kinds of [`Next`] counted: those below 8.
+    const KINDS: usize = 8;
+    const NEW: Tally = Tally { sent: [0; Tally::KINDS], probes: 0, held: 0, touched: u32::MAX, seen: u32::MAX };
 }
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {
@@ -331,18 +344,20 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             }
         }
         let c = &mut self.counters;
-        let fast = tally.routed + tally.switched + tally.flooded;
+        let (hits, switched, flooded) = (tally.of(Next::CacheHit), tally.of(Next::Switch), tally.of(Next::Flood));
+        let routed = tally.of(Next::Route4) + hits + tally.of(Next::Route6);
+        let fast = routed + switched + flooded;
         c.rx += fast;
         c.fast_path += fast;
-        c.forwarded += tally.routed;
-        c.forwarded6 += tally.routed6;
-        c.l2_forwarded += tally.switched;
-        c.l2_flooded += tally.flooded;
-        c.flow_hits += tally.hits;
+        c.forwarded += routed;
+        c.forwarded6 += tally.of(Next::Route6);
+        c.l2_forwarded += switched;
+        c.l2_flooded += flooded;
+        c.flow_hits += hits;
         if tally.held > 0 {
             self.nat.fast_translated(tally.held);
         }
-        self.flows.end_burst(tally.probes, tally.hits);
+        self.flows.end_burst(tally.probes, hits);
         // Frames switched to remote VXLAN VTEPs.
         self.send_vteps(cx);
     }
@@ -373,15 +388,11 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             None => self.decide::<IDLE>(cx.t, ing, port, &mut pkt, &mut verdict, cx.now),
         };
         // (Tests, not a jump table: routed frames are the rule.)
-        if !IDLE && plan.next == Next::CacheHit {
+        if plan.next.is_routed() {
             // `to` is the egress port, `slot` the neighbor.
             self.note_neighbor(tally, plan.slot, cx.now);
-            tally.routed += 1;
-            tally.hits += 1;
+            tally.count(plan.next);
             cx.io.send_to(plan.to, pkt);
-        } else if plan.next as u8 & !2 == Next::Route4 as u8 {
-            // (Route4 or Route6, in one test.)
-            self.send_routed(cx, pkt, plan, tally);
         } else if plan.next == Next::Slow {
             pkt.set_port(port);
             self.receive(cx, pkt);
@@ -611,7 +622,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         // (Always in range: `adjacency` names entries of the cache.)
         let a = &self.adj[usize::from(adj) % ADJ_SLOTS];
-        let wraps = a.wraps;
+        let (wraps, to, slot) = (a.wraps, a.port, a.slot);
         if let Some(h) = d.get_mut(..V4_HEAD) {
             // Through a tunnel, the outer frame head takes the Ethernet
             // header's place.
@@ -631,7 +642,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         if !IDLE && !nested && self.flows.is_on() && cacheable(&plain, tl) && self.flows.due() {
             self.remember_flow(port, &plain, pre, post, adj, now);
         }
-        Plan { next: Next::Route4, len: len as u16, to: adj, slot: 0, port: NO_PORT }
+        Plan { next: Next::Route4, len: len as u16, to, slot, port: NO_PORT }
     }
 
     /// A routed frame whose next hop is through a tunnel: its outer
@@ -645,7 +656,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             return Plan { next: Next::Stop, len: len as u16, to: 0, slot: 0, port: NO_PORT };
         }
         self.counters.encapsulated += 1;
-        Plan { next: Next::Route4, len: (len + usize::from(a.encap.len)) as u16, to: adj, slot: 0, port: NO_PORT }
+        let len = (len + usize::from(a.encap.len)) as u16;
+        Plan { next: Next::Route4, len, to: a.port, slot: a.slot, port: NO_PORT }
     }
 
     /// Notes the neighbor in cache slot `neigh` as used now, once a
@@ -711,22 +723,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
                 p => p,
             };
         }
-        Plan { next: Next::Route6, len: (ETH + len) as u16, to: adj, slot: 0, port: NO_PORT }
-    }
-
-    /// Sends a routed frame (rewritten by `decide4` or `decide6`) to its
-    /// next hop, noting the neighbor's use once a burst.
-    #[inline(always)]
-    fn send_routed(&mut self, cx: &mut Burst<'_, impl Io<B>>, pkt: B, plan: Plan, tally: &mut Tally) {
-        // Always in range: plans name entries of the cache.
-        let rw = &self.adj[usize::from(plan.to) % ADJ_SLOTS];
-        if plan.next == Next::Route6 {
-            tally.routed6 += 1;
-        }
-        let (neigh, tx) = (rw.slot, rw.port);
-        self.note_neighbor(tally, neigh, cx.now);
-        tally.routed += 1;
-        cx.io.send_to(tx, pkt);
+        Plan { next: Next::Route6, len: (ETH + len) as u16, to: a.port, slot: a.slot, port: NO_PORT }
     }
 
     /// A frame the translator dropped or refused (`verdict`) as it made
@@ -762,11 +759,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             tally.seen = plan.slot;
             self.macs.refresh(plan.slot, cx.now);
         }
-        if plan.next == Next::Switch {
-            tally.switched += 1;
-        } else {
-            tally.flooded += 1;
-        }
+        tally.count(plan.next);
         // A plain member's port: a flood's plan carries it.
         let port = if plan.port != NO_PORT { plan.port } else { cx.t.plain_port(plan.to) };
         if port != NO_PORT {

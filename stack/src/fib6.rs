@@ -190,6 +190,14 @@ impl Fib6 {
     /// [`Fib6::lookup`] of an address given as its 128 bits.
     #[inline(always)]
     pub fn lookup_bits(&self, a: u128) -> Option<&RouteTarget> {
+        self.target(self.entry(a))
+    }
+
+    /// The longest-prefix match for `a` as the table holds it: its
+    /// target's number, which stays the same target while the table is
+    /// unchanged (0: no route; never above 2^31 - 1).
+    #[inline(always)]
+    pub fn entry(&self, a: u128) -> u32 {
         let bit = filter_bit(a);
         for l in &self.levels {
             if let Some(&w) = l.filter.get(bit / 64) {
@@ -198,10 +206,16 @@ impl Fib6 {
                 }
             }
             if let Some(v) = l.get(a & l.mask) {
-                return self.targets.list.get(v as usize - 1);
+                return v;
             }
         }
-        None
+        0
+    }
+
+    /// The target numbered `e` by [`Fib6::entry`].
+    #[inline(always)]
+    pub fn target(&self, e: u32) -> Option<&RouteTarget> {
+        self.targets.list.get((e as usize).checked_sub(1)?)
     }
 
     /// Adds the route `prefix/len` (host bits ignored), or replaces the

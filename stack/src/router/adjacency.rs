@@ -152,9 +152,11 @@ impl Adjacency {
 /// taken (a frame of the burst may lower a tunnel's MTU; another
 /// worker's report counts from the next burst); held to the neighbor
 /// cache's generation (a frame of the burst may change a neighbor).
-/// An IPv4 route with one next hop also notes its FIB entry
-/// ([`Fib::entry`](crate::fib::Fib::entry)), which names the next hop
-/// without the route's target (the burst has one table).
+/// A route with one next hop also notes its FIB entry
+/// ([`Fib::entry`](crate::fib::Fib::entry), or
+/// [`Fib6::entry`](crate::fib6::Fib6::entry) with [`FIB6_ENTRY`] added),
+/// which names the next hop without the route's target (the burst has
+/// one table).
 #[derive(Copy, Clone, Debug)]
 pub(super) struct AdjMemo {
     /// The key's parts (tag 0: none).
@@ -162,15 +164,19 @@ pub(super) struct AdjMemo {
     neighbors: u64,
     /// The entry's slot and MTU.
     hit: (u16, u16),
-    /// The IPv4 FIB entry whose one next hop `key` is (0: none).
+    /// The FIB entry whose one next hop `key` is (0: none).
     route: u32,
 }
+
+/// Marks an IPv6 FIB entry in the memo (the two tables' entries are
+/// both below 2^31).
+pub(super) const FIB6_ENTRY: u32 = 1 << 31;
 
 impl AdjMemo {
     pub(super) const NONE: AdjMemo = AdjMemo { key: (0, 0, 0), neighbors: 0, hit: (0, 0), route: 0 };
 
-    /// The adjacency slot and MTU of IPv4 FIB entry `route` (not 0), if
-    /// it is the one noted, under neighbor generation `neighbors`.
+    /// The adjacency slot and MTU of FIB entry `route` (not 0), if it is
+    /// the one noted, under neighbor generation `neighbors`.
     #[inline(always)]
     pub(super) fn route(&self, route: u32, neighbors: u64) -> Option<(u16, u16)> {
         (route == self.route && route != 0 && neighbors == self.neighbors).then_some(self.hit)
@@ -195,8 +201,8 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
     /// must decide (unresolved, stale, a VLAN or bridge interface, one that
     /// clamps the MSS, a tunnel with an IPv6 outside or several underlay
     /// next hops).
-    /// `route`: the IPv4 FIB entry whose one next hop `key` is, noted in
-    /// the memo (0: none).
+    /// `route`: the FIB entry whose one next hop `key` is, noted in the
+    /// memo (0: none).
     #[inline(always)]
     pub(super) fn adjacency(&mut self, t: &Tables, key: AdjacencyKey, route: u32, now: u64) -> Option<(u16, u16)> {
         let (tag, ifindex, ip) = key.parts();

@@ -23,6 +23,16 @@ fn ip6(s: &str) -> Ipv6Addr {
 /// via 2001:db8:1::2. Static neighbors for the gateways, 10.0.1.2 and
 /// fd00:1::2 on the lan; 10.0.1.3 and fd00:1::3 unknown.
 fn tables(generation: u64, wan_mac: MacAddr) -> Tables {
+    let routes6: Vec<StaticRoute6> = vec![StaticRoute::Via {
+        dst: "2001:db8:2::/48".parse().unwrap(),
+        hops: vec![NextHop6 { ifindex: 1, gateway: ip6("2001:db8:1::2") }],
+    }];
+    tables_with(generation, wan_mac, &routes6)
+}
+
+/// [`tables`] with other IPv6 routes, and a second IPv6 neighbor on the
+/// wan, 2001:db8:1::3 (the MAC of 203.0.113.3).
+fn tables_with(generation: u64, wan_mac: MacAddr, routes6: &[StaticRoute6]) -> Tables {
     let mut lan = iface("lan", 0, GW_LAN, "10.0.1.1/24", 1500);
     lan.addrs6 = vec!["fd00:1::1/64".parse::<Ipv6Cidr>().unwrap()];
     let mut wan = iface("wan", 1, wan_mac, "203.0.113.1/24", 1400);
@@ -34,19 +44,16 @@ fn tables(generation: u64, wan_mac: MacAddr) -> Tables {
         dst: "198.18.0.0/15".parse().unwrap(),
         hops: vec![NextHop { ifindex: 2, gateway: ip("10.0.7.2") }],
     });
-    let routes6: Vec<StaticRoute6> = vec![StaticRoute::Via {
-        dst: "2001:db8:2::/48".parse().unwrap(),
-        hops: vec![NextHop6 { ifindex: 1, gateway: ip6("2001:db8:1::2") }],
-    }];
     let neighbors = vec![
         StaticNeighbor { ifindex: 0, ip: ip("10.0.1.2").into(), mac: LAN_HOST },
         StaticNeighbor { ifindex: 0, ip: ip6("fd00:1::2").into(), mac: LAN_HOST },
         StaticNeighbor { ifindex: 1, ip: ip("203.0.113.2").into(), mac: WAN_HOST },
         StaticNeighbor { ifindex: 1, ip: ip("203.0.113.3").into(), mac: MacAddr([2, 0, 0, 0, 2, 3]) },
         StaticNeighbor { ifindex: 1, ip: ip6("2001:db8:1::2").into(), mac: WAN_HOST },
+        StaticNeighbor { ifindex: 1, ip: ip6("2001:db8:1::3").into(), mac: MacAddr([2, 0, 0, 0, 2, 3]) },
         StaticNeighbor { ifindex: 2, ip: ip("10.0.7.2").into(), mac: MacAddr([2, 0, 0, 0, 7, 2]) },
     ];
-    Tables::build(vec![lan, wan, vlan], &routes, &routes6, neighbors, generation).unwrap()
+    Tables::build(vec![lan, wan, vlan], &routes, routes6, neighbors, generation).unwrap()
 }
 
 fn v6(src: &str, dst: &str, hop: u8, next: u8, payload: &[u8]) -> Vec<u8> {
@@ -210,6 +217,46 @@ fn a_burst_of_mixed_routes_sends_each_frame_to_its_own_next_hop() {
     tw.fast.process_burst(&t, 0, &mut burst, 2, &mut tw.fast_io);
     let hops: std::collections::HashSet<Vec<u8>> = tw.fast_io.sent.iter().map(|b| b.data()[..6].to_vec()).collect();
     assert_eq!(hops.len(), 2, "both next hops");
+}
+
+/// IPv6 routes, connected hosts and IPv4 routes in turns: each frame
+/// goes to its own next hop. The burst's memo names a route by its FIB
+/// entry, and here an IPv4 route and an IPv6 route, through different
+/// neighbors, have the same entry number: the memo must tell the two
+/// tables apart.
+#[test]
+fn a_burst_of_mixed_families_sends_each_frame_to_its_own_next_hop() {
+    let via = |dst: &str, gw: &str| StaticRoute::Via {
+        dst: dst.parse().unwrap(),
+        hops: vec![NextHop6 { ifindex: 1, gateway: ip6(gw) }],
+    };
+    let routes6 = [
+        via("2001:db8:5::/48", "fd00:1::2"),
+        via("2001:db8:6::/48", "2001:db8:1::2"),
+        via("2001:db8:2::/48", "2001:db8:1::3"),
+    ];
+    let t = tables_with(1, GW_WAN, &routes6);
+    let (to4, to6) = ("198.51.100.7", "2001:db8:2::7");
+    assert_eq!(t.fib.entry(u32::from(ip(to4))), t.fib6.entry(u128::from(ip6(to6))), "one entry number");
+    let mut tw = Twin::new(&t);
+    let mut frames = vec![];
+    for i in 0..3 {
+        frames.push((0, udp6("fd00:1::2", to6, 64)));
+        frames.push((0, udp6("fd00:1::2", to6, 64 - i)));
+        frames.push((0, udp_frame(to4, 64)));
+        frames.push((0, udp6("fd00:1::2", "2001:db8:6::1", 64)));
+        frames.push((0, udp6("2001:db8:2::9", "fd00:1::2", 64)));
+        frames.push((0, udp6("fd00:1::2", to6, 64)));
+    }
+    assert_eq!(tw.run(&t, &frames, 1), frames.len() as u64);
+    // The two routes' next hops, by their MACs (the run above checked
+    // each frame against the full path).
+    let mut burst: Vec<Option<VecBuf>> = frames.iter().map(|(_, f)| Some(VecBuf::from_frame(0, f))).collect();
+    tw.fast.process_burst(&t, 0, &mut burst, 2, &mut tw.fast_io);
+    let macs: Vec<[u8; 6]> = tw.fast_io.sent.iter().map(|b| b.data()[..6].try_into().unwrap()).collect();
+    let (hop4, hop6) = (WAN_HOST.0, [2, 0, 0, 0, 2, 3]);
+    assert_eq!(macs.iter().filter(|&&m| m == hop4).count(), 3 + 3, "to 198.51.100.7 and 2001:db8:6::1");
+    assert_eq!(macs.iter().filter(|&&m| m == hop6).count(), 3 * 3, "to {to6}");
 }
 
 /// A neighbor learned from an ARP reply is reachable for

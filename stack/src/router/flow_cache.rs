@@ -365,7 +365,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
         }
         x[..12].copy_from_slice(&f.macs);
         x[at::TTL] = x[at::TTL].wrapping_sub(1);
-        let sum = checksum::apply(ne16(x, at::CHECKSUM), u32::from(f.ip_delta));
+        let sum = checksum::apply_folded(ne16(x, at::CHECKSUM), f.ip_delta);
         set_ne16(x, at::CHECKSUM, sum);
         if f.rewrite != Rewrite::Untouched {
             let (addr_at, port_at) =
@@ -380,7 +380,7 @@ impl<B: PacketBuf, N: Translator> Router<B, N> {
             if let Some(s) = sum {
                 let c = ne16(s, 0);
                 if is_tcp || c != 0 {
-                    let c = checksum::apply(c, u32::from(f.l4_delta));
+                    let c = checksum::apply_folded(c, f.l4_delta);
                     set_ne16(s, 0, if c == 0 && !is_tcp { 0xffff } else { c });
                 }
             }

@@ -120,6 +120,14 @@ pub fn apply(hc: u16, delta: u32) -> u16 {
     !fold(u32::from(!hc) + delta)
 }
 
+/// [`apply`] for a change already folded to 16 bits: the sum is below
+/// 0x1fffe, so one end-around carry is enough.
+#[inline(always)]
+pub fn apply_folded(hc: u16, delta: u16) -> u16 {
+    let a = u32::from(!hc) + u32::from(delta);
+    !((a + (a >> 16)) as u16)
+}
+
 /// Updates checksum `hc` for a TTL decremented by one (the high byte of
 /// its 16-bit word): ~m + m' is 0xfeff whatever the word was, so eqn. 3
 /// of RFC 1624 is HC' = ~(~HC + 0xfeff). `hc` and the result are as the
@@ -197,7 +205,8 @@ mod tests {
     }
 
     /// `apply` of `delta32` and `delta16`, on bytes as they sit, agrees
-    /// with `update32` and `update16` on big-endian values.
+    /// with `update32` and `update16` on big-endian values, and
+    /// `apply_folded` of the folded sum with `apply`.
     #[test]
     fn deltas_in_either_byte_order_agree_with_the_updates() {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
@@ -210,6 +219,13 @@ mod tests {
             let want = update16(update32(hc, old, new), op, np);
             let d = delta32(old.to_be(), new.to_be()) + delta16(op.to_be(), np.to_be());
             assert_eq!(apply(hc.to_be(), d), want.to_be());
+            assert_eq!(apply_folded(hc.to_be(), fold(d)), want.to_be());
+        }
+        // Every checksum with the largest folded changes.
+        for hc in 0..=u16::MAX {
+            for d in [0, 1, 0xfffe, 0xffff] {
+                assert_eq!(apply_folded(hc, d), apply(hc, u32::from(d)), "{hc:x} {d:x}");
+            }
         }
     }
 

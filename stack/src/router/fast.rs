@@ -257,6 +257,10 @@ pub(super) struct Tally {
 }
 
 impl Tally {
+    /// Kinds of [`Next`] counted: those below 8.
+    const KINDS: usize = 8;
+    const NEW: Tally = Tally { sent: [0; Tally::KINDS], probes: 0, held: 0, touched: u32::MAX, seen: u32::MAX };
+
     /// Counts a frame sent by a plan of kind `next`.
     #[inline(always)]
     fn count(&mut self, next: Next) {
@@ -264,15 +268,10 @@ impl Tally {
         self.sent[usize::from(next as u8) % Tally::KINDS] += 1;
     }
 
+    /// Frames sent by plans of kind `next`.
     fn of(&self, next: Next) -> u64 {
         self.sent[usize::from(next as u8) % Tally::KINDS]
     }
-}
-
-impl Tally {
-    /// Kinds of [`Next`] counted: those below 8.
-    const KINDS: usize = 8;
-    const NEW: Tally = Tally { sent: [0; Tally::KINDS], probes: 0, held: 0, touched: u32::MAX, seen: u32::MAX };
 }
 
 impl<B: PacketBuf, N: Translator> Router<B, N> {

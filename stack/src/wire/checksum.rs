@@ -132,11 +132,9 @@ pub fn apply_folded(hc: u16, delta: u16) -> u16 {
 /// its 16-bit word): ~m + m' is 0xfeff whatever the word was, so eqn. 3
 /// of RFC 1624 is HC' = ~(~HC + 0xfeff). `hc` and the result are as the
 /// bytes sit, read in the machine's order (RFC 1071 §2(B)): no swaps.
-/// One end-around carry is enough (the sum is below 0x1fffe).
 #[inline(always)]
 pub fn update_ttl(hc: u16) -> u16 {
-    let a = u32::from(!hc) + u32::from(0xFEFFu16.to_be());
-    !((a + (a >> 16)) as u16)
+    apply_folded(hc, 0xFEFFu16.to_be())
 }
 
 /// Sum of the IPv4 pseudo-header for TCP/UDP (RFC 768, RFC 9293 §3.1).

@@ -20,8 +20,9 @@ fn ip6(s: &str) -> Ipv6Addr {
 /// 203.0.113.1/24, 2001:db8:1::1/64; a VLAN 7 sub-interface on port 2:
 /// 10.0.7.1/24. Routes: 198.51.100.0/24 via 203.0.113.2, 192.0.2.0/24
 /// over two next hops, 198.18.0.0/15 via 10.0.7.2 (VLAN), 2001:db8:2::/48
-/// via 2001:db8:1::2. Static neighbors for the gateways, 10.0.1.2 and
-/// fd00:1::2 on the lan; 10.0.1.3 and fd00:1::3 unknown.
+/// via 2001:db8:1::2. Static neighbors for the gateways, 203.0.113.3 and
+/// 2001:db8:1::3 (one MAC) on the wan, 10.0.1.2 and fd00:1::2 on the
+/// lan; 10.0.1.3 and fd00:1::3 unknown.
 fn tables(generation: u64, wan_mac: MacAddr) -> Tables {
     let routes6: Vec<StaticRoute6> = vec![StaticRoute::Via {
         dst: "2001:db8:2::/48".parse().unwrap(),
@@ -30,8 +31,7 @@ fn tables(generation: u64, wan_mac: MacAddr) -> Tables {
     tables_with(generation, wan_mac, &routes6)
 }
 
-/// [`tables`] with other IPv6 routes, and a second IPv6 neighbor on the
-/// wan, 2001:db8:1::3 (the MAC of 203.0.113.3).
+/// [`tables`] with other IPv6 routes.
 fn tables_with(generation: u64, wan_mac: MacAddr, routes6: &[StaticRoute6]) -> Tables {
     let mut lan = iface("lan", 0, GW_LAN, "10.0.1.1/24", 1500);
     lan.addrs6 = vec!["fd00:1::1/64".parse::<Ipv6Cidr>().unwrap()];
